@@ -1,0 +1,80 @@
+"""The `kiosk` command: provision a kiosk's keys, verify its store, run the demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from kiosk.core.errors import HanpyoError
+
+DEFAULT_KEY_DIR = Path("/var/lib/hanpyo/keys")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="kiosk", description="Hanpyo (한표) voting kiosk")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("provision", help="create this kiosk's signing key and store key")
+    p.add_argument("--keys", type=Path, default=DEFAULT_KEY_DIR, help="key directory")
+
+    v = sub.add_parser("verify", help="open a kiosk store and verify its whole chain")
+    v.add_argument("store", type=Path)
+    v.add_argument("--keys", type=Path, default=DEFAULT_KEY_DIR)
+    v.add_argument("--election", type=Path, help="signed election package the chain must use")
+    v.add_argument("--authority", help="authority public key (base64url) for --election")
+
+    d = sub.add_parser("demo", help="run the terminal demo: election, kiosk, ballots, checks")
+    d.add_argument("--out", type=Path, default=Path("demo-output"))
+    d.add_argument("--voters", type=int, default=12)
+
+    args = parser.parse_args(argv)
+    try:
+        return int(_run(args))
+    except HanpyoError as e:
+        print(f"kiosk: {e}", file=sys.stderr)
+        print(f"  {e.user_message[0]}\n  {e.user_message[1]}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    from kiosk.store.keys import load_keys, provision
+
+    if args.command == "provision":
+        keys = provision(args.keys)
+        print(f"kiosk id {keys.kiosk_id}")
+        print(f"public key {keys.kiosk_key.public_key.hex()}")
+        print(f"keys written to {args.keys} (readable by this user only)")
+        return 0
+    if args.command == "verify":
+        from kiosk.core.election import verify_package
+        from kiosk.core.encoding import b64d
+        from kiosk.store.chain_store import ChainStore
+
+        package = None
+        if args.election is not None:
+            if not args.authority:
+                raise HanpyoError("--election needs --authority, the pinned authority key")
+            package = verify_package(
+                json.loads(args.election.read_text("utf-8")),
+                b64d(args.authority, length=32, name="authority key"),
+            )
+        keys = load_keys(args.keys)
+        with ChainStore.open(args.store, keys.store_key, keys.kiosk_key, package) as store:
+            s = store.state
+            print(
+                f"chain verified: kiosk {s.kiosk}, election {s.election}, {s.height + 1} blocks, "
+                f"{s.ballots} ballots, {s.test_ballots} test ballots, mode {s.mode}, "
+                f"session {s.session_number} {s.session}"
+            )
+        return 0
+    if args.command == "demo":
+        from kiosk.demo import run_demo
+
+        return run_demo(args.out, voters=args.voters)
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

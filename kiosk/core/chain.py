@@ -1,0 +1,262 @@
+"""A kiosk's chain: the rules for what may follow what, and the verification of a whole chain."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import assert_never
+
+from kiosk.core.block import ZERO_HASH, BlockKind, SignedBlock, body_bytes, check_body
+from kiosk.core.crypto import Domain, kiosk_id_for, verify_signature
+from kiosk.core.encoding import b64e
+from kiosk.core.errors import BlockError, ChainError, StateError, VerificationError
+
+
+class Mode(enum.StrEnum):
+    UNSET = "unset"
+    TEST = "test"
+    OFFICIAL = "official"
+
+
+class Session(enum.StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+    PAUSED = "paused"
+
+
+@dataclass(frozen=True, slots=True)
+class ChainState:
+    """Where a kiosk chain stands after its last block: what the next block may be."""
+
+    height: int = -1  # -1: nothing yet, the next block is the genesis block
+    head: bytes = ZERO_HASH
+    time: str = ""
+    election: str = ""
+    kiosk: str = ""
+    kiosk_key: bytes = b""
+    package_hash: bytes = b""
+    mode: Mode = Mode.UNSET
+    session: Session = Session.CLOSED
+    session_number: int = 0
+    ballots: int = 0
+    test_ballots: int = 0
+    session_ballots: int = 0
+    session_test_ballots: int = 0
+
+    @property
+    def next_height(self) -> int:
+        return self.height + 1
+
+
+def next_state(state: ChainState, signed: SignedBlock) -> ChainState:
+    """The state after ``signed``, or ``StateError`` if its kind is not allowed now.
+
+    Pure: signatures and links are checked by ``verify_chain``; this decides only whether
+    the event may happen in the kiosk's current mode and session.
+    """
+    block = signed.block
+    base = replace(state, height=block.height, head=signed.hash, time=block.time)
+    body = block.body
+    match block.kind:
+        case BlockKind.GENESIS:
+            if state.height != -1:
+                raise StateError("a genesis block may only start a chain")
+            key = body_bytes(body, "kiosk_key")
+            return replace(
+                base,
+                election=block.election,
+                kiosk=block.kiosk,
+                kiosk_key=key,
+                package_hash=body_bytes(body, "package"),
+            )
+        case BlockKind.MODE:
+            _need(state.session is Session.CLOSED, "the mode changes only between sessions")
+            return replace(base, mode=Mode(body["mode"]))
+        case BlockKind.SESSION_OPEN:
+            _need(state.session is Session.CLOSED, "a session is already open")
+            _need(state.mode is not Mode.UNSET, "choose test or official mode before opening")
+            _need(
+                body["session"] == state.session_number + 1,
+                f"the next session is number {state.session_number + 1}",
+            )
+            return replace(
+                base,
+                session=Session.OPEN,
+                session_number=body["session"],
+                session_ballots=0,
+                session_test_ballots=0,
+            )
+        case BlockKind.SESSION_PAUSE:
+            _need(state.session is Session.OPEN, "only an open session can be paused")
+            _need_session(state, body["session"])
+            return replace(base, session=Session.PAUSED)
+        case BlockKind.SESSION_RESUME:
+            _need(state.session is Session.PAUSED, "only a paused session can be resumed")
+            _need_session(state, body["session"])
+            return replace(base, session=Session.OPEN)
+        case BlockKind.SESSION_CLOSE:
+            _need(state.session is not Session.CLOSED, "no session is open")
+            _need_session(state, body["session"])
+            _need(
+                body["ballots"] == state.session_ballots
+                and body["test_ballots"] == state.session_test_ballots,
+                "the closing counts do not match the ballots in this session",
+            )
+            return replace(base, session=Session.CLOSED)
+        case BlockKind.BALLOT:
+            _need(state.session is Session.OPEN, "ballots are cast only in an open session")
+            _need(state.mode is Mode.OFFICIAL, "official ballots need official mode")
+            return replace(
+                base, ballots=state.ballots + 1, session_ballots=state.session_ballots + 1
+            )
+        case BlockKind.TEST_BALLOT:
+            _need(state.session is Session.OPEN, "ballots are cast only in an open session")
+            _need(state.mode is Mode.TEST, "test ballots need test mode")
+            return replace(
+                base,
+                test_ballots=state.test_ballots + 1,
+                session_test_ballots=state.session_test_ballots + 1,
+            )
+        case _:
+            assert_never(block.kind)
+
+
+def _need(condition: bool, message: str) -> None:
+    if not condition:
+        raise StateError(message)
+
+
+def _need_session(state: ChainState, number: object) -> None:
+    _need(number == state.session_number, f"this is session {state.session_number}")
+
+
+def verify_next(state: ChainState, signed: SignedBlock) -> ChainState:
+    """Check that ``signed`` may follow ``state`` in the chain; return the new state.
+
+    Raises ``ChainError`` naming the block's height and the reason.
+    """
+    block = signed.block
+    height = block.height
+
+    def fail(
+        reason: str, detail: str, expected: str | None = None, found: str | None = None
+    ) -> ChainError:
+        return ChainError(height, reason, detail, expected=expected, found=found)
+
+    if height != state.next_height:
+        raise fail("height_gap", "blocks must be consecutive", str(state.next_height), str(height))
+    try:
+        check_body(block.kind, block.body)
+    except BlockError as e:
+        raise fail("bad_body", str(e)) from e
+    if block.prev != state.head:
+        raise fail(
+            "prev_mismatch",
+            "does not link to the previous block",
+            b64e(state.head),
+            b64e(block.prev),
+        )
+    computed = block.hash()
+    if computed != signed.hash:
+        raise fail(
+            "hash_mismatch", "hash does not match the content", b64e(computed), b64e(signed.hash)
+        )
+    if state.height >= 0:
+        if block.election != state.election:
+            raise fail(
+                "wrong_election", "belongs to another election", state.election, block.election
+            )
+        if block.kiosk != state.kiosk:
+            raise fail("wrong_kiosk", "belongs to another kiosk", state.kiosk, block.kiosk)
+        if block.time < state.time:
+            raise fail(
+                "time_backwards",
+                "is dated before the block it follows",
+                f">= {state.time}",
+                block.time,
+            )
+        key = state.kiosk_key
+    elif block.kind is BlockKind.GENESIS:
+        key = body_bytes(block.body, "kiosk_key")
+        if kiosk_id_for(key) != block.kiosk:
+            raise fail(
+                "wrong_kiosk",
+                "the kiosk id is not derived from the genesis key",
+                kiosk_id_for(key),
+                block.kiosk,
+            )
+    else:
+        raise fail(
+            "not_genesis",
+            "a chain must start with a genesis block",
+            BlockKind.GENESIS.value,
+            block.kind.value,
+        )
+    try:
+        verify_signature(Domain.BLOCK, key, computed, signed.sig)
+    except VerificationError as e:
+        raise fail("bad_signature", "is not signed by this kiosk's key") from e
+    try:
+        return next_state(state, signed)
+    except StateError as e:
+        raise fail("not_allowed", f"{block.kind.value} is not allowed here: {e}") from e
+
+
+def verify_chain(
+    blocks: Iterable[SignedBlock],
+    *,
+    election: str | None = None,
+    kiosk: str | None = None,
+    package_hash: bytes | None = None,
+) -> ChainState:
+    """Verify a whole kiosk chain from its genesis block; return the state at its head.
+
+    Raises ``ChainError`` at the first block that fails, naming its height and the reason.
+    With ``election``, ``kiosk`` or ``package_hash`` the chain must also be that election's,
+    that kiosk's, or built on that exact election package.
+    """
+    state = ChainState()
+    seen: set[tuple[BlockKind, bytes]] = set()
+    for signed in blocks:
+        state = verify_next(state, signed)
+        block = signed.block
+        if block.height == 0:
+            _check_expected(state, election, kiosk, package_hash)
+        if block.kind in (BlockKind.BALLOT, BlockKind.TEST_BALLOT):
+            key = (block.kind, body_bytes(block.body, "nullifier"))
+            if key in seen:
+                raise ChainError(
+                    block.height,
+                    "repeat_nullifier",
+                    "the same voter cast a second ballot on this kiosk",
+                )
+            seen.add(key)
+    if state.height < 0:
+        raise ChainError(0, "empty", "the chain has no blocks")
+    return state
+
+
+def _check_expected(
+    state: ChainState, election: str | None, kiosk: str | None, package_hash: bytes | None
+) -> None:
+    if election is not None and state.election != election:
+        raise ChainError(
+            0,
+            "wrong_election",
+            "chain is for another election",
+            expected=election,
+            found=state.election,
+        )
+    if kiosk is not None and state.kiosk != kiosk:
+        raise ChainError(
+            0, "wrong_kiosk", "chain is from another kiosk", expected=kiosk, found=state.kiosk
+        )
+    if package_hash is not None and state.package_hash != package_hash:
+        raise ChainError(
+            0,
+            "wrong_package",
+            "chain was started on another election package",
+            expected=b64e(package_hash),
+            found=b64e(state.package_hash),
+        )

@@ -1,0 +1,595 @@
+"""The election package: what is decided, by whom, under which rules; signed by the authority."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, NewType
+
+from kiosk.core.crypto import (
+    NULLIFIER_SALT_BYTES,
+    Domain,
+    SigningKey,
+    is_valid_ed25519_point,
+    nullifier,
+    sha256,
+    verify_signature,
+)
+from kiosk.core.encoding import b64e, canonical_json, crockford32, group4
+from kiosk.core.errors import ElectionPackageError, VerificationError
+from kiosk.core.jsonreader import Reader
+
+ElectionId = NewType("ElectionId", str)
+OptionId = NewType("OptionId", str)
+GroupId = NewType("GroupId", str)
+CategoryId = NewType("CategoryId", str)
+ContestId = NewType("ContestId", str)
+
+PACKAGE_VERSION = 1
+
+
+class Channel(enum.StrEnum):
+    KIOSK = "kiosk"
+    ONLINE = "online"
+
+
+class ContestKind(enum.StrEnum):
+    CHOICE = "choice"  # pick min..max options: plurality, approval or capped "likes"
+    SCORE = "score"  # score each option from min to max, optionally on several criteria
+    YESNO = "yesno"  # one question: yes, no or blank
+
+
+class Scope(enum.StrEnum):
+    GROUP = "group"  # the options of the voter's own group
+    ALL = "all"  # every option of the election
+
+
+class StaffRole(enum.StrEnum):
+    POLL_WORKER = "poll_worker"
+    ELECTION_MANAGER = "election_manager"
+
+
+class DuplicatePolicy(enum.StrEnum):
+    FIRST = "first"
+    LAST = "last"
+    IN_PERSON_WINS = "in_person_wins"
+
+
+class TallyMethod(enum.StrEnum):
+    WEIGHTED_SUM = "weighted_sum"  # e.g. 70% online + 30% committee
+    QUOTA = "quota"  # e.g. 250 winners on site and 200 online
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """A label in Korean (shown first) and English."""
+
+    ko: str
+    en: str
+
+    @classmethod
+    def read(cls, r: Reader, key: str) -> Text:
+        t = r.obj(key)
+        value = cls(t.text("ko", max_len=2000), t.text("en", max_len=2000))
+        t.done()
+        return value
+
+    def to_json(self) -> dict[str, str]:
+        return {"ko": self.ko, "en": self.en}
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    id: OptionId
+    group: GroupId
+    title: Text
+    summary: Text
+    image: str | None = None
+    budget: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "group": self.group,
+            "title": self.title.to_json(),
+            "summary": self.summary.to_json(),
+        }
+        if self.image is not None:
+            out["image"] = self.image
+        if self.budget is not None:
+            out["budget"] = self.budget
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    id: GroupId
+    title: Text
+
+
+@dataclass(frozen=True, slots=True)
+class Category:
+    """A kind of voter (resident representative, expert, online member) and its weight."""
+
+    id: CategoryId
+    title: Text
+    weight: float
+    channel: Channel
+
+
+@dataclass(frozen=True, slots=True)
+class Criterion:
+    id: str
+    title: Text
+    weight: float
+
+
+@dataclass(frozen=True, slots=True)
+class Contest:
+    id: ContestId
+    kind: ContestKind
+    title: Text
+    categories: tuple[CategoryId, ...]
+    scope: Scope = Scope.GROUP
+    min: int = 0
+    max: int = 1
+    criteria: tuple[Criterion, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "kind": self.kind.value,
+            "title": self.title.to_json(),
+            "categories": list(self.categories),
+        }
+        if self.kind is not ContestKind.YESNO:
+            out |= {"scope": self.scope.value, "min": self.min, "max": self.max}
+        if self.criteria:
+            out["criteria"] = [
+                {"id": c.id, "title": c.title.to_json(), "weight": c.weight} for c in self.criteria
+            ]
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class RollEntry:
+    """One enrolled voter card: only its public key is trusted, never names on the card."""
+
+    card_key: bytes
+    category: CategoryId
+    group: GroupId | None
+    excluded: frozenset[OptionId] = frozenset()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "card_key": b64e(self.card_key),
+            "category": self.category,
+            "group": self.group,
+            "excluded": sorted(self.excluded),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class StaffEntry:
+    card_key: bytes
+    role: StaffRole
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class TallyRules:
+    method: TallyMethod
+    channel_weights: Mapping[Channel, float]
+    channel_winners: Mapping[Channel, int]
+    drop_extremes: bool = False
+    tie_break: str = "lowest option id"
+
+    def to_json(self) -> dict[str, Any]:
+        channels = {
+            c.value: {"weight": self.channel_weights[c], "winners": self.channel_winners[c]}
+            for c in sorted(self.channel_weights)
+        }
+        return {
+            "method": self.method.value,
+            "channels": channels,
+            "drop_extremes": self.drop_extremes,
+            "tie_break": self.tie_break,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Voter:
+    """An authenticated voter as the kiosk knows them: their roll entry and their nullifier."""
+
+    card_key: bytes
+    category: CategoryId
+    group: GroupId | None
+    excluded: frozenset[OptionId]
+    nullifier: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ElectionPackage:
+    id: ElectionId
+    title: Text
+    opens: str
+    closes: str
+    ballot_key: bytes
+    test_ballot_key: bytes
+    nullifier_salt: bytes
+    ledger_url: str
+    ledger_tls_pin: str | None
+    categories: tuple[Category, ...]
+    groups: tuple[Group, ...]
+    options: tuple[Option, ...]
+    contests: tuple[Contest, ...]
+    roll: tuple[RollEntry, ...]
+    staff: tuple[StaffEntry, ...]
+    tally: TallyRules
+    duplicate_policy: DuplicatePolicy
+    _index: _Index = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_index", _Index.build(self))
+        _check_consistency(self)
+
+    # -- look-ups ---------------------------------------------------------------------------
+    def option(self, option_id: str) -> Option | None:
+        return self._index.options.get(option_id)
+
+    def category(self, category_id: str) -> Category | None:
+        return self._index.categories.get(category_id)
+
+    def options_in_group(self, group: str) -> tuple[Option, ...]:
+        return self._index.by_group.get(group, ())
+
+    def roll_entry(self, card_key: bytes) -> RollEntry | None:
+        return self._index.roll.get(card_key)
+
+    def staff_entry(self, card_key: bytes) -> StaffEntry | None:
+        return self._index.staff.get(card_key)
+
+    def voter_for_card(self, card_key: bytes) -> Voter | None:
+        """The voter enrolled with ``card_key``, with their nullifier; None if not on the roll."""
+        entry = self.roll_entry(card_key)
+        if entry is None:
+            return None
+        return Voter(
+            entry.card_key,
+            entry.category,
+            entry.group,
+            entry.excluded,
+            nullifier(self.nullifier_salt, entry.card_key),
+        )
+
+    def contests_for(self, category: str) -> tuple[Contest, ...]:
+        return tuple(c for c in self.contests if category in c.categories)
+
+    def eligible_options(
+        self, contest: Contest, group: str | None, excluded: frozenset[OptionId]
+    ) -> tuple[Option, ...]:
+        """The options a voter of ``group`` may choose or score in ``contest``: never their own."""
+        pool = self.options if contest.scope is Scope.ALL else self.options_in_group(group or "")
+        return tuple(o for o in pool if o.id not in excluded)
+
+    # -- encoding ---------------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "v": PACKAGE_VERSION,
+            "id": self.id,
+            "title": self.title.to_json(),
+            "schedule": {"opens": self.opens, "closes": self.closes},
+            "keys": {
+                "ballot": b64e(self.ballot_key),
+                "test_ballot": b64e(self.test_ballot_key),
+                "nullifier_salt": b64e(self.nullifier_salt),
+            },
+            "ledger": {"url": self.ledger_url, "tls_pin": self.ledger_tls_pin},
+            "categories": [
+                {
+                    "id": c.id,
+                    "title": c.title.to_json(),
+                    "weight": c.weight,
+                    "channel": c.channel.value,
+                }
+                for c in self.categories
+            ],
+            "groups": [{"id": g.id, "title": g.title.to_json()} for g in self.groups],
+            "options": [o.to_json() for o in self.options],
+            "contests": [c.to_json() for c in self.contests],
+            "roll": [e.to_json() for e in self.roll],
+            "staff": [
+                {"card_key": b64e(s.card_key), "role": s.role.value, "name": s.name}
+                for s in self.staff
+            ],
+            "tally": self.tally.to_json(),
+            "duplicate_policy": self.duplicate_policy.value,
+        }
+
+    def canonical(self) -> bytes:
+        return canonical_json(self.to_json())
+
+    @property
+    def package_hash(self) -> bytes:
+        """SHA-256 of the canonical package: what genesis blocks and staff screens refer to."""
+        return self._index.package_hash
+
+    @property
+    def short_hash(self) -> str:
+        """The first 10 bytes of the package hash, for staff to compare with the printed copy."""
+        return group4(crockford32(self.package_hash[:10]))
+
+
+@dataclass(frozen=True, slots=True)
+class _Index:
+    options: dict[str, Option]
+    categories: dict[str, Category]
+    by_group: dict[str, tuple[Option, ...]]
+    roll: dict[bytes, RollEntry]
+    staff: dict[bytes, StaffEntry]
+    package_hash: bytes
+
+    @classmethod
+    def build(cls, p: ElectionPackage) -> _Index:
+        by_group: dict[str, list[Option]] = {}
+        for o in p.options:
+            by_group.setdefault(o.group, []).append(o)
+        return cls(
+            options=_unique({o.id: o for o in p.options}, len(p.options), "option ids"),
+            categories=_unique({c.id: c for c in p.categories}, len(p.categories), "category ids"),
+            by_group={g: tuple(os) for g, os in by_group.items()},
+            roll=_unique({e.card_key: e for e in p.roll}, len(p.roll), "roll card keys"),
+            staff=_unique({s.card_key: s for s in p.staff}, len(p.staff), "staff card keys"),
+            package_hash=sha256(p.canonical()),
+        )
+
+
+def _unique(mapping: dict[Any, Any], count: int, what: str) -> dict[Any, Any]:
+    if len(mapping) != count:
+        raise ElectionPackageError(f"{what} must be unique: {count - len(mapping)} repeated")
+    return mapping
+
+
+def _check_consistency(p: ElectionPackage) -> None:
+    """The cross-references a single field cannot check on its own."""
+    fail = ElectionPackageError
+    if len({g.id for g in p.groups}) != len(p.groups):
+        raise fail("group ids must be unique")
+    if len({c.id for c in p.contests}) != len(p.contests):
+        raise fail("contest ids must be unique")
+    groups = {g.id for g in p.groups}
+    for o in p.options:
+        if o.group not in groups:
+            raise fail(f"option {o.id} names group {o.group!r}, which does not exist")
+    for c in p.contests:
+        for cat in c.categories:
+            if p.category(cat) is None:
+                raise fail(f"contest {c.id} names category {cat!r}, which does not exist")
+    both = p._index.roll.keys() & p._index.staff.keys()
+    if both:
+        raise fail(f"{len(both)} card(s) are both on the roll and on the staff roster")
+    needs_group = {
+        cat
+        for c in p.contests
+        if c.scope is Scope.GROUP and c.kind is not ContestKind.YESNO
+        for cat in c.categories
+    }
+    for i, e in enumerate(p.roll):
+        if p.category(e.category) is None:
+            raise fail(f"roll[{i}]: category {e.category!r} does not exist")
+        if e.group is not None and e.group not in groups:
+            raise fail(f"roll[{i}]: group {e.group!r} does not exist")
+        if e.group is None and e.category in needs_group:
+            raise fail(
+                f"roll[{i}]: category {e.category} votes on group contests, so a group is required"
+            )
+        for x in e.excluded:
+            if p.option(x) is None:
+                raise fail(f"roll[{i}]: excluded option {x!r} does not exist")
+    if p.opens >= p.closes:
+        raise fail(f"the election must close after it opens ({p.opens} .. {p.closes})")
+    if p.ballot_key == p.test_ballot_key:
+        raise fail("the test ballot key must differ from the ballot key")
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+
+def read_package(document: Any) -> ElectionPackage:
+    """Build an ``ElectionPackage`` from parsed JSON, refusing anything off-schema with its path."""
+    r = Reader(document, "", ElectionPackageError)
+    if r.integer("v") != PACKAGE_VERSION:
+        r.fail(f"unsupported package version {r.value['v']}", "v")
+    schedule, keys, ledger = r.obj("schedule"), r.obj("keys"), r.obj("ledger")
+    opens, closes = _timestamp(schedule, "opens"), _timestamp(schedule, "closes")
+    schedule.done()
+    ballot_key = keys.binary("ballot", length=32)
+    test_key = keys.binary("test_ballot", length=32)
+    salt = keys.binary("nullifier_salt", length=NULLIFIER_SALT_BYTES)
+    keys.done()
+    url, pin = ledger.text("url", max_len=500), ledger.text("tls_pin", optional=True, max_len=200)
+    ledger.done()
+    package = ElectionPackage(
+        id=ElectionId(r.ident("id")),
+        title=Text.read(r, "title"),
+        opens=opens,
+        closes=closes,
+        ballot_key=ballot_key,
+        test_ballot_key=test_key,
+        nullifier_salt=salt,
+        ledger_url=url,
+        ledger_tls_pin=pin,
+        categories=tuple(_category(c) for c in r.objects("categories")),
+        groups=tuple(_group(g) for g in r.objects("groups")),
+        options=tuple(_option(o) for o in r.objects("options")),
+        contests=tuple(_contest(c) for c in r.objects("contests")),
+        roll=tuple(_roll_entry(e) for e in r.objects("roll")),
+        staff=tuple(_staff_entry(s) for s in r.objects("staff")),
+        tally=_tally(r.obj("tally")),
+        duplicate_policy=r.enum("duplicate_policy", DuplicatePolicy),
+    )
+    r.done()
+    return package
+
+
+def _timestamp(r: Reader, key: str) -> str:
+    text = r.text(key, max_len=40)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        r.fail(f"{text!r} is not an ISO 8601 date and time", key)
+    if moment.tzinfo is None:
+        r.fail("must include a time zone offset", key)
+    return str(text)
+
+
+def _category(r: Reader) -> Category:
+    c = Category(
+        CategoryId(r.ident("id")),
+        Text.read(r, "title"),
+        r.number("weight", lo=0.0, hi=1e6),
+        r.enum("channel", Channel),
+    )
+    if c.weight <= 0:
+        r.fail("must be greater than zero", "weight")
+    r.done()
+    return c
+
+
+def _group(r: Reader) -> Group:
+    g = Group(GroupId(r.ident("id")), Text.read(r, "title"))
+    r.done()
+    return g
+
+
+def _option(r: Reader) -> Option:
+    o = Option(
+        OptionId(r.ident("id")),
+        GroupId(r.ident("group")),
+        Text.read(r, "title"),
+        Text.read(r, "summary"),
+        r.text("image", optional=True, max_len=500),
+        r.integer("budget", optional=True, lo=0, hi=10**15),
+    )
+    r.done()
+    return o
+
+
+def _contest(r: Reader) -> Contest:
+    cid, kind, title = ContestId(r.ident("id")), r.enum("kind", ContestKind), Text.read(r, "title")
+    categories = tuple(CategoryId(c) for c in r.items("categories"))
+    if not categories or not all(isinstance(c, str) for c in categories):
+        r.fail("must list at least one category id", "categories")
+    if len(set(categories)) != len(categories):
+        r.fail("lists a category twice", "categories")
+    if kind is ContestKind.YESNO:
+        r.done()
+        return Contest(cid, kind, title, categories)
+    scope = r.enum("scope", Scope)
+    lo, hi = r.integer("min", lo=0, hi=1000), r.integer("max", lo=0, hi=1000)
+    criteria = tuple(_criterion(c) for c in r.objects("criteria", optional=True))
+    if kind is ContestKind.CHOICE and (lo > hi or hi < 1):
+        r.fail(f"a choice contest needs 0 <= min <= max and max >= 1, found {lo}..{hi}")
+    if kind is ContestKind.SCORE and lo >= hi:
+        r.fail(f"a score contest needs min < max, found {lo}..{hi}")
+    if criteria and kind is not ContestKind.SCORE:
+        r.fail("only score contests have criteria", "criteria")
+    if len({c.id for c in criteria}) != len(criteria):
+        r.fail("criterion ids must be unique", "criteria")
+    r.done()
+    return Contest(cid, kind, title, categories, scope, lo, hi, criteria)
+
+
+def _criterion(r: Reader) -> Criterion:
+    c = Criterion(r.ident("id"), Text.read(r, "title"), r.number("weight", lo=1e-9, hi=1e6))
+    r.done()
+    return c
+
+
+def _card_key(r: Reader) -> bytes:
+    key = r.binary("card_key", length=32)
+    if not is_valid_ed25519_point(key):
+        r.fail("is not a valid Ed25519 public key", "card_key")
+    return key
+
+
+def _roll_entry(r: Reader) -> RollEntry:
+    key, category = _card_key(r), CategoryId(r.ident("category"))
+    group = r.raw("group", optional=True)
+    if group is not None:
+        group = GroupId(r.ident("group"))
+    excluded = r.items("excluded", optional=True)
+    if not all(isinstance(x, str) for x in excluded):
+        r.fail("must list option ids", "excluded")
+    r.done()
+    return RollEntry(key, category, group, frozenset(OptionId(x) for x in excluded))
+
+
+def _staff_entry(r: Reader) -> StaffEntry:
+    s = StaffEntry(_card_key(r), r.enum("role", StaffRole), r.text("name", max_len=200))
+    r.done()
+    return s
+
+
+def _tally(r: Reader) -> TallyRules:
+    method = r.enum("method", TallyMethod)
+    channels = r.obj("channels")
+    weights: dict[Channel, float] = {}
+    winners: dict[Channel, int] = {}
+    for name in list(channels.value):
+        try:
+            channel = Channel(name)
+        except ValueError:
+            channels.fail(f"{name!r} is not a channel (kiosk, online)")
+        entry = channels.obj(name)
+        weights[channel] = entry.number("weight", lo=0.0, hi=1.0)
+        winners[channel] = entry.integer("winners", lo=0, hi=10**7)
+        entry.done()
+    if not weights:
+        channels.fail("must name at least one channel")
+    if method is TallyMethod.WEIGHTED_SUM and abs(sum(weights.values()) - 1.0) > 1e-9:
+        channels.fail(f"channel weights must add up to 1, found {sum(weights.values())}")
+    rules = TallyRules(
+        method,
+        weights,
+        winners,
+        r.flag("drop_extremes", default=False),
+        r.text("tie_break", max_len=200),
+    )
+    r.done()
+    return rules
+
+
+# -- signing -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SignedPackage:
+    """A package with the authority's signature over its canonical form."""
+
+    package: ElectionPackage
+    signature: bytes
+
+    def to_json(self) -> dict[str, Any]:
+        return {"package": self.package.to_json(), "signature": b64e(self.signature)}
+
+
+def sign_package(package: ElectionPackage, authority: SigningKey) -> SignedPackage:
+    return SignedPackage(package, authority.sign(Domain.ELECTION, package.canonical()))
+
+
+def verify_package(document: Any, authority_key: bytes) -> ElectionPackage:
+    """Read a signed package and check the authority's signature; raise if either fails."""
+    r = Reader(document, "", ElectionPackageError)
+    signature = r.binary("signature", length=64)
+    package = read_package(r.raw("package"))
+    r.done()
+    try:
+        verify_signature(Domain.ELECTION, authority_key, package.canonical(), signature)
+    except VerificationError as e:
+        raise ElectionPackageError(
+            f"the election package is not signed by the pinned authority key: {e}",
+        ) from e
+    return package

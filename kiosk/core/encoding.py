@@ -1,0 +1,91 @@
+"""Canonical JSON (RFC 8785), unpadded base64url and Crockford base32: the only encodings."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+import rfc8785
+
+from kiosk.core.errors import EncodingError
+
+_STD_B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_TO_CROCKFORD = str.maketrans(_STD_B32, _CROCKFORD)
+_FROM_CROCKFORD = str.maketrans(_CROCKFORD, _STD_B32)
+
+
+def canonical_json(value: Any) -> bytes:
+    """The RFC 8785 canonical form of ``value``: the bytes every hash and signature covers."""
+    try:
+        return bytes(rfc8785.dumps(value))
+    except (rfc8785.CanonicalizationError, TypeError, ValueError) as e:
+        raise EncodingError(f"value cannot be canonicalised: {e}") from e
+
+
+def parse_json(raw: bytes | str) -> Any:
+    """Parse JSON strictly: no NaN or Infinity, no duplicate keys."""
+
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, item in pairs:
+            if key in out:
+                raise EncodingError(f"duplicate key {key!r} in JSON")
+            out[key] = item
+        return out
+
+    def no_constants(name: str) -> Any:
+        raise EncodingError(f"{name} is not allowed in JSON")
+
+    try:
+        return json.loads(raw, object_pairs_hook=no_duplicates, parse_constant=no_constants)
+    except (ValueError, RecursionError) as e:
+        raise EncodingError(f"not valid JSON: {e}") from e
+
+
+def b64e(data: bytes) -> str:
+    """Unpadded base64url."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64d(text: str, *, length: int | None = None, name: str = "value") -> bytes:
+    """Decode unpadded base64url strictly; with ``length``, insist on that many bytes."""
+    if not isinstance(text, str):
+        raise EncodingError(f"{name} must be a base64url string, not {type(text).__name__}")
+    if "=" in text or any(c in text for c in "+/ \n\r\t"):
+        raise EncodingError(f"{name} is not unpadded base64url")
+    try:
+        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError) as e:
+        raise EncodingError(f"{name} is not valid base64url: {e}") from e
+    if b64e(data) != text:
+        raise EncodingError(f"{name} is not in canonical base64url form")
+    if length is not None and len(data) != length:
+        raise EncodingError(f"{name} must be {length} bytes, found {len(data)}")
+    return data
+
+
+def crockford32(data: bytes) -> str:
+    """Crockford base32 without padding (digits and capitals, no I, L, O or U)."""
+    return base64.b32encode(data).decode("ascii").rstrip("=").translate(_TO_CROCKFORD)
+
+
+def crockford32_decode(text: str) -> bytes:
+    """Decode Crockford base32 as a person might type it: any case, O for 0, I and L for 1,
+    with or without hyphens and spaces."""
+    cleaned = text.upper().replace("-", "").replace(" ", "")
+    cleaned = cleaned.replace("O", "0").replace("I", "1").replace("L", "1")
+    if not cleaned or any(c not in _CROCKFORD for c in cleaned):
+        raise EncodingError(f"{text!r} is not a Crockford base32 code")
+    std = cleaned.translate(_FROM_CROCKFORD)
+    try:
+        return base64.b32decode(std + "=" * (-len(std) % 8))
+    except (binascii.Error, ValueError) as e:
+        raise EncodingError(f"{text!r} is not a whole Crockford base32 code") from e
+
+
+def group4(code: str) -> str:
+    """Split a code into groups of four for reading aloud: ``ABCD-EFGH-...``."""
+    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))

@@ -1,0 +1,1 @@
+"""The kiosk's encrypted, hash-chained local store on SQLCipher."""

@@ -1,0 +1,98 @@
+"""The kiosk's recording service: mode, sessions and cast ballots, each one block in the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kiosk.core.ballot import Ballot, validate_ballot
+from kiosk.core.block import BlockKind, SignedBlock
+from kiosk.core.chain import ChainState, Mode, Session
+from kiosk.core.crypto import seal
+from kiosk.core.election import ElectionPackage, Voter
+from kiosk.core.encoding import b64e
+from kiosk.core.errors import StateError
+from kiosk.store.chain_store import ChainStore
+from kiosk.store.errors import AlreadyVotedError
+
+
+@dataclass(frozen=True, slots=True)
+class CastReceipt:
+    """What the voter is told once their ballot is committed."""
+
+    tracking_code: str
+    height: int
+    test: bool
+
+
+class BallotBox:
+    """Records what happens at one kiosk for one election. Cannot open its own ballots."""
+
+    def __init__(self, store: ChainStore, package: ElectionPackage) -> None:
+        self.store = store
+        self.package = package
+
+    @property
+    def state(self) -> ChainState:
+        return self.store.state
+
+    def set_mode(self, mode: Mode) -> SignedBlock:
+        if mode is Mode.UNSET:
+            raise StateError("the mode is either test or official")
+        if self.state.mode is Mode.OFFICIAL and mode is Mode.TEST and self.state.ballots:
+            raise StateError("official ballots were cast: this kiosk cannot go back to test mode")
+        return self.store.append(BlockKind.MODE, {"mode": mode.value})
+
+    def open_session(self) -> SignedBlock:
+        return self.store.append(BlockKind.SESSION_OPEN, {"session": self.state.session_number + 1})
+
+    def pause_session(self) -> SignedBlock:
+        return self.store.append(BlockKind.SESSION_PAUSE, {"session": self.state.session_number})
+
+    def resume_session(self) -> SignedBlock:
+        return self.store.append(BlockKind.SESSION_RESUME, {"session": self.state.session_number})
+
+    def close_session(self, checkpoint: str | None = None) -> SignedBlock:
+        """Close the session with its counts and the latest verified ledger checkpoint, if any."""
+        s = self.state
+        return self.store.append(
+            BlockKind.SESSION_CLOSE,
+            {
+                "session": s.session_number,
+                "ballots": s.session_ballots,
+                "test_ballots": s.session_test_ballots,
+                "checkpoint": checkpoint,
+            },
+        )
+
+    def has_voted(self, voter: Voter) -> bool:
+        return self.store.has_voted(self._ballot_kind(), voter.nullifier)
+
+    def cast_ballot(self, voter: Voter, ballot: Ballot) -> CastReceipt:
+        """Validate, seal, sign and commit one ballot; return its receipt after the commit.
+
+        In test mode the ballot is sealed to the package's test key, so a test tally never
+        needs the trustees and an official tally never sees a test ballot.
+        """
+        if self.state.session is not Session.OPEN:
+            raise StateError(
+                "voting is not open on this kiosk",
+                user_message=(
+                    "지금은 투표 시간이 아닙니다. 진행 요원에게 알려 주세요.",
+                    "Voting is not open. Please tell a staff member.",
+                ),
+            )
+        validate_ballot(self.package, voter, ballot)
+        kind = self._ballot_kind()
+        if self.store.has_voted(kind, voter.nullifier):
+            raise AlreadyVotedError("this voter already cast a ballot on this kiosk")
+        key = (
+            self.package.test_ballot_key
+            if kind is BlockKind.TEST_BALLOT
+            else self.package.ballot_key
+        )
+        body = {"nullifier": b64e(voter.nullifier), "sealed": b64e(seal(key, ballot.plaintext()))}
+        signed = self.store.append(kind, body, nullifier=voter.nullifier)
+        return CastReceipt(signed.tracking_code, signed.block.height, kind is BlockKind.TEST_BALLOT)
+
+    def _ballot_kind(self) -> BlockKind:
+        return BlockKind.TEST_BALLOT if self.state.mode is Mode.TEST else BlockKind.BALLOT

@@ -1,0 +1,265 @@
+"""The kiosk chain in a SQLCipher file: one transaction per block, acknowledged after commit."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+import sqlcipher3
+
+from kiosk.core.block import (
+    Block,
+    BlockKind,
+    SignedBlock,
+    block_time,
+    decode_signed_block,
+    sign_block,
+)
+from kiosk.core.chain import ChainState, next_state, verify_chain
+from kiosk.core.crypto import SigningKey, kiosk_id_for
+from kiosk.core.election import ElectionId, ElectionPackage
+from kiosk.core.encoding import b64e
+from kiosk.core.errors import BlockError, ChainError
+from kiosk.store.errors import AlreadyVotedError, StoreDamagedError, StoreError, StoreLockedError
+
+SCHEMA_VERSION = 1
+STORE_KEY_BYTES = 32
+
+_SCHEMA = """
+CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE blocks (
+    height  INTEGER PRIMARY KEY,
+    hash    BLOB NOT NULL UNIQUE,
+    kind    TEXT NOT NULL,
+    encoded BLOB NOT NULL
+);
+CREATE TABLE nullifiers (
+    kind      TEXT NOT NULL,
+    nullifier BLOB NOT NULL,
+    height    INTEGER NOT NULL REFERENCES blocks(height),
+    PRIMARY KEY (kind, nullifier)
+);
+"""
+
+
+class ChainStore:
+    """One kiosk's chain on disk. Every append is one committed transaction.
+
+    The store keeps the chain state in memory; it is rebuilt by verifying the whole chain
+    on open, so a store whose file was tampered with does not open.
+    """
+
+    def __init__(self, conn: Any, path: Path, key: SigningKey, state: ChainState) -> None:
+        self._conn = conn
+        self._path = path
+        self._key = key
+        self._state = state
+        self._lock = threading.Lock()
+
+    # -- opening -------------------------------------------------------------------------------
+    @classmethod
+    def create(
+        cls, path: Path, store_key: bytes, kiosk_key: SigningKey, package: ElectionPackage
+    ) -> ChainStore:
+        """Create a new store at ``path`` and write its genesis block."""
+        if path.exists():
+            raise StoreError(f"{path} already exists; refusing to overwrite a store")
+        conn = _connect(path, store_key)
+        try:
+            conn.executescript("BEGIN;" + _SCHEMA + "COMMIT;")
+            _set_meta(conn, "schema", str(SCHEMA_VERSION))
+        except sqlcipher3.DatabaseError as e:
+            conn.close()
+            raise StoreError(f"cannot create the store at {path}: {e}") from e
+        store = cls(conn, path, kiosk_key, ChainState())
+        store.append(
+            BlockKind.GENESIS,
+            {"kiosk_key": b64e(kiosk_key.public_key), "package": b64e(package.package_hash)},
+            election=package.id,
+        )
+        return store
+
+    @classmethod
+    def open(
+        cls,
+        path: Path,
+        store_key: bytes,
+        kiosk_key: SigningKey,
+        package: ElectionPackage | None = None,
+    ) -> ChainStore:
+        """Open an existing store, verify its whole chain, and check it is this kiosk's."""
+        if not path.is_file():
+            raise StoreError(f"there is no store at {path}")
+        conn = _connect(path, store_key)
+        try:
+            version = _read_meta(conn, "schema")
+            if version != str(SCHEMA_VERSION):
+                raise StoreDamagedError(f"{path}: unknown store schema {version!r}")
+            state = verify_chain(
+                _iter_blocks(conn, 0),
+                kiosk=kiosk_id_for(kiosk_key.public_key),
+                election=package.id if package else None,
+                package_hash=package.package_hash if package else None,
+            )
+        except ChainError as e:
+            conn.close()
+            raise StoreDamagedError(f"{path}: the chain does not verify: {e}") from e
+        except (StoreError, BlockError) as e:
+            conn.close()
+            raise StoreDamagedError(f"{path}: {e}") from e
+        except sqlcipher3.DatabaseError as e:
+            conn.close()
+            raise StoreDamagedError(f"{path} is damaged: {e}") from e
+        return cls(conn, path, kiosk_key, state)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> ChainStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reading -------------------------------------------------------------------------------
+    @property
+    def state(self) -> ChainState:
+        return self._state
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def kiosk_id(self) -> str:
+        return kiosk_id_for(self._key.public_key)
+
+    def blocks(self, start: int = 0) -> Iterator[SignedBlock]:
+        """The signed blocks from height ``start`` up to the head, read in one snapshot."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT encoded FROM blocks WHERE height >= ? ORDER BY height", (start,)
+            ).fetchall()
+        for (encoded,) in rows:
+            yield decode_signed_block(bytes(encoded))
+
+    def has_voted(self, kind: BlockKind, nullifier: bytes) -> bool:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT 1 FROM nullifiers WHERE kind = ? AND nullifier = ?", (kind.value, nullifier)
+            ).fetchone()
+        return row is not None
+
+    # -- writing -------------------------------------------------------------------------------
+    def append(
+        self,
+        kind: BlockKind,
+        body: Mapping[str, Any],
+        *,
+        nullifier: bytes | None = None,
+        election: str | None = None,
+    ) -> SignedBlock:
+        """Sign and commit the next block; return it only once it is durably on disk.
+
+        With ``nullifier`` the block is a ballot, refused if that voter already cast one of
+        this kind on this kiosk. Raises ``StateError`` if the kind is not allowed now.
+        """
+        with self._lock:
+            state = self._state
+            block = Block(
+                election=ElectionId(election or state.election),
+                kiosk=self.kiosk_id,
+                height=state.next_height,
+                prev=state.head,
+                time=max(block_time(), state.time),
+                kind=kind,
+                body=dict(body),
+            )
+            signed = sign_block(block, self._key)
+            new_state = next_state(state, signed)  # raises StateError before anything is written
+            self._commit(signed, nullifier)
+            self._state = new_state
+            return signed
+
+    def _commit(self, signed: SignedBlock, nullifier: bytes | None) -> None:
+        conn, block = self._conn, signed.block
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(
+                    "INSERT INTO blocks (height, hash, kind, encoded) VALUES (?, ?, ?, ?)",
+                    (block.height, signed.hash, block.kind.value, signed.encode()),
+                )
+                if nullifier is not None:
+                    conn.execute(
+                        "INSERT INTO nullifiers (kind, nullifier, height) VALUES (?, ?, ?)",
+                        (block.kind.value, nullifier, block.height),
+                    )
+                conn.execute("COMMIT")
+            except BaseException:
+                with suppress(sqlcipher3.Error):
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlcipher3.IntegrityError as e:
+            if nullifier is not None and "nullifiers" in str(e):
+                raise AlreadyVotedError("this voter already cast a ballot on this kiosk") from e
+            raise StoreDamagedError(
+                f"block {block.height} conflicts with the stored chain: {e}"
+            ) from e
+        except sqlcipher3.Error as e:
+            raise StoreError(f"block {block.height} could not be written: {e}") from e
+
+
+def _connect(path: Path, store_key: bytes) -> Any:
+    if len(store_key) != STORE_KEY_BYTES:
+        raise StoreLockedError(f"the store key must be {STORE_KEY_BYTES} bytes")
+    try:
+        conn = sqlcipher3.connect(str(path), isolation_level=None, check_same_thread=False)
+    except sqlcipher3.Error as e:
+        raise StoreError(f"cannot open {path}: {e}") from e
+    try:
+        # Failures are reported through our own errors; keep SQLCipher's logger quiet.
+        conn.execute("PRAGMA cipher_log_level = NONE")
+        # A raw 256-bit key: no passphrase derivation, the key itself is random.
+        conn.execute(f"PRAGMA key = \"x'{store_key.hex()}'\"")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlcipher3.DatabaseError as e:
+        conn.close()
+        raise StoreLockedError(
+            f"{path} cannot be unlocked: wrong store key, or not a Hanpyo store ({e})",
+        ) from e
+    try:
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+    except sqlcipher3.DatabaseError as e:
+        conn.close()
+        raise StoreDamagedError(f"{path} is damaged: {e}") from e
+    if mode != "wal":
+        conn.close()
+        raise StoreError(f"{path}: write-ahead logging could not be enabled ({mode})")
+    return conn
+
+
+def _set_meta(conn: Any, name: str, value: str) -> None:
+    conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value))
+
+
+def _read_meta(conn: Any, name: str) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def _iter_blocks(conn: Any, start: int) -> Iterator[SignedBlock]:
+    cursor = conn.execute(
+        "SELECT height, encoded FROM blocks WHERE height >= ? ORDER BY height", (start,)
+    )
+    for height, encoded in cursor:
+        try:
+            yield decode_signed_block(bytes(encoded))
+        except BlockError as e:
+            raise ChainError(height, "unreadable", str(e)) from e
