@@ -180,8 +180,9 @@ def ballot_from_plaintext(raw: bytes) -> Ballot:
     """Parse opened ballot bytes; they must be exactly the canonical form that was sealed."""
     try:
         ballot = read_ballot(parse_json(raw))
+        canonical = ballot.plaintext()
     except EncodingError as e:
-        raise BallotError(f"opened ballot is not valid JSON: {e}") from e
-    if ballot.plaintext() != raw:
+        raise BallotError(f"opened ballot is not valid canonical JSON: {e}") from e
+    if canonical != raw:
         raise BallotError("opened ballot is not in canonical form")
     return ballot

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NewType
@@ -337,19 +337,30 @@ class _Index:
         for o in p.options:
             by_group.setdefault(o.group, []).append(o)
         return cls(
-            options=_unique({o.id: o for o in p.options}, len(p.options), "option ids"),
-            categories=_unique({c.id: c for c in p.categories}, len(p.categories), "category ids"),
+            options=_unique("options", [(o.id, o) for o in p.options], str),
+            categories=_unique("categories", [(c.id, c) for c in p.categories], str),
             by_group={g: tuple(os) for g, os in by_group.items()},
-            roll=_unique({e.card_key: e for e in p.roll}, len(p.roll), "roll card keys"),
-            staff=_unique({s.card_key: s for s in p.staff}, len(p.staff), "staff card keys"),
+            roll=_unique("roll", [(e.card_key, e) for e in p.roll], _key_text),
+            staff=_unique("staff", [(s.card_key, s) for s in p.staff], _key_text),
             package_hash=sha256(p.canonical()),
         )
 
 
-def _unique(mapping: dict[Any, Any], count: int, what: str) -> dict[Any, Any]:
-    if len(mapping) != count:
-        raise ElectionPackageError(f"{what} must be unique: {count - len(mapping)} repeated")
-    return mapping
+def _unique(where: str, pairs: list[tuple[Any, Any]], show: Callable[[Any], str]) -> dict[Any, Any]:
+    """Index ``pairs`` by key, naming the first repeated entry and where it stands."""
+    out: dict[Any, Any] = {}
+    first: dict[Any, int] = {}
+    for i, (key, item) in enumerate(pairs):
+        if key in out:
+            raise ElectionPackageError(
+                f"{where}[{i}]: {show(key)} repeats {where}[{first[key]}]; each must be unique"
+            )
+        out[key], first[key] = item, i
+    return out
+
+
+def _key_text(card_key: bytes) -> str:
+    return f"card key {b64e(card_key)}"
 
 
 def _check_consistency(p: ElectionPackage) -> None:
@@ -369,7 +380,12 @@ def _check_consistency(p: ElectionPackage) -> None:
                 raise fail(f"contest {c.id} names category {cat!r}, which does not exist")
     both = p._index.roll.keys() & p._index.staff.keys()
     if both:
-        raise fail(f"{len(both)} card(s) are both on the roll and on the staff roster")
+        card = min(both)
+        raise fail(
+            f"roll[{[e.card_key for e in p.roll].index(card)}] and "
+            f"staff[{[s.card_key for s in p.staff].index(card)}]: {_key_text(card)} is "
+            "both a voter card and a staff card"
+        )
     needs_group = {
         cat
         for c in p.contests
@@ -388,7 +404,7 @@ def _check_consistency(p: ElectionPackage) -> None:
         for x in e.excluded:
             if p.option(x) is None:
                 raise fail(f"roll[{i}]: excluded option {x!r} does not exist")
-    if p.opens >= p.closes:
+    if datetime.fromisoformat(p.opens) >= datetime.fromisoformat(p.closes):
         raise fail(f"the election must close after it opens ({p.opens} .. {p.closes})")
     if p.ballot_key == p.test_ballot_key:
         raise fail("the test ballot key must differ from the ballot key")

@@ -108,7 +108,8 @@ class Reader:
 
     def objects(self, key: str, *, optional: bool = False) -> Iterator[Reader]:
         for i, item in enumerate(self.items(key, optional=optional)):
-            yield Reader(item, f"{self.path}.{key}[{i}]", self.error)
+            prefix = f"{self.path}.{key}" if self.path else key
+            yield Reader(item, f"{prefix}[{i}]", self.error)
 
     def obj(self, key: str) -> Reader:
         return Reader(self._get(key, False), f"{self.path}.{key}" if self.path else key, self.error)

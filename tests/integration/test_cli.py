@@ -1,0 +1,110 @@
+"""The commands people type: the demo, provisioning, and verifying a store or a chain file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from kiosk.core.chain import Mode
+from kiosk.core.election import sign_package
+from kiosk.core.encoding import b64e
+from kiosk.store.ballot_box import BallotBox
+from kiosk.store.chain_store import ChainStore
+from kiosk.store.keys import load_keys
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+
+
+def test_the_demo_casts_verifies_and_catches_tampering(tmp_path: Path):
+    result = run("kiosk.cli", "demo", "--out", str(tmp_path / "demo"), "--voters", "5")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "2017 도민 참여 공동체 제안 심사" in out
+    assert out.count("→ recorded, tracking code") == 5
+    assert "이미 투표하셨습니다" in out
+    assert "whole chain verified: 14 blocks, 5 official and 2 test ballots" in out
+    assert "bad_signature" in out and "height_gap" in out
+    assert "!!" not in out
+    assert (tmp_path / "demo" / "kiosk.db").is_file()
+
+
+def test_provision_then_verify_a_store(tmp_path: Path, election, package):
+    keys_dir = tmp_path / "keys"
+    result = run("kiosk.cli", "provision", "--keys", str(keys_dir))
+    assert result.returncode == 0, result.stderr
+    keys = load_keys(keys_dir)
+    assert keys.kiosk_id in result.stdout
+    with ChainStore.create(tmp_path / "kiosk.db", keys.store_key, keys.kiosk_key, package) as store:
+        BallotBox(store, package).set_mode(Mode.OFFICIAL)
+    signed = tmp_path / "election.json"
+    signed.write_text(json.dumps(sign_package(package, election.authority).to_json()))
+
+    ok = run(
+        "kiosk.cli",
+        "verify",
+        str(tmp_path / "kiosk.db"),
+        "--keys",
+        str(keys_dir),
+        "--election",
+        str(signed),
+        "--authority",
+        b64e(election.authority.public_key),
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert "chain verified" in ok.stdout and "2 blocks" in ok.stdout
+
+    wrong_authority = run(
+        "kiosk.cli",
+        "verify",
+        str(tmp_path / "kiosk.db"),
+        "--keys",
+        str(keys_dir),
+        "--election",
+        str(signed),
+        "--authority",
+        b64e(bytes(32)),
+    )
+    assert wrong_authority.returncode == 2
+    assert "not signed by the pinned authority key" in wrong_authority.stderr
+    assert "Traceback" not in wrong_authority.stderr
+
+
+def test_verify_with_a_missing_key_directory_explains_itself(tmp_path: Path):
+    result = run(
+        "kiosk.cli", "verify", str(tmp_path / "kiosk.db"), "--keys", str(tmp_path / "nowhere")
+    )
+    assert result.returncode == 2
+    assert "kiosk provision" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_ledger_verifies_a_chain_file_and_names_the_broken_block(tmp_path: Path, kiosk):
+    chain = tmp_path / "chain.jsonl"
+    lines = [b.encode() for b in kiosk.store.blocks()]
+    chain.write_bytes(b"\n".join(lines) + b"\n")
+    ok = run("ledger.cli", "verify-chain", str(chain))
+    assert ok.returncode == 0, ok.stderr
+    assert "3 blocks" in ok.stdout
+
+    lines[1] = lines[1].replace(b'"mode":"official"', b'"mode":"test"')
+    chain.write_bytes(b"\n".join(lines))
+    bad = run("ledger.cli", "verify-chain", str(chain))
+    assert bad.returncode == 1
+    assert "block 1: bad_signature" in bad.stderr
+
+    chain.write_bytes(b"{not json")
+    garbage = run("ledger.cli", "verify-chain", str(chain))
+    assert garbage.returncode == 1 and "not valid JSON" in garbage.stderr

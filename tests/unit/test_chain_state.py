@@ -1,0 +1,87 @@
+"""The kiosk's modes and sessions: what staff and voters may do at each moment."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from kiosk.core.chain import Mode, Session
+from kiosk.core.errors import StateError
+from kiosk.core.synthetic import random_ballot
+from tests.conftest import Kiosk, voter_of
+
+
+def test_a_session_opens_pauses_resumes_and_closes_with_its_counts(kiosk: Kiosk, election) -> None:
+    box = kiosk.box
+    assert box.state.session is Session.OPEN and box.state.session_number == 1
+    voter = voter_of(election, "resident")
+    box.cast_ballot(voter, random_ballot(box.package, voter, random.Random(1)))
+    box.pause_session()
+    assert box.state.session is Session.PAUSED
+    box.resume_session()
+    closing = box.close_session(checkpoint="example.org/log\n5\nAAAA\n")
+    assert closing.block.body["ballots"] == 1 and closing.block.body["test_ballots"] == 0
+    assert box.state.session is Session.CLOSED
+    box.open_session()
+    assert box.state.session_number == 2 and box.state.session_ballots == 0
+    assert box.state.ballots == 1
+
+
+def test_no_ballot_while_paused_or_closed(kiosk: Kiosk, election) -> None:
+    box, voter = kiosk.box, voter_of(election, "resident")
+    ballot = random_ballot(box.package, voter, random.Random(2))
+    box.pause_session()
+    with pytest.raises(StateError) as paused:
+        box.cast_ballot(voter, ballot)
+    assert "투표" in paused.value.user_message[0]
+    box.close_session()
+    with pytest.raises(StateError):
+        box.cast_ballot(voter, ballot)
+    assert box.state.ballots == 0
+
+
+@pytest.mark.parametrize("action", ["pause_session", "resume_session", "close_session"])
+def test_session_steps_out_of_order_are_refused_and_leave_no_block(
+    kiosk: Kiosk, action: str
+) -> None:
+    box = kiosk.box
+    box.close_session()
+    before = box.state
+    with pytest.raises(StateError):
+        getattr(box, action)()
+    assert box.state == before
+    assert len(list(kiosk.store.blocks())) == before.height + 1
+
+
+def test_mode_changes_only_between_sessions_and_never_back_to_test_after_official_votes(
+    kiosk: Kiosk, election
+) -> None:
+    box = kiosk.box
+    with pytest.raises(StateError):
+        box.set_mode(Mode.TEST)  # a session is open
+    voter = voter_of(election, "expert")
+    box.cast_ballot(voter, random_ballot(box.package, voter, random.Random(3)))
+    box.close_session()
+    with pytest.raises(StateError, match="official ballots"):
+        box.set_mode(Mode.TEST)
+
+
+def test_test_mode_records_test_ballots_that_do_not_count_as_official(
+    kiosk: Kiosk, election
+) -> None:
+    box = kiosk.box
+    box.close_session()
+    box2_voter = voter_of(election, "resident", 1)
+    # A fresh kiosk would start in test mode; this one has no official ballots yet.
+    box.set_mode(Mode.TEST)
+    box.open_session()
+    receipt = box.cast_ballot(box2_voter, random_ballot(box.package, box2_voter, random.Random(4)))
+    assert receipt.test
+    assert box.state.test_ballots == 1 and box.state.ballots == 0
+    box.close_session()
+    box.set_mode(Mode.OFFICIAL)
+    box.open_session()
+    # The same card may cast its official ballot after a test ballot.
+    official = box.cast_ballot(box2_voter, random_ballot(box.package, box2_voter, random.Random(5)))
+    assert not official.test and box.state.ballots == 1
