@@ -10,7 +10,6 @@ import argparse
 import os
 import platform
 import random
-import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -71,11 +70,14 @@ def raw_sqlcipher_commits(directory: Path, count: int, size: int) -> list[float]
 
 
 def bench_cast(directory: Path, count: int) -> tuple[list[Row], ChainStore, int]:
-    election = build_election(review_definition(groups=max(2, count // 100 + 1), per_group=12,
-                                                election_id="bench"), seed="bench")
+    election = build_election(
+        review_definition(groups=max(2, count // 100 + 1), per_group=12, election_id="bench"),
+        seed="bench",
+    )
     package = election.package
-    store = ChainStore.create(directory / "kiosk.db", os.urandom(32), SigningKey.generate(),
-                              package)
+    store = ChainStore.create(
+        directory / "kiosk.db", os.urandom(32), SigningKey.generate(), package
+    )
     box = BallotBox(store, package)
     box.set_mode(Mode.OFFICIAL)
     box.open_session()
@@ -85,13 +87,19 @@ def bench_cast(directory: Path, count: int) -> tuple[list[Row], ChainStore, int]
         assert voter is not None
         ballot = random_ballot(package, voter, rng)
         samples.append(timed(lambda v=voter, b=ballot: box.cast_ballot(v, b)))
-    block_size = len(list(store.blocks(store.state.height))[0].encode())
+    block_size = len(next(store.blocks(store.state.height)).encode())
     raw = raw_sqlcipher_commits(directory, count, block_size)
     rows = []
     for q in (50, 99):
         cast, base = percentile(samples, q) * 1e3, percentile(raw, q) * 1e3
-        rows.append(Row(f"cast_ballot p{q} (validate, seal, sign, commit)", f"{cast:.2f} ms",
-                        f"raw SQLCipher commit p{q}: {base:.2f} ms", f"{cast / base:.2f}x"))
+        rows.append(
+            Row(
+                f"cast_ballot p{q} (validate, seal, sign, commit)",
+                f"{cast:.2f} ms",
+                f"raw SQLCipher commit p{q}: {base:.2f} ms",
+                f"{cast / base:.2f}x",
+            )
+        )
     return rows, store, block_size
 
 
@@ -105,22 +113,36 @@ def bench_verify(store: ChainStore) -> list[Row]:
     reopen = min(timed(lambda: list(store.blocks())) for _ in range(3))
     n = len(blocks)
     return [
-        Row(f"verify_chain ({n} decoded blocks)", f"{n / elapsed:,.0f} blocks/s",
-            f"raw PyNaCl verify: {n / raw:,.0f} sig/s", f"{raw / elapsed:.2f}x"),
-        Row(f"read + decode from the store ({n} blocks)", f"{n / reopen:,.0f} blocks/s",
-            f"raw PyNaCl verify: {n / raw:,.0f} sig/s", f"{raw / reopen:.2f}x"),
+        Row(
+            f"verify_chain ({n} decoded blocks)",
+            f"{n / elapsed:,.0f} blocks/s",
+            f"raw PyNaCl verify: {n / raw:,.0f} sig/s",
+            f"{raw / elapsed:.2f}x",
+        ),
+        Row(
+            f"read + decode from the store ({n} blocks)",
+            f"{n / reopen:,.0f} blocks/s",
+            f"raw PyNaCl verify: {n / raw:,.0f} sig/s",
+            f"{raw / reopen:.2f}x",
+        ),
     ]
 
 
 def render(rows: list[Row], notes: list[str]) -> str:
-    lines = ["# Hanpyo benchmark report", "",
-             f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node() or 'unknown'}: "
-             f"{os.cpu_count()} cores, Python {platform.python_version()}, "
-             f"SQLCipher {_cipher_version()}.", "",
-             "Each figure sits beside a baseline measured in the same run; the ratio is the "
-             "number to compare between runs (for time, lower is better; for throughput, the "
-             "ratio is the fraction of the baseline's speed).", "",
-             "| measure | Hanpyo | baseline (same run) | ratio |", "|---|---|---|---|"]
+    lines = [
+        "# Hanpyo benchmark report",
+        "",
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node() or 'unknown'}: "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"SQLCipher {_cipher_version()}.",
+        "",
+        "Each figure sits beside a baseline measured in the same run; the ratio is the "
+        "number to compare between runs (for time, lower is better; for throughput, the "
+        "ratio is the fraction of the baseline's speed).",
+        "",
+        "| measure | Hanpyo | baseline (same run) | ratio |",
+        "|---|---|---|---|",
+    ]
     lines += [f"| {r.name} | {r.value} | {r.baseline} | {r.ratio} |" for r in rows]
     return "\n".join([*lines, "", *notes, ""])
 
