@@ -29,6 +29,10 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--out", type=Path, default=Path("demo-output"))
     d.add_argument("--voters", type=int, default=12)
 
+    from kiosk.cards import add_parser as add_cards_parser
+
+    add_cards_parser(sub)
+
     args = parser.parse_args(argv)
     try:
         return int(_run(args))
@@ -69,6 +73,10 @@ def _run(args: argparse.Namespace) -> int:
                 f"session {s.session_number} {s.session}"
             )
         return 0
+    if args.command == "cards":
+        from kiosk.cards import run as run_cards
+
+        return run_cards(args)
     if args.command == "demo":
         from kiosk.demo import run_demo
 

@@ -18,6 +18,7 @@ from kiosk.core.jsonreader import Reader
 BLOCK_VERSION = 1
 ZERO_HASH = bytes(32)
 MAX_SEALED_BYTES = 64 * 1024
+MAX_SAFE_INTEGER = 2**53 - 1  # the largest integer RFC 8785 canonical JSON can carry
 _TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}Z$")
 _KIOSK_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -117,7 +118,7 @@ def read_signed_block(document: Any) -> SignedBlock:
     block = Block(
         ElectionId(r.ident("election")),
         kiosk,
-        r.integer("height", lo=0, hi=2**53),
+        r.integer("height", lo=0, hi=MAX_SAFE_INTEGER),
         r.binary("prev", length=32),
         time,
         kind,
@@ -149,8 +150,8 @@ def check_body(kind: BlockKind, body: Any) -> None:
             r.integer("session", lo=1, hi=10**6)
         case BlockKind.SESSION_CLOSE:
             r.integer("session", lo=1, hi=10**6)
-            r.integer("ballots", lo=0, hi=2**53)
-            r.integer("test_ballots", lo=0, hi=2**53)
+            r.integer("ballots", lo=0, hi=MAX_SAFE_INTEGER)
+            r.integer("test_ballots", lo=0, hi=MAX_SAFE_INTEGER)
             r.text("checkpoint", optional=True, max_len=4096)
         case BlockKind.BALLOT | BlockKind.TEST_BALLOT:
             r.binary("nullifier", length=32)

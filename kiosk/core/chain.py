@@ -10,7 +10,7 @@ from typing import assert_never
 from kiosk.core.block import ZERO_HASH, BlockKind, SignedBlock, body_bytes, check_body
 from kiosk.core.crypto import Domain, kiosk_id_for, verify_signature
 from kiosk.core.encoding import b64e
-from kiosk.core.errors import BlockError, ChainError, StateError, VerificationError
+from kiosk.core.errors import BlockError, ChainError, EncodingError, StateError, VerificationError
 
 
 class Mode(enum.StrEnum):
@@ -145,7 +145,14 @@ def verify_next(state: ChainState, signed: SignedBlock) -> ChainState:
         return ChainError(height, reason, detail, expected=expected, found=found)
 
     if height != state.next_height:
-        raise fail("height_gap", "blocks must be consecutive", str(state.next_height), str(height))
+        # Named by the position where the chain breaks, not by the height the block claims.
+        raise ChainError(
+            state.next_height,
+            "height_gap",
+            "blocks must be consecutive",
+            expected=str(state.next_height),
+            found=str(height),
+        )
     try:
         check_body(block.kind, block.body)
     except BlockError as e:
@@ -157,7 +164,10 @@ def verify_next(state: ChainState, signed: SignedBlock) -> ChainState:
             b64e(state.head),
             b64e(block.prev),
         )
-    computed = block.hash()
+    try:
+        computed = block.hash()
+    except EncodingError as e:
+        raise fail("bad_body", f"cannot be hashed: {e}") from e
     if computed != signed.hash:
         raise fail(
             "hash_mismatch", "hash does not match the content", b64e(computed), b64e(signed.hash)

@@ -1,0 +1,214 @@
+"""`kiosk cards ...`: read, provision and enrol voter and staff cards, one or a batch."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+from kiosk.core.encoding import b64d, b64e
+from kiosk.core.errors import HanpyoError
+from kiosk.core.roll import add_staff, add_voter, empty_roll
+from kiosk.hardware.enrolment import FACTORY_ADMIN_PIN, CardSetup, provision_card
+from kiosk.hardware.errors import ReaderError
+from kiosk.hardware.openpgp import KeyRef, OpenPGPCard
+from kiosk.hardware.pcsc import PcscConnection, list_readers, wait_for_card
+
+
+def add_parser(sub: Any) -> None:
+    cards = sub.add_parser("cards", help="read, provision and enrol smart cards")
+    csub = cards.add_subparsers(dest="cards_command", required=True)
+    csub.add_parser("readers", help="list the card readers")
+
+    read = csub.add_parser("read", help="show the card in a reader")
+    _reader_arg(read)
+
+    prov = csub.add_parser("provision", help="give a card its key, PINs and name")
+    _reader_arg(prov)
+    _setup_args(prov)
+
+    enrol = csub.add_parser("enrol", help="provision a card (or take a key) and add it to a roll")
+    _reader_arg(enrol)
+    _setup_args(enrol, required=False)
+    _roll_args(enrol)
+    enrol.add_argument("--card-key", help="enrol this public key (base64url) without a card")
+    enrol.add_argument("--category", help="voter category")
+    enrol.add_argument("--group", help="voter's group")
+    enrol.add_argument("--exclude", action="append", default=[], help="voter's own proposal")
+    enrol.add_argument("--staff", choices=["poll_worker", "election_manager"])
+
+    batch = csub.add_parser("enrol-batch", help="enrol every row of a CSV file")
+    _reader_arg(batch)
+    _roll_args(batch)
+    batch.add_argument(
+        "csv",
+        type=Path,
+        help="columns: name, category, group, excluded "
+        "(space-separated), role, pin, card_key; see docs",
+    )
+    batch.add_argument("--admin-pin", default=FACTORY_ADMIN_PIN)
+    batch.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for each card")
+
+
+def _reader_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--reader", default="0", help="reader name, or its number in `readers`")
+
+
+def _setup_args(p: argparse.ArgumentParser, required: bool = True) -> None:
+    p.add_argument("--pin", required=required, help="the new user PIN (6-16 digits)")
+    p.add_argument("--admin-pin", default=FACTORY_ADMIN_PIN, help="the card's admin PIN now")
+    p.add_argument("--new-admin-pin", help="replace the admin PIN")
+    p.add_argument("--name", help="cardholder name, surname first, ASCII")
+    p.add_argument("--import-key", help="import this 32-byte key (hex) instead of generating")
+
+
+def _roll_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--definition", type=Path, required=True, help="election definition JSON")
+    p.add_argument("--roll", type=Path, required=True, help="roll file to add to (created)")
+
+
+def run(args: argparse.Namespace) -> int:
+    command = args.cards_command
+    if command == "readers":
+        for i, name in enumerate(list_readers()):
+            print(f"{i}: {name}")
+        return 0
+    reader = _resolve_reader(args.reader)
+    if command == "read":
+        with PcscConnection(reader) as conn:
+            card = OpenPGPCard(conn)
+            card.select()
+            data = card.application_data()
+            print(f"serial {data.aid.serial}, OpenPGP {data.aid.version[0]}.{data.aid.version[1]}")
+            print(f"name {card.cardholder_name() or '(none)'}")
+            print(f"authentication key {b64e(card.read_public_key(KeyRef.AUT))}")
+            print(f"PIN tries left {data.pin_status.pw1_tries}, admin {data.pin_status.pw3_tries}")
+        return 0
+    if command == "provision":
+        done = _provision(reader, _setup(args))
+        print(f"card {done[0]} ready; authentication key {b64e(done[1])}")
+        return 0
+    if command == "enrol":
+        return _enrol_one(args, reader)
+    return _enrol_batch(args, reader)
+
+
+def _resolve_reader(given: str) -> str:
+    readers = list_readers()
+    if given.isdigit():
+        if int(given) >= len(readers):
+            raise ReaderError(f"there is no reader number {given} ({len(readers)} connected)")
+        return readers[int(given)]
+    if given not in readers:
+        raise ReaderError(f"no reader named {given!r}")
+    return given
+
+
+def _setup(args: argparse.Namespace) -> CardSetup:
+    return CardSetup(
+        user_pin=args.pin,
+        admin_pin=args.admin_pin,
+        new_admin_pin=args.new_admin_pin,
+        name=args.name,
+        seed=bytes.fromhex(args.import_key) if args.import_key else None,
+    )
+
+
+def _provision(reader: str, setup: CardSetup) -> tuple[str, bytes]:
+    with PcscConnection(reader) as conn:
+        done = provision_card(OpenPGPCard(conn), setup)
+    return done.serial, done.public_key
+
+
+def _load(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    try:
+        definition = json.loads(args.definition.read_text("utf-8"))
+        roll = json.loads(args.roll.read_text("utf-8")) if args.roll.exists() else empty_roll()
+    except (OSError, ValueError) as e:
+        raise HanpyoError(f"cannot read the definition or roll: {e}") from e
+    return definition, roll
+
+
+def _save(path: Path, roll: dict[str, Any]) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(roll, ensure_ascii=False, indent=1), "utf-8")
+    tmp.replace(path)  # never leave a half-written roll behind
+
+
+def _enrol_one(args: argparse.Namespace, reader: str) -> int:
+    definition, roll = _load(args)
+    if args.card_key:
+        key = b64d(args.card_key, length=32, name="card key")
+    elif args.pin:
+        _, key = _provision(reader, _setup(args))
+    else:
+        raise HanpyoError("give --pin to provision the card in the reader, or --card-key")
+    if args.staff:
+        add_staff(roll, key, args.staff, args.name or "")
+    else:
+        if not args.category:
+            raise HanpyoError("a voter needs --category (or give --staff ROLE)")
+        add_voter(roll, definition, key, args.category, args.group, args.exclude)
+    _save(args.roll, roll)
+    print(f"enrolled {b64e(key)} in {args.roll}")
+    return 0
+
+
+def _enrol_batch(args: argparse.Namespace, reader: str) -> int:
+    from tqdm import tqdm
+
+    definition, roll = _load(args)
+    try:
+        rows = list(csv.DictReader(args.csv.read_text("utf-8").splitlines()))
+    except (OSError, csv.Error, UnicodeDecodeError) as e:
+        raise HanpyoError(f"cannot read {args.csv}: {e}") from e
+    for number, row in enumerate(tqdm(rows, desc="enrolling cards", unit="card"), start=2):
+        try:
+            key = _batch_key(row, reader, args)
+            if (row.get("role") or "").strip():
+                add_staff(roll, key, row["role"].strip(), row.get("name") or "")
+            else:
+                add_voter(
+                    roll,
+                    definition,
+                    key,
+                    (row.get("category") or "").strip(),
+                    (row.get("group") or "").strip() or None,
+                    (row.get("excluded") or "").split(),
+                )
+        except HanpyoError as e:
+            _save(args.roll, roll)
+            raise HanpyoError(
+                f"{args.csv} line {number}: {e}; the rows before it are saved in {args.roll}"
+            ) from e
+        _save(args.roll, roll)
+    print(f"enrolled {len(rows)} cards in {args.roll}")
+    return 0
+
+
+def _batch_key(row: dict[str, str], reader: str, args: argparse.Namespace) -> bytes:
+    if (row.get("card_key") or "").strip():
+        return b64d(row["card_key"].strip(), length=32, name="card_key")
+    pin = (row.get("pin") or "").strip()
+    if not pin:
+        raise HanpyoError("each row needs a card_key, or a pin to provision the card")
+    tqdm_write(f"insert the card for {row.get('name') or 'the next person'}")
+    wait_for_card(reader, present=True, timeout_s=args.timeout)
+    name = (row.get("name") or "").strip()
+    _, key = _provision(
+        reader,
+        CardSetup(
+            user_pin=pin, admin_pin=args.admin_pin, name=name if name.isascii() and name else None
+        ),
+    )
+    tqdm_write("done: take the card out")
+    wait_for_card(reader, present=False, timeout_s=args.timeout)
+    return key
+
+
+def tqdm_write(text: str) -> None:
+    from tqdm import tqdm
+
+    tqdm.write(text)
