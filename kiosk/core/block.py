@@ -19,8 +19,8 @@ BLOCK_VERSION = 1
 ZERO_HASH = bytes(32)
 MAX_SEALED_BYTES = 64 * 1024
 MAX_SAFE_INTEGER = 2**53 - 1  # the largest integer RFC 8785 canonical JSON can carry
-_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}Z$")
-_KIOSK_ID = re.compile(r"^[0-9a-f]{32}$")
+_TIME = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}Z\Z")
+_KIOSK_ID = re.compile(r"\A[0-9a-f]{32}\Z")
 
 
 class BlockKind(enum.StrEnum):

@@ -10,7 +10,7 @@ from kiosk.core.encoding import b64d
 from kiosk.core.errors import EncodingError, HanpyoError
 
 T = TypeVar("T")
-ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+ID_PATTERN = re.compile(r"\A[a-z0-9][a-z0-9_.-]{0,63}\Z")
 
 
 class Reader:

@@ -16,9 +16,9 @@ from kiosk.hardware.card_session import (
     NoReader,
     PinSubmitted,
     Proved,
-    Reading,
     ReaderLost,
     ReaderReady,
+    Reading,
     Refusal,
     Refused,
     Waiting,
@@ -34,8 +34,15 @@ from kiosk.hardware.errors import (
 )
 
 HOLDER = CardHolder(card_key=bytes(32), serial="12345678", pin_tries=3)
-ALL_STATES = [NoReader(), Waiting(), Reading(), AwaitingPin(HOLDER, 3), CheckingPin(HOLDER),
-              Authenticated(HOLDER), Refused(Refusal.BLOCKED, CardBlockedError("x"))]
+ALL_STATES = [
+    NoReader(),
+    Waiting(),
+    Reading(),
+    AwaitingPin(HOLDER, 3),
+    CheckingPin(HOLDER),
+    Authenticated(HOLDER),
+    Refused(Refusal.BLOCKED, CardBlockedError("x")),
+]
 
 
 def run(*events):
@@ -51,23 +58,32 @@ def test_the_happy_path_ends_authenticated() -> None:
 
 
 def test_a_wrong_pin_returns_to_the_pin_pad_with_the_tries_left() -> None:
-    state = run(ReaderReady(), CardInserted(), Identified(HOLDER), PinSubmitted(),
-                Failed(WrongPinError(2)))
+    state = run(
+        ReaderReady(), CardInserted(), Identified(HOLDER), PinSubmitted(), Failed(WrongPinError(2))
+    )
     assert state == AwaitingPin(HOLDER, 2, wrong_pin=True)
 
 
 def test_a_blocked_card_is_refused_until_removed() -> None:
-    state = run(ReaderReady(), CardInserted(), Identified(HOLDER), PinSubmitted(),
-                Failed(CardBlockedError("blocked")))
+    state = run(
+        ReaderReady(),
+        CardInserted(),
+        Identified(HOLDER),
+        PinSubmitted(),
+        Failed(CardBlockedError("blocked")),
+    )
     assert isinstance(state, Refused) and state.reason is Refusal.BLOCKED
     assert next_state(state, PinSubmitted()) == state
     assert next_state(state, CardRemoved()) == Waiting()
 
 
-@pytest.mark.parametrize(("error", "reason"), [
-    (NotEnrolledError("x"), Refusal.NOT_ENROLLED),
-    (MalformedResponseError("x"), Refusal.UNREADABLE),
-])
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (NotEnrolledError("x"), Refusal.NOT_ENROLLED),
+        (MalformedResponseError("x"), Refusal.UNREADABLE),
+    ],
+)
 def test_a_card_that_cannot_be_identified_is_refused_with_its_reason(error, reason) -> None:
     state = run(ReaderReady(), CardInserted(), Failed(error))
     assert isinstance(state, Refused) and state.reason is reason

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import pytest
@@ -37,8 +38,9 @@ AID = bytes.fromhex("D2760001240103040000123456780000")
 ED25519_ATTR = bytes([0x16]) + ED25519_OID
 
 
-def app_data(c3: bytes = ED25519_ATTR, tries: int = 3, kdf: bytes | None = None,
-             wrap_73: bool = True) -> bytes:
+def app_data(
+    c3: bytes = ED25519_ATTR, tries: int = 3, kdf: bytes | None = None, wrap_73: bool = True
+) -> bytes:
     c4 = bytes([0x00, 0x7F, 0x7F, 0x7F, tries, 0x00, 0x03])
     inner = encode_tlv(0xC1, ED25519_ATTR) + encode_tlv(0xC3, c3) + encode_tlv(0xC4, c4)
     body = encode_tlv(0x4F, AID) + (encode_tlv(0x73, inner) if wrap_73 else inner)
@@ -63,8 +65,13 @@ class ScriptedCard:
         return self.answer(apdu)
 
 
-def honest_card(key: SigningKey, pin: str = "123456", tries: list[int] | None = None,
-                wrong_sw: int = 0x63C0, data: bytes | None = None) -> ScriptedCard:
+def honest_card(
+    key: SigningKey,
+    pin: str = "123456",
+    tries: list[int] | None = None,
+    wrong_sw: int = 0x63C0,
+    data: bytes | None = None,
+) -> ScriptedCard:
     """A well-behaved card; ``tries`` is a one-item list so the test can watch it count."""
     tries = tries if tries is not None else [3]
     verified = [False]
@@ -91,7 +98,7 @@ def honest_card(key: SigningKey, pin: str = "123456", tries: list[int] | None = 
         if ins == 0x88:
             if not verified[0]:
                 return b"", 0x6982
-            return bytes(key.sign(Domain.AUTH, payload[len(Domain.AUTH.value):])), 0x9000
+            return bytes(key.sign(Domain.AUTH, payload[len(Domain.AUTH.value) :])), 0x9000
         return b"", 0x6D00
 
     return ScriptedCard(answer)
@@ -99,19 +106,30 @@ def honest_card(key: SigningKey, pin: str = "123456", tries: list[int] | None = 
 
 # -- TLV -----------------------------------------------------------------------------------
 
+
 def test_tlv_reads_nested_and_multibyte_tags_and_long_lengths() -> None:
     long_value = bytes(300)
-    data = encode_tlv(0x6E, encode_tlv(0x7F49, encode_tlv(0x86, b"\x01\x02"))
-                      + encode_tlv(0x5F52, long_value))
+    data = encode_tlv(
+        0x6E, encode_tlv(0x7F49, encode_tlv(0x86, b"\x01\x02")) + encode_tlv(0x5F52, long_value)
+    )
     assert find(data, 0x6E, 0x7F49, 0x86) == b"\x01\x02"
     assert find(data, 0x6E, 0x5F52) == long_value
     assert find(data, 0x6E, 0xC4) is None
 
 
-@pytest.mark.parametrize("raw", [
-    b"\x4f", b"\x4f\x05\x01", b"\x5f", b"\x5f\x52", b"\x4f\x81", b"\x4f\x84\x00\x00\x00\x01",
-    b"\x4f\x80", b"\x7f\xff\xff\xff\x7f\x00",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"\x4f",
+        b"\x4f\x05\x01",
+        b"\x5f",
+        b"\x5f\x52",
+        b"\x4f\x81",
+        b"\x4f\x84\x00\x00\x00\x01",
+        b"\x4f\x80",
+        b"\x7f\xff\xff\xff\x7f\x00",
+    ],
+)
 def test_truncated_or_malformed_tlv_is_a_malformed_response(raw: bytes) -> None:
     with pytest.raises(MalformedResponseError):
         parse_tlvs(raw)
@@ -125,12 +143,16 @@ def test_a_primitive_object_cannot_be_opened_as_a_template() -> None:
 @settings(max_examples=500)
 @given(st.binary(max_size=300))
 def test_no_response_bytes_make_the_parsers_raise_anything_but_card_errors(raw: bytes) -> None:
-    for parse in (parse_tlvs, ApplicationData.parse, PinStatus.parse, Aid.parse, _ed25519_point,
-                  lambda r: find(r, 0x6E, 0x73, 0xC4)):
-        try:
+    for parse in (
+        parse_tlvs,
+        ApplicationData.parse,
+        PinStatus.parse,
+        Aid.parse,
+        _ed25519_point,
+        lambda r: find(r, 0x6E, 0x73, 0xC4),
+    ):
+        with contextlib.suppress(CardError):
             parse(raw)
-        except CardError:
-            pass
 
 
 @settings(max_examples=300)
@@ -140,13 +162,12 @@ def test_damaged_application_data_is_a_card_error(cut: int, flip: int) -> None:
     if cut < len(raw):
         raw[cut] ^= flip
     for data in (bytes(raw), bytes(raw[:cut])):
-        try:
+        with contextlib.suppress(CardError):
             ApplicationData.parse(data)
-        except CardError:
-            pass
 
 
 # -- parsed objects ------------------------------------------------------------------------
+
 
 def test_application_data_gives_serial_version_key_type_and_tries() -> None:
     for wrapped in (True, False):
@@ -172,6 +193,7 @@ def test_public_key_accepts_the_0x40_prefix_and_refuses_other_sizes() -> None:
 
 
 # -- APDU plumbing -------------------------------------------------------------------------
+
 
 def test_get_response_chaining_collects_the_whole_answer() -> None:
     whole = app_data()
@@ -213,9 +235,11 @@ def test_an_unexpected_status_word_names_the_command() -> None:
 
 # -- PINs ----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("wrong_sw", [0x63C0, 0x6982, 0x6983])
 def test_wrong_pin_counts_down_to_blocked_whatever_status_word_the_token_uses(
-        wrong_sw: int) -> None:
+    wrong_sw: int,
+) -> None:
     key, tries = SigningKey.generate(), [3]
     card = OpenPGPCard(honest_card(key, tries=tries, wrong_sw=wrong_sw))
     with pytest.raises(WrongPinError) as first:
@@ -240,17 +264,18 @@ def test_an_empty_pin_reports_the_tries_without_spending_one() -> None:
 
 # -- authentication ------------------------------------------------------------------------
 
+
 def test_an_enrolled_voter_card_with_the_right_pin_is_authenticated(election) -> None:
     key = election.voter_keys[0]
-    holder = authenticate(OpenPGPCard(honest_card(key)), "123456", election.package,
-                          "00" * 16)
+    holder = authenticate(OpenPGPCard(honest_card(key)), "123456", election.package, "00" * 16)
     assert holder.voter is not None and holder.staff is None
     assert holder.voter.card_key == key.public_key and len(holder.voter.nullifier) == 32
 
 
 def test_a_staff_card_is_authenticated_as_staff(election) -> None:
-    holder = authenticate(OpenPGPCard(honest_card(election.staff_keys[0])), "123456",
-                          election.package, "00" * 16)
+    holder = authenticate(
+        OpenPGPCard(honest_card(election.staff_keys[0])), "123456", election.package, "00" * 16
+    )
     assert holder.staff is not None and holder.voter is None
 
 
@@ -276,13 +301,17 @@ def test_a_card_whose_signature_does_not_match_its_key_is_refused(election) -> N
         authenticate(OpenPGPCard(ScriptedCard(lying)), "123456", election.package, "00" * 16)
 
 
-@pytest.mark.parametrize(("data", "error"), [
-    (app_data(c3=bytes([0x01, 0x08, 0x00, 0x00, 0x20, 0x00])), UnsupportedCardError),  # RSA
-    (app_data(kdf=encode_tlv(0x81, b"\x03")), UnsupportedCardError),
-    (app_data(tries=0), CardBlockedError),
-])
-def test_unusable_cards_get_one_clear_reason(election, data: bytes,
-                                             error: type[HanpyoError]) -> None:
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        (app_data(c3=bytes([0x01, 0x08, 0x00, 0x00, 0x20, 0x00])), UnsupportedCardError),  # RSA
+        (app_data(kdf=encode_tlv(0x81, b"\x03")), UnsupportedCardError),
+        (app_data(tries=0), CardBlockedError),
+    ],
+)
+def test_unusable_cards_get_one_clear_reason(
+    election, data: bytes, error: type[HanpyoError]
+) -> None:
     card = honest_card(election.voter_keys[0], data=data)
     with pytest.raises(error) as refused:
         identify(OpenPGPCard(card), election.package)
