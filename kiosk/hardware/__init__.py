@@ -1,0 +1,1 @@
+"""Card readers, the OpenPGP card protocol, the card simulator and the receipt printer."""
