@@ -43,7 +43,7 @@ def identify(card: OpenPGPCard, package: ElectionPackage) -> CardHolder:
     """
     card.select()
     data = card.application_data()
-    if data.has_kdf:
+    if data.has_kdf or card.kdf_enabled():
         raise UnsupportedCardError(
             "the card uses a KDF-DO for its PINs, which Hanpyo does not "
             "implement; reset the KDF setting at enrolment"

@@ -180,11 +180,23 @@ class OpenPGPCard:
     def application_data(self) -> ApplicationData:
         return ApplicationData.parse(self.get_data(0x6E))
 
+    def kdf_enabled(self) -> bool:
+        """True when the card hashes PINs through a KDF-DO (DO F9), which Hanpyo does not do.
+
+        Cards before version 3.3 have no such object and answer with an error status.
+        """
+        response, sw = self.send("GET DATA 00F9", 0x00, 0xCA, 0x00, 0xF9)
+        if sw != SW_OK or not response:
+            return False
+        body = find(response, 0xF9)
+        return _kdf_enabled(body if body is not None else response)
+
     def pin_status(self) -> PinStatus:
         return PinStatus.parse(self.get_data(0xC4))
 
     def cardholder_name(self) -> str:
-        name = find(self.get_data(0x65), 0x5B)
+        data = self.get_data(0x65)
+        name = find(data, 0x65, 0x5B) if find(data, 0x65) is not None else find(data, 0x5B)
         # ISO 7816 names use "<<" between surname and given names and "<" for spaces.
         return (name or b"").decode("latin-1").replace("<<", " ").replace("<", " ").strip()
 

@@ -120,10 +120,32 @@ class PcscConnection:
         if self._card is None:
             raise CardRemovedError("no card is connected")
         rc, response = scard.SCardTransmit(self._card, self._protocol, list(apdu))
-        _check(rc, "talking to the card")
-        if len(response) < 2:
-            raise CardError(f"the card answered {len(response)} bytes, not even a status word")
-        return bytes(response[:-2]), (response[-2] << 8) | response[-1]
+        if rc != scard.SCARD_S_SUCCESS:
+            error = _error(rc, "talking to the card")
+        elif len(response) < 2:
+            error = CardError(f"the card answered {len(response)} bytes, not a status word")
+        else:
+            return bytes(response[:-2]), (response[-2] << 8) | response[-1]
+        # Readers report a card pulled mid-command in different ways (an error, or an empty
+        # answer); what the user did is best told by whether the card is still there.
+        if not isinstance(error, CardRemovedError | ReaderError) and self._card_gone():
+            raise CardRemovedError(f"the card was removed from {self.reader}: {error}")
+        raise error
+
+    def _card_gone(self, settle_ms: int = 1000) -> bool:
+        """True if the card left the reader, waiting briefly for pcscd to notice."""
+        handle = self._context.get()
+        state = scard.SCARD_STATE_UNAWARE
+        for timeout in (0, settle_ms):
+            rc, changed = scard.SCardGetStatusChange(handle, timeout, [(self.reader, state)])
+            if _code(rc) == _code(scard.SCARD_E_TIMEOUT):
+                return False
+            if rc != scard.SCARD_S_SUCCESS:
+                return True  # the reader itself is gone: so is the card, for the user
+            state = changed[0][1] & ~scard.SCARD_STATE_CHANGED
+            if not state & scard.SCARD_STATE_PRESENT:
+                return True
+        return False
 
     def close(self) -> None:
         if self._card is not None:

@@ -71,6 +71,7 @@ def honest_card(
     tries: list[int] | None = None,
     wrong_sw: int = 0x63C0,
     data: bytes | None = None,
+    kdf: bytes | None = None,
 ) -> ScriptedCard:
     """A well-behaved card; ``tries`` is a one-item list so the test can watch it count."""
     tries = tries if tries is not None else [3]
@@ -83,6 +84,10 @@ def honest_card(
             return b"", 0x9000
         if ins == 0xCA and (p1, p2) == (0x00, 0x6E):
             return data if data is not None else app_data(tries=tries[0]), 0x9000
+        if ins == 0xCA and (p1, p2) == (0x00, 0xF9):
+            return (encode_tlv(0xF9, kdf), 0x9000) if kdf is not None else (b"", 0x6A88)
+        if ins == 0xCA and (p1, p2) == (0x00, 0x65):
+            return encode_tlv(0x65, encode_tlv(0x5B, b"Hong<<Gildong")), 0x9000
         if ins == 0xCA and (p1, p2) == (0x00, 0xC4):
             return bytes([0, 0x7F, 0x7F, 0x7F, tries[0], 0, 3]), 0x9000
         if ins == 0x47 and p1 == 0x81:
@@ -307,12 +312,14 @@ def test_a_card_whose_signature_does_not_match_its_key_is_refused(election) -> N
         (app_data(c3=bytes([0x01, 0x08, 0x00, 0x00, 0x20, 0x00])), UnsupportedCardError),  # RSA
         (app_data(kdf=encode_tlv(0x81, b"\x03")), UnsupportedCardError),
         (app_data(tries=0), CardBlockedError),
+        (None, UnsupportedCardError),  # a KDF-DO served by GET DATA 00F9, as cards do
     ],
 )
 def test_unusable_cards_get_one_clear_reason(
-    election, data: bytes, error: type[HanpyoError]
+    election, data: bytes | None, error: type[HanpyoError]
 ) -> None:
-    card = honest_card(election.voter_keys[0], data=data)
+    kdf = encode_tlv(0x81, b"\x03") if data is None else None
+    card = honest_card(election.voter_keys[0], data=data, kdf=kdf)
     with pytest.raises(error) as refused:
         identify(OpenPGPCard(card), election.package)
     assert refused.value.user_message[0] and refused.value.user_message[1]
@@ -329,3 +336,8 @@ def test_the_challenge_is_fresh_and_bound_to_election_and_kiosk(election) -> Non
         assert challenge.startswith(b"hanpyo/auth/v1\n" + election.package.id.encode())
         assert bytes.fromhex(kiosk) in challenge
     assert KeyRef.AUT.value in next(apdu for apdu in card.sent if apdu[1] == 0x47)
+
+
+def test_the_cardholder_name_is_read_from_inside_its_65_template() -> None:
+    card = OpenPGPCard(honest_card(SigningKey.generate()))
+    assert card.cardholder_name() == "Hong Gildong"

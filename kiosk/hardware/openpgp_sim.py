@@ -1,0 +1,622 @@
+"""A software OpenPGP card (specification 3.4) as an APDU engine, for the card simulator.
+
+It answers every command with the data and status words a real card gives, so the kiosk
+and GnuPG can be tested on it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import hmac
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import nacl.bindings
+import nacl.signing
+
+from kiosk.core.crypto import SigningKey
+from kiosk.core.encoding import parse_json
+from kiosk.core.errors import EncodingError
+from kiosk.hardware.openpgp_sim_state import (
+    ATR,
+    CERTIFICATE,
+    HISTORICAL_BYTES,
+    KDF,
+    KDF_DO,
+    LANGUAGE,
+    LOGIN,
+    MAX_DATA,
+    MAX_PIN,
+    MAX_TRIES,
+    MIN_PIN,
+    NAME,
+    ORIGIN_GENERATED,
+    ORIGIN_IMPORTED,
+    SEX,
+    STORED_DOS,
+    URL,
+    Access,
+    CardFileError,
+    CardRefusal,
+    CardState,
+    KeyRef,
+    Secret,
+    SimulatorError,
+    Sw,
+    WrongPinReply,
+    only,
+    parse_tlvs,
+    read_header,
+    supported_attributes,
+    tlv,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One command APDU. ``ne`` is the longest answer the host takes; None when Le is absent."""
+
+    cla: int
+    ins: int
+    p1: int
+    p2: int
+    data: bytes = b""
+    ne: int | None = None
+
+    @property
+    def p1p2(self) -> int:
+        return self.p1 << 8 | self.p2
+
+
+def parse_command(apdu: bytes) -> Command:
+    """Split an APDU into its fields by the ISO 7816-4 cases, short or extended; else 6700."""
+    if len(apdu) < 4:
+        raise CardRefusal(Sw.WRONG_LENGTH)
+    head, body = apdu[:4], apdu[4:]
+    data, ne = _short_body(body) if not body or body[0] != 0 or len(body) == 1 else _long_body(body)
+    return Command(head[0], head[1], head[2], head[3], data, ne)
+
+
+def _short_body(body: bytes) -> tuple[bytes, int | None]:
+    if not body:
+        return b"", None
+    if len(body) == 1:
+        return b"", body[0] or 256
+    lc = body[0]
+    if len(body) == 1 + lc:
+        return body[1:], None
+    if len(body) == 2 + lc:
+        return body[1:-1], body[-1] or 256
+    raise CardRefusal(Sw.WRONG_LENGTH)
+
+
+def _long_body(body: bytes) -> tuple[bytes, int | None]:
+    if len(body) == 3:
+        return b"", int.from_bytes(body[1:]) or 65536
+    lc = int.from_bytes(body[1:3])
+    if lc and len(body) == 3 + lc:
+        return body[3:], None
+    if lc and len(body) == 5 + lc:
+        return body[3:-2], int.from_bytes(body[-2:]) or 65536
+    raise CardRefusal(Sw.WRONG_LENGTH)
+
+
+def parse_key_import(data: bytes) -> tuple[KeyRef, bytes]:
+    """The slot and private key of an extended header list: 4D { CRT, 7F48 {...}, 5F48 keys }."""
+    items = parse_tlvs(only(data, 0x4D))
+    if len(items) != 3 or items[1][0] != 0x7F48 or items[2][0] != 0x5F48:
+        raise CardRefusal(Sw.INCORRECT_DATA)
+    ref, template, key_data = _key_ref(items[0][0]), items[1][1], items[2][1]
+    # 7F48 lists tags and lengths without values; 5F48 holds the values in that order.
+    offset, i = 0, 0
+    while i < len(template):
+        tag, length, i = read_header(template, i)
+        if tag == 0x92:
+            private = key_data[offset : offset + length]
+            if len(private) != length:
+                raise CardRefusal(Sw.INCORRECT_DATA)
+            return ref, private
+        offset += length
+    raise CardRefusal(Sw.INCORRECT_DATA)
+
+
+def _key_ref(tag: int) -> KeyRef:
+    try:
+        return KeyRef(tag)
+    except ValueError as e:
+        raise CardRefusal(Sw.INCORRECT_DATA) from e
+
+
+Handler = Callable[[Command], bytes]
+
+
+class VirtualCard:
+    """One OpenPGP card: ``state`` survives power loss; verifications and buffers do not."""
+
+    def __init__(self, state: CardState | None = None) -> None:
+        self.state = state if state is not None else CardState(serial=os.urandom(4))
+        self._lock = threading.RLock()
+        self._selected = False
+        self._verified: set[Access] = set()
+        self._pending = b""  # the rest of a long answer, fetched with GET RESPONSE
+        self._chain: tuple[tuple[int, int, int], bytes] | None = None  # (INS, P1, P2), data
+        self._handlers: dict[int, Handler] = {
+            0xA4: self._select,
+            0xCA: self._get_data,
+            0x20: self._verify,
+            0x24: self._change_reference_data,
+            0x2C: self._reset_retry_counter,
+            0xDA: self._put_data,
+            0xDB: self._import_key,
+            0x47: self._generate_key,
+            0x88: self._internal_authenticate,
+            0x2A: self._perform_security_operation,
+            0x84: self._get_challenge,
+            0xE6: self._terminate,
+            0x44: self._activate,
+        }
+
+    def __repr__(self) -> str:
+        return f"VirtualCard(serial={self.serial})"
+
+    @classmethod
+    def with_auth_key(
+        cls,
+        seed: bytes,
+        name: str,
+        pin: str = "123456",
+        admin_pin: str = "12345678",
+        *,
+        serial: bytes | None = None,
+        wrong_pin_reply: WrongPinReply = WrongPinReply.RETRIES_LEFT,
+        kdf: bool = False,
+    ) -> VirtualCard:
+        """A personalised card whose authentication key is the Ed25519 key of ``seed``.
+
+        Without ``serial`` it is derived from the public key, so a seed always makes the
+        same card. ``kdf`` makes the card report a KDF-DO (which it does not apply).
+        """
+        try:
+            public_key = SigningKey(seed).public_key
+        except EncodingError as e:
+            raise SimulatorError(str(e)) from e
+        state = CardState(serial or hashlib.sha256(public_key).digest()[:4])
+        if len(state.serial) != 4:
+            raise SimulatorError(f"a card serial is 4 bytes, found {len(state.serial)}")
+        for secret, value in ((Secret.PW1, pin), (Secret.PW3, admin_pin)):
+            if not MIN_PIN[secret] <= len(value.encode()) <= MAX_PIN:
+                raise SimulatorError(f"the {secret.value} must be {MIN_PIN[secret]} to 127 bytes")
+            state.pins[secret] = value.encode()
+        if len(name.encode()) > STORED_DOS[NAME]:
+            raise SimulatorError(f"a cardholder name is at most 39 bytes, {name!r} is longer")
+        state.dos[NAME] = name.encode()
+        state.wrong_pin_reply = wrong_pin_reply
+        if kdf:
+            state.dos[KDF] = KDF_DO
+        state.keys[KeyRef.AUT].install(seed, ORIGIN_IMPORTED)
+        return cls(state)
+
+    @classmethod
+    def load(cls, path: Path) -> VirtualCard:
+        try:
+            value = parse_json(path.read_bytes())
+        except (OSError, EncodingError) as e:
+            raise CardFileError(f"cannot read card file {path}: {e}") from e
+        return cls(CardState.from_json(value, path.name))
+
+    def save(self, path: Path) -> None:
+        """Write the card file atomically: a crash never leaves half a card behind."""
+        with self._lock:
+            text = json.dumps(self.state.to_json(), indent=2, sort_keys=True)
+        partial = path.with_name(path.name + ".partial")
+        try:
+            partial.write_text(text + "\n", encoding="utf-8")
+            partial.replace(path)
+        except OSError as e:
+            raise CardFileError(f"cannot write card file {path}: {e}") from e
+
+    @property
+    def serial(self) -> str:
+        """The serial number as GnuPG prints it: 8 upper-case hex digits."""
+        return self.state.serial.hex().upper()
+
+    @property
+    def atr(self) -> bytes:
+        return ATR
+
+    @property
+    def auth_public_key(self) -> bytes | None:
+        slot = self.state.keys[KeyRef.AUT]
+        return slot.public_key() if slot.private is not None else None
+
+    # -- power -------------------------------------------------------------------------------
+    def power_on(self) -> None:
+        self._lose_session()
+
+    def power_off(self) -> None:
+        self._lose_session()
+
+    def reset(self) -> None:
+        self._lose_session()
+
+    def _lose_session(self) -> None:
+        with self._lock:
+            self._selected = False
+            self._forget()
+
+    def _forget(self) -> None:
+        self._verified.clear()
+        self._pending, self._chain = b"", None
+
+    # -- dispatch ----------------------------------------------------------------------------
+    def process(self, apdu: bytes) -> bytes:
+        """Answer one command APDU with response data and SW1 SW2. Never raises."""
+        with self._lock:
+            pending, self._pending = self._pending, b""
+            try:
+                command = parse_command(apdu)
+                if command.ins == 0xC0 and command.cla == 0:
+                    return self._get_response(command, pending)
+                return self._answer(self._run(command), command.ne)
+            except CardRefusal as refusal:
+                return refusal.sw.to_bytes(2)
+            except Exception:  # a card answers every command; a bug must not kill the reader
+                log.exception("virtual card %s failed on %s", self.serial, apdu.hex())
+                return Sw.NO_PRECISE_DIAGNOSIS.to_bytes(2)
+
+    def _run(self, command: Command) -> bytes:
+        if command.cla & ~0x10:
+            raise CardRefusal(Sw.CLA_NOT_SUPPORTED)
+        handler = self._handlers.get(command.ins)
+        if handler is None or not (self._selected or command.ins == 0xA4):
+            raise CardRefusal(Sw.INS_NOT_SUPPORTED)
+        if self.state.terminated and command.ins not in (0xA4, 0x44):
+            raise CardRefusal(Sw.CONDITIONS_NOT_SATISFIED)
+        data = self._gather(command)
+        if data is None:
+            return b""
+        return handler(dataclasses.replace(command, data=data))
+
+    def _gather(self, command: Command) -> bytes | None:
+        """Command chaining: hold the data of CLA 10 commands until the last one (CLA 00)."""
+        key = (command.ins, command.p1, command.p2)
+        if self._chain is not None and self._chain[0] != key:
+            self._chain = None
+            raise CardRefusal(Sw.LAST_COMMAND_OF_CHAIN_EXPECTED)
+        data = (self._chain[1] if self._chain else b"") + command.data
+        self._chain = None
+        if len(data) > MAX_DATA:
+            raise CardRefusal(Sw.WRONG_LENGTH)
+        if command.cla & 0x10:
+            self._chain = (key, data)
+            return None
+        return data
+
+    def _answer(self, data: bytes, ne: int | None) -> bytes:
+        """All of ``data`` if the host takes it, else the first part and 61xx for the rest."""
+        limit = 256 if ne is None else ne  # like most T=1 cards, answer even without Le
+        if len(data) <= limit:
+            return data + Sw.OK.to_bytes(2)
+        self._pending = data[limit:]
+        return data[:limit] + bytes([0x61, min(len(self._pending), 256) & 0xFF])
+
+    def _get_response(self, command: Command, pending: bytes) -> bytes:
+        if command.p1p2 != 0:
+            raise CardRefusal(Sw.WRONG_P1_P2)
+        if not pending:
+            raise CardRefusal(Sw.CONDITIONS_NOT_SATISFIED)
+        return self._answer(pending, command.ne)
+
+    def _require(self, access: Access) -> None:
+        if access not in self._verified:
+            raise CardRefusal(Sw.SECURITY_STATUS_NOT_SATISFIED)
+
+    # -- selecting and reading ---------------------------------------------------------------
+    def _select(self, command: Command) -> bytes:
+        if command.p1 != 0x04:  # by file id or path: this card has no such files
+            raise CardRefusal(
+                Sw.FILE_NOT_FOUND if command.p1 in (0, 1, 2, 3, 8, 9) else Sw.WRONG_P1_P2
+            )
+        if command.p2 not in (0x00, 0x04, 0x0C):
+            raise CardRefusal(Sw.WRONG_P1_P2)
+        if len(command.data) < 5 or not self.state.aid.startswith(command.data):
+            raise CardRefusal(Sw.FILE_NOT_FOUND)
+        self._selected = True
+        self._forget()
+        if self.state.terminated:
+            raise CardRefusal(Sw.TERMINATED)
+        return b""
+
+    def _get_data(self, command: Command) -> bytes:
+        value = self.data_objects().get(command.p1p2)
+        if value is None:
+            raise CardRefusal(Sw.REFERENCED_DATA_NOT_FOUND)
+        return value
+
+    def data_objects(self) -> dict[int, bytes]:
+        """Every DO GET DATA can read, by tag; constructed ones carry their own tag."""
+        s, keys = self.state, list(self.state.keys.values())
+        dos = {
+            0x004F: s.aid,
+            0x5F52: HISTORICAL_BYTES,
+            0x00C0: self._extended_capabilities(),
+            0x00C4: bytes([s.pw1_for_several_signatures, MAX_PIN, MAX_PIN, MAX_PIN])
+            + bytes(s.tries[secret] for secret in Secret),
+            0x00C5: b"".join(k.fingerprint for k in keys),
+            0x00C6: b"".join(k.ca_fingerprint for k in keys),
+            0x00CD: b"".join(k.created.to_bytes(4) for k in keys),
+            0x00DE: b"".join(bytes([ref.number, k.origin]) for ref, k in s.keys.items()),
+            0x0093: s.signature_counter.to_bytes(3),
+            0x005B: s.dos.get(NAME, b""),
+            0x5F2D: s.dos.get(LANGUAGE, b""),
+            0x5F35: s.dos.get(SEX, b"9"),  # ISO 5218 "not applicable"
+            0x005E: s.dos.get(LOGIN, b""),
+            0x5F50: s.dos.get(URL, b""),
+            0x7F21: s.dos.get(CERTIFICATE, b""),
+            0x7F66: tlv(0x7F66, tlv(0x02, MAX_DATA.to_bytes(2)) * 2),
+        }
+        dos |= {0x00C0 + ref.number: k.attributes for ref, k in s.keys.items()}
+        if KDF in s.dos:
+            dos[0x00F9] = s.dos[KDF]  # returned as stored: GnuPG expects no F9 wrapper
+        dos[0x0065] = tlv(0x65, b"".join(tlv(t, dos[t]) for t in (NAME, LANGUAGE, SEX)))
+        dos[0x007A] = tlv(0x7A, tlv(0x93, dos[0x0093]))
+        discretionary = (0xC0, 0xC1, 0xC2, 0xC3, 0xC4, 0xC5, 0xC6, 0xCD, 0xDE)
+        dos[0x0073] = tlv(0x73, b"".join(tlv(t, dos[t]) for t in discretionary))
+        dos[0x006E] = tlv(
+            0x6E,
+            tlv(0x4F, s.aid) + tlv(0x5F52, HISTORICAL_BYTES) + dos[0x7F66] + dos[0x0073],
+        )
+        return dos
+
+    def _extended_capabilities(self) -> bytes:
+        # GET CHALLENGE, key import, PW status changeable, algorithm attributes changeable,
+        # and KDF-DO when one is present; no secure messaging.
+        flags = 0x40 | 0x20 | 0x10 | 0x04 | (0x01 if KDF in self.state.dos else 0)
+        return bytes([flags, 0]) + (MAX_DATA.to_bytes(2) * 2) + (255).to_bytes(2) + b"\0\0"
+
+    # -- PINs --------------------------------------------------------------------------------
+    def _verify(self, command: Command) -> bytes:
+        if command.p1 not in (0x00, 0xFF) or command.p2 not in set(Access):
+            raise CardRefusal(Sw.WRONG_P1_P2)
+        access = Access(command.p2)
+        secret = Secret.PW3 if access is Access.PW3 else Secret.PW1
+        if command.p1 == 0xFF:  # spec 3.4: reset this verification
+            if command.data:
+                raise CardRefusal(Sw.WRONG_LENGTH)
+            self._verified.discard(access)
+        elif not command.data:  # a question: verified already, or how many tries are left
+            if access not in self._verified:
+                tries = self.state.tries[secret]
+                raise CardRefusal(0x63C0 | tries if tries else Sw.AUTHENTICATION_BLOCKED)
+        else:
+            self._check_pin(secret, command.data)
+            self._verified.add(access)
+        return b""
+
+    def _check_pin(self, secret: Secret, candidate: bytes) -> None:
+        """Count a wrong PIN down and answer as this card's kind does; 6983 once blocked."""
+        tries = self.state.tries[secret]
+        if tries == 0:
+            raise CardRefusal(Sw.AUTHENTICATION_BLOCKED)
+        if not hmac.compare_digest(candidate, self.state.pins[secret]):
+            self.state.tries[secret] = tries - 1
+            granted = {Secret.PW1: {Access.PW1, Access.PW1_SIGN}, Secret.PW3: {Access.PW3}}
+            self._verified -= granted.get(secret, set())
+            match self.state.wrong_pin_reply:
+                case WrongPinReply.RETRIES_LEFT:
+                    raise CardRefusal(0x63C0 | (tries - 1))
+                case WrongPinReply.SECURITY_STATUS:
+                    raise CardRefusal(Sw.SECURITY_STATUS_NOT_SATISFIED)
+                case WrongPinReply.BLOCKED:
+                    raise CardRefusal(Sw.AUTHENTICATION_BLOCKED)
+        self.state.tries[secret] = MAX_TRIES
+
+    def _set_pin(self, secret: Secret, value: bytes) -> None:
+        if not MIN_PIN[secret] <= len(value) <= MAX_PIN:
+            raise CardRefusal(Sw.INCORRECT_DATA)
+        self.state.pins[secret], self.state.tries[secret] = value, MAX_TRIES
+
+    def _change_reference_data(self, command: Command) -> bytes:
+        if command.p1 != 0 or command.p2 not in (Access.PW1_SIGN, Access.PW3):
+            raise CardRefusal(Sw.WRONG_P1_P2)
+        secret = Secret.PW3 if command.p2 == Access.PW3 else Secret.PW1
+        old_length = len(self.state.pins[secret])  # the data is the old PIN then the new one
+        self._check_pin(secret, command.data[:old_length])
+        self._set_pin(secret, command.data[old_length:])
+        return b""
+
+    def _reset_retry_counter(self, command: Command) -> bytes:
+        if command.p1 not in (0x00, 0x02) or command.p2 != Access.PW1_SIGN:
+            raise CardRefusal(Sw.WRONG_P1_P2)
+        new_pin = command.data
+        if command.p1 == 0x02:
+            self._require(Access.PW3)
+        else:  # the resetting code, then the new PIN
+            code_length = len(self.state.pins[Secret.RC])
+            self._check_pin(Secret.RC, command.data[:code_length])
+            new_pin = command.data[code_length:]
+        self._set_pin(Secret.PW1, new_pin)
+        return b""
+
+    # -- writing -----------------------------------------------------------------------------
+    def _put_data(self, command: Command) -> bytes:
+        write = self._writer(command.p1p2)
+        if write is None:
+            raise CardRefusal(Sw.REFERENCED_DATA_NOT_FOUND)
+        self._require(Access.PW3)
+        write(command.data)
+        return b""
+
+    def _writer(self, tag: int) -> Callable[[bytes], None] | None:
+        """How PUT DATA writes the DO ``tag``; None for a DO it may not write."""
+        if tag in STORED_DOS:
+            return functools.partial(self._store, tag)
+        if tag == 0xC4:
+            return self._set_pw1_validity
+        if tag == 0xD3:
+            return self._set_resetting_code
+        # Per key, in SIG, DEC, AUT order: attributes C1-C3, fingerprints C7-C9,
+        # CA fingerprints CA-CC, generation times CE-D0.
+        for base, what in (
+            (0xC0, _set_attributes),
+            (0xC6, _set_fingerprint),
+            (0xC9, _set_ca_fingerprint),
+            (0xCD, _set_created),
+        ):
+            if 1 <= tag - base <= 3:
+                return functools.partial(what, self.state, list(KeyRef)[tag - base - 1])
+        return None
+
+    def _set_pw1_validity(self, value: bytes) -> None:
+        if not value or value[0] not in (0, 1):
+            raise CardRefusal(Sw.INCORRECT_DATA)
+        self.state.pw1_for_several_signatures = value[0] == 1
+
+    def _store(self, tag: int, value: bytes) -> None:
+        if len(value) > STORED_DOS[tag]:
+            raise CardRefusal(Sw.WRONG_LENGTH)
+        if value:
+            self.state.dos[tag] = value
+        else:
+            self.state.dos.pop(tag, None)
+
+    def _set_resetting_code(self, value: bytes) -> None:
+        if value:
+            self._set_pin(Secret.RC, value)
+        else:
+            self.state.pins[Secret.RC], self.state.tries[Secret.RC] = b"", 0
+
+    def _import_key(self, command: Command) -> bytes:
+        if command.p1p2 != 0x3FFF:
+            raise CardRefusal(Sw.WRONG_P1_P2)
+        self._require(Access.PW3)
+        ref, private = parse_key_import(command.data)
+        self._install(ref, private, ORIGIN_IMPORTED)
+        return b""
+
+    def _generate_key(self, command: Command) -> bytes:
+        if command.p1 not in (0x80, 0x81) or command.p2 != 0:
+            raise CardRefusal(Sw.WRONG_P1_P2)
+        if len(command.data) < 2 or command.data[1] != len(command.data) - 2:
+            raise CardRefusal(Sw.WRONG_LENGTH if not command.data else Sw.INCORRECT_DATA)
+        ref = _key_ref(command.data[0])
+        if command.p1 == 0x80:
+            self._require(Access.PW3)
+            self._install(ref, os.urandom(32), ORIGIN_GENERATED)
+        return tlv(0x7F49, tlv(0x86, self.state.keys[ref].public_key()))
+
+    def _install(self, ref: KeyRef, private: bytes, origin: int) -> None:
+        self.state.keys[ref].install(private, origin)
+        if ref is KeyRef.SIG:  # a new signature key starts a new count
+            self.state.signature_counter = 0
+
+    # -- using keys --------------------------------------------------------------------------
+    def _private_key(self, ref: KeyRef) -> bytes:
+        private = self.state.keys[ref].private
+        if private is None:
+            raise CardRefusal(Sw.REFERENCED_DATA_NOT_FOUND)
+        return private
+
+    def _internal_authenticate(self, command: Command) -> bytes:
+        if command.p1p2 != 0:
+            raise CardRefusal(Sw.WRONG_P1_P2)
+        self._require(Access.PW1)
+        return _ed25519_sign(self._private_key(KeyRef.AUT), command.data)
+
+    def _perform_security_operation(self, command: Command) -> bytes:
+        if command.p1p2 == 0x9E9A:
+            return self._compute_digital_signature(command.data)
+        if command.p1p2 == 0x8086:
+            return self._decipher(command.data)
+        raise CardRefusal(Sw.WRONG_P1_P2)
+
+    def _compute_digital_signature(self, data: bytes) -> bytes:
+        self._require(Access.PW1_SIGN)
+        signature = _ed25519_sign(self._private_key(KeyRef.SIG), data)
+        self.state.signature_counter = min(self.state.signature_counter + 1, 0xFFFFFF)
+        if not self.state.pw1_for_several_signatures:  # C4 byte 1 = 00: one PIN, one signature
+            self._verified.discard(Access.PW1_SIGN)
+        return signature
+
+    def _decipher(self, data: bytes) -> bytes:
+        """ECDH on Curve25519: the cipher DO is A6 { 7F49 { 86 <ephemeral public key> } }."""
+        self._require(Access.PW1)
+        private = self._private_key(KeyRef.DEC)
+        point = only(only(only(data, 0xA6), 0x7F49), 0x86)
+        if len(point) == 33 and point[0] == 0x40:
+            point = point[1:]  # GnuPG's native-point prefix
+        if len(point) != 32:
+            raise CardRefusal(Sw.INCORRECT_DATA)
+        return bytes(nacl.bindings.crypto_scalarmult(private, point))
+
+    # -- the rest ----------------------------------------------------------------------------
+    def _get_challenge(self, command: Command) -> bytes:
+        if command.p1p2 != 0:
+            raise CardRefusal(Sw.WRONG_P1_P2)
+        if command.data or command.ne is None or command.ne > MAX_DATA:
+            raise CardRefusal(Sw.WRONG_LENGTH)
+        return os.urandom(command.ne)
+
+    def _terminate(self, command: Command) -> bytes:
+        """TERMINATE DF: the first half of a factory reset; allowed once PW3 is known or blocked."""
+        if command.p1p2 != 0:
+            raise CardRefusal(Sw.WRONG_P1_P2)
+        if self.state.tries[Secret.PW3] and Access.PW3 not in self._verified:
+            raise CardRefusal(Sw.SECURITY_STATUS_NOT_SATISFIED)
+        self.state.terminated = True
+        self._forget()
+        return b""
+
+    def _activate(self, command: Command) -> bytes:
+        """ACTIVATE FILE: after TERMINATE, back to factory state; otherwise nothing to do."""
+        if command.p1p2 != 0:
+            raise CardRefusal(Sw.WRONG_P1_P2)
+        if self.state.terminated:
+            old = self.state
+            self.state = CardState(
+                old.serial, old.manufacturer, wrong_pin_reply=old.wrong_pin_reply
+            )
+            self._forget()
+        return b""
+
+
+def _set_attributes(state: CardState, ref: KeyRef, attributes: bytes) -> None:
+    if not supported_attributes(ref, attributes):
+        raise CardRefusal(Sw.INCORRECT_DATA)
+    slot = state.keys[ref]
+    if attributes != slot.attributes:  # a key of another kind no longer fits the slot
+        slot.attributes = attributes
+        slot.erase()
+
+
+def _set_fingerprint(state: CardState, ref: KeyRef, value: bytes) -> None:
+    state.keys[ref].fingerprint = _exactly(value, 20)
+
+
+def _set_ca_fingerprint(state: CardState, ref: KeyRef, value: bytes) -> None:
+    state.keys[ref].ca_fingerprint = _exactly(value, 20)
+
+
+def _set_created(state: CardState, ref: KeyRef, value: bytes) -> None:
+    state.keys[ref].created = int.from_bytes(_exactly(value, 4))
+
+
+def _exactly(value: bytes, length: int) -> bytes:
+    if len(value) != length:
+        raise CardRefusal(Sw.WRONG_LENGTH)
+    return value
+
+
+def _ed25519_sign(seed: bytes, message: bytes) -> bytes:
+    if not message:
+        raise CardRefusal(Sw.WRONG_LENGTH)
+    return bytes(nacl.signing.SigningKey(seed).sign(message).signature)
