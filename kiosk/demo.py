@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 from pathlib import Path
@@ -10,13 +11,21 @@ from pathlib import Path
 from kiosk.core.ballot import Ballot
 from kiosk.core.block import BlockKind, decode_signed_block
 from kiosk.core.chain import Mode, verify_chain
-from kiosk.core.election import Channel, sign_package, verify_package
+from kiosk.core.election import Channel, ElectionPackage, sign_package, verify_package
 from kiosk.core.errors import HanpyoError
-from kiosk.core.synthetic import build_election, derived_key, random_ballot
+from kiosk.core.synthetic import SyntheticElection, build_election, derived_key, random_ballot
+from kiosk.hardware.auth import CardHolder, identify, prove
+from kiosk.hardware.errors import WrongPinError
+from kiosk.hardware.openpgp import OpenPGPCard
+from kiosk.hardware.openpgp_sim import VirtualCard
+from kiosk.hardware.pcsc import PcscConnection, wait_for_card
+from kiosk.hardware.private_pcscd import private_pcscd
+from kiosk.hardware.simulator import Simulator
 from kiosk.store.ballot_box import BallotBox
 from kiosk.store.chain_store import ChainStore
 from kiosk.store.keys import load_keys, provision
 
+PIN = "123456"
 SAMPLE = (
     Path(__file__).resolve().parent.parent / "assets" / "elections" / "provincial-review-2017.json"
 )
@@ -68,45 +77,19 @@ def run_demo(out: Path, voters: int = 12, seed: int = 7) -> int:
         say(f"   test ballot → tracking code {receipt.tracking_code}")
     box.close_session()
 
-    say("5. Official mode, session 2 opened by a poll worker")
-    box.set_mode(Mode.OFFICIAL)
-    box.open_session()
-    on_site = [
-        i
-        for i, e in enumerate(package.roll)
-        if (c := package.category(e.category)) is not None and c.channel is Channel.KIOSK
-    ]
-    picks = rng.sample(on_site, voters)
-    for index in picks:
-        voter = package.voter_for_card(election.voter_keys[index].public_key)
-        if voter is None:
-            raise HanpyoError("a sample voter is missing from the roll")
-        ballot = random_ballot(package, voter, rng)
-        receipt = box.cast_ballot(voter, ballot)
-        group = next(g.title.ko for g in package.groups if g.id == voter.group)
-        own = (
-            ", own proposal " + ", ".join(sorted(voter.excluded)) + " not on the ballot"
-            if voter.excluded
-            else ""
-        )
-        say(f"   {voter.category:<8} {group:<16} {_describe(ballot)}{own}")
-        say(f"            → recorded, tracking code {receipt.tracking_code}")
-
-    again = package.voter_for_card(election.voter_keys[picks[0]].public_key)
-    if again is None:
-        raise HanpyoError("a sample voter is missing from the roll")
-    try:
-        box.cast_ballot(again, random_ballot(package, again, rng))
-        say("   !! a second ballot from the same card was accepted")
-        return 1
-    except HanpyoError as e:
-        say(f"   same card again → refused: {e.user_message[0]} / {e.user_message[1]}")
-    stranger = derived_key("not-enrolled", "voter", 0).public_key
-    say(f"   unenrolled card → on the roll: {package.voter_for_card(stranger) is not None}")
+    say("5. Card readers: a private pcscd with a simulated reader; every card below is a")
+    say("   software OpenPGP card speaking to the kiosk through real PC/SC")
+    with private_pcscd(readers=1, socket_dir=out / "pcscd") as pcscd:
+        os.environ["PCSCLITE_CSOCK_NAME"] = str(pcscd.socket)  # before any PC/SC call
+        with Simulator(pcscd.ports) as simulator:
+            desk = CardDesk(simulator, pcscd.reader_names[0], package, keys.kiosk_id)
+            code = _official_session(desk, election, box, rng, voters)
+    if code:
+        return code
 
     closing = box.close_session()
     say(
-        f"6. Session closed at height {closing.block.height}: "
+        f"7. Session closed at height {closing.block.height}: "
         f"{closing.block.body['ballots']} ballots in this session"
     )
     store.close()
@@ -115,7 +98,7 @@ def run_demo(out: Path, voters: int = 12, seed: int = 7) -> int:
         state = reopened.state
         blocks = list(reopened.blocks())
     say(
-        f"7. Store reopened and the whole chain verified: {state.height + 1} blocks, "
+        f"8. Store reopened and the whole chain verified: {state.height + 1} blocks, "
         f"{state.ballots} official and {state.test_ballots} test ballots"
     )
     try:
@@ -137,15 +120,103 @@ def run_demo(out: Path, voters: int = 12, seed: int = 7) -> int:
         say("   !! a tampered chain verified")
         return 1
     except HanpyoError as e:
-        say(f"8. One letter changed in block {victim} → verify_chain: {e}")
+        say(f"9. One letter changed in block {victim} → verify_chain: {e}")
     spliced = blocks[:victim] + blocks[victim + 1 :]
     try:
         verify_chain(spliced)
     except HanpyoError as e:
         say(f"   block {victim} removed → verify_chain: {e}")
 
-    say("9. The kiosk holds no ballot key: only a quorum of trustees can open these ballots.")
+    say("10. The kiosk holds no ballot key: only a quorum of trustees can open these ballots.")
     say(f"Done. Everything the demo wrote is in {out}")
+    return 0
+
+
+class CardDesk:
+    """The demo's hands: puts a simulated card in the reader and reads it as the kiosk does."""
+
+    def __init__(
+        self, simulator: Simulator, reader: str, package: ElectionPackage, kiosk_id: str
+    ) -> None:
+        self.simulator, self.reader = simulator, reader
+        self.package, self.kiosk_id = package, kiosk_id
+
+    def present(self, seed: bytes, pins: tuple[str, ...] = (PIN,)) -> CardHolder:
+        """Insert the card made from ``seed``, type each PIN in turn, take the card out."""
+        name = f"card-{len(self.simulator.cards)}"
+        self.simulator.add_card(name, VirtualCard.with_auth_key(seed, "Demo<<Voter"))
+        self.simulator.insert(name, 0)
+        try:
+            wait_for_card(self.reader, present=True, timeout_s=10)
+            with PcscConnection(self.reader) as connection:
+                card = OpenPGPCard(connection)
+                holder = identify(card, self.package)
+                for pin in pins:
+                    try:
+                        return prove(card, holder, pin, self.package.id, self.kiosk_id)
+                    except WrongPinError as e:
+                        say(f"   PIN {'*' * len(pin)} → {e.user_message[0]} / {e.user_message[1]}")
+                raise HanpyoError("no correct PIN was typed")
+        finally:
+            self.simulator.remove(0)
+            wait_for_card(self.reader, present=False, timeout_s=10)  # before the next card
+
+
+def _official_session(
+    desk: CardDesk, election: SyntheticElection, box: BallotBox, rng: random.Random, voters: int
+) -> int:
+    package = box.package
+    staff = desk.present(election.staff_keys[0].seed)
+    if staff.staff is None:
+        raise HanpyoError("the poll worker card was not recognised as staff")
+    box.set_mode(Mode.OFFICIAL)
+    box.open_session()
+    say(
+        f"6. Poll worker card {staff.serial} + PIN accepted ({staff.staff.role.value}): "
+        "official mode, session 2 opened"
+    )
+    on_site = [
+        i
+        for i, e in enumerate(package.roll)
+        if (c := package.category(e.category)) is not None and c.channel is Channel.KIOSK
+    ]
+    picks = rng.sample(on_site, voters)
+    for n, index in enumerate(picks):
+        pins = ("000000", PIN) if n == 0 else (PIN,)  # the first voter mistypes once
+        holder = desk.present(election.voter_keys[index].seed, pins)
+        voter = holder.voter
+        if voter is None:
+            raise HanpyoError("a sample voter card was read as staff")
+        ballot = random_ballot(package, voter, rng)
+        receipt = box.cast_ballot(voter, ballot)
+        group = next(g.title.ko for g in package.groups if g.id == voter.group)
+        own = (
+            ", own proposal " + ", ".join(sorted(voter.excluded)) + " not on the ballot"
+            if voter.excluded
+            else ""
+        )
+        say(
+            f"   card {holder.serial} PIN ok: {voter.category:<8} {group:<14} "
+            f"{_describe(ballot)}{own}"
+        )
+        say(f"            → recorded, tracking code {receipt.tracking_code}")
+
+    again = desk.present(election.voter_keys[picks[0]].seed).voter
+    if again is None or not box.has_voted(again):
+        say("   !! the kiosk did not know this card had voted")
+        return 1
+    try:
+        box.cast_ballot(again, random_ballot(package, again, rng))
+        say("   !! a second ballot from the same card was accepted")
+        return 1
+    except HanpyoError as e:
+        say(f"   same card again → refused: {e.user_message[0]} / {e.user_message[1]}")
+    try:
+        desk.present(derived_key("not-enrolled", "voter", 0).seed)
+        say("   !! an unenrolled card was accepted")
+        return 1
+    except HanpyoError as e:
+        say(f"   unenrolled card → refused: {e.user_message[0]} / {e.user_message[1]}")
     return 0
 
 

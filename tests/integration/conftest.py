@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.pcscd import PrivatePcscd
+from kiosk.hardware.private_pcscd import PrivatePcscd
 
 
 @pytest.fixture(scope="session")

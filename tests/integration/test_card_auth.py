@@ -30,7 +30,7 @@ from kiosk.hardware.pcsc import (
     wait_for_card,
 )
 from kiosk.hardware.simulator import Simulator
-from tests.integration.pcscd import PrivatePcscd
+from kiosk.hardware.private_pcscd import PrivatePcscd
 
 KIOSK_ID = "ab" * 16
 PIN = "123456"

@@ -37,6 +37,9 @@ def test_the_demo_casts_verifies_and_catches_tampering(tmp_path: Path):
     assert out.count("→ recorded, tracking code") == 5
     assert "이미 투표하셨습니다" in out
     assert "whole chain verified: 14 blocks, 5 official and 2 test ballots" in out
+    assert "That PIN is not correct. You have 2 more tries." in out
+    assert out.count(" PIN ok: ") == 5
+    assert "This card is not on the list for this vote" in out
     assert "bad_signature" in out and "height_gap" in out
     assert "!!" not in out
     assert (tmp_path / "demo" / "kiosk.db").is_file()

@@ -19,7 +19,7 @@ from smartcard.Exceptions import CardConnectionException
 from smartcard.System import readers
 
 from kiosk.hardware.simulator import Simulator, VirtualCard
-from tests.integration.pcscd import PrivatePcscd
+from kiosk.hardware.private_pcscd import PrivatePcscd
 
 ROOT = Path(__file__).resolve().parents[2]
 SELECT = bytes.fromhex("00A4040006D2760001240100")

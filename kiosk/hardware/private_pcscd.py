@@ -1,4 +1,4 @@
-"""A private pcscd for a test: its own reader config and socket, with vpcd readers on free ports.
+"""A private pcscd for tests, the demo and benches: its own config and socket, vpcd readers.
 
 The vpcd driver keeps its state in globals indexed by slot, so a second vpcd reader entry
 would overwrite the first one's slots: there is one entry, "Hanpyo Virtual Reader", whose
