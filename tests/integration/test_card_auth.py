@@ -29,8 +29,8 @@ from kiosk.hardware.pcsc import (
     ReaderWatcher,
     wait_for_card,
 )
-from kiosk.hardware.simulator import Simulator
 from kiosk.hardware.private_pcscd import PrivatePcscd
+from kiosk.hardware.simulator import Simulator
 
 KIOSK_ID = "ab" * 16
 PIN = "123456"

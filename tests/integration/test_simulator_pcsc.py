@@ -18,8 +18,8 @@ from smartcard.CardConnection import CardConnection
 from smartcard.Exceptions import CardConnectionException
 from smartcard.System import readers
 
-from kiosk.hardware.simulator import Simulator, VirtualCard
 from kiosk.hardware.private_pcscd import PrivatePcscd
+from kiosk.hardware.simulator import Simulator, VirtualCard
 
 ROOT = Path(__file__).resolve().parents[2]
 SELECT = bytes.fromhex("00A4040006D2760001240100")
