@@ -145,7 +145,8 @@ class PrivatePcscd:
             pcscd += ["--debug", "--apdu"]
         command = [*_namespace_command(), "sh", "-c", NAMESPACE_SCRIPT, "sh", str(self.socket_dir)]
         with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen(
+            # Every argument is ours: fixed programs, our own directories and ports.
+            self._process = subprocess.Popen(  # noqa: S603
                 [*command, *pcscd], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
             )
         self._wait_until_ready(timeout)
@@ -171,7 +172,8 @@ class PrivatePcscd:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def _wait_until_ready(self, timeout: float) -> None:
-        assert self._process is not None
+        if self._process is None:
+            raise PcscdError("pcscd is not running")
         deadline = time.monotonic() + timeout
         while not self._socket_answers():
             if self._process.poll() is not None:
