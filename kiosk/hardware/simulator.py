@@ -43,6 +43,10 @@ POWER_OFF, POWER_ON, RESET, GET_ATR = 0x00, 0x01, 0x02, 0x04
 def _read_exactly(sock: socket.socket, n: int) -> bytes | None:
     buf = bytearray()
     while len(buf) < n:
+        if sock.family != socket.AF_UNIX:
+            # ACK at once: vpcd sends a frame's length and body apart, and with a delayed
+            # ACK its Nagle algorithm would hold the body back for about 40 ms.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
         chunk = sock.recv(n - len(buf))
         if not chunk:
             return None
@@ -109,6 +113,9 @@ class _Insertion:
                 self._pulled.wait(RETRY_SECONDS)
                 continue
             sock.settimeout(None)
+            # vpcd writes each frame's length and body separately: without these, Nagle's
+            # algorithm and delayed ACKs add about 40 ms to every APDU.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
                 if self._pulled.is_set():
                     sock.close()
