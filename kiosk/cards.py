@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import csv
 import json
 from pathlib import Path
 from typing import Any
 
+from kiosk.core.crypto import SigningKey
 from kiosk.core.encoding import b64d, b64e
 from kiosk.core.errors import HanpyoError
 from kiosk.core.roll import add_staff, add_voter, empty_roll
 from kiosk.hardware.enrolment import FACTORY_ADMIN_PIN, CardSetup, provision_card
-from kiosk.hardware.errors import ReaderError
+from kiosk.hardware.errors import ApduError, ReaderError, UnsupportedCardError
 from kiosk.hardware.openpgp import KeyRef, OpenPGPCard
 from kiosk.hardware.pcsc import PcscConnection, list_readers, wait_for_card
 
@@ -83,7 +85,11 @@ def run(args: argparse.Namespace) -> int:
             data = card.application_data()
             print(f"serial {data.aid.serial}, OpenPGP {data.aid.version[0]}.{data.aid.version[1]}")
             print(f"name {card.cardholder_name() or '(none)'}")
-            print(f"authentication key {b64e(card.read_public_key(KeyRef.AUT))}")
+            try:
+                key_text = b64e(card.read_public_key(KeyRef.AUT))
+            except (ApduError, UnsupportedCardError):
+                key_text = "none: provision the card first"
+            print(f"authentication key {key_text}")
             print(f"PIN tries left {data.pin_status.pw1_tries}, admin {data.pin_status.pw3_tries}")
         return 0
     if command == "provision":
@@ -139,21 +145,67 @@ def _save(path: Path, roll: dict[str, Any]) -> None:
 
 def _enrol_one(args: argparse.Namespace, reader: str) -> int:
     definition, roll = _load(args)
+    entry = _Entry(args.staff, args.name or "", args.category, args.group, args.exclude)
+    entry.check(roll, definition)  # an operator's typo must never touch the card
     if args.card_key:
         key = b64d(args.card_key, length=32, name="card key")
     elif args.pin:
+        _refuse_if_enrolled(reader, roll)
         _, key = _provision(reader, _setup(args))
     else:
         raise HanpyoError("give --pin to provision the card in the reader, or --card-key")
-    if args.staff:
-        add_staff(roll, key, args.staff, args.name or "")
-    else:
-        if not args.category:
-            raise HanpyoError("a voter needs --category (or give --staff ROLE)")
-        add_voter(roll, definition, key, args.category, args.group, args.exclude)
+    entry.add(roll, definition, key)
     _save(args.roll, roll)
     print(f"enrolled {b64e(key)} in {args.roll}")
     return 0
+
+
+class _Entry:
+    """One roll entry to be, checked in full before any card is provisioned for it."""
+
+    def __init__(
+        self,
+        role: str | None,
+        name: str,
+        category: str | None,
+        group: str | None,
+        excluded: list[str],
+    ) -> None:
+        self.role, self.name = role, name
+        self.category, self.group, self.excluded = category, group, excluded
+
+    def add(self, roll: dict[str, Any], definition: dict[str, Any], key: bytes) -> None:
+        if self.role:
+            add_staff(roll, key, self.role, self.name)
+        elif not self.category:
+            raise HanpyoError("a voter needs a category (or give a staff role)")
+        else:
+            add_voter(roll, definition, key, self.category, self.group, self.excluded)
+
+    def check(self, roll: dict[str, Any], definition: dict[str, Any]) -> None:
+        trial = copy.deepcopy(roll)
+        self.add(trial, definition, SigningKey.generate().public_key)
+
+
+def _refuse_if_enrolled(reader: str, roll: dict[str, Any]) -> None:
+    """Refuse a card whose current key is already on the roll: re-keying it would orphan
+    its enrolment."""
+    with PcscConnection(reader) as conn:
+        card = OpenPGPCard(conn)
+        card.select()
+        try:
+            current = card.read_public_key(KeyRef.AUT)
+        except (ApduError, UnsupportedCardError):
+            return  # no usable key yet: a fresh card
+    if b64e(current) in _enrolled(roll):
+        raise HanpyoError(
+            f"this card (key {b64e(current)}) is already enrolled; it was not changed",
+            user_message=("이미 등록된 카드입니다.", "This card is already enrolled."),
+        )
+
+
+def _enrolled(roll: dict[str, Any]) -> set[str]:
+    return {e["card_key"] for part in ("roll", "staff") for e in roll.get(part, [])}
 
 
 def _enrol_batch(args: argparse.Namespace, reader: str) -> int:
@@ -165,21 +217,17 @@ def _enrol_batch(args: argparse.Namespace, reader: str) -> int:
     except (OSError, csv.Error, UnicodeDecodeError) as e:
         raise HanpyoError(f"cannot read {args.csv}: {e}") from e
     for number, row in enumerate(tqdm(rows, desc="enrolling cards", unit="card"), start=2):
+        entry = _Entry(
+            (row.get("role") or "").strip() or None,
+            (row.get("name") or "").strip(),
+            (row.get("category") or "").strip() or None,
+            (row.get("group") or "").strip() or None,
+            (row.get("excluded") or "").split(),
+        )
         try:
-            key = _batch_key(row, reader, args)
-            if (row.get("role") or "").strip():
-                add_staff(roll, key, row["role"].strip(), row.get("name") or "")
-            else:
-                add_voter(
-                    roll,
-                    definition,
-                    key,
-                    (row.get("category") or "").strip(),
-                    (row.get("group") or "").strip() or None,
-                    (row.get("excluded") or "").split(),
-                )
+            entry.check(roll, definition)
+            entry.add(roll, definition, _batch_key(row, reader, args, roll))
         except HanpyoError as e:
-            _save(args.roll, roll)
             raise HanpyoError(
                 f"{args.csv} line {number}: {e}; the rows before it are saved in {args.roll}"
             ) from e
@@ -188,7 +236,9 @@ def _enrol_batch(args: argparse.Namespace, reader: str) -> int:
     return 0
 
 
-def _batch_key(row: dict[str, str], reader: str, args: argparse.Namespace) -> bytes:
+def _batch_key(
+    row: dict[str, str], reader: str, args: argparse.Namespace, roll: dict[str, Any]
+) -> bytes:
     if (row.get("card_key") or "").strip():
         return b64d(row["card_key"].strip(), length=32, name="card_key")
     pin = (row.get("pin") or "").strip()
@@ -196,13 +246,12 @@ def _batch_key(row: dict[str, str], reader: str, args: argparse.Namespace) -> by
         raise HanpyoError("each row needs a card_key, or a pin to provision the card")
     tqdm_write(f"insert the card for {row.get('name') or 'the next person'}")
     wait_for_card(reader, present=True, timeout_s=args.timeout)
+    _refuse_if_enrolled(reader, roll)
     name = (row.get("name") or "").strip()
-    _, key = _provision(
-        reader,
-        CardSetup(
-            user_pin=pin, admin_pin=args.admin_pin, name=name if name.isascii() and name else None
-        ),
+    setup = CardSetup(
+        user_pin=pin, admin_pin=args.admin_pin, name=name if name.isascii() and name else None
     )
+    _, key = _provision(reader, setup)
     tqdm_write("done: take the card out")
     wait_for_card(reader, present=False, timeout_s=args.timeout)
     return key

@@ -54,6 +54,14 @@ def add_voter(
     unknown = sorted(set(excluded) - options)
     if unknown:
         raise ElectionPackageError(f"excluded proposal(s) do not exist: {', '.join(unknown)}")
+    needs_group = any(
+        category in c["categories"] and c.get("scope", "group") == "group" and c["kind"] != "yesno"
+        for c in definition["contests"]
+    )
+    if needs_group and group is None:
+        raise ElectionPackageError(
+            f"a {category} voter scores their own group's proposals, so a group is required"
+        )
     entry = {
         "card_key": text,
         "category": category,
