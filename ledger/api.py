@@ -1,0 +1,259 @@
+"""The ledger's versioned JSON API on FastAPI. Writes need a kiosk signature or an admin token."""
+
+# No "from __future__ import annotations": FastAPI reads these annotations at run time,
+# and they name dependencies defined inside create_app.
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel, Field
+
+from kiosk.core.crypto import SigningKey
+from kiosk.core.election import Channel
+from kiosk.core.encoding import b64d, b64e, canonical_json
+from kiosk.core.errors import EncodingError
+from ledger import db
+from ledger.errors import LedgerError
+from ledger.ingest import MAX_BATCH
+from ledger.service import Ledger
+
+MAX_BODY = 4 * 1024 * 1024
+CLOCK_SKEW = 300  # seconds a signed request may be early or late
+STATUS = {
+    "unknown_kiosk": 403,
+    "bad_request_signature": 401,
+    "stale_request": 401,
+    "no_credentials": 401,
+    "not_admin": 403,
+    "quarantined": 403,
+    "not_found": 404,
+    "out_of_range": 404,
+    "already_enrolled": 409,
+    "too_large": 413,
+    "equivocation": 409,
+}
+
+
+class BlockBatch(BaseModel):
+    blocks: list[dict[str, Any]] = Field(max_length=MAX_BATCH)
+
+
+class NullifierQuery(BaseModel):
+    nullifier: str = Field(max_length=64)
+
+
+class Enrolment(BaseModel):
+    public_key: str = Field(max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    location: str = Field(default="", max_length=200)
+    channel: Channel = Channel.KIOSK
+
+
+def request_message(method: str, path: str, timestamp: str, body: bytes) -> bytes:
+    """What a kiosk signs for a request: method, path, time, and the body's SHA-256."""
+    return f"{method}\n{path}\n{timestamp}\n".encode() + hashlib.sha256(body).digest()
+
+
+def create_app(ledger: Ledger) -> FastAPI:
+    app = FastAPI(
+        title="Hanpyo ledger",
+        version="1",
+        description="Verified ingest of kiosk chains into one Merkle log.",
+    )
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next: Any) -> Any:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+            return _error(LedgerError("too_large", f"requests are at most {MAX_BODY} bytes"))
+        return await call_next(request)
+
+    @app.exception_handler(LedgerError)
+    async def ledger_error(_request: Request, e: LedgerError) -> JSONResponse:
+        return _error(e)
+
+    async def kiosk_auth(
+        request: Request, kiosk_id: str, authorization: Annotated[str | None, Header()] = None
+    ) -> str:
+        body = await request.body()
+        fields = _auth_fields(authorization)
+        if fields.get("kiosk") != kiosk_id:
+            raise LedgerError("bad_request_signature", "the request is signed by another kiosk")
+        stamp = fields.get("time", "")
+        if not stamp.isdigit() or abs(int(stamp) - time.time()) > CLOCK_SKEW:
+            raise LedgerError(
+                "stale_request",
+                "the request time is missing or off by more "
+                f"than {CLOCK_SKEW} s; check the kiosk clock",
+            )
+        try:
+            signature = b64d(fields.get("sig", ""), length=64, name="sig")
+        except EncodingError as e:
+            raise LedgerError("bad_request_signature", str(e)) from e
+        ledger.verify_request(
+            kiosk_id, request_message(request.method, request.url.path, stamp, body), signature
+        )
+        return kiosk_id
+
+    def admin_auth(authorization: Annotated[str | None, Header()] = None) -> None:
+        if not authorization or not authorization.startswith("Bearer "):
+            raise LedgerError("no_credentials", "admin endpoints need a bearer token")
+        if not ledger.check_admin_token(authorization.removeprefix("Bearer ").strip()):
+            raise LedgerError("not_admin", "that token is not an admin token")
+
+    @app.get("/v1/election")
+    def election() -> Any:
+        return json.loads(ledger.signed_package)
+
+    @app.get("/v1/checkpoint", response_class=PlainTextResponse)
+    def checkpoint() -> str:
+        return ledger.checkpoint()
+
+    @app.get("/v1/log/key", response_class=PlainTextResponse)
+    def log_key() -> str:
+        return ledger.key.verifier.vkey + "\n"
+
+    @app.post("/v1/kiosks/{kiosk_id}/blocks")
+    def upload(batch: BlockBatch, kiosk_id: Annotated[str, Depends(kiosk_auth)]) -> JSONResponse:
+        encoded = []
+        for item in batch.blocks:
+            try:
+                encoded.append(canonical_json(item))
+            except EncodingError:
+                encoded.append(b"{}")  # refused by ingest with the block's position
+        result = ledger.ingest(kiosk_id, encoded)
+        body = {
+            "kiosk": result.kiosk,
+            "accepted": result.accepted,
+            "already_had": result.already_had,
+            "head_height": result.head_height,
+            "log_size": result.log_size,
+            "checkpoint": result.checkpoint,
+            "leaves": {str(h): i for h, i in result.leaves.items()},
+            "rejected": None
+            if result.rejection is None
+            else {
+                "height": result.rejection.height,
+                "reason": result.rejection.reason,
+                "detail": result.rejection.detail,
+            },
+        }
+        status = 200
+        if result.rejection is not None:
+            status = STATUS.get(result.rejection.reason, 422)
+        return JSONResponse(body, status_code=status)
+
+    @app.get("/v1/kiosks/{kiosk_id}/head")
+    def head(kiosk_id: str) -> dict[str, Any]:
+        if ledger.source(kiosk_id) is None:
+            raise LedgerError("not_found", f"kiosk {kiosk_id} is not enrolled")
+        height, digest = ledger.head(kiosk_id)
+        return {
+            "kiosk": kiosk_id,
+            "height": height,
+            "hash": None if digest is None else b64e(digest),
+        }
+
+    @app.get("/v1/proofs/inclusion")
+    def inclusion(
+        leaf_index: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
+        tracking_code: Annotated[str | None, Query(max_length=40)] = None,
+        size: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    ) -> Any:
+        if (leaf_index is None) == (tracking_code is None):
+            raise LedgerError("bad_query", "give exactly one of leaf_index and tracking_code")
+        index = ledger.find_tracking_code(tracking_code) if tracking_code is not None else None
+        index = leaf_index if index is None else index
+        if index is None:
+            raise LedgerError("bad_query", "give exactly one of leaf_index and tracking_code")
+        proof = ledger.inclusion(index, size)
+        return {
+            "leaf_index": proof.leaf_index,
+            "size": proof.size,
+            "proof": [b64e(h) for h in proof.proof],
+            "block": b64e(proof.block),
+            "checkpoint": ledger.checkpoint(),
+        }
+
+    @app.get("/v1/proofs/consistency")
+    def consistency(
+        old: Annotated[int, Query(ge=0, le=2**63 - 1)],
+        new: Annotated[int, Query(ge=0, le=2**63 - 1)],
+    ) -> Any:
+        return {"old": old, "new": new, "proof": [b64e(h) for h in ledger.consistency(old, new)]}
+
+    @app.post("/v1/kiosks/{kiosk_id}/nullifiers/check")
+    def nullifier_check(
+        query: NullifierQuery, kiosk_id: Annotated[str, Depends(kiosk_auth)]
+    ) -> Any:
+        try:
+            nullifier = b64d(query.nullifier, length=32, name="nullifier")
+        except EncodingError as e:
+            raise LedgerError("bad_query", str(e)) from e
+        channels = ledger.has_voted(nullifier)
+        return {"voted": bool(channels), "channels": channels}
+
+    @app.post("/v1/admin/kiosks", dependencies=[Depends(admin_auth)])
+    def enrol(enrolment: Enrolment) -> Any:
+        try:
+            key = b64d(enrolment.public_key, length=32, name="public_key")
+        except EncodingError as e:
+            raise LedgerError("bad_key", str(e)) from e
+        kiosk_id = ledger.enrol(key, enrolment.name, enrolment.location, enrolment.channel)
+        return {"kiosk": kiosk_id}
+
+    @app.get("/v1/admin/kiosks", dependencies=[Depends(admin_auth)])
+    def kiosks() -> Any:
+        return [
+            {
+                "kiosk": s.kiosk_id,
+                "name": s.name,
+                "location": s.location,
+                "channel": s.channel.value,
+                "height": s.height,
+                "quarantined": s.quarantined,
+                "quarantine_reason": s.quarantine_reason,
+            }
+            for s in ledger.sources()
+        ]
+
+    @app.get("/v1/admin/duplicates", dependencies=[Depends(admin_auth)])
+    def duplicates() -> Any:
+        return ledger.duplicates()
+
+    return app
+
+
+def _auth_fields(header: str | None) -> dict[str, str]:
+    if not header or not header.startswith("Hanpyo "):
+        raise LedgerError(
+            "bad_request_signature",
+            "writes need 'Authorization: Hanpyo kiosk=..., time=..., sig=...'",
+        )
+    fields = {}
+    for part in header.removeprefix("Hanpyo ").split(","):
+        name, _, value = part.strip().partition("=")
+        fields[name] = value
+    return fields
+
+
+def _error(e: LedgerError) -> JSONResponse:
+    return JSONResponse(
+        {"reason": e.reason, "detail": e.detail}, status_code=STATUS.get(e.reason, 422)
+    )
+
+
+def app_from_environment() -> FastAPI:
+    """The app for `uvicorn --factory`, configured by `ledger serve` through the environment
+    so that every worker process builds the same one."""
+    engine = db.connect(os.environ["HANPYO_LEDGER_DB"])
+    seed = b64d(
+        Path(os.environ["HANPYO_LOG_KEY_FILE"]).read_text().strip(), length=32, name="log key"
+    )
+    return create_app(Ledger(engine, SigningKey(seed)))

@@ -1,0 +1,251 @@
+"""Ingest: verify a batch of one kiosk's blocks, append what is new to the log, catch forks.
+
+The API and `ledger import` both come through ``ingest``: one path, one set of checks.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, Engine, select, update
+
+from kiosk.core.block import BlockKind, SignedBlock, body_bytes, decode_signed_block, verify_block
+from kiosk.core.chain import ChainState, state_from_json, state_to_json, verify_next
+from kiosk.core.errors import BlockError, ChainError, VerificationError
+from ledger import db
+from ledger.log import LogKey, lock_log, publish
+from ledger.merkle import leaf_hash
+
+MAX_BATCH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    height: int | None
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What happened to a batch. Blocks before a rejected one stay accepted."""
+
+    kiosk: str
+    accepted: int
+    already_had: int
+    head_height: int
+    log_size: int
+    checkpoint: str | None
+    rejection: Rejection | None = None
+    leaves: dict[int, int] = field(default_factory=dict)  # height -> leaf index, new blocks
+
+
+@dataclass(frozen=True, slots=True)
+class ElectionInfo:
+    id: str
+    package_hash: bytes
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def ingest(
+    engine: Engine, key: LogKey, election: ElectionInfo, kiosk_id: str, encoded_blocks: list[bytes]
+) -> IngestResult:
+    """Verify and record ``encoded_blocks`` (consecutive signed blocks of ``kiosk_id``)."""
+    with engine.begin() as conn:
+        return _Batch(conn, key, election, kiosk_id).run(encoded_blocks)
+
+
+class _Batch:
+    def __init__(
+        self, conn: Connection, key: LogKey, election: ElectionInfo, kiosk_id: str
+    ) -> None:
+        self.conn, self.key, self.election, self.kiosk_id = conn, key, election, kiosk_id
+        self.accepted: list[tuple[SignedBlock, bytes]] = []
+        self.already_had = 0
+
+    def run(self, encoded_blocks: list[bytes]) -> IngestResult:
+        source = self.conn.execute(
+            select(db.sources).where(db.sources.c.kiosk_id == self.kiosk_id)
+        ).first()
+        if source is None:
+            return self._result(
+                -1, 0, Rejection(None, "unknown_kiosk", f"kiosk {self.kiosk_id} is not enrolled")
+            )
+        if source.quarantined:
+            return self._result(
+                -1,
+                0,
+                Rejection(None, "quarantined", f"kiosk is quarantined: {source.quarantine_reason}"),
+            )
+        if len(encoded_blocks) > MAX_BATCH:
+            return self._result(
+                -1, 0, Rejection(None, "batch_too_large", f"at most {MAX_BATCH} blocks per request")
+            )
+        log = lock_log(self.conn)  # from here on this transaction is the only appender
+        state = self._head_state()
+        rejection = None
+        for raw in encoded_blocks:
+            try:
+                state = self._one(state, raw, source.public_key, source.channel, log.size)
+            except _Rejected as r:
+                rejection = r.rejection
+                break
+        leaves = {s.block.height: log.size + i for i, (s, _) in enumerate(self.accepted)}
+        note = None
+        if self.accepted:
+            log.append([leaf_hash(encoded) for _, encoded in self.accepted])
+            self._save_head(state)
+            note = publish(self.conn, log, self.key)
+        return IngestResult(
+            self.kiosk_id,
+            len(self.accepted),
+            self.already_had,
+            state.height,
+            log.size,
+            note,
+            rejection,
+            leaves,
+        )
+
+    def _result(self, head: int, size: int, rejection: Rejection) -> IngestResult:
+        return IngestResult(self.kiosk_id, 0, 0, head, size, None, rejection)
+
+    def _head_state(self) -> ChainState:
+        row = self.conn.execute(
+            select(db.chain_heads.c.state).where(db.chain_heads.c.kiosk_id == self.kiosk_id)
+        ).first()
+        return ChainState() if row is None else state_from_json(json.loads(row[0]))
+
+    def _save_head(self, state: ChainState) -> None:
+        text = json.dumps(state_to_json(state))
+        updated = self.conn.execute(
+            update(db.chain_heads)
+            .where(db.chain_heads.c.kiosk_id == self.kiosk_id)
+            .values(height=state.height, state=text)
+        )
+        if updated.rowcount == 0:
+            self.conn.execute(
+                db.chain_heads.insert().values(
+                    kiosk_id=self.kiosk_id, height=state.height, state=text
+                )
+            )
+
+    def _one(
+        self, state: ChainState, raw: bytes, public_key: bytes, channel: str, log_size: int
+    ) -> ChainState:
+        try:
+            signed = decode_signed_block(raw)
+        except BlockError as e:
+            raise _Rejected(None, "malformed", str(e)) from e
+        block = signed.block
+        if block.kiosk != self.kiosk_id:
+            raise _Rejected(
+                block.height,
+                "wrong_kiosk",
+                f"block is from kiosk {block.kiosk}, uploaded as {self.kiosk_id}",
+            )
+        if block.height <= state.height:
+            self._seen_before(signed, raw, public_key)
+            return state
+        if block.election != self.election.id:
+            raise _Rejected(
+                block.height,
+                "wrong_election",
+                f"block is for {block.election}, this ledger is {self.election.id}",
+            )
+        if block.kind is BlockKind.GENESIS:
+            if body_bytes(block.body, "kiosk_key") != public_key:
+                raise _Rejected(0, "wrong_key", "genesis names another key than the enrolled one")
+            if body_bytes(block.body, "package") != self.election.package_hash:
+                raise _Rejected(0, "wrong_package", "the kiosk runs another election package")
+        try:
+            new_state = verify_next(state, signed)
+        except ChainError as e:
+            raise _Rejected(e.height, e.reason, str(e)) from e
+        self._record(signed, raw, channel, log_size + len(self.accepted))
+        return new_state
+
+    def _record(self, signed: SignedBlock, raw: bytes, channel: str, leaf_index: int) -> None:
+        block = signed.block
+        self.conn.execute(
+            db.blocks.insert().values(
+                kiosk_id=self.kiosk_id,
+                height=block.height,
+                hash=signed.hash,
+                tracking=signed.tracking_code,
+                kind=block.kind.value,
+                encoded=raw,
+                leaf_index=leaf_index,
+                received_at=_now(),
+            )
+        )
+        if block.kind in (BlockKind.BALLOT, BlockKind.TEST_BALLOT):
+            self.conn.execute(
+                db.nullifiers.insert().values(
+                    nullifier=body_bytes(block.body, "nullifier"),
+                    kind=block.kind.value,
+                    kiosk_id=self.kiosk_id,
+                    height=block.height,
+                    channel=channel,
+                    leaf_index=leaf_index,
+                )
+            )
+        self.accepted.append((signed, raw))
+
+    def _seen_before(self, signed: SignedBlock, raw: bytes, public_key: bytes) -> None:
+        """A block at a height we hold: a harmless resend, or a fork signed by the kiosk."""
+        height = signed.block.height
+        row = self.conn.execute(
+            select(db.blocks.c.hash).where(
+                db.blocks.c.kiosk_id == self.kiosk_id, db.blocks.c.height == height
+            )
+        ).first()
+        if row is None:  # accepted earlier in this very batch
+            held = next(s.hash for s, _ in self.accepted if s.block.height == height)
+        else:
+            held = bytes(row[0])
+        if held == signed.hash:
+            self.already_had += 1
+            return
+        try:
+            verify_block(signed, public_key)
+        except (VerificationError, BlockError) as e:
+            raise _Rejected(
+                height,
+                "bad_signature",
+                f"a different block at height {height}, not signed by the kiosk",
+            ) from e
+        self.conn.execute(
+            db.evidence.insert().values(
+                kiosk_id=self.kiosk_id,
+                height=height,
+                accepted_hash=held,
+                conflicting=raw,
+                received_at=_now(),
+            )
+        )
+        self.conn.execute(
+            update(db.sources)
+            .where(db.sources.c.kiosk_id == self.kiosk_id)
+            .values(
+                quarantined=True,
+                quarantine_reason=f"two different signed blocks at height {height}",
+            )
+        )
+        raise _Rejected(
+            height,
+            "equivocation",
+            f"the kiosk signed two different blocks at height {height}; both are "
+            "kept as evidence and the kiosk is quarantined",
+        )
+
+
+class _Rejected(Exception):
+    def __init__(self, height: int | None, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.rejection = Rejection(height, reason, detail)

@@ -1,0 +1,81 @@
+"""Checking the ledger from outside: a tracking code proved against a signed checkpoint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from kiosk.core.block import decode_signed_block
+from kiosk.core.encoding import b64d
+from kiosk.core.errors import EncodingError, HanpyoError, VerificationError
+from ledger.checkpoint import verify_checkpoint
+from ledger.merkle import leaf_hash, verify_inclusion
+
+TIMEOUT = 10
+
+
+@dataclass(frozen=True, slots=True)
+class FoundBlock:
+    kiosk: str
+    height: int
+    leaf_index: int
+    size: int
+    tracking_code: str
+
+
+def verify_inclusion_answer(
+    answer: dict[str, Any], log_key: str, tracking_code: str | None = None
+) -> FoundBlock:
+    """Check an inclusion answer from ``/v1/proofs/inclusion`` without trusting the ledger:
+    the checkpoint must be signed by ``log_key``, the proof must lead from the block to the
+    checkpoint's root, and the block must carry ``tracking_code`` if given."""
+    try:
+        checkpoint = verify_checkpoint(answer["checkpoint"], log_key)
+        raw = b64d(answer["block"], name="block")
+        index, size = int(answer["leaf_index"]), int(answer["size"])
+        proof = [b64d(h, length=32, name="proof hash") for h in answer["proof"]]
+    except (KeyError, TypeError, ValueError, EncodingError) as e:
+        raise VerificationError(f"the ledger's answer is malformed: {e}") from e
+    if size != checkpoint.size:
+        raise VerificationError(
+            "the proof is not for the signed checkpoint's tree",
+            expected=str(checkpoint.size),
+            found=str(size),
+        )
+    verify_inclusion(leaf_hash(raw), index, size, proof, checkpoint.root)
+    block = decode_signed_block(raw)
+    if tracking_code is not None and block.tracking_code != _normal(tracking_code):
+        raise VerificationError(
+            "the ledger returned another block",
+            expected=_normal(tracking_code),
+            found=block.tracking_code,
+        )
+    return FoundBlock(block.block.kiosk, block.block.height, index, size, block.tracking_code)
+
+
+def check_tracking_code(url: str, tracking_code: str, log_key: str) -> FoundBlock:
+    """Ask the ledger at ``url`` for ``tracking_code`` and verify everything it answers."""
+    try:
+        response = requests.get(
+            f"{url.rstrip('/')}/v1/proofs/inclusion",
+            params={"tracking_code": tracking_code},
+            timeout=TIMEOUT,
+        )
+    except requests.RequestException as e:
+        raise HanpyoError(f"cannot reach the ledger at {url}: {e}") from e
+    if response.status_code != 200:
+        raise HanpyoError(f"the ledger answered {response.status_code}: {response.text[:300]}")
+    try:
+        answer = response.json()
+    except ValueError as e:
+        raise VerificationError("the ledger's answer is not JSON") from e
+    return verify_inclusion_answer(answer, log_key, tracking_code)
+
+
+def _normal(code: str) -> str:
+    from kiosk.core.block import tracking_code as format_code
+    from kiosk.core.encoding import crockford32_decode
+
+    return format_code(crockford32_decode(code) + bytes(22))

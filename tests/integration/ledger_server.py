@@ -1,0 +1,141 @@
+"""A real ledger for tests: `ledger init` and `ledger serve` on a free loopback port."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+import requests
+
+from kiosk.core.election import sign_package
+from kiosk.core.encoding import b64e
+from kiosk.core.synthetic import SyntheticElection
+
+ROOT = Path(__file__).resolve().parents[2]
+ORIGIN = "ledger.test/hanpyo"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def ledger_cli(
+    *args: str, data: Path | None, db: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    extra = (["--data", str(data)] if data else []) + (["--db", db] if db else [])
+    return subprocess.run(
+        [sys.executable, "-m", "ledger.cli", *args, *extra],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+class LedgerServer:
+    """``ledger serve`` in a subprocess; stopped by its process id."""
+
+    def __init__(
+        self, data: Path, election: SyntheticElection, *, db: str | None = None, workers: int = 1
+    ) -> None:
+        self.data, self.db, self.workers = data, db, workers
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+        data.mkdir(parents=True, exist_ok=True)
+        signed = data / "election.json"
+        signed.write_text(json.dumps(sign_package(election.package, election.authority).to_json()))
+        done = ledger_cli(
+            "init",
+            "--election",
+            str(signed),
+            "--authority",
+            b64e(election.authority.public_key),
+            "--origin",
+            ORIGIN,
+            data=data,
+            db=db,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"ledger init failed: {done.stderr}")
+        self.log_key = next(
+            line.split(": ", 1)[1]
+            for line in done.stdout.splitlines()
+            if line.startswith("log key")
+        )
+        token = ledger_cli("admin-token", "--label", "tests", data=data, db=db)
+        self.admin_token = token.stdout.strip()
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return ledger_cli(*args, data=self.data, db=self.db)
+
+    def start(self) -> None:
+        extra = ["--db", self.db] if self.db else []
+        self.log = (self.data / "serve.log").open("ab")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ledger.cli",
+                "serve",
+                "--data",
+                str(self.data),
+                *extra,
+                "--port",
+                str(self.port),
+                "--workers",
+                str(self.workers),
+            ],
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"ledger serve exited: {(self.data / 'serve.log').read_text()}")
+            try:
+                if requests.get(f"{self.url}/v1/checkpoint", timeout=1).status_code == 200:
+                    return
+            except requests.RequestException:
+                time.sleep(0.05)
+        raise RuntimeError("ledger serve did not answer in 30 s")
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            # uvicorn with workers is a process group: stop the whole group by its leader's id.
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        if hasattr(self, "log"):
+            self.log.close()
+
+    def __enter__(self) -> LedgerServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def admin(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.admin_token}"}
