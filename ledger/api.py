@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Query, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from kiosk.core.crypto import SigningKey
@@ -20,10 +21,13 @@ from kiosk.core.encoding import b64d, b64e, canonical_json
 from kiosk.core.errors import EncodingError
 from ledger import db
 from ledger.errors import LedgerError
+from ledger.fleet import Heartbeat, fleet, record_heartbeat
 from ledger.ingest import MAX_BATCH
 from ledger.service import Ledger
 
 MAX_BODY = 4 * 1024 * 1024
+STATIC = Path(__file__).with_name("static")
+FONTS = Path(__file__).resolve().parents[1] / "assets" / "fonts"  # the Korean font we ship
 CLOCK_SKEW = 300  # seconds a signed request may be early or late
 STATUS = {
     "unknown_kiosk": 403,
@@ -222,6 +226,24 @@ def create_app(ledger: Ledger) -> FastAPI:
             }
             for s in ledger.sources()
         ]
+
+    @app.post("/v1/kiosks/{kiosk_id}/heartbeat")
+    def heartbeat(beat: Heartbeat, kiosk_id: Annotated[str, Depends(kiosk_auth)]) -> Any:
+        record_heartbeat(ledger.engine, kiosk_id, beat)
+        return {"ok": True}
+
+    @app.get("/v1/admin/fleet", dependencies=[Depends(admin_auth)])
+    def fleet_status() -> Any:
+        return [k.to_json() for k in fleet(ledger.engine)]
+
+    @app.get("/admin/dashboard", response_class=HTMLResponse, include_in_schema=False)
+    def dashboard() -> str:
+        # A static page; it reads the admin token from the URL fragment, which browsers
+        # never send to the server, and fetches /v1/admin/fleet with it.
+        return (STATIC / "dashboard.html").read_text("utf-8")
+
+    if FONTS.is_dir():
+        app.mount("/assets/fonts", StaticFiles(directory=FONTS), name="fonts")
 
     @app.get("/v1/admin/duplicates", dependencies=[Depends(admin_auth)])
     def duplicates() -> Any:

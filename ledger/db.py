@@ -119,6 +119,14 @@ checkpoints = Table(
     Column("created_at", Text, nullable=False),
 )
 
+heartbeats = Table(
+    "heartbeats",
+    metadata,
+    Column("kiosk_id", Text, ForeignKey("sources.kiosk_id"), primary_key=True),
+    Column("received_at", Text, nullable=False),
+    Column("status", Text, nullable=False),  # the kiosk's last status report, as JSON
+)
+
 admin_tokens = Table(
     "admin_tokens",
     metadata,

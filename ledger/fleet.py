@@ -1,0 +1,142 @@
+"""The fleet at a glance: every kiosk's last report, its sync state and what needs attention."""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine, func, select
+
+from ledger import db
+
+STALE_AFTER_S = 90  # three missed heartbeats at the kiosk's 30-second interval
+
+
+class Heartbeat(BaseModel):
+    """What a kiosk reports about itself on a fixed interval."""
+
+    mode: str = Field(pattern="^(unset|test|official)$")
+    session: str = Field(pattern="^(closed|open|paused)$")
+    height: int = Field(ge=-1, le=2**53)
+    pending_blocks: int = Field(ge=0, le=2**53)
+    ballots_session: int = Field(ge=0, le=2**53)
+    reader: str = Field(pattern="^(ok|missing|error)$")
+    printer: str = Field(pattern="^(ok|no_paper|offline|none)$")
+    version: str = Field(max_length=40)
+
+
+class Alarm(enum.StrEnum):
+    """Listed most urgent first: the dashboard sorts kiosks by their worst alarm."""
+
+    QUARANTINED = "quarantined"
+    READER_MISSING = "reader_missing"
+    TEST_MODE_MISMATCH = "test_mode_mismatch"
+    PRINTER = "printer"
+    SILENT = "silent"
+    BEHIND = "behind"
+
+
+@dataclass(frozen=True, slots=True)
+class KioskStatus:
+    kiosk: str
+    name: str
+    location: str
+    channel: str
+    ledger_height: int
+    report: dict[str, Any] | None
+    seconds_since_report: int | None
+    alarms: tuple[Alarm, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kiosk": self.kiosk,
+            "name": self.name,
+            "location": self.location,
+            "channel": self.channel,
+            "ledger_height": self.ledger_height,
+            "report": self.report,
+            "seconds_since_report": self.seconds_since_report,
+            "alarms": [a.value for a in self.alarms],
+        }
+
+
+def record_heartbeat(engine: Engine, kiosk_id: str, beat: Heartbeat) -> None:
+    values = {
+        "received_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "status": beat.model_dump_json(),
+    }
+    with engine.begin() as conn:
+        done = conn.execute(
+            db.heartbeats.update().where(db.heartbeats.c.kiosk_id == kiosk_id).values(**values)
+        )
+        if done.rowcount == 0:
+            conn.execute(db.heartbeats.insert().values(kiosk_id=kiosk_id, **values))
+
+
+def fleet(engine: Engine, now: datetime | None = None) -> list[KioskStatus]:
+    """Every enrolled source with its alarms, the ones needing attention first."""
+    now = now or datetime.now(UTC)
+    with engine.connect() as conn:
+        heights = dict(
+            conn.execute(
+                select(db.blocks.c.kiosk_id, func.max(db.blocks.c.height)).group_by(
+                    db.blocks.c.kiosk_id
+                )
+            ).all()
+        )
+        beats = {r.kiosk_id: r for r in conn.execute(select(db.heartbeats)).all()}
+        sources = conn.execute(select(db.sources).order_by(db.sources.c.name)).all()
+    reports = {k: json.loads(b.status) for k, b in beats.items()}
+    official_somewhere = any(
+        r["mode"] == "official" and r["session"] != "closed" for r in reports.values()
+    )
+    out = []
+    for s in sources:
+        report = reports.get(s.kiosk_id)
+        age = None
+        if s.kiosk_id in beats:
+            age = int((now - datetime.fromisoformat(beats[s.kiosk_id].received_at)).total_seconds())
+        height = int(heights.get(s.kiosk_id, -1))
+        out.append(
+            KioskStatus(
+                s.kiosk_id,
+                s.name,
+                s.location,
+                s.channel,
+                height,
+                report,
+                age,
+                _alarms(bool(s.quarantined), report, age, height, official_somewhere),
+            )
+        )
+    order = list(Alarm)
+    return sorted(
+        out, key=lambda k: (min((order.index(a) for a in k.alarms), default=len(order)), k.name)
+    )
+
+
+def _alarms(
+    quarantined: bool,
+    report: dict[str, Any] | None,
+    age: int | None,
+    ledger_height: int,
+    official_somewhere: bool,
+) -> tuple[Alarm, ...]:
+    alarms = [Alarm.QUARANTINED] if quarantined else []
+    if report is None or age is None:
+        return (*alarms, Alarm.SILENT)
+    if report["reader"] != "ok":
+        alarms.append(Alarm.READER_MISSING)
+    if report["mode"] == "test" and official_somewhere:
+        alarms.append(Alarm.TEST_MODE_MISMATCH)
+    if report["printer"] in ("no_paper", "offline"):
+        alarms.append(Alarm.PRINTER)
+    if age > STALE_AFTER_S:
+        alarms.append(Alarm.SILENT)
+    if report["height"] > ledger_height:
+        alarms.append(Alarm.BEHIND)
+    return tuple(alarms)
