@@ -23,6 +23,7 @@ from ledger import db
 from ledger.errors import LedgerError
 from ledger.fleet import Heartbeat, fleet, record_heartbeat
 from ledger.ingest import MAX_BATCH
+from ledger.reconcile import duplicates, reconciliation
 from ledger.service import Ledger
 
 MAX_BODY = 4 * 1024 * 1024
@@ -246,8 +247,12 @@ def create_app(ledger: Ledger) -> FastAPI:
         app.mount("/assets/fonts", StaticFiles(directory=FONTS), name="fonts")
 
     @app.get("/v1/admin/duplicates", dependencies=[Depends(admin_auth)])
-    def duplicates() -> Any:
-        return ledger.duplicates()
+    def duplicate_ballots() -> Any:
+        return duplicates(ledger.engine, ledger.duplicate_policy)
+
+    @app.get("/v1/admin/reconciliation", dependencies=[Depends(admin_auth)])
+    def reconcile() -> Any:
+        return reconciliation(ledger.engine, ledger.duplicate_policy)
 
     return app
 

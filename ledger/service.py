@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from kiosk.core.crypto import Domain, SigningKey, kiosk_id_for, verify_signature
-from kiosk.core.election import Channel, ElectionPackage, verify_package
+from kiosk.core.election import Channel, DuplicatePolicy, ElectionPackage, verify_package
 from kiosk.core.encoding import crockford32, crockford32_decode, group4
 from kiosk.core.errors import EncodingError, VerificationError
 from ledger import db
@@ -233,31 +233,9 @@ class Ledger:
             ).all()
         return sorted(r[0] for r in rows)
 
-    def duplicates(self) -> list[dict[str, Any]]:
-        """Every nullifier with more than one official ballot, each ballot's place in the log."""
-        with self.engine.connect() as conn:
-            repeated = (
-                select(db.nullifiers.c.nullifier)
-                .where(db.nullifiers.c.kind == "ballot")
-                .group_by(db.nullifiers.c.nullifier)
-                .having(func.count() > 1)
-            )
-            rows = conn.execute(
-                select(db.nullifiers)
-                .where(db.nullifiers.c.kind == "ballot", db.nullifiers.c.nullifier.in_(repeated))
-                .order_by(db.nullifiers.c.nullifier, db.nullifiers.c.leaf_index)
-            ).all()
-        groups: dict[bytes, list[dict[str, Any]]] = {}
-        for r in rows:
-            groups.setdefault(bytes(r.nullifier), []).append(
-                {
-                    "kiosk": r.kiosk_id,
-                    "height": int(r.height),
-                    "channel": r.channel,
-                    "leaf_index": int(r.leaf_index),
-                }
-            )
-        return [{"nullifier": n.hex(), "ballots": b} for n, b in groups.items()]
+    @property
+    def duplicate_policy(self) -> DuplicatePolicy:
+        return DuplicatePolicy(json.loads(self.signed_package)["package"]["duplicate_policy"])
 
     def log_size(self) -> int:
         with self.engine.connect() as conn:

@@ -1,0 +1,132 @@
+"""Reconciliation: per kiosk and per channel, what was recorded, and where numbers differ."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from kiosk.core.election import DuplicatePolicy
+from ledger import db
+
+
+def counted_ballot(policy: DuplicatePolicy, ballots: list[dict[str, Any]]) -> dict[str, Any]:
+    """Which of one voter's official ballots counts. ``ballots`` are in log order."""
+    match policy:
+        case DuplicatePolicy.FIRST:
+            return ballots[0]
+        case DuplicatePolicy.LAST:
+            return ballots[-1]
+        case DuplicatePolicy.IN_PERSON_WINS:
+            in_person = [b for b in ballots if b["channel"] == "kiosk"]
+            return (in_person or ballots)[0]
+
+
+def duplicates(engine: Engine, policy: DuplicatePolicy) -> list[dict[str, Any]]:
+    """Every voter (by nullifier) with more than one official ballot, and which one counts."""
+    n = db.nullifiers.c
+    with engine.connect() as conn:
+        repeated = (
+            select(n.nullifier)
+            .where(n.kind == "ballot")
+            .group_by(n.nullifier)
+            .having(func.count() > 1)
+        )
+        rows = conn.execute(
+            select(db.nullifiers)
+            .where(n.kind == "ballot", n.nullifier.in_(repeated))
+            .order_by(n.nullifier, n.leaf_index)
+        ).all()
+    groups: dict[bytes, list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(bytes(r.nullifier), []).append(
+            {
+                "kiosk": r.kiosk_id,
+                "height": int(r.height),
+                "channel": r.channel,
+                "leaf_index": int(r.leaf_index),
+            }
+        )
+    out = []
+    for nullifier, ballots in groups.items():
+        counts = counted_ballot(policy, ballots)
+        out.append(
+            {
+                "nullifier": nullifier.hex(),
+                "policy": policy.value,
+                "ballots": [b | {"counts": b is counts} for b in ballots],
+            }
+        )
+    return out
+
+
+def reconciliation(engine: Engine, policy: DuplicatePolicy) -> dict[str, Any]:
+    """Counts per kiosk and per channel that must add up, and the checks that say if they do."""
+    b = db.blocks.c
+    with engine.connect() as conn:
+        kinds = conn.execute(
+            select(b.kiosk_id, b.kind, func.count()).group_by(b.kiosk_id, b.kind)
+        ).all()
+        sources = conn.execute(select(db.sources)).all()
+        beats = {
+            r.kiosk_id: json.loads(r.status) for r in conn.execute(select(db.heartbeats)).all()
+        }
+        heads = dict(
+            conn.execute(select(b.kiosk_id, func.max(b.height)).group_by(b.kiosk_id)).all()
+        )
+    per_kind: dict[str, Counter[str]] = {}
+    for kiosk, kind, count in kinds:
+        per_kind.setdefault(kiosk, Counter())[kind] = int(count)
+    dupes = duplicates(engine, policy)
+    not_counted = Counter(x["kiosk"] for d in dupes for x in d["ballots"] if not x["counts"])
+    kiosks = []
+    for s in sources:
+        k = per_kind.get(s.kiosk_id, Counter())
+        reported = beats.get(s.kiosk_id, {}).get("height")
+        height = int(heads.get(s.kiosk_id, -1))
+        kiosks.append(
+            {
+                "kiosk": s.kiosk_id,
+                "name": s.name,
+                "channel": s.channel,
+                "sessions_opened": k["session_open"],
+                "sessions_closed": k["session_close"],
+                "ballots": k["ballot"],
+                "test_ballots": k["test_ballot"],
+                "duplicates_not_counted": not_counted[s.kiosk_id],
+                "ballots_counted": k["ballot"] - not_counted[s.kiosk_id],
+                "ledger_height": height,
+                "kiosk_reported_height": reported,
+                "unsynced_blocks": max(0, reported - height) if reported is not None else None,
+                "quarantined": bool(s.quarantined),
+            }
+        )
+    channels: dict[str, Counter[str]] = {}
+    for row in kiosks:
+        for field in ("ballots", "test_ballots", "duplicates_not_counted", "ballots_counted"):
+            channels.setdefault(row["channel"], Counter())[field] += row[field]
+    voters = len({d["nullifier"] for d in dupes})
+    total_ballots = sum(k["ballots"] for k in kiosks)
+    total_counted = sum(k["ballots_counted"] for k in kiosks)
+    checks = {
+        # every duplicate group keeps exactly one ballot
+        "duplicates_add_up": total_ballots - total_counted
+        == sum(len(d["ballots"]) - 1 for d in dupes),
+        "all_sessions_closed": all(k["sessions_opened"] == k["sessions_closed"] for k in kiosks),
+        "all_synced": all(k["unsynced_blocks"] in (0, None) for k in kiosks),
+        "no_quarantine": not any(k["quarantined"] for k in kiosks),
+    }
+    return {
+        "policy": policy.value,
+        "kiosks": kiosks,
+        "channels": {c: dict(v) for c, v in channels.items()},
+        "totals": {
+            "ballots": total_ballots,
+            "ballots_counted": total_counted,
+            "voters_with_duplicates": voters,
+        },
+        "checks": checks,
+        "adds_up": all(checks.values()),
+    }
