@@ -72,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     proof.add_argument("--tracking-code", required=True)
     proof.add_argument("--log-key", required=True, help="the log's published verifier key")
 
+    from ledger.election_cli import add_parsers
+
+    add_parsers(sub)
+
     v = sub.add_parser("verify-chain", help="verify a kiosk chain file offline")
     v.add_argument("file", type=Path)
 
@@ -124,6 +128,10 @@ def _run(args: argparse.Namespace) -> int:
             f"verifies against the signed checkpoint of size {found.size}"
         )
         return 0
+    if args.command in ("election", "authority-key"):
+        from ledger.election_cli import run as run_election
+
+        return run_election(args)
     if args.command == "init":
         return _init(args)
     if args.command == "serve":

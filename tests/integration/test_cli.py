@@ -64,8 +64,7 @@ def test_provision_then_verify_a_store(tmp_path: Path, election, package):
         str(keys_dir),
         "--election",
         str(signed),
-        "--authority",
-        b64e(election.authority.public_key),
+        f"--authority={b64e(election.authority.public_key)}",
     )
     assert ok.returncode == 0, ok.stderr
     assert "chain verified" in ok.stdout and "2 blocks" in ok.stdout
@@ -78,8 +77,7 @@ def test_provision_then_verify_a_store(tmp_path: Path, election, package):
         str(keys_dir),
         "--election",
         str(signed),
-        "--authority",
-        b64e(bytes(32)),
+        f"--authority={b64e(bytes(32))}",
     )
     assert wrong_authority.returncode == 2
     assert "not signed by the pinned authority key" in wrong_authority.stderr

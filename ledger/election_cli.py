@@ -1,0 +1,116 @@
+"""`ledger election create|sign|show` and `ledger authority-key`: preparing the signed package."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from kiosk.core.crypto import SealingKey, SigningKey
+from kiosk.core.election import read_package, sign_package, verify_package
+from kiosk.core.encoding import b64d, b64e
+from kiosk.core.errors import HanpyoError
+from ledger.trustees import split_new_ballot_key, write_share_files
+
+
+def add_parsers(sub: Any) -> None:
+    key = sub.add_parser("authority-key", help="create the authority's signing key")
+    key.add_argument("--out", type=Path, required=True, help="private key file (created)")
+
+    election = sub.add_parser("election", help="create, sign and show the election package")
+    esub = election.add_subparsers(dest="election_command", required=True)
+    create = esub.add_parser("create", help="make the package: keys, trustee shares, roll")
+    create.add_argument("--definition", type=Path, required=True)
+    create.add_argument("--roll", type=Path, help="roll file from `kiosk cards enrol`")
+    create.add_argument("--trustees", type=int, default=5)
+    create.add_argument("--threshold", type=int, default=3)
+    create.add_argument(
+        "--shares",
+        type=Path,
+        required=True,
+        help="directory for the trustees' share files (created)",
+    )
+    create.add_argument("--ledger-url", default="http://127.0.0.1:8400")
+    create.add_argument("--out", type=Path, required=True, help="unsigned package (created)")
+
+    sign = esub.add_parser("sign", help="sign a package with the authority key")
+    sign.add_argument("package", type=Path)
+    sign.add_argument("--authority-key", type=Path, required=True)
+    sign.add_argument("--out", type=Path, required=True)
+
+    show = esub.add_parser("show", help="check a signed package and summarise it")
+    show.add_argument("package", type=Path)
+    show.add_argument("--authority", required=True, help="authority public key (base64url)")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.command == "authority-key":
+        key = SigningKey.generate()
+        _write_new(args.out, b64e(key.seed) + "\n")
+        print(f"authority public key (pin this on every kiosk): {b64e(key.public_key)}")
+        return 0
+    if args.election_command == "create":
+        return _create(args)
+    if args.election_command == "sign":
+        package = read_package(_load(args.package))
+        key = SigningKey(b64d(args.authority_key.read_text().strip(), length=32, name="key"))
+        _write_new(args.out, json.dumps(sign_package(package, key).to_json(), ensure_ascii=False))
+        print(f"signed {package.id}; short hash {package.short_hash}")
+        return 0
+    package = verify_package(_load(args.package), b64d(args.authority, length=32, name="key"))
+    print(f"{package.id}: {package.title.ko} / {package.title.en}")
+    print(f"signature verified; short hash {package.short_hash}")
+    print(
+        f"{len(package.groups)} groups, {len(package.options)} proposals, "
+        f"{len(package.contests)} contests, {len(package.roll)} voter cards, "
+        f"{len(package.staff)} staff cards; duplicates: {package.duplicate_policy.value}"
+    )
+    return 0
+
+
+def _create(args: argparse.Namespace) -> int:
+    definition = _load(args.definition)
+    roll = _load(args.roll) if args.roll else {"roll": [], "staff": []}
+    ceremony = split_new_ballot_key(args.trustees, args.threshold)
+    # Test ballots are sealed to a key anyone running a logic-and-accuracy test may hold.
+    test_key = SealingKey.generate()
+    document = dict(definition) | {
+        "keys": {
+            "ballot": b64e(ceremony.public_key),
+            "test_ballot": b64e(test_key.public_key),
+            "nullifier_salt": b64e(secrets.token_bytes(32)),
+        },
+        "ledger": {"url": args.ledger_url, "tls_pin": None},
+        "roll": roll.get("roll", []),
+        "staff": roll.get("staff", []),
+    }
+    package = read_package(document)  # every check before anything is written
+    paths = write_share_files(ceremony, args.shares)
+    _write_new(args.shares / "test-ballot-key.txt", b64e(test_key.secret) + "\n")
+    _write_new(args.out, json.dumps(package.to_json(), ensure_ascii=False))
+    print(f"package {package.id} written to {args.out} (not yet signed)")
+    print(f"ballot key split {args.threshold}-of-{args.trustees}; give each trustee one file:")
+    for path in paths:
+        print(f"  {path}")
+    print("the whole ballot key was never written anywhere")
+    return 0
+
+
+def _load(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError) as e:
+        raise HanpyoError(f"cannot read {path}: {e}") from e
+
+
+def _write_new(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError as e:
+        raise HanpyoError(f"{path} already exists; refusing to overwrite it") from e
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
