@@ -183,7 +183,7 @@ def create_app(ledger: Ledger) -> FastAPI:
             "size": proof.size,
             "proof": [b64e(h) for h in proof.proof],
             "block": b64e(proof.block),
-            "checkpoint": ledger.checkpoint(),
+            "checkpoint": proof.checkpoint,
         }
 
     @app.get("/v1/proofs/consistency")

@@ -90,8 +90,9 @@ def _create(args: argparse.Namespace) -> int:
     package = read_package(document)  # every check before anything is written
     existing = [p for p in [args.out, *args.shares.glob("trustee-*.txt")] if p.exists()]
     if existing:
-        raise HanpyoError(f"{existing[0]} already exists; refusing to overwrite a package or "
-                          "a trustee's share")
+        raise HanpyoError(
+            f"{existing[0]} already exists; refusing to overwrite a package or a trustee's share"
+        )
     paths = write_share_files(ceremony, args.shares)
     _write_new(args.shares / "test-ballot-key.txt", b64e(test_key.secret) + "\n")
     _write_new(args.out, json.dumps(package.to_json(), ensure_ascii=False))

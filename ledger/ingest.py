@@ -69,6 +69,13 @@ class _Batch:
         self.already_had = 0
 
     def run(self, encoded_blocks: list[bytes]) -> IngestResult:
+        if len(encoded_blocks) > MAX_BATCH:
+            return self._result(
+                -1, 0, Rejection(None, "batch_too_large", f"at most {MAX_BATCH} blocks per request")
+            )
+        # Take the log first: the source row read after it is current, so a batch that waited
+        # behind a fork sees the quarantine that fork caused.
+        log = lock_log(self.conn)  # from here on this transaction is the only appender
         source = self.conn.execute(
             select(db.sources).where(db.sources.c.kiosk_id == self.kiosk_id)
         ).first()
@@ -82,11 +89,6 @@ class _Batch:
                 0,
                 Rejection(None, "quarantined", f"kiosk is quarantined: {source.quarantine_reason}"),
             )
-        if len(encoded_blocks) > MAX_BATCH:
-            return self._result(
-                -1, 0, Rejection(None, "batch_too_large", f"at most {MAX_BATCH} blocks per request")
-            )
-        log = lock_log(self.conn)  # from here on this transaction is the only appender
         state = self._head_state()
         rejection = None
         for raw in encoded_blocks:

@@ -40,6 +40,7 @@ class InclusionProof:
     size: int
     proof: list[bytes]
     block: bytes  # the signed block, verbatim: the leaf is its hash
+    checkpoint: str  # the signed checkpoint of the tree of ``size``
 
 
 class Ledger:
@@ -184,9 +185,20 @@ class Ledger:
             return latest_checkpoint(conn)
 
     def inclusion(self, leaf_index: int, size: int | None = None) -> InclusionProof:
-        with self.engine.connect() as conn:
-            log = read_log(conn)
-            size = log.size if size is None else size
+        """The proof for ``leaf_index`` in the tree of a published checkpoint (the latest, or
+        the one of ``size``), read with that checkpoint in one snapshot so the two agree."""
+        with self.engine.begin() as conn:
+            query = select(db.checkpoints.c.size, db.checkpoints.c.note)
+            query = (
+                query.order_by(db.checkpoints.c.size.desc()).limit(1)
+                if size is None
+                else query.where(db.checkpoints.c.size == size)
+            )
+            row = conn.execute(query).first()
+            if row is None:
+                raise LedgerError("not_found", f"no checkpoint was published at size {size}")
+            size = int(row.size)
+            log = read_log(conn)  # read after the checkpoint: the log only grows
             if not 0 <= leaf_index < size <= log.size:
                 raise LedgerError(
                     "out_of_range",
@@ -196,7 +208,7 @@ class Ledger:
                 select(db.blocks.c.encoded).where(db.blocks.c.leaf_index == leaf_index)
             ).scalar_one()
             return InclusionProof(
-                leaf_index, size, log.inclusion_proof(leaf_index, size), bytes(block)
+                leaf_index, size, log.inclusion_proof(leaf_index, size), bytes(block), str(row.note)
             )
 
     def consistency(self, old_size: int, new_size: int) -> list[bytes]:

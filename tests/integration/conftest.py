@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from kiosk.hardware.private_pcscd import PrivatePcscd
+from tests.integration.postgres import PrivatePostgres
 
 
 @pytest.fixture(scope="session")
@@ -42,3 +44,20 @@ def _check_pyscard_talks_to(daemon: PrivatePcscd) -> None:
             "something in this process used PC/SC before PCSCLITE_CSOCK_NAME was set, and "
             "libpcsclite keeps the first socket path it saw"
         )
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PrivatePostgres]:
+    """One private PostgreSQL for the whole run (see postgres.py): its own cluster in a
+    temporary directory on 127.0.0.1, stopped by its pid at the end. Missing PostgreSQL is an
+    error, not a skip."""
+    with PrivatePostgres() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PrivatePostgres) -> Iterator[str]:
+    """A fresh, empty database on the private server for this test alone; dropped after it."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    yield postgres_server.create_database(name)
+    postgres_server.drop_database(name)
