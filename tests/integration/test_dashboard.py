@@ -93,8 +93,11 @@ def test_the_dashboard_puts_the_kiosks_needing_attention_first(
         assert "열림 · Open" in dom
         assert dom.index("C-1 격리") < dom.index("A-2 리더") < dom.index("A-1 정상")
         assert 'data-font="true"' in dom, "the shipped Korean font did not load"
+        assert "Ballots 7, counted 7" in dom
+        assert "✗ 격리된 단말기 없음 · No kiosk quarantined" in dom
+        assert "✓ 중복 처리 일치 · Duplicates add up" in dom
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        screenshot(url, SCREENSHOTS / "ledger-dashboard.png")
+        screenshot(url, SCREENSHOTS / "ledger-dashboard.png", height=1100)
 
         denied = dump_dom(f"{server.url}/admin/dashboard#token=wrong")
         assert "Cannot reach the ledger" in denied or "not an admin token" in denied
