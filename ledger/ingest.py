@@ -14,9 +14,9 @@ from sqlalchemy import Connection, Engine, select, update
 from kiosk.core.block import BlockKind, SignedBlock, body_bytes, decode_signed_block, verify_block
 from kiosk.core.chain import ChainState, state_from_json, state_to_json, verify_next
 from kiosk.core.errors import BlockError, ChainError, VerificationError
+from kiosk.core.merkle import leaf_hash
 from ledger import db
 from ledger.log import LogKey, lock_log, publish
-from ledger.merkle import leaf_hash
 
 MAX_BATCH = 1000
 

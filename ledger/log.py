@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from kiosk.core.checkpoint import NoteVerifier, sign_checkpoint
 from kiosk.core.crypto import SigningKey
+from kiosk.core.merkle import EMPTY_ROOT, MerkleLog, MerkleLogError
 from ledger import db
-from ledger.checkpoint import NoteVerifier, sign_checkpoint
-from ledger.merkle import EMPTY_ROOT, MerkleLog, MerkleLogError
 
 
 @dataclass(frozen=True, slots=True)

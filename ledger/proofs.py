@@ -8,10 +8,10 @@ from typing import Any
 import requests
 
 from kiosk.core.block import decode_signed_block
+from kiosk.core.checkpoint import verify_checkpoint
 from kiosk.core.encoding import b64d
 from kiosk.core.errors import EncodingError, HanpyoError, VerificationError
-from ledger.checkpoint import verify_checkpoint
-from ledger.merkle import leaf_hash, verify_inclusion
+from kiosk.core.merkle import leaf_hash, verify_inclusion
 
 TIMEOUT = 10
 

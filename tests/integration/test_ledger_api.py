@@ -14,14 +14,14 @@ import requests
 
 from kiosk.core.block import SignedBlock, decode_signed_block, sign_block
 from kiosk.core.chain import Mode
+from kiosk.core.checkpoint import verify_checkpoint
 from kiosk.core.crypto import Domain, SigningKey
 from kiosk.core.encoding import b64e, parse_json
+from kiosk.core.merkle import verify_consistency
 from kiosk.core.synthetic import SyntheticElection, random_ballot
 from kiosk.store.ballot_box import BallotBox
 from kiosk.store.chain_store import ChainStore
 from ledger.api import request_message
-from ledger.checkpoint import verify_checkpoint
-from ledger.merkle import verify_consistency
 from ledger.proofs import check_tracking_code
 from tests.conftest import voter_of
 from tests.integration.ledger_server import LedgerServer, ledger_cli

@@ -20,15 +20,15 @@ import requests
 from sqlalchemy import Engine, func, select, text
 
 from kiosk.core.block import SignedBlock
+from kiosk.core.checkpoint import Checkpoint, verify_checkpoint
 from kiosk.core.crypto import SigningKey, kiosk_id_for
 from kiosk.core.election import sign_package
 from kiosk.core.encoding import b64d, b64e
 from kiosk.core.errors import HanpyoError
+from kiosk.core.merkle import leaf_hash, verify_consistency
 from kiosk.core.synthetic import SyntheticElection
 from ledger import db
-from ledger.checkpoint import Checkpoint, verify_checkpoint
 from ledger.log import LogKey, lock_log, read_log
-from ledger.merkle import leaf_hash, verify_consistency
 from ledger.proofs import check_tracking_code, verify_inclusion_answer
 from ledger.service import Ledger
 from tests.integration.ledger_server import ORIGIN, LedgerServer

@@ -8,9 +8,7 @@ import hashlib
 
 import pytest
 
-from kiosk.core.crypto import SigningKey
-from kiosk.core.errors import EncodingError, VerificationError
-from ledger.checkpoint import (
+from kiosk.core.checkpoint import (
     MAX_CHECKPOINT_LINES,
     MAX_NOTE_BYTES,
     Checkpoint,
@@ -22,7 +20,9 @@ from ledger.checkpoint import (
     sign_note,
     verify_checkpoint,
 )
-from ledger.merkle import EMPTY_ROOT
+from kiosk.core.crypto import SigningKey
+from kiosk.core.errors import EncodingError, VerificationError
+from kiosk.core.merkle import EMPTY_ROOT
 
 # --- Published vectors -------------------------------------------------------------------------
 # golang.org/x/mod sumdb/note/note_test.go (github.com/golang/mod): the reference signed-note

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kiosk.core.errors import VerificationError
-from ledger.merkle import (
+from kiosk.core.merkle import (
     EMPTY_ROOT,
     MemoryNodeStore,
     MerkleLog,

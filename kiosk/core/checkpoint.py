@@ -14,7 +14,7 @@ import nacl.signing
 
 from kiosk.core.crypto import ED25519_SIGNATURE_BYTES, SigningKey, is_valid_ed25519_point
 from kiosk.core.errors import EncodingError, VerificationError
-from ledger.merkle import HASH_SIZE, MAX_TREE_SIZE
+from kiosk.core.merkle import HASH_SIZE, MAX_TREE_SIZE
 
 ED25519_SIGNATURE_TYPE = b"\x01"  # the signed-note signature type byte for Ed25519
 SIGNATURE_PREFIX = "\u2014 "  # em dash, space: how every signature line starts
