@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -24,6 +25,16 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--keys", type=Path, default=DEFAULT_KEY_DIR)
     v.add_argument("--election", type=Path, help="signed election package the chain must use")
     v.add_argument("--authority", help="authority public key (base64url) for --election")
+
+    x = sub.add_parser("export", help="write the chain to a file for the ledger (USB)")
+    x.add_argument("store", type=Path)
+    x.add_argument("--keys", type=Path, default=DEFAULT_KEY_DIR)
+    x.add_argument("--out", type=Path, required=True, help="file on the USB stick (created)")
+    x.add_argument(
+        "--all",
+        action="store_true",
+        help="every block, not only those the ledger has not acknowledged",
+    )
 
     d = sub.add_parser("demo", help="run the terminal demo: election, kiosk, ballots, checks")
     d.add_argument("--out", type=Path, default=Path("demo-output"))
@@ -72,6 +83,31 @@ def _run(args: argparse.Namespace) -> int:
                 f"{s.ballots} ballots, {s.test_ballots} test ballots, mode {s.mode}, "
                 f"session {s.session_number} {s.session}"
             )
+        return 0
+    if args.command == "export":
+        from kiosk.core.export import export_bytes
+        from kiosk.store.chain_store import ChainStore
+
+        keys = load_keys(args.keys)
+        with ChainStore.open(args.store, keys.store_key, keys.kiosk_key) as store:
+            start = 0 if args.all else store.acknowledged_height() + 1
+            blocks = list(store.blocks(start))
+            if not blocks:
+                print(
+                    "the ledger already holds every block; nothing to export "
+                    "(use --all to export the whole chain)"
+                )
+                return 0
+            data = export_bytes(blocks, keys.kiosk_key)
+        fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())  # the stick may be pulled right after
+        print(
+            f"exported blocks {blocks[0].block.height}..{blocks[-1].block.height} "
+            f"({len(blocks)}) to {args.out}"
+        )
         return 0
     if args.command == "cards":
         from kiosk.cards import run as run_cards

@@ -1,4 +1,7 @@
-"""Importing kiosk chains from files (USB exports) through the same ingest path as the API."""
+"""Importing kiosk chains from files (USB exports) through the same ingest path as the API.
+
+A file is a USB export (a signed manifest line, then blocks) or a bare chain file.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from pathlib import Path
 
 from kiosk.core.block import decode_signed_block
 from kiosk.core.errors import BlockError, HanpyoError
+from kiosk.core.export import ExportError, is_export, read_manifest, verify_export
 from ledger.ingest import MAX_BATCH, IngestResult
 from ledger.service import Ledger
 
@@ -36,6 +40,23 @@ class ImportReport:
         return "\n".join([*lines, *self.problems]) or "nothing to import"
 
 
+def _check_manifest(
+    ledger: Ledger, head: bytes, block_lines: list[bytes], report: ImportReport
+) -> None:
+    """A USB export's manifest: report damage, then import what verifies block by block."""
+    try:
+        manifest, signature = read_manifest(head)
+        source = ledger.source(manifest.kiosk)
+        if source is None:
+            raise ExportError(f"kiosk {manifest.kiosk} is not enrolled")
+        verify_export(manifest, signature, source.public_key, block_lines)
+    except ExportError as e:
+        report.problems.append(
+            f"export file: {e}; each block is still checked on its own "
+            "and the good ones before any damage are kept"
+        )
+
+
 def import_chain_file(ledger: Ledger, path: Path) -> ImportReport:
     """Ingest every block in ``path`` (one signed block per line), kiosk by kiosk, in order."""
     report = ImportReport()
@@ -43,8 +64,13 @@ def import_chain_file(ledger: Ledger, path: Path) -> ImportReport:
         lines = [line for line in path.read_bytes().splitlines() if line.strip()]
     except OSError as e:
         raise HanpyoError(f"cannot read {path}: {e}") from e
+    start = 1
+    if lines and is_export(lines[0]):
+        start = 2
+        _check_manifest(ledger, lines[0], lines[1:], report)
+        lines = lines[1:]
     runs: list[tuple[str, list[bytes]]] = []
-    for number, line in enumerate(lines, start=1):
+    for number, line in enumerate(lines, start=start):
         try:
             kiosk = decode_signed_block(line).block.kiosk
         except BlockError as e:

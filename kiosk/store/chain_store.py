@@ -36,6 +36,16 @@ CREATE TABLE blocks (
     kind    TEXT NOT NULL,
     encoded BLOB NOT NULL
 );
+-- What the ledger has acknowledged, kept beside the chain so syncing never adds blocks.
+CREATE TABLE sync_acks (
+    height     INTEGER PRIMARY KEY REFERENCES blocks(height),
+    leaf_index INTEGER  -- null when known only from the ledger's head
+);
+CREATE TABLE sync_checkpoints (
+    size INTEGER PRIMARY KEY,
+    note TEXT NOT NULL,
+    verified_at TEXT NOT NULL
+);
 CREATE TABLE nullifiers (
     kind      TEXT NOT NULL,
     nullifier BLOB NOT NULL,
@@ -153,6 +163,56 @@ class ChainStore:
                 "SELECT 1 FROM nullifiers WHERE kind = ? AND nullifier = ?", (kind.value, nullifier)
             ).fetchone()
         return row is not None
+
+    # -- sync records ------------------------------------------------------------------------
+    def acknowledged_height(self) -> int:
+        """The highest height up to which the ledger holds every block (-1: none)."""
+        with self._lock:
+            rows = self._conn.execute("SELECT height FROM sync_acks ORDER BY height").fetchall()
+        height = -1
+        for (h,) in rows:  # contiguous from 0: a gap means the ledger lacks that block
+            if h != height + 1:
+                break
+            height = h
+        return height
+
+    def record_sync(
+        self,
+        leaves: dict[int, int],
+        checkpoint: str | None,
+        checkpoint_size: int | None,
+        verified_at: str,
+    ) -> None:
+        """Store the ledger's acknowledgement of ``leaves`` (height -> leaf index, or None when
+        known only from the ledger's head) and the
+        checkpoint it was verified against, in one transaction."""
+        with self._lock:
+            conn = self._conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.executemany(
+                    "INSERT OR REPLACE INTO sync_acks (height, leaf_index) VALUES (?, ?)",
+                    sorted(leaves.items()),
+                )
+                if checkpoint is not None and checkpoint_size is not None:
+                    conn.execute(
+                        "INSERT OR REPLACE INTO sync_checkpoints (size, note, "
+                        "verified_at) VALUES (?, ?, ?)",
+                        (checkpoint_size, checkpoint, verified_at),
+                    )
+                conn.execute("COMMIT")
+            except sqlcipher3.Error as e:
+                with suppress(sqlcipher3.Error):
+                    conn.execute("ROLLBACK")
+                raise StoreError(f"could not record the ledger's acknowledgement: {e}") from e
+
+    def latest_checkpoint(self) -> tuple[int, str] | None:
+        """The largest verified ledger checkpoint (size, note), if any."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT size, note FROM sync_checkpoints ORDER BY size DESC LIMIT 1"
+            ).fetchone()
+        return None if row is None else (int(row[0]), str(row[1]))
 
     # -- writing -------------------------------------------------------------------------------
     def append(

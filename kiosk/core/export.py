@@ -1,0 +1,116 @@
+"""The USB export file: a kiosk-signed manifest line, then one signed block per line.
+
+Both the kiosk (which writes it) and the ledger (which imports it) use this module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from kiosk.core.block import SignedBlock
+from kiosk.core.crypto import Domain, SigningKey, kiosk_id_for, verify_signature
+from kiosk.core.encoding import b64d, b64e, canonical_json, parse_json
+from kiosk.core.errors import EncodingError, HanpyoError, VerificationError
+
+EXPORT_KIND = "hanpyo-export"
+
+
+class ExportError(HanpyoError):
+    user_message = (
+        "USB 내보내기 파일이 손상되었습니다. 선거 관리자에게 알려 주세요.",
+        "The USB export file is damaged. Please tell the election manager.",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    kiosk: str
+    election: str
+    first: int
+    last: int
+    blocks_sha256: bytes
+    created: str
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "v": 1,
+            "kind": EXPORT_KIND,
+            "kiosk": self.kiosk,
+            "election": self.election,
+            "first": self.first,
+            "last": self.last,
+            "blocks_sha256": b64e(self.blocks_sha256),
+            "created": self.created,
+        }
+
+
+def export_bytes(blocks: Iterable[SignedBlock], key: SigningKey) -> bytes:
+    """The export file for ``blocks`` (consecutive, of this kiosk), signed with its key."""
+    lines = [b.encode() for b in blocks]
+    if not lines:
+        raise ExportError("there are no blocks to export")
+    first = parse_json(lines[0])
+    manifest = Manifest(
+        kiosk_id_for(key.public_key),
+        str(first["election"]),
+        int(first["height"]),
+        int(first["height"]) + len(lines) - 1,
+        _digest(lines),
+        datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    signature = key.sign(Domain.EXPORT, canonical_json(manifest.body()))
+    head = canonical_json(manifest.body() | {"sig": b64e(signature)})
+    return b"\n".join([head, *lines]) + b"\n"
+
+
+def _digest(lines: list[bytes]) -> bytes:
+    return hashlib.sha256(b"".join(line + b"\n" for line in lines)).digest()
+
+
+def is_export(first_line: bytes) -> bool:
+    return first_line.startswith(b"{") and b'"kind":"hanpyo-export"' in first_line
+
+
+def read_manifest(line: bytes) -> tuple[Manifest, bytes]:
+    """Parse the manifest line; return it with its signature (checked by ``verify_export``)."""
+    try:
+        doc = parse_json(line)
+        manifest = Manifest(
+            str(doc["kiosk"]),
+            str(doc["election"]),
+            int(doc["first"]),
+            int(doc["last"]),
+            b64d(doc["blocks_sha256"], length=32),
+            str(doc["created"]),
+        )
+        return manifest, b64d(doc["sig"], length=64)
+    except (EncodingError, KeyError, TypeError, ValueError) as e:
+        raise ExportError(f"the export's manifest is unreadable: {e}") from e
+
+
+def verify_export(
+    manifest: Manifest, signature: bytes, kiosk_key: bytes, block_lines: list[bytes]
+) -> None:
+    """Check the kiosk's signature on the manifest and that the blocks are the ones it lists.
+
+    Raises ``ExportError`` naming what is wrong: a truncated or altered file fails here even
+    when each surviving block is itself validly signed.
+    """
+    try:
+        verify_signature(Domain.EXPORT, kiosk_key, canonical_json(manifest.body()), signature)
+    except VerificationError as e:
+        raise ExportError(f"the manifest is not signed by kiosk {manifest.kiosk}") from e
+    expected = manifest.last - manifest.first + 1
+    if len(block_lines) != expected:
+        raise ExportError(
+            f"the file holds {len(block_lines)} blocks, the manifest lists "
+            f"{expected}: it was truncated or extended"
+        )
+    if _digest(block_lines) != manifest.blocks_sha256:
+        raise ExportError(
+            "the blocks differ from the ones the manifest lists: the file was altered"
+        )

@@ -1,0 +1,1 @@
+"""Store-and-forward to the central ledger: the only place that speaks HTTP to it."""

@@ -1,0 +1,209 @@
+"""The ledger's HTTP API for a kiosk: one requests.Session, signed writes, parsed answers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from kiosk.core.block import SignedBlock
+from kiosk.core.crypto import Domain, SigningKey, kiosk_id_for
+from kiosk.core.encoding import b64d, b64e, parse_json
+from kiosk.core.errors import EncodingError
+from kiosk.sync.errors import LedgerRefused, LedgerUnreachable, SyncError
+
+TIMEOUT = (3.05, 15)  # connect, read: a dead network is noticed in seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    height: int
+    hash: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class UploadAnswer:
+    accepted: int
+    already_had: int
+    head_height: int
+    log_size: int
+    checkpoint: str | None
+    leaves: dict[int, int]
+    rejected: tuple[int | None, str, str] | None  # height, reason, detail
+
+
+@dataclass(frozen=True, slots=True)
+class InclusionAnswer:
+    leaf_index: int
+    size: int
+    proof: list[bytes]
+    block: bytes
+    checkpoint: str
+
+
+class _PinnedAdapter(HTTPAdapter):
+    """HTTPS that accepts exactly one certificate: the one pinned in the election package."""
+
+    def __init__(self, sha256_hex: str) -> None:
+        self._pin = sha256_hex.replace(":", "").lower()
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["assert_fingerprint"] = self._pin
+        super().init_poolmanager(*args, **kwargs)
+
+
+class LedgerClient:
+    def __init__(
+        self,
+        base_url: str,
+        kiosk_key: SigningKey,
+        *,
+        tls_pin: str | None = None,
+        timeout: tuple[float, float] = TIMEOUT,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.kiosk_id = kiosk_id_for(kiosk_key.public_key)
+        self._key = kiosk_key
+        self._timeout = timeout
+        self._session = requests.Session()
+        if tls_pin:
+            self._session.mount("https://", _PinnedAdapter(tls_pin.removeprefix("sha256/")))
+
+    def close(self) -> None:
+        self._session.close()
+
+    # -- requests ----------------------------------------------------------------------------
+    def _call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        params: dict[str, Any] | None = None,
+        signed: bool = False,
+    ) -> requests.Response:
+        raw = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        if signed:
+            stamp = str(int(time.time()))
+            message = f"{method}\n{path}\n{stamp}\n".encode() + hashlib.sha256(raw).digest()
+            sig = self._key.sign(Domain.REQUEST, message)
+            headers["Authorization"] = (
+                f"Hanpyo kiosk={self.kiosk_id}, time={stamp}, sig={b64e(sig)}"
+            )
+        try:
+            return self._session.request(
+                method,
+                self.base_url + path,
+                data=raw or None,
+                params=params,
+                headers=headers,
+                timeout=self._timeout,
+            )
+        except requests.RequestException as e:
+            raise LedgerUnreachable(f"{method} {path}: {e}") from e
+
+    def _json(self, response: requests.Response, ok: tuple[int, ...] = (200,)) -> Any:
+        try:
+            document = parse_json(response.content)
+        except EncodingError as e:
+            if response.status_code >= 500:
+                raise LedgerUnreachable(f"the ledger failed ({response.status_code})") from e
+            raise SyncError(f"the ledger answered {response.status_code} with no JSON") from e
+        if response.status_code in ok:
+            return document
+        if response.status_code >= 500:
+            raise LedgerUnreachable(f"the ledger failed ({response.status_code})")
+        if isinstance(document, dict) and isinstance(document.get("rejected"), dict):
+            rejected = document["rejected"]
+            raise LedgerRefused(
+                str(rejected.get("reason")), str(rejected.get("detail", "")), response.status_code
+            )
+        if isinstance(document, dict) and "reason" in document:
+            raise LedgerRefused(
+                str(document["reason"]), str(document.get("detail", "")), response.status_code
+            )
+        raise LedgerRefused("unexpected", response.text[:200], response.status_code)
+
+    # -- the API -----------------------------------------------------------------------------
+    def head(self) -> Head:
+        doc = self._json(self._call("GET", f"/v1/kiosks/{self.kiosk_id}/head"))
+        try:
+            return Head(int(doc["height"]), None if doc["hash"] is None else b64d(doc["hash"]))
+        except (KeyError, TypeError, ValueError, EncodingError) as e:
+            raise SyncError(f"malformed head answer: {e}") from e
+
+    def upload(self, blocks: list[SignedBlock]) -> UploadAnswer:
+        body = {"blocks": [b.to_json() for b in blocks]}
+        response = self._call("POST", f"/v1/kiosks/{self.kiosk_id}/blocks", body, signed=True)
+        # A rejection still carries what was accepted before it: parse both kinds alike.
+        doc = self._json(response, ok=(200, 409, 422))
+        try:
+            rejected = doc["rejected"]
+            return UploadAnswer(
+                int(doc["accepted"]),
+                int(doc["already_had"]),
+                int(doc["head_height"]),
+                int(doc["log_size"]),
+                doc["checkpoint"],
+                {int(h): int(i) for h, i in doc["leaves"].items()},
+                None
+                if rejected is None
+                else (rejected["height"], str(rejected["reason"]), str(rejected["detail"])),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise SyncError(f"malformed upload answer: {e}") from e
+
+    def checkpoint(self) -> str:
+        response = self._call("GET", "/v1/checkpoint")
+        if response.status_code != 200:
+            self._json(response)
+        return response.text
+
+    def consistency(self, old: int, new: int) -> list[bytes]:
+        doc = self._json(
+            self._call("GET", "/v1/proofs/consistency", params={"old": old, "new": new})
+        )
+        try:
+            return [b64d(h, length=32) for h in doc["proof"]]
+        except (KeyError, TypeError, EncodingError) as e:
+            raise SyncError(f"malformed consistency answer: {e}") from e
+
+    def inclusion(self, leaf_index: int, size: int | None = None) -> InclusionAnswer:
+        params: dict[str, Any] = {"leaf_index": leaf_index}
+        if size is not None:
+            params["size"] = size
+        doc = self._json(self._call("GET", "/v1/proofs/inclusion", params=params))
+        try:
+            return InclusionAnswer(
+                int(doc["leaf_index"]),
+                int(doc["size"]),
+                [b64d(h, length=32) for h in doc["proof"]],
+                b64d(doc["block"]),
+                str(doc["checkpoint"]),
+            )
+        except (KeyError, TypeError, ValueError, EncodingError) as e:
+            raise SyncError(f"malformed inclusion answer: {e}") from e
+
+    def has_voted(self, nullifier: bytes) -> tuple[bool, list[str]]:
+        doc = self._json(
+            self._call(
+                "POST",
+                f"/v1/kiosks/{self.kiosk_id}/nullifiers/check",
+                {"nullifier": b64e(nullifier)},
+                signed=True,
+            )
+        )
+        try:
+            return bool(doc["voted"]), [str(c) for c in doc["channels"]]
+        except (KeyError, TypeError) as e:
+            raise SyncError(f"malformed nullifier answer: {e}") from e
+
+    def heartbeat(self, status: dict[str, Any]) -> None:
+        self._json(self._call("POST", f"/v1/kiosks/{self.kiosk_id}/heartbeat", status, signed=True))

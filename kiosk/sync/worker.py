@@ -1,0 +1,208 @@
+"""The sync worker: pushes unacknowledged blocks, verifies what the ledger signs, never deletes.
+
+It runs in its own thread. After every error it asks the ledger for this kiosk's head and
+resumes from there, backing off exponentially with jitter; ``wake()`` retries at once.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from itertools import islice
+from typing import Any, Protocol
+
+from kiosk.core.block import SignedBlock
+from kiosk.core.chain import ChainState
+from kiosk.core.checkpoint import Checkpoint, verify_checkpoint
+from kiosk.core.errors import VerificationError
+from kiosk.core.merkle import leaf_hash, verify_consistency, verify_inclusion
+from kiosk.sync.client import LedgerClient
+from kiosk.sync.errors import LedgerRefused, LedgerUnreachable, SyncError, UntrustedLedger
+
+BATCH = 100
+
+
+class SyncedStore(Protocol):
+    """What the worker needs of the kiosk's store (``ChainStore`` provides it)."""
+
+    @property
+    def state(self) -> ChainState: ...
+
+    def blocks(self, start: int = 0) -> Iterator[SignedBlock]: ...
+
+    def acknowledged_height(self) -> int: ...
+
+    def record_sync(
+        self,
+        leaves: dict[int, int | None],
+        checkpoint: str | None,
+        checkpoint_size: int | None,
+        verified_at: str,
+    ) -> None: ...
+
+    def latest_checkpoint(self) -> tuple[int, str] | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SyncStatus:
+    """A read-only snapshot for the staff screen."""
+
+    online: bool = False
+    trusted: bool = True
+    pending: int = 0
+    acknowledged_height: int = -1
+    last_sync: str | None = None
+    checkpoint_size: int | None = None
+    alarm: str | None = None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class SyncWorker:
+    def __init__(
+        self,
+        store: SyncedStore,
+        client: LedgerClient,
+        log_key: str,
+        *,
+        on_status: Callable[[SyncStatus], None] | None = None,
+        heartbeat: Callable[[], dict[str, Any]] | None = None,
+        idle_s: float = 5.0,
+        backoff_max_s: float = 60.0,
+    ) -> None:
+        self.store, self.client, self.log_key = store, client, log_key
+        self._on_status = on_status or (lambda status: None)
+        self._heartbeat = heartbeat
+        self._idle_s, self._backoff_max_s = idle_s, backoff_max_s
+        self._wake, self._stop = threading.Event(), threading.Event()
+        self._thread = threading.Thread(target=self._run, name="hanpyo-sync", daemon=True)
+        self.status = SyncStatus(acknowledged_height=store.acknowledged_height())
+
+    # -- the thread --------------------------------------------------------------------------
+    def start(self) -> SyncWorker:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=30)
+
+    def wake(self) -> None:
+        """Sync now: a block was appended, or the network came back."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                self.sync_once()
+                failures = 0
+                delay = self._idle_s
+            except UntrustedLedger as e:
+                self._publish(replace(self.status, trusted=False, alarm=str(e)))
+                return  # never talk to this ledger again without staff looking first
+            except SyncError as e:
+                failures += 1
+                online = not isinstance(e, LedgerUnreachable)
+                self._publish(replace(self.status, online=online, alarm=str(e)))
+                delay = min(self._backoff_max_s, 2.0 ** min(failures, 10) / 2)
+                # Jitter, so that kiosks coming back together do not retry in step.
+                delay *= random.uniform(0.5, 1.0)  # noqa: S311 - not a secret
+            self._wake.wait(delay)
+            self._wake.clear()
+
+    def _publish(self, status: SyncStatus) -> None:
+        self.status = status
+        self._on_status(status)
+
+    # -- one pass ----------------------------------------------------------------------------
+    def sync_once(self) -> SyncStatus:
+        """Resume from the ledger's head, push what it lacks, verify, record. Raises on failure."""
+        local = self.store.state
+        head = self.client.head()
+        if head.height > local.height:
+            raise UntrustedLedger(
+                f"the ledger holds block {head.height} of this kiosk, which has only {local.height}"
+            )
+        if head.height >= 0:
+            ours = next(self.store.blocks(head.height)).hash
+            if head.hash != ours:
+                raise UntrustedLedger(f"the ledger's block {head.height} is not this kiosk's")
+            self.store.record_sync(
+                {h: None for h in range(self.store.acknowledged_height() + 1, head.height + 1)},
+                None,
+                None,
+                _now(),
+            )
+        pending = self.store.blocks(head.height + 1)
+        while batch := list(islice(pending, BATCH)):
+            self._push(batch)
+        if self.store.latest_checkpoint() is None:
+            self._trust(self.client.checkpoint())
+        if self._heartbeat is not None:
+            self.client.heartbeat(self._heartbeat() | {"pending_blocks": 0})
+        latest = self.store.latest_checkpoint()
+        status = SyncStatus(
+            online=True,
+            trusted=True,
+            pending=0,
+            acknowledged_height=self.store.acknowledged_height(),
+            last_sync=_now(),
+            checkpoint_size=latest[0] if latest else None,
+        )
+        self._publish(status)
+        return status
+
+    def _push(self, batch: list[SignedBlock]) -> None:
+        answer = self.client.upload(batch)
+        if answer.rejected is not None:
+            height, reason, detail = answer.rejected
+            raise LedgerRefused(reason, f"block {height}: {detail}", 422)
+        note = answer.checkpoint or self.client.checkpoint()
+        checkpoint = self._trust(note)
+        last = batch[-1]
+        leaf = answer.leaves.get(last.block.height)
+        if leaf is not None:  # prove the newest block is in the tree the ledger signed
+            proof = self.client.inclusion(leaf, checkpoint.size)
+            try:
+                verify_inclusion(
+                    leaf_hash(last.encode()), leaf, checkpoint.size, proof.proof, checkpoint.root
+                )
+            except VerificationError as e:
+                raise UntrustedLedger(
+                    f"block {last.block.height} is not in the signed log: {e}"
+                ) from e
+        leaves: dict[int, int | None] = {
+            b.block.height: answer.leaves.get(b.block.height) for b in batch
+        }
+        self.store.record_sync(leaves, note, checkpoint.size, _now())
+
+    def _trust(self, note: str) -> Checkpoint:
+        """Verify ``note`` and its consistency with the last checkpoint this kiosk trusted."""
+        try:
+            checkpoint = verify_checkpoint(note, self.log_key)
+        except VerificationError as e:
+            raise UntrustedLedger(f"the ledger's checkpoint does not verify: {e}") from e
+        previous = self.store.latest_checkpoint()
+        if previous is not None:
+            old = verify_checkpoint(previous[1], self.log_key)
+            if checkpoint.size < old.size:
+                raise UntrustedLedger(
+                    f"the ledger's log shrank from {old.size} to {checkpoint.size}"
+                )
+            if checkpoint.size > old.size:
+                proof = self.client.consistency(old.size, checkpoint.size)
+                try:
+                    verify_consistency(old.size, checkpoint.size, old.root, checkpoint.root, proof)
+                except VerificationError as e:
+                    raise UntrustedLedger(f"the ledger rewrote its log: {e}") from e
+            elif checkpoint.root != old.root:
+                raise UntrustedLedger("the ledger signed two different trees of one size")
+        self.store.record_sync({}, note, checkpoint.size, _now())
+        return checkpoint

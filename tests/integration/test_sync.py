@@ -1,0 +1,145 @@
+"""Kiosk to ledger sync over real HTTP, and the USB export for venues with no network."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kiosk.core.chain import Mode
+from kiosk.core.checkpoint import NoteVerifier, verify_checkpoint
+from kiosk.core.crypto import SigningKey
+from kiosk.core.encoding import b64e
+from kiosk.core.synthetic import SyntheticElection, random_ballot
+from kiosk.store.ballot_box import BallotBox
+from kiosk.store.chain_store import ChainStore
+from kiosk.store.keys import load_keys, provision
+from kiosk.sync.client import LedgerClient
+from kiosk.sync.errors import LedgerUnreachable, UntrustedLedger
+from kiosk.sync.worker import SyncWorker
+from tests.conftest import voter_of
+from tests.integration.ledger_server import ORIGIN, ROOT, LedgerServer
+from tests.integration.test_ledger_api import enrol
+
+
+def cast(box: BallotBox, election: SyntheticElection, category: str, n: int) -> str:
+    voter = voter_of(election, category, n)
+    return box.cast_ballot(voter, random_ballot(box.package, voter, random.Random(n))).tracking_code
+
+
+def open_kiosk(tmp: Path, election: SyntheticElection) -> tuple[ChainStore, BallotBox, SigningKey]:
+    key = SigningKey.generate()
+    store = ChainStore.create(tmp / "kiosk.db", os.urandom(32), key, election.package)
+    box = BallotBox(store, election.package)
+    box.set_mode(Mode.OFFICIAL)
+    box.open_session()
+    return store, box, key
+
+
+def test_sync_pushes_verifies_and_resumes(tmp_path: Path, election: SyntheticElection) -> None:
+    store, box, key = open_kiosk(tmp_path, election)
+    with LedgerServer(tmp_path / "ledger", election) as server:
+        enrol(server, key, "hall A")
+        worker = SyncWorker(store, LedgerClient(server.url, key), server.log_key)
+        cast(box, election, "resident", 0)
+        status = worker.sync_once()
+        assert status.online and status.trusted and status.pending == 0
+        assert status.acknowledged_height == store.state.height == 3
+        for n in range(1, 4):
+            cast(box, election, "resident", n)
+        assert worker.sync_once().acknowledged_height == store.state.height == 6
+        assert worker.client.head().height == 6
+        size, note = store.latest_checkpoint() or (0, "")
+        assert size == 7 and verify_checkpoint(note, server.log_key).size == 7
+        # The checkpoint goes into the session's closing block.
+        closing = box.close_session(checkpoint=note)
+        worker.sync_once()
+        assert closing.block.body["checkpoint"] == note
+        assert worker.client.head().height == closing.block.height
+    with pytest.raises(LedgerUnreachable):
+        worker.sync_once()  # the ledger is gone: a clear error, nothing lost
+    assert store.state.height == closing.block.height
+    store.close()
+
+
+def test_a_ledger_that_does_not_sign_with_the_pinned_key_is_not_trusted(
+    tmp_path: Path, election: SyntheticElection
+) -> None:
+    store, box, key = open_kiosk(tmp_path, election)
+    with LedgerServer(tmp_path / "ledger", election) as server:
+        enrol(server, key, "hall A")
+        wrong = NoteVerifier(ORIGIN, SigningKey.generate().public_key).vkey
+        worker = SyncWorker(store, LedgerClient(server.url, key), wrong)
+        cast(box, election, "expert", 0)
+        with pytest.raises(UntrustedLedger, match="does not verify"):
+            worker.sync_once()
+    assert store.latest_checkpoint() is None
+    store.close()
+
+
+def run(module: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_usb_export_round_trip_with_tampered_and_truncated_files(
+    tmp_path: Path, election: SyntheticElection
+) -> None:
+    keys = provision(tmp_path / "keys")
+    keys = load_keys(tmp_path / "keys")
+    with ChainStore.create(
+        tmp_path / "kiosk.db", keys.store_key, keys.kiosk_key, election.package
+    ) as store:
+        box = BallotBox(store, election.package)
+        box.set_mode(Mode.OFFICIAL)
+        box.open_session()
+        for n in range(4):
+            cast(box, election, "resident", n)
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    done = run(
+        "kiosk.cli",
+        "export",
+        str(tmp_path / "kiosk.db"),
+        "--keys",
+        str(tmp_path / "keys"),
+        "--out",
+        str(usb / "chain.hanpyo"),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "exported blocks 0..6 (7)" in done.stdout
+    lines = (usb / "chain.hanpyo").read_bytes().splitlines()
+
+    tampered = usb / "tampered.hanpyo"
+    doc = json.loads(lines[5])
+    doc["time"] = "2031-01-01T00:00Z"
+    tampered.write_bytes(b"\n".join([*lines[:5], json.dumps(doc).encode(), *lines[6:]]) + b"\n")
+    truncated = usb / "truncated.hanpyo"
+    truncated.write_bytes(b"\n".join(lines[:4]) + b"\n" + lines[4][:30])
+
+    with LedgerServer(tmp_path / "ledger", election) as server:
+        kiosk = enrol(server, keys.kiosk_key, "USB-only kiosk")
+        cut = server.cli("import", str(truncated))
+        assert cut.returncode == 1
+        assert "truncated" in cut.stdout and "line 5" in cut.stdout
+        assert f"kiosk {kiosk}: 3 new blocks" in cut.stdout  # the blocks before the damage
+        bad = server.cli("import", str(tampered))
+        assert bad.returncode == 1
+        assert "altered" in bad.stdout and "bad_signature" in bad.stdout
+        assert "refused at height 4" in bad.stdout and "1 new blocks" in bad.stdout
+        good = server.cli("import", str(usb / "chain.hanpyo"))
+        assert good.returncode == 0, good.stdout
+        assert "3 new blocks, 4 already held" in good.stdout
+        again = server.cli("import", str(usb / "chain.hanpyo"))
+        assert again.returncode == 0 and "0 new blocks, 7 already held" in again.stdout
