@@ -14,7 +14,6 @@ import pytest
 from kiosk.core.chain import Mode
 from kiosk.core.checkpoint import NoteVerifier, verify_checkpoint
 from kiosk.core.crypto import SigningKey
-from kiosk.core.encoding import b64e
 from kiosk.core.synthetic import SyntheticElection, random_ballot
 from kiosk.store.ballot_box import BallotBox
 from kiosk.store.chain_store import ChainStore
