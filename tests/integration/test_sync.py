@@ -142,3 +142,38 @@ def test_usb_export_round_trip_with_tampered_and_truncated_files(
         assert "3 new blocks, 4 already held" in good.stdout
         again = server.cli("import", str(usb / "chain.hanpyo"))
         assert again.returncode == 0 and "0 new blocks, 7 already held" in again.stdout
+
+
+def test_the_kiosk_asks_the_ledger_whether_a_voter_voted_elsewhere(
+    tmp_path: Path, election: SyntheticElection
+) -> None:
+    from kiosk.core.election import DuplicatePolicy
+    from kiosk.sync.eligibility import check_elsewhere
+
+    store, box, key = (
+        open_kiosk(tmp_path / "a", election)
+        if (tmp_path / "a").mkdir() is None
+        else (None, None, None)
+    )
+    assert store is not None and box is not None and key is not None
+    policy = election.package.duplicate_policy
+    assert policy is DuplicatePolicy.IN_PERSON_WINS
+    with LedgerServer(tmp_path / "ledger", election) as server:
+        enrol(server, key, "hall A")
+        cast(box, election, "resident", 0)
+        SyncWorker(store, LedgerClient(server.url, key), server.log_key).sync_once()
+        other_key = SigningKey.generate()
+        enrol(server, other_key, "hall B")
+        hall_b = LedgerClient(server.url, other_key)
+        voted = check_elsewhere(hall_b, voter_of(election, "resident", 0).nullifier, policy)
+        assert not voted.allowed and voted.checked
+        assert voted.message is not None and "in person" in voted.message[1]
+        fresh = check_elsewhere(hall_b, voter_of(election, "resident", 1).nullifier, policy)
+        assert fresh.allowed and fresh.message is None and fresh.checked
+        first = check_elsewhere(
+            hall_b, voter_of(election, "resident", 0).nullifier, DuplicatePolicy.LAST
+        )
+        assert first.allowed and first.message is not None and "replaces" in first.message[1]
+    offline = check_elsewhere(hall_b, voter_of(election, "resident", 0).nullifier, policy)
+    assert offline.allowed and not offline.checked  # local rules apply; the ledger sorts it out
+    store.close()

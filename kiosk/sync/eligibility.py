@@ -1,0 +1,65 @@
+"""Has this voter already voted elsewhere? The ledger knows; the election's policy decides."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kiosk.core.election import DuplicatePolicy
+from kiosk.sync.client import LedgerClient
+from kiosk.sync.errors import SyncError
+
+
+@dataclass(frozen=True, slots=True)
+class Elsewhere:
+    """The answer for the voter: may they vote here, and what to tell them (ko, en)."""
+
+    allowed: bool
+    message: tuple[str, str] | None
+    checked: bool  # False when the ledger could not be asked: local rules applied alone
+
+
+FIRST_COUNTS = (
+    "이미 다른 곳에서 투표하셨습니다. 이번 투표는 처음 한 투표만 인정하므로 다시 투표할 수 "
+    "없습니다. 궁금한 점은 진행 요원에게 물어 주세요.",
+    "You have already voted elsewhere. In this vote only your first ballot counts, so "
+    "you cannot vote again. Please ask a staff member if you have questions.",
+)
+REPLACES = (
+    "이미 다른 곳에서 투표하셨습니다. 지금 투표하시면 이 투표가 앞선 투표를 대신합니다.",
+    "You have already voted elsewhere. If you vote now, this ballot replaces your earlier one.",
+)
+VOTED_IN_PERSON = (
+    "이미 현장에서 투표하셨습니다. 다시 투표할 수 없습니다. 궁금한 점은 진행 요원에게 물어 주세요.",
+    "You have already voted in person, so you cannot vote again. Please ask a "
+    "staff member if you have questions.",
+)
+REPLACES_ONLINE = (
+    "온라인으로 이미 투표하셨습니다. 여기서 투표하시면 현장 투표가 온라인 투표를 대신합니다.",
+    "You have already voted online. If you vote here, this ballot counts instead "
+    "of your online one.",
+)
+
+
+def decide(policy: DuplicatePolicy, channels: list[str]) -> Elsewhere:
+    """What the policy says for a voter who already voted through ``channels``."""
+    if not channels:
+        return Elsewhere(True, None, True)
+    match policy:
+        case DuplicatePolicy.FIRST:
+            return Elsewhere(False, FIRST_COUNTS, True)
+        case DuplicatePolicy.LAST:
+            return Elsewhere(True, REPLACES, True)
+        case DuplicatePolicy.IN_PERSON_WINS:
+            if "kiosk" in channels:
+                return Elsewhere(False, VOTED_IN_PERSON, True)
+            return Elsewhere(True, REPLACES_ONLINE, True)
+
+
+def check_elsewhere(client: LedgerClient, nullifier: bytes, policy: DuplicatePolicy) -> Elsewhere:
+    """Ask the ledger before showing the ballot. Offline, let the voter vote: the ledger
+    applies the same policy to duplicates when the blocks arrive."""
+    try:
+        voted, channels = client.has_voted(nullifier)
+    except SyncError:
+        return Elsewhere(True, None, False)
+    return decide(policy, channels if voted else [])
