@@ -150,12 +150,7 @@ def test_the_kiosk_asks_the_ledger_whether_a_voter_voted_elsewhere(
     from kiosk.core.election import DuplicatePolicy
     from kiosk.sync.eligibility import check_elsewhere
 
-    store, box, key = (
-        open_kiosk(tmp_path / "a", election)
-        if (tmp_path / "a").mkdir() is None
-        else (None, None, None)
-    )
-    assert store is not None and box is not None and key is not None
+    store, box, key = open_kiosk(tmp_path, election)
     policy = election.package.duplicate_policy
     assert policy is DuplicatePolicy.IN_PERSON_WINS
     with LedgerServer(tmp_path / "ledger", election) as server:
