@@ -110,7 +110,8 @@ class SyncWorker:
             except SyncError as e:
                 failures += 1
                 online = not isinstance(e, LedgerUnreachable)
-                self._publish(replace(self.status, online=online, alarm=str(e)))
+                pending = self.store.state.height - self.store.acknowledged_height()
+                self._publish(replace(self.status, online=online, pending=pending, alarm=str(e)))
                 delay = min(self._backoff_max_s, 2.0 ** min(failures, 10) / 2)
                 # Jitter, so that kiosks coming back together do not retry in step.
                 delay *= random.uniform(0.5, 1.0)  # noqa: S311 - not a secret
