@@ -6,12 +6,18 @@ import json
 import os
 import random
 import shutil
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from kiosk.core.ballot import Ballot
 from kiosk.core.block import BlockKind, decode_signed_block
 from kiosk.core.chain import Mode, verify_chain
+from kiosk.core.crypto import SigningKey
 from kiosk.core.election import Channel, ElectionPackage, sign_package, verify_package
+from kiosk.core.encoding import b64e
 from kiosk.core.errors import HanpyoError
 from kiosk.core.synthetic import SyntheticElection, build_election, derived_key, random_ballot
 from kiosk.hardware.auth import CardHolder, identify, prove
@@ -24,6 +30,8 @@ from kiosk.hardware.simulator import Simulator
 from kiosk.store.ballot_box import BallotBox
 from kiosk.store.chain_store import ChainStore
 from kiosk.store.keys import load_keys, provision
+from kiosk.sync.client import LedgerClient
+from kiosk.sync.worker import SyncWorker
 
 PIN = "123456"
 SAMPLE = (
@@ -87,12 +95,11 @@ def run_demo(out: Path, voters: int = 12, seed: int = 7) -> int:
     if code:
         return code
 
-    closing = box.close_session()
-    say(
-        f"7. Session closed at height {closing.block.height}: "
-        f"{closing.block.body['ballots']} ballots in this session"
-    )
+    with DemoLedger(out / "ledger", out / "election.json", election.authority.public_key) as ledger:
+        code = _sync_and_check(ledger, store, box, keys.kiosk_key)
     store.close()
+    if code:
+        return code
 
     with ChainStore.open(out / "kiosk.db", keys.store_key, keys.kiosk_key, package) as reopened:
         state = reopened.state
@@ -217,6 +224,140 @@ def _official_session(
         return 1
     except HanpyoError as e:
         say(f"   unenrolled card → refused: {e.user_message[0]} / {e.user_message[1]}")
+    return 0
+
+
+class DemoLedger:
+    """The central ledger as its own process: `ledger init`, then `ledger serve` on a free port."""
+
+    def __init__(self, data: Path, election: Path, authority: bytes) -> None:
+        self.data = data
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        done = self._cli(
+            "init",
+            "--election",
+            str(election),
+            f"--authority={b64e(authority)}",
+            "--origin",
+            "demo.hanpyo.local/provincial-review-2017",
+        )
+        self.log_key = done.stdout.strip().rsplit(": ", 1)[1]
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def _cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "ledger.cli", *args, "--data", str(self.data)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise HanpyoError(f"ledger {args[0]} failed: {done.stderr.strip()}")
+        return done
+
+    def enrol(self, public_key: bytes, name: str) -> str:
+        done = self._cli(
+            "kiosks",
+            "enrol",
+            f"--public-key={b64e(public_key)}",
+            "--name",
+            name,
+            "--location",
+            "전시홀 A · Hall A",
+        )
+        return done.stdout.strip().rsplit(" ", 1)[1]
+
+    def __enter__(self) -> DemoLedger:
+        log = (self.data / "serve.log").open("ab")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ledger.cli",
+                "serve",
+                "--data",
+                str(self.data),
+                "--port",
+                str(self.port),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise HanpyoError("ledger serve stopped: see " + str(self.data / "serve.log"))
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return self
+            time.sleep(0.05)
+        raise HanpyoError("the ledger did not start in 30 s")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()  # by its process id
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _sync_and_check(
+    ledger: DemoLedger, store: ChainStore, box: BallotBox, kiosk_key: SigningKey
+) -> int:
+    kiosk_id = ledger.enrol(kiosk_key.public_key, "전시홀 A 1번 · Hall A kiosk 1")
+    say(f"7. Central ledger running at {ledger.url}; this kiosk enrolled as {kiosk_id}")
+    worker = SyncWorker(store, LedgerClient(ledger.url, kiosk_key), ledger.log_key)
+    status = worker.sync_once()
+    say(
+        f"   synced: the ledger holds blocks 0..{status.acknowledged_height}; its signed "
+        f"checkpoint (log size {status.checkpoint_size}) verified with the pinned log key"
+    )
+    latest = store.latest_checkpoint()
+    closing = box.close_session(checkpoint=latest[1] if latest else None)
+    worker.sync_once()
+    head = worker.client.head()
+    if head.height != closing.block.height or head.hash != closing.hash:
+        say("   !! the ledger's head differs from the kiosk's")
+        return 1
+    say(
+        f"   session closed at height {closing.block.height} "
+        f"({closing.block.body['ballots']} ballots), the closing block carries that "
+        "checkpoint, and the ledger's head equals the kiosk's"
+    )
+    ballots = [b for b in store.blocks() if b.block.kind is BlockKind.BALLOT]
+    voter_code = ballots[-1].tracking_code
+    check = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ledger.cli",
+            "verify-proof",
+            "--url",
+            ledger.url,
+            "--tracking-code",
+            voter_code,
+            f"--log-key={ledger.log_key}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if check.returncode != 0:
+        say(f"   !! the tracking code did not verify: {check.stderr}")
+        return 1
+    say(f"   a voter checks receipt {voter_code}: {check.stdout.strip()}")
     return 0
 
 

@@ -178,7 +178,7 @@ class ChainStore:
 
     def record_sync(
         self,
-        leaves: dict[int, int],
+        leaves: dict[int, int | None],
         checkpoint: str | None,
         checkpoint_size: int | None,
         verified_at: str,

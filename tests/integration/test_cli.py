@@ -40,6 +40,8 @@ def test_the_demo_casts_verifies_and_catches_tampering(tmp_path: Path):
     assert "That PIN is not correct. You have 2 more tries." in out
     assert out.count(" PIN ok: ") == 5
     assert "This card is not on the list for this vote" in out
+    assert "the ledger's head equals the kiosk's" in out
+    assert "the inclusion proof verifies against the signed checkpoint" in out
     assert "bad_signature" in out and "height_gap" in out
     assert "!!" not in out
     assert (tmp_path / "demo" / "kiosk.db").is_file()
