@@ -51,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         default=1,
         help="API worker processes (more than one needs PostgreSQL)",
     )
+    serve.add_argument("--tls-cert", type=Path, help="serve HTTPS with this certificate (PEM)")
+    serve.add_argument("--tls-key", type=Path, help="and this private key (PEM)")
 
     kiosks = sub.add_parser("kiosks", help="enrol and list kiosks and online platforms")
     ksub = kiosks.add_subparsers(dest="kiosks_command", required=True)
@@ -167,6 +169,8 @@ def _serve(args: argparse.Namespace) -> int:
     _ledger(args)  # fail here, clearly, rather than in every worker
     os.environ["HANPYO_LEDGER_DB"] = _db_url(args)
     os.environ["HANPYO_LOG_KEY_FILE"] = str((args.data / "log.key").resolve())
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise HanpyoError("give both --tls-cert and --tls-key, or neither")
     uvicorn.run(
         "ledger.api:app_from_environment",
         factory=True,
@@ -174,6 +178,9 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level="warning",
+        timeout_graceful_shutdown=5,  # kiosks keep connections alive; do not wait on them
+        ssl_certfile=str(args.tls_cert) if args.tls_cert else None,
+        ssl_keyfile=str(args.tls_key) if args.tls_key else None,
     )
     return 0
 

@@ -73,7 +73,12 @@ class LedgerClient:
         self._timeout = timeout
         self._session = requests.Session()
         if tls_pin:
+            # The pin replaces certificate-authority trust: the ledger's certificate is trusted
+            # because its SHA-256 is the one the authority signed into the election package.
             self._session.mount("https://", _PinnedAdapter(tls_pin.removeprefix("sha256/")))
+            self._session.verify = False
+            # ...and no CA bundle from the environment (REQUESTS_CA_BUNDLE) may override it.
+            self._session.trust_env = False
 
     def close(self) -> None:
         self._session.close()

@@ -14,6 +14,7 @@ import pytest
 from kiosk.core.chain import Mode
 from kiosk.core.checkpoint import NoteVerifier, verify_checkpoint
 from kiosk.core.crypto import SigningKey
+from kiosk.core.encoding import b64e
 from kiosk.core.synthetic import SyntheticElection, random_ballot
 from kiosk.store.ballot_box import BallotBox
 from kiosk.store.chain_store import ChainStore
@@ -172,3 +173,95 @@ def test_the_kiosk_asks_the_ledger_whether_a_voter_voted_elsewhere(
     offline = check_elsewhere(hall_b, voter_of(election, "resident", 0).nullifier, policy)
     assert offline.allowed and not offline.checked  # local rules apply; the ledger sorts it out
     store.close()
+
+
+def test_the_ledger_certificate_is_pinned(tmp_path: Path, election: SyntheticElection) -> None:
+    """HTTPS to the ledger succeeds only with the certificate pinned in the election package."""
+    import hashlib
+    import socket
+    import ssl
+    import time as clock
+
+    from tests.integration.ledger_server import free_port, ledger_cli
+
+    cert, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(key_file),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    pin = hashlib.sha256(ssl.PEM_cert_to_DER_cert(cert.read_text())).hexdigest()
+    store, box, kiosk_key = open_kiosk(tmp_path, election)
+    plain = LedgerServer(tmp_path / "ledger", election)  # init only; served below over TLS
+    enrol_cli = ledger_cli(
+        "kiosks",
+        "enrol",
+        f"--public-key={b64e(kiosk_key.public_key)}",
+        "--name",
+        "hall A",
+        data=tmp_path / "ledger",
+    )
+    assert enrol_cli.returncode == 0, enrol_cli.stderr
+    port = free_port()
+    serve = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ledger.cli",
+            "serve",
+            "--data",
+            str(tmp_path / "ledger"),
+            "--port",
+            str(port),
+            "--tls-cert",
+            str(cert),
+            "--tls-key",
+            str(key_file),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"https://127.0.0.1:{port}"
+        deadline = clock.monotonic() + 30
+        while True:  # wait until it listens
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert clock.monotonic() < deadline, "ledger serve with TLS did not start"
+            clock.sleep(0.1)
+        cast(box, election, "resident", 0)
+        pinned = SyncWorker(
+            store, LedgerClient(url, kiosk_key, tls_pin=f"sha256/{pin}"), plain.log_key
+        )
+        assert pinned.sync_once().acknowledged_height == store.state.height
+        wrong = LedgerClient(url, kiosk_key, tls_pin="sha256/" + "00" * 32)
+        with pytest.raises(LedgerUnreachable):
+            wrong.head()
+        unpinned = LedgerClient(url, kiosk_key)  # ordinary CA checks refuse a self-signed cert
+        with pytest.raises(LedgerUnreachable):
+            unpinned.head()
+        for client in (pinned.client, wrong, unpinned):
+            client.close()  # a kept-alive connection would hold up the server's shutdown
+    finally:
+        serve.terminate()
+        serve.wait(15)
+        store.close()
