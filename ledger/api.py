@@ -6,11 +6,13 @@
 import hashlib
 import json
 import os
+import re
 import time
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
@@ -45,6 +47,16 @@ STATUS = {
 }
 
 
+_DIGITS = re.compile(r"[0-9]{1,15}")
+
+
+class Refusal(BaseModel):
+    """Every refusal: a machine-readable reason and a sentence for people."""
+
+    reason: str
+    detail: str
+
+
 class BlockBatch(BaseModel):
     blocks: list[dict[str, Any]] = Field(max_length=MAX_BATCH)
 
@@ -67,6 +79,10 @@ def request_message(method: str, path: str, timestamp: str, body: bytes) -> byte
 
 def create_app(ledger: Ledger) -> FastAPI:
     app = FastAPI(
+        responses={
+            status: {"model": Refusal, "description": "refused, with the reason"}
+            for status in (401, 403, 404, 409, 413, 422)
+        },
         title="Hanpyo ledger",
         version="1",
         description="Verified ingest of kiosk chains into one Merkle log.",
@@ -75,13 +91,19 @@ def create_app(ledger: Ledger) -> FastAPI:
     @app.middleware("http")
     async def limit_body(request: Request, call_next: Any) -> Any:
         length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+        if length is not None and (not _DIGITS.fullmatch(length) or int(length) > MAX_BODY):
             return _error(LedgerError("too_large", f"requests are at most {MAX_BODY} bytes"))
         return await call_next(request)
 
     @app.exception_handler(LedgerError)
     async def ledger_error(_request: Request, e: LedgerError) -> JSONResponse:
         return _error(e)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, e: RequestValidationError) -> JSONResponse:
+        # Name the fields, never echo the input back: it may be anything at all.
+        where = sorted({".".join(str(p) for p in err.get("loc", ())) for err in e.errors()})
+        return _error(LedgerError("bad_request", f"invalid fields: {', '.join(where)}"))
 
     async def kiosk_auth(
         request: Request, kiosk_id: str, authorization: Annotated[str | None, Header()] = None
@@ -91,7 +113,7 @@ def create_app(ledger: Ledger) -> FastAPI:
         if fields.get("kiosk") != kiosk_id:
             raise LedgerError("bad_request_signature", "the request is signed by another kiosk")
         stamp = fields.get("time", "")
-        if not stamp.isdigit() or abs(int(stamp) - time.time()) > CLOCK_SKEW:
+        if not _DIGITS.fullmatch(stamp) or abs(int(stamp) - time.time()) > CLOCK_SKEW:
             raise LedgerError(
                 "stale_request",
                 "the request time is missing or off by more "
@@ -152,6 +174,8 @@ def create_app(ledger: Ledger) -> FastAPI:
         status = 200
         if result.rejection is not None:
             status = STATUS.get(result.rejection.reason, 422)
+            # Also the shape of every refusal, with what was accepted before it.
+            body |= {"reason": result.rejection.reason, "detail": result.rejection.detail}
         return JSONResponse(body, status_code=status)
 
     @app.get("/v1/kiosks/{kiosk_id}/head")
@@ -235,7 +259,7 @@ def create_app(ledger: Ledger) -> FastAPI:
 
     @app.get("/v1/admin/fleet", dependencies=[Depends(admin_auth)])
     def fleet_status() -> Any:
-        return [k.to_json() for k in fleet(ledger.engine)]
+        return [k.to_json() for k in fleet(ledger.reader)]
 
     @app.get("/admin/dashboard", response_class=HTMLResponse, include_in_schema=False)
     def dashboard() -> str:
@@ -248,11 +272,11 @@ def create_app(ledger: Ledger) -> FastAPI:
 
     @app.get("/v1/admin/duplicates", dependencies=[Depends(admin_auth)])
     def duplicate_ballots() -> Any:
-        return duplicates(ledger.engine, ledger.duplicate_policy)
+        return duplicates(ledger.reader, ledger.duplicate_policy)
 
     @app.get("/v1/admin/reconciliation", dependencies=[Depends(admin_auth)])
     def reconcile() -> Any:
-        return reconciliation(ledger.engine, ledger.duplicate_policy)
+        return reconciliation(ledger.reader, ledger.duplicate_policy)
 
     return app
 
@@ -272,7 +296,7 @@ def _auth_fields(header: str | None) -> dict[str, str]:
 
 def _error(e: LedgerError) -> JSONResponse:
     return JSONResponse(
-        {"reason": e.reason, "detail": e.detail}, status_code=STATUS.get(e.reason, 422)
+        {"reason": e.reason, "detail": e.explanation}, status_code=STATUS.get(e.reason, 422)
     )
 
 

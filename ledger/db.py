@@ -158,7 +158,10 @@ def connect(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Writers take the write lock at once; readers (see ``reader``) take a WAL
+            # snapshot and never wait for a writer.
+            read_only = conn.get_execution_options().get("hanpyo_read", False)
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     if url.startswith("postgresql://"):
@@ -168,3 +171,8 @@ def connect(url: str) -> Engine:
 
 def create_schema(engine: Engine) -> None:
     metadata.create_all(engine)
+
+
+def reader(engine: Engine) -> Engine:
+    """The same database for transactions that only read."""
+    return engine.execution_options(hanpyo_read=True)

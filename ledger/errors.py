@@ -11,3 +11,4 @@ class LedgerError(HanpyoError):
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
+        self.explanation = detail  # for answers, which carry the reason separately

@@ -12,7 +12,13 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from kiosk.core.crypto import Domain, SigningKey, kiosk_id_for, verify_signature
+from kiosk.core.crypto import (
+    Domain,
+    SigningKey,
+    is_valid_ed25519_point,
+    kiosk_id_for,
+    verify_signature,
+)
 from kiosk.core.election import Channel, DuplicatePolicy, ElectionPackage, verify_package
 from kiosk.core.encoding import crockford32, crockford32_decode, group4
 from kiosk.core.errors import EncodingError, VerificationError
@@ -46,6 +52,7 @@ class InclusionProof:
 class Ledger:
     def __init__(self, engine: Engine, log_key: SigningKey) -> None:
         self.engine = engine
+        self.reader = db.reader(engine)
         try:
             with engine.connect() as conn:
                 row = conn.execute(select(db.election)).first()
@@ -86,8 +93,8 @@ class Ledger:
         self, public_key: bytes, name: str, location: str = "", channel: Channel = Channel.KIOSK
     ) -> str:
         """Enrol a kiosk or online platform by its public key; return its kiosk id."""
-        if len(public_key) != 32:
-            raise LedgerError("bad_key", "a kiosk key is a 32-byte Ed25519 public key")
+        if not is_valid_ed25519_point(public_key):
+            raise LedgerError("bad_key", "a kiosk key is a valid 32-byte Ed25519 public key")
         kiosk_id = kiosk_id_for(public_key)
         with self.engine.begin() as conn:
             if (
@@ -124,7 +131,7 @@ class Ledger:
 
     def check_admin_token(self, token: str) -> bool:
         digest = hashlib.sha256(token.encode()).digest()
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             return (
                 conn.execute(
                     select(db.admin_tokens.c.label).where(db.admin_tokens.c.token_hash == digest)
@@ -148,7 +155,7 @@ class Ledger:
 
     # -- reading -------------------------------------------------------------------------------
     def sources(self) -> list[Source]:
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             heads = dict(
                 conn.execute(select(db.chain_heads.c.kiosk_id, db.chain_heads.c.height)).all()
             )
@@ -171,7 +178,7 @@ class Ledger:
         return next((s for s in self.sources() if s.kiosk_id == kiosk_id), None)
 
     def head(self, kiosk_id: str) -> tuple[int, bytes | None]:
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             row = conn.execute(
                 select(db.blocks.c.height, db.blocks.c.hash)
                 .where(db.blocks.c.kiosk_id == kiosk_id)
@@ -181,13 +188,13 @@ class Ledger:
         return (-1, None) if row is None else (int(row.height), bytes(row.hash))
 
     def checkpoint(self) -> str:
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             return latest_checkpoint(conn)
 
     def inclusion(self, leaf_index: int, size: int | None = None) -> InclusionProof:
         """The proof for ``leaf_index`` in the tree of a published checkpoint (the latest, or
         the one of ``size``), read with that checkpoint in one snapshot so the two agree."""
-        with self.engine.begin() as conn:
+        with self.reader.begin() as conn:
             query = select(db.checkpoints.c.size, db.checkpoints.c.note)
             query = (
                 query.order_by(db.checkpoints.c.size.desc()).limit(1)
@@ -212,7 +219,7 @@ class Ledger:
             )
 
     def consistency(self, old_size: int, new_size: int) -> list[bytes]:
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             log = read_log(conn)
             if not 0 <= old_size <= new_size <= log.size:
                 raise LedgerError(
@@ -227,7 +234,7 @@ class Ledger:
             normalised = group4(crockford32(crockford32_decode(code)[:10]))
         except EncodingError as e:
             raise LedgerError("bad_tracking_code", str(e)) from e
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             row = conn.execute(
                 select(db.blocks.c.leaf_index).where(db.blocks.c.tracking == normalised)
             ).first()
@@ -237,7 +244,7 @@ class Ledger:
 
     def has_voted(self, nullifier: bytes) -> list[str]:
         """The channels through which ``nullifier`` cast an official ballot (empty: none)."""
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             rows = conn.execute(
                 select(db.nullifiers.c.channel)
                 .where(db.nullifiers.c.nullifier == nullifier, db.nullifiers.c.kind == "ballot")
@@ -250,5 +257,5 @@ class Ledger:
         return DuplicatePolicy(json.loads(self.signed_package)["package"]["duplicate_policy"])
 
     def log_size(self) -> int:
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             return read_log(conn).size
