@@ -218,6 +218,10 @@ def main() -> None:
     parser.add_argument("--no-report", action="store_true", help="print only")
     parser.add_argument("--no-cards", action="store_true", help="skip the card benchmarks")
     parser.add_argument("--card-rounds", type=int, default=20, help="card insertions")
+    parser.add_argument("--no-ledger", action="store_true", help="skip the ledger benchmarks")
+    parser.add_argument(
+        "--ledger-large", type=int, default=1_000_000, help="leaves in the large ledger log"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="hanpyo-bench-") as tmp:
         rows, store, block_size = bench_cast(Path(tmp), args.casts)
@@ -225,6 +229,14 @@ def main() -> None:
         store.close()
         if not args.no_cards:
             rows += bench_cards(Path(tmp), args.card_rounds)
+        extra_notes: list[str] = []
+        if not args.no_ledger:
+            from bench.ledger_bench import bench_ledger
+            from bench.ledger_bench import notes as ledger_notes
+
+            (Path(tmp) / "ledger").mkdir()
+            rows += bench_ledger(Path(tmp) / "ledger", large=args.ledger_large)
+            extra_notes += ledger_notes(small=10_000, large=args.ledger_large)
     notes = [
         "How it was measured:",
         f"- cast: {args.casts} ballots of the sample review election (11 scores each) cast "
@@ -246,6 +258,7 @@ def main() -> None:
         "thread of their own, such as vpcd, every 400 ms; CCID readers signal insertion on "
         "their interrupt endpoint.",
     ]
+    notes += extra_notes
     width = max(len(r.name) for r in rows)
     for r in rows:
         print(f"{r.name:<{width}}  {r.value:>16}  {r.baseline:<40} {r.ratio:>7}")
