@@ -118,8 +118,10 @@ class LedgerClient:
         try:
             document = parse_json(response.content)
         except EncodingError as e:
-            if response.status_code >= 500:
-                raise LedgerUnreachable(f"the ledger failed ({response.status_code})") from e
+            if response.status_code >= 500 or response.status_code == 200:
+                # A 200 without its JSON is an answer cut short by the network.
+                raise LedgerUnreachable(f"the ledger's answer ({response.status_code}) arrived "
+                                        "incomplete") from e
             raise SyncError(f"the ledger answered {response.status_code} with no JSON") from e
         if response.status_code in ok:
             return document
@@ -169,7 +171,12 @@ class LedgerClient:
         response = self._call("GET", "/v1/checkpoint")
         if response.status_code != 200:
             self._json(response)
-        return response.text
+        text = response.text
+        # A connection cut inside the headers reaches us as a 200 with a short body. That is
+        # a network fault to retry, not a ledger to distrust: only a whole note is judged.
+        if "\n\n" not in text or not text.endswith("\n"):
+            raise LedgerUnreachable(f"the checkpoint arrived incomplete ({len(text)} bytes)")
+        return text
 
     def consistency(self, old: int, new: int) -> list[bytes]:
         doc = self._json(
