@@ -324,7 +324,10 @@ def _sync_and_check(
         f"checkpoint (log size {status.checkpoint_size}) verified with the pinned log key"
     )
     latest = store.latest_checkpoint()
-    closing = box.close_session(checkpoint=latest[1] if latest else None)
+    closing = box.close_session()
+    if latest is None or closing.block.body["checkpoint"] != latest[1]:
+        say("   !! the closing block does not carry the verified checkpoint")
+        return 1
     worker.sync_once()
     head = worker.client.head()
     if head.height != closing.block.height or head.hash != closing.hash:

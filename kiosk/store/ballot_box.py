@@ -51,9 +51,12 @@ class BallotBox:
     def resume_session(self) -> SignedBlock:
         return self.store.append(BlockKind.SESSION_RESUME, {"session": self.state.session_number})
 
-    def close_session(self, checkpoint: str | None = None) -> SignedBlock:
-        """Close the session with its counts and the latest verified ledger checkpoint, if any."""
+    def close_session(self) -> SignedBlock:
+        """Close the session with its counts and the latest ledger checkpoint this kiosk has
+        verified (recorded by the sync worker), if it ever reached the ledger."""
         s = self.state
+        latest = self.store.latest_checkpoint()
+        checkpoint = latest[1] if latest is not None else None
         return self.store.append(
             BlockKind.SESSION_CLOSE,
             {

@@ -120,8 +120,9 @@ class LedgerClient:
         except EncodingError as e:
             if response.status_code >= 500 or response.status_code == 200:
                 # A 200 without its JSON is an answer cut short by the network.
-                raise LedgerUnreachable(f"the ledger's answer ({response.status_code}) arrived "
-                                        "incomplete") from e
+                raise LedgerUnreachable(
+                    f"the ledger's answer ({response.status_code}) arrived incomplete"
+                ) from e
             raise SyncError(f"the ledger answered {response.status_code} with no JSON") from e
         if response.status_code in ok:
             return document

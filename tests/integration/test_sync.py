@@ -57,7 +57,7 @@ def test_sync_pushes_verifies_and_resumes(tmp_path: Path, election: SyntheticEle
         size, note = store.latest_checkpoint() or (0, "")
         assert size == 7 and verify_checkpoint(note, server.log_key).size == 7
         # The checkpoint goes into the session's closing block.
-        closing = box.close_session(checkpoint=note)
+        closing = box.close_session()
         worker.sync_once()
         assert closing.block.body["checkpoint"] == note
         assert worker.client.head().height == closing.block.height

@@ -114,7 +114,8 @@ def record(path: Path, key: SigningKey, election: SyntheticElection, seed: int) 
         box.resume_session()
         cast("expert", 0)
         cast("online", 0)
-        box.close_session(checkpoint="ledger checkpoint 7 / head 9f2c")
+        store.record_sync({}, "ledger checkpoint 7 / head 9f2c", 7, "2026-11-22T10:00:00+00:00")
+        box.close_session()  # carries that checkpoint
         return Recorded(tuple(store.blocks()), key, package)
     finally:
         store.close()

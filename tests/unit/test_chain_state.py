@@ -20,8 +20,11 @@ def test_a_session_opens_pauses_resumes_and_closes_with_its_counts(kiosk: Kiosk,
     box.pause_session()
     assert box.state.session is Session.PAUSED
     box.resume_session()
-    closing = box.close_session(checkpoint="example.org/log\n5\nAAAA\n")
+    note = "example.org/log\n5\nAAAA\n"
+    kiosk.store.record_sync({}, note, 5, "2026-11-22T10:00:00+00:00")  # as the sync worker does
+    closing = box.close_session()
     assert closing.block.body["ballots"] == 1 and closing.block.body["test_ballots"] == 0
+    assert closing.block.body["checkpoint"] == note  # the latest verified ledger checkpoint
     assert box.state.session is Session.CLOSED
     box.open_session()
     assert box.state.session_number == 2 and box.state.session_ballots == 0
