@@ -210,6 +210,19 @@ def create_app(ledger: Ledger) -> FastAPI:
             "checkpoint": proof.checkpoint,
         }
 
+    @app.get("/v1/proofs/inclusion-range")
+    def inclusion_range(
+        first: Annotated[int, Query(ge=0, le=2**63 - 1)],
+        count: Annotated[int, Query(ge=1, le=1000)],
+        size: Annotated[int, Query(ge=1, le=2**63 - 1)],
+    ) -> Any:
+        proofs = ledger.inclusion_range(first, count, size)
+        return {
+            "first": first,
+            "size": size,
+            "proofs": [[b64e(h) for h in proof] for proof in proofs],
+        }
+
     @app.get("/v1/proofs/consistency")
     def consistency(
         old: Annotated[int, Query(ge=0, le=2**63 - 1)],

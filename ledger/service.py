@@ -27,6 +27,8 @@ from ledger.errors import LedgerError
 from ledger.ingest import ElectionInfo, IngestResult, ingest
 from ledger.log import LogKey, initialise, latest_checkpoint, read_log
 
+MAX_RANGE = 1000  # proofs per range request: one upload batch at most
+
 
 @dataclass(frozen=True, slots=True)
 class Source:
@@ -217,6 +219,24 @@ class Ledger:
             return InclusionProof(
                 leaf_index, size, log.inclusion_proof(leaf_index, size), bytes(block), str(row.note)
             )
+
+    def inclusion_range(self, first: int, count: int, size: int) -> list[list[bytes]]:
+        """Inclusion proofs for leaves ``first`` .. ``first + count - 1`` in the tree of the
+        published checkpoint of ``size``: one request proves a whole uploaded batch."""
+        with self.reader.begin() as conn:
+            published = conn.execute(
+                select(db.checkpoints.c.size).where(db.checkpoints.c.size == size)
+            ).first()
+            if published is None:
+                raise LedgerError("not_found", f"no checkpoint was published at size {size}")
+            log = read_log(conn)
+            if not (first >= 0 and 1 <= count <= MAX_RANGE and first + count <= size <= log.size):
+                raise LedgerError(
+                    "out_of_range",
+                    f"leaves {first}..{first + count - 1} are not "
+                    f"all in the tree of size {size} (at most {MAX_RANGE})",
+                )
+            return [log.inclusion_proof(i, size) for i in range(first, first + count)]
 
     def consistency(self, old_size: int, new_size: int) -> list[bytes]:
         with self.reader.connect() as conn:

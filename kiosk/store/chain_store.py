@@ -39,7 +39,9 @@ CREATE TABLE blocks (
 -- What the ledger has acknowledged, kept beside the chain so syncing never adds blocks.
 CREATE TABLE sync_acks (
     height     INTEGER PRIMARY KEY REFERENCES blocks(height),
-    leaf_index INTEGER  -- null when known only from the ledger's head
+    leaf_index INTEGER,  -- null when known only from the ledger's head
+    proof_size INTEGER,  -- the tree the inclusion proof below was verified in
+    proof      BLOB      -- that proof's hashes, concatenated, deepest first
 );
 CREATE TABLE sync_checkpoints (
     size INTEGER PRIMARY KEY,
@@ -182,22 +184,34 @@ class ChainStore:
         checkpoint: str | None,
         checkpoint_size: int | None,
         verified_at: str,
+        proofs: dict[int, list[bytes]] | None = None,
     ) -> None:
         """Store the ledger's acknowledgement of ``leaves`` (height -> leaf index, or None when
-        known only from the ledger's head) and the
-        checkpoint it was verified against, in one transaction."""
+        known only from the ledger's head), the verified inclusion ``proofs`` by height (in
+        the tree of ``checkpoint_size``), and that checkpoint, in one transaction."""
+        proofs = proofs or {}
+        rows = [
+            (
+                h,
+                leaf,
+                checkpoint_size if h in proofs else None,
+                b"".join(proofs[h]) if h in proofs else None,
+            )
+            for h, leaf in sorted(leaves.items())
+        ]
         with self._lock:
             conn = self._conn
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 conn.executemany(
-                    "INSERT OR REPLACE INTO sync_acks (height, leaf_index) VALUES (?, ?)",
-                    sorted(leaves.items()),
+                    "INSERT OR REPLACE INTO sync_acks (height, leaf_index, proof_size, proof) "
+                    "VALUES (?, ?, ?, ?)",
+                    rows,
                 )
                 if checkpoint is not None and checkpoint_size is not None:
                     conn.execute(
-                        "INSERT OR REPLACE INTO sync_checkpoints (size, note, "
-                        "verified_at) VALUES (?, ?, ?)",
+                        "INSERT OR REPLACE INTO sync_checkpoints (size, note, verified_at) "
+                        "VALUES (?, ?, ?)",
                         (checkpoint_size, checkpoint, verified_at),
                     )
                 conn.execute("COMMIT")
@@ -205,6 +219,17 @@ class ChainStore:
                 with suppress(sqlcipher3.Error):
                     conn.execute("ROLLBACK")
                 raise StoreError(f"could not record the ledger's acknowledgement: {e}") from e
+
+    def inclusion_proof(self, height: int) -> tuple[int, int, list[bytes]] | None:
+        """The verified (leaf index, tree size, proof) of block ``height``, if synced."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT leaf_index, proof_size, proof FROM sync_acks WHERE height = ?", (height,)
+            ).fetchone()
+        if row is None or row[2] is None:
+            return None
+        proof = bytes(row[2])
+        return int(row[0]), int(row[1]), [proof[i : i + 32] for i in range(0, len(proof), 32)]
 
     def latest_checkpoint(self) -> tuple[int, str] | None:
         """The largest verified ledger checkpoint (size, note), if any."""

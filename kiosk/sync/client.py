@@ -204,6 +204,23 @@ class LedgerClient:
         except (KeyError, TypeError, ValueError, EncodingError) as e:
             raise SyncError(f"malformed inclusion answer: {e}") from e
 
+    def inclusion_range(self, first: int, count: int, size: int) -> list[list[bytes]]:
+        """Inclusion proofs for ``count`` consecutive leaves in the tree of ``size``."""
+        doc = self._json(
+            self._call(
+                "GET",
+                "/v1/proofs/inclusion-range",
+                params={"first": first, "count": count, "size": size},
+            )
+        )
+        try:
+            proofs = [[b64d(h, length=32) for h in proof] for proof in doc["proofs"]]
+        except (KeyError, TypeError, EncodingError) as e:
+            raise SyncError(f"malformed inclusion answer: {e}") from e
+        if len(proofs) != count:
+            raise SyncError(f"asked for {count} proofs, got {len(proofs)}")
+        return proofs
+
     def has_voted(self, nullifier: bytes) -> tuple[bool, list[str]]:
         doc = self._json(
             self._call(

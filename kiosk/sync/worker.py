@@ -41,6 +41,7 @@ class SyncedStore(Protocol):
         checkpoint: str | None,
         checkpoint_size: int | None,
         verified_at: str,
+        proofs: dict[int, list[bytes]] | None = None,
     ) -> None: ...
 
     def latest_checkpoint(self) -> tuple[int, str] | None: ...
@@ -167,22 +168,37 @@ class SyncWorker:
             raise LedgerRefused(reason, f"block {height}: {detail}", 422)
         note = answer.checkpoint or self.client.checkpoint()
         checkpoint = self._trust(note)
-        last = batch[-1]
-        leaf = answer.leaves.get(last.block.height)
-        if leaf is not None:  # prove the newest block is in the tree the ledger signed
-            proof = self.client.inclusion(leaf, checkpoint.size)
-            try:
-                verify_inclusion(
-                    leaf_hash(last.encode()), leaf, checkpoint.size, proof.proof, checkpoint.root
-                )
-            except VerificationError as e:
-                raise UntrustedLedger(
-                    f"block {last.block.height} is not in the signed log: {e}"
-                ) from e
+        proofs = self._prove(batch, answer.leaves, checkpoint)
         leaves: dict[int, int | None] = {
             b.block.height: answer.leaves.get(b.block.height) for b in batch
         }
-        self.store.record_sync(leaves, note, checkpoint.size, _now())
+        self.store.record_sync(leaves, note, checkpoint.size, _now(), proofs)
+
+    def _prove(
+        self, batch: list[SignedBlock], leaves: dict[int, int], checkpoint: Checkpoint
+    ) -> dict[int, list[bytes]]:
+        """Check that every block the ledger just accepted is in the tree it signed."""
+        new = [b for b in batch if b.block.height in leaves]
+        if not new:
+            return {}
+        first = leaves[new[0].block.height]
+        if [leaves[b.block.height] for b in new] != list(range(first, first + len(new))):
+            raise UntrustedLedger("the ledger did not put this batch's blocks side by side")
+        proofs = self.client.inclusion_range(first, len(new), checkpoint.size)
+        for block, proof in zip(new, proofs, strict=True):
+            try:
+                verify_inclusion(
+                    leaf_hash(block.encode()),
+                    leaves[block.block.height],
+                    checkpoint.size,
+                    proof,
+                    checkpoint.root,
+                )
+            except VerificationError as e:
+                raise UntrustedLedger(
+                    f"block {block.block.height} is not in the signed log: {e}"
+                ) from e
+        return {b.block.height: p for b, p in zip(new, proofs, strict=True)}
 
     def _trust(self, note: str) -> Checkpoint:
         """Verify ``note`` and its consistency with the last checkpoint this kiosk trusted."""

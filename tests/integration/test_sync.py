@@ -15,6 +15,7 @@ from kiosk.core.chain import Mode
 from kiosk.core.checkpoint import NoteVerifier, verify_checkpoint
 from kiosk.core.crypto import SigningKey
 from kiosk.core.encoding import b64e
+from kiosk.core.merkle import leaf_hash, verify_inclusion
 from kiosk.core.synthetic import SyntheticElection, random_ballot
 from kiosk.store.ballot_box import BallotBox
 from kiosk.store.chain_store import ChainStore
@@ -55,7 +56,17 @@ def test_sync_pushes_verifies_and_resumes(tmp_path: Path, election: SyntheticEle
         assert worker.sync_once().acknowledged_height == store.state.height == 6
         assert worker.client.head().height == 6
         size, note = store.latest_checkpoint() or (0, "")
-        assert size == 7 and verify_checkpoint(note, server.log_key).size == 7
+        checkpoint = verify_checkpoint(note, server.log_key)
+        assert size == 7 and checkpoint.size == 7
+        # Every block has its own verified inclusion proof, kept beside the chain.
+        blocks = list(store.blocks())
+        for block in blocks:
+            recorded = store.inclusion_proof(block.block.height)
+            assert recorded is not None, f"no proof kept for block {block.block.height}"
+        for block in blocks[4:]:  # the second batch, proved in the tree of size 7
+            leaf, tree, proof = store.inclusion_proof(block.block.height) or (0, 0, [])
+            assert (leaf, tree) == (block.block.height, 7)
+            verify_inclusion(leaf_hash(block.encode()), leaf, tree, proof, checkpoint.root)
         # The checkpoint goes into the session's closing block.
         closing = box.close_session()
         worker.sync_once()
