@@ -1,8 +1,9 @@
 """Ledger benchmarks: HTTP ingest and proof serving on a small log and on a large one, each
 figure beside a baseline measured in the same run.
 
-Run with `.venv/bin/python -m bench.ledger_bench [--large N]`; prints a table. bench/run.py
-can add `bench_ledger(directory)` to its rows and `notes()` to its report.
+Run with `.venv/bin/python -m bench.ledger_bench [--large N] [--postgres]`; prints a table.
+bench/run.py can add `bench_ledger(directory)` to its rows and `notes()` to its report. With
+``postgres=True`` the same measurement runs again against a private PostgreSQL server.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from ledger.api import request_message
 from ledger.log import SqlNodeStore, lock_log, publish
 from ledger.service import Ledger
 from tests.integration.ledger_server import LedgerServer
+from tests.integration.postgres import PrivatePostgres
 
 SMALL_LOG = 10_000
 LARGE_LOG = 1_000_000
@@ -49,6 +51,7 @@ SYNTHETIC_SOURCES = 10  # enrolled kiosks the synthetic leaves are attributed to
 PREFILL_CHUNK = 50_000  # synthetic leaves per prefill transaction
 BASELINE_SIGNATURES = 5_000
 BASELINE_COMMITS = 300
+POSTGRES_WORKERS = 2  # uvicorn workers of the ledger served on PostgreSQL
 
 
 # -- real signed chains, built as a kiosk builds them ---------------------------------------
@@ -143,8 +146,13 @@ def prefill(ledger: Ledger, size: int, block_bytes: int, rng: random.Random) -> 
             publish(conn, log, ledger.key)
         codes += [str(b[3]) for b in rng.sample(blocks, min(200, count))]
     raw = ledger.engine.raw_connection()  # outside any transaction, which would block this
-    try:  # start the server on a database, not on a long WAL
-        raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    try:
+        if ledger.engine.dialect.name == "postgresql":
+            # Planner statistics and a visibility map, as autovacuum would leave a live log.
+            raw.driver_connection.autocommit = True
+            raw.cursor().execute("VACUUM ANALYZE")
+        else:  # start the server on a database, not on a long WAL
+            raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         raw.close()
     return Prefill(size, time.perf_counter() - start, codes)
@@ -154,6 +162,8 @@ def prefill_engine(url: str) -> Engine:
     """The ledger's own engine, with fsync off and a large page cache for this one job: the
     prefill is set-up, and durability of a database thrown away after the run is moot."""
     engine = db.connect(url)
+    if engine.dialect.name == "postgresql":
+        return engine  # the private server already runs with fsync off
 
     @event.listens_for(engine, "connect")
     def _bulk_load(dbapi_conn: Any, _record: Any) -> None:
@@ -175,7 +185,16 @@ def _insert_rows(
     conn: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple[object, ...]]
 ) -> None:
     """One executemany of SQLAlchemy's own INSERT for ``table`` on the transaction's
-    connection, skipping its per-row parameter processing (most of the prefill otherwise)."""
+    connection, skipping its per-row parameter processing (most of the prefill otherwise).
+    On PostgreSQL one COPY on the same connection and transaction instead: psycopg's
+    executemany sends a statement per row, several times slower at a million rows."""
+    if conn.dialect.name == "postgresql":
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        names = ", ".join(columns)
+        with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
     statement = table.insert().compile(dialect=conn.dialect, column_keys=list(columns))
     if tuple(statement.positiontup or ()) != columns:
         raise RuntimeError(f"{table.name} binds {statement.positiontup}, not {columns}")
@@ -370,11 +389,32 @@ def raw_sqlite_batches(directory: Path, count: int, rows: int, size: int) -> lis
     return samples
 
 
+def raw_postgres_batches(pg: PrivatePostgres, count: int, rows: int, size: int) -> list[float]:
+    """The same floor on the private PostgreSQL server the ledger runs on (fsync off, as it
+    is for the ledger): one transaction of ``rows`` rows of ``size`` bytes, by psycopg's
+    executemany over TCP, in a database of its own."""
+    url = pg.create_database("raw_batches")
+    samples = []
+    with pg.connect(url.rsplit("/", 1)[1]) as conn:
+        conn.execute("CREATE TABLE t (id BIGINT PRIMARY KEY, data BYTEA NOT NULL)")
+        cursor = conn.cursor()
+        for i in range(count):
+            payload = [(i * rows + j, os.urandom(size)) for j in range(rows)]
+
+            def commit(payload: list[tuple[int, bytes]] = payload) -> None:
+                with conn.transaction():
+                    cursor.executemany("INSERT INTO t (id, data) VALUES (%s, %s)", payload)
+
+            samples.append(timed(commit))
+    return samples
+
+
 # -- the run --------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class LogRun:
+    backend: str  # "SQLite" or "PostgreSQL"
     prefilled: Prefill
     ingest: Ingest
     proofs: dict[str, list[float]]
@@ -390,12 +430,23 @@ def run_at(
     size: int,
     chains: list[ChainWriter],
     block_bytes: int,
+    *,
+    pg: PrivatePostgres | None = None,
 ) -> LogRun:
-    """A new ledger prefilled to ``size`` leaves, then served: real ingest, then proofs."""
+    """A new ledger prefilled to ``size`` leaves, then served: real ingest, then proofs. On
+    SQLite by default; with ``pg``, on a fresh database of that server, with
+    POSTGRES_WORKERS workers."""
     rng = random.Random(size)
-    server = LedgerServer(directory / f"ledger-{size}", election)
+    backend = "SQLite" if pg is None else "PostgreSQL"
+    given = None if pg is None else pg.create_database(f"ledger_{size}")
+    server = LedgerServer(
+        directory / f"ledger-{backend.lower()}-{size}",
+        election,
+        db=given,
+        workers=1 if pg is None else POSTGRES_WORKERS,
+    )
     seed = (server.data / "log.key").read_text().strip()
-    url = db.database_url(None, server.data.resolve() / "ledger.db")
+    url = db.database_url(given, server.data.resolve() / "ledger.db")
     ledger = Ledger(prefill_engine(url), SigningKey(b64d(seed, length=32, name="log key")))
     prefilled = prefill(ledger, size, block_bytes, rng)
     ledger.engine.dispose()
@@ -409,10 +460,14 @@ def run_at(
         )
         log_size = size + sum(len(c.blocks) for c in chains)
         proofs = proof_latencies(client, log_size, codes, rng)
-    return LogRun(prefilled, ingest, proofs)
+    return LogRun(backend, prefilled, ingest, proofs)
 
 
-def bench_ledger(directory: Path, *, small: int = SMALL_LOG, large: int = LARGE_LOG) -> list[Row]:
+def bench_ledger(
+    directory: Path, *, small: int = SMALL_LOG, large: int = LARGE_LOG, postgres: bool = False
+) -> list[Row]:
+    """SQLite rows; with ``postgres``, the same rows again for one private PostgreSQL server
+    (a fresh database per log size, the same chains and sizes)."""
     election = build_election(
         review_definition(groups=2, per_group=12, election_id="bench-ledger"), seed="bench-ledger"
     )
@@ -422,11 +477,16 @@ def bench_ledger(directory: Path, *, small: int = SMALL_LOG, large: int = LARGE_
     block_bytes = round(statistics.median(len(b.encode()) for b in chains[0].blocks[3:]))
     raw = raw_sqlite_batches(directory, BASELINE_COMMITS, BATCH, block_bytes)
     runs = [run_at(directory, election, size, chains, block_bytes) for size in (small, large)]
-    return [
-        *_ingest_rows(runs, verify, raw),
-        *_prefill_rows(runs[-1]),
-        *_proof_rows(runs),
-    ]
+    rows = [*_ingest_rows(runs, verify, raw), *_prefill_rows(runs[-1]), *_proof_rows(runs)]
+    if postgres:
+        with PrivatePostgres() as pg:
+            raw = raw_postgres_batches(pg, BASELINE_COMMITS, BATCH, block_bytes)
+            runs = [
+                run_at(directory, election, size, chains, block_bytes, pg=pg)
+                for size in (small, large)
+            ]
+        rows += [*_ingest_rows(runs, verify, raw), *_prefill_rows(runs[-1]), *_proof_rows(runs)]
+    return rows
 
 
 def _ingest_rows(runs: list[LogRun], verify: float, raw: list[float]) -> list[Row]:
@@ -434,7 +494,7 @@ def _ingest_rows(runs: list[LogRun], verify: float, raw: list[float]) -> list[Ro
     for run in runs:
         rows.append(
             Row(
-                f"HTTP ingest, {BATCH}-block batches, log of {run.size:,}",
+                f"{run.backend}: HTTP ingest, {BATCH}-block batches, log of {run.size:,}",
                 f"{run.ingest.rate:,.0f} blocks/s",
                 f"raw PyNaCl verify: {verify:,.0f} sig/s",
                 f"{run.ingest.rate / verify:.2f}x",
@@ -444,16 +504,16 @@ def _ingest_rows(runs: list[LogRun], verify: float, raw: list[float]) -> list[Ro
             batch, base = percentile(run.ingest.batches, q), percentile(raw, q)
             rows.append(
                 Row(
-                    f"ingest of one {BATCH}-block batch p{q}, log of {run.size:,}",
+                    f"{run.backend}: ingest of one {BATCH}-block batch p{q}, log of {run.size:,}",
                     f"{batch * 1e3:.1f} ms",
-                    f"raw SQLite txn of {BATCH} rows p{q}: {base * 1e3:.2f} ms",
+                    f"raw {run.backend} txn of {BATCH} rows p{q}: {base * 1e3:.2f} ms",
                     f"{batch / base:.1f}x",
                 )
             )
     small, large = runs[0], runs[-1]
     rows.append(
         Row(
-            f"ingest throughput, log of {large.size:,} vs {small.size:,}",
+            f"{large.backend}: ingest throughput, log of {large.size:,} vs {small.size:,}",
             f"{large.ingest.rate:,.0f} vs {small.ingest.rate:,.0f} blocks/s",
             f"the same {small.ingest.blocks:,} real blocks, same run",
             f"{large.ingest.rate / small.ingest.rate:.2f}x",
@@ -462,7 +522,8 @@ def _ingest_rows(runs: list[LogRun], verify: float, raw: list[float]) -> list[Ro
     medians = [statistics.median(r.ingest.batches) for r in (small, large)]
     rows.append(
         Row(
-            f"steady cost of a batch (p50), log of {large.size:,} vs {small.size:,}",
+            f"{large.backend}: steady cost of a batch (p50), "
+            f"log of {large.size:,} vs {small.size:,}",
             f"{medians[1] * 1e3:.1f} vs {medians[0] * 1e3:.1f} ms",
             "same batches, same run; rare slow batches left out",
             f"{medians[1] / medians[0]:.2f}x",
@@ -475,7 +536,7 @@ def _prefill_rows(run: LogRun) -> list[Row]:
     extrapolated = run.size / run.ingest.rate
     return [
         Row(
-            f"prefill of {run.size:,} synthetic leaves (log, blocks, nullifiers)",
+            f"{run.backend}: prefill of {run.size:,} synthetic leaves (log, blocks, nullifiers)",
             f"{run.prefilled.seconds:.0f} s",
             f"the same through HTTP ingest at this run's rate: ~{extrapolated:,.0f} s",
             f"{run.prefilled.seconds / extrapolated:.2f}x",
@@ -492,7 +553,7 @@ def _proof_rows(runs: list[LogRun]) -> list[Row]:
                 base = percentile(run.proofs["checkpoint"], q)
                 rows.append(
                     Row(
-                        f"inclusion proof by {kind} p{q}, log of {run.size:,}",
+                        f"{run.backend}: inclusion proof by {kind} p{q}, log of {run.size:,}",
                         f"{value * 1e3:.2f} ms",
                         f"GET /v1/checkpoint p{q}: {base * 1e3:.2f} ms",
                         f"{value / base:.2f}x",
@@ -502,7 +563,8 @@ def _proof_rows(runs: list[LogRun]) -> list[Row]:
     by_index = [statistics.median(r.proofs["leaf index"]) for r in (small, large)]
     rows.append(
         Row(
-            f"inclusion proof by leaf index p50, log of {large.size:,} vs {small.size:,}",
+            f"{large.backend}: inclusion proof by leaf index p50, "
+            f"log of {large.size:,} vs {small.size:,}",
             f"{by_index[1] * 1e3:.2f} vs {by_index[0] * 1e3:.2f} ms",
             "same run; proofs grow as log2 of the size "
             f"({_depth(large.size)} vs {_depth(small.size)} levels)",
@@ -546,6 +608,15 @@ def notes(*, small: int = SMALL_LOG, large: int = LARGE_LOG) -> list[str]:
         f"- baselines: PyNaCl verifying {BASELINE_SIGNATURES:,} Ed25519 signatures (best of "
         f"3), and {BASELINE_COMMITS} SQLite transactions of {BATCH} block-sized rows each "
         "(WAL, synchronous=FULL), the floor under storing one batch.",
+        "- PostgreSQL rows (when measured): the same chains, sizes and requests against one "
+        "private PostgreSQL server started for the run (its own cluster in a temporary "
+        "directory, loopback TCP, fsync, synchronous_commit and full_page_writes off, as the "
+        "integration tests run it), a fresh database per log size, `ledger serve --workers "
+        f"{POSTGRES_WORKERS}`. The prefill is the same code with the rows loaded by COPY on "
+        "the prefill's own transaction, then VACUUM ANALYZE. Its raw baseline is "
+        f"{BASELINE_COMMITS} psycopg transactions of {BATCH} block-sized rows (executemany) "
+        "on that server. With durability off on both baseline and ledger, these figures are "
+        "the ledger's CPU and round-trip cost, not a disk's.",
     ]
 
 
@@ -557,10 +628,13 @@ def main() -> None:
     parser.add_argument(
         "--small", type=_positive, default=SMALL_LOG, help="leaves in the small log"
     )
+    parser.add_argument(
+        "--postgres", action="store_true", help="measure a private PostgreSQL server as well"
+    )
     args = parser.parse_args()
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="hanpyo-ledger-bench-") as tmp:
-        rows = bench_ledger(Path(tmp), small=args.small, large=args.large)
+        rows = bench_ledger(Path(tmp), small=args.small, large=args.large, postgres=args.postgres)
     width = max(len(r.name) for r in rows)
     for r in rows:
         print(f"{r.name:<{width}}  {r.value:>22}  {r.baseline:<52} {r.ratio:>7}")

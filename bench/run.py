@@ -219,6 +219,10 @@ def main() -> None:
     parser.add_argument("--no-cards", action="store_true", help="skip the card benchmarks")
     parser.add_argument("--card-rounds", type=int, default=20, help="card insertions")
     parser.add_argument("--no-ledger", action="store_true", help="skip the ledger benchmarks")
+    parser.add_argument("--no-sync", action="store_true", help="skip the sync benchmarks")
+    parser.add_argument(
+        "--no-postgres", action="store_true", help="ledger benchmarks on SQLite only"
+    )
     parser.add_argument(
         "--ledger-large", type=int, default=1_000_000, help="leaves in the large ledger log"
     )
@@ -230,12 +234,21 @@ def main() -> None:
         if not args.no_cards:
             rows += bench_cards(Path(tmp), args.card_rounds)
         extra_notes: list[str] = []
+        if not args.no_sync:
+            from bench.sync_bench import bench_sync
+            from bench.sync_bench import notes as sync_notes
+
+            (Path(tmp) / "sync").mkdir()
+            rows += bench_sync(Path(tmp) / "sync")
+            extra_notes += sync_notes()
         if not args.no_ledger:
             from bench.ledger_bench import bench_ledger
             from bench.ledger_bench import notes as ledger_notes
 
             (Path(tmp) / "ledger").mkdir()
-            rows += bench_ledger(Path(tmp) / "ledger", large=args.ledger_large)
+            rows += bench_ledger(
+                Path(tmp) / "ledger", large=args.ledger_large, postgres=not args.no_postgres
+            )
             extra_notes += ledger_notes(small=10_000, large=args.ledger_large)
     notes = [
         "How it was measured:",
