@@ -276,3 +276,38 @@ def test_the_ledger_certificate_is_pinned(tmp_path: Path, election: SyntheticEle
         serve.terminate()
         serve.wait(15)
         store.close()
+
+
+def test_the_worker_posts_heartbeats_the_dashboard_shows(
+    tmp_path: Path, election: SyntheticElection
+) -> None:
+    import requests
+
+    store, box, key = open_kiosk(tmp_path, election)
+    status = {
+        "mode": "official",
+        "session": "open",
+        "height": 0,
+        "ballots_session": 0,
+        "reader": "missing",
+        "printer": "ok",
+        "version": "0.1.0",
+    }
+    with LedgerServer(tmp_path / "ledger", election) as server:
+        kiosk = enrol(server, key, "hall A")
+        worker = SyncWorker(
+            store,
+            LedgerClient(server.url, key),
+            server.log_key,
+            heartbeat=lambda: status | {"height": store.state.height},
+        )
+        cast(box, election, "resident", 0)
+        worker.sync_once()
+        fleet = requests.get(
+            f"{server.url}/v1/admin/fleet", headers=server.admin(), timeout=10
+        ).json()
+    mine = next(k for k in fleet if k["kiosk"] == kiosk)
+    assert mine["report"]["height"] == store.state.height == 3
+    assert mine["report"]["pending_blocks"] == 0
+    assert mine["alarms"] == ["reader_missing"]
+    store.close()
