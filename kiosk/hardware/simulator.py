@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import enum
 import json
 import logging
 import os
@@ -37,7 +38,13 @@ PULL_TIMEOUT = 5.0
 CONTROL_ENV = "HANPYO_SIMULATOR_CONTROL"
 CARD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # vpcd's one-byte control frames; everything longer is a command APDU.
-POWER_OFF, POWER_ON, RESET, GET_ATR = 0x00, 0x01, 0x02, 0x04
+class VpcdControl(enum.IntEnum):
+    """vpcd's one-byte control frames (anything longer is an APDU)."""
+
+    POWER_OFF = 0x00
+    POWER_ON = 0x01
+    RESET = 0x02
+    GET_ATR = 0x04
 
 
 def _read_exactly(sock: socket.socket, n: int) -> bytes | None:
@@ -135,13 +142,13 @@ class _Insertion:
         if len(message) != 1:
             return self.card.process(message)
         match message[0]:
-            case 0x04:
+            case VpcdControl.GET_ATR:
                 return self.card.atr
-            case 0x00:
+            case VpcdControl.POWER_OFF:
                 self.card.power_off()
-            case 0x01:
+            case VpcdControl.POWER_ON:
                 self.card.power_on()
-            case 0x02:
+            case VpcdControl.RESET:
                 self.card.reset()
             case other:
                 log.warning("unknown vpcd control frame %02X", other)
