@@ -7,7 +7,7 @@ from typing import Any
 
 import requests
 
-from kiosk.core.block import decode_signed_block
+from kiosk.core.block import decode_signed_block, normalise_tracking_code
 from kiosk.core.checkpoint import verify_checkpoint
 from kiosk.core.encoding import b64d
 from kiosk.core.errors import EncodingError, HanpyoError, VerificationError
@@ -46,10 +46,10 @@ def verify_inclusion_answer(
         )
     verify_inclusion(leaf_hash(raw), index, size, proof, checkpoint.root)
     block = decode_signed_block(raw)
-    if tracking_code is not None and block.tracking_code != _normal(tracking_code):
+    if tracking_code is not None and block.tracking_code != normalise_tracking_code(tracking_code):
         raise VerificationError(
             "the ledger returned another block",
-            expected=_normal(tracking_code),
+            expected=normalise_tracking_code(tracking_code),
             found=block.tracking_code,
         )
     return FoundBlock(block.block.kiosk, block.block.height, index, size, block.tracking_code)
@@ -72,10 +72,3 @@ def check_tracking_code(url: str, tracking_code: str, log_key: str) -> FoundBloc
     except ValueError as e:
         raise VerificationError("the ledger's answer is not JSON") from e
     return verify_inclusion_answer(answer, log_key, tracking_code)
-
-
-def _normal(code: str) -> str:
-    from kiosk.core.block import tracking_code as format_code
-    from kiosk.core.encoding import crockford32_decode
-
-    return format_code(crockford32_decode(code) + bytes(22))

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from kiosk.core.block import normalise_tracking_code
 from kiosk.core.crypto import (
     Domain,
     SigningKey,
@@ -20,7 +21,6 @@ from kiosk.core.crypto import (
     verify_signature,
 )
 from kiosk.core.election import Channel, DuplicatePolicy, ElectionPackage, verify_package
-from kiosk.core.encoding import crockford32, crockford32_decode, group4
 from kiosk.core.errors import EncodingError, VerificationError
 from ledger import db
 from ledger.errors import LedgerError
@@ -251,7 +251,7 @@ class Ledger:
     def find_tracking_code(self, code: str) -> int:
         """The leaf index of the block whose tracking code is ``code``."""
         try:
-            normalised = group4(crockford32(crockford32_decode(code)[:10]))
+            normalised = normalise_tracking_code(code)
         except EncodingError as e:
             raise LedgerError("bad_tracking_code", str(e)) from e
         with self.reader.connect() as conn:

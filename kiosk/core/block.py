@@ -11,7 +11,15 @@ from typing import Any
 
 from kiosk.core.crypto import Domain, SigningKey, sha256, verify_signature
 from kiosk.core.election import ElectionId
-from kiosk.core.encoding import b64d, b64e, canonical_json, crockford32, group4, parse_json
+from kiosk.core.encoding import (
+    b64d,
+    b64e,
+    canonical_json,
+    crockford32,
+    crockford32_decode,
+    group4,
+    parse_json,
+)
 from kiosk.core.errors import BlockError, EncodingError, VerificationError
 from kiosk.core.jsonreader import Reader
 
@@ -96,6 +104,15 @@ def tracking_code(block_hash: bytes) -> str:
     It identifies the block in the public log and says nothing about the choices.
     """
     return group4(crockford32(block_hash[:10]))
+
+
+def normalise_tracking_code(text: str) -> str:
+    """A tracking code as a person typed it (any case, O for 0, hyphens or not), in the
+    printed form; ``EncodingError`` if it cannot be one."""
+    raw = crockford32_decode(text)
+    if len(raw) < 10:
+        raise EncodingError(f"{text!r} is too short for a tracking code")
+    return tracking_code(raw[:10])
 
 
 def read_signed_block(document: Any) -> SignedBlock:
