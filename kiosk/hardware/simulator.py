@@ -37,7 +37,8 @@ RETRY_SECONDS = 0.1  # how soon a card tries vpcd again after pcscd went away
 PULL_TIMEOUT = 5.0
 CONTROL_ENV = "HANPYO_SIMULATOR_CONTROL"
 CARD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-# vpcd's one-byte control frames; everything longer is a command APDU.
+
+
 class VpcdControl(enum.IntEnum):
     """vpcd's one-byte control frames (anything longer is an APDU)."""
 
