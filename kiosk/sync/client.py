@@ -168,6 +168,14 @@ class LedgerClient:
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise SyncError(f"malformed upload answer: {e}") from e
 
+    def election(self) -> bytes:
+        """The signed election package as the ledger serves it, unverified: the caller checks
+        it against the pinned authority key before using any of it."""
+        response = self._call("GET", "/v1/election")
+        if response.status_code != 200:
+            self._json(response)
+        return response.content
+
     def checkpoint(self) -> str:
         response = self._call("GET", "/v1/checkpoint")
         if response.status_code != 200:

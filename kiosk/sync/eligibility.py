@@ -16,6 +16,9 @@ class Elsewhere:
     allowed: bool
     message: tuple[str, str] | None
     checked: bool  # False when the ledger could not be asked: local rules applied alone
+    # Which case it is, for screens that word it themselves: first_counts, replaces,
+    # voted_in_person or replaces_online; None when there is nothing to tell.
+    reason: str | None = None
 
 
 FIRST_COUNTS = (
@@ -46,13 +49,13 @@ def decide(policy: DuplicatePolicy, channels: list[str]) -> Elsewhere:
         return Elsewhere(True, None, True)
     match policy:
         case DuplicatePolicy.FIRST:
-            return Elsewhere(False, FIRST_COUNTS, True)
+            return Elsewhere(False, FIRST_COUNTS, True, "first_counts")
         case DuplicatePolicy.LAST:
-            return Elsewhere(True, REPLACES, True)
+            return Elsewhere(True, REPLACES, True, "replaces")
         case DuplicatePolicy.IN_PERSON_WINS:
             if "kiosk" in channels:
-                return Elsewhere(False, VOTED_IN_PERSON, True)
-            return Elsewhere(True, REPLACES_ONLINE, True)
+                return Elsewhere(False, VOTED_IN_PERSON, True, "voted_in_person")
+            return Elsewhere(True, REPLACES_ONLINE, True, "replaces_online")
 
 
 def check_elsewhere(client: LedgerClient, nullifier: bytes, policy: DuplicatePolicy) -> Elsewhere:

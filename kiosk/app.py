@@ -1,0 +1,218 @@
+"""The kiosk's composition root: builds the services the screens use, and nothing else.
+
+The screens (``kiosk.ui``) never open a file, a reader or a socket themselves; they get a
+``KioskServices`` from here. Which devices are real and which are simulated is decided
+here too, from the configuration.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kiosk import __version__
+from kiosk.core.election import ElectionPackage, verify_package
+from kiosk.core.encoding import b64d, parse_json
+from kiosk.core.errors import HanpyoError
+from kiosk.hardware.printer import PrinterState, ReceiptPrinter, open_printer
+from kiosk.store.ballot_box import BallotBox
+from kiosk.store.chain_store import ChainStore
+from kiosk.store.keys import KioskKeys, load_keys
+from kiosk.sync.client import LedgerClient
+from kiosk.sync.worker import SyncStatus, SyncWorker
+
+log = logging.getLogger("hanpyo.kiosk")
+
+PACKAGE_FILE = "election.json"  # the signed package this kiosk runs, kept in its data folder
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Seconds of inactivity before the warning, and then before the ballot is discarded.
+    The accessibility setting "more time" doubles both."""
+
+    idle_s: float = 90.0
+    warning_s: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class KioskConfig:
+    data_dir: Path  # the encrypted store and the election package live here
+    authority: bytes  # the election authority's public key: packages must be signed by it
+    key_dir: Path | None = None  # None: systemd credentials ($CREDENTIALS_DIRECTORY)
+    log_key: str | None = None  # the ledger's checkpoint key; without it the kiosk never syncs
+    ledger_url: str | None = None  # overrides the package's address (a venue's local mirror)
+    reader: str | None = None  # None: the first reader PC/SC reports
+    printer: str = "none"  # see kiosk.hardware.printer.open_printer
+    usb_dir: Path | None = None  # where "export to USB" writes
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    sync_idle_s: float = 5.0
+
+
+class KioskServices:
+    """Everything the screens act through: the ballot box, the printer and the sync worker.
+
+    There is at most one election at a time. Its store is ``<data>/<election id>-<short
+    hash>.db``, so loading a different package starts a different chain and never touches
+    the old one.
+    """
+
+    def __init__(self, config: KioskConfig, keys: KioskKeys, printer: ReceiptPrinter | None):
+        self.config = config
+        self.keys = keys
+        self.printer = printer
+        self.package: ElectionPackage | None = None
+        self.box: BallotBox | None = None
+        self.worker: SyncWorker | None = None
+        self.client: LedgerClient | None = None
+        self.check_client: LedgerClient | None = None  # the screens' own, with short timeouts
+        self.sync_status = SyncStatus()
+        self.on_sync_status: list[Any] = []  # callables taking a SyncStatus, from any thread
+        self.reader_state = "missing"  # ok | missing | error, kept current by the screens
+
+    @classmethod
+    def open(cls, config: KioskConfig) -> KioskServices:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        keys = load_keys(config.key_dir)
+        services = cls(config, keys, open_printer(config.printer))
+        saved = config.data_dir / PACKAGE_FILE
+        if saved.is_file():
+            services._start(services.read_package(saved.read_bytes()))
+        return services
+
+    @property
+    def version(self) -> str:
+        return __version__
+
+    @property
+    def kiosk_id(self) -> str:
+        return self.keys.kiosk_id
+
+    # -- the election ----------------------------------------------------------------------
+    def read_package(self, raw: bytes) -> ElectionPackage:
+        """Parse and verify a signed package against the pinned authority key."""
+        try:
+            document = parse_json(raw)
+        except HanpyoError as e:
+            raise HanpyoError(f"the election file is not valid JSON: {e}") from e
+        return verify_package(document, self.config.authority)
+
+    def load_package(self, raw: bytes) -> ElectionPackage:
+        """Switch this kiosk to the package in ``raw`` (verified), keeping every old store.
+
+        Refused while a session is open: staff close it first.
+        """
+        package = self.read_package(raw)
+        if self.box is not None and self.box.state.session.value != "closed":
+            raise HanpyoError(
+                "a session is open on this kiosk; close it before loading another election"
+            )
+        self.stop()
+        (self.config.data_dir / PACKAGE_FILE).write_bytes(raw)
+        self._start(package)
+        return package
+
+    def fetch_package(self) -> bytes:
+        """The package as the ledger serves it (still to be verified by ``load_package``)."""
+        url = self.config.ledger_url or (self.package.ledger_url if self.package else None)
+        if not url:
+            raise HanpyoError("no ledger address is configured")
+        client = LedgerClient(
+            url, self.keys.kiosk_key, tls_pin=self.package.ledger_tls_pin if self.package else None
+        )
+        try:
+            return client.election()
+        finally:
+            client.close()
+
+    def _start(self, package: ElectionPackage) -> None:
+        path = self.config.data_dir / f"{package.id}-{package.short_hash}.db"
+        if path.exists():
+            store = ChainStore.open(path, self.keys.store_key, self.keys.kiosk_key, package)
+        else:
+            store = ChainStore.create(path, self.keys.store_key, self.keys.kiosk_key, package)
+        self.package, self.box = package, BallotBox(store, package)
+        url = self.config.ledger_url or package.ledger_url
+        if self.config.log_key and url:
+            self.client = LedgerClient(url, self.keys.kiosk_key, tls_pin=package.ledger_tls_pin)
+            self.worker = SyncWorker(
+                store,
+                self.client,
+                self.config.log_key,
+                on_status=self._sync_changed,
+                heartbeat=self.heartbeat,
+                idle_s=self.config.sync_idle_s,
+            )
+            self.sync_status = self.worker.status
+            self.check_client = LedgerClient(
+                url, self.keys.kiosk_key, tls_pin=package.ledger_tls_pin, timeout=(2.0, 3.0)
+            )
+            self.worker.start()
+        log.info("election %s (%s) loaded; store %s", package.id, package.short_hash, path)
+
+    def _sync_changed(self, status: SyncStatus) -> None:
+        self.sync_status = status
+        for callback in list(self.on_sync_status):
+            callback(status)
+
+    def sync_now(self) -> None:
+        if self.worker is not None:
+            self.worker.wake()
+
+    def check_url(self, tracking_code: str) -> str:
+        """Where a voter checks a tracking code: the ledger's inclusion proof for it."""
+        url = self.config.ledger_url or (self.package.ledger_url if self.package else "")
+        return f"{url.rstrip('/')}/v1/proofs/inclusion?tracking_code={tracking_code}"
+
+    def probe_ledger(self) -> int:
+        """How far the ledger holds this kiosk's chain; ``HanpyoError`` if it cannot say."""
+        if self.check_client is None:
+            raise HanpyoError("no ledger is configured for this kiosk")
+        return self.check_client.head().height
+
+    def heartbeat(self) -> dict[str, Any]:
+        """What the ledger's fleet dashboard shows for this kiosk."""
+        state = self.box.state if self.box else None
+        return {
+            "mode": state.mode.value if state else "unset",
+            "session": state.session.value if state else "closed",
+            "height": state.height if state else -1,
+            "ballots_session": state.session_ballots if state else 0,
+            "reader": self.reader_state,
+            "printer": self.printer_heartbeat(),
+            "version": __version__,
+        }
+
+    def printer_state(self) -> PrinterState | None:
+        return None if self.printer is None else self.printer.status()
+
+    def printer_heartbeat(self) -> str:
+        state = self.printer_state()
+        if state is None:
+            return "none"
+        return {PrinterState.NO_PAPER: "no_paper", PrinterState.OFFLINE: "offline"}.get(state, "ok")
+
+    # -- shutting down -----------------------------------------------------------------------
+    def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+            self.worker = None
+        for client in (self.client, self.check_client):
+            if client is not None:
+                client.close()
+        self.client = self.check_client = None
+        if self.box is not None:
+            self.box.store.close()
+            self.box = None
+
+    def close(self) -> None:
+        self.stop()
+
+
+def authority_key(text: str) -> bytes:
+    key = b64d(text)
+    if len(key) != 32:
+        raise HanpyoError("the authority key is 32 bytes in base64url")
+    return key

@@ -1,0 +1,143 @@
+"""Start the touchscreen: fonts, translations, the view model and the QML window."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from PySide6.QtCore import QCoreApplication, QEvent, QSize, QTranslator, QUrl
+from PySide6.QtGui import QFont, QFontDatabase, QGuiApplication, QWindow
+from PySide6.QtQml import QQmlApplicationEngine
+from PySide6.QtQuick import QQuickWindow
+
+from kiosk.app import KioskConfig, KioskServices
+from kiosk.assets import asset_path
+from kiosk.core.errors import HanpyoError
+from kiosk.ui.controller import KioskController
+from kiosk.ui.theme import FONT_FAMILY, Theme
+
+log = logging.getLogger("hanpyo.kiosk.ui")
+
+QML_DIR = Path(__file__).with_name("qml")
+DEFAULT_SIZE = QSize(1280, 800)
+CRASH_EXIT = 70  # EX_SOFTWARE: systemd restarts the kiosk, which resumes from its chain
+
+
+def load_fonts() -> None:
+    """The shipped Korean font, so Hangul renders on a machine with no CJK fonts at all."""
+    for name in ("NanumGothic.ttf", "NanumGothicBold.ttf"):
+        if QFontDatabase.addApplicationFont(str(asset_path("fonts", name))) < 0:
+            raise HanpyoError(f"the font {name} could not be loaded")
+    QGuiApplication.setFont(QFont(FONT_FAMILY))
+
+
+class Translations:
+    """Korean is installed over the English source strings; English is the source itself."""
+
+    def __init__(self, engine: QQmlApplicationEngine) -> None:
+        self._engine = engine
+        self._korean = QTranslator()
+        path = asset_path("i18n", "hanpyo_ko.qm")
+        if not self._korean.load(str(path)):
+            raise HanpyoError(f"the Korean translation {path} could not be loaded")
+        self._installed = False
+
+    def use(self, language: str) -> None:
+        app = QCoreApplication.instance()
+        if app is None:
+            return
+        if language == "ko" and not self._installed:
+            app.installTranslator(self._korean)
+            self._installed = True
+        elif language != "ko" and self._installed:
+            app.removeTranslator(self._korean)
+            self._installed = False
+        self._engine.retranslate()
+
+
+def screen_px_per_mm() -> float:
+    """Pixels per millimetre of the primary screen, from the size the panel reports."""
+    screen = QGuiApplication.primaryScreen()
+    dpi = screen.physicalDotsPerInch() if screen is not None else 96.0
+    return (dpi if dpi > 0 else 96.0) / 25.4
+
+
+@dataclass
+class KioskUi:
+    engine: QQmlApplicationEngine
+    window: QQuickWindow
+    controller: KioskController
+    theme: Theme
+
+    def close(self) -> None:
+        """Stop the card and sync threads, then delete the QML before the view model it reads."""
+        self.controller.stop()
+        self.window.hide()
+        self.engine.deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
+def build_ui(
+    services: KioskServices,
+    *,
+    px_per_mm: float | None = None,
+    size: QSize = DEFAULT_SIZE,
+    fullscreen: bool = False,
+    start: bool = True,
+) -> KioskUi:
+    """Load the QML window over ``services``. A QGuiApplication must exist already."""
+    load_fonts()
+    engine = QQmlApplicationEngine()
+    translations = Translations(engine)
+    theme = Theme(px_per_mm or screen_px_per_mm())
+    controller = KioskController(
+        services,
+        theme,
+        retranslate=translations.use,
+        # exit(), not quit(): quit() asks the window first, and the window refuses to close.
+        quit_app=lambda: QCoreApplication.exit(0),
+    )
+    translations.use("ko")
+    context = engine.rootContext()
+    context.setContextProperty("vm", controller)
+    context.setContextProperty("theme", theme)
+    engine.load(QUrl.fromLocalFile(str(QML_DIR / "Main.qml")))
+    roots = engine.rootObjects()
+    if not roots or not isinstance(roots[0], QQuickWindow):
+        raise HanpyoError("the kiosk screen (Main.qml) did not load; see the QML errors above")
+    window = roots[0]
+    window.resize(size)
+    if fullscreen:
+        window.setVisibility(QWindow.Visibility.FullScreen)
+    else:
+        window.show()
+    if start:
+        controller.start()
+    return KioskUi(engine, window, controller, theme)
+
+
+def _crash(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+    """No crash dialog, ever: log it and exit, and systemd starts the kiosk again."""
+    log.critical("kiosk crashed:\n%s", "".join(traceback.format_exception(kind, value, tb)))
+    sys.stderr.flush()
+    QCoreApplication.exit(CRASH_EXIT)
+    raise SystemExit(CRASH_EXIT)
+
+
+def run(config: KioskConfig, *, fullscreen: bool = True) -> int:
+    """Run the kiosk until an election manager leaves kiosk mode (or it crashes)."""
+    app = QGuiApplication(sys.argv[:1])
+    app.setApplicationName("hanpyo-kiosk")
+    sys.excepthook = _crash
+    services = KioskServices.open(config)
+    try:
+        ui = build_ui(services, fullscreen=fullscreen)
+        code = app.exec()
+        ui.close()
+        return code
+    finally:
+        services.close()

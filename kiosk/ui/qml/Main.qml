@@ -1,0 +1,136 @@
+import QtQuick
+import QtQuick.Window
+
+// The kiosk window. It shows vm.screen and the overlays; it decides nothing itself.
+Window {
+    id: window
+    objectName: "kioskWindow"
+    title: "Hanpyo"
+    color: theme.background
+    // Closing is refused unless an election manager chose "leave kiosk mode".
+    onClosing: (close) => { close.accepted = false }
+
+    Rectangle {
+        anchors.fill: parent
+        color: theme.background
+
+        Rectangle {
+            id: testBanner
+            objectName: "testBanner"
+            visible: vm.testMode
+            anchors { left: parent.left; right: parent.right; top: parent.top }
+            height: visible ? bannerText.implicitHeight + theme.gap : 0
+            color: theme.testBanner
+            Accessible.role: Accessible.AlertMessage
+            Accessible.name: bannerText.text
+            KText {
+                id: bannerText
+                anchors.centerIn: parent
+                width: parent.width - 2 * theme.gap
+                horizontalAlignment: Text.AlignHCenter
+                color: theme.testBannerText
+                font.bold: true
+                text: qsTr("TEST MODE: ballots cast now are test ballots and are not counted")
+            }
+        }
+
+        Loader {
+            id: page
+            objectName: "page"
+            anchors { left: parent.left; right: parent.right; top: testBanner.bottom; bottom: parent.bottom }
+            anchors.margins: theme.gap * 2
+            source: "screens/" + vm.screen + ".qml"
+        }
+
+        Overlay {
+            objectName: "detailOverlay"
+            visible: vm.detail.optionId !== undefined
+            Column {
+                x: theme.gap * 2; y: theme.gap * 2
+                width: parent.width - 4 * theme.gap
+                spacing: theme.gap
+                KText { width: parent.width; font.pixelSize: theme.title; font.bold: true; text: vm.detail.title || "" }
+                Image {
+                    visible: (vm.detail.image || "") !== ""
+                    source: vm.detail.image || ""
+                    width: parent.width; height: visible ? width * 0.5 : 0
+                    fillMode: Image.PreserveAspectFit
+                    Accessible.role: Accessible.Graphic
+                    Accessible.name: vm.detail.title || ""
+                }
+                KText { width: parent.width; text: vm.detail.summary || "" }
+                KText { width: parent.width; text: vm.detail.budget || ""; visible: text !== "" }
+                KButton {
+                    objectName: "closeDetail"
+                    anchors.horizontalCenter: parent.horizontalCenter
+                    text: qsTr("Close")
+                    onClicked: vm.closeDetail()
+                }
+            }
+        }
+
+        Overlay {
+            objectName: "warningOverlay"
+            visible: vm.warning !== ""
+            Column {
+                x: theme.gap * 2; y: theme.gap * 2
+                width: parent.width - 4 * theme.gap
+                spacing: theme.gap * 2
+                KText {
+                    objectName: "warningText"
+                    width: parent.width
+                    font.pixelSize: theme.title
+                    text: vm.warning
+                    Accessible.role: Accessible.AlertMessage
+                    Accessible.name: text
+                }
+                Row {
+                    anchors.horizontalCenter: parent.horizontalCenter
+                    spacing: theme.gap * 2
+                    KButton {
+                        objectName: "warningBack"
+                        text: vm.warningBlocks ? qsTr("OK") : qsTr("Go back and finish")
+                        primary: vm.warningBlocks
+                        onClicked: vm.closeWarning()
+                    }
+                    KButton {
+                        objectName: "warningGoOn"
+                        visible: !vm.warningBlocks
+                        text: qsTr("Go on anyway")
+                        onClicked: vm.goOnAnyway()
+                    }
+                }
+            }
+        }
+
+        Overlay {
+            objectName: "timeoutOverlay"
+            visible: vm.secondsLeft > 0
+            z: 20
+            Column {
+                x: theme.gap * 2; y: theme.gap * 2
+                width: parent.width - 4 * theme.gap
+                spacing: theme.gap * 2
+                KText {
+                    width: parent.width
+                    font.pixelSize: theme.title
+                    font.bold: true
+                    text: qsTr("Are you still there?")
+                }
+                KText {
+                    objectName: "timeoutText"
+                    width: parent.width
+                    text: qsTr("Your ballot will be cleared in %n second(s).", "", vm.secondsLeft)
+                }
+                KButton {
+                    objectName: "moreTime"
+                    anchors.horizontalCenter: parent.horizontalCenter
+                    primary: true
+                    textSize: theme.title
+                    text: qsTr("I need more time")
+                    onClicked: vm.moreTime()
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,54 @@
+import QtQuick
+import ".."
+
+// Shown only after the ballot's block is committed to the store.
+Item {
+    Row {
+        anchors.centerIn: parent
+        spacing: theme.gap * 4
+        Column {
+            width: root.width * 0.55
+            spacing: theme.gap * 2
+            KText {
+                objectName: "headline"
+                width: parent.width
+                font.pixelSize: theme.title
+                font.bold: true
+                text: qsTr("Your vote has been recorded.")
+            }
+            KText { width: parent.width; text: qsTr("Your tracking code:") }
+            KText {
+                objectName: "trackingCode"
+                width: parent.width
+                font.pixelSize: theme.huge
+                font.bold: true
+                font.letterSpacing: theme.gap / 2
+                text: vm.receiptCode
+                Accessible.role: Accessible.StaticText
+                Accessible.name: qsTr("Tracking code %1").arg(vm.receiptCode.split("").join(" "))
+            }
+            KText {
+                width: parent.width
+                text: qsTr("It shows that your ballot is in the public ledger. It does not show how you voted.")
+            }
+            KText { objectName: "printNote"; width: parent.width; visible: text !== ""; text: vm.printNote }
+            KText {
+                objectName: "takeCard"
+                width: parent.width
+                font.pixelSize: theme.title
+                font.bold: true
+                text: qsTr("Please take your card.")
+            }
+        }
+        Image {
+            objectName: "receiptQr"
+            width: Math.min(root.width * 0.3, root.height * 0.7)
+            height: width
+            source: vm.receiptQr
+            smooth: false
+            Accessible.role: Accessible.Graphic
+            Accessible.name: qsTr("QR code to check your tracking code")
+        }
+    }
+    id: root
+}

@@ -1,0 +1,106 @@
+"""Every sentence the Python side of the screens shows, marked for Qt's translation tools.
+
+The source language is English; ``assets/i18n/hanpyo_ko.ts`` holds the Korean, which is
+the kiosk's first language. ``lupdate`` finds these strings through QT_TRANSLATE_NOOP;
+``say`` looks them up in the language the voter chose.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
+
+CONTEXT = "Kiosk"
+
+MESSAGES: dict[str, Any] = {  # QT_TRANSLATE_NOOP returns its text, typed as object
+    # Why a card cannot be used (kiosk.hardware.card_session.Refusal), then what to do.
+    "not_enrolled": QT_TRANSLATE_NOOP("Kiosk", "This card is not registered for this vote."),
+    "blocked": QT_TRANSLATE_NOOP(
+        "Kiosk", "This card is locked because the PIN was entered wrongly too many times."
+    ),
+    "not_openpgp": QT_TRANSLATE_NOOP(
+        "Kiosk", "This is not a voting card. Please insert the card you were given for this vote."
+    ),
+    "unsupported": QT_TRANSLATE_NOOP("Kiosk", "This card cannot be used at this kiosk."),
+    "auth_failed": QT_TRANSLATE_NOOP("Kiosk", "This card could not prove that it is genuine."),
+    "reader_error": QT_TRANSLATE_NOOP("Kiosk", "The card reader is not working."),
+    "unreadable": QT_TRANSLATE_NOOP(
+        "Kiosk", "The card could not be read. Please take it out and insert it again."
+    ),
+    # Why a voter cannot vote now.
+    "voting_closed": QT_TRANSLATE_NOOP("Kiosk", "Voting is not open at this kiosk right now."),
+    "voted_here": QT_TRANSLATE_NOOP("Kiosk", "You have already voted at this kiosk."),
+    "first_counts": QT_TRANSLATE_NOOP(
+        "Kiosk",
+        "You have already voted elsewhere. In this vote only your first ballot counts, "
+        "so you cannot vote again.",
+    ),
+    "voted_in_person": QT_TRANSLATE_NOOP(
+        "Kiosk", "You have already voted in person, so you cannot vote again."
+    ),
+    "replaces": QT_TRANSLATE_NOOP(
+        "Kiosk",
+        "You have already voted elsewhere. If you vote now, this ballot replaces your earlier one.",
+    ),
+    "replaces_online": QT_TRANSLATE_NOOP(
+        "Kiosk",
+        "You have already voted online. If you vote here, this ballot counts instead of "
+        "your online one.",
+    ),
+    "no_contests": QT_TRANSLATE_NOOP("Kiosk", "There is nothing on the ballot for this card."),
+    "cast_failed": QT_TRANSLATE_NOOP(
+        "Kiosk", "Your vote could not be recorded. Nothing was saved."
+    ),
+    "timed_out": QT_TRANSLATE_NOOP(
+        "Kiosk", "Your ballot was cleared because there was no activity. Nothing was saved."
+    ),
+    "receipt_done": QT_TRANSLATE_NOOP("Kiosk", "Thank you for voting."),
+    # What to do next.
+    "ask_staff": QT_TRANSLATE_NOOP("Kiosk", "Please take your card and ask a staff member."),
+    "take_card": QT_TRANSLATE_NOOP("Kiosk", "Please take your card."),
+    "retry_card": QT_TRANSLATE_NOOP("Kiosk", "Please take your card out and insert it again."),
+    # Ballot warnings.
+    "unscored": QT_TRANSLATE_NOOP("Kiosk", "You have not scored %n proposal(s) on this page."),
+    "empty": QT_TRANSLATE_NOOP("Kiosk", "You have not chosen anything on this page."),
+    "partial": QT_TRANSLATE_NOOP(
+        "Kiosk", "Please finish scoring every item of %n proposal(s), or clear their scores."
+    ),
+    "too_few": QT_TRANSLATE_NOOP("Kiosk", "Please choose at least %n."),
+    # Printer
+    "print_failed": QT_TRANSLATE_NOOP(
+        "Kiosk", "The receipt could not be printed. Your vote is recorded."
+    ),
+    "printed": QT_TRANSLATE_NOOP("Kiosk", "Your receipt is printed."),
+}
+
+# What a refusal tells the voter to do next.
+NEXT_STEP = {
+    "not_enrolled": "ask_staff",
+    "blocked": "ask_staff",
+    "not_openpgp": "take_card",
+    "unsupported": "ask_staff",
+    "auth_failed": "ask_staff",
+    "reader_error": "ask_staff",
+    "unreadable": "retry_card",
+    "voting_closed": "ask_staff",
+    "voted_here": "ask_staff",
+    "first_counts": "ask_staff",
+    "voted_in_person": "ask_staff",
+    "no_contests": "ask_staff",
+    "cast_failed": "ask_staff",
+    "timed_out": "take_card",
+    "receipt_done": "take_card",
+}
+
+
+def say(key: str, n: int = -1) -> str:
+    """The message ``key`` in the current language (with %n filled in when ``n`` is given)."""
+    if not key:
+        return ""
+    return QCoreApplication.translate(CONTEXT, MESSAGES[key], None, n)
+
+
+def tr(text: str, n: int = -1) -> str:
+    """A string marked elsewhere (QML or QT_TRANSLATE_NOOP), in the current language."""
+    return QCoreApplication.translate(CONTEXT, text, None, n)
