@@ -222,7 +222,7 @@ class KioskController(QObject):
         self.changed.emit()
 
     def _begin_visit(self) -> None:
-        self._end_visit()
+        self._end_visit(keep_settings=True)  # chosen on the waiting screen for this voter
         self._visits += 1
         self._visit = _Visit(self._visits)
         self._set_screen(Screen.READING)
@@ -250,7 +250,7 @@ class KioskController(QObject):
             log.exception("unexpected error while reading a card", exc_info=error)
             self._card_event(cs.Failed(CardError(str(error))))
 
-    def _end_visit(self) -> None:
+    def _end_visit(self, keep_settings: bool = False) -> None:
         """Forget everything about the card that was in the reader: PIN, ballot, settings."""
         visit, self._visit = self._visit, None
         if visit is not None:
@@ -272,7 +272,8 @@ class KioskController(QObject):
         self._diagnostics = []
         self.options.reset([])
         self.review.reset([])
-        self._reset_settings()
+        if not keep_settings:
+            self._reset_settings()
 
     def _reset_settings(self) -> None:
         self.theme.reset()

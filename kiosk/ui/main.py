@@ -36,27 +36,34 @@ def load_fonts() -> None:
 
 
 class Translations:
-    """Korean is installed over the English source strings; English is the source itself."""
+    """English is the source language; Korean is a translation installed over it. English
+    still has a small translation of its own: the singular and plural of "%n" sentences."""
 
     def __init__(self, engine: QQmlApplicationEngine) -> None:
         self._engine = engine
-        self._korean = QTranslator()
-        path = asset_path("i18n", "hanpyo_ko.qm")
-        if not self._korean.load(str(path)):
-            raise HanpyoError(f"the Korean translation {path} could not be loaded")
-        self._installed = False
+        self._files: dict[str, QTranslator] = {}
+        for language in ("ko", "en"):
+            translator = QTranslator()
+            path = asset_path("i18n", f"hanpyo_{language}.qm")
+            if not translator.load(str(path)):
+                raise HanpyoError(f"the translation {path} could not be loaded")
+            self._files[language] = translator
+        self._installed: QTranslator | None = None
 
     def use(self, language: str) -> None:
         app = QCoreApplication.instance()
         if app is None:
             return
-        if language == "ko" and not self._installed:
-            app.installTranslator(self._korean)
-            self._installed = True
-        elif language != "ko" and self._installed:
-            app.removeTranslator(self._korean)
-            self._installed = False
+        self.uninstall()
+        self._installed = self._files[language]
+        app.installTranslator(self._installed)
         self._engine.retranslate()
+
+    def uninstall(self) -> None:
+        app = QCoreApplication.instance()
+        if app is not None and self._installed is not None:
+            app.removeTranslator(self._installed)
+        self._installed = None
 
 
 def screen_px_per_mm() -> float:
@@ -72,11 +79,13 @@ class KioskUi:
     window: QQuickWindow
     controller: KioskController
     theme: Theme
+    translations: Translations
 
     def close(self) -> None:
         """Stop the card and sync threads, then delete the QML before the view model it reads."""
         self.controller.stop()
         self.window.hide()
+        self.translations.uninstall()
         self.engine.deleteLater()
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
@@ -117,7 +126,7 @@ def build_ui(
         window.show()
     if start:
         controller.start()
-    return KioskUi(engine, window, controller, theme)
+    return KioskUi(engine, window, controller, theme, translations)
 
 
 def _crash(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:

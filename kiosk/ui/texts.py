@@ -61,10 +61,13 @@ MESSAGES: dict[str, Any] = {  # QT_TRANSLATE_NOOP returns its text, typed as obj
     "take_card": QT_TRANSLATE_NOOP("Kiosk", "Please take your card."),
     "retry_card": QT_TRANSLATE_NOOP("Kiosk", "Please take your card out and insert it again."),
     # Ballot warnings.
-    "unscored": QT_TRANSLATE_NOOP("Kiosk", "You have not scored %n proposal(s) on this page."),
+    "unscored": QT_TRANSLATE_NOOP(
+        "Kiosk", "Proposals on this page without a score: %n."
+    ),
     "empty": QT_TRANSLATE_NOOP("Kiosk", "You have not chosen anything on this page."),
     "partial": QT_TRANSLATE_NOOP(
-        "Kiosk", "Please finish scoring every item of %n proposal(s), or clear their scores."
+        "Kiosk",
+        "Proposals with some items not scored: %n. Please score every item, or clear them.",
     ),
     "too_few": QT_TRANSLATE_NOOP("Kiosk", "Please choose at least %n."),
     # Printer

@@ -30,7 +30,7 @@ Window {
                 horizontalAlignment: Text.AlignHCenter
                 color: theme.testBannerText
                 font.bold: true
-                text: qsTr("TEST MODE: ballots cast now are test ballots and are not counted")
+                text: qsTr("TEST: test ballots are not counted")
             }
         }
 
@@ -53,7 +53,8 @@ Window {
                 Image {
                     visible: (vm.detail.image || "") !== ""
                     source: vm.detail.image || ""
-                    width: parent.width; height: visible ? width * 0.5 : 0
+                    width: parent.width
+                    height: visible ? Math.min(width * 0.5, window.height * 0.22) : 0
                     fillMode: Image.PreserveAspectFit
                     Accessible.role: Accessible.Graphic
                     Accessible.name: vm.detail.title || ""

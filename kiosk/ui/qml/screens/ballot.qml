@@ -112,9 +112,10 @@ Item {
                 Repeater {
                     model: vm.contestKind === "score" ? card.scores : []
                     Column {
+                        id: criterion
                         required property var modelData
                         width: body.width
-                        KText { text: modelData.title }
+                        KText { text: criterion.modelData.title }
                         Flow {
                             width: parent.width
                             spacing: theme.gap / 2
@@ -122,11 +123,11 @@ Item {
                                 model: vm.contestMax - vm.contestMin + 1
                                 KButton {
                                     property int value: vm.contestMin + index
-                                    objectName: "score-" + card.optionId + "-" + modelData.criterion + "-" + value
+                                    objectName: "score-" + card.optionId + "-" + criterion.modelData.criterion + "-" + value
                                     text: value
-                                    accessibleName: qsTr("%1 points for %2").arg(value).arg(modelData.title)
-                                    checked: modelData.score === value
-                                    onClicked: vm.setCriterionScore(card.optionId, modelData.criterion, value)
+                                    accessibleName: qsTr("%1 points for %2").arg(value).arg(criterion.modelData.title)
+                                    checked: criterion.modelData.score === value
+                                    onClicked: vm.setCriterionScore(card.optionId, criterion.modelData.criterion, value)
                                 }
                             }
                         }

@@ -1,17 +1,22 @@
 import QtQuick
 import ".."
 
-// The PIN pad: large keys, the digits never shown, tries left after a mistake.
+// The PIN pad: large keys, the digits never shown, tries left after a mistake. The words
+// sit beside the keys, so the pad fits the screen at every text size.
 Item {
+    id: root
+    readonly property real keyHeight: Math.max(theme.touch, Math.min(theme.touch * 1.3, (height - 3 * theme.gap) / 4))
+    readonly property real keyWidth: Math.max(theme.touch * 1.5, theme.title * 2.2)
+
     Column {
-        anchors.horizontalCenter: parent.horizontalCenter
-        width: parent.width
+        id: words
+        anchors { left: parent.left; verticalCenter: parent.verticalCenter }
+        width: parent.width - pad.width - theme.gap * 4
         spacing: theme.gap * 2
 
         KText {
             objectName: "headline"
             width: parent.width
-            horizontalAlignment: Text.AlignHCenter
             font.pixelSize: theme.title
             font.bold: true
             text: qsTr("Please enter your PIN")
@@ -19,7 +24,6 @@ Item {
         KText {
             objectName: "pinWrong"
             width: parent.width
-            horizontalAlignment: Text.AlignHCenter
             visible: vm.pinWrong
             font.bold: true
             text: qsTr("The PIN was not right. %n try(s) left before the card is locked.", "", vm.pinTriesLeft)
@@ -27,9 +31,8 @@ Item {
             Accessible.name: text
         }
         Rectangle {
-            anchors.horizontalCenter: parent.horizontalCenter
-            width: Math.max(theme.touch * 4, dots.implicitWidth + 2 * theme.gap)
-            height: theme.touch
+            width: Math.min(parent.width, Math.max(theme.touch * 4, dots.implicitWidth + 2 * theme.gap))
+            height: Math.max(theme.touch, dots.implicitHeight + theme.gap)
             color: theme.panel
             border.color: theme.border
             border.width: 2
@@ -43,47 +46,49 @@ Item {
                 Accessible.name: qsTr("%n digit(s) entered", "", vm.pinLength)
             }
         }
-        Grid {
-            anchors.horizontalCenter: parent.horizontalCenter
-            columns: 3
-            spacing: theme.gap
-            Repeater {
-                model: [1, 2, 3, 4, 5, 6, 7, 8, 9]
-                KButton {
-                    objectName: "pin" + modelData
-                    width: theme.touch * 1.6; height: theme.touch * 1.2
-                    textSize: theme.title
-                    text: modelData
-                    onClicked: vm.pinDigit(modelData)
-                }
-            }
-            KButton {
-                objectName: "pinBack"
-                width: theme.touch * 1.6; height: theme.touch * 1.2
-                text: qsTr("Erase")
-                onClicked: vm.pinBack()
-            }
-            KButton {
-                objectName: "pin0"
-                width: theme.touch * 1.6; height: theme.touch * 1.2
-                textSize: theme.title
-                text: "0"
-                onClicked: vm.pinDigit(0)
-            }
-            KButton {
-                objectName: "pinOk"
-                width: theme.touch * 1.6; height: theme.touch * 1.2
-                primary: true
-                enabled: vm.pinReady
-                text: qsTr("OK")
-                accessibleName: qsTr("Confirm PIN")
-                onClicked: vm.pinSubmit()
-            }
-        }
         KText {
             width: parent.width
-            horizontalAlignment: Text.AlignHCenter
+            visible: !vm.pinWrong  // after a mistake, the tries left matter more
             text: qsTr("To stop, take your card out.")
+        }
+    }
+
+    Grid {
+        id: pad
+        anchors { right: parent.right; verticalCenter: parent.verticalCenter }
+        columns: 3
+        spacing: theme.gap
+        Repeater {
+            model: [1, 2, 3, 4, 5, 6, 7, 8, 9]
+            KButton {
+                objectName: "pin" + modelData
+                width: root.keyWidth; height: root.keyHeight
+                textSize: theme.title
+                text: modelData
+                onClicked: vm.pinDigit(modelData)
+            }
+        }
+        KButton {
+            objectName: "pinBack"
+            width: root.keyWidth; height: root.keyHeight
+            text: qsTr("Erase")
+            onClicked: vm.pinBack()
+        }
+        KButton {
+            objectName: "pin0"
+            width: root.keyWidth; height: root.keyHeight
+            textSize: theme.title
+            text: "0"
+            onClicked: vm.pinDigit(0)
+        }
+        KButton {
+            objectName: "pinOk"
+            width: root.keyWidth; height: root.keyHeight
+            primary: true
+            enabled: vm.pinReady
+            text: qsTr("OK")
+            accessibleName: qsTr("Confirm PIN")
+            onClicked: vm.pinSubmit()
         }
     }
 }

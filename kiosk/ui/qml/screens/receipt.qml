@@ -7,7 +7,7 @@ Item {
         anchors.centerIn: parent
         spacing: theme.gap * 4
         Column {
-            width: root.width * 0.55
+            width: root.width - qr.width - theme.gap * 4
             spacing: theme.gap * 2
             KText {
                 objectName: "headline"
@@ -16,19 +16,23 @@ Item {
                 font.bold: true
                 text: qsTr("Your vote has been recorded.")
             }
-            KText { width: parent.width; text: qsTr("Your tracking code:") }
+            KText { width: parent.width; text: qsTr("Your tracking code:"); visible: theme.scaleIndex < 3 }
             KText {
                 objectName: "trackingCode"
                 width: parent.width
                 font.pixelSize: theme.huge
                 font.bold: true
-                font.letterSpacing: theme.gap / 2
+                font.letterSpacing: theme.gap / 3
+                wrapMode: Text.NoWrap
+                fontSizeMode: Text.HorizontalFit
+                minimumPixelSize: theme.body
                 text: vm.receiptCode
                 Accessible.role: Accessible.StaticText
                 Accessible.name: qsTr("Tracking code %1").arg(vm.receiptCode.split("").join(" "))
             }
             KText {
                 width: parent.width
+                visible: theme.scaleIndex < 2  // with the largest text, only what must be read
                 text: qsTr("It shows that your ballot is in the public ledger. It does not show how you voted.")
             }
             KText { objectName: "printNote"; width: parent.width; visible: text !== ""; text: vm.printNote }
@@ -41,8 +45,9 @@ Item {
             }
         }
         Image {
+            id: qr
             objectName: "receiptQr"
-            width: Math.min(root.width * 0.3, root.height * 0.7)
+            width: Math.min(root.width * 0.3, root.height * 0.6)
             height: width
             source: vm.receiptQr
             smooth: false

@@ -1,0 +1,135 @@
+"""The kiosk as it runs: real QML offscreen, a real SQLCipher store, a private pcscd with
+the card simulator behind vpcd, and a memory receipt printer."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from kiosk.app import KioskConfig, KioskServices, Timeouts  # noqa: E402
+from kiosk.core.chain import Mode  # noqa: E402
+from kiosk.core.election import sign_package  # noqa: E402
+from kiosk.core.synthetic import SyntheticElection, build_election, review_definition  # noqa: E402
+from kiosk.hardware.printer import MemoryPrinter  # noqa: E402
+from kiosk.hardware.private_pcscd import PrivatePcscd  # noqa: E402
+from kiosk.hardware.simulator import Simulator  # noqa: E402
+from kiosk.store.keys import provision  # noqa: E402
+from tests.ui.driver import Kiosk  # noqa: E402
+
+PX_PER_MM = 96 / 25.4  # a 96-dpi panel: 1280 x 800 is then a 15.9-inch screen
+
+
+def ui_definition() -> dict[str, Any]:
+    """Two groups of five proposals. Residents score their group (1..10) and answer a yes/no
+    question; experts also score by criterion; online members may like at most two."""
+    d = copy.deepcopy(review_definition(groups=2, per_group=5, election_id="ui-review"))
+    for contest in d["contests"]:
+        if contest["id"] == "likes":
+            contest["max"] = 2
+    d["contests"].append(
+        {
+            "id": "expert-criteria",
+            "kind": "score",
+            "title": {"ko": "전문가 항목별 심사", "en": "Expert scoring by criterion"},
+            "categories": ["expert"],
+            "scope": "group",
+            "min": 1,
+            "max": 5,
+            "criteria": [
+                {"id": "impact", "title": {"ko": "효과", "en": "Impact"}, "weight": 0.6},
+                {"id": "cost", "title": {"ko": "비용", "en": "Cost"}, "weight": 0.4},
+            ],
+        }
+    )
+    d["contests"].append(
+        {
+            "id": "rules",
+            "kind": "yesno",
+            "title": {"ko": "심사 규칙에 동의합니까?", "en": "Do you accept the review rules?"},
+            "categories": ["resident"],
+        }
+    )
+    d["options"][1]["image"] = "p0001-02.png"
+    return d
+
+
+@pytest.fixture(scope="session")
+def ui_election() -> SyntheticElection:
+    return build_election(ui_definition(), seed="ui", experts_per_group=1, online_per_proposal=1)
+
+
+def make_config(tmp: Path, election: SyntheticElection, **overrides: Any) -> KioskConfig:
+    data = tmp / "data"
+    (data / "media").mkdir(parents=True, exist_ok=True)
+    signed = sign_package(election.package, election.authority)
+    (data / "election.json").write_text(json.dumps(signed.to_json(), ensure_ascii=False))
+    _picture(data / "media" / "p0001-02.png")
+    provision(tmp / "keys")
+    usb = tmp / "usb"
+    usb.mkdir(exist_ok=True)
+    options: dict[str, Any] = {
+        "key_dir": tmp / "keys",
+        "usb_dir": usb,
+        "timeouts": Timeouts(idle_s=600, warning_s=60),
+    } | overrides
+    return KioskConfig(data, election.authority.public_key, **options)
+
+
+def _picture(path: Path) -> None:
+    """A small picture for one proposal's detail view."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (480, 240), "#dbe8f5")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((40, 120, 440, 200), fill="#5a7d3a")
+    draw.ellipse((330, 30, 410, 110), fill="#f4c542")
+    image.save(path)
+
+
+@pytest.fixture
+def kiosk_factory(
+    qtbot: Any, pcscd: PrivatePcscd, tmp_path: Path, ui_election: SyntheticElection
+) -> Iterator[Any]:
+    """Builds a kiosk window; ``mode``/``session`` prepare the chain as staff would have."""
+    from kiosk.ui.main import build_ui
+
+    made: list[tuple[Kiosk, KioskServices]] = []
+    simulator = Simulator(pcscd.ports).__enter__()
+
+    def make(
+        mode: Mode | None = Mode.OFFICIAL, open_session: bool = True, **overrides: Any
+    ) -> Kiosk:
+        config = make_config(tmp_path, ui_election, reader=pcscd.reader_names[0], **overrides)
+        services = KioskServices.open(config)
+        printer = MemoryPrinter()
+        services.printer = printer
+        assert services.box is not None
+        if mode is not None:
+            services.box.set_mode(mode)
+            if open_session:
+                services.box.open_session()
+        ui = build_ui(services, px_per_mm=PX_PER_MM)
+        kiosk = Kiosk(ui, services, simulator, ui_election, printer, qtbot)
+        made.append((kiosk, services))
+        qtbot.waitUntil(lambda: ui.controller.property("readerReady"), timeout=15_000)
+        return kiosk
+
+    yield make
+    for kiosk, services in made:
+        kiosk.ui.close()
+        services.close()
+    simulator.__exit__(None, None, None)
+
+
+@pytest.fixture
+def kiosk(kiosk_factory: Any) -> Kiosk:
+    """A kiosk in official mode with a session open, waiting for a card."""
+    return kiosk_factory()

@@ -1,0 +1,196 @@
+"""Drive the real kiosk window as a voter would: find a control by its objectName, scroll it
+into view, and tap it with a mouse event at its centre. Nothing calls the view model's slots
+directly, so a button that is hidden, disabled or covered cannot be "pressed" by a test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtQuick import QQuickItem
+from PySide6.QtTest import QTest
+
+from kiosk.app import KioskServices
+from kiosk.core.synthetic import SyntheticElection
+from kiosk.hardware.openpgp_sim import VirtualCard
+from kiosk.hardware.printer import MemoryPrinter
+from kiosk.hardware.simulator import Simulator
+from kiosk.ui.main import KioskUi
+
+PIN = "123456"
+WAIT_MS = 15_000
+SCREENSHOTS = Path(os.environ.get("HANPYO_SCREENSHOTS", "test-output/screenshots")) / "kiosk"
+
+
+def walk(item: QQuickItem) -> Iterator[QQuickItem]:
+    yield item
+    for child in item.childItems():
+        yield from walk(child)
+
+
+def _flickable_of(item: QQuickItem) -> QQuickItem | None:
+    parent = item.parentItem()
+    while parent is not None:
+        if parent.inherits("QQuickFlickable"):
+            return parent
+        parent = parent.parentItem()
+    return None
+
+
+@dataclass
+class Kiosk:
+    ui: KioskUi
+    services: KioskServices
+    simulator: Simulator
+    election: SyntheticElection
+    printer: MemoryPrinter
+    qtbot: Any
+    cards: dict[str, VirtualCard] = field(default_factory=dict)
+
+    # -- looking ---------------------------------------------------------------------------
+    @property
+    def vm(self) -> Any:
+        return self.ui.controller
+
+    @property
+    def screen(self) -> str:
+        return str(self.vm.property("screen"))
+
+    def find(self, name: str) -> QQuickItem | None:
+        for item in walk(self.ui.window.contentItem()):
+            if item.objectName() == name and item.isVisible():
+                return item
+        return None
+
+    def text(self, name: str) -> str:
+        item = self.find(name)
+        assert item is not None, f"no visible item {name!r} on screen {self.screen!r}"
+        return str(item.property("text"))
+
+    def visible(self, name: str) -> bool:
+        return self.find(name) is not None
+
+    def wait_screen(self, screen: str, timeout: int = WAIT_MS) -> None:
+        self.qtbot.waitUntil(lambda: self.screen == screen, timeout=timeout)
+
+    def wait_for(self, name: str, timeout: int = WAIT_MS) -> QQuickItem:
+        self.qtbot.waitUntil(lambda: self.visible(name), timeout=timeout)
+        item = self.find(name)
+        assert item is not None
+        return item
+
+    # -- touching --------------------------------------------------------------------------
+    def _reveal(self, name: str) -> QQuickItem:
+        """Find ``name``, scrolling every list on screen until it is created and in view."""
+        item = self.find(name)
+        if item is None:
+            for flick in [i for i in walk(self.ui.window.contentItem())
+                          if i.inherits("QQuickFlickable") and i.isVisible()]:
+                flick.setProperty("contentY", 0)
+                for _ in range(60):
+                    self.qtbot.wait(10)
+                    item = self.find(name)
+                    if item is not None or flick.property("atYEnd"):
+                        break
+                    flick.setProperty("contentY", flick.property("contentY") + flick.height() / 2)
+                if item is not None:
+                    break
+        assert item is not None, f"no visible item {name!r} on screen {self.screen!r}"
+        flick = _flickable_of(item)
+        if flick is not None:
+            top = item.mapToItem(flick, QPointF(0, 0)).y()
+            if top < 0 or top + item.height() > flick.height():
+                flick.setProperty("contentY", flick.property("contentY") + top - flick.height() / 4)
+                self.qtbot.wait(20)
+        return item
+
+    def tap(self, name: str) -> None:
+        item = self._reveal(name)
+        assert item.isEnabled(), f"{name!r} is disabled"
+        centre = item.mapToScene(QPointF(item.width() / 2, item.height() / 2))
+        point = QPoint(int(centre.x()), int(centre.y()))
+        window = self.ui.window
+        assert 0 <= point.x() < window.width() and 0 <= point.y() < window.height(), (
+            f"{name!r} is off the screen at {point}"
+        )
+        QTest.mouseClick(window, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, point)
+        self.qtbot.wait(10)
+
+    def type_pin(self, pin: str = PIN) -> None:
+        for digit in pin:
+            self.tap(f"pin{digit}")
+        self.tap("pinOk")
+
+    # -- cards -----------------------------------------------------------------------------
+    def card(self, name: str, seed: bytes, **options: Any) -> str:
+        if name not in self.cards:
+            self.cards[name] = VirtualCard.with_auth_key(seed, "Hong<<Gildong", **options)
+            self.simulator.add_card(name, self.cards[name])
+        return name
+
+    def voter_card(self, category: str, n: int = 0) -> str:
+        entries = [i for i, e in enumerate(self.election.package.roll) if e.category == category]
+        return self.card(f"{category}-{n}", self.election.voter_keys[entries[n]].seed)
+
+    def staff_card(self, role: str) -> str:
+        index = next(
+            i for i, s in enumerate(self.election.package.staff) if s.role.value == role
+        )
+        return self.card(f"staff-{role}", self.election.staff_keys[index].seed)
+
+    def insert(self, name: str) -> None:
+        self.simulator.insert(name, 0)
+
+    def remove(self) -> None:
+        self.simulator.remove(0)
+        self.wait_screen("waiting")
+
+    def sign_in(self, name: str, pin: str = PIN) -> None:
+        """Insert a card and type its PIN; wait until the kiosk has decided."""
+        self.insert(name)
+        self.wait_screen("pin")
+        self.type_pin(pin)
+        self.qtbot.waitUntil(lambda: self.screen not in ("pin", "reading"), timeout=WAIT_MS)
+
+    # -- pictures --------------------------------------------------------------------------
+    def screenshot(self, name: str) -> Path:
+        self.qtbot.wait(50)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        image = self.ui.window.grabWindow()
+        assert not image.isNull() and image.save(str(path)), f"could not save {path}"
+        return path
+
+
+def layout_problems(kiosk: Kiosk) -> list[str]:
+    """Controls a voter could not use on the current screen: a button smaller than 15 mm, or
+    a control or text cut off by the screen's edge (outside any scrolling list)."""
+    window, theme = kiosk.ui.window, kiosk.ui.theme
+    touch = theme.property("touch")
+    problems = []
+    for item in walk(window.contentItem()):
+        if not item.isVisible() or item.width() <= 0:
+            continue
+        is_button = item.property("accessibleName") is not None and item.property("primary") is not None
+        is_text = item.inherits("QQuickText") and bool(item.property("text"))
+        if not (is_button or is_text):
+            continue
+        label = item.objectName() or str(item.property("text"))[:30]
+        if is_button and (item.width() < touch - 1 or item.height() < touch - 1):
+            problems.append(f"button {label!r} is {item.width():.0f}x{item.height():.0f} px")
+        flick = _flickable_of(item)
+        if flick is not None:
+            continue  # a list scrolls: its rows may be out of view
+        top_left = item.mapToScene(QPointF(0, 0))
+        if (
+            top_left.x() < -1
+            or top_left.y() < -1
+            or top_left.x() + item.width() > window.width() + 1
+            or top_left.y() + item.height() > window.height() + 1
+        ):
+            problems.append(f"{label!r} is cut off at {top_left.x():.0f},{top_left.y():.0f}")
+    return problems
