@@ -3,22 +3,22 @@
 <context>
     <name>Kiosk</name>
     <message numerus="yes">
-        <location filename="../../kiosk/ui/controller.py" line="574" />
+        <location filename="../../kiosk/ui/controller.py" line="578" />
         <source>%n point(s)</source>
         <translation><numerusform>%n point</numerusform><numerusform>%n points</numerusform></translation>
     </message>
     <message numerus="yes">
-        <location filename="../../kiosk/ui/controller.py" line="1112" />
+        <location filename="../../kiosk/ui/controller.py" line="1116" />
         <source>You may choose up to %n. Remove one first to choose another.</source>
         <translation><numerusform>You may choose up to %n. Remove one first to choose another.</numerusform><numerusform>You may choose up to %n. Remove one first to choose another.</numerusform></translation>
     </message>
     <message numerus="yes">
-        <location filename="../../kiosk/ui/controller.py" line="1173" />
+        <location filename="../../kiosk/ui/controller.py" line="1177" />
         <source>offline, %n block(s) waiting</source>
         <translation><numerusform>offline, %n block waiting</numerusform><numerusform>offline, %n blocks waiting</numerusform></translation>
     </message>
     <message numerus="yes">
-        <location filename="../../kiosk/ui/controller.py" line="1176" />
+        <location filename="../../kiosk/ui/controller.py" line="1180" />
         <source>online, %n block(s) waiting</source>
         <translation><numerusform>online, %n block waiting</numerusform><numerusform>online, %n blocks waiting</numerusform></translation>
     </message>

@@ -88,233 +88,238 @@
         <translation>투표해 주셔서 감사합니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/texts.py" line="60" />
+        <location filename="../../kiosk/ui/texts.py" line="59" />
+        <source>The staff screen was closed because there was no activity.</source>
+        <translation>한동안 움직임이 없어 진행 요원 화면을 닫았습니다.</translation>
+    </message>
+    <message>
+        <location filename="../../kiosk/ui/texts.py" line="63" />
         <source>Please take your card and ask a staff member.</source>
         <translation>카드를 빼신 뒤 진행 요원에게 물어 주세요.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/texts.py" line="61" />
+        <location filename="../../kiosk/ui/texts.py" line="64" />
         <source>Please take your card.</source>
         <translation>카드를 빼 주세요.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/texts.py" line="62" />
+        <location filename="../../kiosk/ui/texts.py" line="65" />
         <source>Please take your card out and insert it again.</source>
         <translation>카드를 빼서 다시 넣어 주세요.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/texts.py" line="64" />
+        <location filename="../../kiosk/ui/texts.py" line="67" />
         <source>Proposals on this page without a score: %n.</source>
         <translation>이 화면에서 점수를 주지 않은 제안이 %n개 있습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/texts.py" line="68" />
+        <location filename="../../kiosk/ui/texts.py" line="71" />
         <source>Proposals with some items not scored: %n. Please score every item, or clear them.</source>
         <translation>항목 점수를 다 주지 않은 제안이 %n개 있습니다. 모든 항목에 점수를 주시거나, 준 점수를 지워 주세요.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/texts.py" line="67" />
+        <location filename="../../kiosk/ui/texts.py" line="70" />
         <source>You have not chosen anything on this page.</source>
         <translation>이 화면에서 아무것도 고르지 않으셨습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/texts.py" line="72" />
+        <location filename="../../kiosk/ui/texts.py" line="75" />
         <source>Please choose at least %n.</source>
         <translation>적어도 %n개를 골라 주세요.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/texts.py" line="74" />
+        <location filename="../../kiosk/ui/texts.py" line="77" />
         <source>The receipt could not be printed. Your vote is recorded.</source>
         <translation>영수증을 인쇄하지 못했습니다. 투표는 기록되었습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/texts.py" line="77" />
+        <location filename="../../kiosk/ui/texts.py" line="80" />
         <source>Your receipt is printed.</source>
         <translation>영수증이 인쇄되었습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="546" />
+        <location filename="../../kiosk/ui/controller.py" line="550" />
         <source>Budget: %1 won</source>
         <translation>예산: %1원</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../kiosk/ui/controller.py" line="574" />
+        <location filename="../../kiosk/ui/controller.py" line="578" />
         <source>%n point(s)</source>
         <translation><numerusform>%n점</numerusform></translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="576" />
+        <location filename="../../kiosk/ui/controller.py" line="580" />
         <source>not scored</source>
         <translation>점수 없음</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="581" />
+        <location filename="../../kiosk/ui/controller.py" line="585" />
         <source>nothing chosen</source>
         <translation>고른 것 없음</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="598" />
+        <location filename="../../kiosk/ui/controller.py" line="602" />
         <source>Yes</source>
         <translation>찬성</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="599" />
+        <location filename="../../kiosk/ui/controller.py" line="603" />
         <source>No</source>
         <translation>반대</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="600" />
+        <location filename="../../kiosk/ui/controller.py" line="604" />
         <source>Blank</source>
         <translation>기권</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="601" />
+        <location filename="../../kiosk/ui/controller.py" line="605" />
         <source>no answer</source>
         <translation>답하지 않음</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="807" />
+        <location filename="../../kiosk/ui/controller.py" line="811" />
         <source>The session is open.</source>
         <translation>투표를 시작했습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="811" />
+        <location filename="../../kiosk/ui/controller.py" line="815" />
         <source>Opening report (zero report)</source>
         <translation>개시 보고서 (영 보고서)</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="819" />
+        <location filename="../../kiosk/ui/controller.py" line="823" />
         <source>The session is paused.</source>
         <translation>투표를 잠시 멈췄습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="828" />
+        <location filename="../../kiosk/ui/controller.py" line="832" />
         <source>The session is open again.</source>
         <translation>투표를 다시 시작했습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="836" />
+        <location filename="../../kiosk/ui/controller.py" line="840" />
         <source>The session is closed.</source>
         <translation>투표를 마감했습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="839" />
+        <location filename="../../kiosk/ui/controller.py" line="843" />
         <source>Closing report</source>
         <translation>마감 보고서</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="845" />
+        <location filename="../../kiosk/ui/controller.py" line="849" />
         <source>Session report</source>
         <translation>회차 보고서</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="867" />
+        <location filename="../../kiosk/ui/controller.py" line="871" />
         <source>The report is printed.</source>
         <translation>보고서가 인쇄되었습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="879" />
+        <location filename="../../kiosk/ui/controller.py" line="883" />
         <source>The mode is changed.</source>
         <translation>모드를 바꿨습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="888" />
+        <location filename="../../kiosk/ui/controller.py" line="892" />
         <source>No USB drive is mounted.</source>
         <translation>USB 저장 장치가 연결되어 있지 않습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="899" />
+        <location filename="../../kiosk/ui/controller.py" line="903" />
         <source>The chain is exported to the USB drive.</source>
         <translation>체인을 USB 저장 장치로 내보냈습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="909" />
+        <location filename="../../kiosk/ui/controller.py" line="913" />
         <source>There is no election.json on the USB drive.</source>
         <translation>USB 저장 장치에 election.json 파일이 없습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="947" />
+        <location filename="../../kiosk/ui/controller.py" line="951" />
         <source>The election is loaded.</source>
         <translation>선거를 불러왔습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="959" />
+        <location filename="../../kiosk/ui/controller.py" line="963" />
         <source>Checking…</source>
         <translation>확인하는 중…</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="965" />
+        <location filename="../../kiosk/ui/controller.py" line="969" />
         <source>Card readers: %1</source>
         <translation>카드 리더기: %1</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="966" />
-        <location filename="../../kiosk/ui/controller.py" line="1003" />
+        <location filename="../../kiosk/ui/controller.py" line="970" />
+        <location filename="../../kiosk/ui/controller.py" line="1007" />
         <source>none</source>
         <translation>없음</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="971" />
+        <location filename="../../kiosk/ui/controller.py" line="975" />
         <source>Printer: %1</source>
         <translation>프린터: %1</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="979" />
+        <location filename="../../kiosk/ui/controller.py" line="983" />
         <source>Ledger: not reachable (%1)</source>
         <translation>원장 서버: 연결 안 됨 (%1)</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="985" />
+        <location filename="../../kiosk/ui/controller.py" line="989" />
         <source>Ledger: reachable; it holds this kiosk's blocks up to %1</source>
         <translation>원장 서버: 연결됨. 이 투표기의 블록을 %1번까지 받았습니다</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="1005" />
+        <location filename="../../kiosk/ui/controller.py" line="1009" />
         <source>ready</source>
         <translation>준비됨</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="1006" />
+        <location filename="../../kiosk/ui/controller.py" line="1010" />
         <source>paper low</source>
         <translation>용지 부족</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="1007" />
+        <location filename="../../kiosk/ui/controller.py" line="1011" />
         <source>out of paper</source>
         <translation>용지 없음</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="1008" />
+        <location filename="../../kiosk/ui/controller.py" line="1012" />
         <source>offline</source>
         <translation>연결 안 됨</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../kiosk/ui/controller.py" line="1112" />
+        <location filename="../../kiosk/ui/controller.py" line="1116" />
         <source>You may choose up to %n. Remove one first to choose another.</source>
         <translation><numerusform>최대 %n개까지 고를 수 있습니다. 다른 것을 고르시려면 먼저 하나를 빼 주세요.</numerusform></translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="1166" />
+        <location filename="../../kiosk/ui/controller.py" line="1170" />
         <source>not configured (offline kiosk)</source>
         <translation>설정 안 됨 (오프라인 투표기)</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="1169" />
+        <location filename="../../kiosk/ui/controller.py" line="1173" />
         <source>STOPPED: the ledger could not be trusted. Call the election manager.</source>
         <translation>중지됨: 원장 서버를 신뢰할 수 없습니다. 선거 관리자를 불러 주세요.</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../kiosk/ui/controller.py" line="1173" />
+        <location filename="../../kiosk/ui/controller.py" line="1177" />
         <source>offline, %n block(s) waiting</source>
         <translation><numerusform>오프라인, 보낼 블록 %n개</numerusform></translation>
     </message>
     <message numerus="yes">
-        <location filename="../../kiosk/ui/controller.py" line="1176" />
+        <location filename="../../kiosk/ui/controller.py" line="1180" />
         <source>online, %n block(s) waiting</source>
         <translation><numerusform>온라인, 보낼 블록 %n개</numerusform></translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="1179" />
+        <location filename="../../kiosk/ui/controller.py" line="1183" />
         <source>no card reader</source>
         <translation>카드 리더기 없음</translation>
     </message>

@@ -349,10 +349,14 @@ class KioskController(QObject):
 
     def _time_out(self) -> None:
         """Nobody answered the warning: discard the ballot and everything typed."""
-        was_staff = self._screen is Screen.STAFF
+        key = {Screen.RECEIPT: "receipt_done", Screen.STAFF: "staff_idle"}.get(
+            self._screen, "timed_out"
+        )
         self._pin = ""
         self._form = None
         self._holder = None
+        self._detail = {}
+        self._warning_key = ""
         self.options.reset([])
         self.review.reset([])
         self._receipt_code = self._receipt_url = ""
@@ -360,7 +364,7 @@ class KioskController(QObject):
         if isinstance(self._card, cs.Waiting | cs.NoReader):
             self._show_waiting()
         else:
-            self._show_message("receipt_done" if was_staff else "timed_out")
+            self._show_message(key)
             self._idle.stop()
 
     @Slot()

@@ -56,6 +56,9 @@ MESSAGES: dict[str, Any] = {  # QT_TRANSLATE_NOOP returns its text, typed as obj
         "Kiosk", "Your ballot was cleared because there was no activity. Nothing was saved."
     ),
     "receipt_done": QT_TRANSLATE_NOOP("Kiosk", "Thank you for voting."),
+    "staff_idle": QT_TRANSLATE_NOOP(
+        "Kiosk", "The staff screen was closed because there was no activity."
+    ),
     # What to do next.
     "ask_staff": QT_TRANSLATE_NOOP("Kiosk", "Please take your card and ask a staff member."),
     "take_card": QT_TRANSLATE_NOOP("Kiosk", "Please take your card."),
@@ -94,6 +97,7 @@ NEXT_STEP = {
     "cast_failed": "ask_staff",
     "timed_out": "take_card",
     "receipt_done": "take_card",
+    "staff_idle": "take_card",
 }
 
 

@@ -124,6 +124,7 @@ class Kiosk:
         for digit in pin:
             self.tap(f"pin{digit}")
         self.tap("pinOk")
+        self.qtbot.waitUntil(lambda: self.screen != "reading", timeout=WAIT_MS)
 
     # -- cards -----------------------------------------------------------------------------
     def card(self, name: str, seed: bytes, **options: Any) -> str:
@@ -154,7 +155,8 @@ class Kiosk:
         self.insert(name)
         self.wait_screen("pin")
         self.type_pin(pin)
-        self.qtbot.waitUntil(lambda: self.screen not in ("pin", "reading"), timeout=WAIT_MS)
+        # OK shows the "one moment" screen at once; wait for the card's answer.
+        self.qtbot.waitUntil(lambda: self.screen != "reading", timeout=WAIT_MS)
 
     # -- pictures --------------------------------------------------------------------------
     def screenshot(self, name: str) -> Path:
