@@ -374,7 +374,7 @@ def _worker(spec: dict[str, Any]) -> dict[str, Any]:
                 elapsed = time.perf_counter() - start
                 progress(
                     f"{n} visits in {elapsed:.0f} s ({elapsed / n:.2f} s each), "
-                    f"RSS {rss_curve[-1][1] / 1024:.1f} MiB"
+                    f"RSS {rss_curve[-1][1] / 1024:.1f} MiB, None refs {sys.getrefcount(None)}"
                 )
         results |= {
             "visits_s": time.perf_counter() - start,

@@ -80,9 +80,13 @@ class KioskUi:
     controller: KioskController
     theme: Theme
     translations: Translations
+    closed: bool = False
 
     def close(self) -> None:
         """Stop the card and sync threads, then delete the QML before the view model it reads."""
+        if self.closed:
+            return
+        self.closed = True
         self.controller.stop()
         self.window.hide()
         self.translations.uninstall()

@@ -38,7 +38,7 @@ def _tool(name: str) -> Path:
 
 
 def _messages(ts: Path) -> list[tuple[str, ET.Element]]:
-    root = ET.parse(ts).getroot()
+    root = ET.parse(ts).getroot()  # noqa: S314 - the project's own committed files
     return [
         (context.findtext("name") or "", message)
         for context in root.iter("context")
@@ -192,7 +192,12 @@ _BINDING = re.compile(
     r"(?:^|[{;])\s*(" + "|".join(re.escape(p) for p in USER_FACING) + r")\s*:(?!:)"
 )
 _CONTINUES = ("?", ":", "+", ".", "||", "&&", "-", "*", "/")
-_TRANSLATE = re.compile(r"\b(?:qsTr|qsTranslate|qsTrId|QT_TR_NOOP|QT_TRANSLATE_NOOP)\s*\(\s*$")
+# A literal qsTr() is given: its source text, or the one before it (qsTr's disambiguation,
+# qsTranslate's context), which the voter never sees either.
+_TRANSLATE = re.compile(
+    r"\b(?:qsTr|qsTranslate|qsTrId|QT_TR_NOOP|QT_TRANSLATE_NOOP)\s*\(\s*"
+    r"(?:\"(?:[^\"\\]|\\.)*\"\s*,\s*)?$"
+)
 # The language buttons name each language in itself, so a voter who reads only that
 # language can find it; they are the same in both languages on purpose.
 ENDONYMS = {"waiting.qml": {"한국어", "English", "한국어 (Korean)", "English (영어)"}}
@@ -243,10 +248,20 @@ def _expression(lines: list[str], number: int, start: int) -> tuple[str, list[in
     return "".join(out), line_of
 
 
+_LITERAL = re.compile(r"\"((?:[^\"\\]|\\.)*)\"|'((?:[^'\\]|\\.)*)'|`((?:[^`\\]|\\.)*)`")
+_COMPARED = re.compile(r"[!=]==?\s*$")
+_COMPARED_WITH = re.compile(r"^\s*[!=]==?")
+
+
 def _literals(expression: str) -> list[tuple[int, str]]:
-    """The string literals in ``expression`` with their offsets (quotes, escapes)."""
+    """The string literals in ``expression`` that could be shown, with their offsets: not
+    the operands of a comparison (vm.mode === "test" is a value, not a text)."""
     found = []
-    for m in re.finditer(r"\"((?:[^\"\\]|\\.)*)\"|'((?:[^'\\]|\\.)*)'|`((?:[^`\\]|\\.)*)`", expression):
+    for m in _LITERAL.finditer(expression):
+        if _COMPARED.search(expression[: m.start()]) or _COMPARED_WITH.match(
+            expression[m.end() :]
+        ):
+            continue
         value = next(g for g in m.groups() if g is not None)
         found.append((m.start(), value))
     return found
@@ -264,8 +279,8 @@ def hard_coded_strings(name: str, source: str) -> list[tuple[int, str, str]]:
             expression, line_of = _expression(lines, number, binding.end())
             for offset, value in _literals(expression):
                 if _TRANSLATE.search(expression[:offset]):
-                    continue  # the text qsTr() looks up
-                if not LETTER.search(value):
+                    continue  # what qsTr() is given
+                if not LETTER.search(re.sub(r"\\.", "", value)):  # an escape like \\n is no word
                     continue  # digits and symbols: "0", "●", "✔ ", "⚠ ", ": "
                 if value in ENDONYMS.get(name, set()):
                     continue
@@ -284,7 +299,8 @@ def test_the_qml_scanner_finds_hard_coded_text() -> None:
             '    accessibleName: flag ? qsTr("Fine")',
             '        : "Second line"',
             '    Accessible.name: qsTr("Fine %1").arg("Argument")',
-            '    text: "●".repeat(3)',
+            '    text: "●".repeat(3) + "\\n"',
+            '    text: vm.mode === "test" ? qsTr("Fine") : "shown" + ("x" !== y)',
             '    text: qsTr("Fine", "disambiguation", 2)',
             "    // text: \"a comment\"",
             '    title: "Not user-facing here"',
@@ -296,7 +312,7 @@ def test_the_qml_scanner_finds_hard_coded_text() -> None:
         (4, "text", "Joined"),
         (6, "accessibleName", "Second line"),
         (7, "Accessible.name", "Argument"),
-        (9, "text", "disambiguation"),
+        (9, "text", "shown"),
     ]
 
 

@@ -14,7 +14,7 @@ def last_ballot(kiosk: Kiosk, kind: BlockKind = BlockKind.BALLOT) -> dict:
     assert kiosk.services.box is not None
     blocks = [b for b in kiosk.services.box.store.blocks() if b.block.kind is kind]
     sealed = b64d(blocks[-1].block.body["sealed"])
-    key = kiosk.election.ballot_key if kind is BlockKind.BALLOT else kiosk.election.test_ballot_key
+    key = kiosk.election.ballot_key if kind is BlockKind.BALLOT else kiosk.election.test_key
     return ballot_from_plaintext(key.open(sealed)).to_json()["contests"]
 
 

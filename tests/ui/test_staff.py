@@ -1,0 +1,145 @@
+"""Staff cards on the real screens: modes, opening, pausing and closing, reports, export,
+loading a package; and what a voter sees in test and official mode."""
+
+from __future__ import annotations
+
+import json
+
+from kiosk.core.block import BlockKind
+from kiosk.core.election import sign_package
+from kiosk.core.export import is_export, read_manifest, verify_export
+from kiosk.core.synthetic import build_election, review_definition
+from kiosk.ui.main import build_ui
+from tests.ui.conftest import PX_PER_MM
+from tests.ui.driver import Kiosk
+from tests.ui.test_voter_flow import last_ballot
+
+
+def vote(kiosk: Kiosk, card: str) -> str:
+    kiosk.sign_in(card)
+    kiosk.wait_screen("ballot")
+    kiosk.tap("next")
+    kiosk.tap("warningGoOn")
+    if kiosk.screen == "ballot":
+        kiosk.tap("answer-blank")
+        kiosk.tap("next")
+    kiosk.wait_screen("review")
+    kiosk.tap("castButton")
+    kiosk.wait_screen("receipt")
+    code = kiosk.text("trackingCode")
+    kiosk.remove()
+    return code
+
+
+def test_a_session_from_mode_to_export(kiosk_factory) -> None:
+    kiosk = kiosk_factory(mode=None)
+    assert kiosk.text("headline") == "지금은 이 투표기에서 투표할 수 없습니다."
+
+    # A poll worker cannot open a session before a manager has chosen the mode, and sees
+    # no manager controls.
+    kiosk.sign_in(kiosk.staff_card("poll_worker"))
+    kiosk.wait_screen("staff")
+    assert not kiosk.visible("managerPanel")
+    assert not kiosk.find("openSession").isEnabled()
+    kiosk.remove()
+
+    # The manager runs a logic-and-accuracy test in test mode.
+    kiosk.sign_in(kiosk.staff_card("election_manager"))
+    kiosk.tap("testMode")
+    assert kiosk.visible("testBanner")
+    kiosk.tap("openSession")
+    assert "OPEN" in kiosk.vm.property("sessionState").upper()
+    assert kiosk.printer.printed[-1].title.startswith("개시 보고서")
+    assert any("Ballots this session 0" in line for line in kiosk.printer.printed[-1].lines)
+    kiosk.remove()
+    assert kiosk.visible("testBanner")  # on the voter's screens too
+    vote(kiosk, kiosk.voter_card("resident", 0))
+    assert "TEST" in kiosk.printer.printed[-1].lines[0]
+    assert last_ballot(kiosk, BlockKind.TEST_BALLOT)  # opens with the test key
+    kiosk.sign_in(kiosk.staff_card("election_manager"))
+    kiosk.tap("closeSession")
+    assert kiosk.printer.printed[-1].title == "마감 보고서"
+    kiosk.tap("officialMode")
+    assert not kiosk.visible("testBanner")
+    kiosk.remove()
+
+    # The poll worker opens the official session, pauses and resumes it.
+    kiosk.sign_in(kiosk.staff_card("poll_worker"))
+    kiosk.tap("openSession")
+    kiosk.tap("pauseSession")
+    kiosk.remove()
+    assert kiosk.text("headline") == "투표를 잠시 멈췄습니다."
+    kiosk.sign_in(kiosk.voter_card("resident", 1))
+    kiosk.wait_screen("message")
+    kiosk.remove()
+    kiosk.sign_in(kiosk.staff_card("poll_worker"))
+    kiosk.tap("resumeSession")
+    kiosk.remove()
+    vote(kiosk, kiosk.voter_card("resident", 0))  # the test vote does not count
+    assert last_ballot(kiosk)  # an official ballot, sealed to the election key
+
+    kiosk.sign_in(kiosk.staff_card("poll_worker"))
+    assert kiosk.text("countsText").splitlines() == [
+        "이번 회차 투표 수: 1 (시험 0)",
+        "전체 투표 수: 1 (시험 1)",
+    ]
+    assert kiosk.vm.property("receiptCode") == ""  # staff never see a voter's code
+    kiosk.tap("closeSession")
+    assert "마감됨" in kiosk.text("sessionText")
+    kiosk.remove()
+
+    # The manager exports the chain to USB; the file verifies as the ledger would check it.
+    kiosk.sign_in(kiosk.staff_card("election_manager"))
+    kiosk.tap("exportUsb")
+    assert kiosk.text("staffNote") == "체인을 USB 저장 장치로 내보냈습니다."
+    files = list(kiosk.services.config.usb_dir.glob("hanpyo-*.jsonl"))
+    assert len(files) == 1
+    lines = files[0].read_bytes().splitlines()
+    assert is_export(lines[0])
+    manifest, signature = read_manifest(lines[0])
+    verify_export(manifest, signature, kiosk.services.keys.kiosk_key.public_key, lines[1:])
+    kiosk.remove()
+
+
+def test_loading_a_package_shows_its_hash_and_refuses_a_forged_one(kiosk_factory) -> None:
+    kiosk = kiosk_factory(open_session=False)
+    other = build_election(review_definition(groups=1, per_group=3, election_id="next-vote"),
+                           seed="ui")  # the same seed: the same authority key and staff cards
+    signed = sign_package(other.package, other.authority).to_json()
+    forged = json.loads(json.dumps(signed))
+    forged["package"]["title"]["ko"] = "가짜 선거"
+    usb = kiosk.services.config.usb_dir
+    (usb / "election.json").write_text(json.dumps(forged, ensure_ascii=False))
+
+    kiosk.sign_in(kiosk.staff_card("election_manager"))
+    kiosk.tap("loadUsb")
+    assert "signature" in kiosk.text("staffNote") or "서명" in kiosk.text("staffNote")
+    assert not kiosk.visible("confirmLoad")
+
+    (usb / "election.json").write_text(json.dumps(signed, ensure_ascii=False))
+    kiosk.tap("loadUsb")
+    assert other.package.short_hash in kiosk.text("pendingHash")
+    kiosk.tap("confirmLoad")
+    assert kiosk.vm.property("packageHash") == other.package.short_hash
+    assert kiosk.services.package.id == "next-vote"
+    kiosk.remove()
+
+
+def test_a_restarted_kiosk_resumes_its_open_session(kiosk_factory, qtbot) -> None:
+    kiosk = kiosk_factory()
+    vote(kiosk, kiosk.voter_card("resident", 2))
+    config = kiosk.services.config
+    kiosk.ui.close()
+    kiosk.services.close()
+
+    from kiosk.app import KioskServices
+
+    services = KioskServices.open(config)
+    ui = build_ui(services, px_per_mm=PX_PER_MM)
+    try:
+        qtbot.waitUntil(lambda: ui.controller.property("readerReady"), timeout=15_000)
+        assert ui.controller.property("votingOpen")
+        assert ui.controller.property("counts")["session"] == 1
+    finally:
+        ui.close()
+        services.close()
