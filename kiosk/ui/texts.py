@@ -64,9 +64,7 @@ MESSAGES: dict[str, Any] = {  # QT_TRANSLATE_NOOP returns its text, typed as obj
     "take_card": QT_TRANSLATE_NOOP("Kiosk", "Please take your card."),
     "retry_card": QT_TRANSLATE_NOOP("Kiosk", "Please take your card out and insert it again."),
     # Ballot warnings.
-    "unscored": QT_TRANSLATE_NOOP(
-        "Kiosk", "Proposals on this page without a score: %n."
-    ),
+    "unscored": QT_TRANSLATE_NOOP("Kiosk", "Proposals on this page without a score: %n."),
     "empty": QT_TRANSLATE_NOOP("Kiosk", "You have not chosen anything on this page."),
     "partial": QT_TRANSLATE_NOOP(
         "Kiosk",

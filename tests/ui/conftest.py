@@ -14,15 +14,15 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from kiosk.app import KioskConfig, KioskServices, Timeouts  # noqa: E402
-from kiosk.core.chain import Mode  # noqa: E402
-from kiosk.core.election import sign_package  # noqa: E402
-from kiosk.core.synthetic import SyntheticElection, build_election, review_definition  # noqa: E402
-from kiosk.hardware.printer import MemoryPrinter  # noqa: E402
-from kiosk.hardware.private_pcscd import PrivatePcscd  # noqa: E402
-from kiosk.hardware.simulator import Simulator  # noqa: E402
-from kiosk.store.keys import provision  # noqa: E402
-from tests.ui.driver import Kiosk  # noqa: E402
+from kiosk.app import KioskConfig, KioskServices, Timeouts
+from kiosk.core.chain import Mode
+from kiosk.core.election import sign_package
+from kiosk.core.synthetic import SyntheticElection, build_election, review_definition
+from kiosk.hardware.printer import MemoryPrinter
+from kiosk.hardware.private_pcscd import PrivatePcscd
+from kiosk.hardware.simulator import Simulator
+from kiosk.store.keys import provision
+from tests.ui.driver import Kiosk
 
 PX_PER_MM = 96 / 25.4  # a 96-dpi panel: 1280 x 800 is then a 15.9-inch screen
 

@@ -5,14 +5,12 @@ directly, so a button that is hidden, disabled or covered cannot be "pressed" by
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QPointF
 from PySide6.QtQuick import QQuickItem
-from PySide6.QtTest import QTest
 
 from kiosk.app import KioskServices
 from kiosk.core.synthetic import SyntheticElection
@@ -20,25 +18,11 @@ from kiosk.hardware.openpgp_sim import VirtualCard
 from kiosk.hardware.printer import MemoryPrinter
 from kiosk.hardware.simulator import Simulator
 from kiosk.ui.main import KioskUi
+from kiosk.ui.robot import Robot, flickable_of, walk
 
 PIN = "123456"
 WAIT_MS = 15_000
 SCREENSHOTS = Path(os.environ.get("HANPYO_SCREENSHOTS", "test-output/screenshots")) / "kiosk"
-
-
-def walk(item: QQuickItem) -> Iterator[QQuickItem]:
-    yield item
-    for child in item.childItems():
-        yield from walk(child)
-
-
-def _flickable_of(item: QQuickItem) -> QQuickItem | None:
-    parent = item.parentItem()
-    while parent is not None:
-        if parent.inherits("QQuickFlickable"):
-            return parent
-        parent = parent.parentItem()
-    return None
 
 
 @dataclass
@@ -60,11 +44,12 @@ class Kiosk:
     def screen(self) -> str:
         return str(self.vm.property("screen"))
 
+    @property
+    def robot(self) -> Robot:
+        return Robot(self.ui.window, lambda seconds: self.qtbot.wait(int(seconds * 1000)))
+
     def find(self, name: str) -> QQuickItem | None:
-        for item in walk(self.ui.window.contentItem()):
-            if item.objectName() == name and item.isVisible():
-                return item
-        return None
+        return self.robot.find(name)
 
     def text(self, name: str) -> str:
         item = self.find(name)
@@ -84,41 +69,11 @@ class Kiosk:
         return item
 
     # -- touching --------------------------------------------------------------------------
-    def _reveal(self, name: str) -> QQuickItem:
-        """Find ``name``, scrolling every list on screen until it is created and in view."""
-        item = self.find(name)
-        if item is None:
-            for flick in [i for i in walk(self.ui.window.contentItem())
-                          if i.inherits("QQuickFlickable") and i.isVisible()]:
-                flick.setProperty("contentY", 0)
-                for _ in range(60):
-                    self.qtbot.wait(10)
-                    item = self.find(name)
-                    if item is not None or flick.property("atYEnd"):
-                        break
-                    flick.setProperty("contentY", flick.property("contentY") + flick.height() / 2)
-                if item is not None:
-                    break
-        assert item is not None, f"no visible item {name!r} on screen {self.screen!r}"
-        flick = _flickable_of(item)
-        if flick is not None:
-            top = item.mapToItem(flick, QPointF(0, 0)).y()
-            if top < 0 or top + item.height() > flick.height():
-                flick.setProperty("contentY", flick.property("contentY") + top - flick.height() / 4)
-                self.qtbot.wait(20)
-        return item
-
     def tap(self, name: str) -> None:
-        item = self._reveal(name)
-        assert item.isEnabled(), f"{name!r} is disabled"
-        centre = item.mapToScene(QPointF(item.width() / 2, item.height() / 2))
-        point = QPoint(int(centre.x()), int(centre.y()))
-        window = self.ui.window
-        assert 0 <= point.x() < window.width() and 0 <= point.y() < window.height(), (
-            f"{name!r} is off the screen at {point}"
-        )
-        QTest.mouseClick(window, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, point)
-        self.qtbot.wait(10)
+        try:
+            self.robot.tap(name)
+        except LookupError as e:
+            raise AssertionError(f"{e} on screen {self.screen!r}") from e
 
     def type_pin(self, pin: str = PIN) -> None:
         for digit in pin:
@@ -138,9 +93,7 @@ class Kiosk:
         return self.card(f"{category}-{n}", self.election.voter_keys[entries[n]].seed)
 
     def staff_card(self, role: str) -> str:
-        index = next(
-            i for i, s in enumerate(self.election.package.staff) if s.role.value == role
-        )
+        index = next(i for i, s in enumerate(self.election.package.staff) if s.role.value == role)
         return self.card(f"staff-{role}", self.election.staff_keys[index].seed)
 
     def insert(self, name: str) -> None:
@@ -177,14 +130,16 @@ def layout_problems(kiosk: Kiosk) -> list[str]:
     for item in walk(window.contentItem()):
         if not item.isVisible() or item.width() <= 0:
             continue
-        is_button = item.property("accessibleName") is not None and item.property("primary") is not None
+        is_button = (
+            item.property("accessibleName") is not None and item.property("primary") is not None
+        )
         is_text = item.inherits("QQuickText") and bool(item.property("text"))
         if not (is_button or is_text):
             continue
         label = item.objectName() or str(item.property("text"))[:30]
         if is_button and (item.width() < touch - 1 or item.height() < touch - 1):
             problems.append(f"button {label!r} is {item.width():.0f}x{item.height():.0f} px")
-        flick = _flickable_of(item)
+        flick = flickable_of(item)
         if flick is not None:
             continue  # a list scrolls: its rows may be out of view
         top_left = item.mapToScene(QPointF(0, 0))

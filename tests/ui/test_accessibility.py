@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 import pytest
-from PySide6.QtGui import QColor, QFont, QFontInfo, QFontMetricsF
+from PySide6.QtGui import QAccessible, QColor, QFont, QFontInfo, QFontMetricsF
 from PySide6.QtQuick import QQuickItem
 
 from kiosk.core.chain import Mode
@@ -199,9 +199,18 @@ def _backdrop(item: QQuickItem) -> QQuickItem | None:
     return None
 
 
+def _accessible(item: QQuickItem) -> tuple[str, QAccessible.Role | None]:
+    """The name and role a screen reader is given for ``item``."""
+    iface = QAccessible.queryAccessibleInterface(item)
+    if iface is None or not iface.isValid():
+        return "", None
+    return iface.text(QAccessible.Text.Name).strip(), iface.role()
+
+
 def screen_problems(kiosk: Kiosk, where: str) -> list[str]:
     """What the current screen gets wrong: a button without an accessible name or under
-    15 mm, a text below body size, a text under 10:1 against what is behind it."""
+    15 mm, a picture without a name, a text below body size, a text under 10:1 against
+    what is behind it."""
     theme = kiosk.ui.theme
     touch, body = theme.property("touch"), theme.property("body")
     problems: list[str] = []
@@ -214,6 +223,12 @@ def screen_problems(kiosk: Kiosk, where: str) -> list[str]:
             name = str(item.property("accessibleName") or "").strip()
             if not name:
                 problems.append(f"{where}: button {_label(item)} has no accessible name")
+            spoken, role = _accessible(item)
+            if not spoken or role != QAccessible.Role.Button:
+                problems.append(
+                    f"{where}: button {_label(item)} reaches a screen reader as "
+                    f"{role} named {spoken!r}"
+                )
             if item.width() < touch - 0.01 or item.height() < touch - 0.01:
                 problems.append(
                     f"{where}: button {_label(item)} is {item.width():.0f}x"
@@ -237,6 +252,13 @@ def screen_problems(kiosk: Kiosk, where: str) -> list[str]:
             if ratio < MIN_CONTRAST:
                 problems.append(
                     f"{where}: text {_label(item)} is {fg.name()} on {bg.name()}: {ratio:.2f}:1"
+                )
+        elif item.inherits("QQuickImage") and item.property("source").toString():
+            spoken, role = _accessible(item)
+            if not spoken or role != QAccessible.Role.Graphic:
+                problems.append(
+                    f"{where}: picture {_label(item)} reaches a screen reader as "
+                    f"{role} named {spoken!r}"
                 )
     if buttons == 0 and texts == 0:
         problems.append(f"{where}: nothing on the screen was checked")

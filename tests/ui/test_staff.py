@@ -103,8 +103,9 @@ def test_a_session_from_mode_to_export(kiosk_factory) -> None:
 
 def test_loading_a_package_shows_its_hash_and_refuses_a_forged_one(kiosk_factory) -> None:
     kiosk = kiosk_factory(open_session=False)
-    other = build_election(review_definition(groups=1, per_group=3, election_id="next-vote"),
-                           seed="ui")  # the same seed: the same authority key and staff cards
+    other = build_election(
+        review_definition(groups=1, per_group=3, election_id="next-vote"), seed="ui"
+    )  # the same seed: the same authority key and staff cards
     signed = sign_package(other.package, other.authority).to_json()
     forged = json.loads(json.dumps(signed))
     forged["package"]["title"]["ko"] = "가짜 선거"

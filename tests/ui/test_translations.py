@@ -258,9 +258,7 @@ def _literals(expression: str) -> list[tuple[int, str]]:
     the operands of a comparison (vm.mode === "test" is a value, not a text)."""
     found = []
     for m in _LITERAL.finditer(expression):
-        if _COMPARED.search(expression[: m.start()]) or _COMPARED_WITH.match(
-            expression[m.end() :]
-        ):
+        if _COMPARED.search(expression[: m.start()]) or _COMPARED_WITH.match(expression[m.end() :]):
             continue
         value = next(g for g in m.groups() if g is not None)
         found.append((m.start(), value))
@@ -302,7 +300,7 @@ def test_the_qml_scanner_finds_hard_coded_text() -> None:
             '    text: "●".repeat(3) + "\\n"',
             '    text: vm.mode === "test" ? qsTr("Fine") : "shown" + ("x" !== y)',
             '    text: qsTr("Fine", "disambiguation", 2)',
-            "    // text: \"a comment\"",
+            '    // text: "a comment"',
             '    title: "Not user-facing here"',
             "}",
         ]

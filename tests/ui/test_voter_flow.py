@@ -20,8 +20,11 @@ def last_ballot(kiosk: Kiosk, kind: BlockKind = BlockKind.BALLOT) -> dict:
 
 def test_a_resident_scores_their_group_and_casts(kiosk: Kiosk) -> None:
     voter = kiosk.voter_card("resident", 0)
-    own = next(iter(kiosk.election.package.voter_for_card(
-        kiosk.election.voter_keys[0].public_key).excluded))
+    own = next(
+        iter(
+            kiosk.election.package.voter_for_card(kiosk.election.voter_keys[0].public_key).excluded
+        )
+    )
     kiosk.sign_in(voter)
     kiosk.wait_screen("ballot")
     assert kiosk.text("progress") == "1 / 2 쪽"
@@ -54,8 +57,13 @@ def test_a_resident_scores_their_group_and_casts(kiosk: Kiosk) -> None:
 def test_an_online_member_may_like_at_most_two(kiosk: Kiosk) -> None:
     kiosk.sign_in(kiosk.voter_card("online", 0))
     kiosk.wait_screen("ballot")
-    own = next(iter(kiosk.election.package.voter_for_card(
-        kiosk.election.voter_keys[_roll_index(kiosk, "online", 0)].public_key).excluded))
+    own = next(
+        iter(
+            kiosk.election.package.voter_for_card(
+                kiosk.election.voter_keys[_roll_index(kiosk, "online", 0)].public_key
+            ).excluded
+        )
+    )
     options = [o.id for o in kiosk.election.package.options_in_group("g001") if o.id != own]
     assert "2" in kiosk.text("contestHint")
     kiosk.tap(f"choose-{options[0]}")
