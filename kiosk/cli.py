@@ -36,9 +36,37 @@ def main(argv: list[str] | None = None) -> int:
         help="every block, not only those the ledger has not acknowledged",
     )
 
-    d = sub.add_parser("demo", help="run the terminal demo: election, kiosk, ballots, checks")
+    d = sub.add_parser(
+        "demo",
+        help="run the whole system: ledger, simulated cards and the kiosk screen (a window "
+        "with a display; a scripted visit with screenshots without one)",
+    )
     d.add_argument("--out", type=Path, default=Path("demo-output"))
-    d.add_argument("--voters", type=int, default=12)
+    d.add_argument(
+        "--terminal",
+        action="store_true",
+        help="the terminal demo instead: the protocol step by step, with no screen",
+    )
+    d.add_argument(
+        "--offscreen", action="store_true", help="the scripted visit even with a display"
+    )
+    d.add_argument("--voters", type=int, default=12, help="voters in the terminal demo")
+
+    r = sub.add_parser("run", help="run the kiosk's touchscreen (what the installed unit runs)")
+    r.add_argument("--data", type=Path, required=True, help="the kiosk's data folder")
+    r.add_argument("--authority", required=True, help="the election authority's public key")
+    r.add_argument("--keys", type=Path, help="key folder (default: systemd credentials)")
+    r.add_argument("--log-key", help="the ledger's checkpoint key; without it, no sync")
+    r.add_argument("--ledger", help="the ledger's address, instead of the package's")
+    r.add_argument("--reader", help="the card reader's PC/SC name (default: the first one)")
+    r.add_argument("--printer", default="none", help="none, memory, usb:VID:PID, file:PATH, ...")
+    r.add_argument("--usb", type=Path, help="where the export USB stick is mounted")
+    r.add_argument("--windowed", action="store_true", help="a window, not full screen")
+
+    le = sub.add_parser("load-election", help="check a signed package and make it this kiosk's")
+    le.add_argument("package", type=Path)
+    le.add_argument("--data", type=Path, required=True)
+    le.add_argument("--authority", required=True)
 
     from kiosk.cards import add_parser as add_cards_parser
 
@@ -114,10 +142,43 @@ def _run(args: argparse.Namespace) -> int:
 
         return run_cards(args)
     if args.command == "demo":
-        from kiosk.demo import run_demo
+        if args.terminal:
+            from kiosk.demo import run_demo
 
-        return run_demo(args.out, voters=args.voters)
+            return run_demo(args.out, voters=args.voters)
+        from kiosk.demo_ui import run_ui_demo
+
+        return run_ui_demo(args.out, window=False if args.offscreen else None)
+    if args.command in ("run", "load-election"):
+        return _kiosk(args)
     raise AssertionError(args.command)
+
+
+def _kiosk(args: argparse.Namespace) -> int:
+    from kiosk.app import PACKAGE_FILE, KioskConfig, KioskServices, authority_key
+
+    authority = authority_key(args.authority)
+    if args.command == "load-election":
+        raw = args.package.read_bytes()
+        config = KioskConfig(args.data, authority)
+        package = KioskServices(config, None, None).read_package(raw)  # type: ignore[arg-type]
+        args.data.mkdir(parents=True, exist_ok=True)
+        (args.data / PACKAGE_FILE).write_bytes(raw)
+        print(f"election {package.id} loaded; package hash {package.short_hash}")
+        return 0
+    from kiosk.ui.main import run
+
+    config = KioskConfig(
+        args.data,
+        authority,
+        key_dir=args.keys,
+        log_key=args.log_key,
+        ledger_url=args.ledger,
+        reader=args.reader,
+        printer=args.printer,
+        usb_dir=args.usb,
+    )
+    return run(config, fullscreen=not args.windowed)
 
 
 if __name__ == "__main__":

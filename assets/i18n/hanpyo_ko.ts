@@ -113,27 +113,27 @@
         <translation>이 화면에서 점수를 주지 않은 제안이 %n개 있습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/texts.py" line="71" />
+        <location filename="../../kiosk/ui/texts.py" line="69" />
         <source>Proposals with some items not scored: %n. Please score every item, or clear them.</source>
         <translation>항목 점수를 다 주지 않은 제안이 %n개 있습니다. 모든 항목에 점수를 주시거나, 준 점수를 지워 주세요.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/texts.py" line="70" />
+        <location filename="../../kiosk/ui/texts.py" line="68" />
         <source>You have not chosen anything on this page.</source>
         <translation>이 화면에서 아무것도 고르지 않으셨습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/texts.py" line="75" />
+        <location filename="../../kiosk/ui/texts.py" line="73" />
         <source>Please choose at least %n.</source>
         <translation>적어도 %n개를 골라 주세요.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/texts.py" line="77" />
+        <location filename="../../kiosk/ui/texts.py" line="75" />
         <source>The receipt could not be printed. Your vote is recorded.</source>
         <translation>영수증을 인쇄하지 못했습니다. 투표는 기록되었습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/texts.py" line="80" />
+        <location filename="../../kiosk/ui/texts.py" line="78" />
         <source>Your receipt is printed.</source>
         <translation>영수증이 인쇄되었습니다.</translation>
     </message>
@@ -406,49 +406,49 @@
     </message>
     <message>
         <location filename="../../kiosk/ui/qml/screens/ballot.qml" line="105" />
-        <location filename="../../kiosk/ui/qml/screens/ballot.qml" line="128" />
+        <location filename="../../kiosk/ui/qml/screens/ballot.qml" line="129" />
         <source>%1 points for %2</source>
         <translation>%2에 %1점</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/qml/screens/ballot.qml" line="139" />
-        <location filename="../../kiosk/ui/qml/screens/ballot.qml" line="140" />
+        <location filename="../../kiosk/ui/qml/screens/ballot.qml" line="141" />
+        <location filename="../../kiosk/ui/qml/screens/ballot.qml" line="142" />
         <source>Chosen</source>
         <translation>골랐음</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/qml/screens/ballot.qml" line="139" />
-        <location filename="../../kiosk/ui/qml/screens/ballot.qml" line="140" />
+        <location filename="../../kiosk/ui/qml/screens/ballot.qml" line="141" />
+        <location filename="../../kiosk/ui/qml/screens/ballot.qml" line="142" />
         <source>Choose</source>
         <translation>고르기</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/qml/screens/ballot.qml" line="154" />
+        <location filename="../../kiosk/ui/qml/screens/ballot.qml" line="157" />
         <source>Yes</source>
         <translation>찬성</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/qml/screens/ballot.qml" line="154" />
+        <location filename="../../kiosk/ui/qml/screens/ballot.qml" line="157" />
         <source>No</source>
         <translation>반대</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/qml/screens/ballot.qml" line="154" />
+        <location filename="../../kiosk/ui/qml/screens/ballot.qml" line="157" />
         <source>Blank</source>
         <translation>기권</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/qml/screens/ballot.qml" line="173" />
+        <location filename="../../kiosk/ui/qml/screens/ballot.qml" line="177" />
         <source>Back</source>
         <translation>이전</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/qml/screens/ballot.qml" line="180" />
+        <location filename="../../kiosk/ui/qml/screens/ballot.qml" line="184" />
         <source>Next</source>
         <translation>다음</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/qml/screens/ballot.qml" line="180" />
+        <location filename="../../kiosk/ui/qml/screens/ballot.qml" line="184" />
         <source>Review my vote</source>
         <translation>내 투표 확인하기</translation>
     </message>
@@ -691,52 +691,52 @@
         <translation>시험 모드</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/qml/screens/staff.qml" line="134" />
+        <location filename="../../kiosk/ui/qml/screens/staff.qml" line="135" />
         <source>Official mode</source>
         <translation>본 투표 모드</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/qml/screens/staff.qml" line="138" />
+        <location filename="../../kiosk/ui/qml/screens/staff.qml" line="140" />
         <source>Load election from USB</source>
         <translation>USB에서 선거 불러오기</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/qml/screens/staff.qml" line="139" />
+        <location filename="../../kiosk/ui/qml/screens/staff.qml" line="141" />
         <source>Load election from the ledger</source>
         <translation>원장 서버에서 선거 불러오기</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/qml/screens/staff.qml" line="140" />
+        <location filename="../../kiosk/ui/qml/screens/staff.qml" line="142" />
         <source>Export the chain to USB</source>
         <translation>체인을 USB로 내보내기</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/qml/screens/staff.qml" line="141" />
+        <location filename="../../kiosk/ui/qml/screens/staff.qml" line="143" />
         <source>Diagnostics</source>
         <translation>점검</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/qml/screens/staff.qml" line="142" />
+        <location filename="../../kiosk/ui/qml/screens/staff.qml" line="144" />
         <source>Leave kiosk mode</source>
         <translation>투표기 모드 끝내기</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/qml/screens/staff.qml" line="152" />
+        <location filename="../../kiosk/ui/qml/screens/staff.qml" line="154" />
         <source>Load the election package %1? Compare this code with the one the authority published.</source>
         <translation>선거 패키지 %1을(를) 불러올까요? 이 코드를 선거 관리 기관이 공개한 코드와 비교해 주세요.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/qml/screens/staff.qml" line="156" />
+        <location filename="../../kiosk/ui/qml/screens/staff.qml" line="158" />
         <source>Load it</source>
         <translation>불러오기</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/qml/screens/staff.qml" line="157" />
+        <location filename="../../kiosk/ui/qml/screens/staff.qml" line="159" />
         <source>Cancel</source>
         <translation>취소</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/qml/screens/staff.qml" line="167" />
+        <location filename="../../kiosk/ui/qml/screens/staff.qml" line="169" />
         <source>Take the staff card out to return to the voting screen.</source>
         <translation>진행 요원 카드를 빼면 투표 화면으로 돌아갑니다.</translation>
     </message>
@@ -774,27 +774,27 @@
         <translation>진행 요원에게 물어 주세요.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/qml/screens/waiting.qml" line="60" />
+        <location filename="../../kiosk/ui/qml/screens/waiting.qml" line="62" />
         <source>Easier to see and use</source>
         <translation>크게 보기 · 쉽게 쓰기</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/qml/screens/waiting.qml" line="71" />
+        <location filename="../../kiosk/ui/qml/screens/waiting.qml" line="74" />
         <source>Text size</source>
         <translation>글자 크기</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/qml/screens/waiting.qml" line="78" />
+        <location filename="../../kiosk/ui/qml/screens/waiting.qml" line="81" />
         <source>Size %1</source>
         <translation>%1단계</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/qml/screens/waiting.qml" line="88" />
+        <location filename="../../kiosk/ui/qml/screens/waiting.qml" line="92" />
         <source>High contrast</source>
         <translation>고대비 화면</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/qml/screens/waiting.qml" line="94" />
+        <location filename="../../kiosk/ui/qml/screens/waiting.qml" line="99" />
         <source>More time</source>
         <translation>시간 여유 있게</translation>
     </message>

@@ -111,7 +111,10 @@ def _font(size: int, *, bold: bool = False) -> ImageFont.FreeTypeFont:
 
 def _wrap(text: str, font: ImageFont.FreeTypeFont, max_width: int) -> list[str]:
     """Break ``text`` into lines no wider than ``max_width``: at spaces, or between any two
-    characters of a word too long for one line (a URL, a long name)."""
+    characters of a word too long for one line (a URL, a long name). A newline in ``text``
+    starts a new line (the font's layout engine refuses control characters)."""
+    if "\n" in text:
+        return [line for part in text.split("\n") for line in _wrap(part, font, max_width)]
     lines: list[str] = []
     current = ""
     for word in text.split(" "):

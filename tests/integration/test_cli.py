@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +31,9 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 
 
 def test_the_demo_casts_verifies_and_catches_tampering(tmp_path: Path):
-    result = run("kiosk.cli", "demo", "--out", str(tmp_path / "demo"), "--voters", "5")
+    result = run(
+        "kiosk.cli", "demo", "--terminal", "--out", str(tmp_path / "demo"), "--voters", "5"
+    )
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "2017 도민 참여 공동체 제안 심사" in out
@@ -111,3 +114,23 @@ def test_ledger_verifies_a_chain_file_and_names_the_broken_block(tmp_path: Path,
     chain.write_bytes(b"{not json")
     garbage = run("ledger.cli", "verify-chain", str(chain))
     assert garbage.returncode == 1 and "not valid JSON" in garbage.stderr
+
+
+def test_the_demo_runs_the_whole_system_through_the_screens(tmp_path: Path) -> None:
+    """`./hanpyo demo` without a display: ledger, cards and a scripted visit of the kiosk."""
+    out = tmp_path / "demo-ui"
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    result = subprocess.run(
+        [sys.executable, "-m", "kiosk.cli", "demo", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "A voter checks receipt" in result.stdout
+    assert "이미 이 투표기에서 투표하셨습니다." in result.stdout
+    shots = sorted(p.name for p in (out / "screenshots").glob("*.png"))
+    assert any("receipt" in s for s in shots) and any("review" in s for s in shots)
+    assert len(list((out / "receipts").glob("*.png"))) >= 4

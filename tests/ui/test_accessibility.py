@@ -497,13 +497,6 @@ def _drawn_contrast(button: QQuickItem) -> float:
     return contrast_ratio(text, face)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product: KButton.qml draws a disabled button at opacity 0.4, so the label of an "
-    "inactive control is far below 10:1 (standard theme: about 1.4:1 for a primary button "
-    "such as the PIN screen's OK or 'Cast my vote', about 2.6:1 for an ordinary one such as "
-    "'Back' on the first ballot page)",
-)
 def test_a_disabled_button_is_still_readable(kiosk: Kiosk) -> None:
     kiosk.sign_in(kiosk.voter_card("resident", 1))
     kiosk.wait_screen("ballot")
@@ -523,3 +516,22 @@ def test_a_disabled_button_is_still_readable(kiosk: Kiosk) -> None:
     if ratio < MIN_CONTRAST:
         problems.append(f"the PIN screen's OK: {ratio:.2f}:1")
     assert not problems, "disabled buttons the voter cannot read:\n" + "\n".join(problems)
+
+
+def test_a_toggle_that_is_off_is_still_a_toggle_for_a_screen_reader(kiosk: Kiosk) -> None:
+    kiosk.wait_screen("waiting")
+    kiosk.tap("accessButton")
+    problems = []
+    for name in ("langKo", "langEn", "contrast", "slower", "textSize0", "textSize1"):
+        item = kiosk.find(name)
+        assert item is not None
+        iface = QAccessible.queryAccessibleInterface(item)
+        assert iface is not None and iface.isValid()
+        state = iface.state()
+        if not state.checkable:
+            problems.append(
+                f"{name}: checkable={bool(state.checkable)}, checked={bool(state.checked)}"
+            )
+    assert not problems, "toggles a screen reader does not know are toggles:\n" + "\n".join(
+        problems
+    )

@@ -414,3 +414,9 @@ def test_network_spec_defaults_to_port_9100_without_connecting() -> None:
 def test_malformed_spec_lists_the_accepted_forms(spec: str) -> None:
     with pytest.raises(ValueError, match=r"none, memory, usb:VID:PID .*network:HOST\[:PORT\]"):
         open_printer(spec)
+
+
+def test_a_newline_in_the_title_starts_a_new_line() -> None:
+    one = render_receipt(Receipt("2017 도민 심사", (), None, None))
+    two = render_receipt(Receipt("2017 도민 심사\n2017 Provincial review", (), None, None))
+    assert two.height > one.height

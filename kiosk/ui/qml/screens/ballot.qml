@@ -103,6 +103,7 @@ Item {
                             objectName: "score-" + card.optionId + "-" + value
                             text: value
                             accessibleName: qsTr("%1 points for %2").arg(value).arg(card.title)
+                            checkable: true
                             checked: card.score === value
                             onClicked: vm.setScore(card.optionId, checked ? 0 : value)
                         }
@@ -126,6 +127,7 @@ Item {
                                     objectName: "score-" + card.optionId + "-" + criterion.modelData.criterion + "-" + value
                                     text: value
                                     accessibleName: qsTr("%1 points for %2").arg(value).arg(criterion.modelData.title)
+                                    checkable: true
                                     checked: criterion.modelData.score === value
                                     onClicked: vm.setCriterionScore(card.optionId, criterion.modelData.criterion, value)
                                 }
@@ -138,6 +140,7 @@ Item {
                     objectName: "choose-" + card.optionId
                     text: card.chosen ? qsTr("Chosen") : qsTr("Choose")
                     accessibleName: (card.chosen ? qsTr("Chosen") : qsTr("Choose")) + ": " + card.title
+                    checkable: true
                     checked: card.chosen
                     onClicked: vm.toggleChoice(card.optionId)
                 }
@@ -156,6 +159,7 @@ Item {
                 objectName: "answer-" + modelData[0]
                 textSize: theme.title
                 text: modelData[1]
+                checkable: true
                 checked: vm.answer === modelData[0]
                 onClicked: vm.setAnswer(modelData[0])
             }

@@ -126,12 +126,14 @@ Item {
                     KButton {
                         objectName: "testMode"
                         text: qsTr("Test mode")
+                        checkable: true
                         checked: vm.mode === "test"
                         onClicked: vm.setMode("test")
                     }
                     KButton {
                         objectName: "officialMode"
                         text: qsTr("Official mode")
+                        checkable: true
                         checked: vm.mode === "official"
                         onClicked: vm.setMode("official")
                     }

@@ -45,6 +45,7 @@ Item {
                 objectName: "langKo"
                 text: "한국어"
                 accessibleName: "한국어 (Korean)"
+                checkable: true
                 checked: vm.language === "ko"
                 onClicked: vm.setLanguage("ko")
             }
@@ -52,12 +53,14 @@ Item {
                 objectName: "langEn"
                 text: "English"
                 accessibleName: "English (영어)"
+                checkable: true
                 checked: vm.language === "en"
                 onClicked: vm.setLanguage("en")
             }
             KButton {
                 objectName: "accessButton"
                 text: qsTr("Easier to see and use")
+                checkable: true
                 checked: root.showAccess
                 onClicked: { root.showAccess = !root.showAccess; vm.touch() }
             }
@@ -76,6 +79,7 @@ Item {
                     KButton {
                         objectName: "textSize" + index
                         text: qsTr("Size %1").arg(index + 1)
+                        checkable: true
                         checked: theme.scaleIndex === index
                         onClicked: vm.setTextSize(index)
                     }
@@ -86,12 +90,14 @@ Item {
                 KButton {
                     objectName: "contrast"
                     text: qsTr("High contrast")
+                    checkable: true
                     checked: theme.highContrast
                     onClicked: vm.setHighContrast(!theme.highContrast)
                 }
                 KButton {
                     objectName: "slower"
                     text: qsTr("More time")
+                    checkable: true
                     checked: vm.moreTimeOn
                     onClicked: vm.setMoreTime(!vm.moreTimeOn)
                 }
