@@ -40,8 +40,8 @@ class Cast:
 def _cards(election: SyntheticElection) -> dict[str, VirtualCard]:
     """A few cards with memorable names: two poll workers' and a manager's, and voters."""
     package, cards = election.package, {}
-    for i, entry in enumerate(package.staff):
-        name = "manager" if entry.role.value == "election_manager" else f"worker{i + 1}"
+    for i, staff in enumerate(package.staff):
+        name = "manager" if staff.role.value == "election_manager" else f"worker{i + 1}"
         cards[name] = VirtualCard.with_auth_key(election.staff_keys[i].seed, "Staff<<Demo")
     taken: dict[str, int] = {}
     for i, entry in enumerate(package.roll):

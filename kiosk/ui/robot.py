@@ -64,7 +64,7 @@ class Robot:
 
     def reveal(self, name: str) -> QQuickItem:
         """Find ``name``, scrolling every list on screen until it is created and in view."""
-        item = self.find(name)
+        item: QQuickItem | None = self.find(name)
         if item is None:
             flicks = [
                 i
@@ -83,11 +83,13 @@ class Robot:
                     break
         if item is None:
             raise LookupError(f"no visible item {name!r}")
-        flick = flickable_of(item)
-        if flick is not None:
-            top = item.mapToItem(flick, QPointF(0, 0)).y()
-            if top < 0 or top + item.height() > flick.height():
-                flick.setProperty("contentY", flick.property("contentY") + top - flick.height() / 4)
+        scroller = flickable_of(item)
+        if scroller is not None:
+            top = item.mapToItem(scroller, QPointF(0, 0)).y()
+            if top < 0 or top + item.height() > scroller.height():
+                scroller.setProperty(
+                    "contentY", scroller.property("contentY") + top - scroller.height() / 4
+                )
                 self._wait(0.02)
         return item
 
