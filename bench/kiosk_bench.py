@@ -57,6 +57,7 @@ WARMUP = 50
 CARD_ROUNDS = 30
 CAST_ROUNDS = 30
 STARTS = 5
+PIN = "123456"
 WAIT_S = 15.0
 
 # A kiosk started as `kiosk.ui.main.run` starts it, timed by the parent from spawn to "ready".
@@ -196,9 +197,36 @@ def cold_starts(spec: dict[str, Any], env: dict[str, str], count: int) -> dict[s
 
 # -- the worker: one kiosk window through many visits ---------------------------------------------
 
+# PySide6 6.12.0 on Python 3.11 drops a reference to None on every call of a Qt function that
+# returns nothing, and one to True on every Signal.emit() (6.10 and 6.11 do not; on 3.12 they
+# are immortal). The kiosk emits about 33 signals a voter, so True's few thousand references
+# run out and the process aborts ("Fatal Python error: bool_dealloc") near the 94th voter. To
+# measure 1,000 visits at all, the worker gives the three a reserve first, and reports how
+# fast they lose references.
+RESERVE = 1 << 40
+
+
+def _reserve_singletons() -> bool:
+    if sys.version_info >= (3, 12):
+        return False  # immortal: nothing can run out
+    import ctypes
+
+    for singleton in (None, True, False):
+        ctypes.c_ssize_t.from_address(id(singleton)).value += RESERVE
+    return True
+
+
+def _references() -> dict[str, int]:
+    return {
+        "None": sys.getrefcount(None),
+        "True": sys.getrefcount(True),
+        "False": sys.getrefcount(False),
+    }
+
 
 def _worker(spec: dict[str, Any]) -> dict[str, Any]:
-    from PySide6.QtCore import QCoreApplication, QEvent, QPoint, QPointF, Qt
+    from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, QObject, QPoint, QPointF, Qt
+    from PySide6.QtCore import QTimer
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtTest import QTest
 
@@ -206,10 +234,13 @@ def _worker(spec: dict[str, Any]) -> dict[str, Any]:
     from kiosk.hardware.openpgp import OpenPGPCard
     from kiosk.hardware.openpgp_sim import VirtualCard
     from kiosk.hardware.pcsc import PcscConnection, wait_for_card
+    from kiosk.hardware.printer import MemoryPrinter
     from kiosk.hardware.simulator import Simulator
     from kiosk.ui.main import build_ui
-    from tests.ui.driver import Kiosk
+    from kiosk.ui.robot import Robot
 
+    results: dict[str, Any] = {"references_at_start": _references()}
+    results["reserve"] = _reserve_singletons()
     app = QGuiApplication(sys.argv[:1])
     election = kiosk_election(spec["voters"])
     package = election.package
@@ -218,18 +249,50 @@ def _worker(spec: dict[str, Any]) -> dict[str, Any]:
     def progress(message: str) -> None:
         print(f"[kiosk bench] {message}", file=sys.stderr, flush=True)
 
-    class Bot:
-        """What tests/ui/driver.py needs of pytest-qt's qtbot."""
+    class Loop:
+        """The event loop run as `app.exec()` runs it (the GIL released, no polling), until
+        the screen expected shows or a time passes; records when that screen first showed."""
 
-        def wait(self, ms: int) -> None:
-            QTest.qWait(ms)
+        def __init__(self, vm: QObject) -> None:
+            self._vm = vm
+            self._target = ""
+            self.at: float | None = None
+            self._loop: QEventLoop | None = None
+            self._timer = QTimer()
+            self._timer.setSingleShot(True)
+            self._timer.timeout.connect(self._quit)
+            vm.changed.connect(self._changed)  # type: ignore[attr-defined]
 
-        def waitUntil(self, condition: Any, timeout: int = 5000) -> None:
-            deadline = time.monotonic() + timeout / 1000
-            while not condition():
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"waited {timeout} ms for {condition}")
-                QTest.qWait(1)
+        def _quit(self) -> None:
+            if self._loop is not None:
+                self._loop.quit()
+
+        def _changed(self) -> None:
+            if self.at is None and self._target and self._vm.property("screen") == self._target:
+                self.at = time.perf_counter()
+                self._quit()
+
+        def run(self, seconds: float) -> None:
+            self._loop = QEventLoop()
+            self._timer.start(max(1, round(seconds * 1000)))
+            self._loop.exec()
+            self._timer.stop()
+            self._loop = None
+
+        def expect(self, screen: str) -> None:
+            self._target, self.at = screen, None
+
+        def reached(self, timeout: float = WAIT_S) -> float:
+            if self.at is None and self._vm.property("screen") == self._target:
+                self.at = time.perf_counter()
+            deadline = time.perf_counter() + timeout
+            while self.at is None:
+                left = deadline - time.perf_counter()
+                if left <= 0:
+                    screen = self._vm.property("screen")
+                    raise TimeoutError(f"no {self._target!r} screen in {timeout} s; on {screen!r}")
+                self.run(left)
+            return self.at
 
     def raw_identify() -> float:
         start = time.perf_counter()
@@ -239,12 +302,11 @@ def _worker(spec: dict[str, Any]) -> dict[str, Any]:
         assert holder.voter is not None
         return elapsed
 
-    results: dict[str, Any] = {}
     with Simulator(spec["ports"]) as simulator:
         next_voter = 0
 
         def card(index: int | None = None) -> str:
-            """A voter card in the simulator's pile; a new voter unless ``index`` is given."""
+            """A voter card in the simulator's pile; the next voter unless ``index`` is given."""
             nonlocal next_voter
             if index is None:
                 index, next_voter = next_voter, next_voter + 1
@@ -271,56 +333,29 @@ def _worker(spec: dict[str, Any]) -> dict[str, Any]:
         services = KioskServices.open(_config(spec))
         ui = build_ui(services, px_per_mm=PX_PER_MM)
         printer = services.printer
-        assert printer is not None and hasattr(printer, "printed")
-        kiosk = Kiosk(ui, services, simulator, election, printer, Bot())  # type: ignore[arg-type]
+        assert isinstance(printer, MemoryPrinter)
         vm = ui.controller
-        kiosk.qtbot.waitUntil(lambda: vm.property("readerReady"), timeout=15_000)
-
-        stamps: dict[str, float] = {}
-
-        def on_changed() -> None:
-            screen = str(vm.property("screen"))
-            stamps.setdefault(screen, time.perf_counter())
-
-        vm.changed.connect(on_changed)
-
-        def reached(screen: str) -> float:
-            """When ``screen`` was first shown since the stamps were cleared."""
-            deadline = time.monotonic() + WAIT_S
-            while screen not in stamps:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"no {screen!r} screen; on {kiosk.screen!r}")
-                QCoreApplication.processEvents()
-                time.sleep(0.0002)
-            return stamps[screen]
-
-        def timed_tap(name: str, screen: str) -> float:
-            item = kiosk._reveal(name)
-            assert item.isEnabled(), f"{name!r} is disabled"
-            centre = item.mapToScene(QPointF(item.width() / 2, item.height() / 2))
-            stamps.clear()
-            start = time.perf_counter()
-            QTest.mouseClick(
-                ui.window,
-                Qt.MouseButton.LeftButton,
-                Qt.KeyboardModifier.NoModifier,
-                QPoint(int(centre.x()), int(centre.y())),
-            )
-            return reached(screen) - start
+        loop = Loop(vm)
+        robot = Robot(ui.window, loop.run)
+        deadline = time.monotonic() + WAIT_S
+        while not vm.property("readerReady"):
+            assert time.monotonic() < deadline, "the kiosk found no reader"
+            loop.run(0.01)
 
         def take_out(name: str) -> None:
+            loop.expect("waiting")
             simulator.remove(0)
-            kiosk.wait_screen("waiting")
+            loop.reached()
             del simulator.cards[name]
 
         # Insertion → PIN screen, and a raw identify of the same card while it waits there.
         to_pin, identify_s = [], []
         for i in range(spec["card_rounds"]):
             name = card(i)
-            stamps.clear()
+            loop.expect("pin")
             start = time.perf_counter()
             simulator.insert(name, 0)
-            to_pin.append(reached("pin") - start)
+            to_pin.append(loop.reached() - start)
             identify_s.append(raw_identify())
             take_out(name)
         results |= {"to_pin": to_pin, "raw_identify": identify_s}
@@ -328,25 +363,41 @@ def _worker(spec: dict[str, Any]) -> dict[str, Any]:
 
         def visit() -> float:
             """One voter from card in to card out; returns the cast tap → receipt time."""
-            index = next_voter
-            voter = package.voter_for_card(election.voter_keys[index].public_key)
+            voter = package.voter_for_card(election.voter_keys[next_voter].public_key)
             assert voter is not None
             option = next(
                 o.id for o in package.options_in_group(voter.group) if o.id not in voter.excluded
             )
             name = card()
-            kiosk.insert(name)
-            kiosk.wait_screen("pin")
-            kiosk.type_pin()
-            kiosk.wait_screen("ballot")
-            kiosk.tap(f"score-{option}-{SCORE}")
-            kiosk.tap("next")
-            kiosk.tap("warningGoOn")  # the group's other proposals are left unscored
-            kiosk.tap("answer-yes")
-            kiosk.tap("next")
-            kiosk.wait_screen("review")
-            cast = timed_tap("castButton", "receipt")
-            kiosk.qtbot.waitUntil(lambda: len(printer.printed) == 1, timeout=5000)
+            loop.expect("pin")
+            simulator.insert(name, 0)
+            loop.reached()
+            for digit in PIN:
+                robot.tap(f"pin{digit}")
+            loop.expect("ballot")
+            robot.tap("pinOk")
+            loop.reached()
+            robot.tap(f"score-{option}-{SCORE}")
+            robot.tap("next")
+            robot.tap("warningGoOn")  # the group's other proposals are left unscored
+            robot.tap("answer-yes")
+            loop.expect("review")
+            robot.tap("next")
+            loop.reached()
+            button = robot.reveal("castButton")
+            assert button.isEnabled()
+            centre = button.mapToScene(QPointF(button.width() / 2, button.height() / 2))
+            loop.expect("receipt")
+            start = time.perf_counter()
+            QTest.mouseClick(
+                ui.window,
+                Qt.MouseButton.LeftButton,
+                Qt.KeyboardModifier.NoModifier,
+                QPoint(int(centre.x()), int(centre.y())),
+            )
+            cast = loop.reached() - start
+            while not printer.printed:
+                loop.run(0.005)
             printer.printed.clear()  # a paper printer keeps nothing
             take_out(name)
             return cast
@@ -357,13 +408,14 @@ def _worker(spec: dict[str, Any]) -> dict[str, Any]:
         def settled_rss() -> int:
             gc.collect()
             QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-            QTest.qWait(50)
+            loop.run(0.05)
             return _rss_kib()
 
         for _ in range(spec["warmup"]):
             visit()
         results["rss_warm_kib"] = settled_rss()
         progress(f"warm-up: {spec['warmup']} voters, RSS {results['rss_warm_kib'] / 1024:.1f} MiB")
+        before = _references()
         start = time.perf_counter()
         visit_casts: list[float] = []
         rss_curve: list[tuple[int, int]] = []
@@ -374,19 +426,20 @@ def _worker(spec: dict[str, Any]) -> dict[str, Any]:
                 elapsed = time.perf_counter() - start
                 progress(
                     f"{n} visits in {elapsed:.0f} s ({elapsed / n:.2f} s each), "
-                    f"RSS {rss_curve[-1][1] / 1024:.1f} MiB, None refs {sys.getrefcount(None)}"
+                    f"RSS {rss_curve[-1][1] / 1024:.1f} MiB"
                 )
+        after = _references()
         results |= {
             "visits_s": time.perf_counter() - start,
             "visit_casts": visit_casts,
             "rss_curve": rss_curve,
             "rss_end_kib": rss_curve[-1][1] if rss_curve else results["rss_warm_kib"],
+            "references_lost": {k: before[k] - after[k] for k in before},
         }
         assert services.box is not None
         store = services.box.store
         results["ballots"] = next_voter
         results["block_size"] = len(next(store.blocks(store.state.height)).encode())
-        vm.changed.disconnect(on_changed)
         ui.close()
         services.close()
     raw = raw_sqlcipher_commits(Path(spec["scratch"]), spec["cast_rounds"], results["block_size"])
