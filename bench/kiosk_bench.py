@@ -24,6 +24,7 @@ and PCSCLITE_CSOCK_NAME is set before its first PC/SC call, whatever ran before.
 from __future__ import annotations
 
 import os
+import platform
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports Qt
 
@@ -225,8 +226,16 @@ def _references() -> dict[str, int]:
 
 
 def _worker(spec: dict[str, Any]) -> dict[str, Any]:
-    from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, QObject, QPoint, QPointF, Qt
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import (
+        QCoreApplication,
+        QEvent,
+        QEventLoop,
+        QObject,
+        QPoint,
+        QPointF,
+        Qt,
+        QTimer,
+    )
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtTest import QTest
 
@@ -624,6 +633,25 @@ def notes() -> list[str]:
         if frames
         else " No frame was swapped within 5 s of that (offscreen)."
     )
+    lost = seen["references_lost"]
+    true_per_visit = lost["True"] / visits if visits else 0.0
+    none_per_visit = lost["None"] / visits if visits else 0.0
+    start_true = seen["references_at_start"]["True"]
+    reserve = (
+        "- PySide6 6.12.0 on Python 3.11 (this run: "
+        f"Python {platform.python_version()}, PySide6 {seen['pyside']}) releases a reference it "
+        "does not own to True on every Signal.emit() and to None on every call of a Qt "
+        f"function that returns nothing. Over the visits True lost {true_per_visit:.0f} "
+        f"references a voter and None {none_per_visit:.0f} (the bench's own clicks and event "
+        f"loops among them); True has about {start_true:,} at start, so an unaided kiosk "
+        "aborts with \"Fatal Python error: bool_dealloc\" after roughly "
+        f"{start_true / true_per_visit if true_per_visit > 0 else float('inf'):,.0f} voters. "
+        "The worker gave None, True and False a reserve of 2^40 references first so the run "
+        "could finish; PySide6 6.10 and 6.11, or Python 3.12, do not have the problem."
+        if seen["reserve"]
+        else f"- Python {platform.python_version()}, PySide6 {seen['pyside']}: no reference "
+        "reserve was needed."
+    )
     return [
         "How the kiosk was measured (bench/kiosk_bench.py):",
         "- kiosk: the real QML window (`kiosk.ui.main.build_ui`, QT_QPA_PLATFORM=offscreen, "
@@ -633,7 +661,10 @@ def notes() -> list[str]:
         f"{seen['groups']} groups of {PER_GROUP} proposals and {seen['voters']:,} on-site "
         f"voters ({PER_GROUP} residents and {EXPERTS_PER_GROUP} experts a group, no online "
         "members) and a yes/no question after the scores. Controls are tapped with mouse "
-        "events at their centre, found by objectName (tests/ui/driver.py).",
+        "events at their centre, found by objectName (`kiosk.ui.robot.Robot`); between taps "
+        "the worker runs a QEventLoop, as `app.exec()` would, until the screen it waits for "
+        "is shown, and the time a screen showed is taken from the controller's `changed` "
+        "signal.",
         f"- cold start: {seen['starts']} fresh `python -c` processes each (after one untimed "
         "run of both), kiosk and baseline alternated, timed by the parent from spawn until "
         "the child prints that the controller's screen is \"waiting\" and `readerReady` is "
@@ -643,7 +674,7 @@ def notes() -> list[str]:
         "QGuiApplication. The second row starts the same kiosk after the visits below, when "
         f"its chain holds {seen['ballots']:,} ballots.",
         f"- card → PIN screen: {seen['card_rounds']} voter cards inserted one by one; the clock "
-        "starts at insertion and stops when the controller signals the PIN screen. Baselines: "
+        "starts at insertion and stops when the controller shows the PIN screen. Baselines: "
         "a raw identify of the same card in the same round, while it waits at the PIN screen "
         "(connect, SELECT, application data, read the key, look it up on the roll, disconnect); "
         "and, before the kiosk started, the same cards inserted with no kiosk, until a "
@@ -660,7 +691,8 @@ def notes() -> list[str]:
         "PIN, one score, next, go on anyway, yes, next, cast, card out). It includes the "
         "in-process card simulator, holding one card at a time. RSS in MiB after n visits: "
         f"{curve}. The visits took {seen['visits_s']:.0f} s, {per_visit:.2f} s each (most of "
-        f"it pcscd noticing the card go in and out, and the taps' settle time).{drift}",
+        f"it pcscd noticing the card go in and out).{drift}",
+        reserve,
     ]
 
 
