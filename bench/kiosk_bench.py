@@ -24,7 +24,6 @@ and PCSCLITE_CSOCK_NAME is set before its first PC/SC call, whatever ran before.
 from __future__ import annotations
 
 import os
-import platform
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports Qt
 
@@ -32,6 +31,7 @@ import argparse
 import gc
 import json
 import math
+import platform
 import statistics
 import subprocess
 import sys
@@ -226,6 +226,7 @@ def _references() -> dict[str, int]:
 
 
 def _worker(spec: dict[str, Any]) -> dict[str, Any]:
+    import PySide6
     from PySide6.QtCore import (
         QCoreApplication,
         QEvent,
@@ -248,7 +249,7 @@ def _worker(spec: dict[str, Any]) -> dict[str, Any]:
     from kiosk.ui.main import build_ui
     from kiosk.ui.robot import Robot
 
-    results: dict[str, Any] = {"references_at_start": _references()}
+    results: dict[str, Any] = {"references_at_start": _references(), "pyside": PySide6.__version__}
     results["reserve"] = _reserve_singletons()
     app = QGuiApplication(sys.argv[:1])
     election = kiosk_election(spec["voters"])
@@ -370,8 +371,9 @@ def _worker(spec: dict[str, Any]) -> dict[str, Any]:
         results |= {"to_pin": to_pin, "raw_identify": identify_s}
         progress(f"card insertion: {spec['card_rounds']} rounds")
 
-        def visit() -> float:
-            """One voter from card in to card out; returns the cast tap → receipt time."""
+        def visit(spent: dict[str, float] | None = None) -> float:
+            """One voter from card in to card out; returns the cast tap → receipt time.
+            ``spent`` is emptied at the tap and frozen (copied) once the receipt shows."""
             voter = package.voter_for_card(election.voter_keys[next_voter].public_key)
             assert voter is not None
             option = next(
@@ -397,6 +399,8 @@ def _worker(spec: dict[str, Any]) -> dict[str, Any]:
             assert button.isEnabled()
             centre = button.mapToScene(QPointF(button.width() / 2, button.height() / 2))
             loop.expect("receipt")
+            if spent is not None:
+                spent.clear()
             start = time.perf_counter()
             QTest.mouseClick(
                 ui.window,
@@ -405,13 +409,50 @@ def _worker(spec: dict[str, Any]) -> dict[str, Any]:
                 QPoint(int(centre.x()), int(centre.y())),
             )
             cast = loop.reached() - start
+            frozen = dict(spent) if spent is not None else {}
             while not printer.printed:
                 loop.run(0.005)
             printer.printed.clear()  # a paper printer keeps nothing
             take_out(name)
+            if spent is not None:
+                spent.clear()
+                spent.update(frozen)
             return cast
 
-        results["cast"] = [visit() for _ in range(spec["cast_rounds"])]
+        # Where a cast's time goes: the ballot box's cast_ballot, and the receipt's QR code,
+        # which the controller draws afresh each time QML reads vm.receiptQr. Both are
+        # wrapped on the instances for these rounds only; no product code is changed.
+        box = services.box
+        assert box is not None
+        spent: dict[str, float] = {}
+        cast_ballot, make_qr = box.cast_ballot, vm._qr
+
+        def timed_cast_ballot(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return cast_ballot(*args, **kwargs)
+            finally:
+                spent["cast_ballot"] = spent.get("cast_ballot", 0.0) + time.perf_counter() - start
+
+        def timed_qr(text: str) -> str:
+            start = time.perf_counter()
+            try:
+                return make_qr(text)
+            finally:
+                spent["qr"] = spent.get("qr", 0.0) + time.perf_counter() - start
+                spent["qr_calls"] = spent.get("qr_calls", 0) + 1
+
+        box.cast_ballot = timed_cast_ballot  # type: ignore[method-assign]
+        vm._qr = timed_qr  # type: ignore[method-assign]
+        casts, in_box, in_qr, qr_calls = [], [], [], []
+        for _ in range(spec["cast_rounds"]):
+            spent.clear()
+            casts.append(visit(spent))
+            in_box.append(spent.get("cast_ballot", 0.0))
+            in_qr.append(spent.get("qr", 0.0))
+            qr_calls.append(spent.get("qr_calls", 0))
+        del box.cast_ballot, vm._qr
+        results |= {"cast": casts, "cast_box": in_box, "cast_qr": in_qr, "cast_qr_calls": qr_calls}
         progress(f"cast: {spec['cast_rounds']} voters")
 
         def settled_rss() -> int:

@@ -118,7 +118,7 @@ def _window(
     threading.Thread(target=server.serve_forever, name="control", daemon=True).start()
     say("")
     say("The kiosk window is open. Insert and remove cards from another terminal:")
-    say(f"  export HANPYO_SIMULATOR={control}")
+    say(f"  export HANPYO_SIMULATOR_CONTROL={control}")
     say("  .venv/bin/kiosk-simulator insert manager     # then PIN 123456 on the screen")
     say("  .venv/bin/kiosk-simulator remove")
     say(f"Cards: {', '.join(sorted(cards))}. Every PIN is {PIN}.")
