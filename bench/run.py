@@ -218,6 +218,10 @@ def main() -> None:
     parser.add_argument("--no-report", action="store_true", help="print only")
     parser.add_argument("--no-cards", action="store_true", help="skip the card benchmarks")
     parser.add_argument("--card-rounds", type=int, default=20, help="card insertions")
+    parser.add_argument("--no-kiosk", action="store_true", help="skip the kiosk benchmarks")
+    parser.add_argument(
+        "--kiosk-visits", type=int, default=1000, help="full voter visits for kiosk memory"
+    )
     parser.add_argument("--no-ledger", action="store_true", help="skip the ledger benchmarks")
     parser.add_argument("--no-sync", action="store_true", help="skip the sync benchmarks")
     parser.add_argument(
@@ -234,6 +238,13 @@ def main() -> None:
         if not args.no_cards:
             rows += bench_cards(Path(tmp), args.card_rounds)
         extra_notes: list[str] = []
+        if not args.no_kiosk:
+            from bench.kiosk_bench import bench_kiosk
+            from bench.kiosk_bench import notes as kiosk_notes
+
+            (Path(tmp) / "kiosk").mkdir()
+            rows += bench_kiosk(Path(tmp) / "kiosk", visits=args.kiosk_visits)
+            extra_notes += kiosk_notes()
         if not args.no_sync:
             from bench.sync_bench import bench_sync
             from bench.sync_bench import notes as sync_notes

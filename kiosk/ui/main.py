@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from PySide6.QtCore import QCoreApplication, QEvent, QSize, QTranslator, QUrl
+from PySide6.QtCore import QCoreApplication, QEvent, QSize, QTimer, QTranslator, QUrl
 from PySide6.QtGui import QFont, QFontDatabase, QGuiApplication, QWindow
 from PySide6.QtQml import QQmlApplicationEngine
 from PySide6.QtQuick import QQuickWindow
@@ -146,6 +147,14 @@ def run(config: KioskConfig, *, fullscreen: bool = True) -> int:
     app = QGuiApplication(sys.argv[:1])
     app.setApplicationName("hanpyo-kiosk")
     sys.excepthook = _crash
+    # SIGTERM (systemd stopping the unit, or the demo's terminal closing) ends the event loop
+    # so that the store, the sync worker and the readers are closed in order. Python runs
+    # signal handlers only between bytecodes, so a timer wakes it while Qt waits.
+    signal.signal(signal.SIGTERM, lambda signum, frame: QCoreApplication.exit(0))
+    signal.signal(signal.SIGINT, lambda signum, frame: QCoreApplication.exit(0))
+    wake = QTimer()
+    wake.start(250)
+    wake.timeout.connect(lambda: None)
     services = KioskServices.open(config)
     try:
         ui = build_ui(services, fullscreen=fullscreen)
