@@ -482,9 +482,10 @@ def _worker(spec: dict[str, Any]) -> dict[str, Any]:
             if n % 100 == 0 or n == spec["visits"]:
                 rss_curve.append((n, settled_rss()))
                 elapsed = time.perf_counter() - start
+                lost = before["True"] - sys.getrefcount(True)
                 progress(
                     f"{n} visits in {elapsed:.0f} s ({elapsed / n:.2f} s each), "
-                    f"RSS {rss_curve[-1][1] / 1024:.1f} MiB"
+                    f"RSS {rss_curve[-1][1] / 1024:.1f} MiB, True lost {lost} references"
                 )
         after = _references()
         results |= {
