@@ -418,6 +418,9 @@ def _worker(spec: dict[str, Any]) -> dict[str, Any]:
                 frozen["qr_calls_visit"] = spent.get("qr_calls", 0)
                 spent.clear()
                 spent.update(frozen)
+            unaided = sys.getrefcount(True) - RESERVE  # what a process with no reserve has
+            if results["reserve"] and unaided <= 0 and "True_runs_out_at" not in results:
+                results["True_runs_out_at"] = next_voter
             return cast
 
         # Where a cast's time goes: the ballot box's cast_ballot, and the receipt's QR code,
@@ -697,17 +700,24 @@ def notes() -> list[str]:
     true_per_visit = lost["True"] / visits if visits else 0.0
     none_per_visit = lost["None"] / visits if visits else 0.0
     start_true = seen["references_at_start"]["True"]
+    runs_out = seen.get("True_runs_out_at")
+    when = (
+        f"without it, True would have run out during voter {runs_out:,} (counting every "
+        'voter this kiosk served), and the process would have aborted there with "Fatal '
+        'Python error: bool_dealloc"'
+        if runs_out
+        else "True did not run out in this run"
+    )
     reserve = (
         "- PySide6 6.12.0 on Python 3.11 (this run: "
         f"Python {platform.python_version()}, PySide6 {seen['pyside']}) releases a reference it "
         "does not own to True on every Signal.emit() and to None on every call of a Qt "
-        f"function that returns nothing. Over the visits True lost {true_per_visit:.0f} "
-        f"references a voter and None {none_per_visit:.0f} (the bench's own clicks and event "
-        f"loops among them); True has about {start_true:,} at start, so an unaided kiosk "
-        'aborts with "Fatal Python error: bool_dealloc" after roughly '
-        f"{start_true / true_per_visit if true_per_visit > 0 else float('inf'):,.0f} voters. "
-        "The worker gave None, True and False a reserve of 2^40 references first so the run "
-        "could finish; PySide6 6.10 and 6.11, or Python 3.12, do not have the problem."
+        "function that returns nothing. True has about "
+        f"{start_true:,} references when the process starts; over the {visits:,} visits it "
+        f"lost {true_per_visit:.0f} a voter (None {none_per_visit:.0f}, the bench's own clicks "
+        "and event loops among them). The worker gave None, True and False a reserve of 2^40 "
+        f"references before starting Qt so the run could finish; {when}. PySide6 6.10 and "
+        "6.11 on Python 3.11, and 6.12 on Python 3.12, do not have the problem."
         if seen["reserve"]
         else f"- Python {platform.python_version()}, PySide6 {seen['pyside']}: no reference "
         "reserve was needed."

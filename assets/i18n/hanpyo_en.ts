@@ -1,29 +1,6 @@
 <?xml version='1.0' encoding='utf-8'?>
 <TS version="2.1" language="en" sourcelanguage="en">
 <context>
-    <name>Kiosk</name>
-    <message numerus="yes">
-        <location filename="../../kiosk/ui/controller.py" line="578" />
-        <source>%n point(s)</source>
-        <translation><numerusform>%n point</numerusform><numerusform>%n points</numerusform></translation>
-    </message>
-    <message numerus="yes">
-        <location filename="../../kiosk/ui/controller.py" line="1116" />
-        <source>You may choose up to %n. Remove one first to choose another.</source>
-        <translation><numerusform>You may choose up to %n. Remove one first to choose another.</numerusform><numerusform>You may choose up to %n. Remove one first to choose another.</numerusform></translation>
-    </message>
-    <message numerus="yes">
-        <location filename="../../kiosk/ui/controller.py" line="1177" />
-        <source>offline, %n block(s) waiting</source>
-        <translation><numerusform>offline, %n block waiting</numerusform><numerusform>offline, %n blocks waiting</numerusform></translation>
-    </message>
-    <message numerus="yes">
-        <location filename="../../kiosk/ui/controller.py" line="1180" />
-        <source>online, %n block(s) waiting</source>
-        <translation><numerusform>online, %n block waiting</numerusform><numerusform>online, %n blocks waiting</numerusform></translation>
-    </message>
-</context>
-<context>
     <name>Main</name>
     <message numerus="yes">
         <location filename="../../kiosk/ui/qml/Main.qml" line="124" />

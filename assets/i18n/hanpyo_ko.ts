@@ -138,188 +138,188 @@
         <translation>영수증이 인쇄되었습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="550" />
+        <location filename="../../kiosk/ui/controller.py" line="557" />
         <source>Budget: %1 won</source>
         <translation>예산: %1원</translation>
     </message>
-    <message numerus="yes">
-        <location filename="../../kiosk/ui/controller.py" line="578" />
-        <source>%n point(s)</source>
-        <translation><numerusform>%n점</numerusform></translation>
+    <message>
+        <location filename="../../kiosk/ui/controller.py" line="585" />
+        <source>score %n</source>
+        <translation>%n점</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="580" />
+        <location filename="../../kiosk/ui/controller.py" line="587" />
         <source>not scored</source>
         <translation>점수 없음</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="585" />
+        <location filename="../../kiosk/ui/controller.py" line="592" />
         <source>nothing chosen</source>
         <translation>고른 것 없음</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="602" />
+        <location filename="../../kiosk/ui/controller.py" line="609" />
         <source>Yes</source>
         <translation>찬성</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="603" />
+        <location filename="../../kiosk/ui/controller.py" line="610" />
         <source>No</source>
         <translation>반대</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="604" />
+        <location filename="../../kiosk/ui/controller.py" line="611" />
         <source>Blank</source>
         <translation>기권</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="605" />
+        <location filename="../../kiosk/ui/controller.py" line="612" />
         <source>no answer</source>
         <translation>답하지 않음</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="811" />
+        <location filename="../../kiosk/ui/controller.py" line="818" />
         <source>The session is open.</source>
         <translation>투표를 시작했습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="815" />
+        <location filename="../../kiosk/ui/controller.py" line="822" />
         <source>Opening report (zero report)</source>
         <translation>개시 보고서 (영 보고서)</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="823" />
+        <location filename="../../kiosk/ui/controller.py" line="830" />
         <source>The session is paused.</source>
         <translation>투표를 잠시 멈췄습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="832" />
+        <location filename="../../kiosk/ui/controller.py" line="839" />
         <source>The session is open again.</source>
         <translation>투표를 다시 시작했습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="840" />
+        <location filename="../../kiosk/ui/controller.py" line="847" />
         <source>The session is closed.</source>
         <translation>투표를 마감했습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="843" />
+        <location filename="../../kiosk/ui/controller.py" line="850" />
         <source>Closing report</source>
         <translation>마감 보고서</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="849" />
+        <location filename="../../kiosk/ui/controller.py" line="856" />
         <source>Session report</source>
         <translation>회차 보고서</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="871" />
+        <location filename="../../kiosk/ui/controller.py" line="878" />
         <source>The report is printed.</source>
         <translation>보고서가 인쇄되었습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="883" />
+        <location filename="../../kiosk/ui/controller.py" line="890" />
         <source>The mode is changed.</source>
         <translation>모드를 바꿨습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="892" />
+        <location filename="../../kiosk/ui/controller.py" line="899" />
         <source>No USB drive is mounted.</source>
         <translation>USB 저장 장치가 연결되어 있지 않습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="903" />
+        <location filename="../../kiosk/ui/controller.py" line="910" />
         <source>The chain is exported to the USB drive.</source>
         <translation>체인을 USB 저장 장치로 내보냈습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="913" />
+        <location filename="../../kiosk/ui/controller.py" line="920" />
         <source>There is no election.json on the USB drive.</source>
         <translation>USB 저장 장치에 election.json 파일이 없습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="951" />
+        <location filename="../../kiosk/ui/controller.py" line="958" />
         <source>The election is loaded.</source>
         <translation>선거를 불러왔습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="963" />
+        <location filename="../../kiosk/ui/controller.py" line="970" />
         <source>Checking…</source>
         <translation>확인하는 중…</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="969" />
+        <location filename="../../kiosk/ui/controller.py" line="976" />
         <source>Card readers: %1</source>
         <translation>카드 리더기: %1</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="970" />
-        <location filename="../../kiosk/ui/controller.py" line="1007" />
+        <location filename="../../kiosk/ui/controller.py" line="977" />
+        <location filename="../../kiosk/ui/controller.py" line="1014" />
         <source>none</source>
         <translation>없음</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="975" />
+        <location filename="../../kiosk/ui/controller.py" line="982" />
         <source>Printer: %1</source>
         <translation>프린터: %1</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="983" />
+        <location filename="../../kiosk/ui/controller.py" line="990" />
         <source>Ledger: not reachable (%1)</source>
         <translation>원장 서버: 연결 안 됨 (%1)</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="989" />
+        <location filename="../../kiosk/ui/controller.py" line="996" />
         <source>Ledger: reachable; it holds this kiosk's blocks up to %1</source>
         <translation>원장 서버: 연결됨. 이 투표기의 블록을 %1번까지 받았습니다</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="1009" />
+        <location filename="../../kiosk/ui/controller.py" line="1016" />
         <source>ready</source>
         <translation>준비됨</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="1010" />
+        <location filename="../../kiosk/ui/controller.py" line="1017" />
         <source>paper low</source>
         <translation>용지 부족</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="1011" />
+        <location filename="../../kiosk/ui/controller.py" line="1018" />
         <source>out of paper</source>
         <translation>용지 없음</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="1012" />
+        <location filename="../../kiosk/ui/controller.py" line="1019" />
         <source>offline</source>
         <translation>연결 안 됨</translation>
     </message>
-    <message numerus="yes">
-        <location filename="../../kiosk/ui/controller.py" line="1116" />
+    <message>
+        <location filename="../../kiosk/ui/controller.py" line="1124" />
         <source>You may choose up to %n. Remove one first to choose another.</source>
-        <translation><numerusform>최대 %n개까지 고를 수 있습니다. 다른 것을 고르시려면 먼저 하나를 빼 주세요.</numerusform></translation>
+        <translation>최대 %n개까지 고를 수 있습니다. 다른 것을 고르시려면 먼저 하나를 빼 주세요.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="1170" />
+        <location filename="../../kiosk/ui/controller.py" line="1175" />
         <source>not configured (offline kiosk)</source>
         <translation>설정 안 됨 (오프라인 투표기)</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="1173" />
+        <location filename="../../kiosk/ui/controller.py" line="1178" />
         <source>STOPPED: the ledger could not be trusted. Call the election manager.</source>
         <translation>중지됨: 원장 서버를 신뢰할 수 없습니다. 선거 관리자를 불러 주세요.</translation>
     </message>
-    <message numerus="yes">
-        <location filename="../../kiosk/ui/controller.py" line="1177" />
-        <source>offline, %n block(s) waiting</source>
-        <translation><numerusform>오프라인, 보낼 블록 %n개</numerusform></translation>
-    </message>
-    <message numerus="yes">
-        <location filename="../../kiosk/ui/controller.py" line="1180" />
-        <source>online, %n block(s) waiting</source>
-        <translation><numerusform>온라인, 보낼 블록 %n개</numerusform></translation>
-    </message>
     <message>
         <location filename="../../kiosk/ui/controller.py" line="1183" />
+        <source>offline; blocks waiting: %n</source>
+        <translation>오프라인, 보낼 블록 %n개</translation>
+    </message>
+    <message>
+        <location filename="../../kiosk/ui/controller.py" line="1184" />
+        <source>online; blocks waiting: %n</source>
+        <translation>온라인, 보낼 블록 %n개</translation>
+    </message>
+    <message>
+        <location filename="../../kiosk/ui/controller.py" line="1187" />
         <source>no card reader</source>
         <translation>카드 리더기 없음</translation>
     </message>

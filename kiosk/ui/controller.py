@@ -10,6 +10,7 @@ the receipt screen can only appear after it.
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -64,6 +65,12 @@ class _Visit:
     number: int
     connection: PcscConnection | None = None
     card: OpenPGPCard | None = None
+
+
+@functools.lru_cache(maxsize=8)
+def _qr_data_uri(text: str) -> str:
+    """A QR code as a PNG data URI, drawn once per text (QML reads it on every change)."""
+    return str(segno.make(text, error="m").png_data_uri(scale=8, border=2))
 
 
 def _text(text: Text, language: str) -> str:
@@ -575,7 +582,7 @@ class KioskController(QObject):
                         lines.append(
                             f"{titles[option.id]}: "
                             + (
-                                QCoreApplication.translate("Kiosk", "%n point(s)", None, score)
+                                QCoreApplication.translate("Kiosk", "score %n", None, score)
                                 if score is not None
                                 else QCoreApplication.translate("Kiosk", "not scored")
                             )
@@ -1014,7 +1021,7 @@ class KioskController(QObject):
 
     # -- properties --------------------------------------------------------------------------
     def _qr(self, text: str) -> str:
-        return segno.make(text, error="m").png_data_uri(scale=8, border=2) if text else ""
+        return _qr_data_uri(text) if text else ""
 
     def _get(name: str, kind: Any = str, notify: Signal = changed) -> Property:  # type: ignore[misc]
         return Property(kind, lambda self: getattr(self, "_p_" + name)(), notify=notify)
@@ -1113,11 +1120,9 @@ class KioskController(QObject):
 
     def _p_warning(self) -> str:
         if self._warning_key == "full":
+            n = self._warning_n  # a plain name: lupdate 6.11 skips calls whose count is dotted
             return QCoreApplication.translate(
-                "Kiosk",
-                "You may choose up to %n. Remove one first to choose another.",
-                None,
-                self._warning_n,
+                "Kiosk", "You may choose up to %n. Remove one first to choose another.", None, n
             )
         return say(self._warning_key, self._warning_n) if self._warning_key else ""
 
@@ -1173,11 +1178,10 @@ class KioskController(QObject):
             return QCoreApplication.translate(
                 "Kiosk", "STOPPED: the ledger could not be trusted. Call the election manager."
             )
+        pending = st.pending  # a plain name: lupdate 6.11 skips calls whose count is dotted
         if not st.online:
-            return QCoreApplication.translate(
-                "Kiosk", "offline, %n block(s) waiting", None, st.pending
-            )
-        return QCoreApplication.translate("Kiosk", "online, %n block(s) waiting", None, st.pending)
+            return QCoreApplication.translate("Kiosk", "offline; blocks waiting: %n", None, pending)
+        return QCoreApplication.translate("Kiosk", "online; blocks waiting: %n", None, pending)
 
     def _p_readerText(self) -> str:
         return self._reader or QCoreApplication.translate("Kiosk", "no card reader")
