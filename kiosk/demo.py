@@ -269,6 +269,29 @@ class DemoLedger:
         )
         return done.stdout.strip().rsplit(" ", 1)[1]
 
+    def verify_tracking_code(self, code: str) -> tuple[bool, str]:
+        """What a voter's `ledger verify-proof` says of ``code``: (verified, its words)."""
+        check = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ledger.cli",
+                "verify-proof",
+                "--url",
+                self.url,
+                "--tracking-code",
+                code,
+                f"--log-key={self.log_key}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        return check.returncode == 0, (
+            check.stdout if check.returncode == 0 else check.stderr
+        ).strip()
+
     def __enter__(self) -> DemoLedger:
         log = (self.data / "serve.log").open("ab")
         self.process = subprocess.Popen(
@@ -340,27 +363,11 @@ def _sync_and_check(
     )
     ballots = [b for b in store.blocks() if b.block.kind is BlockKind.BALLOT]
     voter_code = ballots[-1].tracking_code
-    check = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ledger.cli",
-            "verify-proof",
-            "--url",
-            ledger.url,
-            "--tracking-code",
-            voter_code,
-            f"--log-key={ledger.log_key}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    if check.returncode != 0:
-        say(f"   !! the tracking code did not verify: {check.stderr}")
+    ok, said = ledger.verify_tracking_code(voter_code)
+    if not ok:
+        say(f"   !! the tracking code did not verify: {said}")
         return 1
-    say(f"   a voter checks receipt {voter_code}: {check.stdout.strip()}")
+    say(f"   a voter checks receipt {voter_code}: {said}")
     return 0
 
 

@@ -41,6 +41,12 @@ class Problem(enum.StrEnum):
 class Finding:
     problem: Problem
     options: tuple[str, ...] = ()  # the proposals concerned, where there are any
+    needed: int = 0  # for TOO_FEW: the contest's minimum
+
+    @property
+    def count(self) -> int:
+        """The number the voter is told: proposals concerned, or choices needed."""
+        return self.needed or len(self.options)
 
 
 class BallotForm:
@@ -132,7 +138,7 @@ class BallotForm:
             case ContestKind.CHOICE:
                 count = len(self._choices[contest_id])
                 if count < contest.min:
-                    return [Finding(Problem.TOO_FEW)]
+                    return [Finding(Problem.TOO_FEW, needed=contest.min)]
                 return [Finding(Problem.EMPTY)] if count == 0 else []
             case ContestKind.YESNO:
                 return [] if contest_id in self._answers else [Finding(Problem.EMPTY)]

@@ -35,7 +35,7 @@ from kiosk.hardware.pcsc import PcscConnection, ReaderEvent, ReaderEventKind, Re
 from kiosk.hardware.printer import PrinterState, Receipt
 from kiosk.store.errors import AlreadyVotedError
 from kiosk.sync.eligibility import Elsewhere, check_elsewhere
-from kiosk.ui.ballot_form import BallotForm, Problem
+from kiosk.ui.ballot_form import BallotForm, Finding
 from kiosk.ui.models import RowModel
 from kiosk.ui.texts import NEXT_STEP, say
 from kiosk.ui.theme import Theme
@@ -129,6 +129,8 @@ class KioskController(QObject):
         self._pending_package: bytes | None = None
         self._pending_hash = ""
         self._diagnostics: list[str] = []
+        self._printer_state: PrinterState | None = None
+        self._printer_known = False
         self.options = RowModel(
             ("optionId", "title", "summary", "budget", "score", "chosen", "scores", "image")
         )
@@ -212,7 +214,7 @@ class KioskController(QObject):
             case cs.NoReader() | cs.Waiting():
                 if not isinstance(before, cs.NoReader | cs.Waiting):
                     self._end_visit()
-                self._show_waiting()
+                self._set_screen(Screen.WAITING)
             case cs.Reading() if not isinstance(before, cs.Reading):
                 self._begin_visit()
             case cs.AwaitingPin():
@@ -267,6 +269,10 @@ class KioskController(QObject):
                     visit.connection.close()
 
             self._pool.submit(close)
+        self._forget(keep_settings)
+
+    def _forget(self, keep_settings: bool = False) -> None:
+        """Drop the PIN, the ballot, the receipt and the staff screen's state."""
         self._pin = ""
         self._holder = None
         self._form = None
@@ -294,20 +300,9 @@ class KioskController(QObject):
         self._idle.stop()
         self._countdown.stop()
         self._seconds_left = 0
-        if screen in (
-            Screen.PIN,
-            Screen.NOTICE,
-            Screen.BALLOT,
-            Screen.REVIEW,
-            Screen.RECEIPT,
-            Screen.STAFF,
-            Screen.MESSAGE,
-        ):
-            self._arm_idle()
+        if screen not in (Screen.WAITING, Screen.READING):
+            self._arm_idle()  # every screen where someone is expected to act
         self.changed.emit()
-
-    def _show_waiting(self) -> None:
-        self._set_screen(Screen.WAITING)
 
     def _show_message(self, key: str, next_key: str | None = None) -> None:
         self._message_key = key
@@ -327,19 +322,14 @@ class KioskController(QObject):
     def _activity(self) -> None:
         if self._seconds_left:
             return  # while the warning shows, only "I need more time" counts
-        if self._idle.isActive() or self._screen is not Screen.WAITING:
-            if self._screen is not Screen.READING:
-                self._arm_idle()
-        elif self._screen is Screen.WAITING:
-            self._arm_idle()  # a setting was changed with no card: reset it after a while
+        if self._screen is not Screen.READING:
+            # On the waiting screen too: a setting changed with no card is reset after a while.
+            self._arm_idle()
 
     def _warn_timeout(self) -> None:
-        if self._screen is Screen.WAITING:
-            self._reset_settings()
-            self.changed.emit()
-            return
-        if self._screen is Screen.MESSAGE and not self._form:
-            # Nothing to discard: the message stays until the card is taken, in Korean.
+        if self._screen is Screen.WAITING or (self._screen is Screen.MESSAGE and not self._form):
+            # Nothing to discard: settings go back to default (a message stays until the card
+            # is taken, in Korean).
             self._reset_settings()
             self.changed.emit()
             return
@@ -359,17 +349,9 @@ class KioskController(QObject):
         key = {Screen.RECEIPT: "receipt_done", Screen.STAFF: "staff_idle"}.get(
             self._screen, "timed_out"
         )
-        self._pin = ""
-        self._form = None
-        self._holder = None
-        self._detail = {}
-        self._warning_key = ""
-        self.options.reset([])
-        self.review.reset([])
-        self._receipt_code = self._receipt_url = ""
-        self._reset_settings()
+        self._forget()
         if isinstance(self._card, cs.Waiting | cs.NoReader):
-            self._show_waiting()
+            self._set_screen(Screen.WAITING)
         else:
             self._show_message(key)
             self._idle.stop()
@@ -457,6 +439,7 @@ class KioskController(QObject):
         self._holder = holder
         if holder.staff is not None:
             self._set_screen(Screen.STAFF)
+            self._check_printer()
             return
         voter, box = holder.voter, self.services.box
         if voter is None or box is None:
@@ -611,15 +594,8 @@ class KioskController(QObject):
             "blank": QCoreApplication.translate("Kiosk", "Blank"),
         }.get(answer or "", QCoreApplication.translate("Kiosk", "no answer"))
 
-    def _finding_text(self, finding: Any) -> str:
-        contest = self._form.contest(self._page) if self._form else None
-        match finding.problem:
-            case Problem.UNSCORED | Problem.PARTIAL:
-                return say(finding.problem.value, len(finding.options))
-            case Problem.TOO_FEW:
-                return say("too_few", contest.min if contest else 1)
-            case _:
-                return say("empty")
+    def _finding_text(self, finding: Finding) -> str:
+        return say(finding.problem.value, finding.count)
 
     @Slot(str, int)
     def setScore(self, option_id: str, score: int) -> None:
@@ -688,9 +664,7 @@ class KioskController(QObject):
         if findings and not self._warning_key:
             finding = findings[0]
             self._warning_key = finding.problem.value
-            self._warning_n = (
-                len(finding.options) if finding.options else form.contest(self._page).min
-            )
+            self._warning_n = finding.count
             self._warning_blocks = finding.problem.blocks_casting
             self.changed.emit()
             return
@@ -879,6 +853,17 @@ class KioskController(QObject):
             if ok
             else self._explain(value)
         )
+        self._check_printer()
+        self.changed.emit()
+
+    def _check_printer(self) -> None:
+        """Ask the printer for its state off the GUI thread (a USB or network round trip);
+        the staff screen shows the last answer."""
+        self._in_background(self.services.printer_state, self._printer_checked)
+
+    def _printer_checked(self, ok: bool, value: Any) -> None:
+        self._printer_state = value if ok else PrinterState.OFFLINE
+        self._printer_known = True
         self.changed.emit()
 
     @Slot(str)
@@ -1141,9 +1126,6 @@ class KioskController(QObject):
     def _p_receiptQr(self) -> str:
         return self._qr(self._receipt_url)
 
-    def _p_receiptUrl(self) -> str:
-        return self._receipt_url
-
     def _p_printNote(self) -> str:
         return say(self._print_key)
 
@@ -1187,7 +1169,9 @@ class KioskController(QObject):
         return self._reader or QCoreApplication.translate("Kiosk", "no card reader")
 
     def _p_printerText(self) -> str:
-        return self._printer_word(self.services.printer_state())
+        if not self._printer_known:
+            return QCoreApplication.translate("Kiosk", "Checking…")
+        return self._printer_word(self._printer_state)
 
     def _p_packageHash(self) -> str:
         p = self.services.package
@@ -1255,7 +1239,6 @@ class KioskController(QObject):
     detail = _get("detail", "QVariantMap")
     receiptCode = _get("receiptCode")
     receiptQr = _get("receiptQr")
-    receiptUrl = _get("receiptUrl")
     printNote = _get("printNote")
     secondsLeft = _get("secondsLeft", int)
     staffName = _get("staffName")
