@@ -74,6 +74,17 @@ def voter_of(election: SyntheticElection, category: str, n: int = 0) -> Voter:
     return voter
 
 
+def official_store(
+    path: Path, store_key: bytes, kiosk_key: SigningKey, package: ElectionPackage
+) -> ChainStore:
+    """A new kiosk store in official mode with session 1 open."""
+    store = ChainStore.create(path, store_key, kiosk_key, package)
+    box = BallotBox(store, package)
+    box.set_mode(Mode.OFFICIAL)
+    box.open_session()
+    return store
+
+
 @dataclass
 class Kiosk:
     path: Path
@@ -87,10 +98,8 @@ class Kiosk:
 def kiosk(tmp_path: Path, package: ElectionPackage) -> Iterator[Kiosk]:
     """A fresh kiosk store in official mode with session 1 open."""
     key, store_key = SigningKey.generate(), random.randbytes(32)
-    store = ChainStore.create(tmp_path / "kiosk.db", store_key, key, package)
+    store = official_store(tmp_path / "kiosk.db", store_key, key, package)
     box = BallotBox(store, package)
-    box.set_mode(Mode.OFFICIAL)
-    box.open_session()
     yield Kiosk(tmp_path / "kiosk.db", store_key, key, store, box)
     store.close()
 

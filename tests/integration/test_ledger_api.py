@@ -13,17 +13,15 @@ import pytest
 import requests
 
 from kiosk.core.block import SignedBlock, decode_signed_block, sign_block
-from kiosk.core.chain import Mode
 from kiosk.core.checkpoint import verify_checkpoint
 from kiosk.core.crypto import Domain, SigningKey
 from kiosk.core.encoding import b64e, parse_json
 from kiosk.core.merkle import verify_consistency
 from kiosk.core.synthetic import SyntheticElection, random_ballot
 from kiosk.store.ballot_box import BallotBox
-from kiosk.store.chain_store import ChainStore
 from ledger.api import request_message
 from ledger.proofs import check_tracking_code
-from tests.conftest import voter_of
+from tests.conftest import official_store, voter_of
 from tests.integration.ledger_server import LedgerServer, ledger_cli
 
 
@@ -33,10 +31,8 @@ def make_chain(
     """A kiosk chain: genesis, official mode, a session with one ballot per voter."""
     tmp.mkdir(parents=True, exist_ok=True)
     path = tmp / f"{key.public_key.hex()[:8]}.db"
-    with ChainStore.create(path, os.urandom(32), key, election.package) as store:
+    with official_store(path, os.urandom(32), key, election.package) as store:
         box = BallotBox(store, election.package)
-        box.set_mode(Mode.OFFICIAL)
-        box.open_session()
         rng = random.Random(1)
         for category, n in voters:
             voter = voter_of(election, category, n)

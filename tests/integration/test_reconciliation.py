@@ -9,13 +9,11 @@ from pathlib import Path
 import requests
 
 from kiosk.core.block import SignedBlock
-from kiosk.core.chain import Mode
 from kiosk.core.crypto import SigningKey
 from kiosk.core.encoding import b64e
 from kiosk.core.synthetic import SyntheticElection, random_ballot
 from kiosk.store.ballot_box import BallotBox
-from kiosk.store.chain_store import ChainStore
-from tests.conftest import voter_of
+from tests.conftest import official_store, voter_of
 from tests.integration.ledger_server import LedgerServer
 from tests.integration.test_ledger_api import upload
 
@@ -28,10 +26,8 @@ def chain(
     close: bool,
 ) -> list[SignedBlock]:
     tmp.mkdir(parents=True, exist_ok=True)
-    with ChainStore.create(tmp / "k.db", os.urandom(32), key, election.package) as store:
+    with official_store(tmp / "k.db", os.urandom(32), key, election.package) as store:
         box = BallotBox(store, election.package)
-        box.set_mode(Mode.OFFICIAL)
-        box.open_session()
         for category, n in voters:
             voter = voter_of(election, category, n)
             box.cast_ballot(voter, random_ballot(election.package, voter, random.Random(n)))

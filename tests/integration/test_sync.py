@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.core.chain import Mode
 from kiosk.core.checkpoint import NoteVerifier, verify_checkpoint
 from kiosk.core.crypto import SigningKey
 from kiosk.core.encoding import b64e
@@ -23,7 +22,7 @@ from kiosk.store.keys import load_keys, provision
 from kiosk.sync.client import LedgerClient
 from kiosk.sync.errors import LedgerUnreachable, UntrustedLedger
 from kiosk.sync.worker import SyncWorker
-from tests.conftest import voter_of
+from tests.conftest import official_store, voter_of
 from tests.integration.ledger_server import ORIGIN, ROOT, LedgerServer
 from tests.integration.test_ledger_api import enrol
 
@@ -35,10 +34,8 @@ def cast(box: BallotBox, election: SyntheticElection, category: str, n: int) -> 
 
 def open_kiosk(tmp: Path, election: SyntheticElection) -> tuple[ChainStore, BallotBox, SigningKey]:
     key = SigningKey.generate()
-    store = ChainStore.create(tmp / "kiosk.db", os.urandom(32), key, election.package)
+    store = official_store(tmp / "kiosk.db", os.urandom(32), key, election.package)
     box = BallotBox(store, election.package)
-    box.set_mode(Mode.OFFICIAL)
-    box.open_session()
     return store, box, key
 
 
@@ -109,12 +106,10 @@ def test_usb_export_round_trip_with_tampered_and_truncated_files(
 ) -> None:
     keys = provision(tmp_path / "keys")
     keys = load_keys(tmp_path / "keys")
-    with ChainStore.create(
+    with official_store(
         tmp_path / "kiosk.db", keys.store_key, keys.kiosk_key, election.package
     ) as store:
         box = BallotBox(store, election.package)
-        box.set_mode(Mode.OFFICIAL)
-        box.open_session()
         for n in range(4):
             cast(box, election, "resident", n)
     usb = tmp_path / "usb"

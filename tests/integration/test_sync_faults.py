@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import os
 import random
-import select
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -20,7 +17,6 @@ from sqlalchemy import Engine, func
 from sqlalchemy import select as sql_select
 
 from kiosk.core.block import SignedBlock
-from kiosk.core.chain import Mode
 from kiosk.core.checkpoint import verify_checkpoint
 from kiosk.core.crypto import SigningKey, kiosk_id_for
 from kiosk.core.merkle import leaf_hash, root_from_leaves
@@ -38,9 +34,10 @@ from kiosk.sync.errors import SyncError, UntrustedLedger
 from kiosk.sync.worker import SyncStatus, SyncWorker
 from ledger import db
 from ledger.proofs import check_tracking_code
-from tests.conftest import voter_of
+from tests.conftest import official_store, voter_of
 from tests.integration.fault_proxy import KINDS, Fault, FaultProxy
-from tests.integration.ledger_server import ROOT, LedgerServer
+from tests.integration.killed_writer import run_until_killed
+from tests.integration.ledger_server import LedgerServer
 from tests.integration.sync_writer import sync_election
 from tests.integration.test_ledger_api import enrol
 
@@ -158,10 +155,8 @@ def test_sync_through_a_thousand_faults_and_ledger_restarts(tmp_path: Path) -> N
     package = election.package
     voters = [package.voter_for_card(k.public_key) for k in election.voter_keys]
     key = SigningKey.generate()
-    store = ChainStore.create(tmp_path / "kiosk.db", os.urandom(32), key, package)
+    store = official_store(tmp_path / "kiosk.db", os.urandom(32), key, package)
     box = BallotBox(store, package)
-    box.set_mode(Mode.OFFICIAL)
-    box.open_session()
     receipts: dict[str, int] = {}
     statuses: list[SyncStatus] = []
     restarts: list[tuple[int, str, bool]] = []
@@ -268,46 +263,11 @@ def run_writer_until_killed(
 ) -> tuple[dict[str, int], list[str]]:
     """Start the kiosk process, let it cast and sync for a random while, SIGKILL it.
     Returns the receipts it gave (tracking code -> height) and its SYNC lines."""
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.integration.sync_writer",
-            str(directory),
-            server.url,
-            server.log_key,
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        bufsize=1,
+    lines = run_until_killed(
+        "tests.integration.sync_writer",
+        [str(directory), server.url, server.log_key],
+        rng.uniform(0.2, 1.5),
     )
-    lines: list[str] = []
-    errors = ""
-    try:
-        assert proc.stdout is not None
-        first = proc.stdout.readline()
-        if first != "READY\n":
-            pytest.fail(f"writer did not start: {first!r} {proc.communicate(timeout=30)[1]}")
-        deadline = time.monotonic() + rng.uniform(0.2, 1.5)
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select(
-                [proc.stdout], [], [], max(0.0, deadline - time.monotonic())
-            )
-            if ready:
-                line = proc.stdout.readline()
-                if not line:
-                    break
-                lines.append(line)
-        os.kill(proc.pid, signal.SIGKILL)
-        rest, errors = proc.communicate(timeout=30)  # lines flushed before it died count too
-        lines += rest.splitlines(keepends=True)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == -signal.SIGKILL, f"writer ended on its own: {errors}"
     receipts = {}
     for line in lines:
         if line.startswith(("CAST", "BLOCK")) and line.endswith("\n"):
@@ -319,12 +279,7 @@ def run_writer_until_killed(
 def test_sigkill_during_sync_loses_and_doubles_nothing(tmp_path: Path) -> None:
     election = sync_election()
     keys = provision(tmp_path / "keys")
-    with ChainStore.create(
-        tmp_path / "kiosk.db", keys.store_key, keys.kiosk_key, election.package
-    ) as store:
-        box = BallotBox(store, election.package)
-        box.set_mode(Mode.OFFICIAL)
-        box.open_session()
+    official_store(tmp_path / "kiosk.db", keys.store_key, keys.kiosk_key, election.package).close()
     keys = load_keys(tmp_path / "keys")
     rng = random.Random(int.from_bytes(os.urandom(4)))
     receipts: dict[str, int] = {}
@@ -379,10 +334,8 @@ def test_a_checkpoint_answer_cut_in_its_headers_is_not_distrust(
     tmp_path: Path, election: SyntheticElection, path: str
 ) -> None:
     key = SigningKey.generate()
-    store = ChainStore.create(tmp_path / "kiosk.db", os.urandom(32), key, election.package)
+    store = official_store(tmp_path / "kiosk.db", os.urandom(32), key, election.package)
     box = BallotBox(store, election.package)
-    box.set_mode(Mode.OFFICIAL)
-    box.open_session()
     for n in range(3):
         voter = voter_of(election, "resident", n)
         box.cast_ballot(voter, random_ballot(election.package, voter, random.Random(n)))

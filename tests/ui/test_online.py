@@ -8,14 +8,13 @@ import random
 from pathlib import Path
 
 from kiosk.core.block import BlockKind
-from kiosk.core.chain import Mode
 from kiosk.core.crypto import SigningKey
 from kiosk.core.synthetic import SyntheticElection, random_ballot
 from kiosk.store.ballot_box import BallotBox
-from kiosk.store.chain_store import ChainStore
 from kiosk.store.keys import load_keys
 from kiosk.sync.client import LedgerClient
 from kiosk.sync.worker import SyncWorker
+from tests.conftest import official_store
 from tests.integration.ledger_server import LedgerServer
 from tests.integration.test_ledger_api import enrol
 from tests.ui.test_staff import vote
@@ -28,10 +27,8 @@ def test_the_kiosk_syncs_and_knows_who_voted_elsewhere(
         # Another kiosk in the hall has already recorded the first resident's ballot.
         other_key = SigningKey.generate()
         enrol(server, other_key, "hall B")
-        store = ChainStore.create(tmp_path / "other.db", bytes(32), other_key, ui_election.package)
+        store = official_store(tmp_path / "other.db", bytes(32), other_key, ui_election.package)
         box = BallotBox(store, ui_election.package)
-        box.set_mode(Mode.OFFICIAL)
-        box.open_session()
         resident = ui_election.package.voter_for_card(ui_election.package.roll[0].card_key)
         assert resident is not None and resident.category == "resident"
         box.cast_ballot(resident, random_ballot(ui_election.package, resident, random.Random(1)))
