@@ -19,10 +19,12 @@ from kiosk.store.ballot_box import BallotBox
 from kiosk.store.chain_store import ChainStore
 
 
-def mixed_definition() -> dict:
+def mixed_definition(
+    groups: int = 3, per_group: int = 4, election_id: str = "test-review"
+) -> dict:
     """A small review election (3 groups of 4) plus a criteria-scored contest for experts
     and a yes/no question for residents, so every contest kind is exercised."""
-    d = copy.deepcopy(review_definition(groups=3, per_group=4, election_id="test-review"))
+    d = copy.deepcopy(review_definition(groups, per_group, election_id=election_id))
     d["contests"].append(
         {
             "id": "expert-criteria",

@@ -73,6 +73,11 @@ def _qr_data_uri(text: str) -> str:
     return str(segno.make(text, error="m").png_data_uri(scale=8, border=2))
 
 
+def _or_none(score: int | None, none: Any = -1) -> Any:
+    """A score for the screen: 0 is a real score, so "no score yet" is ``none`` (-1)."""
+    return none if score is None else score
+
+
 def _text(text: Text, language: str) -> str:
     return text.ko if language == "ko" else text.en
 
@@ -509,13 +514,13 @@ class KioskController(QObject):
             "title": _text(option.title, self._language),
             "summary": _text(option.summary, self._language),
             "budget": self._money(option.budget),
-            "score": form.score(contest_id, option.id) or 0,
+            "score": _or_none(form.score(contest_id, option.id)),
             "chosen": option.id in form.chosen(contest_id),
             "scores": [
                 {
                     "criterion": c.id,
                     "title": _text(c.title, self._language),
-                    "score": form.score(contest_id, option.id, c.id) or 0,
+                    "score": _or_none(form.score(contest_id, option.id, c.id)),
                 }
                 for c in contest.criteria
             ],
@@ -556,7 +561,7 @@ class KioskController(QObject):
                     if contest.criteria:
                         parts = [
                             f"{_text(c.title, self._language)} "
-                            f"{form.score(contest.id, option.id, c.id) or '—'}"
+                            f"{_or_none(form.score(contest.id, option.id, c.id), '—')}"
                             for c in contest.criteria
                         ]
                         lines.append(f"{titles[option.id]}: {', '.join(parts)}")
@@ -606,18 +611,21 @@ class KioskController(QObject):
         form = self._form
         if form is None or self._screen is not Screen.BALLOT:
             return
-        contest = form.contest(self._page)
-        if score == 0:
-            form.clear_score(contest.id, option_id)
-        else:
-            form.set_score(contest.id, option_id, score, criterion)
+        form.set_score(form.contest(self._page).id, option_id, score, criterion)
         self._activity()
         self._refresh_page()
         self.changed.emit()
 
     @Slot(str)
     def clearScore(self, option_id: str) -> None:
-        self.setCriterionScore(option_id, "", 0)
+        """Take back every score given to this proposal (a second tap on the chosen score)."""
+        form = self._form
+        if form is None or self._screen is not Screen.BALLOT:
+            return
+        form.clear_score(form.contest(self._page).id, option_id)
+        self._activity()
+        self._refresh_page()
+        self.changed.emit()
 
     @Slot(str)
     def toggleChoice(self, option_id: str) -> None:

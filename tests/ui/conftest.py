@@ -3,7 +3,6 @@ the card simulator behind vpcd, and a memory receipt printer."""
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 from collections.abc import Iterator
@@ -17,46 +16,25 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from kiosk.app import KioskConfig, KioskServices, Timeouts
 from kiosk.core.chain import Mode
 from kiosk.core.election import sign_package
-from kiosk.core.synthetic import SyntheticElection, build_election, review_definition
+from kiosk.core.synthetic import SyntheticElection, build_election
 from kiosk.hardware.printer import MemoryPrinter
 from kiosk.hardware.private_pcscd import PrivatePcscd
 from kiosk.hardware.simulator import Simulator
 from kiosk.store.keys import provision
+from tests.conftest import mixed_definition
 from tests.ui.driver import Kiosk
 
 PX_PER_MM = 96 / 25.4  # a 96-dpi panel: 1280 x 800 is then a 15.9-inch screen
 
 
 def ui_definition() -> dict[str, Any]:
-    """Two groups of five proposals. Residents score their group (1..10) and answer a yes/no
-    question; experts also score by criterion; online members may like at most two."""
-    d = copy.deepcopy(review_definition(groups=2, per_group=5, election_id="ui-review"))
+    """The tests' mixed election with two groups of five proposals: residents score their
+    group (1..10) and answer a yes/no question; experts also score by criterion (0..5);
+    online members may like at most two. One proposal has a picture."""
+    d = mixed_definition(groups=2, per_group=5, election_id="ui-review")
     for contest in d["contests"]:
         if contest["id"] == "likes":
             contest["max"] = 2
-    d["contests"].append(
-        {
-            "id": "expert-criteria",
-            "kind": "score",
-            "title": {"ko": "전문가 항목별 심사", "en": "Expert scoring by criterion"},
-            "categories": ["expert"],
-            "scope": "group",
-            "min": 1,
-            "max": 5,
-            "criteria": [
-                {"id": "impact", "title": {"ko": "효과", "en": "Impact"}, "weight": 0.6},
-                {"id": "cost", "title": {"ko": "비용", "en": "Cost"}, "weight": 0.4},
-            ],
-        }
-    )
-    d["contests"].append(
-        {
-            "id": "rules",
-            "kind": "yesno",
-            "title": {"ko": "심사 규칙에 동의합니까?", "en": "Do you accept the review rules?"},
-            "categories": ["resident"],
-        }
-    )
     d["options"][1]["image"] = "p0001-02.png"
     return d
 

@@ -93,7 +93,10 @@ def test_an_expert_scores_each_criterion(kiosk: Kiosk) -> None:
     kiosk.tap("next")  # the first proposal has one criterion of two: must be finished
     assert kiosk.find("warningGoOn") is None
     kiosk.tap("warningBack")
-    kiosk.tap(f"score-{options[0]}-cost-2")
+    kiosk.tap(f"score-{options[0]}-feasibility-2")
+    # 0 is a real score in this contest, not "no score".
+    kiosk.tap(f"score-{options[1]}-impact-0")
+    kiosk.tap(f"score-{options[1]}-feasibility-0")
     kiosk.tap("next")
     kiosk.tap("warningGoOn")  # the other proposals are unscored: allowed, after a warning
     kiosk.wait_screen("review")
@@ -101,7 +104,10 @@ def test_an_expert_scores_each_criterion(kiosk: Kiosk) -> None:
     kiosk.wait_screen("receipt")
     contests = last_ballot(kiosk)
     assert contests["review"] == {o: 5 for o in options}
-    assert contests["expert-criteria"] == {options[0]: {"impact": 4, "cost": 2}}
+    assert contests["expert-criteria"] == {
+        options[0]: {"impact": 4, "feasibility": 2},
+        options[1]: {"impact": 0, "feasibility": 0},
+    }
 
 
 def _roll_index(kiosk: Kiosk, category: str, n: int) -> int:

@@ -65,7 +65,7 @@ Item {
             height: body.implicitHeight + 2 * theme.gap
             color: theme.panel
             border.color: theme.border
-            border.width: card.chosen || card.score > 0 ? 4 : 1
+            border.width: card.chosen || card.score >= 0 ? 4 : 1
             radius: theme.gap / 2
 
             Column {
@@ -105,7 +105,7 @@ Item {
                             accessibleName: qsTr("%1 points for %2").arg(value).arg(card.title)
                             checkable: true
                             checked: card.score === value
-                            onClicked: vm.setScore(card.optionId, checked ? 0 : value)
+                            onClicked: checked ? vm.clearScore(card.optionId) : vm.setScore(card.optionId, value)
                         }
                     }
                 }
