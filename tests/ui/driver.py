@@ -5,6 +5,7 @@ directly, so a button that is hidden, disabled or covered cannot be "pressed" by
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,3 +152,87 @@ def layout_problems(kiosk: Kiosk) -> list[str]:
         ):
             problems.append(f"{label!r} is cut off at {top_left.x():.0f},{top_left.y():.0f}")
     return problems
+
+
+def choose_settings(kiosk: Kiosk, language: str, size: int, contrast: bool = False) -> None:
+    """What the voter does on the waiting screen before inserting the card."""
+    kiosk.wait_screen("waiting")
+    kiosk.tap("langEn" if language == "en" else "langKo")
+    kiosk.tap("accessButton")
+    kiosk.wait_for("accessPanel")
+    if size:
+        kiosk.tap(f"textSize{size}")
+    if contrast:
+        kiosk.tap("contrast")
+    assert bool(kiosk.ui.theme.property("highContrast")) is contrast
+
+
+def visit_every_screen(
+    kiosk: Kiosk, language: str, size: int, contrast: bool, at: Callable[[str], None]
+) -> list[str]:
+    """Walk a test-mode kiosk through every screen and overlay a voter or a manager sees,
+    with the settings chosen again before each card, calling ``at(name)`` on each one.
+    Returns the names, in order."""
+    seen: list[str] = []
+
+    def here(name: str) -> None:
+        kiosk.qtbot.wait(30)
+        seen.append(name)
+        at(name)
+
+    choose_settings(kiosk, language, size, contrast)
+    here("01-waiting")
+
+    resident = kiosk.voter_card("resident", 0)
+    kiosk.insert(resident)
+    kiosk.wait_screen("pin")
+    kiosk.type_pin("000000")
+    kiosk.wait_for("pinWrong")
+    for digit in "12":
+        kiosk.tap(f"pin{digit}")
+    here("02-pin-after-a-mistake")
+    kiosk.tap("pinBack")
+    kiosk.tap("pinBack")
+    kiosk.type_pin()
+    kiosk.wait_screen("ballot")
+    option = kiosk.election.package.options_in_group("g001")[1].id
+    kiosk.tap(f"score-{option}-8")
+    here("03-ballot-score")
+    kiosk.tap(f"detail-{option}")
+    kiosk.wait_for("detailOverlay")
+    here("04-proposal-detail")
+    kiosk.tap("closeDetail")
+    kiosk.tap("next")
+    kiosk.wait_for("warningOverlay")
+    here("05-warning-unscored")
+    kiosk.tap("warningGoOn")
+    kiosk.tap("answer-yes")
+    here("06-ballot-yes-no")
+    kiosk.tap("next")
+    kiosk.wait_screen("review")
+    here("07-review")
+    kiosk.tap("castButton")
+    kiosk.wait_screen("receipt")
+    here("08-receipt")
+    kiosk.remove()
+
+    choose_settings(kiosk, language, size, contrast)
+    kiosk.sign_in(kiosk.voter_card("online", 0))
+    kiosk.wait_screen("ballot")
+    assert kiosk.vm.property("contestKind") == "choice"
+    here("09-ballot-choice")
+    kiosk.remove()
+
+    choose_settings(kiosk, language, size, contrast)
+    kiosk.sign_in(resident)
+    kiosk.wait_screen("message")
+    here("10-refused-already-voted")
+    kiosk.remove()
+
+    choose_settings(kiosk, language, size, contrast)
+    kiosk.sign_in(kiosk.staff_card("election_manager"))
+    kiosk.wait_screen("staff")
+    kiosk.wait_for("managerPanel")
+    here("11-staff-manager")
+    kiosk.remove()
+    return seen

@@ -21,7 +21,7 @@ from PySide6.QtQuick import QQuickItem
 from kiosk.core.chain import Mode
 from kiosk.ui.theme import FONT_FAMILY, HIGH_CONTRAST, STANDARD, TEXT_SCALES, Palette, Theme
 from tests.ui.conftest import PX_PER_MM
-from tests.ui.driver import Kiosk, walk
+from tests.ui.driver import Kiosk, visit_every_screen, walk
 
 QML_DIR = Path(__file__).resolve().parents[2] / "kiosk" / "ui" / "qml"
 MIN_CONTRAST = 10.0
@@ -265,19 +265,6 @@ def screen_problems(kiosk: Kiosk, where: str) -> list[str]:
     return problems
 
 
-def _settings(kiosk: Kiosk, language: str, size: int, contrast: bool) -> None:
-    """What the voter does on the waiting screen before inserting the card."""
-    kiosk.wait_screen("waiting")
-    kiosk.tap("langEn" if language == "en" else "langKo")
-    kiosk.tap("accessButton")
-    kiosk.wait_for("accessPanel")
-    if size:
-        kiosk.tap(f"textSize{size}")
-    if contrast:
-        kiosk.tap("contrast")
-    assert bool(kiosk.ui.theme.property("highContrast")) is contrast
-
-
 @pytest.mark.parametrize(
     ("language", "size", "contrast"),
     [("ko", 0, False), ("en", 3, True)],
@@ -288,67 +275,13 @@ def test_every_screen_meets_the_size_name_and_contrast_rules(
 ) -> None:
     kiosk = kiosk_factory(mode=Mode.TEST)  # the test banner shows on every screen
     problems: list[str] = []
-    seen: list[str] = []
-
-    def check(where: str) -> None:
-        kiosk.qtbot.wait(30)
-        seen.append(where)
-        problems.extend(screen_problems(kiosk, where))
-
-    _settings(kiosk, language, size, contrast)
-    check("waiting, accessibility panel open")
-
-    resident = kiosk.voter_card("resident", 0)
-    kiosk.insert(resident)
-    kiosk.wait_screen("pin")
-    for digit in "12":
-        kiosk.tap(f"pin{digit}")
-    check("pin")
-    kiosk.tap("pinBack")
-    kiosk.tap("pinBack")
-    kiosk.type_pin()
-    kiosk.wait_screen("ballot")
-    options = list(kiosk.election.package.options_in_group("g001"))
-    kiosk.tap(f"score-{options[1].id}-8")
-    check("ballot, score")
-    kiosk.tap(f"detail-{options[1].id}")
-    kiosk.wait_for("detailOverlay")
-    check("proposal detail overlay")
-    kiosk.tap("closeDetail")
-    kiosk.tap("next")
-    kiosk.wait_for("warningOverlay")
-    check("warning overlay")
-    kiosk.tap("warningGoOn")
-    kiosk.tap("answer-yes")
-    check("ballot, yes/no")
-    kiosk.tap("next")
-    kiosk.wait_screen("review")
-    check("review")
-    kiosk.tap("castButton")
-    kiosk.wait_screen("receipt")
-    check("receipt")
-    kiosk.remove()
-
-    _settings(kiosk, language, size, contrast)
-    kiosk.sign_in(kiosk.voter_card("online", 0))
-    kiosk.wait_screen("ballot")
-    assert kiosk.vm.property("contestKind") == "choice"
-    check("ballot, choice")
-    kiosk.remove()
-
-    _settings(kiosk, language, size, contrast)
-    kiosk.sign_in(resident)
-    kiosk.wait_screen("message")
-    check("refusal message")
-    kiosk.remove()
-
-    _settings(kiosk, language, size, contrast)
-    kiosk.sign_in(kiosk.staff_card("election_manager"))
-    kiosk.wait_screen("staff")
-    kiosk.wait_for("managerPanel")
-    check("staff, election manager")
-    kiosk.remove()
-
+    seen = visit_every_screen(
+        kiosk,
+        language,
+        size,
+        contrast,
+        lambda where: problems.extend(screen_problems(kiosk, where)),
+    )
     assert len(seen) == 11
     assert not problems, f"{len(problems)} problem(s):\n" + "\n".join(problems)
 
