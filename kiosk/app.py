@@ -8,6 +8,7 @@ here too, from the configuration.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,7 @@ class KioskServices:
         self.client: LedgerClient | None = None
         self.check_client: LedgerClient | None = None  # the screens' own, with short timeouts
         self.sync_status = SyncStatus()
-        self.on_sync_status: list[Any] = []  # callables taking a SyncStatus, from any thread
+        self.on_sync_status: list[Callable[[SyncStatus], None]] = []  # called from any thread
         self.reader_state = "missing"  # ok | missing | error, kept current by the screens
 
     @classmethod
@@ -92,12 +93,7 @@ class KioskServices:
 
     # -- the election ----------------------------------------------------------------------
     def read_package(self, raw: bytes) -> ElectionPackage:
-        """Parse and verify a signed package against the pinned authority key."""
-        try:
-            document = parse_json(raw)
-        except HanpyoError as e:
-            raise HanpyoError(f"the election file is not valid JSON: {e}") from e
-        return verify_package(document, self.config.authority)
+        return read_signed_package(raw, self.config.authority)
 
     def load_package(self, raw: bytes) -> ElectionPackage:
         """Switch this kiosk to the package in ``raw`` (verified), keeping every old store.
@@ -209,6 +205,15 @@ class KioskServices:
 
     def close(self) -> None:
         self.stop()
+
+
+def read_signed_package(raw: bytes, authority: bytes) -> ElectionPackage:
+    """Parse a signed package file and verify it against the pinned authority key."""
+    try:
+        document = parse_json(raw)
+    except HanpyoError as e:
+        raise HanpyoError(f"the election file is not valid JSON: {e}") from e
+    return verify_package(document, authority)
 
 
 def authority_key(text: str) -> bytes:

@@ -155,13 +155,12 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _kiosk(args: argparse.Namespace) -> int:
-    from kiosk.app import PACKAGE_FILE, KioskConfig, KioskServices, authority_key
+    from kiosk.app import PACKAGE_FILE, KioskConfig, authority_key, read_signed_package
 
     authority = authority_key(args.authority)
     if args.command == "load-election":
         raw = args.package.read_bytes()
-        config = KioskConfig(args.data, authority)
-        package = KioskServices(config, None, None).read_package(raw)  # type: ignore[arg-type]
+        package = read_signed_package(raw, authority)
         args.data.mkdir(parents=True, exist_ok=True)
         (args.data / PACKAGE_FILE).write_bytes(raw)
         print(f"election {package.id} loaded; package hash {package.short_hash}")

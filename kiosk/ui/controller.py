@@ -87,7 +87,6 @@ class KioskController(QObject):
     _finished = Signal(object)  # (visit number, callback, ok, value) from the worker thread
     _reader_event = Signal(object)  # ReaderEvent from the watcher thread
     _sync_event = Signal(object)  # SyncStatus from the sync thread
-    languageChanged = Signal()
 
     def __init__(
         self,
@@ -377,7 +376,6 @@ class KioskController(QObject):
         self._language = language
         self._retranslate(language)
         self._refresh_page()
-        self.languageChanged.emit()
         self.changed.emit()
 
     @Slot(str)

@@ -105,7 +105,3 @@ def say(key: str, n: int = -1) -> str:
         return ""
     return QCoreApplication.translate(CONTEXT, MESSAGES[key], None, n)
 
-
-def tr(text: str, n: int = -1) -> str:
-    """A string marked elsewhere (QML or QT_TRANSLATE_NOOP), in the current language."""
-    return QCoreApplication.translate(CONTEXT, text, None, n)

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from kiosk.core.chain import Mode
@@ -134,3 +135,74 @@ def test_the_demo_runs_the_whole_system_through_the_screens(tmp_path: Path) -> N
     shots = sorted(p.name for p in (out / "screenshots").glob("*.png"))
     assert any("receipt" in s for s in shots) and any("review" in s for s in shots)
     assert len(list((out / "receipts").glob("*.png"))) >= 4
+
+
+def test_load_election_checks_the_signature_and_run_starts_and_stops(
+    tmp_path: Path, election
+) -> None:
+    """What the installed kiosk does: load the package, then run the screen until SIGTERM."""
+    signed = sign_package(election.package, election.authority).to_json()
+    authority = f"--authority={b64e(election.authority.public_key)}"
+    data = tmp_path / "data"
+    forged = json.loads(json.dumps(signed))
+    forged["package"]["title"]["en"] = "Someone else's vote"
+    (tmp_path / "forged.json").write_text(json.dumps(forged))
+    refused = run(
+        "kiosk.cli", "load-election", str(tmp_path / "forged.json"), "--data", str(data), authority
+    )
+    assert refused.returncode == 2 and "signature" in refused.stderr
+    assert not (data / "election.json").exists()
+
+    (tmp_path / "election.json").write_text(json.dumps(signed))
+    loaded = run(
+        "kiosk.cli",
+        "load-election",
+        str(tmp_path / "election.json"),
+        "--data",
+        str(data),
+        authority,
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    assert election.package.short_hash in loaded.stdout
+    assert run("kiosk.cli", "provision", "--keys", str(tmp_path / "keys")).returncode == 0
+
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    kiosk = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "kiosk.cli",
+            "run",
+            "--data",
+            str(data),
+            authority,
+            "--keys",
+            str(tmp_path / "keys"),
+            "--windowed",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        db = data / f"{election.package.id}-{election.package.short_hash}.db"
+        deadline = time.monotonic() + 60
+        while not db.exists() and kiosk.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert db.exists(), (
+            f"the kiosk made no store: {kiosk.stderr.read() if kiosk.poll() else ''}"
+        )
+        time.sleep(1)
+        assert kiosk.poll() is None, kiosk.stderr.read()
+        kiosk.terminate()  # SIGTERM, as systemd stops the unit
+        _, errors = kiosk.communicate(timeout=30)
+    finally:
+        if kiosk.poll() is None:
+            kiosk.kill()
+            kiosk.wait()
+    assert kiosk.returncode == 0, errors
+    keys = load_keys(tmp_path / "keys")
+    with ChainStore.open(db, keys.store_key, keys.kiosk_key, election.package) as store:
+        assert store.state.height == 0  # the genesis block, whole after the stop
