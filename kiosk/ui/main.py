@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import sys
@@ -28,8 +29,10 @@ DEFAULT_SIZE = QSize(1280, 800)
 CRASH_EXIT = 70  # EX_SOFTWARE: systemd restarts the kiosk, which resumes from its chain
 
 
+@functools.cache
 def load_fonts() -> None:
-    """The shipped Korean font, so Hangul renders on a machine with no CJK fonts at all."""
+    """The shipped Korean font, so Hangul renders on a machine with no CJK fonts at all.
+    Once per process: Qt would register the same files again on every call."""
     for name in ("NanumGothic.ttf", "NanumGothicBold.ttf"):
         if QFontDatabase.addApplicationFont(str(asset_path("fonts", name))) < 0:
             raise HanpyoError(f"the font {name} could not be loaded")
