@@ -75,12 +75,14 @@ def _create(args: argparse.Namespace) -> int:
     definition = _load(args.definition)
     roll = _load(args.roll) if args.roll else {"roll": [], "staff": []}
     ceremony = split_new_ballot_key(args.trustees, args.threshold)
-    # Test ballots are sealed to a key anyone running a logic-and-accuracy test may hold.
+    # Test ballots are sealed to a key the package itself carries, so that staff can open
+    # them on the kiosk for a logic-and-accuracy test. It is never the ballot key.
     test_key = SealingKey.generate()
     document = dict(definition) | {
         "keys": {
             "ballot": b64e(ceremony.public_key),
             "test_ballot": b64e(test_key.public_key),
+            "test_ballot_secret": b64e(test_key.secret),
             "nullifier_salt": b64e(secrets.token_bytes(32)),
         },
         "ledger": {"url": args.ledger_url, "tls_pin": None},
@@ -94,7 +96,6 @@ def _create(args: argparse.Namespace) -> int:
             f"{existing[0]} already exists; refusing to overwrite a package or a trustee's share"
         )
     paths = write_share_files(ceremony, args.shares)
-    _write_new(args.shares / "test-ballot-key.txt", b64e(test_key.secret) + "\n")
     _write_new(args.out, json.dumps(package.to_json(), ensure_ascii=False))
     print(f"package {package.id} written to {args.out} (not yet signed)")
     print(f"ballot key split {args.threshold}-of-{args.trustees}; give each trustee one file:")

@@ -11,6 +11,7 @@ from typing import Any, NewType
 from kiosk.core.crypto import (
     NULLIFIER_SALT_BYTES,
     Domain,
+    SealingKey,
     SigningKey,
     is_valid_ed25519_point,
     nullifier,
@@ -55,6 +56,11 @@ class DuplicatePolicy(enum.StrEnum):
     FIRST = "first"
     LAST = "last"
     IN_PERSON_WINS = "in_person_wins"
+
+
+# The one published tie-break rule the tally applies: equal results rank the lower option id
+# first. The package states it so that it is announced before the vote.
+TIE_BREAK = "lowest option id"
 
 
 class TallyMethod(enum.StrEnum):
@@ -184,7 +190,7 @@ class TallyRules:
     channel_weights: Mapping[Channel, float]
     channel_winners: Mapping[Channel, int]
     drop_extremes: bool = False
-    tie_break: str = "lowest option id"
+    tie_break: str = TIE_BREAK
 
     def to_json(self) -> dict[str, Any]:
         channels = {
@@ -218,6 +224,9 @@ class ElectionPackage:
     closes: str
     ballot_key: bytes
     test_ballot_key: bytes
+    # The test key is not secret: it is carried here so that staff can open and count test
+    # ballots on the kiosk itself (a logic-and-accuracy test). Official ballots never use it.
+    test_ballot_secret: bytes
     nullifier_salt: bytes
     ledger_url: str
     ledger_tls_pin: str | None
@@ -284,6 +293,7 @@ class ElectionPackage:
             "keys": {
                 "ballot": b64e(self.ballot_key),
                 "test_ballot": b64e(self.test_ballot_key),
+                "test_ballot_secret": b64e(self.test_ballot_secret),
                 "nullifier_salt": b64e(self.nullifier_salt),
             },
             "ledger": {"url": self.ledger_url, "tls_pin": self.ledger_tls_pin},
@@ -408,6 +418,8 @@ def _check_consistency(p: ElectionPackage) -> None:
         raise fail(f"the election must close after it opens ({p.opens} .. {p.closes})")
     if p.ballot_key == p.test_ballot_key:
         raise fail("the test ballot key must differ from the ballot key")
+    if SealingKey(p.test_ballot_secret).public_key != p.test_ballot_key:
+        raise fail("keys.test_ballot_secret is not the secret half of keys.test_ballot")
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -423,6 +435,7 @@ def read_package(document: Any) -> ElectionPackage:
     schedule.done()
     ballot_key = keys.binary("ballot", length=32)
     test_key = keys.binary("test_ballot", length=32)
+    test_secret = keys.binary("test_ballot_secret", length=32)
     salt = keys.binary("nullifier_salt", length=NULLIFIER_SALT_BYTES)
     keys.done()
     url, pin = ledger.text("url", max_len=500), ledger.text("tls_pin", optional=True, max_len=200)
@@ -434,6 +447,7 @@ def read_package(document: Any) -> ElectionPackage:
         closes=closes,
         ballot_key=ballot_key,
         test_ballot_key=test_key,
+        test_ballot_secret=test_secret,
         nullifier_salt=salt,
         ledger_url=url,
         ledger_tls_pin=pin,
@@ -567,13 +581,10 @@ def _tally(r: Reader) -> TallyRules:
         channels.fail("must name at least one channel")
     if method is TallyMethod.WEIGHTED_SUM and abs(sum(weights.values()) - 1.0) > 1e-9:
         channels.fail(f"channel weights must add up to 1, found {sum(weights.values())}")
-    rules = TallyRules(
-        method,
-        weights,
-        winners,
-        r.flag("drop_extremes", default=False),
-        r.text("tie_break", max_len=200),
-    )
+    tie_break = r.text("tie_break", max_len=200)
+    if tie_break != TIE_BREAK:
+        r.fail(f"the tally breaks ties by {TIE_BREAK!r}; no other rule is supported", "tie_break")
+    rules = TallyRules(method, weights, winners, r.flag("drop_extremes", default=False), tie_break)
     r.done()
     return rules
 

@@ -275,7 +275,7 @@ def review_definition(
                 "online": {"weight": 0.5, "winners": 200},
             },
             "drop_extremes": True,
-            "tie_break": "higher mean score, then lower proposal id",
+            "tie_break": "lowest option id",
         },
         "duplicate_policy": "in_person_wins",
     }
@@ -338,6 +338,7 @@ def build_election(
         "keys": {
             "ballot": b64e(ballot_key.public_key),
             "test_ballot": b64e(test_key.public_key),
+            "test_ballot_secret": b64e(test_key.secret),
             "nullifier_salt": b64e(sha256(f"hanpyo-synthetic/{seed}/salt".encode())),
         },
         "roll": roll,

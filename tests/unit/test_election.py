@@ -233,6 +233,10 @@ def _test_key_is_ballot_key(d: dict[str, Any]) -> None:
     d["keys"]["test_ballot"] = d["keys"]["ballot"]
 
 
+def _test_secret_of_another_key(d: dict[str, Any]) -> None:
+    d["keys"]["test_ballot_secret"] = b64e(bytes(range(32)))
+
+
 def _criteria_on_choice(d: dict[str, Any]) -> None:
     d["contests"][1]["criteria"] = copy.deepcopy(d["contests"][2]["criteria"])
 
@@ -337,6 +341,7 @@ BAD_PACKAGES = [
     pytest.param(_put("tally", "channels", value={}), "tally.channels", id="no-channel"),
     pytest.param(_put("tally", "method", value="borda"), "tally.method", id="bad-tally-method"),
     pytest.param(_test_key_is_ballot_key, "test ballot key", id="test-key-is-ballot-key"),
+    pytest.param(_test_secret_of_another_key, "test_ballot_secret", id="test-secret-mismatch"),
     pytest.param(_put("keys", "ballot", value=b64e(bytes(31))), "keys.ballot", id="short-key"),
     pytest.param(_put("categories", 0, "weight", value=0), "categories[0].weight", id="weight-0"),
     pytest.param(

@@ -1,0 +1,386 @@
+"""Counting opened ballots under the package's contest and tally rules.
+
+The same code counts the trustees' official tally on the ledger and the test tally that staff
+run on a kiosk in test mode, and an independent verifier recounts with it from the published
+cast vote records. It is pure: opened ballot bytes in, a results document out.
+
+Every ballot is checked against the contest rules before it counts. One that fails (not the
+canonical form, another election, an unknown category or group, a rule broken) is counted as
+*invalid* and listed with its reason; nothing is dropped silently.
+
+Counting is exact and does not depend on the order of the ballots: scores are summed as whole
+numbers per criterion, and only the final means are divided, so a recount in another order or
+split across processes (``Tally.merge``) gives the same document.
+
+The ranking of proposals follows the package's tally rules:
+
+- Within a channel, a *score* contest measures an option by the category-weighted mean of its
+  per-category mean scores (optionally after dropping each category's highest and lowest score
+  for the option, when it has at least three), and a *choice* contest by its category-weighted
+  votes. A channel's measure is the mean, over the contests voted in that channel, of each
+  contest's measure divided by that contest's best measure (so the top option scores 1.0).
+- ``weighted_sum``: an option's result is the sum over channels of weight x channel measure;
+  the number of winners is the sum of the channels' ``winners``.
+- ``quota``: each channel in turn (kiosk, then online) picks its ``winners`` best options that
+  earlier channels have not picked and that received at least one vote or score there.
+- Ties are broken by the published rule: the lower option id ranks first. Ties are marked in the
+  output so that anyone can see where the rule decided.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from kiosk.core.ballot import Ballot, ballot_from_plaintext, check_contests
+from kiosk.core.election import (
+    TIE_BREAK,
+    Channel,
+    Contest,
+    ContestKind,
+    ElectionPackage,
+    TallyMethod,
+)
+from kiosk.core.errors import BallotError
+
+DECIMALS = 6  # means and measures are rounded to this many places in the results
+
+
+@dataclass(slots=True)
+class _ScoreCell:
+    """One option's scores from one category: whole-number sums per criterion, extremes."""
+
+    count: int = 0
+    sums: Counter[str] = field(default_factory=Counter)  # criterion ("" without) -> sum
+    low: float | None = None
+    high: float | None = None
+
+    def add(self, per_criterion: Mapping[str, int], value: float) -> None:
+        self.count += 1
+        self.sums.update(per_criterion)
+        self.low = value if self.low is None else min(self.low, value)
+        self.high = value if self.high is None else max(self.high, value)
+
+    def merge(self, other: _ScoreCell) -> None:
+        self.count += other.count
+        self.sums.update(other.sums)
+        for extreme in (other.low, other.high):
+            if extreme is not None:
+                self.low = extreme if self.low is None else min(self.low, extreme)
+                self.high = extreme if self.high is None else max(self.high, extreme)
+
+
+@dataclass(slots=True)
+class InvalidBallot:
+    position: int  # where the ballot stands in the counted (shuffled) order
+    reason: str
+    contest: str | None = None
+    source: str | None = None  # e.g. "kiosk-id@height", when the caller knows it
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "position": self.position,
+            "reason": self.reason,
+            "contest": self.contest,
+            "source": self.source,
+        }
+
+
+class Tally:
+    """Accumulates opened ballots; ``merge`` combines tallies counted in parallel."""
+
+    def __init__(self, package: ElectionPackage) -> None:
+        self.package = package
+        self.valid = 0
+        self.invalid: list[InvalidBallot] = []
+        self.by_category: Counter[str] = Counter()
+        # choice: (contest, option, category) -> votes; (contest, category) -> ballots
+        self.votes: Counter[tuple[str, str, str]] = Counter()
+        self.answered: Counter[tuple[str, str]] = Counter()
+        # score: (contest, option, category) -> cell
+        self.scores: dict[tuple[str, str, str], _ScoreCell] = {}
+        # yesno: (contest, answer, category) -> count
+        self.answers: Counter[tuple[str, str, str]] = Counter()
+        self._contests = {c.id: c for c in package.contests}
+        self._groups = {g.id for g in package.groups}
+
+    # -- counting -------------------------------------------------------------------------
+    def add_plaintext(self, raw: bytes, position: int, source: str | None = None) -> bool:
+        """Count one opened ballot; return False (and record why) if it is invalid."""
+        try:
+            ballot = ballot_from_plaintext(raw)
+        except BallotError as e:
+            self.invalid.append(InvalidBallot(position, str(e), None, source))
+            return False
+        return self.add(ballot, position, source)
+
+    def add(self, ballot: Ballot, position: int, source: str | None = None) -> bool:
+        try:
+            self._check(ballot)
+        except BallotError as e:
+            self.invalid.append(InvalidBallot(position, str(e), e.contest, source))
+            return False
+        self.valid += 1
+        self.by_category[ballot.category] += 1
+        for contest_id, selection in ballot.selections.items():
+            contest = self._contests[contest_id]
+            cat = ballot.category
+            self.answered[contest_id, cat] += 1
+            match contest.kind:
+                case ContestKind.CHOICE if isinstance(selection, tuple):
+                    for option in selection:
+                        self.votes[contest_id, option, cat] += 1
+                case ContestKind.SCORE if isinstance(selection, Mapping):
+                    for option, score in selection.items():
+                        per = score if isinstance(score, Mapping) else {"": score}
+                        cell = self.scores.setdefault((contest_id, option, cat), _ScoreCell())
+                        cell.add(per, _voter_score(contest, per))
+                case ContestKind.YESNO if isinstance(selection, str):
+                    self.answers[contest_id, selection, cat] += 1
+        return True
+
+    def _check(self, ballot: Ballot) -> None:
+        if ballot.election != self.package.id:
+            raise BallotError(f"ballot is for election {ballot.election!r}")
+        if self.package.category(ballot.category) is None:
+            raise BallotError(f"category {ballot.category!r} does not exist")
+        if ballot.group is not None and ballot.group not in self._groups:
+            raise BallotError(f"group {ballot.group!r} does not exist")
+        check_contests(self.package, ballot)
+
+    def merge(self, other: Tally) -> None:
+        self.valid += other.valid
+        self.invalid += other.invalid
+        self.by_category.update(other.by_category)
+        self.votes.update(other.votes)
+        self.answered.update(other.answered)
+        self.answers.update(other.answers)
+        for key, cell in other.scores.items():
+            self.scores.setdefault(key, _ScoreCell()).merge(cell)
+
+    # -- results --------------------------------------------------------------------------
+    def results(self) -> dict[str, Any]:
+        """The results document: per contest counts, the ranking and the invalid ballots."""
+        contests = [self._contest_result(c) for c in self.package.contests]
+        return {
+            "election": self.package.id,
+            "package_hash": self.package.package_hash.hex(),
+            "ballots": {
+                "counted": self.valid,
+                "invalid": len(self.invalid),
+                "by_category": dict(sorted(self.by_category.items())),
+            },
+            "contests": contests,
+            "ranking": self._ranking(contests),
+            "invalid": [b.to_json() for b in sorted(self.invalid, key=lambda b: b.position)],
+        }
+
+    def _contest_result(self, contest: Contest) -> dict[str, Any]:
+        cats = list(contest.categories)
+        out: dict[str, Any] = {
+            "id": contest.id,
+            "kind": contest.kind.value,
+            "title": contest.title.to_json(),
+            "ballots": sum(self.answered[contest.id, c] for c in cats),
+        }
+        match contest.kind:
+            case ContestKind.CHOICE:
+                out["options"] = [
+                    {
+                        "id": o.id,
+                        "votes": sum(self.votes[contest.id, o.id, c] for c in cats),
+                        "by_category": {c: self.votes[contest.id, o.id, c] for c in cats},
+                    }
+                    for o in self.package.options
+                ]
+            case ContestKind.SCORE:
+                out["options"] = [self._score_option(contest, o.id) for o in self.package.options]
+            case ContestKind.YESNO:
+                for answer in ("yes", "no", "blank"):
+                    out[answer] = sum(self.answers[contest.id, answer, c] for c in cats)
+                out["by_category"] = {
+                    c: {a: self.answers[contest.id, a, c] for a in ("yes", "no", "blank")}
+                    for c in cats
+                }
+        return out
+
+    def _score_option(self, contest: Contest, option: str) -> dict[str, Any]:
+        drop = self.package.tally.drop_extremes
+        weight = _criteria_weight(contest)
+        by_category: dict[str, Any] = {}
+        total_sums: Counter[str] = Counter()
+        for cat in contest.categories:
+            cell = self.scores.get((contest.id, option, cat), _ScoreCell())
+            total_sums.update(cell.sums)
+            raw_sum = _weighted(contest, cell.sums) / weight
+            entry: dict[str, Any] = {"count": cell.count, "sum": _round(raw_sum)}
+            count, kept = cell.count, raw_sum
+            if drop and cell.count >= 3 and cell.low is not None and cell.high is not None:
+                count, kept = cell.count - 2, raw_sum - cell.low - cell.high
+                entry["dropped"] = {"high": _round(cell.high), "low": _round(cell.low)}
+            entry["mean"] = _round(kept / count) if count else None
+            by_category[cat] = entry
+        out: dict[str, Any] = {
+            "id": option,
+            "count": sum(e["count"] for e in by_category.values()),
+            "by_category": by_category,
+        }
+        if contest.criteria:
+            out["criteria"] = {c.id: total_sums[c.id] for c in contest.criteria}
+        return out
+
+    def _ranking(self, contests: list[dict[str, Any]]) -> dict[str, Any]:
+        rules = self.package.tally
+        channel_of = {c.id: c.channel for c in self.package.categories}
+        weight_of = {c.id: c.weight for c in self.package.categories}
+        ranked = [
+            (self._contests[r["id"]], r)
+            for r in contests
+            if r["kind"] in (ContestKind.SCORE.value, ContestKind.CHOICE.value)
+        ]
+        option_ids: list[str] = [o.id for o in self.package.options]
+        per_channel: dict[Channel, dict[str, float]] = {}
+        voted: dict[Channel, set[str]] = {}
+        for channel in Channel:
+            measures = []
+            for contest, result in ranked:
+                cats = [c for c in contest.categories if channel_of[c] is channel]
+                if not cats:
+                    continue
+                raw = {o["id"]: _measure(contest, o, cats, weight_of) for o in result["options"]}
+                voted.setdefault(channel, set()).update(
+                    o["id"] for o in result["options"] if _has_votes(contest, o, cats)
+                )
+                best = max(raw.values(), default=0.0)
+                measures.append({k: (v / best if best > 0 else 0.0) for k, v in raw.items()})
+            if measures:
+                per_channel[channel] = {
+                    o: sum(m.get(o, 0.0) for m in measures) / len(measures) for o in option_ids
+                }
+        winners_wanted = sum(rules.channel_winners.get(c, 0) for c in per_channel)
+        rows: list[dict[str, Any]] = []
+        if rules.method is TallyMethod.WEIGHTED_SUM:
+            score = {
+                o: sum(rules.channel_weights.get(c, 0.0) * m[o] for c, m in per_channel.items())
+                for o in option_ids
+            }
+            order = _ordered(score)
+            for rank, o in enumerate(order, start=1):
+                rows.append(
+                    {
+                        "rank": rank,
+                        "option": o,
+                        "result": _round(score[o]),
+                        "channels": {c.value: _round(m[o]) for c, m in per_channel.items()},
+                        "winner": rank <= winners_wanted and score[o] > 0,
+                        "won_by": None,
+                    }
+                )
+            _mark_ties(rows, lambda r: r["result"])
+        else:
+            picked: dict[str, Channel] = {}
+            for channel, measure in per_channel.items():
+                wanted = rules.channel_winners.get(channel, 0)
+                for o in _ordered(measure):
+                    if wanted <= 0:
+                        break
+                    if o in picked or o not in voted.get(channel, set()):
+                        continue
+                    picked[o] = channel
+                    wanted -= 1
+            for rank, o in enumerate(
+                sorted(option_ids, key=lambda o: (o not in picked, *_key_in(per_channel, o))),
+                start=1,
+            ):
+                rows.append(
+                    {
+                        "rank": rank,
+                        "option": o,
+                        "result": None,
+                        "channels": {c.value: _round(m[o]) for c, m in per_channel.items()},
+                        "winner": o in picked,
+                        "won_by": picked[o].value if o in picked else None,
+                    }
+                )
+            _mark_ties(rows, lambda r: tuple(r["channels"].values()))
+        return {
+            "method": rules.method.value,
+            "channels": {
+                c.value: {
+                    "weight": rules.channel_weights.get(c, 0.0),
+                    "winners": rules.channel_winners.get(c, 0),
+                }
+                for c in per_channel
+            },
+            "drop_extremes": rules.drop_extremes,
+            "tie_break": TIE_BREAK,
+            "winners": sum(1 for r in rows if r["winner"]),
+            "options": rows,
+        }
+
+
+def _voter_score(contest: Contest, per_criterion: Mapping[str, int]) -> float:
+    """One voter's score for one option: the criterion-weighted mean, on the contest's scale."""
+    return _weighted(contest, per_criterion) / _criteria_weight(contest)
+
+
+def _weighted(contest: Contest, sums: Mapping[str, int]) -> float:
+    if not contest.criteria:
+        return float(sums.get("", 0))
+    return sum(c.weight * sums.get(c.id, 0) for c in contest.criteria)
+
+
+def _criteria_weight(contest: Contest) -> float:
+    return sum(c.weight for c in contest.criteria) if contest.criteria else 1.0
+
+
+def _measure(
+    contest: Contest, option: dict[str, Any], cats: Sequence[str], weight_of: Mapping[Any, float]
+) -> float:
+    """An option's standing in one contest among the categories of one channel."""
+    if contest.kind is ContestKind.CHOICE:
+        return float(sum(weight_of[c] * option["by_category"][c] for c in cats))
+    means = [(weight_of[c], option["by_category"][c]["mean"]) for c in cats]
+    scored = [(w, m) for w, m in means if m is not None]
+    if not scored:
+        return 0.0
+    return float(sum(w * m for w, m in scored) / sum(w for w, _ in scored))
+
+
+def _has_votes(contest: Contest, option: dict[str, Any], cats: Sequence[str]) -> bool:
+    if contest.kind is ContestKind.CHOICE:
+        return any(option["by_category"][c] > 0 for c in cats)
+    return any(option["by_category"][c]["count"] > 0 for c in cats)
+
+
+def _ordered(score: Mapping[str, float]) -> list[str]:
+    """Best first; equal results in the published tie-break order (the lower option id)."""
+    return sorted(score, key=lambda o: (-_round(score[o]), o))
+
+
+def _key_in(per_channel: Mapping[Channel, Mapping[str, float]], option: str) -> tuple[Any, ...]:
+    return (*(-_round(m[option]) for m in per_channel.values()), option)
+
+
+def _mark_ties(rows: list[dict[str, Any]], key: Any) -> None:
+    """Mark each row whose result equals a neighbour's: the tie-break rule decided its place."""
+    for a, b in itertools.pairwise(rows):
+        if key(a) == key(b):
+            a["tied"] = b["tied"] = True
+    for r in rows:
+        r.setdefault("tied", False)
+
+
+def _round(value: float) -> float:
+    return round(value + 0.0, DECIMALS)
+
+
+def count_plaintexts(package: ElectionPackage, ballots: Iterable[bytes]) -> dict[str, Any]:
+    """Count opened ballots in the order given and return the results document."""
+    tally = Tally(package)
+    for position, raw in enumerate(ballots):
+        tally.add_plaintext(raw, position)
+    return tally.results()
