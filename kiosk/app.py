@@ -158,9 +158,10 @@ class KioskServices:
             self.worker.wake()
 
     def check_url(self, tracking_code: str) -> str:
-        """Where a voter checks a tracking code: the ledger's inclusion proof for it."""
+        """Where a voter checks a tracking code: the ledger's public check page, which finds
+        the ballot in the log and shows its inclusion proof (ledger/pages.py)."""
         url = self.config.ledger_url or (self.package.ledger_url if self.package else "")
-        return f"{url.rstrip('/')}/v1/proofs/inclusion?tracking_code={tracking_code}"
+        return f"{url.rstrip('/')}/check?code={tracking_code}"
 
     def probe_ledger(self) -> int:
         """How far the ledger holds this kiosk's chain; ``HanpyoError`` if it cannot say."""

@@ -31,11 +31,13 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from kiosk.core.ballot import Ballot, ballot_from_plaintext, check_contests
+from kiosk.core.block import BlockKind, SignedBlock, body_bytes
+from kiosk.core.crypto import SealingKey
 from kiosk.core.election import (
     TIE_BREAK,
     Channel,
@@ -44,7 +46,7 @@ from kiosk.core.election import (
     ElectionPackage,
     TallyMethod,
 )
-from kiosk.core.errors import BallotError
+from kiosk.core.errors import BallotError, VerificationError
 
 DECIMALS = 6  # means and measures are rounded to this many places in the results
 
@@ -116,6 +118,21 @@ class Tally:
             self.invalid.append(InvalidBallot(position, str(e), None, source))
             return False
         return self.add(ballot, position, source)
+
+    def add_sealed(
+        self,
+        open_sealed: Callable[[bytes], bytes],
+        sealed: bytes,
+        position: int,
+        source: str | None = None,
+    ) -> bool:
+        """Open one sealed ballot and count it; one that does not open is invalid."""
+        try:
+            raw = open_sealed(sealed)
+        except VerificationError as e:
+            self.invalid.append(InvalidBallot(position, str(e), None, source))
+            return False
+        return self.add_plaintext(raw, position, source)
 
     def add(self, ballot: Ballot, position: int, source: str | None = None) -> bool:
         try:
@@ -376,6 +393,20 @@ def _mark_ties(rows: list[dict[str, Any]], key: Any) -> None:
 
 def _round(value: float) -> float:
     return round(value + 0.0, DECIMALS)
+
+
+def count_test_ballots(package: ElectionPackage, blocks: Iterable[SignedBlock]) -> dict[str, Any]:
+    """The logic-and-accuracy count a kiosk shows staff: its own test ballots, opened with the
+    package's test key. Official ballots are never touched (the kiosk cannot open them)."""
+    tally = Tally(package)
+    open_sealed = SealingKey(package.test_ballot_secret).opener()
+    position = 0
+    for signed in blocks:
+        if signed.block.kind is BlockKind.TEST_BALLOT:
+            sealed = body_bytes(signed.block.body, "sealed")
+            tally.add_sealed(open_sealed, sealed, position, f"{signed.block.height}")
+            position += 1
+    return tally.results()
 
 
 def count_plaintexts(package: ElectionPackage, ballots: Iterable[bytes]) -> dict[str, Any]:

@@ -23,10 +23,11 @@ from PySide6.QtCore import Property, QCoreApplication, QLocale, QObject, QTimer,
 
 from kiosk.app import KioskServices
 from kiosk.core.chain import Mode, Session
-from kiosk.core.election import ContestKind, Option, Text, Voter
+from kiosk.core.election import ContestKind, ElectionPackage, Option, Text, Voter
 from kiosk.core.encoding import b64e
 from kiosk.core.errors import HanpyoError
 from kiosk.core.export import export_bytes
+from kiosk.core.tally import count_test_ballots
 from kiosk.hardware import card_session as cs
 from kiosk.hardware.auth import CardHolder, identify, prove
 from kiosk.hardware.errors import CardError, ReaderError
@@ -133,6 +134,7 @@ class KioskController(QObject):
         self._pending_package: bytes | None = None
         self._pending_hash = ""
         self._diagnostics: list[str] = []
+        self._test_tally: list[str] = []
         self._printer_state: PrinterState | None = None
         self._printer_known = False
         self.options = RowModel(
@@ -287,6 +289,7 @@ class KioskController(QObject):
         self._notice_key = self._staff_note = ""
         self._pending_package = None
         self._diagnostics = []
+        self._test_tally = []
         self.options.reset([])
         self.review.reset([])
         if not keep_settings:
@@ -995,6 +998,80 @@ class KioskController(QObject):
         self.changed.emit()
 
     @Slot()
+    def showTestTally(self) -> None:
+        """Count this kiosk's test ballots with the package's test key, for a manager's
+        logic-and-accuracy check. Official ballots stay sealed: the kiosk has no key for them."""
+        box, package = self.services.box, self.services.package
+        if box is None or package is None or self._screen is not Screen.STAFF:
+            return
+        if not self._is_manager():
+            return
+        self._test_tally = [QCoreApplication.translate("Kiosk", "Counting…")]
+        self.changed.emit()
+        self._in_background(
+            lambda: count_test_ballots(package, box.store.blocks()), self._test_tally_counted
+        )
+
+    def _test_tally_counted(self, ok: bool, value: Any) -> None:
+        package = self.services.package
+        if not ok or package is None:
+            self._test_tally = [self._explain(value)]
+        else:
+            self._test_tally = self._tally_lines(package, value)
+        self.changed.emit()
+
+    def _tally_lines(self, package: ElectionPackage, results: dict[str, Any]) -> list[str]:
+        """The test tally in plain lines: per contest, only what received votes or scores."""
+        lang = self._language
+        counted, invalid = results["ballots"]["counted"], results["ballots"]["invalid"]
+        lines = [
+            QCoreApplication.translate(
+                "Kiosk", "Test tally: test ballots counted: %n", None, counted
+            )
+        ]
+        if invalid:
+            lines.append(
+                QCoreApplication.translate(
+                    "Kiosk", "Test ballots that could not be counted: %n", None, invalid
+                )
+            )
+        titles = {o.id: _text(o.title, lang) for o in package.options}
+        for contest in results["contests"]:
+            lines.append(_text(Text(**contest["title"]), lang))
+            if contest["kind"] == "yesno":
+                lines.append(
+                    "  "
+                    + QCoreApplication.translate("Kiosk", "yes %1 · no %2 · blank %3")
+                    .replace("%1", str(contest["yes"]))
+                    .replace("%2", str(contest["no"]))
+                    .replace("%3", str(contest["blank"]))
+                )
+                continue
+            shown = 0
+            for option in contest["options"]:
+                title = titles.get(option["id"], option["id"])
+                if contest["kind"] == "choice" and option["votes"]:
+                    votes = option["votes"]
+                    lines.append(
+                        f"  {title}: "
+                        + QCoreApplication.translate("Kiosk", "votes: %n", None, votes)
+                    )
+                    shown += 1
+                elif contest["kind"] == "score" and option["count"]:
+                    scores = option["count"]
+                    mean = sum(c["sum"] for c in option["by_category"].values()) / scores
+                    lines.append(
+                        f"  {title}: "
+                        + QCoreApplication.translate(
+                            "Kiosk", "scores: %n, mean %1", None, scores
+                        ).replace("%1", f"{mean:.2f}")
+                    )
+                    shown += 1
+            if not shown:
+                lines.append("  " + QCoreApplication.translate("Kiosk", "nothing yet"))
+        return lines
+
+    @Slot()
     def leaveKiosk(self) -> None:
         if self._screen is Screen.STAFF and self._is_manager():
             log.info("kiosk mode left by an election manager")
@@ -1206,6 +1283,9 @@ class KioskController(QObject):
     def _p_diagnostics(self) -> list[str]:
         return self._diagnostics
 
+    def _p_testTally(self) -> list[str]:
+        return self._test_tally
+
     def _p_version(self) -> str:
         return self.services.version
 
@@ -1259,6 +1339,7 @@ class KioskController(QObject):
     staffNote = _get("staffNote")
     pendingHash = _get("pendingHash")
     diagnostics = _get("diagnostics", "QVariantList")
+    testTally = _get("testTally", "QVariantList")
     version = _get("version")
     kioskId = _get("kioskId")
     optionModel = Property(QObject, lambda self: self.options, constant=True)

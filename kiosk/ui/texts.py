@@ -104,4 +104,3 @@ def say(key: str, n: int = -1) -> str:
     if not key:
         return ""
     return QCoreApplication.translate(CONTEXT, MESSAGES[key], None, n)
-

@@ -10,6 +10,7 @@ from kiosk.core.election import sign_package
 from kiosk.core.export import is_export, read_manifest, verify_export
 from kiosk.core.synthetic import build_election, review_definition
 from kiosk.ui.main import build_ui
+from kiosk.ui.robot import walk
 from tests.ui.conftest import PX_PER_MM
 from tests.ui.driver import Kiosk
 from tests.ui.test_voter_flow import last_ballot
@@ -29,6 +30,15 @@ def vote(kiosk: Kiosk, card: str) -> str:
     code = kiosk.text("trackingCode")
     kiosk.remove()
     return code
+
+
+def tally_lines(kiosk: Kiosk) -> list[str]:
+    """The lines of the test tally as the staff screen shows them."""
+    return [
+        str(item.property("text"))
+        for item in walk(kiosk.ui.window.contentItem())
+        if item.objectName() == "testTallyLine" and item.isVisible()
+    ]
 
 
 def test_a_session_from_mode_to_export(kiosk_factory) -> None:
@@ -57,6 +67,13 @@ def test_a_session_from_mode_to_export(kiosk_factory) -> None:
     assert "TEST" in kiosk.printer.printed[-1].lines[0]
     assert last_ballot(kiosk, BlockKind.TEST_BALLOT)  # opens with the test key
     kiosk.sign_in(kiosk.staff_card("election_manager"))
+    kiosk.tap("testTally")  # the manager counts the test ballots on the kiosk itself
+    kiosk.qtbot.waitUntil(lambda: len(tally_lines(kiosk)) > 1, timeout=10_000)
+    lines = tally_lines(kiosk)
+    assert lines[0] == "시험 개표: 센 시험 투표 1표"
+    assert "  찬성 0 · 반대 0 · 기권 1" in lines  # the vote above answered "blank"
+    kiosk.robot.reveal("testTallyLine")
+    kiosk.screenshot("staff-test-tally")
     kiosk.tap("closeSession")
     assert kiosk.printer.printed[-1].title == "마감 보고서"
     kiosk.tap("officialMode")

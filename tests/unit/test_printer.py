@@ -31,7 +31,7 @@ from kiosk.hardware.printer import (
 )
 
 RASTER = b"\x1dv0"  # GS v 0: print a raster bit image
-URL = "http://127.0.0.1:8400/v1/proofs/inclusion?tracking_code=K7QF2M9XABCD"
+URL = "http://127.0.0.1:8400/check?code=K7QF2M9XABCD"
 RECEIPT = Receipt(
     title="2017 주민참여예산 심사",
     lines=("투표해 주셔서 감사합니다.", "아래 추적 코드로 내 표를 확인할 수 있습니다."),

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from kiosk.core.ballot import Ballot
+from kiosk.core.block import BlockKind
+from kiosk.core.chain import Mode
+from kiosk.core.crypto import SigningKey, seal
 from kiosk.core.election import (
     CategoryId,
     ContestId,
@@ -16,8 +20,9 @@ from kiosk.core.election import (
     GroupId,
     OptionId,
 )
-from kiosk.core.synthetic import build_election
-from kiosk.core.tally import Tally, count_plaintexts
+from kiosk.core.encoding import b64e
+from kiosk.core.synthetic import ChainWriter, build_election
+from kiosk.core.tally import Tally, count_plaintexts, count_test_ballots
 from tests.conftest import mixed_definition
 
 P1, P2, P3 = OptionId("p0001-01"), OptionId("p0001-02"), OptionId("p0001-03")
@@ -262,3 +267,49 @@ def test_nothing_cast_gives_an_empty_but_complete_result() -> None:
     assert results["ballots"]["counted"] == 0
     assert all(o["votes"] == 0 for o in contest(results, "likes")["options"])
     assert results["ranking"]["winners"] == 0
+
+
+def test_a_kiosk_test_tally_opens_only_test_ballots() -> None:
+    """The logic-and-accuracy count: test ballots open with the package's test key; official
+    ballots in the same chain are never opened (the kiosk has no key for them)."""
+    election = build_election(
+        mixed_definition(groups=2, per_group=3, election_id="tally-test"),
+        seed="tally",
+        experts_per_group=1,
+        online_per_proposal=1,
+    )
+    package = election.package
+    writer = ChainWriter(
+        package, SigningKey.generate(), datetime(2026, 11, 22, tzinfo=UTC), timedelta(minutes=1)
+    )
+    residents = [v for e in package.roll if (v := package.voter_for_card(e.card_key))]
+    residents = [v for v in residents if v.category == "resident" and v.group == "g001"]
+    writer.mode(Mode.TEST)
+    writer.open_session()
+    writer.cast(residents[0], resident(package, "g001", {P2: 7}))
+    writer.cast(residents[1], resident(package, "g001", {P2: 9}, rules="no"))
+    writer.close_session()
+    writer.mode(Mode.OFFICIAL)
+    writer.open_session()
+    writer.cast(residents[0], resident(package, "g001", {P2: 1}))
+    results = count_test_ballots(package, writer.blocks)
+    assert results["ballots"]["counted"] == 2
+    assert option(contest(results, "review"), P2)["by_category"]["resident"]["sum"] == 16.0
+    assert contest(results, "rules")["no"] == 1
+
+
+def test_a_test_ballot_that_does_not_open_is_reported_not_dropped() -> None:
+    package = make_package()
+    writer = ChainWriter(
+        package, SigningKey.generate(), datetime(2026, 11, 22, tzinfo=UTC), timedelta(minutes=1)
+    )
+    writer.mode(Mode.TEST)
+    writer.open_session()
+    voter = next(v for e in package.roll if (v := package.voter_for_card(e.card_key)))
+    writer.append(
+        BlockKind.TEST_BALLOT,
+        {"nullifier": b64e(voter.nullifier), "sealed": b64e(seal(package.ballot_key, b"{}"))},
+    )
+    results = count_test_ballots(package, writer.blocks)
+    assert results["ballots"] == {"counted": 0, "invalid": 1, "by_category": {}}
+    assert "does not open" in results["invalid"][0]["reason"]

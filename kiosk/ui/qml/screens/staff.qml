@@ -141,6 +141,7 @@ Item {
                     KButton { objectName: "loadLedger"; text: qsTr("Load election from the ledger"); onClicked: vm.loadFromLedger() }
                     KButton { objectName: "exportUsb"; text: qsTr("Export the chain to USB"); onClicked: vm.exportUsb() }
                     KButton { objectName: "diagnostics"; text: qsTr("Diagnostics"); onClicked: vm.runDiagnostics() }
+                    KButton { objectName: "testTally"; text: qsTr("Test tally"); onClicked: vm.showTestTally() }
                     KButton { objectName: "leaveKiosk"; text: qsTr("Leave kiosk mode"); onClicked: vm.leaveKiosk() }
                 }
                 Column {
@@ -162,6 +163,10 @@ Item {
                 Repeater {
                     model: vm.diagnostics
                     KText { required property string modelData; width: right.width; text: modelData }
+                }
+                Repeater {
+                    model: vm.testTally
+                    KText { objectName: "testTallyLine"; required property string modelData; width: right.width; text: modelData }
                 }
             }
             KText {
