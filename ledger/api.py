@@ -44,6 +44,7 @@ STATUS = {
     "already_enrolled": 409,
     "too_large": 413,
     "equivocation": 409,
+    "election_closed": 409,
 }
 
 

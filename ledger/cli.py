@@ -75,8 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     proof.add_argument("--log-key", required=True, help="the log's published verifier key")
 
     from ledger.election_cli import add_parsers
+    from ledger.tally_cli import add_parsers as add_tally_parsers
 
-    add_parsers(sub)
+    add_parsers(sub, with_data)
+    add_tally_parsers(sub, with_data)
 
     v = sub.add_parser("verify-chain", help="verify a kiosk chain file offline")
     v.add_argument("file", type=Path)
@@ -134,6 +136,10 @@ def _run(args: argparse.Namespace) -> int:
         from ledger.election_cli import run as run_election
 
         return run_election(args)
+    if args.command in ("tally", "verify-bundle"):
+        from ledger.tally_cli import run as run_tally
+
+        return run_tally(args)
     if args.command == "init":
         return _init(args)
     if args.command == "serve":

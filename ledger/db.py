@@ -127,6 +127,17 @@ heartbeats = Table(
     Column("status", Text, nullable=False),  # the kiosk's last status report, as JSON
 )
 
+closure = Table(
+    "closure",
+    metadata,
+    Column("id", Integer, primary_key=True),  # always 1: an election closes once
+    Column("closed_at", Text, nullable=False),
+    Column("size", BigInteger, nullable=False),  # the log's final size
+    Column("checkpoint", Text, nullable=False),  # the signed checkpoint of that size
+    Column("statement", Text, nullable=False),  # the close statement, a note signed by the log
+    Column("waivers", Text, nullable=False),  # JSON: kiosk id -> the admin's recorded reason
+)
+
 admin_tokens = Table(
     "admin_tokens",
     metadata,

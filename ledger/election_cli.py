@@ -16,7 +16,7 @@ from kiosk.core.errors import HanpyoError
 from ledger.trustees import split_new_ballot_key, write_share_files
 
 
-def add_parsers(sub: Any) -> None:
+def add_parsers(sub: Any, with_data: Any) -> None:
     key = sub.add_parser("authority-key", help="create the authority's signing key")
     key.add_argument("--out", type=Path, required=True, help="private key file (created)")
 
@@ -45,6 +45,18 @@ def add_parsers(sub: Any) -> None:
     show.add_argument("package", type=Path)
     show.add_argument("--authority", required=True, help="authority public key (base64url)")
 
+    close = with_data(
+        esub.add_parser("close", help="check every kiosk is closed and synced, freeze the log")
+    )
+    close.add_argument(
+        "--waive",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("KIOSK_ID", "REASON"),
+        help="close without this kiosk's session close or missing blocks; the reason is recorded",
+    )
+
 
 def run(args: argparse.Namespace) -> int:
     if args.command == "authority-key":
@@ -54,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.election_command == "create":
         return _create(args)
+    if args.election_command == "close":
+        from ledger.tally_cli import close
+
+        return close(args)
     if args.election_command == "sign":
         package = read_package(_load(args.package))
         key = SigningKey(b64d(args.authority_key.read_text().strip(), length=32, name="key"))

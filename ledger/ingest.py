@@ -83,6 +83,16 @@ class _Batch:
             return self._result(
                 -1, 0, Rejection(None, "unknown_kiosk", f"kiosk {self.kiosk_id} is not enrolled")
             )
+        if self.conn.execute(select(db.closure.c.closed_at)).first() is not None:
+            return self._result(
+                -1,
+                log.size,
+                Rejection(
+                    None,
+                    "election_closed",
+                    "the election is closed and its log is frozen; no block can be added",
+                ),
+            )
         if source.quarantined:
             return self._result(
                 -1,

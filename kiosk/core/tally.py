@@ -109,6 +109,16 @@ class Tally:
         self._contests = {c.id: c for c in package.contests}
         self._groups = {g.id for g in package.groups}
 
+    def __getstate__(self) -> dict[str, Any]:
+        """The counts alone, so a worker process sends back only what ``merge`` needs."""
+        state = dict(self.__dict__)
+        for name in ("package", "_contests", "_groups"):
+            state.pop(name)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
     # -- counting -------------------------------------------------------------------------
     def add_plaintext(self, raw: bytes, position: int, source: str | None = None) -> bool:
         """Count one opened ballot; return False (and record why) if it is invalid."""

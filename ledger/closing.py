@@ -1,0 +1,177 @@
+"""Closing the election: every kiosk closed and delivered (or waived, with a reason), then the
+log is frozen under a final signed checkpoint and a close statement signed by the log key."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from kiosk.core.checkpoint import open_note, sign_note
+from kiosk.core.errors import VerificationError
+from ledger import db
+from ledger.errors import LedgerError
+from ledger.log import lock_log, publish
+from ledger.service import Ledger
+
+STATEMENT_HEADER = "hanpyo-close/v1"  # first line of the close statement, never a log origin
+
+
+@dataclass(frozen=True, slots=True)
+class Unready:
+    """A source that keeps the election from closing, and why, in plain words."""
+
+    kiosk: str
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Closure:
+    closed_at: str
+    size: int
+    checkpoint: str
+    statement: str
+    waivers: dict[str, str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "closed_at": self.closed_at,
+            "size": self.size,
+            "checkpoint": self.checkpoint,
+            "statement": self.statement,
+            "waivers": self.waivers,
+        }
+
+
+def unready_sources(ledger: Ledger) -> list[Unready]:
+    """Every enrolled source that has not closed its session or has not delivered its blocks."""
+    b = db.blocks.c
+    with ledger.reader.connect() as conn:
+        closes: dict[str, int] = dict(
+            conn.execute(
+                select(b.kiosk_id, func.count())
+                .where(b.kind == "session_close")
+                .group_by(b.kiosk_id)
+            ).all()
+        )
+        states = {
+            r.kiosk_id: json.loads(r.state) for r in conn.execute(select(db.chain_heads)).all()
+        }
+        beats = {
+            r.kiosk_id: json.loads(r.status) for r in conn.execute(select(db.heartbeats)).all()
+        }
+    out = []
+    for s in ledger.sources():
+        state = states.get(s.kiosk_id, {})
+        reported = beats.get(s.kiosk_id, {}).get("height")
+        reason = None
+        if s.quarantined:
+            reason = f"quarantined ({s.quarantine_reason})"
+        elif s.height < 0:
+            reason = "no blocks have arrived; import its USB export"
+        elif isinstance(reported, int) and reported > s.height:
+            reason = (
+                f"it reported block {reported} but the ledger holds up to {s.height}; "
+                "sync it or import its USB export"
+            )
+        elif state.get("session", "closed") != "closed":
+            reason = f"its session {state.get('session_number')} is still {state.get('session')}"
+        elif not closes.get(s.kiosk_id):
+            reason = "it never closed a session"
+        if reason is not None:
+            out.append(Unready(s.kiosk_id, s.name, reason))
+    return out
+
+
+def closure(ledger: Ledger) -> Closure | None:
+    with ledger.reader.connect() as conn:
+        row = conn.execute(select(db.closure)).first()
+    if row is None:
+        return None
+    return Closure(
+        row.closed_at, int(row.size), row.checkpoint, row.statement, json.loads(row.waivers)
+    )
+
+
+def close_election(
+    ledger: Ledger, waivers: Mapping[str, str], now: datetime | None = None
+) -> Closure:
+    """Freeze the log. Refuses, naming each source, unless every source is closed and
+    delivered or waived with a reason. The waivers are recorded in the signed statement."""
+    if closure(ledger) is not None:
+        raise LedgerError("election_closed", "the election is already closed")
+    known = {s.kiosk_id for s in ledger.sources()}
+    for kiosk, reason in waivers.items():
+        if kiosk not in known:
+            raise LedgerError("unknown_kiosk", f"cannot waive {kiosk}: it is not enrolled")
+        if not reason.strip():
+            raise LedgerError("no_reason", f"a waiver for {kiosk} needs a reason")
+    blocking = [u for u in unready_sources(ledger) if u.kiosk not in waivers]
+    if blocking:
+        lines = "\n".join(f"  {u.name} ({u.kiosk}): {u.reason}" for u in blocking)
+        raise LedgerError(
+            "not_ready",
+            f"{len(blocking)} source(s) keep the election from closing:\n{lines}\n"
+            "Deliver their blocks, or waive them with --waive KIOSK --reason TEXT.",
+        )
+    closed_at = (now or datetime.now(UTC)).isoformat(timespec="seconds")
+    with ledger.engine.begin() as conn:
+        log = lock_log(conn)  # no block can be appended while we close
+        if conn.execute(select(db.closure.c.id)).first() is not None:
+            raise LedgerError("election_closed", "the election is already closed")
+        checkpoint = conn.execute(
+            select(db.checkpoints.c.note).where(db.checkpoints.c.size == log.size)
+        ).scalar_one_or_none()
+        if checkpoint is None:
+            checkpoint = publish(conn, log, ledger.key)
+        statement = sign_note(
+            statement_text(ledger.election.id, log.size, checkpoint, closed_at, waivers),
+            ledger.key.origin,
+            ledger.key.key,
+        )
+        conn.execute(
+            db.closure.insert().values(
+                id=1,
+                closed_at=closed_at,
+                size=log.size,
+                checkpoint=checkpoint,
+                statement=statement,
+                waivers=json.dumps(dict(waivers), ensure_ascii=False, sort_keys=True),
+            )
+        )
+    return Closure(closed_at, log.size, checkpoint, statement, dict(waivers))
+
+
+def statement_text(
+    election: str, size: int, checkpoint: str, closed_at: str, waivers: Mapping[str, str]
+) -> str:
+    """The text the log key signs at the close: what was frozen, when, and every waiver."""
+    root_line = checkpoint.splitlines()[2]
+    lines = [
+        STATEMENT_HEADER,
+        f"election {election}",
+        f"size {size}",
+        f"root {root_line}",
+        f"closed {closed_at}",
+    ]
+    lines += [f"waived {k} {json.dumps(v, ensure_ascii=False)}" for k, v in sorted(waivers.items())]
+    return "\n".join(lines) + "\n"
+
+
+def verify_statement(statement: str, verifier: Any, expected: Closure) -> None:
+    """Check the close statement's signature and that it says what the record says."""
+    try:
+        text = open_note(statement, verifier)
+    except VerificationError as e:
+        raise LedgerError("bad_close_statement", f"the close statement does not verify: {e}") from e
+    election = text.splitlines()[1].removeprefix("election ")
+    want = statement_text(
+        election, expected.size, expected.checkpoint, expected.closed_at, expected.waivers
+    )
+    if text != want:
+        raise LedgerError("bad_close_statement", "the close statement does not match the record")

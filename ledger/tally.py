@@ -1,0 +1,264 @@
+"""The trustees' tally: after the close, rebuild the ballot key from k shares, pick one ballot
+per voter by the duplicate policy, shuffle, open and count in parallel, and write the
+published records (docs/tally.md)."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import secrets
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from shamir_mnemonic.share import Share
+from sqlalchemy import select
+
+from kiosk.core.block import body_bytes, decode_signed_block
+from kiosk.core.crypto import SealingKey
+from kiosk.core.election import ElectionPackage, read_package
+from kiosk.core.encoding import b64e
+from kiosk.core.errors import HanpyoError
+from kiosk.core.tally import Tally
+from ledger import db
+from ledger.closing import Closure, closure
+from ledger.errors import LedgerError
+from ledger.reconcile import duplicates, reconciliation
+from ledger.service import Ledger
+from ledger.trustees import rebuild_ballot_key
+
+CHUNK = 5000  # ballots per job: big enough to amortise the process hop, small for progress
+
+
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """A ballot the policy counts: where it is in the log, and which source cast it."""
+
+    leaf_index: int
+    kiosk: str
+
+
+def package_of(ledger: Ledger) -> ElectionPackage:
+    return read_package(json.loads(ledger.signed_package)["package"])
+
+
+def counted_ballots(ledger: Ledger, size: int) -> list[Counted]:
+    """Every official ballot in the frozen log, except those the duplicate policy sets aside.
+    Test ballots are never selected."""
+    skipped = {
+        (b["kiosk"], b["height"])
+        for d in duplicates(ledger.engine, ledger.duplicate_policy)
+        for b in d["ballots"]
+        if not b["counts"]
+    }
+    b = db.blocks.c
+    with ledger.reader.connect() as conn:
+        rows = conn.execute(
+            select(b.leaf_index, b.kiosk_id, b.height)
+            .where(b.kind == "ballot", b.leaf_index < size)
+            .order_by(b.leaf_index)
+        )
+        return [
+            Counted(int(r.leaf_index), r.kiosk_id)
+            for r in rows
+            if (r.kiosk_id, int(r.height)) not in skipped
+        ]
+
+
+# -- the worker processes ---------------------------------------------------------------------
+
+_worker: dict[str, Any] = {}
+
+
+def _start_worker(package_json: dict[str, Any], secret: bytes) -> None:
+    _worker["package"] = read_package(package_json)
+    _worker["open"] = SealingKey(secret).opener()
+
+
+def _count_chunk(
+    job: tuple[int, list[tuple[str, bytes]]],
+) -> tuple[list[str], dict[str, Tally], Counter[tuple[str, str]]]:
+    """Open and count one chunk of shuffled ballots: their published lines, the counts per
+    source, and the ballots per source per hour of block time."""
+    first, items = job
+    package, open_sealed = _worker["package"], _worker["open"]
+    per_source: dict[str, Tally] = {}
+    lines: list[str] = []
+    hours: Counter[tuple[str, str]] = Counter()
+    for offset, (kiosk, encoded) in enumerate(items):
+        position = first + offset
+        tally = per_source.setdefault(kiosk, Tally(package))
+        signed = decode_signed_block(encoded)
+        hours[kiosk, signed.block.time[:13]] += 1
+        sealed = body_bytes(signed.block.body, "sealed")
+        try:
+            raw = open_sealed(sealed)
+        except HanpyoError as e:
+            tally.add_sealed(open_sealed, sealed, position, kiosk)
+            lines.append(
+                _line({"n": position, "source": kiosk, "invalid": str(e), "plaintext": ""})
+            )
+            continue
+        if tally.add_plaintext(raw, position, kiosk):
+            ballot = raw.decode()
+            lines.append(f'{{"n":{position},"source":{json.dumps(kiosk)},"ballot":{ballot}}}')
+        else:
+            reason = tally.invalid[-1].reason
+            record = {"n": position, "source": kiosk, "invalid": reason, "plaintext": b64e(raw)}
+            lines.append(_line(record))
+    return lines, per_source, hours
+
+
+def _line(record: dict[str, Any]) -> str:
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+
+
+# -- the tally --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TallyOutput:
+    results: dict[str, Any]
+    files: list[Path]
+
+
+def run_tally(
+    ledger: Ledger,
+    shares: Sequence[str],
+    out: Path,
+    *,
+    workers: int | None = None,
+    progress: bool = True,
+    now: datetime | None = None,
+) -> TallyOutput:
+    """Count the closed election into ``out``. Refuses before opening anything when the
+    election is not closed, or the shares do not rebuild this election's ballot key."""
+    closed = closure(ledger)
+    if closed is None:
+        raise LedgerError(
+            "not_closed", "the election is not closed; run `ledger election close` first"
+        )
+    package = package_of(ledger)
+    key = rebuild_ballot_key(list(shares), package.ballot_key)
+    threshold = _threshold(shares)
+    out.mkdir(parents=True, exist_ok=True)
+    if any(out.iterdir()):
+        raise LedgerError("not_empty", f"{out} is not empty; tally into a new directory")
+
+    chosen = counted_ballots(ledger, closed.size)
+    order = list(range(len(chosen)))
+    secrets.SystemRandom().shuffle(order)  # the published order says nothing of the log's
+    shuffled = [chosen[i] for i in order]
+
+    total, per_source = Tally(package), {s.kiosk_id: Tally(package) for s in ledger.sources()}
+    hours: Counter[tuple[str, str]] = Counter()
+    bar = _progress(len(shuffled), progress)
+    ctx = multiprocessing.get_context("spawn")
+    processes = max(1, workers or os.cpu_count() or 1)
+    with (
+        (out / "ballots.jsonl").open("w", encoding="utf-8") as ballots_file,
+        ctx.Pool(processes, _start_worker, (package.to_json(), key.secret)) as pool,
+    ):
+        for lines, partial, chunk_hours in pool.imap(_count_chunk, _jobs(ledger, shuffled)):
+            ballots_file.writelines(line + "\n" for line in lines)
+            for kiosk, t in partial.items():
+                per_source.setdefault(kiosk, Tally(package)).merge(t)
+            hours.update(chunk_hours)
+            bar.update(len(lines))
+    bar.close()
+    for t in per_source.values():
+        total.merge(t)
+    results = _results(
+        ledger, package, closed, total, per_source, hours, threshold, len(shares), now
+    )
+    files = [
+        _write_json(out / "results.json", results),
+        out / "ballots.jsonl",
+        _write_json(
+            out / "reconciliation.json", reconciliation(ledger.engine, ledger.duplicate_policy)
+        ),
+        _write_json(out / "close.json", closed.to_json()),
+    ]
+    return TallyOutput(results, files)
+
+
+def _jobs(ledger: Ledger, shuffled: list[Counted]) -> Iterator[tuple[int, list[tuple[str, bytes]]]]:
+    """Chunks of (source, signed block) in the shuffled order, read from the database."""
+    b = db.blocks.c
+    with ledger.reader.connect() as conn:
+        for first in range(0, len(shuffled), CHUNK):
+            part = shuffled[first : first + CHUNK]
+            rows = conn.execute(
+                select(b.leaf_index, b.encoded).where(
+                    b.leaf_index.in_([c.leaf_index for c in part])
+                )
+            ).all()
+            encoded = {int(r.leaf_index): bytes(r.encoded) for r in rows}
+            yield first, [(c.kiosk, encoded[c.leaf_index]) for c in part]
+
+
+def _results(
+    ledger: Ledger,
+    package: ElectionPackage,
+    closed: Closure,
+    total: Tally,
+    per_source: dict[str, Tally],
+    hours: Counter[tuple[str, str]],
+    threshold: int,
+    shares_given: int,
+    now: datetime | None,
+) -> dict[str, Any]:
+    results = total.results()
+    sources = ledger.sources()
+    results |= {
+        "title": package.title.to_json(),
+        "closed": {
+            "checkpoint": closed.checkpoint,
+            "size": closed.size,
+            "closed_at": closed.closed_at,
+        },
+        "tallied_at": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
+        "trustees": {"threshold": threshold, "shares": shares_given},
+        "sources": [
+            {
+                "kiosk": s.kiosk_id,
+                "name": s.name,
+                "channel": s.channel.value,
+                "ballots_counted": per_source[s.kiosk_id].valid,
+                "contests": per_source[s.kiosk_id].results()["contests"],
+            }
+            for s in sources
+        ],
+        "turnout": [{"kiosk": k, "hour": h, "ballots": n} for (k, h), n in sorted(hours.items())],
+    }
+    return results
+
+
+def _threshold(shares: Sequence[str]) -> int:
+    """How many shares the key needed (every share of a set carries the threshold)."""
+    return int(Share.from_mnemonic(shares[0].strip()).member_threshold)
+
+
+def _write_json(path: Path, value: Any) -> Path:
+    path.write_text(json.dumps(value, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return path
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress(total: int, show: bool) -> Any:
+    if not show:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="opening and counting", unit="ballot", unit_scale=True)

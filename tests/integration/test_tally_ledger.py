@@ -1,0 +1,222 @@
+"""Closing and counting on a real SQLite ledger: what blocks the close, waivers, the frozen log,
+trustee shares refused or accepted, duplicates, test ballots, and results equal to a direct
+count of the plaintext ballots."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import shamir_mnemonic
+
+from kiosk.core.ballot import Ballot
+from kiosk.core.chain import Mode
+from kiosk.core.crypto import SigningKey, kiosk_id_for
+from kiosk.core.election import Channel, Voter, sign_package
+from kiosk.core.synthetic import (
+    ChainWriter,
+    SyntheticElection,
+    build_election,
+    random_ballot,
+    review_definition,
+)
+from kiosk.core.tally import count_plaintexts
+from ledger.closing import close_election, unready_sources
+from ledger.db import connect, create_schema
+from ledger.errors import LedgerError
+from ledger.log import LogKey
+from ledger.service import Ledger
+from ledger.tally import run_tally
+from ledger.trustees import TrusteeError
+
+ORIGIN = "ledger.test/tally"
+START = datetime(2017, 11, 25, 0, 30, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def election() -> SyntheticElection:
+    d = review_definition(4, 5, election_id="tally-ledger")
+    d["tally"]["channels"] = {
+        "kiosk": {"weight": 0.5, "winners": 5},
+        "online": {"weight": 0.5, "winners": 3},
+    }
+    return build_election(d, seed="tally-ledger", experts_per_group=2, online_per_proposal=2)
+
+
+@pytest.fixture(scope="module")
+def shares(election: SyntheticElection) -> list[str]:
+    """The synthetic ballot key split 3-of-5, as `ledger election create` splits a real one."""
+    return shamir_mnemonic.generate_mnemonics(1, [(3, 5)], election.ballot_key.secret)[0]
+
+
+@dataclass
+class Hall:
+    ledger: Ledger
+    writers: dict[str, ChainWriter]
+    cast: list[Ballot]  # every official ballot that must count, in no particular order
+
+
+def voters(election: SyntheticElection, category: str) -> list[Voter]:
+    found = [election.package.voter_for_card(e.card_key) for e in election.package.roll]
+    return [v for v in found if v is not None and v.category == category]
+
+
+def new_ledger(tmp: Path, election: SyntheticElection) -> Ledger:
+    engine = connect(f"sqlite:///{tmp / 'ledger.db'}")
+    create_schema(engine)
+    key = SigningKey.generate()
+    signed = sign_package(election.package, election.authority).to_json()
+    Ledger.initialise(engine, LogKey(ORIGIN, key), signed, election.authority.public_key)
+    return Ledger(engine, key)
+
+
+@pytest.fixture
+def hall(tmp_path: Path, election: SyntheticElection) -> Iterator[Hall]:
+    """Two hall kiosks and an online platform. Test ballots first; then every resident and
+    expert votes in a hall and every online member online; two residents also vote online
+    first, and one votes in both halls (in_person_wins: the first in-person ballot counts)."""
+    package = election.package
+    ledger = new_ledger(tmp_path, election)
+    rng = random.Random(5)
+    writers = {}
+    for n, (name, channel) in enumerate(
+        (("Hall A", Channel.KIOSK), ("Hall B", Channel.KIOSK), ("Online", Channel.ONLINE))
+    ):
+        key = SigningKey.generate()
+        ledger.enrol(key.public_key, name, channel=channel)
+        w = ChainWriter(package, key, START + timedelta(minutes=n), timedelta(minutes=3))
+        w.mode(Mode.TEST)
+        w.open_session()
+        writers[name] = w
+    residents, experts, online = (voters(election, c) for c in ("resident", "expert", "online"))
+    for v in residents[:3]:  # test ballots never count
+        writers["Hall A"].cast(v, random_ballot(package, v, rng))
+    for w in writers.values():
+        w.close_session()
+        w.mode(Mode.OFFICIAL)
+        w.open_session()
+    counted: list[Ballot] = []
+
+    def cast(where: str, voter: Voter, counts: bool) -> None:
+        ballot = random_ballot(package, voter, rng)
+        writers[where].cast(voter, ballot)
+        if counts:
+            counted.append(ballot)
+
+    for v in residents[:2]:
+        cast("Online", v, counts=False)  # then in person, which wins
+    for i, v in enumerate(residents + experts):
+        cast("Hall A" if i % 2 else "Hall B", v, counts=True)
+    cast("Hall A", residents[0], counts=False)  # reaches the log after Hall B's (see deliver)
+    for v in online:
+        cast("Online", v, counts=True)
+    yield Hall(ledger, writers, counted)
+    ledger.engine.dispose()
+
+
+def deliver(hall: Hall, *names: str) -> None:
+    """Upload what each kiosk has not delivered yet; Hall B first, so that the resident who
+    voted in both halls has Hall B's ballot first in the log, and that one counts."""
+    for name in names or ("Hall B", "Hall A", "Online"):
+        w = hall.writers[name]
+        kiosk = kiosk_id_for(w.key.public_key)
+        have = hall.ledger.head(kiosk)[0]
+        result = hall.ledger.ingest(kiosk, [b.encode() for b in w.blocks[have + 1 :]])
+        assert result.rejection is None, result.rejection
+
+
+def test_the_close_names_each_kiosk_not_ready_and_waivers_are_recorded(hall: Hall) -> None:
+    deliver(hall)  # every session is still open
+    with pytest.raises(LedgerError, match="keep the election from closing") as refused:
+        close_election(hall.ledger, {})
+    assert refused.value.detail.count("is still open") == 3
+    for name in ("Hall A", "Online"):
+        hall.writers[name].close_session()
+    deliver(hall)
+    unready = unready_sources(hall.ledger)
+    assert [u.name for u in unready] == ["Hall B"]
+    hall_b = unready[0].kiosk
+    with pytest.raises(LedgerError, match="needs a reason"):
+        close_election(hall.ledger, {hall_b: "  "})
+    done = close_election(hall.ledger, {hall_b: "its printer jammed; session closed on paper"})
+    assert done.waivers == {hall_b: "its printer jammed; session closed on paper"}
+    assert "waived" in done.statement and hall.ledger.key.origin in done.statement
+    assert done.size == hall.ledger.log_size()
+
+    # The log is frozen: Hall B's late close is refused, and the election cannot close twice.
+    hall.writers["Hall B"].close_session()
+    late = hall.ledger.ingest(hall_b, [hall.writers["Hall B"].blocks[-1].encode()])
+    assert late.rejection is not None and late.rejection.reason == "election_closed"
+    with pytest.raises(LedgerError, match="already closed"):
+        close_election(hall.ledger, {})
+
+
+def test_undelivered_blocks_block_the_close(hall: Hall) -> None:
+    for w in hall.writers.values():
+        w.close_session()
+    deliver(hall, "Hall A", "Online")
+    unready = {u.name: u.reason for u in unready_sources(hall.ledger)}
+    assert set(unready) == {"Hall B"}
+    assert "no blocks have arrived" in unready["Hall B"]
+
+
+def closed(hall: Hall) -> None:
+    for w in hall.writers.values():
+        w.close_session()
+    deliver(hall)
+    close_election(hall.ledger, {})
+
+
+def test_the_tally_refuses_before_the_close_and_with_bad_shares(
+    hall: Hall, shares: list[str], tmp_path: Path, election: SyntheticElection
+) -> None:
+    with pytest.raises(LedgerError, match="not closed"):
+        run_tally(hall.ledger, shares[:3], tmp_path / "early", progress=False)
+    closed(hall)
+    with pytest.raises(TrusteeError, match="do not combine"):
+        run_tally(hall.ledger, shares[:2], tmp_path / "two", progress=False)
+    other = shamir_mnemonic.generate_mnemonics(1, [(3, 5)], bytes(32))[0]
+    with pytest.raises(TrusteeError, match="do not combine"):  # one share of another set
+        run_tally(hall.ledger, [*shares[:2], other[0]], tmp_path / "mixed", progress=False)
+    with pytest.raises(TrusteeError, match="not this election's ballot key"):
+        run_tally(hall.ledger, other[:3], tmp_path / "other", progress=False)
+    word = shares[0].split()
+    word[5] = "academic" if word[5] != "academic" else "acid"  # a mistyped word
+    with pytest.raises(TrusteeError, match="do not combine"):
+        run_tally(hall.ledger, [" ".join(word), *shares[1:3]], tmp_path / "typo", progress=False)
+    assert not any((tmp_path / d).exists() for d in ("two", "mixed", "other", "typo"))
+
+
+def test_the_tally_equals_a_direct_count_of_the_plaintext_ballots(
+    hall: Hall, shares: list[str], tmp_path: Path, election: SyntheticElection
+) -> None:
+    closed(hall)
+    out = tmp_path / "results"
+    output = run_tally(hall.ledger, [shares[4], shares[1], shares[2]], out, progress=False)
+    expected = count_plaintexts(election.package, [b.plaintext() for b in hall.cast])
+    results = output.results
+    assert results["ballots"]["counted"] == len(hall.cast)
+    assert results["contests"] == expected["contests"]
+    assert results["ranking"] == expected["ranking"]
+    assert results["invalid"] == []
+    by_name = {s["name"]: s["ballots_counted"] for s in results["sources"]}
+    assert sum(by_name.values()) == len(hall.cast)
+    assert results["trustees"] == {"threshold": 3, "shares": 3}
+
+    lines = (out / "ballots.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [r["n"] for r in records] == list(range(len(hall.cast)))
+    assert sorted(json.dumps(r["ballot"], sort_keys=True) for r in records) == sorted(
+        json.dumps(b.to_json(), sort_keys=True) for b in hall.cast
+    )
+    assert all(set(r) == {"n", "source", "ballot"} for r in records)  # nothing that links
+    reconciliation = json.loads((out / "reconciliation.json").read_text())
+    assert reconciliation["adds_up"] is True
+    assert reconciliation["totals"]["ballots_counted"] == len(hall.cast)
+    with pytest.raises(LedgerError, match="not empty"):
+        run_tally(hall.ledger, shares[:3], out, progress=False)
