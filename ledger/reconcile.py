@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -62,8 +63,14 @@ def duplicates(engine: Engine, policy: DuplicatePolicy) -> list[dict[str, Any]]:
     return out
 
 
-def reconciliation(engine: Engine, policy: DuplicatePolicy) -> dict[str, Any]:
-    """Counts per kiosk and per channel that must add up, and the checks that say if they do."""
+def reconciliation(
+    engine: Engine, policy: DuplicatePolicy, waived: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Counts per kiosk and per channel that must add up, and the checks that say if they do.
+
+    A kiosk ``waived`` at the close (kiosk id -> the admin's reason) is listed with its reason
+    and left out of the session, sync and quarantine checks: the waiver is the explanation."""
+    waived = waived or {}
     b = db.blocks.c
     with engine.connect() as conn:
         kinds = conn.execute(
@@ -101,6 +108,7 @@ def reconciliation(engine: Engine, policy: DuplicatePolicy) -> dict[str, Any]:
                 "kiosk_reported_height": reported,
                 "unsynced_blocks": max(0, reported - height) if reported is not None else None,
                 "quarantined": bool(s.quarantined),
+                "waived": waived.get(s.kiosk_id),
             }
         )
     channels: dict[str, Counter[str]] = {}
@@ -110,13 +118,14 @@ def reconciliation(engine: Engine, policy: DuplicatePolicy) -> dict[str, Any]:
     voters = len({d["nullifier"] for d in dupes})
     total_ballots = sum(k["ballots"] for k in kiosks)
     total_counted = sum(k["ballots_counted"] for k in kiosks)
+    held = [k for k in kiosks if k["waived"] is None]
     checks = {
         # every duplicate group keeps exactly one ballot
         "duplicates_add_up": total_ballots - total_counted
         == sum(len(d["ballots"]) - 1 for d in dupes),
-        "all_sessions_closed": all(k["sessions_opened"] == k["sessions_closed"] for k in kiosks),
-        "all_synced": all(k["unsynced_blocks"] in (0, None) for k in kiosks),
-        "no_quarantine": not any(k["quarantined"] for k in kiosks),
+        "all_sessions_closed": all(k["sessions_opened"] == k["sessions_closed"] for k in held),
+        "all_synced": all(k["unsynced_blocks"] in (0, None) for k in held),
+        "no_quarantine": not any(k["quarantined"] for k in held),
     }
     return {
         "policy": policy.value,

@@ -25,6 +25,7 @@ from kiosk.core.encoding import b64e
 from kiosk.core.errors import HanpyoError
 from kiosk.core.tally import Tally
 from ledger import db
+from ledger.bundle import write_bundle
 from ledger.closing import Closure, closure
 from ledger.errors import LedgerError
 from ledger.reconcile import duplicates, reconciliation
@@ -179,10 +180,12 @@ def run_tally(
         _write_json(out / "results.json", results),
         out / "ballots.jsonl",
         _write_json(
-            out / "reconciliation.json", reconciliation(ledger.engine, ledger.duplicate_policy)
+            out / "reconciliation.json",
+            reconciliation(ledger.engine, ledger.duplicate_policy, closed.waivers),
         ),
         _write_json(out / "close.json", closed.to_json()),
     ]
+    files.append(write_bundle(ledger, out, out / "bundle.zip"))
     return TallyOutput(results, files)
 
 

@@ -29,6 +29,13 @@ def add_parsers(sub: Any, with_data: Any) -> None:
     tally.add_argument("--workers", type=int, help="processes that open ballots (default: cores)")
     tally.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    verify = sub.add_parser(
+        "verify-bundle", help="re-check a published election bundle, with no database"
+    )
+    verify.add_argument("bundle", type=Path, help="the bundle.zip the ledger publishes")
+    verify.add_argument("--authority", help="the authority's public key, from the authority")
+    verify.add_argument("--log-key", help="the log's verifier key, as the ledger published it")
+
 
 def close(args: argparse.Namespace) -> int:
     from ledger.cli import _ledger
@@ -47,6 +54,8 @@ def close(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.command == "verify-bundle":
+        return _verify_bundle(args)
     from ledger.cli import _ledger
     from ledger.tally import run_tally
 
@@ -75,3 +84,19 @@ def _typed_shares(count: int) -> list[str]:
                 raise TrusteeError(f"only {n - 1} of {count} shares were given")
             shares.append(line.strip())
     return shares
+
+
+def _verify_bundle(args: argparse.Namespace) -> int:
+    from ledger.bundle import verify_bundle
+
+    checks = verify_bundle(args.bundle, args.authority, args.log_key)
+    width = max(len(c.name) for c in checks)
+    for c in checks:
+        print(f"{c.status:>11}  {c.name:<{width}}  {c.detail}")
+    failed = [c for c in checks if c.status == "FAILED"]
+    if failed:
+        print(f"{len(failed)} check(s) FAILED: do not trust these results", file=sys.stderr)
+        return 1
+    unchecked = sum(1 for c in checks if c.status == "not checked")
+    print(f"every check passed; {unchecked} thing(s) could not be checked from the bundle")
+    return 0

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
+import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from kiosk.core.ballot import Ballot
 from kiosk.core.chain import Mode
 from kiosk.core.crypto import SigningKey, kiosk_id_for
 from kiosk.core.election import Channel, Voter, sign_package
+from kiosk.core.encoding import b64e
 from kiosk.core.synthetic import (
     ChainWriter,
     SyntheticElection,
@@ -26,6 +28,7 @@ from kiosk.core.synthetic import (
     review_definition,
 )
 from kiosk.core.tally import count_plaintexts
+from ledger.bundle import Check, verify_bundle
 from ledger.closing import close_election, unready_sources
 from ledger.db import connect, create_schema
 from ledger.errors import LedgerError
@@ -220,3 +223,71 @@ def test_the_tally_equals_a_direct_count_of_the_plaintext_ballots(
     assert reconciliation["totals"]["ballots_counted"] == len(hall.cast)
     with pytest.raises(LedgerError, match="not empty"):
         run_tally(hall.ledger, shares[:3], out, progress=False)
+
+
+def rewrite(bundle: Path, name: str, change: Callable[[bytes], bytes], out: Path) -> Path:
+    """A copy of ``bundle`` with one member changed, as a tamperer would make it."""
+    with zipfile.ZipFile(bundle) as src, zipfile.ZipFile(out, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            dst.writestr(item.filename, change(data) if item.filename == name else data)
+    return out
+
+
+def statuses(checks: list[Check]) -> dict[str, str]:
+    return {c.name: c.status for c in checks}
+
+
+def test_the_bundle_verifies_and_tampering_is_caught(
+    hall: Hall, shares: list[str], tmp_path: Path, election: SyntheticElection
+) -> None:
+    closed(hall)
+    out = tmp_path / "results"
+    run_tally(hall.ledger, shares[:3], out, progress=False)
+    bundle = out / "bundle.zip"
+    authority = b64e(election.authority.public_key)
+    log_key = hall.ledger.key.verifier.vkey
+    checks = verify_bundle(bundle, authority, log_key)
+    assert [c.status for c in checks if c.status != "not checked"] == ["ok"] * 9, checks
+    assert {c.name for c in checks if c.status == "not checked"} == {
+        "the opened ballots are the sealed ballots of the log",
+        "each ballot was cast by the card holder on the roll",
+    }
+    # Without pinned keys it still checks, and says what it trusted.
+    unpinned = verify_bundle(bundle)
+    assert statuses(unpinned)["keys pinned from an independent source"] == "not checked"
+
+    def swap_a_choice(data: bytes) -> bytes:
+        lines = data.decode().splitlines()
+        for i, line in enumerate(lines):
+            record = json.loads(line)
+            if record["ballot"]["category"] == "online" and record["ballot"]["contests"]["likes"]:
+                liked = record["ballot"]["contests"]["likes"]
+                others = [
+                    o.id for o in election.package.options_in_group(record["ballot"]["group"])
+                ]
+                liked[0] = next(o for o in others if o not in liked)
+                lines[i] = json.dumps(record)
+                break
+        return ("\n".join(lines) + "\n").encode()
+
+    forged = verify_bundle(rewrite(bundle, "ballots.jsonl", swap_a_choice, tmp_path / "a.zip"))
+    assert statuses(forged)["the counts, recounted from the opened ballots"] == "FAILED"
+
+    def drop_last_block(data: bytes) -> bytes:
+        return b"\n".join(data.splitlines()[:-1]) + b"\n"
+
+    short = verify_bundle(rewrite(bundle, "log.jsonl", drop_last_block, tmp_path / "b.zip"))
+    assert statuses(short)["Merkle root of every block equals the final checkpoint"] == "FAILED"
+
+    def crown_a_loser(data: bytes) -> bytes:
+        results = json.loads(data)
+        loser = next(r for r in results["ranking"]["options"] if not r["winner"])
+        loser["winner"] = True
+        return json.dumps(results).encode()
+
+    crowned = verify_bundle(rewrite(bundle, "results.json", crown_a_loser, tmp_path / "c.zip"))
+    assert statuses(crowned)["the counts, recounted from the opened ballots"] == "FAILED"
+
+    wrong_key = verify_bundle(bundle, b64e(SigningKey.generate().public_key), log_key)
+    assert statuses(wrong_key)["election package signed by the authority"] == "FAILED"

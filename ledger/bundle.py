@@ -1,0 +1,315 @@
+"""The download bundle, and `ledger verify-bundle`: an independent re-check of a published
+election on another machine, with no database and no trust in the ledger that served it.
+
+The bundle (a zip file) holds the signed package, the log's verifier key, every source with
+its public key, every accepted block in log order, the equivocation evidence, the close
+record, the results, the opened ballots (shuffled) and the reconciliation. The verifier
+re-checks every signature, every kiosk chain, the Merkle root against the signed final
+checkpoint, the close statement, which ballots the duplicate policy counts, and every count;
+and it says plainly what it cannot check.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kiosk.core.block import BlockKind, SignedBlock, body_bytes, decode_signed_block
+from kiosk.core.chain import verify_chain
+from kiosk.core.checkpoint import NoteVerifier, verify_checkpoint
+from kiosk.core.crypto import kiosk_id_for
+from kiosk.core.election import ElectionPackage, verify_package
+from kiosk.core.encoding import b64d, b64e, canonical_json
+from kiosk.core.errors import HanpyoError
+from kiosk.core.merkle import leaf_hash, root_from_leaves
+from kiosk.core.tally import InvalidBallot, Tally
+from ledger.closing import Closure, verify_statement
+from ledger.reconcile import counted_ballot
+
+RECORDS = ("results.json", "ballots.jsonl", "reconciliation.json", "close.json")
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+
+def write_bundle(ledger: Any, records: Path, out: Path) -> Path:
+    """Zip the ledger's public data with the tally's ``records`` into ``out``."""
+    from sqlalchemy import select
+
+    from ledger import db
+
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as z:
+        z.writestr("package.json", ledger.signed_package)
+        with ledger.reader.connect() as conn:
+            authority = conn.execute(select(db.election.c.authority_key)).scalar_one()
+            z.writestr("authority.txt", b64e(bytes(authority)) + "\n")
+            z.writestr("log-key.txt", ledger.key.verifier.vkey + "\n")
+            sources = [
+                {
+                    "kiosk": s.kiosk_id,
+                    "public_key": b64e(s.public_key),
+                    "name": s.name,
+                    "channel": s.channel.value,
+                    "quarantined": s.quarantined,
+                }
+                for s in ledger.sources()
+            ]
+            z.writestr("sources.json", json.dumps(sources, ensure_ascii=False, indent=1))
+            with z.open("log.jsonl", "w", force_zip64=True) as log:
+                rows = conn.execute(select(db.blocks.c.encoded).order_by(db.blocks.c.leaf_index))
+                for row in rows:
+                    log.write(bytes(row.encoded) + b"\n")
+            evidence = [
+                {
+                    "kiosk": r.kiosk_id,
+                    "height": int(r.height),
+                    "block": bytes(r.conflicting).decode(),
+                }
+                for r in conn.execute(select(db.evidence)).all()
+            ]
+            z.writestr("evidence.json", json.dumps(evidence, indent=1))
+        for name in RECORDS:
+            z.write(records / name, name)
+    return out
+
+
+# -- checking ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    status: str  # "ok", "FAILED" or "not checked"
+    detail: str
+
+
+class BundleError(HanpyoError):
+    user_message = ("검증 묶음을 읽을 수 없습니다.", "The verification bundle cannot be read.")
+
+
+def verify_bundle(
+    path: Path, authority: str | None = None, log_key: str | None = None
+) -> list[Check]:
+    """Every check, in order. A failed check does not stop the others that can still run."""
+    checks: list[Check] = []
+
+    def check(name: str, run: Callable[[], str]) -> bool:
+        try:
+            checks.append(Check(name, "ok", run()))
+            return True
+        except (HanpyoError, KeyError, ValueError, TypeError) as e:
+            checks.append(Check(name, "FAILED", str(e) or type(e).__name__))
+            return False
+
+    try:
+        z = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile) as e:
+        raise BundleError(f"{path} is not a readable zip file: {e}") from e
+    with z:
+        b = _Bundle(z, authority, log_key)
+        if not check("election package signed by the authority", b.check_package):
+            return checks
+        check("log key and final checkpoint", b.check_checkpoint)
+        check("close statement signed by the log", b.check_close)
+        check("every kiosk chain (signatures, links, rules)", b.check_chains)
+        check("Merkle root of every block equals the final checkpoint", b.check_root)
+        check("one ballot per voter under the duplicate policy", b.check_dedup)
+        check("the counts, recounted from the opened ballots", b.check_counts)
+        check("counts per kiosk, recounted", b.check_source_counts)
+        check("reconciliation adds up", b.check_reconciliation)
+    checks.append(
+        Check(
+            "the opened ballots are the sealed ballots of the log",
+            "not checked",
+            "opening needs the trustees' key; the bundle has no proof that each opened ballot "
+            "is the decryption of a counted sealed ballot",
+        )
+    )
+    checks.append(
+        Check(
+            "each ballot was cast by the card holder on the roll",
+            "not checked",
+            "the log shows only nullifiers; who held each card is known at the hall",
+        )
+    )
+    if authority is None or log_key is None:
+        checks.append(
+            Check(
+                "keys pinned from an independent source",
+                "not checked",
+                "checked against the keys inside the bundle; compare them with the ones the "
+                f"authority published: authority {b.authority_text}, log {b.log_key_text}",
+            )
+        )
+    return checks
+
+
+class _Bundle:
+    def __init__(self, z: zipfile.ZipFile, authority: str | None, log_key: str | None) -> None:
+        self.z = z
+        self.authority_text = (authority or self._text("authority.txt")).strip()
+        self.log_key_text = (log_key or self._text("log-key.txt")).strip()
+        self.package: ElectionPackage | None = None
+        self.results: dict[str, Any] = self._json("results.json")
+        self.close = Closure(**self._json("close.json"))
+        self.sources: list[dict[str, Any]] = self._json("sources.json")
+        self.counted: Counter[str] = Counter()  # per source, by the policy
+        self.counted_total = 0
+        self.tallies: dict[str, Tally] = {}
+
+    def _text(self, name: str) -> str:
+        try:
+            return self.z.read(name).decode()
+        except KeyError as e:
+            raise BundleError(f"the bundle has no {name}") from e
+
+    def _json(self, name: str) -> Any:
+        try:
+            return json.loads(self._text(name))
+        except ValueError as e:
+            raise BundleError(f"{name} in the bundle is not JSON: {e}") from e
+
+    def _blocks(self) -> Iterator[SignedBlock]:
+        with self.z.open("log.jsonl") as f:
+            for line in f:
+                if line.strip():
+                    yield decode_signed_block(line.rstrip(b"\n"))
+
+    def check_package(self) -> str:
+        authority = b64d(self.authority_text, length=32, name="authority key")
+        self.package = verify_package(json.loads(self._text("package.json")), authority)
+        if self.results.get("package_hash") != self.package.package_hash.hex():
+            raise BundleError("the results are for another election package")
+        return f"{self.package.id}, short hash {self.package.short_hash}"
+
+    def check_checkpoint(self) -> str:
+        checkpoint = verify_checkpoint(self.close.checkpoint, NoteVerifier.parse(self.log_key_text))
+        if checkpoint.size != self.close.size:
+            raise BundleError("the final checkpoint's size differs from the close record")
+        self._root = checkpoint.root
+        return f"{checkpoint.origin}, {checkpoint.size} blocks"
+
+    def check_close(self) -> str:
+        verify_statement(self.close.statement, NoteVerifier.parse(self.log_key_text), self.close)
+        waived = ", ".join(f"{k} ({v})" for k, v in sorted(self.close.waivers.items()))
+        return f"closed {self.close.closed_at}; waivers: {waived or 'none'}"
+
+    def check_chains(self) -> str:
+        package = self._need_package()
+        keys = {s["kiosk"]: s["public_key"] for s in self.sources}
+        for kiosk, key in keys.items():
+            if kiosk_id_for(b64d(key, length=32, name="key")) != kiosk:
+                raise BundleError(f"source {kiosk} is not the id of its public key")
+        chains: dict[str, list[SignedBlock]] = {}
+        for signed in self._blocks():
+            if signed.block.kiosk not in keys:
+                raise BundleError(f"a block of {signed.block.kiosk}, which is not enrolled")
+            chains.setdefault(signed.block.kiosk, []).append(signed)
+        total = 0
+        for kiosk, blocks in chains.items():
+            state = verify_chain(
+                blocks, election=package.id, kiosk=kiosk, package_hash=package.package_hash
+            )
+            if state.kiosk_key != b64d(keys[kiosk], length=32, name="key"):
+                raise BundleError(f"kiosk {kiosk}'s chain is not signed by its enrolled key")
+            total += len(blocks)
+        return f"{len(chains)} chains, {total} blocks"
+
+    def check_root(self) -> str:
+        leaves = [leaf_hash(s.encode()) for s in self._blocks()]
+        if len(leaves) != self.close.size:
+            raise BundleError(f"the bundle holds {len(leaves)} blocks, the log {self.close.size}")
+        if root_from_leaves(leaves) != getattr(self, "_root", None):
+            raise BundleError("the blocks do not hash to the final checkpoint's root")
+        return f"{len(leaves)} leaves"
+
+    def check_dedup(self) -> str:
+        package = self._need_package()
+        channel = {s["kiosk"]: s["channel"] for s in self.sources}
+        voters: dict[bytes, list[dict[str, Any]]] = {}
+        for index, signed in enumerate(self._blocks()):
+            block = signed.block
+            if block.kind is BlockKind.BALLOT:
+                voters.setdefault(body_bytes(block.body, "nullifier"), []).append(
+                    {"kiosk": block.kiosk, "channel": channel[block.kiosk], "leaf_index": index}
+                )
+        for ballots in voters.values():
+            self.counted[counted_ballot(package.duplicate_policy, ballots)["kiosk"]] += 1
+        self.counted_total = sum(self.counted.values())
+        published = Counter(r["source"] for r in self._ballot_records())
+        if published != self.counted:
+            raise BundleError(
+                f"the policy counts {dict(self.counted)} ballots per source; "
+                f"the published ballots are {dict(published)}"
+            )
+        repeated = sum(len(b) - 1 for b in voters.values())
+        return (
+            f"{self.counted_total} voters counted once ({package.duplicate_policy.value}); "
+            f"{repeated} repeated ballots set aside"
+        )
+
+    def _ballot_records(self) -> Iterator[dict[str, Any]]:
+        with self.z.open("ballots.jsonl") as f:
+            for line in f:
+                if line.strip():
+                    yield json.loads(line)
+
+    def check_counts(self) -> str:
+        package = self._need_package()
+        total = Tally(package)
+        for position, record in enumerate(self._ballot_records()):
+            if record.get("n") != position:
+                raise BundleError(f"ballot record {position} is numbered {record.get('n')}")
+            source = record["source"]
+            tally = self.tallies.setdefault(source, Tally(package))
+            if "ballot" in record:
+                tally.add_plaintext(canonical_json(record["ballot"]), position, source)
+                if len(tally.invalid) and tally.invalid[-1].position == position:
+                    raise BundleError(
+                        f"ballot {position} is published as valid but breaks the rules: "
+                        f"{tally.invalid[-1].reason}"
+                    )
+            elif record.get("plaintext"):  # opened, but broke a rule: the recount must agree
+                if tally.add_plaintext(b64d(record["plaintext"]), position, source):
+                    raise BundleError(f"ballot {position} is published as invalid but is valid")
+            else:  # did not open: nothing to recount, the reason stands as published
+                tally.invalid.append(InvalidBallot(position, record["invalid"], None, source))
+        for t in self.tallies.values():
+            total.merge(t)
+        recount = total.results()
+        for key in ("ballots", "contests", "ranking", "invalid"):
+            if recount[key] != self.results[key]:
+                raise BundleError(f"the recount's {key!r} differs from the published results")
+        b, winners = recount["ballots"], recount["ranking"]["winners"]
+        return f"{b['counted']} ballots, {b['invalid']} invalid; {winners} winners"
+
+    def check_source_counts(self) -> str:
+        package = self._need_package()
+        for source in self.results["sources"]:
+            tally = self.tallies.get(source["kiosk"], Tally(package))
+            if tally.valid != source["ballots_counted"]:
+                raise BundleError(f"{source['name']}: {tally.valid} ballots, published otherwise")
+            if tally.results()["contests"] != source["contests"]:
+                raise BundleError(f"{source['name']}: the recount differs from the published")
+        return f"{len(self.results['sources'])} sources"
+
+    def check_reconciliation(self) -> str:
+        report = self._json("reconciliation.json")
+        if not report.get("adds_up"):
+            failed = [k for k, v in report.get("checks", {}).items() if not v]
+            raise BundleError(f"the reconciliation does not add up: {', '.join(failed)}")
+        if report["totals"]["ballots_counted"] != self.counted_total:
+            raise BundleError("the reconciliation counts other ballots than the log")
+        return (
+            f"{report['totals']['ballots']} ballots, {report['totals']['ballots_counted']} counted"
+        )
+
+    def _need_package(self) -> ElectionPackage:
+        if self.package is None:
+            raise BundleError("the election package did not verify")
+        return self.package
