@@ -67,6 +67,7 @@ class _Batch:
         self.conn, self.key, self.election, self.kiosk_id = conn, key, election, kiosk_id
         self.accepted: list[tuple[SignedBlock, bytes]] = []
         self.already_had = 0
+        self.closed = False
 
     def run(self, encoded_blocks: list[bytes]) -> IngestResult:
         if len(encoded_blocks) > MAX_BATCH:
@@ -83,16 +84,9 @@ class _Batch:
             return self._result(
                 -1, 0, Rejection(None, "unknown_kiosk", f"kiosk {self.kiosk_id} is not enrolled")
             )
-        if self.conn.execute(select(db.closure.c.closed_at)).first() is not None:
-            return self._result(
-                -1,
-                log.size,
-                Rejection(
-                    None,
-                    "election_closed",
-                    "the election is closed and its log is frozen; no block can be added",
-                ),
-            )
+        # After the close the log is frozen: blocks the ledger already has are acknowledged
+        # as before (uploads stay idempotent), a new one is refused.
+        self.closed = self.conn.execute(select(db.closure.c.closed_at)).first() is not None
         if source.quarantined:
             return self._result(
                 -1,
@@ -179,6 +173,12 @@ class _Batch:
             new_state = verify_next(state, signed)
         except ChainError as e:
             raise _Rejected(e.height, e.reason, str(e)) from e
+        if self.closed:
+            raise _Rejected(
+                block.height,
+                "election_closed",
+                "the election is closed and its log is frozen; no block can be added",
+            )
         self._record(signed, raw, channel, log_size + len(self.accepted))
         return new_state
 
