@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kiosk.core.block import BlockKind, SignedBlock, body_bytes, decode_signed_block
-from kiosk.core.chain import verify_chain
+from kiosk.core.block import BlockKind, body_bytes, decode_signed_block
+from kiosk.core.chain import ChainVerifier
 from kiosk.core.checkpoint import NoteVerifier, verify_checkpoint
 from kiosk.core.crypto import kiosk_id_for
 from kiosk.core.election import ElectionPackage, verify_package
@@ -31,6 +31,7 @@ from kiosk.core.tally import InvalidBallot, Tally
 from ledger.closing import Closure, verify_statement
 from ledger.reconcile import counted_ballot
 
+Seen = tuple[str, str | None, int]  # a ballot's source, its channel and its leaf index
 RECORDS = ("results.json", "ballots.jsonl", "reconciliation.json", "close.json")
 
 
@@ -174,12 +175,6 @@ class _Bundle:
         except ValueError as e:
             raise BundleError(f"{name} in the bundle is not JSON: {e}") from e
 
-    def _blocks(self) -> Iterator[SignedBlock]:
-        with self.z.open("log.jsonl") as f:
-            for line in f:
-                if line.strip():
-                    yield decode_signed_block(line.rstrip(b"\n"))
-
     def check_package(self) -> str:
         authority = b64d(self.authority_text, length=32, name="authority key")
         self.package = verify_package(json.loads(self._text("package.json")), authority)
@@ -199,29 +194,63 @@ class _Bundle:
         waived = ", ".join(f"{k} ({v})" for k, v in sorted(self.close.waivers.items()))
         return f"closed {self.close.closed_at}; waivers: {waived or 'none'}"
 
-    def check_chains(self) -> str:
+    def _scan(self) -> None:
+        """One pass over every block in log order: chains, leaves and ballots together, so
+        that a million-block log is read and decoded once and never held in memory."""
         package = self._need_package()
-        keys = {s["kiosk"]: s["public_key"] for s in self.sources}
-        for kiosk, key in keys.items():
+        keys = {s["kiosk"]: b64d(s["public_key"], length=32, name="key") for s in self.sources}
+        channel = {s["kiosk"]: s["channel"] for s in self.sources}
+        chains: dict[str, ChainVerifier] = {}
+        self.chain_error: str | None = None
+        self.leaves: list[bytes] = []
+        self.voters: dict[bytes, Seen | list[Seen]] = {}
+        with self.z.open("log.jsonl") as f:
+            for index, line in enumerate(f):
+                raw = line.rstrip(b"\n")
+                self.leaves.append(leaf_hash(raw))
+                signed = decode_signed_block(raw)
+                block = signed.block
+                if block.kind is BlockKind.BALLOT:
+                    seen = (block.kiosk, channel.get(block.kiosk), index)
+                    nullifier = body_bytes(block.body, "nullifier")
+                    earlier = self.voters.get(nullifier)
+                    if earlier is None:
+                        self.voters[nullifier] = seen  # most voters: one ballot, one tuple
+                    elif isinstance(earlier, list):
+                        earlier.append(seen)
+                    else:
+                        self.voters[nullifier] = [earlier, seen]
+                if self.chain_error is not None:
+                    continue
+                if block.kiosk not in keys:
+                    self.chain_error = f"a block of {block.kiosk}, which is not enrolled"
+                    continue
+                verifier = chains.setdefault(
+                    block.kiosk,
+                    ChainVerifier(
+                        election=package.id, kiosk=block.kiosk, package_hash=package.package_hash
+                    ),
+                )
+                try:
+                    state = verifier.add(signed)
+                except HanpyoError as e:
+                    self.chain_error = f"kiosk {block.kiosk}: {e}"
+                    continue
+                if block.height == 0 and state.kiosk_key != keys[block.kiosk]:
+                    self.chain_error = f"kiosk {block.kiosk}'s chain is not signed by its key"
+        self.chain_count = len(chains)
+
+    def check_chains(self) -> str:
+        for kiosk, key in ((s["kiosk"], s["public_key"]) for s in self.sources):
             if kiosk_id_for(b64d(key, length=32, name="key")) != kiosk:
                 raise BundleError(f"source {kiosk} is not the id of its public key")
-        chains: dict[str, list[SignedBlock]] = {}
-        for signed in self._blocks():
-            if signed.block.kiosk not in keys:
-                raise BundleError(f"a block of {signed.block.kiosk}, which is not enrolled")
-            chains.setdefault(signed.block.kiosk, []).append(signed)
-        total = 0
-        for kiosk, blocks in chains.items():
-            state = verify_chain(
-                blocks, election=package.id, kiosk=kiosk, package_hash=package.package_hash
-            )
-            if state.kiosk_key != b64d(keys[kiosk], length=32, name="key"):
-                raise BundleError(f"kiosk {kiosk}'s chain is not signed by its enrolled key")
-            total += len(blocks)
-        return f"{len(chains)} chains, {total} blocks"
+        self._scan()
+        if self.chain_error is not None:
+            raise BundleError(self.chain_error)
+        return f"{self.chain_count} chains, {len(self.leaves)} blocks"
 
     def check_root(self) -> str:
-        leaves = [leaf_hash(s.encode()) for s in self._blocks()]
+        leaves = self.leaves
         if len(leaves) != self.close.size:
             raise BundleError(f"the bundle holds {len(leaves)} blocks, the log {self.close.size}")
         if root_from_leaves(leaves) != getattr(self, "_root", None):
@@ -230,16 +259,14 @@ class _Bundle:
 
     def check_dedup(self) -> str:
         package = self._need_package()
-        channel = {s["kiosk"]: s["channel"] for s in self.sources}
-        voters: dict[bytes, list[dict[str, Any]]] = {}
-        for index, signed in enumerate(self._blocks()):
-            block = signed.block
-            if block.kind is BlockKind.BALLOT:
-                voters.setdefault(body_bytes(block.body, "nullifier"), []).append(
-                    {"kiosk": block.kiosk, "channel": channel[block.kiosk], "leaf_index": index}
-                )
-        for ballots in voters.values():
+        repeated = 0
+        for seen in self.voters.values():
+            if isinstance(seen, tuple):
+                self.counted[seen[0]] += 1
+                continue
+            ballots = [{"kiosk": k, "channel": c, "leaf_index": i} for k, c, i in seen]
             self.counted[counted_ballot(package.duplicate_policy, ballots)["kiosk"]] += 1
+            repeated += len(seen) - 1
         self.counted_total = sum(self.counted.values())
         published = Counter(r["source"] for r in self._ballot_records())
         if published != self.counted:
@@ -247,7 +274,6 @@ class _Bundle:
                 f"the policy counts {dict(self.counted)} ballots per source; "
                 f"the published ballots are {dict(published)}"
             )
-        repeated = sum(len(b) - 1 for b in voters.values())
         return (
             f"{self.counted_total} voters counted once ({package.duplicate_policy.value}); "
             f"{repeated} repeated ballots set aside"

@@ -9,16 +9,16 @@ import multiprocessing
 import os
 import secrets
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from shamir_mnemonic.share import Share
 from sqlalchemy import select
 
-from kiosk.core.block import body_bytes, decode_signed_block
+from kiosk.core.block import SignedBlock, body_bytes, decode_signed_block
 from kiosk.core.crypto import SealingKey
 from kiosk.core.election import ElectionPackage, read_package
 from kiosk.core.encoding import b64e
@@ -28,6 +28,7 @@ from ledger import db
 from ledger.bundle import write_bundle
 from ledger.closing import Closure, closure
 from ledger.errors import LedgerError
+from ledger.exports import write_exports
 from ledger.reconcile import duplicates, reconciliation
 from ledger.service import Ledger
 from ledger.trustees import rebuild_ballot_key
@@ -185,8 +186,55 @@ def run_tally(
         ),
         _write_json(out / "close.json", closed.to_json()),
     ]
+    files += write_exports(
+        out,
+        package,
+        results,
+        _published_ballots(out / "ballots.jsonl"),
+        cast(Mapping[str, Sequence[SignedBlock]], _Chains(ledger)),
+        results["sources"],
+    )
     files.append(write_bundle(ledger, out, out / "bundle.zip"))
     return TallyOutput(results, files)
+
+
+def _published_ballots(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            yield json.loads(line)
+
+
+class _Chains(Mapping[str, Iterable[SignedBlock]]):
+    """Every source's chain, read from the database as it is iterated, never all at once."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.kiosks = [s.kiosk_id for s in ledger.sources()]
+
+    def __getitem__(self, kiosk: str) -> Iterable[SignedBlock]:
+        if kiosk not in self.kiosks:
+            raise KeyError(kiosk)
+        return _Chain(self.ledger, kiosk)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.kiosks)
+
+    def __len__(self) -> int:
+        return len(self.kiosks)
+
+
+class _Chain:
+    def __init__(self, ledger: Ledger, kiosk: str) -> None:
+        self.ledger, self.kiosk = ledger, kiosk
+
+    def __iter__(self) -> Iterator[SignedBlock]:
+        b = db.blocks.c
+        with self.ledger.reader.connect() as conn:
+            rows = conn.execute(
+                select(b.encoded).where(b.kiosk_id == self.kiosk).order_by(b.height)
+            )
+            for row in rows:
+                yield decode_signed_block(bytes(row.encoded))
 
 
 def _jobs(ledger: Ledger, shuffled: list[Counted]) -> Iterator[tuple[int, list[tuple[str, bytes]]]]:

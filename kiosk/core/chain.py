@@ -226,25 +226,47 @@ def verify_chain(
     With ``election``, ``kiosk`` or ``package_hash`` the chain must also be that election's,
     that kiosk's, or built on that exact election package.
     """
-    state = ChainState()
-    seen: set[tuple[BlockKind, bytes]] = set()
+    verifier = ChainVerifier(election=election, kiosk=kiosk, package_hash=package_hash)
     for signed in blocks:
-        state = verify_next(state, signed)
+        verifier.add(signed)
+    return verifier.finish()
+
+
+class ChainVerifier:
+    """``verify_chain`` one block at a time, for readers that meet many kiosks' blocks
+    interleaved (a whole log) and keep one verifier per kiosk instead of every block."""
+
+    def __init__(
+        self,
+        *,
+        election: str | None = None,
+        kiosk: str | None = None,
+        package_hash: bytes | None = None,
+    ) -> None:
+        self.expected = (election, kiosk, package_hash)
+        self.state = ChainState()
+        self._seen: set[tuple[BlockKind, bytes]] = set()
+
+    def add(self, signed: SignedBlock) -> ChainState:
+        self.state = verify_next(self.state, signed)
         block = signed.block
         if block.height == 0:
-            _check_expected(state, election, kiosk, package_hash)
+            _check_expected(self.state, *self.expected)
         if block.kind in (BlockKind.BALLOT, BlockKind.TEST_BALLOT):
             key = (block.kind, body_bytes(block.body, "nullifier"))
-            if key in seen:
+            if key in self._seen:
                 raise ChainError(
                     block.height,
                     "repeat_nullifier",
                     "the same voter cast a second ballot on this kiosk",
                 )
-            seen.add(key)
-    if state.height < 0:
-        raise ChainError(0, "empty", "the chain has no blocks")
-    return state
+            self._seen.add(key)
+        return self.state
+
+    def finish(self) -> ChainState:
+        if self.state.height < 0:
+            raise ChainError(0, "empty", "the chain has no blocks")
+        return self.state
 
 
 def _check_expected(

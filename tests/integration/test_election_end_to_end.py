@@ -30,6 +30,7 @@ from kiosk.core.synthetic import ChainWriter, build_election, random_ballot, rev
 from kiosk.core.tally import count_plaintexts
 from tests.integration.ledger_server import LedgerServer, ledger_cli
 from tests.integration.test_ledger_api import upload
+from tests.unit.test_exports import validate
 
 START = datetime(2017, 11, 25, 0, 0, tzinfo=UTC)  # 09:00 in Seoul
 
@@ -184,6 +185,19 @@ def test_an_election_from_the_halls_to_the_verified_results(event: dict, tmp_pat
         assert reconciliation["totals"]["voters_with_duplicates"] == 3
         tests = {k["name"]: k["test_ballots"] for k in reconciliation["kiosks"]}
         assert tests == {"Hall A": 4, "Hall B": 0, "Hall C": 4, "Online": 0}
+
+        # The standard exports validate against NIST's published schemas.
+        for name, schema in (
+            ("nist-1500-100-results.json", "NIST_V2_election_results_reporting.json"),
+            ("nist-1500-103-cvr.json", "NIST_V0_cast_vote_records.json"),
+            ("nist-1500-101-events.json", "NIST_V1_election_event_logging.json"),
+        ):
+            validate(json.loads((published / name).read_text()), schema)
+        cvr = json.loads((published / "nist-1500-103-cvr.json").read_text())
+        assert len(cvr["CVR"]) == len(counted)
+        devices = json.loads((published / "nist-1500-101-events.json").read_text())["Device"]
+        assert len(devices) == 4
+        assert "results.csv" in {p.name for p in published.iterdir()}
 
         # Anyone can re-check it all from the bundle, on another machine, with no database.
         verified = run(
