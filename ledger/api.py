@@ -78,7 +78,8 @@ def request_message(method: str, path: str, timestamp: str, body: bytes) -> byte
     return f"{method}\n{path}\n{timestamp}\n".encode() + hashlib.sha256(body).digest()
 
 
-def create_app(ledger: Ledger) -> FastAPI:
+def create_app(ledger: Ledger, published: Path | None = None) -> FastAPI:
+    """The API; with ``published`` (the tally's records), also the public pages."""
     app = FastAPI(
         responses={
             status: {"model": Refusal, "description": "refused, with the reason"}
@@ -292,6 +293,11 @@ def create_app(ledger: Ledger) -> FastAPI:
     def reconcile() -> Any:
         return reconciliation(ledger.reader, ledger.duplicate_policy)
 
+    if published is not None:
+        from ledger.pages import public_pages  # matplotlib and Jinja only where pages are served
+
+        app.include_router(public_pages(ledger, published))
+
     return app
 
 
@@ -321,4 +327,5 @@ def app_from_environment() -> FastAPI:
     seed = b64d(
         Path(os.environ["HANPYO_LOG_KEY_FILE"]).read_text().strip(), length=32, name="log key"
     )
-    return create_app(Ledger(engine, SigningKey(seed)))
+    published = os.environ.get("HANPYO_PUBLISHED")
+    return create_app(Ledger(engine, SigningKey(seed)), Path(published) if published else None)

@@ -175,6 +175,8 @@ def _serve(args: argparse.Namespace) -> int:
     _ledger(args)  # fail here, clearly, rather than in every worker
     os.environ["HANPYO_LEDGER_DB"] = _db_url(args)
     os.environ["HANPYO_LOG_KEY_FILE"] = str((args.data / "log.key").resolve())
+    # the tally's published records, shown on the public pages once they are there
+    os.environ["HANPYO_PUBLISHED"] = str((args.data / "published").resolve())
     if (args.tls_cert is None) != (args.tls_key is None):
         raise HanpyoError("give both --tls-cert and --tls-key, or neither")
     uvicorn.run(

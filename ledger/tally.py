@@ -30,6 +30,7 @@ from ledger.closing import Closure, closure
 from ledger.errors import LedgerError
 from ledger.exports import write_exports
 from ledger.reconcile import duplicates, reconciliation
+from ledger.report import write_report
 from ledger.service import Ledger
 from ledger.trustees import rebuild_ballot_key
 
@@ -194,6 +195,7 @@ def run_tally(
         cast(Mapping[str, Sequence[SignedBlock]], _Chains(ledger)),
         results["sources"],
     )
+    files += write_report(out, package, results)
     files.append(write_bundle(ledger, out, out / "bundle.zip"))
     return TallyOutput(results, files)
 
