@@ -230,6 +230,14 @@ def main() -> None:
     parser.add_argument(
         "--ledger-large", type=int, default=1_000_000, help="leaves in the large ledger log"
     )
+    parser.add_argument("--no-tally", action="store_true", help="skip the tally benchmarks")
+    parser.add_argument(
+        "--tally-sizes",
+        type=int,
+        nargs="+",
+        default=[100_000, 1_000_000],
+        help="ballots in the tallied logs",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="hanpyo-bench-") as tmp:
         rows, store, block_size = bench_cast(Path(tmp), args.casts)
@@ -261,6 +269,12 @@ def main() -> None:
                 Path(tmp) / "ledger", large=args.ledger_large, postgres=not args.no_postgres
             )
             extra_notes += ledger_notes(small=10_000, large=args.ledger_large)
+        if not args.no_tally:
+            from bench.tally_bench import bench_tally
+            from bench.tally_bench import notes as tally_notes
+
+            rows += bench_tally(Path(tmp) / "tally", args.tally_sizes)
+            extra_notes += tally_notes()
     notes = [
         "How it was measured:",
         f"- cast: {args.casts} ballots of the sample review election (11 scores each) cast "
