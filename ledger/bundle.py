@@ -11,10 +11,11 @@ and it says plainly what it cannot check.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import zipfile
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from kiosk.core.merkle import leaf_hash, root_from_leaves
 from kiosk.core.tally import InvalidBallot, Tally
 from ledger.closing import Closure, verify_statement
 from ledger.reconcile import counted_ballot
+from ledger.trustees import rebuild_ballot_key
 
 Seen = tuple[str, str | None, int]  # a ballot's source, its channel and its leaf index
 RECORDS = ("results.json", "ballots.jsonl", "reconciliation.json", "close.json")
@@ -94,9 +96,14 @@ class BundleError(HanpyoError):
 
 
 def verify_bundle(
-    path: Path, authority: str | None = None, log_key: str | None = None
+    path: Path,
+    authority: str | None = None,
+    log_key: str | None = None,
+    shares: Sequence[str] = (),
 ) -> list[Check]:
-    """Every check, in order. A failed check does not stop the others that can still run."""
+    """Every check, in order. A failed check does not stop the others that can still run.
+    With the trustees' ``shares`` (k of them), it also opens every counted sealed ballot and
+    compares them with the published opened ballots."""
     checks: list[Check] = []
 
     def check(name: str, run: Callable[[], str]) -> bool:
@@ -123,14 +130,20 @@ def verify_bundle(
         check("the counts, recounted from the opened ballots", b.check_counts)
         check("counts per kiosk, recounted", b.check_source_counts)
         check("reconciliation adds up", b.check_reconciliation)
-    checks.append(
-        Check(
-            "the opened ballots are the sealed ballots of the log",
-            "not checked",
-            "opening needs the trustees' key; the bundle has no proof that each opened ballot "
-            "is the decryption of a counted sealed ballot",
-        )
-    )
+        if shares:
+            check(
+                "the opened ballots are the sealed ballots of the log",
+                lambda: b.check_opening(shares),
+            )
+        else:
+            checks.append(
+                Check(
+                    "the opened ballots are the sealed ballots of the log",
+                    "not checked",
+                    "opening needs the trustees' key (give k shares with --share); the bundle "
+                    "has no proof that each opened ballot is a counted sealed ballot",
+                )
+            )
     checks.append(
         Check(
             "each ballot was cast by the card holder on the roll",
@@ -161,6 +174,7 @@ class _Bundle:
         self.sources: list[dict[str, Any]] = self._json("sources.json")
         self.counted: Counter[str] = Counter()  # per source, by the policy
         self.counted_total = 0
+        self.set_aside: set[int] = set()  # leaf indexes of ballots the policy does not count
         self.tallies: dict[str, Tally] = {}
 
     def _text(self, name: str) -> str:
@@ -265,7 +279,9 @@ class _Bundle:
                 self.counted[seen[0]] += 1
                 continue
             ballots = [{"kiosk": k, "channel": c, "leaf_index": i} for k, c, i in seen]
-            self.counted[counted_ballot(package.duplicate_policy, ballots)["kiosk"]] += 1
+            counts = counted_ballot(package.duplicate_policy, ballots)
+            self.counted[counts["kiosk"]] += 1
+            self.set_aside.update(i for _, _, i in seen if i != counts["leaf_index"])
             repeated += len(seen) - 1
         self.counted_total = sum(self.counted.values())
         published = Counter(r["source"] for r in self._ballot_records())
@@ -278,6 +294,41 @@ class _Bundle:
             f"{self.counted_total} voters counted once ({package.duplicate_policy.value}); "
             f"{repeated} repeated ballots set aside"
         )
+
+    def check_opening(self, shares: Sequence[str]) -> str:
+        """Open every counted sealed ballot with the rebuilt key and compare the multiset of
+        (source, opened bytes) with the published ballots, by digest to spare memory."""
+        package = self._need_package()
+        key = rebuild_ballot_key(list(shares), package.ballot_key)
+        open_sealed = key.opener()
+        opened: Counter[bytes] = Counter()
+        with self.z.open("log.jsonl") as f:
+            for index, line in enumerate(f):
+                if b'"kind":"ballot"' not in line or index in self.set_aside:
+                    continue
+                block = decode_signed_block(line.rstrip(b"\n")).block
+                if block.kind is not BlockKind.BALLOT:
+                    continue
+                try:
+                    raw = open_sealed(body_bytes(block.body, "sealed"))
+                except HanpyoError:
+                    raw = b""
+                opened[_digest(block.kiosk, raw)] += 1
+        published: Counter[bytes] = Counter()
+        for record in self._ballot_records():
+            if "ballot" in record:
+                raw = canonical_json(record["ballot"])
+            else:
+                raw = b64d(record["plaintext"]) if record.get("plaintext") else b""
+            published[_digest(record["source"], raw)] += 1
+        if opened != published:
+            missing = sum((opened - published).values())
+            extra = sum((published - opened).values())
+            raise BundleError(
+                f"{missing} counted sealed ballot(s) are not among the published ones, and "
+                f"{extra} published ballot(s) are not the opening of a counted sealed ballot"
+            )
+        return f"{sum(opened.values())} sealed ballots opened, each published once"
 
     def _ballot_records(self) -> Iterator[dict[str, Any]]:
         with self.z.open("ballots.jsonl") as f:
@@ -339,3 +390,7 @@ class _Bundle:
         if self.package is None:
             raise BundleError("the election package did not verify")
         return self.package
+
+
+def _digest(source: str, raw: bytes) -> bytes:
+    return hashlib.sha256(source.encode() + b"\n" + raw).digest()

@@ -25,7 +25,11 @@ def add_parsers(sub: Any, with_data: Any) -> None:
         metavar="N",
         help="read N shares typed by the trustees (hidden on a terminal), one per line",
     )
-    tally.add_argument("--out", type=Path, required=True, help="directory for the results")
+    tally.add_argument(
+        "--out",
+        type=Path,
+        help="directory for the results (default: <data>/published, which `ledger serve` shows)",
+    )
     tally.add_argument("--workers", type=int, help="processes that open ballots (default: cores)")
     tally.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -35,6 +39,13 @@ def add_parsers(sub: Any, with_data: Any) -> None:
     verify.add_argument("bundle", type=Path, help="the bundle.zip the ledger publishes")
     verify.add_argument("--authority", help="the authority's public key, from the authority")
     verify.add_argument("--log-key", help="the log's verifier key, as the ledger published it")
+    verify.add_argument(
+        "--share",
+        type=Path,
+        action="append",
+        default=[],
+        help="a trustee's share file: with k of them, also open every counted sealed ballot",
+    )
 
 
 def close(args: argparse.Namespace) -> int:
@@ -62,11 +73,10 @@ def run(args: argparse.Namespace) -> int:
     shares = [read_share_file(p) for p in args.share] + _typed_shares(args.words)
     if not shares:
         raise TrusteeError("give the trustees' shares with --share FILE or --words N")
-    output = run_tally(
-        _ledger(args), shares, args.out, workers=args.workers, progress=not args.quiet
-    )
+    out = args.out or args.data / "published"
+    output = run_tally(_ledger(args), shares, out, workers=args.workers, progress=not args.quiet)
     b = output.results["ballots"]
-    print(f"counted {b['counted']} ballots, {b['invalid']} invalid; results in {args.out}")
+    print(f"counted {b['counted']} ballots, {b['invalid']} invalid; results in {out}")
     for path in output.files:
         print(f"  {path}")
     return 0
@@ -89,7 +99,8 @@ def _typed_shares(count: int) -> list[str]:
 def _verify_bundle(args: argparse.Namespace) -> int:
     from ledger.bundle import verify_bundle
 
-    checks = verify_bundle(args.bundle, args.authority, args.log_key)
+    shares = [read_share_file(p) for p in args.share]
+    checks = verify_bundle(args.bundle, args.authority, args.log_key, shares)
     width = max(len(c.name) for c in checks)
     for c in checks:
         print(f"{c.status:>11}  {c.name:<{width}}  {c.detail}")

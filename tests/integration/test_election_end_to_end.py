@@ -207,6 +207,12 @@ def test_an_election_from_the_halls_to_the_verified_results(event: dict, tmp_pat
         )  # fmt: skip
         assert "every check passed" in verified
         assert verified.count("FAILED") == 0
+        # An auditor sitting with three trustees also checks every opening.
+        audited = run(
+            "verify-bundle", str(published / "bundle.zip"),
+            "--share", str(shares[1]), "--share", str(shares[2]), "--share", str(shares[3]),
+        )  # fmt: skip
+        assert f"{len(counted)} sealed ballots opened, each published once" in audited
 
         # The log is frozen: a late block is refused with a clear reason.
         late = upload(server, keys["Hall A"], [writers["Hall A"].blocks[-1]])

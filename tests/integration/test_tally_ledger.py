@@ -253,6 +253,9 @@ def test_the_bundle_verifies_and_tampering_is_caught(
         "the opened ballots are the sealed ballots of the log",
         "each ballot was cast by the card holder on the roll",
     }
+    # With k shares (an auditor beside the trustees) it also opens every counted ballot.
+    opened = statuses(verify_bundle(bundle, authority, log_key, shares[2:5]))
+    assert opened["the opened ballots are the sealed ballots of the log"] == "ok"
     # Without pinned keys it still checks, and says what it trusted.
     unpinned = verify_bundle(bundle)
     assert statuses(unpinned)["keys pinned from an independent source"] == "not checked"
@@ -271,8 +274,10 @@ def test_the_bundle_verifies_and_tampering_is_caught(
                 break
         return ("\n".join(lines) + "\n").encode()
 
-    forged = verify_bundle(rewrite(bundle, "ballots.jsonl", swap_a_choice, tmp_path / "a.zip"))
-    assert statuses(forged)["the counts, recounted from the opened ballots"] == "FAILED"
+    forged_bundle = rewrite(bundle, "ballots.jsonl", swap_a_choice, tmp_path / "a.zip")
+    forged = statuses(verify_bundle(forged_bundle, shares=shares[:3]))
+    assert forged["the counts, recounted from the opened ballots"] == "FAILED"
+    assert forged["the opened ballots are the sealed ballots of the log"] == "FAILED"
 
     def drop_last_block(data: bytes) -> bytes:
         return b"\n".join(data.splitlines()[:-1]) + b"\n"
