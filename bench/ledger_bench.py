@@ -9,6 +9,7 @@ bench/run.py can add `bench_ledger(directory)` to its rows and `notes()` to its 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import random
@@ -17,7 +18,7 @@ import statistics
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +27,19 @@ import requests
 from sqlalchemy import Connection, Engine, Table, event
 
 from bench.run import Row, percentile, timed
-from kiosk.core.block import Block, BlockKind, SignedBlock, block_time, sign_block
-from kiosk.core.chain import ChainState, Mode, next_state
+from kiosk.core.block import BlockKind, SignedBlock
+from kiosk.core.chain import Mode
 from kiosk.core.checkpoint import verify_checkpoint
-from kiosk.core.crypto import Domain, SigningKey, kiosk_id_for, seal
-from kiosk.core.election import ElectionId
+from kiosk.core.crypto import Domain, SigningKey
 from kiosk.core.encoding import b64d, b64e, crockford32, group4
 from kiosk.core.merkle import MerkleLog, leaf_hash, verify_inclusion
-from kiosk.core.synthetic import SyntheticElection, build_election, random_ballot, review_definition
+from kiosk.core.synthetic import (
+    ChainWriter,
+    SyntheticElection,
+    build_election,
+    random_ballot,
+    review_definition,
+)
 from ledger import db
 from ledger.api import request_message
 from ledger.log import SqlNodeStore, lock_log, publish
@@ -57,52 +63,21 @@ POSTGRES_WORKERS = 2  # uvicorn workers of the ledger served on PostgreSQL
 # -- real signed chains, built as a kiosk builds them ---------------------------------------
 
 
-class ChainWriter:
-    """Signs a kiosk chain block by block exactly as ``ChainStore.append`` does, without the
-    encrypted store under it: the ledger sees the same bytes either way."""
-
-    def __init__(self, election: SyntheticElection) -> None:
-        self.key = SigningKey.generate()
-        self.kiosk_id = kiosk_id_for(self.key.public_key)
-        self.package = election.package
-        self.state = ChainState()
-        self.blocks: list[SignedBlock] = []
-
-    def append(self, kind: BlockKind, body: dict[str, object]) -> None:
-        block = Block(
-            election=ElectionId(self.package.id),
-            kiosk=self.kiosk_id,
-            height=self.state.next_height,
-            prev=self.state.head,
-            time=max(block_time(), self.state.time),
-            kind=kind,
-            body=body,
-        )
-        signed = sign_block(block, self.key)
-        self.state = next_state(self.state, signed)
-        self.blocks.append(signed)
-
-
 def write_chain(election: SyntheticElection, ballots: int, rng: random.Random) -> ChainWriter:
-    """Genesis, official mode, an open session and ``ballots`` real sealed ballots. Voters are
-    drawn from the election's small roll; each ballot gets a fresh nullifier, since the
-    ledger checks no roll and a roll of thousands takes long to build."""
-    chain = ChainWriter(election)
+    """Genesis, official mode, an open session and ``ballots`` real sealed ballots, signed as
+    the kiosk's store signs them. Voters are drawn from the election's small roll; each
+    ballot gets a fresh nullifier, since the ledger checks no roll and a roll of thousands
+    takes long to build."""
     package = election.package
-    chain.append(
-        BlockKind.GENESIS,
-        {"kiosk_key": b64e(chain.key.public_key), "package": b64e(package.package_hash)},
-    )
-    chain.append(BlockKind.MODE, {"mode": Mode.OFFICIAL.value})
-    chain.append(BlockKind.SESSION_OPEN, {"session": 1})
+    chain = ChainWriter(package, SigningKey.generate(), datetime.now(UTC), timedelta(0))
+    chain.mode(Mode.OFFICIAL)
+    chain.open_session()
     voters = [package.voter_for_card(k.public_key) for k in election.voter_keys[:50]]
     for _ in range(ballots):
         voter = rng.choice(voters)
         assert voter is not None
-        sealed = seal(package.ballot_key, random_ballot(package, voter, rng).plaintext())
-        chain.append(
-            BlockKind.BALLOT, {"nullifier": b64e(rng.randbytes(32)), "sealed": b64e(sealed)}
-        )
+        fresh = dataclasses.replace(voter, nullifier=rng.randbytes(32))
+        chain.cast(fresh, random_ballot(package, fresh, rng))
     return chain
 
 

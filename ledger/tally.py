@@ -26,7 +26,7 @@ from kiosk.core.errors import HanpyoError
 from kiosk.core.tally import Tally
 from ledger import db
 from ledger.bundle import write_bundle
-from ledger.closing import Closure, closure
+from ledger.closing import closure
 from ledger.errors import LedgerError
 from ledger.exports import write_exports
 from ledger.reconcile import duplicates, reconciliation
@@ -175,8 +175,15 @@ def run_tally(
     bar.close()
     for t in per_source.values():
         total.merge(t)
-    results = _results(
-        ledger, package, closed, total, per_source, hours, threshold, len(shares), now
+    results = results_document(
+        package,
+        total,
+        per_source,
+        [(s.kiosk_id, s.name, s.channel.value) for s in ledger.sources()],
+        hours,
+        {"checkpoint": closed.checkpoint, "size": closed.size, "closed_at": closed.closed_at},
+        {"threshold": threshold, "shares": len(shares)},
+        (now or datetime.now(UTC)).isoformat(timespec="seconds"),
     )
     files = [
         _write_json(out / "results.json", results),
@@ -254,37 +261,33 @@ def _jobs(ledger: Ledger, shuffled: list[Counted]) -> Iterator[tuple[int, list[t
             yield first, [(c.kiosk, encoded[c.leaf_index]) for c in part]
 
 
-def _results(
-    ledger: Ledger,
+def results_document(
     package: ElectionPackage,
-    closed: Closure,
     total: Tally,
-    per_source: dict[str, Tally],
-    hours: Counter[tuple[str, str]],
-    threshold: int,
-    shares_given: int,
-    now: datetime | None,
+    per_source: Mapping[str, Tally],
+    sources: Sequence[tuple[str, str, str]],
+    hours: Mapping[tuple[str, str], int],
+    closed: Mapping[str, Any],
+    trustees: Mapping[str, int],
+    tallied_at: str,
 ) -> dict[str, Any]:
+    """results.json: the count, and what the ledger adds (docs/tally.md). ``sources`` are
+    (kiosk id, name, channel); ``hours`` count ballots per (kiosk, hour of block time)."""
     results = total.results()
-    sources = ledger.sources()
     results |= {
         "title": package.title.to_json(),
-        "closed": {
-            "checkpoint": closed.checkpoint,
-            "size": closed.size,
-            "closed_at": closed.closed_at,
-        },
-        "tallied_at": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
-        "trustees": {"threshold": threshold, "shares": shares_given},
+        "closed": dict(closed),
+        "tallied_at": tallied_at,
+        "trustees": dict(trustees),
         "sources": [
             {
-                "kiosk": s.kiosk_id,
-                "name": s.name,
-                "channel": s.channel.value,
-                "ballots_counted": per_source[s.kiosk_id].valid,
-                "contests": per_source[s.kiosk_id].results()["contests"],
+                "kiosk": kiosk,
+                "name": name,
+                "channel": channel,
+                "ballots_counted": per_source[kiosk].valid if kiosk in per_source else 0,
+                "contests": (per_source.get(kiosk) or Tally(package)).results()["contests"],
             }
-            for s in sources
+            for kiosk, name, channel in sources
         ],
         "turnout": [{"kiosk": k, "hour": h, "ballots": n} for (k, h), n in sorted(hours.items())],
     }

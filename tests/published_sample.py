@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 import secrets
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -23,6 +24,7 @@ from kiosk.core.synthetic import (
     review_definition,
 )
 from kiosk.core.tally import Tally
+from ledger.tally import results_document
 
 
 @dataclass(frozen=True)
@@ -102,29 +104,19 @@ def sample_published(groups: int = 4, per_group: int = 5) -> Published:
         records.append({"n": position, "source": kiosk, "ballot": json.loads(raw)})
     for t in per_source.values():
         total.merge(t)
-    results = total.results()
-    turnout: dict[tuple[str, str], int] = {}
-    for kiosk, _raw, time in opened:
-        turnout[kiosk, time[:13]] = turnout.get((kiosk, time[:13]), 0) + 1
-    results |= {
-        "title": package.title.to_json(),
-        "closed": {
+    turnout: Counter[tuple[str, str]] = Counter((k, time[:13]) for k, _raw, time in opened)
+    results = results_document(
+        package,
+        total,
+        per_source,
+        [(s.kiosk, s.name, s.channel.value) for s in sources],
+        turnout,
+        {
             "checkpoint": "(the final signed checkpoint note)",
             "size": sum(len(s.blocks) for s in sources),
             "closed_at": "2017-11-25T09:05:00+00:00",
         },
-        "tallied_at": "2017-11-25T09:30:00+00:00",
-        "trustees": {"threshold": 3, "shares": 3},
-        "sources": [
-            {
-                "kiosk": s.kiosk,
-                "name": s.name,
-                "channel": s.channel.value,
-                "ballots_counted": per_source[s.kiosk].valid,
-                "contests": per_source[s.kiosk].results()["contests"],
-            }
-            for s in sources
-        ],
-        "turnout": [{"kiosk": k, "hour": h, "ballots": n} for (k, h), n in sorted(turnout.items())],
-    }
+        {"threshold": 3, "shares": 3},
+        "2017-11-25T09:30:00+00:00",
+    )
     return Published(election, tuple(sources), results, tuple(records))

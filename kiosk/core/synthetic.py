@@ -398,6 +398,10 @@ class ChainWriter:
             {"kiosk_key": b64e(key.public_key), "package": b64e(package.package_hash)},
         )
 
+    @property
+    def kiosk_id(self) -> str:
+        return kiosk_id_for(self.key.public_key)
+
     def append(self, kind: BlockKind, body: Mapping[str, Any]) -> SignedBlock:
         block = Block(
             election=self.package.id,
