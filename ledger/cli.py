@@ -100,8 +100,17 @@ def _db_url(args: argparse.Namespace) -> str:
     return str(database_url(args.db, args.data.resolve() / "ledger.db"))
 
 
+def _log_key_path(args: argparse.Namespace) -> Path:
+    """The log key: the systemd credential ``hanpyo-log-key`` when the service has one
+    (installer/), else ``<data>/log.key``."""
+    creds = os.environ.get("CREDENTIALS_DIRECTORY")
+    if creds and (Path(creds) / "hanpyo-log-key").is_file():
+        return Path(creds) / "hanpyo-log-key"
+    return Path(args.data) / "log.key"
+
+
 def _log_key(args: argparse.Namespace, create: bool = False) -> SigningKey:
-    path = args.data / "log.key"
+    path = _log_key_path(args)
     if create and not path.exists():
         args.data.mkdir(parents=True, exist_ok=True, mode=0o700)
         key = SigningKey.generate()
@@ -159,6 +168,7 @@ def _init(args: argparse.Namespace) -> int:
     from ledger.log import LogKey
     from ledger.service import Ledger
 
+    args.data.mkdir(parents=True, exist_ok=True, mode=0o700)  # the SQLite file lives here
     key = LogKey(args.origin, _log_key(args, create=True))
     signed = json.loads(args.election.read_text("utf-8"))
     package = Ledger.initialise(
@@ -174,7 +184,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     _ledger(args)  # fail here, clearly, rather than in every worker
     os.environ["HANPYO_LEDGER_DB"] = _db_url(args)
-    os.environ["HANPYO_LOG_KEY_FILE"] = str((args.data / "log.key").resolve())
+    os.environ["HANPYO_LOG_KEY_FILE"] = str(_log_key_path(args).resolve())
     # the tally's published records, shown on the public pages once they are there
     os.environ["HANPYO_PUBLISHED"] = str((args.data / "published").resolve())
     if (args.tls_cert is None) != (args.tls_key is None):
