@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import secrets
+import ssl
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,11 @@ def add_parsers(sub: Any, with_data: Any) -> None:
         help="directory for the trustees' share files (created)",
     )
     create.add_argument("--ledger-url", default="http://127.0.0.1:8400")
+    create.add_argument(
+        "--tls-cert",
+        type=Path,
+        help="the ledger's HTTPS certificate (PEM): kiosks accept exactly this certificate",
+    )
     create.add_argument("--out", type=Path, required=True, help="unsigned package (created)")
 
     sign = esub.add_parser("sign", help="sign a package with the authority key")
@@ -54,7 +61,8 @@ def add_parsers(sub: Any, with_data: Any) -> None:
         action="append",
         default=[],
         metavar=("KIOSK_ID", "REASON"),
-        help="close without this kiosk's session close or missing blocks; the reason is recorded",
+        help="close without this kiosk's session close or missing blocks; the reason is "
+        "recorded (repeat for each kiosk)",
     )
 
 
@@ -101,7 +109,7 @@ def _create(args: argparse.Namespace) -> int:
             "test_ballot_secret": b64e(test_key.secret),
             "nullifier_salt": b64e(secrets.token_bytes(32)),
         },
-        "ledger": {"url": args.ledger_url, "tls_pin": None},
+        "ledger": {"url": args.ledger_url, "tls_pin": _tls_pin(args.tls_cert)},
         "roll": roll.get("roll", []),
         "staff": roll.get("staff", []),
     }
@@ -136,3 +144,14 @@ def _write_new(path: Path, text: str) -> None:
         raise HanpyoError(f"{path} already exists; refusing to overwrite it") from e
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
+
+
+def _tls_pin(cert: Path | None) -> str | None:
+    """``sha256/HEX`` of the certificate's DER bytes, the pin kiosks check (kiosk/sync)."""
+    if cert is None:
+        return None
+    try:
+        der = ssl.PEM_cert_to_DER_cert(cert.read_text("ascii"))
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        raise HanpyoError(f"cannot read the certificate {cert}: {e}") from e
+    return "sha256/" + hashlib.sha256(der).hexdigest()

@@ -836,6 +836,7 @@ class KioskController(QObject):
     @Slot()
     def printReport(self) -> None:
         if self._screen is Screen.STAFF:
+            self._staff_note = ""
             self._print_report(QCoreApplication.translate("Kiosk", "Session report"))
 
     def _print_report(self, title: str) -> None:
@@ -857,11 +858,15 @@ class KioskController(QObject):
         self._in_background(lambda: printer.print_receipt(receipt), self._report_printed)
 
     def _report_printed(self, ok: bool, value: Any) -> None:
-        self._staff_note = (
+        # Keep what the staff member just did ("The session is open.") and add the report's
+        # outcome after it, rather than replacing it.
+        outcome = (
             QCoreApplication.translate("Kiosk", "The report is printed.")
             if ok
             else self._explain(value)
         )
+        done = self._staff_note
+        self._staff_note = f"{done} {outcome}" if done and done != outcome else outcome
         self._check_printer()
         self.changed.emit()
 

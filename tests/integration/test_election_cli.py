@@ -121,3 +121,31 @@ def test_a_bad_definition_is_refused_before_any_share_is_written(tmp_path: Path)
 def test_a_lone_trustee_can_never_hold_the_key() -> None:
     with pytest.raises(TrusteeError, match="single trustee"):
         split_new_ballot_key(5, 1)
+
+
+def test_the_ledger_certificate_is_pinned_in_the_package(tmp_path: Path) -> None:
+    import hashlib
+    import ssl
+    import subprocess
+
+    cert = tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-days", "2", "-subj", "/CN=ledger.example", "-keyout",
+         str(tmp_path / "key.pem"), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    definition = tmp_path / "definition.json"
+    definition.write_text(json.dumps(review_definition(groups=2)), "utf-8")
+    create = ["election", "create", "--definition", str(definition), "--shares"]
+    code, _, err = run(*create, str(tmp_path / "s1"), "--out", str(tmp_path / "p1.json"),
+                       "--tls-cert", str(cert))  # fmt: skip
+    assert code == 0, err
+    pin = hashlib.sha256(ssl.PEM_cert_to_DER_cert(cert.read_text())).hexdigest()
+    package = json.loads((tmp_path / "p1.json").read_text())
+    assert package["ledger"]["tls_pin"] == f"sha256/{pin}"
+    (tmp_path / "junk.pem").write_text("not a certificate")
+    code, _, err = run(*create, str(tmp_path / "s2"), "--out", str(tmp_path / "p2.json"),
+                       "--tls-cert", str(tmp_path / "junk.pem"))  # fmt: skip
+    assert code != 0 and "cannot read the certificate" in err
+    assert not (tmp_path / "p2.json").exists()
