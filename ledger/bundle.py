@@ -28,7 +28,7 @@ from kiosk.core.election import ElectionPackage, verify_package
 from kiosk.core.encoding import b64d, b64e, canonical_json
 from kiosk.core.errors import HanpyoError
 from kiosk.core.merkle import leaf_hash, root_from_leaves
-from kiosk.core.tally import InvalidBallot, Tally
+from kiosk.core.tally import Tally
 from ledger.closing import Closure, verify_statement
 from ledger.reconcile import counted_ballot
 from ledger.trustees import rebuild_ballot_key
@@ -175,6 +175,13 @@ class _Bundle:
         self.counted: Counter[str] = Counter()  # per source, by the policy
         self.counted_total = 0
         self.set_aside: set[int] = set()  # leaf indexes of ballots the policy does not count
+        # Filled by _scan, the one pass over the log that the chain, root and dedup checks share;
+        # left empty when it cannot run, so that those checks fail with a reason, not a crash.
+        self.chain_error: str | None = None
+        self.chain_count = 0
+        self.leaves: list[bytes] = []
+        self.voters: dict[bytes, Seen | list[Seen]] = {}
+        self._root: bytes | None = None  # the final checkpoint's, once it verified
         self.tallies: dict[str, Tally] = {}
 
     def _text(self, name: str) -> str:
@@ -204,7 +211,8 @@ class _Bundle:
         return f"{checkpoint.origin}, {checkpoint.size} blocks"
 
     def check_close(self) -> str:
-        verify_statement(self.close.statement, NoteVerifier.parse(self.log_key_text), self.close)
+        verifier = NoteVerifier.parse(self.log_key_text)
+        verify_statement(self.close.statement, verifier, self.close, self._need_package().id)
         waived = ", ".join(f"{k} ({v})" for k, v in sorted(self.close.waivers.items()))
         return f"closed {self.close.closed_at}; waivers: {waived or 'none'}"
 
@@ -215,9 +223,6 @@ class _Bundle:
         keys = {s["kiosk"]: b64d(s["public_key"], length=32, name="key") for s in self.sources}
         channel = {s["kiosk"]: s["channel"] for s in self.sources}
         chains: dict[str, ChainVerifier] = {}
-        self.chain_error: str | None = None
-        self.leaves: list[bytes] = []
-        self.voters: dict[bytes, Seen | list[Seen]] = {}
         with self.z.open("log.jsonl") as f:
             for index, line in enumerate(f):
                 raw = line.rstrip(b"\n")
@@ -255,10 +260,10 @@ class _Bundle:
         self.chain_count = len(chains)
 
     def check_chains(self) -> str:
+        self._scan()
         for kiosk, key in ((s["kiosk"], s["public_key"]) for s in self.sources):
             if kiosk_id_for(b64d(key, length=32, name="key")) != kiosk:
                 raise BundleError(f"source {kiosk} is not the id of its public key")
-        self._scan()
         if self.chain_error is not None:
             raise BundleError(self.chain_error)
         return f"{self.chain_count} chains, {len(self.leaves)} blocks"
@@ -267,7 +272,7 @@ class _Bundle:
         leaves = self.leaves
         if len(leaves) != self.close.size:
             raise BundleError(f"the bundle holds {len(leaves)} blocks, the log {self.close.size}")
-        if root_from_leaves(leaves) != getattr(self, "_root", None):
+        if root_from_leaves(leaves) != self._root:
             raise BundleError("the blocks do not hash to the final checkpoint's root")
         return f"{len(leaves)} leaves"
 
@@ -345,8 +350,7 @@ class _Bundle:
             source = record["source"]
             tally = self.tallies.setdefault(source, Tally(package))
             if "ballot" in record:
-                tally.add_plaintext(canonical_json(record["ballot"]), position, source)
-                if len(tally.invalid) and tally.invalid[-1].position == position:
+                if not tally.add_plaintext(canonical_json(record["ballot"]), position, source):
                     raise BundleError(
                         f"ballot {position} is published as valid but breaks the rules: "
                         f"{tally.invalid[-1].reason}"
@@ -355,7 +359,7 @@ class _Bundle:
                 if tally.add_plaintext(b64d(record["plaintext"]), position, source):
                     raise BundleError(f"ballot {position} is published as invalid but is valid")
             else:  # did not open: nothing to recount, the reason stands as published
-                tally.invalid.append(InvalidBallot(position, record["invalid"], None, source))
+                tally.refuse(position, record["invalid"], source)
         for t in self.tallies.values():
             total.merge(t)
         recount = total.results()

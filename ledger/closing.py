@@ -3,6 +3,7 @@ log is frozen under a final signed checkpoint and a close statement signed by th
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,13 +40,7 @@ class Closure:
     waivers: dict[str, str]
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "closed_at": self.closed_at,
-            "size": self.size,
-            "checkpoint": self.checkpoint,
-            "statement": self.statement,
-            "waivers": self.waivers,
-        }
+        return dataclasses.asdict(self)
 
 
 def unready_sources(ledger: Ledger) -> list[Unready]:
@@ -117,7 +112,7 @@ def close_election(
         raise LedgerError(
             "not_ready",
             f"{len(blocking)} source(s) keep the election from closing:\n{lines}\n"
-            "Deliver their blocks, or waive them with --waive KIOSK --reason TEXT.",
+            'Deliver their blocks, or waive each with --waive KIOSK_ID "reason".',
         )
     closed_at = (now or datetime.now(UTC)).isoformat(timespec="seconds")
     with ledger.engine.begin() as conn:
@@ -163,13 +158,13 @@ def statement_text(
     return "\n".join(lines) + "\n"
 
 
-def verify_statement(statement: str, verifier: Any, expected: Closure) -> None:
-    """Check the close statement's signature and that it says what the record says."""
+def verify_statement(statement: str, verifier: Any, expected: Closure, election: str) -> None:
+    """Check the close statement's signature and that it says what the record says, for
+    ``election``."""
     try:
         text = open_note(statement, verifier)
     except VerificationError as e:
         raise LedgerError("bad_close_statement", f"the close statement does not verify: {e}") from e
-    election = text.splitlines()[1].removeprefix("election ")
     want = statement_text(
         election, expected.size, expected.checkpoint, expected.closed_at, expected.waivers
     )

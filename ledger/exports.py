@@ -68,7 +68,7 @@ def write_exports(
     package: ElectionPackage,
     results: dict[str, Any],
     ballots: Iterable[dict[str, Any]],
-    chains: Mapping[str, Sequence[SignedBlock]],
+    chains: Mapping[str, Iterable[SignedBlock]],
     sources: Sequence[dict[str, Any]],
 ) -> list[Path]:
     """Write the four standard exports into ``out`` and return their paths.
@@ -666,7 +666,7 @@ def _cvr_code(kind: str, value: str) -> dict[str, Any]:
 def nist_event_log(
     package: ElectionPackage,
     results: Mapping[str, Any],
-    chains: Mapping[str, Sequence[SignedBlock]],
+    chains: Mapping[str, Iterable[SignedBlock]],
     sources: Sequence[Mapping[str, Any]],
 ) -> dict[str, Any]:
     """An ElectionEventLog (NIST SP 1500-101): one Device per kiosk or online platform and one
@@ -679,7 +679,7 @@ def nist_event_log(
 def _event_log(
     package: ElectionPackage,
     results: Mapping[str, Any],
-    chains: Mapping[str, Sequence[SignedBlock]],
+    chains: Mapping[str, Iterable[SignedBlock]],
     sources: Sequence[Mapping[str, Any]],
 ) -> dict[str, Any]:
     devices = [
@@ -772,7 +772,7 @@ class _Device:
 def _devices(
     sources: Sequence[Mapping[str, Any]],
     results: Mapping[str, Any],
-    chains: Mapping[str, Sequence[SignedBlock]],
+    chains: Mapping[str, Iterable[SignedBlock]],
 ) -> list[_Device]:
     """The listed sources in order, then any other that the results or the chains name."""
     published = {s["kiosk"]: s for s in results.get("sources", [])}

@@ -23,7 +23,7 @@ from markupsafe import Markup
 
 from kiosk.core.block import BlockKind, decode_signed_block
 from kiosk.core.checkpoint import verify_checkpoint
-from kiosk.core.election import ElectionPackage, Text, read_package
+from kiosk.core.election import ElectionPackage, Text
 from kiosk.core.encoding import b64e
 from kiosk.core.errors import HanpyoError
 from kiosk.core.merkle import leaf_hash
@@ -130,7 +130,7 @@ class _ResultsPage:
 def public_pages(ledger: Ledger, published: Path) -> APIRouter:
     """The public pages over ``ledger``, with the tally's records read from ``published``."""
     router = APIRouter(include_in_schema=False)
-    package = read_package(json.loads(ledger.signed_package)["package"])
+    package = ledger.package
     results_page = _ResultsPage(published, package)
 
     def page(name: str, title: Text, status: int = 200, **context: Any) -> HTMLResponse:

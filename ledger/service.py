@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import secrets
@@ -20,7 +21,13 @@ from kiosk.core.crypto import (
     kiosk_id_for,
     verify_signature,
 )
-from kiosk.core.election import Channel, DuplicatePolicy, ElectionPackage, verify_package
+from kiosk.core.election import (
+    Channel,
+    DuplicatePolicy,
+    ElectionPackage,
+    read_package,
+    verify_package,
+)
 from kiosk.core.errors import EncodingError, VerificationError
 from ledger import db
 from ledger.errors import LedgerError
@@ -272,9 +279,14 @@ class Ledger:
             ).all()
         return sorted(r[0] for r in rows)
 
+    @functools.cached_property
+    def package(self) -> ElectionPackage:
+        """The election package the ledger was initialised with (verified then)."""
+        return read_package(json.loads(self.signed_package)["package"])
+
     @property
     def duplicate_policy(self) -> DuplicatePolicy:
-        return DuplicatePolicy(json.loads(self.signed_package)["package"]["duplicate_policy"])
+        return self.package.duplicate_policy
 
     def log_size(self) -> int:
         with self.reader.connect() as conn:

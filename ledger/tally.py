@@ -9,11 +9,11 @@ import multiprocessing
 import os
 import secrets
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from shamir_mnemonic.share import Share
 from sqlalchemy import select
@@ -43,10 +43,6 @@ class Counted:
 
     leaf_index: int
     kiosk: str
-
-
-def package_of(ledger: Ledger) -> ElectionPackage:
-    return read_package(json.loads(ledger.signed_package)["package"])
 
 
 def counted_ballots(ledger: Ledger, size: int) -> list[Counted]:
@@ -101,7 +97,7 @@ def _count_chunk(
         try:
             raw = open_sealed(sealed)
         except HanpyoError as e:
-            tally.add_sealed(open_sealed, sealed, position, kiosk)
+            tally.refuse(position, str(e), kiosk)
             lines.append(
                 _line({"n": position, "source": kiosk, "invalid": str(e), "plaintext": ""})
             )
@@ -145,19 +141,18 @@ def run_tally(
         raise LedgerError(
             "not_closed", "the election is not closed; run `ledger election close` first"
         )
-    package = package_of(ledger)
+    package = ledger.package
     key = rebuild_ballot_key(list(shares), package.ballot_key)
     threshold = _threshold(shares)
     out.mkdir(parents=True, exist_ok=True)
     if any(out.iterdir()):
         raise LedgerError("not_empty", f"{out} is not empty; tally into a new directory")
 
-    chosen = counted_ballots(ledger, closed.size)
-    order = list(range(len(chosen)))
-    secrets.SystemRandom().shuffle(order)  # the published order says nothing of the log's
-    shuffled = [chosen[i] for i in order]
+    shuffled = counted_ballots(ledger, closed.size)
+    secrets.SystemRandom().shuffle(shuffled)  # the published order says nothing of the log's
 
-    total, per_source = Tally(package), {s.kiosk_id: Tally(package) for s in ledger.sources()}
+    sources = ledger.sources()
+    total, per_source = Tally(package), {s.kiosk_id: Tally(package) for s in sources}
     hours: Counter[tuple[str, str]] = Counter()
     bar = _progress(len(shuffled), progress)
     ctx = multiprocessing.get_context("spawn")
@@ -179,7 +174,7 @@ def run_tally(
         package,
         total,
         per_source,
-        [(s.kiosk_id, s.name, s.channel.value) for s in ledger.sources()],
+        [(s.kiosk_id, s.name, s.channel.value) for s in sources],
         hours,
         {"checkpoint": closed.checkpoint, "size": closed.size, "closed_at": closed.closed_at},
         {"threshold": threshold, "shares": len(shares)},
@@ -199,7 +194,7 @@ def run_tally(
         package,
         results,
         _published_ballots(out / "ballots.jsonl"),
-        cast(Mapping[str, Sequence[SignedBlock]], _Chains(ledger)),
+        {s.kiosk_id: _Chain(ledger, s.kiosk_id) for s in sources},
         results["sources"],
     )
     files += write_report(out, package, results)
@@ -213,26 +208,9 @@ def _published_ballots(path: Path) -> Iterator[dict[str, Any]]:
             yield json.loads(line)
 
 
-class _Chains(Mapping[str, Iterable[SignedBlock]]):
-    """Every source's chain, read from the database as it is iterated, never all at once."""
-
-    def __init__(self, ledger: Ledger) -> None:
-        self.ledger = ledger
-        self.kiosks = [s.kiosk_id for s in ledger.sources()]
-
-    def __getitem__(self, kiosk: str) -> Iterable[SignedBlock]:
-        if kiosk not in self.kiosks:
-            raise KeyError(kiosk)
-        return _Chain(self.ledger, kiosk)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.kiosks)
-
-    def __len__(self) -> int:
-        return len(self.kiosks)
-
-
 class _Chain:
+    """One source's chain, read from the database each time it is iterated, never held."""
+
     def __init__(self, ledger: Ledger, kiosk: str) -> None:
         self.ledger, self.kiosk = ledger, kiosk
 

@@ -120,13 +120,19 @@ class Tally:
         self.__dict__.update(state)
 
     # -- counting -------------------------------------------------------------------------
+    def refuse(
+        self, position: int, reason: str, source: str | None = None, contest: str | None = None
+    ) -> bool:
+        """Count the ballot at ``position`` as invalid, with its reason. Returns False."""
+        self.invalid.append(InvalidBallot(position, reason, contest, source))
+        return False
+
     def add_plaintext(self, raw: bytes, position: int, source: str | None = None) -> bool:
         """Count one opened ballot; return False (and record why) if it is invalid."""
         try:
             ballot = ballot_from_plaintext(raw)
         except BallotError as e:
-            self.invalid.append(InvalidBallot(position, str(e), None, source))
-            return False
+            return self.refuse(position, str(e), source)
         return self.add(ballot, position, source)
 
     def add_sealed(
@@ -140,16 +146,14 @@ class Tally:
         try:
             raw = open_sealed(sealed)
         except VerificationError as e:
-            self.invalid.append(InvalidBallot(position, str(e), None, source))
-            return False
+            return self.refuse(position, str(e), source)
         return self.add_plaintext(raw, position, source)
 
     def add(self, ballot: Ballot, position: int, source: str | None = None) -> bool:
         try:
             self._check(ballot)
         except BallotError as e:
-            self.invalid.append(InvalidBallot(position, str(e), e.contest, source))
-            return False
+            return self.refuse(position, str(e), source, e.contest)
         self.valid += 1
         self.by_category[ballot.category] += 1
         for contest_id, selection in ballot.selections.items():
