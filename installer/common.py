@@ -1,4 +1,4 @@
-"""Pieces both hosts share: packages, the program's copy and virtual environment, users,
+"""Pieces both hosts share: packages, the program's wheel and virtual environment, users,
 systemd quoting, and secrets kept as systemd credentials."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from plan import Command, File, Plan, Target
 
-SOURCE = Path(__file__).resolve().parents[1]  # the clone the installer runs from
+SOURCE = Path(__file__).resolve().parents[1]  # the clone or unpacked release it runs from
 CREDSTORE = "/etc/credstore"  # root-only files, when there is no TPM
 CREDSTORE_ENCRYPTED = "/etc/credstore.encrypted"  # sealed with systemd-creds
 
@@ -98,20 +98,48 @@ def _user_exists(user: str) -> bool:
     return True
 
 
-def program(plan: Plan, prefix: str, extra: str) -> tuple[str, ...]:
-    """Copy the program to ``prefix/src`` and install it, editable, into ``prefix/venv``.
+def find_wheel(given: Path | None) -> Path:
+    """The program's wheel: ``given``, else the newest ``dist/hanpyo-*.whl`` beside the
+    installer (where `installer/make-release.sh` puts it, and where a release unpacks)."""
+    if given is not None:
+        if not given.is_file() or not WHEEL_NAME.fullmatch(given.name):
+            raise ValueError(f"{given} is not a Hanpyo wheel (hanpyo-VERSION-py3-none-any.whl)")
+        return given.resolve()
+    found = [p for p in (SOURCE / "dist").glob("hanpyo-*.whl") if WHEEL_NAME.fullmatch(p.name)]
+    if not found:
+        raise ValueError(
+            f"no Hanpyo wheel in {SOURCE / 'dist'}: build one with installer/make-release.sh "
+            "(or pass --wheel FILE)"
+        )
+    return max(found, key=_wheel_version)
 
-    Editable, because the program finds its fonts and translations beside its packages.
-    Returns the copied files' paths, so a service restarts when the program changes.
+
+WHEEL_NAME = re.compile(r"hanpyo-(\d+(?:\.\d+)*)-py3-none-any\.whl")
+
+
+def _wheel_version(path: Path) -> tuple[int, ...]:
+    match = WHEEL_NAME.fullmatch(path.name)
+    assert match is not None  # noqa: S101 (filtered by the caller)
+    return tuple(int(part) for part in match.group(1).split("."))
+
+
+def program(
+    plan: Plan, prefix: str, extra: str, wheel: Path, wheelhouse: Path | None
+) -> tuple[str, ...]:
+    """Install the program's wheel, with the host's extra, into ``prefix/venv``.
+
+    The wheel is kept in ``prefix/wheels``; returns its path there, so a service restarts
+    when the program changes. ``wheelhouse`` holds every dependency's wheel for a host
+    without internet (`make-release.sh --with-dependencies`); without it pip uses the index.
     """
-    paths = []
-    for relative in _source_files():
-        where = f"{prefix}/src/{relative}"
-        group = f"the program's files in {prefix}/src"
-        plan.add(File(where, (SOURCE / relative).read_bytes(), group=group))
-        paths.append(where)
-    project = (SOURCE / "pyproject.toml").read_bytes()
+    content = wheel.read_bytes()
+    kept = f"{prefix}/wheels/{wheel.name}"
+    plan.add(File(kept, content))
+    digest = hashlib.sha256(content).hexdigest()[:16]
     venv = f"{prefix}/venv"
+    pip = (f"{venv}/bin/python", "-m", "pip", "install", "-q", "--disable-pip-version-check")
+    index = ("--no-index", "--find-links", str(wheelhouse)) if wheelhouse else ()
+    missing = lambda: not Path(venv, "bin", extra).exists()  # noqa: E731
     plan.add(
         Command(
             ("python3", "-m", "venv", venv),
@@ -119,23 +147,23 @@ def program(plan: Plan, prefix: str, extra: str) -> tuple[str, ...]:
             key=f"venv:{venv}",
             needed=lambda: not Path(venv, "bin", "python").exists(),
         ),
+        # pip skips a wheel whose version is already installed, so the program itself is
+        # reinstalled from this exact wheel once its dependencies are in place.
         Command(
-            (f"{venv}/bin/python", "-m", "pip", "install", "-q", "-e", f"{prefix}/src[{extra}]"),
-            "install the program and its dependencies",
-            key=f"pip:{extra}:{hashlib.sha256(project).hexdigest()[:16]}",
-            needed=lambda: not Path(venv, "bin", extra).exists(),
+            (*pip, *index, f"{kept}[{extra}]"),
+            "install the program's dependencies",
+            key=f"deps:{extra}:{digest}",
+            needed=missing,
+        ),
+        Command(
+            (*pip, *index, "--force-reinstall", "--no-deps", kept),
+            "install the program",
+            key=f"wheel:{extra}:{digest}",
+            needed=missing,
         ),
     )
-    return tuple(paths)
-
-
-def _source_files() -> list[str]:
-    files = ["pyproject.toml", "README.md"]
-    for top in ("kiosk", "ledger", "assets"):
-        for path in sorted((SOURCE / top).rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-                files.append(str(path.relative_to(SOURCE)))
-    return files
+    plan.facts["program"] = wheel.name
+    return (kept,)
 
 
 def credential(plan: Plan, name: str, seal: str, secret: bytes) -> tuple[str, str]:

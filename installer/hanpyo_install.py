@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import kiosk_host
 import ledger_host
+from common import find_wheel
 from plan import Plan, Target, apply, read_facts, uninstall
 
 
@@ -43,6 +44,18 @@ def main(argv: list[str] | None = None) -> int:
                        help="seal keys with systemd-creds to the TPM (auto: when there is one), "
                        "the host key, or keep them as root-only files (none)")  # fmt: skip
         p.add_argument("--no-start", action="store_true", help="do not (re)start the service")
+        p.add_argument(
+            "--wheel",
+            type=Path,
+            help="the program's wheel (default: the newest dist/hanpyo-*.whl beside the "
+            "installer, as installer/make-release.sh writes it)",
+        )
+        p.add_argument(
+            "--wheelhouse",
+            type=Path,
+            help="a folder with every dependency's wheel, for a host without internet "
+            "(default: dist/wheels beside the wheel, when it exists)",
+        )
     args = parser.parse_args(argv)
     target = Target(args.root.resolve(), args.dry_run)
     if target.real and os.geteuid() != 0:
@@ -62,6 +75,7 @@ def _kiosk(parser: argparse.ArgumentParser, args: argparse.Namespace, target: Ta
         parser.error("the kiosk needs --authority KEY, the election authority's public key")
     if args.ledger and not args.admin_token:
         parser.error("--ledger needs --admin-token to register the kiosk")
+    _find_program(parser, args)
     plan, secret = kiosk_host.kiosk_plan(args, target)
     public_key = _public_key(secret, target) if secret else read_facts(plan, target).get("key")
     if public_key:
@@ -81,6 +95,8 @@ def _ledger(parser: argparse.ArgumentParser, args: argparse.Namespace, target: T
     problem = ledger_host.check_arguments(args)
     if problem and not args.uninstall:
         parser.error(problem)
+    if not args.uninstall:
+        _find_program(parser, args)
     plan = ledger_host.ledger_plan(args, target)
     if args.uninstall:
         uninstall(plan, target)
@@ -88,6 +104,21 @@ def _ledger(parser: argparse.ArgumentParser, args: argparse.Namespace, target: T
     print(f"ledger host{_where(target)}:")
     apply(plan, target)
     return 0
+
+
+def _find_program(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Settle --wheel and --wheelhouse (the defaults come from a release's dist/ folder)."""
+    try:
+        args.wheel = find_wheel(args.wheel)
+    except ValueError as e:
+        parser.error(str(e))
+    if args.wheelhouse is None and (args.wheel.parent / "wheels").is_dir():
+        args.wheelhouse = args.wheel.parent / "wheels"
+    if args.wheelhouse is not None:
+        if not args.wheelhouse.is_dir():
+            parser.error(f"--wheelhouse {args.wheelhouse}: no such folder")
+        args.wheelhouse = args.wheelhouse.resolve()
+        print(f"installing without the internet: dependencies from {args.wheelhouse}")
 
 
 def _where(target: Target) -> str:

@@ -58,7 +58,8 @@ def kiosk_plan(args: argparse.Namespace, target: Target) -> tuple[Plan, bytes | 
     plan = Plan("kiosk")
     install_packages(plan, package_names(PACKAGES, target))
     system_user(plan, USER, "Hanpyo voting kiosk", "/var/lib/hanpyo", ("lp",))
-    sources = program(plan, PREFIX, "kiosk")
+    # an uninstall needs no wheel: it removes what the record lists
+    sources = () if args.uninstall else program(plan, PREFIX, "kiosk", args.wheel, args.wheelhouse)
     seal = choose_seal(args.tpm)
     kiosk_secret = existing_secret(target, KIOSK_KEY) or new_secret()
     store_secret = existing_secret(target, STORE_KEY) or new_secret()

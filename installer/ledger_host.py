@@ -64,7 +64,8 @@ def ledger_plan(args: argparse.Namespace, target: Target) -> Plan:
     names = PACKAGES + (["postgresql-client"] if postgres else [])
     install_packages(plan, package_names(names, target))
     system_user(plan, USER, "Hanpyo ledger", DATA, ())
-    sources = program(plan, PREFIX, "ledger")
+    # an uninstall needs no wheel: it removes what the record lists
+    sources = () if args.uninstall else program(plan, PREFIX, "ledger", args.wheel, args.wheelhouse)
     secret = existing_secret(target, LOG_KEY) or new_secret()
     key_path, load_key = credential(plan, LOG_KEY, choose_seal(args.tpm), secret)
     environment = f"HANPYO_DB={args.db}\n" if args.db else ""

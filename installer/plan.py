@@ -153,7 +153,8 @@ def apply(plan: Plan, target: Target) -> int:
                 _run(step)
         if isinstance(step, Command) and step.key:
             done_keys.append(step.key)
-    new_record = _record(plan, done_keys, record)
+    _remove_stale(plan, target, record, report)
+    new_record = _record(plan, done_keys)
     if new_record != record and not target.dry_run:
         _write(target.path(plan.record_path), _record_bytes(new_record), 0o600)
     report.done()
@@ -251,13 +252,28 @@ def _read_record(target: Target, plan: Plan) -> dict[str, list[str]]:
     return dict(json.loads(where.read_text("utf-8")))
 
 
-def _record(plan: Plan, keys: Iterable[str], old: dict[str, list[str]]) -> dict[str, list[str]]:
+def _remove_stale(plan: Plan, target: Target, record: dict[str, list[str]], report: Report) -> None:
+    """Remove what an earlier install added that this one no longer has (an older version's
+    wheel, the source copy older installers made), so an upgrade leaves nothing behind."""
+    wanted = {s.path for s in plan.steps if isinstance(s, File | Link)}
+    stale = [p for p in record.get("paths", []) if p not in wanted]
+    present = [p for p in stale if target.path(p).is_symlink() or target.path(p).exists()]
+    if not present:
+        return
+    for path in present:
+        report.change("remove", path, quiet=len(present) > 3)
+        if not target.dry_run:
+            target.path(path).unlink()
+    if len(present) > 3:
+        verb = "would remove" if target.dry_run else "removed"
+        print(f"  {verb} {len(present)} files an earlier install added")
+
+
+def _record(plan: Plan, keys: Iterable[str]) -> dict[str, list[str]]:
     """What this host now holds: the paths an uninstall removes, the data it keeps, the
-    commands already run. Paths of an earlier install that the plan no longer has are kept
-    in the list, so an uninstall still removes them."""
+    commands already run."""
     files = [s for s in plan.steps if isinstance(s, File | Link)]
     paths = [s.path for s in files if not (isinstance(s, File) and s.keep)]
-    paths += [p for p in old.get("paths", []) if p not in paths]
     kept = [s.path for s in files if isinstance(s, File) and s.keep]
     facts = [f"{k}={v}" for k, v in sorted(plan.facts.items())]
     return {"paths": paths, "kept": kept, "keys": sorted(set(keys)), "facts": facts}

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from kiosk.assets import ASSETS
 from kiosk.core.ballot import Ballot
 from kiosk.core.block import BlockKind, decode_signed_block
 from kiosk.core.chain import Mode, verify_chain
@@ -34,9 +35,7 @@ from kiosk.sync.client import LedgerClient
 from kiosk.sync.worker import SyncWorker
 
 PIN = "123456"
-SAMPLE = (
-    Path(__file__).resolve().parent.parent / "assets" / "elections" / "provincial-review-2017.json"
-)
+SAMPLE = ASSETS / "elections" / "provincial-review-2017.json"
 
 
 def say(text: str = "") -> None:

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
+from kiosk.assets import ASSETS
 from kiosk.core.crypto import SigningKey
 from kiosk.core.election import Channel
 from kiosk.core.encoding import b64d, b64e, canonical_json
@@ -30,7 +31,7 @@ from ledger.service import Ledger
 
 MAX_BODY = 4 * 1024 * 1024
 STATIC = Path(__file__).with_name("static")
-FONTS = Path(__file__).resolve().parents[1] / "assets" / "fonts"  # the Korean font we ship
+FONTS = ASSETS / "fonts"  # the Korean font we ship
 CLOCK_SKEW = 300  # seconds a signed request may be early or late
 STATUS = {
     "unknown_kiosk": 403,

@@ -1,13 +1,20 @@
-"""Fixtures for integration tests: a private PostgreSQL (pcscd fixtures: tests/conftest.py)."""
+"""Fixtures for integration tests: a private PostgreSQL, the release build (pcscd fixtures:
+tests/conftest.py)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.integration.postgres import PrivatePostgres
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
@@ -25,3 +32,20 @@ def postgres_url(postgres_server: PrivatePostgres) -> Iterator[str]:
     name = f"t_{uuid.uuid4().hex[:16]}"
     yield postgres_server.create_database(name)
     postgres_server.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def release(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What installer/make-release.sh builds, once per run: the wheel (`python -m build`)
+    and the release tarball, in a folder of their own."""
+    out = tmp_path_factory.mktemp("release")
+    done = subprocess.run(
+        [str(ROOT / "installer" / "make-release.sh"), "--out", str(out)],
+        env={**os.environ, "PYTHON": sys.executable},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return out

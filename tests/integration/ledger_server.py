@@ -28,13 +28,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _cwd(python: str) -> Path:
+    """The checkout for this Python; for an installed wheel, its virtual environment's
+    folder, away from the checkout, so nothing can come from the source tree."""
+    return ROOT if python == sys.executable else Path(python).parents[1]
+
+
 def ledger_cli(
-    *args: str, data: Path | None, db: str | None = None
+    *args: str, data: Path | None, db: str | None = None, python: str = sys.executable
 ) -> subprocess.CompletedProcess[str]:
+    """``ledger`` run by ``python`` (default: this one; the packaging tests pass a virtual
+    environment the wheel was installed into)."""
     extra = (["--data", str(data)] if data else []) + (["--db", db] if db else [])
     return subprocess.run(
-        [sys.executable, "-m", "ledger.cli", *args, *extra],
-        cwd=ROOT,
+        [python, "-m", "ledger.cli", *args, *extra],
+        cwd=_cwd(python),
         capture_output=True,
         text=True,
         timeout=120,
@@ -46,9 +54,15 @@ class LedgerServer:
     """``ledger serve`` in a subprocess; stopped by its process id."""
 
     def __init__(
-        self, data: Path, election: SyntheticElection, *, db: str | None = None, workers: int = 1
+        self,
+        data: Path,
+        election: SyntheticElection,
+        *,
+        db: str | None = None,
+        workers: int = 1,
+        python: str = sys.executable,
     ) -> None:
-        self.data, self.db, self.workers = data, db, workers
+        self.data, self.db, self.workers, self.python = data, db, workers, python
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -64,6 +78,7 @@ class LedgerServer:
             ORIGIN,
             data=data,
             db=db,
+            python=python,
         )
         if done.returncode != 0:
             raise RuntimeError(f"ledger init failed: {done.stderr}")
@@ -72,18 +87,18 @@ class LedgerServer:
             for line in done.stdout.splitlines()
             if line.startswith("log key")
         )
-        token = ledger_cli("admin-token", "--label", "tests", data=data, db=db)
+        token = ledger_cli("admin-token", "--label", "tests", data=data, db=db, python=python)
         self.admin_token = token.stdout.strip()
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return ledger_cli(*args, data=self.data, db=self.db)
+        return ledger_cli(*args, data=self.data, db=self.db, python=self.python)
 
     def start(self) -> None:
         extra = ["--db", self.db] if self.db else []
         self.log = (self.data / "serve.log").open("ab")
         self.process = subprocess.Popen(
             [
-                sys.executable,
+                self.python,
                 "-m",
                 "ledger.cli",
                 "serve",
@@ -95,7 +110,7 @@ class LedgerServer:
                 "--workers",
                 str(self.workers),
             ],
-            cwd=ROOT,
+            cwd=_cwd(self.python),
             stdout=self.log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

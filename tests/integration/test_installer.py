@@ -11,6 +11,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from types import ModuleType
 
@@ -27,9 +28,20 @@ KIOSK_OPTIONS = ["--authority", AUTHORITY, "--tpm", "none", "--printer", "usb:04
 LEDGER_OPTIONS = ["--tpm", "none", "--backup-keep", "3"]
 
 
+WHEEL: dict[str, Path] = {}  # the wheel this run built (the `release` fixture)
+
+
+@pytest.fixture(autouse=True)
+def _wheel(release: Path) -> None:
+    WHEEL["path"] = next(release.glob("hanpyo-*.whl"))
+
+
 def install(host: str, root: Path, *options: str) -> str:
+    given = "--uninstall" in options or "--wheel" in options
+    wheel = [] if given else ["--wheel", str(WHEEL["path"])]
+    command = [sys.executable, str(INSTALLER / "hanpyo_install.py"), host, "--root", str(root)]
     done = subprocess.run(
-        [sys.executable, str(INSTALLER / "hanpyo_install.py"), host, "--root", str(root), *options],
+        [*command, *options, *wheel],
         capture_output=True,
         text=True,
         timeout=60,
@@ -87,11 +99,53 @@ def test_kiosk_host_files(tmp_path: Path) -> None:
     assert "org.debian.pcsc-lite.access_pcsc" in rule and "org.debian.pcsc-lite.access_card" in rule
     assert 'subject.user == "hanpyo"' in rule
     assert text(tmp_path, "/etc/sysusers.d/hanpyo.conf").startswith("u hanpyo - ")
-    assert (tmp_path / "opt/hanpyo/kiosk/src/kiosk/cli.py").is_file()
-    assert (tmp_path / "opt/hanpyo/kiosk/src/assets/fonts/NanumGothic.ttf").is_file()
+    assert (tmp_path / "opt/hanpyo/kiosk/wheels" / WHEEL["path"].name).is_file()
     # commands are printed, not run, under --root
     assert "would run: systemd-sysusers /etc/sysusers.d/hanpyo.conf" in out
     assert "apt-get install" in out and "pcscd libccid cage" in out
+
+
+def test_the_program_is_installed_from_the_wheel(tmp_path: Path) -> None:
+    wheel = WHEEL["path"]
+    out = install("kiosk", tmp_path, *KIOSK_OPTIONS)
+    kept = f"/opt/hanpyo/kiosk/wheels/{wheel.name}"
+    assert (tmp_path / kept.lstrip("/")).read_bytes() == wheel.read_bytes()
+    pip = "/opt/hanpyo/kiosk/venv/bin/python -m pip install -q --disable-pip-version-check"
+    pip = f"would run: {pip}"
+    assert f"{pip} '{kept}[kiosk]'    # install the program's dependencies" in out
+    assert f"{pip} --force-reinstall --no-deps {kept}    # install the program" in out
+    assert not (tmp_path / "opt/hanpyo/kiosk/src").exists()  # no copy of the source tree
+    ledger = install("ledger", tmp_path, *LEDGER_OPTIONS)
+    assert f"/opt/hanpyo/ledger/wheels/{wheel.name}[ledger]" in ledger
+
+
+def test_a_host_without_internet_installs_from_the_wheelhouse(tmp_path: Path) -> None:
+    house = tmp_path / "wheels"
+    house.mkdir()
+    out = install("ledger", tmp_path / "root", *LEDGER_OPTIONS, "--wheelhouse", str(house))
+    assert f"--no-index --find-links {house} '/opt/hanpyo/ledger/wheels/" in out
+    missing = subprocess.run(
+        [sys.executable, str(INSTALLER / "hanpyo_install.py"), "ledger", "--root", str(tmp_path),
+         "--wheel", str(tmp_path / "hanpyo-9.9.9-py3-none-any.whl")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert missing.returncode != 0 and "is not a Hanpyo wheel" in missing.stderr
+
+
+def test_a_new_version_replaces_the_old_one(tmp_path: Path) -> None:
+    install("kiosk", tmp_path, *KIOSK_OPTIONS)
+    newer = tmp_path / "hanpyo-0.2.0-py3-none-any.whl"
+    shutil.copy(WHEEL["path"], newer)
+    with zipfile.ZipFile(newer, "a") as z:
+        z.writestr("kiosk/CHANGED", "a change")
+    out = install("kiosk", tmp_path, *KIOSK_OPTIONS, "--wheel", str(newer))
+    old = f"/opt/hanpyo/kiosk/wheels/{WHEEL['path'].name}"
+    assert f"remove {old}" in out
+    assert not (tmp_path / old.lstrip("/")).exists()
+    assert "--force-reinstall --no-deps /opt/hanpyo/kiosk/wheels/hanpyo-0.2.0-py3-none-any" in out
+    assert "would run: systemctl restart hanpyo-kiosk.service" in out
+    again = install("kiosk", tmp_path, *KIOSK_OPTIONS, "--wheel", str(newer))
+    assert "no changes" in again.splitlines()
 
 
 def test_kiosk_keys_sealed_when_there_is_a_tpm(tmp_path: Path) -> None:
@@ -234,6 +288,7 @@ def test_shell_scripts_pass_shellcheck() -> None:
         "hanpyo-ledger-backup.sh",
         "install-kiosk.sh",
         "install-ledger.sh",
+        "make-release.sh",
     ]
     done = subprocess.run(
         [tool("shellcheck"), *map(str, scripts)], capture_output=True, text=True, check=False

@@ -1,0 +1,1 @@
+"""The touchscreen: QML screens and the Python objects they talk to."""
