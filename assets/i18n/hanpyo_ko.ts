@@ -184,11 +184,6 @@
         <translation>투표를 시작했습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="805"/>
-        <source>Opening report (zero report)</source>
-        <translation>개시 보고서 (영 보고서)</translation>
-    </message>
-    <message>
         <location filename="../../kiosk/ui/controller.py" line="813"/>
         <source>The session is paused.</source>
         <translation>투표를 잠시 멈췄습니다.</translation>
@@ -202,16 +197,6 @@
         <location filename="../../kiosk/ui/controller.py" line="830"/>
         <source>The session is closed.</source>
         <translation>투표를 마감했습니다.</translation>
-    </message>
-    <message>
-        <location filename="../../kiosk/ui/controller.py" line="833"/>
-        <source>Closing report</source>
-        <translation>마감 보고서</translation>
-    </message>
-    <message>
-        <location filename="../../kiosk/ui/controller.py" line="839"/>
-        <source>Session report</source>
-        <translation>회차 보고서</translation>
     </message>
     <message>
         <location filename="../../kiosk/ui/controller.py" line="861"/>

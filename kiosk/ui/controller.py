@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import segno
@@ -38,6 +38,7 @@ from kiosk.store.errors import AlreadyVotedError
 from kiosk.sync.eligibility import Elsewhere, check_elsewhere
 from kiosk.ui.ballot_form import BallotForm, Finding
 from kiosk.ui.models import RowModel
+from kiosk.ui.report import ReportKind, report_receipt
 from kiosk.ui.texts import NEXT_STEP, say
 from kiosk.ui.theme import Theme
 
@@ -801,9 +802,7 @@ class KioskController(QObject):
                 box.open_session, QCoreApplication.translate("Kiosk", "The session is open.")
             )
             if box.state.session is Session.OPEN:
-                self._print_report(
-                    QCoreApplication.translate("Kiosk", "Opening report (zero report)")
-                )
+                self._print_report(ReportKind.OPENING)
 
     @Slot()
     def pauseSession(self) -> None:
@@ -830,31 +829,28 @@ class KioskController(QObject):
                 box.close_session, QCoreApplication.translate("Kiosk", "The session is closed.")
             )
             if box.state.session is Session.CLOSED:
-                self._print_report(QCoreApplication.translate("Kiosk", "Closing report"))
+                self._print_report(ReportKind.CLOSING)
                 self.services.sync_now()
 
     @Slot()
     def printReport(self) -> None:
         if self._screen is Screen.STAFF:
             self._staff_note = ""
-            self._print_report(QCoreApplication.translate("Kiosk", "Session report"))
+            self._print_report(ReportKind.SESSION)
 
-    def _print_report(self, title: str) -> None:
+    def _print_report(self, kind: ReportKind) -> None:
         printer, box, package = self.services.printer, self.services.box, self.services.package
         if printer is None or box is None or package is None:
             return
-        s = box.state
-        lines = (
-            f"{_text(package.title, 'ko')}",
-            f"Election package {package.short_hash}",
-            f"Kiosk {self.services.kiosk_id}",
-            f"Mode {s.mode.value} · session {s.session_number} {s.session.value}",
-            f"Ballots this session {s.session_ballots} (test {s.session_test_ballots})",
-            f"Ballots in total {s.ballots} (test {s.test_ballots})",
-            f"Chain height {s.height} head {b64e(s.head)[:16]}",
-            datetime.now(UTC).isoformat(timespec="seconds"),
+        receipt = report_receipt(
+            kind,
+            election=package.title,
+            package_code=package.short_hash,
+            kiosk_id=self.services.kiosk_id,
+            state=box.state,
+            head=self._p_chainHead(),
+            printed_at=datetime.now().astimezone(),
         )
-        receipt = Receipt(title, lines, None, None)
         self._in_background(lambda: printer.print_receipt(receipt), self._report_printed)
 
     def _report_printed(self, ok: bool, value: Any) -> None:

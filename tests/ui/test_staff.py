@@ -4,15 +4,17 @@ loading a package; and what a voter sees in test and official mode."""
 from __future__ import annotations
 
 import json
+import re
 
 from kiosk.core.block import BlockKind
 from kiosk.core.election import sign_package
 from kiosk.core.export import is_export, read_manifest, verify_export
 from kiosk.core.synthetic import build_election, review_definition
+from kiosk.hardware.printer import Receipt
 from kiosk.ui.main import build_ui
 from kiosk.ui.robot import walk
 from tests.ui.conftest import PX_PER_MM
-from tests.ui.driver import Kiosk
+from tests.ui.driver import SCREENSHOTS, Kiosk
 from tests.ui.test_voter_flow import last_ballot
 
 
@@ -30,6 +32,12 @@ def vote(kiosk: Kiosk, card: str) -> str:
     code = kiosk.text("trackingCode")
     kiosk.remove()
     return code
+
+
+def report(kiosk: Kiosk, printed_before: int) -> Receipt:
+    """The report the last tap printed: printing runs off the GUI thread."""
+    kiosk.qtbot.waitUntil(lambda: len(kiosk.printer.printed) > printed_before, timeout=10_000)
+    return kiosk.printer.printed[-1]
 
 
 def tally_lines(kiosk: Kiosk) -> list[str]:
@@ -59,8 +67,11 @@ def test_a_session_from_mode_to_export(kiosk_factory) -> None:
     assert kiosk.visible("testBanner")
     kiosk.tap("openSession")
     assert "OPEN" in kiosk.vm.property("sessionState").upper()
-    assert kiosk.printer.printed[-1].title.startswith("개시 보고서")
-    assert any("Ballots this session 0" in line for line in kiosk.printer.printed[-1].lines)
+    opening = report(kiosk, 0)
+    assert opening.title == "개시 보고서 (영 보고서)\nOpening report (zero report)"
+    assert "모드 Mode: 시험 TEST" in opening.lines
+    assert "회차 Session: 1 · 진행 중 OPEN" in opening.lines
+    assert "\u2007본 투표 official 0 · 시험 test 0" in opening.lines  # a zero report
     kiosk.remove()
     assert kiosk.visible("testBanner")  # on the voter's screens too
     vote(kiosk, kiosk.voter_card("resident", 0))
@@ -74,8 +85,13 @@ def test_a_session_from_mode_to_export(kiosk_factory) -> None:
     assert "  찬성 0 · 반대 0 · 기권 1" in lines  # the vote above answered "blank"
     kiosk.robot.reveal("testTallyLine")
     kiosk.screenshot("staff-test-tally")
+    printed = len(kiosk.printer.printed)
     kiosk.tap("closeSession")
-    assert kiosk.printer.printed[-1].title == "마감 보고서"
+    closing = report(kiosk, printed)
+    assert closing.title == "마감 보고서\nClosing report"
+    assert "회차 Session: 1 · 마감됨 CLOSED" in closing.lines
+    after = closing.lines[closing.lines.index("이번 회차 투표 수 Ballots this session") + 1]
+    assert after == "\u2007본 투표 official 0 · 시험 test 1"  # the test ballot above
     kiosk.tap("officialMode")
     assert not kiosk.visible("testBanner")
     kiosk.remove()
@@ -115,6 +131,45 @@ def test_a_session_from_mode_to_export(kiosk_factory) -> None:
     assert is_export(lines[0])
     manifest, signature = read_manifest(lines[0])
     verify_export(manifest, signature, kiosk.services.keys.kiosk_key.public_key, lines[1:])
+    kiosk.remove()
+
+
+def test_a_printed_report_is_korean_then_english_whatever_the_screen_shows(kiosk_factory) -> None:
+    kiosk = kiosk_factory()  # official mode, session 1 open
+    vote(kiosk, kiosk.voter_card("resident", 0))
+    vote(kiosk, kiosk.voter_card("resident", 1))
+    kiosk.tap("langEn")  # the last person at the kiosk chose English
+    kiosk.sign_in(kiosk.staff_card("poll_worker"))
+    kiosk.wait_screen("staff")
+    assert kiosk.text("modeText") == "Mode: OFFICIAL"
+    printed = len(kiosk.printer.printed)
+    kiosk.tap("printReport")
+    paper = report(kiosk, printed)
+    package, state = kiosk.services.package, kiosk.services.box.state
+
+    assert paper.title == "회차 보고서\nSession report"
+    assert paper.lines == (
+        package.title.ko,
+        package.title.en,
+        "선거 패키지 Election package",
+        f"\u2007{package.short_hash}",
+        "투표기 Kiosk",
+        f"\u2007{kiosk.services.kiosk_id}",
+        "모드 Mode: 본 투표 OFFICIAL",
+        "회차 Session: 1 · 진행 중 OPEN",
+        "이번 회차 투표 수 Ballots this session",
+        "\u2007본 투표 official 2 · 시험 test 0",
+        "전체 투표 수 Ballots in total",
+        "\u2007본 투표 official 2 · 시험 test 0",
+        f"체인 높이 Chain height: {state.height}",
+        "체인 머리 Chain head",
+        f"\u2007{kiosk.vm.property('chainHead')}",  # as the staff screen shows it
+        paper.lines[-1],
+    )
+    time = r"시각 Time: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d\d:\d\d"
+    assert re.fullmatch(time, paper.lines[-1])
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    kiosk.printer.save_png(-1, SCREENSHOTS / "staff-report.png")
     kiosk.remove()
 
 
