@@ -75,6 +75,8 @@ def _kiosk(parser: argparse.ArgumentParser, args: argparse.Namespace, target: Ta
         parser.error("the kiosk needs --authority KEY, the election authority's public key")
     if args.ledger and not args.admin_token:
         parser.error("--ledger needs --admin-token to register the kiosk")
+    if not Path("/usr/share/zoneinfo", args.timezone).is_file() or ".." in args.timezone:
+        parser.error(f"--timezone {args.timezone}: no such time zone (e.g. Asia/Seoul)")
     _find_program(parser, args)
     plan, secret = kiosk_host.kiosk_plan(args, target)
     public_key = _public_key(secret, target) if secret else read_facts(plan, target).get("key")

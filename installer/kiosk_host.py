@@ -4,6 +4,7 @@ unprivileged user, its keys as systemd credentials, and nothing else on the scre
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 
 from common import (
@@ -27,6 +28,7 @@ UNIT_PATH = f"/etc/systemd/system/{UNIT}"
 USB_MOUNT = "/media/hanpyo"  # where the export stick appears; its mount unit is named after it
 USB_UNIT = "media-hanpyo.mount"
 KIOSK_KEY, STORE_KEY = "hanpyo-kiosk-key", "hanpyo-store-key"
+LEAVE_FILE = "/run/hanpyo-kiosk/left"  # see kiosk_unit: the kiosk stays down while it exists
 
 # Debian 12 names (Ubuntu 24.04: see package_names). pcscd + libccid: the card reader;
 # cage: the one-application Wayland compositor; kbd: chvt; fonts-noto-cjk: Korean beside the font we
@@ -34,7 +36,7 @@ KIOSK_KEY, STORE_KEY = "hanpyo-kiosk-key", "hanpyo-store-key"
 # and python3-dev build pyscard; the rest are what Qt Quick loads on Wayland and libusb
 # for USB receipt printers.
 PACKAGES = [
-    "pcscd", "libccid", "cage", "kbd", "fonts-noto-cjk", "polkitd", "ca-certificates",
+    "pcscd", "libccid", "cage", "kbd", "fonts-noto-cjk", "polkitd", "ca-certificates", "tzdata",
     "python3", "python3-venv", "python3-dev", "gcc", "swig", "libpcsclite-dev",
     "libgl1", "libegl1", "libxkbcommon0", "libfontconfig1", "libdbus-1-3", "libglib2.0-0",
     "libwayland-client0", "libwayland-cursor0", "libwayland-egl1", "libusb-1.0-0",
@@ -51,6 +53,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reader", help="the card reader's PC/SC name (default: the first one)")
     p.add_argument("--printer", default="none", help="none, usb:VID:PID, file:PATH, network:H")
     p.add_argument("--usb-label", default="HANPYO", help="file system label of export sticks")
+    p.add_argument(
+        "--timezone",
+        default="Asia/Seoul",
+        help="the time zone printed reports and the staff screen use (default: Asia/Seoul)",
+    )
 
 
 def kiosk_plan(args: argparse.Namespace, target: Target) -> tuple[Plan, bytes | None]:
@@ -69,6 +76,15 @@ def kiosk_plan(args: argparse.Namespace, target: Target) -> tuple[Plan, bytes | 
     plan.add(File(UNIT_PATH, kiosk_unit(args, (load_kiosk, load_store)).encode()))
     plan.add(Link(f"/etc/systemd/system/graphical.target.wants/{UNIT}", UNIT_PATH))
     lock_down(plan)
+    zone = args.timezone
+    plan.add(
+        Command(
+            ("timedatectl", "set-timezone", zone),
+            f"print local times in {zone}",
+            key=f"timezone:{zone}",
+            needed=lambda: os.path.realpath("/etc/localtime") != f"/usr/share/zoneinfo/{zone}",
+        )
+    )
     usb_stick(plan, args.usb_label)
     plan.add(File("/etc/polkit-1/rules.d/60-hanpyo-pcscd.rules", POLKIT.encode()))
     units = (UNIT_PATH, f"/etc/systemd/system/{USB_UNIT}", LOGIND)
@@ -96,6 +112,7 @@ def kiosk_plan(args: argparse.Namespace, target: Target) -> tuple[Plan, bytes | 
 def kiosk_unit(args: argparse.Namespace, credentials: tuple[str, str]) -> str:
     command = ["/usr/bin/cage", "-d", "--", f"{PREFIX}/venv/bin/kiosk", "run", "--data", DATA]
     command += ["--authority", args.authority, "--usb", USB_MOUNT, "--printer", args.printer]
+    command += ["--leave-file", LEAVE_FILE]
     for option in ("ledger", "log_key", "reader"):
         if getattr(args, option):
             command += [f"--{option.replace('_', '-')}", getattr(args, option)]
@@ -129,6 +146,14 @@ StateDirectory=hanpyo/kiosk
 StateDirectoryMode=0700
 {loads}
 Environment=QT_QPA_PLATFORM=wayland
+# "Leave kiosk mode" on the staff screen writes {LEAVE_FILE} and exits. The restart that
+# follows then stops here: a condition that fails (exit 1) skips the unit without failing
+# it, and Restart=always does not restart a skipped unit. The check removes the file, so
+# `systemctl start {UNIT}` or the next boot brings the kiosk back. (Debian 12's cage 0.1.4
+# does not pass the kiosk's exit status on, so RestartPreventExitStatus= cannot tell.)
+RuntimeDirectory=hanpyo-kiosk
+RuntimeDirectoryPreserve=yes
+ExecCondition=/bin/sh -c 'if [ -e {LEAVE_FILE} ]; then rm -f {LEAVE_FILE}; exit 1; fi'
 ExecStartPre=+/usr/bin/chvt 1
 ExecStart={exec_line(command)}
 Restart=always

@@ -48,6 +48,9 @@ class KioskConfig:
     reader: str | None = None  # None: the first reader PC/SC reports
     printer: str = "none"  # see kiosk.hardware.printer.open_printer
     usb_dir: Path | None = None  # where "export to USB" writes
+    # written when an election manager leaves kiosk mode; the installed unit then does not
+    # start the kiosk again until the machine restarts (installer/kiosk_host.py)
+    leave_file: Path | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)
     sync_idle_s: float = 5.0
 

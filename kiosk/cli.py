@@ -62,6 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--printer", default="none", help="none, memory, usb:VID:PID, file:PATH, ...")
     r.add_argument("--usb", type=Path, help="where the export USB stick is mounted")
     r.add_argument("--windowed", action="store_true", help="a window, not full screen")
+    r.add_argument(
+        "--leave-file",
+        type=Path,
+        help="file to write when a manager leaves kiosk mode (the installed unit stays down "
+        "while it exists)",
+    )
 
     le = sub.add_parser("load-election", help="check a signed package and make it this kiosk's")
     le.add_argument("package", type=Path)
@@ -176,6 +182,7 @@ def _kiosk(args: argparse.Namespace) -> int:
         reader=args.reader,
         printer=args.printer,
         usb_dir=args.usb,
+        leave_file=args.leave_file,
     )
     return run(config, fullscreen=not args.windowed)
 

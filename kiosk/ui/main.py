@@ -8,6 +8,7 @@ import signal
 import sys
 import traceback
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
@@ -98,6 +99,21 @@ class KioskUi:
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
+def leave_kiosk_mode(leave_file: Path | None) -> None:
+    """An election manager left kiosk mode: say so in ``leave_file`` (the installed unit
+    then stays down until the machine restarts) and end the event loop."""
+    if leave_file is not None:
+        try:
+            leave_file.parent.mkdir(parents=True, exist_ok=True)
+            stamp = datetime.now(UTC).isoformat(timespec="seconds")
+            leave_file.write_text(f"kiosk mode left by an election manager at {stamp}\n")
+        except OSError as e:
+            # the kiosk still stops; systemd will start it again, which is the safe side
+            log.error("could not write %s: %s", leave_file, e)
+    # exit(), not quit(): quit() asks the window first, and the window refuses to close.
+    QCoreApplication.exit(0)
+
+
 def build_ui(
     services: KioskServices,
     *,
@@ -115,8 +131,7 @@ def build_ui(
         services,
         theme,
         retranslate=translations.use,
-        # exit(), not quit(): quit() asks the window first, and the window refuses to close.
-        quit_app=lambda: QCoreApplication.exit(0),
+        quit_app=lambda: leave_kiosk_mode(services.config.leave_file),
     )
     translations.use("ko")
     context = engine.rootContext()

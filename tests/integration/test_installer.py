@@ -71,7 +71,13 @@ def test_kiosk_host_files(tmp_path: Path) -> None:
     assert (
         "ExecStart=/usr/bin/cage -d -- /opt/hanpyo/kiosk/venv/bin/kiosk run --data "
         f"/var/lib/hanpyo/kiosk --authority {AUTHORITY} --usb /media/hanpyo "
-        '--printer usb:04b8:0e15 --reader "ACS ACR39U 00 00"'
+        '--printer usb:04b8:0e15 --leave-file /run/hanpyo-kiosk/left --reader "ACS ACR39U 00 00"'
+    ) in unit
+    # "Leave kiosk mode" keeps the kiosk down until a start or a reboot (see kiosk_unit)
+    assert "RuntimeDirectory=hanpyo-kiosk\nRuntimeDirectoryPreserve=yes\n" in unit
+    assert (
+        "ExecCondition=/bin/sh -c 'if [ -e /run/hanpyo-kiosk/left ]; then "
+        "rm -f /run/hanpyo-kiosk/left; exit 1; fi'"
     ) in unit
     for line in ("User=hanpyo", "TTYPath=/dev/tty1", "Restart=always", "Conflicts=getty@tty1"):
         assert line in unit
@@ -100,6 +106,7 @@ def test_kiosk_host_files(tmp_path: Path) -> None:
     assert 'subject.user == "hanpyo"' in rule
     assert text(tmp_path, "/etc/sysusers.d/hanpyo.conf").startswith("u hanpyo - ")
     assert (tmp_path / "opt/hanpyo/kiosk/wheels" / WHEEL["path"].name).is_file()
+    assert "would run: timedatectl set-timezone Asia/Seoul" in out  # reports print +09:00
     # commands are printed, not run, under --root
     assert "would run: systemd-sysusers /etc/sysusers.d/hanpyo.conf" in out
     assert "apt-get install" in out and "pcscd libccid cage" in out
@@ -228,6 +235,16 @@ def test_ledger_host_files(tmp_path: Path) -> None:
     assert text(tmp_path, "/etc/sysusers.d/hanpyo-ledger.conf").startswith("u hanpyo-ledger - ")
 
 
+def test_kiosk_refuses_an_unknown_time_zone(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(INSTALLER / "hanpyo_install.py"), "kiosk", "--root", str(tmp_path),
+         *KIOSK_OPTIONS, "--timezone", "Asia/Nowhere"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2 and "no such time zone" in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_ledger_refuses_workers_on_sqlite(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, str(INSTALLER / "hanpyo_install.py"), "ledger", "--root", str(tmp_path),
@@ -241,7 +258,7 @@ def _stub_executables(root: Path, unit: Path) -> None:
     """The programs the units start are installed by apt and pip, which --root does not
     run: stand-ins let systemd-analyze check every other part of the unit."""
     for line in unit.read_text().splitlines():
-        if line.startswith(("ExecStart=", "ExecStartPre=")):
+        if line.startswith(("ExecStart=", "ExecStartPre=", "ExecCondition=")):
             program = Path(line.split("=", 1)[1].lstrip("+-").split()[0])
             stub = root / program.relative_to("/")
             if not stub.exists():

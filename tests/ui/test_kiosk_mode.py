@@ -1,0 +1,32 @@
+"""Leaving kiosk mode: only an election manager can, and the installed unit is told to stay
+down (the leave file) instead of bringing the voting screen straight back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QCoreApplication
+
+
+def test_a_manager_leaves_kiosk_mode_and_the_kiosk_stays_down(
+    kiosk_factory: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    exits: list[int] = []
+    monkeypatch.setattr(QCoreApplication, "exit", lambda code=0: exits.append(code))
+    leave = tmp_path / "run" / "hanpyo-kiosk" / "left"
+    kiosk = kiosk_factory(leave_file=leave)
+
+    kiosk.sign_in(kiosk.staff_card("poll_worker"))
+    kiosk.wait_screen("staff")
+    assert not kiosk.visible("leaveKiosk")  # a poll worker has no such button
+    kiosk.vm.leaveKiosk()  # and the controller refuses it too
+    assert exits == [] and not leave.exists()
+    kiosk.remove()
+    kiosk.wait_screen("waiting")
+
+    kiosk.sign_in(kiosk.staff_card("election_manager"))
+    kiosk.wait_screen("staff")
+    kiosk.tap("leaveKiosk")
+    assert exits == [0]
+    assert leave.read_text().startswith("kiosk mode left by an election manager at ")
