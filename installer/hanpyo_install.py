@@ -11,6 +11,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shlex
 import socket
 import subprocess
@@ -75,7 +76,7 @@ def _kiosk(parser: argparse.ArgumentParser, args: argparse.Namespace, target: Ta
         parser.error("the kiosk needs --authority KEY, the election authority's public key")
     if args.ledger and not args.admin_token:
         parser.error("--ledger needs --admin-token to register the kiosk")
-    if not Path("/usr/share/zoneinfo", args.timezone).is_file() or ".." in args.timezone:
+    if not _known_zone(args.timezone):
         parser.error(f"--timezone {args.timezone}: no such time zone (e.g. Asia/Seoul)")
     _find_program(parser, args)
     plan, secret = kiosk_host.kiosk_plan(args, target)
@@ -106,6 +107,15 @@ def _ledger(parser: argparse.ArgumentParser, args: argparse.Namespace, target: T
     print(f"ledger host{_where(target)}:")
     apply(plan, target)
     return 0
+
+
+def _known_zone(zone: str) -> bool:
+    """A time zone name tzdata knows; checked by its form alone where tzdata is not yet
+    installed (the kiosk's packages bring it)."""
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*", zone):
+        return False
+    zoneinfo = Path("/usr/share/zoneinfo")
+    return not zoneinfo.is_dir() or (zoneinfo / zone).is_file()
 
 
 def _find_program(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
