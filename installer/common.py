@@ -142,7 +142,9 @@ def program(
     missing = lambda: not Path(venv, "bin", extra).exists()  # noqa: E731
     plan.add(
         Command(
-            ("python3", "-m", "venv", venv),
+            # the system Python the packages bring, not whatever python3 is first on PATH
+            # (a pyenv under /root would leave an environment the service user cannot run)
+            ("/usr/bin/python3", "-m", "venv", venv),
             "create the program's virtual environment",
             key=f"venv:{venv}",
             needed=lambda: not Path(venv, "bin", "python").exists(),

@@ -31,12 +31,14 @@ KIOSK_KEY, STORE_KEY = "hanpyo-kiosk-key", "hanpyo-store-key"
 LEAVE_FILE = "/run/hanpyo-kiosk/left"  # see kiosk_unit: the kiosk stays down while it exists
 
 # Debian 12 names (Ubuntu 24.04: see package_names). pcscd + libccid: the card reader;
-# cage: the one-application Wayland compositor; kbd: chvt; fonts-noto-cjk: Korean beside the font we
+# cage: the one-application Wayland compositor (Debian's refuses to start without
+# Xwayland, which it does not depend on); kbd: chvt; fonts-noto-cjk: Korean beside the font we
 # ship; polkitd: the rule that lets the kiosk user reach pcscd; gcc, swig, libpcsclite-dev
 # and python3-dev build pyscard; the rest are what Qt Quick loads on Wayland and libusb
 # for USB receipt printers.
 PACKAGES = [
-    "pcscd", "libccid", "cage", "kbd", "fonts-noto-cjk", "polkitd", "ca-certificates", "tzdata",
+    "pcscd", "libccid", "cage", "xwayland", "kbd", "fonts-noto-cjk", "polkitd", "ca-certificates",
+    "tzdata",
     "python3", "python3-venv", "python3-dev", "gcc", "swig", "libpcsclite-dev",
     "libgl1", "libegl1", "libxkbcommon0", "libfontconfig1", "libdbus-1-3", "libglib2.0-0",
     "libwayland-client0", "libwayland-cursor0", "libwayland-egl1", "libusb-1.0-0",

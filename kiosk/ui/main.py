@@ -160,6 +160,19 @@ def _crash(kind: type[BaseException], value: BaseException, tb: TracebackType | 
     raise SystemExit(CRASH_EXIT)
 
 
+def stop_on_signals() -> None:
+    """SIGTERM (systemd stopping the unit) and SIGINT end the event loop, so the store, the
+    sync worker and the readers are closed in order. Through a zero timer, not exit()
+    itself: exit() does nothing before the loop runs, and a stop during start-up would be
+    lost (systemd then waits 90 s and kills the kiosk)."""
+
+    def stop(signum: int, frame: object) -> None:
+        QTimer.singleShot(0, lambda: QCoreApplication.exit(0))
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+
 def run(config: KioskConfig, *, fullscreen: bool = True) -> int:
     """Run the kiosk until an election manager leaves kiosk mode (or it crashes)."""
     app = QGuiApplication(sys.argv[:1])
@@ -168,8 +181,7 @@ def run(config: KioskConfig, *, fullscreen: bool = True) -> int:
     # SIGTERM (systemd stopping the unit, or the demo's terminal closing) ends the event loop
     # so that the store, the sync worker and the readers are closed in order. Python runs
     # signal handlers only between bytecodes, so a timer wakes it while Qt waits.
-    signal.signal(signal.SIGTERM, lambda signum, frame: QCoreApplication.exit(0))
-    signal.signal(signal.SIGINT, lambda signum, frame: QCoreApplication.exit(0))
+    stop_on_signals()
     wake = QTimer()
     wake.start(250)
     wake.timeout.connect(lambda: None)

@@ -109,7 +109,7 @@ def test_kiosk_host_files(tmp_path: Path) -> None:
     assert "would run: timedatectl set-timezone Asia/Seoul" in out  # reports print +09:00
     # commands are printed, not run, under --root
     assert "would run: systemd-sysusers /etc/sysusers.d/hanpyo.conf" in out
-    assert "apt-get install" in out and "pcscd libccid cage" in out
+    assert "apt-get install" in out and "pcscd libccid cage xwayland" in out
 
 
 def test_the_program_is_installed_from_the_wheel(tmp_path: Path) -> None:

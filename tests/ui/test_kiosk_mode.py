@@ -1,12 +1,16 @@
 """Leaving kiosk mode: only an election manager can, and the installed unit is told to stay
-down (the leave file) instead of bringing the voting screen straight back."""
+down (the leave file) instead of bringing the voting screen straight back. And stopping the
+kiosk (systemd's SIGTERM) works at any moment."""
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication
+from PySide6.QtCore import QCoreApplication, QTimer
+
+from kiosk.ui.main import stop_on_signals
 
 
 def test_a_manager_leaves_kiosk_mode_and_the_kiosk_stays_down(
@@ -30,3 +34,17 @@ def test_a_manager_leaves_kiosk_mode_and_the_kiosk_stays_down(
     kiosk.tap("leaveKiosk")
     assert exits == [0]
     assert leave.read_text().startswith("kiosk mode left by an election manager at ")
+
+
+def test_a_stop_that_comes_before_the_event_loop_runs_is_not_lost(qapp: Any) -> None:
+    """systemd may stop the unit while the kiosk is still starting; that stop was once lost
+    (exit() before the loop runs does nothing) and systemd waited 90 s to kill it."""
+    handlers = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    try:
+        stop_on_signals()
+        signal.raise_signal(signal.SIGTERM)  # before exec(), as during start-up
+        QTimer.singleShot(5000, lambda: QCoreApplication.exit(99))  # the stop was lost
+        assert qapp.exec() == 0
+    finally:
+        signal.signal(signal.SIGTERM, handlers[0])
+        signal.signal(signal.SIGINT, handlers[1])
