@@ -193,11 +193,7 @@ EXCEPTIONS = {
 # Where the guide and the kiosk disagree today: (guide, label) -> what the kiosk does. The
 # test passes while they disagree in exactly this way and fails once one of them is fixed,
 # so that the entry is removed.
-KNOWN_MISMATCHES: dict[tuple[str, str], str] = {
-    ("en", "The staff screen was closed because there was no activity."): "when the staff "
-    "screen times out the kiosk goes back to Korean, so the English walk reads “한동안 움직임이 "
-    "없어 진행 요원 화면을 닫았습니다.” / “카드를 빼 주세요.”",
-}
+KNOWN_MISMATCHES: dict[tuple[str, str], str] = {}
 
 
 # -- the kiosk ---------------------------------------------------------------------------------
