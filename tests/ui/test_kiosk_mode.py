@@ -40,11 +40,15 @@ def test_a_stop_that_comes_before_the_event_loop_runs_is_not_lost(qapp: Any) -> 
     """systemd may stop the unit while the kiosk is still starting; that stop was once lost
     (exit() before the loop runs does nothing) and systemd waited 90 s to kill it."""
     handlers = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    fallback = QTimer()  # ends the loop if the stop was lost; stopped after, so it
+    fallback.setSingleShot(True)  # cannot end a later test's event loop
+    fallback.timeout.connect(lambda: QCoreApplication.exit(99))
     try:
         stop_on_signals()
         signal.raise_signal(signal.SIGTERM)  # before exec(), as during start-up
-        QTimer.singleShot(5000, lambda: QCoreApplication.exit(99))  # the stop was lost
+        fallback.start(5000)
         assert qapp.exec() == 0
     finally:
+        fallback.stop()
         signal.signal(signal.SIGTERM, handlers[0])
         signal.signal(signal.SIGINT, handlers[1])
