@@ -45,9 +45,8 @@ wheel="hanpyo-$version-py3-none-any.whl"
 rm -f "$out/$wheel"
 # the build copies the sources first, so the checkout keeps no build/ or egg-info litter
 mkdir "$work/src"
-tar -C "$top" --exclude=.git --exclude=.venv --exclude=dist --exclude=build \
-    --exclude=test-output --exclude=demo-output --exclude='*.egg-info' --exclude=__pycache__ \
-    -cf - pyproject.toml README.md kiosk ledger assets | tar -C "$work/src" -xf -
+tar -C "$top" --exclude=__pycache__ -cf - pyproject.toml README.md kiosk ledger assets |
+    tar -C "$work/src" -xf -
 "$python" -m build --wheel --outdir "$out" "$work/src" >"$work/build.log" 2>&1 || {
     cat "$work/build.log" >&2
     echo "make-release: the wheel did not build (log above)" >&2

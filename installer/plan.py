@@ -258,13 +258,12 @@ def _remove_stale(plan: Plan, target: Target, record: dict[str, list[str]], repo
     wanted = {s.path for s in plan.steps if isinstance(s, File | Link)}
     stale = [p for p in record.get("paths", []) if p not in wanted]
     present = [p for p in stale if target.path(p).is_symlink() or target.path(p).exists()]
-    if not present:
-        return
+    many = len(present) > 3  # e.g. an older installer's source copy: one line, not hundreds
     for path in present:
-        report.change("remove", path, quiet=len(present) > 3)
+        report.change("remove", path, quiet=many)
         if not target.dry_run:
             target.path(path).unlink()
-    if len(present) > 3:
+    if many:
         verb = "would remove" if target.dry_run else "removed"
         print(f"  {verb} {len(present)} files an earlier install added")
 

@@ -178,10 +178,8 @@ def run(config: KioskConfig, *, fullscreen: bool = True) -> int:
     app = QGuiApplication(sys.argv[:1])
     app.setApplicationName("hanpyo-kiosk")
     sys.excepthook = _crash
-    # SIGTERM (systemd stopping the unit, or the demo's terminal closing) ends the event loop
-    # so that the store, the sync worker and the readers are closed in order. Python runs
-    # signal handlers only between bytecodes, so a timer wakes it while Qt waits.
     stop_on_signals()
+    # Python runs signal handlers only between bytecodes, so a timer wakes it while Qt waits.
     wake = QTimer()
     wake.start(250)
     wake.timeout.connect(lambda: None)
