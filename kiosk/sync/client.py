@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -12,9 +11,10 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from kiosk.core.block import SignedBlock
-from kiosk.core.crypto import Domain, SigningKey, kiosk_id_for
+from kiosk.core.crypto import SigningKey, kiosk_id_for
 from kiosk.core.encoding import b64d, b64e, parse_json
 from kiosk.core.errors import EncodingError
+from kiosk.core.request import sign_request
 from kiosk.sync.errors import LedgerRefused, LedgerUnreachable, SyncError
 
 TIMEOUT = (3.05, 15)  # connect, read: a dead network is noticed in seconds
@@ -96,12 +96,7 @@ class LedgerClient:
         raw = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/json"} if body is not None else {}
         if signed:
-            stamp = str(int(time.time()))
-            message = f"{method}\n{path}\n{stamp}\n".encode() + hashlib.sha256(raw).digest()
-            sig = self._key.sign(Domain.REQUEST, message)
-            headers["Authorization"] = (
-                f"Hanpyo kiosk={self.kiosk_id}, time={stamp}, sig={b64e(sig)}"
-            )
+            headers["Authorization"] = sign_request(self._key, method, path, raw, time.time())
         try:
             return self._session.request(
                 method,
