@@ -9,20 +9,14 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from kiosk.core.duplicates import counted_index
 from kiosk.core.election import DuplicatePolicy
 from ledger import db
 
 
 def counted_ballot(policy: DuplicatePolicy, ballots: list[dict[str, Any]]) -> dict[str, Any]:
     """Which of one voter's official ballots counts. ``ballots`` are in log order."""
-    match policy:
-        case DuplicatePolicy.FIRST:
-            return ballots[0]
-        case DuplicatePolicy.LAST:
-            return ballots[-1]
-        case DuplicatePolicy.IN_PERSON_WINS:
-            in_person = [b for b in ballots if b["channel"] == "kiosk"]
-            return (in_person or ballots)[0]
+    return ballots[counted_index(policy, [b["channel"] for b in ballots])]
 
 
 def duplicates(engine: Engine, policy: DuplicatePolicy) -> list[dict[str, Any]]:

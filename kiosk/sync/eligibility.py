@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import assert_never
 
+from kiosk.core.duplicates import new_ballot_counts
 from kiosk.core.election import DuplicatePolicy
 from kiosk.sync.client import LedgerClient
 from kiosk.sync.errors import SyncError
@@ -47,15 +49,18 @@ def decide(policy: DuplicatePolicy, channels: list[str]) -> Elsewhere:
     """What the policy says for a voter who already voted through ``channels``."""
     if not channels:
         return Elsewhere(True, None, True)
+    allowed = new_ballot_counts(policy, channels)
     match policy:
         case DuplicatePolicy.FIRST:
-            return Elsewhere(False, FIRST_COUNTS, True, "first_counts")
+            return Elsewhere(allowed, FIRST_COUNTS, True, "first_counts")
         case DuplicatePolicy.LAST:
-            return Elsewhere(True, REPLACES, True, "replaces")
+            return Elsewhere(allowed, REPLACES, True, "replaces")
+        case DuplicatePolicy.IN_PERSON_WINS if allowed:
+            return Elsewhere(allowed, REPLACES_ONLINE, True, "replaces_online")
         case DuplicatePolicy.IN_PERSON_WINS:
-            if "kiosk" in channels:
-                return Elsewhere(False, VOTED_IN_PERSON, True, "voted_in_person")
-            return Elsewhere(True, REPLACES_ONLINE, True, "replaces_online")
+            return Elsewhere(allowed, VOTED_IN_PERSON, True, "voted_in_person")
+        case _:
+            assert_never(policy)
 
 
 def check_elsewhere(client: LedgerClient, nullifier: bytes, policy: DuplicatePolicy) -> Elsewhere:

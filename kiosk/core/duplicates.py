@@ -1,0 +1,35 @@
+"""The duplicate policy: of one voter's official ballots, which one counts. The kiosk asks it
+before a voter votes again; the ledger and the bundle verifier apply it to the log."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import assert_never
+
+from kiosk.core.election import Channel, DuplicatePolicy
+
+
+def counted_index(policy: DuplicatePolicy, channels: Sequence[str]) -> int:
+    """The position of the ballot that counts among one voter's ballots, given the channel
+    of each in log order. ``ValueError`` for a voter with no ballot."""
+    if not channels:
+        raise ValueError("a voter with no ballot has none that counts")
+    match policy:
+        case DuplicatePolicy.FIRST:
+            return 0
+        case DuplicatePolicy.LAST:
+            return len(channels) - 1
+        case DuplicatePolicy.IN_PERSON_WINS:
+            # the first ballot cast in person; with none in person, the first of all
+            return next((i for i, c in enumerate(channels) if c == Channel.KIOSK), 0)
+        case _:
+            assert_never(policy)
+
+
+def new_ballot_counts(
+    policy: DuplicatePolicy, earlier: Sequence[str], channel: str = Channel.KIOSK
+) -> bool:
+    """Would a ballot cast now through ``channel`` be the one that counts, after the voter's
+    ``earlier`` ballots? A kiosk lets the voter vote only if it would."""
+    ballots = [*earlier, channel]
+    return counted_index(policy, ballots) == len(ballots) - 1

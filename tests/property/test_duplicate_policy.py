@@ -1,0 +1,76 @@
+"""The one duplicate policy against the two copies the kiosk and the ledger had before it moved
+into the core: for every policy and every history of channels, the same outcome."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kiosk.core.duplicates import counted_index, new_ballot_counts
+from kiosk.core.election import DuplicatePolicy
+from kiosk.sync.eligibility import decide
+from ledger.reconcile import counted_ballot
+
+channels = st.lists(st.sampled_from(["kiosk", "online"]), max_size=8)
+policies = st.sampled_from(list(DuplicatePolicy))
+
+
+def _ledger_before(policy: DuplicatePolicy, ballots: list[dict[str, Any]]) -> dict[str, Any]:
+    """ledger/reconcile.py counted_ballot as it was."""
+    match policy:
+        case DuplicatePolicy.FIRST:
+            return ballots[0]
+        case DuplicatePolicy.LAST:
+            return ballots[-1]
+        case DuplicatePolicy.IN_PERSON_WINS:
+            in_person = [b for b in ballots if b["channel"] == "kiosk"]
+            return (in_person or ballots)[0]
+
+
+def _kiosk_before(policy: DuplicatePolicy, earlier: list[str]) -> tuple[bool, str | None]:
+    """kiosk/sync/eligibility.py decide as it was: (allowed, reason)."""
+    if not earlier:
+        return True, None
+    match policy:
+        case DuplicatePolicy.FIRST:
+            return False, "first_counts"
+        case DuplicatePolicy.LAST:
+            return True, "replaces"
+        case DuplicatePolicy.IN_PERSON_WINS:
+            if "kiosk" in earlier:
+                return False, "voted_in_person"
+            return True, "replaces_online"
+
+
+@given(policies, channels.filter(bool))
+def test_the_ledger_counts_the_same_ballot(policy: DuplicatePolicy, history: list[str]) -> None:
+    ballots = [{"channel": c, "leaf_index": i} for i, c in enumerate(history)]
+    expected = _ledger_before(policy, ballots)
+    assert ballots[counted_index(policy, history)] is expected
+    assert counted_ballot(policy, ballots) is expected
+
+
+@given(policies, channels)
+def test_the_kiosk_decides_the_same(policy: DuplicatePolicy, earlier: list[str]) -> None:
+    answer = decide(policy, earlier)
+    assert (answer.allowed, answer.reason) == _kiosk_before(policy, earlier)
+    assert answer.checked
+
+
+@given(policies, channels.filter(bool))
+def test_a_kiosk_allows_exactly_the_ballot_the_ledger_would_count(
+    policy: DuplicatePolicy, earlier: list[str]
+) -> None:
+    # the two sides can no longer disagree: a voter let in is the voter whose ballot counts
+    ballots = [{"channel": c} for c in [*earlier, "kiosk"]]
+    counts = _ledger_before(policy, ballots) is ballots[-1]
+    assert new_ballot_counts(policy, earlier) == counts == decide(policy, earlier).allowed
+
+
+def test_a_voter_with_no_ballot_has_none_that_counts() -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="no ballot"):
+        counted_index(DuplicatePolicy.FIRST, [])
