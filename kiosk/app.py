@@ -11,12 +11,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from kiosk import __version__
+from kiosk.core.chain import Mode, Session
 from kiosk.core.election import ElectionPackage, verify_package
 from kiosk.core.encoding import b64d, parse_json
 from kiosk.core.errors import HanpyoError
+from kiosk.core.heartbeat import Heartbeat, PrinterReport, ReaderState
 from kiosk.hardware.printer import PrinterState, ReceiptPrinter, open_printer
 from kiosk.store.ballot_box import BallotBox
 from kiosk.store.chain_store import ChainStore
@@ -172,18 +173,19 @@ class KioskServices:
             raise HanpyoError("no ledger is configured for this kiosk")
         return self.check_client.head().height
 
-    def heartbeat(self) -> dict[str, Any]:
+    def heartbeat(self) -> Heartbeat:
         """What the ledger's fleet dashboard shows for this kiosk."""
         state = self.box.state if self.box else None
-        return {
-            "mode": state.mode.value if state else "unset",
-            "session": state.session.value if state else "closed",
-            "height": state.height if state else -1,
-            "ballots_session": state.session_ballots if state else 0,
-            "reader": self.reader_state,
-            "printer": self.printer_heartbeat(),
-            "version": __version__,
-        }
+        return Heartbeat(
+            mode=state.mode if state else Mode.UNSET,
+            session=state.session if state else Session.CLOSED,
+            height=state.height if state else -1,
+            pending_blocks=0,  # the sync worker reports only once the ledger holds every block
+            ballots_session=state.session_ballots if state else 0,
+            reader=ReaderState(self.reader_state),
+            printer=PrinterReport(self.printer_heartbeat()),
+            version=__version__,
+        )
 
     def printer_state(self) -> PrinterState | None:
         return None if self.printer is None else self.printer.status()

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Body, Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
@@ -25,7 +25,7 @@ from kiosk.core.request import RequestRefused, verify_request
 from kiosk.core.request import request_message as request_message  # tests and bench sign with it
 from ledger import db
 from ledger.errors import LedgerError
-from ledger.fleet import Heartbeat, fleet, record_heartbeat
+from ledger.fleet import fleet, read_heartbeat, record_heartbeat
 from ledger.ingest import MAX_BATCH
 from ledger.reconcile import duplicates, reconciliation
 from ledger.service import Ledger
@@ -265,8 +265,10 @@ def create_app(ledger: Ledger, published: Path | None = None) -> FastAPI:
         ]
 
     @app.post("/v1/kiosks/{kiosk_id}/heartbeat")
-    def heartbeat(beat: Heartbeat, kiosk_id: Annotated[str, Depends(kiosk_auth)]) -> Any:
-        record_heartbeat(ledger.engine, kiosk_id, beat)
+    def heartbeat(
+        beat: Annotated[dict[str, Any], Body()], kiosk_id: Annotated[str, Depends(kiosk_auth)]
+    ) -> Any:
+        record_heartbeat(ledger.engine, kiosk_id, read_heartbeat(beat))
         return {"ok": True}
 
     @app.get("/v1/admin/fleet", dependencies=[Depends(admin_auth)])

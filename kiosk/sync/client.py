@@ -14,6 +14,7 @@ from kiosk.core.block import SignedBlock
 from kiosk.core.crypto import SigningKey, kiosk_id_for
 from kiosk.core.encoding import b64d, b64e, parse_json
 from kiosk.core.errors import EncodingError
+from kiosk.core.heartbeat import Heartbeat
 from kiosk.core.request import sign_request
 from kiosk.sync.errors import LedgerRefused, LedgerUnreachable, SyncError
 
@@ -238,5 +239,6 @@ class LedgerClient:
         except (KeyError, TypeError) as e:
             raise SyncError(f"malformed nullifier answer: {e}") from e
 
-    def heartbeat(self, status: dict[str, Any]) -> None:
-        self._json(self._call("POST", f"/v1/kiosks/{self.kiosk_id}/heartbeat", status, signed=True))
+    def heartbeat(self, beat: Heartbeat) -> None:
+        path = f"/v1/kiosks/{self.kiosk_id}/heartbeat"
+        self._json(self._call("POST", path, beat.to_json(), signed=True))

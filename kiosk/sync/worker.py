@@ -12,12 +12,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from itertools import islice
-from typing import Any, Protocol
+from typing import Protocol
 
 from kiosk.core.block import SignedBlock
 from kiosk.core.chain import ChainState
 from kiosk.core.checkpoint import Checkpoint, verify_checkpoint
 from kiosk.core.errors import VerificationError
+from kiosk.core.heartbeat import Heartbeat
 from kiosk.core.merkle import leaf_hash, verify_consistency, verify_inclusion
 from kiosk.sync.client import LedgerClient
 from kiosk.sync.errors import LedgerRefused, LedgerUnreachable, SyncError, UntrustedLedger
@@ -72,7 +73,7 @@ class SyncWorker:
         log_key: str,
         *,
         on_status: Callable[[SyncStatus], None] | None = None,
-        heartbeat: Callable[[], dict[str, Any]] | None = None,
+        heartbeat: Callable[[], Heartbeat] | None = None,
         idle_s: float = 5.0,
         backoff_max_s: float = 60.0,
     ) -> None:
@@ -148,7 +149,7 @@ class SyncWorker:
         if self.store.latest_checkpoint() is None:
             self._trust(self.client.checkpoint())
         if self._heartbeat is not None:
-            self.client.heartbeat(self._heartbeat() | {"pending_blocks": 0})
+            self.client.heartbeat(replace(self._heartbeat(), pending_blocks=0))
         latest = self.store.latest_checkpoint()
         status = SyncStatus(
             online=True,

@@ -276,25 +276,31 @@ def test_the_ledger_certificate_is_pinned(tmp_path: Path, election: SyntheticEle
 def test_the_worker_posts_heartbeats_the_dashboard_shows(
     tmp_path: Path, election: SyntheticElection
 ) -> None:
+    from dataclasses import replace
+
     import requests
 
+    from kiosk.core.chain import Mode, Session
+    from kiosk.core.heartbeat import Heartbeat, PrinterReport, ReaderState
+
     store, box, key = open_kiosk(tmp_path, election)
-    status = {
-        "mode": "official",
-        "session": "open",
-        "height": 0,
-        "ballots_session": 0,
-        "reader": "missing",
-        "printer": "ok",
-        "version": "0.1.0",
-    }
+    status = Heartbeat(
+        mode=Mode.OFFICIAL,
+        session=Session.OPEN,
+        height=0,
+        pending_blocks=7,  # the worker reports 0: it sends only once the ledger holds all
+        ballots_session=0,
+        reader=ReaderState.MISSING,
+        printer=PrinterReport.OK,
+        version="0.1.0",
+    )
     with LedgerServer(tmp_path / "ledger", election) as server:
         kiosk = enrol(server, key, "hall A")
         worker = SyncWorker(
             store,
             LedgerClient(server.url, key),
             server.log_key,
-            heartbeat=lambda: status | {"height": store.state.height},
+            heartbeat=lambda: replace(status, height=store.state.height),
         )
         cast(box, election, "resident", 0)
         worker.sync_once()
