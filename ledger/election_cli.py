@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import secrets
@@ -15,6 +14,7 @@ from kiosk.core.crypto import SealingKey, SigningKey
 from kiosk.core.election import read_package, sign_package, verify_package
 from kiosk.core.encoding import b64d, b64e
 from kiosk.core.errors import HanpyoError
+from kiosk.core.tls_pin import pin_for_certificate
 from ledger.trustees import split_new_ballot_key, write_share_files
 
 
@@ -147,11 +147,11 @@ def _write_new(path: Path, text: str) -> None:
 
 
 def _tls_pin(cert: Path | None) -> str | None:
-    """``sha256/HEX`` of the certificate's DER bytes, the pin kiosks check (kiosk/sync)."""
+    """The pin of the certificate's DER bytes, the one kiosks check (kiosk/core/tls_pin.py)."""
     if cert is None:
         return None
     try:
         der = ssl.PEM_cert_to_DER_cert(cert.read_text("ascii"))
     except (OSError, ValueError, UnicodeDecodeError) as e:
         raise HanpyoError(f"cannot read the certificate {cert}: {e}") from e
-    return "sha256/" + hashlib.sha256(der).hexdigest()
+    return pin_for_certificate(der)

@@ -19,8 +19,9 @@ from kiosk.core.crypto import (
     verify_signature,
 )
 from kiosk.core.encoding import b64e, canonical_json, crockford32, group4
-from kiosk.core.errors import ElectionPackageError, VerificationError
+from kiosk.core.errors import ElectionPackageError, EncodingError, VerificationError
 from kiosk.core.jsonreader import Reader
+from kiosk.core.tls_pin import pin_fingerprint
 
 ElectionId = NewType("ElectionId", str)
 OptionId = NewType("OptionId", str)
@@ -439,6 +440,11 @@ def read_package(document: Any) -> ElectionPackage:
     salt = keys.binary("nullifier_salt", length=NULLIFIER_SALT_BYTES)
     keys.done()
     url, pin = ledger.text("url", max_len=500), ledger.text("tls_pin", optional=True, max_len=200)
+    if pin is not None:
+        try:
+            pin_fingerprint(pin)  # kept as written: the package hash covers the text
+        except EncodingError as e:
+            ledger.fail(str(e), "tls_pin")
     ledger.done()
     package = ElectionPackage(
         id=ElectionId(r.ident("id")),

@@ -16,6 +16,7 @@ from kiosk.core.encoding import b64d, b64e, parse_json
 from kiosk.core.errors import EncodingError
 from kiosk.core.heartbeat import Heartbeat
 from kiosk.core.request import sign_request
+from kiosk.core.tls_pin import pin_fingerprint
 from kiosk.sync.errors import LedgerRefused, LedgerUnreachable, SyncError
 
 TIMEOUT = (3.05, 15)  # connect, read: a dead network is noticed in seconds
@@ -50,8 +51,8 @@ class InclusionAnswer:
 class _PinnedAdapter(HTTPAdapter):
     """HTTPS that accepts exactly one certificate: the one pinned in the election package."""
 
-    def __init__(self, sha256_hex: str) -> None:
-        self._pin = sha256_hex.replace(":", "").lower()
+    def __init__(self, pin: str) -> None:
+        self._pin = pin_fingerprint(pin)
         super().__init__()
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
@@ -76,7 +77,7 @@ class LedgerClient:
         if tls_pin:
             # The pin replaces certificate-authority trust: the ledger's certificate is trusted
             # because its SHA-256 is the one the authority signed into the election package.
-            self._session.mount("https://", _PinnedAdapter(tls_pin.removeprefix("sha256/")))
+            self._session.mount("https://", _PinnedAdapter(tls_pin))
             self._session.verify = False
             # ...and no CA bundle from the environment (REQUESTS_CA_BUNDLE) may override it.
             self._session.trust_env = False
