@@ -42,6 +42,21 @@ class BlockKind(enum.StrEnum):
     TEST_BALLOT = "test_ballot"
 
 
+class Mode(enum.StrEnum):
+    """A kiosk's mode. A mode block records TEST or OFFICIAL; UNSET is a chain before any."""
+
+    UNSET = "unset"
+    TEST = "test"
+    OFFICIAL = "official"
+
+
+def _recorded_mode(value: str) -> Mode:
+    mode = Mode(value)
+    if mode is Mode.UNSET:
+        raise ValueError(value)  # a mode block sets a mode; it never unsets one
+    return mode
+
+
 def block_time(moment: datetime | None = None) -> str:
     """A block timestamp: UTC, to the minute, so a block does not time a voter to the second."""
     moment = (moment or datetime.now(UTC)).astimezone(UTC)
@@ -162,7 +177,7 @@ def check_body(kind: BlockKind, body: Any) -> None:
             r.binary("kiosk_key", length=32)
             r.binary("package", length=32)
         case BlockKind.MODE:
-            r.enum("mode", _Mode)
+            r.enum("mode", _recorded_mode)
         case BlockKind.SESSION_OPEN | BlockKind.SESSION_PAUSE | BlockKind.SESSION_RESUME:
             r.integer("session", lo=1, hi=10**6)
         case BlockKind.SESSION_CLOSE:
@@ -176,11 +191,6 @@ def check_body(kind: BlockKind, body: Any) -> None:
             if not 48 < len(sealed) <= MAX_SEALED_BYTES:
                 r.fail(f"a sealed ballot is 49..{MAX_SEALED_BYTES} bytes", "sealed")
     r.done()
-
-
-class _Mode(enum.StrEnum):
-    TEST = "test"
-    OFFICIAL = "official"
 
 
 def verify_block(signed: SignedBlock, kiosk_key: bytes) -> None:

@@ -8,15 +8,10 @@ from dataclasses import dataclass, replace
 from typing import Any, assert_never
 
 from kiosk.core.block import ZERO_HASH, BlockKind, SignedBlock, body_bytes, check_body
+from kiosk.core.block import Mode as Mode  # defined with the blocks that record it
 from kiosk.core.crypto import Domain, kiosk_id_for, verify_signature
 from kiosk.core.encoding import b64d, b64e
 from kiosk.core.errors import BlockError, ChainError, EncodingError, StateError, VerificationError
-
-
-class Mode(enum.StrEnum):
-    UNSET = "unset"
-    TEST = "test"
-    OFFICIAL = "official"
 
 
 class Session(enum.StrEnum):

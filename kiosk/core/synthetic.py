@@ -14,8 +14,16 @@ from typing import Any
 
 from kiosk.core.ballot import Ballot, Selection
 from kiosk.core.block import Block, BlockKind, SignedBlock, block_time, sign_block
+from kiosk.core.bodies import (
+    ballot_body,
+    ballot_kind,
+    genesis_body,
+    mode_body,
+    session_close_body,
+    session_open_body,
+)
 from kiosk.core.chain import ChainState, Mode, next_state
-from kiosk.core.crypto import SealingKey, SigningKey, kiosk_id_for, seal, sha256
+from kiosk.core.crypto import SealingKey, SigningKey, kiosk_id_for, sha256
 from kiosk.core.election import (
     ContestId,
     ContestKind,
@@ -395,7 +403,7 @@ class ChainWriter:
         self.blocks: list[SignedBlock] = []
         self.append(
             BlockKind.GENESIS,
-            {"kiosk_key": b64e(key.public_key), "package": b64e(package.package_hash)},
+            genesis_body(key.public_key, package),
         )
 
     @property
@@ -418,29 +426,16 @@ class ChainWriter:
         return signed
 
     def mode(self, mode: Mode) -> None:
-        self.append(BlockKind.MODE, {"mode": mode.value})
+        self.append(BlockKind.MODE, mode_body(mode))
 
     def open_session(self) -> None:
-        self.append(BlockKind.SESSION_OPEN, {"session": self.state.session_number + 1})
+        self.append(BlockKind.SESSION_OPEN, session_open_body(self.state))
 
     def close_session(self, checkpoint: str | None = None) -> None:
-        s = self.state
-        self.append(
-            BlockKind.SESSION_CLOSE,
-            {
-                "session": s.session_number,
-                "ballots": s.session_ballots,
-                "test_ballots": s.session_test_ballots,
-                "checkpoint": checkpoint,
-            },
-        )
+        self.append(BlockKind.SESSION_CLOSE, session_close_body(self.state, checkpoint))
 
     def cast(self, voter: Voter, ballot: Ballot) -> SignedBlock:
         """Seal ``ballot`` as the store would (test key in test mode) and append it."""
-        test = self.state.mode is Mode.TEST
-        key = self.package.test_ballot_key if test else self.package.ballot_key
+        kind = ballot_kind(self.state.mode)
         self.now += self.step
-        return self.append(
-            BlockKind.TEST_BALLOT if test else BlockKind.BALLOT,
-            {"nullifier": b64e(voter.nullifier), "sealed": b64e(seal(key, ballot.plaintext()))},
-        )
+        return self.append(kind, ballot_body(self.package, kind, voter, ballot))

@@ -6,10 +6,17 @@ from dataclasses import dataclass
 
 from kiosk.core.ballot import Ballot, validate_ballot
 from kiosk.core.block import BlockKind, SignedBlock
+from kiosk.core.bodies import (
+    ballot_body,
+    ballot_kind,
+    mode_body,
+    session_close_body,
+    session_open_body,
+    session_pause_body,
+    session_resume_body,
+)
 from kiosk.core.chain import ChainState, Mode, Session
-from kiosk.core.crypto import seal
 from kiosk.core.election import ElectionPackage, Voter
-from kiosk.core.encoding import b64e
 from kiosk.core.errors import StateError
 from kiosk.store.chain_store import ChainStore
 from kiosk.store.errors import AlreadyVotedError
@@ -40,31 +47,24 @@ class BallotBox:
             raise StateError("the mode is either test or official")
         if self.state.mode is Mode.OFFICIAL and mode is Mode.TEST and self.state.ballots:
             raise StateError("official ballots were cast: this kiosk cannot go back to test mode")
-        return self.store.append(BlockKind.MODE, {"mode": mode.value})
+        return self.store.append(BlockKind.MODE, mode_body(mode))
 
     def open_session(self) -> SignedBlock:
-        return self.store.append(BlockKind.SESSION_OPEN, {"session": self.state.session_number + 1})
+        return self.store.append(BlockKind.SESSION_OPEN, session_open_body(self.state))
 
     def pause_session(self) -> SignedBlock:
-        return self.store.append(BlockKind.SESSION_PAUSE, {"session": self.state.session_number})
+        return self.store.append(BlockKind.SESSION_PAUSE, session_pause_body(self.state))
 
     def resume_session(self) -> SignedBlock:
-        return self.store.append(BlockKind.SESSION_RESUME, {"session": self.state.session_number})
+        return self.store.append(BlockKind.SESSION_RESUME, session_resume_body(self.state))
 
     def close_session(self) -> SignedBlock:
         """Close the session with its counts and the latest ledger checkpoint this kiosk has
         verified (recorded by the sync worker), if it ever reached the ledger."""
-        s = self.state
         latest = self.store.latest_checkpoint()
         checkpoint = latest[1] if latest is not None else None
         return self.store.append(
-            BlockKind.SESSION_CLOSE,
-            {
-                "session": s.session_number,
-                "ballots": s.session_ballots,
-                "test_ballots": s.session_test_ballots,
-                "checkpoint": checkpoint,
-            },
+            BlockKind.SESSION_CLOSE, session_close_body(self.state, checkpoint)
         )
 
     def has_voted(self, voter: Voter) -> bool:
@@ -88,14 +88,9 @@ class BallotBox:
         kind = self._ballot_kind()
         if self.store.has_voted(kind, voter.nullifier):
             raise AlreadyVotedError("this voter already cast a ballot on this kiosk")
-        key = (
-            self.package.test_ballot_key
-            if kind is BlockKind.TEST_BALLOT
-            else self.package.ballot_key
-        )
-        body = {"nullifier": b64e(voter.nullifier), "sealed": b64e(seal(key, ballot.plaintext()))}
+        body = ballot_body(self.package, kind, voter, ballot)
         signed = self.store.append(kind, body, nullifier=voter.nullifier)
         return CastReceipt(signed.tracking_code, signed.block.height, kind is BlockKind.TEST_BALLOT)
 
     def _ballot_kind(self) -> BlockKind:
-        return BlockKind.TEST_BALLOT if self.state.mode is Mode.TEST else BlockKind.BALLOT
+        return ballot_kind(self.state.mode)

@@ -18,10 +18,10 @@ from kiosk.core.block import (
     decode_signed_block,
     sign_block,
 )
+from kiosk.core.bodies import genesis_body
 from kiosk.core.chain import ChainState, next_state, verify_chain
 from kiosk.core.crypto import SigningKey, kiosk_id_for
 from kiosk.core.election import ElectionId, ElectionPackage
-from kiosk.core.encoding import b64e
 from kiosk.core.errors import BlockError, ChainError
 from kiosk.store.errors import AlreadyVotedError, StoreDamagedError, StoreError, StoreLockedError
 
@@ -89,7 +89,7 @@ class ChainStore:
         store = cls(conn, path, kiosk_key, ChainState())
         store.append(
             BlockKind.GENESIS,
-            {"kiosk_key": b64e(kiosk_key.public_key), "package": b64e(package.package_hash)},
+            genesis_body(kiosk_key.public_key, package),
             election=package.id,
         )
         return store

@@ -1,0 +1,61 @@
+"""Block bodies: the one builder for each kind of block a kiosk records. The kiosk's ballot box
+and the test kit's chain writer both build their blocks here, so they cannot drift apart."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kiosk.core.ballot import Ballot
+from kiosk.core.block import BlockKind, Mode
+from kiosk.core.chain import ChainState
+from kiosk.core.crypto import seal
+from kiosk.core.election import ElectionPackage, Voter
+from kiosk.core.encoding import b64e
+
+
+def genesis_body(kiosk_key: bytes, package: ElectionPackage) -> dict[str, Any]:
+    """The first block: the kiosk's public key and the package it runs."""
+    return {"kiosk_key": b64e(kiosk_key), "package": b64e(package.package_hash)}
+
+
+def mode_body(mode: Mode) -> dict[str, Any]:
+    return {"mode": mode.value}
+
+
+def session_open_body(state: ChainState) -> dict[str, Any]:
+    """Opening the next session after the ones in ``state``."""
+    return {"session": state.session_number + 1}
+
+
+def session_pause_body(state: ChainState) -> dict[str, Any]:
+    return {"session": state.session_number}
+
+
+def session_resume_body(state: ChainState) -> dict[str, Any]:
+    return {"session": state.session_number}
+
+
+def session_close_body(state: ChainState, checkpoint: str | None) -> dict[str, Any]:
+    """Closing the open session with its counts and the latest ledger checkpoint the kiosk
+    verified (None if it never reached the ledger)."""
+    return {
+        "session": state.session_number,
+        "ballots": state.session_ballots,
+        "test_ballots": state.session_test_ballots,
+        "checkpoint": checkpoint,
+    }
+
+
+def ballot_kind(mode: Mode) -> BlockKind:
+    """The kind of ballot block a kiosk in ``mode`` records."""
+    return BlockKind.TEST_BALLOT if mode is Mode.TEST else BlockKind.BALLOT
+
+
+def ballot_body(
+    package: ElectionPackage, kind: BlockKind, voter: Voter, ballot: Ballot
+) -> dict[str, Any]:
+    """A cast ballot: the voter's nullifier and the ballot sealed to the package's key. A test
+    ballot is sealed to the test key, so a test tally never needs the trustees and an
+    official tally never sees a test ballot."""
+    key = package.test_ballot_key if kind is BlockKind.TEST_BALLOT else package.ballot_key
+    return {"nullifier": b64e(voter.nullifier), "sealed": b64e(seal(key, ballot.plaintext()))}
