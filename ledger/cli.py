@@ -15,6 +15,7 @@ from kiosk.core.crypto import SigningKey
 from kiosk.core.election import Channel
 from kiosk.core.encoding import b64d, b64e
 from kiosk.core.errors import HanpyoError
+from kiosk.core.secret_file import write_secret
 
 DEFAULT_DATA = Path("ledger-data")
 
@@ -114,9 +115,7 @@ def _log_key(args: argparse.Namespace, create: bool = False) -> SigningKey:
     if create and not path.exists():
         args.data.mkdir(parents=True, exist_ok=True, mode=0o700)
         key = SigningKey.generate()
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(b64e(key.seed) + "\n")
+        write_secret(path, (b64e(key.seed) + "\n").encode("ascii"))
         return key
     return SigningKey(b64d(path.read_text().strip(), length=32, name="log key"))
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import secrets
 import ssl
 from pathlib import Path
@@ -14,6 +13,7 @@ from kiosk.core.crypto import SealingKey, SigningKey
 from kiosk.core.election import read_package, sign_package, verify_package
 from kiosk.core.encoding import b64d, b64e
 from kiosk.core.errors import HanpyoError
+from kiosk.core.secret_file import write_secret
 from kiosk.core.tls_pin import pin_for_certificate
 from ledger.trustees import split_new_ballot_key, write_share_files
 
@@ -138,12 +138,7 @@ def _load(path: Path) -> Any:
 
 def _write_new(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError as e:
-        raise HanpyoError(f"{path} already exists; refusing to overwrite it") from e
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
+    write_secret(path, text.encode("utf-8"))
 
 
 def _tls_pin(cert: Path | None) -> str | None:

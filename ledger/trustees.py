@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from shamir_mnemonic import MnemonicError
 
 from kiosk.core.crypto import SealingKey
 from kiosk.core.errors import HanpyoError
+from kiosk.core.secret_file import write_secret
 
 
 class TrusteeError(HanpyoError):
@@ -59,12 +59,11 @@ def write_share_files(ceremony: BallotKeyCeremony, directory: Path) -> list[Path
     paths = []
     for number, words in enumerate(ceremony.shares, start=1):
         path = directory / f"trustee-{number}-of-{len(ceremony.shares)}.txt"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(
-                f"# Hanpyo ballot key share {number} of {len(ceremony.shares)}; "
-                f"any {ceremony.threshold} shares open the ballots.\n{words}\n"
-            )
+        text = (
+            f"# Hanpyo ballot key share {number} of {len(ceremony.shares)}; "
+            f"any {ceremony.threshold} shares open the ballots.\n{words}\n"
+        )
+        write_secret(path, text.encode("utf-8"))
         paths.append(path)
     return paths
 

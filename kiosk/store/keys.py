@@ -11,6 +11,7 @@ from pathlib import Path
 from kiosk.core.crypto import SigningKey, kiosk_id_for
 from kiosk.core.encoding import b64d, b64e
 from kiosk.core.errors import EncodingError
+from kiosk.core.secret_file import write_secret
 from kiosk.store.errors import KeyFileError
 
 KIOSK_KEY_NAME = "hanpyo-kiosk-key"
@@ -60,11 +61,7 @@ def provision(key_dir: Path) -> KioskKeys:
 
 
 def _write_secret(path: Path, secret: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(b64e(secret) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+    write_secret(path, (b64e(secret) + "\n").encode("ascii"))
 
 
 def _read_pair(directory: Path, *, check_mode: bool) -> KioskKeys:
