@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -119,29 +118,20 @@ def _run(args: argparse.Namespace) -> int:
             )
         return 0
     if args.command == "export":
-        from kiosk.core.export import export_bytes
         from kiosk.store.chain_store import ChainStore
+        from kiosk.store.usb_export import NothingToExport, export_chain
 
         keys = load_keys(args.keys)
         with ChainStore.open(args.store, keys.store_key, keys.kiosk_key) as store:
-            start = 0 if args.all else store.acknowledged_height() + 1
-            blocks = list(store.blocks(start))
-            if not blocks:
+            try:
+                done = export_chain(store, keys.kiosk_key, args.out, whole_chain=args.all)
+            except NothingToExport:
                 print(
                     "the ledger already holds every block; nothing to export "
                     "(use --all to export the whole chain)"
                 )
                 return 0
-            data = export_bytes(blocks, keys.kiosk_key)
-        fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())  # the stick may be pulled right after
-        print(
-            f"exported blocks {blocks[0].block.height}..{blocks[-1].block.height} "
-            f"({len(blocks)}) to {args.out}"
-        )
+        print(f"exported blocks {done.first}..{done.last} ({done.count}) to {args.out}")
         return 0
     if args.command == "cards":
         from kiosk.cards import run as run_cards

@@ -1,0 +1,132 @@
+"""The one USB export: the staff screen's and `kiosk export --all` write the same verifiable
+blocks, an existing file is never replaced, and an export cut short leaves no final file."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from pathlib import Path
+
+import pytest
+
+from kiosk.cli import main
+from kiosk.core.crypto import SigningKey
+from kiosk.core.election import ElectionPackage
+from kiosk.core.export import read_manifest, verify_export
+from kiosk.store.chain_store import ChainStore
+from kiosk.store.keys import provision
+from kiosk.store.usb_export import (
+    ExportFailed,
+    ExportTargetExists,
+    NothingToExport,
+    export_chain,
+    export_to_folder,
+    usb_file_name,
+)
+from tests.conftest import Kiosk, official_store
+
+
+def _verified_blocks(path: Path, kiosk_key: SigningKey) -> list[bytes]:
+    """The block lines of an export, after the check `ledger import` makes of it."""
+    head, *lines = path.read_bytes().splitlines()
+    manifest, signature = read_manifest(head)
+    verify_export(manifest, signature, kiosk_key.public_key, lines)
+    return lines
+
+
+def test_the_staff_export_and_kiosk_export_all_write_the_same_blocks(
+    tmp_path: Path, package: ElectionPackage, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keys = provision(tmp_path / "keys")
+    official_store(tmp_path / "kiosk.db", keys.store_key, keys.kiosk_key, package).close()
+    cli_file = tmp_path / "cli.jsonl"
+    assert (
+        main(
+            [
+                "export",
+                str(tmp_path / "kiosk.db"),
+                "--keys",
+                str(tmp_path / "keys"),
+                "--out",
+                str(cli_file),
+                "--all",
+            ]
+        )
+        == 0
+    )
+    assert f"exported blocks 0..2 (3) to {cli_file}" in capsys.readouterr().out
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    with ChainStore.open(tmp_path / "kiosk.db", keys.store_key, keys.kiosk_key) as store:
+        done = export_to_folder(store, keys.kiosk_key, usb)
+        last = list(store.blocks())[-1]
+    assert done.path == usb / f"hanpyo-{keys.kiosk_id[:12]}-2.jsonl"
+    assert done.path.name == usb_file_name(keys.kiosk_id, last)
+    assert (done.first, done.last, done.count) == (0, 2, 3)
+    staff = _verified_blocks(done.path, keys.kiosk_key)
+    assert staff == _verified_blocks(cli_file, keys.kiosk_key)
+    assert len(staff) == 3
+    assert sorted(p.name for p in usb.iterdir()) == [done.path.name]  # no partial file left
+    assert stat.S_IMODE(done.path.stat().st_mode) == 0o600
+
+
+def test_only_the_blocks_the_ledger_lacks_unless_the_whole_chain(kiosk: Kiosk, tmp_path: Path):
+    kiosk.store.record_sync({0: 0, 1: 1}, None, None, "2026-11-22T10:00:00+00:00")
+    part = export_chain(kiosk.store, kiosk.kiosk_key, tmp_path / "part", whole_chain=False)
+    assert (part.first, part.last) == (2, 2)
+    assert len(_verified_blocks(part.path, kiosk.kiosk_key)) == 1
+    kiosk.store.record_sync({2: 2}, None, None, "2026-11-22T10:00:00+00:00")
+    with pytest.raises(NothingToExport, match="the ledger already holds every block"):
+        export_chain(kiosk.store, kiosk.kiosk_key, tmp_path / "none", whole_chain=False)
+    assert not (tmp_path / "none").exists()
+    whole = export_chain(kiosk.store, kiosk.kiosk_key, tmp_path / "whole", whole_chain=True)
+    assert (whole.first, whole.last) == (0, 2)
+
+
+def test_a_name_that_exists_is_refused_and_kept(kiosk: Kiosk, tmp_path: Path) -> None:
+    export_to_folder(kiosk.store, kiosk.kiosk_key, tmp_path)
+    (name,) = [p for p in tmp_path.iterdir() if p.suffix == ".jsonl"]
+    before = name.read_bytes()
+    with pytest.raises(ExportTargetExists, match=re.escape(f"{name} already exists")) as refused:
+        export_to_folder(kiosk.store, kiosk.kiosk_key, tmp_path)
+    assert refused.value.path == name
+    assert name.read_bytes() == before
+
+
+def test_kiosk_export_names_an_existing_file_without_a_traceback(
+    tmp_path: Path, package: ElectionPackage, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keys = provision(tmp_path / "keys")
+    official_store(tmp_path / "kiosk.db", keys.store_key, keys.kiosk_key, package).close()
+    out = tmp_path / "taken.jsonl"
+    out.write_bytes(b"someone else's file")
+    argv = ["export", str(tmp_path / "kiosk.db"), "--keys", str(tmp_path / "keys")]
+    assert main([*argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"kiosk: {out} already exists; refusing to overwrite an export" in err
+    assert "Traceback" not in err
+    assert out.read_bytes() == b"someone else's file"
+
+
+def test_a_failure_before_the_rename_leaves_no_final_file(
+    kiosk: Kiosk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def stick_pulled(src: object, dst: object) -> None:
+        assert Path(str(src)).read_bytes()  # the whole file was written under its hidden name
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "rename", stick_pulled)
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    with pytest.raises(ExportFailed, match=r"cannot write the export .*Input/output error"):
+        export_to_folder(kiosk.store, kiosk.kiosk_key, usb)
+    assert list(usb.iterdir()) == []
+    monkeypatch.undo()
+    done = export_to_folder(kiosk.store, kiosk.kiosk_key, usb)  # and the next try succeeds
+    assert list(usb.iterdir()) == [done.path]
+
+
+def test_a_missing_folder_is_a_clear_error(kiosk: Kiosk, tmp_path: Path) -> None:
+    with pytest.raises(ExportFailed, match="cannot write the export"):
+        export_to_folder(kiosk.store, kiosk.kiosk_key, tmp_path / "not-mounted")
