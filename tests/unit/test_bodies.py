@@ -65,6 +65,7 @@ def test_a_test_ballot_is_sealed_to_the_test_key(package: ElectionPackage) -> No
     assert ballot_kind(Mode.TEST) is BlockKind.TEST_BALLOT
     assert ballot_kind(Mode.OFFICIAL) is BlockKind.BALLOT
     voter = package.voter_for_card(package.roll[0].card_key)
+    assert voter is not None
     ballot = Ballot(package.id, voter.category, voter.group, {})
     body = ballot_body(package, BlockKind.TEST_BALLOT, voter, ballot)
     check_body(BlockKind.TEST_BALLOT, body)

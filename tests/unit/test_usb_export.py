@@ -71,7 +71,9 @@ def test_the_staff_export_and_kiosk_export_all_write_the_same_blocks(
     assert stat.S_IMODE(done.path.stat().st_mode) == 0o600
 
 
-def test_only_the_blocks_the_ledger_lacks_unless_the_whole_chain(kiosk: Kiosk, tmp_path: Path):
+def test_only_the_blocks_the_ledger_lacks_unless_the_whole_chain(
+    kiosk: Kiosk, tmp_path: Path
+) -> None:
     kiosk.store.record_sync({0: 0, 1: 1}, None, None, "2026-11-22T10:00:00+00:00")
     part = export_chain(kiosk.store, kiosk.kiosk_key, tmp_path / "part", whole_chain=False)
     assert (part.first, part.last) == (2, 2)
