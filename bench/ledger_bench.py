@@ -33,19 +33,19 @@ from kiosk.core.checkpoint import verify_checkpoint
 from kiosk.core.crypto import Domain, SigningKey
 from kiosk.core.encoding import b64d, b64e, crockford32, group4
 from kiosk.core.merkle import MerkleLog, leaf_hash, verify_inclusion
-from kiosk.core.synthetic import (
+from ledger import db
+from ledger.api import request_message
+from ledger.log import SqlNodeStore, lock_log, publish
+from ledger.service import Ledger
+from testkit.elections import (
     ChainWriter,
     SyntheticElection,
     build_election,
     random_ballot,
     review_definition,
 )
-from ledger import db
-from ledger.api import request_message
-from ledger.log import SqlNodeStore, lock_log, publish
-from ledger.service import Ledger
-from tests.integration.ledger_server import LedgerServer
-from tests.integration.postgres import PrivatePostgres
+from testkit.ledger_server import LedgerServer
+from testkit.postgres import PrivatePostgres
 
 SMALL_LOG = 10_000
 LARGE_LOG = 1_000_000

@@ -23,7 +23,6 @@ import sqlcipher3
 
 from kiosk.core.chain import Mode, verify_chain
 from kiosk.core.crypto import SigningKey
-from kiosk.core.synthetic import build_election, random_ballot, review_definition
 from kiosk.hardware.auth import authenticate
 from kiosk.hardware.openpgp import OpenPGPCard
 from kiosk.hardware.openpgp_sim import VirtualCard
@@ -32,6 +31,7 @@ from kiosk.hardware.private_pcscd import private_pcscd
 from kiosk.hardware.simulator import Simulator
 from kiosk.store.ballot_box import BallotBox
 from kiosk.store.chain_store import ChainStore
+from testkit.elections import build_election, random_ballot, review_definition
 
 REPORT = Path(__file__).with_name("REPORT.md")
 SELECT_APDU = bytes.fromhex("00A4040006D2760001240100")

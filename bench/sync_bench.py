@@ -32,15 +32,15 @@ from kiosk.core.block import SignedBlock
 from kiosk.core.chain import Mode
 from kiosk.core.crypto import SigningKey
 from kiosk.core.encoding import b64d
-from kiosk.core.synthetic import SyntheticElection, build_election, random_ballot, review_definition
 from kiosk.store.ballot_box import BallotBox
 from kiosk.store.chain_store import ChainStore
 from kiosk.sync.client import LedgerClient
 from kiosk.sync.worker import BATCH, SyncWorker
 from ledger import db
 from ledger.service import Ledger
-from tests.integration.fault_proxy import FaultProxy
-from tests.integration.ledger_server import LedgerServer
+from testkit.elections import SyntheticElection, build_election, random_ballot, review_definition
+from testkit.fault_proxy import FaultProxy
+from testkit.ledger_server import LedgerServer
 from tests.integration.test_ledger_api import enrol
 
 PENDING = 10_000

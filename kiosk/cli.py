@@ -149,10 +149,10 @@ def _run(args: argparse.Namespace) -> int:
         return run_cards(args)
     if args.command == "demo":
         if args.terminal:
-            from kiosk.demo import run_demo
+            from testkit.demo.terminal import run_demo
 
             return run_demo(args.out, voters=args.voters)
-        from kiosk.demo_ui import run_ui_demo
+        from testkit.demo.ui import run_ui_demo
 
         return run_ui_demo(args.out, window=False if args.offscreen else None)
     if args.command in ("run", "load-election"):

@@ -13,10 +13,10 @@ import pytest
 from kiosk.core.chain import Mode
 from kiosk.core.crypto import SigningKey
 from kiosk.core.election import ElectionPackage, Voter
-from kiosk.core.synthetic import SyntheticElection, build_election, review_definition
 from kiosk.hardware.private_pcscd import PrivatePcscd
 from kiosk.store.ballot_box import BallotBox
 from kiosk.store.chain_store import ChainStore
+from testkit.elections import SyntheticElection, build_election, review_definition
 
 
 def mixed_definition(

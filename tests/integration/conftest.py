@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.postgres import PrivatePostgres
+from testkit.postgres import PrivatePostgres
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -17,12 +17,12 @@ from kiosk.core.checkpoint import verify_checkpoint
 from kiosk.core.crypto import Domain, SigningKey
 from kiosk.core.encoding import b64e, parse_json
 from kiosk.core.merkle import verify_consistency
-from kiosk.core.synthetic import SyntheticElection, random_ballot
 from kiosk.store.ballot_box import BallotBox
 from ledger.api import request_message
 from ledger.proofs import check_tracking_code
+from testkit.elections import SyntheticElection, random_ballot
+from testkit.ledger_server import LedgerServer, ledger_cli
 from tests.conftest import official_store, voter_of
-from tests.integration.ledger_server import LedgerServer, ledger_cli
 
 
 def make_chain(
@@ -207,7 +207,7 @@ def test_broken_chains_are_refused_with_a_precise_reason(
 
 
 def test_a_chain_for_another_election_is_refused(server: LedgerServer, tmp_path: Path) -> None:
-    from kiosk.core.synthetic import build_election
+    from testkit.elections import build_election
     from tests.conftest import mixed_definition
 
     other = build_election(

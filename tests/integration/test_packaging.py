@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from kiosk.core.synthetic import SyntheticElection
-from tests.integration.ledger_server import LedgerServer
+from testkit.elections import SyntheticElection
+from testkit.ledger_server import LedgerServer
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())

@@ -20,12 +20,6 @@ from kiosk.core.block import SignedBlock
 from kiosk.core.checkpoint import verify_checkpoint
 from kiosk.core.crypto import SigningKey, kiosk_id_for
 from kiosk.core.merkle import leaf_hash, root_from_leaves
-from kiosk.core.synthetic import (
-    SyntheticElection,
-    build_election,
-    random_ballot,
-    review_definition,
-)
 from kiosk.store.ballot_box import BallotBox
 from kiosk.store.chain_store import ChainStore
 from kiosk.store.keys import load_keys, provision
@@ -34,11 +28,17 @@ from kiosk.sync.errors import SyncError, UntrustedLedger
 from kiosk.sync.worker import SyncStatus, SyncWorker
 from ledger import db
 from ledger.proofs import check_tracking_code
+from testkit.elections import (
+    SyntheticElection,
+    build_election,
+    random_ballot,
+    review_definition,
+)
+from testkit.fault_proxy import KINDS, Fault, FaultProxy
+from testkit.killed_writer import run_until_killed
+from testkit.ledger_server import LedgerServer
+from testkit.sync_writer import sync_election
 from tests.conftest import official_store, voter_of
-from tests.integration.fault_proxy import KINDS, Fault, FaultProxy
-from tests.integration.killed_writer import run_until_killed
-from tests.integration.ledger_server import LedgerServer
-from tests.integration.sync_writer import sync_election
 from tests.integration.test_ledger_api import enrol
 
 pytestmark = pytest.mark.slow
@@ -264,7 +264,7 @@ def run_writer_until_killed(
     """Start the kiosk process, let it cast and sync for a random while, SIGKILL it.
     Returns the receipts it gave (tracking code -> height) and its SYNC lines."""
     lines = run_until_killed(
-        "tests.integration.sync_writer",
+        "testkit.sync_writer",
         [str(directory), server.url, server.log_key],
         rng.uniform(0.2, 1.5),
     )

@@ -29,9 +29,9 @@ from kiosk.core.crypto import SigningKey, kiosk_id_for
 from kiosk.core.election import ElectionId, ElectionPackage
 from kiosk.core.encoding import b64d, b64e, canonical_json
 from kiosk.core.errors import BlockError, ChainError
-from kiosk.core.synthetic import SyntheticElection, build_election, random_ballot
 from kiosk.store.ballot_box import BallotBox
 from kiosk.store.chain_store import ChainStore
+from testkit.elections import SyntheticElection, build_election, random_ballot
 from tests.conftest import mixed_definition, voter_of
 
 REASONS = frozenset(

@@ -16,11 +16,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from kiosk.app import KioskConfig, KioskServices, Timeouts
 from kiosk.core.chain import Mode
 from kiosk.core.election import sign_package
-from kiosk.core.synthetic import SyntheticElection, build_election
 from kiosk.hardware.printer import MemoryPrinter
 from kiosk.hardware.private_pcscd import PrivatePcscd
 from kiosk.hardware.simulator import Simulator
 from kiosk.store.keys import provision
+from testkit.elections import SyntheticElection, build_election
 from tests.conftest import mixed_definition
 from tests.ui.driver import Kiosk
 

@@ -8,7 +8,7 @@ import pytest
 
 from kiosk.core.chain import Mode, Session
 from kiosk.core.errors import StateError
-from kiosk.core.synthetic import random_ballot
+from testkit.elections import random_ballot
 from tests.conftest import Kiosk, voter_of
 
 

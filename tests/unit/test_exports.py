@@ -25,7 +25,6 @@ from kiosk.core.block import BlockKind, SignedBlock, body_bytes
 from kiosk.core.chain import Mode
 from kiosk.core.crypto import SigningKey, kiosk_id_for
 from kiosk.core.election import ElectionPackage
-from kiosk.core.synthetic import ChainWriter, build_election, random_ballot
 from kiosk.core.tally import Tally
 from ledger.exports import (
     ExportError,
@@ -34,8 +33,9 @@ from ledger.exports import (
     nist_results,
     write_exports,
 )
+from testkit.elections import ChainWriter, build_election, random_ballot
+from testkit.published_sample import sample_published
 from tests.conftest import mixed_definition
-from tests.published_sample import sample_published
 
 SCHEMAS = Path(ledger.__file__).parent / "schemas" / "nist"
 RESULTS_SCHEMA = "NIST_V2_election_results_reporting.json"

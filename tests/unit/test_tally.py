@@ -21,8 +21,8 @@ from kiosk.core.election import (
     OptionId,
 )
 from kiosk.core.encoding import b64e
-from kiosk.core.synthetic import ChainWriter, build_election
 from kiosk.core.tally import Tally, count_plaintexts, count_test_ballots
+from testkit.elections import ChainWriter, build_election
 from tests.conftest import mixed_definition
 
 P1, P2, P3 = OptionId("p0001-01"), OptionId("p0001-02"), OptionId("p0001-03")

@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 from kiosk.core.chain import Session
-from kiosk.core.synthetic import build_election, random_ballot, review_definition
 from kiosk.store.ballot_box import BallotBox
 from kiosk.store.chain_store import ChainStore
 from kiosk.store.keys import load_keys
+from testkit.elections import build_election, random_ballot, review_definition
 
 
 def crash_election():
