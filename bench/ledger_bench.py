@@ -37,13 +37,8 @@ from ledger import db
 from ledger.api import request_message
 from ledger.log import SqlNodeStore, lock_log, publish
 from ledger.service import Ledger
-from testkit.elections import (
-    ChainWriter,
-    SyntheticElection,
-    build_election,
-    random_ballot,
-    review_definition,
-)
+from testkit.chain_writer import ChainWriter
+from testkit.elections import SyntheticElection, build_election, random_ballot, review_definition
 from testkit.ledger_server import LedgerServer
 from testkit.postgres import PrivatePostgres
 

@@ -40,8 +40,8 @@ from ledger import db
 from ledger.service import Ledger
 from testkit.elections import SyntheticElection, build_election, random_ballot, review_definition
 from testkit.fault_proxy import FaultProxy
+from testkit.ledger_requests import enrol
 from testkit.ledger_server import LedgerServer
-from tests.integration.test_ledger_api import enrol
 
 PENDING = 10_000
 CASTS = 1_000  # per cast-latency phase: no sync, syncing, no sync again

@@ -34,7 +34,8 @@ from ledger.closing import close_election
 from ledger.log import LogKey, lock_log, publish
 from ledger.service import Ledger
 from ledger.tally import run_tally
-from testkit.elections import ChainWriter, SyntheticElection, build_election, random_ballot
+from testkit.chain_writer import ChainWriter
+from testkit.elections import SyntheticElection, build_election, random_ballot
 from testkit.elections import review_definition as reference_definition
 
 PER_KIOSK = 10_000  # ballots per source chain, about a long day at one busy kiosk

@@ -18,13 +18,8 @@ from kiosk.core.crypto import SigningKey, kiosk_id_for
 from kiosk.core.election import Channel, ElectionPackage
 from kiosk.core.tally import Tally
 from ledger.tally import results_document
-from testkit.elections import (
-    ChainWriter,
-    SyntheticElection,
-    build_election,
-    random_ballot,
-    review_definition,
-)
+from testkit.chain_writer import ChainWriter
+from testkit.elections import SyntheticElection, build_election, random_ballot, review_definition
 
 
 @dataclass(frozen=True)

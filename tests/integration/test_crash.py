@@ -10,7 +10,7 @@ from kiosk.store.chain_store import ChainStore
 from kiosk.store.keys import load_keys, provision
 from testkit.crash_writer import crash_election
 from testkit.killed_writer import run_until_killed
-from tests.conftest import official_store
+from testkit.stores import official_store
 
 KILLS = 30
 

@@ -10,8 +10,9 @@ import requests
 from kiosk.core.crypto import SigningKey
 from testkit.browser import dump_dom, screenshot
 from testkit.elections import SyntheticElection
+from testkit.ledger_requests import enrol, signed_post, upload
 from testkit.ledger_server import LedgerServer
-from tests.integration.test_ledger_api import enrol, make_chain, signed_post, upload
+from testkit.stores import make_chain
 
 SCREENSHOTS = Path(os.environ.get("HANPYO_SCREENSHOTS", "test-output/screenshots"))
 

@@ -36,8 +36,7 @@ from kiosk.hardware.openpgp_sim_state import KeyRef as SimKeyRef
 from kiosk.hardware.pcsc import PcscConnection, wait_for_card
 from kiosk.hardware.private_pcscd import PrivatePcscd, reader_name
 from kiosk.hardware.simulator import Simulator
-from testkit.elections import SyntheticElection
-from tests.conftest import mixed_definition
+from testkit.elections import SyntheticElection, mixed_definition
 
 KIOSK_ID = "cd" * 16
 FACTORY_PIN, FACTORY_ADMIN_PIN = "123456", "12345678"

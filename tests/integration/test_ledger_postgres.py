@@ -31,8 +31,9 @@ from ledger.log import LogKey, lock_log, read_log
 from ledger.proofs import check_tracking_code, verify_inclusion_answer
 from ledger.service import Ledger
 from testkit.elections import SyntheticElection
+from testkit.ledger_requests import enrol, upload
 from testkit.ledger_server import ORIGIN, LedgerServer
-from tests.integration.test_ledger_api import enrol, make_chain, upload
+from testkit.stores import make_chain
 
 KIOSKS = 6
 BATCH = 5

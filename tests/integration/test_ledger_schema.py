@@ -30,8 +30,9 @@ from kiosk.core.errors import EncodingError
 from ledger.api import request_message
 from ledger.proofs import verify_inclusion_answer
 from testkit.elections import SyntheticElection
+from testkit.ledger_requests import enrol, signed_post, upload
 from testkit.ledger_server import LedgerServer
-from tests.integration.test_ledger_api import enrol, make_chain, signed_post, upload
+from testkit.stores import make_chain
 
 # Examples per operation and generation mode; the whole file stays well under two minutes.
 EXAMPLES_PER_OPERATION = 40

@@ -12,10 +12,10 @@ from kiosk.core.block import SignedBlock
 from kiosk.core.crypto import SigningKey
 from kiosk.core.encoding import b64e
 from kiosk.store.ballot_box import BallotBox
-from testkit.elections import SyntheticElection, random_ballot
+from testkit.elections import SyntheticElection, random_ballot, voter_of
+from testkit.ledger_requests import upload
 from testkit.ledger_server import LedgerServer
-from tests.conftest import official_store, voter_of
-from tests.integration.test_ledger_api import upload
+from testkit.stores import official_store
 
 
 def chain(

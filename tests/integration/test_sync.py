@@ -21,10 +21,10 @@ from kiosk.store.keys import load_keys, provision
 from kiosk.sync.client import LedgerClient
 from kiosk.sync.errors import LedgerUnreachable, UntrustedLedger
 from kiosk.sync.worker import SyncWorker
-from testkit.elections import SyntheticElection, random_ballot
+from testkit.elections import SyntheticElection, random_ballot, voter_of
+from testkit.ledger_requests import enrol
 from testkit.ledger_server import ORIGIN, ROOT, LedgerServer
-from tests.conftest import official_store, voter_of
-from tests.integration.test_ledger_api import enrol
+from testkit.stores import official_store
 
 
 def cast(box: BallotBox, election: SyntheticElection, category: str, n: int) -> str:

@@ -33,13 +33,14 @@ from testkit.elections import (
     build_election,
     random_ballot,
     review_definition,
+    voter_of,
 )
 from testkit.fault_proxy import KINDS, Fault, FaultProxy
 from testkit.killed_writer import run_until_killed
+from testkit.ledger_requests import enrol
 from testkit.ledger_server import LedgerServer
+from testkit.stores import official_store
 from testkit.sync_writer import sync_election
-from tests.conftest import official_store, voter_of
-from tests.integration.test_ledger_api import enrol
 
 pytestmark = pytest.mark.slow
 

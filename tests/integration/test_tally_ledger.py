@@ -29,13 +29,8 @@ from ledger.log import LogKey
 from ledger.service import Ledger
 from ledger.tally import run_tally
 from ledger.trustees import TrusteeError
-from testkit.elections import (
-    ChainWriter,
-    SyntheticElection,
-    build_election,
-    random_ballot,
-    review_definition,
-)
+from testkit.chain_writer import ChainWriter
+from testkit.elections import SyntheticElection, build_election, random_ballot, review_definition
 
 ORIGIN = "ledger.test/tally"
 START = datetime(2017, 11, 25, 0, 30, tzinfo=UTC)

@@ -31,8 +31,13 @@ from kiosk.core.encoding import b64d, b64e, canonical_json
 from kiosk.core.errors import BlockError, ChainError
 from kiosk.store.ballot_box import BallotBox
 from kiosk.store.chain_store import ChainStore
-from testkit.elections import SyntheticElection, build_election, random_ballot
-from tests.conftest import mixed_definition, voter_of
+from testkit.elections import (
+    SyntheticElection,
+    build_election,
+    mixed_definition,
+    random_ballot,
+    voter_of,
+)
 
 REASONS = frozenset(
     {

@@ -14,9 +14,9 @@ from kiosk.store.keys import load_keys
 from kiosk.sync.client import LedgerClient
 from kiosk.sync.worker import SyncWorker
 from testkit.elections import SyntheticElection, random_ballot
+from testkit.ledger_requests import enrol
 from testkit.ledger_server import LedgerServer
-from tests.conftest import official_store
-from tests.integration.test_ledger_api import enrol
+from testkit.stores import official_store
 from tests.ui.test_staff import vote
 
 

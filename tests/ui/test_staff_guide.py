@@ -46,10 +46,10 @@ from kiosk.store.keys import load_keys
 from kiosk.ui.main import build_ui
 from kiosk.ui.robot import walk
 from kiosk.ui.texts import MESSAGES
-from testkit.elections import SyntheticElection, derived_key, random_ballot
+from testkit.elections import SyntheticElection, derived_key, random_ballot, voter_of
+from testkit.ledger_requests import enrol, upload
 from testkit.ledger_server import LedgerServer, free_port
-from tests.conftest import official_store, voter_of
-from tests.integration.test_ledger_api import enrol, upload
+from testkit.stores import official_store
 from tests.ui.conftest import PX_PER_MM, make_config
 from tests.ui.driver import PIN, Kiosk
 

@@ -26,8 +26,8 @@ from kiosk.store.errors import (
     StoreLockedError,
 )
 from kiosk.store.keys import KIOSK_KEY_NAME, STORE_KEY_NAME, load_keys, provision
-from testkit.elections import random_ballot
-from tests.conftest import Kiosk, voter_of
+from testkit.elections import random_ballot, voter_of
+from testkit.stores import Kiosk
 
 
 def test_cast_returns_a_tracking_code_for_a_committed_sealed_ballot(kiosk: Kiosk, election):
