@@ -8,7 +8,7 @@ bench/run.py can add `bench_sync(directory)` to its rows and `notes()` to its re
   then one timed `SyncWorker.sync_once` against the ledger: head, N/100 uploads, and per batch
   the inclusion proof of its last block, a consistency proof and their verification.
 - bytes on the wire: every request and answer byte between LedgerClient and the ledger,
-  counted by a pass-through proxy (tests/integration/fault_proxy.py, no faults), for a
+  counted by a pass-through proxy (testkit/fault_proxy.py, no faults), for a
   catch-up and for live syncing (the worker woken after every cast).
 - cast latency: cast p50/p99 with the worker syncing every ballot as it is cast, against
   casts with no worker, before and after, in the same store.
