@@ -41,14 +41,20 @@ def signed_post(
 
 
 def upload(
-    server: LedgerServer, key: SigningKey, blocks: list[SignedBlock | bytes], **kwargs: object
+    server: LedgerServer,
+    key: SigningKey,
+    blocks: list[SignedBlock | bytes],
+    *,
+    kiosk: str | None = None,
+    stamp: int | None = None,
 ) -> requests.Response:
-    """Upload ``blocks`` (signed blocks, or raw JSON bytes to send as they are)."""
+    """Upload ``blocks`` (signed blocks, or raw JSON bytes to send as they are) as ``kiosk``
+    (default: the kiosk ``key`` belongs to)."""
     items = [parse_json(b if isinstance(b, bytes) else b.encode()) for b in blocks]
-    kiosk = str(kwargs.pop("kiosk", kiosk_id_for(key.public_key)))
+    kiosk = kiosk or kiosk_id_for(key.public_key)
     return signed_post(
-        server, key, f"/v1/kiosks/{kiosk}/blocks", {"blocks": items}, kiosk=kiosk, **kwargs
-    )  # type: ignore[arg-type]
+        server, key, f"/v1/kiosks/{kiosk}/blocks", {"blocks": items}, kiosk=kiosk, stamp=stamp
+    )
 
 
 def enrol(server: LedgerServer, key: SigningKey, name: str) -> str:
