@@ -183,7 +183,7 @@ def test_sync_through_a_thousand_faults_and_ledger_restarts(tmp_path: Path) -> N
                     assert time.monotonic() < deadline, (
                         f"only {proxy.faults} faults in {FAULT_PHASE_LIMIT_S} s"
                     )
-                    assert worker._thread.is_alive(), f"the sync thread died: {worker.status}"
+                    assert worker.running, f"the sync thread died: {worker.status}"
                     if len(receipts) < len(voters):
                         voter = voters[len(receipts)]
                         assert voter is not None
@@ -209,7 +209,7 @@ def test_sync_through_a_thousand_faults_and_ledger_restarts(tmp_path: Path) -> N
                     worker.wake()
                     time.sleep(0.05)
                 catch_up = time.monotonic() - catch_up_start
-                alive = worker._thread.is_alive()
+                alive = worker.running
             finally:
                 worker.stop()
                 client.close()
@@ -220,7 +220,7 @@ def test_sync_through_a_thousand_faults_and_ledger_restarts(tmp_path: Path) -> N
         leaked = [t.name for t in threading.enumerate() if t.name.startswith("fault-proxy")]
         assert not leaked, f"the proxy left threads behind: {leaked}"
         assert alive, f"the sync thread died: {worker.status}"
-        assert not worker._thread.is_alive()
+        assert not worker.running
 
         chain = list(store.blocks())
         direct = LedgerClient(server.url, key)
