@@ -40,7 +40,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.run import Row, percentile, raw_sqlcipher_commits
+from bench.common import Row, percentile, raw_sqlcipher_commits
 from kiosk.app import KioskConfig, KioskServices, Timeouts
 from kiosk.core.chain import Mode
 from kiosk.core.election import sign_package

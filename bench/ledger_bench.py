@@ -20,13 +20,11 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import nacl.signing
 import requests
-from sqlalchemy import Connection, Engine, Table, event
 
-from bench.run import Row, percentile, timed
+from bench.common import BulkNodeStore, Row, insert_rows, percentile, prefill_engine, timed
 from kiosk.core.block import BlockKind, SignedBlock
 from kiosk.core.chain import Mode
 from kiosk.core.checkpoint import verify_checkpoint
@@ -35,7 +33,7 @@ from kiosk.core.encoding import b64d, b64e, crockford32, group4
 from kiosk.core.merkle import MerkleLog, leaf_hash, verify_inclusion
 from ledger import db
 from ledger.api import request_message
-from ledger.log import SqlNodeStore, lock_log, publish
+from ledger.log import lock_log, publish
 from ledger.service import Ledger
 from testkit.chain_writer import ChainWriter
 from testkit.elections import SyntheticElection, build_election, random_ballot, review_definition
@@ -86,14 +84,6 @@ class Prefill:
     tracking_codes: list[str]  # a sample, for proof look-ups
 
 
-class BulkNodeStore(SqlNodeStore):
-    """``SqlNodeStore`` with plain inserts: a new database has no rolled-back nodes to
-    overwrite, and the upsert's per-row compilation would dominate a million-leaf prefill."""
-
-    def put_many(self, nodes: list[tuple[int, int, bytes]]) -> None:
-        _insert_rows(self._conn, db.merkle_nodes, ("level", "idx", "hash"), nodes)
-
-
 def prefill(ledger: Ledger, size: int, block_bytes: int, rng: random.Random) -> Prefill:
     """Append ``size`` synthetic leaves to an empty ledger through the log's own code
     (``MerkleLog.append`` computes every node, ``publish`` signs each checkpoint), with a row
@@ -110,8 +100,8 @@ def prefill(ledger: Ledger, size: int, block_bytes: int, rng: random.Random) -> 
         with ledger.engine.begin() as conn:
             log = MerkleLog(BulkNodeStore(conn), lock_log(conn).size)
             blocks = _synthetic_blocks(sources, log.size, count, block_bytes, rng)
-            _insert_rows(conn, db.blocks, BLOCK_COLUMNS, blocks)
-            _insert_rows(conn, db.nullifiers, NULLIFIER_COLUMNS, _synthetic_nullifiers(blocks, rng))
+            insert_rows(conn, db.blocks, BLOCK_COLUMNS, blocks)
+            insert_rows(conn, db.nullifiers, NULLIFIER_COLUMNS, _synthetic_nullifiers(blocks, rng))
             log.append([leaf_hash(b[5]) for b in blocks])
             publish(conn, log, ledger.key)
         codes += [str(b[3]) for b in rng.sample(blocks, min(200, count))]
@@ -128,47 +118,10 @@ def prefill(ledger: Ledger, size: int, block_bytes: int, rng: random.Random) -> 
     return Prefill(size, time.perf_counter() - start, codes)
 
 
-def prefill_engine(url: str) -> Engine:
-    """The ledger's own engine, with fsync off and a large page cache for this one job: the
-    prefill is set-up, and durability of a database thrown away after the run is moot."""
-    engine = db.connect(url)
-    if engine.dialect.name == "postgresql":
-        return engine  # the private server already runs with fsync off
-
-    @event.listens_for(engine, "connect")
-    def _bulk_load(dbapi_conn: Any, _record: Any) -> None:
-        cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA synchronous = OFF")
-        cursor.execute("PRAGMA cache_size = -400000")  # 400 MB
-        cursor.close()
-
-    return engine
-
-
 BLOCK_COLUMNS = (
     "kiosk_id", "height", "hash", "tracking", "kind", "encoded", "leaf_index", "received_at"
 )  # fmt: skip
 NULLIFIER_COLUMNS = ("nullifier", "kind", "kiosk_id", "height", "channel", "leaf_index")
-
-
-def _insert_rows(
-    conn: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple[object, ...]]
-) -> None:
-    """One executemany of SQLAlchemy's own INSERT for ``table`` on the transaction's
-    connection, skipping its per-row parameter processing (most of the prefill otherwise).
-    On PostgreSQL one COPY on the same connection and transaction instead: psycopg's
-    executemany sends a statement per row, several times slower at a million rows."""
-    if conn.dialect.name == "postgresql":
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        names = ", ".join(columns)
-        with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        return
-    statement = table.insert().compile(dialect=conn.dialect, column_keys=list(columns))
-    if tuple(statement.positiontup or ()) != columns:
-        raise RuntimeError(f"{table.name} binds {statement.positiontup}, not {columns}")
-    conn.exec_driver_sql(str(statement), rows)
 
 
 def _synthetic_source(kiosk: str, rng: random.Random) -> dict[str, object]:

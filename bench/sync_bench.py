@@ -27,7 +27,7 @@ from pathlib import Path
 
 import nacl.signing
 
-from bench.run import Row, percentile, timed
+from bench.common import Row, percentile, timed
 from kiosk.core.block import SignedBlock
 from kiosk.core.chain import Mode
 from kiosk.core.crypto import SigningKey

@@ -21,8 +21,7 @@ import nacl.public
 import nacl.signing
 import shamir_mnemonic
 
-from bench.ledger_bench import BulkNodeStore, _insert_rows, prefill_engine
-from bench.run import Row
+from bench.common import BulkNodeStore, Row, insert_rows, prefill_engine
 from kiosk.core.block import BlockKind, body_bytes
 from kiosk.core.chain import Mode, state_to_json
 from kiosk.core.crypto import SigningKey
@@ -142,7 +141,7 @@ def _load_chain(
                         leaf,
                     )
                 )
-        _insert_rows(
+        insert_rows(
             conn,
             db.blocks,
             (
@@ -157,7 +156,7 @@ def _load_chain(
             ),
             rows,
         )
-        _insert_rows(
+        insert_rows(
             conn,
             db.nullifiers,
             ("nullifier", "kind", "kiosk_id", "height", "channel", "leaf_index"),
