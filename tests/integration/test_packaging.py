@@ -59,10 +59,10 @@ def test_the_wheel_carries_every_file_the_program_uses(release: Path) -> None:
     }
     assert expected - names == set()
     assert not [n for n in names if n.split("/")[0] in ("tests", "bench", "installer", "docs")]
-    # the test kit (synthetic elections, helper servers, the robot) and the demo built on it
-    # stay in the checkout
+    # the test kit (synthetic elections, helper servers) and the demo built on it stay in
+    # the checkout
     assert not [n for n in names if n.split("/")[0] == "testkit"]
-    assert not [n for n in names if Path(n).stem in ("demo", "demo_ui", "synthetic", "robot")]
+    assert not [n for n in names if Path(n).stem in ("demo", "demo_ui", "synthetic")]
     metadata = Parser().parsestr(wheel.read(f"hanpyo-{VERSION}.dist-info/METADATA").decode())
     assert metadata["Version"] == VERSION
     assert {"kiosk", "ledger"} <= set(metadata.get_all("Provides-Extra") or [])
