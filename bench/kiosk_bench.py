@@ -40,13 +40,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.run import Row, percentile, raw_sqlcipher_commits
+from bench.common import Row, percentile, raw_sqlcipher_commits
 from kiosk.app import KioskConfig, KioskServices, Timeouts
 from kiosk.core.chain import Mode
 from kiosk.core.election import sign_package
-from kiosk.core.synthetic import SyntheticElection, build_election, review_definition
 from kiosk.hardware.private_pcscd import private_pcscd
 from kiosk.store.keys import provision
+from testkit.elections import SyntheticElection, build_election, review_definition
 
 ROOT = Path(__file__).resolve().parents[1]
 PX_PER_MM = 96 / 25.4  # as tests/ui: a 96-dpi panel

@@ -20,32 +20,24 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import nacl.signing
 import requests
-from sqlalchemy import Connection, Engine, Table, event
 
-from bench.run import Row, percentile, timed
-from kiosk.core.block import BlockKind, SignedBlock
+from bench.common import SYNTHETIC_SOURCES, Prefill, Row, percentile, prefill, prefill_engine, timed
+from kiosk.core.block import SignedBlock
 from kiosk.core.chain import Mode
 from kiosk.core.checkpoint import verify_checkpoint
 from kiosk.core.crypto import Domain, SigningKey
-from kiosk.core.encoding import b64d, b64e, crockford32, group4
-from kiosk.core.merkle import MerkleLog, leaf_hash, verify_inclusion
-from kiosk.core.synthetic import (
-    ChainWriter,
-    SyntheticElection,
-    build_election,
-    random_ballot,
-    review_definition,
-)
+from kiosk.core.encoding import b64d, b64e
+from kiosk.core.merkle import leaf_hash, verify_inclusion
 from ledger import db
 from ledger.api import request_message
-from ledger.log import SqlNodeStore, lock_log, publish
 from ledger.service import Ledger
-from tests.integration.ledger_server import LedgerServer
-from tests.integration.postgres import PrivatePostgres
+from testkit.chain_writer import ChainWriter
+from testkit.elections import SyntheticElection, build_election, random_ballot, review_definition
+from testkit.ledger_server import LedgerServer
+from testkit.postgres import PrivatePostgres
 
 SMALL_LOG = 10_000
 LARGE_LOG = 1_000_000
@@ -53,8 +45,6 @@ BATCH = 100  # blocks per upload request, as a kiosk catching up would send them
 MEASURED_KIOSKS = 6
 BALLOTS_PER_KIOSK = 1_000  # 6,000 real ballot blocks ingested over HTTP at each log size
 PROOF_SAMPLES = 400  # requests per proof kind and log size
-SYNTHETIC_SOURCES = 10  # enrolled kiosks the synthetic leaves are attributed to
-PREFILL_CHUNK = 50_000  # synthetic leaves per prefill transaction
 BASELINE_SIGNATURES = 5_000
 BASELINE_COMMITS = 300
 POSTGRES_WORKERS = 2  # uvicorn workers of the ledger served on PostgreSQL
@@ -82,149 +72,6 @@ def write_chain(election: SyntheticElection, ballots: int, rng: random.Random) -
 
 
 # -- a large log without a million signatures -----------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Prefill:
-    size: int
-    seconds: float
-    tracking_codes: list[str]  # a sample, for proof look-ups
-
-
-class BulkNodeStore(SqlNodeStore):
-    """``SqlNodeStore`` with plain inserts: a new database has no rolled-back nodes to
-    overwrite, and the upsert's per-row compilation would dominate a million-leaf prefill."""
-
-    def put_many(self, nodes: list[tuple[int, int, bytes]]) -> None:
-        _insert_rows(self._conn, db.merkle_nodes, ("level", "idx", "hash"), nodes)
-
-
-def prefill(ledger: Ledger, size: int, block_bytes: int, rng: random.Random) -> Prefill:
-    """Append ``size`` synthetic leaves to an empty ledger through the log's own code
-    (``MerkleLog.append`` computes every node, ``publish`` signs each checkpoint), with a row
-    in ``blocks`` and ``nullifiers`` for each leaf, so that every table and index is as large
-    as a real log of that size would make it. The block bytes are random, not signed blocks:
-    only proofs read them, and a proof does not parse the block it proves."""
-    sources = [rng.randbytes(16).hex() for _ in range(SYNTHETIC_SOURCES)]
-    codes: list[str] = []
-    start = time.perf_counter()
-    with ledger.engine.begin() as conn:
-        conn.execute(db.sources.insert(), [_synthetic_source(k, rng) for k in sources])
-    for first in range(0, size, PREFILL_CHUNK):
-        count = min(PREFILL_CHUNK, size - first)
-        with ledger.engine.begin() as conn:
-            log = MerkleLog(BulkNodeStore(conn), lock_log(conn).size)
-            blocks = _synthetic_blocks(sources, log.size, count, block_bytes, rng)
-            _insert_rows(conn, db.blocks, BLOCK_COLUMNS, blocks)
-            _insert_rows(conn, db.nullifiers, NULLIFIER_COLUMNS, _synthetic_nullifiers(blocks, rng))
-            log.append([leaf_hash(b[5]) for b in blocks])
-            publish(conn, log, ledger.key)
-        codes += [str(b[3]) for b in rng.sample(blocks, min(200, count))]
-    raw = ledger.engine.raw_connection()  # outside any transaction, which would block this
-    try:
-        if ledger.engine.dialect.name == "postgresql":
-            # Planner statistics and a visibility map, as autovacuum would leave a live log.
-            raw.driver_connection.autocommit = True
-            raw.cursor().execute("VACUUM ANALYZE")
-        else:  # start the server on a database, not on a long WAL
-            raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        raw.close()
-    return Prefill(size, time.perf_counter() - start, codes)
-
-
-def prefill_engine(url: str) -> Engine:
-    """The ledger's own engine, with fsync off and a large page cache for this one job: the
-    prefill is set-up, and durability of a database thrown away after the run is moot."""
-    engine = db.connect(url)
-    if engine.dialect.name == "postgresql":
-        return engine  # the private server already runs with fsync off
-
-    @event.listens_for(engine, "connect")
-    def _bulk_load(dbapi_conn: Any, _record: Any) -> None:
-        cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA synchronous = OFF")
-        cursor.execute("PRAGMA cache_size = -400000")  # 400 MB
-        cursor.close()
-
-    return engine
-
-
-BLOCK_COLUMNS = (
-    "kiosk_id", "height", "hash", "tracking", "kind", "encoded", "leaf_index", "received_at"
-)  # fmt: skip
-NULLIFIER_COLUMNS = ("nullifier", "kind", "kiosk_id", "height", "channel", "leaf_index")
-
-
-def _insert_rows(
-    conn: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple[object, ...]]
-) -> None:
-    """One executemany of SQLAlchemy's own INSERT for ``table`` on the transaction's
-    connection, skipping its per-row parameter processing (most of the prefill otherwise).
-    On PostgreSQL one COPY on the same connection and transaction instead: psycopg's
-    executemany sends a statement per row, several times slower at a million rows."""
-    if conn.dialect.name == "postgresql":
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        names = ", ".join(columns)
-        with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        return
-    statement = table.insert().compile(dialect=conn.dialect, column_keys=list(columns))
-    if tuple(statement.positiontup or ()) != columns:
-        raise RuntimeError(f"{table.name} binds {statement.positiontup}, not {columns}")
-    conn.exec_driver_sql(str(statement), rows)
-
-
-def _synthetic_source(kiosk: str, rng: random.Random) -> dict[str, object]:
-    return {
-        "kiosk_id": kiosk,
-        "public_key": rng.randbytes(32),
-        "name": f"synthetic {kiosk[:8]}",
-        "location": "",
-        "channel": "kiosk",
-        "quarantined": False,
-        "enrolled_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-
-
-def _synthetic_blocks(
-    sources: list[str], first: int, count: int, block_bytes: int, rng: random.Random
-) -> list[tuple[object, ...]]:
-    """Rows for ``blocks`` in its column order; tracking codes in the real format."""
-    payload, digests = rng.randbytes(count * block_bytes), rng.randbytes(count * 32)
-    codes = _tracking_codes(digests, count)
-    now = datetime.now(UTC).isoformat(timespec="seconds")
-    n = len(sources)
-    return [
-        (
-            sources[leaf % n],
-            leaf // n,
-            digests[i * 32 : (i + 1) * 32],
-            codes[i],
-            BlockKind.BALLOT.value,
-            payload[i * block_bytes : (i + 1) * block_bytes],
-            leaf,
-            now,
-        )
-        for i, leaf in enumerate(range(first, first + count))
-    ]
-
-
-def _tracking_codes(digests: bytes, count: int) -> list[str]:
-    """``tracking_code`` for many hashes in one encoding: 10 bytes are 16 base32 digits."""
-    text = crockford32(b"".join(digests[i * 32 : i * 32 + 10] for i in range(count)))
-    return [group4(text[i * 16 : (i + 1) * 16]) for i in range(count)]
-
-
-def _synthetic_nullifiers(
-    blocks: list[tuple[object, ...]], rng: random.Random
-) -> list[tuple[object, ...]]:
-    keys = rng.randbytes(len(blocks) * 32)
-    return [
-        (keys[i * 32 : (i + 1) * 32], BlockKind.BALLOT.value, b[0], b[1], "kiosk", b[6])
-        for i, b in enumerate(blocks)
-    ]
 
 
 # -- measuring over HTTP --------------------------------------------------------------------

@@ -13,17 +13,15 @@ import random
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import nacl.signing
 import sqlcipher3
 
+from bench.common import Row, percentile, raw_sqlcipher_commits, timed
 from kiosk.core.chain import Mode, verify_chain
 from kiosk.core.crypto import SigningKey
-from kiosk.core.synthetic import build_election, random_ballot, review_definition
 from kiosk.hardware.auth import authenticate
 from kiosk.hardware.openpgp import OpenPGPCard
 from kiosk.hardware.openpgp_sim import VirtualCard
@@ -32,49 +30,10 @@ from kiosk.hardware.private_pcscd import private_pcscd
 from kiosk.hardware.simulator import Simulator
 from kiosk.store.ballot_box import BallotBox
 from kiosk.store.chain_store import ChainStore
+from testkit.elections import build_election, random_ballot, review_definition
 
 REPORT = Path(__file__).with_name("REPORT.md")
 SELECT_APDU = bytes.fromhex("00A4040006D2760001240100")
-
-
-@dataclass(frozen=True)
-class Row:
-    name: str
-    value: str
-    baseline: str
-    ratio: str
-
-
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
-
-
-def timed(action: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    action()
-    return time.perf_counter() - start
-
-
-def raw_sqlcipher_commits(directory: Path, count: int, size: int) -> list[float]:
-    """The floor under a cast: one SQLCipher transaction of one row, same pragmas, same size."""
-    conn = sqlcipher3.connect(str(directory / "raw.db"), isolation_level=None)
-    conn.execute(f"PRAGMA key = \"x'{os.urandom(32).hex()}'\"")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = FULL")
-    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, data BLOB NOT NULL)")
-    samples = []
-    for i in range(count):
-        payload = os.urandom(size)
-
-        def commit(i: int = i, payload: bytes = payload) -> None:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute("INSERT INTO t (id, data) VALUES (?, ?)", (i, payload))
-            conn.execute("COMMIT")
-
-        samples.append(timed(commit))
-    conn.close()
-    return samples
 
 
 def bench_cast(directory: Path, count: int) -> tuple[list[Row], ChainStore, int]:

@@ -8,7 +8,7 @@ bench/run.py can add `bench_sync(directory)` to its rows and `notes()` to its re
   then one timed `SyncWorker.sync_once` against the ledger: head, N/100 uploads, and per batch
   the inclusion proof of its last block, a consistency proof and their verification.
 - bytes on the wire: every request and answer byte between LedgerClient and the ledger,
-  counted by a pass-through proxy (tests/integration/fault_proxy.py, no faults), for a
+  counted by a pass-through proxy (testkit/fault_proxy.py, no faults), for a
   catch-up and for live syncing (the worker woken after every cast).
 - cast latency: cast p50/p99 with the worker syncing every ballot as it is cast, against
   casts with no worker, before and after, in the same store.
@@ -27,21 +27,21 @@ from pathlib import Path
 
 import nacl.signing
 
-from bench.run import Row, percentile, timed
+from bench.common import Row, percentile, timed
 from kiosk.core.block import SignedBlock
 from kiosk.core.chain import Mode
 from kiosk.core.crypto import SigningKey
 from kiosk.core.encoding import b64d
-from kiosk.core.synthetic import SyntheticElection, build_election, random_ballot, review_definition
 from kiosk.store.ballot_box import BallotBox
 from kiosk.store.chain_store import ChainStore
 from kiosk.sync.client import LedgerClient
 from kiosk.sync.worker import BATCH, SyncWorker
 from ledger import db
 from ledger.service import Ledger
-from tests.integration.fault_proxy import FaultProxy
-from tests.integration.ledger_server import LedgerServer
-from tests.integration.test_ledger_api import enrol
+from testkit.elections import SyntheticElection, build_election, random_ballot, review_definition
+from testkit.fault_proxy import FaultProxy
+from testkit.ledger_requests import enrol
+from testkit.ledger_server import LedgerServer
 
 PENDING = 10_000
 CASTS = 1_000  # per cast-latency phase: no sync, syncing, no sync again

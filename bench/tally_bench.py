@@ -21,21 +21,21 @@ import nacl.public
 import nacl.signing
 import shamir_mnemonic
 
-from bench.ledger_bench import BulkNodeStore, _insert_rows, prefill_engine
-from bench.run import Row
+from bench.common import BulkNodeStore, Row, insert_rows, prefill_engine
 from kiosk.core.block import BlockKind, body_bytes
 from kiosk.core.chain import Mode, state_to_json
 from kiosk.core.crypto import SigningKey
 from kiosk.core.election import Channel, ElectionPackage, Voter, sign_package
 from kiosk.core.merkle import MerkleLog, leaf_hash
-from kiosk.core.synthetic import ChainWriter, SyntheticElection, build_election, random_ballot
-from kiosk.core.synthetic import review_definition as reference_definition
 from ledger import db
 from ledger.bundle import verify_bundle
 from ledger.closing import close_election
 from ledger.log import LogKey, lock_log, publish
 from ledger.service import Ledger
 from ledger.tally import run_tally
+from testkit.chain_writer import ChainWriter
+from testkit.elections import SyntheticElection, build_election, random_ballot
+from testkit.elections import review_definition as reference_definition
 
 PER_KIOSK = 10_000  # ballots per source chain, about a long day at one busy kiosk
 START = datetime(2017, 11, 25, 0, 0, tzinfo=UTC)
@@ -141,7 +141,7 @@ def _load_chain(
                         leaf,
                     )
                 )
-        _insert_rows(
+        insert_rows(
             conn,
             db.blocks,
             (
@@ -156,7 +156,7 @@ def _load_chain(
             ),
             rows,
         )
-        _insert_rows(
+        insert_rows(
             conn,
             db.nullifiers,
             ("nullifier", "kind", "kiosk_id", "height", "channel", "leaf_index"),

@@ -1,4 +1,4 @@
-"""The `kiosk` command: provision a kiosk's keys, verify its store, run the demo."""
+"""The `kiosk` command: provision a kiosk's keys, verify and export its store, run it."""
 
 from __future__ import annotations
 
@@ -34,22 +34,6 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="every block, not only those the ledger has not acknowledged",
     )
-
-    d = sub.add_parser(
-        "demo",
-        help="run the whole system: ledger, simulated cards and the kiosk screen (a window "
-        "with a display; a scripted visit with screenshots without one)",
-    )
-    d.add_argument("--out", type=Path, default=Path("demo-output"))
-    d.add_argument(
-        "--terminal",
-        action="store_true",
-        help="the terminal demo instead: the protocol step by step, with no screen",
-    )
-    d.add_argument(
-        "--offscreen", action="store_true", help="the scripted visit even with a display"
-    )
-    d.add_argument("--voters", type=int, default=12, help="voters in the terminal demo")
 
     r = sub.add_parser("run", help="run the kiosk's touchscreen (what the installed unit runs)")
     r.add_argument("--data", type=Path, required=True, help="the kiosk's data folder")
@@ -137,14 +121,6 @@ def _run(args: argparse.Namespace) -> int:
         from kiosk.cards import run as run_cards
 
         return run_cards(args)
-    if args.command == "demo":
-        if args.terminal:
-            from kiosk.demo import run_demo
-
-            return run_demo(args.out, voters=args.voters)
-        from kiosk.demo_ui import run_ui_demo
-
-        return run_ui_demo(args.out, window=False if args.offscreen else None)
     if args.command in ("run", "load-election"):
         return _kiosk(args)
     raise AssertionError(args.command)

@@ -1,58 +1,20 @@
-"""Shared fixtures: small synthetic elections and kiosks with real SQLCipher stores."""
+"""Shared fixtures: small synthetic elections and kiosks with real SQLCipher stores (the
+helpers behind them are in testkit)."""
 
 from __future__ import annotations
 
-import copy
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from kiosk.core.chain import Mode
 from kiosk.core.crypto import SigningKey
-from kiosk.core.election import ElectionPackage, Voter
-from kiosk.core.synthetic import SyntheticElection, build_election, review_definition
+from kiosk.core.election import ElectionPackage
 from kiosk.hardware.private_pcscd import PrivatePcscd
 from kiosk.store.ballot_box import BallotBox
-from kiosk.store.chain_store import ChainStore
-
-
-def mixed_definition(
-    groups: int = 3, per_group: int = 4, election_id: str = "test-review"
-) -> dict:
-    """A small review election (3 groups of 4) plus a criteria-scored contest for experts
-    and a yes/no question for residents, so every contest kind is exercised."""
-    d = copy.deepcopy(review_definition(groups, per_group, election_id=election_id))
-    d["contests"].append(
-        {
-            "id": "expert-criteria",
-            "kind": "score",
-            "title": {"ko": "전문가 항목별 심사", "en": "Expert scoring by criterion"},
-            "categories": ["expert"],
-            "scope": "group",
-            "min": 0,
-            "max": 5,
-            "criteria": [
-                {"id": "impact", "title": {"ko": "효과", "en": "Impact"}, "weight": 0.6},
-                {
-                    "id": "feasibility",
-                    "title": {"ko": "실현 가능성", "en": "Feasibility"},
-                    "weight": 0.4,
-                },
-            ],
-        }
-    )
-    d["contests"].append(
-        {
-            "id": "rules",
-            "kind": "yesno",
-            "title": {"ko": "심사 규칙에 동의합니까?", "en": "Do you accept the review rules?"},
-            "categories": ["resident"],
-        }
-    )
-    return d
+from testkit.elections import SyntheticElection, build_election, mixed_definition
+from testkit.stores import Kiosk, official_store
 
 
 @pytest.fixture(scope="session")
@@ -66,34 +28,6 @@ def election() -> SyntheticElection:
 @pytest.fixture(scope="session")
 def package(election: SyntheticElection) -> ElectionPackage:
     return election.package
-
-
-def voter_of(election: SyntheticElection, category: str, n: int = 0) -> Voter:
-    """The ``n``-th enrolled voter of ``category``."""
-    found = [e for e in election.package.roll if e.category == category]
-    voter = election.package.voter_for_card(found[n].card_key)
-    assert voter is not None
-    return voter
-
-
-def official_store(
-    path: Path, store_key: bytes, kiosk_key: SigningKey, package: ElectionPackage
-) -> ChainStore:
-    """A new kiosk store in official mode with session 1 open."""
-    store = ChainStore.create(path, store_key, kiosk_key, package)
-    box = BallotBox(store, package)
-    box.set_mode(Mode.OFFICIAL)
-    box.open_session()
-    return store
-
-
-@dataclass
-class Kiosk:
-    path: Path
-    store_key: bytes
-    kiosk_key: SigningKey
-    store: ChainStore
-    box: BallotBox
 
 
 @pytest.fixture

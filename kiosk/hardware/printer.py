@@ -333,6 +333,13 @@ class EscposPrinter:
         with suppress(*DEVICE_ERRORS):
             self.device.close()
 
+    @property
+    def touched(self) -> bool:
+        """Whether python-escpos has looked for the device yet: naming a printer must not,
+        only its first status check or receipt does (python-escpos keeps ``False`` there
+        until then)."""
+        return self.device._device is not False
+
 
 # -- choosing a printer --------------------------------------------------------------------
 

@@ -99,6 +99,12 @@ class SyncWorker:
         """Sync now: a block was appended, or the network came back."""
         self._wake.set()
 
+    @property
+    def running(self) -> bool:
+        """Whether the sync thread is alive: from ``start()`` until ``stop()``; no sync
+        error ends it (a watchdog or a test checks this)."""
+        return self._thread.is_alive()
+
     def _run(self) -> None:
         failures = 0
         while not self._stop.is_set():

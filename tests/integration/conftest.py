@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.postgres import PrivatePostgres
+from testkit.postgres import PrivatePostgres
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PrivatePostgres]:
-    """One private PostgreSQL for the whole run (see postgres.py): its own cluster in a
+    """One private PostgreSQL for the whole run (see testkit/postgres.py): its own cluster in a
     temporary directory on 127.0.0.1, stopped by its pid at the end. Missing PostgreSQL is an
     error, not a skip."""
     with PrivatePostgres() as server:

@@ -9,7 +9,6 @@ from contextlib import contextmanager
 
 import pytest
 
-from kiosk.core.synthetic import SyntheticElection
 from kiosk.hardware.auth import authenticate, identify, prove
 from kiosk.hardware.card_session import Failed, Reading, Waiting, next_state
 from kiosk.hardware.errors import (
@@ -31,6 +30,7 @@ from kiosk.hardware.pcsc import (
 )
 from kiosk.hardware.private_pcscd import PrivatePcscd
 from kiosk.hardware.simulator import Simulator
+from testkit.elections import SyntheticElection
 
 KIOSK_ID = "ab" * 16
 PIN = "123456"

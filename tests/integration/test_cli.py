@@ -33,7 +33,7 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 
 def test_the_demo_casts_verifies_and_catches_tampering(tmp_path: Path):
     result = run(
-        "kiosk.cli", "demo", "--terminal", "--out", str(tmp_path / "demo"), "--voters", "5"
+        "testkit.demo", "--terminal", "--out", str(tmp_path / "demo"), "--voters", "5"
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -122,7 +122,8 @@ def test_the_demo_runs_the_whole_system_through_the_screens(tmp_path: Path) -> N
     out = tmp_path / "demo-ui"
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     result = subprocess.run(
-        [sys.executable, "-m", "kiosk.cli", "demo", "--out", str(out)],
+        [sys.executable, "-m", "testkit.demo", "--out", str(out)],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=240,

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from kiosk.store.chain_store import ChainStore
 from kiosk.store.keys import load_keys, provision
-from tests.conftest import official_store
-from tests.integration.crash_writer import crash_election
-from tests.integration.killed_writer import run_until_killed
+from testkit.crash_writer import crash_election
+from testkit.killed_writer import run_until_killed
+from testkit.stores import official_store
 
 KILLS = 30
 
@@ -18,7 +18,7 @@ KILLS = 30
 def _run_until_killed(directory: Path, rng: random.Random) -> list[str]:
     """Start the writer, let it cast for a random while, SIGKILL it; return what it confirmed."""
     lines = run_until_killed(
-        "tests.integration.crash_writer", [str(directory)], rng.uniform(0.0, 0.2)
+        "testkit.crash_writer", [str(directory)], rng.uniform(0.0, 0.2)
     )
     return [line.split()[2] for line in lines if line.startswith(("CAST", "BLOCK"))]
 

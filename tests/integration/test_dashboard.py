@@ -8,10 +8,11 @@ from pathlib import Path
 import requests
 
 from kiosk.core.crypto import SigningKey
-from kiosk.core.synthetic import SyntheticElection
-from tests.integration.browser import dump_dom, screenshot
-from tests.integration.ledger_server import LedgerServer
-from tests.integration.test_ledger_api import enrol, make_chain, signed_post, upload
+from testkit.browser import dump_dom, screenshot
+from testkit.elections import SyntheticElection
+from testkit.ledger_requests import enrol, signed_post, upload
+from testkit.ledger_server import LedgerServer
+from testkit.stores import make_chain
 
 SCREENSHOTS = Path(os.environ.get("HANPYO_SCREENSHOTS", "test-output/screenshots"))
 

@@ -26,11 +26,12 @@ from kiosk.core.crypto import SigningKey, kiosk_id_for
 from kiosk.core.election import ElectionPackage, Voter, read_package
 from kiosk.core.encoding import b64e
 from kiosk.core.export import export_bytes
-from kiosk.core.synthetic import ChainWriter, build_election, random_ballot, review_definition
 from kiosk.core.tally import count_plaintexts
-from tests.integration.ledger_server import LedgerServer, ledger_cli
-from tests.integration.test_ledger_api import upload
-from tests.unit.test_exports import validate
+from testkit.chain_writer import ChainWriter
+from testkit.elections import build_election, random_ballot, review_definition
+from testkit.ledger_requests import upload
+from testkit.ledger_server import LedgerServer, ledger_cli
+from testkit.nist_schemas import validate
 
 START = datetime(2017, 11, 25, 0, 0, tzinfo=UTC)  # 09:00 in Seoul
 

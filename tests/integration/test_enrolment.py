@@ -26,7 +26,6 @@ from kiosk.core.election import ElectionPackage, read_package
 from kiosk.core.encoding import b64e
 from kiosk.core.errors import ElectionPackageError
 from kiosk.core.roll import add_voter, empty_roll
-from kiosk.core.synthetic import SyntheticElection
 from kiosk.hardware.auth import CardHolder, authenticate
 from kiosk.hardware.enrolment import CardSetup, provision_card
 from kiosk.hardware.errors import WrongPinError
@@ -37,7 +36,7 @@ from kiosk.hardware.openpgp_sim_state import KeyRef as SimKeyRef
 from kiosk.hardware.pcsc import PcscConnection, wait_for_card
 from kiosk.hardware.private_pcscd import PrivatePcscd, reader_name
 from kiosk.hardware.simulator import Simulator
-from tests.conftest import mixed_definition
+from testkit.elections import SyntheticElection, mixed_definition
 
 KIOSK_ID = "cd" * 16
 FACTORY_PIN, FACTORY_ADMIN_PIN = "123456", "12345678"

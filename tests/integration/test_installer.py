@@ -19,8 +19,8 @@ import pytest
 
 from kiosk.core.crypto import SigningKey, kiosk_id_for
 from kiosk.core.encoding import b64e
-from kiosk.core.synthetic import SyntheticElection
-from tests.integration.ledger_server import LedgerServer
+from testkit.elections import SyntheticElection
+from testkit.ledger_server import LedgerServer
 
 INSTALLER = Path(__file__).resolve().parents[2] / "installer"
 AUTHORITY = b64e(bytes(range(32)))

@@ -24,7 +24,7 @@ from PIL import Image
 
 from kiosk.core.election import sign_package
 from kiosk.core.encoding import b64e
-from kiosk.core.synthetic import SyntheticElection
+from testkit.elections import SyntheticElection
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "test-output" / "screenshots" / "kiosk" / "cage-waiting.png"

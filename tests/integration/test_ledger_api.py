@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import random
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,79 +12,14 @@ import requests
 
 from kiosk.core.block import SignedBlock, decode_signed_block, sign_block
 from kiosk.core.checkpoint import verify_checkpoint
-from kiosk.core.crypto import Domain, SigningKey
-from kiosk.core.encoding import b64e, parse_json
+from kiosk.core.crypto import SigningKey
+from kiosk.core.encoding import b64e
 from kiosk.core.merkle import verify_consistency
-from kiosk.core.synthetic import SyntheticElection, random_ballot
-from kiosk.store.ballot_box import BallotBox
-from ledger.api import request_message
 from ledger.proofs import check_tracking_code
-from tests.conftest import official_store, voter_of
-from tests.integration.ledger_server import LedgerServer, ledger_cli
-
-
-def make_chain(
-    tmp: Path, election: SyntheticElection, key: SigningKey, voters: list[tuple[str, int]]
-) -> list[SignedBlock]:
-    """A kiosk chain: genesis, official mode, a session with one ballot per voter."""
-    tmp.mkdir(parents=True, exist_ok=True)
-    path = tmp / f"{key.public_key.hex()[:8]}.db"
-    with official_store(path, os.urandom(32), key, election.package) as store:
-        box = BallotBox(store, election.package)
-        rng = random.Random(1)
-        for category, n in voters:
-            voter = voter_of(election, category, n)
-            box.cast_ballot(voter, random_ballot(election.package, voter, rng))
-        return list(store.blocks())
-
-
-def signed_post(
-    server: LedgerServer,
-    key: SigningKey,
-    path: str,
-    body: object,
-    *,
-    kiosk: str | None = None,
-    stamp: int | None = None,
-) -> requests.Response:
-    from kiosk.core.crypto import kiosk_id_for
-
-    raw = json.dumps(body).encode()
-    kiosk = kiosk or kiosk_id_for(key.public_key)
-    stamp_text = str(int(time.time()) if stamp is None else stamp)
-    sig = key.sign(Domain.REQUEST, request_message("POST", path, stamp_text, raw))
-    return requests.post(
-        server.url + path,
-        data=raw,
-        timeout=30,
-        headers={
-            "Content-Type": "application/json",
-            "Authorization": f"Hanpyo kiosk={kiosk}, time={stamp_text}, sig={b64e(sig)}",
-        },
-    )
-
-
-def upload(
-    server: LedgerServer, key: SigningKey, blocks: list[SignedBlock | bytes], **kwargs: object
-) -> requests.Response:
-    from kiosk.core.crypto import kiosk_id_for
-
-    items = [parse_json(b if isinstance(b, bytes) else b.encode()) for b in blocks]
-    kiosk = str(kwargs.pop("kiosk", kiosk_id_for(key.public_key)))
-    return signed_post(
-        server, key, f"/v1/kiosks/{kiosk}/blocks", {"blocks": items}, kiosk=kiosk, **kwargs
-    )  # type: ignore[arg-type]
-
-
-def enrol(server: LedgerServer, key: SigningKey, name: str) -> str:
-    answer = requests.post(
-        f"{server.url}/v1/admin/kiosks",
-        headers=server.admin(),
-        timeout=10,
-        json={"public_key": b64e(key.public_key), "name": name},
-    )
-    assert answer.status_code == 200, answer.text
-    return str(answer.json()["kiosk"])
+from testkit.elections import SyntheticElection, voter_of
+from testkit.ledger_requests import enrol, signed_post, upload
+from testkit.ledger_server import LedgerServer, ledger_cli
+from testkit.stores import make_chain
 
 
 @pytest.fixture
@@ -207,8 +140,7 @@ def test_broken_chains_are_refused_with_a_precise_reason(
 
 
 def test_a_chain_for_another_election_is_refused(server: LedgerServer, tmp_path: Path) -> None:
-    from kiosk.core.synthetic import build_election
-    from tests.conftest import mixed_definition
+    from testkit.elections import build_election, mixed_definition
 
     other = build_election(
         mixed_definition() | {"id": "another-vote"},

@@ -26,13 +26,14 @@ from kiosk.core.election import sign_package
 from kiosk.core.encoding import b64d, b64e
 from kiosk.core.errors import HanpyoError
 from kiosk.core.merkle import leaf_hash, verify_consistency
-from kiosk.core.synthetic import SyntheticElection
 from ledger import db
 from ledger.log import LogKey, lock_log, read_log
 from ledger.proofs import check_tracking_code, verify_inclusion_answer
 from ledger.service import Ledger
-from tests.integration.ledger_server import ORIGIN, LedgerServer
-from tests.integration.test_ledger_api import enrol, make_chain, upload
+from testkit.elections import SyntheticElection
+from testkit.ledger_requests import enrol, upload
+from testkit.ledger_server import ORIGIN, LedgerServer
+from testkit.stores import make_chain
 
 KIOSKS = 6
 BATCH = 5

@@ -27,11 +27,12 @@ from kiosk.core.block import SignedBlock
 from kiosk.core.crypto import Domain, SigningKey, kiosk_id_for
 from kiosk.core.encoding import b64d, b64e, canonical_json
 from kiosk.core.errors import EncodingError
-from kiosk.core.synthetic import SyntheticElection
 from ledger.api import request_message
 from ledger.proofs import verify_inclusion_answer
-from tests.integration.ledger_server import LedgerServer
-from tests.integration.test_ledger_api import enrol, make_chain, signed_post, upload
+from testkit.elections import SyntheticElection
+from testkit.ledger_requests import enrol, signed_post, upload
+from testkit.ledger_server import LedgerServer
+from testkit.stores import make_chain
 
 # Examples per operation and generation mode; the whole file stays well under two minutes.
 EXAMPLES_PER_OPERATION = 40

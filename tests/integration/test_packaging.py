@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from kiosk.core.synthetic import SyntheticElection
-from tests.integration.ledger_server import LedgerServer
+from testkit.elections import SyntheticElection
+from testkit.ledger_server import LedgerServer
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
@@ -59,6 +59,10 @@ def test_the_wheel_carries_every_file_the_program_uses(release: Path) -> None:
     }
     assert expected - names == set()
     assert not [n for n in names if n.split("/")[0] in ("tests", "bench", "installer", "docs")]
+    # the test kit (synthetic elections, helper servers) and the demo built on it stay in
+    # the checkout
+    assert not [n for n in names if n.split("/")[0] == "testkit"]
+    assert not [n for n in names if Path(n).stem in ("demo", "demo_ui", "synthetic")]
     metadata = Parser().parsestr(wheel.read(f"hanpyo-{VERSION}.dist-info/METADATA").decode())
     assert metadata["Version"] == VERSION
     assert {"kiosk", "ledger"} <= set(metadata.get_all("Provides-Extra") or [])

@@ -21,9 +21,9 @@ from kiosk.core.encoding import b64d
 from ledger import db
 from ledger.report import render_report_html
 from ledger.service import Ledger
-from tests.integration.browser import dump_dom, screenshot
-from tests.integration.ledger_server import LedgerServer
-from tests.published_sample import Published, sample_published
+from testkit.browser import dump_dom, screenshot
+from testkit.ledger_server import LedgerServer
+from testkit.published_sample import Published, sample_published
 
 SCREENSHOTS = Path(os.environ.get("HANPYO_SCREENSHOTS", "test-output/screenshots")) / "ledger"
 

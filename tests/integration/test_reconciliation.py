@@ -11,11 +11,11 @@ import requests
 from kiosk.core.block import SignedBlock
 from kiosk.core.crypto import SigningKey
 from kiosk.core.encoding import b64e
-from kiosk.core.synthetic import SyntheticElection, random_ballot
 from kiosk.store.ballot_box import BallotBox
-from tests.conftest import official_store, voter_of
-from tests.integration.ledger_server import LedgerServer
-from tests.integration.test_ledger_api import upload
+from testkit.elections import SyntheticElection, random_ballot, voter_of
+from testkit.ledger_requests import upload
+from testkit.ledger_server import LedgerServer
+from testkit.stores import official_store
 
 
 def chain(

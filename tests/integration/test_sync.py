@@ -15,16 +15,16 @@ from kiosk.core.checkpoint import NoteVerifier, verify_checkpoint
 from kiosk.core.crypto import SigningKey
 from kiosk.core.encoding import b64e
 from kiosk.core.merkle import leaf_hash, verify_inclusion
-from kiosk.core.synthetic import SyntheticElection, random_ballot
 from kiosk.store.ballot_box import BallotBox
 from kiosk.store.chain_store import ChainStore
 from kiosk.store.keys import load_keys, provision
 from kiosk.sync.client import LedgerClient
 from kiosk.sync.errors import LedgerUnreachable, UntrustedLedger
 from kiosk.sync.worker import SyncWorker
-from tests.conftest import official_store, voter_of
-from tests.integration.ledger_server import ORIGIN, ROOT, LedgerServer
-from tests.integration.test_ledger_api import enrol
+from testkit.elections import SyntheticElection, random_ballot, voter_of
+from testkit.ledger_requests import enrol
+from testkit.ledger_server import ORIGIN, ROOT, LedgerServer
+from testkit.stores import official_store
 
 
 def cast(box: BallotBox, election: SyntheticElection, category: str, n: int) -> str:
@@ -188,7 +188,7 @@ def test_the_ledger_certificate_is_pinned(tmp_path: Path, election: SyntheticEle
     import ssl
     import time as clock
 
-    from tests.integration.ledger_server import free_port, ledger_cli
+    from testkit.ledger_server import free_port, ledger_cli
 
     cert, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(

@@ -20,12 +20,6 @@ from kiosk.core.block import SignedBlock
 from kiosk.core.checkpoint import verify_checkpoint
 from kiosk.core.crypto import SigningKey, kiosk_id_for
 from kiosk.core.merkle import leaf_hash, root_from_leaves
-from kiosk.core.synthetic import (
-    SyntheticElection,
-    build_election,
-    random_ballot,
-    review_definition,
-)
 from kiosk.store.ballot_box import BallotBox
 from kiosk.store.chain_store import ChainStore
 from kiosk.store.keys import load_keys, provision
@@ -34,12 +28,19 @@ from kiosk.sync.errors import SyncError, UntrustedLedger
 from kiosk.sync.worker import SyncStatus, SyncWorker
 from ledger import db
 from ledger.proofs import check_tracking_code
-from tests.conftest import official_store, voter_of
-from tests.integration.fault_proxy import KINDS, Fault, FaultProxy
-from tests.integration.killed_writer import run_until_killed
-from tests.integration.ledger_server import LedgerServer
-from tests.integration.sync_writer import sync_election
-from tests.integration.test_ledger_api import enrol
+from testkit.elections import (
+    SyntheticElection,
+    build_election,
+    random_ballot,
+    review_definition,
+    voter_of,
+)
+from testkit.fault_proxy import KINDS, Fault, FaultProxy
+from testkit.killed_writer import run_until_killed
+from testkit.ledger_requests import enrol
+from testkit.ledger_server import LedgerServer
+from testkit.stores import official_store
+from testkit.sync_writer import sync_election
 
 pytestmark = pytest.mark.slow
 
@@ -182,7 +183,7 @@ def test_sync_through_a_thousand_faults_and_ledger_restarts(tmp_path: Path) -> N
                     assert time.monotonic() < deadline, (
                         f"only {proxy.faults} faults in {FAULT_PHASE_LIMIT_S} s"
                     )
-                    assert worker._thread.is_alive(), f"the sync thread died: {worker.status}"
+                    assert worker.running, f"the sync thread died: {worker.status}"
                     if len(receipts) < len(voters):
                         voter = voters[len(receipts)]
                         assert voter is not None
@@ -208,7 +209,7 @@ def test_sync_through_a_thousand_faults_and_ledger_restarts(tmp_path: Path) -> N
                     worker.wake()
                     time.sleep(0.05)
                 catch_up = time.monotonic() - catch_up_start
-                alive = worker._thread.is_alive()
+                alive = worker.running
             finally:
                 worker.stop()
                 client.close()
@@ -219,7 +220,7 @@ def test_sync_through_a_thousand_faults_and_ledger_restarts(tmp_path: Path) -> N
         leaked = [t.name for t in threading.enumerate() if t.name.startswith("fault-proxy")]
         assert not leaked, f"the proxy left threads behind: {leaked}"
         assert alive, f"the sync thread died: {worker.status}"
-        assert not worker._thread.is_alive()
+        assert not worker.running
 
         chain = list(store.blocks())
         direct = LedgerClient(server.url, key)
@@ -264,7 +265,7 @@ def run_writer_until_killed(
     """Start the kiosk process, let it cast and sync for a random while, SIGKILL it.
     Returns the receipts it gave (tracking code -> height) and its SYNC lines."""
     lines = run_until_killed(
-        "tests.integration.sync_writer",
+        "testkit.sync_writer",
         [str(directory), server.url, server.log_key],
         rng.uniform(0.2, 1.5),
     )

@@ -20,13 +20,6 @@ from kiosk.core.chain import Mode
 from kiosk.core.crypto import SigningKey, kiosk_id_for
 from kiosk.core.election import Channel, Voter, sign_package
 from kiosk.core.encoding import b64e
-from kiosk.core.synthetic import (
-    ChainWriter,
-    SyntheticElection,
-    build_election,
-    random_ballot,
-    review_definition,
-)
 from kiosk.core.tally import count_plaintexts
 from ledger.bundle import Check, verify_bundle
 from ledger.closing import close_election, unready_sources
@@ -36,6 +29,8 @@ from ledger.log import LogKey
 from ledger.service import Ledger
 from ledger.tally import run_tally
 from ledger.trustees import TrusteeError
+from testkit.chain_writer import ChainWriter
+from testkit.elections import SyntheticElection, build_election, random_ballot, review_definition
 
 ORIGIN = "ledger.test/tally"
 START = datetime(2017, 11, 25, 0, 30, tzinfo=UTC)

@@ -29,10 +29,15 @@ from kiosk.core.crypto import SigningKey, kiosk_id_for
 from kiosk.core.election import ElectionId, ElectionPackage
 from kiosk.core.encoding import b64d, b64e, canonical_json
 from kiosk.core.errors import BlockError, ChainError
-from kiosk.core.synthetic import SyntheticElection, build_election, random_ballot
 from kiosk.store.ballot_box import BallotBox
 from kiosk.store.chain_store import ChainStore
-from tests.conftest import mixed_definition, voter_of
+from testkit.elections import (
+    SyntheticElection,
+    build_election,
+    mixed_definition,
+    random_ballot,
+    voter_of,
+)
 
 REASONS = frozenset(
     {

@@ -16,12 +16,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from kiosk.app import KioskConfig, KioskServices, Timeouts
 from kiosk.core.chain import Mode
 from kiosk.core.election import sign_package
-from kiosk.core.synthetic import SyntheticElection, build_election
 from kiosk.hardware.printer import MemoryPrinter
 from kiosk.hardware.private_pcscd import PrivatePcscd
 from kiosk.hardware.simulator import Simulator
 from kiosk.store.keys import provision
-from tests.conftest import mixed_definition
+from testkit.elections import SyntheticElection, build_election, mixed_definition
 from tests.ui.driver import Kiosk
 
 PX_PER_MM = 96 / 25.4  # a 96-dpi panel: 1280 x 800 is then a 15.9-inch screen

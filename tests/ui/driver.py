@@ -14,12 +14,12 @@ from PySide6.QtCore import QPointF
 from PySide6.QtQuick import QQuickItem
 
 from kiosk.app import KioskServices
-from kiosk.core.synthetic import SyntheticElection
 from kiosk.hardware.openpgp_sim import VirtualCard
 from kiosk.hardware.printer import MemoryPrinter
 from kiosk.hardware.simulator import Simulator
 from kiosk.ui.main import KioskUi
 from kiosk.ui.robot import Robot, flickable_of, walk
+from testkit.elections import SyntheticElection
 
 PIN = "123456"
 WAIT_MS = 15_000

@@ -9,14 +9,14 @@ from pathlib import Path
 
 from kiosk.core.block import BlockKind
 from kiosk.core.crypto import SigningKey
-from kiosk.core.synthetic import SyntheticElection, random_ballot
 from kiosk.store.ballot_box import BallotBox
 from kiosk.store.keys import load_keys
 from kiosk.sync.client import LedgerClient
 from kiosk.sync.worker import SyncWorker
-from tests.conftest import official_store
-from tests.integration.ledger_server import LedgerServer
-from tests.integration.test_ledger_api import enrol
+from testkit.elections import SyntheticElection, random_ballot
+from testkit.ledger_requests import enrol
+from testkit.ledger_server import LedgerServer
+from testkit.stores import official_store
 from tests.ui.test_staff import vote
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kiosk.app import Timeouts
-from kiosk.core.synthetic import derived_key
+from testkit.elections import derived_key
 from tests.ui.driver import Kiosk
 
 

@@ -37,7 +37,6 @@ from kiosk.core.checkpoint import note_key_id
 from kiosk.core.crypto import SigningKey
 from kiosk.core.encoding import b64e
 from kiosk.core.errors import StateError
-from kiosk.core.synthetic import SyntheticElection, derived_key, random_ballot
 from kiosk.hardware.openpgp_sim import VirtualCard
 from kiosk.hardware.printer import MemoryPrinter, PrinterState
 from kiosk.hardware.private_pcscd import PrivatePcscd
@@ -47,9 +46,10 @@ from kiosk.store.keys import load_keys
 from kiosk.ui.main import build_ui
 from kiosk.ui.robot import walk
 from kiosk.ui.texts import MESSAGES
-from tests.conftest import official_store, voter_of
-from tests.integration.ledger_server import LedgerServer, free_port
-from tests.integration.test_ledger_api import enrol, upload
+from testkit.elections import SyntheticElection, derived_key, random_ballot, voter_of
+from testkit.ledger_requests import enrol, upload
+from testkit.ledger_server import LedgerServer, free_port
+from testkit.stores import official_store
 from tests.ui.conftest import PX_PER_MM, make_config
 from tests.ui.driver import PIN, Kiosk
 

@@ -15,8 +15,13 @@ from kiosk.core.ballot import Ballot, ballot_from_plaintext, validate_ballot
 from kiosk.core.election import ContestId, ElectionId, ElectionPackage, OptionId, Voter
 from kiosk.core.encoding import canonical_json, parse_json
 from kiosk.core.errors import BallotError
-from kiosk.core.synthetic import SyntheticElection, build_election, random_ballot, review_definition
-from tests.conftest import voter_of
+from testkit.elections import (
+    SyntheticElection,
+    build_election,
+    random_ballot,
+    review_definition,
+    voter_of,
+)
 
 CATEGORIES = ("resident", "expert", "online")
 

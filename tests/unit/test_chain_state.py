@@ -8,8 +8,8 @@ import pytest
 
 from kiosk.core.chain import Mode, Session
 from kiosk.core.errors import StateError
-from kiosk.core.synthetic import random_ballot
-from tests.conftest import Kiosk, voter_of
+from testkit.elections import random_ballot, voter_of
+from testkit.stores import Kiosk
 
 
 def test_a_session_opens_pauses_resumes_and_closes_with_its_counts(kiosk: Kiosk, election) -> None:

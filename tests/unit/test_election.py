@@ -30,7 +30,7 @@ from kiosk.core.election import (
 )
 from kiosk.core.encoding import b64e, canonical_json, parse_json
 from kiosk.core.errors import ElectionPackageError
-from kiosk.core.synthetic import SyntheticElection, build_election, review_definition
+from testkit.elections import SyntheticElection, build_election, review_definition
 
 ASSET = Path(__file__).resolve().parents[2] / "assets" / "elections" / "provincial-review-2017.json"
 CROCKFORD_GROUP = "[0-9A-HJKMNP-TV-Z]{4}"

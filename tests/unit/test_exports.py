@@ -18,14 +18,11 @@ from typing import Any
 
 import jsonschema
 import pytest
-from jsonschema.validators import validator_for
 
-import ledger
 from kiosk.core.block import BlockKind, SignedBlock, body_bytes
 from kiosk.core.chain import Mode
 from kiosk.core.crypto import SigningKey, kiosk_id_for
 from kiosk.core.election import ElectionPackage
-from kiosk.core.synthetic import ChainWriter, build_election, random_ballot
 from kiosk.core.tally import Tally
 from ledger.exports import (
     ExportError,
@@ -34,13 +31,10 @@ from ledger.exports import (
     nist_results,
     write_exports,
 )
-from tests.conftest import mixed_definition
-from tests.published_sample import sample_published
-
-SCHEMAS = Path(ledger.__file__).parent / "schemas" / "nist"
-RESULTS_SCHEMA = "NIST_V2_election_results_reporting.json"
-CVR_SCHEMA = "NIST_V0_cast_vote_records.json"
-EVENTS_SCHEMA = "NIST_V1_election_event_logging.json"
+from testkit.chain_writer import ChainWriter
+from testkit.elections import build_election, mixed_definition, random_ballot
+from testkit.nist_schemas import CVR_SCHEMA, EVENTS_SCHEMA, RESULTS_SCHEMA, validate
+from testkit.published_sample import sample_published
 
 
 @dataclass(frozen=True)
@@ -164,14 +158,6 @@ def exported(request: pytest.FixtureRequest, written: dict[str, Exported]) -> Ex
 
 def load(exported: Exported, name: str) -> Any:
     return json.loads(exported[1][name].read_text(encoding="utf-8"))
-
-
-def validate(document: Any, schema_file: str) -> None:
-    schema = json.loads((SCHEMAS / schema_file).read_text(encoding="utf-8"))
-    validator = validator_for(schema)  # the draft the schema declares ($schema)
-    assert validator is jsonschema.Draft4Validator
-    validator.check_schema(schema)
-    validator(schema, format_checker=validator.FORMAT_CHECKER).validate(document)
 
 
 # -- the files -----------------------------------------------------------------------------

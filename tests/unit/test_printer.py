@@ -371,7 +371,7 @@ def test_usb_spec_names_the_device_without_opening_it() -> None:
     assert isinstance(printer, EscposPrinter)
     assert printer.name == "ESC/POS USB 04b8:0202"
     assert printer.device.usb_args == {"idVendor": 0x04B8, "idProduct": 0x0202}
-    assert printer.device._device is False  # python-escpos has not looked for it yet
+    assert not printer.touched  # python-escpos has not looked for it yet
 
 
 def test_usb_spec_without_pyusb_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -386,7 +386,7 @@ def test_network_spec_defaults_to_port_9100_without_connecting() -> None:
     printer = open_printer("network:printer.hall-2.local")
     assert isinstance(printer, EscposPrinter)
     assert printer.name == "ESC/POS network printer.hall-2.local:9100"
-    assert printer.device._device is False
+    assert not printer.touched
 
 
 @pytest.mark.parametrize(

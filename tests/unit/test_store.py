@@ -16,7 +16,6 @@ from kiosk.core.chain import Mode, verify_chain
 from kiosk.core.crypto import SigningKey
 from kiosk.core.encoding import b64d, b64e, canonical_json
 from kiosk.core.errors import BallotError
-from kiosk.core.synthetic import random_ballot
 from kiosk.store.ballot_box import BallotBox
 from kiosk.store.chain_store import ChainStore
 from kiosk.store.errors import (
@@ -27,7 +26,8 @@ from kiosk.store.errors import (
     StoreLockedError,
 )
 from kiosk.store.keys import KIOSK_KEY_NAME, STORE_KEY_NAME, load_keys, provision
-from tests.conftest import Kiosk, voter_of
+from testkit.elections import random_ballot, voter_of
+from testkit.stores import Kiosk
 
 
 def test_cast_returns_a_tracking_code_for_a_committed_sealed_ballot(kiosk: Kiosk, election):

@@ -21,9 +21,9 @@ from kiosk.core.election import (
     OptionId,
 )
 from kiosk.core.encoding import b64e
-from kiosk.core.synthetic import ChainWriter, build_election
 from kiosk.core.tally import Tally, count_plaintexts, count_test_ballots
-from tests.conftest import mixed_definition
+from testkit.chain_writer import ChainWriter
+from testkit.elections import build_election, mixed_definition
 
 P1, P2, P3 = OptionId("p0001-01"), OptionId("p0001-02"), OptionId("p0001-03")
 Q1, Q2, Q3 = OptionId("p0002-01"), OptionId("p0002-02"), OptionId("p0002-03")

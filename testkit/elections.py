@@ -6,24 +6,14 @@ index: the demo, the card simulator and the tests agree on who is who without sh
 
 from __future__ import annotations
 
+import copy
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 from kiosk.core.ballot import Ballot, Selection
-from kiosk.core.block import Block, BlockKind, SignedBlock, block_time, sign_block
-from kiosk.core.bodies import (
-    ballot_body,
-    ballot_kind,
-    genesis_body,
-    mode_body,
-    session_close_body,
-    session_open_body,
-)
-from kiosk.core.chain import ChainState, Mode, next_state
-from kiosk.core.crypto import SealingKey, SigningKey, kiosk_id_for, sha256
+from kiosk.core.crypto import SealingKey, SigningKey, sha256
 from kiosk.core.election import (
     ContestId,
     ContestKind,
@@ -389,53 +379,45 @@ def random_ballot(package: ElectionPackage, voter: Voter, rng: random.Random) ->
     return Ballot(package.id, voter.category, voter.group, selections)
 
 
-class ChainWriter:
-    """Builds a valid signed kiosk chain in memory, with chosen block times: for tests, the
-    demo and the benches, where a store file per kiosk would only slow things down. Every
-    block passes the same state rules as the kiosk's store (``next_state``)."""
+def mixed_definition(
+    groups: int = 3, per_group: int = 4, election_id: str = "test-review"
+) -> dict[str, Any]:
+    """A small review election (3 groups of 4) plus a criteria-scored contest for experts
+    and a yes/no question for residents, so every contest kind is exercised."""
+    d = copy.deepcopy(review_definition(groups, per_group, election_id=election_id))
+    d["contests"].append(
+        {
+            "id": "expert-criteria",
+            "kind": "score",
+            "title": {"ko": "전문가 항목별 심사", "en": "Expert scoring by criterion"},
+            "categories": ["expert"],
+            "scope": "group",
+            "min": 0,
+            "max": 5,
+            "criteria": [
+                {"id": "impact", "title": {"ko": "효과", "en": "Impact"}, "weight": 0.6},
+                {
+                    "id": "feasibility",
+                    "title": {"ko": "실현 가능성", "en": "Feasibility"},
+                    "weight": 0.4,
+                },
+            ],
+        }
+    )
+    d["contests"].append(
+        {
+            "id": "rules",
+            "kind": "yesno",
+            "title": {"ko": "심사 규칙에 동의합니까?", "en": "Do you accept the review rules?"},
+            "categories": ["resident"],
+        }
+    )
+    return d
 
-    def __init__(
-        self, package: ElectionPackage, key: SigningKey, start: datetime, step: timedelta
-    ) -> None:
-        self.package, self.key = package, key
-        self.now, self.step = start, step
-        self.state = ChainState()
-        self.blocks: list[SignedBlock] = []
-        self.append(
-            BlockKind.GENESIS,
-            genesis_body(key.public_key, package),
-        )
 
-    @property
-    def kiosk_id(self) -> str:
-        return kiosk_id_for(self.key.public_key)
-
-    def append(self, kind: BlockKind, body: Mapping[str, Any]) -> SignedBlock:
-        block = Block(
-            election=self.package.id,
-            kiosk=kiosk_id_for(self.key.public_key),
-            height=self.state.next_height,
-            prev=self.state.head,
-            time=block_time(self.now),
-            kind=kind,
-            body=dict(body),
-        )
-        signed = sign_block(block, self.key)
-        self.state = next_state(self.state, signed)
-        self.blocks.append(signed)
-        return signed
-
-    def mode(self, mode: Mode) -> None:
-        self.append(BlockKind.MODE, mode_body(mode))
-
-    def open_session(self) -> None:
-        self.append(BlockKind.SESSION_OPEN, session_open_body(self.state))
-
-    def close_session(self, checkpoint: str | None = None) -> None:
-        self.append(BlockKind.SESSION_CLOSE, session_close_body(self.state, checkpoint))
-
-    def cast(self, voter: Voter, ballot: Ballot) -> SignedBlock:
-        """Seal ``ballot`` as the store would (test key in test mode) and append it."""
-        kind = ballot_kind(self.state.mode)
-        self.now += self.step
-        return self.append(kind, ballot_body(self.package, kind, voter, ballot))
+def voter_of(election: SyntheticElection, category: str, n: int = 0) -> Voter:
+    """The ``n``-th enrolled voter of ``category``."""
+    found = [e for e in election.package.roll if e.category == category]
+    voter = election.package.voter_for_card(found[n].card_key)
+    assert voter is not None
+    return voter

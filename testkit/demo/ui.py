@@ -21,13 +21,13 @@ from pathlib import Path
 
 from kiosk.app import KioskConfig, KioskServices
 from kiosk.core.election import sign_package
-from kiosk.core.synthetic import SyntheticElection, build_election, derived_key
-from kiosk.demo import PIN, SAMPLE, DemoLedger, say
 from kiosk.hardware.openpgp_sim import VirtualCard
 from kiosk.hardware.printer import MemoryPrinter
 from kiosk.hardware.private_pcscd import private_pcscd
 from kiosk.hardware.simulator import ControlServer, Simulator
 from kiosk.store.keys import load_keys, provision
+from testkit.demo.terminal import PIN, SAMPLE, DemoLedger, say
+from testkit.elections import SyntheticElection, build_election, derived_key
 
 
 @dataclass

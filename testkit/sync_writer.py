@@ -1,7 +1,7 @@
 """A kiosk process that casts ballots and syncs them until it is killed: the victim of the
 sync SIGKILL test.
 
-Usage: python -m tests.integration.sync_writer DIRECTORY LEDGER_URL LOG_KEY
+Usage: python -m testkit.sync_writer DIRECTORY LEDGER_URL LOG_KEY
 
 It opens the store in DIRECTORY (keys in DIRECTORY/keys), starts a SyncWorker against
 LEDGER_URL, and casts ballots one after another, waking the worker after each. It prints
@@ -19,12 +19,12 @@ import time
 from pathlib import Path
 
 from kiosk.core.chain import Session
-from kiosk.core.synthetic import SyntheticElection, build_election, random_ballot, review_definition
 from kiosk.store.ballot_box import BallotBox
 from kiosk.store.chain_store import ChainStore
 from kiosk.store.keys import load_keys
 from kiosk.sync.client import LedgerClient
 from kiosk.sync.worker import SyncStatus, SyncWorker
+from testkit.elections import SyntheticElection, build_election, random_ballot, review_definition
 
 CAST_PAUSE_S = 0.002  # about 300 ballots a second: the worker always has something to push
 

@@ -11,13 +11,18 @@ import sys
 from pathlib import Path
 
 from kiosk.core.chain import Session
-from kiosk.core.synthetic import build_election, random_ballot, review_definition
 from kiosk.store.ballot_box import BallotBox
 from kiosk.store.chain_store import ChainStore
 from kiosk.store.keys import load_keys
+from testkit.elections import (
+    SyntheticElection,
+    build_election,
+    random_ballot,
+    review_definition,
+)
 
 
-def crash_election():
+def crash_election() -> SyntheticElection:
     return build_election(
         review_definition(groups=12, per_group=12, election_id="crash-test"), seed="crash"
     )

@@ -20,7 +20,6 @@ from kiosk.core.crypto import SigningKey
 from kiosk.core.election import Channel, ElectionPackage, sign_package, verify_package
 from kiosk.core.encoding import b64e
 from kiosk.core.errors import HanpyoError
-from kiosk.core.synthetic import SyntheticElection, build_election, derived_key, random_ballot
 from kiosk.hardware.auth import CardHolder, identify, prove
 from kiosk.hardware.errors import WrongPinError
 from kiosk.hardware.openpgp import OpenPGPCard
@@ -33,6 +32,7 @@ from kiosk.store.chain_store import ChainStore
 from kiosk.store.keys import load_keys, provision
 from kiosk.sync.client import LedgerClient
 from kiosk.sync.worker import SyncWorker
+from testkit.elections import SyntheticElection, build_election, derived_key, random_ballot
 
 PIN = "123456"
 SAMPLE = ASSETS / "elections" / "provincial-review-2017.json"

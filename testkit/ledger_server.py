@@ -16,9 +16,9 @@ import requests
 
 from kiosk.core.election import sign_package
 from kiosk.core.encoding import b64e
-from kiosk.core.synthetic import SyntheticElection
+from testkit.elections import SyntheticElection
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 ORIGIN = "ledger.test/hanpyo"
 
 

@@ -1,0 +1,1 @@
+"""The demo: `python -m testkit.demo` (what `./hanpyo demo` runs)."""

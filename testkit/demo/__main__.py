@@ -1,0 +1,39 @@
+"""`python -m testkit.demo` (what `./hanpyo demo` runs): the whole system on one machine, or
+with --terminal the protocol step by step with no screen."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the demo's options and run it; return the process exit code."""
+    parser = argparse.ArgumentParser(
+        prog="./hanpyo demo",
+        description="run the whole system: ledger, simulated cards and the kiosk screen (a "
+        "window with a display; a scripted visit with screenshots without one)",
+    )
+    parser.add_argument("--out", type=Path, default=Path("demo-output"))
+    parser.add_argument(
+        "--terminal",
+        action="store_true",
+        help="the terminal demo instead: the protocol step by step, with no screen",
+    )
+    parser.add_argument(
+        "--offscreen", action="store_true", help="the scripted visit even with a display"
+    )
+    parser.add_argument("--voters", type=int, default=12, help="voters in the terminal demo")
+    args = parser.parse_args(argv)
+    if args.terminal:
+        from testkit.demo.terminal import run_demo
+
+        return run_demo(args.out, voters=args.voters)
+    from testkit.demo.ui import run_ui_demo
+
+    return run_ui_demo(args.out, window=False if args.offscreen else None)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

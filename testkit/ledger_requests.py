@@ -1,0 +1,69 @@
+"""Requests a kiosk or an operator sends a test ledger: enrol a kiosk, upload blocks, and any
+signed POST (with a chosen kiosk id or time, to test the refusals)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import requests
+
+from kiosk.core.block import SignedBlock
+from kiosk.core.crypto import Domain, SigningKey, kiosk_id_for
+from kiosk.core.encoding import b64e, parse_json
+from ledger.api import request_message
+from testkit.ledger_server import LedgerServer
+
+
+def signed_post(
+    server: LedgerServer,
+    key: SigningKey,
+    path: str,
+    body: object,
+    *,
+    kiosk: str | None = None,
+    stamp: int | None = None,
+) -> requests.Response:
+    """POST ``body`` to ``path`` signed by ``key``, as the kiosk's sync client signs it."""
+    raw = json.dumps(body).encode()
+    kiosk = kiosk or kiosk_id_for(key.public_key)
+    stamp_text = str(int(time.time()) if stamp is None else stamp)
+    sig = key.sign(Domain.REQUEST, request_message("POST", path, stamp_text, raw))
+    return requests.post(
+        server.url + path,
+        data=raw,
+        timeout=30,
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": f"Hanpyo kiosk={kiosk}, time={stamp_text}, sig={b64e(sig)}",
+        },
+    )
+
+
+def upload(
+    server: LedgerServer,
+    key: SigningKey,
+    blocks: list[SignedBlock | bytes],
+    *,
+    kiosk: str | None = None,
+    stamp: int | None = None,
+) -> requests.Response:
+    """Upload ``blocks`` (signed blocks, or raw JSON bytes to send as they are) as ``kiosk``
+    (default: the kiosk ``key`` belongs to)."""
+    items = [parse_json(b if isinstance(b, bytes) else b.encode()) for b in blocks]
+    kiosk = kiosk or kiosk_id_for(key.public_key)
+    return signed_post(
+        server, key, f"/v1/kiosks/{kiosk}/blocks", {"blocks": items}, kiosk=kiosk, stamp=stamp
+    )
+
+
+def enrol(server: LedgerServer, key: SigningKey, name: str) -> str:
+    """Enrol a kiosk's key as ``name``; return its kiosk id."""
+    answer = requests.post(
+        f"{server.url}/v1/admin/kiosks",
+        headers=server.admin(),
+        timeout=10,
+        json={"public_key": b64e(key.public_key), "name": name},
+    )
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["kiosk"])
