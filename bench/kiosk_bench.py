@@ -234,7 +234,7 @@ def _worker(spec: dict[str, Any]) -> dict[str, Any]:
     from kiosk.hardware.printer import MemoryPrinter
     from kiosk.hardware.simulator import Simulator
     from kiosk.ui.main import build_ui
-    from kiosk.ui.robot import Robot
+    from testkit.robot import Robot
 
     results: dict[str, Any] = {"references_at_start": _references(), "pyside": PySide6.__version__}
     app = QGuiApplication(sys.argv[:1])
@@ -699,7 +699,7 @@ def notes() -> list[str]:
         f"{seen['groups']} groups of {PER_GROUP} proposals and {seen['voters']:,} on-site "
         f"voters ({PER_GROUP} residents and {EXPERTS_PER_GROUP} experts a group, no online "
         "members) and a yes/no question after the scores. Controls are tapped with mouse "
-        "events at their centre, found by objectName (`kiosk.ui.robot.Robot`); between taps "
+        "events at their centre, found by objectName (`testkit.robot.Robot`); between taps "
         "the worker runs a QEventLoop, as `app.exec()` would, until the screen it waits for "
         "is shown, and the time a screen showed is taken from the controller's `changed` "
         "signal.",

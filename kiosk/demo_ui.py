@@ -140,7 +140,7 @@ def _scripted(
     from PySide6.QtGui import QGuiApplication
 
     from kiosk.ui.main import build_ui
-    from kiosk.ui.robot import Robot
+    from testkit.robot import Robot
 
     app = QGuiApplication(sys.argv[:1])
     services = KioskServices.open(config)

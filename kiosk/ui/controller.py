@@ -36,7 +36,7 @@ from kiosk.hardware.pcsc import PcscConnection, ReaderEvent, ReaderEventKind, Re
 from kiosk.hardware.printer import PrinterState, Receipt
 from kiosk.store.errors import AlreadyVotedError
 from kiosk.sync.eligibility import Elsewhere, check_elsewhere
-from kiosk.ui.ballot_form import BallotForm, Finding
+from kiosk.flow.ballot_form import BallotForm, Finding
 from kiosk.ui.models import RowModel
 from kiosk.ui.report import ReportKind, report_receipt
 from kiosk.ui.texts import NEXT_STEP, say

@@ -22,7 +22,7 @@ from kiosk.hardware.private_pcscd import PrivatePcscd
 from kiosk.hardware.simulator import Simulator
 from kiosk.store.keys import provision
 from tests.conftest import mixed_definition
-from tests.ui.driver import Kiosk
+from testkit.ui_driver import Kiosk
 
 PX_PER_MM = 96 / 25.4  # a 96-dpi panel: 1280 x 800 is then a 15.9-inch screen
 

@@ -12,9 +12,9 @@ from kiosk.core.export import is_export, read_manifest, verify_export
 from kiosk.core.synthetic import build_election, review_definition
 from kiosk.hardware.printer import Receipt
 from kiosk.ui.main import build_ui
-from kiosk.ui.robot import walk
+from testkit.robot import walk
 from tests.ui.conftest import PX_PER_MM
-from tests.ui.driver import SCREENSHOTS, Kiosk
+from testkit.ui_driver import SCREENSHOTS, Kiosk
 from tests.ui.test_voter_flow import last_ballot
 
 

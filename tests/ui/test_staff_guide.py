@@ -45,13 +45,13 @@ from kiosk.hardware.simulator import Simulator
 from kiosk.store.ballot_box import BallotBox
 from kiosk.store.keys import load_keys
 from kiosk.ui.main import build_ui
-from kiosk.ui.robot import walk
+from testkit.robot import walk
 from kiosk.ui.texts import MESSAGES
 from tests.conftest import official_store, voter_of
 from tests.integration.ledger_server import LedgerServer, free_port
 from tests.integration.test_ledger_api import enrol, upload
 from tests.ui.conftest import PX_PER_MM, make_config
-from tests.ui.driver import PIN, Kiosk
+from testkit.ui_driver import PIN, Kiosk
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDES = {language: ROOT / "docs" / f"guide-staff.{language}.md" for language in ("en", "ko")}
