@@ -38,7 +38,7 @@ from kiosk.store.errors import AlreadyVotedError
 from kiosk.sync.eligibility import Elsewhere, check_elsewhere
 from kiosk.flow.ballot_form import BallotForm, Finding
 from kiosk.ui.models import RowModel
-from kiosk.ui.report import ReportKind, report_receipt
+from kiosk.flow.staff_report import ReportKind, report_receipt
 from kiosk.ui.texts import NEXT_STEP, say
 from kiosk.ui.theme import Theme
 
