@@ -13,7 +13,7 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from kiosk.app import KioskConfig, KioskServices, Timeouts
+from kiosk.app import KioskConfig, KioskServices, Timeouts, build_kiosk
 from kiosk.core.chain import Mode
 from kiosk.core.election import sign_package
 from kiosk.core.synthetic import SyntheticElection, build_election
@@ -21,8 +21,8 @@ from kiosk.hardware.printer import MemoryPrinter
 from kiosk.hardware.private_pcscd import PrivatePcscd
 from kiosk.hardware.simulator import Simulator
 from kiosk.store.keys import provision
-from tests.conftest import mixed_definition
 from testkit.ui_driver import Kiosk
+from tests.conftest import mixed_definition
 
 PX_PER_MM = 96 / 25.4  # a 96-dpi panel: 1280 x 800 is then a 15.9-inch screen
 
@@ -86,9 +86,8 @@ def kiosk_factory(
         mode: Mode | None = Mode.OFFICIAL, open_session: bool = True, **overrides: Any
     ) -> Kiosk:
         config = make_config(tmp_path, ui_election, reader=pcscd.reader_names[0], **overrides)
-        services = KioskServices.open(config)
         printer = MemoryPrinter()
-        services.printer = printer
+        services = build_kiosk(config, printer=printer)
         assert services.box is not None
         if mode is not None:
             services.box.set_mode(mode)
