@@ -19,7 +19,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from kiosk.app import KioskConfig, KioskServices
+from kiosk.app import KioskConfig, build_kiosk
 from kiosk.core.election import sign_package
 from kiosk.core.synthetic import SyntheticElection, build_election, derived_key
 from kiosk.demo import PIN, SAMPLE, DemoLedger, say
@@ -143,9 +143,8 @@ def _scripted(
     from testkit.robot import Robot
 
     app = QGuiApplication(sys.argv[:1])
-    services = KioskServices.open(config)
     printer = MemoryPrinter()
-    services.printer = printer
+    services = build_kiosk(config, printer=printer)
     ui = build_ui(services)
     robot = Robot(ui.window)
     shots = out / "screenshots"

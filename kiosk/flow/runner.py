@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol, assert_never
 
 from kiosk.core.chain import Mode
@@ -21,6 +21,7 @@ from kiosk.flow import effects as fx
 from kiosk.flow import events as ev
 from kiosk.flow.events import StaffAction as A
 from kiosk.flow.staff_report import report_receipt
+from kiosk.flow.state import Setup
 from kiosk.hardware.auth import identify, prove
 from kiosk.hardware.devices import Connection, ReaderEvent, ReaderEventKind
 from kiosk.hardware.openpgp import OpenPGPCard
@@ -44,7 +45,23 @@ class Timers(Protocol):
     def stop(self) -> None: ...
 
 
+def setup_of(services: KioskServices) -> Setup:
+    """What the flow needs to know of these services' configuration."""
+    c = services.config
+    return Setup(
+        kiosk_id=services.kiosk_id,
+        version=services.version,
+        idle_s=c.timeouts.idle_s,
+        warning_s=c.timeouts.warning_s,
+        reader=c.reader,
+        has_printer=services.printer is not None,
+    )
+
+
 class EffectRunner:
+    """Runs effects; ``executor`` is the one background thread (tests pass one that runs
+    each job at once)."""
+
     def __init__(
         self,
         services: KioskServices,
@@ -52,12 +69,13 @@ class EffectRunner:
         timers: Timers,
         *,
         quit_app: Callable[[], None] = lambda: None,
+        executor: Executor | None = None,
     ) -> None:
         self.services = services
         self._post = post
         self._timers = timers
         self._quit_app = quit_app
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hanpyo-card")
+        self._pool = executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix="hanpyo-card")
         self._cards: dict[int, tuple[Connection, OpenPGPCard]] = {}  # only the pool touches it
         self._watching = False
 

@@ -14,7 +14,16 @@ from collections.abc import Callable
 from typing import Any, assert_never
 
 import segno
-from PySide6.QtCore import Property, QCoreApplication, QLocale, QObject, QTimer, Signal, Slot
+from PySide6.QtCore import (
+    Property,
+    QCoreApplication,
+    QLocale,
+    QObject,
+    QThread,
+    QTimer,
+    Signal,
+    Slot,
+)
 
 from kiosk.app import KioskServices, Timeouts
 from kiosk.core.election import Text
@@ -23,7 +32,7 @@ from kiosk.flow import events as ev
 from kiosk.flow import state as st
 from kiosk.flow import views as vw
 from kiosk.flow.events import StaffAction
-from kiosk.flow.runner import EffectRunner
+from kiosk.flow.runner import EffectRunner, setup_of
 from kiosk.flow.step import start, step
 from kiosk.hardware.printer import PrinterState
 from kiosk.ui.models import RowModel
@@ -96,20 +105,10 @@ class KioskBridge(QObject):
         self.services = services
         self.theme = theme
         self._retranslate = retranslate
-        self._posted.connect(self._receive)
+        self._posted.connect(self._from_thread)
         self._queue: list[ev.Event] = []
         self._busy = False
-        c = services.config
-        self._state = start(
-            st.Setup(
-                kiosk_id=services.kiosk_id,
-                version=services.version,
-                idle_s=c.timeouts.idle_s,
-                warning_s=c.timeouts.warning_s,
-                reader=c.reader,
-                has_printer=services.printer is not None,
-            )
-        )
+        self._state = start(setup_of(services))
         self._views = vw.views(self._state)
         self._timers = QtTimers(self, self.post)
         self.runner = EffectRunner(services, self.post, self._timers, quit_app=quit_app)
@@ -136,9 +135,17 @@ class KioskBridge(QObject):
 
     def post(self, event: ev.Event) -> None:
         """Hand ``event`` to the flow; from any thread."""
-        self._posted.emit(event)
+        if QThread.currentThread() is self.thread():
+            self._receive(event)
+        else:
+            self._posted.emit(event)
 
     @Slot(object)
+    def _from_thread(self, event: ev.Event) -> None:
+        # One more turn of the event loop before a background answer is shown, so the
+        # screen a touch produced is seen before the answer to it (as staff see it).
+        QTimer.singleShot(0, self, functools.partial(self._receive, event))
+
     def _receive(self, event: ev.Event) -> None:
         self._queue.append(event)
         if self._busy:
@@ -342,10 +349,14 @@ class KioskBridge(QObject):
             )
         return say(warning.key, warning.n)
 
+    def qr(self, text: str) -> str:
+        """A QR code for the screen ("" for no text); the bench wraps it to time it."""
+        return _qr_data_uri(text) if text else ""
+
     def _chain_qr_text(self, v: vw.StaffView) -> str:
         if v.chain_head is None or not v.election_id:
             return ""
-        return _qr_data_uri(
+        return self.qr(
             f"hanpyo:election={v.election_id};package={v.package_hash};"
             f"kiosk={self._views.session.kiosk_id};"
             f"height={v.chain_height};head={b64e(v.chain_head)}"
@@ -560,11 +571,7 @@ class KioskBridge(QObject):
     secondsLeft = _g(int, overlayChanged, lambda b: b._views.overlay.seconds_left)
 
     receiptCode = _g(str, receiptChanged, lambda b: b._views.receipt.code)
-    receiptQr = _g(
-        str,
-        receiptChanged,
-        lambda b: _qr_data_uri(b._views.receipt.url) if b._views.receipt.url else "",
-    )
+    receiptQr = _g(str, receiptChanged, lambda b: b.qr(b._views.receipt.url))
     printNote = _g(str, receiptChanged, lambda b: say(b._views.receipt.print_key))
 
     staffName = _g(str, staffChanged, lambda b: b._views.staff.staff_name)
