@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from kiosk.core.chain import ChainState
 from kiosk.core.election import ElectionPackage, Text
@@ -205,8 +205,6 @@ class Kiosk:
 def forget(state: Kiosk, keep_settings: bool = False) -> Kiosk:
     """Drop the PIN, the ballot, the receipt and the staff screen's state (not the pending
     package's hash, which the screen shows only while a package is pending)."""
-    from dataclasses import replace
-
     out = replace(
         state,
         pin="",

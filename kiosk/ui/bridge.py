@@ -11,13 +11,12 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from typing import Any, assert_never
+from typing import Any
 
 import segno
 from PySide6.QtCore import (
     Property,
     QCoreApplication,
-    QLocale,
     QObject,
     QThread,
     QTimer,
@@ -26,7 +25,6 @@ from PySide6.QtCore import (
 )
 
 from kiosk.app import KioskServices, Timeouts
-from kiosk.core.election import Text
 from kiosk.core.encoding import b64e
 from kiosk.flow import events as ev
 from kiosk.flow import state as st
@@ -34,10 +32,10 @@ from kiosk.flow import views as vw
 from kiosk.flow.events import StaffAction
 from kiosk.flow.runner import EffectRunner, setup_of
 from kiosk.flow.step import start, step
-from kiosk.hardware.printer import PrinterState
 from kiosk.ui.models import RowModel
-from kiosk.ui.texts import say, say_staff
+from kiosk.ui.texts import say
 from kiosk.ui.theme import Theme
+from kiosk.ui.wording import Wording, or_none
 
 log = logging.getLogger("hanpyo.kiosk.ui")
 
@@ -46,15 +44,6 @@ log = logging.getLogger("hanpyo.kiosk.ui")
 def _qr_data_uri(text: str) -> str:
     """A QR code as a PNG data URI, drawn once per text (QML reads it on every change)."""
     return str(segno.make(text, error="m").png_data_uri(scale=8, border=2))
-
-
-def _or_none(score: int | None, none: Any = -1) -> Any:
-    """A score for the screen: 0 is a real score, so "no score yet" is ``none`` (-1)."""
-    return none if score is None else score
-
-
-def tr(source: str) -> str:
-    return QCoreApplication.translate("Kiosk", source)
 
 
 class QtTimers:
@@ -92,6 +81,7 @@ class KioskBridge(QObject):
     staffChanged = Signal()
     _posted = Signal(object)  # an event from any thread, delivered on the GUI thread
     _views: vw.Views
+    _w: Wording
 
     def __init__(
         self,
@@ -110,6 +100,7 @@ class KioskBridge(QObject):
         self._busy = False
         self._state = start(setup_of(services))
         self._views = vw.views(self._state)
+        self._w = Wording(self._views.settings.language)
         self._timers = QtTimers(self, self.post)
         self.runner = EffectRunner(services, self.post, self._timers, quit_app=quit_app)
         self.options = RowModel(
@@ -164,6 +155,7 @@ class KioskBridge(QObject):
 
     def _show(self, new: vw.Views) -> None:
         old, self._views = self._views, new
+        self._w = Wording(new.settings.language)
         if new.settings != old.settings:
             self.theme.set_scale_index(new.settings.text_size)
             self.theme.set_high_contrast(new.settings.high_contrast)
@@ -196,34 +188,20 @@ class KioskBridge(QObject):
             if language_changed or getattr(new, name) != getattr(old, name):
                 signal.emit()
 
-    # -- text ----------------------------------------------------------------------------------
-    def _text(self, text: Text | None) -> str:
-        if text is None:
-            return ""
-        return text.ko if self._views.settings.language == "ko" else text.en
-
-    def _money(self, amount: int | None) -> str:
-        if amount is None:
-            return ""
-        locale = QLocale(
-            QLocale.Language.Korean
-            if self._views.settings.language == "ko"
-            else QLocale.Language.English
-        )
-        return QCoreApplication.translate("Kiosk", "Budget: %1 won").replace(
-            "%1", locale.toString(amount)
-        )
-
     def _option_row(self, row: vw.OptionRow) -> dict[str, Any]:
         return {
             "optionId": row.option_id,
-            "title": self._text(row.title),
-            "summary": self._text(row.summary),
-            "budget": self._money(row.budget),
-            "score": _or_none(row.score),
+            "title": self._w.text(row.title),
+            "summary": self._w.text(row.summary),
+            "budget": self._w.money(row.budget),
+            "score": or_none(row.score),
             "chosen": row.chosen,
             "scores": [
-                {"criterion": c.criterion, "title": self._text(c.title), "score": _or_none(c.score)}
+                {
+                    "criterion": c.criterion,
+                    "title": self._w.text(c.title),
+                    "score": or_none(c.score),
+                }
                 for c in row.scores
             ],
             "image": self.services.media_url(row.image),
@@ -232,122 +210,10 @@ class KioskBridge(QObject):
     def _review_row(self, row: vw.ReviewRow) -> dict[str, Any]:
         return {
             "index": row.index,
-            "title": self._text(row.title),
-            "lines": [self._review_line(line) for line in row.lines],
+            "title": self._w.text(row.title),
+            "lines": [self._w.review_line(line) for line in row.lines],
             "problem": say(row.problem[0], row.problem[1]) if row.problem else "",
         }
-
-    def _review_line(self, line: vw.ReviewLine) -> str:
-        match line:
-            case vw.CriteriaLine(title=title, parts=parts):
-                said = [f"{self._text(t)} {_or_none(score, '—')}" for t, score in parts]
-                return f"{self._text(title)}: {', '.join(said)}"
-            case vw.ScoreLine(title=title, score=score):
-                return f"{self._text(title)}: " + (
-                    QCoreApplication.translate("Kiosk", "score %n", None, score)
-                    if score is not None
-                    else QCoreApplication.translate("Kiosk", "not scored")
-                )
-            case vw.ChoiceLine(title=title):
-                return self._text(title)
-            case vw.NothingChosen():
-                return QCoreApplication.translate("Kiosk", "nothing chosen")
-            case vw.AnswerLine(answer=answer):
-                return {
-                    "yes": QCoreApplication.translate("Kiosk", "Yes"),
-                    "no": QCoreApplication.translate("Kiosk", "No"),
-                    "blank": QCoreApplication.translate("Kiosk", "Blank"),
-                }.get(answer or "", QCoreApplication.translate("Kiosk", "no answer"))
-            case _:
-                assert_never(line)
-
-    def _printer_word(self, state: PrinterState | None) -> str:
-        if state is None:
-            return QCoreApplication.translate("Kiosk", "none")
-        return {
-            PrinterState.READY: QCoreApplication.translate("Kiosk", "ready"),
-            PrinterState.PAPER_LOW: QCoreApplication.translate("Kiosk", "paper low"),
-            PrinterState.NO_PAPER: QCoreApplication.translate("Kiosk", "out of paper"),
-            PrinterState.OFFLINE: QCoreApplication.translate("Kiosk", "offline"),
-        }[state]
-
-    def _note(self, part: st.NotePart) -> str:
-        match part:
-            case st.Said(key=key):
-                return say_staff(key)
-            case st.Explained(text=text):
-                return text
-            case _:
-                assert_never(part)
-
-    def _staff_line(self, line: st.StaffLine) -> str:
-        match line:
-            case st.Said() | st.Explained():
-                return self._note(line)
-            case st.ReadersLine(readers=readers):
-                return QCoreApplication.translate("Kiosk", "Card readers: %1").replace(
-                    "%1", ", ".join(readers) or QCoreApplication.translate("Kiosk", "none")
-                )
-            case st.PrinterLine(state=printer):
-                return QCoreApplication.translate("Kiosk", "Printer: %1").replace(
-                    "%1", self._printer_word(printer)
-                )
-            case st.LedgerLine(height=None, error=error):
-                return QCoreApplication.translate("Kiosk", "Ledger: not reachable (%1)").replace(
-                    "%1", error
-                )
-            case st.LedgerLine(height=height):
-                return QCoreApplication.translate(
-                    "Kiosk", "Ledger: reachable; it holds this kiosk's blocks up to %1"
-                ).replace("%1", str(height))
-            case st.TallyTotal(counted=counted):
-                return QCoreApplication.translate(
-                    "Kiosk", "Test tally: test ballots counted: %n", None, counted
-                )
-            case st.TallyInvalid(invalid=invalid):
-                return QCoreApplication.translate(
-                    "Kiosk", "Test ballots that could not be counted: %n", None, invalid
-                )
-            case st.TallyContest(title=title):
-                return self._text(title)
-            case st.TallyYesNo(yes=yes, no=no, blank=blank):
-                return "  " + QCoreApplication.translate(
-                    "Kiosk", "yes %1 · no %2 · blank %3"
-                ).replace("%1", str(yes)).replace("%2", str(no)).replace("%3", str(blank))
-            case st.TallyVotes(title=title, votes=votes):
-                return f"  {self._text(title)}: " + QCoreApplication.translate(
-                    "Kiosk", "votes: %n", None, votes
-                )
-            case st.TallyScores(title=title, scores=scores, mean=mean):
-                return f"  {self._text(title)}: " + QCoreApplication.translate(
-                    "Kiosk", "scores: %n, mean %1", None, scores
-                ).replace("%1", f"{mean:.2f}")
-            case st.TallyNothing():
-                return "  " + QCoreApplication.translate("Kiosk", "nothing yet")
-            case _:
-                assert_never(line)
-
-    def _sync_text(self, v: vw.StaffView) -> str:
-        if not v.sync_configured:
-            return QCoreApplication.translate("Kiosk", "not configured (offline kiosk)")
-        if not v.sync.trusted:
-            return QCoreApplication.translate(
-                "Kiosk", "STOPPED: the ledger could not be trusted. Call the election manager."
-            )
-        pending = v.sync.pending  # a plain name: lupdate 6.11 skips calls whose count is dotted
-        if not v.sync.online:
-            return QCoreApplication.translate("Kiosk", "offline; blocks waiting: %n", None, pending)
-        return QCoreApplication.translate("Kiosk", "online; blocks waiting: %n", None, pending)
-
-    def _warning(self, warning: st.Warning | None) -> str:
-        if warning is None:
-            return ""
-        if warning.key == "full":
-            n = warning.n  # a plain name: lupdate 6.11 skips calls whose count is dotted
-            return QCoreApplication.translate(
-                "Kiosk", "You may choose up to %n. Remove one first to choose another.", None, n
-            )
-        return say(warning.key, warning.n)
 
     def qr(self, text: str) -> str:
         """A QR code for the screen ("" for no text); the bench wraps it to time it."""
@@ -523,7 +389,7 @@ class KioskBridge(QObject):
     V = Callable[["KioskBridge"], vw.Views]
 
     screen = _g(str, sessionChanged, lambda b: b._views.session.screen)
-    electionTitle = _g(str, sessionChanged, lambda b: b._text(b._views.session.election_title))
+    electionTitle = _g(str, sessionChanged, lambda b: b._w.text(b._views.session.election_title))
     hasElection = _g(bool, sessionChanged, lambda b: b._views.session.has_election)
     readerReady = _g(bool, sessionChanged, lambda b: b._views.session.reader_ready)
     votingOpen = _g(bool, sessionChanged, lambda b: b._views.session.voting_open)
@@ -548,7 +414,7 @@ class KioskBridge(QObject):
 
     pageIndex = _g(int, ballotChanged, lambda b: b._views.ballot.page_index)
     pageCount = _g(int, ballotChanged, lambda b: b._views.ballot.page_count)
-    contestTitle = _g(str, ballotChanged, lambda b: b._text(b._views.ballot.contest_title))
+    contestTitle = _g(str, ballotChanged, lambda b: b._w.text(b._views.ballot.contest_title))
     contestKind = _g(str, ballotChanged, lambda b: b._views.ballot.contest_kind)
     contestMin = _g(int, ballotChanged, lambda b: b._views.ballot.contest_min)
     contestMax = _g(int, ballotChanged, lambda b: b._views.ballot.contest_max)
@@ -557,7 +423,7 @@ class KioskBridge(QObject):
     answer = _g(str, ballotChanged, lambda b: b._views.ballot.answer)
     canCast = _g(bool, ballotChanged, lambda b: b._views.ballot.can_cast)
 
-    warning = _g(str, overlayChanged, lambda b: b._warning(b._views.overlay.warning))
+    warning = _g(str, overlayChanged, lambda b: b._w.warning(b._views.overlay.warning))
     warningBlocks = _g(
         bool,
         overlayChanged,
@@ -577,7 +443,7 @@ class KioskBridge(QObject):
     staffName = _g(str, staffChanged, lambda b: b._views.staff.staff_name)
     isManager = _g(bool, staffChanged, lambda b: b._views.staff.is_manager)
     counts = _g("QVariantMap", staffChanged, lambda b: b._counts())
-    syncText = _g(str, staffChanged, lambda b: b._sync_text(b._views.staff))
+    syncText = _g(str, staffChanged, lambda b: b._w.sync_text(b._views.staff))
     readerText = _g(
         str,
         staffChanged,
@@ -591,17 +457,17 @@ class KioskBridge(QObject):
         lambda b: b64e(b._views.staff.chain_head)[:16] if b._views.staff.chain_head else "",
     )
     chainQr = _g(str, staffChanged, lambda b: b._chain_qr_text(b._views.staff))
-    staffNote = _g(str, staffChanged, lambda b: " ".join(b._note(p) for p in b._views.staff.note))
+    staffNote = _g(str, staffChanged, lambda b: " ".join(b._w.note(p) for p in b._views.staff.note))
     pendingHash = _g(str, staffChanged, lambda b: b._views.staff.pending_hash)
     diagnostics = _g(
         "QVariantList",
         staffChanged,
-        lambda b: [b._staff_line(x) for x in b._views.staff.diagnostics],
+        lambda b: [b._w.staff_line(x) for x in b._views.staff.diagnostics],
     )
     testTally = _g(
         "QVariantList",
         staffChanged,
-        lambda b: [b._staff_line(x) for x in b._views.staff.test_tally],
+        lambda b: [b._w.staff_line(x) for x in b._views.staff.test_tally],
     )
     optionModel = Property(QObject, lambda self: self.options, constant=True)
     reviewModel = Property(QObject, lambda self: self.review, constant=True)
@@ -622,4 +488,4 @@ class KioskBridge(QObject):
     def _printer_text(self) -> str:
         if not self._views.staff.printer_known:
             return QCoreApplication.translate("Kiosk", "Checking…")
-        return self._printer_word(self._views.staff.printer)
+        return self._w.printer_word(self._views.staff.printer)
