@@ -87,6 +87,7 @@ def say(key: str, n: int = -1) -> str:
         return ""
     return QCoreApplication.translate(CONTEXT, MESSAGES[key], None, n)
 
+
 # What the staff screen says (kiosk.flow.state.Said keys).
 STAFF: dict[str, Any] = {
     "session_opened": QT_TRANSLATE_NOOP("Kiosk", "The session is open."),

@@ -73,6 +73,12 @@ def _picture(path: Path) -> None:
 
 
 @pytest.fixture
+def ui_config(tmp_path: Path, ui_election: SyntheticElection) -> Any:
+    """``make_config`` for this test's folder: ``ui_config(**overrides)``."""
+    return lambda **overrides: make_config(tmp_path, ui_election, **overrides)
+
+
+@pytest.fixture
 def kiosk_factory(
     qtbot: Any, pcscd: PrivatePcscd, tmp_path: Path, ui_election: SyntheticElection
 ) -> Iterator[Any]:
