@@ -12,10 +12,10 @@ from typing import Any
 
 from smartcard import scard
 
-from kiosk.hardware.devices import ReaderEvent, ReaderEventKind
+# The reader events are device values (kiosk.hardware.devices); named here too, as before.
+from kiosk.hardware.devices import ReaderEvent as ReaderEvent
+from kiosk.hardware.devices import ReaderEventKind as ReaderEventKind
 from kiosk.hardware.errors import CardError, CardRemovedError, ReaderError
-
-__all__ = ["PcscConnection", "PcscReader", "ReaderEvent", "ReaderEventKind", "ReaderWatcher"]
 
 PNP_READER = "\\\\?PnP?\\Notification"
 _SERVICE_GONE = {
