@@ -78,17 +78,22 @@ class EffectRunner:
         self._pool = executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix="hanpyo-card")
         self._cards: dict[int, tuple[Connection, OpenPGPCard]] = {}  # only the pool touches it
         self._watching = False
+        self._stopped = False
+        self._on_sync = lambda status: self._post(ev.SyncChanged(status))
 
     # -- starting and stopping ---------------------------------------------------------------
     def start(self) -> None:
         """Say where the election stands, then watch the readers and the sync worker."""
         self.election_changed()
-        self.services.on_sync_status.append(lambda s: self._post(ev.SyncChanged(s)))
+        self.services.on_sync_status.append(self._on_sync)
         self._post(ev.SyncChanged(self.services.sync_status))
         self.services.devices.reader.watch(self._reader_event)
         self._watching = True
 
     def stop(self) -> None:
+        self._stopped = True
+        if self._on_sync in self.services.on_sync_status:
+            self.services.on_sync_status.remove(self._on_sync)
         if self._watching:
             self.services.devices.reader.stop()
             self._watching = False
@@ -128,6 +133,8 @@ class EffectRunner:
 
     # -- effects -----------------------------------------------------------------------------
     def run(self, effect: fx.Effect) -> None:
+        if self._stopped:
+            return
         s = self.services
         match effect:
             case fx.StartIdleTimer(seconds=seconds):

@@ -98,6 +98,7 @@ class KioskBridge(QObject):
         self._posted.connect(self._from_thread)
         self._queue: list[ev.Event] = []
         self._busy = False
+        self._stopped = False
         self._state = start(setup_of(services))
         self._views = vw.views(self._state)
         self._w = Wording(self._views.settings.language)
@@ -118,6 +119,7 @@ class KioskBridge(QObject):
         self.runner.start()
 
     def stop(self) -> None:
+        self._stopped = True  # an answer still on its way is dropped
         self.runner.stop()
 
     def set_timeouts(self, timeouts: Timeouts) -> None:
@@ -138,6 +140,8 @@ class KioskBridge(QObject):
         QTimer.singleShot(0, self, functools.partial(self._receive, event))
 
     def _receive(self, event: ev.Event) -> None:
+        if self._stopped:
+            return
         self._queue.append(event)
         if self._busy:
             return  # an effect answered at once: handled after the current event

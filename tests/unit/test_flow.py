@@ -5,8 +5,6 @@ every staff action, through the effect runner, a real SQLCipher ballot box and f
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
@@ -409,14 +407,3 @@ def test_the_printer_runs_out_of_paper(make_flow: Callable[..., Flow], election)
     assert flow.state.printer_state is PrinterState.NO_PAPER
     flow.staff(A.REPORT)
     assert isinstance(flow.note()[0], st.Explained)
-
-
-def test_the_flow_needs_no_qt_and_no_pyscard() -> None:
-    """The flow, its runner and build_kiosk with fake devices load without Qt or pyscard
-    (checked in a fresh interpreter: pytest-qt has loaded Qt into this one)."""
-    code = (
-        "import sys, kiosk.flow.step, kiosk.flow.runner, kiosk.flow.views, kiosk.app\n"
-        "bad = [m for m in ('PySide6', 'smartcard') if m in sys.modules]\n"
-        "assert not bad, bad\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
