@@ -17,7 +17,7 @@ import pytest
 from kiosk.app import KioskConfig, KioskServices, Timeouts, build_kiosk
 from kiosk.core.chain import Mode, Session
 from kiosk.core.election import sign_package
-from kiosk.core.synthetic import SyntheticElection
+from kiosk.core.synthetic import SyntheticElection, build_election, review_definition
 from kiosk.flow import events as ev
 from kiosk.flow import state as st
 from kiosk.flow.events import StaffAction as A
@@ -125,17 +125,20 @@ def make_flow(tmp_path: Path, election: SyntheticElection) -> Iterator[Callable[
     made: list[Flow] = []
 
     def make(
-        mode: Mode | None = Mode.OFFICIAL, open_session: bool = True, stick: bool = True
+        mode: Mode | None = Mode.OFFICIAL,
+        open_session: bool = True,
+        stick: bool = True,
+        of: SyntheticElection = election,
     ) -> Flow:
         data = tmp_path / "data"
         data.mkdir(parents=True, exist_ok=True)
-        signed = sign_package(election.package, election.authority)
+        signed = sign_package(of.package, of.authority)
         (data / "election.json").write_text(json.dumps(signed.to_json(), ensure_ascii=False))
         if not (tmp_path / "keys").exists():
             provision(tmp_path / "keys")
         config = KioskConfig(
             data,
-            election.authority.public_key,
+            of.authority.public_key,
             key_dir=tmp_path / "keys",
             timeouts=Timeouts(idle_s=IDLE, warning_s=WARNING),
         )
@@ -250,6 +253,34 @@ def test_a_whole_visit_from_card_to_receipt(make_flow: Callable[..., Flow], elec
     flow.sign_in(voter(election, "resident"))
     assert flow.screen is Screen.MESSAGE and flow.state.message_key == "voted_here"
     assert flow.state.next_key == "ask_staff"
+
+
+@pytest.fixture(scope="module")
+def one_like() -> SyntheticElection:
+    """Online members may like one proposal only."""
+    d = review_definition(1, 3, election_id="one-like")
+    for contest in d["contests"]:
+        if contest["id"] == "likes":
+            contest["max"] = 1
+    return build_election(d, seed="one-like", online_per_proposal=1)
+
+
+def test_a_choice_over_the_limit_is_refused_with_a_blocking_warning(
+    make_flow: Callable[..., Flow], one_like: SyntheticElection
+) -> None:
+    flow = make_flow(of=one_like)
+    flow.sign_in(voter(one_like, "online"))
+    assert flow.screen is Screen.BALLOT
+    ballot = views(flow.state).ballot
+    assert ballot.contest_kind == "choice" and ballot.contest_max == 1
+    first, second = ballot.options[0].option_id, ballot.options[1].option_id
+    flow.post(ev.ChoiceToggled(first), ev.ChoiceToggled(second))
+    assert views(flow.state).ballot.chosen_count == 1
+    assert flow.state.warning == st.Warning("full", 1, True)
+    flow.post(ev.GoOnAnyway())
+    assert flow.state.warning is not None  # a blocking warning cannot be passed
+    flow.post(ev.WarningClosed(), ev.ChoiceToggled(first), ev.ChoiceToggled(second))
+    assert views(flow.state).ballot.options[1].chosen and flow.state.warning is None
 
 
 def test_refusals(make_flow: Callable[..., Flow], election) -> None:
