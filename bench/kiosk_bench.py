@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Row, percentile, raw_sqlcipher_commits
-from kiosk.app import KioskConfig, KioskServices, Timeouts
+from kiosk.app import KioskConfig, Timeouts, build_kiosk
 from kiosk.core.chain import Mode
 from kiosk.core.election import sign_package
 from kiosk.hardware.private_pcscd import private_pcscd
@@ -66,11 +66,11 @@ COLD_START = r"""
 import json, sys, time
 from pathlib import Path
 from PySide6.QtGui import QGuiApplication
-from kiosk.app import KioskConfig, KioskServices, Timeouts
+from kiosk.app import KioskConfig, Timeouts, build_kiosk
 from kiosk.ui.main import build_ui
 spec = json.loads(sys.argv[1])
 app = QGuiApplication(sys.argv[:1])
-services = KioskServices.open(KioskConfig(
+services = build_kiosk(KioskConfig(
     Path(spec["data"]), bytes.fromhex(spec["authority"]), key_dir=Path(spec["keys"]),
     reader=spec["reader"], printer="memory", timeouts=Timeouts(idle_s=600, warning_s=60)))
 ui = build_ui(services, px_per_mm=spec["px_per_mm"])
@@ -234,7 +234,7 @@ def _worker(spec: dict[str, Any]) -> dict[str, Any]:
     from kiosk.hardware.printer import MemoryPrinter
     from kiosk.hardware.simulator import Simulator
     from kiosk.ui.main import build_ui
-    from kiosk.ui.robot import Robot
+    from testkit.robot import Robot
 
     results: dict[str, Any] = {"references_at_start": _references(), "pyside": PySide6.__version__}
     app = QGuiApplication(sys.argv[:1])
@@ -257,7 +257,7 @@ def _worker(spec: dict[str, Any]) -> dict[str, Any]:
             self._timer = QTimer()
             self._timer.setSingleShot(True)
             self._timer.timeout.connect(self._quit)
-            vm.changed.connect(self._changed)  # type: ignore[attr-defined]
+            vm.sessionChanged.connect(self._changed)  # type: ignore[attr-defined]
 
         def _quit(self) -> None:
             if self._loop is not None:
@@ -326,7 +326,7 @@ def _worker(spec: dict[str, Any]) -> dict[str, Any]:
             wait_for_card(reader, present=False, timeout_s=WAIT_S)
         results["bare_insert"] = bare_insert
 
-        services = KioskServices.open(_config(spec))
+        services = build_kiosk(_config(spec))
         ui = build_ui(services, px_per_mm=PX_PER_MM)
         printer = services.printer
         assert isinstance(printer, MemoryPrinter)
@@ -412,7 +412,7 @@ def _worker(spec: dict[str, Any]) -> dict[str, Any]:
         box = services.box
         assert box is not None
         spent: dict[str, float] = {}
-        cast_ballot, make_qr = box.cast_ballot, vm._qr
+        cast_ballot, make_qr = box.cast_ballot, vm.qr
 
         def timed_cast_ballot(*args: Any, **kwargs: Any) -> Any:
             start = time.perf_counter()
@@ -430,7 +430,7 @@ def _worker(spec: dict[str, Any]) -> dict[str, Any]:
                 spent["qr_calls"] = spent.get("qr_calls", 0) + 1
 
         box.cast_ballot = timed_cast_ballot  # type: ignore[method-assign]
-        vm._qr = timed_qr  # type: ignore[method-assign]
+        vm.qr = timed_qr  # type: ignore[method-assign]
         casts, in_box, in_qr, qr_calls, qr_visit = [], [], [], [], []
         for _ in range(spec["cast_rounds"]):
             spent.clear()
@@ -439,7 +439,7 @@ def _worker(spec: dict[str, Any]) -> dict[str, Any]:
             in_qr.append(spent.get("qr", 0.0))
             qr_calls.append(spent.get("qr_calls", 0))
             qr_visit.append(spent.get("qr_calls_visit", 0))
-        del box.cast_ballot, vm._qr
+        del box.cast_ballot, vm.qr
         results |= {
             "cast": casts,
             "cast_box": in_box,
@@ -521,7 +521,7 @@ def bench_kiosk(
             "reader": pcscd.reader_names[0],
             "px_per_mm": PX_PER_MM,
         }
-        services = KioskServices.open(_config(spec))
+        services = build_kiosk(_config(spec))
         assert services.box is not None
         services.box.set_mode(Mode.OFFICIAL)
         services.box.open_session()
@@ -699,7 +699,7 @@ def notes() -> list[str]:
         f"{seen['groups']} groups of {PER_GROUP} proposals and {seen['voters']:,} on-site "
         f"voters ({PER_GROUP} residents and {EXPERTS_PER_GROUP} experts a group, no online "
         "members) and a yes/no question after the scores. Controls are tapped with mouse "
-        "events at their centre, found by objectName (`kiosk.ui.robot.Robot`); between taps "
+        "events at their centre, found by objectName (`testkit.robot.Robot`); between taps "
         "the worker runs a QEventLoop, as `app.exec()` would, until the screen it waits for "
         "is shown, and the time a screen showed is taken from the controller's `changed` "
         "signal.",

@@ -1,8 +1,8 @@
-"""The kiosk's composition root: builds the services the screens use, and nothing else.
+"""The kiosk's composition root: ``build_kiosk`` builds the services the screens use, and
+is the only place devices are chosen (real ones from the configuration, or fakes).
 
-The screens (``kiosk.ui``) never open a file, a reader or a socket themselves; they get a
-``KioskServices`` from here. Which devices are real and which are simulated is decided
-here too, from the configuration.
+The screens (``kiosk.ui``) and the flow (``kiosk.flow``) never open a file, a reader or a
+socket themselves; they act through the ``KioskServices`` built here.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from kiosk import __version__
 from kiosk.core.chain import Mode, Session
@@ -18,10 +19,12 @@ from kiosk.core.election import ElectionPackage, verify_package
 from kiosk.core.encoding import b64d, parse_json
 from kiosk.core.errors import HanpyoError
 from kiosk.core.heartbeat import Heartbeat, PrinterReport, ReaderState
+from kiosk.hardware.devices import CardReader, Clock, SystemClock, UsbFolder, UsbStick
 from kiosk.hardware.printer import PrinterState, ReceiptPrinter, open_printer
 from kiosk.store.ballot_box import BallotBox
 from kiosk.store.chain_store import ChainStore
 from kiosk.store.keys import KioskKeys, load_keys
+from kiosk.store.usb_export import export_to_folder
 from kiosk.sync.client import LedgerClient
 from kiosk.sync.worker import SyncStatus, SyncWorker
 
@@ -56,6 +59,42 @@ class KioskConfig:
     sync_idle_s: float = 5.0
 
 
+@dataclass(frozen=True, slots=True)
+class Devices:
+    """The devices the kiosk talks to, besides the printer (``KioskServices.printer``)."""
+
+    reader: CardReader
+    stick: UsbStick
+    clock: Clock
+
+
+_UNSET: Any = object()  # "use the configured device" (None is a choice: no printer)
+
+
+def build_kiosk(
+    config: KioskConfig,
+    *,
+    reader: CardReader | None = None,
+    stick: UsbStick | None = None,
+    printer: ReceiptPrinter | None = _UNSET,
+    clock: Clock | None = None,
+) -> KioskServices:
+    """The kiosk's services over its devices: the real ones from ``config`` unless given
+    (the PC/SC readers, the USB folder, ``open_printer(config.printer)``, the system clock).
+    The demo, the bench, ``kiosk run`` and the tests all start here."""
+    if reader is None:
+        from kiosk.hardware.pcsc import PcscReader  # pyscard only when a real reader is used
+
+        reader = PcscReader()
+    devices = Devices(
+        reader=reader,
+        stick=stick if stick is not None else UsbFolder(config.usb_dir),
+        clock=clock if clock is not None else SystemClock(),
+    )
+    chosen = open_printer(config.printer) if printer is _UNSET else printer
+    return KioskServices.open(config, devices=devices, printer=chosen)
+
+
 class KioskServices:
     """Everything the screens act through: the ballot box, the printer and the sync worker.
 
@@ -64,10 +103,17 @@ class KioskServices:
     the old one.
     """
 
-    def __init__(self, config: KioskConfig, keys: KioskKeys, printer: ReceiptPrinter | None):
+    def __init__(
+        self,
+        config: KioskConfig,
+        keys: KioskKeys,
+        printer: ReceiptPrinter | None,
+        devices: Devices | None = None,
+    ):
         self.config = config
         self.keys = keys
         self.printer = printer
+        self._devices = devices
         self.package: ElectionPackage | None = None
         self.box: BallotBox | None = None
         self.worker: SyncWorker | None = None
@@ -78,14 +124,29 @@ class KioskServices:
         self.reader_state = "missing"  # ok | missing | error, kept current by the screens
 
     @classmethod
-    def open(cls, config: KioskConfig) -> KioskServices:
+    def open(
+        cls,
+        config: KioskConfig,
+        *,
+        devices: Devices | None = None,
+        printer: ReceiptPrinter | None = _UNSET,
+    ) -> KioskServices:
+        """The services over ``devices`` (``build_kiosk`` chooses them); without a ballot
+        box until an election is loaded."""
         config.data_dir.mkdir(parents=True, exist_ok=True)
         keys = load_keys(config.key_dir)
-        services = cls(config, keys, open_printer(config.printer))
+        chosen = open_printer(config.printer) if printer is _UNSET else printer
+        services = cls(config, keys, chosen, devices)
         saved = config.data_dir / PACKAGE_FILE
         if saved.is_file():
             services._start(services.read_package(saved.read_bytes()))
         return services
+
+    @property
+    def devices(self) -> Devices:
+        if self._devices is None:
+            raise HanpyoError("these services were opened without devices; use build_kiosk")
+        return self._devices
 
     @property
     def version(self) -> str:
@@ -186,6 +247,23 @@ class KioskServices:
             printer=PrinterReport(self.printer_heartbeat()),
             version=__version__,
         )
+
+    def export_to_usb(self, folder: Path) -> Path:
+        """The staff screen's export: the whole chain, signed, into ``folder``."""
+        if self.box is None:
+            raise HanpyoError("no election is loaded")
+        return export_to_folder(self.box.store, self.keys.kiosk_key, folder).path
+
+    def media_url(self, image: str | None) -> str:
+        """A proposal's picture as a file URL; pictures come only from the kiosk's own
+        media folder."""
+        if not image:
+            return ""
+        media = self.config.data_dir / "media"
+        path = (media / image).resolve()
+        if media.resolve() not in path.parents or not path.is_file():
+            return ""
+        return path.as_uri()
 
     def printer_state(self) -> PrinterState | None:
         return None if self.printer is None else self.printer.status()

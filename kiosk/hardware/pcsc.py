@@ -6,14 +6,15 @@ watches readers and cards in a thread that survives pcscd restarts and reader un
 
 from __future__ import annotations
 
-import enum
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from smartcard import scard
 
+# The reader events are device values (kiosk.hardware.devices); named here too, as before.
+from kiosk.hardware.devices import ReaderEvent as ReaderEvent
+from kiosk.hardware.devices import ReaderEventKind as ReaderEventKind
 from kiosk.hardware.errors import CardError, CardRemovedError, ReaderError
 
 PNP_READER = "\\\\?PnP?\\Notification"
@@ -160,22 +161,6 @@ class PcscConnection:
         self.close()
 
 
-class ReaderEventKind(enum.StrEnum):
-    SERVICE_LOST = "service_lost"  # pcscd stopped or cannot be reached
-    SERVICE_BACK = "service_back"
-    READER_ADDED = "reader_added"
-    READER_REMOVED = "reader_removed"
-    CARD_INSERTED = "card_inserted"
-    CARD_REMOVED = "card_removed"
-
-
-@dataclass(frozen=True, slots=True)
-class ReaderEvent:
-    kind: ReaderEventKind
-    reader: str = ""
-    detail: str = ""
-
-
 class ReaderWatcher:
     """Watches readers and cards in a background thread and reports every change.
 
@@ -310,3 +295,21 @@ def wait_for_card(reader: str, *, present: bool, timeout_s: float) -> None:
                 return
     finally:
         context.release()
+
+
+class PcscReader:
+    """The real readers (``devices.CardReader``): the PC/SC watcher and connections."""
+
+    def __init__(self) -> None:
+        self._watcher: ReaderWatcher | None = None
+
+    def watch(self, on_event: Callable[[ReaderEvent], None]) -> None:
+        self._watcher = ReaderWatcher(on_event).start()
+
+    def stop(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher = None
+
+    def connect(self, reader: str) -> PcscConnection:
+        return PcscConnection(reader).connect()

@@ -17,10 +17,10 @@ from PySide6.QtGui import QFont, QFontDatabase, QGuiApplication, QWindow
 from PySide6.QtQml import QQmlApplicationEngine
 from PySide6.QtQuick import QQuickWindow
 
-from kiosk.app import KioskConfig, KioskServices
+from kiosk.app import KioskConfig, KioskServices, build_kiosk
 from kiosk.assets import asset_path
 from kiosk.core.errors import HanpyoError
-from kiosk.ui.controller import KioskController
+from kiosk.ui.bridge import KioskBridge
 from kiosk.ui.theme import FONT_FAMILY, Theme
 
 log = logging.getLogger("hanpyo.kiosk.ui")
@@ -82,7 +82,7 @@ def screen_px_per_mm() -> float:
 class KioskUi:
     engine: QQmlApplicationEngine
     window: QQuickWindow
-    controller: KioskController
+    controller: KioskBridge  # QML's ``vm``
     theme: Theme
     translations: Translations
     closed: bool = False
@@ -127,7 +127,7 @@ def build_ui(
     engine = QQmlApplicationEngine()
     translations = Translations(engine)
     theme = Theme(px_per_mm or screen_px_per_mm())
-    controller = KioskController(
+    controller = KioskBridge(
         services,
         theme,
         retranslate=translations.use,
@@ -183,7 +183,7 @@ def run(config: KioskConfig, *, fullscreen: bool = True) -> int:
     wake = QTimer()
     wake.start(250)
     wake.timeout.connect(lambda: None)
-    services = KioskServices.open(config)
+    services = build_kiosk(config)
     try:
         ui = build_ui(services, fullscreen=fullscreen)
         code = app.exec()

@@ -78,25 +78,7 @@ MESSAGES: dict[str, Any] = {  # QT_TRANSLATE_NOOP returns its text, typed as obj
     "printed": QT_TRANSLATE_NOOP("Kiosk", "Your receipt is printed."),
 }
 
-# What a refusal tells the voter to do next.
-NEXT_STEP = {
-    "not_enrolled": "ask_staff",
-    "blocked": "ask_staff",
-    "not_openpgp": "take_card",
-    "unsupported": "ask_staff",
-    "auth_failed": "ask_staff",
-    "reader_error": "ask_staff",
-    "unreadable": "retry_card",
-    "voting_closed": "ask_staff",
-    "voted_here": "ask_staff",
-    "first_counts": "ask_staff",
-    "voted_in_person": "ask_staff",
-    "no_contests": "ask_staff",
-    "cast_failed": "ask_staff",
-    "timed_out": "take_card",
-    "receipt_done": "take_card",
-    "staff_idle": "take_card",
-}
+# What a refusal tells the voter to do next: kiosk.flow.voter.NEXT_STEP.
 
 
 def say(key: str, n: int = -1) -> str:
@@ -104,3 +86,24 @@ def say(key: str, n: int = -1) -> str:
     if not key:
         return ""
     return QCoreApplication.translate(CONTEXT, MESSAGES[key], None, n)
+
+
+# What the staff screen says (kiosk.flow.state.Said keys).
+STAFF: dict[str, Any] = {
+    "session_opened": QT_TRANSLATE_NOOP("Kiosk", "The session is open."),
+    "session_paused": QT_TRANSLATE_NOOP("Kiosk", "The session is paused."),
+    "session_resumed": QT_TRANSLATE_NOOP("Kiosk", "The session is open again."),
+    "session_closed": QT_TRANSLATE_NOOP("Kiosk", "The session is closed."),
+    "mode_changed": QT_TRANSLATE_NOOP("Kiosk", "The mode is changed."),
+    "exported": QT_TRANSLATE_NOOP("Kiosk", "The chain is exported to the USB drive."),
+    "loaded": QT_TRANSLATE_NOOP("Kiosk", "The election is loaded."),
+    "report_printed": QT_TRANSLATE_NOOP("Kiosk", "The report is printed."),
+    "no_usb": QT_TRANSLATE_NOOP("Kiosk", "No USB drive is mounted."),
+    "no_election_file": QT_TRANSLATE_NOOP("Kiosk", "There is no election.json on the USB drive."),
+    "checking": QT_TRANSLATE_NOOP("Kiosk", "Checking…"),
+    "counting": QT_TRANSLATE_NOOP("Kiosk", "Counting…"),
+}
+
+
+def say_staff(key: str) -> str:
+    return QCoreApplication.translate(CONTEXT, STAFF[key])

@@ -19,7 +19,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from kiosk.app import KioskConfig, KioskServices
+from kiosk.app import KioskConfig, build_kiosk
 from kiosk.core.election import sign_package
 from kiosk.hardware.openpgp_sim import VirtualCard
 from kiosk.hardware.printer import MemoryPrinter
@@ -140,12 +140,11 @@ def _scripted(
     from PySide6.QtGui import QGuiApplication
 
     from kiosk.ui.main import build_ui
-    from kiosk.ui.robot import Robot
+    from testkit.robot import Robot
 
     app = QGuiApplication(sys.argv[:1])
-    services = KioskServices.open(config)
     printer = MemoryPrinter()
-    services.printer = printer
+    services = build_kiosk(config, printer=printer)
     ui = build_ui(services)
     robot = Robot(ui.window)
     shots = out / "screenshots"
@@ -269,7 +268,7 @@ def _scripted(
         sign_in("worker1")
         robot.tap("closeSession")
         box = services.box
-        assert box is not None  # noqa: S101 - loaded above
+        assert box is not None
         services.sync_now()
         robot.until(
             lambda: services.sync_status.acknowledged_height == box.state.height,

@@ -13,7 +13,7 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from kiosk.app import KioskConfig, KioskServices, Timeouts
+from kiosk.app import KioskConfig, KioskServices, Timeouts, build_kiosk
 from kiosk.core.chain import Mode
 from kiosk.core.election import sign_package
 from kiosk.hardware.printer import MemoryPrinter
@@ -21,7 +21,7 @@ from kiosk.hardware.private_pcscd import PrivatePcscd
 from kiosk.hardware.simulator import Simulator
 from kiosk.store.keys import provision
 from testkit.elections import SyntheticElection, build_election, mixed_definition
-from tests.ui.driver import Kiosk
+from testkit.ui_driver import Kiosk
 
 PX_PER_MM = 96 / 25.4  # a 96-dpi panel: 1280 x 800 is then a 15.9-inch screen
 
@@ -72,6 +72,12 @@ def _picture(path: Path) -> None:
 
 
 @pytest.fixture
+def ui_config(tmp_path: Path, ui_election: SyntheticElection) -> Any:
+    """``make_config`` for this test's folder: ``ui_config(**overrides)``."""
+    return lambda **overrides: make_config(tmp_path, ui_election, **overrides)
+
+
+@pytest.fixture
 def kiosk_factory(
     qtbot: Any, pcscd: PrivatePcscd, tmp_path: Path, ui_election: SyntheticElection
 ) -> Iterator[Any]:
@@ -85,9 +91,8 @@ def kiosk_factory(
         mode: Mode | None = Mode.OFFICIAL, open_session: bool = True, **overrides: Any
     ) -> Kiosk:
         config = make_config(tmp_path, ui_election, reader=pcscd.reader_names[0], **overrides)
-        services = KioskServices.open(config)
         printer = MemoryPrinter()
-        services.printer = printer
+        services = build_kiosk(config, printer=printer)
         assert services.box is not None
         if mode is not None:
             services.box.set_mode(mode)

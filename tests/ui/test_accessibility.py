@@ -20,8 +20,8 @@ from PySide6.QtQuick import QQuickItem
 
 from kiosk.core.chain import Mode
 from kiosk.ui.theme import FONT_FAMILY, HIGH_CONTRAST, STANDARD, TEXT_SCALES, Palette, Theme
+from testkit.ui_driver import Kiosk, visit_every_screen, walk
 from tests.ui.conftest import PX_PER_MM
-from tests.ui.driver import Kiosk, visit_every_screen, walk
 
 QML_DIR = Path(__file__).resolve().parents[2] / "kiosk" / "ui" / "qml"
 MIN_CONTRAST = 10.0

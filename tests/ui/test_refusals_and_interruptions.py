@@ -11,7 +11,7 @@ import pytest
 
 from kiosk.app import Timeouts
 from testkit.elections import derived_key
-from tests.ui.driver import Kiosk
+from testkit.ui_driver import Kiosk
 
 
 def store_fingerprint(kiosk: Kiosk) -> tuple[int, str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from kiosk.core.chain import Mode
-from tests.ui.driver import SCREENSHOTS, layout_problems, visit_every_screen
+from testkit.ui_driver import SCREENSHOTS, layout_problems, visit_every_screen
 
 
 @pytest.mark.parametrize(("language", "size"), [("ko", 0), ("en", 0), ("ko", 3), ("en", 3)])

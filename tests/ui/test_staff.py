@@ -11,10 +11,10 @@ from kiosk.core.election import sign_package
 from kiosk.core.export import is_export, read_manifest, verify_export
 from kiosk.hardware.printer import Receipt
 from kiosk.ui.main import build_ui
-from kiosk.ui.robot import walk
 from testkit.elections import build_election, review_definition
+from testkit.robot import walk
+from testkit.ui_driver import SCREENSHOTS, Kiosk
 from tests.ui.conftest import PX_PER_MM
-from tests.ui.driver import SCREENSHOTS, Kiosk
 from tests.ui.test_voter_flow import last_ballot
 
 
@@ -205,9 +205,9 @@ def test_a_restarted_kiosk_resumes_its_open_session(kiosk_factory, qtbot) -> Non
     kiosk.ui.close()
     kiosk.services.close()
 
-    from kiosk.app import KioskServices
+    from kiosk.app import build_kiosk
 
-    services = KioskServices.open(config)
+    services = build_kiosk(config)
     ui = build_ui(services, px_per_mm=PX_PER_MM)
     try:
         qtbot.waitUntil(lambda: ui.controller.property("readerReady"), timeout=15_000)

@@ -32,7 +32,7 @@ import requests
 from PySide6.QtCore import QCoreApplication, QPoint, QPointF, Qt
 from PySide6.QtTest import QTest
 
-from kiosk.app import KioskConfig, KioskServices, Timeouts
+from kiosk.app import KioskConfig, Timeouts, build_kiosk
 from kiosk.core.checkpoint import note_key_id
 from kiosk.core.crypto import SigningKey
 from kiosk.core.encoding import b64e
@@ -44,14 +44,14 @@ from kiosk.hardware.simulator import Simulator
 from kiosk.store.ballot_box import BallotBox
 from kiosk.store.keys import load_keys
 from kiosk.ui.main import build_ui
-from kiosk.ui.robot import walk
 from kiosk.ui.texts import MESSAGES
 from testkit.elections import SyntheticElection, derived_key, random_ballot, voter_of
 from testkit.ledger_requests import enrol, upload
 from testkit.ledger_server import LedgerServer, free_port
+from testkit.robot import walk
 from testkit.stores import official_store
+from testkit.ui_driver import PIN, Kiosk
 from tests.ui.conftest import PX_PER_MM, make_config
-from tests.ui.driver import PIN, Kiosk
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDES = {language: ROOT / "docs" / f"guide-staff.{language}.md" for language in ("en", "ko")}
@@ -270,8 +270,7 @@ class Rig:
     kiosk: Kiosk | None = None
 
     def start(self, config: KioskConfig) -> Kiosk:
-        services = KioskServices.open(config)
-        services.printer = self.printer
+        services = build_kiosk(config, printer=self.printer)
         ui = build_ui(services, px_per_mm=PX_PER_MM)
         cards = self.kiosk.cards if self.kiosk else {}
         self.kiosk = Kiosk(ui, services, self.simulator, self.election, self.printer, self.qtbot)
@@ -471,6 +470,7 @@ class Walk:
 
     def set_timeouts(self, timeouts: Timeouts) -> None:
         self.k.services.config = replace(self.k.services.config, timeouts=timeouts)
+        self.k.vm.set_timeouts(timeouts)
 
     # -- the verdict ---------------------------------------------------------------------------
     def missing(self) -> tuple[list[str], list[str]]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui.driver import Kiosk
+from testkit.ui_driver import Kiosk
 
 ROOT = Path(__file__).resolve().parents[2]
 I18N = ROOT / "assets" / "i18n"

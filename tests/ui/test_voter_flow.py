@@ -5,7 +5,7 @@ from __future__ import annotations
 from kiosk.core.ballot import ballot_from_plaintext
 from kiosk.core.block import BlockKind
 from kiosk.core.encoding import b64d
-from tests.ui.driver import Kiosk
+from testkit.ui_driver import Kiosk
 
 
 def last_ballot(kiosk: Kiosk, kind: BlockKind = BlockKind.BALLOT) -> dict:

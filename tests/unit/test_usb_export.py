@@ -24,7 +24,7 @@ from kiosk.store.usb_export import (
     export_to_folder,
     usb_file_name,
 )
-from tests.conftest import Kiosk, official_store
+from testkit.stores import Kiosk, official_store
 
 
 def _verified_blocks(path: Path, kiosk_key: SigningKey) -> list[bytes]:

@@ -18,8 +18,8 @@ from kiosk.hardware.openpgp_sim import VirtualCard
 from kiosk.hardware.printer import MemoryPrinter
 from kiosk.hardware.simulator import Simulator
 from kiosk.ui.main import KioskUi
-from kiosk.ui.robot import Robot, flickable_of, walk
 from testkit.elections import SyntheticElection
+from testkit.robot import Robot, flickable_of, walk
 
 PIN = "123456"
 WAIT_MS = 15_000

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from kiosk.core.ballot import Ballot, Selection, validate_ballot
 from kiosk.core.election import (
@@ -49,19 +49,33 @@ class Finding:
         return self.needed or len(self.options)
 
 
+@dataclass(frozen=True, slots=True)
 class BallotForm:
-    """One voter's unfinished ballot. Thrown away whole when the voter leaves."""
+    """One voter's unfinished ballot, as a value: every change returns a new form (the old
+    one is never touched, so the flow's states stay values). Thrown away whole when the
+    voter leaves."""
 
-    def __init__(self, package: ElectionPackage, voter: Voter) -> None:
-        self.package = package
-        self.voter = voter
-        self.contests: tuple[Contest, ...] = package.contests_for(voter.category)
-        self._options: dict[str, tuple[Option, ...]] = {
-            c.id: package.eligible_options(c, voter.group, voter.excluded) for c in self.contests
-        }
-        self._scores: dict[str, dict[str, dict[str, int]]] = {c.id: {} for c in self.contests}
-        self._choices: dict[str, list[str]] = {c.id: [] for c in self.contests}
-        self._answers: dict[str, str] = {}
+    package: ElectionPackage
+    voter: Voter
+    contests: tuple[Contest, ...]
+    _options: Mapping[str, tuple[Option, ...]]
+    _scores: Mapping[str, Mapping[str, Mapping[str, int]]]
+    _choices: Mapping[str, tuple[str, ...]]
+    _answers: Mapping[str, str]
+
+    @classmethod
+    def start(cls, package: ElectionPackage, voter: Voter) -> BallotForm:
+        """An empty ballot with the voter's own contests and eligible options."""
+        contests = package.contests_for(voter.category)
+        return cls(
+            package,
+            voter,
+            contests,
+            {c.id: package.eligible_options(c, voter.group, voter.excluded) for c in contests},
+            {c.id: {} for c in contests},
+            {c.id: () for c in contests},
+            {},
+        )
 
     # -- reading -----------------------------------------------------------------------------
     def contest(self, index: int) -> Contest:
@@ -74,7 +88,7 @@ class BallotForm:
         return self._scores[contest_id].get(option_id, {}).get(criterion)
 
     def chosen(self, contest_id: str) -> tuple[str, ...]:
-        return tuple(self._choices[contest_id])
+        return self._choices[contest_id]
 
     def answer(self, contest_id: str) -> str | None:
         return self._answers.get(contest_id)
@@ -83,8 +97,10 @@ class BallotForm:
         contest = self._by_id(contest_id)
         return sum(1 for o in self.options(contest_id) if self._complete(contest, o.id))
 
-    # -- changing ----------------------------------------------------------------------------
-    def set_score(self, contest_id: str, option_id: str, score: int, criterion: str = "") -> None:
+    # -- changing (each returns a new form) -------------------------------------------------
+    def set_score(
+        self, contest_id: str, option_id: str, score: int, criterion: str = ""
+    ) -> BallotForm:
         contest = self._by_id(contest_id)
         if contest.kind is not ContestKind.SCORE:
             raise ValueError(f"contest {contest_id} is not scored")
@@ -94,28 +110,31 @@ class BallotForm:
             raise ValueError(f"contest {contest_id} has no criterion {criterion!r}")
         if not contest.min <= score <= contest.max:
             raise ValueError(f"score {score} is outside {contest.min}..{contest.max}")
-        self._scores[contest_id].setdefault(option_id, {})[criterion] = score
+        given = dict(self._scores[contest_id])
+        given[option_id] = {**given.get(option_id, {}), criterion: score}
+        return replace(self, _scores={**self._scores, contest_id: given})
 
-    def clear_score(self, contest_id: str, option_id: str) -> None:
-        self._scores[contest_id].pop(option_id, None)
+    def clear_score(self, contest_id: str, option_id: str) -> BallotForm:
+        given = {k: v for k, v in self._scores[contest_id].items() if k != option_id}
+        return replace(self, _scores={**self._scores, contest_id: given})
 
-    def toggle_choice(self, contest_id: str, option_id: str) -> bool:
-        """Choose or unchoose; False (and no change) when the contest's limit is reached."""
+    def toggle_choice(self, contest_id: str, option_id: str) -> BallotForm | None:
+        """Choose or unchoose; None when the contest's limit is reached."""
         contest = self._by_id(contest_id)
         self._check_option(contest_id, option_id)
         chosen = self._choices[contest_id]
         if option_id in chosen:
-            chosen.remove(option_id)
-            return True
-        if len(chosen) >= contest.max:
-            return False
-        chosen.append(option_id)
-        return True
+            chosen = tuple(c for c in chosen if c != option_id)
+        elif len(chosen) >= contest.max:
+            return None
+        else:
+            chosen = (*chosen, option_id)
+        return replace(self, _choices={**self._choices, contest_id: chosen})
 
-    def set_answer(self, contest_id: str, answer: str) -> None:
+    def set_answer(self, contest_id: str, answer: str) -> BallotForm:
         if answer not in ("yes", "no", "blank"):
             raise ValueError(f"no such answer {answer!r}")
-        self._answers[contest_id] = answer
+        return replace(self, _answers={**self._answers, contest_id: answer})
 
     # -- checking ----------------------------------------------------------------------------
     def findings(self, contest_id: str) -> list[Finding]:
