@@ -40,10 +40,10 @@ from kiosk.core.synthetic import (
     random_ballot,
     review_definition,
 )
-from ledger import db
-from ledger.api import request_message
-from ledger.log import SqlNodeStore, lock_log, publish
-from ledger.service import Ledger
+from ledger.service.ledger import Ledger
+from ledger.store import schema as db
+from ledger.store.merkle_log import SqlNodeStore, lock_log, publish
+from ledger.web.api import request_message
 from tests.integration.ledger_server import LedgerServer
 from tests.integration.postgres import PrivatePostgres
 

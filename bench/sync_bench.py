@@ -37,8 +37,8 @@ from kiosk.store.ballot_box import BallotBox
 from kiosk.store.chain_store import ChainStore
 from kiosk.sync.client import LedgerClient
 from kiosk.sync.worker import BATCH, SyncWorker
-from ledger import db
-from ledger.service import Ledger
+from ledger.service.ledger import Ledger
+from ledger.store import schema as db
 from tests.integration.fault_proxy import FaultProxy
 from tests.integration.ledger_server import LedgerServer
 from tests.integration.test_ledger_api import enrol

@@ -30,12 +30,12 @@ from kiosk.core.election import Channel, ElectionPackage, Voter, sign_package
 from kiosk.core.merkle import MerkleLog, leaf_hash
 from kiosk.core.synthetic import ChainWriter, SyntheticElection, build_election, random_ballot
 from kiosk.core.synthetic import review_definition as reference_definition
-from ledger import db
-from ledger.bundle import verify_bundle
-from ledger.closing import close_election
-from ledger.log import LogKey, lock_log, publish
-from ledger.service import Ledger
-from ledger.tally import run_tally
+from ledger.service.closing import close_election
+from ledger.service.ledger import Ledger
+from ledger.service.trustee_tally import run_tally
+from ledger.store import schema as db
+from ledger.store.merkle_log import LogKey, lock_log, publish
+from ledger.verify.bundle import verify_bundle
 
 PER_KIOSK = 10_000  # ballots per source chain, about a long day at one busy kiosk
 START = datetime(2017, 11, 25, 0, 0, tzinfo=UTC)

@@ -12,7 +12,12 @@ import pytest
 from kiosk.core.crypto import seal
 from kiosk.core.encoding import b64d, b64e
 from kiosk.core.synthetic import review_definition
-from ledger.trustees import TrusteeError, read_share_file, rebuild_ballot_key, split_new_ballot_key
+from ledger.rules.trustees import (
+    TrusteeError,
+    read_share_file,
+    rebuild_ballot_key,
+    split_new_ballot_key,
+)
 from tests.integration.ledger_server import ledger_cli
 
 SAMPLE = Path(__file__).resolve().parents[2] / "assets" / "elections"

@@ -19,8 +19,8 @@ from kiosk.core.encoding import b64e, parse_json
 from kiosk.core.merkle import verify_consistency
 from kiosk.core.synthetic import SyntheticElection, random_ballot
 from kiosk.store.ballot_box import BallotBox
-from ledger.api import request_message
-from ledger.proofs import check_tracking_code
+from ledger.verify.inclusion_proof import check_tracking_code
+from ledger.web.api import request_message
 from tests.conftest import official_store, voter_of
 from tests.integration.ledger_server import LedgerServer, ledger_cli
 

@@ -28,8 +28,8 @@ from kiosk.core.crypto import Domain, SigningKey, kiosk_id_for
 from kiosk.core.encoding import b64d, b64e, canonical_json
 from kiosk.core.errors import EncodingError
 from kiosk.core.synthetic import SyntheticElection
-from ledger.api import request_message
-from ledger.proofs import verify_inclusion_answer
+from ledger.verify.inclusion_proof import verify_inclusion_answer
+from ledger.web.api import request_message
 from tests.integration.ledger_server import LedgerServer
 from tests.integration.test_ledger_api import enrol, make_chain, signed_post, upload
 

@@ -135,7 +135,7 @@ app = QGuiApplication([])
 import kiosk, ledger
 from kiosk.assets import ASSETS, asset_path
 from kiosk.ui.main import FONT_FAMILY, QML_DIR, load_fonts
-from ledger.report import TEMPLATES
+from ledger.publish.results_report import TEMPLATES
 load_fonts()
 translator = QTranslator()
 print(json.dumps({

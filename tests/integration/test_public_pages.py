@@ -18,9 +18,9 @@ from pypdf import PdfWriter
 from kiosk.core.block import BlockKind
 from kiosk.core.crypto import SigningKey
 from kiosk.core.encoding import b64d
-from ledger import db
-from ledger.report import render_report_html
-from ledger.service import Ledger
+from ledger.publish.results_report import render_report_html
+from ledger.service.ledger import Ledger
+from ledger.store import schema as db
 from tests.integration.browser import dump_dom, screenshot
 from tests.integration.ledger_server import LedgerServer
 from tests.published_sample import Published, sample_published

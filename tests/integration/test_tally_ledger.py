@@ -28,14 +28,14 @@ from kiosk.core.synthetic import (
     review_definition,
 )
 from kiosk.core.tally import count_plaintexts
-from ledger.bundle import Check, verify_bundle
-from ledger.closing import close_election, unready_sources
-from ledger.db import connect, create_schema
-from ledger.errors import LedgerError
-from ledger.log import LogKey
-from ledger.service import Ledger
-from ledger.tally import run_tally
-from ledger.trustees import TrusteeError
+from ledger.rules.errors import LedgerError
+from ledger.rules.trustees import TrusteeError
+from ledger.service.closing import close_election, unready_sources
+from ledger.service.ledger import Ledger
+from ledger.service.trustee_tally import run_tally
+from ledger.store.merkle_log import LogKey
+from ledger.store.schema import connect, create_schema
+from ledger.verify.bundle import Check, verify_bundle
 
 ORIGIN = "ledger.test/tally"
 START = datetime(2017, 11, 25, 0, 30, tzinfo=UTC)

@@ -27,7 +27,7 @@ from kiosk.core.crypto import SigningKey, kiosk_id_for
 from kiosk.core.election import ElectionPackage
 from kiosk.core.synthetic import ChainWriter, build_election, random_ballot
 from kiosk.core.tally import Tally
-from ledger.exports import (
+from ledger.publish.standard_exports import (
     ExportError,
     nist_cvr,
     nist_event_log,
@@ -37,7 +37,7 @@ from ledger.exports import (
 from tests.conftest import mixed_definition
 from tests.published_sample import sample_published
 
-SCHEMAS = Path(ledger.__file__).parent / "schemas" / "nist"
+SCHEMAS = Path(ledger.__file__).parent / "publish" / "schemas" / "nist"
 RESULTS_SCHEMA = "NIST_V2_election_results_reporting.json"
 CVR_SCHEMA = "NIST_V0_cast_vote_records.json"
 EVENTS_SCHEMA = "NIST_V1_election_event_logging.json"

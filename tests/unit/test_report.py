@@ -14,7 +14,7 @@ from pypdf import PdfReader
 from kiosk.core.election import ElectionPackage
 from kiosk.core.synthetic import SyntheticElection, random_ballot
 from kiosk.core.tally import Tally
-from ledger.report import render_report_html, write_report
+from ledger.publish.results_report import render_report_html, write_report
 from tests.published_sample import Published, sample_published
 
 CHART = re.compile(r'<svg [^>]*class="chart" role="img" aria-label="[^"]+"')

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from kiosk.core.election import DuplicatePolicy
-from ledger import db
+from ledger.store import schema as db
 
 
 def counted_ballot(policy: DuplicatePolicy, ballots: list[dict[str, Any]]) -> dict[str, Any]:

@@ -29,10 +29,10 @@ from kiosk.core.election import (
     verify_package,
 )
 from kiosk.core.errors import EncodingError, VerificationError
-from ledger import db
-from ledger.errors import LedgerError
-from ledger.ingest import ElectionInfo, IngestResult, ingest
-from ledger.log import LogKey, initialise, latest_checkpoint, read_log
+from ledger.rules.errors import LedgerError
+from ledger.service.ingest import ElectionInfo, IngestResult, ingest
+from ledger.store import schema as db
+from ledger.store.merkle_log import LogKey, initialise, latest_checkpoint, read_log
 
 MAX_RANGE = 1000  # proofs per range request: one upload batch at most
 

@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from kiosk.core.checkpoint import NoteVerifier, sign_checkpoint
 from kiosk.core.crypto import SigningKey
 from kiosk.core.merkle import EMPTY_ROOT, MerkleLog, MerkleLogError
-from ledger import db
+from ledger.store import schema as db
 
 
 @dataclass(frozen=True, slots=True)

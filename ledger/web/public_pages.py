@@ -27,16 +27,16 @@ from kiosk.core.election import ElectionPackage, Text
 from kiosk.core.encoding import b64e
 from kiosk.core.errors import HanpyoError
 from kiosk.core.merkle import leaf_hash
-from ledger.errors import LedgerError
-from ledger.proofs import verify_inclusion_answer
-from ledger.report import (
+from ledger.publish.results_report import (
     ENVIRONMENT,
     election_time,
     embedded_fonts_css,
     results_view,
     served_fonts_css,
 )
-from ledger.service import Ledger
+from ledger.rules.errors import LedgerError
+from ledger.service.ledger import Ledger
+from ledger.verify.inclusion_proof import verify_inclusion_answer
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ from sqlalchemy import func, select
 
 from kiosk.core.checkpoint import open_note, sign_note
 from kiosk.core.errors import VerificationError
-from ledger import db
-from ledger.errors import LedgerError
-from ledger.log import lock_log, publish
-from ledger.service import Ledger
+from ledger.rules.errors import LedgerError
+from ledger.service.ledger import Ledger
+from ledger.store import schema as db
+from ledger.store.merkle_log import lock_log, publish
 
 STATEMENT_HEADER = "hanpyo-close/v1"  # first line of the close statement, never a log origin
 

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, func, select
 
-from ledger import db
+from ledger.store import schema as db
 
 STALE_AFTER_S = 90  # three missed heartbeats at the kiosk's 30-second interval
 

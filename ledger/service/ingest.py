@@ -15,8 +15,8 @@ from kiosk.core.block import BlockKind, SignedBlock, body_bytes, decode_signed_b
 from kiosk.core.chain import ChainState, state_from_json, state_to_json, verify_next
 from kiosk.core.errors import BlockError, ChainError, VerificationError
 from kiosk.core.merkle import leaf_hash
-from ledger import db
-from ledger.log import LogKey, lock_log, publish
+from ledger.store import schema as db
+from ledger.store.merkle_log import LogKey, lock_log, publish
 
 MAX_BATCH = 1000
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from kiosk.core.block import decode_signed_block
 from kiosk.core.errors import BlockError, HanpyoError
 from kiosk.core.export import ExportError, is_export, read_manifest, verify_export
-from ledger.ingest import MAX_BATCH, IngestResult
-from ledger.service import Ledger
+from ledger.service.ingest import MAX_BATCH, IngestResult
+from ledger.service.ledger import Ledger
 
 
 @dataclass

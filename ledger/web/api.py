@@ -22,12 +22,12 @@ from kiosk.core.crypto import SigningKey
 from kiosk.core.election import Channel
 from kiosk.core.encoding import b64d, b64e, canonical_json
 from kiosk.core.errors import EncodingError
-from ledger import db
-from ledger.errors import LedgerError
-from ledger.fleet import Heartbeat, fleet, record_heartbeat
-from ledger.ingest import MAX_BATCH
-from ledger.reconcile import duplicates, reconciliation
-from ledger.service import Ledger
+from ledger.rules.errors import LedgerError
+from ledger.service.fleet import Heartbeat, fleet, record_heartbeat
+from ledger.service.ingest import MAX_BATCH
+from ledger.service.ledger import Ledger
+from ledger.service.reconciliation import duplicates, reconciliation
+from ledger.store import schema as db
 
 MAX_BODY = 4 * 1024 * 1024
 STATIC = Path(__file__).with_name("static")
@@ -295,7 +295,9 @@ def create_app(ledger: Ledger, published: Path | None = None) -> FastAPI:
         return reconciliation(ledger.reader, ledger.duplicate_policy)
 
     if published is not None:
-        from ledger.pages import public_pages  # matplotlib and Jinja only where pages are served
+        from ledger.web.public_pages import (
+            public_pages,  # matplotlib and Jinja only where pages are served
+        )
 
         app.include_router(public_pages(ledger, published))
 

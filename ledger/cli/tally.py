@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ledger.trustees import TrusteeError, read_share_file
+from ledger.rules.trustees import TrusteeError, read_share_file
 
 
 def add_parsers(sub: Any, with_data: Any) -> None:
@@ -50,7 +50,7 @@ def add_parsers(sub: Any, with_data: Any) -> None:
 
 def close(args: argparse.Namespace) -> int:
     from ledger.cli import _ledger
-    from ledger.closing import close_election
+    from ledger.service.closing import close_election
 
     waivers: dict[str, str] = {}
     for kiosk, reason in args.waive:
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "verify-bundle":
         return _verify_bundle(args)
     from ledger.cli import _ledger
-    from ledger.tally import run_tally
+    from ledger.service.trustee_tally import run_tally
 
     shares = [read_share_file(p) for p in args.share] + _typed_shares(args.words)
     if not shares:
@@ -97,7 +97,7 @@ def _typed_shares(count: int) -> list[str]:
 
 
 def _verify_bundle(args: argparse.Namespace) -> int:
-    from ledger.bundle import verify_bundle
+    from ledger.verify.bundle import verify_bundle
 
     shares = [read_share_file(p) for p in args.share]
     checks = verify_bundle(args.bundle, args.authority, args.log_key, shares)

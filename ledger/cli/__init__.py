@@ -74,8 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     proof.add_argument("--tracking-code", required=True)
     proof.add_argument("--log-key", required=True, help="the log's published verifier key")
 
-    from ledger.election_cli import add_parsers
-    from ledger.tally_cli import add_parsers as add_tally_parsers
+    from ledger.cli.election import add_parsers
+    from ledger.cli.tally import add_parsers as add_tally_parsers
 
     add_parsers(sub, with_data)
     add_tally_parsers(sub, with_data)
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _db_url(args: argparse.Namespace) -> str:
-    from ledger.db import database_url
+    from ledger.store.schema import database_url
 
     return str(database_url(args.db, args.data.resolve() / "ledger.db"))
 
@@ -122,8 +122,8 @@ def _log_key(args: argparse.Namespace, create: bool = False) -> SigningKey:
 
 
 def _ledger(args: argparse.Namespace) -> Any:
-    from ledger.db import connect
-    from ledger.service import Ledger
+    from ledger.service.ledger import Ledger
+    from ledger.store.schema import connect
 
     return Ledger(connect(_db_url(args)), _log_key(args))
 
@@ -132,7 +132,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "verify-chain":
         return _verify_chain(args.file)
     if args.command == "verify-proof":
-        from ledger.proofs import check_tracking_code
+        from ledger.verify.inclusion_proof import check_tracking_code
 
         found = check_tracking_code(args.url, args.tracking_code, args.log_key)
         print(
@@ -142,11 +142,11 @@ def _run(args: argparse.Namespace) -> int:
         )
         return 0
     if args.command in ("election", "authority-key"):
-        from ledger.election_cli import run as run_election
+        from ledger.cli.election import run as run_election
 
         return run_election(args)
     if args.command in ("tally", "verify-bundle"):
-        from ledger.tally_cli import run as run_tally
+        from ledger.cli.tally import run as run_tally
 
         return run_tally(args)
     if args.command == "init":
@@ -164,9 +164,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _init(args: argparse.Namespace) -> int:
-    from ledger.db import connect
-    from ledger.log import LogKey
-    from ledger.service import Ledger
+    from ledger.service.ledger import Ledger
+    from ledger.store.merkle_log import LogKey
+    from ledger.store.schema import connect
 
     args.data.mkdir(parents=True, exist_ok=True, mode=0o700)  # the SQLite file lives here
     key = LogKey(args.origin, _log_key(args, create=True))
@@ -190,7 +190,7 @@ def _serve(args: argparse.Namespace) -> int:
     if (args.tls_cert is None) != (args.tls_key is None):
         raise HanpyoError("give both --tls-cert and --tls-key, or neither")
     uvicorn.run(
-        "ledger.api:app_from_environment",
+        "ledger.web.api:app_from_environment",
         factory=True,
         host=args.host,
         port=args.port,
@@ -221,7 +221,7 @@ def _kiosks(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from ledger.imports import import_chain_file
+    from ledger.service.usb_import import import_chain_file
 
     report = import_chain_file(_ledger(args), args.file)
     print(report.summary())

@@ -15,7 +15,7 @@ from kiosk.core.crypto import SealingKey, SigningKey
 from kiosk.core.election import read_package, sign_package, verify_package
 from kiosk.core.encoding import b64d, b64e
 from kiosk.core.errors import HanpyoError
-from ledger.trustees import split_new_ballot_key, write_share_files
+from ledger.rules.trustees import split_new_ballot_key, write_share_files
 
 
 def add_parsers(sub: Any, with_data: Any) -> None:
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     if args.election_command == "create":
         return _create(args)
     if args.election_command == "close":
-        from ledger.tally_cli import close
+        from ledger.cli.tally import close
 
         return close(args)
     if args.election_command == "sign":

@@ -24,15 +24,15 @@ from kiosk.core.election import ElectionPackage, read_package
 from kiosk.core.encoding import b64e
 from kiosk.core.errors import HanpyoError
 from kiosk.core.tally import Tally
-from ledger import db
-from ledger.bundle import write_bundle
-from ledger.closing import closure
-from ledger.errors import LedgerError
-from ledger.exports import write_exports
-from ledger.reconcile import duplicates, reconciliation
-from ledger.report import write_report
-from ledger.service import Ledger
-from ledger.trustees import rebuild_ballot_key
+from ledger.publish.results_report import write_report
+from ledger.publish.standard_exports import write_exports
+from ledger.rules.errors import LedgerError
+from ledger.rules.trustees import rebuild_ballot_key
+from ledger.service.closing import closure
+from ledger.service.ledger import Ledger
+from ledger.service.reconciliation import duplicates, reconciliation
+from ledger.store import schema as db
+from ledger.verify.bundle import write_bundle
 
 CHUNK = 5000  # ballots per job: big enough to amortise the process hop, small for progress
 

@@ -29,9 +29,9 @@ from kiosk.core.encoding import b64d, b64e, canonical_json
 from kiosk.core.errors import HanpyoError
 from kiosk.core.merkle import leaf_hash, root_from_leaves
 from kiosk.core.tally import Tally
-from ledger.closing import Closure, verify_statement
-from ledger.reconcile import counted_ballot
-from ledger.trustees import rebuild_ballot_key
+from ledger.rules.trustees import rebuild_ballot_key
+from ledger.service.closing import Closure, verify_statement
+from ledger.service.reconciliation import counted_ballot
 
 Seen = tuple[str, str | None, int]  # a ballot's source, its channel and its leaf index
 RECORDS = ("results.json", "ballots.jsonl", "reconciliation.json", "close.json")
@@ -44,7 +44,7 @@ def write_bundle(ledger: Any, records: Path, out: Path) -> Path:
     """Zip the ledger's public data with the tally's ``records`` into ``out``."""
     from sqlalchemy import select
 
-    from ledger import db
+    from ledger.store import schema as db
 
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as z:
         z.writestr("package.json", ledger.signed_package)
