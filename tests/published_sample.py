@@ -24,7 +24,7 @@ from kiosk.core.synthetic import (
     review_definition,
 )
 from kiosk.core.tally import Tally
-from ledger.service.trustee_tally import results_document
+from ledger.rules.results import results_document
 
 
 @dataclass(frozen=True)

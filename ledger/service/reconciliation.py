@@ -10,19 +10,8 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from kiosk.core.election import DuplicatePolicy
+from ledger.rules.duplicate_policy import counted_ballot
 from ledger.store import schema as db
-
-
-def counted_ballot(policy: DuplicatePolicy, ballots: list[dict[str, Any]]) -> dict[str, Any]:
-    """Which of one voter's official ballots counts. ``ballots`` are in log order."""
-    match policy:
-        case DuplicatePolicy.FIRST:
-            return ballots[0]
-        case DuplicatePolicy.LAST:
-            return ballots[-1]
-        case DuplicatePolicy.IN_PERSON_WINS:
-            in_person = [b for b in ballots if b["channel"] == "kiosk"]
-            return (in_person or ballots)[0]
 
 
 def duplicates(engine: Engine, policy: DuplicatePolicy) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ import multiprocessing
 import os
 import secrets
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,19 +20,20 @@ from sqlalchemy import select
 
 from kiosk.core.block import SignedBlock, body_bytes, decode_signed_block
 from kiosk.core.crypto import SealingKey
-from kiosk.core.election import ElectionPackage, read_package
+from kiosk.core.election import read_package
 from kiosk.core.encoding import b64e
 from kiosk.core.errors import HanpyoError
 from kiosk.core.tally import Tally
+from ledger.publish.bundle_writer import write_bundle
 from ledger.publish.results_report import write_report
 from ledger.publish.standard_exports import write_exports
 from ledger.rules.errors import LedgerError
+from ledger.rules.results import results_document
 from ledger.rules.trustees import rebuild_ballot_key
 from ledger.service.closing import closure
 from ledger.service.ledger import Ledger
 from ledger.service.reconciliation import duplicates, reconciliation
 from ledger.store import schema as db
-from ledger.verify.bundle import write_bundle
 
 CHUNK = 5000  # ballots per job: big enough to amortise the process hop, small for progress
 
@@ -237,39 +238,6 @@ def _jobs(ledger: Ledger, shuffled: list[Counted]) -> Iterator[tuple[int, list[t
             ).all()
             encoded = {int(r.leaf_index): bytes(r.encoded) for r in rows}
             yield first, [(c.kiosk, encoded[c.leaf_index]) for c in part]
-
-
-def results_document(
-    package: ElectionPackage,
-    total: Tally,
-    per_source: Mapping[str, Tally],
-    sources: Sequence[tuple[str, str, str]],
-    hours: Mapping[tuple[str, str], int],
-    closed: Mapping[str, Any],
-    trustees: Mapping[str, int],
-    tallied_at: str,
-) -> dict[str, Any]:
-    """results.json: the count, and what the ledger adds (docs/tally.md). ``sources`` are
-    (kiosk id, name, channel); ``hours`` count ballots per (kiosk, hour of block time)."""
-    results = total.results()
-    results |= {
-        "title": package.title.to_json(),
-        "closed": dict(closed),
-        "tallied_at": tallied_at,
-        "trustees": dict(trustees),
-        "sources": [
-            {
-                "kiosk": kiosk,
-                "name": name,
-                "channel": channel,
-                "ballots_counted": per_source[kiosk].valid if kiosk in per_source else 0,
-                "contests": (per_source.get(kiosk) or Tally(package)).results()["contests"],
-            }
-            for kiosk, name, channel in sources
-        ],
-        "turnout": [{"kiosk": k, "hour": h, "ballots": n} for (k, h), n in sorted(hours.items())],
-    }
-    return results
 
 
 def _threshold(shares: Sequence[str]) -> int:

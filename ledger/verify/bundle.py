@@ -1,5 +1,6 @@
-"""The download bundle, and `ledger verify-bundle`: an independent re-check of a published
-election on another machine, with no database and no trust in the ledger that served it.
+"""`ledger verify-bundle`: an independent re-check of a published election bundle on another
+machine, with no database and no trust in the ledger that served it. The bundle is written
+by ledger/publish/bundle_writer.py.
 
 The bundle (a zip file) holds the signed package, the log's verifier key, every source with
 its public key, every accepted block in log order, the equivocation evidence, the close
@@ -25,60 +26,15 @@ from kiosk.core.chain import ChainVerifier
 from kiosk.core.checkpoint import NoteVerifier, verify_checkpoint
 from kiosk.core.crypto import kiosk_id_for
 from kiosk.core.election import ElectionPackage, verify_package
-from kiosk.core.encoding import b64d, b64e, canonical_json
+from kiosk.core.encoding import b64d, canonical_json
 from kiosk.core.errors import HanpyoError
 from kiosk.core.merkle import leaf_hash, root_from_leaves
 from kiosk.core.tally import Tally
+from ledger.rules.close_statement import Closure, verify_statement
+from ledger.rules.duplicate_policy import counted_ballot
 from ledger.rules.trustees import rebuild_ballot_key
-from ledger.service.closing import Closure, verify_statement
-from ledger.service.reconciliation import counted_ballot
 
 Seen = tuple[str, str | None, int]  # a ballot's source, its channel and its leaf index
-RECORDS = ("results.json", "ballots.jsonl", "reconciliation.json", "close.json")
-
-
-# -- writing ----------------------------------------------------------------------------------
-
-
-def write_bundle(ledger: Any, records: Path, out: Path) -> Path:
-    """Zip the ledger's public data with the tally's ``records`` into ``out``."""
-    from sqlalchemy import select
-
-    from ledger.store import schema as db
-
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as z:
-        z.writestr("package.json", ledger.signed_package)
-        with ledger.reader.connect() as conn:
-            authority = conn.execute(select(db.election.c.authority_key)).scalar_one()
-            z.writestr("authority.txt", b64e(bytes(authority)) + "\n")
-            z.writestr("log-key.txt", ledger.key.verifier.vkey + "\n")
-            sources = [
-                {
-                    "kiosk": s.kiosk_id,
-                    "public_key": b64e(s.public_key),
-                    "name": s.name,
-                    "channel": s.channel.value,
-                    "quarantined": s.quarantined,
-                }
-                for s in ledger.sources()
-            ]
-            z.writestr("sources.json", json.dumps(sources, ensure_ascii=False, indent=1))
-            with z.open("log.jsonl", "w", force_zip64=True) as log:
-                rows = conn.execute(select(db.blocks.c.encoded).order_by(db.blocks.c.leaf_index))
-                for row in rows:
-                    log.write(bytes(row.encoded) + b"\n")
-            evidence = [
-                {
-                    "kiosk": r.kiosk_id,
-                    "height": int(r.height),
-                    "block": bytes(r.conflicting).decode(),
-                }
-                for r in conn.execute(select(db.evidence)).all()
-            ]
-            z.writestr("evidence.json", json.dumps(evidence, indent=1))
-        for name in RECORDS:
-            z.write(records / name, name)
-    return out
 
 
 # -- checking ---------------------------------------------------------------------------------
