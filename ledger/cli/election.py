@@ -1,4 +1,5 @@
-"""`ledger election create|sign|show` and `ledger authority-key`: preparing the signed package."""
+"""`ledger authority-key` and `ledger election create|sign|show|close`: preparing the signed
+package, and closing the election."""
 
 from __future__ import annotations
 
@@ -15,13 +16,17 @@ from kiosk.core.crypto import SealingKey, SigningKey
 from kiosk.core.election import read_package, sign_package, verify_package
 from kiosk.core.encoding import b64d, b64e
 from kiosk.core.errors import HanpyoError
+from ledger.cli.options import Subparsers, open_ledger, with_data
 from ledger.rules.trustees import split_new_ballot_key, write_share_files
 
 
-def add_parsers(sub: Any, with_data: Any) -> None:
+def add_authority_key(sub: Subparsers) -> None:
     key = sub.add_parser("authority-key", help="create the authority's signing key")
     key.add_argument("--out", type=Path, required=True, help="private key file (created)")
+    key.set_defaults(run=_authority_key)
 
+
+def add_election(sub: Subparsers) -> None:
     election = sub.add_parser("election", help="create, sign and show the election package")
     esub = election.add_subparsers(dest="election_command", required=True)
     create = esub.add_parser("create", help="make the package: keys, trustee shares, roll")
@@ -42,15 +47,18 @@ def add_parsers(sub: Any, with_data: Any) -> None:
         help="the ledger's HTTPS certificate (PEM): kiosks accept exactly this certificate",
     )
     create.add_argument("--out", type=Path, required=True, help="unsigned package (created)")
+    create.set_defaults(run=_create)
 
     sign = esub.add_parser("sign", help="sign a package with the authority key")
     sign.add_argument("package", type=Path)
     sign.add_argument("--authority-key", type=Path, required=True)
     sign.add_argument("--out", type=Path, required=True)
+    sign.set_defaults(run=_sign)
 
     show = esub.add_parser("show", help="check a signed package and summarise it")
     show.add_argument("package", type=Path)
     show.add_argument("--authority", required=True, help="authority public key (base64url)")
+    show.set_defaults(run=_show)
 
     close = with_data(
         esub.add_parser("close", help="check every kiosk is closed and synced, freeze the log")
@@ -64,26 +72,25 @@ def add_parsers(sub: Any, with_data: Any) -> None:
         help="close without this kiosk's session close or missing blocks; the reason is "
         "recorded (repeat for each kiosk)",
     )
+    close.set_defaults(run=_close)
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.command == "authority-key":
-        key = SigningKey.generate()
-        _write_new(args.out, b64e(key.seed) + "\n")
-        print(f"authority public key (pin this on every kiosk): {b64e(key.public_key)}")
-        return 0
-    if args.election_command == "create":
-        return _create(args)
-    if args.election_command == "close":
-        from ledger.cli.tally import close
+def _authority_key(args: argparse.Namespace) -> int:
+    key = SigningKey.generate()
+    _write_new(args.out, b64e(key.seed) + "\n")
+    print(f"authority public key (pin this on every kiosk): {b64e(key.public_key)}")
+    return 0
 
-        return close(args)
-    if args.election_command == "sign":
-        package = read_package(_load(args.package))
-        key = SigningKey(b64d(args.authority_key.read_text().strip(), length=32, name="key"))
-        _write_new(args.out, json.dumps(sign_package(package, key).to_json(), ensure_ascii=False))
-        print(f"signed {package.id}; short hash {package.short_hash}")
-        return 0
+
+def _sign(args: argparse.Namespace) -> int:
+    package = read_package(_load(args.package))
+    key = SigningKey(b64d(args.authority_key.read_text().strip(), length=32, name="key"))
+    _write_new(args.out, json.dumps(sign_package(package, key).to_json(), ensure_ascii=False))
+    print(f"signed {package.id}; short hash {package.short_hash}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
     package = verify_package(_load(args.package), b64d(args.authority, length=32, name="key"))
     print(f"{package.id}: {package.title.ko} / {package.title.en}")
     print(f"signature verified; short hash {package.short_hash}")
@@ -92,6 +99,21 @@ def run(args: argparse.Namespace) -> int:
         f"{len(package.contests)} contests, {len(package.roll)} voter cards, "
         f"{len(package.staff)} staff cards; duplicates: {package.duplicate_policy.value}"
     )
+    return 0
+
+
+def _close(args: argparse.Namespace) -> int:
+    from ledger.service.closing import close_election
+
+    waivers: dict[str, str] = {}
+    for kiosk, reason in args.waive:
+        waivers[kiosk] = reason
+    done = close_election(open_ledger(args), waivers)
+    print(f"election closed at {done.closed_at}; the log is frozen at {done.size} blocks")
+    for kiosk, reason in sorted(done.waivers.items()):
+        print(f"  waived {kiosk}: {reason}")
+    print("final checkpoint:")
+    print(done.checkpoint, end="")
     return 0
 
 
