@@ -52,7 +52,7 @@ STATUS = {
 _DIGITS = re.compile(r"[0-9]{1,15}")
 
 
-class Refusal(BaseModel):
+class ApiRefusal(BaseModel):
     """Every refusal: a machine-readable reason and a sentence for people."""
 
     reason: str
@@ -83,7 +83,7 @@ def create_app(ledger: Ledger, published: Path | None = None) -> FastAPI:
     """The API; with ``published`` (the tally's records), also the public pages."""
     app = FastAPI(
         responses={
-            status: {"model": Refusal, "description": "refused, with the reason"}
+            status: {"model": ApiRefusal, "description": "refused, with the reason"}
             for status in (401, 403, 404, 409, 413, 422)
         },
         title="Hanpyo ledger",

@@ -27,13 +27,9 @@ from kiosk.core.election import ElectionPackage, Text
 from kiosk.core.encoding import b64e
 from kiosk.core.errors import HanpyoError
 from kiosk.core.merkle import leaf_hash
-from ledger.publish.results_report import (
-    ENVIRONMENT,
-    election_time,
-    embedded_fonts_css,
-    results_view,
-    served_fonts_css,
-)
+from ledger.publish.report_fonts import embedded_fonts_css, served_fonts_css
+from ledger.publish.results_report import ENVIRONMENT
+from ledger.publish.results_view import election_time, results_view
 from ledger.rules.errors import LedgerError
 from ledger.service.ledger import Ledger
 from ledger.verify.inclusion_proof import verify_inclusion_answer
