@@ -3,19 +3,17 @@ log is frozen under a final signed checkpoint and a close statement signed by th
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
-from sqlalchemy import func, select
 
 from kiosk.core.checkpoint import sign_note
 from ledger.rules.close_statement import Closure, statement_text
 from ledger.rules.errors import LedgerError
 from ledger.service.ledger import Ledger
-from ledger.store import schema as db
-from ledger.store.merkle_log import lock_log, publish
+from ledger.store.closure import closure as stored_closure
+from ledger.store.closure import freeze_log
+from ledger.store.snapshots import readiness_snapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,21 +27,8 @@ class Unready:
 
 def unready_sources(ledger: Ledger) -> list[Unready]:
     """Every enrolled source that has not closed its session or has not delivered its blocks."""
-    b = db.blocks.c
-    with ledger.reader.connect() as conn:
-        closes: dict[str, int] = dict(
-            conn.execute(
-                select(b.kiosk_id, func.count())
-                .where(b.kind == "session_close")
-                .group_by(b.kiosk_id)
-            ).all()
-        )
-        states = {
-            r.kiosk_id: json.loads(r.state) for r in conn.execute(select(db.chain_heads)).all()
-        }
-        beats = {
-            r.kiosk_id: json.loads(r.status) for r in conn.execute(select(db.heartbeats)).all()
-        }
+    snapshot = readiness_snapshot(ledger.reader)
+    closes, states, beats = snapshot.session_closes, snapshot.chain_states, snapshot.reports
     out = []
     for s in ledger.sources():
         state = states.get(s.kiosk_id, {})
@@ -68,13 +53,8 @@ def unready_sources(ledger: Ledger) -> list[Unready]:
 
 
 def closure(ledger: Ledger) -> Closure | None:
-    with ledger.reader.connect() as conn:
-        row = conn.execute(select(db.closure)).first()
-    if row is None:
-        return None
-    return Closure(
-        row.closed_at, int(row.size), row.checkpoint, row.statement, json.loads(row.waivers)
-    )
+    """The close record, or None while the election is open."""
+    return stored_closure(ledger.reader)
 
 
 def close_election(
@@ -99,28 +79,9 @@ def close_election(
             'Deliver their blocks, or waive each with --waive KIOSK_ID "reason".',
         )
     closed_at = (now or datetime.now(UTC)).isoformat(timespec="seconds")
-    with ledger.engine.begin() as conn:
-        log = lock_log(conn)  # no block can be appended while we close
-        if conn.execute(select(db.closure.c.id)).first() is not None:
-            raise LedgerError("election_closed", "the election is already closed")
-        checkpoint = conn.execute(
-            select(db.checkpoints.c.note).where(db.checkpoints.c.size == log.size)
-        ).scalar_one_or_none()
-        if checkpoint is None:
-            checkpoint = publish(conn, log, ledger.key)
-        statement = sign_note(
-            statement_text(ledger.election.id, log.size, checkpoint, closed_at, waivers),
-            ledger.key.origin,
-            ledger.key.key,
-        )
-        conn.execute(
-            db.closure.insert().values(
-                id=1,
-                closed_at=closed_at,
-                size=log.size,
-                checkpoint=checkpoint,
-                statement=statement,
-                waivers=json.dumps(dict(waivers), ensure_ascii=False, sort_keys=True),
-            )
-        )
-    return Closure(closed_at, log.size, checkpoint, statement, dict(waivers))
+
+    def sign_statement(size: int, checkpoint: str) -> str:
+        text = statement_text(ledger.election.id, size, checkpoint, closed_at, waivers)
+        return sign_note(text, ledger.key.origin, ledger.key.key)
+
+    return freeze_log(ledger.engine, ledger.key, closed_at, waivers, sign_statement)

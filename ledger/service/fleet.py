@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import enum
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Engine, func, select
 
-from ledger.store import schema as db
+from ledger.store.registry import save_heartbeat
+from ledger.store.schema import Engine
+from ledger.store.snapshots import fleet_snapshot
 
 STALE_AFTER_S = 90  # three missed heartbeats at the kiosk's 30-second interval
 
@@ -65,41 +65,23 @@ class KioskStatus:
 
 
 def record_heartbeat(engine: Engine, kiosk_id: str, beat: Heartbeat) -> None:
-    values = {
-        "received_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "status": beat.model_dump_json(),
-    }
-    with engine.begin() as conn:
-        done = conn.execute(
-            db.heartbeats.update().where(db.heartbeats.c.kiosk_id == kiosk_id).values(**values)
-        )
-        if done.rowcount == 0:
-            conn.execute(db.heartbeats.insert().values(kiosk_id=kiosk_id, **values))
+    save_heartbeat(engine, kiosk_id, beat.model_dump_json())
 
 
 def fleet(engine: Engine, now: datetime | None = None) -> list[KioskStatus]:
     """Every enrolled source with its alarms, the ones needing attention first."""
     now = now or datetime.now(UTC)
-    with engine.connect() as conn:
-        heights = dict(
-            conn.execute(
-                select(db.blocks.c.kiosk_id, func.max(db.blocks.c.height)).group_by(
-                    db.blocks.c.kiosk_id
-                )
-            ).all()
-        )
-        beats = {r.kiosk_id: r for r in conn.execute(select(db.heartbeats)).all()}
-        sources = conn.execute(select(db.sources).order_by(db.sources.c.name)).all()
-    reports = {k: json.loads(b.status) for k, b in beats.items()}
+    snapshot = fleet_snapshot(engine)
+    heights, received, reports = snapshot.heights, snapshot.received, snapshot.reports
     official_somewhere = any(
         r["mode"] == "official" and r["session"] != "closed" for r in reports.values()
     )
     out = []
-    for s in sources:
+    for s in snapshot.sources:
         report = reports.get(s.kiosk_id)
         age = None
-        if s.kiosk_id in beats:
-            age = int((now - datetime.fromisoformat(beats[s.kiosk_id].received_at)).total_seconds())
+        if s.kiosk_id in received:
+            age = int((now - datetime.fromisoformat(received[s.kiosk_id])).total_seconds())
         height = int(heights.get(s.kiosk_id, -1))
         out.append(
             KioskStatus(

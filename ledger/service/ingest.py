@@ -5,18 +5,16 @@ The API and `ledger import` both come through ``ingest``: one path, one set of c
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, select, update
-
 from kiosk.core.block import BlockKind, SignedBlock, body_bytes, decode_signed_block, verify_block
-from kiosk.core.chain import ChainState, state_from_json, state_to_json, verify_next
+from kiosk.core.chain import ChainState, verify_next
 from kiosk.core.errors import BlockError, ChainError, VerificationError
 from kiosk.core.merkle import leaf_hash
-from ledger.store import schema as db
-from ledger.store.merkle_log import LogKey, lock_log, publish
+from ledger.store.ingest_rows import IngestRows, ingest_transaction
+from ledger.store.merkle_log import LogKey
+from ledger.store.schema import Engine
 
 MAX_BATCH = 1000
 
@@ -56,15 +54,15 @@ def ingest(
     engine: Engine, key: LogKey, election: ElectionInfo, kiosk_id: str, encoded_blocks: list[bytes]
 ) -> IngestResult:
     """Verify and record ``encoded_blocks`` (consecutive signed blocks of ``kiosk_id``)."""
-    with engine.begin() as conn:
-        return _Batch(conn, key, election, kiosk_id).run(encoded_blocks)
+    with ingest_transaction(engine, kiosk_id) as rows:
+        return _Batch(rows, key, election, kiosk_id).run(encoded_blocks)
 
 
 class _Batch:
     def __init__(
-        self, conn: Connection, key: LogKey, election: ElectionInfo, kiosk_id: str
+        self, rows: IngestRows, key: LogKey, election: ElectionInfo, kiosk_id: str
     ) -> None:
-        self.conn, self.key, self.election, self.kiosk_id = conn, key, election, kiosk_id
+        self.rows, self.key, self.election, self.kiosk_id = rows, key, election, kiosk_id
         self.accepted: list[tuple[SignedBlock, bytes]] = []
         self.already_had = 0
         self.closed = False
@@ -76,24 +74,22 @@ class _Batch:
             )
         # Take the log first: the source row read after it is current, so a batch that waited
         # behind a fork sees the quarantine that fork caused.
-        log = lock_log(self.conn)  # from here on this transaction is the only appender
-        source = self.conn.execute(
-            select(db.sources).where(db.sources.c.kiosk_id == self.kiosk_id)
-        ).first()
+        log = self.rows.lock_log()  # from here on this transaction is the only appender
+        source = self.rows.source()
         if source is None:
             return self._result(
                 -1, 0, Rejection(None, "unknown_kiosk", f"kiosk {self.kiosk_id} is not enrolled")
             )
         # After the close the log is frozen: blocks the ledger already has are acknowledged
         # as before (uploads stay idempotent), a new one is refused.
-        self.closed = self.conn.execute(select(db.closure.c.closed_at)).first() is not None
+        self.closed = self.rows.is_closed()
         if source.quarantined:
             return self._result(
                 -1,
                 0,
                 Rejection(None, "quarantined", f"kiosk is quarantined: {source.quarantine_reason}"),
             )
-        state = self._head_state()
+        state = self.rows.head_state()
         rejection = None
         for raw in encoded_blocks:
             try:
@@ -105,8 +101,8 @@ class _Batch:
         note = None
         if self.accepted:
             log.append([leaf_hash(encoded) for _, encoded in self.accepted])
-            self._save_head(state)
-            note = publish(self.conn, log, self.key)
+            self.rows.save_head(state)
+            note = self.rows.publish(log, self.key)
         return IngestResult(
             self.kiosk_id,
             len(self.accepted),
@@ -120,26 +116,6 @@ class _Batch:
 
     def _result(self, head: int, size: int, rejection: Rejection) -> IngestResult:
         return IngestResult(self.kiosk_id, 0, 0, head, size, None, rejection)
-
-    def _head_state(self) -> ChainState:
-        row = self.conn.execute(
-            select(db.chain_heads.c.state).where(db.chain_heads.c.kiosk_id == self.kiosk_id)
-        ).first()
-        return ChainState() if row is None else state_from_json(json.loads(row[0]))
-
-    def _save_head(self, state: ChainState) -> None:
-        text = json.dumps(state_to_json(state))
-        updated = self.conn.execute(
-            update(db.chain_heads)
-            .where(db.chain_heads.c.kiosk_id == self.kiosk_id)
-            .values(height=state.height, state=text)
-        )
-        if updated.rowcount == 0:
-            self.conn.execute(
-                db.chain_heads.insert().values(
-                    kiosk_id=self.kiosk_id, height=state.height, state=text
-                )
-            )
 
     def _one(
         self, state: ChainState, raw: bytes, public_key: bytes, channel: str, log_size: int
@@ -183,44 +159,17 @@ class _Batch:
         return new_state
 
     def _record(self, signed: SignedBlock, raw: bytes, channel: str, leaf_index: int) -> None:
-        block = signed.block
-        self.conn.execute(
-            db.blocks.insert().values(
-                kiosk_id=self.kiosk_id,
-                height=block.height,
-                hash=signed.hash,
-                tracking=signed.tracking_code,
-                kind=block.kind.value,
-                encoded=raw,
-                leaf_index=leaf_index,
-                received_at=_now(),
-            )
-        )
-        if block.kind in (BlockKind.BALLOT, BlockKind.TEST_BALLOT):
-            self.conn.execute(
-                db.nullifiers.insert().values(
-                    nullifier=body_bytes(block.body, "nullifier"),
-                    kind=block.kind.value,
-                    kiosk_id=self.kiosk_id,
-                    height=block.height,
-                    channel=channel,
-                    leaf_index=leaf_index,
-                )
-            )
+        self.rows.record_block(signed, raw, channel, leaf_index)
         self.accepted.append((signed, raw))
 
     def _seen_before(self, signed: SignedBlock, raw: bytes, public_key: bytes) -> None:
         """A block at a height we hold: a harmless resend, or a fork signed by the kiosk."""
         height = signed.block.height
-        row = self.conn.execute(
-            select(db.blocks.c.hash).where(
-                db.blocks.c.kiosk_id == self.kiosk_id, db.blocks.c.height == height
-            )
-        ).first()
-        if row is None:  # accepted earlier in this very batch
+        committed = self.rows.held_hash(height)
+        if committed is None:  # accepted earlier in this very batch
             held = next(s.hash for s, _ in self.accepted if s.block.height == height)
         else:
-            held = bytes(row[0])
+            held = committed
         if held == signed.hash:
             self.already_had += 1
             return
@@ -232,23 +181,7 @@ class _Batch:
                 "bad_signature",
                 f"a different block at height {height}, not signed by the kiosk",
             ) from e
-        self.conn.execute(
-            db.evidence.insert().values(
-                kiosk_id=self.kiosk_id,
-                height=height,
-                accepted_hash=held,
-                conflicting=raw,
-                received_at=_now(),
-            )
-        )
-        self.conn.execute(
-            update(db.sources)
-            .where(db.sources.c.kiosk_id == self.kiosk_id)
-            .values(
-                quarantined=True,
-                quarantine_reason=f"two different signed blocks at height {height}",
-            )
-        )
+        self.rows.record_fork(height, held, raw)
         raise _Rejected(
             height,
             "equivocation",

@@ -2,41 +2,26 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Engine, func, select
-
 from kiosk.core.election import DuplicatePolicy
 from ledger.rules.duplicate_policy import counted_ballot
-from ledger.store import schema as db
+from ledger.store.schema import Engine
+from ledger.store.snapshots import reconciliation_snapshot, repeated_ballots
 
 
 def duplicates(engine: Engine, policy: DuplicatePolicy) -> list[dict[str, Any]]:
     """Every voter (by nullifier) with more than one official ballot, and which one counts."""
-    n = db.nullifiers.c
-    with engine.connect() as conn:
-        repeated = (
-            select(n.nullifier)
-            .where(n.kind == "ballot")
-            .group_by(n.nullifier)
-            .having(func.count() > 1)
-        )
-        rows = conn.execute(
-            select(db.nullifiers)
-            .where(n.kind == "ballot", n.nullifier.in_(repeated))
-            .order_by(n.nullifier, n.leaf_index)
-        ).all()
     groups: dict[bytes, list[dict[str, Any]]] = {}
-    for r in rows:
-        groups.setdefault(bytes(r.nullifier), []).append(
+    for r in repeated_ballots(engine):
+        groups.setdefault(r.nullifier, []).append(
             {
-                "kiosk": r.kiosk_id,
-                "height": int(r.height),
+                "kiosk": r.kiosk,
+                "height": r.height,
                 "channel": r.channel,
-                "leaf_index": int(r.leaf_index),
+                "leaf_index": r.leaf_index,
             }
         )
     out = []
@@ -60,24 +45,12 @@ def reconciliation(
     A kiosk ``waived`` at the close (kiosk id -> the admin's reason) is listed with its reason
     and left out of the session, sync and quarantine checks: the waiver is the explanation."""
     waived = waived or {}
-    b = db.blocks.c
-    with engine.connect() as conn:
-        kinds = conn.execute(
-            select(b.kiosk_id, b.kind, func.count()).group_by(b.kiosk_id, b.kind)
-        ).all()
-        sources = conn.execute(select(db.sources)).all()
-        beats = {
-            r.kiosk_id: json.loads(r.status) for r in conn.execute(select(db.heartbeats)).all()
-        }
-        heads = dict(
-            conn.execute(select(b.kiosk_id, func.max(b.height)).group_by(b.kiosk_id)).all()
-        )
-    per_kind: dict[str, Counter[str]] = {}
-    for kiosk, kind, count in kinds:
-        per_kind.setdefault(kiosk, Counter())[kind] = int(count)
+    snapshot = reconciliation_snapshot(engine)
+    sources, beats, heads = snapshot.sources, snapshot.reports, snapshot.heights
+    per_kind = snapshot.block_kinds
     dupes = duplicates(engine, policy)
     not_counted = Counter(x["kiosk"] for d in dupes for x in d["ballots"] if not x["counts"])
-    kiosks = []
+    kiosks: list[dict[str, Any]] = []
     for s in sources:
         k = per_kind.get(s.kiosk_id, Counter())
         reported = beats.get(s.kiosk_id, {}).get("height")

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from shamir_mnemonic.share import Share
-from sqlalchemy import select
 
 from kiosk.core.block import SignedBlock, body_bytes, decode_signed_block
 from kiosk.core.crypto import SealingKey
@@ -33,7 +32,7 @@ from ledger.rules.trustees import rebuild_ballot_key
 from ledger.service.closing import closure
 from ledger.service.ledger import Ledger
 from ledger.service.reconciliation import duplicates, reconciliation
-from ledger.store import schema as db
+from ledger.store.log_reads import blocks_at, chain, official_ballots
 
 CHUNK = 5000  # ballots per job: big enough to amortise the process hop, small for progress
 
@@ -55,18 +54,11 @@ def counted_ballots(ledger: Ledger, size: int) -> list[Counted]:
         for b in d["ballots"]
         if not b["counts"]
     }
-    b = db.blocks.c
-    with ledger.reader.connect() as conn:
-        rows = conn.execute(
-            select(b.leaf_index, b.kiosk_id, b.height)
-            .where(b.kind == "ballot", b.leaf_index < size)
-            .order_by(b.leaf_index)
-        )
-        return [
-            Counted(int(r.leaf_index), r.kiosk_id)
-            for r in rows
-            if (r.kiosk_id, int(r.height)) not in skipped
-        ]
+    return [
+        Counted(b.leaf_index, b.kiosk)
+        for b in official_ballots(ledger.reader, size)
+        if (b.kiosk, b.height) not in skipped
+    ]
 
 
 # -- the worker processes ---------------------------------------------------------------------
@@ -216,28 +208,16 @@ class _Chain:
         self.ledger, self.kiosk = ledger, kiosk
 
     def __iter__(self) -> Iterator[SignedBlock]:
-        b = db.blocks.c
-        with self.ledger.reader.connect() as conn:
-            rows = conn.execute(
-                select(b.encoded).where(b.kiosk_id == self.kiosk).order_by(b.height)
-            )
-            for row in rows:
-                yield decode_signed_block(bytes(row.encoded))
+        for encoded in chain(self.ledger.reader, self.kiosk):
+            yield decode_signed_block(encoded)
 
 
 def _jobs(ledger: Ledger, shuffled: list[Counted]) -> Iterator[tuple[int, list[tuple[str, bytes]]]]:
     """Chunks of (source, signed block) in the shuffled order, read from the database."""
-    b = db.blocks.c
-    with ledger.reader.connect() as conn:
-        for first in range(0, len(shuffled), CHUNK):
-            part = shuffled[first : first + CHUNK]
-            rows = conn.execute(
-                select(b.leaf_index, b.encoded).where(
-                    b.leaf_index.in_([c.leaf_index for c in part])
-                )
-            ).all()
-            encoded = {int(r.leaf_index): bytes(r.encoded) for r in rows}
-            yield first, [(c.kiosk, encoded[c.leaf_index]) for c in part]
+    parts = [shuffled[first : first + CHUNK] for first in range(0, len(shuffled), CHUNK)]
+    groups = blocks_at(ledger.reader, ([c.leaf_index for c in part] for part in parts))
+    for n, (part, encoded) in enumerate(zip(parts, groups, strict=True)):
+        yield n * CHUNK, [(c.kiosk, encoded[c.leaf_index]) for c in part]
 
 
 def _threshold(shares: Sequence[str]) -> int:

@@ -9,7 +9,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    Engine,
     ForeignKey,
     Index,
     Integer,
@@ -20,6 +19,9 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+)
+from sqlalchemy import (
+    Engine as Engine,  # re-exported: the services name the type without importing SQLAlchemy
 )
 
 metadata = MetaData()
