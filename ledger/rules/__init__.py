@@ -1,2 +1,3 @@
-"""The ledger's pure rules: which ballot counts, the close statement, the results document.
-No database, no web, no files of the ledger: the offline verifier and the services share them."""
+"""The ledger's pure rules: which ballot counts, the close statement, the results document,
+and the trustees' key shares. No database and no web: the offline verifier and the services
+share them."""

@@ -324,7 +324,7 @@ def _close_record(published: Path, package: ElectionPackage) -> dict[str, Any] |
         return {
             "closed_at": election_time(str(record.get("closed_at", "")), package) or "",
             "checkpoint": str(record.get("checkpoint", "")),
-            "waivers": [  # kiosk id -> the admin's reason (ledger/closing.py)
+            "waivers": [  # kiosk id -> the admin's reason (ledger/rules/close_statement.py)
                 {"kiosk": str(kiosk), "reason": str(reason)}
                 for kiosk, reason in sorted(dict(record.get("waivers", {})).items())
             ],
