@@ -24,6 +24,7 @@ class PublicLedger(Protocol):
 
     def sources(self) -> list[Source]: ...
 
+
 RECORDS = ("results.json", "ballots.jsonl", "reconciliation.json", "close.json")
 
 

@@ -118,9 +118,7 @@ def add_source(
 def sources(reader: Engine) -> list[Source]:
     """Every enrolled source with its chain's height, by name."""
     with reader.connect() as conn:
-        heads = dict(
-            conn.execute(select(db.chain_heads.c.kiosk_id, db.chain_heads.c.height)).all()
-        )
+        heads = dict(conn.execute(select(db.chain_heads.c.kiosk_id, db.chain_heads.c.height)).all())
         rows = conn.execute(select(db.sources).order_by(db.sources.c.name)).all()
     return [
         Source(
