@@ -18,9 +18,9 @@ from sqlalchemy import Connection, Engine, Table, event
 from kiosk.core.block import BlockKind
 from kiosk.core.encoding import crockford32, group4
 from kiosk.core.merkle import MerkleLog, leaf_hash
-from ledger import db
-from ledger.log import SqlNodeStore, lock_log, publish
-from ledger.service import Ledger
+from ledger.service.ledger import Ledger
+from ledger.store import schema as db
+from ledger.store.merkle_log import SqlNodeStore, lock_log, publish
 
 
 @dataclass(frozen=True)

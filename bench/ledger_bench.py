@@ -31,9 +31,9 @@ from kiosk.core.checkpoint import verify_checkpoint
 from kiosk.core.crypto import Domain, SigningKey
 from kiosk.core.encoding import b64d, b64e
 from kiosk.core.merkle import leaf_hash, verify_inclusion
-from ledger import db
-from ledger.api import request_message
-from ledger.service import Ledger
+from ledger.service.ledger import Ledger
+from ledger.store import schema as db
+from ledger.web.api import request_message
 from testkit.chain_writer import ChainWriter
 from testkit.elections import SyntheticElection, build_election, random_ballot, review_definition
 from testkit.ledger_server import LedgerServer

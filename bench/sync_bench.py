@@ -36,8 +36,8 @@ from kiosk.store.ballot_box import BallotBox
 from kiosk.store.chain_store import ChainStore
 from kiosk.sync.client import LedgerClient
 from kiosk.sync.worker import BATCH, SyncWorker
-from ledger import db
-from ledger.service import Ledger
+from ledger.service.ledger import Ledger
+from ledger.store import schema as db
 from testkit.elections import SyntheticElection, build_election, random_ballot, review_definition
 from testkit.fault_proxy import FaultProxy
 from testkit.ledger_requests import enrol

@@ -27,12 +27,12 @@ from kiosk.core.chain import Mode, state_to_json
 from kiosk.core.crypto import SigningKey
 from kiosk.core.election import Channel, ElectionPackage, Voter, sign_package
 from kiosk.core.merkle import MerkleLog, leaf_hash
-from ledger import db
-from ledger.bundle import verify_bundle
-from ledger.closing import close_election
-from ledger.log import LogKey, lock_log, publish
-from ledger.service import Ledger
-from ledger.tally import run_tally
+from ledger.service.closing import close_election
+from ledger.service.ledger import Ledger
+from ledger.service.trustee_tally import run_tally
+from ledger.store import schema as db
+from ledger.store.merkle_log import LogKey, lock_log, publish
+from ledger.verify.bundle import verify_bundle
 from testkit.chain_writer import ChainWriter
 from testkit.elections import SyntheticElection, build_election, random_ballot
 from testkit.elections import review_definition as reference_definition

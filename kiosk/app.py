@@ -224,7 +224,7 @@ class KioskServices:
 
     def check_url(self, tracking_code: str) -> str:
         """Where a voter checks a tracking code: the ledger's public check page, which finds
-        the ballot in the log and shows its inclusion proof (ledger/pages.py)."""
+        the ballot in the log and shows its inclusion proof (ledger/web/public_pages.py)."""
         url = self.config.ledger_url or (self.package.ledger_url if self.package else "")
         return f"{url.rstrip('/')}/check?code={tracking_code}"
 

@@ -11,7 +11,7 @@ import requests
 from kiosk.core.block import SignedBlock
 from kiosk.core.crypto import Domain, SigningKey, kiosk_id_for
 from kiosk.core.encoding import b64e, parse_json
-from ledger.api import request_message
+from ledger.web.api import request_message
 from testkit.ledger_server import LedgerServer
 
 

@@ -11,7 +11,7 @@ from jsonschema.validators import validator_for
 
 import ledger
 
-SCHEMAS = Path(ledger.__file__).parent / "schemas" / "nist"
+SCHEMAS = Path(ledger.__file__).parent / "publish" / "schemas" / "nist"
 RESULTS_SCHEMA = "NIST_V2_election_results_reporting.json"
 CVR_SCHEMA = "NIST_V0_cast_vote_records.json"
 EVENTS_SCHEMA = "NIST_V1_election_event_logging.json"

@@ -17,7 +17,7 @@ from kiosk.core.chain import Mode
 from kiosk.core.crypto import SigningKey, kiosk_id_for
 from kiosk.core.election import Channel, ElectionPackage
 from kiosk.core.tally import Tally
-from ledger.tally import results_document
+from ledger.rules.results import results_document
 from testkit.chain_writer import ChainWriter
 from testkit.elections import SyntheticElection, build_election, random_ballot, review_definition
 

@@ -11,7 +11,12 @@ import pytest
 
 from kiosk.core.crypto import seal
 from kiosk.core.encoding import b64d, b64e
-from ledger.trustees import TrusteeError, read_share_file, rebuild_ballot_key, split_new_ballot_key
+from ledger.rules.trustees import (
+    TrusteeError,
+    read_share_file,
+    rebuild_ballot_key,
+    split_new_ballot_key,
+)
 from testkit.elections import review_definition
 from testkit.ledger_server import ledger_cli
 

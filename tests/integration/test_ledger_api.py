@@ -15,7 +15,7 @@ from kiosk.core.checkpoint import verify_checkpoint
 from kiosk.core.crypto import SigningKey
 from kiosk.core.encoding import b64e
 from kiosk.core.merkle import verify_consistency
-from ledger.proofs import check_tracking_code
+from ledger.verify.inclusion_proof import check_tracking_code
 from testkit.elections import SyntheticElection, voter_of
 from testkit.ledger_requests import enrol, signed_post, upload
 from testkit.ledger_server import LedgerServer, ledger_cli

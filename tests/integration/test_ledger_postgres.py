@@ -26,10 +26,10 @@ from kiosk.core.election import sign_package
 from kiosk.core.encoding import b64d, b64e
 from kiosk.core.errors import HanpyoError
 from kiosk.core.merkle import leaf_hash, verify_consistency
-from ledger import db
-from ledger.log import LogKey, lock_log, read_log
-from ledger.proofs import check_tracking_code, verify_inclusion_answer
-from ledger.service import Ledger
+from ledger.service.ledger import Ledger
+from ledger.store import schema as db
+from ledger.store.merkle_log import LogKey, lock_log, read_log
+from ledger.verify.inclusion_proof import check_tracking_code, verify_inclusion_answer
 from testkit.elections import SyntheticElection
 from testkit.ledger_requests import enrol, upload
 from testkit.ledger_server import ORIGIN, LedgerServer

@@ -27,8 +27,8 @@ from kiosk.core.block import SignedBlock
 from kiosk.core.crypto import Domain, SigningKey, kiosk_id_for
 from kiosk.core.encoding import b64d, b64e, canonical_json
 from kiosk.core.errors import EncodingError
-from ledger.api import request_message
-from ledger.proofs import verify_inclusion_answer
+from ledger.verify.inclusion_proof import verify_inclusion_answer
+from ledger.web.api import request_message
 from testkit.elections import SyntheticElection
 from testkit.ledger_requests import enrol, signed_post, upload
 from testkit.ledger_server import LedgerServer

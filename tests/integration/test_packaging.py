@@ -62,7 +62,8 @@ def test_the_wheel_carries_every_file_the_program_uses(release: Path) -> None:
     # the test kit (synthetic elections, helper servers) and the demo built on it stay in
     # the checkout
     assert not [n for n in names if n.split("/")[0] == "testkit"]
-    assert not [n for n in names if Path(n).stem in ("demo", "demo_ui", "synthetic", "robot", "driver", "ui_driver")]
+    test_kit = ("demo", "demo_ui", "synthetic", "robot", "driver", "ui_driver")
+    assert not [n for n in names if Path(n).stem in test_kit]
     metadata = Parser().parsestr(wheel.read(f"hanpyo-{VERSION}.dist-info/METADATA").decode())
     assert metadata["Version"] == VERSION
     assert {"kiosk", "ledger"} <= set(metadata.get_all("Provides-Extra") or [])
@@ -139,7 +140,7 @@ app = QGuiApplication([])
 import kiosk, ledger
 from kiosk.assets import ASSETS, asset_path
 from kiosk.ui.main import FONT_FAMILY, QML_DIR, load_fonts
-from ledger.report import TEMPLATES
+from ledger.publish.results_report import TEMPLATES
 load_fonts()
 translator = QTranslator()
 print(json.dumps({

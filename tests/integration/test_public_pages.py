@@ -18,9 +18,9 @@ from pypdf import PdfWriter
 from kiosk.core.block import BlockKind
 from kiosk.core.crypto import SigningKey
 from kiosk.core.encoding import b64d
-from ledger import db
-from ledger.report import render_report_html
-from ledger.service import Ledger
+from ledger.publish.results_report import render_report_html
+from ledger.service.ledger import Ledger
+from ledger.store import schema as db
 from testkit.browser import dump_dom, screenshot
 from testkit.ledger_server import LedgerServer
 from testkit.published_sample import Published, sample_published

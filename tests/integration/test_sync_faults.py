@@ -26,8 +26,8 @@ from kiosk.store.keys import load_keys, provision
 from kiosk.sync.client import LedgerClient
 from kiosk.sync.errors import SyncError, UntrustedLedger
 from kiosk.sync.worker import SyncStatus, SyncWorker
-from ledger import db
-from ledger.proofs import check_tracking_code
+from ledger.store import schema as db
+from ledger.verify.inclusion_proof import check_tracking_code
 from testkit.elections import (
     SyntheticElection,
     build_election,

@@ -4,8 +4,13 @@ count of the plaintext ballots."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 import random
+import subprocess
+import sys
+import sysconfig
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,14 +26,14 @@ from kiosk.core.crypto import SigningKey, kiosk_id_for
 from kiosk.core.election import Channel, Voter, sign_package
 from kiosk.core.encoding import b64e
 from kiosk.core.tally import count_plaintexts
-from ledger.bundle import Check, verify_bundle
-from ledger.closing import close_election, unready_sources
-from ledger.db import connect, create_schema
-from ledger.errors import LedgerError
-from ledger.log import LogKey
-from ledger.service import Ledger
-from ledger.tally import run_tally
-from ledger.trustees import TrusteeError
+from ledger.rules.errors import LedgerError
+from ledger.rules.trustees import TrusteeError
+from ledger.service.closing import close_election, unready_sources
+from ledger.service.ledger import Ledger
+from ledger.service.trustee_tally import run_tally
+from ledger.store.merkle_log import LogKey
+from ledger.store.schema import connect, create_schema
+from ledger.verify.bundle import Check, verify_bundle
 from testkit.chain_writer import ChainWriter
 from testkit.elections import SyntheticElection, build_election, random_ballot, review_definition
 
@@ -291,3 +296,79 @@ def test_the_bundle_verifies_and_tampering_is_caught(
 
     wrong_key = verify_bundle(bundle, b64e(SigningKey.generate().public_key), log_key)
     assert statuses(wrong_key)["election package signed by the authority"] == "FAILED"
+
+
+# What `ledger verify-bundle` needs besides the standard library: the core's crypto and
+# canonical JSON, and SLIP-39 for --share. Not SQLAlchemy, nor anything of the web stack.
+VERIFIER_NEEDS = ("nacl", "_cffi_backend", "rfc8785", "shamir_mnemonic")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def python_without_sqlalchemy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A new virtual environment that holds only what the verifier needs, linked from this
+    run's environment (no network): importing SQLAlchemy there fails as on a bare machine."""
+    venv = tmp_path_factory.mktemp("verifier") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    assert site != sysconfig.get_path("purelib")
+    for name in VERIFIER_NEEDS:
+        spec = importlib.util.find_spec(name)
+        assert spec is not None and spec.origin is not None, name
+        where = Path(spec.origin)
+        installed = where.parent if spec.submodule_search_locations else where
+        (Path(site) / installed.name).symlink_to(installed)
+    return python
+
+
+def verify_bundle_command(python: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(python), "-m", "ledger.cli", "verify-bundle", *args],
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT)},
+        cwd=python.parents[2],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_verify_bundle_runs_where_sqlalchemy_is_not_installed(
+    hall: Hall,
+    shares: list[str],
+    tmp_path: Path,
+    election: SyntheticElection,
+    python_without_sqlalchemy: Path,
+) -> None:
+    python = python_without_sqlalchemy
+    missing = subprocess.run(
+        [str(python), "-c", "import sqlalchemy"], capture_output=True, text=True, check=False
+    )
+    assert missing.returncode == 1 and "No module named 'sqlalchemy'" in missing.stderr
+    closed(hall)
+    out = tmp_path / "results"
+    run_tally(hall.ledger, shares[:3], out, progress=False)
+    share_files = []
+    for n, words in enumerate(shares[1:4], start=1):
+        path = tmp_path / f"trustee-{n}.txt"
+        path.write_text(f"# share {n}\n{words}\n")
+        share_files += ["--share", str(path)]
+    pinned = ["--authority", b64e(election.authority.public_key)]
+    pinned += ["--log-key", hall.ledger.key.verifier.vkey]
+
+    done = verify_bundle_command(python, str(out / "bundle.zip"), *pinned, *share_files)
+    assert done.returncode == 0, done.stderr
+    assert "every check passed; 1 thing(s) could not be checked from the bundle" in done.stdout
+    assert "FAILED" not in done.stdout
+
+    def drop_last_block(data: bytes) -> bytes:
+        return b"\n".join(data.splitlines()[:-1]) + b"\n"
+
+    short = rewrite(out / "bundle.zip", "log.jsonl", drop_last_block, tmp_path / "short.zip")
+    refused = verify_bundle_command(python, str(short), *pinned)
+    assert refused.returncode == 1
+    assert "check(s) FAILED: do not trust these results" in refused.stderr

@@ -24,13 +24,11 @@ from kiosk.core.chain import Mode
 from kiosk.core.crypto import SigningKey, kiosk_id_for
 from kiosk.core.election import ElectionPackage
 from kiosk.core.tally import Tally
-from ledger.exports import (
-    ExportError,
-    nist_cvr,
-    nist_event_log,
-    nist_results,
-    write_exports,
-)
+from ledger.publish.export_common import StandardExportError
+from ledger.publish.nist_cvr import nist_cvr
+from ledger.publish.nist_events import nist_event_log
+from ledger.publish.nist_results import nist_results
+from ledger.publish.standard_exports import write_exports
 from testkit.chain_writer import ChainWriter
 from testkit.elections import build_election, mixed_definition, random_ballot
 from testkit.nist_schemas import CVR_SCHEMA, EVENTS_SCHEMA, RESULTS_SCHEMA, validate
@@ -522,7 +520,7 @@ def test_criterion_scores_are_one_position_each() -> None:
 def test_a_ballot_from_an_unlisted_source_is_refused() -> None:
     records = review()
     stray = dict(records.ballots[0]) | {"source": "f" * 32}
-    with pytest.raises(ExportError, match="not a listed source"):
+    with pytest.raises(StandardExportError, match="not a listed source"):
         nist_cvr(records.package, records.results, [stray], records.sources)
 
 

@@ -178,7 +178,7 @@ def h(hex_hash: str) -> bytes:
 
 # --- An independent reference ------------------------------------------------------------------
 # Written from RFC 9162 sections 2.1.1, 2.1.3.1 and 2.1.4.1 over D[lo:hi], sharing nothing with
-# ledger/merkle.py. Memoised MTH keeps the exhaustive checks quick; the recursion is the RFC's.
+# kiosk/core/merkle.py. Memoised MTH keeps the exhaustive checks quick; the recursion is the RFC's.
 
 
 class ReferenceTree:

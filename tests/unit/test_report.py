@@ -13,7 +13,7 @@ from pypdf import PdfReader
 
 from kiosk.core.election import ElectionPackage
 from kiosk.core.tally import Tally
-from ledger.report import render_report_html, write_report
+from ledger.publish.results_report import render_report_html, write_report
 from testkit.elections import SyntheticElection, random_ballot
 from testkit.published_sample import Published, sample_published
 

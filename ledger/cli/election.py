@@ -1,0 +1,174 @@
+"""`ledger authority-key` and `ledger election create|sign|show|close`: preparing the signed
+package, and closing the election."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import ssl
+from pathlib import Path
+from typing import Any
+
+from kiosk.core.crypto import SealingKey, SigningKey
+from kiosk.core.election import read_package, sign_package, verify_package
+from kiosk.core.encoding import b64d, b64e
+from kiosk.core.errors import HanpyoError
+from kiosk.core.secret_file import write_secret
+from kiosk.core.tls_pin import pin_for_certificate
+from ledger.cli.options import Subparsers, open_ledger, with_data
+from ledger.rules.trustees import split_new_ballot_key, write_share_files
+
+
+def add_authority_key(sub: Subparsers) -> None:
+    key = sub.add_parser("authority-key", help="create the authority's signing key")
+    key.add_argument("--out", type=Path, required=True, help="private key file (created)")
+    key.set_defaults(run=_authority_key)
+
+
+def add_election(sub: Subparsers) -> None:
+    election = sub.add_parser("election", help="create, sign and show the election package")
+    esub = election.add_subparsers(dest="election_command", required=True)
+    create = esub.add_parser("create", help="make the package: keys, trustee shares, roll")
+    create.add_argument("--definition", type=Path, required=True)
+    create.add_argument("--roll", type=Path, help="roll file from `kiosk cards enrol`")
+    create.add_argument("--trustees", type=int, default=5)
+    create.add_argument("--threshold", type=int, default=3)
+    create.add_argument(
+        "--shares",
+        type=Path,
+        required=True,
+        help="directory for the trustees' share files (created)",
+    )
+    create.add_argument("--ledger-url", default="http://127.0.0.1:8400")
+    create.add_argument(
+        "--tls-cert",
+        type=Path,
+        help="the ledger's HTTPS certificate (PEM): kiosks accept exactly this certificate",
+    )
+    create.add_argument("--out", type=Path, required=True, help="unsigned package (created)")
+    create.set_defaults(run=_create)
+
+    sign = esub.add_parser("sign", help="sign a package with the authority key")
+    sign.add_argument("package", type=Path)
+    sign.add_argument("--authority-key", type=Path, required=True)
+    sign.add_argument("--out", type=Path, required=True)
+    sign.set_defaults(run=_sign)
+
+    show = esub.add_parser("show", help="check a signed package and summarise it")
+    show.add_argument("package", type=Path)
+    show.add_argument("--authority", required=True, help="authority public key (base64url)")
+    show.set_defaults(run=_show)
+
+    close = with_data(
+        esub.add_parser("close", help="check every kiosk is closed and synced, freeze the log")
+    )
+    close.add_argument(
+        "--waive",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("KIOSK_ID", "REASON"),
+        help="close without this kiosk's session close or missing blocks; the reason is "
+        "recorded (repeat for each kiosk)",
+    )
+    close.set_defaults(run=_close)
+
+
+def _authority_key(args: argparse.Namespace) -> int:
+    key = SigningKey.generate()
+    _write_new(args.out, b64e(key.seed) + "\n")
+    print(f"authority public key (pin this on every kiosk): {b64e(key.public_key)}")
+    return 0
+
+
+def _sign(args: argparse.Namespace) -> int:
+    package = read_package(_load(args.package))
+    key = SigningKey(b64d(args.authority_key.read_text().strip(), length=32, name="key"))
+    _write_new(args.out, json.dumps(sign_package(package, key).to_json(), ensure_ascii=False))
+    print(f"signed {package.id}; short hash {package.short_hash}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    package = verify_package(_load(args.package), b64d(args.authority, length=32, name="key"))
+    print(f"{package.id}: {package.title.ko} / {package.title.en}")
+    print(f"signature verified; short hash {package.short_hash}")
+    print(
+        f"{len(package.groups)} groups, {len(package.options)} proposals, "
+        f"{len(package.contests)} contests, {len(package.roll)} voter cards, "
+        f"{len(package.staff)} staff cards; duplicates: {package.duplicate_policy.value}"
+    )
+    return 0
+
+
+def _close(args: argparse.Namespace) -> int:
+    from ledger.service.closing import close_election
+
+    waivers: dict[str, str] = {}
+    for kiosk, reason in args.waive:
+        waivers[kiosk] = reason
+    done = close_election(open_ledger(args), waivers)
+    print(f"election closed at {done.closed_at}; the log is frozen at {done.size} blocks")
+    for kiosk, reason in sorted(done.waivers.items()):
+        print(f"  waived {kiosk}: {reason}")
+    print("final checkpoint:")
+    print(done.checkpoint, end="")
+    return 0
+
+
+def _create(args: argparse.Namespace) -> int:
+    definition = _load(args.definition)
+    roll = _load(args.roll) if args.roll else {"roll": [], "staff": []}
+    ceremony = split_new_ballot_key(args.trustees, args.threshold)
+    # Test ballots are sealed to a key the package itself carries, so that staff can open
+    # them on the kiosk for a logic-and-accuracy test. It is never the ballot key.
+    test_key = SealingKey.generate()
+    document = dict(definition) | {
+        "keys": {
+            "ballot": b64e(ceremony.public_key),
+            "test_ballot": b64e(test_key.public_key),
+            "test_ballot_secret": b64e(test_key.secret),
+            "nullifier_salt": b64e(secrets.token_bytes(32)),
+        },
+        "ledger": {"url": args.ledger_url, "tls_pin": _tls_pin(args.tls_cert)},
+        "roll": roll.get("roll", []),
+        "staff": roll.get("staff", []),
+    }
+    package = read_package(document)  # every check before anything is written
+    existing = [p for p in [args.out, *args.shares.glob("trustee-*.txt")] if p.exists()]
+    if existing:
+        raise HanpyoError(
+            f"{existing[0]} already exists; refusing to overwrite a package or a trustee's share"
+        )
+    paths = write_share_files(ceremony, args.shares)
+    _write_new(args.out, json.dumps(package.to_json(), ensure_ascii=False))
+    print(f"package {package.id} written to {args.out} (not yet signed)")
+    print(f"ballot key split {args.threshold}-of-{args.trustees}; give each trustee one file:")
+    for path in paths:
+        print(f"  {path}")
+    print("the whole ballot key was never written anywhere")
+    return 0
+
+
+def _load(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError) as e:
+        raise HanpyoError(f"cannot read {path}: {e}") from e
+
+
+def _write_new(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_secret(path, text.encode("utf-8"))
+
+
+def _tls_pin(cert: Path | None) -> str | None:
+    """The pin of the certificate's DER bytes, the one kiosks check (kiosk/core/tls_pin.py)."""
+    if cert is None:
+        return None
+    try:
+        der = ssl.PEM_cert_to_DER_cert(cert.read_text("ascii"))
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        raise HanpyoError(f"cannot read the certificate {cert}: {e}") from e
+    return pin_for_certificate(der)

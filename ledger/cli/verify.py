@@ -1,0 +1,89 @@
+"""`ledger verify-proof`, `ledger verify-bundle` and `ledger verify-chain`: checks anyone can
+run with no ledger database (and, for the bundle and the chain, without SQLAlchemy)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from kiosk.core.block import decode_signed_block
+from kiosk.core.chain import verify_chain
+from kiosk.core.errors import HanpyoError
+from ledger.cli.options import Subparsers
+
+
+def add_verify_proof(sub: Subparsers) -> None:
+    proof = sub.add_parser("verify-proof", help="check that a tracking code is in the log")
+    proof.add_argument("--url", required=True, help="the ledger's base URL")
+    proof.add_argument("--tracking-code", required=True)
+    proof.add_argument("--log-key", required=True, help="the log's published verifier key")
+    proof.set_defaults(run=_verify_proof)
+
+
+def add_verify_bundle(sub: Subparsers) -> None:
+    verify = sub.add_parser(
+        "verify-bundle", help="re-check a published election bundle, with no database"
+    )
+    verify.add_argument("bundle", type=Path, help="the bundle.zip the ledger publishes")
+    verify.add_argument("--authority", help="the authority's public key, from the authority")
+    verify.add_argument("--log-key", help="the log's verifier key, as the ledger published it")
+    verify.add_argument(
+        "--share",
+        type=Path,
+        action="append",
+        default=[],
+        help="a trustee's share file: with k of them, also open every counted sealed ballot",
+    )
+    verify.set_defaults(run=_verify_bundle)
+
+
+def add_verify_chain(sub: Subparsers) -> None:
+    v = sub.add_parser("verify-chain", help="verify a kiosk chain file offline")
+    v.add_argument("file", type=Path)
+    v.set_defaults(run=_verify_chain)
+
+
+def _verify_proof(args: argparse.Namespace) -> int:
+    from ledger.verify.inclusion_proof import check_tracking_code  # requests, only here
+
+    found = check_tracking_code(args.url, args.tracking_code, args.log_key)
+    print(
+        f"tracking code {args.tracking_code} is block {found.height} of kiosk "
+        f"{found.kiosk}, at position {found.leaf_index} of the log; the inclusion proof "
+        f"verifies against the signed checkpoint of size {found.size}"
+    )
+    return 0
+
+
+def _verify_bundle(args: argparse.Namespace) -> int:
+    from ledger.rules.trustees import read_share_file
+    from ledger.verify.bundle import verify_bundle
+
+    shares = [read_share_file(p) for p in args.share]
+    checks = verify_bundle(args.bundle, args.authority, args.log_key, shares)
+    width = max(len(c.name) for c in checks)
+    for c in checks:
+        print(f"{c.status:>11}  {c.name:<{width}}  {c.detail}")
+    failed = [c for c in checks if c.status == "FAILED"]
+    if failed:
+        print(f"{len(failed)} check(s) FAILED: do not trust these results", file=sys.stderr)
+        return 1
+    unchecked = sum(1 for c in checks if c.status == "not checked")
+    print(f"every check passed; {unchecked} thing(s) could not be checked from the bundle")
+    return 0
+
+
+def _verify_chain(args: argparse.Namespace) -> int:
+    path: Path = args.file
+    lines = [line for line in path.read_bytes().splitlines() if line.strip()]
+    try:
+        state = verify_chain(decode_signed_block(line) for line in lines)
+    except HanpyoError as e:
+        print(f"ledger: {path}: {e}", file=sys.stderr)
+        return 1
+    print(
+        f"chain verified: kiosk {state.kiosk}, election {state.election}, "
+        f"{state.height + 1} blocks, {state.ballots} ballots, {state.test_ballots} test ballots"
+    )
+    return 0

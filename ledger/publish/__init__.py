@@ -1,0 +1,1 @@
+"""What the tally publishes: standard exports (CSV, NIST), the results report, the bundle."""

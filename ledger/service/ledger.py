@@ -1,0 +1,130 @@
+"""The ledger as one object: enrolment, ingest, the log and its proofs, over one database.
+Every query it makes is in ledger/store."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import secrets
+from typing import Any
+
+from kiosk.core.block import normalise_tracking_code
+from kiosk.core.crypto import (
+    SigningKey,
+    is_valid_ed25519_point,
+    kiosk_id_for,
+)
+from kiosk.core.election import (
+    Channel,
+    DuplicatePolicy,
+    ElectionPackage,
+    read_package,
+    verify_package,
+)
+from kiosk.core.errors import EncodingError
+from ledger.rules.errors import LedgerError
+from ledger.service.ingest import ElectionInfo, IngestResult, ingest
+from ledger.store import log_reads, registry
+from ledger.store import schema as db
+from ledger.store.log_reads import InclusionProof
+from ledger.store.merkle_log import LogKey
+from ledger.store.registry import Source
+from ledger.store.schema import Engine
+
+__all__ = ["InclusionProof", "Ledger", "Source"]
+
+
+class Ledger:
+    def __init__(self, engine: Engine, log_key: SigningKey) -> None:
+        self.engine = engine
+        self.reader = db.reader(engine)
+        record = registry.election_record(engine)
+        self.key = LogKey(record.log_origin, log_key)
+        self.election = ElectionInfo(record.id, record.package_hash)
+        self.signed_package = record.signed
+
+    # -- setting up ----------------------------------------------------------------------------
+    @staticmethod
+    def initialise(
+        engine: Engine, key: LogKey, signed_package: dict[str, Any], authority_key: bytes
+    ) -> ElectionPackage:
+        """Create the tables, store the election (verified) and start an empty log."""
+        package = verify_package(signed_package, authority_key)
+        registry.store_election(engine, key, package, signed_package, authority_key)
+        return package
+
+    def enrol(
+        self, public_key: bytes, name: str, location: str = "", channel: Channel = Channel.KIOSK
+    ) -> str:
+        """Enrol a kiosk or online platform by its public key; return its kiosk id."""
+        if not is_valid_ed25519_point(public_key):
+            raise LedgerError("bad_key", "a kiosk key is a valid 32-byte Ed25519 public key")
+        kiosk_id = kiosk_id_for(public_key)
+        registry.add_source(self.engine, kiosk_id, public_key, name, location, channel)
+        return kiosk_id
+
+    def create_admin_token(self, label: str) -> str:
+        token = secrets.token_urlsafe(32)
+        registry.add_admin_token(self.engine, hashlib.sha256(token.encode()).digest(), label)
+        return token
+
+    def check_admin_token(self, token: str) -> bool:
+        return registry.is_admin_token(self.reader, hashlib.sha256(token.encode()).digest())
+
+    # -- writing -------------------------------------------------------------------------------
+    def ingest(self, kiosk_id: str, encoded_blocks: list[bytes]) -> IngestResult:
+        return ingest(self.engine, self.key, self.election, kiosk_id, encoded_blocks)
+
+    # -- reading -------------------------------------------------------------------------------
+    def sources(self) -> list[Source]:
+        return registry.sources(self.reader)
+
+    def source(self, kiosk_id: str) -> Source | None:
+        return next((s for s in self.sources() if s.kiosk_id == kiosk_id), None)
+
+    def head(self, kiosk_id: str) -> tuple[int, bytes | None]:
+        return log_reads.head(self.reader, kiosk_id)
+
+    def checkpoint(self) -> str:
+        return log_reads.checkpoint(self.reader)
+
+    def inclusion(self, leaf_index: int, size: int | None = None) -> InclusionProof:
+        """The proof for ``leaf_index`` in the tree of a published checkpoint (the latest, or
+        the one of ``size``), read with that checkpoint in one snapshot so the two agree."""
+        return log_reads.inclusion(self.reader, leaf_index, size)
+
+    def inclusion_range(self, first: int, count: int, size: int) -> list[list[bytes]]:
+        """Inclusion proofs for leaves ``first`` .. ``first + count - 1`` in the tree of the
+        published checkpoint of ``size``: one request proves a whole uploaded batch."""
+        return log_reads.inclusion_range(self.reader, first, count, size)
+
+    def consistency(self, old_size: int, new_size: int) -> list[bytes]:
+        return log_reads.consistency(self.reader, old_size, new_size)
+
+    def find_tracking_code(self, code: str) -> int:
+        """The leaf index of the block whose tracking code is ``code``."""
+        try:
+            normalised = normalise_tracking_code(code)
+        except EncodingError as e:
+            raise LedgerError("bad_tracking_code", str(e)) from e
+        index = log_reads.leaf_of_tracking_code(self.reader, normalised)
+        if index is None:
+            raise LedgerError("not_found", f"no block has tracking code {normalised}")
+        return index
+
+    def has_voted(self, nullifier: bytes) -> list[str]:
+        """The channels through which ``nullifier`` cast an official ballot (empty: none)."""
+        return log_reads.ballot_channels(self.reader, nullifier)
+
+    @functools.cached_property
+    def package(self) -> ElectionPackage:
+        """The election package the ledger was initialised with (verified then)."""
+        return read_package(json.loads(self.signed_package)["package"])
+
+    @property
+    def duplicate_policy(self) -> DuplicatePolicy:
+        return self.package.duplicate_policy
+
+    def log_size(self) -> int:
+        return log_reads.log_size(self.reader)

@@ -1,0 +1,1 @@
+"""The ledger's database: the schema, the Merkle log's storage, and every query."""

@@ -1,0 +1,55 @@
+"""The close record in the database, and the one transaction that freezes the log."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+
+from sqlalchemy import Engine, select
+
+from ledger.rules.close_statement import Closure
+from ledger.rules.errors import LedgerError
+from ledger.store import schema as db
+from ledger.store.merkle_log import LogKey, lock_log, publish
+
+
+def closure(reader: Engine) -> Closure | None:
+    with reader.connect() as conn:
+        row = conn.execute(select(db.closure)).first()
+    if row is None:
+        return None
+    return Closure(
+        row.closed_at, int(row.size), row.checkpoint, row.statement, json.loads(row.waivers)
+    )
+
+
+def freeze_log(
+    engine: Engine,
+    key: LogKey,
+    closed_at: str,
+    waivers: Mapping[str, str],
+    sign_statement: Callable[[int, str], str],
+) -> Closure:
+    """Lock the log, make sure a checkpoint of its final size is published, and record the
+    close with the statement ``sign_statement(size, checkpoint)`` gives, in one transaction."""
+    with engine.begin() as conn:
+        log = lock_log(conn)  # no block can be appended while we close
+        if conn.execute(select(db.closure.c.id)).first() is not None:
+            raise LedgerError("election_closed", "the election is already closed")
+        checkpoint = conn.execute(
+            select(db.checkpoints.c.note).where(db.checkpoints.c.size == log.size)
+        ).scalar_one_or_none()
+        if checkpoint is None:
+            checkpoint = publish(conn, log, key)
+        statement = sign_statement(log.size, checkpoint)
+        conn.execute(
+            db.closure.insert().values(
+                id=1,
+                closed_at=closed_at,
+                size=log.size,
+                checkpoint=checkpoint,
+                statement=statement,
+                waivers=json.dumps(dict(waivers), ensure_ascii=False, sort_keys=True),
+            )
+        )
+    return Closure(closed_at, log.size, checkpoint, statement, dict(waivers))

@@ -1,0 +1,169 @@
+"""The ledger's registry in the database: the election, the enrolled sources, admin tokens and
+the kiosks' last heartbeats."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from kiosk.core.election import Channel, ElectionPackage
+from ledger.rules.errors import LedgerError
+from ledger.store import schema as db
+from ledger.store.merkle_log import LogKey, initialise
+
+
+@dataclass(frozen=True, slots=True)
+class ElectionRecord:
+    """The election row: which election this database holds, and the log's name."""
+
+    id: str
+    signed: str  # the signed package, as published to kiosks
+    package_hash: bytes
+    log_origin: str
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    kiosk_id: str
+    public_key: bytes
+    name: str
+    location: str
+    channel: Channel
+    quarantined: bool
+    quarantine_reason: str | None
+    height: int  # -1 before the genesis block arrives
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatRecord:
+    received_at: str
+    status: dict[str, Any]  # the kiosk's last report
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def election_record(engine: Engine) -> ElectionRecord:
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(select(db.election)).first()
+    except SQLAlchemyError as e:
+        raise LedgerError("not_initialised", f"no ledger database: {e}") from e
+    if row is None:
+        raise LedgerError("not_initialised", "no election: run `ledger init` first")
+    return ElectionRecord(row.id, str(row.signed), bytes(row.package_hash), row.log_origin)
+
+
+def store_election(
+    engine: Engine,
+    key: LogKey,
+    package: ElectionPackage,
+    signed_package: dict[str, Any],
+    authority_key: bytes,
+) -> None:
+    """Create the tables, store the election and start an empty log, once."""
+    db.create_schema(engine)
+    with engine.begin() as conn:
+        existing = conn.execute(select(db.election.c.id)).first()
+        if existing is not None and existing.id != package.id:
+            raise LedgerError("other_election", f"this database holds election {existing.id}")
+        if existing is None:
+            conn.execute(
+                db.election.insert().values(
+                    id=package.id,
+                    signed=json.dumps(signed_package, ensure_ascii=False),
+                    package_hash=package.package_hash,
+                    authority_key=authority_key,
+                    log_origin=key.origin,
+                )
+            )
+        initialise(conn, key)
+
+
+def authority_key(reader: Engine) -> bytes:
+    with reader.connect() as conn:
+        return bytes(conn.execute(select(db.election.c.authority_key)).scalar_one())
+
+
+def add_source(
+    engine: Engine, kiosk_id: str, public_key: bytes, name: str, location: str, channel: Channel
+) -> None:
+    with engine.begin() as conn:
+        if (
+            conn.execute(
+                select(db.sources.c.kiosk_id).where(db.sources.c.kiosk_id == kiosk_id)
+            ).first()
+            is not None
+        ):
+            raise LedgerError("already_enrolled", f"kiosk {kiosk_id} is already enrolled")
+        conn.execute(
+            db.sources.insert().values(
+                kiosk_id=kiosk_id,
+                public_key=public_key,
+                name=name,
+                location=location,
+                channel=channel.value,
+                quarantined=False,
+                enrolled_at=_now(),
+            )
+        )
+
+
+def sources(reader: Engine) -> list[Source]:
+    """Every enrolled source with its chain's height, by name."""
+    with reader.connect() as conn:
+        heads = dict(conn.execute(select(db.chain_heads.c.kiosk_id, db.chain_heads.c.height)).all())
+        rows = conn.execute(select(db.sources).order_by(db.sources.c.name)).all()
+    return [
+        Source(
+            r.kiosk_id,
+            bytes(r.public_key),
+            r.name,
+            r.location,
+            Channel(r.channel),
+            bool(r.quarantined),
+            r.quarantine_reason,
+            int(heads.get(r.kiosk_id, -1)),
+        )
+        for r in rows
+    ]
+
+
+def add_admin_token(engine: Engine, token_hash: bytes, label: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            db.admin_tokens.insert().values(token_hash=token_hash, label=label, created_at=_now())
+        )
+
+
+def is_admin_token(reader: Engine, token_hash: bytes) -> bool:
+    with reader.connect() as conn:
+        return (
+            conn.execute(
+                select(db.admin_tokens.c.label).where(db.admin_tokens.c.token_hash == token_hash)
+            ).first()
+            is not None
+        )
+
+
+def save_heartbeat(engine: Engine, kiosk_id: str, status_json: str) -> None:
+    values = {"received_at": _now(), "status": status_json}
+    with engine.begin() as conn:
+        done = conn.execute(
+            db.heartbeats.update().where(db.heartbeats.c.kiosk_id == kiosk_id).values(**values)
+        )
+        if done.rowcount == 0:
+            conn.execute(db.heartbeats.insert().values(kiosk_id=kiosk_id, **values))
+
+
+def heartbeats(reader: Engine) -> dict[str, HeartbeatRecord]:
+    """Each kiosk's last heartbeat, by kiosk id."""
+    with reader.connect() as conn:
+        rows = conn.execute(select(db.heartbeats)).all()
+    return {r.kiosk_id: HeartbeatRecord(r.received_at, json.loads(r.status)) for r in rows}

@@ -1,0 +1,191 @@
+"""The ledger's tables in SQLAlchemy Core: one SQLite file by default, PostgreSQL for real use."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    create_engine,
+    event,
+)
+from sqlalchemy import (
+    Engine as Engine,  # re-exported: the services name the type without importing SQLAlchemy
+)
+
+metadata = MetaData()
+
+election = Table(
+    "election",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("signed", Text, nullable=False),  # the signed package, as published to kiosks
+    Column("package_hash", LargeBinary, nullable=False),
+    Column("authority_key", LargeBinary, nullable=False),
+    Column("log_origin", Text, nullable=False),  # the log's name in its checkpoints
+)
+
+sources = Table(
+    "sources",
+    metadata,
+    Column("kiosk_id", Text, primary_key=True),
+    Column("public_key", LargeBinary, nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("location", Text, nullable=False, default=""),
+    Column("channel", Text, nullable=False),
+    Column("quarantined", Boolean, nullable=False, default=False),
+    Column("quarantine_reason", Text),
+    Column("enrolled_at", Text, nullable=False),
+)
+
+chain_heads = Table(
+    "chain_heads",
+    metadata,
+    Column("kiosk_id", Text, ForeignKey("sources.kiosk_id"), primary_key=True),
+    Column("height", BigInteger, nullable=False),
+    Column("state", Text, nullable=False),  # kiosk.core.chain.state_to_json
+)
+
+blocks = Table(
+    "blocks",
+    metadata,
+    Column("kiosk_id", Text, ForeignKey("sources.kiosk_id"), nullable=False),
+    Column("height", BigInteger, nullable=False),
+    Column("hash", LargeBinary, nullable=False),
+    Column("tracking", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("encoded", LargeBinary, nullable=False),
+    Column("leaf_index", BigInteger, nullable=False, unique=True),
+    Column("received_at", Text, nullable=False),
+    PrimaryKeyConstraint("kiosk_id", "height"),
+    Index("blocks_tracking", "tracking"),
+)
+
+evidence = Table(
+    "evidence",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kiosk_id", Text, ForeignKey("sources.kiosk_id"), nullable=False),
+    Column("height", BigInteger, nullable=False),
+    Column("accepted_hash", LargeBinary, nullable=False),
+    Column("conflicting", LargeBinary, nullable=False),  # the second signed block, verbatim
+    Column("received_at", Text, nullable=False),
+)
+
+nullifiers = Table(
+    "nullifiers",
+    metadata,
+    Column("nullifier", LargeBinary, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("kiosk_id", Text, nullable=False),
+    Column("height", BigInteger, nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("leaf_index", BigInteger, nullable=False),
+    PrimaryKeyConstraint("kiosk_id", "height"),
+    Index("nullifiers_lookup", "nullifier", "kind"),
+)
+
+merkle_nodes = Table(
+    "merkle_nodes",
+    metadata,
+    Column("level", Integer, nullable=False),
+    Column("idx", BigInteger, nullable=False),
+    Column("hash", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("level", "idx"),
+)
+
+log_state = Table(
+    "log_state",
+    metadata,
+    Column("id", Integer, primary_key=True),  # always 1: the row every appender locks
+    Column("size", BigInteger, nullable=False),
+    Column("root", LargeBinary, nullable=False),
+)
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("size", BigInteger, primary_key=True),
+    Column("note", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+)
+
+heartbeats = Table(
+    "heartbeats",
+    metadata,
+    Column("kiosk_id", Text, ForeignKey("sources.kiosk_id"), primary_key=True),
+    Column("received_at", Text, nullable=False),
+    Column("status", Text, nullable=False),  # the kiosk's last status report, as JSON
+)
+
+closure = Table(
+    "closure",
+    metadata,
+    Column("id", Integer, primary_key=True),  # always 1: an election closes once
+    Column("closed_at", Text, nullable=False),
+    Column("size", BigInteger, nullable=False),  # the log's final size
+    Column("checkpoint", Text, nullable=False),  # the signed checkpoint of that size
+    Column("statement", Text, nullable=False),  # the close statement, a note signed by the log
+    Column("waivers", Text, nullable=False),  # JSON: kiosk id -> the admin's recorded reason
+)
+
+admin_tokens = Table(
+    "admin_tokens",
+    metadata,
+    Column("token_hash", LargeBinary, primary_key=True),
+    Column("label", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+)
+
+
+def database_url(given: str | None, default_path: Path) -> str:
+    """``given`` as it is, or an SQLite file at ``default_path``."""
+    return given or f"sqlite:///{default_path}"
+
+
+def connect(url: str) -> Engine:
+    """An engine for ``url``. SQLite gets WAL and immediate transactions, so that writers
+    queue instead of failing when two of them upgrade a read lock at once."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_setup(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = FULL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            # Writers take the write lock at once; readers (see ``reader``) take a WAL
+            # snapshot and never wait for a writer.
+            read_only = conn.get_execution_options().get("hanpyo_read", False)
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(url, pool_pre_ping=True)
+
+
+def create_schema(engine: Engine) -> None:
+    metadata.create_all(engine)
+
+
+def reader(engine: Engine) -> Engine:
+    """The same database for transactions that only read."""
+    return engine.execution_options(hanpyo_read=True)

@@ -1,0 +1,319 @@
+"""The ledger's versioned JSON API on FastAPI. Writes need a kiosk signature or an admin token."""
+
+# No "from __future__ import annotations": FastAPI reads these annotations at run time,
+# and they name dependencies defined inside create_app.
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Body, Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+
+from kiosk.assets import ASSETS
+from kiosk.core.crypto import SigningKey
+from kiosk.core.election import Channel
+from kiosk.core.encoding import b64d, b64e, canonical_json
+from kiosk.core.errors import EncodingError
+from kiosk.core.request import RequestRefused, verify_request
+from kiosk.core.request import request_message as request_message  # tests and bench sign with it
+from ledger.rules.errors import LedgerError
+from ledger.service.fleet import fleet, read_heartbeat, record_heartbeat
+from ledger.service.ingest import MAX_BATCH
+from ledger.service.ledger import Ledger
+from ledger.service.reconciliation import duplicates, reconciliation
+from ledger.store import schema as db
+
+MAX_BODY = 4 * 1024 * 1024
+STATIC = Path(__file__).with_name("static")
+FONTS = ASSETS / "fonts"  # the Korean font we ship
+STATUS = {
+    "unknown_kiosk": 403,
+    "bad_request_signature": 401,
+    "stale_request": 401,
+    "no_credentials": 401,
+    "not_admin": 403,
+    "quarantined": 403,
+    "not_found": 404,
+    "out_of_range": 404,
+    "already_enrolled": 409,
+    "too_large": 413,
+    "equivocation": 409,
+    "election_closed": 409,
+}
+
+
+_DIGITS = re.compile(r"[0-9]{1,15}")
+
+
+class ApiRefusal(BaseModel):
+    """Every refusal: a machine-readable reason and a sentence for people."""
+
+    reason: str
+    detail: str
+
+
+class BlockBatch(BaseModel):
+    blocks: list[dict[str, Any]] = Field(max_length=MAX_BATCH)
+
+
+class NullifierQuery(BaseModel):
+    nullifier: str = Field(max_length=64)
+
+
+class Enrolment(BaseModel):
+    public_key: str = Field(max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    location: str = Field(default="", max_length=200)
+    channel: Channel = Channel.KIOSK
+
+
+def create_app(ledger: Ledger, published: Path | None = None) -> FastAPI:
+    """The API; with ``published`` (the tally's records), also the public pages."""
+    app = FastAPI(
+        responses={
+            status: {"model": ApiRefusal, "description": "refused, with the reason"}
+            for status in (401, 403, 404, 409, 413, 422)
+        },
+        title="Hanpyo ledger",
+        version="1",
+        description="Verified ingest of kiosk chains into one Merkle log.",
+    )
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next: Any) -> Any:
+        length = request.headers.get("content-length")
+        if length is not None and (not _DIGITS.fullmatch(length) or int(length) > MAX_BODY):
+            return _error(LedgerError("too_large", f"requests are at most {MAX_BODY} bytes"))
+        return await call_next(request)
+
+    @app.exception_handler(LedgerError)
+    async def ledger_error(_request: Request, e: LedgerError) -> JSONResponse:
+        return _error(e)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, e: RequestValidationError) -> JSONResponse:
+        # Name the fields, never echo the input back: it may be anything at all.
+        where = sorted({".".join(str(p) for p in err.get("loc", ())) for err in e.errors()})
+        return _error(LedgerError("bad_request", f"invalid fields: {', '.join(where)}"))
+
+    def enrolled_key(kiosk_id: str) -> bytes:
+        source = ledger.source(kiosk_id)
+        if source is None:
+            raise LedgerError("unknown_kiosk", f"kiosk {kiosk_id} is not enrolled")
+        return source.public_key
+
+    async def kiosk_auth(
+        request: Request, kiosk_id: str, authorization: Annotated[str | None, Header()] = None
+    ) -> str:
+        body = await request.body()
+        try:
+            verify_request(
+                authorization,
+                request.method,
+                request.url.path,
+                body,
+                kiosk_id=kiosk_id,
+                key_of=enrolled_key,
+                now=time.time(),
+            )
+        except RequestRefused as e:
+            raise LedgerError(e.fault.value, e.detail) from e
+        return kiosk_id
+
+    def admin_auth(authorization: Annotated[str | None, Header()] = None) -> None:
+        if not authorization or not authorization.startswith("Bearer "):
+            raise LedgerError("no_credentials", "admin endpoints need a bearer token")
+        if not ledger.check_admin_token(authorization.removeprefix("Bearer ").strip()):
+            raise LedgerError("not_admin", "that token is not an admin token")
+
+    @app.get("/v1/election")
+    def election() -> Any:
+        return json.loads(ledger.signed_package)
+
+    @app.get("/v1/checkpoint", response_class=PlainTextResponse)
+    def checkpoint() -> str:
+        return ledger.checkpoint()
+
+    @app.get("/v1/log/key", response_class=PlainTextResponse)
+    def log_key() -> str:
+        return ledger.key.verifier.vkey + "\n"
+
+    @app.post("/v1/kiosks/{kiosk_id}/blocks")
+    def upload(batch: BlockBatch, kiosk_id: Annotated[str, Depends(kiosk_auth)]) -> JSONResponse:
+        encoded = []
+        for item in batch.blocks:
+            try:
+                encoded.append(canonical_json(item))
+            except EncodingError:
+                encoded.append(b"{}")  # refused by ingest with the block's position
+        result = ledger.ingest(kiosk_id, encoded)
+        body = {
+            "kiosk": result.kiosk,
+            "accepted": result.accepted,
+            "already_had": result.already_had,
+            "head_height": result.head_height,
+            "log_size": result.log_size,
+            "checkpoint": result.checkpoint,
+            "leaves": {str(h): i for h, i in result.leaves.items()},
+            "rejected": None
+            if result.rejection is None
+            else {
+                "height": result.rejection.height,
+                "reason": result.rejection.reason,
+                "detail": result.rejection.detail,
+            },
+        }
+        status = 200
+        if result.rejection is not None:
+            status = STATUS.get(result.rejection.reason, 422)
+            # Also the shape of every refusal, with what was accepted before it.
+            body |= {"reason": result.rejection.reason, "detail": result.rejection.detail}
+        return JSONResponse(body, status_code=status)
+
+    @app.get("/v1/kiosks/{kiosk_id}/head")
+    def head(kiosk_id: str) -> dict[str, Any]:
+        if ledger.source(kiosk_id) is None:
+            raise LedgerError("not_found", f"kiosk {kiosk_id} is not enrolled")
+        height, digest = ledger.head(kiosk_id)
+        return {
+            "kiosk": kiosk_id,
+            "height": height,
+            "hash": None if digest is None else b64e(digest),
+        }
+
+    @app.get("/v1/proofs/inclusion")
+    def inclusion(
+        leaf_index: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
+        tracking_code: Annotated[str | None, Query(max_length=40)] = None,
+        size: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    ) -> Any:
+        if (leaf_index is None) == (tracking_code is None):
+            raise LedgerError("bad_query", "give exactly one of leaf_index and tracking_code")
+        index = ledger.find_tracking_code(tracking_code) if tracking_code is not None else None
+        index = leaf_index if index is None else index
+        if index is None:
+            raise LedgerError("bad_query", "give exactly one of leaf_index and tracking_code")
+        proof = ledger.inclusion(index, size)
+        return {
+            "leaf_index": proof.leaf_index,
+            "size": proof.size,
+            "proof": [b64e(h) for h in proof.proof],
+            "block": b64e(proof.block),
+            "checkpoint": proof.checkpoint,
+        }
+
+    @app.get("/v1/proofs/inclusion-range")
+    def inclusion_range(
+        first: Annotated[int, Query(ge=0, le=2**63 - 1)],
+        count: Annotated[int, Query(ge=1, le=1000)],
+        size: Annotated[int, Query(ge=1, le=2**63 - 1)],
+    ) -> Any:
+        proofs = ledger.inclusion_range(first, count, size)
+        return {
+            "first": first,
+            "size": size,
+            "proofs": [[b64e(h) for h in proof] for proof in proofs],
+        }
+
+    @app.get("/v1/proofs/consistency")
+    def consistency(
+        old: Annotated[int, Query(ge=0, le=2**63 - 1)],
+        new: Annotated[int, Query(ge=0, le=2**63 - 1)],
+    ) -> Any:
+        return {"old": old, "new": new, "proof": [b64e(h) for h in ledger.consistency(old, new)]}
+
+    @app.post("/v1/kiosks/{kiosk_id}/nullifiers/check")
+    def nullifier_check(
+        query: NullifierQuery, kiosk_id: Annotated[str, Depends(kiosk_auth)]
+    ) -> Any:
+        try:
+            nullifier = b64d(query.nullifier, length=32, name="nullifier")
+        except EncodingError as e:
+            raise LedgerError("bad_query", str(e)) from e
+        channels = ledger.has_voted(nullifier)
+        return {"voted": bool(channels), "channels": channels}
+
+    @app.post("/v1/admin/kiosks", dependencies=[Depends(admin_auth)])
+    def enrol(enrolment: Enrolment) -> Any:
+        try:
+            key = b64d(enrolment.public_key, length=32, name="public_key")
+        except EncodingError as e:
+            raise LedgerError("bad_key", str(e)) from e
+        kiosk_id = ledger.enrol(key, enrolment.name, enrolment.location, enrolment.channel)
+        return {"kiosk": kiosk_id}
+
+    @app.get("/v1/admin/kiosks", dependencies=[Depends(admin_auth)])
+    def kiosks() -> Any:
+        return [
+            {
+                "kiosk": s.kiosk_id,
+                "name": s.name,
+                "location": s.location,
+                "channel": s.channel.value,
+                "height": s.height,
+                "quarantined": s.quarantined,
+                "quarantine_reason": s.quarantine_reason,
+            }
+            for s in ledger.sources()
+        ]
+
+    @app.post("/v1/kiosks/{kiosk_id}/heartbeat")
+    def heartbeat(
+        beat: Annotated[dict[str, Any], Body()], kiosk_id: Annotated[str, Depends(kiosk_auth)]
+    ) -> Any:
+        record_heartbeat(ledger.engine, kiosk_id, read_heartbeat(beat))
+        return {"ok": True}
+
+    @app.get("/v1/admin/fleet", dependencies=[Depends(admin_auth)])
+    def fleet_status() -> Any:
+        return [k.to_json() for k in fleet(ledger.reader)]
+
+    @app.get("/admin/dashboard", response_class=HTMLResponse, include_in_schema=False)
+    def dashboard() -> str:
+        # A static page; it reads the admin token from the URL fragment, which browsers
+        # never send to the server, and fetches /v1/admin/fleet with it.
+        return (STATIC / "dashboard.html").read_text("utf-8")
+
+    if FONTS.is_dir():
+        app.mount("/assets/fonts", StaticFiles(directory=FONTS), name="fonts")
+
+    @app.get("/v1/admin/duplicates", dependencies=[Depends(admin_auth)])
+    def duplicate_ballots() -> Any:
+        return duplicates(ledger.reader, ledger.duplicate_policy)
+
+    @app.get("/v1/admin/reconciliation", dependencies=[Depends(admin_auth)])
+    def reconcile() -> Any:
+        return reconciliation(ledger.reader, ledger.duplicate_policy)
+
+    if published is not None:
+        from ledger.web.public_pages import (
+            public_pages,  # matplotlib and Jinja only where pages are served
+        )
+
+        app.include_router(public_pages(ledger, published))
+
+    return app
+
+
+def _error(e: LedgerError) -> JSONResponse:
+    return JSONResponse(
+        {"reason": e.reason, "detail": e.explanation}, status_code=STATUS.get(e.reason, 422)
+    )
+
+
+def app_from_environment() -> FastAPI:
+    """The app for `uvicorn --factory`, configured by `ledger serve` through the environment
+    so that every worker process builds the same one."""
+    engine = db.connect(os.environ["HANPYO_LEDGER_DB"])
+    seed = b64d(
+        Path(os.environ["HANPYO_LOG_KEY_FILE"]).read_text().strip(), length=32, name="log key"
+    )
+    published = os.environ.get("HANPYO_PUBLISHED")
+    return create_app(Ledger(engine, SigningKey(seed)), Path(published) if published else None)
