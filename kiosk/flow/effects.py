@@ -3,7 +3,7 @@ back as an event tagged with the visit it was asked for."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kiosk.core.ballot import Ballot
 from kiosk.core.chain import Mode
@@ -46,7 +46,7 @@ class ProveCard:
 
     visit: int
     holder: CardHolder
-    pin: str
+    pin: str = field(repr=False)  # never printed: an effect may reach a log
 
 
 @dataclass(frozen=True, slots=True)

@@ -171,7 +171,7 @@ class Kiosk:
     settings: Settings = field(default_factory=Settings)
     seconds_left: int = 0  # the "are you still there?" countdown; 0 when not showing
     # the voter
-    pin: str = ""
+    pin: str = field(default="", repr=False)  # never printed: a state may reach a log
     holder: CardHolder | None = None
     form: BallotForm | None = None
     page: int = 0

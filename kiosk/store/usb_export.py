@@ -3,6 +3,7 @@ neither says it is done before the file is on the stick under its final name."""
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 from kiosk.core.block import SignedBlock
 from kiosk.core.crypto import SigningKey
 from kiosk.core.export import export_bytes
-from kiosk.core.secret_file import sync_folder, write_secret
+from kiosk.core.secret_file import SecretFileExists, sync_folder, write_secret
 from kiosk.store.chain_store import ChainStore
 from kiosk.store.errors import StoreError
 
@@ -74,17 +75,36 @@ def _write(blocks: list[SignedBlock], kiosk_key: SigningKey, target: Path) -> Ex
     data = export_bytes(blocks, kiosk_key)
     if target.exists():
         raise ExportTargetExists(target)
-    # Written under a hidden name and renamed only once it is on the stick: a stick pulled or
-    # a kiosk powered off mid-write leaves no file that looks like a whole export.
+    # Written under a hidden name and published only once it is on the stick: a stick pulled
+    # or a kiosk powered off mid-write leaves no file that looks like a whole export.
     partial = target.with_name(f".{target.name}.partial")
     try:
         partial.unlink(missing_ok=True)  # left by an earlier export that never finished
         write_secret(partial, data)
         try:
-            os.rename(partial, target)
+            _publish(partial, target)
         finally:
             partial.unlink(missing_ok=True)
         sync_folder(target.parent)
-    except OSError as e:
+    except (OSError, SecretFileExists) as e:
         raise ExportFailed(f"cannot write the export {target}: {e}") from e
     return ExportResult(target, blocks[0].block.height, blocks[-1].block.height)
+
+
+def _publish(partial: Path, target: Path) -> None:
+    """Give the finished file its final name, never replacing a file of that name.
+
+    A hard link fails atomically when the name exists, so a file that appeared since the
+    check above is kept. FAT sticks have no hard links: there, the check above is all there
+    is, and rename (which would replace) is used.
+    """
+    try:
+        os.link(partial, target)
+    except FileExistsError as e:
+        raise ExportTargetExists(target) from e
+    except OSError as e:
+        if e.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV):
+            raise
+        if target.exists():
+            raise ExportTargetExists(target) from e
+        os.rename(partial, target)

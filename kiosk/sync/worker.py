@@ -6,6 +6,7 @@ resumes from there, backing off exponentially with jitter; ``wake()`` retries at
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 from collections.abc import Callable, Iterator
@@ -17,11 +18,13 @@ from typing import Protocol
 from kiosk.core.block import SignedBlock
 from kiosk.core.chain import ChainState
 from kiosk.core.checkpoint import Checkpoint, verify_checkpoint
-from kiosk.core.errors import VerificationError
+from kiosk.core.errors import HanpyoError, VerificationError
 from kiosk.core.heartbeat import Heartbeat
 from kiosk.core.merkle import leaf_hash, verify_consistency, verify_inclusion
 from kiosk.sync.client import LedgerClient
 from kiosk.sync.errors import LedgerRefused, LedgerUnreachable, SyncError, UntrustedLedger
+
+log = logging.getLogger("hanpyo.kiosk.sync")
 
 BATCH = 100
 
@@ -126,6 +129,17 @@ class SyncWorker:
             self._wake.wait(delay)
             self._wake.clear()
 
+    def _send_heartbeat(self) -> None:
+        """The fleet report. A report the kiosk cannot even build (a state it has no word
+        for) is logged and skipped: it must never stop the blocks from syncing."""
+        assert self._heartbeat is not None  # noqa: S101 - checked by the caller
+        try:
+            beat = self._heartbeat()
+        except (ValueError, HanpyoError) as e:
+            log.error("heartbeat not sent: the kiosk could not describe its state: %s", e)
+            return
+        self.client.heartbeat(replace(beat, pending_blocks=0))
+
     def _publish(self, status: SyncStatus) -> None:
         self.status = status
         self._on_status(status)
@@ -155,7 +169,7 @@ class SyncWorker:
         if self.store.latest_checkpoint() is None:
             self._trust(self.client.checkpoint())
         if self._heartbeat is not None:
-            self.client.heartbeat(replace(self._heartbeat(), pending_blocks=0))
+            self._send_heartbeat()
         latest = self.store.latest_checkpoint()
         status = SyncStatus(
             online=True,

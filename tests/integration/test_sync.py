@@ -312,3 +312,24 @@ def test_the_worker_posts_heartbeats_the_dashboard_shows(
     assert mine["report"]["pending_blocks"] == 0
     assert mine["alarms"] == ["reader_missing"]
     store.close()
+
+
+def test_a_heartbeat_the_kiosk_cannot_build_does_not_stop_its_blocks(
+    tmp_path: Path, election: SyntheticElection
+) -> None:
+    """A state the heartbeat has no word for (ValueError from its enums) is logged and the
+    report skipped; the ballots still reach the ledger."""
+    from kiosk.core.heartbeat import Heartbeat, ReaderState
+
+    def broken() -> Heartbeat:
+        ReaderState("on fire")  # raises ValueError, as a new reader state would
+        raise AssertionError("unreachable")
+
+    store, box, key = open_kiosk(tmp_path, election)
+    with LedgerServer(tmp_path / "ledger", election) as server:
+        enrol(server, key, "hall A")
+        worker = SyncWorker(store, LedgerClient(server.url, key), server.log_key, heartbeat=broken)
+        cast(box, election, "resident", 0)
+        worker.sync_once()
+    assert store.acknowledged_height() == store.state.height == 3
+    store.close()

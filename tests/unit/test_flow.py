@@ -17,6 +17,7 @@ import pytest
 from kiosk.app import KioskConfig, KioskServices, Timeouts, build_kiosk
 from kiosk.core.chain import Mode, Session
 from kiosk.core.election import sign_package
+from kiosk.flow import effects as fx
 from kiosk.flow import events as ev
 from kiosk.flow import state as st
 from kiosk.flow.events import StaffAction as A
@@ -438,3 +439,20 @@ def test_the_printer_runs_out_of_paper(make_flow: Callable[..., Flow], election)
     assert flow.state.printer_state is PrinterState.NO_PAPER
     flow.staff(A.REPORT)
     assert isinstance(flow.note()[0], st.Explained)
+
+
+def test_the_pin_never_shows_in_a_printed_state_or_effect(
+    make_flow: Callable[..., Flow], election
+) -> None:
+    """States and effects are values a log line or a failing assertion may print: the PIN
+    typed on the pad must not be in what they print."""
+    flow = make_flow()
+    flow.insert(voter(election, "resident"))
+    typed = "97531864"
+    flow.post(*(ev.PinDigit(int(d)) for d in typed))
+    assert flow.state.pin == typed
+    assert typed not in repr(flow.state)
+    _, effects = step(flow.state, ev.PinSubmitted())
+    proving = [e for e in effects if isinstance(e, fx.ProveCard)]
+    assert proving and proving[0].pin == typed
+    assert typed not in repr(effects)

@@ -3,6 +3,7 @@ blocks, an existing file is never replaced, and an export cut short leaves no fi
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
@@ -14,6 +15,7 @@ from kiosk.cli import main
 from kiosk.core.crypto import SigningKey
 from kiosk.core.election import ElectionPackage
 from kiosk.core.export import read_manifest, verify_export
+from kiosk.store import usb_export
 from kiosk.store.chain_store import ChainStore
 from kiosk.store.keys import provision
 from kiosk.store.usb_export import (
@@ -116,9 +118,9 @@ def test_a_failure_before_the_rename_leaves_no_final_file(
 ) -> None:
     def stick_pulled(src: object, dst: object) -> None:
         assert Path(str(src)).read_bytes()  # the whole file was written under its hidden name
-        raise OSError(5, "Input/output error")
+        raise OSError(errno.EIO, "Input/output error")
 
-    monkeypatch.setattr(os, "rename", stick_pulled)
+    monkeypatch.setattr(os, "link", stick_pulled)
     usb = tmp_path / "usb"
     usb.mkdir()
     with pytest.raises(ExportFailed, match=r"cannot write the export .*Input/output error"):
@@ -132,3 +134,40 @@ def test_a_failure_before_the_rename_leaves_no_final_file(
 def test_a_missing_folder_is_a_clear_error(kiosk: Kiosk, tmp_path: Path) -> None:
     with pytest.raises(ExportFailed, match="cannot write the export"):
         export_to_folder(kiosk.store, kiosk.kiosk_key, tmp_path / "not-mounted")
+
+
+def test_a_file_that_appears_during_the_export_is_kept(
+    kiosk: Kiosk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer creates the final name after the first check: the export still refuses
+    it (the hard link fails atomically), and the other file is left as it was."""
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    name = usb_file_name(kiosk.store.kiosk_id, list(kiosk.store.blocks())[-1])
+    real_write = usb_export.write_secret
+
+    def racing_write(path: Path, content: bytes, *, replace: bool = False) -> None:
+        (usb / name).write_bytes(b"someone else's file")
+        real_write(path, content, replace=replace)
+
+    monkeypatch.setattr(usb_export, "write_secret", racing_write)
+    with pytest.raises(ExportTargetExists):
+        export_to_folder(kiosk.store, kiosk.kiosk_key, usb)
+    assert [p.name for p in usb.iterdir()] == [name]
+    assert (usb / name).read_bytes() == b"someone else's file"
+
+
+def test_a_stick_without_hard_links_still_gets_its_file(
+    kiosk: Kiosk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FAT sticks refuse hard links (EPERM): the export falls back to a rename."""
+
+    def no_links(src: object, dst: object) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    done = export_to_folder(kiosk.store, kiosk.kiosk_key, usb)
+    assert list(usb.iterdir()) == [done.path]
+    assert len(_verified_blocks(done.path, kiosk.kiosk_key)) == done.count
