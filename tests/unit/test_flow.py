@@ -456,3 +456,42 @@ def test_the_pin_never_shows_in_a_printed_state_or_effect(
     proving = [e for e in effects if isinstance(e, fx.ProveCard)]
     assert proving and proving[0].pin == typed
     assert typed not in repr(effects)
+
+
+def test_the_staff_screens_export_is_the_file_kiosk_export_writes(
+    make_flow: Callable[..., Flow], election, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A manager's "export to USB" and `kiosk export --all` on the same store: both files
+    pass the check `ledger import` makes, and hold the same signed blocks."""
+    import random
+
+    from kiosk.cli import main
+    from kiosk.core.export import read_manifest, verify_export
+    from testkit.elections import random_ballot, voter_of
+
+    flow = make_flow()
+    box = flow.services.box
+    assert box is not None
+    for n in range(2):
+        someone = voter_of(election, "resident", n)
+        box.cast_ballot(someone, random_ballot(election.package, someone, random.Random(n)))
+    flow.sign_in(staff_card(election, "election_manager"))
+    flow.staff(A.EXPORT)
+    assert flow.note() == said("exported")
+    (staff_file,) = (tmp_path / "usb").iterdir()
+
+    cli_file = tmp_path / "cli.jsonl"
+    store = box.store
+    argv = ["export", str(store.path), "--keys", str(tmp_path / "keys"), "--out", str(cli_file)]
+    assert main([*argv, "--all"]) == 0
+    assert "exported blocks 0..4 (5)" in capsys.readouterr().out
+
+    def verified_blocks(path: Path) -> list[bytes]:
+        head, *lines = path.read_bytes().splitlines()
+        manifest, signature = read_manifest(head)
+        verify_export(manifest, signature, flow.services.keys.kiosk_key.public_key, lines)
+        return lines
+
+    blocks = verified_blocks(staff_file)
+    assert blocks == verified_blocks(cli_file) == [b.encode() for b in store.blocks()]
+    assert len(blocks) == 5  # genesis, mode, session open and the two ballots
