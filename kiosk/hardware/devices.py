@@ -12,8 +12,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from kiosk.hardware.errors import CardRemovedError, ReaderError
-from kiosk.hardware.openpgp_sim import VirtualCard
+from kiosk.hardware.card.errors import CardRemovedError, ReaderError
+from kiosk.hardware.sim.virtual_card import VirtualCard
 
 
 # -- card readers --------------------------------------------------------------------------------

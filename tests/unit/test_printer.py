@@ -19,7 +19,7 @@ from escpos.printer import Dummy
 from PIL import Image
 
 from kiosk.core.errors import HanpyoError
-from kiosk.hardware.printer import (
+from kiosk.hardware.printer.escpos import (
     EscposPrinter,
     MemoryPrinter,
     PrinterError,

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kiosk.hardware.openpgp_sim_state import (
+from kiosk.hardware.sim.card_state import (
     ED25519,
     HISTORICAL_BYTES,
     X25519,
@@ -27,7 +27,7 @@ from kiosk.hardware.openpgp_sim_state import (
     parse_tlvs,
     tlv,
 )
-from kiosk.hardware.simulator import (
+from kiosk.hardware.sim.simulator import (
     Simulator,
     SimulatorError,
     VirtualCard,

@@ -13,10 +13,10 @@ from kiosk.core.crypto import SigningKey
 from kiosk.core.encoding import b64d, b64e
 from kiosk.core.errors import HanpyoError
 from kiosk.core.roll import add_staff, add_voter, empty_roll
-from kiosk.hardware.enrolment import FACTORY_ADMIN_PIN, CardSetup, provision_card
-from kiosk.hardware.errors import ApduError, ReaderError, UnsupportedCardError
-from kiosk.hardware.openpgp import KeyRef, OpenPGPCard
-from kiosk.hardware.pcsc import PcscConnection, list_readers, wait_for_card
+from kiosk.hardware.card.enrolment import FACTORY_ADMIN_PIN, CardSetup, provision_card
+from kiosk.hardware.card.errors import ApduError, ReaderError, UnsupportedCardError
+from kiosk.hardware.card.openpgp import KeyRef, OpenPGPCard
+from kiosk.hardware.pcsc.connection import PcscConnection, list_readers, wait_for_card
 
 
 def add_parser(sub: Any) -> None:

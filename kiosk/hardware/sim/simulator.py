@@ -25,8 +25,8 @@ from typing import Any
 
 from kiosk.core.errors import HanpyoError
 from kiosk.core.jsonreader import Reader
-from kiosk.hardware.openpgp_sim import VirtualCard
-from kiosk.hardware.openpgp_sim_state import CardFileError, SimulatorError, WrongPinReply
+from kiosk.hardware.sim.card_state import CardFileError, SimulatorError, WrongPinReply
+from kiosk.hardware.sim.virtual_card import VirtualCard
 
 __all__ = ["DEFAULT_PORT", "Simulator", "SimulatorError", "VirtualCard", "VpcdReader"]
 
@@ -426,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m kiosk.hardware.simulator",
+        prog="python -m kiosk.hardware.sim.simulator",
         description="Virtual OpenPGP cards in vpcd card readers (vsmartcard), through pcscd.",
     )
     sub = parser.add_subparsers(dest="command", required=True)

@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     le.add_argument("--data", type=Path, required=True)
     le.add_argument("--authority", required=True)
 
-    from kiosk.cards import add_parser as add_cards_parser
+    from kiosk.cli.cards import add_parser as add_cards_parser
 
     add_cards_parser(sub)
 
@@ -118,7 +118,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"exported blocks {done.first}..{done.last} ({done.count}) to {args.out}")
         return 0
     if args.command == "cards":
-        from kiosk.cards import run as run_cards
+        from kiosk.cli.cards import run as run_cards
 
         return run_cards(args)
     if args.command in ("run", "load-election"):

@@ -12,10 +12,11 @@ from typing import Any
 
 from smartcard import scard
 
+from kiosk.hardware.card.errors import CardError, CardRemovedError, ReaderError
+
 # The reader events are device values (kiosk.hardware.devices); named here too, as before.
 from kiosk.hardware.devices import ReaderEvent as ReaderEvent
 from kiosk.hardware.devices import ReaderEventKind as ReaderEventKind
-from kiosk.hardware.errors import CardError, CardRemovedError, ReaderError
 
 PNP_READER = "\\\\?PnP?\\Notification"
 _SERVICE_GONE = {

@@ -24,7 +24,7 @@ import nacl.signing
 from kiosk.core.crypto import SigningKey
 from kiosk.core.encoding import parse_json
 from kiosk.core.errors import EncodingError
-from kiosk.hardware.openpgp_sim_state import (
+from kiosk.hardware.sim.card_state import (
     ATR,
     CERTIFICATE,
     HISTORICAL_BYTES,

@@ -22,7 +22,7 @@ import segno
 from escpos.exceptions import Error as EscposError  # light: loads no printer profiles
 from PIL import Image, ImageDraw, ImageFont
 
-from kiosk.assets import asset_path
+from hanpyo_assets import asset_path
 from kiosk.core.errors import HanpyoError
 
 if TYPE_CHECKING:
