@@ -230,7 +230,7 @@ def _worker(spec: dict[str, Any]) -> dict[str, Any]:
     from kiosk.hardware.card.auth import identify
     from kiosk.hardware.card.openpgp import OpenPGPCard
     from kiosk.hardware.pcsc.connection import PcscConnection, wait_for_card
-    from kiosk.hardware.printer.escpos import MemoryPrinter
+    from kiosk.hardware.printer.memory import MemoryPrinter
     from kiosk.hardware.sim.simulator import Simulator
     from kiosk.hardware.sim.virtual_card import VirtualCard
     from kiosk.ui.main import build_ui

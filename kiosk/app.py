@@ -20,7 +20,8 @@ from kiosk.core.encoding import b64d, parse_json
 from kiosk.core.errors import HanpyoError
 from kiosk.core.heartbeat import Heartbeat, PrinterReport, ReaderState
 from kiosk.hardware.devices import CardReader, Clock, SystemClock, UsbFolder, UsbStick
-from kiosk.hardware.printer.escpos import PrinterState, ReceiptPrinter, open_printer
+from kiosk.hardware.printer.escpos import open_printer
+from kiosk.hardware.printer.receipt import PrinterState, ReceiptPrinter
 from kiosk.store.ballot_box import BallotBox
 from kiosk.store.chain_store import ChainStore
 from kiosk.store.keys import KioskKeys, load_keys

@@ -14,7 +14,7 @@ from PySide6.QtCore import QPointF
 from PySide6.QtQuick import QQuickItem
 
 from kiosk.app import KioskServices
-from kiosk.hardware.printer.escpos import MemoryPrinter
+from kiosk.hardware.printer.memory import MemoryPrinter
 from kiosk.hardware.sim.simulator import Simulator
 from kiosk.hardware.sim.virtual_card import VirtualCard
 from kiosk.ui.main import KioskUi

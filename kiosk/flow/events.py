@@ -13,7 +13,7 @@ from typing import Any
 from kiosk.core.chain import ChainState
 from kiosk.core.election import ElectionPackage
 from kiosk.hardware.card.auth import CardHolder
-from kiosk.hardware.printer.escpos import PrinterState
+from kiosk.hardware.printer.receipt import PrinterState
 from kiosk.sync.eligibility import Elsewhere
 from kiosk.sync.worker import SyncStatus
 

@@ -25,7 +25,7 @@ from kiosk.flow.state import Setup
 from kiosk.hardware.card.auth import identify, prove
 from kiosk.hardware.card.openpgp import OpenPGPCard
 from kiosk.hardware.devices import Connection, ReaderEvent, ReaderEventKind
-from kiosk.hardware.printer.escpos import PrinterState, Receipt
+from kiosk.hardware.printer.receipt import PrinterState, Receipt
 from kiosk.store.errors import AlreadyVotedError
 from kiosk.sync.eligibility import check_elsewhere
 

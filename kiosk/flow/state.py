@@ -10,7 +10,7 @@ from kiosk.core.election import ElectionPackage, Text
 from kiosk.flow.ballot_form import BallotForm
 from kiosk.hardware.card import session as cs
 from kiosk.hardware.card.auth import CardHolder
-from kiosk.hardware.printer.escpos import PrinterState
+from kiosk.hardware.printer.receipt import PrinterState
 from kiosk.sync.worker import SyncStatus
 
 PIN_MAX = 12

@@ -11,7 +11,7 @@ from kiosk.core.election import ContestKind, Option, Text
 from kiosk.flow.ballot_form import BallotForm
 from kiosk.flow.state import PIN_MIN, Kiosk, NotePart, Settings, StaffLine, Warning
 from kiosk.hardware.card import session as cs
-from kiosk.hardware.printer.escpos import PrinterState
+from kiosk.hardware.printer.receipt import PrinterState
 from kiosk.sync.worker import SyncStatus
 
 

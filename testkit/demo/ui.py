@@ -21,7 +21,7 @@ from pathlib import Path
 
 from kiosk.app import KioskConfig, build_kiosk
 from kiosk.core.election import sign_package
-from kiosk.hardware.printer.escpos import MemoryPrinter
+from kiosk.hardware.printer.memory import MemoryPrinter
 from kiosk.hardware.sim.private_pcscd import private_pcscd
 from kiosk.hardware.sim.simulator import ControlServer, Simulator
 from kiosk.hardware.sim.virtual_card import VirtualCard

@@ -16,7 +16,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from kiosk.app import KioskConfig, KioskServices, Timeouts, build_kiosk
 from kiosk.core.chain import Mode
 from kiosk.core.election import sign_package
-from kiosk.hardware.printer.escpos import MemoryPrinter
+from kiosk.hardware.printer.memory import MemoryPrinter
 from kiosk.hardware.sim.private_pcscd import PrivatePcscd
 from kiosk.hardware.sim.simulator import Simulator
 from kiosk.store.keys import provision

@@ -9,7 +9,7 @@ from typing import Any
 from kiosk.app import build_kiosk
 from kiosk.core.chain import Mode
 from kiosk.hardware.devices import FakeReader, FakeUsbStick
-from kiosk.hardware.printer.escpos import MemoryPrinter
+from kiosk.hardware.printer.memory import MemoryPrinter
 from kiosk.hardware.sim.virtual_card import VirtualCard
 from testkit.elections import SyntheticElection
 from testkit.robot import Robot

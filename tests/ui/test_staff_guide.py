@@ -37,7 +37,8 @@ from kiosk.core.checkpoint import note_key_id
 from kiosk.core.crypto import SigningKey
 from kiosk.core.encoding import b64e
 from kiosk.core.errors import StateError
-from kiosk.hardware.printer.escpos import MemoryPrinter, PrinterState
+from kiosk.hardware.printer.memory import MemoryPrinter
+from kiosk.hardware.printer.receipt import PrinterState
 from kiosk.hardware.sim.private_pcscd import PrivatePcscd
 from kiosk.hardware.sim.simulator import Simulator
 from kiosk.hardware.sim.virtual_card import VirtualCard

@@ -31,12 +31,10 @@ from kiosk.hardware.sim.simulator import (
     Simulator,
     SimulatorError,
     VirtualCard,
-    VpcdReader,
     card_path,
-    frame,
     main,
-    read_frame,
 )
+from kiosk.hardware.sim.vpcd import VpcdReader, frame, read_frame
 
 SEED = bytes(range(32))
 SELECT = "00A4040006D2760001240100"
