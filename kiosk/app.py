@@ -85,7 +85,7 @@ def build_kiosk(
     The demo, the bench, ``kiosk run`` and the tests all start here."""
     if reader is None:
         # pyscard only when a real reader is used
-        from kiosk.hardware.pcsc.connection import PcscReader
+        from kiosk.hardware.pcsc.watcher import PcscReader
 
         reader = PcscReader()
     devices = Devices(

@@ -16,7 +16,8 @@ from kiosk.core.roll import add_staff, add_voter, empty_roll
 from kiosk.hardware.card.enrolment import FACTORY_ADMIN_PIN, CardSetup, provision_card
 from kiosk.hardware.card.errors import ApduError, ReaderError, UnsupportedCardError
 from kiosk.hardware.card.openpgp import KeyRef, OpenPGPCard
-from kiosk.hardware.pcsc.connection import PcscConnection, list_readers, wait_for_card
+from kiosk.hardware.pcsc.connection import PcscConnection, wait_for_card
+from kiosk.hardware.pcsc.context import list_readers
 
 
 def add_parser(sub: Any) -> None:

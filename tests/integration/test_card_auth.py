@@ -20,13 +20,9 @@ from kiosk.hardware.card.errors import (
 )
 from kiosk.hardware.card.openpgp import OpenPGPCard
 from kiosk.hardware.card.session import Failed, Reading, Waiting, next_state
-from kiosk.hardware.pcsc.connection import (
-    PcscConnection,
-    ReaderEvent,
-    ReaderEventKind,
-    ReaderWatcher,
-    wait_for_card,
-)
+from kiosk.hardware.devices import ReaderEvent, ReaderEventKind
+from kiosk.hardware.pcsc.connection import PcscConnection, wait_for_card
+from kiosk.hardware.pcsc.watcher import ReaderWatcher
 from kiosk.hardware.sim.private_pcscd import PrivatePcscd
 from kiosk.hardware.sim.simulator import Simulator
 from kiosk.hardware.sim.virtual_card import VirtualCard, WrongPinReply
