@@ -1,6 +1,6 @@
 """The kiosk's devices as protocols, each with a fake that has a handle to drive it (insert
 or pull a card, plug or pull a USB stick, stop the clock), as VxSuite does. The real
-drivers are ``pcsc.PcscReader``, ``UsbFolder`` and ``printer.open_printer``."""
+drivers are ``pcsc.watcher.PcscReader``, ``UsbFolder`` and ``printer.escpos.open_printer``."""
 
 from __future__ import annotations
 
