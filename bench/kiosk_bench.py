@@ -44,7 +44,7 @@ from bench.common import Row, percentile, raw_sqlcipher_commits
 from kiosk.app import KioskConfig, Timeouts, build_kiosk
 from kiosk.core.chain import Mode
 from kiosk.core.election import sign_package
-from kiosk.hardware.private_pcscd import private_pcscd
+from kiosk.hardware.sim.private_pcscd import private_pcscd
 from kiosk.store.keys import provision
 from testkit.elections import SyntheticElection, build_election, review_definition
 
@@ -227,12 +227,12 @@ def _worker(spec: dict[str, Any]) -> dict[str, Any]:
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtTest import QTest
 
-    from kiosk.hardware.auth import identify
-    from kiosk.hardware.openpgp import OpenPGPCard
-    from kiosk.hardware.openpgp_sim import VirtualCard
-    from kiosk.hardware.pcsc import PcscConnection, wait_for_card
-    from kiosk.hardware.printer import MemoryPrinter
-    from kiosk.hardware.simulator import Simulator
+    from kiosk.hardware.card.auth import identify
+    from kiosk.hardware.card.openpgp import OpenPGPCard
+    from kiosk.hardware.pcsc.connection import PcscConnection, wait_for_card
+    from kiosk.hardware.printer.memory import MemoryPrinter
+    from kiosk.hardware.sim.simulator import Simulator
+    from kiosk.hardware.sim.virtual_card import VirtualCard
     from kiosk.ui.main import build_ui
     from testkit.robot import Robot
 

@@ -22,12 +22,12 @@ import sqlcipher3
 from bench.common import Row, percentile, raw_sqlcipher_commits, timed
 from kiosk.core.chain import Mode, verify_chain
 from kiosk.core.crypto import SigningKey
-from kiosk.hardware.auth import authenticate
-from kiosk.hardware.openpgp import OpenPGPCard
-from kiosk.hardware.openpgp_sim import VirtualCard
-from kiosk.hardware.pcsc import PcscConnection, wait_for_card
-from kiosk.hardware.private_pcscd import private_pcscd
-from kiosk.hardware.simulator import Simulator
+from kiosk.hardware.card.auth import authenticate
+from kiosk.hardware.card.openpgp import OpenPGPCard
+from kiosk.hardware.pcsc.connection import PcscConnection, wait_for_card
+from kiosk.hardware.sim.private_pcscd import private_pcscd
+from kiosk.hardware.sim.simulator import Simulator
+from kiosk.hardware.sim.virtual_card import VirtualCard
 from kiosk.store.ballot_box import BallotBox
 from kiosk.store.chain_store import ChainStore
 from testkit.elections import build_election, random_ballot, review_definition

@@ -20,7 +20,8 @@ from kiosk.core.encoding import b64d, parse_json
 from kiosk.core.errors import HanpyoError
 from kiosk.core.heartbeat import Heartbeat, PrinterReport, ReaderState
 from kiosk.hardware.devices import CardReader, Clock, SystemClock, UsbFolder, UsbStick
-from kiosk.hardware.printer import PrinterState, ReceiptPrinter, open_printer
+from kiosk.hardware.printer.escpos import open_printer
+from kiosk.hardware.printer.receipt import PrinterState, ReceiptPrinter
 from kiosk.store.ballot_box import BallotBox
 from kiosk.store.chain_store import ChainStore
 from kiosk.store.keys import KioskKeys, load_keys
@@ -50,7 +51,7 @@ class KioskConfig:
     log_key: str | None = None  # the ledger's checkpoint key; without it the kiosk never syncs
     ledger_url: str | None = None  # overrides the package's address (a venue's local mirror)
     reader: str | None = None  # None: the first reader PC/SC reports
-    printer: str = "none"  # see kiosk.hardware.printer.open_printer
+    printer: str = "none"  # see kiosk.hardware.printer.escpos.open_printer
     usb_dir: Path | None = None  # where "export to USB" writes
     # written when an election manager leaves kiosk mode; the installed unit then does not
     # start the kiosk again until the machine restarts (installer/kiosk_host.py)
@@ -83,7 +84,8 @@ def build_kiosk(
     (the PC/SC readers, the USB folder, ``open_printer(config.printer)``, the system clock).
     The demo, the bench, ``kiosk run`` and the tests all start here."""
     if reader is None:
-        from kiosk.hardware.pcsc import PcscReader  # pyscard only when a real reader is used
+        # pyscard only when a real reader is used
+        from kiosk.hardware.pcsc.watcher import PcscReader
 
         reader = PcscReader()
     devices = Devices(

@@ -14,9 +14,9 @@ from PySide6.QtCore import QPointF
 from PySide6.QtQuick import QQuickItem
 
 from kiosk.app import KioskServices
-from kiosk.hardware.openpgp_sim import VirtualCard
-from kiosk.hardware.printer import MemoryPrinter
-from kiosk.hardware.simulator import Simulator
+from kiosk.hardware.printer.memory import MemoryPrinter
+from kiosk.hardware.sim.simulator import Simulator
+from kiosk.hardware.sim.virtual_card import VirtualCard
 from kiosk.ui.main import KioskUi
 from testkit.elections import SyntheticElection
 from testkit.robot import Robot, flickable_of, walk

@@ -11,7 +11,7 @@ import pytest
 
 from kiosk.core.crypto import SigningKey
 from kiosk.core.election import ElectionPackage
-from kiosk.hardware.private_pcscd import PrivatePcscd
+from kiosk.hardware.sim.private_pcscd import PrivatePcscd
 from kiosk.store.ballot_box import BallotBox
 from testkit.elections import SyntheticElection, build_election, mixed_definition
 from testkit.stores import Kiosk, official_store

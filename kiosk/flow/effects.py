@@ -10,7 +10,7 @@ from kiosk.core.chain import Mode
 from kiosk.core.election import DuplicatePolicy, Voter
 from kiosk.flow.events import StaffAction
 from kiosk.flow.staff_report import ReportKind
-from kiosk.hardware.auth import CardHolder
+from kiosk.hardware.card.auth import CardHolder
 
 
 # -- timers (the "are you still there?" warning) -----------------------------------------------

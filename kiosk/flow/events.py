@@ -12,8 +12,8 @@ from typing import Any
 
 from kiosk.core.chain import ChainState
 from kiosk.core.election import ElectionPackage
-from kiosk.hardware.auth import CardHolder
-from kiosk.hardware.printer import PrinterState
+from kiosk.hardware.card.auth import CardHolder
+from kiosk.hardware.printer.receipt import PrinterState
 from kiosk.sync.eligibility import Elsewhere
 from kiosk.sync.worker import SyncStatus
 

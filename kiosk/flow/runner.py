@@ -22,10 +22,10 @@ from kiosk.flow import events as ev
 from kiosk.flow.events import StaffAction as A
 from kiosk.flow.staff_report import report_receipt
 from kiosk.flow.state import Setup
-from kiosk.hardware.auth import identify, prove
+from kiosk.hardware.card.auth import identify, prove
+from kiosk.hardware.card.openpgp import OpenPGPCard
 from kiosk.hardware.devices import Connection, ReaderEvent, ReaderEventKind
-from kiosk.hardware.openpgp import OpenPGPCard
-from kiosk.hardware.printer import PrinterState, Receipt
+from kiosk.hardware.printer.receipt import PrinterState, Receipt
 from kiosk.store.errors import AlreadyVotedError
 from kiosk.sync.eligibility import check_elsewhere
 

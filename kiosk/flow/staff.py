@@ -33,7 +33,7 @@ from kiosk.flow.state import (
     TallyYesNo,
 )
 from kiosk.flow.voter import Step, activity
-from kiosk.hardware.printer import PrinterState
+from kiosk.hardware.printer.receipt import PrinterState
 
 log = logging.getLogger("hanpyo.kiosk.flow")
 

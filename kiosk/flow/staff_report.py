@@ -13,7 +13,7 @@ from datetime import datetime
 
 from kiosk.core.chain import ChainState, Mode, Session
 from kiosk.core.election import Text
-from kiosk.hardware.printer import Receipt
+from kiosk.hardware.printer.receipt import Receipt
 
 # A figure space (as wide as a digit): the receipt's line wrapping drops leading ASCII
 # spaces, and a wider indent would push a 32-digit kiosk id off an 80 mm line.

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field, replace
 from kiosk.core.chain import ChainState
 from kiosk.core.election import ElectionPackage, Text
 from kiosk.flow.ballot_form import BallotForm
-from kiosk.hardware import card_session as cs
-from kiosk.hardware.auth import CardHolder
-from kiosk.hardware.printer import PrinterState
+from kiosk.hardware.card import session as cs
+from kiosk.hardware.card.auth import CardHolder
+from kiosk.hardware.printer.receipt import PrinterState
 from kiosk.sync.worker import SyncStatus
 
 PIN_MAX = 12

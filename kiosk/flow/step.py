@@ -10,7 +10,7 @@ from kiosk.flow import events as ev
 from kiosk.flow import staff, voter
 from kiosk.flow.state import Kiosk, Screen, Setup
 from kiosk.flow.voter import Step
-from kiosk.hardware import card_session as cs
+from kiosk.hardware.card import session as cs
 
 # Answers to effects: dropped when the card they were asked for has gone.
 ANSWERS = (

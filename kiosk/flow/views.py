@@ -10,8 +10,8 @@ from kiosk.core.chain import Session
 from kiosk.core.election import ContestKind, Option, Text
 from kiosk.flow.ballot_form import BallotForm
 from kiosk.flow.state import PIN_MIN, Kiosk, NotePart, Settings, StaffLine, Warning
-from kiosk.hardware import card_session as cs
-from kiosk.hardware.printer import PrinterState
+from kiosk.hardware.card import session as cs
+from kiosk.hardware.printer.receipt import PrinterState
 from kiosk.sync.worker import SyncStatus
 
 

@@ -12,9 +12,9 @@ from kiosk.flow import effects as fx
 from kiosk.flow import events as ev
 from kiosk.flow.ballot_form import BallotForm
 from kiosk.flow.state import PIN_MAX, PIN_MIN, TEXT_SIZES, Kiosk, Screen, Settings, Warning, forget
-from kiosk.hardware import card_session as cs
-from kiosk.hardware.auth import CardHolder
-from kiosk.hardware.errors import CardError, ReaderError
+from kiosk.hardware.card import session as cs
+from kiosk.hardware.card.auth import CardHolder
+from kiosk.hardware.card.errors import CardError, ReaderError
 from kiosk.sync.eligibility import Elsewhere
 
 log = logging.getLogger("hanpyo.kiosk.flow")

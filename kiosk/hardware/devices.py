@@ -1,6 +1,6 @@
 """The kiosk's devices as protocols, each with a fake that has a handle to drive it (insert
 or pull a card, plug or pull a USB stick, stop the clock), as VxSuite does. The real
-drivers are ``pcsc.PcscReader``, ``UsbFolder`` and ``printer.open_printer``."""
+drivers are ``pcsc.watcher.PcscReader``, ``UsbFolder`` and ``printer.escpos.open_printer``."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from kiosk.hardware.errors import CardRemovedError, ReaderError
-from kiosk.hardware.openpgp_sim import VirtualCard
+from kiosk.hardware.card.errors import CardRemovedError, ReaderError
+from kiosk.hardware.sim.virtual_card import VirtualCard
 
 
 # -- card readers --------------------------------------------------------------------------------

@@ -17,8 +17,8 @@ from PySide6.QtGui import QFont, QFontDatabase, QGuiApplication, QWindow
 from PySide6.QtQml import QQmlApplicationEngine
 from PySide6.QtQuick import QQuickWindow
 
+from hanpyo_assets import asset_path
 from kiosk.app import KioskConfig, KioskServices, build_kiosk
-from kiosk.assets import asset_path
 from kiosk.core.errors import HanpyoError
 from kiosk.ui.bridge import KioskBridge
 from kiosk.ui.theme import FONT_FAMILY, Theme

@@ -14,7 +14,7 @@ from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 CONTEXT = "Kiosk"
 
 MESSAGES: dict[str, Any] = {  # QT_TRANSLATE_NOOP returns its text, typed as object
-    # Why a card cannot be used (kiosk.hardware.card_session.Refusal), then what to do.
+    # Why a card cannot be used (kiosk.hardware.card.session.Refusal), then what to do.
     "not_enrolled": QT_TRANSLATE_NOOP("Kiosk", "This card is not registered for this vote."),
     "blocked": QT_TRANSLATE_NOOP(
         "Kiosk", "This card is locked because the PIN was entered wrongly too many times."

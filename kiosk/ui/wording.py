@@ -14,7 +14,7 @@ from PySide6.QtCore import QCoreApplication, QLocale
 from kiosk.core.election import Text
 from kiosk.flow import state as st
 from kiosk.flow import views as vw
-from kiosk.hardware.printer import PrinterState
+from kiosk.hardware.printer.receipt import PrinterState
 from kiosk.ui.texts import say, say_staff
 
 

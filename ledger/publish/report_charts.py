@@ -17,7 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from kiosk.assets import asset_path
+from hanpyo_assets import asset_path
 from kiosk.core.election import Text
 from ledger.publish.report_fonts import FONT_FILES
 

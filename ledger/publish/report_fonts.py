@@ -9,7 +9,7 @@ import io
 from fontTools import subset  # type: ignore[import-untyped]
 from markupsafe import Markup
 
-from kiosk.assets import asset_path
+from hanpyo_assets import asset_path
 
 FONT_FILES = {"normal": "NanumGothic.ttf", "bold": "NanumGothicBold.ttf"}
 # Always in the embedded font, whatever the page holds: digits, Latin letters, the marks we use.

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
-from kiosk.assets import ASSETS
+from hanpyo_assets import ASSETS
 from kiosk.core.crypto import SigningKey
 from kiosk.core.election import Channel
 from kiosk.core.encoding import b64d, b64e, canonical_json

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from kiosk.assets import ASSETS
+from hanpyo_assets import ASSETS
 from kiosk.core.ballot import Ballot
 from kiosk.core.block import BlockKind, decode_signed_block
 from kiosk.core.chain import Mode, verify_chain
@@ -20,13 +20,13 @@ from kiosk.core.crypto import SigningKey
 from kiosk.core.election import Channel, ElectionPackage, sign_package, verify_package
 from kiosk.core.encoding import b64e
 from kiosk.core.errors import HanpyoError
-from kiosk.hardware.auth import CardHolder, identify, prove
-from kiosk.hardware.errors import WrongPinError
-from kiosk.hardware.openpgp import OpenPGPCard
-from kiosk.hardware.openpgp_sim import VirtualCard
-from kiosk.hardware.pcsc import PcscConnection, wait_for_card
-from kiosk.hardware.private_pcscd import private_pcscd
-from kiosk.hardware.simulator import Simulator
+from kiosk.hardware.card.auth import CardHolder, identify, prove
+from kiosk.hardware.card.errors import WrongPinError
+from kiosk.hardware.card.openpgp import OpenPGPCard
+from kiosk.hardware.pcsc.connection import PcscConnection, wait_for_card
+from kiosk.hardware.sim.private_pcscd import private_pcscd
+from kiosk.hardware.sim.simulator import Simulator
+from kiosk.hardware.sim.virtual_card import VirtualCard
 from kiosk.store.ballot_box import BallotBox
 from kiosk.store.chain_store import ChainStore
 from kiosk.store.keys import load_keys, provision

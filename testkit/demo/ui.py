@@ -21,10 +21,10 @@ from pathlib import Path
 
 from kiosk.app import KioskConfig, build_kiosk
 from kiosk.core.election import sign_package
-from kiosk.hardware.openpgp_sim import VirtualCard
-from kiosk.hardware.printer import MemoryPrinter
-from kiosk.hardware.private_pcscd import private_pcscd
-from kiosk.hardware.simulator import ControlServer, Simulator
+from kiosk.hardware.printer.memory import MemoryPrinter
+from kiosk.hardware.sim.private_pcscd import private_pcscd
+from kiosk.hardware.sim.simulator import ControlServer, Simulator
+from kiosk.hardware.sim.virtual_card import VirtualCard
 from kiosk.store.keys import load_keys, provision
 from testkit.demo.terminal import PIN, SAMPLE, DemoLedger, say
 from testkit.elections import SyntheticElection, build_election, derived_key

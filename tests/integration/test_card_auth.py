@@ -9,9 +9,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from kiosk.hardware.auth import authenticate, identify, prove
-from kiosk.hardware.card_session import Failed, Reading, Waiting, next_state
-from kiosk.hardware.errors import (
+from kiosk.hardware.card.auth import authenticate, identify, prove
+from kiosk.hardware.card.errors import (
     CardBlockedError,
     CardRemovedError,
     NotEnrolledError,
@@ -19,17 +18,14 @@ from kiosk.hardware.errors import (
     UnsupportedCardError,
     WrongPinError,
 )
-from kiosk.hardware.openpgp import OpenPGPCard
-from kiosk.hardware.openpgp_sim import VirtualCard, WrongPinReply
-from kiosk.hardware.pcsc import (
-    PcscConnection,
-    ReaderEvent,
-    ReaderEventKind,
-    ReaderWatcher,
-    wait_for_card,
-)
-from kiosk.hardware.private_pcscd import PrivatePcscd
-from kiosk.hardware.simulator import Simulator
+from kiosk.hardware.card.openpgp import OpenPGPCard
+from kiosk.hardware.card.session import Failed, Reading, Waiting, next_state
+from kiosk.hardware.devices import ReaderEvent, ReaderEventKind
+from kiosk.hardware.pcsc.connection import PcscConnection, wait_for_card
+from kiosk.hardware.pcsc.watcher import ReaderWatcher
+from kiosk.hardware.sim.private_pcscd import PrivatePcscd
+from kiosk.hardware.sim.simulator import Simulator
+from kiosk.hardware.sim.virtual_card import VirtualCard, WrongPinReply
 from testkit.elections import SyntheticElection
 
 KIOSK_ID = "ab" * 16

@@ -19,23 +19,23 @@ from typing import Any
 
 import pytest
 
-from kiosk import cards as cards_command
+from kiosk.cli import cards as cards_command
 from kiosk.cli import main
 from kiosk.core.crypto import SigningKey
 from kiosk.core.election import ElectionPackage, read_package
 from kiosk.core.encoding import b64e
 from kiosk.core.errors import ElectionPackageError
 from kiosk.core.roll import add_voter, empty_roll
-from kiosk.hardware.auth import CardHolder, authenticate
-from kiosk.hardware.enrolment import CardSetup, provision_card
-from kiosk.hardware.errors import WrongPinError
-from kiosk.hardware.openpgp import KeyRef, OpenPGPCard, Pin
-from kiosk.hardware.openpgp_sim import VirtualCard
-from kiosk.hardware.openpgp_sim_state import NAME, ORIGIN_GENERATED, ORIGIN_IMPORTED, Secret
-from kiosk.hardware.openpgp_sim_state import KeyRef as SimKeyRef
-from kiosk.hardware.pcsc import PcscConnection, wait_for_card
-from kiosk.hardware.private_pcscd import PrivatePcscd, reader_name
-from kiosk.hardware.simulator import Simulator
+from kiosk.hardware.card.auth import CardHolder, authenticate
+from kiosk.hardware.card.enrolment import CardSetup, provision_card
+from kiosk.hardware.card.errors import WrongPinError
+from kiosk.hardware.card.openpgp import KeyRef, OpenPGPCard, Pin
+from kiosk.hardware.pcsc.connection import PcscConnection, wait_for_card
+from kiosk.hardware.sim.card_state import NAME, ORIGIN_GENERATED, ORIGIN_IMPORTED, Secret
+from kiosk.hardware.sim.card_state import KeyRef as SimKeyRef
+from kiosk.hardware.sim.private_pcscd import PrivatePcscd, reader_name
+from kiosk.hardware.sim.simulator import Simulator
+from kiosk.hardware.sim.virtual_card import VirtualCard
 from testkit.elections import SyntheticElection, mixed_definition
 
 KIOSK_ID = "cd" * 16

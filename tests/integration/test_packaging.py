@@ -138,7 +138,7 @@ from PySide6.QtCore import QTranslator
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 app = QGuiApplication([])
 import kiosk, ledger
-from kiosk.assets import ASSETS, asset_path
+from hanpyo_assets import ASSETS, asset_path
 from kiosk.ui.main import FONT_FAMILY, QML_DIR, load_fonts
 from ledger.publish.results_report import TEMPLATES
 load_fonts()

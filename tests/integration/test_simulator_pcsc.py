@@ -18,8 +18,8 @@ from smartcard.CardConnection import CardConnection
 from smartcard.Exceptions import CardConnectionException
 from smartcard.System import readers
 
-from kiosk.hardware.private_pcscd import PrivatePcscd
-from kiosk.hardware.simulator import Simulator, VirtualCard
+from kiosk.hardware.sim.private_pcscd import PrivatePcscd
+from kiosk.hardware.sim.simulator import Simulator, VirtualCard
 
 ROOT = Path(__file__).resolve().parents[2]
 SELECT = bytes.fromhex("00A4040006D2760001240100")
@@ -202,7 +202,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
-SIMULATOR = [sys.executable, "-m", "kiosk.hardware.simulator"]
+SIMULATOR = [sys.executable, "-m", "kiosk.hardware.sim.simulator"]
 
 
 def simulator_cli(*args: str) -> subprocess.CompletedProcess[str]:

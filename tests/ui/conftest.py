@@ -16,9 +16,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from kiosk.app import KioskConfig, KioskServices, Timeouts, build_kiosk
 from kiosk.core.chain import Mode
 from kiosk.core.election import sign_package
-from kiosk.hardware.printer import MemoryPrinter
-from kiosk.hardware.private_pcscd import PrivatePcscd
-from kiosk.hardware.simulator import Simulator
+from kiosk.hardware.printer.memory import MemoryPrinter
+from kiosk.hardware.sim.private_pcscd import PrivatePcscd
+from kiosk.hardware.sim.simulator import Simulator
 from kiosk.store.keys import provision
 from testkit.elections import SyntheticElection, build_election, mixed_definition
 from testkit.ui_driver import Kiosk

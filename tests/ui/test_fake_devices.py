@@ -9,8 +9,8 @@ from typing import Any
 from kiosk.app import build_kiosk
 from kiosk.core.chain import Mode
 from kiosk.hardware.devices import FakeReader, FakeUsbStick
-from kiosk.hardware.openpgp_sim import VirtualCard
-from kiosk.hardware.printer import MemoryPrinter
+from kiosk.hardware.printer.memory import MemoryPrinter
+from kiosk.hardware.sim.virtual_card import VirtualCard
 from testkit.elections import SyntheticElection
 from testkit.robot import Robot
 

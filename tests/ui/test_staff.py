@@ -9,7 +9,7 @@ import re
 from kiosk.core.block import BlockKind
 from kiosk.core.election import sign_package
 from kiosk.core.export import is_export, read_manifest, verify_export
-from kiosk.hardware.printer import Receipt
+from kiosk.hardware.printer.receipt import Receipt
 from kiosk.ui.main import build_ui
 from testkit.elections import build_election, review_definition
 from testkit.robot import walk

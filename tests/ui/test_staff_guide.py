@@ -37,10 +37,11 @@ from kiosk.core.checkpoint import note_key_id
 from kiosk.core.crypto import SigningKey
 from kiosk.core.encoding import b64e
 from kiosk.core.errors import StateError
-from kiosk.hardware.openpgp_sim import VirtualCard
-from kiosk.hardware.printer import MemoryPrinter, PrinterState
-from kiosk.hardware.private_pcscd import PrivatePcscd
-from kiosk.hardware.simulator import Simulator
+from kiosk.hardware.printer.memory import MemoryPrinter
+from kiosk.hardware.printer.receipt import PrinterState
+from kiosk.hardware.sim.private_pcscd import PrivatePcscd
+from kiosk.hardware.sim.simulator import Simulator
+from kiosk.hardware.sim.virtual_card import VirtualCard
 from kiosk.store.ballot_box import BallotBox
 from kiosk.store.keys import load_keys
 from kiosk.ui.main import build_ui

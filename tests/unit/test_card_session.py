@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from kiosk.hardware.auth import CardHolder
-from kiosk.hardware.card_session import (
+from kiosk.hardware.card.auth import CardHolder
+from kiosk.hardware.card.errors import (
+    CardBlockedError,
+    CardRemovedError,
+    MalformedResponseError,
+    NotEnrolledError,
+    ReaderError,
+    WrongPinError,
+)
+from kiosk.hardware.card.session import (
     Authenticated,
     AwaitingPin,
     CardInserted,
@@ -23,14 +31,6 @@ from kiosk.hardware.card_session import (
     Refused,
     Waiting,
     next_state,
-)
-from kiosk.hardware.errors import (
-    CardBlockedError,
-    CardRemovedError,
-    MalformedResponseError,
-    NotEnrolledError,
-    ReaderError,
-    WrongPinError,
 )
 
 HOLDER = CardHolder(card_key=bytes(32), serial="12345678", pin_tries=3)

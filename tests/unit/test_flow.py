@@ -26,8 +26,9 @@ from kiosk.flow.state import Screen
 from kiosk.flow.step import start, step
 from kiosk.flow.views import views
 from kiosk.hardware.devices import FakeClock, FakeReader, FakeUsbStick
-from kiosk.hardware.openpgp_sim import VirtualCard
-from kiosk.hardware.printer import MemoryPrinter, PrinterState
+from kiosk.hardware.printer.memory import MemoryPrinter
+from kiosk.hardware.printer.receipt import PrinterState
+from kiosk.hardware.sim.virtual_card import VirtualCard
 from kiosk.store.keys import provision
 from testkit.elections import SyntheticElection, build_election, review_definition
 

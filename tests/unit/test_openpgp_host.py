@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from kiosk.core.crypto import Domain, SigningKey
 from kiosk.core.errors import HanpyoError
-from kiosk.hardware.auth import authenticate, identify
-from kiosk.hardware.errors import (
+from kiosk.hardware.card.auth import authenticate, identify
+from kiosk.hardware.card.errors import (
     ApduError,
     AuthenticationFailedError,
     CardBlockedError,
@@ -23,7 +23,7 @@ from kiosk.hardware.errors import (
     UnsupportedCardError,
     WrongPinError,
 )
-from kiosk.hardware.openpgp import (
+from kiosk.hardware.card.openpgp import (
     ED25519_OID,
     Aid,
     ApplicationData,
@@ -32,7 +32,7 @@ from kiosk.hardware.openpgp import (
     PinStatus,
     _ed25519_point,
 )
-from kiosk.hardware.tlv import encode_tlv, find, parse_tlvs
+from kiosk.hardware.card.tlv import encode_tlv, find, parse_tlvs
 
 AID = bytes.fromhex("D2760001240103040000123456780000")
 ED25519_ATTR = bytes([0x16]) + ED25519_OID

@@ -19,16 +19,10 @@ from escpos.printer import Dummy
 from PIL import Image
 
 from kiosk.core.errors import HanpyoError
-from kiosk.hardware.printer import (
-    EscposPrinter,
-    MemoryPrinter,
-    PrinterError,
-    PrinterState,
-    Receipt,
-    _qr_image,
-    open_printer,
-    render_receipt,
-)
+from kiosk.hardware.printer.escpos import EscposPrinter, open_printer
+from kiosk.hardware.printer.memory import MemoryPrinter
+from kiosk.hardware.printer.receipt import PrinterError, PrinterState, Receipt
+from kiosk.hardware.printer.render import _qr_image, render_receipt
 
 RASTER = b"\x1dv0"  # GS v 0: print a raster bit image
 URL = "http://127.0.0.1:8400/check?code=K7QF2M9XABCD"

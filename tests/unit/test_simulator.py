@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kiosk.hardware.openpgp_sim_state import (
+from kiosk.hardware.sim.card_state import (
     ED25519,
     HISTORICAL_BYTES,
     X25519,
@@ -27,16 +27,14 @@ from kiosk.hardware.openpgp_sim_state import (
     parse_tlvs,
     tlv,
 )
-from kiosk.hardware.simulator import (
+from kiosk.hardware.sim.simulator import (
     Simulator,
     SimulatorError,
     VirtualCard,
-    VpcdReader,
     card_path,
-    frame,
     main,
-    read_frame,
 )
+from kiosk.hardware.sim.vpcd import VpcdReader, frame, read_frame
 
 SEED = bytes(range(32))
 SELECT = "00A4040006D2760001240100"

@@ -11,7 +11,8 @@ import pytest
 from kiosk.core.chain import ChainState, Mode, Session
 from kiosk.core.election import Text
 from kiosk.flow.staff_report import INDENT, ReportKind, local_time, report_receipt
-from kiosk.hardware.printer import PAPER_WIDTH, Receipt, render_receipt
+from kiosk.hardware.printer.receipt import Receipt
+from kiosk.hardware.printer.render import PAPER_WIDTH, render_receipt
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 LATIN = re.compile(r"[A-Za-z]")

@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass
 from typing import Protocol
 
-from kiosk.hardware.errors import (
+from kiosk.hardware.card.errors import (
     ApduError,
     CardBlockedError,
     MalformedResponseError,
@@ -14,7 +14,7 @@ from kiosk.hardware.errors import (
     UnsupportedCardError,
     WrongPinError,
 )
-from kiosk.hardware.tlv import encode_tlv, find
+from kiosk.hardware.card.tlv import encode_tlv, find
 
 OPENPGP_AID = bytes.fromhex("D27600012401")
 ED25519_OID = bytes.fromhex("2B06010401DA470F01")

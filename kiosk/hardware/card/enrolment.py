@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kiosk.hardware.errors import CardError
-from kiosk.hardware.openpgp import KeyRef, OpenPGPCard, Pin
+from kiosk.hardware.card.errors import CardError
+from kiosk.hardware.card.openpgp import KeyRef, OpenPGPCard, Pin
 
 FACTORY_USER_PIN = "123456"
 FACTORY_ADMIN_PIN = "12345678"

@@ -15,7 +15,6 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import nacl.bindings
@@ -24,14 +23,11 @@ import nacl.signing
 from kiosk.core.crypto import SigningKey
 from kiosk.core.encoding import parse_json
 from kiosk.core.errors import EncodingError
-from kiosk.hardware.openpgp_sim_state import (
+from kiosk.hardware.sim.apdu import Command, key_ref, parse_command, parse_key_import
+from kiosk.hardware.sim.card_state import (
     ATR,
-    CERTIFICATE,
-    HISTORICAL_BYTES,
     KDF,
     KDF_DO,
-    LANGUAGE,
-    LOGIN,
     MAX_DATA,
     MAX_PIN,
     MAX_TRIES,
@@ -39,9 +35,7 @@ from kiosk.hardware.openpgp_sim_state import (
     NAME,
     ORIGIN_GENERATED,
     ORIGIN_IMPORTED,
-    SEX,
     STORED_DOS,
-    URL,
     Access,
     CardFileError,
     CardRefusal,
@@ -52,88 +46,17 @@ from kiosk.hardware.openpgp_sim_state import (
     Sw,
     WrongPinReply,
     only,
-    parse_tlvs,
-    read_header,
-    supported_attributes,
     tlv,
+)
+from kiosk.hardware.sim.data_objects import (
+    read_data_objects,
+    set_attributes,
+    set_ca_fingerprint,
+    set_created,
+    set_fingerprint,
 )
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Command:
-    """One command APDU. ``ne`` is the longest answer the host takes; None when Le is absent."""
-
-    cla: int
-    ins: int
-    p1: int
-    p2: int
-    data: bytes = b""
-    ne: int | None = None
-
-    @property
-    def p1p2(self) -> int:
-        return self.p1 << 8 | self.p2
-
-
-def parse_command(apdu: bytes) -> Command:
-    """Split an APDU into its fields by the ISO 7816-4 cases, short or extended; else 6700."""
-    if len(apdu) < 4:
-        raise CardRefusal(Sw.WRONG_LENGTH)
-    head, body = apdu[:4], apdu[4:]
-    data, ne = _short_body(body) if not body or body[0] != 0 or len(body) == 1 else _long_body(body)
-    return Command(head[0], head[1], head[2], head[3], data, ne)
-
-
-def _short_body(body: bytes) -> tuple[bytes, int | None]:
-    if not body:
-        return b"", None
-    if len(body) == 1:
-        return b"", body[0] or 256
-    lc = body[0]
-    if len(body) == 1 + lc:
-        return body[1:], None
-    if len(body) == 2 + lc:
-        return body[1:-1], body[-1] or 256
-    raise CardRefusal(Sw.WRONG_LENGTH)
-
-
-def _long_body(body: bytes) -> tuple[bytes, int | None]:
-    if len(body) == 3:
-        return b"", int.from_bytes(body[1:]) or 65536
-    lc = int.from_bytes(body[1:3])
-    if lc and len(body) == 3 + lc:
-        return body[3:], None
-    if lc and len(body) == 5 + lc:
-        return body[3:-2], int.from_bytes(body[-2:]) or 65536
-    raise CardRefusal(Sw.WRONG_LENGTH)
-
-
-def parse_key_import(data: bytes) -> tuple[KeyRef, bytes]:
-    """The slot and private key of an extended header list: 4D { CRT, 7F48 {...}, 5F48 keys }."""
-    items = parse_tlvs(only(data, 0x4D))
-    if len(items) != 3 or items[1][0] != 0x7F48 or items[2][0] != 0x5F48:
-        raise CardRefusal(Sw.INCORRECT_DATA)
-    ref, template, key_data = _key_ref(items[0][0]), items[1][1], items[2][1]
-    # 7F48 lists tags and lengths without values; 5F48 holds the values in that order.
-    offset, i = 0, 0
-    while i < len(template):
-        tag, length, i = read_header(template, i)
-        if tag == 0x92:
-            private = key_data[offset : offset + length]
-            if len(private) != length:
-                raise CardRefusal(Sw.INCORRECT_DATA)
-            return ref, private
-        offset += length
-    raise CardRefusal(Sw.INCORRECT_DATA)
-
-
-def _key_ref(tag: int) -> KeyRef:
-    try:
-        return KeyRef(tag)
-    except ValueError as e:
-        raise CardRefusal(Sw.INCORRECT_DATA) from e
 
 
 Handler = Callable[[Command], bytes]
@@ -343,45 +266,8 @@ class VirtualCard:
         return value
 
     def data_objects(self) -> dict[int, bytes]:
-        """Every DO GET DATA can read, by tag; constructed ones carry their own tag."""
-        s, keys = self.state, list(self.state.keys.values())
-        dos = {
-            0x004F: s.aid,
-            0x5F52: HISTORICAL_BYTES,
-            0x00C0: self._extended_capabilities(),
-            0x00C4: bytes([s.pw1_for_several_signatures, MAX_PIN, MAX_PIN, MAX_PIN])
-            + bytes(s.tries[secret] for secret in Secret),
-            0x00C5: b"".join(k.fingerprint for k in keys),
-            0x00C6: b"".join(k.ca_fingerprint for k in keys),
-            0x00CD: b"".join(k.created.to_bytes(4) for k in keys),
-            0x00DE: b"".join(bytes([ref.number, k.origin]) for ref, k in s.keys.items()),
-            0x0093: s.signature_counter.to_bytes(3),
-            0x005B: s.dos.get(NAME, b""),
-            0x5F2D: s.dos.get(LANGUAGE, b""),
-            0x5F35: s.dos.get(SEX, b"9"),  # ISO 5218 "not applicable"
-            0x005E: s.dos.get(LOGIN, b""),
-            0x5F50: s.dos.get(URL, b""),
-            0x7F21: s.dos.get(CERTIFICATE, b""),
-            0x7F66: tlv(0x7F66, tlv(0x02, MAX_DATA.to_bytes(2)) * 2),
-        }
-        dos |= {0x00C0 + ref.number: k.attributes for ref, k in s.keys.items()}
-        if KDF in s.dos:
-            dos[0x00F9] = s.dos[KDF]  # returned as stored: GnuPG expects no F9 wrapper
-        dos[0x0065] = tlv(0x65, b"".join(tlv(t, dos[t]) for t in (NAME, LANGUAGE, SEX)))
-        dos[0x007A] = tlv(0x7A, tlv(0x93, dos[0x0093]))
-        discretionary = (0xC0, 0xC1, 0xC2, 0xC3, 0xC4, 0xC5, 0xC6, 0xCD, 0xDE)
-        dos[0x0073] = tlv(0x73, b"".join(tlv(t, dos[t]) for t in discretionary))
-        dos[0x006E] = tlv(
-            0x6E,
-            tlv(0x4F, s.aid) + tlv(0x5F52, HISTORICAL_BYTES) + dos[0x7F66] + dos[0x0073],
-        )
-        return dos
-
-    def _extended_capabilities(self) -> bytes:
-        # GET CHALLENGE, key import, PW status changeable, algorithm attributes changeable,
-        # and KDF-DO when one is present; no secure messaging.
-        flags = 0x40 | 0x20 | 0x10 | 0x04 | (0x01 if KDF in self.state.dos else 0)
-        return bytes([flags, 0]) + (MAX_DATA.to_bytes(2) * 2) + (255).to_bytes(2) + b"\0\0"
+        """Every DO GET DATA can read, by tag (kiosk.hardware.sim.data_objects)."""
+        return read_data_objects(self.state)
 
     # -- PINs --------------------------------------------------------------------------------
     def _verify(self, command: Command) -> bytes:
@@ -467,10 +353,10 @@ class VirtualCard:
         # Per key, in SIG, DEC, AUT order: attributes C1-C3, fingerprints C7-C9,
         # CA fingerprints CA-CC, generation times CE-D0.
         for base, what in (
-            (0xC0, _set_attributes),
-            (0xC6, _set_fingerprint),
-            (0xC9, _set_ca_fingerprint),
-            (0xCD, _set_created),
+            (0xC0, set_attributes),
+            (0xC6, set_fingerprint),
+            (0xC9, set_ca_fingerprint),
+            (0xCD, set_created),
         ):
             if 1 <= tag - base <= 3:
                 return functools.partial(what, self.state, list(KeyRef)[tag - base - 1])
@@ -508,7 +394,7 @@ class VirtualCard:
             raise CardRefusal(Sw.WRONG_P1_P2)
         if len(command.data) < 2 or command.data[1] != len(command.data) - 2:
             raise CardRefusal(Sw.WRONG_LENGTH if not command.data else Sw.INCORRECT_DATA)
-        ref = _key_ref(command.data[0])
+        ref = key_ref(command.data[0])
         if command.p1 == 0x80:
             self._require(Access.PW3)
             self._install(ref, os.urandom(32), ORIGIN_GENERATED)
@@ -587,33 +473,6 @@ class VirtualCard:
             )
             self._forget()
         return b""
-
-
-def _set_attributes(state: CardState, ref: KeyRef, attributes: bytes) -> None:
-    if not supported_attributes(ref, attributes):
-        raise CardRefusal(Sw.INCORRECT_DATA)
-    slot = state.keys[ref]
-    if attributes != slot.attributes:  # a key of another kind no longer fits the slot
-        slot.attributes = attributes
-        slot.erase()
-
-
-def _set_fingerprint(state: CardState, ref: KeyRef, value: bytes) -> None:
-    state.keys[ref].fingerprint = _exactly(value, 20)
-
-
-def _set_ca_fingerprint(state: CardState, ref: KeyRef, value: bytes) -> None:
-    state.keys[ref].ca_fingerprint = _exactly(value, 20)
-
-
-def _set_created(state: CardState, ref: KeyRef, value: bytes) -> None:
-    state.keys[ref].created = int.from_bytes(_exactly(value, 4))
-
-
-def _exactly(value: bytes, length: int) -> bytes:
-    if len(value) != length:
-        raise CardRefusal(Sw.WRONG_LENGTH)
-    return value
 
 
 def _ed25519_sign(seed: bytes, message: bytes) -> bytes:

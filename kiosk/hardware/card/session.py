@@ -6,8 +6,8 @@ import enum
 from dataclasses import dataclass
 from typing import assert_never
 
-from kiosk.hardware.auth import CardHolder
-from kiosk.hardware.errors import (
+from kiosk.hardware.card.auth import CardHolder
+from kiosk.hardware.card.errors import (
     AuthenticationFailedError,
     CardBlockedError,
     CardError,

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from kiosk.core.crypto import Domain, verify_signature
 from kiosk.core.election import ElectionPackage, StaffEntry, Voter
 from kiosk.core.errors import VerificationError
-from kiosk.hardware.errors import (
+from kiosk.hardware.card.errors import (
     AuthenticationFailedError,
     CardBlockedError,
     NotEnrolledError,
     UnsupportedCardError,
 )
-from kiosk.hardware.openpgp import KeyRef, OpenPGPCard
+from kiosk.hardware.card.openpgp import KeyRef, OpenPGPCard
 
 CHALLENGE_NONCE_BYTES = 32
 

@@ -9,18 +9,21 @@ import json
 from pathlib import Path
 from typing import Any
 
+from kiosk.cli.options import Subparsers
 from kiosk.core.crypto import SigningKey
 from kiosk.core.encoding import b64d, b64e
 from kiosk.core.errors import HanpyoError
 from kiosk.core.roll import add_staff, add_voter, empty_roll
-from kiosk.hardware.enrolment import FACTORY_ADMIN_PIN, CardSetup, provision_card
-from kiosk.hardware.errors import ApduError, ReaderError, UnsupportedCardError
-from kiosk.hardware.openpgp import KeyRef, OpenPGPCard
-from kiosk.hardware.pcsc import PcscConnection, list_readers, wait_for_card
+from kiosk.hardware.card.enrolment import FACTORY_ADMIN_PIN, CardSetup, provision_card
+from kiosk.hardware.card.errors import ApduError, ReaderError, UnsupportedCardError
+from kiosk.hardware.card.openpgp import KeyRef, OpenPGPCard
+from kiosk.hardware.pcsc.connection import PcscConnection, wait_for_card
+from kiosk.hardware.pcsc.context import list_readers
 
 
-def add_parser(sub: Any) -> None:
+def add_cards(sub: Subparsers) -> None:
     cards = sub.add_parser("cards", help="read, provision and enrol smart cards")
+    cards.set_defaults(run=run)
     csub = cards.add_subparsers(dest="cards_command", required=True)
     csub.add_parser("readers", help="list the card readers")
 

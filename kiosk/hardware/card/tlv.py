@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from kiosk.hardware.errors import MalformedResponseError
+from kiosk.hardware.card.errors import MalformedResponseError
 
 MAX_DEPTH = 8
 

@@ -1,0 +1,1 @@
+"""The OpenPGP smart-card protocol over a CardConnection: APDUs, TLV, authentication, enrolment."""

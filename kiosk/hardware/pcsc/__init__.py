@@ -1,0 +1,1 @@
+"""PC/SC through pyscard: the only package that imports ``smartcard``."""
