@@ -34,7 +34,7 @@ def beat(server: LedgerServer, key: SigningKey, kiosk: str, **changes: object) -
 
 def test_the_dashboard_puts_the_kiosks_needing_attention_first(
     tmp_path: Path, election: SyntheticElection
-):
+) -> None:
     with LedgerServer(tmp_path / "ledger", election) as server:
         kiosks = {}
         for name in (

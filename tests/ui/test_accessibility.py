@@ -20,7 +20,7 @@ from PySide6.QtQuick import QQuickItem
 
 from kiosk.core.chain import Mode
 from kiosk.ui.theme import FONT_FAMILY, HIGH_CONTRAST, STANDARD, TEXT_SCALES, Palette, Theme
-from testkit.ui_driver import Kiosk, visit_every_screen, walk
+from testkit.ui_driver import Kiosk, KioskFactory, visit_every_screen, walk
 from tests.ui.conftest import PX_PER_MM
 
 QML_DIR = Path(__file__).resolve().parents[2] / "kiosk" / "ui" / "qml"
@@ -271,7 +271,7 @@ def screen_problems(kiosk: Kiosk, where: str) -> list[str]:
     ids=["ko-default", "en-largest-high-contrast"],
 )
 def test_every_screen_meets_the_size_name_and_contrast_rules(
-    kiosk_factory, language: str, size: int, contrast: bool
+    kiosk_factory: KioskFactory, language: str, size: int, contrast: bool
 ) -> None:
     kiosk = kiosk_factory(mode=Mode.TEST)  # the test banner shows on every screen
     problems: list[str] = []
@@ -326,7 +326,7 @@ def test_a_chosen_answer_is_marked_in_words_not_only_in_colour(kiosk: Kiosk) -> 
     assert problem_lines and all(len(line) > 5 for line in problem_lines), problem_lines
 
 
-def test_the_test_mode_banner_says_test_in_words(kiosk_factory) -> None:
+def test_the_test_mode_banner_says_test_in_words(kiosk_factory: KioskFactory) -> None:
     kiosk = kiosk_factory(mode=Mode.TEST)
     kiosk.wait_screen("waiting")
     banner = kiosk.find("testBanner")

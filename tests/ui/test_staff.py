@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import re
 
+from pytestqt.qtbot import QtBot
+
 from kiosk.core.block import BlockKind
 from kiosk.core.election import sign_package
 from kiosk.core.export import is_export, read_manifest, verify_export
@@ -13,7 +15,7 @@ from kiosk.hardware.printer import Receipt
 from kiosk.ui.main import build_ui
 from testkit.elections import build_election, review_definition
 from testkit.robot import walk
-from testkit.ui_driver import SCREENSHOTS, Kiosk
+from testkit.ui_driver import SCREENSHOTS, Kiosk, KioskFactory
 from tests.ui.conftest import PX_PER_MM
 from tests.ui.test_voter_flow import last_ballot
 
@@ -49,7 +51,7 @@ def tally_lines(kiosk: Kiosk) -> list[str]:
     ]
 
 
-def test_a_session_from_mode_to_export(kiosk_factory) -> None:
+def test_a_session_from_mode_to_export(kiosk_factory: KioskFactory) -> None:
     kiosk = kiosk_factory(mode=None)
     assert kiosk.text("headline") == "지금은 이 투표기에서 투표할 수 없습니다."
 
@@ -134,7 +136,9 @@ def test_a_session_from_mode_to_export(kiosk_factory) -> None:
     kiosk.remove()
 
 
-def test_a_printed_report_is_korean_then_english_whatever_the_screen_shows(kiosk_factory) -> None:
+def test_a_printed_report_is_korean_then_english_whatever_the_screen_shows(
+    kiosk_factory: KioskFactory,
+) -> None:
     kiosk = kiosk_factory()  # official mode, session 1 open
     vote(kiosk, kiosk.voter_card("resident", 0))
     vote(kiosk, kiosk.voter_card("resident", 1))
@@ -173,7 +177,9 @@ def test_a_printed_report_is_korean_then_english_whatever_the_screen_shows(kiosk
     kiosk.remove()
 
 
-def test_loading_a_package_shows_its_hash_and_refuses_a_forged_one(kiosk_factory) -> None:
+def test_loading_a_package_shows_its_hash_and_refuses_a_forged_one(
+    kiosk_factory: KioskFactory,
+) -> None:
     kiosk = kiosk_factory(open_session=False)
     other = build_election(
         review_definition(groups=1, per_group=3, election_id="next-vote"), seed="ui"
@@ -198,7 +204,9 @@ def test_loading_a_package_shows_its_hash_and_refuses_a_forged_one(kiosk_factory
     kiosk.remove()
 
 
-def test_a_restarted_kiosk_resumes_its_open_session(kiosk_factory, qtbot) -> None:
+def test_a_restarted_kiosk_resumes_its_open_session(
+    kiosk_factory: KioskFactory, qtbot: QtBot
+) -> None:
     kiosk = kiosk_factory()
     vote(kiosk, kiosk.voter_card("resident", 2))
     config = kiosk.services.config

@@ -8,11 +8,13 @@ import pytest
 
 from kiosk.core.chain import Mode, Session
 from kiosk.core.errors import StateError
-from testkit.elections import random_ballot, voter_of
+from testkit.elections import SyntheticElection, random_ballot, voter_of
 from testkit.stores import Kiosk
 
 
-def test_a_session_opens_pauses_resumes_and_closes_with_its_counts(kiosk: Kiosk, election) -> None:
+def test_a_session_opens_pauses_resumes_and_closes_with_its_counts(
+    kiosk: Kiosk, election: SyntheticElection
+) -> None:
     box = kiosk.box
     assert box.state.session is Session.OPEN and box.state.session_number == 1
     voter = voter_of(election, "resident")
@@ -31,7 +33,7 @@ def test_a_session_opens_pauses_resumes_and_closes_with_its_counts(kiosk: Kiosk,
     assert box.state.ballots == 1
 
 
-def test_no_ballot_while_paused_or_closed(kiosk: Kiosk, election) -> None:
+def test_no_ballot_while_paused_or_closed(kiosk: Kiosk, election: SyntheticElection) -> None:
     box, voter = kiosk.box, voter_of(election, "resident")
     ballot = random_ballot(box.package, voter, random.Random(2))
     box.pause_session()
@@ -58,7 +60,7 @@ def test_session_steps_out_of_order_are_refused_and_leave_no_block(
 
 
 def test_mode_changes_only_between_sessions_and_never_back_to_test_after_official_votes(
-    kiosk: Kiosk, election
+    kiosk: Kiosk, election: SyntheticElection
 ) -> None:
     box = kiosk.box
     with pytest.raises(StateError):
@@ -71,7 +73,7 @@ def test_mode_changes_only_between_sessions_and_never_back_to_test_after_officia
 
 
 def test_test_mode_records_test_ballots_that_do_not_count_as_official(
-    kiosk: Kiosk, election
+    kiosk: Kiosk, election: SyntheticElection
 ) -> None:
     box = kiosk.box
     box.close_session()

@@ -177,7 +177,9 @@ def staff_card(election: SyntheticElection, role: str) -> VirtualCard:
 
 
 # -- the voter -----------------------------------------------------------------------------------
-def test_a_whole_visit_from_card_to_receipt(make_flow: Callable[..., Flow], election) -> None:
+def test_a_whole_visit_from_card_to_receipt(
+    make_flow: Callable[..., Flow], election: SyntheticElection
+) -> None:
     flow = make_flow()
     assert flow.screen is Screen.WAITING and flow.state.reader == flow.reader.name
     flow.post(ev.LanguageChosen("en"), ev.TextSizeChosen(9), ev.HighContrastChosen(True))
@@ -283,7 +285,7 @@ def test_a_choice_over_the_limit_is_refused_with_a_blocking_warning(
     assert views(flow.state).ballot.options[1].chosen and flow.state.warning is None
 
 
-def test_refusals(make_flow: Callable[..., Flow], election) -> None:
+def test_refusals(make_flow: Callable[..., Flow], election: SyntheticElection) -> None:
     flow = make_flow(open_session=False)
     flow.sign_in(voter(election, "resident"))
     assert flow.screen is Screen.MESSAGE and flow.state.message_key == "voting_closed"
@@ -293,7 +295,9 @@ def test_refusals(make_flow: Callable[..., Flow], election) -> None:
     assert flow.screen is Screen.MESSAGE and flow.state.message_key == "not_enrolled"
 
 
-def test_an_answer_for_a_pulled_card_is_dropped(make_flow: Callable[..., Flow], election) -> None:
+def test_an_answer_for_a_pulled_card_is_dropped(
+    make_flow: Callable[..., Flow], election: SyntheticElection
+) -> None:
     flow = make_flow()
     flow.insert(voter(election, "resident"))
     visit = flow.state.visit
@@ -306,7 +310,9 @@ def test_an_answer_for_a_pulled_card_is_dropped(make_flow: Callable[..., Flow], 
 
 
 # -- the idle warning ----------------------------------------------------------------------------
-def test_nobody_answers_the_warning(make_flow: Callable[..., Flow], election) -> None:
+def test_nobody_answers_the_warning(
+    make_flow: Callable[..., Flow], election: SyntheticElection
+) -> None:
     flow = make_flow()
     flow.sign_in(voter(election, "resident"))
     assert flow.timers.idle == IDLE
@@ -319,7 +325,9 @@ def test_nobody_answers_the_warning(make_flow: Callable[..., Flow], election) ->
     assert flow.state.form is None and flow.timers.idle is None
 
 
-def test_more_time_doubles_both_waits(make_flow: Callable[..., Flow], election) -> None:
+def test_more_time_doubles_both_waits(
+    make_flow: Callable[..., Flow], election: SyntheticElection
+) -> None:
     flow = make_flow()
     flow.post(ev.MoreTimeChosen(True))
     assert flow.timers.idle == 2 * IDLE
@@ -339,7 +347,9 @@ def test_settings_chosen_with_no_card_are_reset_after_a_while(
     assert flow.state.settings == st.Settings() and flow.state.seconds_left == 0
 
 
-def test_the_staff_screen_closes_itself(make_flow: Callable[..., Flow], election) -> None:
+def test_the_staff_screen_closes_itself(
+    make_flow: Callable[..., Flow], election: SyntheticElection
+) -> None:
     flow = make_flow()
     flow.sign_in(staff_card(election, "poll_worker"))
     assert flow.screen is Screen.STAFF
@@ -352,7 +362,9 @@ def said(*keys: str) -> tuple[st.NotePart, ...]:
     return tuple(st.Said(k) for k in keys)
 
 
-def test_every_staff_action(make_flow: Callable[..., Flow], election, tmp_path: Path) -> None:
+def test_every_staff_action(
+    make_flow: Callable[..., Flow], election: SyntheticElection, tmp_path: Path
+) -> None:
     flow = make_flow(mode=None)
     flow.sign_in(staff_card(election, "election_manager"))
     assert flow.screen is Screen.STAFF and flow.state.is_manager
@@ -417,7 +429,7 @@ def test_every_staff_action(make_flow: Callable[..., Flow], election, tmp_path: 
 
 
 def test_a_poll_worker_cannot_do_a_managers_actions(
-    make_flow: Callable[..., Flow], election
+    make_flow: Callable[..., Flow], election: SyntheticElection
 ) -> None:
     flow = make_flow()
     flow.sign_in(staff_card(election, "poll_worker"))
@@ -431,7 +443,9 @@ def test_a_poll_worker_cannot_do_a_managers_actions(
     assert flow.note() == said("session_paused")
 
 
-def test_the_printer_runs_out_of_paper(make_flow: Callable[..., Flow], election) -> None:
+def test_the_printer_runs_out_of_paper(
+    make_flow: Callable[..., Flow], election: SyntheticElection
+) -> None:
     flow = make_flow()
     flow.printer.state = PrinterState.NO_PAPER
     flow.sign_in(staff_card(election, "poll_worker"))
