@@ -228,7 +228,7 @@ def run_visits(spec: dict[str, Any]) -> dict[str, Any]:
             """One voter from card in to card out; returns the cast tap → receipt time.
             ``spent`` is emptied at the tap and frozen (copied) once the receipt shows."""
             voter = package.voter_for_card(election.voter_keys[next_voter].public_key)
-            assert voter is not None
+            assert voter is not None and voter.group is not None  # every bench voter has one
             option = next(
                 o.id for o in package.options_in_group(voter.group) if o.id not in voter.excluded
             )

@@ -36,8 +36,19 @@ KIOSK_ID = "ab" * 16
 PIN = "123456"
 
 
-def voter_card(election: SyntheticElection, index: int = 0, **options) -> VirtualCard:
-    return VirtualCard.with_auth_key(election.voter_keys[index].seed, "Hong Gildong", **options)
+def voter_card(
+    election: SyntheticElection,
+    index: int = 0,
+    *,
+    wrong_pin_reply: WrongPinReply = WrongPinReply.RETRIES_LEFT,
+    kdf: bool = False,
+) -> VirtualCard:
+    return VirtualCard.with_auth_key(
+        election.voter_keys[index].seed,
+        "Hong Gildong",
+        wrong_pin_reply=wrong_pin_reply,
+        kdf=kdf,
+    )
 
 
 @contextmanager
@@ -148,6 +159,7 @@ def test_a_card_pulled_mid_command_ends_the_session_cleanly(
     pcscd: PrivatePcscd, election: SyntheticElection, instruction: int, name: str
 ) -> None:
     card = PulledCard.with_auth_key(election.voter_keys[3].seed, "Hong Gildong")
+    assert isinstance(card, PulledCard)  # with_auth_key is declared to return a VirtualCard
     card.pull_on = instruction
     with Simulator(pcscd.ports, cards={"card": card}) as simulator:
         card.pull = lambda: simulator.remove(0)

@@ -16,6 +16,7 @@ from kiosk.store.ballot_box import BallotBox
 from kiosk.store.chain_store import ChainStore
 from kiosk.store.keys import load_keys
 from testkit.elections import SyntheticElection
+from testkit.stores import Kiosk
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -101,7 +102,9 @@ def test_verify_with_a_missing_key_directory_explains_itself(tmp_path: Path) -> 
     assert "kiosk provision" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_ledger_verifies_a_chain_file_and_names_the_broken_block(tmp_path: Path, kiosk) -> None:
+def test_ledger_verifies_a_chain_file_and_names_the_broken_block(
+    tmp_path: Path, kiosk: Kiosk
+) -> None:
     chain = tmp_path / "chain.jsonl"
     lines = [b.encode() for b in kiosk.store.blocks()]
     chain.write_bytes(b"\n".join(lines) + b"\n")
@@ -190,6 +193,7 @@ def test_load_election_checks_the_signature_and_run_starts_and_stops(
         stderr=subprocess.PIPE,
         text=True,
     )
+    assert kiosk.stderr is not None  # stderr=PIPE
     try:
         db = data / f"{election.package.id}-{election.package.short_hash}.db"
         deadline = time.monotonic() + 60

@@ -60,7 +60,8 @@ def test_a_session_from_mode_to_export(kiosk_factory: KioskFactory) -> None:
     kiosk.sign_in(kiosk.staff_card("poll_worker"))
     kiosk.wait_screen("staff")
     assert not kiosk.visible("managerPanel")
-    assert not kiosk.find("openSession").isEnabled()
+    open_session = kiosk.find("openSession")
+    assert open_session is not None and not open_session.isEnabled()
     kiosk.remove()
 
     # The manager runs a logic-and-accuracy test in test mode.
@@ -127,12 +128,13 @@ def test_a_session_from_mode_to_export(kiosk_factory: KioskFactory) -> None:
     kiosk.sign_in(kiosk.staff_card("election_manager"))
     kiosk.tap("exportUsb")
     assert kiosk.text("staffNote") == "체인을 USB 저장 장치로 내보냈습니다."
+    assert kiosk.services.config.usb_dir is not None
     files = list(kiosk.services.config.usb_dir.glob("hanpyo-*.jsonl"))
     assert len(files) == 1
-    lines = files[0].read_bytes().splitlines()
-    assert is_export(lines[0])
-    manifest, signature = read_manifest(lines[0])
-    verify_export(manifest, signature, kiosk.services.keys.kiosk_key.public_key, lines[1:])
+    exported = files[0].read_bytes().splitlines()
+    assert is_export(exported[0])
+    manifest, signature = read_manifest(exported[0])
+    verify_export(manifest, signature, kiosk.services.keys.kiosk_key.public_key, exported[1:])
     kiosk.remove()
 
 
@@ -149,7 +151,9 @@ def test_a_printed_report_is_korean_then_english_whatever_the_screen_shows(
     printed = len(kiosk.printer.printed)
     kiosk.tap("printReport")
     paper = report(kiosk, printed)
-    package, state = kiosk.services.package, kiosk.services.box.state
+    package, box = kiosk.services.package, kiosk.services.box
+    assert package is not None and box is not None
+    state = box.state
 
     assert paper.title == "회차 보고서\nSession report"
     assert paper.lines == (
@@ -188,6 +192,7 @@ def test_loading_a_package_shows_its_hash_and_refuses_a_forged_one(
     forged = json.loads(json.dumps(signed))
     forged["package"]["title"]["ko"] = "가짜 선거"
     usb = kiosk.services.config.usb_dir
+    assert usb is not None
     (usb / "election.json").write_text(json.dumps(forged, ensure_ascii=False))
 
     kiosk.sign_in(kiosk.staff_card("election_manager"))
@@ -200,7 +205,7 @@ def test_loading_a_package_shows_its_hash_and_refuses_a_forged_one(
     assert other.package.short_hash in kiosk.text("pendingHash")
     kiosk.tap("confirmLoad")
     assert kiosk.vm.property("packageHash") == other.package.short_hash
-    assert kiosk.services.package.id == "next-vote"
+    assert kiosk.services.package is not None and kiosk.services.package.id == "next-vote"
     kiosk.remove()
 
 

@@ -14,7 +14,7 @@ from kiosk.core.ballot import ballot_from_plaintext
 from kiosk.core.block import BlockKind
 from kiosk.core.chain import Mode, verify_chain
 from kiosk.core.crypto import SigningKey
-from kiosk.core.election import ElectionPackage
+from kiosk.core.election import ContestId, ElectionPackage
 from kiosk.core.encoding import b64d, b64e, canonical_json
 from kiosk.core.errors import BallotError
 from kiosk.store.ballot_box import BallotBox
@@ -99,7 +99,7 @@ def test_an_invalid_ballot_is_refused_before_anything_is_written(
         ballot.election,
         ballot.category,
         ballot.group,
-        {**ballot.selections, "review": {next(iter(voter.excluded)): 5}},
+        {**ballot.selections, ContestId("review"): {next(iter(voter.excluded)): 5}},
     )
     height = kiosk.box.state.height
     with pytest.raises(BallotError):
