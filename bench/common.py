@@ -209,9 +209,7 @@ def _tracking_codes(digests: bytes, count: int) -> list[str]:
     return [group4(text[i * 16 : (i + 1) * 16]) for i in range(count)]
 
 
-def _synthetic_nullifiers(
-    blocks: list[BlockRow], rng: random.Random
-) -> list[tuple[object, ...]]:
+def _synthetic_nullifiers(blocks: list[BlockRow], rng: random.Random) -> list[tuple[object, ...]]:
     keys = rng.randbytes(len(blocks) * 32)
     return [
         (keys[i * 32 : (i + 1) * 32], BlockKind.BALLOT.value, b[0], b[1], "kiosk", b[6])

@@ -415,10 +415,7 @@ def _rgb(colour: QColor) -> tuple[int, int, int]:
 def _blend(fg: QColor, bg: QColor, opacity: float) -> QColor:
     """``fg`` drawn at ``opacity`` over the opaque ``bg``."""
     return QColor(
-        *(
-            round(opacity * f + (1 - opacity) * b)
-            for f, b in zip(_rgb(fg), _rgb(bg), strict=True)
-        )
+        *(round(opacity * f + (1 - opacity) * b) for f, b in zip(_rgb(fg), _rgb(bg), strict=True))
     )
 
 
