@@ -148,6 +148,7 @@ def prefill(ledger: Ledger, size: int, block_bytes: int, rng: random.Random) -> 
     try:
         if ledger.engine.dialect.name == "postgresql":
             # Planner statistics and a visibility map, as autovacuum would leave a live log.
+            assert raw.driver_connection is not None  # a live DBAPI connection
             raw.driver_connection.autocommit = True
             raw.cursor().execute("VACUUM ANALYZE")
         else:  # start the server on a database, not on a long WAL
@@ -175,9 +176,13 @@ def _synthetic_source(kiosk: str, rng: random.Random) -> dict[str, object]:
     }
 
 
+# A row of ``blocks`` in BLOCK_COLUMNS order.
+BlockRow = tuple[str, int, bytes, str, str, bytes, int, str]
+
+
 def _synthetic_blocks(
     sources: list[str], first: int, count: int, block_bytes: int, rng: random.Random
-) -> list[tuple[object, ...]]:
+) -> list[BlockRow]:
     """Rows for ``blocks`` in its column order; tracking codes in the real format."""
     payload, digests = rng.randbytes(count * block_bytes), rng.randbytes(count * 32)
     codes = _tracking_codes(digests, count)
@@ -204,9 +209,7 @@ def _tracking_codes(digests: bytes, count: int) -> list[str]:
     return [group4(text[i * 16 : (i + 1) * 16]) for i in range(count)]
 
 
-def _synthetic_nullifiers(
-    blocks: list[tuple[object, ...]], rng: random.Random
-) -> list[tuple[object, ...]]:
+def _synthetic_nullifiers(blocks: list[BlockRow], rng: random.Random) -> list[tuple[object, ...]]:
     keys = rng.randbytes(len(blocks) * 32)
     return [
         (keys[i * 32 : (i + 1) * 32], BlockKind.BALLOT.value, b[0], b[1], "kiosk", b[6])

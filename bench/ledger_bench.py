@@ -120,7 +120,7 @@ class Client:
             raise RuntimeError(f"the ledger did not accept the whole batch: {answer.text[:300]}")
         return elapsed
 
-    def get(self, path: str, params: dict[str, object] | None = None) -> requests.Response:
+    def get(self, path: str, params: dict[str, str | int] | None = None) -> requests.Response:
         return _expect(self.session.get(self.server.url + path, params=params, timeout=30), 200)
 
 

@@ -14,6 +14,7 @@ import statistics
 import tempfile
 import time
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import nacl.signing
@@ -53,7 +54,7 @@ def bench_cast(directory: Path, count: int) -> tuple[list[Row], ChainStore, int]
     for voter in voters:
         assert voter is not None
         ballot = random_ballot(package, voter, rng)
-        samples.append(timed(lambda v=voter, b=ballot: box.cast_ballot(v, b)))
+        samples.append(timed(partial(box.cast_ballot, voter, ballot)))
     block_size = len(next(store.blocks(store.state.height)).encode())
     raw = raw_sqlcipher_commits(directory, count, block_size)
     rows = []
@@ -121,9 +122,9 @@ def bench_cards(directory: Path, rounds: int) -> list[Row]:
                     assert holder.voter is not None
                     for _ in range(5):
                         commands.append(
-                            timed(lambda c=card: authenticate(c, "123456", package, "00" * 16))
+                            timed(partial(authenticate, card, "123456", package, "00" * 16))
                         )
-                        round_trips.append(timed(lambda c=connection: c.transmit(SELECT_APDU)))
+                        round_trips.append(timed(partial(connection.transmit, SELECT_APDU)))
                 simulator.remove(0)
                 wait_for_card(reader, present=False, timeout_s=10)
     trip = statistics.median(round_trips) * 1e3

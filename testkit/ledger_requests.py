@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 
 import requests
 
@@ -43,7 +44,7 @@ def signed_post(
 def upload(
     server: LedgerServer,
     key: SigningKey,
-    blocks: list[SignedBlock | bytes],
+    blocks: Sequence[SignedBlock | bytes],
     *,
     kiosk: str | None = None,
     stamp: int | None = None,

@@ -8,12 +8,13 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from PySide6.QtCore import QPointF
 from PySide6.QtQuick import QQuickItem
 
 from kiosk.app import KioskServices
+from kiosk.core.chain import Mode
 from kiosk.hardware.printer.memory import MemoryPrinter
 from kiosk.hardware.sim.simulator import Simulator
 from kiosk.hardware.sim.virtual_card import VirtualCard
@@ -120,6 +121,16 @@ class Kiosk:
         image = self.ui.window.grabWindow()
         assert not image.isNull() and image.save(str(path)), f"could not save {path}"
         return path
+
+
+class KioskFactory(Protocol):
+    """The screen tests' ``kiosk_factory`` fixture: a kiosk window whose chain staff have left
+    in ``mode`` (None: no mode chosen yet), with or without a session open; ``overrides`` are
+    KioskConfig fields (idle timeouts, the USB folder, ...)."""
+
+    def __call__(
+        self, mode: Mode | None = ..., open_session: bool = ..., **overrides: Any
+    ) -> Kiosk: ...
 
 
 def layout_problems(kiosk: Kiosk) -> list[str]:

@@ -23,17 +23,29 @@ from kiosk.hardware.card.session import Failed, Reading, Waiting, next_state
 from kiosk.hardware.devices import ReaderEvent, ReaderEventKind
 from kiosk.hardware.pcsc.connection import PcscConnection, wait_for_card
 from kiosk.hardware.pcsc.watcher import ReaderWatcher
+from kiosk.hardware.sim.card_state import WrongPinReply
 from kiosk.hardware.sim.private_pcscd import PrivatePcscd
 from kiosk.hardware.sim.simulator import Simulator
-from kiosk.hardware.sim.virtual_card import VirtualCard, WrongPinReply
+from kiosk.hardware.sim.virtual_card import VirtualCard
 from testkit.elections import SyntheticElection
 
 KIOSK_ID = "ab" * 16
 PIN = "123456"
 
 
-def voter_card(election: SyntheticElection, index: int = 0, **options) -> VirtualCard:
-    return VirtualCard.with_auth_key(election.voter_keys[index].seed, "Hong Gildong", **options)
+def voter_card(
+    election: SyntheticElection,
+    index: int = 0,
+    *,
+    wrong_pin_reply: WrongPinReply = WrongPinReply.RETRIES_LEFT,
+    kdf: bool = False,
+) -> VirtualCard:
+    return VirtualCard.with_auth_key(
+        election.voter_keys[index].seed,
+        "Hong Gildong",
+        wrong_pin_reply=wrong_pin_reply,
+        kdf=kdf,
+    )
 
 
 @contextmanager
@@ -47,7 +59,9 @@ def card_in(pcscd: PrivatePcscd, card: VirtualCard, reader: int = 0) -> Iterator
             yield OpenPGPCard(connection)
 
 
-def test_an_enrolled_voter_is_authenticated(pcscd: PrivatePcscd, election) -> None:
+def test_an_enrolled_voter_is_authenticated(
+    pcscd: PrivatePcscd, election: SyntheticElection
+) -> None:
     with card_in(pcscd, voter_card(election, 0)) as card:
         holder = authenticate(card, PIN, election.package, KIOSK_ID)
     assert holder.voter is not None and holder.staff is None
@@ -56,7 +70,9 @@ def test_an_enrolled_voter_is_authenticated(pcscd: PrivatePcscd, election) -> No
     assert holder.voter == expected
 
 
-def test_a_staff_member_is_authenticated_with_their_role(pcscd: PrivatePcscd, election) -> None:
+def test_a_staff_member_is_authenticated_with_their_role(
+    pcscd: PrivatePcscd, election: SyntheticElection
+) -> None:
     card = VirtualCard.with_auth_key(election.staff_keys[-1].seed, "Kim Minji")
     with card_in(pcscd, card) as connected:
         holder = authenticate(connected, PIN, election.package, KIOSK_ID)
@@ -65,7 +81,7 @@ def test_a_staff_member_is_authenticated_with_their_role(pcscd: PrivatePcscd, el
 
 @pytest.mark.parametrize("reply", list(WrongPinReply))
 def test_wrong_pins_count_down_to_a_blocked_card(
-    pcscd: PrivatePcscd, election, reply: WrongPinReply
+    pcscd: PrivatePcscd, election: SyntheticElection, reply: WrongPinReply
 ) -> None:
     with card_in(pcscd, voter_card(election, 1, wrong_pin_reply=reply)) as card:
         holder = identify(card, election.package)
@@ -84,7 +100,7 @@ def test_wrong_pins_count_down_to_a_blocked_card(
 
 
 def test_an_unenrolled_card_is_refused_without_spending_a_pin_try(
-    pcscd: PrivatePcscd, election
+    pcscd: PrivatePcscd, election: SyntheticElection
 ) -> None:
     stranger = VirtualCard.with_auth_key(bytes(range(32)), "Stranger")
     with card_in(pcscd, stranger) as card:
@@ -93,7 +109,9 @@ def test_an_unenrolled_card_is_refused_without_spending_a_pin_try(
         assert card.pin_status().pw1_tries == 3
 
 
-def test_a_card_with_a_kdf_do_is_refused_with_a_clear_reason(pcscd: PrivatePcscd, election) -> None:
+def test_a_card_with_a_kdf_do_is_refused_with_a_clear_reason(
+    pcscd: PrivatePcscd, election: SyntheticElection
+) -> None:
     with (
         card_in(pcscd, voter_card(election, 2, kdf=True)) as card,
         pytest.raises(UnsupportedCardError, match="KDF"),
@@ -108,7 +126,9 @@ class NotOpenPGP(VirtualCard):
         return b"\x6a\x82" if apdu[1] == 0xA4 else b"\x6d\x00"
 
 
-def test_a_card_that_is_not_an_openpgp_card_is_refused(pcscd: PrivatePcscd, election) -> None:
+def test_a_card_that_is_not_an_openpgp_card_is_refused(
+    pcscd: PrivatePcscd, election: SyntheticElection
+) -> None:
     with (
         card_in(pcscd, NotOpenPGP.with_auth_key(bytes(32), "x")) as card,
         pytest.raises(NotOpenPGPCardError) as refused,
@@ -133,9 +153,10 @@ class PulledCard(VirtualCard):
     ("instruction", "name"), [(0x20, "VERIFY"), (0x88, "INTERNAL AUTHENTICATE")]
 )
 def test_a_card_pulled_mid_command_ends_the_session_cleanly(
-    pcscd: PrivatePcscd, election, instruction: int, name: str
+    pcscd: PrivatePcscd, election: SyntheticElection, instruction: int, name: str
 ) -> None:
     card = PulledCard.with_auth_key(election.voter_keys[3].seed, "Hong Gildong")
+    assert isinstance(card, PulledCard)  # with_auth_key is declared to return a VirtualCard
     card.pull_on = instruction
     with Simulator(pcscd.ports, cards={"card": card}) as simulator:
         card.pull = lambda: simulator.remove(0)
@@ -150,7 +171,9 @@ def test_a_card_pulled_mid_command_ends_the_session_cleanly(
             assert next_state(session, Failed(removed.value)) == Waiting()
 
 
-def test_two_readers_authenticate_two_cards_at_once(pcscd: PrivatePcscd, election) -> None:
+def test_two_readers_authenticate_two_cards_at_once(
+    pcscd: PrivatePcscd, election: SyntheticElection
+) -> None:
     cards = {"a": voter_card(election, 4), "b": voter_card(election, 5)}
     results: queue.Queue[object] = queue.Queue()
     with Simulator(pcscd.ports, cards=cards) as simulator:
@@ -178,7 +201,9 @@ def test_two_readers_authenticate_two_cards_at_once(pcscd: PrivatePcscd, electio
     assert keys == {election.voter_keys[4].public_key, election.voter_keys[5].public_key}
 
 
-def test_the_kiosk_survives_a_pcscd_restart(pcscd: PrivatePcscd, election) -> None:
+def test_the_kiosk_survives_a_pcscd_restart(
+    pcscd: PrivatePcscd, election: SyntheticElection
+) -> None:
     events: queue.Queue[ReaderEvent] = queue.Queue()
 
     def wait_for(kind: ReaderEventKind, timeout: float = 15) -> ReaderEvent:
@@ -207,7 +232,9 @@ def test_the_kiosk_survives_a_pcscd_restart(pcscd: PrivatePcscd, election) -> No
     assert holder.voter is not None
 
 
-def test_the_watcher_reports_insertion_and_removal(pcscd: PrivatePcscd, election) -> None:
+def test_the_watcher_reports_insertion_and_removal(
+    pcscd: PrivatePcscd, election: SyntheticElection
+) -> None:
     events: queue.Queue[ReaderEvent] = queue.Queue()
     with (
         Simulator(pcscd.ports, cards={"card": voter_card(election, 7)}) as simulator,

@@ -10,11 +10,13 @@ import time
 from pathlib import Path
 
 from kiosk.core.chain import Mode
-from kiosk.core.election import sign_package
+from kiosk.core.election import ElectionPackage, sign_package
 from kiosk.core.encoding import b64e
 from kiosk.store.ballot_box import BallotBox
 from kiosk.store.chain_store import ChainStore
 from kiosk.store.keys import load_keys
+from testkit.elections import SyntheticElection
+from testkit.stores import Kiosk
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,7 +33,7 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
     )
 
 
-def test_the_demo_casts_verifies_and_catches_tampering(tmp_path: Path):
+def test_the_demo_casts_verifies_and_catches_tampering(tmp_path: Path) -> None:
     result = run(
         "testkit.demo", "--terminal", "--out", str(tmp_path / "demo"), "--voters", "5"
     )
@@ -51,7 +53,9 @@ def test_the_demo_casts_verifies_and_catches_tampering(tmp_path: Path):
     assert (tmp_path / "demo" / "kiosk.db").is_file()
 
 
-def test_provision_then_verify_a_store(tmp_path: Path, election, package):
+def test_provision_then_verify_a_store(
+    tmp_path: Path, election: SyntheticElection, package: ElectionPackage
+) -> None:
     keys_dir = tmp_path / "keys"
     result = run("kiosk.cli", "provision", "--keys", str(keys_dir))
     assert result.returncode == 0, result.stderr
@@ -90,7 +94,7 @@ def test_provision_then_verify_a_store(tmp_path: Path, election, package):
     assert "Traceback" not in wrong_authority.stderr
 
 
-def test_verify_with_a_missing_key_directory_explains_itself(tmp_path: Path):
+def test_verify_with_a_missing_key_directory_explains_itself(tmp_path: Path) -> None:
     result = run(
         "kiosk.cli", "verify", str(tmp_path / "kiosk.db"), "--keys", str(tmp_path / "nowhere")
     )
@@ -98,7 +102,9 @@ def test_verify_with_a_missing_key_directory_explains_itself(tmp_path: Path):
     assert "kiosk provision" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_ledger_verifies_a_chain_file_and_names_the_broken_block(tmp_path: Path, kiosk):
+def test_ledger_verifies_a_chain_file_and_names_the_broken_block(
+    tmp_path: Path, kiosk: Kiosk
+) -> None:
     chain = tmp_path / "chain.jsonl"
     lines = [b.encode() for b in kiosk.store.blocks()]
     chain.write_bytes(b"\n".join(lines) + b"\n")
@@ -139,7 +145,7 @@ def test_the_demo_runs_the_whole_system_through_the_screens(tmp_path: Path) -> N
 
 
 def test_load_election_checks_the_signature_and_run_starts_and_stops(
-    tmp_path: Path, election
+    tmp_path: Path, election: SyntheticElection
 ) -> None:
     """What the installed kiosk does: load the package, then run the screen until SIGTERM."""
     signed = sign_package(election.package, election.authority).to_json()
@@ -187,6 +193,7 @@ def test_load_election_checks_the_signature_and_run_starts_and_stops(
         stderr=subprocess.PIPE,
         text=True,
     )
+    assert kiosk.stderr is not None  # stderr=PIPE
     try:
         db = data / f"{election.package.id}-{election.package.short_hash}.db"
         deadline = time.monotonic() + 60

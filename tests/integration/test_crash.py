@@ -23,7 +23,7 @@ def _run_until_killed(directory: Path, rng: random.Random) -> list[str]:
     return [line.split()[2] for line in lines if line.startswith(("CAST", "BLOCK"))]
 
 
-def test_sigkill_while_casting_never_breaks_the_chain_or_loses_a_receipt(tmp_path: Path):
+def test_sigkill_while_casting_never_breaks_the_chain_or_loses_a_receipt(tmp_path: Path) -> None:
     election = crash_election()
     keys = provision(tmp_path / "keys")
     official_store(tmp_path / "kiosk.db", keys.store_key, keys.kiosk_key, election.package).close()

@@ -17,7 +17,7 @@ from testkit.stores import make_chain
 SCREENSHOTS = Path(os.environ.get("HANPYO_SCREENSHOTS", "test-output/screenshots"))
 
 
-def beat(server: LedgerServer, key: SigningKey, kiosk: str, **changes: object) -> None:
+def beat(server: LedgerServer, key: SigningKey, kiosk: str, /, **changes: object) -> None:
     status = {
         "mode": "official",
         "session": "open",
@@ -34,7 +34,7 @@ def beat(server: LedgerServer, key: SigningKey, kiosk: str, **changes: object) -
 
 def test_the_dashboard_puts_the_kiosks_needing_attention_first(
     tmp_path: Path, election: SyntheticElection
-):
+) -> None:
     with LedgerServer(tmp_path / "ledger", election) as server:
         kiosks = {}
         for name in (
@@ -50,14 +50,15 @@ def test_the_dashboard_puts_the_kiosks_needing_attention_first(
             kiosks[name] = (key, enrol(server, key, name))
             chain = make_chain(tmp_path / name, election, key, [("resident", len(kiosks))])
             assert upload(server, key, chain).status_code == 200
-        for name, changes in [
+        states: list[tuple[str, dict[str, str | int]]] = [
             ("A-1 정상", {}),
             ("A-2 리더", {"reader": "missing"}),
             ("B-1 용지", {"printer": "no_paper"}),
             ("B-2 시험", {"mode": "test"}),
             ("C-1 격리", {}),
             ("D-1 지연", {"height": 9, "pending_blocks": 5}),
-        ]:
+        ]
+        for name, changes in states:
             beat(server, *kiosks[name], **changes)
         key, _ = kiosks["C-1 격리"]
         fork = make_chain(tmp_path / "fork", election, key, [("expert", 2)])

@@ -28,7 +28,7 @@ from kiosk.core.encoding import b64e
 from kiosk.core.export import export_bytes
 from kiosk.core.tally import count_plaintexts
 from testkit.chain_writer import ChainWriter
-from testkit.elections import build_election, random_ballot, review_definition
+from testkit.elections import SyntheticElection, build_election, random_ballot, review_definition
 from testkit.ledger_requests import upload
 from testkit.ledger_server import LedgerServer, ledger_cli
 from testkit.nist_schemas import validate
@@ -45,8 +45,15 @@ def run(*args: str, data: Path | None = None, ok: bool = True) -> str:
     return done.stdout + done.stderr
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Event:
+    tmp: Path
+    election: SyntheticElection
+    package: ElectionPackage
+
+
 @pytest.fixture(scope="module")
-def event(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def event(tmp_path_factory: pytest.TempPathFactory) -> Event:
     """The election as the admin creates it: a real ballot key split 3-of-5 by the CLI."""
     tmp = tmp_path_factory.mktemp("event")
     definition = review_definition(8, 6, election_id="review-end-to-end")
@@ -80,7 +87,7 @@ def event(tmp_path_factory: pytest.TempPathFactory) -> dict:
     package = read_package(json.loads((tmp / "unsigned.json").read_text()))
     # The ledger server fixture signs the package with the authority key it is given.
     election = dataclasses.replace(synthetic, package=package)
-    return {"tmp": tmp, "election": election, "package": package}
+    return Event(tmp, election, package)
 
 
 def people(package: ElectionPackage, category: str) -> list[Voter]:
@@ -88,8 +95,8 @@ def people(package: ElectionPackage, category: str) -> list[Voter]:
     return [v for v in found if v is not None and v.category == category]
 
 
-def test_an_election_from_the_halls_to_the_verified_results(event: dict, tmp_path: Path) -> None:
-    package, election = event["package"], event["election"]
+def test_an_election_from_the_halls_to_the_verified_results(event: Event, tmp_path: Path) -> None:
+    package, election = event.package, event.election
     rng = random.Random(2017)
     with LedgerServer(tmp_path / "ledger", election) as server:
         data = server.data
@@ -158,7 +165,7 @@ def test_an_election_from_the_halls_to_the_verified_results(event: dict, tmp_pat
         assert "the log is frozen" in closed
 
         # The trustees meet: two shares are not enough, three are.
-        shares = sorted((event["tmp"] / "shares").glob("trustee-*.txt"))
+        shares = sorted((event.tmp / "shares").glob("trustee-*.txt"))
         published = data / "published"
         too_few = run(
             "tally", "--share", str(shares[0]), "--share", str(shares[1]),

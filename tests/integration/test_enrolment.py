@@ -157,7 +157,8 @@ def enrol(definition: Path, roll: Path, *args: str, reader: str = "0") -> list[s
 
 
 def read_roll(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text("utf-8"))
+    roll: dict[str, Any] = json.loads(path.read_text("utf-8"))
+    return roll
 
 
 def write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
@@ -621,8 +622,10 @@ def test_cli_enrols_a_batch_as_the_operator_inserts_each_card(
             code = cli.finish()
         out, err = capsys.readouterr()
         assert code == 0, err
-        keys = {name: card.auth_public_key for name, card in cards.items()}
-        assert None not in keys.values()
+        keys: dict[str, bytes] = {}
+        for name, card in cards.items():
+            assert card.auth_public_key is not None, f"{name}'s card has no key"
+            keys[name] = card.auth_public_key
         assert keys["lee"] != SigningKey(OLD_OWNER_SEED).public_key
         assert read_roll(roll) == {
             "roll": [
@@ -691,6 +694,7 @@ def test_cli_batch_stops_at_a_bad_row_and_keeps_the_rows_before(
     assert f"the rows before it are saved in {roll}" in err
     assert "enrolled 4 cards" not in out
     assert cli.prompts.empty()  # no card was asked for after the bad row
+    assert card.auth_public_key is not None
     assert read_roll(roll) == {
         "roll": [
             {

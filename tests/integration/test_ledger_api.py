@@ -29,7 +29,7 @@ def server(tmp_path: Path, election: SyntheticElection) -> Iterator[LedgerServer
 
 
 def test_a_kiosk_chain_is_ingested_and_every_ballot_is_provably_in_the_log(
-    server: LedgerServer, election, tmp_path: Path
+    server: LedgerServer, election: SyntheticElection, tmp_path: Path
 ) -> None:
     key = SigningKey.generate()
     kiosk = enrol(server, key, "Hall A kiosk 1")
@@ -62,7 +62,7 @@ def test_a_kiosk_chain_is_ingested_and_every_ballot_is_provably_in_the_log(
 
 
 def test_resending_is_harmless_and_changes_nothing(
-    server: LedgerServer, election, tmp_path: Path
+    server: LedgerServer, election: SyntheticElection, tmp_path: Path
 ) -> None:
     key = SigningKey.generate()
     enrol(server, key, "kiosk")
@@ -77,7 +77,7 @@ def test_resending_is_harmless_and_changes_nothing(
 
 
 def test_a_rejected_block_keeps_the_blocks_before_it(
-    server: LedgerServer, election, tmp_path: Path
+    server: LedgerServer, election: SyntheticElection, tmp_path: Path
 ) -> None:
     key = SigningKey.generate()
     kiosk = enrol(server, key, "kiosk")
@@ -100,7 +100,7 @@ def test_a_rejected_block_keeps_the_blocks_before_it(
 
 @pytest.mark.parametrize("fault", ["gap", "wrong_prev", "malformed", "unknown_field"])
 def test_broken_chains_are_refused_with_a_precise_reason(
-    server: LedgerServer, election, tmp_path: Path, fault: str
+    server: LedgerServer, election: SyntheticElection, tmp_path: Path, fault: str
 ) -> None:
     key = SigningKey.generate()
     enrol(server, key, "kiosk")
@@ -156,7 +156,9 @@ def test_a_chain_for_another_election_is_refused(server: LedgerServer, tmp_path:
     assert answer.json()["accepted"] == 0
 
 
-def test_unauthenticated_writes_are_refused(server: LedgerServer, election, tmp_path: Path) -> None:
+def test_unauthenticated_writes_are_refused(
+    server: LedgerServer, election: SyntheticElection, tmp_path: Path
+) -> None:
     key, stranger = SigningKey.generate(), SigningKey.generate()
     kiosk = enrol(server, key, "kiosk")
     chain = make_chain(tmp_path, election, key, [("resident", 0)])
@@ -193,7 +195,7 @@ def test_oversize_requests_and_batches_are_refused(server: LedgerServer) -> None
 
 
 def test_a_fork_is_kept_as_evidence_and_the_kiosk_quarantined(
-    server: LedgerServer, election, tmp_path: Path
+    server: LedgerServer, election: SyntheticElection, tmp_path: Path
 ) -> None:
     key = SigningKey.generate()
     kiosk = enrol(server, key, "kiosk")
@@ -215,7 +217,7 @@ def test_a_fork_is_kept_as_evidence_and_the_kiosk_quarantined(
 
 
 def test_checkpoints_stay_consistent_as_the_log_grows(
-    server: LedgerServer, election, tmp_path: Path
+    server: LedgerServer, election: SyntheticElection, tmp_path: Path
 ) -> None:
     notes = []
     for n in range(3):
@@ -235,7 +237,7 @@ def test_checkpoints_stay_consistent_as_the_log_grows(
 
 
 def test_a_kiosk_can_ask_whether_a_voter_already_voted(
-    server: LedgerServer, election, tmp_path: Path
+    server: LedgerServer, election: SyntheticElection, tmp_path: Path
 ) -> None:
     key = SigningKey.generate()
     kiosk = enrol(server, key, "kiosk")
@@ -252,7 +254,7 @@ def test_a_kiosk_can_ask_whether_a_voter_already_voted(
 
 
 def test_import_of_a_chain_file_takes_the_same_path_and_is_repeatable(
-    server: LedgerServer, election, tmp_path: Path
+    server: LedgerServer, election: SyntheticElection, tmp_path: Path
 ) -> None:
     key = SigningKey.generate()
     kiosk = enrol(server, key, "USB-only kiosk")

@@ -73,7 +73,7 @@ def sample() -> Published:
     return sample_published()
 
 
-def test_the_public_pages_show_results_checks_and_files(tmp_path: Path, sample: Published):
+def test_the_public_pages_show_results_checks_and_files(tmp_path: Path, sample: Published) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     data = tmp_path / "ledger"
     server = LedgerServer(data, sample.election)

@@ -38,7 +38,7 @@ def chain(
 
 def test_duplicates_follow_the_policy_and_the_numbers_add_up(
     tmp_path: Path, election: SyntheticElection
-):
+) -> None:
     assert election.package.duplicate_policy.value == "in_person_wins"
     with LedgerServer(tmp_path / "ledger", election) as server:
         sources = {}

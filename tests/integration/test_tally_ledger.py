@@ -54,7 +54,10 @@ def election() -> SyntheticElection:
 @pytest.fixture(scope="module")
 def shares(election: SyntheticElection) -> list[str]:
     """The synthetic ballot key split 3-of-5, as `ledger election create` splits a real one."""
-    return shamir_mnemonic.generate_mnemonics(1, [(3, 5)], election.ballot_key.secret)[0]
+    mnemonics: list[str] = shamir_mnemonic.generate_mnemonics(
+        1, [(3, 5)], election.ballot_key.secret
+    )[0]  # shamir_mnemonic ships no type hints
+    return mnemonics
 
 
 @dataclass

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from kiosk.core.duplicates import counted_index, new_ballot_counts
 from kiosk.core.election import DuplicatePolicy
 from kiosk.sync.eligibility import decide
-from ledger.service.reconciliation import counted_ballot
+from ledger.rules.duplicate_policy import counted_ballot
 
 channels = st.lists(st.sampled_from(["kiosk", "online"]), max_size=8)
 policies = st.sampled_from(list(DuplicatePolicy))

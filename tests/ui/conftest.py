@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pytestqt.qtbot import QtBot
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -21,7 +22,7 @@ from kiosk.hardware.sim.private_pcscd import PrivatePcscd
 from kiosk.hardware.sim.simulator import Simulator
 from kiosk.store.keys import provision
 from testkit.elections import SyntheticElection, build_election, mixed_definition
-from testkit.ui_driver import Kiosk
+from testkit.ui_driver import Kiosk, KioskFactory
 
 PX_PER_MM = 96 / 25.4  # a 96-dpi panel: 1280 x 800 is then a 15.9-inch screen
 
@@ -72,15 +73,15 @@ def _picture(path: Path) -> None:
 
 
 @pytest.fixture
-def ui_config(tmp_path: Path, ui_election: SyntheticElection) -> Any:
+def ui_config(tmp_path: Path, ui_election: SyntheticElection) -> Callable[..., KioskConfig]:
     """``make_config`` for this test's folder: ``ui_config(**overrides)``."""
     return lambda **overrides: make_config(tmp_path, ui_election, **overrides)
 
 
 @pytest.fixture
 def kiosk_factory(
-    qtbot: Any, pcscd: PrivatePcscd, tmp_path: Path, ui_election: SyntheticElection
-) -> Iterator[Any]:
+    qtbot: QtBot, pcscd: PrivatePcscd, tmp_path: Path, ui_election: SyntheticElection
+) -> Iterator[KioskFactory]:
     """Builds a kiosk window; ``mode``/``session`` prepare the chain as staff would have."""
     from kiosk.ui.main import build_ui
 
@@ -112,6 +113,6 @@ def kiosk_factory(
 
 
 @pytest.fixture
-def kiosk(kiosk_factory: Any) -> Kiosk:
+def kiosk(kiosk_factory: KioskFactory) -> Kiosk:
     """A kiosk in official mode with a session open, waiting for a card."""
     return kiosk_factory()

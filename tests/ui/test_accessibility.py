@@ -15,12 +15,13 @@ import re
 from pathlib import Path
 
 import pytest
-from PySide6.QtGui import QAccessible, QColor, QFont, QFontInfo, QFontMetricsF
+from PySide6.QtGui import QAccessible, QColor, QFont, QFontInfo, QFontMetricsF, QGuiApplication
 from PySide6.QtQuick import QQuickItem
 
 from kiosk.core.chain import Mode
 from kiosk.ui.theme import FONT_FAMILY, HIGH_CONTRAST, STANDARD, TEXT_SCALES, Palette, Theme
-from testkit.ui_driver import Kiosk, visit_every_screen, walk
+from testkit.robot import walk
+from testkit.ui_driver import Kiosk, KioskFactory, visit_every_screen
 from tests.ui.conftest import PX_PER_MM
 
 QML_DIR = Path(__file__).resolve().parents[2] / "kiosk" / "ui" / "qml"
@@ -135,7 +136,9 @@ def _cap_mm(pixel_size: int, px_per_mm: float, bold: bool = False) -> float:
 @pytest.mark.parametrize(
     "px_per_mm", [PX_PER_MM, 160 / 25.4], ids=["the tests' 96 dpi", "a 160-dpi panel"]
 )
-def test_body_text_and_touch_targets_are_physical_sizes(qapp, px_per_mm: float) -> None:
+def test_body_text_and_touch_targets_are_physical_sizes(
+    qapp: QGuiApplication, px_per_mm: float
+) -> None:
     from kiosk.ui.main import load_fonts
 
     load_fonts()
@@ -165,7 +168,7 @@ def test_body_text_and_touch_targets_are_physical_sizes(qapp, px_per_mm: float) 
     assert caps[-1] >= 9.0
 
 
-def test_sizes_follow_the_panel_density_not_pixels(qapp) -> None:
+def test_sizes_follow_the_panel_density_not_pixels(qapp: QGuiApplication) -> None:
     from kiosk.ui.main import load_fonts
 
     load_fonts()
@@ -271,7 +274,7 @@ def screen_problems(kiosk: Kiosk, where: str) -> list[str]:
     ids=["ko-default", "en-largest-high-contrast"],
 )
 def test_every_screen_meets_the_size_name_and_contrast_rules(
-    kiosk_factory, language: str, size: int, contrast: bool
+    kiosk_factory: KioskFactory, language: str, size: int, contrast: bool
 ) -> None:
     kiosk = kiosk_factory(mode=Mode.TEST)  # the test banner shows on every screen
     problems: list[str] = []
@@ -326,7 +329,7 @@ def test_a_chosen_answer_is_marked_in_words_not_only_in_colour(kiosk: Kiosk) -> 
     assert problem_lines and all(len(line) > 5 for line in problem_lines), problem_lines
 
 
-def test_the_test_mode_banner_says_test_in_words(kiosk_factory) -> None:
+def test_the_test_mode_banner_says_test_in_words(kiosk_factory: KioskFactory) -> None:
     kiosk = kiosk_factory(mode=Mode.TEST)
     kiosk.wait_screen("waiting")
     banner = kiosk.find("testBanner")
@@ -405,13 +408,14 @@ def test_high_contrast_and_every_setting_reset_when_the_card_comes_out(kiosk: Ki
 
 
 # -- inactive controls -----------------------------------------------------------------------
+def _rgb(colour: QColor) -> tuple[int, int, int]:
+    return colour.red(), colour.green(), colour.blue()
+
+
 def _blend(fg: QColor, bg: QColor, opacity: float) -> QColor:
     """``fg`` drawn at ``opacity`` over the opaque ``bg``."""
     return QColor(
-        *(
-            round(opacity * f + (1 - opacity) * b)
-            for f, b in zip(fg.getRgb()[:3], bg.getRgb()[:3], strict=True)
-        )
+        *(round(opacity * f + (1 - opacity) * b) for f, b in zip(_rgb(fg), _rgb(bg), strict=True))
     )
 
 

@@ -17,11 +17,12 @@ from testkit.elections import SyntheticElection, random_ballot
 from testkit.ledger_requests import enrol
 from testkit.ledger_server import LedgerServer
 from testkit.stores import official_store
+from testkit.ui_driver import KioskFactory
 from tests.ui.test_staff import vote
 
 
 def test_the_kiosk_syncs_and_knows_who_voted_elsewhere(
-    kiosk_factory, tmp_path: Path, ui_election: SyntheticElection
+    kiosk_factory: KioskFactory, tmp_path: Path, ui_election: SyntheticElection
 ) -> None:
     with LedgerServer(tmp_path / "ledger", ui_election) as server:
         # Another kiosk in the hall has already recorded the first resident's ballot.

@@ -11,7 +11,7 @@ import pytest
 
 from kiosk.app import Timeouts
 from testkit.elections import derived_key
-from testkit.ui_driver import Kiosk
+from testkit.ui_driver import Kiosk, KioskFactory
 
 
 def store_fingerprint(kiosk: Kiosk) -> tuple[int, str]:
@@ -78,7 +78,7 @@ def test_a_second_vote_on_this_kiosk_is_refused(kiosk: Kiosk) -> None:
     assert store_fingerprint(kiosk) == before
 
 
-def test_voters_are_turned_away_while_the_session_is_closed(kiosk_factory) -> None:
+def test_voters_are_turned_away_while_the_session_is_closed(kiosk_factory: KioskFactory) -> None:
     kiosk = kiosk_factory(open_session=False)
     assert kiosk.text("headline") == "지금은 이 투표기에서 투표할 수 없습니다."
     kiosk.sign_in(kiosk.voter_card("resident", 3))
@@ -169,7 +169,9 @@ FAST = Timeouts(idle_s=1.0, warning_s=2.0)
 
 
 @pytest.mark.parametrize("where", ["pin", "ballot", "detail", "warning", "review", "staff"])
-def test_walking_away_clears_the_ballot_after_a_warning(kiosk_factory, where: str) -> None:
+def test_walking_away_clears_the_ballot_after_a_warning(
+    kiosk_factory: KioskFactory, where: str
+) -> None:
     kiosk = kiosk_factory(timeouts=FAST)
     before = store_fingerprint(kiosk)
     STEPS[where](kiosk)
@@ -183,7 +185,7 @@ def test_walking_away_clears_the_ballot_after_a_warning(kiosk_factory, where: st
     assert store_fingerprint(kiosk) == before
 
 
-def test_i_need_more_time_keeps_the_ballot(kiosk_factory) -> None:
+def test_i_need_more_time_keeps_the_ballot(kiosk_factory: KioskFactory) -> None:
     kiosk = kiosk_factory(timeouts=FAST)
     _to_review(kiosk)
     kiosk.wait_for("timeoutOverlay", timeout=5_000)
@@ -194,7 +196,7 @@ def test_i_need_more_time_keeps_the_ballot(kiosk_factory) -> None:
     assert kiosk.vm.property("receiptCode")
 
 
-def test_the_receipt_times_out_to_take_your_card(kiosk_factory) -> None:
+def test_the_receipt_times_out_to_take_your_card(kiosk_factory: KioskFactory) -> None:
     kiosk = kiosk_factory(timeouts=FAST)
     _to_review(kiosk)
     kiosk.tap("castButton")

@@ -10,11 +10,11 @@ from __future__ import annotations
 import pytest
 
 from kiosk.core.chain import Mode
-from testkit.ui_driver import SCREENSHOTS, layout_problems, visit_every_screen
+from testkit.ui_driver import SCREENSHOTS, KioskFactory, layout_problems, visit_every_screen
 
 
 @pytest.mark.parametrize(("language", "size"), [("ko", 0), ("en", 0), ("ko", 3), ("en", 3)])
-def test_every_screen(kiosk_factory, language: str, size: int) -> None:
+def test_every_screen(kiosk_factory: KioskFactory, language: str, size: int) -> None:
     kiosk = kiosk_factory(mode=Mode.TEST)
     tag = f"{language}-size{size + 1}"
     shots = []

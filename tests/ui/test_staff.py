@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import re
 
+from pytestqt.qtbot import QtBot
+
 from kiosk.core.block import BlockKind
 from kiosk.core.election import sign_package
 from kiosk.core.export import is_export, read_manifest, verify_export
@@ -13,7 +15,7 @@ from kiosk.hardware.printer.receipt import Receipt
 from kiosk.ui.main import build_ui
 from testkit.elections import build_election, review_definition
 from testkit.robot import walk
-from testkit.ui_driver import SCREENSHOTS, Kiosk
+from testkit.ui_driver import SCREENSHOTS, Kiosk, KioskFactory
 from tests.ui.conftest import PX_PER_MM
 from tests.ui.test_voter_flow import last_ballot
 
@@ -49,7 +51,7 @@ def tally_lines(kiosk: Kiosk) -> list[str]:
     ]
 
 
-def test_a_session_from_mode_to_export(kiosk_factory) -> None:
+def test_a_session_from_mode_to_export(kiosk_factory: KioskFactory) -> None:
     kiosk = kiosk_factory(mode=None)
     assert kiosk.text("headline") == "지금은 이 투표기에서 투표할 수 없습니다."
 
@@ -58,7 +60,8 @@ def test_a_session_from_mode_to_export(kiosk_factory) -> None:
     kiosk.sign_in(kiosk.staff_card("poll_worker"))
     kiosk.wait_screen("staff")
     assert not kiosk.visible("managerPanel")
-    assert not kiosk.find("openSession").isEnabled()
+    open_session = kiosk.find("openSession")
+    assert open_session is not None and not open_session.isEnabled()
     kiosk.remove()
 
     # The manager runs a logic-and-accuracy test in test mode.
@@ -125,16 +128,19 @@ def test_a_session_from_mode_to_export(kiosk_factory) -> None:
     kiosk.sign_in(kiosk.staff_card("election_manager"))
     kiosk.tap("exportUsb")
     assert kiosk.text("staffNote") == "체인을 USB 저장 장치로 내보냈습니다."
+    assert kiosk.services.config.usb_dir is not None
     files = list(kiosk.services.config.usb_dir.glob("hanpyo-*.jsonl"))
     assert len(files) == 1
-    lines = files[0].read_bytes().splitlines()
-    assert is_export(lines[0])
-    manifest, signature = read_manifest(lines[0])
-    verify_export(manifest, signature, kiosk.services.keys.kiosk_key.public_key, lines[1:])
+    exported = files[0].read_bytes().splitlines()
+    assert is_export(exported[0])
+    manifest, signature = read_manifest(exported[0])
+    verify_export(manifest, signature, kiosk.services.keys.kiosk_key.public_key, exported[1:])
     kiosk.remove()
 
 
-def test_a_printed_report_is_korean_then_english_whatever_the_screen_shows(kiosk_factory) -> None:
+def test_a_printed_report_is_korean_then_english_whatever_the_screen_shows(
+    kiosk_factory: KioskFactory,
+) -> None:
     kiosk = kiosk_factory()  # official mode, session 1 open
     vote(kiosk, kiosk.voter_card("resident", 0))
     vote(kiosk, kiosk.voter_card("resident", 1))
@@ -145,7 +151,9 @@ def test_a_printed_report_is_korean_then_english_whatever_the_screen_shows(kiosk
     printed = len(kiosk.printer.printed)
     kiosk.tap("printReport")
     paper = report(kiosk, printed)
-    package, state = kiosk.services.package, kiosk.services.box.state
+    package, box = kiosk.services.package, kiosk.services.box
+    assert package is not None and box is not None
+    state = box.state
 
     assert paper.title == "회차 보고서\nSession report"
     assert paper.lines == (
@@ -173,7 +181,9 @@ def test_a_printed_report_is_korean_then_english_whatever_the_screen_shows(kiosk
     kiosk.remove()
 
 
-def test_loading_a_package_shows_its_hash_and_refuses_a_forged_one(kiosk_factory) -> None:
+def test_loading_a_package_shows_its_hash_and_refuses_a_forged_one(
+    kiosk_factory: KioskFactory,
+) -> None:
     kiosk = kiosk_factory(open_session=False)
     other = build_election(
         review_definition(groups=1, per_group=3, election_id="next-vote"), seed="ui"
@@ -182,6 +192,7 @@ def test_loading_a_package_shows_its_hash_and_refuses_a_forged_one(kiosk_factory
     forged = json.loads(json.dumps(signed))
     forged["package"]["title"]["ko"] = "가짜 선거"
     usb = kiosk.services.config.usb_dir
+    assert usb is not None
     (usb / "election.json").write_text(json.dumps(forged, ensure_ascii=False))
 
     kiosk.sign_in(kiosk.staff_card("election_manager"))
@@ -194,11 +205,13 @@ def test_loading_a_package_shows_its_hash_and_refuses_a_forged_one(kiosk_factory
     assert other.package.short_hash in kiosk.text("pendingHash")
     kiosk.tap("confirmLoad")
     assert kiosk.vm.property("packageHash") == other.package.short_hash
-    assert kiosk.services.package.id == "next-vote"
+    assert kiosk.services.package is not None and kiosk.services.package.id == "next-vote"
     kiosk.remove()
 
 
-def test_a_restarted_kiosk_resumes_its_open_session(kiosk_factory, qtbot) -> None:
+def test_a_restarted_kiosk_resumes_its_open_session(
+    kiosk_factory: KioskFactory, qtbot: QtBot
+) -> None:
     kiosk = kiosk_factory()
     vote(kiosk, kiosk.voter_card("resident", 2))
     config = kiosk.services.config

@@ -546,7 +546,8 @@ def open_and_leave(w: Walk) -> None:
     w.waiting()  # the English walk taps [English] here
     w.set_timeouts(FAST)  # after the tap: on the voting screen it would undo the language
     w.staff("poll_worker", guided_ok=True)
-    assert not w.k.find("openSession").isEnabled()  # §2: greyed out until a mode is chosen
+    open_session = w.k.find("openSession")  # §2: greyed out until a mode is chosen
+    assert open_session is not None and not open_session.isEnabled()
     w.k.wait_for("timeoutOverlay", timeout=5000)
     w.look()  # nobody taps [I need more time] (§7 does)
     w.k.wait_screen("message", timeout=8000)

@@ -2,29 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from kiosk.core.ballot import ballot_from_plaintext
 from kiosk.core.block import BlockKind
 from kiosk.core.encoding import b64d
 from testkit.ui_driver import Kiosk
 
 
-def last_ballot(kiosk: Kiosk, kind: BlockKind = BlockKind.BALLOT) -> dict:
+def last_ballot(kiosk: Kiosk, kind: BlockKind = BlockKind.BALLOT) -> dict[str, Any]:
     """Open the last ballot in the store with the election's private key (the test holds it;
     the kiosk never does) and return its contests."""
     assert kiosk.services.box is not None
     blocks = [b for b in kiosk.services.box.store.blocks() if b.block.kind is kind]
     sealed = b64d(blocks[-1].block.body["sealed"])
     key = kiosk.election.ballot_key if kind is BlockKind.BALLOT else kiosk.election.test_key
-    return ballot_from_plaintext(key.open(sealed)).to_json()["contests"]
+    contests: dict[str, Any] = ballot_from_plaintext(key.open(sealed)).to_json()["contests"]
+    return contests
 
 
 def test_a_resident_scores_their_group_and_casts(kiosk: Kiosk) -> None:
     voter = kiosk.voter_card("resident", 0)
-    own = next(
-        iter(
-            kiosk.election.package.voter_for_card(kiosk.election.voter_keys[0].public_key).excluded
-        )
-    )
+    entry = kiosk.election.package.voter_for_card(kiosk.election.voter_keys[0].public_key)
+    assert entry is not None
+    own = next(iter(entry.excluded))
     kiosk.sign_in(voter)
     kiosk.wait_screen("ballot")
     assert kiosk.text("progress") == "1 / 2 쪽"
@@ -57,13 +58,11 @@ def test_a_resident_scores_their_group_and_casts(kiosk: Kiosk) -> None:
 def test_an_online_member_may_like_at_most_two(kiosk: Kiosk) -> None:
     kiosk.sign_in(kiosk.voter_card("online", 0))
     kiosk.wait_screen("ballot")
-    own = next(
-        iter(
-            kiosk.election.package.voter_for_card(
-                kiosk.election.voter_keys[_roll_index(kiosk, "online", 0)].public_key
-            ).excluded
-        )
+    entry = kiosk.election.package.voter_for_card(
+        kiosk.election.voter_keys[_roll_index(kiosk, "online", 0)].public_key
     )
+    assert entry is not None
+    own = next(iter(entry.excluded))
     options = [o.id for o in kiosk.election.package.options_in_group("g001") if o.id != own]
     assert "2" in kiosk.text("contestHint")
     kiosk.tap(f"choose-{options[0]}")

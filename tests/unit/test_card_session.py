@@ -13,6 +13,7 @@ from kiosk.hardware.card.errors import (
     ReaderError,
     WrongPinError,
 )
+from kiosk.hardware.card.errors import CardError as AnyCardError
 from kiosk.hardware.card.session import (
     Authenticated,
     AwaitingPin,
@@ -32,6 +33,8 @@ from kiosk.hardware.card.session import (
     Waiting,
     next_state,
 )
+from kiosk.hardware.card.session import CardEvent as Event
+from kiosk.hardware.card.session import CardState as State
 
 HOLDER = CardHolder(card_key=bytes(32), serial="12345678", pin_tries=3)
 ALL_STATES = [
@@ -45,8 +48,8 @@ ALL_STATES = [
 ]
 
 
-def run(*events):
-    state = NoReader()
+def run(*events: Event) -> State:
+    state: State = NoReader()
     for event in events:
         state = next_state(state, event)
     return state
@@ -84,20 +87,22 @@ def test_a_blocked_card_is_refused_until_removed() -> None:
         (MalformedResponseError("x"), Refusal.UNREADABLE),
     ],
 )
-def test_a_card_that_cannot_be_identified_is_refused_with_its_reason(error, reason) -> None:
+def test_a_card_that_cannot_be_identified_is_refused_with_its_reason(
+    error: AnyCardError, reason: Refusal
+) -> None:
     state = run(ReaderReady(), CardInserted(), Failed(error))
     assert isinstance(state, Refused) and state.reason is reason
 
 
 @pytest.mark.parametrize("state", ALL_STATES)
-def test_pulling_the_card_anywhere_ends_the_session(state) -> None:
+def test_pulling_the_card_anywhere_ends_the_session(state: State) -> None:
     expected = NoReader() if isinstance(state, NoReader) else Waiting()
     assert next_state(state, CardRemoved()) == expected
     assert next_state(state, Failed(CardRemovedError("pulled"))) == Waiting()
 
 
 @pytest.mark.parametrize("state", ALL_STATES)
-def test_losing_the_reader_anywhere_ends_the_session(state) -> None:
+def test_losing_the_reader_anywhere_ends_the_session(state: State) -> None:
     assert next_state(state, ReaderLost(ReaderError("gone"))) == NoReader()
     assert next_state(state, Failed(ReaderError("gone"))) == NoReader()
 

@@ -8,30 +8,38 @@ import pytest
 
 from kiosk.core.chain import Mode, Session
 from kiosk.core.errors import StateError
-from testkit.elections import random_ballot, voter_of
+from kiosk.store.ballot_box import BallotBox
+from testkit.elections import SyntheticElection, random_ballot, voter_of
 from testkit.stores import Kiosk
 
 
-def test_a_session_opens_pauses_resumes_and_closes_with_its_counts(kiosk: Kiosk, election) -> None:
+def session(box: BallotBox) -> Session:
+    """A call, not an attribute chain: mypy would carry one assert's narrowing to the next."""
+    return box.state.session
+
+
+def test_a_session_opens_pauses_resumes_and_closes_with_its_counts(
+    kiosk: Kiosk, election: SyntheticElection
+) -> None:
     box = kiosk.box
-    assert box.state.session is Session.OPEN and box.state.session_number == 1
+    assert session(box) is Session.OPEN and box.state.session_number == 1
     voter = voter_of(election, "resident")
     box.cast_ballot(voter, random_ballot(box.package, voter, random.Random(1)))
     box.pause_session()
-    assert box.state.session is Session.PAUSED
+    assert session(box) is Session.PAUSED
     box.resume_session()
     note = "example.org/log\n5\nAAAA\n"
     kiosk.store.record_sync({}, note, 5, "2026-11-22T10:00:00+00:00")  # as the sync worker does
     closing = box.close_session()
     assert closing.block.body["ballots"] == 1 and closing.block.body["test_ballots"] == 0
     assert closing.block.body["checkpoint"] == note  # the latest verified ledger checkpoint
-    assert box.state.session is Session.CLOSED
+    assert session(box) is Session.CLOSED
     box.open_session()
     assert box.state.session_number == 2 and box.state.session_ballots == 0
     assert box.state.ballots == 1
 
 
-def test_no_ballot_while_paused_or_closed(kiosk: Kiosk, election) -> None:
+def test_no_ballot_while_paused_or_closed(kiosk: Kiosk, election: SyntheticElection) -> None:
     box, voter = kiosk.box, voter_of(election, "resident")
     ballot = random_ballot(box.package, voter, random.Random(2))
     box.pause_session()
@@ -58,7 +66,7 @@ def test_session_steps_out_of_order_are_refused_and_leave_no_block(
 
 
 def test_mode_changes_only_between_sessions_and_never_back_to_test_after_official_votes(
-    kiosk: Kiosk, election
+    kiosk: Kiosk, election: SyntheticElection
 ) -> None:
     box = kiosk.box
     with pytest.raises(StateError):
@@ -71,7 +79,7 @@ def test_mode_changes_only_between_sessions_and_never_back_to_test_after_officia
 
 
 def test_test_mode_records_test_ballots_that_do_not_count_as_official(
-    kiosk: Kiosk, election
+    kiosk: Kiosk, election: SyntheticElection
 ) -> None:
     box = kiosk.box
     box.close_session()

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from kiosk.app import KioskConfig, KioskServices, Timeouts, build_kiosk
-from kiosk.core.chain import Mode, Session
+from kiosk.core.chain import ChainState, Mode, Session
 from kiosk.core.election import sign_package
 from kiosk.flow import effects as fx
 from kiosk.flow import events as ev
@@ -65,8 +65,9 @@ class Flow:
 
     def __init__(self, services: KioskServices, reader: FakeReader, stick: FakeUsbStick) -> None:
         self.services, self.reader, self.stick = services, reader, stick
-        self.printer = services.printer
-        assert isinstance(self.printer, MemoryPrinter)
+        printer = services.printer
+        assert isinstance(printer, MemoryPrinter)
+        self.printer = printer
         self.timers = Timers()
         self.left = False
         self._queue: deque[ev.Event] = deque()
@@ -91,9 +92,14 @@ class Flow:
             self._queue.append(event)
             self._drain()
 
-    @property
+    # Methods, not properties: mypy would keep a property narrowed by one assert across the
+    # events that change it, and call the next assert about it unreachable.
     def screen(self) -> Screen:
         return self.state.screen
+
+    def chain(self) -> ChainState:
+        assert self.state.box is not None, "the flow has no ballot box"
+        return self.state.box
 
     def insert(self, card: VirtualCard) -> None:
         self.reader.insert(card)
@@ -108,7 +114,7 @@ class Flow:
 
     def sign_in(self, card: VirtualCard, pin: str = PIN) -> None:
         self.insert(card)
-        assert self.screen is Screen.PIN
+        assert self.screen() is Screen.PIN
         self.type_pin(pin)
 
     def staff(self, action: A, mode: str = "") -> None:
@@ -179,26 +185,28 @@ def staff_card(election: SyntheticElection, role: str) -> VirtualCard:
 
 
 # -- the voter -----------------------------------------------------------------------------------
-def test_a_whole_visit_from_card_to_receipt(make_flow: Callable[..., Flow], election) -> None:
+def test_a_whole_visit_from_card_to_receipt(
+    make_flow: Callable[..., Flow], election: SyntheticElection
+) -> None:
     flow = make_flow()
-    assert flow.screen is Screen.WAITING and flow.state.reader == flow.reader.name
+    assert flow.screen() is Screen.WAITING and flow.state.reader == flow.reader.name
     flow.post(ev.LanguageChosen("en"), ev.TextSizeChosen(9), ev.HighContrastChosen(True))
     assert flow.state.settings == st.Settings("en", False, 3, True)  # the size is clamped
 
     flow.insert(voter(election, "resident"))
-    assert flow.screen is Screen.PIN
+    assert flow.screen() is Screen.PIN
     assert flow.state.settings.language == "en"  # chosen before the card: kept for it
     flow.post(*(ev.PinDigit(d) for d in range(10)), ev.PinDigit(1), ev.PinDigit(2))
     assert len(flow.state.pin) == st.PIN_MAX  # the 13th digit is not taken
     flow.post(*(ev.PinBack() for _ in range(st.PIN_MAX)))
     flow.post(*(ev.PinDigit(0) for _ in range(5)), ev.PinSubmitted())
-    assert flow.screen is Screen.PIN and not views(flow.state).pin.ready  # 5 digits: too few
+    assert flow.screen() is Screen.PIN and not views(flow.state).pin.ready  # 5 digits: too few
     flow.post(ev.PinDigit(0), ev.PinSubmitted())  # a wrong PIN
     pin = views(flow.state).pin
-    assert flow.screen is Screen.PIN and pin.wrong and pin.tries_left == 2 and pin.length == 0
+    assert flow.screen() is Screen.PIN and pin.wrong and pin.tries_left == 2 and pin.length == 0
 
     flow.type_pin()
-    assert flow.screen is Screen.BALLOT
+    assert flow.screen() is Screen.BALLOT
     form = flow.state.form
     assert form is not None
     ballot = views(flow.state).ballot
@@ -223,37 +231,37 @@ def test_a_whole_visit_from_card_to_receipt(make_flow: Callable[..., Flow], elec
     flow.post(ev.PreviousPage())
     assert flow.state.page == 0
     flow.post(ev.NextPage(), ev.GoOnAnyway())
-    while flow.screen is Screen.BALLOT:
+    while flow.screen() is Screen.BALLOT:
         page = views(flow.state).ballot
         if page.contest_kind == "yesno":
             flow.post(ev.AnswerGiven("yes"))
         flow.post(ev.NextPage())
         if flow.state.warning is not None:
             flow.post(ev.GoOnAnyway())
-    assert flow.screen is Screen.REVIEW
+    assert flow.screen() is Screen.REVIEW
     review = views(flow.state).review.rows
     assert len(review) == len(form.contests) and review[0].problem == ("unscored", warning.n)
     flow.post(ev.ChangeContest(0))
-    assert flow.screen is Screen.BALLOT and flow.state.page == 0
+    assert flow.screen() is Screen.BALLOT and flow.state.page == 0
     flow.post(ev.NextPage(), ev.GoOnAnyway())
-    while flow.screen is Screen.BALLOT:
+    while flow.screen() is Screen.BALLOT:
         flow.post(ev.NextPage(), ev.GoOnAnyway())
 
     flow.post(ev.CastAsked())
-    assert flow.screen is Screen.RECEIPT
+    assert flow.screen() is Screen.RECEIPT
     receipt = views(flow.state).receipt
     assert receipt.code and receipt.code in receipt.url and receipt.print_key == "printed"
     assert flow.printer.printed[-1].code == receipt.code
-    assert flow.state.box is not None and flow.state.box.session_ballots == 1
+    assert flow.state.box is not None and flow.chain().session_ballots == 1
     assert flow.services.reader_state == "ok"
 
     flow.pull()
-    assert flow.screen is Screen.WAITING
+    assert flow.screen() is Screen.WAITING
     assert flow.state.form is None and flow.state.pin == "" and flow.state.receipt_code == ""
     assert flow.state.settings == st.Settings()  # the next voter starts from the defaults
 
     flow.sign_in(voter(election, "resident"))
-    assert flow.screen is Screen.MESSAGE and flow.state.message_key == "voted_here"
+    assert flow.screen() is Screen.MESSAGE and flow.state.message_key == "voted_here"
     assert flow.state.next_key == "ask_staff"
 
 
@@ -272,7 +280,7 @@ def test_a_choice_over_the_limit_is_refused_with_a_blocking_warning(
 ) -> None:
     flow = make_flow(of=one_like)
     flow.sign_in(voter(one_like, "online"))
-    assert flow.screen is Screen.BALLOT
+    assert flow.screen() is Screen.BALLOT
     ballot = views(flow.state).ballot
     assert ballot.contest_kind == "choice" and ballot.contest_max == 1
     first, second = ballot.options[0].option_id, ballot.options[1].option_id
@@ -285,30 +293,34 @@ def test_a_choice_over_the_limit_is_refused_with_a_blocking_warning(
     assert views(flow.state).ballot.options[1].chosen and flow.state.warning is None
 
 
-def test_refusals(make_flow: Callable[..., Flow], election) -> None:
+def test_refusals(make_flow: Callable[..., Flow], election: SyntheticElection) -> None:
     flow = make_flow(open_session=False)
     flow.sign_in(voter(election, "resident"))
-    assert flow.screen is Screen.MESSAGE and flow.state.message_key == "voting_closed"
+    assert flow.screen() is Screen.MESSAGE and flow.state.message_key == "voting_closed"
     flow.pull()
     stranger = card(b"\x07" * 32)
     flow.insert(stranger)
-    assert flow.screen is Screen.MESSAGE and flow.state.message_key == "not_enrolled"
+    assert flow.screen() is Screen.MESSAGE and flow.state.message_key == "not_enrolled"
 
 
-def test_an_answer_for_a_pulled_card_is_dropped(make_flow: Callable[..., Flow], election) -> None:
+def test_an_answer_for_a_pulled_card_is_dropped(
+    make_flow: Callable[..., Flow], election: SyntheticElection
+) -> None:
     flow = make_flow()
     flow.insert(voter(election, "resident"))
     visit = flow.state.visit
-    assert visit is not None and flow.screen is Screen.PIN
+    assert visit is not None and flow.screen() is Screen.PIN
     holder = flow.state.card.holder  # type: ignore[union-attr]
     flow.pull()
     before = flow.state
     flow.post(ev.CardProved(visit, holder))
-    assert flow.state == before and flow.screen is Screen.WAITING
+    assert flow.state == before and flow.screen() is Screen.WAITING
 
 
 # -- the idle warning ----------------------------------------------------------------------------
-def test_nobody_answers_the_warning(make_flow: Callable[..., Flow], election) -> None:
+def test_nobody_answers_the_warning(
+    make_flow: Callable[..., Flow], election: SyntheticElection
+) -> None:
     flow = make_flow()
     flow.sign_in(voter(election, "resident"))
     assert flow.timers.idle == IDLE
@@ -317,11 +329,13 @@ def test_nobody_answers_the_warning(make_flow: Callable[..., Flow], election) ->
     flow.post(ev.Touched())
     assert flow.state.seconds_left == WARNING  # only "I need more time" counts now
     flow.post(*(ev.CountdownTick() for _ in range(int(WARNING))))
-    assert flow.screen is Screen.MESSAGE and flow.state.message_key == "timed_out"
+    assert flow.screen() is Screen.MESSAGE and flow.state.message_key == "timed_out"
     assert flow.state.form is None and flow.timers.idle is None
 
 
-def test_more_time_doubles_both_waits(make_flow: Callable[..., Flow], election) -> None:
+def test_more_time_doubles_both_waits(
+    make_flow: Callable[..., Flow], election: SyntheticElection
+) -> None:
     flow = make_flow()
     flow.post(ev.MoreTimeChosen(True))
     assert flow.timers.idle == 2 * IDLE
@@ -330,7 +344,7 @@ def test_more_time_doubles_both_waits(make_flow: Callable[..., Flow], election) 
     assert flow.state.seconds_left == 2 * WARNING
     flow.post(ev.CountdownTick(), ev.MoreTimeAsked())
     assert flow.state.seconds_left == 0 and flow.timers.idle == 2 * IDLE
-    assert flow.screen is Screen.BALLOT
+    assert flow.screen() is Screen.BALLOT
 
 
 def test_settings_chosen_with_no_card_are_reset_after_a_while(
@@ -341,12 +355,14 @@ def test_settings_chosen_with_no_card_are_reset_after_a_while(
     assert flow.state.settings == st.Settings() and flow.state.seconds_left == 0
 
 
-def test_the_staff_screen_closes_itself(make_flow: Callable[..., Flow], election) -> None:
+def test_the_staff_screen_closes_itself(
+    make_flow: Callable[..., Flow], election: SyntheticElection
+) -> None:
     flow = make_flow()
     flow.sign_in(staff_card(election, "poll_worker"))
-    assert flow.screen is Screen.STAFF
+    assert flow.screen() is Screen.STAFF
     flow.post(ev.IdleTimedOut(), *(ev.CountdownTick() for _ in range(int(WARNING))))
-    assert flow.screen is Screen.MESSAGE and flow.state.message_key == "staff_idle"
+    assert flow.screen() is Screen.MESSAGE and flow.state.message_key == "staff_idle"
 
 
 # -- staff ---------------------------------------------------------------------------------------
@@ -354,22 +370,24 @@ def said(*keys: str) -> tuple[st.NotePart, ...]:
     return tuple(st.Said(k) for k in keys)
 
 
-def test_every_staff_action(make_flow: Callable[..., Flow], election, tmp_path: Path) -> None:
+def test_every_staff_action(
+    make_flow: Callable[..., Flow], election: SyntheticElection, tmp_path: Path
+) -> None:
     flow = make_flow(mode=None)
     flow.sign_in(staff_card(election, "election_manager"))
-    assert flow.screen is Screen.STAFF and flow.state.is_manager
+    assert flow.screen() is Screen.STAFF and flow.state.is_manager
     assert flow.state.printer_known and flow.state.printer_state is PrinterState.READY
 
     flow.staff(A.SET_MODE, "test")
-    assert flow.note() == said("mode_changed") and flow.state.box.mode is Mode.TEST
+    assert flow.note() == said("mode_changed") and flow.chain().mode is Mode.TEST
     flow.staff(A.OPEN)
     assert flow.note() == said("session_opened", "report_printed")  # the opening report
-    assert flow.state.box.session is Session.OPEN
+    assert flow.chain().session is Session.OPEN
     assert "개시" in flow.printer.printed[-1].title
     flow.staff(A.PAUSE)
-    assert flow.note() == said("session_paused") and flow.state.box.session is Session.PAUSED
+    assert flow.note() == said("session_paused") and flow.chain().session is Session.PAUSED
     flow.staff(A.RESUME)
-    assert flow.note() == said("session_resumed") and flow.state.box.session is Session.OPEN
+    assert flow.note() == said("session_resumed") and flow.chain().session is Session.OPEN
     flow.staff(A.REPORT)
     assert flow.note() == said("report_printed")
     flow.staff(A.OPEN)  # already open: the error, then the report it still prints
@@ -408,7 +426,7 @@ def test_every_staff_action(make_flow: Callable[..., Flow], election, tmp_path: 
 
     flow.staff(A.CLOSE)
     assert flow.note() == said("session_closed", "report_printed")
-    assert flow.state.box.session is Session.CLOSED
+    assert flow.chain().session is Session.CLOSED
     flow.staff(A.LOAD_USB)
     flow.staff(A.CONFIRM_LOAD)
     assert flow.note() == said("loaded") and flow.state.package is not None
@@ -419,21 +437,23 @@ def test_every_staff_action(make_flow: Callable[..., Flow], election, tmp_path: 
 
 
 def test_a_poll_worker_cannot_do_a_managers_actions(
-    make_flow: Callable[..., Flow], election
+    make_flow: Callable[..., Flow], election: SyntheticElection
 ) -> None:
     flow = make_flow()
     flow.sign_in(staff_card(election, "poll_worker"))
-    assert flow.screen is Screen.STAFF and not flow.state.is_manager
+    assert flow.screen() is Screen.STAFF and not flow.state.is_manager
     for action in (A.EXPORT, A.LOAD_USB, A.LOAD_LEDGER, A.DIAGNOSE, A.TEST_TALLY, A.LEAVE):
         flow.staff(action)
     flow.staff(A.SET_MODE, "test")
     assert flow.note() == () and flow.state.diagnostics == () and not flow.left
-    assert flow.state.box.mode is Mode.OFFICIAL
+    assert flow.chain().mode is Mode.OFFICIAL
     flow.staff(A.PAUSE)
     assert flow.note() == said("session_paused")
 
 
-def test_the_printer_runs_out_of_paper(make_flow: Callable[..., Flow], election) -> None:
+def test_the_printer_runs_out_of_paper(
+    make_flow: Callable[..., Flow], election: SyntheticElection
+) -> None:
     flow = make_flow()
     flow.printer.state = PrinterState.NO_PAPER
     flow.sign_in(staff_card(election, "poll_worker"))
@@ -443,7 +463,7 @@ def test_the_printer_runs_out_of_paper(make_flow: Callable[..., Flow], election)
 
 
 def test_the_pin_never_shows_in_a_printed_state_or_effect(
-    make_flow: Callable[..., Flow], election
+    make_flow: Callable[..., Flow], election: SyntheticElection
 ) -> None:
     """States and effects are values a log line or a failing assertion may print: the PIN
     typed on the pad must not be in what they print."""
@@ -460,7 +480,10 @@ def test_the_pin_never_shows_in_a_printed_state_or_effect(
 
 
 def test_the_staff_screens_export_is_the_file_kiosk_export_writes(
-    make_flow: Callable[..., Flow], election, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    make_flow: Callable[..., Flow],
+    election: SyntheticElection,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """A manager's "export to USB" and `kiosk export --all` on the same store: both files
     pass the check `ledger import` makes, and hold the same signed blocks."""

@@ -33,6 +33,7 @@ from kiosk.hardware.card.openpgp import (
     _ed25519_point,
 )
 from kiosk.hardware.card.tlv import encode_tlv, find, parse_tlvs
+from testkit.elections import SyntheticElection
 
 AID = bytes.fromhex("D2760001240103040000123456780000")
 ED25519_ATTR = bytes([0x16]) + ED25519_OID
@@ -270,21 +271,23 @@ def test_an_empty_pin_reports_the_tries_without_spending_one() -> None:
 # -- authentication ------------------------------------------------------------------------
 
 
-def test_an_enrolled_voter_card_with_the_right_pin_is_authenticated(election) -> None:
+def test_an_enrolled_voter_card_with_the_right_pin_is_authenticated(
+    election: SyntheticElection,
+) -> None:
     key = election.voter_keys[0]
     holder = authenticate(OpenPGPCard(honest_card(key)), "123456", election.package, "00" * 16)
     assert holder.voter is not None and holder.staff is None
     assert holder.voter.card_key == key.public_key and len(holder.voter.nullifier) == 32
 
 
-def test_a_staff_card_is_authenticated_as_staff(election) -> None:
+def test_a_staff_card_is_authenticated_as_staff(election: SyntheticElection) -> None:
     holder = authenticate(
         OpenPGPCard(honest_card(election.staff_keys[0])), "123456", election.package, "00" * 16
     )
     assert holder.staff is not None and holder.voter is None
 
 
-def test_an_unenrolled_card_is_refused_before_any_pin_is_tried(election) -> None:
+def test_an_unenrolled_card_is_refused_before_any_pin_is_tried(election: SyntheticElection) -> None:
     card = honest_card(SigningKey.generate())
     with pytest.raises(NotEnrolledError) as refused:
         identify(OpenPGPCard(card), election.package)
@@ -292,7 +295,9 @@ def test_an_unenrolled_card_is_refused_before_any_pin_is_tried(election) -> None
     assert not any(apdu[1] == 0x20 for apdu in card.sent)
 
 
-def test_a_card_whose_signature_does_not_match_its_key_is_refused(election) -> None:
+def test_a_card_whose_signature_does_not_match_its_key_is_refused(
+    election: SyntheticElection,
+) -> None:
     enrolled, impostor = election.voter_keys[0], SigningKey.generate()
     card = honest_card(impostor)
     inner = card.answer
@@ -316,7 +321,7 @@ def test_a_card_whose_signature_does_not_match_its_key_is_refused(election) -> N
     ],
 )
 def test_unusable_cards_get_one_clear_reason(
-    election, data: bytes | None, error: type[HanpyoError]
+    election: SyntheticElection, data: bytes | None, error: type[HanpyoError]
 ) -> None:
     kdf = encode_tlv(0x81, b"\x03") if data is None else None
     card = honest_card(election.voter_keys[0], data=data, kdf=kdf)
@@ -325,7 +330,9 @@ def test_unusable_cards_get_one_clear_reason(
     assert refused.value.user_message[0] and refused.value.user_message[1]
 
 
-def test_the_challenge_is_fresh_and_bound_to_election_and_kiosk(election) -> None:
+def test_the_challenge_is_fresh_and_bound_to_election_and_kiosk(
+    election: SyntheticElection,
+) -> None:
     key = election.voter_keys[1]
     card = honest_card(key)
     for kiosk in ("11" * 16, "22" * 16):

@@ -162,7 +162,7 @@ def test_memory_printer_keeps_receipts_and_saves_them_as_png(tmp_path: Path) -> 
 # -- ESC/POS devices -----------------------------------------------------------------------
 
 
-class AnsweringDummy(Dummy):
+class AnsweringDummy(Dummy):  # type: ignore[misc]  # python-escpos ships no type hints
     """A Dummy that answers status queries the way a printer on USB or TCP does."""
 
     def __init__(self, online: bytes = ONLINE, paper: bytes = PAPER_OK) -> None:
@@ -178,7 +178,7 @@ class AnsweringDummy(Dummy):
         return self.answers[self.last]
 
 
-class FailingDummy(Dummy):
+class FailingDummy(Dummy):  # type: ignore[misc]  # python-escpos ships no type hints
     def __init__(self, error: Exception) -> None:
         super().__init__()
         self.error = error

@@ -36,7 +36,7 @@ def title(package: ElectionPackage, option_id: str) -> str:
     return option.title.ko
 
 
-def test_the_report_shows_the_winners_and_how_they_won(sample: Published, report: str):
+def test_the_report_shows_the_winners_and_how_they_won(sample: Published, report: str) -> None:
     assert sample.package.title.ko in report and sample.package.title.en in report
     ranking = sample.results["ranking"]
     winners = [r for r in ranking["options"] if r["winner"]]
@@ -53,7 +53,7 @@ def test_the_report_shows_the_winners_and_how_they_won(sample: Published, report
     assert "highest and lowest score for a proposal are dropped" in report
 
 
-def test_the_report_has_charts_and_the_numbers_beside_them(sample: Published, report: str):
+def test_the_report_has_charts_and_the_numbers_beside_them(sample: Published, report: str) -> None:
     charts = CHART.findall(report)
     # ranking (2 parts of 15 rows), a score and a choice chart per group, turnout
     assert len(charts) == 2 + 2 * len(sample.package.groups) + 1
@@ -68,7 +68,7 @@ def test_the_report_has_charts_and_the_numbers_beside_them(sample: Published, re
     assert "(the final signed checkpoint note)" in report
 
 
-def test_the_report_is_one_self_contained_file(report: str):
+def test_the_report_is_one_self_contained_file(report: str) -> None:
     assert "data:font/woff;base64," in report  # the Korean font travels with it
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", report)
     assert not re.search(r"url\((['\"]?)(https?:)?//", report)
@@ -77,7 +77,7 @@ def test_the_report_is_one_self_contained_file(report: str):
     assert len(ids) == len(set(ids)), "two charts share an element id"
 
 
-def test_invalid_ballots_are_listed_and_a_weighted_sum_is_explained(sample: Published):
+def test_invalid_ballots_are_listed_and_a_weighted_sum_is_explained(sample: Published) -> None:
     results: dict[str, Any] = copy.deepcopy(sample.results)
     kiosk = results["sources"][0]["kiosk"]
     results["invalid"] = [
@@ -101,7 +101,7 @@ def test_invalid_ballots_are_listed_and_a_weighted_sum_is_explained(sample: Publ
 
 def test_yes_no_questions_and_criteria_show_without_the_ledger_fields(
     election: SyntheticElection,
-):
+) -> None:
     """A bare count (a kiosk's test tally has no turnout or close) with every contest kind."""
     package = election.package
     tally = Tally(package)
@@ -120,7 +120,7 @@ def test_yes_no_questions_and_criteria_show_without_the_ledger_fields(
     assert package.title.ko in html
 
 
-def test_the_pdf_has_the_korean_text_on_every_page(tmp_path: Path):
+def test_the_pdf_has_the_korean_text_on_every_page(tmp_path: Path) -> None:
     small = sample_published(2, 3)  # a short report: WeasyPrint takes a while per page
     html_path, pdf_path = write_report(tmp_path / "out", small.package, small.results)
     assert html_path.read_text("utf-8") == render_report_html(small.package, small.results)

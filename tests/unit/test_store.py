@@ -14,6 +14,7 @@ from kiosk.core.ballot import ballot_from_plaintext
 from kiosk.core.block import BlockKind
 from kiosk.core.chain import Mode, verify_chain
 from kiosk.core.crypto import SigningKey
+from kiosk.core.election import ContestId, ElectionPackage
 from kiosk.core.encoding import b64d, b64e, canonical_json
 from kiosk.core.errors import BallotError
 from kiosk.store.ballot_box import BallotBox
@@ -26,11 +27,13 @@ from kiosk.store.errors import (
     StoreLockedError,
 )
 from kiosk.store.keys import KIOSK_KEY_NAME, STORE_KEY_NAME, load_keys, provision
-from testkit.elections import random_ballot, voter_of
+from testkit.elections import SyntheticElection, random_ballot, voter_of
 from testkit.stores import Kiosk
 
 
-def test_cast_returns_a_tracking_code_for_a_committed_sealed_ballot(kiosk: Kiosk, election):
+def test_cast_returns_a_tracking_code_for_a_committed_sealed_ballot(
+    kiosk: Kiosk, election: SyntheticElection
+) -> None:
     voter = voter_of(election, "resident")
     ballot = random_ballot(kiosk.box.package, voter, random.Random(1))
     receipt = kiosk.box.cast_ballot(voter, ballot)
@@ -46,7 +49,9 @@ def test_cast_returns_a_tracking_code_for_a_committed_sealed_ballot(kiosk: Kiosk
     assert ballot_from_plaintext(opened) == ballot
 
 
-def test_test_ballots_are_sealed_to_the_test_key_only(tmp_path: Path, election, package):
+def test_test_ballots_are_sealed_to_the_test_key_only(
+    tmp_path: Path, election: SyntheticElection, package: ElectionPackage
+) -> None:
     key, store_key = SigningKey.generate(), os.urandom(32)
     with ChainStore.create(tmp_path / "k.db", store_key, key, package) as store:
         box = BallotBox(store, package)
@@ -61,8 +66,8 @@ def test_test_ballots_are_sealed_to_the_test_key_only(tmp_path: Path, election, 
 
 
 def test_a_second_ballot_from_the_same_card_is_refused_and_nothing_is_written(
-    kiosk: Kiosk, election
-):
+    kiosk: Kiosk, election: SyntheticElection
+) -> None:
     voter = voter_of(election, "resident", 2)
     kiosk.box.cast_ballot(voter, random_ballot(kiosk.box.package, voter, random.Random(3)))
     height = kiosk.box.state.height
@@ -73,7 +78,9 @@ def test_a_second_ballot_from_the_same_card_is_refused_and_nothing_is_written(
     assert kiosk.box.has_voted(voter)
 
 
-def test_the_store_itself_refuses_a_repeated_nullifier(kiosk: Kiosk, election):
+def test_the_store_itself_refuses_a_repeated_nullifier(
+    kiosk: Kiosk, election: SyntheticElection
+) -> None:
     # Even a caller that skips the ballot box's check cannot write a second ballot.
     voter = voter_of(election, "resident", 3)
     body = {"nullifier": b64e(voter.nullifier), "sealed": b64e(bytes(80))}
@@ -83,14 +90,16 @@ def test_the_store_itself_refuses_a_repeated_nullifier(kiosk: Kiosk, election):
     verify_chain(kiosk.store.blocks())
 
 
-def test_an_invalid_ballot_is_refused_before_anything_is_written(kiosk: Kiosk, election):
+def test_an_invalid_ballot_is_refused_before_anything_is_written(
+    kiosk: Kiosk, election: SyntheticElection
+) -> None:
     voter = voter_of(election, "resident")
     ballot = random_ballot(kiosk.box.package, voter, random.Random(5))
     bad = type(ballot)(
         ballot.election,
         ballot.category,
         ballot.group,
-        {**ballot.selections, "review": {next(iter(voter.excluded)): 5}},
+        {**ballot.selections, ContestId("review"): {next(iter(voter.excluded)): 5}},
     )
     height = kiosk.box.state.height
     with pytest.raises(BallotError):
@@ -98,7 +107,9 @@ def test_an_invalid_ballot_is_refused_before_anything_is_written(kiosk: Kiosk, e
     assert kiosk.box.state.height == height and not kiosk.box.has_voted(voter)
 
 
-def test_reopening_verifies_the_chain_and_restores_the_state(kiosk: Kiosk, election):
+def test_reopening_verifies_the_chain_and_restores_the_state(
+    kiosk: Kiosk, election: SyntheticElection
+) -> None:
     for n in range(3):
         voter = voter_of(election, "online", n)
         kiosk.box.cast_ballot(voter, random_ballot(kiosk.box.package, voter, random.Random(n)))
@@ -108,19 +119,21 @@ def test_reopening_verifies_the_chain_and_restores_the_state(kiosk: Kiosk, elect
         assert again.state == state
 
 
-def test_a_wrong_store_key_gives_a_clear_error(kiosk: Kiosk):
+def test_a_wrong_store_key_gives_a_clear_error(kiosk: Kiosk) -> None:
     kiosk.store.close()
     with pytest.raises(StoreLockedError, match="wrong store key"):
         ChainStore.open(kiosk.path, os.urandom(32), kiosk.kiosk_key)
 
 
-def test_another_kiosks_key_or_another_election_is_refused(kiosk: Kiosk, election):
+def test_another_kiosks_key_or_another_election_is_refused(
+    kiosk: Kiosk, election: SyntheticElection
+) -> None:
     kiosk.store.close()
     with pytest.raises(StoreDamagedError, match="wrong_kiosk"):
         ChainStore.open(kiosk.path, kiosk.store_key, SigningKey.generate())
 
 
-def test_a_file_that_is_not_a_store_gives_a_clear_error(tmp_path: Path):
+def test_a_file_that_is_not_a_store_gives_a_clear_error(tmp_path: Path) -> None:
     junk = tmp_path / "junk.db"
     junk.write_bytes(os.urandom(8192))
     with pytest.raises(StoreLockedError):
@@ -129,12 +142,16 @@ def test_a_file_that_is_not_a_store_gives_a_clear_error(tmp_path: Path):
         ChainStore.open(tmp_path / "missing.db", os.urandom(32), SigningKey.generate())
 
 
-def test_create_refuses_to_overwrite_an_existing_store(kiosk: Kiosk, package):
+def test_create_refuses_to_overwrite_an_existing_store(
+    kiosk: Kiosk, package: ElectionPackage
+) -> None:
     with pytest.raises(StoreError, match="already exists"):
         ChainStore.create(kiosk.path, kiosk.store_key, kiosk.kiosk_key, package)
 
 
-def test_a_damaged_page_is_reported_as_damage_not_a_crash(kiosk: Kiosk, election):
+def test_a_damaged_page_is_reported_as_damage_not_a_crash(
+    kiosk: Kiosk, election: SyntheticElection
+) -> None:
     for n in range(12):
         voter = voter_of(election, "online", n % 12)
         if kiosk.box.has_voted(voter):
@@ -151,7 +168,9 @@ def test_a_damaged_page_is_reported_as_damage_not_a_crash(kiosk: Kiosk, election
     assert damaged.value.user_message[1].startswith("The kiosk's ballot store")
 
 
-def test_store_and_wal_hold_no_plaintext_ballot_or_key_material(tmp_path: Path, election, package):
+def test_store_and_wal_hold_no_plaintext_ballot_or_key_material(
+    tmp_path: Path, election: SyntheticElection, package: ElectionPackage
+) -> None:
     kiosk_key, store_key = SigningKey.generate(), os.urandom(32)
     path = tmp_path / "kiosk.db"
     store = ChainStore.create(path, store_key, kiosk_key, package)
@@ -212,7 +231,9 @@ def test_store_and_wal_hold_no_plaintext_ballot_or_key_material(tmp_path: Path, 
             assert needle not in raw, f"{needle[:40]!r} found in {file.name}"
 
 
-def test_provisioned_keys_load_and_are_owner_only(tmp_path: Path, monkeypatch):
+def test_provisioned_keys_load_and_are_owner_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
     keys = provision(tmp_path / "keys")
     for name in (KIOSK_KEY_NAME, STORE_KEY_NAME):
@@ -223,7 +244,9 @@ def test_provisioned_keys_load_and_are_owner_only(tmp_path: Path, monkeypatch):
         provision(tmp_path / "keys")
 
 
-def test_systemd_credentials_take_precedence(tmp_path: Path, monkeypatch):
+def test_systemd_credentials_take_precedence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     provided = provision(tmp_path / "creds")
     provision(tmp_path / "files")
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path / "creds"))
@@ -231,7 +254,9 @@ def test_systemd_credentials_take_precedence(tmp_path: Path, monkeypatch):
 
 
 @pytest.mark.parametrize("problem", ["missing", "group-readable", "malformed", "short"])
-def test_bad_key_files_give_a_clear_error(tmp_path: Path, monkeypatch, problem: str):
+def test_bad_key_files_give_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, problem: str
+) -> None:
     monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
     provision(tmp_path)
     target = tmp_path / KIOSK_KEY_NAME

@@ -45,7 +45,7 @@ def ballot(package: ElectionPackage, category: str, group: str, **contests: Any)
 
 
 def resident(
-    package: ElectionPackage, group: str, scores: dict, rules: str | None = "yes"
+    package: ElectionPackage, group: str, scores: dict[OptionId, int], rules: str | None = "yes"
 ) -> Ballot:
     if rules is None:  # an election without the yes/no question
         return ballot(package, "resident", group, review=scores)
@@ -56,7 +56,12 @@ def online(package: ElectionPackage, group: str, *likes: str) -> Ballot:
     return ballot(package, "online", group, likes=tuple(likes))
 
 
-def expert(package: ElectionPackage, group: str, scores: dict, criteria: dict) -> Ballot:
+def expert(
+    package: ElectionPackage,
+    group: str,
+    scores: dict[OptionId, int],
+    criteria: dict[OptionId, dict[str, int]],
+) -> Ballot:
     return ballot(package, "expert", group, review=scores, expert_criteria=criteria)
 
 

@@ -15,6 +15,7 @@ from kiosk.cli import main
 from kiosk.core.crypto import SigningKey
 from kiosk.core.election import ElectionPackage
 from kiosk.core.export import read_manifest, verify_export
+from kiosk.core.secret_file import write_secret
 from kiosk.store import usb_export
 from kiosk.store.chain_store import ChainStore
 from kiosk.store.keys import provision
@@ -144,11 +145,10 @@ def test_a_file_that_appears_during_the_export_is_kept(
     usb = tmp_path / "usb"
     usb.mkdir()
     name = usb_file_name(kiosk.store.kiosk_id, list(kiosk.store.blocks())[-1])
-    real_write = usb_export.write_secret
 
     def racing_write(path: Path, content: bytes, *, replace: bool = False) -> None:
         (usb / name).write_bytes(b"someone else's file")
-        real_write(path, content, replace=replace)
+        write_secret(path, content, replace=replace)
 
     monkeypatch.setattr(usb_export, "write_secret", racing_write)
     with pytest.raises(ExportTargetExists):
