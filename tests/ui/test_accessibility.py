@@ -20,9 +20,9 @@ from PySide6.QtQuick import QQuickItem
 
 from kiosk.core.chain import Mode
 from kiosk.ui.theme import FONT_FAMILY, HIGH_CONTRAST, STANDARD, TEXT_SCALES, Palette, Theme
+from testkit.kiosk_screens import PX_PER_MM
 from testkit.robot import walk
 from testkit.ui_driver import Kiosk, KioskFactory, visit_every_screen
-from tests.ui.conftest import PX_PER_MM
 
 QML_DIR = Path(__file__).resolve().parents[2] / "kiosk" / "ui" / "qml"
 MIN_CONTRAST = 10.0

@@ -14,11 +14,11 @@ from kiosk.store.keys import load_keys
 from kiosk.sync.client import LedgerClient
 from kiosk.sync.worker import SyncWorker
 from testkit.elections import SyntheticElection, random_ballot
+from testkit.kiosk_screens import vote
 from testkit.ledger_requests import enrol
 from testkit.ledger_server import LedgerServer
 from testkit.stores import official_store
 from testkit.ui_driver import KioskFactory
-from tests.ui.test_staff import vote
 
 
 def test_the_kiosk_syncs_and_knows_who_voted_elsewhere(

@@ -14,26 +14,9 @@ from kiosk.core.export import is_export, read_manifest, verify_export
 from kiosk.hardware.printer.receipt import Receipt
 from kiosk.ui.main import build_ui
 from testkit.elections import build_election, review_definition
+from testkit.kiosk_screens import PX_PER_MM, last_ballot, vote
 from testkit.robot import walk
 from testkit.ui_driver import SCREENSHOTS, Kiosk, KioskFactory
-from tests.ui.conftest import PX_PER_MM
-from tests.ui.test_voter_flow import last_ballot
-
-
-def vote(kiosk: Kiosk, card: str) -> str:
-    kiosk.sign_in(card)
-    kiosk.wait_screen("ballot")
-    kiosk.tap("next")
-    kiosk.tap("warningGoOn")
-    if kiosk.screen == "ballot":
-        kiosk.tap("answer-blank")
-        kiosk.tap("next")
-    kiosk.wait_screen("review")
-    kiosk.tap("castButton")
-    kiosk.wait_screen("receipt")
-    code = kiosk.text("trackingCode")
-    kiosk.remove()
-    return code
 
 
 def report(kiosk: Kiosk, printed_before: int) -> Receipt:

@@ -47,12 +47,12 @@ from kiosk.store.keys import load_keys
 from kiosk.ui.main import build_ui
 from kiosk.ui.texts import MESSAGES
 from testkit.elections import SyntheticElection, derived_key, random_ballot, voter_of
+from testkit.kiosk_screens import PX_PER_MM, make_config
 from testkit.ledger_requests import enrol, upload
 from testkit.ledger_server import LedgerServer, free_port
 from testkit.robot import walk
 from testkit.stores import official_store
 from testkit.ui_driver import PIN, Kiosk
-from tests.ui.conftest import PX_PER_MM, make_config
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDES = {language: ROOT / "docs" / f"guide-staff.{language}.md" for language in ("en", "ko")}

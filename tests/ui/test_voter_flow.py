@@ -2,23 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from kiosk.core.ballot import ballot_from_plaintext
-from kiosk.core.block import BlockKind
-from kiosk.core.encoding import b64d
+from testkit.kiosk_screens import last_ballot
 from testkit.ui_driver import Kiosk
-
-
-def last_ballot(kiosk: Kiosk, kind: BlockKind = BlockKind.BALLOT) -> dict[str, Any]:
-    """Open the last ballot in the store with the election's private key (the test holds it;
-    the kiosk never does) and return its contests."""
-    assert kiosk.services.box is not None
-    blocks = [b for b in kiosk.services.box.store.blocks() if b.block.kind is kind]
-    sealed = b64d(blocks[-1].block.body["sealed"])
-    key = kiosk.election.ballot_key if kind is BlockKind.BALLOT else kiosk.election.test_key
-    contests: dict[str, Any] = ballot_from_plaintext(key.open(sealed)).to_json()["contests"]
-    return contests
 
 
 def test_a_resident_scores_their_group_and_casts(kiosk: Kiosk) -> None:

@@ -1,0 +1,86 @@
+"""The kiosk's screens as the UI tests and the staff-guide walk set them up and use them:
+the tests' election with a picture, a kiosk configuration, a whole vote, the last ballot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from kiosk.app import KioskConfig, Timeouts
+from kiosk.core.ballot import ballot_from_plaintext
+from kiosk.core.block import BlockKind
+from kiosk.core.election import sign_package
+from kiosk.core.encoding import b64d
+from kiosk.store.keys import provision
+from testkit.elections import SyntheticElection, mixed_definition
+from testkit.ui_driver import Kiosk
+
+PX_PER_MM = 96 / 25.4  # a 96-dpi panel: 1280 x 800 is then a 15.9-inch screen
+
+
+def ui_definition() -> dict[str, Any]:
+    """The tests' mixed election with two groups of five proposals: residents score their
+    group (1..10) and answer a yes/no question; experts also score by criterion (0..5);
+    online members may like at most two. One proposal has a picture."""
+    d = mixed_definition(groups=2, per_group=5, election_id="ui-review")
+    for contest in d["contests"]:
+        if contest["id"] == "likes":
+            contest["max"] = 2
+    d["options"][1]["image"] = "p0001-02.png"
+    return d
+
+
+def make_config(tmp: Path, election: SyntheticElection, **overrides: Any) -> KioskConfig:
+    data = tmp / "data"
+    (data / "media").mkdir(parents=True, exist_ok=True)
+    signed = sign_package(election.package, election.authority)
+    (data / "election.json").write_text(json.dumps(signed.to_json(), ensure_ascii=False))
+    _picture(data / "media" / "p0001-02.png")
+    provision(tmp / "keys")
+    usb = tmp / "usb"
+    usb.mkdir(exist_ok=True)
+    options: dict[str, Any] = {
+        "key_dir": tmp / "keys",
+        "usb_dir": usb,
+        "timeouts": Timeouts(idle_s=600, warning_s=60),
+    } | overrides
+    return KioskConfig(data, election.authority.public_key, **options)
+
+
+def _picture(path: Path) -> None:
+    """A small picture for one proposal's detail view."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (480, 240), "#dbe8f5")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((40, 120, 440, 200), fill="#5a7d3a")
+    draw.ellipse((330, 30, 410, 110), fill="#f4c542")
+    image.save(path)
+
+
+def vote(kiosk: Kiosk, card: str) -> str:
+    kiosk.sign_in(card)
+    kiosk.wait_screen("ballot")
+    kiosk.tap("next")
+    kiosk.tap("warningGoOn")
+    if kiosk.screen == "ballot":
+        kiosk.tap("answer-blank")
+        kiosk.tap("next")
+    kiosk.wait_screen("review")
+    kiosk.tap("castButton")
+    kiosk.wait_screen("receipt")
+    code = kiosk.text("trackingCode")
+    kiosk.remove()
+    return code
+
+
+def last_ballot(kiosk: Kiosk, kind: BlockKind = BlockKind.BALLOT) -> dict[str, Any]:
+    """Open the last ballot in the store with the election's private key (the test holds it;
+    the kiosk never does) and return its contests."""
+    assert kiosk.services.box is not None
+    blocks = [b for b in kiosk.services.box.store.blocks() if b.block.kind is kind]
+    sealed = b64d(blocks[-1].block.body["sealed"])
+    key = kiosk.election.ballot_key if kind is BlockKind.BALLOT else kiosk.election.test_key
+    contests: dict[str, Any] = ballot_from_plaintext(key.open(sealed)).to_json()["contests"]
+    return contests
