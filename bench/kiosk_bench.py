@@ -5,7 +5,7 @@ Run with `.venv/bin/python -m bench.kiosk_bench [--visits N]`; prints a table.
 bench/run.py adds `bench_kiosk(directory)` to its rows and `notes()` to its report.
 
 - cold start: a fresh process (`python -c`, so imports, fonts and QML loading all count) from
-  its start to the controller showing "waiting" with its reader ready. Baseline: a process
+  its start to the bridge showing "waiting" with its reader ready. Baseline: a process
   that imports PySide6.QtQuick and creates a QGuiApplication. Measured on an empty chain and
   again once the visits below have filled it.
 - card → PIN screen: a voter card inserted into the kiosk's reader until the PIN screen.
@@ -77,7 +77,7 @@ services = build_kiosk(KioskConfig(
 ui = build_ui(services, px_per_mm=spec["px_per_mm"])
 frames = []
 ui.window.frameSwapped.connect(lambda: frames.append(time.perf_counter()))
-vm, deadline = ui.controller, time.monotonic() + 60
+vm, deadline = ui.bridge, time.monotonic() + 60
 while not (vm.property("screen") == "waiting" and vm.property("readerReady")):
     if time.monotonic() > deadline:
         sys.exit(f"no waiting screen with a ready reader: {vm.property('screen')}")
@@ -340,8 +340,8 @@ def notes() -> list[str]:
         f"{_ms(percentile(seen['cast_box'], 50)):.2f} ms and drawing the receipt's QR code "
         f"p50 {_ms(percentile(seen['cast_qr'], 50)):.2f} ms; the code was drawn a median "
         f"{statistics.median(seen['cast_qr_calls']):.0f} time(s) before the receipt showed and "
-        f"{statistics.median(seen['visit_qr_calls']):.0f} in the whole visit (the controller "
-        "draws it afresh each time QML reads `vm.receiptQr`, and every `changed` signal makes "
+        f"{statistics.median(seen['visit_qr_calls']):.0f} in the whole visit (the bridge "
+        "draws it afresh each time QML reads `vm.receiptQr`, and every `receiptChanged` signal makes "
         "QML read it again). Both were measured by wrapping the instances' methods for these "
         "rounds."
     )
@@ -368,18 +368,18 @@ def notes() -> list[str]:
         "members) and a yes/no question after the scores. Controls are tapped with mouse "
         "events at their centre, found by objectName (`testkit.robot.Robot`); between taps "
         "the worker runs a QEventLoop, as `app.exec()` would, until the screen it waits for "
-        "is shown, and the time a screen showed is taken from the controller's `changed` "
+        "is shown, and the time a screen showed is taken from the bridge's `sessionChanged` "
         "signal.",
         f"- cold start: {seen['starts']} fresh `python -c` processes each (after one untimed "
         "run of both), kiosk and baseline alternated, timed by the parent from spawn until "
-        'the child prints that the controller\'s screen is "waiting" and `readerReady` is '
+        'the child prints that the bridge\'s screen is "waiting" and `readerReady` is '
         "true: imports, fonts, translations, the package's signature check, opening (and "
         "verifying) the store, loading the QML and the reader watcher finding the reader."
         f"{frame} Baseline: a process that imports PySide6.QtQuick and creates a "
         "QGuiApplication. The second row starts the same kiosk after the visits below, when "
         f"its chain holds {seen['ballots']:,} ballots.",
         f"- card → PIN screen: {seen['card_rounds']} voter cards inserted one by one; the clock "
-        "starts at insertion and stops when the controller shows the PIN screen. Baselines: "
+        "starts at insertion and stops when the bridge shows the PIN screen. Baselines: "
         "a raw identify of the same card in the same round, while it waits at the PIN screen "
         "(connect, SELECT, application data, read the key, look it up on the roll, disconnect); "
         "and, before the kiosk started, the same cards inserted with no kiosk, until a "
@@ -387,7 +387,7 @@ def notes() -> list[str]:
         "what pcscd's polling of vpcd costs; the ratio to the second is the kiosk's own share.",
         f"- cast: {seen['cast_rounds']} voters each signed in with their PIN, scored one "
         "proposal, went on past the warning, answered yes and reached the review screen; the "
-        "clock runs from the mouse click on castButton to the controller's receipt screen "
+        "clock runs from the mouse click on castButton to the bridge's receipt screen "
         "(validate, seal, sign, commit, screen change). Baseline: as many one-row SQLCipher "
         f"commits of the ballot block's size ({seen['block_size']} bytes), as in the cast rows "
         f"above, run by the same process.{breakdown}",

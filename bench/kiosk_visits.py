@@ -197,7 +197,7 @@ def run_visits(spec: dict[str, Any]) -> dict[str, Any]:
         ui = build_ui(services, px_per_mm=PX_PER_MM)
         printer = services.printer
         assert isinstance(printer, MemoryPrinter)
-        vm = ui.controller
+        vm = ui.bridge
         loop = Loop(vm)
         robot = Robot(ui.window, loop.run)
         deadline = time.monotonic() + WAIT_S
@@ -274,7 +274,7 @@ def run_visits(spec: dict[str, Any]) -> dict[str, Any]:
             return cast
 
         # Where a cast's time goes: the ballot box's cast_ballot, and the receipt's QR code,
-        # which the controller draws afresh each time QML reads vm.receiptQr. Both are
+        # which the bridge draws afresh each time QML reads vm.receiptQr. Both are
         # wrapped on the instances for these rounds only; no product code is changed.
         box = services.box
         assert box is not None

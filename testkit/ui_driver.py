@@ -40,7 +40,7 @@ class Kiosk:
     # -- looking ---------------------------------------------------------------------------
     @property
     def vm(self) -> Any:
-        return self.ui.controller
+        return self.ui.bridge
 
     @property
     def screen(self) -> str:

@@ -82,7 +82,7 @@ def screen_px_per_mm() -> float:
 class KioskUi:
     engine: QQmlApplicationEngine
     window: QQuickWindow
-    controller: KioskBridge  # QML's ``vm``
+    bridge: KioskBridge  # QML's ``vm``
     theme: Theme
     translations: Translations
     closed: bool = False
@@ -92,7 +92,7 @@ class KioskUi:
         if self.closed:
             return
         self.closed = True
-        self.controller.stop()
+        self.bridge.stop()
         self.window.hide()
         self.translations.uninstall()
         self.engine.deleteLater()
@@ -127,7 +127,7 @@ def build_ui(
     engine = QQmlApplicationEngine()
     translations = Translations(engine)
     theme = Theme(px_per_mm or screen_px_per_mm())
-    controller = KioskBridge(
+    bridge = KioskBridge(
         services,
         theme,
         retranslate=translations.use,
@@ -135,7 +135,7 @@ def build_ui(
     )
     translations.use("ko")
     context = engine.rootContext()
-    context.setContextProperty("vm", controller)
+    context.setContextProperty("vm", bridge)
     context.setContextProperty("theme", theme)
     engine.load(QUrl.fromLocalFile(str(QML_DIR / "Main.qml")))
     roots = engine.rootObjects()
@@ -148,8 +148,8 @@ def build_ui(
     else:
         window.show()
     if start:
-        controller.start()
-    return KioskUi(engine, window, controller, theme, translations)
+        bridge.start()
+    return KioskUi(engine, window, bridge, theme, translations)
 
 
 def _crash(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:

@@ -148,7 +148,7 @@ def _scripted(
     ui = build_ui(services)
     robot = Robot(ui.window)
     shots = out / "screenshots"
-    vm = ui.controller
+    vm = ui.bridge
     number = 0
 
     def screen() -> str:

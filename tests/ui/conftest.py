@@ -58,7 +58,7 @@ def kiosk_factory(
         ui = build_ui(services, px_per_mm=PX_PER_MM)
         kiosk = Kiosk(ui, services, simulator, ui_election, printer, qtbot)
         made.append((kiosk, services))
-        qtbot.waitUntil(lambda: ui.controller.property("readerReady"), timeout=15_000)
+        qtbot.waitUntil(lambda: ui.bridge.property("readerReady"), timeout=15_000)
         return kiosk
 
     yield make

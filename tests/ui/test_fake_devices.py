@@ -29,7 +29,7 @@ def test_a_voter_signs_in_and_a_manager_exports_with_fake_devices(
     services.box.set_mode(Mode.OFFICIAL)
     services.box.open_session()
     ui = build_ui(services, px_per_mm=PX_PER_MM)
-    vm = ui.controller
+    vm = ui.bridge
     robot = Robot(ui.window, lambda seconds: qtbot.wait(int(seconds * 1000)))
     try:
         qtbot.waitUntil(lambda: vm.property("readerReady"), timeout=5000)

@@ -24,7 +24,7 @@ def test_a_manager_leaves_kiosk_mode_and_the_kiosk_stays_down(
     kiosk.sign_in(kiosk.staff_card("poll_worker"))
     kiosk.wait_screen("staff")
     assert not kiosk.visible("leaveKiosk")  # a poll worker has no such button
-    kiosk.vm.leaveKiosk()  # and the controller refuses it too
+    kiosk.vm.leaveKiosk()  # and the bridge refuses it too
     assert exits == [] and not leave.exists()
     kiosk.remove()
     kiosk.wait_screen("waiting")

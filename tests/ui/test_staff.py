@@ -206,9 +206,9 @@ def test_a_restarted_kiosk_resumes_its_open_session(
     services = build_kiosk(config)
     ui = build_ui(services, px_per_mm=PX_PER_MM)
     try:
-        qtbot.waitUntil(lambda: ui.controller.property("readerReady"), timeout=15_000)
-        assert ui.controller.property("votingOpen")
-        assert ui.controller.property("counts")["session"] == 1
+        qtbot.waitUntil(lambda: ui.bridge.property("readerReady"), timeout=15_000)
+        assert ui.bridge.property("votingOpen")
+        assert ui.bridge.property("counts")["session"] == 1
     finally:
         ui.close()
         services.close()

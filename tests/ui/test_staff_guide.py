@@ -276,7 +276,7 @@ class Rig:
         cards = self.kiosk.cards if self.kiosk else {}
         self.kiosk = Kiosk(ui, services, self.simulator, self.election, self.printer, self.qtbot)
         self.kiosk.cards = cards
-        self.qtbot.waitUntil(lambda: ui.controller.property("readerReady"), timeout=15_000)
+        self.qtbot.waitUntil(lambda: ui.bridge.property("readerReady"), timeout=15_000)
         return self.kiosk
 
     def stop(self) -> None:
