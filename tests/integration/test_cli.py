@@ -34,9 +34,7 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 
 
 def test_the_demo_casts_verifies_and_catches_tampering(tmp_path: Path) -> None:
-    result = run(
-        "testkit.demo", "--terminal", "--out", str(tmp_path / "demo"), "--voters", "5"
-    )
+    result = run("testkit.demo", "--terminal", "--out", str(tmp_path / "demo"), "--voters", "5")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "2017 도민 참여 공동체 제안 심사" in out

@@ -17,9 +17,7 @@ KILLS = 30
 
 def _run_until_killed(directory: Path, rng: random.Random) -> list[str]:
     """Start the writer, let it cast for a random while, SIGKILL it; return what it confirmed."""
-    lines = run_until_killed(
-        "testkit.crash_writer", [str(directory)], rng.uniform(0.0, 0.2)
-    )
+    lines = run_until_killed("testkit.crash_writer", [str(directory)], rng.uniform(0.0, 0.2))
     return [line.split()[2] for line in lines if line.startswith(("CAST", "BLOCK"))]
 
 
