@@ -1,0 +1,65 @@
+"""Fixtures the unit tests share: a kiosk flow over fake devices."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from kiosk.app import KioskConfig, Timeouts, build_kiosk
+from kiosk.core.chain import Mode
+from kiosk.core.election import sign_package
+from kiosk.hardware.devices import FakeClock, FakeReader, FakeUsbStick
+from kiosk.hardware.printer.memory import MemoryPrinter
+from kiosk.store.keys import provision
+from testkit.elections import SyntheticElection
+from testkit.flows import IDLE, WARNING, Flow
+
+
+@pytest.fixture
+def make_flow(tmp_path: Path, election: SyntheticElection) -> Iterator[Callable[..., Flow]]:
+    made: list[Flow] = []
+
+    def make(
+        mode: Mode | None = Mode.OFFICIAL,
+        open_session: bool = True,
+        stick: bool = True,
+        of: SyntheticElection = election,
+    ) -> Flow:
+        data = tmp_path / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        signed = sign_package(of.package, of.authority)
+        (data / "election.json").write_text(json.dumps(signed.to_json(), ensure_ascii=False))
+        if not (tmp_path / "keys").exists():
+            provision(tmp_path / "keys")
+        config = KioskConfig(
+            data,
+            of.authority.public_key,
+            key_dir=tmp_path / "keys",
+            timeouts=Timeouts(idle_s=IDLE, warning_s=WARNING),
+        )
+        reader = FakeReader()
+        usb = FakeUsbStick(tmp_path / "usb", plugged=stick)
+        services = build_kiosk(
+            config,
+            reader=reader,
+            stick=usb,
+            printer=MemoryPrinter(),
+            clock=FakeClock(datetime(2026, 12, 4, 9, 0, tzinfo=UTC)),
+        )
+        assert services.box is not None
+        if mode is not None:
+            services.box.set_mode(mode)
+            if open_session:
+                services.box.open_session()
+        flow = Flow(services, reader, usb)
+        made.append(flow)
+        return flow
+
+    yield make
+    for flow in made:
+        flow.runner.stop()
+        flow.services.close()
