@@ -1,17 +1,20 @@
-"""Fixtures the unit tests share: a kiosk flow over fake devices."""
+"""Fixtures the unit tests share: a kiosk flow over fake devices, and a mutable copy of the
+election package's JSON form."""
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from kiosk.app import KioskConfig, Timeouts, build_kiosk
 from kiosk.core.chain import Mode
-from kiosk.core.election import sign_package
+from kiosk.core.election import ElectionPackage, sign_package
 from kiosk.hardware.devices import FakeClock, FakeReader, FakeUsbStick
 from kiosk.hardware.printer.memory import MemoryPrinter
 from kiosk.store.keys import provision
@@ -63,3 +66,9 @@ def make_flow(tmp_path: Path, election: SyntheticElection) -> Iterator[Callable[
     for flow in made:
         flow.runner.stop()
         flow.services.close()
+
+
+@pytest.fixture
+def document(package: ElectionPackage) -> dict[str, Any]:
+    """A fresh, mutable copy of the package's JSON form."""
+    return copy.deepcopy(package.to_json())
