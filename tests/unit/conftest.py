@@ -1,5 +1,5 @@
-"""Fixtures the unit tests share: a kiosk flow over fake devices, and a mutable copy of the
-election package's JSON form."""
+"""Fixtures the unit tests share: a kiosk flow over fake devices, a mutable copy of the
+election package's JSON form, and the standard exports written once per module."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ from kiosk.core.election import ElectionPackage, sign_package
 from kiosk.hardware.devices import FakeClock, FakeReader, FakeUsbStick
 from kiosk.hardware.printer.memory import MemoryPrinter
 from kiosk.store.keys import provision
+from ledger.publish.standard_exports import write_exports
 from testkit.elections import SyntheticElection
+from testkit.export_records import SCENARIOS, Exported
 from testkit.flows import IDLE, WARNING, Flow
 
 
@@ -72,3 +74,27 @@ def make_flow(tmp_path: Path, election: SyntheticElection) -> Iterator[Callable[
 def document(package: ElectionPackage) -> dict[str, Any]:
     """A fresh, mutable copy of the package's JSON form."""
     return copy.deepcopy(package.to_json())
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Exported]:
+    """Each scenario's exports, written once: the records and the files by name."""
+    done = {}
+    for name, build in SCENARIOS.items():
+        records = build()
+        # The ballots arrive as a one-pass stream, as when read line by line from ballots.jsonl.
+        paths = write_exports(
+            tmp_path_factory.mktemp(name),
+            records.package,
+            records.results,
+            iter(records.ballots),
+            records.chains,
+            records.sources,
+        )
+        done[name] = (records, {p.name: p for p in paths})
+    return done
+
+
+@pytest.fixture(params=list(SCENARIOS))
+def exported(request: pytest.FixtureRequest, written: dict[str, Exported]) -> Exported:
+    return written[request.param]
