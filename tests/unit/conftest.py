@@ -1,5 +1,6 @@
 """Fixtures the unit tests share: a kiosk flow over fake devices, a mutable copy of the
-election package's JSON form, and the standard exports written once per module."""
+election package's JSON form, the standard exports written once per module, and a simulated
+OpenPGP card."""
 
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ from kiosk.core.chain import Mode
 from kiosk.core.election import ElectionPackage, sign_package
 from kiosk.hardware.devices import FakeClock, FakeReader, FakeUsbStick
 from kiosk.hardware.printer.memory import MemoryPrinter
+from kiosk.hardware.sim.simulator import VirtualCard
 from kiosk.store.keys import provision
 from ledger.publish.standard_exports import write_exports
+from testkit.apdus import SEED, SELECT, ok
 from testkit.elections import SyntheticElection
 from testkit.export_records import SCENARIOS, Exported
 from testkit.flows import IDLE, WARNING, Flow
@@ -98,3 +101,12 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Exported]:
 @pytest.fixture(params=list(SCENARIOS))
 def exported(request: pytest.FixtureRequest, written: dict[str, Exported]) -> Exported:
     return written[request.param]
+
+
+@pytest.fixture
+def card() -> VirtualCard:
+    """A personalised card, powered and with the OpenPGP application selected."""
+    card = VirtualCard.with_auth_key(SEED, "Hong Gildong")
+    card.power_on()
+    ok(card, SELECT)
+    return card
