@@ -1,8 +1,9 @@
-"""Fixtures for integration tests: a private PostgreSQL, the release build (pcscd fixtures:
-tests/conftest.py)."""
+"""Fixtures for integration tests: a private PostgreSQL, the release build, and the card
+operator's directory with its election definition (pcscd fixtures: tests/conftest.py)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from testkit.elections import mixed_definition
 from testkit.postgres import PrivatePostgres
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,3 +51,18 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return out
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Path:
+    """The operator's directory (tmp_path also holds the private pcscd's files)."""
+    path = tmp_path / "enrolment"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def definition(work: Path) -> Path:
+    path = work / "definition.json"
+    path.write_text(json.dumps(mixed_definition(), ensure_ascii=False), "utf-8")
+    return path
