@@ -192,10 +192,7 @@ class KioskServices:
 
     def _start(self, package: ElectionPackage) -> None:
         path = self.config.data_dir / f"{package.id}-{package.short_hash}.db"
-        if path.exists():
-            store = ChainStore.open(path, self.keys.store_key, self.keys.kiosk_key, package)
-        else:
-            store = ChainStore.create(path, self.keys.store_key, self.keys.kiosk_key, package)
+        store = ChainStore.open_or_create(path, self.keys.store_key, self.keys.kiosk_key, package)
         self.package, self.box = package, BallotBox(store, package)
         url = self.config.ledger_url or package.ledger_url
         if self.config.log_key and url:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import suppress
@@ -23,10 +25,13 @@ from kiosk.core.chain import ChainState, next_state, verify_chain
 from kiosk.core.crypto import SigningKey, kiosk_id_for
 from kiosk.core.election import ElectionId, ElectionPackage
 from kiosk.core.errors import BlockError, ChainError
+from kiosk.core.secret_file import sync_folder
 from kiosk.store.errors import AlreadyVotedError, StoreDamagedError, StoreError, StoreLockedError
 
 SCHEMA_VERSION = 1
 STORE_KEY_BYTES = 32
+
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -76,23 +81,47 @@ class ChainStore:
     def create(
         cls, path: Path, store_key: bytes, kiosk_key: SigningKey, package: ElectionPackage
     ) -> ChainStore:
-        """Create a new store at ``path`` and write its genesis block."""
+        """Create a new store at ``path`` with its genesis block, atomically.
+
+        The store is built under a hidden name beside ``path`` and renamed only once its
+        genesis block is committed and on disk, so a power cut at any instant leaves either
+        no store or a whole one: never a file the kiosk would refuse (issue 20).
+        """
         if path.exists():
             raise StoreError(f"{path} already exists; refusing to overwrite a store")
-        conn = _connect(path, store_key)
-        try:
-            conn.executescript("BEGIN;" + _SCHEMA + "COMMIT;")
-            _set_meta(conn, "schema", str(SCHEMA_VERSION))
-        except sqlcipher3.DatabaseError as e:
-            conn.close()
-            raise StoreError(f"cannot create the store at {path}: {e}") from e
-        store = cls(conn, path, kiosk_key, ChainState())
-        store.append(
-            BlockKind.GENESIS,
-            genesis_body(kiosk_key.public_key, package),
-            election=package.id,
-        )
-        return store
+        building = creating_path(path)
+        _discard_unfinished(building, store_key)
+        _build(building, store_key, kiosk_key, package)
+        _publish_store(building, path)
+        return cls.open(path, store_key, kiosk_key, package)
+
+    @classmethod
+    def open_or_create(
+        cls, path: Path, store_key: bytes, kiosk_key: SigningKey, package: ElectionPackage
+    ) -> ChainStore:
+        """Open this kiosk's store for ``package``, or create it if it was never finished.
+
+        What a kiosk does on every start. A store that holds a block is only ever opened
+        (and refused if its chain does not verify); a creation cut off by a power cut is
+        finished, or started again when it never reached its genesis block.
+        """
+        building = creating_path(path)
+        if path.exists() and building.exists() and os.path.samefile(path, building):
+            # Killed after the link, before the building name was removed: the same file.
+            building.unlink()
+            sync_folder(path.parent)
+        if not path.exists() and building.exists() and _holds_a_block(building, store_key):
+            # Killed after the genesis commit but before the rename: finish the rename.
+            # open() below verifies it is this kiosk's chain for this package.
+            _publish_store(building, path)
+        if path.exists() and not _holds_a_block(path, store_key):
+            # Left by a kiosk older than atomic creation, killed while it made the store:
+            # it holds no block, so nothing recorded is lost by making it again.
+            log.warning("%s was never finished (no genesis block); creating it again", path)
+            _remove_store_files(path)
+        if path.exists():
+            return cls.open(path, store_key, kiosk_key, package)
+        return cls.create(path, store_key, kiosk_key, package)
 
     @classmethod
     def open(
@@ -348,3 +377,94 @@ def _iter_blocks(conn: Any, start: int) -> Iterator[SignedBlock]:
             yield decode_signed_block(bytes(encoded))
         except BlockError as e:
             raise ChainError(height, "unreadable", str(e)) from e
+
+
+# -- creating ---------------------------------------------------------------------------------
+_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def creating_path(path: Path) -> Path:
+    """The hidden name a store is built under before it becomes ``path``."""
+    return path.with_name(f".{path.name}.creating")
+
+
+def _build(path: Path, store_key: bytes, kiosk_key: SigningKey, package: ElectionPackage) -> None:
+    """Write the schema and the genesis block into a new file at ``path``, then fold the
+    write-ahead log into it and close it, so the file alone holds the store."""
+    conn = _connect(path, store_key)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        _set_meta(conn, "schema", str(SCHEMA_VERSION))
+        conn.execute("COMMIT")
+        store = ChainStore(conn, path, kiosk_key, ChainState())
+        store.append(
+            BlockKind.GENESIS,
+            genesis_body(kiosk_key.public_key, package),
+            election=package.id,
+        )
+        # The WAL file's name follows the database's: empty it before the rename.
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    except sqlcipher3.DatabaseError as e:
+        raise StoreError(f"cannot create the store at {path}: {e}") from e
+    finally:
+        conn.close()
+    with path.open("rb") as f:
+        os.fsync(f.fileno())
+
+
+def _publish_store(building: Path, path: Path) -> None:
+    """Give the finished store its name, never replacing a file that has it already."""
+    for suffix in _SIDE_FILES:  # a WAL left by a kill is folded in by opening; see _holds_a_block
+        if Path(f"{building}{suffix}").exists():
+            raise StoreError(f"{building} still has its {suffix} file; it was not closed")
+    try:
+        os.link(building, path)  # fails if path exists: a store is never replaced
+    except FileExistsError as e:
+        raise StoreError(f"{path} already exists; refusing to overwrite a store") from e
+    except OSError:  # a file system without hard links: rename, having just checked
+        if path.exists():
+            raise StoreError(f"{path} already exists; refusing to overwrite a store") from None
+        os.rename(building, path)
+        sync_folder(path.parent)
+        return
+    sync_folder(path.parent)
+    building.unlink()
+    sync_folder(path.parent)
+
+
+def _holds_a_block(path: Path, store_key: bytes) -> bool:
+    """Whether the store file at ``path`` holds at least one block (read with its WAL, which
+    a clean close of this connection folds back into the file)."""
+    conn = _connect(path, store_key)
+    try:
+        has_table = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'blocks'"
+        ).fetchone()
+        held = bool(has_table) and conn.execute("SELECT 1 FROM blocks LIMIT 1").fetchone()
+        if held:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return bool(held)
+    except sqlcipher3.DatabaseError as e:
+        raise StoreDamagedError(f"{path} is damaged: {e}") from e
+    finally:
+        conn.close()
+
+
+def _discard_unfinished(building: Path, store_key: bytes) -> None:
+    """Remove a build cut off before its genesis block; refuse one that holds a block."""
+    if not building.exists():
+        for suffix in _SIDE_FILES:
+            Path(f"{building}{suffix}").unlink(missing_ok=True)
+        return
+    if _holds_a_block(building, store_key):
+        raise StoreError(f"{building} holds a finished store; open it instead of creating one")
+    _remove_store_files(building)
+
+
+def _remove_store_files(path: Path) -> None:
+    for name in (str(path), *(f"{path}{suffix}" for suffix in _SIDE_FILES)):
+        Path(name).unlink(missing_ok=True)
+    sync_folder(path.parent)
