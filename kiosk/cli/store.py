@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from kiosk.cli.options import DEFAULT_KEY_DIR, Subparsers
@@ -34,6 +35,11 @@ def add_export(sub: Subparsers) -> None:
         "--all",
         action="store_true",
         help="every block, not only those the ledger has not acknowledged",
+    )
+    x.add_argument(
+        "--replace",
+        action="store_true",
+        help="write over a file already at --out (the old one stays whole until the new one is)",
     )
     x.set_defaults(run=run_export)
 
@@ -76,12 +82,28 @@ def run_verify(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     from kiosk.store.chain_store import ChainStore
     from kiosk.store.keys import load_keys
-    from kiosk.store.usb_export import NothingToExport, export_chain
+    from kiosk.store.usb_export import ExportTargetExists, NothingToExport, export_chain
 
     keys = load_keys(args.keys)
     with ChainStore.open(args.store, keys.store_key, keys.kiosk_key) as store:
+        replace = bool(args.replace)
         try:
-            done = export_chain(store, keys.kiosk_key, args.out, whole_chain=args.all)
+            try:
+                done = export_chain(
+                    store, keys.kiosk_key, args.out, whole_chain=args.all, replace=replace
+                )
+            except ExportTargetExists as e:
+                if not _ask_to_replace(e):
+                    print(f"kiosk: {e}", file=sys.stderr)
+                    print(
+                        "kiosk: nothing was written; choose another --out, or add --replace "
+                        "to write over it",
+                        file=sys.stderr,
+                    )
+                    return 1
+                done = export_chain(
+                    store, keys.kiosk_key, args.out, whole_chain=args.all, replace=True
+                )
         except NothingToExport:
             print(
                 "the ledger already holds every block; nothing to export "
@@ -90,3 +112,11 @@ def run_export(args: argparse.Namespace) -> int:
             return 0
     print(f"exported blocks {done.first}..{done.last} ({done.count}) to {args.out}")
     return 0
+
+
+def _ask_to_replace(exists: Exception) -> bool:
+    """At a terminal, show what is in the way and ask; elsewhere (a script), never replace."""
+    if not sys.stdin.isatty():
+        return False
+    answer = input(f"{exists}.\nReplace it with this export? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")

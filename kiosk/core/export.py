@@ -59,7 +59,7 @@ def export_bytes(blocks: Iterable[SignedBlock], key: SigningKey) -> bytes:
         str(first["election"]),
         int(first["height"]),
         int(first["height"]) + len(lines) - 1,
-        _digest(lines),
+        blocks_digest(lines),
         datetime.now(UTC).isoformat(timespec="seconds"),
     )
     signature = key.sign(Domain.EXPORT, canonical_json(manifest.body()))
@@ -67,12 +67,36 @@ def export_bytes(blocks: Iterable[SignedBlock], key: SigningKey) -> bytes:
     return b"\n".join([head, *lines]) + b"\n"
 
 
-def _digest(lines: list[bytes]) -> bytes:
+def blocks_digest(lines: list[bytes]) -> bytes:
+    """The manifest's ``blocks_sha256``: SHA-256 over the block lines, each with its newline."""
     return hashlib.sha256(b"".join(line + b"\n" for line in lines)).digest()
 
 
 def is_export(first_line: bytes) -> bool:
     return first_line.startswith(b"{") and b'"kind":"hanpyo-export"' in first_line
+
+
+@dataclass(frozen=True, slots=True)
+class ChainFile:
+    """A chain file as read: the export's manifest line (None for a bare chain), the block
+    lines, and whether the last line was cut off before its end of line."""
+
+    manifest_line: bytes | None
+    block_lines: list[bytes]
+    ends_cleanly: bool
+
+
+def split_chain_file(data: bytes) -> ChainFile:
+    """Split a USB export (manifest line, then blocks) or a bare chain file into its lines.
+
+    Every line ``export_bytes`` writes ends with a newline, so a file whose last line has none
+    was cut while it was written or copied.
+    """
+    lines = [line for line in data.splitlines() if line.strip()]
+    ends_cleanly = not data.strip() or data.endswith(b"\n")
+    if lines and is_export(lines[0]):
+        return ChainFile(lines[0], lines[1:], ends_cleanly)
+    return ChainFile(None, lines, ends_cleanly)
 
 
 def read_manifest(line: bytes) -> tuple[Manifest, bytes]:
@@ -110,7 +134,7 @@ def verify_export(
             f"the file holds {len(block_lines)} blocks, the manifest lists "
             f"{expected}: it was truncated or extended"
         )
-    if _digest(block_lines) != manifest.blocks_sha256:
+    if blocks_digest(block_lines) != manifest.blocks_sha256:
         raise ExportError(
             "the blocks differ from the ones the manifest lists: the file was altered"
         )

@@ -9,8 +9,11 @@ canonical form, another election, an unknown category or group, a rule broken) i
 *invalid* and listed with its reason; nothing is dropped silently.
 
 Counting is exact and does not depend on the order of the ballots: scores are summed as whole
-numbers per criterion, and only the final means are divided, so a recount in another order or
-split across processes (``Tally.merge``) gives the same document.
+numbers per criterion, so a recount in another order or split across processes
+(``Tally.merge``) gives the same document. Every mean, measure and weighted result is computed
+in exact fractions (weights are read as the decimals the package states) and rounded once, to
+``DECIMALS`` places, half up, only where it is written into the results; the ranking and its
+ties use the exact values.
 
 The ranking of proposals follows the package's tally rules:
 
@@ -30,9 +33,11 @@ The ranking of proposals follows the package's tally rules:
 from __future__ import annotations
 
 import itertools
+import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from kiosk.core.ballot import Ballot, ballot_from_plaintext, check_contests
@@ -48,7 +53,10 @@ from kiosk.core.election import (
 )
 from kiosk.core.errors import BallotError, VerificationError
 
-DECIMALS = 6  # means and measures are rounded to this many places in the results
+DECIMALS = 6  # means and measures are rounded to this many places, once, in the results
+
+# Exact means by (contest, option, category), kept beside the rounded results document.
+_Means = dict[tuple[str, str, str], Fraction | None]
 
 
 @dataclass(slots=True)
@@ -57,10 +65,10 @@ class _ScoreCell:
 
     count: int = 0
     sums: Counter[str] = field(default_factory=Counter)  # criterion ("" without) -> sum
-    low: float | None = None
-    high: float | None = None
+    low: Fraction | None = None
+    high: Fraction | None = None
 
-    def add(self, per_criterion: Mapping[str, int], value: float) -> None:
+    def add(self, per_criterion: Mapping[str, int], value: Fraction) -> None:
         self.count += 1
         self.sums.update(per_criterion)
         self.low = value if self.low is None else min(self.low, value)
@@ -195,7 +203,8 @@ class Tally:
     # -- results --------------------------------------------------------------------------
     def results(self) -> dict[str, Any]:
         """The results document: per contest counts, the ranking and the invalid ballots."""
-        contests = [self._contest_result(c) for c in self.package.contests]
+        means: _Means = {}
+        contests = [self._contest_result(c, means) for c in self.package.contests]
         return {
             "election": self.package.id,
             "package_hash": self.package.package_hash.hex(),
@@ -205,11 +214,11 @@ class Tally:
                 "by_category": dict(sorted(self.by_category.items())),
             },
             "contests": contests,
-            "ranking": self._ranking(contests),
+            "ranking": self._ranking(contests, means),
             "invalid": [b.to_json() for b in sorted(self.invalid, key=lambda b: b.position)],
         }
 
-    def _contest_result(self, contest: Contest) -> dict[str, Any]:
+    def _contest_result(self, contest: Contest, means: _Means) -> dict[str, Any]:
         cats = list(contest.categories)
         out: dict[str, Any] = {
             "id": contest.id,
@@ -228,7 +237,9 @@ class Tally:
                     for o in self.package.options
                 ]
             case ContestKind.SCORE:
-                out["options"] = [self._score_option(contest, o.id) for o in self.package.options]
+                out["options"] = [
+                    self._score_option(contest, o.id, means) for o in self.package.options
+                ]
             case ContestKind.YESNO:
                 for answer in ("yes", "no", "blank"):
                     out[answer] = sum(self.answers[contest.id, answer, c] for c in cats)
@@ -238,7 +249,7 @@ class Tally:
                 }
         return out
 
-    def _score_option(self, contest: Contest, option: str) -> dict[str, Any]:
+    def _score_option(self, contest: Contest, option: str, means: _Means) -> dict[str, Any]:
         drop = self.package.tally.drop_extremes
         weight = _criteria_weight(contest)
         by_category: dict[str, Any] = {}
@@ -247,33 +258,37 @@ class Tally:
             cell = self.scores.get((contest.id, option, cat), _ScoreCell())
             total_sums.update(cell.sums)
             raw_sum = _weighted(contest, cell.sums) / weight
-            entry: dict[str, Any] = {"count": cell.count, "sum": _round(raw_sum)}
+            entry: dict[str, Any] = {"count": cell.count, "sum": round_result(raw_sum)}
             count, kept = cell.count, raw_sum
             if drop and cell.count >= 3 and cell.low is not None and cell.high is not None:
                 count, kept = cell.count - 2, raw_sum - cell.low - cell.high
-                entry["dropped"] = {"high": _round(cell.high), "low": _round(cell.low)}
-            entry["mean"] = _round(kept / count) if count else None
+                entry["dropped"] = {"high": round_result(cell.high), "low": round_result(cell.low)}
+            mean = kept / count if count else None
+            means[contest.id, option, cat] = mean
+            entry["mean"] = None if mean is None else round_result(mean)
             by_category[cat] = entry
         out: dict[str, Any] = {
             "id": option,
             "count": sum(e["count"] for e in by_category.values()),
+            # every category's scores together, summed exactly and rounded once
+            "sum": round_result(_weighted(contest, total_sums) / weight),
             "by_category": by_category,
         }
         if contest.criteria:
             out["criteria"] = {c.id: total_sums[c.id] for c in contest.criteria}
         return out
 
-    def _ranking(self, contests: list[dict[str, Any]]) -> dict[str, Any]:
+    def _ranking(self, contests: list[dict[str, Any]], means: _Means) -> dict[str, Any]:
         rules = self.package.tally
         channel_of = {c.id: c.channel for c in self.package.categories}
-        weight_of = {c.id: c.weight for c in self.package.categories}
+        weight_of = {c.id: _exact(c.weight) for c in self.package.categories}
         ranked = [
             (self._contests[r["id"]], r)
             for r in contests
             if r["kind"] in (ContestKind.SCORE.value, ContestKind.CHOICE.value)
         ]
         option_ids: list[str] = [o.id for o in self.package.options]
-        per_channel: dict[Channel, dict[str, float]] = {}
+        per_channel: dict[Channel, dict[str, Fraction]] = {}
         voted: dict[Channel, set[str]] = {}
         for channel in Channel:
             measures = []
@@ -281,21 +296,32 @@ class Tally:
                 cats = [c for c in contest.categories if channel_of[c] is channel]
                 if not cats:
                     continue
-                raw = {o["id"]: _measure(contest, o, cats, weight_of) for o in result["options"]}
+                raw = {
+                    o["id"]: _measure(contest, o, cats, weight_of, means) for o in result["options"]
+                }
                 voted.setdefault(channel, set()).update(
                     o["id"] for o in result["options"] if _has_votes(contest, o, cats)
                 )
-                best = max(raw.values(), default=0.0)
-                measures.append({k: (v / best if best > 0 else 0.0) for k, v in raw.items()})
+                best = max(raw.values(), default=Fraction(0))
+                measures.append(
+                    {k: (v / best if best > 0 else Fraction(0)) for k, v in raw.items()}
+                )
             if measures:
                 per_channel[channel] = {
-                    o: sum(m.get(o, 0.0) for m in measures) / len(measures) for o in option_ids
+                    o: sum((m.get(o, Fraction(0)) for m in measures), Fraction(0)) / len(measures)
+                    for o in option_ids
                 }
         winners_wanted = sum(rules.channel_winners.get(c, 0) for c in per_channel)
         rows: list[dict[str, Any]] = []
         if rules.method is TallyMethod.WEIGHTED_SUM:
             score = {
-                o: sum(rules.channel_weights.get(c, 0.0) * m[o] for c, m in per_channel.items())
+                o: sum(
+                    (
+                        _exact(rules.channel_weights.get(c, 0.0)) * m[o]
+                        for c, m in per_channel.items()
+                    ),
+                    Fraction(0),
+                )
                 for o in option_ids
             }
             order = _ordered(score)
@@ -304,13 +330,13 @@ class Tally:
                     {
                         "rank": rank,
                         "option": o,
-                        "result": _round(score[o]),
-                        "channels": {c.value: _round(m[o]) for c, m in per_channel.items()},
+                        "result": round_result(score[o]),
+                        "channels": {c.value: round_result(m[o]) for c, m in per_channel.items()},
                         "winner": rank <= winners_wanted and score[o] > 0,
                         "won_by": None,
                     }
                 )
-            _mark_ties(rows, lambda r: r["result"])
+            _mark_ties(rows, lambda r: score[r["option"]])
         else:
             picked: dict[str, Channel] = {}
             for channel, measure in per_channel.items():
@@ -331,12 +357,12 @@ class Tally:
                         "rank": rank,
                         "option": o,
                         "result": None,
-                        "channels": {c.value: _round(m[o]) for c, m in per_channel.items()},
+                        "channels": {c.value: round_result(m[o]) for c, m in per_channel.items()},
                         "winner": o in picked,
                         "won_by": picked[o].value if o in picked else None,
                     }
                 )
-            _mark_ties(rows, lambda r: tuple(r["channels"].values()))
+            _mark_ties(rows, lambda r: tuple(m[r["option"]] for m in per_channel.values()))
         return {
             "method": rules.method.value,
             "channels": {
@@ -353,32 +379,44 @@ class Tally:
         }
 
 
-def _voter_score(contest: Contest, per_criterion: Mapping[str, int]) -> float:
+def _exact(weight: float) -> Fraction:
+    """A weight as the decimal the package wrote (0.7 is 7/10, not the nearest binary float)."""
+    return Fraction(str(weight))
+
+
+def _voter_score(contest: Contest, per_criterion: Mapping[str, int]) -> Fraction:
     """One voter's score for one option: the criterion-weighted mean, on the contest's scale."""
     return _weighted(contest, per_criterion) / _criteria_weight(contest)
 
 
-def _weighted(contest: Contest, sums: Mapping[str, int]) -> float:
+def _weighted(contest: Contest, sums: Mapping[str, int]) -> Fraction:
     if not contest.criteria:
-        return float(sums.get("", 0))
-    return sum(c.weight * sums.get(c.id, 0) for c in contest.criteria)
+        return Fraction(sums.get("", 0))
+    return sum((_exact(c.weight) * sums.get(c.id, 0) for c in contest.criteria), Fraction(0))
 
 
-def _criteria_weight(contest: Contest) -> float:
-    return sum(c.weight for c in contest.criteria) if contest.criteria else 1.0
+def _criteria_weight(contest: Contest) -> Fraction:
+    if not contest.criteria:
+        return Fraction(1)
+    return sum((_exact(c.weight) for c in contest.criteria), Fraction(0))
 
 
 def _measure(
-    contest: Contest, option: dict[str, Any], cats: Sequence[str], weight_of: Mapping[Any, float]
-) -> float:
-    """An option's standing in one contest among the categories of one channel."""
+    contest: Contest,
+    option: dict[str, Any],
+    cats: Sequence[str],
+    weight_of: Mapping[Any, Fraction],
+    means: _Means,
+) -> Fraction:
+    """An option's standing in one contest among the categories of one channel, from the exact
+    means (never the rounded ones in the document)."""
     if contest.kind is ContestKind.CHOICE:
-        return float(sum(weight_of[c] * option["by_category"][c] for c in cats))
-    means = [(weight_of[c], option["by_category"][c]["mean"]) for c in cats]
-    scored = [(w, m) for w, m in means if m is not None]
+        return sum((weight_of[c] * option["by_category"][c] for c in cats), Fraction(0))
+    weighted = [(weight_of[c], means[contest.id, option["id"], c]) for c in cats]
+    scored = [(w, m) for w, m in weighted if m is not None]
     if not scored:
-        return 0.0
-    return float(sum(w * m for w, m in scored) / sum(w for w, _ in scored))
+        return Fraction(0)
+    return sum((w * m for w, m in scored), Fraction(0)) / sum((w for w, _ in scored), Fraction(0))
 
 
 def _has_votes(contest: Contest, option: dict[str, Any], cats: Sequence[str]) -> bool:
@@ -387,17 +425,18 @@ def _has_votes(contest: Contest, option: dict[str, Any], cats: Sequence[str]) ->
     return any(option["by_category"][c]["count"] > 0 for c in cats)
 
 
-def _ordered(score: Mapping[str, float]) -> list[str]:
-    """Best first; equal results in the published tie-break order (the lower option id)."""
-    return sorted(score, key=lambda o: (-_round(score[o]), o))
+def _ordered(score: Mapping[str, Fraction]) -> list[str]:
+    """Best first; exactly equal results in the published tie-break order (the lower id)."""
+    return sorted(score, key=lambda o: (-score[o], o))
 
 
-def _key_in(per_channel: Mapping[Channel, Mapping[str, float]], option: str) -> tuple[Any, ...]:
-    return (*(-_round(m[option]) for m in per_channel.values()), option)
+def _key_in(per_channel: Mapping[Channel, Mapping[str, Fraction]], option: str) -> tuple[Any, ...]:
+    return (*(-m[option] for m in per_channel.values()), option)
 
 
 def _mark_ties(rows: list[dict[str, Any]], key: Any) -> None:
-    """Mark each row whose result equals a neighbour's: the tie-break rule decided its place."""
+    """Mark each row whose exact result equals a neighbour's: the tie-break rule decided its
+    place."""
     for a, b in itertools.pairwise(rows):
         if key(a) == key(b):
             a["tied"] = b["tied"] = True
@@ -405,8 +444,11 @@ def _mark_ties(rows: list[dict[str, Any]], key: Any) -> None:
         r.setdefault("tied", False)
 
 
-def _round(value: float) -> float:
-    return round(value + 0.0, DECIMALS)
+def round_result(value: Fraction) -> float:
+    """The one rounding: ``DECIMALS`` places, half up (반올림), of the exact value; the float
+    returned is the one whose shortest form is that decimal."""
+    scale = 10**DECIMALS
+    return float(Fraction(math.floor(value * scale + Fraction(1, 2)), scale)) + 0.0
 
 
 def count_test_ballots(package: ElectionPackage, blocks: Iterable[SignedBlock]) -> dict[str, Any]:

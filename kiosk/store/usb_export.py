@@ -10,7 +10,7 @@ from pathlib import Path
 
 from kiosk.core.block import SignedBlock
 from kiosk.core.crypto import SigningKey
-from kiosk.core.export import export_bytes
+from kiosk.core.export import ExportError, export_bytes, is_export, read_manifest
 from kiosk.core.secret_file import SecretFileExists, sync_folder, write_secret
 from kiosk.store.chain_store import ChainStore
 from kiosk.store.errors import StoreError
@@ -24,11 +24,31 @@ class ExportFailed(StoreError):
 
 
 class ExportTargetExists(ExportFailed):
-    """A file of that name is already there: an export never replaces one."""
+    """A file of that name is already there: an export never replaces one unasked."""
 
     def __init__(self, path: Path) -> None:
-        super().__init__(f"{path} already exists; refusing to overwrite an export")
+        super().__init__(f"{path} already exists ({describe_existing(path)})")
         self.path = path
+
+
+def describe_existing(path: Path) -> str:
+    """What the file in the way holds, in a few words, so staff can decide to replace it."""
+    try:
+        with path.open("rb") as f:
+            head = f.readline(4096)
+        size = path.stat().st_size
+    except OSError as e:
+        return f"it cannot be read: {e.strerror}"
+    if not is_export(head):
+        return f"{size:,} bytes, not a Hanpyo export"
+    try:
+        m, _ = read_manifest(head.rstrip(b"\n"))
+    except ExportError:
+        return f"{size:,} bytes, a Hanpyo export with an unreadable manifest"
+    return (
+        f"an export of blocks {m.first}..{m.last} of kiosk {m.kiosk[:12]}, written {m.created}, "
+        f"{size:,} bytes"
+    )
 
 
 class NothingToExport(ExportFailed):
@@ -47,15 +67,22 @@ class ExportResult:
 
 
 def export_chain(
-    store: ChainStore, kiosk_key: SigningKey, target: Path, *, whole_chain: bool
+    store: ChainStore,
+    kiosk_key: SigningKey,
+    target: Path,
+    *,
+    whole_chain: bool,
+    replace: bool = False,
 ) -> ExportResult:
     """Write the chain (``whole_chain``) or only the blocks the ledger has not acknowledged to
-    the file ``target``; ``NothingToExport`` when that leaves no block."""
+    the file ``target``; ``NothingToExport`` when that leaves no block. An existing ``target``
+    is refused (``ExportTargetExists``) unless ``replace``: then the new file takes its place
+    in one rename, once it is whole on the stick."""
     start = 0 if whole_chain else store.acknowledged_height() + 1
     blocks = list(store.blocks(start))
     if not blocks:
         raise NothingToExport("the ledger already holds every block; nothing to export")
-    return _write(blocks, kiosk_key, target)
+    return _write(blocks, kiosk_key, target, replace=replace)
 
 
 def export_to_folder(store: ChainStore, kiosk_key: SigningKey, folder: Path) -> ExportResult:
@@ -71,18 +98,26 @@ def usb_file_name(kiosk_id: str, last: SignedBlock) -> str:
     return f"hanpyo-{kiosk_id[:12]}-{last.block.height}.jsonl"
 
 
-def _write(blocks: list[SignedBlock], kiosk_key: SigningKey, target: Path) -> ExportResult:
+def _write(
+    blocks: list[SignedBlock], kiosk_key: SigningKey, target: Path, *, replace: bool = False
+) -> ExportResult:
     data = export_bytes(blocks, kiosk_key)
-    if target.exists():
-        raise ExportTargetExists(target)
     # Written under a hidden name and published only once it is on the stick: a stick pulled
     # or a kiosk powered off mid-write leaves no file that looks like a whole export.
     partial = target.with_name(f".{target.name}.partial")
     try:
         partial.unlink(missing_ok=True)  # left by an earlier export that never finished
+    except OSError as e:
+        raise ExportFailed(f"cannot write the export {target}: {e}") from e
+    if target.exists() and not replace:
+        raise ExportTargetExists(target)
+    try:
         write_secret(partial, data)
         try:
-            _publish(partial, target)
+            if replace:
+                os.replace(partial, target)  # atomic: the old file or the whole new one
+            else:
+                _publish(partial, target)
         finally:
             partial.unlink(missing_ok=True)
         sync_folder(target.parent)

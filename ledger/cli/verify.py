@@ -7,9 +7,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from kiosk.core.block import decode_signed_block
-from kiosk.core.chain import verify_chain
-from kiosk.core.errors import HanpyoError
 from ledger.cli.options import Subparsers
 
 
@@ -75,15 +72,27 @@ def _verify_bundle(args: argparse.Namespace) -> int:
 
 
 def _verify_chain(args: argparse.Namespace) -> int:
+    from ledger.verify.chain_file import ChainFileError, verify_chain_file
+
     path: Path = args.file
-    lines = [line for line in path.read_bytes().splitlines() if line.strip()]
     try:
-        state = verify_chain(decode_signed_block(line) for line in lines)
-    except HanpyoError as e:
+        report = verify_chain_file(path.read_bytes())
+    except OSError as e:
+        print(f"ledger: cannot read {path}: {e}", file=sys.stderr)
+        return 1
+    except ChainFileError as e:
         print(f"ledger: {path}: {e}", file=sys.stderr)
         return 1
+    state = report.state
     print(
         f"chain verified: kiosk {state.kiosk}, election {state.election}, "
         f"{state.height + 1} blocks, {state.ballots} ballots, {state.test_ballots} test ballots"
     )
+    if report.manifest is not None:
+        print(
+            f"export manifest signed by the kiosk lists exactly these blocks "
+            f"(0..{report.manifest.last}, written {report.manifest.created}): the file is whole"
+        )
+    for warning in report.warnings:
+        print(f"warning: {warning}")
     return 0

@@ -133,8 +133,10 @@ def by_contest(contests: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any
 
 
 def option_score_sum(option_result: Mapping[str, Any]) -> float:
-    total: float = sum(cell["sum"] for cell in option_result["by_category"].values())
-    return round(total, 6)
+    """Every category's scores for one option, as the count summed them exactly and rounded
+    once (never a sum of the rounded per-category sums)."""
+    total: float = option_result["sum"]
+    return total
 
 
 def ballot_size(package: ElectionPackage, contest: Contest) -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from kiosk.core.block import decode_signed_block
 from kiosk.core.errors import BlockError, HanpyoError
-from kiosk.core.export import ExportError, is_export, read_manifest, verify_export
+from kiosk.core.export import ExportError, read_manifest, split_chain_file, verify_export
 from ledger.service.ingest import MAX_BATCH, IngestResult
 from ledger.service.ledger import Ledger
 
@@ -61,14 +61,13 @@ def import_chain_file(ledger: Ledger, path: Path) -> ImportReport:
     """Ingest every block in ``path`` (one signed block per line), kiosk by kiosk, in order."""
     report = ImportReport()
     try:
-        lines = [line for line in path.read_bytes().splitlines() if line.strip()]
+        chain_file = split_chain_file(path.read_bytes())
     except OSError as e:
         raise HanpyoError(f"cannot read {path}: {e}") from e
-    start = 1
-    if lines and is_export(lines[0]):
+    lines, start = chain_file.block_lines, 1
+    if chain_file.manifest_line is not None:
         start = 2
-        _check_manifest(ledger, lines[0], lines[1:], report)
-        lines = lines[1:]
+        _check_manifest(ledger, chain_file.manifest_line, lines, report)
     runs: list[tuple[str, list[bytes]]] = []
     for number, line in enumerate(lines, start=start):
         try:

@@ -17,6 +17,7 @@ from kiosk.core.election import ElectionPackage
 from kiosk.core.export import read_manifest, verify_export
 from kiosk.core.secret_file import write_secret
 from kiosk.store import usb_export
+from kiosk.store.ballot_box import BallotBox
 from kiosk.store.chain_store import ChainStore
 from kiosk.store.keys import provision
 from kiosk.store.usb_export import (
@@ -107,11 +108,37 @@ def test_kiosk_export_names_an_existing_file_without_a_traceback(
     out = tmp_path / "taken.jsonl"
     out.write_bytes(b"someone else's file")
     argv = ["export", str(tmp_path / "kiosk.db"), "--keys", str(tmp_path / "keys")]
-    assert main([*argv, "--out", str(out)]) == 2
+    assert main([*argv, "--out", str(out)]) == 1
     err = capsys.readouterr().err
-    assert f"kiosk: {out} already exists; refusing to overwrite an export" in err
+    assert f"kiosk: {out} already exists (19 bytes, not a Hanpyo export)" in err
+    assert "nothing was written; choose another --out, or add --replace" in err
     assert "Traceback" not in err
     assert out.read_bytes() == b"someone else's file"
+
+
+def test_a_second_kiosk_export_says_what_is_there_and_replaces_only_when_asked(
+    tmp_path: Path, package: ElectionPackage, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keys = provision(tmp_path / "keys")
+    store = official_store(tmp_path / "kiosk.db", keys.store_key, keys.kiosk_key, package)
+    store.close()
+    out = tmp_path / "usb.jsonl"
+    argv = ["export", str(tmp_path / "kiosk.db"), "--keys", str(tmp_path / "keys"), "--all"]
+    assert main([*argv, "--out", str(out)]) == 0
+    first = out.read_bytes()
+    capsys.readouterr()
+    # the kiosk goes on (a session is paused), and staff export again to the same name
+    with ChainStore.open(tmp_path / "kiosk.db", keys.store_key, keys.kiosk_key) as store:
+        BallotBox(store, package).pause_session()
+    assert main([*argv, "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"{out} already exists (an export of blocks 0..2 of kiosk {keys.kiosk_id[:12]}" in err
+    assert "add --replace" in err
+    assert out.read_bytes() == first
+    assert main([*argv, "--out", str(out), "--replace"]) == 0
+    assert f"exported blocks 0..3 (4) to {out}" in capsys.readouterr().out
+    assert len(_verified_blocks(out, keys.kiosk_key)) == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keys", "kiosk.db", "usb.jsonl"]
 
 
 def test_a_failure_before_the_rename_leaves_no_final_file(
