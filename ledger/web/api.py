@@ -12,26 +12,24 @@ from typing import Annotated, Any
 
 from fastapi import Body, Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from hanpyo_assets import ASSETS
 from kiosk.core.crypto import SigningKey
-from kiosk.core.election import Channel
 from kiosk.core.encoding import b64d, b64e, canonical_json
 from kiosk.core.errors import EncodingError
 from kiosk.core.request import RequestRefused, verify_request
 from kiosk.core.request import request_message as request_message  # tests and bench sign with it
 from ledger.rules.errors import LedgerError
-from ledger.service.fleet import fleet, read_heartbeat, record_heartbeat
+from ledger.service.fleet import read_heartbeat, record_heartbeat
 from ledger.service.ingest import MAX_BATCH
 from ledger.service.ledger import Ledger
-from ledger.service.reconciliation import duplicates, reconciliation
 from ledger.store import schema as db
+from ledger.web.admin import admin_routes
 
 MAX_BODY = 4 * 1024 * 1024
-STATIC = Path(__file__).with_name("static")
 FONTS = ASSETS / "fonts"  # the Korean font we ship
 STATUS = {
     "unknown_kiosk": 403,
@@ -65,13 +63,6 @@ class BlockBatch(BaseModel):
 
 class NullifierQuery(BaseModel):
     nullifier: str = Field(max_length=64)
-
-
-class Enrolment(BaseModel):
-    public_key: str = Field(max_length=64)
-    name: str = Field(min_length=1, max_length=200)
-    location: str = Field(default="", max_length=200)
-    channel: Channel = Channel.KIOSK
 
 
 def create_app(ledger: Ledger, published: Path | None = None) -> FastAPI:
@@ -126,12 +117,6 @@ def create_app(ledger: Ledger, published: Path | None = None) -> FastAPI:
         except RequestRefused as e:
             raise LedgerError(e.fault.value, e.detail) from e
         return kiosk_id
-
-    def admin_auth(authorization: Annotated[str | None, Header()] = None) -> None:
-        if not authorization or not authorization.startswith("Bearer "):
-            raise LedgerError("no_credentials", "admin endpoints need a bearer token")
-        if not ledger.check_admin_token(authorization.removeprefix("Bearer ").strip()):
-            raise LedgerError("not_admin", "that token is not an admin token")
 
     @app.get("/v1/election")
     def election() -> Any:
@@ -240,30 +225,6 @@ def create_app(ledger: Ledger, published: Path | None = None) -> FastAPI:
         channels = ledger.has_voted(nullifier)
         return {"voted": bool(channels), "channels": channels}
 
-    @app.post("/v1/admin/kiosks", dependencies=[Depends(admin_auth)])
-    def enrol(enrolment: Enrolment) -> Any:
-        try:
-            key = b64d(enrolment.public_key, length=32, name="public_key")
-        except EncodingError as e:
-            raise LedgerError("bad_key", str(e)) from e
-        kiosk_id = ledger.enrol(key, enrolment.name, enrolment.location, enrolment.channel)
-        return {"kiosk": kiosk_id}
-
-    @app.get("/v1/admin/kiosks", dependencies=[Depends(admin_auth)])
-    def kiosks() -> Any:
-        return [
-            {
-                "kiosk": s.kiosk_id,
-                "name": s.name,
-                "location": s.location,
-                "channel": s.channel.value,
-                "height": s.height,
-                "quarantined": s.quarantined,
-                "quarantine_reason": s.quarantine_reason,
-            }
-            for s in ledger.sources()
-        ]
-
     @app.post("/v1/kiosks/{kiosk_id}/heartbeat")
     def heartbeat(
         beat: Annotated[dict[str, Any], Body()], kiosk_id: Annotated[str, Depends(kiosk_auth)]
@@ -271,26 +232,10 @@ def create_app(ledger: Ledger, published: Path | None = None) -> FastAPI:
         record_heartbeat(ledger.engine, kiosk_id, read_heartbeat(beat))
         return {"ok": True}
 
-    @app.get("/v1/admin/fleet", dependencies=[Depends(admin_auth)])
-    def fleet_status() -> Any:
-        return [k.to_json() for k in fleet(ledger.reader)]
-
-    @app.get("/admin/dashboard", response_class=HTMLResponse, include_in_schema=False)
-    def dashboard() -> str:
-        # A static page; it reads the admin token from the URL fragment, which browsers
-        # never send to the server, and fetches /v1/admin/fleet with it.
-        return (STATIC / "dashboard.html").read_text("utf-8")
-
     if FONTS.is_dir():
         app.mount("/assets/fonts", StaticFiles(directory=FONTS), name="fonts")
 
-    @app.get("/v1/admin/duplicates", dependencies=[Depends(admin_auth)])
-    def duplicate_ballots() -> Any:
-        return duplicates(ledger.reader, ledger.duplicate_policy)
-
-    @app.get("/v1/admin/reconciliation", dependencies=[Depends(admin_auth)])
-    def reconcile() -> Any:
-        return reconciliation(ledger.reader, ledger.duplicate_policy)
+    app.include_router(admin_routes(ledger))
 
     if published is not None:
         from ledger.web.public_pages import (
