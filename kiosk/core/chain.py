@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, assert_never
 
 from kiosk.core.block import ZERO_HASH, BlockKind, SignedBlock, body_bytes, check_body
@@ -227,9 +228,36 @@ def verify_chain(
     return verifier.finish()
 
 
+# How far ahead of the ledger's clock a block may be dated when it arrives. Kiosk clocks drift
+# while they are offline with no time server; ten minutes covers a day of a bad clock, and
+# block times are kept to the minute anyway. There is no limit on how late a block may
+# arrive: a kiosk that was offline syncs or is imported from USB hours later, until the close.
+CLOCK_TOLERANCE = timedelta(minutes=10)
+
+
+def check_arrival(signed: SignedBlock, now: datetime) -> None:
+    """Refuse a block dated after the ledger's clock ``now`` (plus ``CLOCK_TOLERANCE``)."""
+    block = signed.block
+    dated = datetime.strptime(block.time, "%Y-%m-%dT%H:%MZ").replace(tzinfo=UTC)
+    if dated > now + CLOCK_TOLERANCE:
+        raise ChainError(
+            block.height,
+            "time_in_future",
+            f"is dated {block.time}, after the ledger's clock "
+            f"({now.astimezone(UTC):%Y-%m-%dT%H:%MZ}) by more than "
+            f"{int(CLOCK_TOLERANCE.total_seconds() // 60)} minutes",
+        )
+
+
 class ChainVerifier:
-    """``verify_chain`` one block at a time, for readers that meet many kiosks' blocks
-    interleaved (a whole log) and keep one verifier per kiosk instead of every block."""
+    """The one chain verifier: ``verify_chain`` one block at a time.
+
+    Ingest (resuming from the chain head it stored, with ``voted_here`` looking up the voters
+    it already holds for this source and ``arrived_at`` its clock), the kiosk's store,
+    ``verify-chain`` and the bundle check all verify through this class, so a chain one
+    accepts the others accept too: a ballot of a voter who already cast one of that kind on
+    this kiosk is refused everywhere.
+    """
 
     def __init__(
         self,
@@ -237,26 +265,36 @@ class ChainVerifier:
         election: str | None = None,
         kiosk: str | None = None,
         package_hash: bytes | None = None,
+        kiosk_key: bytes | None = None,
+        state: ChainState | None = None,
+        voted_here: Callable[[BlockKind, bytes], bool] | None = None,
+        arrived_at: datetime | None = None,
     ) -> None:
-        self.expected = (election, kiosk, package_hash)
-        self.state = ChainState()
+        self.expected = (election, kiosk, package_hash, kiosk_key)
+        self.state = state or ChainState()
+        self._voted_here = voted_here
+        self._arrived_at = arrived_at  # the ledger's clock when the blocks arrived
         self._seen: set[tuple[BlockKind, bytes]] = set()
 
     def add(self, signed: SignedBlock) -> ChainState:
-        self.state = verify_next(self.state, signed)
+        """Verify ``signed`` as the next block; the state moves on only if it passes."""
+        state = verify_next(self.state, signed)
         block = signed.block
+        if self._arrived_at is not None:  # after the signature: a forged time is bad_signature
+            check_arrival(signed, self._arrived_at)
         if block.height == 0:
-            _check_expected(self.state, *self.expected)
+            _check_expected(state, *self.expected)
         if block.kind in (BlockKind.BALLOT, BlockKind.TEST_BALLOT):
             key = (block.kind, body_bytes(block.body, "nullifier"))
-            if key in self._seen:
+            if key in self._seen or (self._voted_here is not None and self._voted_here(*key)):
                 raise ChainError(
                     block.height,
                     "repeat_nullifier",
                     "the same voter cast a second ballot on this kiosk",
                 )
             self._seen.add(key)
-        return self.state
+        self.state = state
+        return state
 
     def finish(self) -> ChainState:
         if self.state.height < 0:
@@ -265,7 +303,11 @@ class ChainVerifier:
 
 
 def _check_expected(
-    state: ChainState, election: str | None, kiosk: str | None, package_hash: bytes | None
+    state: ChainState,
+    election: str | None,
+    kiosk: str | None,
+    package_hash: bytes | None,
+    kiosk_key: bytes | None,
 ) -> None:
     if election is not None and state.election != election:
         raise ChainError(
@@ -278,6 +320,14 @@ def _check_expected(
     if kiosk is not None and state.kiosk != kiosk:
         raise ChainError(
             0, "wrong_kiosk", "chain is from another kiosk", expected=kiosk, found=state.kiosk
+        )
+    if kiosk_key is not None and state.kiosk_key != kiosk_key:
+        raise ChainError(
+            0,
+            "wrong_key",
+            "the genesis block names another key than the enrolled one",
+            expected=b64e(kiosk_key),
+            found=b64e(state.kiosk_key),
         )
     if package_hash is not None and state.package_hash != package_hash:
         raise ChainError(

@@ -9,9 +9,17 @@ from typing import assert_never
 from kiosk.core.election import Channel, DuplicatePolicy
 
 
+def cast_order(time: str, source: str, height: int) -> tuple[str, str, int]:
+    """The order in which one voter's ballots were cast, whatever order they were synced or
+    imported in: by block time (UTC, to the minute, so it sorts as text), then, for ballots
+    of the same minute from different sources, by source id, then by height in the chain."""
+    return (time, source, height)
+
+
 def counted_index(policy: DuplicatePolicy, channels: Sequence[str]) -> int:
     """The position of the ballot that counts among one voter's ballots, given the channel
-    of each in log order. ``ValueError`` for a voter with no ballot."""
+    of each in the order they were cast (``cast_order``). ``ValueError`` for a voter with no
+    ballot."""
     if not channels:
         raise ValueError("a voter with no ballot has none that counts")
     match policy:

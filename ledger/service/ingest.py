@@ -5,11 +5,12 @@ The API and `ledger import` both come through ``ingest``: one path, one set of c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from kiosk.core.block import BlockKind, SignedBlock, body_bytes, decode_signed_block, verify_block
-from kiosk.core.chain import ChainState, verify_next
+from kiosk.core.block import SignedBlock, decode_signed_block, verify_block
+from kiosk.core.chain import ChainState, ChainVerifier
 from kiosk.core.errors import BlockError, ChainError, VerificationError
 from kiosk.core.merkle import leaf_hash
 from ledger.store.ingest_rows import IngestRows, ingest_transaction
@@ -51,18 +52,26 @@ def _now() -> str:
 
 
 def ingest(
-    engine: Engine, key: LogKey, election: ElectionInfo, kiosk_id: str, encoded_blocks: list[bytes]
+    engine: Engine,
+    key: LogKey,
+    election: ElectionInfo,
+    kiosk_id: str,
+    encoded_blocks: list[bytes],
+    *,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> IngestResult:
-    """Verify and record ``encoded_blocks`` (consecutive signed blocks of ``kiosk_id``)."""
+    """Verify and record ``encoded_blocks`` (consecutive signed blocks of ``kiosk_id``);
+    ``clock`` is the ledger's, against which a block's time is checked on arrival."""
     with ingest_transaction(engine, kiosk_id) as rows:
-        return _Batch(rows, key, election, kiosk_id).run(encoded_blocks)
+        return _Batch(rows, key, election, kiosk_id, clock()).run(encoded_blocks)
 
 
 class _Batch:
     def __init__(
-        self, rows: IngestRows, key: LogKey, election: ElectionInfo, kiosk_id: str
+        self, rows: IngestRows, key: LogKey, election: ElectionInfo, kiosk_id: str, now: datetime
     ) -> None:
         self.rows, self.key, self.election, self.kiosk_id = rows, key, election, kiosk_id
+        self.now = now
         self.accepted: list[tuple[SignedBlock, bytes]] = []
         self.already_had = 0
         self.closed = False
@@ -90,10 +99,22 @@ class _Batch:
                 Rejection(None, "quarantined", f"kiosk is quarantined: {source.quarantine_reason}"),
             )
         state = self.rows.head_state()
+        # The one chain verifier (kiosk/core/chain.py), resumed from the stored head; it asks
+        # the database which voters this source already recorded, so ingest refuses what
+        # verify-bundle would refuse.
+        verifier = ChainVerifier(
+            election=self.election.id,
+            kiosk=self.kiosk_id,
+            package_hash=self.election.package_hash,
+            kiosk_key=source.public_key,
+            state=state,
+            voted_here=self.rows.voted_here,
+            arrived_at=self.now,
+        )
         rejection = None
         for raw in encoded_blocks:
             try:
-                state = self._one(state, raw, source.public_key, source.channel, log.size)
+                state = self._one(verifier, raw, source.public_key, source.channel, log.size)
             except _Rejected as r:
                 rejection = r.rejection
                 break
@@ -118,8 +139,9 @@ class _Batch:
         return IngestResult(self.kiosk_id, 0, 0, head, size, None, rejection)
 
     def _one(
-        self, state: ChainState, raw: bytes, public_key: bytes, channel: str, log_size: int
+        self, verifier: ChainVerifier, raw: bytes, public_key: bytes, channel: str, log_size: int
     ) -> ChainState:
+        state = verifier.state
         try:
             signed = decode_signed_block(raw)
         except BlockError as e:
@@ -140,13 +162,8 @@ class _Batch:
                 "wrong_election",
                 f"block is for {block.election}, this ledger is {self.election.id}",
             )
-        if block.kind is BlockKind.GENESIS:
-            if body_bytes(block.body, "kiosk_key") != public_key:
-                raise _Rejected(0, "wrong_key", "genesis names another key than the enrolled one")
-            if body_bytes(block.body, "package") != self.election.package_hash:
-                raise _Rejected(0, "wrong_package", "the kiosk runs another election package")
         try:
-            new_state = verify_next(state, signed)
+            new_state = verifier.add(signed)
         except ChainError as e:
             raise _Rejected(e.height, e.reason, str(e)) from e
         if self.closed:

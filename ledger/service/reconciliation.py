@@ -22,6 +22,7 @@ def duplicates(engine: Engine, policy: DuplicatePolicy) -> list[dict[str, Any]]:
                 "height": r.height,
                 "channel": r.channel,
                 "leaf_index": r.leaf_index,
+                "time": r.time,
             }
         )
     out = []

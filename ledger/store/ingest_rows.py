@@ -108,6 +108,16 @@ class IngestRows:
                 )
             )
 
+    def voted_here(self, kind: BlockKind, nullifier: bytes) -> bool:
+        """Whether this source already recorded a ballot of ``kind`` for ``nullifier``."""
+        n = db.nullifiers.c
+        row = self._conn.execute(
+            select(n.height).where(
+                n.nullifier == nullifier, n.kind == kind.value, n.kiosk_id == self.kiosk_id
+            )
+        ).first()
+        return row is not None
+
     def held_hash(self, height: int) -> bytes | None:
         """The hash of the block the ledger holds at ``height``, if it is committed."""
         row = self._conn.execute(

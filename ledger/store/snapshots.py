@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
+from kiosk.core.block import decode_signed_block
 from ledger.store import schema as db
 
 
@@ -31,6 +32,7 @@ class RepeatedBallot:
     height: int
     channel: str
     leaf_index: int
+    time: str  # the block's time: the duplicate policy orders ballots by when they were cast
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +60,7 @@ class ReadinessSnapshot:
 
 def repeated_ballots(reader: Engine) -> list[RepeatedBallot]:
     """Every official ballot of a voter with more than one, by nullifier, in log order."""
-    n = db.nullifiers.c
+    n, b = db.nullifiers.c, db.blocks.c
     with reader.connect() as conn:
         repeated = (
             select(n.nullifier)
@@ -67,12 +69,20 @@ def repeated_ballots(reader: Engine) -> list[RepeatedBallot]:
             .having(func.count() > 1)
         )
         rows = conn.execute(
-            select(db.nullifiers)
+            select(n.nullifier, n.kiosk_id, n.height, n.channel, n.leaf_index, b.encoded)
+            .join(db.blocks, (b.kiosk_id == n.kiosk_id) & (b.height == n.height))
             .where(n.kind == "ballot", n.nullifier.in_(repeated))
             .order_by(n.nullifier, n.leaf_index)
         ).all()
     return [
-        RepeatedBallot(bytes(r.nullifier), r.kiosk_id, int(r.height), r.channel, int(r.leaf_index))
+        RepeatedBallot(
+            bytes(r.nullifier),
+            r.kiosk_id,
+            int(r.height),
+            r.channel,
+            int(r.leaf_index),
+            decode_signed_block(bytes(r.encoded)).block.time,
+        )
         for r in rows
     ]
 

@@ -34,7 +34,7 @@ from ledger.rules.close_statement import Closure, verify_statement
 from ledger.rules.duplicate_policy import counted_ballot
 from ledger.rules.trustees import rebuild_ballot_key
 
-Seen = tuple[str, str | None, int]  # a ballot's source, its channel and its leaf index
+Seen = tuple[str, str | None, int, str, int]  # a ballot: source, channel, leaf index, time, height
 
 
 # -- checking ---------------------------------------------------------------------------------
@@ -186,7 +186,7 @@ class _Bundle:
                 signed = decode_signed_block(raw)
                 block = signed.block
                 if block.kind is BlockKind.BALLOT:
-                    seen = (block.kiosk, channel.get(block.kiosk), index)
+                    seen = (block.kiosk, channel.get(block.kiosk), index, block.time, block.height)
                     nullifier = body_bytes(block.body, "nullifier")
                     earlier = self.voters.get(nullifier)
                     if earlier is None:
@@ -203,16 +203,16 @@ class _Bundle:
                 verifier = chains.setdefault(
                     block.kiosk,
                     ChainVerifier(
-                        election=package.id, kiosk=block.kiosk, package_hash=package.package_hash
+                        election=package.id,
+                        kiosk=block.kiosk,
+                        package_hash=package.package_hash,
+                        kiosk_key=keys[block.kiosk],
                     ),
                 )
                 try:
-                    state = verifier.add(signed)
+                    verifier.add(signed)
                 except HanpyoError as e:
                     self.chain_error = f"kiosk {block.kiosk}: {e}"
-                    continue
-                if block.height == 0 and state.kiosk_key != keys[block.kiosk]:
-                    self.chain_error = f"kiosk {block.kiosk}'s chain is not signed by its key"
         self.chain_count = len(chains)
 
     def check_chains(self) -> str:
@@ -239,10 +239,13 @@ class _Bundle:
             if isinstance(seen, tuple):
                 self.counted[seen[0]] += 1
                 continue
-            ballots = [{"kiosk": k, "channel": c, "leaf_index": i} for k, c, i in seen]
+            ballots = [
+                {"kiosk": k, "channel": c, "leaf_index": i, "time": t, "height": h}
+                for k, c, i, t, h in seen
+            ]
             counts = counted_ballot(package.duplicate_policy, ballots)
             self.counted[counts["kiosk"]] += 1
-            self.set_aside.update(i for _, _, i in seen if i != counts["leaf_index"])
+            self.set_aside.update(i for _, _, i, _, _ in seen if i != counts["leaf_index"])
             repeated += len(seen) - 1
         self.counted_total = sum(self.counted.values())
         published = Counter(r["source"] for r in self._ballot_records())

@@ -44,12 +44,41 @@ def _kiosk_before(policy: DuplicatePolicy, earlier: list[str]) -> tuple[bool, st
             return True, "replaces_online"
 
 
+def _cast(history: list[str]) -> list[dict[str, Any]]:
+    """One voter's ballots, cast a minute apart in ``history``'s order, from other sources."""
+    return [
+        {"channel": c, "time": f"2026-11-22T10:{i:02d}Z", "kiosk": f"k{9 - i}", "height": 9 - i}
+        for i, c in enumerate(history)
+    ]
+
+
 @given(policies, channels.filter(bool))
 def test_the_ledger_counts_the_same_ballot(policy: DuplicatePolicy, history: list[str]) -> None:
-    ballots = [{"channel": c, "leaf_index": i} for i, c in enumerate(history)]
+    ballots = _cast(history)
     expected = _ledger_before(policy, ballots)
     assert ballots[counted_index(policy, history)] is expected
     assert counted_ballot(policy, ballots) is expected
+
+
+@given(policies, channels.filter(bool), st.randoms())
+def test_the_counted_ballot_does_not_depend_on_when_ballots_reached_the_ledger(
+    policy: DuplicatePolicy, history: list[str], rng: Any
+) -> None:
+    # A kiosk that was offline syncs its older ballot after a newer one from another source
+    # reached the ledger: the order of the log must not decide which ballot counts.
+    ballots = _cast(history)
+    arrived = list(ballots)
+    rng.shuffle(arrived)
+    assert counted_ballot(policy, arrived) is counted_ballot(policy, ballots)
+
+
+def test_ballots_of_the_same_minute_are_ordered_by_source_then_height() -> None:
+    same_minute = [
+        {"channel": "online", "time": "2026-11-22T10:00Z", "kiosk": "b", "height": 1},
+        {"channel": "kiosk", "time": "2026-11-22T10:00Z", "kiosk": "a", "height": 7},
+    ]
+    assert counted_ballot(DuplicatePolicy.FIRST, same_minute)["kiosk"] == "a"
+    assert counted_ballot(DuplicatePolicy.LAST, same_minute[::-1])["kiosk"] == "b"
 
 
 @given(policies, channels)
