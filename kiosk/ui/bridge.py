@@ -135,6 +135,11 @@ class KioskBridge(QObject):
 
     @Slot(object)
     def _from_thread(self, event: ev.Event) -> None:
+        if isinstance(event, ev.CardPulled | ev.ReaderRemoved | ev.ReaderServiceLost):
+            # A card or reader that is gone is acted on at once: a tap on Cast queued behind
+            # it must find the visit over, never commit a ballot for a card that has left.
+            self._receive(event)
+            return
         # One more turn of the event loop before a background answer is shown, so the
         # screen a touch produced is seen before the answer to it (as staff see it).
         QTimer.singleShot(0, self, functools.partial(self._receive, event))
