@@ -421,3 +421,23 @@ def voter_of(election: SyntheticElection, category: str, n: int = 0) -> Voter:
     voter = election.package.voter_for_card(found[n].card_key)
     assert voter is not None
     return voter
+
+
+# Titles that look like markup or formulas: mathtext, spreadsheet formulas, HTML. A title is
+# text, so each must be shown exactly as written everywhere the election is published.
+MARKUP_LIKE_TITLES: tuple[str, ...] = (
+    "$\\frac{x$",
+    '=HYPERLINK("http://x")',
+    "+1",
+    "@SUM(A1)",
+    "<script>alert(1)</script>",
+)
+
+
+def with_option_titles(definition: Mapping[str, Any], titles: tuple[str, ...]) -> dict[str, Any]:
+    """A copy of ``definition`` whose first options are titled ``titles``, the same in Korean
+    and English."""
+    d = copy.deepcopy(dict(definition))
+    for option, title in zip(d["options"], titles, strict=False):
+        option["title"] = {"ko": title, "en": title}
+    return d

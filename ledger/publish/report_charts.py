@@ -1,5 +1,9 @@
 """The report's charts: matplotlib figures in the shipped Korean font, written as SVG that
-sits inline in the page with ids of its own."""
+sits inline in the page with ids of its own.
+
+Every label comes from the election package (proposal, group and category titles), so it is
+text and never markup: matplotlib's mathtext and TeX are off for every Text drawn here, and a
+title such as ``$\\frac{x$`` is drawn as it is written instead of stopping the report."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from markupsafe import Markup, escape
 from matplotlib import font_manager, rc_context
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.text import Text as MplText
 from matplotlib.ticker import MaxNLocator
 
 from hanpyo_assets import asset_path
@@ -49,6 +54,14 @@ CHART_STYLE: dict[Any, Any] = {
     "xtick.color": "#111111",
     "ytick.color": "#111111",
     "legend.frameon": False,
+    # Titles are text, never markup. matplotlib reads a string with two unescaped "$" as
+    # mathtext (https://matplotlib.org/stable/users/explain/text/mathtext.html), and a title
+    # such as "$\\frac{x$" then raises instead of drawing. rcParams["text.parse_math"] is the
+    # default of every Text's parse_math (Text.set_parse_math: "If False, this Text will never
+    # use mathtext", https://matplotlib.org/stable/api/text_api.html), so setting it here
+    # covers the tick labels, legends and bar labels matplotlib makes while drawing too.
+    "text.parse_math": False,
+    "text.usetex": False,  # TeX would read the same titles as TeX source
 }
 _CHART_LOCK = threading.Lock()  # rc_context changes matplotlib's process-wide settings
 
@@ -263,19 +276,33 @@ _ID = re.compile(r'\bid="([^"]+)"')
 _URL = re.compile(r"url\(#([^)]+)\)")
 _HREF = re.compile(r'href="#([^"]+)"')
 _SIZE = re.compile(r'\s(?:width|height)="[^"]*"')
+# matplotlib writes text content with < > & escaped (but not quotes), so tags split cleanly.
+_TAG = re.compile(r"(<[^>]*>)")
 
 
 def _svg(figure: Figure, name: str, caption: Text) -> Markup:
     """The figure as inline SVG: ids made unique to this chart (a page holds many), no fixed
     size (it scales with the page), and a label for screen readers."""
+    for drawn in figure.findobj(MplText):  # as CHART_STYLE says, also for Texts made before
+        drawn.set_usetex(False)
+        drawn.set_parse_math(False)
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     text = _METADATA.sub("", _COMMENT.sub("", _PROLOGUE.sub("", buffer.getvalue(), count=1)))
-    text = text.replace(_MPL_FAMILY, _PAGE_FAMILY)
-    text = _ID.sub(lambda m: f'id="{name}-{m[1]}"', text)
-    text = _URL.sub(lambda m: f"url(#{name}-{m[1]})", text)
-    text = _HREF.sub(lambda m: f'href="#{name}-{m[1]}"', text)
+    # Rewrite the markup only: a title that reads like an id or a url stays as written.
+    text = "".join(
+        _own_ids(part, name) if _TAG.fullmatch(part) else part for part in _TAG.split(text)
+    )
     end = text.index(">")
     label = escape(f"{caption.ko} · {caption.en}")
     root = _SIZE.sub("", text[:end]) + f' class="chart" role="img" aria-label="{label}"'
     return Markup(root + text[end:])  # noqa: S704  # drawn here from escaped text only
+
+
+def _own_ids(tag: str, name: str) -> str:
+    """One tag of matplotlib's SVG with its ids and references made unique to chart ``name``,
+    in the page's font."""
+    tag = tag.replace(_MPL_FAMILY, _PAGE_FAMILY)
+    tag = _ID.sub(lambda m: f'id="{name}-{m[1]}"', tag)
+    tag = _URL.sub(lambda m: f"url(#{name}-{m[1]})", tag)
+    return _HREF.sub(lambda m: f'href="#{name}-{m[1]}"', tag)

@@ -94,10 +94,27 @@ def _ordered_union(dicts: Iterable[Mapping[str, Any]]) -> list[str]:
     return list(seen)
 
 
+# The first characters that make a spreadsheet read a cell as a formula or command (OWASP,
+# "CSV Injection": https://owasp.org/www-community/attacks/CSV_Injection): = + - @, tab, CR.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value: Any) -> str:
-    """Spreadsheet text: TRUE/FALSE for flags (Excel reads them as such), empty for none."""
+    """Spreadsheet text: TRUE/FALSE for flags (Excel reads them as such), empty for none,
+    numbers as they are, and text defused against formulas."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
-    return str(value)
+    if isinstance(value, str):
+        return defused_text(value)
+    return str(value)  # an int or float we counted: "-1" stays the number -1
+
+
+def defused_text(text: str) -> str:
+    """A text cell (a title, an id, a channel: anything from the election's data) that a
+    spreadsheet shows as text: one that starts with ``= + - @``, tab or carriage return gets a
+    leading apostrophe, as OWASP advises, so ``=HYPERLINK(...)`` is shown and never run. Only
+    ``str`` values come here; numbers never do, so a score of -1 is still a number. The csv
+    module quotes the cell, so a quote or separator inside it cannot start a new cell."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text

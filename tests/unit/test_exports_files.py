@@ -6,14 +6,18 @@ from __future__ import annotations
 import copy
 import csv
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 
+from kiosk.core.election import read_package
 from ledger.publish.nist_cvr import nist_cvr
 from ledger.publish.nist_events import nist_event_log
 from ledger.publish.nist_results import nist_results
+from ledger.publish.results_csv import write_results_csv
+from testkit.elections import MARKUP_LIKE_TITLES
 from testkit.export_records import Exported, load, mixed, review
 from testkit.nist_schemas import CVR_SCHEMA, EVENTS_SCHEMA, RESULTS_SCHEMA, validate
 
@@ -189,3 +193,39 @@ def test_hangul_titles_survive_in_every_nist_document(
         "Language": "ko",
         "Content": title,
     }
+
+
+def test_csv_defuses_formula_like_text_and_keeps_numbers(tmp_path: Path) -> None:
+    """A title a spreadsheet would run (= + - @, tab, CR first) gets an apostrophe in front, as
+    OWASP advises; a number is never touched, even a negative one."""
+    records = review()
+    document = copy.deepcopy(records.package.to_json())
+    titles = (*MARKUP_LIKE_TITLES, "-2+3", "\tx", "\rx", "'quoted")
+    for option, title in zip(document["options"], titles, strict=False):
+        option["title"] = {"ko": title, "en": title}
+    package = read_package(document)
+    results: dict[str, Any] = copy.deepcopy(records.results)
+    likes = next(c for c in results["contests"] if c["id"] == "likes")
+    likes["options"][0]["votes"] = -1  # not a real count: shows numbers are left alone
+    out = tmp_path / "results.csv"
+    with out.open("w", encoding="utf-8-sig", newline="") as f:
+        write_results_csv(f, package, results)
+    with out.open(encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))
+    by_option = {(r["contest"], r["option"]): r for r in rows}
+    expected = {
+        '=HYPERLINK("http://x")': '\'=HYPERLINK("http://x")',
+        "+1": "'+1",
+        "@SUM(A1)": "'@SUM(A1)",
+        "-2+3": "'-2+3",
+        "\tx": "'\tx",
+        "\rx": "'\rx",
+        "$\\frac{x$": "$\\frac{x$",
+        "<script>alert(1)</script>": "<script>alert(1)</script>",
+        "'quoted": "'quoted",
+    }
+    for option, title in zip(document["options"], titles, strict=False):
+        for contest in ("review", "likes"):
+            row = by_option[contest, option["id"]]
+            assert row["option_title_ko"] == row["option_title_en"] == expected[title]
+    assert by_option["likes", likes["options"][0]["id"]]["votes"] == "-1"

@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from markupsafe import escape
 from pypdf import PdfReader
 
-from kiosk.core.election import ElectionPackage
+from kiosk.core.election import ElectionPackage, read_package
 from kiosk.core.tally import Tally
 from ledger.publish.results_report import render_report_html, write_report
-from testkit.elections import SyntheticElection, random_ballot
+from testkit.elections import MARKUP_LIKE_TITLES, SyntheticElection, random_ballot
 from testkit.published_sample import Published, sample_published
 
 CHART = re.compile(r'<svg [^>]*class="chart" role="img" aria-label="[^"]+"')
@@ -133,3 +134,25 @@ def test_the_pdf_has_the_korean_text_on_every_page(tmp_path: Path) -> None:
     assert all(t.strip() for t in texts)
     assert any("제안 순위" in t for t in texts)
     assert any("마감 체크포인트" in t for t in texts)
+
+
+def retitled(package: ElectionPackage, titles: tuple[str, ...]) -> ElectionPackage:
+    """``package`` with its first options titled ``titles``, in both languages."""
+    document = copy.deepcopy(package.to_json())
+    for option, title in zip(document["options"], titles, strict=False):
+        option["title"] = {"ko": title, "en": title}
+    return read_package(document)
+
+
+def test_titles_are_text_in_the_tables_and_the_charts(sample: Published) -> None:
+    """A title with two "$" would be mathtext to matplotlib (and "$\\frac{x$" stops it); one with
+    "<" would be markup to the page; one that reads like an SVG id would be renamed."""
+    titles = (*MARKUP_LIKE_TITLES, 'x id="y" url(#z)')
+    package = retitled(sample.package, titles)
+    html = render_report_html(package, sample.results)
+    for title in titles:
+        assert str(escape(title)) in html, title  # the tables
+    assert "<script>" not in html
+    svg = "".join(re.findall(r"<svg .*?</svg>", html, re.DOTALL))
+    assert svg.count("$\\frac{x$</text>") >= 2  # the ranking chart and the group's chart
+    assert 'x id="y" url(#z)</text>' in svg  # drawn as written, ids rewritten only in tags
