@@ -4,14 +4,16 @@ and used cards, waiting for pcscd, and `kiosk cards` run in the background with 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import os
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from kiosk.cli import main
 from kiosk.core.election import ElectionPackage, read_package
 from kiosk.hardware.card.auth import CardHolder, authenticate
-from kiosk.hardware.card.openpgp import OpenPGPCard
+from kiosk.hardware.card.openpgp import OpenPGPCard, Pin
 from kiosk.hardware.pcsc.connection import PcscConnection, wait_for_card
 from kiosk.hardware.sim.private_pcscd import PrivatePcscd
 from kiosk.hardware.sim.simulator import Simulator
@@ -104,3 +106,61 @@ def enrol(definition: Path, roll: Path, *args: str, reader: str = "0") -> list[s
 def read_roll(path: Path) -> dict[str, Any]:
     roll: dict[str, Any] = json.loads(path.read_text("utf-8"))
     return roll
+
+
+# -- PINs never on the command line ----------------------------------------------------------
+@contextmanager
+def pins_on_fd(*pins: str) -> Iterator[str]:
+    """A pipe holding ``pins``, one a line, as another program would hand them over: yields
+    the read end's number for ``--pin-fd``."""
+    read, write = os.pipe()
+    try:
+        os.write(write, "".join(pin + "\n" for pin in pins).encode())
+    finally:
+        os.close(write)
+    try:
+        yield str(read)
+    finally:
+        os.close(read)
+
+
+def run_kiosk(argv: list[str], secrets: Iterable[str]) -> int:
+    """``kiosk ARGV`` in this process, after checking that no secret is in what `ps` shows."""
+    assert_not_in_argv(argv, secrets)
+    return main(argv)
+
+
+def assert_not_in_argv(argv: list[str], secrets: Iterable[str]) -> None:
+    shown = " ".join(["kiosk", *argv])
+    for secret in secrets:
+        assert secret not in shown, f"a PIN is on the command line: {shown}"
+
+
+def pin_in_letter(letter: Path, holder: str) -> str:
+    """The PIN a PIN letter gives ``holder``; the letter is readable by its owner only."""
+    assert letter.stat().st_mode & 0o777 == 0o600, oct(letter.stat().st_mode)
+    text = letter.read_text("utf-8")
+    assert f"Name: {holder}\n" in text, text
+    pins = [line[5:] for line in text.splitlines() if line.startswith("PIN: ")]
+    assert len(pins) == 1 and pins[0].isdigit() and len(pins[0]) == 6, text
+    return pins[0]
+
+
+# -- what a thief with the card can do -------------------------------------------------------
+SW_OK = 0x9000
+
+
+def assert_user_pin_cannot_be_reset(openpgp: OpenPGPCard, new_pin: str = "999999") -> None:
+    """The card's admin PIN is blocked (DO C4 says 0 tries) and no resetting code is set, so
+    RESET RETRY COUNTER refuses to set ``new_pin`` whether the factory admin PIN is tried or
+    a resetting code is guessed."""
+    status = openpgp.pin_status()
+    assert (status.pw3_tries, status.rc_tries) == (0, 0), status
+    _, sw = openpgp.send("VERIFY", 0, 0x20, 0x00, Pin.PW3, FACTORY_ADMIN_PIN.encode(), le=False)
+    assert sw != SW_OK, "the factory admin PIN was accepted"
+    reset = ("RESET RETRY COUNTER", 0, 0x2C)
+    _, sw = openpgp.send(*reset, 0x02, 0x81, new_pin.encode(), le=False)
+    assert sw != SW_OK, "RESET RETRY COUNTER with P1=02 set a new user PIN"
+    _, sw = openpgp.send(*reset, 0x00, 0x81, (FACTORY_ADMIN_PIN + new_pin).encode(), le=False)
+    assert sw != SW_OK, "a resetting code set a new user PIN"
+    assert openpgp.pin_status().pw3_tries == 0

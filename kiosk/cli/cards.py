@@ -9,12 +9,18 @@ import json
 from pathlib import Path
 from typing import Any
 
+from kiosk.cli.card_pins import NewPins, add_pin_args, admin_pin, new_pins
 from kiosk.cli.options import Subparsers
 from kiosk.core.crypto import SigningKey
 from kiosk.core.encoding import b64d, b64e
 from kiosk.core.errors import HanpyoError
 from kiosk.core.roll import add_staff, add_voter, empty_roll
-from kiosk.hardware.card.enrolment import FACTORY_ADMIN_PIN, CardSetup, provision_card
+from kiosk.hardware.card.enrolment import (
+    CardSetup,
+    ProvisionedCard,
+    check_card_name,
+    provision_card,
+)
 from kiosk.hardware.card.errors import ApduError, ReaderError, UnsupportedCardError
 from kiosk.hardware.card.openpgp import KeyRef, OpenPGPCard
 from kiosk.hardware.pcsc.connection import PcscConnection, wait_for_card
@@ -30,13 +36,13 @@ def add_cards(sub: Subparsers) -> None:
     read = csub.add_parser("read", help="show the card in a reader")
     _reader_arg(read)
 
-    prov = csub.add_parser("provision", help="give a card its key, PINs and name")
+    prov = csub.add_parser("provision", help="give a card its key, user PIN and name")
     _reader_arg(prov)
     _setup_args(prov)
 
     enrol = csub.add_parser("enrol", help="provision a card (or take a key) and add it to a roll")
     _reader_arg(enrol)
-    _setup_args(enrol, required=False)
+    _setup_args(enrol)
     _roll_args(enrol)
     enrol.add_argument("--card-key", help="enrol this public key (base64url) without a card")
     enrol.add_argument("--category", help="voter category")
@@ -50,10 +56,10 @@ def add_cards(sub: Subparsers) -> None:
     batch.add_argument(
         "csv",
         type=Path,
-        help="columns: name, category, group, excluded "
-        "(space-separated), role, pin, card_key; see docs",
+        help="columns: name, category, group, excluded (space-separated), role, card_key; "
+        "no PINs: see --letters and --pin-fd",
     )
-    batch.add_argument("--admin-pin", default=FACTORY_ADMIN_PIN)
+    add_pin_args(batch)
     batch.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for each card")
 
 
@@ -61,10 +67,8 @@ def _reader_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reader", default="0", help="reader name, or its number in `readers`")
 
 
-def _setup_args(p: argparse.ArgumentParser, required: bool = True) -> None:
-    p.add_argument("--pin", required=required, help="the new user PIN (6-16 digits)")
-    p.add_argument("--admin-pin", default=FACTORY_ADMIN_PIN, help="the card's admin PIN now")
-    p.add_argument("--new-admin-pin", help="replace the admin PIN")
+def _setup_args(p: argparse.ArgumentParser) -> None:
+    add_pin_args(p)
     p.add_argument("--name", help="cardholder name, surname first, ASCII")
     p.add_argument("--import-key", help="import this 32-byte key (hex) instead of generating")
 
@@ -96,8 +100,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"PIN tries left {data.pin_status.pw1_tries}, admin {data.pin_status.pw3_tries}")
         return 0
     if command == "provision":
-        done = _provision(reader, _setup(args))
-        print(f"card {done[0]} ready; authentication key {b64e(done[1])}")
+        done = _provision_from_args(reader, args)
+        print(f"card {done.serial} ready; authentication key {b64e(done.public_key)}")
+        print("its admin PIN is blocked: nobody can set a new user PIN on it")
         return 0
     if command == "enrol":
         return _enrol_one(args, reader)
@@ -115,20 +120,27 @@ def _resolve_reader(given: str) -> str:
     return given
 
 
-def _setup(args: argparse.Namespace) -> CardSetup:
-    return CardSetup(
-        user_pin=args.pin,
-        admin_pin=args.admin_pin,
-        new_admin_pin=args.new_admin_pin,
-        name=args.name,
-        seed=bytes.fromhex(args.import_key) if args.import_key else None,
-    )
-
-
-def _provision(reader: str, setup: CardSetup) -> tuple[str, bytes]:
+def _provision_with_pin(
+    reader: str, pins: NewPins, admin: str, holder: str, name: str | None, seed: bytes | None
+) -> ProvisionedCard:
+    """Provision the card in ``reader`` with a new PIN from ``pins``, and deliver that PIN."""
+    check_card_name(name)  # every mistake the operator can fix comes before the PIN is asked
+    pin = pins.take(holder)
+    setup = CardSetup(user_pin=pin, admin_pin=admin, name=name, seed=seed)
     with PcscConnection(reader) as conn:
         done = provision_card(OpenPGPCard(conn), setup)
-    return done.serial, done.public_key
+    pins.issued(holder, done.serial, pin)
+    return done
+
+
+def _provision_from_args(reader: str, args: argparse.Namespace) -> ProvisionedCard:
+    try:
+        seed = bytes.fromhex(args.import_key) if args.import_key else None
+    except ValueError as e:
+        raise HanpyoError("--import-key must be a 32-byte key in hex") from e
+    pins, admin = new_pins(args), admin_pin(args)
+    holder = args.name or "the cardholder"
+    return _provision_with_pin(reader, pins, admin, holder, args.name, seed)
 
 
 def _load(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -152,11 +164,9 @@ def _enrol_one(args: argparse.Namespace, reader: str) -> int:
     entry.check(roll, definition)  # an operator's typo must never touch the card
     if args.card_key:
         key = b64d(args.card_key, length=32, name="card key")
-    elif args.pin:
-        _refuse_if_enrolled(reader, roll)
-        _, key = _provision(reader, _setup(args))
     else:
-        raise HanpyoError("give --pin to provision the card in the reader, or --card-key")
+        _refuse_if_enrolled(reader, roll)
+        key = _provision_from_args(reader, args).public_key
     entry.add(roll, definition, key)
     _save(args.roll, roll)
     print(f"enrolled {b64e(key)} in {args.roll}")
@@ -215,10 +225,8 @@ def _enrol_batch(args: argparse.Namespace, reader: str) -> int:
     from tqdm import tqdm
 
     definition, roll = _load(args)
-    try:
-        rows = list(csv.DictReader(args.csv.read_text("utf-8").splitlines()))
-    except (OSError, csv.Error, UnicodeDecodeError) as e:
-        raise HanpyoError(f"cannot read {args.csv}: {e}") from e
+    rows = _read_rows(args.csv)
+    pins, admin = new_pins(args), admin_pin(args)
     for number, row in enumerate(tqdm(rows, desc="enrolling cards", unit="card"), start=2):
         entry = _Entry(
             (row.get("role") or "").strip() or None,
@@ -229,7 +237,7 @@ def _enrol_batch(args: argparse.Namespace, reader: str) -> int:
         )
         try:
             entry.check(roll, definition)
-            entry.add(roll, definition, _batch_key(row, reader, args, roll))
+            entry.add(roll, definition, _batch_key(row, reader, args, roll, pins, admin))
         except HanpyoError as e:
             raise HanpyoError(
                 f"{args.csv} line {number}: {e}; the rows before it are saved in {args.roll}"
@@ -239,25 +247,45 @@ def _enrol_batch(args: argparse.Namespace, reader: str) -> int:
     return 0
 
 
+def _read_rows(path: Path) -> list[dict[str, str]]:
+    """The CSV rows; a file with PINs in it is refused before any card is touched."""
+    try:
+        rows = list(csv.DictReader(path.read_text("utf-8").splitlines()))
+    except (OSError, csv.Error, UnicodeDecodeError) as e:
+        raise HanpyoError(f"cannot read {path}: {e}") from e
+    if any((row.get("pin") or "").strip() for row in rows):
+        raise HanpyoError(
+            f"{path} has PINs in its pin column: PINs are no longer read from a file that "
+            "outlives the enrolment. Remove the column and destroy the file's copies; give the "
+            "PINs with --letters DIR (generated, one letter per card), --pin-fd N, or at the "
+            "prompt",
+            user_message=(
+                "CSV 파일에 PIN이 있습니다. PIN 열을 지우세요.",
+                "The CSV file holds PINs. Remove its pin column.",
+            ),
+        )
+    return rows
+
+
 def _batch_key(
-    row: dict[str, str], reader: str, args: argparse.Namespace, roll: dict[str, Any]
+    row: dict[str, str],
+    reader: str,
+    args: argparse.Namespace,
+    roll: dict[str, Any],
+    pins: NewPins,
+    admin: str,
 ) -> bytes:
     if (row.get("card_key") or "").strip():
         return b64d(row["card_key"].strip(), length=32, name="card_key")
-    pin = (row.get("pin") or "").strip()
-    if not pin:
-        raise HanpyoError("each row needs a card_key, or a pin to provision the card")
-    tqdm_write(f"insert the card for {row.get('name') or 'the next person'}")
+    name = (row.get("name") or "").strip()
+    tqdm_write(f"insert the card for {name or 'the next person'}")
     wait_for_card(reader, present=True, timeout_s=args.timeout)
     _refuse_if_enrolled(reader, roll)
-    name = (row.get("name") or "").strip()
-    setup = CardSetup(
-        user_pin=pin, admin_pin=args.admin_pin, name=name if name.isascii() and name else None
-    )
-    _, key = _provision(reader, setup)
+    on_card = name if name.isascii() and name else None  # Korean names stay in the roster
+    done = _provision_with_pin(reader, pins, admin, name or "the next person", on_card, None)
     tqdm_write("done: take the card out")
     wait_for_card(reader, present=False, timeout_s=args.timeout)
-    return key
+    return done.public_key
 
 
 def tqdm_write(text: str) -> None:

@@ -25,9 +25,12 @@ from testkit.elections import SyntheticElection
 from testkit.enrolment import (
     CARD_TIMEOUT,
     OLD_OWNER_SEED,
+    assert_user_pin_cannot_be_reset,
     authenticate_card,
+    connected,
     fresh_card,
     package_with,
+    pin_in_letter,
     read_roll,
     used_card,
 )
@@ -38,7 +41,7 @@ CLI_TIMEOUT = 60.0  # seconds a background `kiosk cards` command may take in all
 POLL = 0.02
 
 
-BATCH_COLUMNS = ["name", "category", "group", "excluded", "role", "pin", "card_key"]
+BATCH_COLUMNS = ["name", "category", "group", "excluded", "role", "card_key"]
 
 
 def wait_until(condition: Callable[[], bool], what: str, timeout: float = CARD_TIMEOUT) -> None:
@@ -118,7 +121,8 @@ def operate(
 
 
 # -- kiosk cards enrol-batch -----------------------------------------------------------------
-def batch(definition: Path, roll: Path, csv_path: Path) -> list[str]:
+def batch(definition: Path, roll: Path, csv_path: Path, letters: Path) -> list[str]:
+    """The command: each card gets a generated PIN, delivered in a letter in ``letters``."""
     return [
         "cards",
         "enrol-batch",
@@ -130,6 +134,8 @@ def batch(definition: Path, roll: Path, csv_path: Path) -> list[str]:
         str(roll),
         "--timeout",
         "20",
+        "--letters",
+        str(letters),
         str(csv_path),
     ]
 
@@ -145,34 +151,28 @@ def test_cli_enrols_a_batch_as_the_operator_inserts_each_card(
     roll = work / "roll.json"
     cards = {"hong": fresh_card(), "kim": fresh_card(), "lee": used_card()}
     online = SigningKey(bytes(range(3, 35))).public_key  # enrolled without a card
-    people = [
-        ("hong", "Hong Gildong", "246810"),
-        ("kim", "김민지", "135790"),
-        ("lee", "Lee Soyeon", "112233"),
-    ]
+    people = [("hong", "Hong Gildong"), ("kim", "김민지"), ("lee", "Lee Soyeon")]
     rows = [
         {
             "name": "Hong Gildong",
             "category": "resident",
             "group": "g001",
             "excluded": "p0001-01",
-            "pin": "246810",
         },
         {"name": "Park Jisoo", "category": "online", "group": "g003", "card_key": b64e(online)},
-        {"name": "김민지", "role": "poll_worker", "pin": "135790"},
+        {"name": "김민지", "role": "poll_worker"},
         {
             "name": "Lee Soyeon",
             "category": "expert",
             "group": "g002",
             "excluded": "p0002-03 p0002-01",
-            "pin": "112233",
         },
     ]
     csv_path = write_csv(work / "people.csv", rows)
     with Simulator(pcscd.ports, cards=cards) as simulator:
-        cli = BackgroundCli(batch(definition, roll, csv_path), monkeypatch)
+        cli = BackgroundCli(batch(definition, roll, csv_path, work / "letters"), monkeypatch)
         try:
-            for name, who, _ in people:
+            for name, who in people:
                 operate(cli, simulator, cards[name], name, who)
         finally:
             code = cli.finish()
@@ -209,8 +209,13 @@ def test_cli_enrols_a_batch_as_the_operator_inserts_each_card(
         assert cards["lee"].state.dos.get(NAME) == b"Lee<<Soyeon"
         assert cards["kim"].state.dos.get(NAME) is None
 
+        assert "pin" not in csv_path.read_text("utf-8")  # nor was one written to the CSV
         package = package_with(election, read_roll(roll))
-        for name, _, pin in people:
+        for name, who in people:
+            letter = work / "letters" / f"pin-{cards[name].serial}.txt"
+            pin = pin_in_letter(letter, who)
+            with connected(pcscd, simulator, name) as openpgp:  # stolen
+                assert_user_pin_cannot_be_reset(openpgp)
             holder = authenticate_card(pcscd, simulator, name, pin, package)
             assert holder.card_key == keys[name]
             assert (holder.staff is not None) == (name == "kim")
@@ -227,7 +232,7 @@ def test_cli_batch_stops_at_a_bad_row_and_keeps_the_rows_before(
     card = fresh_card()
     keys = [SigningKey(bytes(range(i, i + 32))).public_key for i in (4, 5, 6)]
     rows = [
-        {"name": "Hong Gildong", "category": "resident", "group": "g001", "pin": "246810"},
+        {"name": "Hong Gildong", "category": "resident", "group": "g001"},
         {"name": "Kim Minji", "role": "election_manager", "card_key": b64e(keys[0])},
         {"name": "Choi Mayor", "category": "mayor", "group": "g001", "card_key": b64e(keys[1])},
         {
@@ -239,7 +244,7 @@ def test_cli_batch_stops_at_a_bad_row_and_keeps_the_rows_before(
     ]
     csv_path = write_csv(work / "people.csv", rows)
     with Simulator(pcscd.ports, cards={"hong": card}) as simulator:
-        cli = BackgroundCli(batch(definition, roll, csv_path), monkeypatch)
+        cli = BackgroundCli(batch(definition, roll, csv_path, work / "letters"), monkeypatch)
         try:
             operate(cli, simulator, card, "hong", "Hong Gildong")
         finally:

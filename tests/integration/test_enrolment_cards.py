@@ -20,13 +20,16 @@ from testkit.elections import SyntheticElection
 from testkit.enrolment import (
     FACTORY_PIN,
     OLD_OWNER_SEED,
+    assert_user_pin_cannot_be_reset,
     authenticate_card,
     card_in_reader,
     connected,
     enrol,
     fresh_card,
     package_with,
+    pins_on_fd,
     read_roll,
+    run_kiosk,
     used_card,
 )
 
@@ -53,9 +56,9 @@ def test_cli_enrols_a_voter_card(
     card = fresh_card()
     with Simulator(pcscd.ports, cards={"card": card}) as simulator:
         with card_in_reader(pcscd, simulator, "card") as reader:
-            code = main(
-                enrol(definition, roll, "--pin", "246810", "--name", "Hong Gildong", *VOTER)
-            )
+            with pins_on_fd("246810") as fd:
+                args = enrol(definition, roll, "--pin-fd", fd, "--name", "Hong Gildong", *VOTER)
+                code = run_kiosk(args, ["246810"])
             out, err = capsys.readouterr()
             assert code == 0, err
             key = key_in_reader(reader)
@@ -74,6 +77,8 @@ def test_cli_enrols_a_voter_card(
         assert out == f"enrolled {b64e(key)} in {roll}\n"
         assert sorted(p.name for p in work.iterdir()) == ["definition.json", "roll.json"]
 
+        with connected(pcscd, simulator, "card") as openpgp:  # stolen
+            assert_user_pin_cannot_be_reset(openpgp)
         package = package_with(election, read_roll(roll))
         holder = authenticate_card(pcscd, simulator, "card", "246810", package)
     assert holder.voter is not None
@@ -92,8 +97,9 @@ def test_cli_refuses_a_card_key_that_is_already_enrolled(
         Simulator(pcscd.ports, cards={"card": card}) as simulator,
         card_in_reader(pcscd, simulator, "card"),
     ):
-        first = enrol(definition, roll, "--pin", "246810", "--import-key", seed.hex(), *VOTER)
-        assert main(first) == 0, capsys.readouterr().err
+        with pins_on_fd("246810") as fd:
+            first = enrol(definition, roll, "--pin-fd", fd, "--import-key", seed.hex(), *VOTER)
+            assert run_kiosk(first, ["246810"]) == 0, capsys.readouterr().err
         enrolled = roll.read_bytes()
         assert read_roll(roll)["roll"][0]["card_key"] == b64e(key)
         for again in (
@@ -127,15 +133,16 @@ def test_cli_enrolling_the_same_card_twice_is_refused(
 ) -> None:
     roll = work / "roll.json"
     card = fresh_card()
-    args = enrol(definition, roll, "--pin", "246810", "--name", "Hong Gildong", *VOTER)
     with (
         Simulator(pcscd.ports, cards={"card": card}) as simulator,
         card_in_reader(pcscd, simulator, "card"),
+        pins_on_fd("246810", "135790") as fd,
     ):
-        assert main(args) == 0, capsys.readouterr().err
+        args = enrol(definition, roll, "--pin-fd", fd, "--name", "Hong Gildong", *VOTER)
+        assert run_kiosk(args, ["246810"]) == 0, capsys.readouterr().err
         enrolled, key = roll.read_bytes(), card.auth_public_key
         capsys.readouterr()
-        code = main(args)
+        code = run_kiosk(args, ["135790"])
         err = capsys.readouterr().err
     assert (code, card.auth_public_key, roll.read_bytes()) == (2, key, enrolled), read_roll(roll)
     assert "already enrolled" in err
@@ -150,16 +157,20 @@ def test_cli_enrols_a_staff_card(
 ) -> None:
     roll = work / "roll.json"
     card = used_card()
-    args = ["--pin", "135790", "--staff", "poll_worker", "--name", "Kim Minji"]
     with Simulator(pcscd.ports, cards={"card": card}) as simulator:
-        with card_in_reader(pcscd, simulator, "card") as reader:
-            assert main(enrol(definition, roll, *args)) == 0, capsys.readouterr().err
+        with card_in_reader(pcscd, simulator, "card") as reader, pins_on_fd("135790") as fd:
+            args = ["--pin-fd", fd, "--staff", "poll_worker", "--name", "Kim Minji"]
+            assert run_kiosk(enrol(definition, roll, *args), ["135790"]) == 0, (
+                capsys.readouterr().err
+            )
             key = key_in_reader(reader)
         assert key == card.auth_public_key != SigningKey(OLD_OWNER_SEED).public_key
         assert read_roll(roll) == {
             "roll": [],
             "staff": [{"card_key": b64e(key), "role": "poll_worker", "name": "Kim Minji"}],
         }
+        with connected(pcscd, simulator, "card") as openpgp:  # a stolen staff card
+            assert_user_pin_cannot_be_reset(openpgp)
         package = package_with(election, read_roll(roll))
         holder = authenticate_card(pcscd, simulator, "card", "135790", package)
         with connected(pcscd, simulator, "card") as openpgp:
@@ -196,16 +207,17 @@ def test_cli_enrol_errors_exit_2_and_leave_the_roll_alone(
     roll = work / "roll.json"
     existing = work / "existing.json"
     earlier = SigningKey(bytes(range(2, 34))).public_key
-    command = ["--pin", "246810", *args]
     with (
         Simulator(pcscd.ports, cards={"card": fresh_card()}) as simulator,
         card_in_reader(pcscd, simulator, "card"),
+        pins_on_fd("246810", "246810") as fd,
     ):
+        command = ["--pin-fd", fd, *args]
         assert main(enrol(definition, existing, "--card-key", b64e(earlier), *VOTER)) == 0
         before = existing.read_bytes()
         for path in (roll, existing):
             capsys.readouterr()
-            assert main(enrol(definition, path, *command, reader=reader)) == 2
+            assert run_kiosk(enrol(definition, path, *command, reader=reader), ["246810"]) == 2
             out, err = capsys.readouterr()
             assert err.startswith("kiosk: "), err
             assert message in err
@@ -220,12 +232,13 @@ def test_a_refused_enrolment_leaves_the_card_as_it_was(
 ) -> None:
     card = used_card()
     key = card.auth_public_key
-    args = enrol(definition, work / "roll.json", "--pin", "246810", "--category", "mayor")
     with (
         Simulator(pcscd.ports, cards={"card": card}) as simulator,
         card_in_reader(pcscd, simulator, "card"),
+        pins_on_fd("246810") as fd,
     ):
-        assert main(args) == 2
+        args = enrol(definition, work / "roll.json", "--pin-fd", fd, "--category", "mayor")
+        assert run_kiosk(args, ["246810"]) == 2
     assert "there is no voter category 'mayor'" in capsys.readouterr().err
     assert card.auth_public_key == key
     assert card.state.pins[Secret.PW1] == FACTORY_PIN.encode()

@@ -11,10 +11,10 @@ from kiosk.core.election import ElectionPackage
 from kiosk.core.encoding import b64e
 from kiosk.core.roll import add_voter, empty_roll
 from kiosk.hardware.card.auth import authenticate
-from kiosk.hardware.card.enrolment import CardSetup, provision_card
-from kiosk.hardware.card.errors import WrongPinError
+from kiosk.hardware.card.enrolment import AdminPinBlockedError, CardSetup, provision_card
+from kiosk.hardware.card.errors import CardBlockedError, WrongPinError
 from kiosk.hardware.card.openpgp import KeyRef, Pin
-from kiosk.hardware.sim.card_state import ORIGIN_GENERATED, ORIGIN_IMPORTED
+from kiosk.hardware.sim.card_state import ORIGIN_GENERATED, ORIGIN_IMPORTED, Secret
 from kiosk.hardware.sim.card_state import KeyRef as SimKeyRef
 from kiosk.hardware.sim.private_pcscd import PrivatePcscd
 from kiosk.hardware.sim.simulator import Simulator
@@ -25,6 +25,7 @@ from testkit.enrolment import (
     FACTORY_PIN,
     KIOSK_ID,
     OLD_OWNER_SEED,
+    assert_user_pin_cannot_be_reset,
     authenticate_card,
     card_in_reader,
     connected,
@@ -42,12 +43,14 @@ def package_enrolling(election: SyntheticElection, card_key: bytes) -> ElectionP
 
 # -- provision_card --------------------------------------------------------------------------
 @pytest.mark.parametrize("previous", ["factory-fresh", "used"])
-def test_provisioning_generates_a_key_and_sets_pins_and_name(
+def test_provisioning_generates_a_key_sets_the_pin_and_name_and_blocks_the_admin_pin(
     pcscd: PrivatePcscd, election: SyntheticElection, previous: str
 ) -> None:
     card = fresh_card() if previous == "factory-fresh" else used_card()
+    if previous == "used":  # its last owner set a resetting code, which also resets the PIN
+        card.state.pins[Secret.RC], card.state.tries[Secret.RC] = b"11223344", 3
     old_key = card.auth_public_key
-    setup = CardSetup(user_pin="246810", new_admin_pin="87654321", name="Hong Gildong")
+    setup = CardSetup(user_pin="246810", name="Hong Gildong")
     with Simulator(pcscd.ports, cards={"card": card}) as simulator:
         with connected(pcscd, simulator, "card") as openpgp:
             done = provision_card(openpgp, setup)
@@ -68,9 +71,10 @@ def test_provisioning_generates_a_key_and_sets_pins_and_name(
             assert holder.voter is not None
             assert holder.voter.card_key == done.public_key
             assert holder.serial == done.serial
-            with pytest.raises(WrongPinError):
+            assert_user_pin_cannot_be_reset(openpgp)  # stolen: no way to a new PIN
+            with pytest.raises(CardBlockedError):
                 openpgp.verify_pin(FACTORY_ADMIN_PIN, Pin.PW3)
-            openpgp.verify_pin("87654321", Pin.PW3)
+            assert authenticate(openpgp, "246810", package, KIOSK_ID).voter is not None
 
 
 def test_provisioning_with_a_seed_imports_that_key(
@@ -91,7 +95,7 @@ def test_provisioning_with_a_seed_imports_that_key(
         assert holder.voter is not None and holder.voter.card_key == done.public_key
         with connected(pcscd, simulator, "card") as openpgp:
             assert openpgp.cardholder_name() == "Previous Owner"  # no name given: kept
-            openpgp.verify_pin(FACTORY_ADMIN_PIN, Pin.PW3)  # no new admin PIN given: kept
+            assert_user_pin_cannot_be_reset(openpgp)
 
 
 def test_a_wrong_admin_pin_is_refused_with_tries_left_and_the_card_unchanged(
@@ -115,6 +119,21 @@ def test_a_wrong_admin_pin_is_refused_with_tries_left_and_the_card_unchanged(
         openpgp.verify_pin(FACTORY_PIN)  # the user PIN is the old one still
     assert card.auth_public_key == old_key
     assert card.state.keys[SimKeyRef.AUT].origin == ORIGIN_IMPORTED
+
+
+def test_an_enrolled_card_cannot_be_provisioned_again(pcscd: PrivatePcscd) -> None:
+    card = fresh_card()
+    with (
+        Simulator(pcscd.ports, cards={"card": card}) as simulator,
+        connected(pcscd, simulator, "card") as openpgp,
+    ):
+        provision_card(openpgp, CardSetup(user_pin="246810"))
+        key = openpgp.read_public_key(KeyRef.AUT)
+        with pytest.raises(AdminPinBlockedError, match="admin PIN is blocked") as refused:
+            provision_card(openpgp, CardSetup(user_pin="999999"))
+        assert "factory reset" in str(refused.value)
+        assert openpgp.read_public_key(KeyRef.AUT) == key
+        openpgp.verify_pin("246810")  # the cardholder's PIN is unchanged
 
 
 # -- kiosk cards readers / read --------------------------------------------------------------

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import enum
+import secrets
 from dataclasses import dataclass
 from typing import Protocol
 
 from kiosk.hardware.card.errors import (
     ApduError,
     CardBlockedError,
+    CardError,
     MalformedResponseError,
     NotOpenPGPCardError,
     UnsupportedCardError,
@@ -254,6 +256,30 @@ class OpenPGPCard:
     def reset_user_pin(self, new: str) -> None:
         """Set a new user PIN and unblock it (needs PW3 verified)."""
         self._ok("RESET RETRY COUNTER", 0x2C, 0x02, 0x81, new.encode(), le=False)
+
+    def remove_resetting_code(self) -> None:
+        """Delete the resetting code (DO D3), which unblocks the user PIN without PW3 (needs PW3).
+
+        A card that never had one shows 0 tries for it in DO C4 and is left alone.
+        """
+        if self.pin_status().rc_tries == 0:
+            return
+        self.put_data(0xD3, b"")  # an empty resetting code deletes it
+        if (left := self.pin_status().rc_tries) != 0:
+            raise CardError(f"the card kept its resetting code ({left} tries left) after PUT DATA")
+
+    def block_admin_pin(self, current: str) -> None:
+        """Block PW3 by VERIFYing a wrong admin PIN until DO C4 shows no tries left.
+
+        The status words of wrong tries differ between tokens, so only C4 is trusted.
+        """
+        wrong = current
+        while wrong == current:
+            wrong = secrets.token_hex(4)  # 8 characters: a length every card counts down
+        for _ in range(self.pin_status().pw3_tries):
+            self.send("VERIFY", 0x00, 0x20, 0x00, Pin.PW3, wrong.encode(), le=False)
+        if (left := self.pin_status().pw3_tries) != 0:
+            raise CardError(f"the card still allows {left} admin PIN tries after blocking it")
 
 
 def _ed25519_point(response: bytes) -> bytes:
