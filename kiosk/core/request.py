@@ -69,6 +69,30 @@ def read_authorization(header: str | None) -> Authorization:
     return Authorization(fields.get("kiosk"), fields.get("time", ""), fields.get("sig", ""))
 
 
+def check_header(header: str | None, kiosk_id: str, now: float) -> Authorization:
+    """The checks that need no body and no key: the header is a Hanpyo header, names
+    ``kiosk_id``, is within ``CLOCK_SKEW_S`` of ``now`` and carries a signature of the right
+    size. The ledger runs them before it reads a byte of the body."""
+    auth = read_authorization(header)
+    if auth.kiosk != kiosk_id:
+        raise RequestRefused(RequestFault.BAD_SIGNATURE, "the request is signed by another kiosk")
+    if not _DIGITS.fullmatch(auth.time) or abs(int(auth.time) - now) > CLOCK_SKEW_S:
+        raise RequestRefused(
+            RequestFault.STALE,
+            "the request time is missing or off by more "
+            f"than {CLOCK_SKEW_S} s; check the kiosk clock",
+        )
+    _signature(auth)
+    return auth
+
+
+def _signature(auth: Authorization) -> bytes:
+    try:
+        return b64d(auth.sig, length=64, name="sig")
+    except EncodingError as e:
+        raise RequestRefused(RequestFault.BAD_SIGNATURE, str(e)) from e
+
+
 def verify_request(
     header: str | None,
     method: str,
@@ -86,23 +110,14 @@ def verify_request(
     Raises ``RequestRefused`` naming the part that failed. It does not prove the request
     is fresh within the skew window: a replay inside it verifies.
     """
-    auth = read_authorization(header)
-    if auth.kiosk != kiosk_id:
-        raise RequestRefused(RequestFault.BAD_SIGNATURE, "the request is signed by another kiosk")
-    if not _DIGITS.fullmatch(auth.time) or abs(int(auth.time) - now) > CLOCK_SKEW_S:
-        raise RequestRefused(
-            RequestFault.STALE,
-            "the request time is missing or off by more "
-            f"than {CLOCK_SKEW_S} s; check the kiosk clock",
-        )
-    try:
-        signature = b64d(auth.sig, length=64, name="sig")
-    except EncodingError as e:
-        raise RequestRefused(RequestFault.BAD_SIGNATURE, str(e)) from e
+    auth = check_header(header, kiosk_id, now)
     public_key = key_of(kiosk_id)
     try:
         verify_signature(
-            Domain.REQUEST, public_key, request_message(method, path, auth.time, body), signature
+            Domain.REQUEST,
+            public_key,
+            request_message(method, path, auth.time, body),
+            _signature(auth),
         )
     except VerificationError as e:
         raise RequestRefused(RequestFault.BAD_SIGNATURE, str(e)) from e

@@ -5,7 +5,6 @@
 
 import json
 import os
-import re
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,7 +19,7 @@ from hanpyo_assets import ASSETS
 from kiosk.core.crypto import SigningKey
 from kiosk.core.encoding import b64d, b64e, canonical_json
 from kiosk.core.errors import EncodingError
-from kiosk.core.request import RequestRefused, verify_request
+from kiosk.core.request import RequestRefused, check_header, verify_request
 from kiosk.core.request import request_message as request_message  # tests and bench sign with it
 from ledger.rules.errors import LedgerError
 from ledger.service.fleet import read_heartbeat, record_heartbeat
@@ -28,6 +27,7 @@ from ledger.service.ingest import MAX_BATCH
 from ledger.service.ledger import Ledger
 from ledger.store import schema as db
 from ledger.web.admin import admin_routes
+from ledger.web.body_guard import RequestGuard
 
 MAX_BODY = 4 * 1024 * 1024
 FONTS = ASSETS / "fonts"  # the Korean font we ship
@@ -44,10 +44,11 @@ STATUS = {
     "too_large": 413,
     "equivocation": 409,
     "election_closed": 409,
+    "enrolment_frozen": 409,
+    "token_expired": 401,
+    "token_revoked": 401,
+    "insufficient_scope": 403,
 }
-
-
-_DIGITS = re.compile(r"[0-9]{1,15}")
 
 
 class ApiRefusal(BaseModel):
@@ -65,9 +66,13 @@ class NullifierQuery(BaseModel):
     nullifier: str = Field(max_length=64)
 
 
-def create_app(ledger: Ledger, published: Path | None = None) -> FastAPI:
-    """The API; with ``published`` (the tally's records), also the public pages."""
+def create_app(ledger: Ledger, published: Path | None = None, *, dev: bool = False) -> FastAPI:
+    """The API; with ``published`` (the tally's records), also the public pages. Only ``dev``
+    serves /docs, /redoc and /openapi.json (`ledger openapi` prints the document)."""
     app = FastAPI(
+        docs_url="/docs" if dev else None,
+        redoc_url="/redoc" if dev else None,
+        openapi_url="/openapi.json" if dev else None,
         responses={
             status: {"model": ApiRefusal, "description": "refused, with the reason"}
             for status in (401, 403, 404, 409, 413, 422)
@@ -76,13 +81,6 @@ def create_app(ledger: Ledger, published: Path | None = None) -> FastAPI:
         version="1",
         description="Verified ingest of kiosk chains into one Merkle log.",
     )
-
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Any) -> Any:
-        length = request.headers.get("content-length")
-        if length is not None and (not _DIGITS.fullmatch(length) or int(length) > MAX_BODY):
-            return _error(LedgerError("too_large", f"requests are at most {MAX_BODY} bytes"))
-        return await call_next(request)
 
     @app.exception_handler(LedgerError)
     async def ledger_error(_request: Request, e: LedgerError) -> JSONResponse:
@@ -98,7 +96,22 @@ def create_app(ledger: Ledger, published: Path | None = None) -> FastAPI:
         source = ledger.source(kiosk_id)
         if source is None:
             raise LedgerError("unknown_kiosk", f"kiosk {kiosk_id} is not enrolled")
+        if source.quarantined:
+            raise LedgerError(
+                "quarantined", f"kiosk {kiosk_id} is quarantined: {source.quarantine_reason}"
+            )
         return source.public_key
+
+    def check_source(kiosk_id: str, authorization: str | None) -> None:
+        """Before a kiosk write's body is read: its header's form, and an enrolled source
+        that is not quarantined. The signature over the body is checked once it is read."""
+        try:
+            check_header(authorization, kiosk_id, time.time())
+        except RequestRefused as e:
+            raise LedgerError(e.fault.value, e.detail) from e
+        enrolled_key(kiosk_id)
+
+    app.add_middleware(RequestGuard, max_body=MAX_BODY, check_source=check_source, render=_error)
 
     async def kiosk_auth(
         request: Request, kiosk_id: str, authorization: Annotated[str | None, Header()] = None
@@ -261,4 +274,8 @@ def app_from_environment() -> FastAPI:
         Path(os.environ["HANPYO_LOG_KEY_FILE"]).read_text().strip(), length=32, name="log key"
     )
     published = os.environ.get("HANPYO_PUBLISHED")
-    return create_app(Ledger(engine, SigningKey(seed)), Path(published) if published else None)
+    return create_app(
+        Ledger(engine, SigningKey(seed)),
+        Path(published) if published else None,
+        dev=os.environ.get("HANPYO_LEDGER_DEV") == "1",
+    )
