@@ -41,6 +41,8 @@ KDF_DO = (
 NAME, LANGUAGE, SEX, LOGIN, URL, CERTIFICATE, KDF = 0x5B, 0x5F2D, 0x5F35, 0x5E, 0x5F50, 0x7F21, 0xF9
 # The variable-length DOs PUT DATA may write, with the longest value each may hold.
 STORED_DOS = {NAME: 39, LANGUAGE: 8, SEX: 1, LOGIN: 255, URL: 255, CERTIFICATE: MAX_DATA, KDF: 255}
+# DO 7F21 occurs once per key, chosen with SELECT DATA: AUT, DEC, SIG (spec 3.4, 7.2.5).
+CERTIFICATE_OCCURRENCES = 3
 
 
 def _atr(historical: bytes) -> bytes:
@@ -285,6 +287,7 @@ class CardState:
     keys: dict[KeyRef, KeySlot] = field(default_factory=_blank_keys)
     wrong_pin_reply: WrongPinReply = WrongPinReply.RETRIES_LEFT
     terminated: bool = False
+    certificates: list[bytes] = field(default_factory=lambda: [b""] * CERTIFICATE_OCCURRENCES)
 
     def __repr__(self) -> str:  # never print PINs or keys
         return f"CardState(serial={self.serial.hex().upper()})"
@@ -306,6 +309,7 @@ class CardState:
             "keys": {ref.name.lower(): slot.to_json() for ref, slot in self.keys.items()},
             "wrong_pin_reply": self.wrong_pin_reply.value,
             "terminated": self.terminated,
+            "certificates": [b64e(c) for c in self.certificates],
         }
 
     @classmethod
@@ -325,10 +329,26 @@ class CardState:
             keys={ref: KeySlot.from_json(keys.obj(ref.name.lower()), ref) for ref in KeyRef},
             wrong_pin_reply=r.enum("wrong_pin_reply", WrongPinReply),
             terminated=r.flag("terminated", default=False),
+            certificates=_certificates_from_json(r),
         )
+        if CERTIFICATE in state.dos:  # a card file from before SELECT DATA: one certificate
+            state.certificates[0] = state.dos.pop(CERTIFICATE)
         for reader in (pins, tries, keys, r):
             reader.done()
         return state
+
+
+def _certificates_from_json(r: Reader) -> list[bytes]:
+    items = r.items("certificates", optional=True, max_items=CERTIFICATE_OCCURRENCES)
+    certificates = [b""] * CERTIFICATE_OCCURRENCES
+    for i, item in enumerate(items):
+        try:
+            certificates[i] = b64d(item, name=f"certificates[{i}]")
+        except (EncodingError, TypeError) as e:
+            r.fail(str(e), "certificates")
+        if len(certificates[i]) > MAX_DATA:
+            r.fail(f"certificate {i} is longer than {MAX_DATA} bytes", "certificates")
+    return certificates
 
 
 def _dos_from_json(r: Reader) -> dict[int, bytes]:

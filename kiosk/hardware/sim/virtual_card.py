@@ -26,6 +26,8 @@ from kiosk.core.errors import EncodingError
 from kiosk.hardware.sim.apdu import Command, key_ref, parse_command, parse_key_import
 from kiosk.hardware.sim.card_state import (
     ATR,
+    CERTIFICATE,
+    CERTIFICATE_OCCURRENCES,
     KDF,
     KDF_DO,
     MAX_DATA,
@@ -50,6 +52,7 @@ from kiosk.hardware.sim.card_state import (
 )
 from kiosk.hardware.sim.data_objects import (
     read_data_objects,
+    selected_occurrence,
     set_attributes,
     set_ca_fingerprint,
     set_created,
@@ -72,9 +75,12 @@ class VirtualCard:
         self._verified: set[Access] = set()
         self._pending = b""  # the rest of a long answer, fetched with GET RESPONSE
         self._chain: tuple[tuple[int, int, int], bytes] | None = None  # (INS, P1, P2), data
+        self._occurrence = 0  # which cardholder certificate (DO 7F21) SELECT DATA chose
         self._handlers: dict[int, Handler] = {
             0xA4: self._select,
             0xCA: self._get_data,
+            0xA5: self._select_data,
+            0xCC: self._get_next_data,
             0x20: self._verify,
             0x24: self._change_reference_data,
             0x2C: self._reset_retry_counter,
@@ -178,7 +184,7 @@ class VirtualCard:
 
     def _forget(self) -> None:
         self._verified.clear()
-        self._pending, self._chain = b"", None
+        self._pending, self._chain, self._occurrence = b"", None, 0
 
     # -- dispatch ----------------------------------------------------------------------------
     def process(self, apdu: bytes) -> bytes:
@@ -260,10 +266,25 @@ class VirtualCard:
         return b""
 
     def _get_data(self, command: Command) -> bytes:
-        value = self.data_objects().get(command.p1p2)
+        value = read_data_objects(self.state, self._occurrence).get(command.p1p2)
         if value is None:
             raise CardRefusal(Sw.REFERENCED_DATA_NOT_FOUND)
         return value
+
+    def _select_data(self, command: Command) -> bytes:
+        """SELECT DATA (spec 3.4, section 7.2.5): GET DATA and PUT DATA of 7F21 then use the
+        certificate of occurrence P1 until the next SELECT DATA, SELECT or reset."""
+        self._occurrence = selected_occurrence(command.p1, command.p2, command.data)
+        return b""
+
+    def _get_next_data(self, command: Command) -> bytes:
+        """GET NEXT DATA (spec 3.4, section 7.2.6): the occurrence after the current one."""
+        if command.data:
+            raise CardRefusal(Sw.WRONG_LENGTH)
+        if command.p1p2 != CERTIFICATE or self._occurrence + 1 >= CERTIFICATE_OCCURRENCES:
+            raise CardRefusal(Sw.REFERENCED_DATA_NOT_FOUND)
+        self._occurrence += 1
+        return self.state.certificates[self._occurrence]
 
     def data_objects(self) -> dict[int, bytes]:
         """Every DO GET DATA can read, by tag (kiosk.hardware.sim.data_objects)."""
@@ -344,6 +365,8 @@ class VirtualCard:
 
     def _writer(self, tag: int) -> Callable[[bytes], None] | None:
         """How PUT DATA writes the DO ``tag``; None for a DO it may not write."""
+        if tag == CERTIFICATE:
+            return self._store_certificate
         if tag in STORED_DOS:
             return functools.partial(self._store, tag)
         if tag == 0xC4:
@@ -374,6 +397,11 @@ class VirtualCard:
             self.state.dos[tag] = value
         else:
             self.state.dos.pop(tag, None)
+
+    def _store_certificate(self, value: bytes) -> None:
+        if len(value) > STORED_DOS[CERTIFICATE]:
+            raise CardRefusal(Sw.WRONG_LENGTH)
+        self.state.certificates[self._occurrence] = value  # the one SELECT DATA chose
 
     def _set_resetting_code(self, value: bytes) -> None:
         if value:
