@@ -19,6 +19,8 @@ from kiosk.core.election import ElectionPackage, verify_package
 from kiosk.core.encoding import b64d, parse_json
 from kiosk.core.errors import HanpyoError
 from kiosk.core.heartbeat import Heartbeat, PrinterReport, ReaderState
+from kiosk.core.package_pin import PackagePins, first_pins, read_pins
+from kiosk.core.secret_file import write_secret
 from kiosk.hardware.devices import CardReader, Clock, SystemClock, UsbFolder, UsbStick
 from kiosk.hardware.printer.escpos import open_printer
 from kiosk.hardware.printer.receipt import PrinterState, ReceiptPrinter
@@ -32,6 +34,8 @@ from kiosk.sync.worker import SyncStatus, SyncWorker
 log = logging.getLogger("hanpyo.kiosk")
 
 PACKAGE_FILE = "election.json"  # the signed package this kiosk runs, kept in its data folder
+# The election this kiosk runs and the newest package of each election it ran (package_pin.py)
+PINS_FILE = "election-pins.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +145,10 @@ class KioskServices:
         services = cls(config, keys, chosen, devices)
         saved = config.data_dir / PACKAGE_FILE
         if saved.is_file():
-            services._start(services.read_package(saved.read_bytes()))
+            # Checked against the pins too: a package copied into place never rolls it back.
+            package = services.read_package(saved.read_bytes())
+            save_pins(config.data_dir, package)
+            services._start(package)
         return services
 
     @property
@@ -159,21 +166,29 @@ class KioskServices:
         return self.keys.kiosk_id
 
     # -- the election ----------------------------------------------------------------------
-    def read_package(self, raw: bytes) -> ElectionPackage:
-        return read_signed_package(raw, self.config.authority)
+    def read_package(self, raw: bytes, *, new_election: bool = False) -> ElectionPackage:
+        """The verified package in ``raw``, if this kiosk may load it: never an older package
+        than it has, and another election only with ``new_election`` (which the staff screen
+        never asks for). The staff screen's USB and ledger paths both come here first."""
+        package = read_signed_package(raw, self.config.authority)
+        pins = pins_in(self.config.data_dir, self.config.authority)
+        if pins is not None:
+            pins.check(package, new_election=new_election)
+        return package
 
-    def load_package(self, raw: bytes) -> ElectionPackage:
-        """Switch this kiosk to the package in ``raw`` (verified), keeping every old store.
+    def load_package(self, raw: bytes, *, new_election: bool = False) -> ElectionPackage:
+        """Switch this kiosk to the package in ``raw`` (verified, and checked as
+        ``read_package`` does), keeping every old store.
 
         Refused while a session is open: staff close it first.
         """
-        package = self.read_package(raw)
+        package = self.read_package(raw, new_election=new_election)
         if self.box is not None and self.box.state.session.value != "closed":
             raise HanpyoError(
                 "a session is open on this kiosk; close it before loading another election"
             )
         self.stop()
-        (self.config.data_dir / PACKAGE_FILE).write_bytes(raw)
+        save_package(self.config.data_dir, raw, package)
         self._start(package)
         return package
 
@@ -183,7 +198,10 @@ class KioskServices:
         if not url:
             raise HanpyoError("no ledger address is configured")
         client = LedgerClient(
-            url, self.keys.kiosk_key, tls_pin=self.package.ledger_tls_pin if self.package else None
+            url,
+            self.keys.kiosk_key,
+            tls_pin=self.package.ledger_tls_pin if self.package else None,
+            official=self.in_official_mode,
         )
         try:
             return client.election()
@@ -191,12 +209,18 @@ class KioskServices:
             client.close()
 
     def _start(self, package: ElectionPackage) -> None:
-        path = self.config.data_dir / f"{package.id}-{package.short_hash}.db"
+        path = store_path(self.config.data_dir, package)
         store = ChainStore.open_or_create(path, self.keys.store_key, self.keys.kiosk_key, package)
         self.package, self.box = package, BallotBox(store, package)
         url = self.config.ledger_url or package.ledger_url
         if self.config.log_key and url:
-            self.client = LedgerClient(url, self.keys.kiosk_key, tls_pin=package.ledger_tls_pin)
+            self.client = LedgerClient(
+                url,
+                self.keys.kiosk_key,
+                log_key=self.config.log_key,
+                tls_pin=package.ledger_tls_pin,
+                official=self.in_official_mode,
+            )
             self.worker = SyncWorker(
                 store,
                 self.client,
@@ -207,10 +231,19 @@ class KioskServices:
             )
             self.sync_status = self.worker.status
             self.check_client = LedgerClient(
-                url, self.keys.kiosk_key, tls_pin=package.ledger_tls_pin, timeout=(2.0, 3.0)
+                url,
+                self.keys.kiosk_key,
+                log_key=self.config.log_key,
+                tls_pin=package.ledger_tls_pin,
+                official=self.in_official_mode,
+                timeout=(2.0, 3.0),
             )
             self.worker.start()
         log.info("election %s (%s) loaded; store %s", package.id, package.short_hash, path)
+
+    def in_official_mode(self) -> bool:
+        """Whether the kiosk records official ballots now (the ledger then needs https)."""
+        return self.box is not None and self.box.state.mode is Mode.OFFICIAL
 
     def _sync_changed(self, status: SyncStatus) -> None:
         self.sync_status = status
@@ -288,6 +321,86 @@ class KioskServices:
 
     def close(self) -> None:
         self.stop()
+
+
+def store_path(data_dir: Path, package: ElectionPackage) -> Path:
+    """Where the chain of ``package`` is kept: one store per package."""
+    return data_dir / f"{package.id}-{package.short_hash}.db"
+
+
+def pins_in(data_dir: Path, authority: bytes) -> PackagePins | None:
+    """What this kiosk has pinned; for a kiosk that ran a package before pins were kept, the
+    pins of that package; None when it never had one."""
+    try:
+        return read_pins((data_dir / PINS_FILE).read_bytes())
+    except FileNotFoundError:
+        pass
+    try:
+        saved = (data_dir / PACKAGE_FILE).read_bytes()
+    except FileNotFoundError:
+        return None
+    return first_pins(read_signed_package(saved, authority))
+
+
+def save_pins(data_dir: Path, package: ElectionPackage) -> None:
+    """Pin ``package`` (already checked) as the one this kiosk runs."""
+    try:
+        pins = read_pins((data_dir / PINS_FILE).read_bytes()).after(package)
+    except FileNotFoundError:
+        pins = first_pins(package)
+    write_secret(data_dir / PINS_FILE, pins.encode(), replace=True)
+
+
+def save_package(data_dir: Path, raw: bytes, package: ElectionPackage) -> None:
+    """Make ``raw`` (``package``, already checked) the kiosk's package, then pin it. Each file
+    is replaced whole; were the kiosk to stop between the two, it starts again on the new
+    package, which is newer than the pins (or, for another election, is refused until it is
+    loaded again with ``--new-election``)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    write_secret(data_dir / PACKAGE_FILE, raw, replace=True)
+    save_pins(data_dir, package)
+
+
+def load_election_file(
+    data_dir: Path, raw: bytes, authority: bytes, *, new_election: bool, key_dir: Path | None
+) -> ElectionPackage:
+    """`kiosk load-election`: the technician's load, with the kiosk stopped. The same checks
+    as the staff screen (never an older package; another election only with
+    ``new_election``), and never over a package whose session is still open."""
+    package = read_signed_package(raw, authority)
+    pins = pins_in(data_dir, authority)
+    if pins is not None:
+        pins.check(package, new_election=new_election)
+        _refuse_open_session(data_dir, authority, key_dir, package)
+    save_package(data_dir, raw, package)
+    return package
+
+
+def _refuse_open_session(
+    data_dir: Path, authority: bytes, key_dir: Path | None, incoming: ElectionPackage
+) -> None:
+    """Raise unless the session of the package this kiosk runs is closed (or never began):
+    a replaced package's chain is never left with a session open."""
+    try:
+        current = read_signed_package((data_dir / PACKAGE_FILE).read_bytes(), authority)
+    except FileNotFoundError:
+        return
+    path = store_path(data_dir, current)
+    if current.package_hash == incoming.package_hash or not path.is_file():
+        return
+    try:
+        keys = load_keys(key_dir)
+    except HanpyoError as e:
+        raise HanpyoError(
+            f"cannot check that the session of election {current.id} is closed ({e}); "
+            "give the kiosk's keys with --keys, or load the package from the staff screen"
+        ) from e
+    with ChainStore.open(path, keys.store_key, keys.kiosk_key, current) as store:
+        if store.state.session is not Session.CLOSED:
+            raise HanpyoError(
+                f"a session of election {current.id} is open on this kiosk; staff close it "
+                "on the staff screen before another package is loaded"
+            )
 
 
 def read_signed_package(raw: bytes, authority: bytes) -> ElectionPackage:

@@ -33,18 +33,33 @@ def add_load_election(sub: Subparsers) -> None:
     le.add_argument("package", type=Path)
     le.add_argument("--data", type=Path, required=True)
     le.add_argument("--authority", required=True)
+    le.add_argument(
+        "--new-election",
+        action="store_true",
+        help="the package is for another election than the one this kiosk runs: load it on "
+        "purpose (its session must be closed)",
+    )
+    le.add_argument(
+        "--keys",
+        type=Path,
+        help="key folder (default: systemd credentials), to check the current session is "
+        "closed before a package replaces it",
+    )
     le.set_defaults(run=run_load_election)
 
 
 def run_load_election(args: argparse.Namespace) -> int:
-    from kiosk.app import PACKAGE_FILE, authority_key, read_signed_package
+    from kiosk.app import authority_key, load_election_file
 
     authority = authority_key(args.authority)
     raw = args.package.read_bytes()
-    package = read_signed_package(raw, authority)
-    args.data.mkdir(parents=True, exist_ok=True)
-    (args.data / PACKAGE_FILE).write_bytes(raw)
-    print(f"election {package.id} loaded; package hash {package.short_hash}")
+    package = load_election_file(
+        args.data, raw, authority, new_election=args.new_election, key_dir=args.keys
+    )
+    print(
+        f"election {package.id} loaded; package number {package.sequence}, "
+        f"package hash {package.short_hash}"
+    )
     return 0
 
 

@@ -57,6 +57,7 @@ from kiosk.core.jsonreader import Reader
 from kiosk.core.tls_pin import pin_fingerprint
 
 __all__ = [
+    "MAX_SEQUENCE",
     "PACKAGE_VERSION",
     "TIE_BREAK",
     "Category",
@@ -88,6 +89,9 @@ __all__ = [
 ]
 
 PACKAGE_VERSION = 1
+# A package's sequence number: 1 for an election's first signed package, one more each time
+# the authority signs a changed one. Kiosks never go back to a lower number (kiosk/app.py).
+MAX_SEQUENCE = 2**31 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +116,7 @@ class ElectionPackage:
     staff: tuple[StaffEntry, ...]
     tally: TallyRules
     duplicate_policy: DuplicatePolicy
+    sequence: int = 1
     _index: _Index = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -162,6 +167,7 @@ class ElectionPackage:
         return {
             "v": PACKAGE_VERSION,
             "id": self.id,
+            "sequence": self.sequence,
             "title": self.title.to_json(),
             "schedule": {"opens": self.opens, "closes": self.closes},
             "keys": {
@@ -338,6 +344,9 @@ def read_package(document: Any) -> ElectionPackage:
         staff=tuple(read_staff_entry(s) for s in r.objects("staff")),
         tally=read_tally(r.obj("tally")),
         duplicate_policy=r.enum("duplicate_policy", DuplicatePolicy),
+        # An unsigned definition may leave it out (its first package); a signed package may
+        # not (verify_package), so every signature covers the number.
+        sequence=r.integer("sequence", optional=True, lo=1, hi=MAX_SEQUENCE) or 1,
     )
     r.done()
     return package
@@ -376,7 +385,10 @@ def verify_package(document: Any, authority_key: bytes) -> ElectionPackage:
     """Read a signed package and check the authority's signature; raise if either fails."""
     r = Reader(document, "", ElectionPackageError)
     signature = r.binary("signature", length=64)
-    package = read_package(r.raw("package"))
+    inner = r.raw("package")
+    if isinstance(inner, dict) and "sequence" not in inner:
+        r.fail("a signed package must carry its sequence number", "package")
+    package = read_package(inner)
     r.done()
     try:
         verify_signature(Domain.ELECTION, authority_key, package.canonical(), signature)

@@ -4,6 +4,7 @@ package, and closing the election."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import secrets
 import ssl
@@ -11,7 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.core.crypto import SealingKey, SigningKey
-from kiosk.core.election import read_package, sign_package, verify_package
+from kiosk.core.election import (
+    MAX_SEQUENCE,
+    ElectionPackage,
+    read_package,
+    sign_package,
+    verify_package,
+)
 from kiosk.core.encoding import b64d, b64e
 from kiosk.core.errors import HanpyoError
 from kiosk.core.secret_file import write_secret
@@ -53,6 +60,12 @@ def add_election(sub: Subparsers) -> None:
     sign.add_argument("package", type=Path)
     sign.add_argument("--authority-key", type=Path, required=True)
     sign.add_argument("--out", type=Path, required=True)
+    sign.add_argument(
+        "--replaces",
+        type=Path,
+        help="the signed package this one replaces (the same election): the new one gets the "
+        "next sequence number, so kiosks take it and never go back to the old one",
+    )
     sign.set_defaults(run=_sign)
 
     show = esub.add_parser("show", help="check a signed package and summarise it")
@@ -85,15 +98,31 @@ def _authority_key(args: argparse.Namespace) -> int:
 def _sign(args: argparse.Namespace) -> int:
     package = read_package(_load(args.package))
     key = SigningKey(b64d(args.authority_key.read_text().strip(), length=32, name="key"))
+    if args.replaces is not None:
+        package = _next_of(package, verify_package(_load(args.replaces), key.public_key))
     _write_new(args.out, json.dumps(sign_package(package, key).to_json(), ensure_ascii=False))
-    print(f"signed {package.id}; short hash {package.short_hash}")
+    print(
+        f"signed {package.id}, package number {package.sequence}; short hash {package.short_hash}"
+    )
     return 0
+
+
+def _next_of(package: ElectionPackage, old: ElectionPackage) -> ElectionPackage:
+    """``package`` numbered to replace ``old``: the same election, one number higher."""
+    if old.id != package.id:
+        raise HanpyoError(
+            f"--replaces names a package of election {old.id!r}, not {package.id!r}; a package "
+            "only replaces one of its own election"
+        )
+    if old.sequence >= MAX_SEQUENCE:
+        raise HanpyoError(f"{old.id} has reached the last package number")
+    return dataclasses.replace(package, sequence=old.sequence + 1)
 
 
 def _show(args: argparse.Namespace) -> int:
     package = verify_package(_load(args.package), b64d(args.authority, length=32, name="key"))
     print(f"{package.id}: {package.title.ko} / {package.title.en}")
-    print(f"signature verified; short hash {package.short_hash}")
+    print(f"signature verified; package number {package.sequence}; short hash {package.short_hash}")
     print(
         f"{len(package.groups)} groups, {len(package.options)} proposals, "
         f"{len(package.contests)} contests, {len(package.roll)} voter cards, "
@@ -135,6 +164,7 @@ def _create(args: argparse.Namespace) -> int:
         "roll": roll.get("roll", []),
         "staff": roll.get("staff", []),
     }
+    document.setdefault("sequence", 1)  # the election's first package
     package = read_package(document)  # every check before anything is written
     existing = [p for p in [args.out, *args.shares.glob("trustee-*.txt")] if p.exists()]
     if existing:

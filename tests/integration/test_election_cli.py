@@ -154,3 +154,44 @@ def test_the_ledger_certificate_is_pinned_in_the_package(tmp_path: Path) -> None
                        "--tls-cert", str(tmp_path / "junk.pem"))  # fmt: skip
     assert code != 0 and "cannot read the certificate" in err
     assert not (tmp_path / "p2.json").exists()
+
+
+def test_a_changed_package_is_signed_with_the_next_sequence_number(tmp_path: Path) -> None:
+    """Kiosks never go back to a lower number, so a corrected package gets a higher one."""
+    key = tmp_path / "authority.key"
+    authority = run("authority-key", "--out", str(key))[1].strip().rsplit(" ", 1)[1]
+    definition = tmp_path / "definition.json"
+    definition.write_text(json.dumps(review_definition(groups=2, per_group=2)), "utf-8")
+    code, _, err = run(
+        "election", "create", "--definition", str(definition), "--trustees", "3",
+        "--threshold", "2", "--shares", str(tmp_path / "shares"),
+        "--out", str(tmp_path / "unsigned.json"),
+    )  # fmt: skip
+    assert code == 0, err
+    unsigned = json.loads((tmp_path / "unsigned.json").read_text())
+    assert unsigned["sequence"] == 1
+    sign = ("election", "sign", "--authority-key", str(key), "--out")
+    code, out, err = run(*sign, str(tmp_path / "first.json"), str(tmp_path / "unsigned.json"))
+    assert code == 0 and "package number 1" in out, err
+
+    unsigned["title"]["en"] += " (corrected)"
+    (tmp_path / "corrected.json").write_text(json.dumps(unsigned), "utf-8")
+    code, out, err = run(
+        *sign, str(tmp_path / "second.json"), str(tmp_path / "corrected.json"),
+        "--replaces", str(tmp_path / "first.json"),
+    )  # fmt: skip
+    assert code == 0 and "package number 2" in out, err
+    assert json.loads((tmp_path / "second.json").read_text())["package"]["sequence"] == 2
+    code, out, err = run(
+        "election", "show", str(tmp_path / "second.json"), f"--authority={authority}"
+    )
+    assert code == 0 and "package number 2" in out, err
+
+    unsigned["id"] = "another-election"
+    (tmp_path / "another.json").write_text(json.dumps(unsigned), "utf-8")
+    code, _, err = run(
+        *sign, str(tmp_path / "third.json"), str(tmp_path / "another.json"),
+        "--replaces", str(tmp_path / "first.json"),
+    )  # fmt: skip
+    assert code == 2 and "only replaces one of its own election" in err
+    assert not (tmp_path / "third.json").exists()

@@ -3,13 +3,14 @@ loading a package; and what a voter sees in test and official mode."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
 from pytestqt.qtbot import QtBot
 
 from kiosk.core.block import BlockKind
-from kiosk.core.election import sign_package
+from kiosk.core.election import Text, sign_package
 from kiosk.core.export import is_export, read_manifest, verify_export
 from kiosk.hardware.printer.receipt import Receipt
 from kiosk.ui.main import build_ui
@@ -171,14 +172,24 @@ def test_loading_a_package_shows_its_hash_and_refuses_a_forged_one(
     other = build_election(
         review_definition(groups=1, per_group=3, election_id="next-vote"), seed="ui"
     )  # the same seed: the same authority key and staff cards
+    # Another election, though signed by the same authority: staff never switch to it.
+    usb = kiosk.services.config.usb_dir
+    assert usb is not None
+    signed = sign_package(other.package, other.authority).to_json()
+    (usb / "election.json").write_text(json.dumps(signed, ensure_ascii=False))
+    kiosk.sign_in(kiosk.staff_card("election_manager"))
+    kiosk.tap("loadUsb")
+    assert "다른 선거" in kiosk.text("staffNote") or "another election" in kiosk.text("staffNote")
+    assert not kiosk.visible("confirmLoad")
+    # The election's next package (number 2), as the authority signs a corrected one.
+    newer = dataclasses.replace(
+        kiosk.election.package, sequence=2, title=Text("다음 선거 정보", "The next package")
+    )
+    other = dataclasses.replace(kiosk.election, package=newer)
     signed = sign_package(other.package, other.authority).to_json()
     forged = json.loads(json.dumps(signed))
     forged["package"]["title"]["ko"] = "가짜 선거"
-    usb = kiosk.services.config.usb_dir
-    assert usb is not None
     (usb / "election.json").write_text(json.dumps(forged, ensure_ascii=False))
-
-    kiosk.sign_in(kiosk.staff_card("election_manager"))
     kiosk.tap("loadUsb")
     assert "signature" in kiosk.text("staffNote") or "서명" in kiosk.text("staffNote")
     assert not kiosk.visible("confirmLoad")
@@ -188,7 +199,7 @@ def test_loading_a_package_shows_its_hash_and_refuses_a_forged_one(
     assert other.package.short_hash in kiosk.text("pendingHash")
     kiosk.tap("confirmLoad")
     assert kiosk.vm.property("packageHash") == other.package.short_hash
-    assert kiosk.services.package is not None and kiosk.services.package.id == "next-vote"
+    assert kiosk.services.package is not None and kiosk.services.package.sequence == 2
     kiosk.remove()
 
 
