@@ -219,6 +219,13 @@ def _check_key_name(name: str) -> None:
     # Names end at the first space of a signature line and at the first '+' of a vkey.
     if not name or "+" in name or any(c.isspace() for c in name) or _CONTROL.search(name):
         raise EncodingError(f"note key name {name!r} is empty or has a space or '+'")
+    # Key ids hash the name's UTF-8; a name read from argv with undecodable bytes holds lone
+    # surrogates, which have none.
+    if not name.isascii():
+        try:
+            name.encode()
+        except UnicodeEncodeError:
+            raise EncodingError(f"note key name {name!r} is not valid UTF-8") from None
 
 
 def _split_note(note: str | bytes) -> tuple[str, list[tuple[str, int, bytes]]]:

@@ -40,9 +40,27 @@ def canonical_json(value: Any) -> bytes:
         except UnicodeEncodeError:
             pass  # a lone surrogate: the library decides what to do with it
     try:
-        return bytes(rfc8785.dumps(value))
+        return bytes(rfc8785.dumps(_as_doubles(value)))
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as e:
         raise EncodingError(f"value cannot be canonicalised: {e}") from e
+
+
+def _as_doubles(value: Any) -> Any:
+    """``value`` with each integer past 2^53 that is RFC 8785's own spelling of a double (as
+    1e21 is "1e+21" and 2.002222222222222e17 is "200222222222222200", which parse_json reads
+    back as an int) turned into that double, so canonical JSON stays canonical when read back
+    and written again. Any other integer past 2^53 is left for the library to refuse."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _SAFE_INT:
+        try:
+            double = float(value)
+        except OverflowError:
+            return value
+        return double if rfc8785.dumps(double) == str(value).encode() else value
+    if isinstance(value, list | tuple):
+        return [_as_doubles(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _as_doubles(v) for k, v in value.items()}
+    return value
 
 
 def _plain(value: Any) -> bool:
