@@ -14,7 +14,12 @@ from kiosk.hardware.card.auth import authenticate
 from kiosk.hardware.card.enrolment import AdminPinBlockedError, CardSetup, provision_card
 from kiosk.hardware.card.errors import CardBlockedError, WrongPinError
 from kiosk.hardware.card.openpgp import KeyRef, Pin
-from kiosk.hardware.sim.card_state import ORIGIN_GENERATED, ORIGIN_IMPORTED, Secret
+from kiosk.hardware.sim.card_state import (
+    ORIGIN_GENERATED,
+    ORIGIN_IMPORTED,
+    Secret,
+    WrongPinReply,
+)
 from kiosk.hardware.sim.card_state import KeyRef as SimKeyRef
 from kiosk.hardware.sim.private_pcscd import PrivatePcscd
 from kiosk.hardware.sim.simulator import Simulator
@@ -119,6 +124,22 @@ def test_a_wrong_admin_pin_is_refused_with_tries_left_and_the_card_unchanged(
         openpgp.verify_pin(FACTORY_PIN)  # the user PIN is the old one still
     assert card.auth_public_key == old_key
     assert card.state.keys[SimKeyRef.AUT].origin == ORIGIN_IMPORTED
+
+
+@pytest.mark.parametrize("reply", list(WrongPinReply), ids=lambda r: r.value)
+def test_the_admin_pin_is_blocked_whatever_a_card_answers_to_a_wrong_pin(
+    pcscd: PrivatePcscd, reply: WrongPinReply
+) -> None:
+    card = fresh_card()
+    card.state.wrong_pin_reply = reply  # 63Cx, 6982 or 6983: tokens differ
+    with (
+        Simulator(pcscd.ports, cards={"card": card}) as simulator,
+        connected(pcscd, simulator, "card") as openpgp,
+    ):
+        provision_card(openpgp, CardSetup(user_pin="246810"))
+        assert_user_pin_cannot_be_reset(openpgp)
+        openpgp.verify_pin("246810")
+        assert openpgp.pin_status().pw1_tries == 3
 
 
 def test_an_enrolled_card_cannot_be_provisioned_again(pcscd: PrivatePcscd) -> None:

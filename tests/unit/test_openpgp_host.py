@@ -348,3 +348,53 @@ def test_the_challenge_is_fresh_and_bound_to_election_and_kiosk(
 def test_the_cardholder_name_is_read_from_inside_its_65_template() -> None:
     card = OpenPGPCard(honest_card(SigningKey.generate()))
     assert card.cardholder_name() == "Hong Gildong"
+
+
+# -- enrolment: taking away every way to a new user PIN ----------------------------------------
+def pin_counters_card(
+    pw3: list[int], rc: list[int], counts_down: bool = True, deletes_rc: bool = True
+) -> ScriptedCard:
+    """A card that only answers C4, VERIFY PW3 (every PIN wrong) and PUT DATA D3."""
+
+    def answer(apdu: bytes) -> tuple[bytes, int]:
+        ins, p1, p2 = apdu[1], apdu[2], apdu[3]
+        if ins == 0xCA and (p1, p2) == (0x00, 0xC4):
+            return bytes([0, 0x7F, 0x7F, 0x7F, 3, rc[0], pw3[0]]), 0x9000
+        if ins == 0x20 and p2 == 0x83:
+            if pw3[0] == 0:
+                return b"", 0x6983
+            pw3[0] -= 1 if counts_down else 0
+            return b"", 0x6982  # a token that does not say how many tries are left
+        if ins == 0xDA and (p1, p2) == (0x00, 0xD3) and len(apdu) == 4:
+            rc[0] = 0 if deletes_rc else rc[0]
+            return b"", 0x9000
+        return b"", 0x6D00
+
+    return ScriptedCard(answer)
+
+
+def test_blocking_the_admin_pin_tries_wrong_pins_until_c4_says_none_are_left() -> None:
+    pw3 = [3]
+    card = pin_counters_card(pw3, [0])
+    OpenPGPCard(card).block_admin_pin("12345678")
+    verifies = [apdu for apdu in card.sent if apdu[1] == 0x20]
+    assert pw3 == [0] and len(verifies) == 3
+    assert all(apdu[3] == 0x83 and b"12345678" not in apdu for apdu in verifies)
+
+
+def test_a_card_that_does_not_count_admin_pin_tries_is_reported_not_trusted() -> None:
+    card = pin_counters_card([3], [0], counts_down=False)
+    with pytest.raises(CardError, match="still allows 3 admin PIN tries"):
+        OpenPGPCard(card).block_admin_pin("12345678")
+
+
+def test_a_resetting_code_is_deleted_and_a_card_that_keeps_it_is_refused() -> None:
+    rc = [3]
+    card = pin_counters_card([3], rc)
+    OpenPGPCard(card).remove_resetting_code()
+    assert rc == [0]
+    none_set = pin_counters_card([3], [0])
+    OpenPGPCard(none_set).remove_resetting_code()
+    assert not any(apdu[1] == 0xDA for apdu in none_set.sent)  # nothing to delete
+    with pytest.raises(CardError, match="kept its resetting code"):
+        OpenPGPCard(pin_counters_card([3], [3], deletes_rc=False)).remove_resetting_code()
