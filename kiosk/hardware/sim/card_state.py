@@ -16,6 +16,7 @@ from typing import Any
 import nacl.bindings
 import nacl.signing
 
+from kiosk.core.crypto import SigningKey
 from kiosk.core.encoding import b64d, b64e
 from kiosk.core.errors import EncodingError, HanpyoError
 from kiosk.core.jsonreader import Reader
@@ -367,3 +368,34 @@ def _dos_from_json(r: Reader) -> dict[int, bytes]:
         if len(dos[tag]) > STORED_DOS[tag]:
             r.fail(f"{key} is longer than {STORED_DOS[tag]} bytes", "data_objects")
     return dos
+
+
+def personalised_state(
+    seed: bytes,
+    name: str,
+    pin: str,
+    admin_pin: str,
+    serial: bytes | None,
+    wrong_pin_reply: WrongPinReply,
+    kdf: bool,
+) -> CardState:
+    """A card holding the Ed25519 authentication key of ``seed`` (VirtualCard.with_auth_key)."""
+    try:
+        public_key = SigningKey(seed).public_key
+    except EncodingError as e:
+        raise SimulatorError(str(e)) from e
+    state = CardState(serial or hashlib.sha256(public_key).digest()[:4])
+    if len(state.serial) != 4:
+        raise SimulatorError(f"a card serial is 4 bytes, found {len(state.serial)}")
+    for secret, value in ((Secret.PW1, pin), (Secret.PW3, admin_pin)):
+        if not MIN_PIN[secret] <= len(value.encode()) <= MAX_PIN:
+            raise SimulatorError(f"the {secret.value} must be {MIN_PIN[secret]} to 127 bytes")
+        state.pins[secret] = value.encode()
+    if len(name.encode()) > STORED_DOS[NAME]:
+        raise SimulatorError(f"a cardholder name is at most 39 bytes, {name!r} is longer")
+    state.dos[NAME] = name.encode()
+    state.wrong_pin_reply = wrong_pin_reply
+    if kdf:
+        state.dos[KDF] = KDF_DO
+    state.keys[KeyRef.AUT].install(seed, ORIGIN_IMPORTED)
+    return state

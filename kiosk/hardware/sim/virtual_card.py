@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import hmac
 import json
 import logging
@@ -20,7 +19,6 @@ from pathlib import Path
 import nacl.bindings
 import nacl.signing
 
-from kiosk.core.crypto import SigningKey
 from kiosk.core.encoding import parse_json
 from kiosk.core.errors import EncodingError
 from kiosk.hardware.sim.apdu import Command, key_ref, parse_command, parse_key_import
@@ -28,13 +26,10 @@ from kiosk.hardware.sim.card_state import (
     ATR,
     CERTIFICATE,
     CERTIFICATE_OCCURRENCES,
-    KDF,
-    KDF_DO,
     MAX_DATA,
     MAX_PIN,
     MAX_TRIES,
     MIN_PIN,
-    NAME,
     ORIGIN_GENERATED,
     ORIGIN_IMPORTED,
     STORED_DOS,
@@ -44,10 +39,10 @@ from kiosk.hardware.sim.card_state import (
     CardState,
     KeyRef,
     Secret,
-    SimulatorError,
     Sw,
     WrongPinReply,
     only,
+    personalised_state,
     tlv,
 )
 from kiosk.hardware.sim.data_objects import (
@@ -114,25 +109,7 @@ class VirtualCard:
         Without ``serial`` it is derived from the public key, so a seed always makes the
         same card. ``kdf`` makes the card report a KDF-DO (which it does not apply).
         """
-        try:
-            public_key = SigningKey(seed).public_key
-        except EncodingError as e:
-            raise SimulatorError(str(e)) from e
-        state = CardState(serial or hashlib.sha256(public_key).digest()[:4])
-        if len(state.serial) != 4:
-            raise SimulatorError(f"a card serial is 4 bytes, found {len(state.serial)}")
-        for secret, value in ((Secret.PW1, pin), (Secret.PW3, admin_pin)):
-            if not MIN_PIN[secret] <= len(value.encode()) <= MAX_PIN:
-                raise SimulatorError(f"the {secret.value} must be {MIN_PIN[secret]} to 127 bytes")
-            state.pins[secret] = value.encode()
-        if len(name.encode()) > STORED_DOS[NAME]:
-            raise SimulatorError(f"a cardholder name is at most 39 bytes, {name!r} is longer")
-        state.dos[NAME] = name.encode()
-        state.wrong_pin_reply = wrong_pin_reply
-        if kdf:
-            state.dos[KDF] = KDF_DO
-        state.keys[KeyRef.AUT].install(seed, ORIGIN_IMPORTED)
-        return cls(state)
+        return cls(personalised_state(seed, name, pin, admin_pin, serial, wrong_pin_reply, kdf))
 
     @classmethod
     def load(cls, path: Path) -> VirtualCard:
