@@ -42,6 +42,7 @@ NAMES = [
     "merkle",
     "heartbeat",
     "api",
+    "enrol_csv",
 ]
 
 

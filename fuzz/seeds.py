@@ -14,9 +14,11 @@ from pathlib import Path
 from fuzz import world
 from fuzz.targets import TARGETS
 from fuzz.targets_card import STEPS, card_session_script, enrolled_card
+from fuzz.targets_cli import csv_seed
 from fuzz.targets_ledger import api_input, upload_body
 from kiosk.core.encoding import b64e, crockford32
 from kiosk.core.heartbeat import Heartbeat
+from testkit.elections import derived_key
 
 CORPUS = world.HERE / "corpus"
 
@@ -163,6 +165,29 @@ def api() -> list[bytes]:
     ]
 
 
+def enrol_csv() -> list[bytes]:
+    d = world.definition()
+    group, option = d["groups"][0]["id"], d["options"][0]["id"]
+    keys = [b64e(derived_key(world.SEED, "csv", i).public_key) for i in range(4)]
+    rows = [
+        {
+            "name": "Kim",
+            "category": "resident",
+            "group": group,
+            "excluded": option,
+            "card_key": keys[0],
+        },
+        {"name": "Park", "category": "expert", "group": group, "card_key": keys[1]},
+        {"name": "Lee Staff", "role": "poll_worker", "card_key": keys[2]},
+        {"name": "최 선거", "role": "election_manager", "card_key": keys[3]},
+    ]
+    return [
+        csv_seed(rows),
+        csv_seed(rows[:1]),
+        csv_seed([{"name": "no key", "role": "poll_worker"}]),
+    ]
+
+
 SEEDS: dict[str, Callable[[], list[bytes]]] = {
     "encoding": encoding,
     "tlv": tlv,
@@ -179,6 +204,7 @@ SEEDS: dict[str, Callable[[], list[bytes]]] = {
     "merkle": merkle,
     "heartbeat": heartbeat,
     "api": api,
+    "enrol_csv": enrol_csv,
 }
 
 

@@ -6,7 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from fuzz import targets_card, targets_chain_rules, targets_core, targets_ledger, targets_merkle
+from fuzz import (
+    targets_card,
+    targets_chain_rules,
+    targets_cli,
+    targets_core,
+    targets_ledger,
+    targets_merkle,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,5 +44,6 @@ TARGETS: dict[str, Target] = {
         Target("merkle", targets_merkle.merkle, "inclusion and consistency proofs"),
         Target("heartbeat", targets_core.heartbeat, "Heartbeat.from_json"),
         Target("api", targets_ledger.api, "every route of the ledger's API, in-process", 16384),
+        Target("enrol_csv", targets_cli.enrol_csv, "`kiosk cards enrol-batch` CSV files"),
     ]
 }

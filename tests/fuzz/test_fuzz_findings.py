@@ -4,13 +4,19 @@ that the target reported, and the behaviour a user would meet."""
 from __future__ import annotations
 
 import base64
+import socket
+from pathlib import Path
 
 import pytest
 
-from fuzz import targets_core
+from fuzz import targets_cli, targets_core
 from kiosk.core.checkpoint import NoteVerifier, open_note
-from kiosk.core.encoding import canonical_json, parse_json
+from kiosk.core.crypto import SigningKey, kiosk_id_for
+from kiosk.core.encoding import b64e, canonical_json, parse_json
 from kiosk.core.errors import EncodingError
+from testkit.elections import SyntheticElection
+from testkit.ledger_requests import authorization, enrol
+from testkit.ledger_server import LedgerServer
 
 
 def _input(text: str) -> bytes:
@@ -60,3 +66,46 @@ def test_f3_canonical_json_of_a_float_is_a_fixed_point(number: float) -> None:
 def test_f3_an_integer_no_double_prints_as_is_still_refused() -> None:
     with pytest.raises(EncodingError):
         canonical_json(2**53 + 1)  # rounds to another number: refused, never changed
+
+
+# F2: a kiosk write whose query string is not UTF-8 passes the header checks (a well-formed
+# header naming any enrolled kiosk, no valid signature needed), then request.url fails to
+# decode it in kiosk_auth (ledger/web/api.py): in-process, an exception instead of a refusal.
+# `ledger serve` runs uvicorn with h11, which refuses such a request line with 400 before the
+# app sees it; this test keeps it so. Served by an ASGI server that passes raw bytes through
+# (uvicorn with httptools), the app would answer 500. Routed to the owner of api.py.
+
+
+def _raw_request(server: LedgerServer, head: bytes, body: bytes) -> int:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as conn:
+        conn.sendall(head + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        status_line = conn.makefile("rb").readline()
+    return int(status_line.split()[1])
+
+
+def test_f2_the_ledger_refuses_a_query_string_that_is_not_utf8(
+    tmp_path: Path, election: SyntheticElection
+) -> None:
+    key = SigningKey.generate()
+    path = f"/v1/kiosks/{kiosk_id_for(key.public_key)}/heartbeat"
+    with LedgerServer(tmp_path / "ledger", election) as server:
+        enrol(server, key, "kiosk with a bad query")
+        header = authorization(key, "POST", path + "?x", b"{}", origin=server.origin)
+        head = (
+            b"POST " + path.encode() + b"?\xff HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\nAuthorization: " + header.encode()
+        )
+        assert _raw_request(server, head, b"{}") == 400
+
+
+# F4: `kiosk cards enrol-batch` takes a staff name of any length into the roll, but the election
+# package refuses names over 200 characters: the enrolment office learns of it only when the
+# authority builds the package. The check belongs in kiosk/core/roll.py (add_staff), which is
+# not this change's to edit: routed to its owner.
+
+
+@pytest.mark.xfail(strict=True, reason="F4, in kiosk/core/roll.py: routed to its owner")
+def test_f4_enrol_batch_refuses_a_staff_name_the_package_would_refuse() -> None:
+    key = b64e(SigningKey(bytes(range(32))).public_key)
+    rows = [{"name": "A" * 201, "role": "poll_worker", "card_key": key}]
+    targets_cli.enrol_csv(targets_cli.csv_seed(rows))
