@@ -98,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
                 key_text = "none: provision the card first"
             print(f"authentication key {key_text}")
             print(f"PIN tries left {data.pin_status.pw1_tries}, admin {data.pin_status.pw3_tries}")
+            if data.pin_status.pw3_tries == 0:
+                print("admin PIN blocked: nobody can set a new user PIN on this card")
         return 0
     if command == "provision":
         done = _provision_from_args(reader, args)

@@ -15,6 +15,7 @@ from kiosk.cli import main
 from kiosk.core.election import ElectionPackage
 from kiosk.core.roll import add_voter, empty_roll
 from kiosk.hardware.card.auth import authenticate
+from kiosk.hardware.sim.card_state import Secret
 from kiosk.hardware.sim.private_pcscd import PrivatePcscd
 from kiosk.hardware.sim.simulator import Simulator
 from testkit.elections import SyntheticElection
@@ -29,6 +30,7 @@ from testkit.enrolment import (
     pin_in_letter,
     pins_on_fd,
     run_kiosk,
+    used_card,
 )
 
 VOTER = ["--category", "resident", "--group", "g001"]
@@ -215,3 +217,34 @@ def test_a_bad_pin_on_the_fd_leaves_the_card_alone(
     assert card.auth_public_key is None
     assert card.state.pins == fresh_card().state.pins
     assert not (work / "roll.json").exists()
+
+
+def test_a_card_with_its_own_admin_pin_is_enrolled_with_the_pin_asked_for(
+    pcscd: PrivatePcscd, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    card = used_card()
+    card.state.pins[Secret.PW3] = b"87654321"  # as its supplier delivered it
+    asked: list[str] = []
+
+    def hidden(prompt: str = "") -> str:
+        asked.append(prompt)
+        return "87654321"
+
+    monkeypatch.setattr(getpass, "getpass", hidden)
+    monkeypatch.setattr(sys, "stdin", Terminal())
+    with Simulator(pcscd.ports, cards={"card": card}) as simulator:
+        with card_in_reader(pcscd, simulator, "card"):
+            with pins_on_fd("246810") as fd:  # without --ask-admin-pin: the factory PIN
+                assert main(provision("--pin-fd", fd)) == 2
+            assert "wrong PIN, 2 tries left" in capsys.readouterr().err
+            with pins_on_fd("246810") as fd:
+                argv = provision("--pin-fd", fd, "--ask-admin-pin")
+                assert run_kiosk(argv, ["246810", "87654321"]) == 0, capsys.readouterr().err
+            assert asked == ["the cards' admin PIN now (hidden): "]
+            assert main(["cards", "read", "--reader", "0"]) == 0
+        out = capsys.readouterr().out
+        assert "PIN tries left 3, admin 0" in out
+        assert "admin PIN blocked: nobody can set a new user PIN on this card" in out
+        with connected(pcscd, simulator, "card") as openpgp:
+            assert_user_pin_cannot_be_reset(openpgp)
+            openpgp.verify_pin("246810")
