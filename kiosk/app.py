@@ -166,23 +166,23 @@ class KioskServices:
         return self.keys.kiosk_id
 
     # -- the election ----------------------------------------------------------------------
-    def read_package(self, raw: bytes, *, new_election: bool = False) -> ElectionPackage:
+    def read_package(self, raw: bytes) -> ElectionPackage:
         """The verified package in ``raw``, if this kiosk may load it: never an older package
-        than it has, and another election only with ``new_election`` (which the staff screen
-        never asks for). The staff screen's USB and ledger paths both come here first."""
+        than it has, nor another election's (a technician's `kiosk load-election
+        --new-election` only). The staff screen's USB and ledger paths both come here first."""
         package = read_signed_package(raw, self.config.authority)
         pins = pins_in(self.config.data_dir, self.config.authority)
         if pins is not None:
-            pins.check(package, new_election=new_election)
+            pins.check(package)
         return package
 
-    def load_package(self, raw: bytes, *, new_election: bool = False) -> ElectionPackage:
+    def load_package(self, raw: bytes) -> ElectionPackage:
         """Switch this kiosk to the package in ``raw`` (verified, and checked as
         ``read_package`` does), keeping every old store.
 
         Refused while a session is open: staff close it first.
         """
-        package = self.read_package(raw, new_election=new_election)
+        package = self.read_package(raw)
         if self.box is not None and self.box.state.session.value != "closed":
             raise HanpyoError(
                 "a session is open on this kiosk; close it before loading another election"
