@@ -154,25 +154,27 @@ class _Refused(argparse.Action):
         parser.error(f"{option_string} is no longer accepted: {self.why}")
 
 
-def add_pin_args(p: argparse.ArgumentParser) -> None:
+def add_pin_args(p: argparse.ArgumentParser, user_pins: bool = True) -> None:
     """How the new user PINs come in (a hidden prompt unless told), and the admin PIN."""
-    how = p.add_mutually_exclusive_group()
-    how.add_argument(
-        "--pin-fd", type=int, metavar="N", help="read each new user PIN, one a line, from fd N"
-    )
-    how.add_argument(
-        "--letters",
-        type=Path,
-        metavar="DIR",
-        help="generate each user PIN and write a PIN letter to print into DIR",
-    )
+    if user_pins:
+        how = p.add_mutually_exclusive_group()
+        how.add_argument(
+            "--pin-fd", type=int, metavar="N", help="read each new user PIN, one a line, from fd N"
+        )
+        how.add_argument(
+            "--letters",
+            type=Path,
+            metavar="DIR",
+            help="generate each user PIN and write a PIN letter to print into DIR",
+        )
     p.add_argument(
         "--ask-admin-pin",
         action="store_true",
         help=f"ask for the card's admin PIN (otherwise the factory {FACTORY_ADMIN_PIN})",
     )
     in_argv = "a PIN on the command line shows in `ps` and shell history"
-    p.add_argument("--pin", action=_Refused, why=f"{in_argv}; {PIN_WAYS}")
+    if user_pins:
+        p.add_argument("--pin", action=_Refused, why=f"{in_argv}; {PIN_WAYS}")
     p.add_argument("--admin-pin", action=_Refused, why=f"{in_argv}; use --ask-admin-pin")
     p.add_argument(
         "--new-admin-pin",

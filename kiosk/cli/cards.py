@@ -19,6 +19,7 @@ from kiosk.hardware.card.enrolment import (
     CardSetup,
     ProvisionedCard,
     check_card_name,
+    lock_enrolled_card,
     provision_card,
 )
 from kiosk.hardware.card.errors import ApduError, ReaderError, UnsupportedCardError
@@ -39,6 +40,13 @@ def add_cards(sub: Subparsers) -> None:
     prov = csub.add_parser("provision", help="give a card its key, user PIN and name")
     _reader_arg(prov)
     _setup_args(prov)
+
+    lock = csub.add_parser(
+        "block-admin-pin",
+        help="block the admin PIN of a card enrolled before enrolment did so (key and PIN kept)",
+    )
+    _reader_arg(lock)
+    add_pin_args(lock, user_pins=False)
 
     enrol = csub.add_parser("enrol", help="provision a card (or take a key) and add it to a roll")
     _reader_arg(enrol)
@@ -105,6 +113,11 @@ def run(args: argparse.Namespace) -> int:
         done = _provision_from_args(reader, args)
         print(f"card {done.serial} ready; authentication key {b64e(done.public_key)}")
         print("its admin PIN is blocked: nobody can set a new user PIN on it")
+        return 0
+    if command == "block-admin-pin":
+        with PcscConnection(reader) as conn:
+            serial = lock_enrolled_card(OpenPGPCard(conn), admin_pin(args))
+        print(f"card {serial}: admin PIN blocked; its key and user PIN are unchanged")
         return 0
     if command == "enrol":
         return _enrol_one(args, reader)

@@ -20,6 +20,7 @@ from kiosk.hardware.sim.private_pcscd import PrivatePcscd
 from kiosk.hardware.sim.simulator import Simulator
 from testkit.elections import SyntheticElection
 from testkit.enrolment import (
+    FACTORY_PIN,
     KIOSK_ID,
     assert_user_pin_cannot_be_reset,
     card_in_reader,
@@ -248,3 +249,20 @@ def test_a_card_with_its_own_admin_pin_is_enrolled_with_the_pin_asked_for(
         with connected(pcscd, simulator, "card") as openpgp:
             assert_user_pin_cannot_be_reset(openpgp)
             openpgp.verify_pin("246810")
+
+
+def test_a_card_enrolled_before_gets_its_admin_pin_blocked_and_keeps_its_key_and_pin(
+    pcscd: PrivatePcscd, capsys: pytest.CaptureFixture[str]
+) -> None:
+    card = used_card()  # enrolled by an older Hanpyo: factory admin PIN, user PIN 123456
+    key = card.auth_public_key
+    with Simulator(pcscd.ports, cards={"card": card}) as simulator:
+        with card_in_reader(pcscd, simulator, "card"):
+            assert main(["cards", "block-admin-pin", "--reader", "0"]) == 0
+            assert f"card {card.serial}: admin PIN blocked" in capsys.readouterr().out
+            assert main(["cards", "block-admin-pin", "--reader", "0"]) == 2  # once is enough
+            assert "admin PIN is blocked" in capsys.readouterr().err
+        with connected(pcscd, simulator, "card") as openpgp:
+            assert_user_pin_cannot_be_reset(openpgp)
+            openpgp.verify_pin(FACTORY_PIN)
+    assert card.auth_public_key == key

@@ -79,16 +79,7 @@ def provision_card(card: OpenPGPCard, setup: CardSetup) -> ProvisionedCard:
     Works the same on a real token and on the simulator. PW3 is blocked last, so a failure
     part-way leaves a card that can be provisioned again with the same admin PIN.
     """
-    card.select()
-    serial = card.application_data().aid.serial
-    try:
-        card.verify_pin(setup.admin_pin, Pin.PW3)
-    except CardBlockedError as e:
-        raise AdminPinBlockedError(
-            f"card {serial}: its admin PIN is blocked (enrolled before, or mistyped too "
-            "often); only a factory reset, which erases its key, makes it usable again "
-            "(gpg --card-edit, then admin and factory-reset; or ykman openpgp reset)"
-        ) from e
+    serial = _open_as_admin(card, setup.admin_pin)
     card.set_ed25519_for_authentication()
     if setup.seed is not None:
         card.import_ed25519_key(KeyRef.AUT, setup.seed)
@@ -102,3 +93,27 @@ def provision_card(card: OpenPGPCard, setup: CardSetup) -> ProvisionedCard:
     card.reset_user_pin(setup.user_pin)
     card.block_admin_pin(setup.admin_pin)
     return ProvisionedCard(serial, public_key)
+
+
+def lock_enrolled_card(card: OpenPGPCard, admin_pin: str = FACTORY_ADMIN_PIN) -> str:
+    """Take away the admin PIN and resetting code of a card enrolled before enrolment did
+    so, keeping its key and user PIN (so its roll entry stays good); its serial."""
+    serial = _open_as_admin(card, admin_pin)
+    card.remove_resetting_code()
+    card.block_admin_pin(admin_pin)
+    return serial
+
+
+def _open_as_admin(card: OpenPGPCard, admin_pin: str) -> str:
+    """SELECT the card and VERIFY its admin PIN; the card's serial."""
+    card.select()
+    serial = card.application_data().aid.serial
+    try:
+        card.verify_pin(admin_pin, Pin.PW3)
+    except CardBlockedError as e:
+        raise AdminPinBlockedError(
+            f"card {serial}: its admin PIN is blocked (enrolled before, or mistyped too "
+            "often); only a factory reset, which erases its key, makes it usable again "
+            "(gpg --card-edit, then admin and factory-reset; or ykman openpgp reset)"
+        ) from e
+    return serial
