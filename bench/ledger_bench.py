@@ -31,11 +31,12 @@ from kiosk.core.checkpoint import verify_checkpoint
 from kiosk.core.crypto import Domain, SigningKey
 from kiosk.core.encoding import b64d, b64e
 from kiosk.core.merkle import leaf_hash, verify_inclusion
+from kiosk.core.request import NONCE_BYTES, sign_request
 from ledger.service.ledger import Ledger
 from ledger.store import schema as db
-from ledger.web.api import request_message
 from testkit.chain_writer import ChainWriter
 from testkit.elections import SyntheticElection, build_election, random_ballot, review_definition
+from testkit.ledger_requests import LATE_REASON
 from testkit.ledger_server import LedgerServer
 from testkit.postgres import PrivatePostgres
 
@@ -97,7 +98,11 @@ class Client:
         answer = self.session.post(
             f"{self.server.url}/v1/admin/kiosks",
             headers=self.server.admin(),
-            json={"public_key": b64e(chain.key.public_key), "name": chain.kiosk_id[:8]},
+            json={
+                "public_key": b64e(chain.key.public_key),
+                "name": chain.kiosk_id[:8],
+                "late_reason": LATE_REASON,  # the bench's election opened in 2017
+            },
             timeout=30,
         )
         _expect(answer, 200)
@@ -106,12 +111,16 @@ class Client:
         """Send one batch; the seconds from request to answer, signing excluded."""
         path = f"/v1/kiosks/{chain.kiosk_id}/blocks"
         raw = json.dumps({"blocks": [json.loads(b.encode()) for b in blocks]}).encode()
-        stamp = str(int(time.time()))
-        sig = chain.key.sign(Domain.REQUEST, request_message("POST", path, stamp, raw))
-        headers = {
-            "Content-Type": "application/json",
-            "Authorization": f"Hanpyo kiosk={chain.kiosk_id}, time={stamp}, sig={b64e(sig)}",
-        }
+        signed = sign_request(
+            chain.key,
+            self.server.origin,
+            "POST",
+            path,
+            raw,
+            now=time.time(),
+            nonce=os.urandom(NONCE_BYTES),
+        )
+        headers = {"Content-Type": "application/json", "Authorization": signed}
         start = time.perf_counter()
         answer = self.session.post(self.server.url + path, data=raw, headers=headers, timeout=60)
         elapsed = time.perf_counter() - start

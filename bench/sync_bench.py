@@ -124,7 +124,7 @@ def bench_catch_up(
     cast_s = timed(lambda: Caster(box, election, 0).cast(pending))
     enrol(server, key, "catch-up kiosk")
     blocks = list(store.blocks())
-    client = LedgerClient(server.url, key)
+    client = LedgerClient(server.url, key, log_key=server.log_key)
     worker = SyncWorker(store, client, server.log_key)
     elapsed = timed(worker.sync_once)
     client.close()
@@ -166,7 +166,7 @@ def bench_live(
         ballots = [b for b in store.blocks() if b.block.kind.value == "ballot"]
         block_size = sum(len(b.encode()) for b in ballots) // len(ballots)
         # The backlog of phase A, caught up through the counting proxy.
-        client = LedgerClient(proxy.url, key)
+        client = LedgerClient(proxy.url, key, log_key=server.log_key)
         SyncWorker(store, client, server.log_key).sync_once()
         catch_up_bytes = proxy.bytes_from_clients + proxy.bytes_to_clients
         catch_up_requests = sum(proxy.requests.values())

@@ -16,6 +16,9 @@ picked up at once. Faults, drawn from one seeded RNG:
   request did is committed), then only a prefix of the answer, possibly empty, goes back
   before the connection is closed or reset.
 
+A test may also ``rewrite`` the ledger's answers (a hostile network forging them): a function
+of the method, the path and the whole answer that returns the answer to send instead.
+
 It listens on and connects to 127.0.0.1 only, counts every fault by kind and every byte it
 relays, and ``stop()`` closes every socket and joins every thread it started.
 """
@@ -54,6 +57,22 @@ class Fault:
 
 
 Plan = Callable[[str, str], Fault | None]  # (method, path) -> a fault, or None: draw one
+Rewrite = Callable[[str, str, bytes], bytes]  # (method, path, answer) -> the answer to send
+
+
+def with_body(response: bytes, body: bytes) -> bytes:
+    """``response`` (a whole HTTP/1.1 answer with a Content-Length) with ``body`` instead of
+    its own, the length fixed to match."""
+    head, _, _ = response.partition(b"\r\n\r\n")
+    lines = [
+        line for line in head.split(b"\r\n") if not line.lower().startswith(b"content-length:")
+    ]
+    lines.append(b"Content-Length: %d" % len(body))
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+def body_of(response: bytes) -> bytes:
+    return response.partition(b"\r\n\r\n")[2]
 
 
 def _endpoint(path: str) -> str:
@@ -166,6 +185,7 @@ class FaultProxy:
         weights: dict[str, float] | None = None,
         max_delay_s: float = 2.0,
         plan: Plan | None = None,
+        rewrite: Rewrite | None = None,
     ) -> None:
         weights = dict.fromkeys(KINDS, 1.0) if weights is None else weights
         unknown = set(weights) - set(KINDS)
@@ -177,6 +197,8 @@ class FaultProxy:
         self.weights = [weights[k] for k in self.kinds]
         self.max_delay_s = max_delay_s
         self.plan = plan
+        self.rewrite = rewrite
+        self.rewritten = 0  # answers that ``rewrite`` changed
         self.requests: Counter[str] = Counter()  # "METHOD /path" with ids and queries elided
         self.counts: Counter[str] = Counter()  # fault kinds, and "forwarded" / "upstream_down"
         self.delays: list[float] = []
@@ -382,6 +404,11 @@ class FaultProxy:
             if upload:
                 with self._uploads:
                     self._uploads_in_flight -= 1
+        if self.rewrite is not None:
+            forged = self.rewrite(method, path, response)
+            with self._lock:
+                self.rewritten += forged != response
+            response = forged
         if kind == "cut":
             self._send(client, response[: _part(len(response), fraction)])
             return False, coin

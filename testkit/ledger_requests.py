@@ -1,9 +1,10 @@
 """Requests a kiosk or an operator sends a test ledger: enrol a kiosk, upload blocks, and any
-signed POST (with a chosen kiosk id or time, to test the refusals)."""
+signed POST (with a chosen kiosk id, time or ledger, to test the refusals)."""
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Sequence
 
@@ -12,25 +13,33 @@ import requests
 from kiosk.core.block import SignedBlock
 from kiosk.core.crypto import Domain, SigningKey, kiosk_id_for
 from kiosk.core.encoding import b64e, parse_json
-from ledger.web.api import request_message
-from testkit.ledger_server import LedgerServer
+from kiosk.core.request import NONCE_BYTES, request_message
+from testkit.ledger_server import ORIGIN, LedgerServer
 
 
 def authorization(
     key: SigningKey,
     method: str,
-    path: str,
+    target: str,
     raw: bytes,
     *,
     kiosk: str | None = None,
-    stamp: int | None = None,
+    stamp: int | str | None = None,
+    origin: str = ORIGIN,
+    nonce: bytes | None = None,
 ) -> str:
-    """The ``Authorization`` header for ``raw`` sent to ``path``, as the kiosk's client signs
-    it, with a chosen kiosk id or time when a test needs a wrong one."""
+    """The ``Authorization`` header for ``raw`` sent to ``target`` (path and query) of the
+    ledger named ``origin``, as the kiosk's client signs it, with a chosen kiosk id, time,
+    ledger or nonce when a test needs a wrong one."""
     kiosk = kiosk or kiosk_id_for(key.public_key)
     stamp_text = str(int(time.time()) if stamp is None else stamp)
-    sig = key.sign(Domain.REQUEST, request_message(method, path, stamp_text, raw))
-    return f"Hanpyo kiosk={kiosk}, time={stamp_text}, sig={b64e(sig)}"
+    nonce = os.urandom(NONCE_BYTES) if nonce is None else nonce
+    message = request_message(origin, method, target, stamp_text, nonce, raw)
+    sig = key.sign(Domain.REQUEST_V2, message)
+    return (
+        f"Hanpyo v=2, kiosk={kiosk}, ledger={b64e(origin.encode())}, time={stamp_text}, "
+        f"nonce={b64e(nonce)}, sig={b64e(sig)}"
+    )
 
 
 def signed_post(
@@ -41,17 +50,19 @@ def signed_post(
     *,
     kiosk: str | None = None,
     stamp: int | None = None,
+    origin: str | None = None,
 ) -> requests.Response:
-    """POST ``body`` to ``path`` signed by ``key``, as the kiosk's sync client signs it."""
+    """POST ``body`` to ``path`` signed by ``key`` for ``server`` (or the ledger ``origin``),
+    as the kiosk's sync client signs it."""
     raw = json.dumps(body).encode()
+    header = authorization(
+        key, "POST", path, raw, kiosk=kiosk, stamp=stamp, origin=origin or server.origin
+    )
     return requests.post(
         server.url + path,
         data=raw,
         timeout=30,
-        headers={
-            "Content-Type": "application/json",
-            "Authorization": authorization(key, "POST", path, raw, kiosk=kiosk, stamp=stamp),
-        },
+        headers={"Content-Type": "application/json", "Authorization": header},
     )
 
 

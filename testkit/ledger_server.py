@@ -61,8 +61,10 @@ class LedgerServer:
         db: str | None = None,
         workers: int = 1,
         python: str = sys.executable,
+        origin: str = ORIGIN,
     ) -> None:
         self.data, self.db, self.workers, self.python = data, db, workers, python
+        self.origin = origin  # the log's name: signed requests name the ledger by it
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -75,7 +77,7 @@ class LedgerServer:
             str(signed),
             f"--authority={b64e(election.authority.public_key)}",
             "--origin",
-            ORIGIN,
+            origin,
             data=data,
             db=db,
             python=python,
@@ -87,7 +89,10 @@ class LedgerServer:
             for line in done.stdout.splitlines()
             if line.startswith("log key")
         )
-        token = ledger_cli("admin-token", "--label", "tests", data=data, db=db, python=python)
+        scopes = [arg for s in ("read", "enrol", "close", "tally") for arg in ("--scope", s)]
+        token = ledger_cli(
+            "admin-token", "--label", "tests", *scopes, data=data, db=db, python=python
+        )
         self.admin_token = token.stdout.strip()
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:

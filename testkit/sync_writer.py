@@ -59,7 +59,7 @@ def main(directory: Path, url: str, log_key: str) -> None:
 
     worker = SyncWorker(
         store,
-        LedgerClient(url, keys.kiosk_key, timeout=(1.0, 5.0)),
+        LedgerClient(url, keys.kiosk_key, log_key=log_key, timeout=(1.0, 5.0)),
         log_key,
         on_status=on_status,
         idle_s=0.05,

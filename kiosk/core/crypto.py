@@ -31,7 +31,9 @@ class Domain(enum.Enum):
     BLOCK = b"hanpyo/block/v1\n"
     AUTH = b"hanpyo/auth/v1\n"
     EXPORT = b"hanpyo/export/v1\n"
-    REQUEST = b"hanpyo/request/v1\n"
+    REQUEST = b"hanpyo/request/v1\n"  # the replayable first format; no longer accepted
+    REQUEST_V2 = b"hanpyo/request/v2\n"  # bound to one ledger, with a nonce (request.py)
+    LEDGER_ANSWER = b"hanpyo/ledger-answer/v1\n"  # the ledger's log key over an answer
 
 
 @dataclass(frozen=True, slots=True)

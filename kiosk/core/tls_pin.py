@@ -1,10 +1,13 @@
 """The ledger's TLS pin: how the election package names the one certificate kiosks accept
-(``sha256/`` and the SHA-256 of its DER bytes in hex), and how a pin is read back."""
+(``sha256/`` and the SHA-256 of its DER bytes in hex), how a pin is read back, and when a
+ledger address without TLS is refused."""
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
+from urllib.parse import urlsplit
 
 from kiosk.core.errors import EncodingError
 
@@ -27,3 +30,38 @@ def pin_fingerprint(pin: str) -> str:
             f"{pin!r} is not a TLS pin: write sha256/ and the certificate's SHA-256 in hex"
         )
     return digits
+
+
+def plain_http_refusal(url: str, *, pinned: bool, official: bool) -> str | None:
+    """Why the kiosk must not talk to the ledger at ``url``, or None if it may.
+
+    https is always fine (the pin, when there is one, is checked on it). Plain http is
+    refused when a pin is set, since a pin on an address that never does TLS would be
+    skipped without a word, and in official mode unless the ledger is on this machine
+    (a venue's local mirror on loopback)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return None
+    if parts.scheme != "http":
+        return f"the ledger address {url!r} is neither https nor http"
+    if pinned:
+        return (
+            f"the election package pins the ledger's TLS certificate, but the ledger address "
+            f"{url} is plain http, which would skip the pin: use its https address"
+        )
+    if official and not is_loopback(parts.hostname or ""):
+        return (
+            f"in official mode the kiosk talks to the ledger only over https, and {url} is "
+            "plain http to another machine: use the ledger's https address"
+        )
+    return None
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine: ``localhost`` or a loopback address."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

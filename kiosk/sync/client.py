@@ -1,23 +1,41 @@
-"""The ledger's HTTP API for a kiosk: one requests.Session, signed writes, parsed answers."""
+"""The ledger's HTTP API for a kiosk: one requests.Session, signed writes, parsed answers.
+
+Writes are signed for the ledger named by the configured log key, each with a fresh nonce;
+the answers that change what the kiosk does (its chain's head, whether a voter voted) must
+carry the log key's signature over that nonce, so a hostile network can neither forge nor
+replay them. Plain http is refused when the package pins a certificate, and in official mode
+anywhere but on this machine."""
 
 from __future__ import annotations
 
 import json
+import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 from requests.adapters import HTTPAdapter
 
 from kiosk.core.block import SignedBlock
+from kiosk.core.checkpoint import NoteVerifier
 from kiosk.core.crypto import SigningKey, kiosk_id_for
 from kiosk.core.encoding import b64d, b64e, parse_json
-from kiosk.core.errors import EncodingError
+from kiosk.core.errors import EncodingError, VerificationError
 from kiosk.core.heartbeat import Heartbeat
-from kiosk.core.request import sign_request
-from kiosk.core.tls_pin import pin_fingerprint
-from kiosk.sync.errors import LedgerRefused, LedgerUnreachable, SyncError
+from kiosk.core.ledger_answer import head_statement, verify_answer, voted_statement
+from kiosk.core.request import NONCE_BYTES, request_target, sign_request
+from kiosk.core.tls_pin import pin_fingerprint, plain_http_refusal
+from kiosk.sync.errors import (
+    ForgedAnswer,
+    InsecureLedger,
+    LedgerRefused,
+    LedgerUnreachable,
+    NoLogKey,
+    SyncError,
+)
 
 TIMEOUT = (3.05, 15)  # connect, read: a dead network is noticed in seconds
 
@@ -61,17 +79,30 @@ class _PinnedAdapter(HTTPAdapter):
 
 
 class LedgerClient:
+    """The ledger at ``base_url``, for the kiosk whose key is ``kiosk_key``.
+
+    ``log_key`` (the ledger's published verifier key) names the ledger that requests are
+    signed for and is the key its answers are checked against; without it the client can
+    only fetch the election package (which the authority's key vouches for). ``official``
+    says whether the kiosk is in official mode now.
+    """
+
     def __init__(
         self,
         base_url: str,
         kiosk_key: SigningKey,
         *,
+        log_key: str | None = None,
         tls_pin: str | None = None,
+        official: Callable[[], bool] | None = None,
         timeout: tuple[float, float] = TIMEOUT,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.kiosk_id = kiosk_id_for(kiosk_key.public_key)
         self._key = kiosk_key
+        self._log = None if log_key is None else _log_verifier(log_key)
+        self._pinned = bool(tls_pin)
+        self._official = official or (lambda: False)
         self._timeout = timeout
         self._session = requests.Session()
         if tls_pin:
@@ -94,22 +125,55 @@ class LedgerClient:
         *,
         params: dict[str, Any] | None = None,
         signed: bool = False,
+        nonce: bytes | None = None,
     ) -> requests.Response:
+        """One request; signed with ``nonce`` (fresh if not given) when ``signed``."""
+        refusal = plain_http_refusal(self.base_url, pinned=self._pinned, official=self._official())
+        if refusal is not None:
+            raise InsecureLedger(refusal)
         raw = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/json"} if body is not None else {}
+        # The query is written here, not by requests, so that what is signed is what is sent.
+        target = request_target(path, urlencode(params) if params else "")
         if signed:
-            headers["Authorization"] = sign_request(self._key, method, path, raw, time.time())
+            headers["Authorization"] = sign_request(
+                self._key,
+                self._log_key().name,
+                method,
+                target,
+                raw,
+                now=time.time(),
+                nonce=nonce or secrets.token_bytes(NONCE_BYTES),
+            )
         try:
             return self._session.request(
                 method,
-                self.base_url + path,
+                self.base_url + target,
                 data=raw or None,
-                params=params,
                 headers=headers,
                 timeout=self._timeout,
             )
         except requests.RequestException as e:
             raise LedgerUnreachable(f"{method} {path}: {e}") from e
+
+    def _log_key(self) -> NoteVerifier:
+        if self._log is None:
+            raise NoLogKey(
+                "no log key is configured for the ledger: the kiosk can neither sign requests "
+                "for it nor check its answers"
+            )
+        return self._log
+
+    def _check_signed(self, statement: bytes, doc: Any, what: str) -> None:
+        """The answer ``doc`` carries the log key's signature over ``statement``."""
+        signature = doc.get("signature") if isinstance(doc, dict) else None
+        try:
+            verify_answer(self._log_key().public_key, statement, signature)
+        except VerificationError as e:
+            raise ForgedAnswer(
+                f"the ledger's answer about {what} is not signed by its log key ({e}): "
+                "something between the kiosk and the ledger may be changing answers"
+            ) from e
 
     def _json(self, response: requests.Response, ok: tuple[int, ...] = (200,)) -> Any:
         try:
@@ -138,11 +202,18 @@ class LedgerClient:
 
     # -- the API -----------------------------------------------------------------------------
     def head(self) -> Head:
-        doc = self._json(self._call("GET", f"/v1/kiosks/{self.kiosk_id}/head"))
+        """How far the ledger holds this kiosk's chain, signed by the log key for a fresh
+        nonce: an answer forged or replayed on the way raises ``ForgedAnswer``."""
+        nonce = secrets.token_bytes(NONCE_BYTES)
+        path = f"/v1/kiosks/{self.kiosk_id}/head"
+        doc = self._json(self._call("GET", path, params={"nonce": b64e(nonce)}))
         try:
-            return Head(int(doc["height"]), None if doc["hash"] is None else b64d(doc["hash"]))
+            head = Head(int(doc["height"]), None if doc["hash"] is None else b64d(doc["hash"]))
         except (KeyError, TypeError, ValueError, EncodingError) as e:
             raise SyncError(f"malformed head answer: {e}") from e
+        statement = head_statement(self.kiosk_id, head.height, head.hash, nonce)
+        self._check_signed(statement, doc, "this kiosk's chain")
+        return head
 
     def upload(self, blocks: list[SignedBlock]) -> UploadAnswer:
         body = {"blocks": [b.to_json() for b in blocks]}
@@ -227,19 +298,35 @@ class LedgerClient:
         return proofs
 
     def has_voted(self, nullifier: bytes) -> tuple[bool, list[str]]:
+        """Whether the voter with ``nullifier`` voted, and through which channels; the
+        answer must be the log key's for this request's nonce (``ForgedAnswer`` if not)."""
+        nonce = secrets.token_bytes(NONCE_BYTES)
         doc = self._json(
             self._call(
                 "POST",
                 f"/v1/kiosks/{self.kiosk_id}/nullifiers/check",
                 {"nullifier": b64e(nullifier)},
                 signed=True,
+                nonce=nonce,
             )
         )
         try:
-            return bool(doc["voted"]), [str(c) for c in doc["channels"]]
+            voted, channels = doc["voted"], [str(c) for c in doc["channels"]]
         except (KeyError, TypeError) as e:
             raise SyncError(f"malformed nullifier answer: {e}") from e
+        if voted is not bool(channels):
+            raise SyncError("malformed nullifier answer: 'voted' disagrees with its channels")
+        statement = voted_statement(self.kiosk_id, nullifier, channels, nonce)
+        self._check_signed(statement, doc, "this voter")
+        return bool(voted), channels
 
     def heartbeat(self, beat: Heartbeat) -> None:
         path = f"/v1/kiosks/{self.kiosk_id}/heartbeat"
         self._json(self._call("POST", path, beat.to_json(), signed=True))
+
+
+def _log_verifier(log_key: str) -> NoteVerifier:
+    try:
+        return NoteVerifier.parse(log_key)
+    except EncodingError as e:
+        raise NoLogKey(f"the configured log key is not a verifier key: {e}") from e

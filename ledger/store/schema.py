@@ -149,6 +149,18 @@ admin_tokens = Table(
 )
 
 
+# The nonce of every signed kiosk request taken while its time is still acceptable, so that a
+# captured request is refused when sent again, by whichever worker process gets it.
+request_nonces = Table(
+    "request_nonces",
+    metadata,
+    Column("kiosk_id", Text, nullable=False),
+    Column("nonce", LargeBinary, nullable=False),
+    Column("signed_at", BigInteger, nullable=False),  # the request's signed time, Unix seconds
+    PrimaryKeyConstraint("kiosk_id", "nonce"),
+    Index("request_nonces_age", "signed_at"),
+)
+
 def database_url(given: str | None, default_path: Path) -> str:
     """``given`` as it is, or an SQLite file at ``default_path``."""
     return given or f"sqlite:///{default_path}"

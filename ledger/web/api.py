@@ -14,17 +14,29 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from hanpyo_assets import ASSETS
 from kiosk.core.crypto import SigningKey
 from kiosk.core.encoding import b64d, b64e, canonical_json
 from kiosk.core.errors import EncodingError
-from kiosk.core.request import RequestRefused, check_header, verify_request
+from kiosk.core.ledger_answer import head_statement, sign_answer, voted_statement
+from kiosk.core.request import (
+    CLOCK_SKEW_S,
+    NONCE_BYTES,
+    CheckedHeader,
+    RequestFault,
+    RequestRefused,
+    check_header,
+    request_target,
+    verify_request,
+)
 from kiosk.core.request import request_message as request_message  # tests and bench sign with it
 from ledger.rules.errors import LedgerError
 from ledger.service.fleet import read_heartbeat, record_heartbeat
 from ledger.service.ingest import MAX_BATCH
 from ledger.service.ledger import Ledger
+from ledger.store import request_nonces
 from ledger.store import schema as db
 from ledger.web.admin import admin_routes
 from ledger.web.body_guard import RequestGuard
@@ -35,6 +47,8 @@ STATUS = {
     "unknown_kiosk": 403,
     "bad_request_signature": 401,
     "stale_request": 401,
+    "wrong_ledger": 401,
+    "replayed_request": 401,
     "no_credentials": 401,
     "not_admin": 403,
     "quarantined": 403,
@@ -106,30 +120,49 @@ def create_app(ledger: Ledger, published: Path | None = None, *, dev: bool = Fal
         """Before a kiosk write's body is read: its header's form, and an enrolled source
         that is not quarantined. The signature over the body is checked once it is read."""
         try:
-            check_header(authorization, kiosk_id, time.time())
+            check_header(authorization, kiosk_id, ledger.key.origin, time.time())
         except RequestRefused as e:
             raise LedgerError(e.fault.value, e.detail) from e
         enrolled_key(kiosk_id)
 
+    request_nonces.ensure_table(ledger.engine)  # a ledger made before requests had nonces
     app.add_middleware(RequestGuard, max_body=MAX_BODY, check_source=check_source, render=_error)
 
     async def kiosk_auth(
         request: Request, kiosk_id: str, authorization: Annotated[str | None, Header()] = None
-    ) -> str:
+    ) -> CheckedHeader:
         body = await request.body()
+        now = time.time()
         try:
-            verify_request(
+            checked = verify_request(
                 authorization,
                 request.method,
-                request.url.path,
+                request_target(request.url.path, request.url.query),
                 body,
                 kiosk_id=kiosk_id,
+                origin=ledger.key.origin,
                 key_of=enrolled_key,
-                now=time.time(),
+                now=now,
             )
         except RequestRefused as e:
             raise LedgerError(e.fault.value, e.detail) from e
-        return kiosk_id
+        # Only a request whose signature verified is remembered: strangers cannot fill the
+        # table. Kept past the time window, after which the request is stale anyway.
+        forget_before = int(now) - CLOCK_SKEW_S - request_nonces.MARGIN_S
+        fresh = await run_in_threadpool(
+            request_nonces.remember_nonce,
+            ledger.engine,
+            kiosk_id,
+            checked.nonce,
+            checked.signed_at,
+            forget_before=forget_before,
+        )
+        if not fresh:
+            raise LedgerError(
+                RequestFault.REPLAYED.value,
+                "this signed request was already taken; a kiosk signs every request afresh",
+            )
+        return checked
 
     @app.get("/v1/election")
     def election() -> Any:
@@ -144,7 +177,10 @@ def create_app(ledger: Ledger, published: Path | None = None, *, dev: bool = Fal
         return ledger.key.verifier.vkey + "\n"
 
     @app.post("/v1/kiosks/{kiosk_id}/blocks")
-    def upload(batch: BlockBatch, kiosk_id: Annotated[str, Depends(kiosk_auth)]) -> JSONResponse:
+    def upload(
+        batch: BlockBatch, signed: Annotated[CheckedHeader, Depends(kiosk_auth)]
+    ) -> JSONResponse:
+        kiosk_id = signed.kiosk
         encoded = []
         for item in batch.blocks:
             try:
@@ -176,15 +212,22 @@ def create_app(ledger: Ledger, published: Path | None = None, *, dev: bool = Fal
         return JSONResponse(body, status_code=status)
 
     @app.get("/v1/kiosks/{kiosk_id}/head")
-    def head(kiosk_id: str) -> dict[str, Any]:
+    def head(
+        kiosk_id: str, nonce: Annotated[str | None, Query(max_length=64)] = None
+    ) -> dict[str, Any]:
         if ledger.source(kiosk_id) is None:
             raise LedgerError("not_found", f"kiosk {kiosk_id} is not enrolled")
         height, digest = ledger.head(kiosk_id)
-        return {
+        answer: dict[str, Any] = {
             "kiosk": kiosk_id,
             "height": height,
             "hash": None if digest is None else b64e(digest),
         }
+        if nonce is not None:  # the kiosk's own question: signed for its nonce
+            fresh = _nonce(nonce)
+            statement = head_statement(kiosk_id, height, digest, fresh)
+            answer |= {"nonce": nonce, "signature": sign_answer(ledger.key.key, statement)}
+        return answer
 
     @app.get("/v1/proofs/inclusion")
     def inclusion(
@@ -229,20 +272,26 @@ def create_app(ledger: Ledger, published: Path | None = None, *, dev: bool = Fal
 
     @app.post("/v1/kiosks/{kiosk_id}/nullifiers/check")
     def nullifier_check(
-        query: NullifierQuery, kiosk_id: Annotated[str, Depends(kiosk_auth)]
+        query: NullifierQuery, signed: Annotated[CheckedHeader, Depends(kiosk_auth)]
     ) -> Any:
         try:
             nullifier = b64d(query.nullifier, length=32, name="nullifier")
         except EncodingError as e:
             raise LedgerError("bad_query", str(e)) from e
         channels = ledger.has_voted(nullifier)
-        return {"voted": bool(channels), "channels": channels}
+        statement = voted_statement(signed.kiosk, nullifier, channels, signed.nonce)
+        return {
+            "voted": bool(channels),
+            "channels": channels,
+            "signature": sign_answer(ledger.key.key, statement),
+        }
 
     @app.post("/v1/kiosks/{kiosk_id}/heartbeat")
     def heartbeat(
-        beat: Annotated[dict[str, Any], Body()], kiosk_id: Annotated[str, Depends(kiosk_auth)]
+        beat: Annotated[dict[str, Any], Body()],
+        signed: Annotated[CheckedHeader, Depends(kiosk_auth)],
     ) -> Any:
-        record_heartbeat(ledger.engine, kiosk_id, read_heartbeat(beat))
+        record_heartbeat(ledger.engine, signed.kiosk, read_heartbeat(beat))
         return {"ok": True}
 
     if FONTS.is_dir():
@@ -258,6 +307,13 @@ def create_app(ledger: Ledger, published: Path | None = None, *, dev: bool = Fal
         app.include_router(public_pages(ledger, published))
 
     return app
+
+
+def _nonce(text: str) -> bytes:
+    try:
+        return b64d(text, length=NONCE_BYTES, name="nonce")
+    except EncodingError as e:
+        raise LedgerError("bad_query", str(e)) from e
 
 
 def _error(e: LedgerError) -> JSONResponse:

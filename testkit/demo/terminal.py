@@ -265,6 +265,9 @@ class DemoLedger:
             name,
             "--location",
             "전시홀 A · Hall A",
+            # The sample election opened in 2017: enrolling now is late and needs a reason.
+            "--late-reason",
+            "the demo replays the 2017 review",
         )
         return done.stdout.strip().rsplit(" ", 1)[1]
 
@@ -339,7 +342,9 @@ def _sync_and_check(
 ) -> int:
     kiosk_id = ledger.enrol(kiosk_key.public_key, "전시홀 A 1번 · Hall A kiosk 1")
     say(f"7. Central ledger running at {ledger.url}; this kiosk enrolled as {kiosk_id}")
-    worker = SyncWorker(store, LedgerClient(ledger.url, kiosk_key), ledger.log_key)
+    worker = SyncWorker(
+        store, LedgerClient(ledger.url, kiosk_key, log_key=ledger.log_key), ledger.log_key
+    )
     status = worker.sync_once()
     say(
         f"   synced: the ledger holds blocks 0..{status.acknowledged_height}; its signed "

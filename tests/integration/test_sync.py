@@ -22,7 +22,7 @@ from kiosk.sync.client import LedgerClient
 from kiosk.sync.errors import LedgerUnreachable, UntrustedLedger
 from kiosk.sync.worker import SyncWorker
 from testkit.elections import SyntheticElection, random_ballot, voter_of
-from testkit.ledger_requests import enrol
+from testkit.ledger_requests import LATE_REASON, enrol
 from testkit.ledger_server import ORIGIN, ROOT, LedgerServer
 from testkit.stores import official_store
 
@@ -43,7 +43,9 @@ def test_sync_pushes_verifies_and_resumes(tmp_path: Path, election: SyntheticEle
     store, box, key = open_kiosk(tmp_path, election)
     with LedgerServer(tmp_path / "ledger", election) as server:
         enrol(server, key, "hall A")
-        worker = SyncWorker(store, LedgerClient(server.url, key), server.log_key)
+        worker = SyncWorker(
+            store, LedgerClient(server.url, key, log_key=server.log_key), server.log_key
+        )
         cast(box, election, "resident", 0)
         status = worker.sync_once()
         assert status.online and status.trusted and status.pending == 0
@@ -82,7 +84,7 @@ def test_a_ledger_that_does_not_sign_with_the_pinned_key_is_not_trusted(
     with LedgerServer(tmp_path / "ledger", election) as server:
         enrol(server, key, "hall A")
         wrong = NoteVerifier(ORIGIN, SigningKey.generate().public_key).vkey
-        worker = SyncWorker(store, LedgerClient(server.url, key), wrong)
+        worker = SyncWorker(store, LedgerClient(server.url, key, log_key=wrong), wrong)
         cast(box, election, "expert", 0)
         with pytest.raises(UntrustedLedger, match="does not verify"):
             worker.sync_once()
@@ -163,10 +165,12 @@ def test_the_kiosk_asks_the_ledger_whether_a_voter_voted_elsewhere(
     with LedgerServer(tmp_path / "ledger", election) as server:
         enrol(server, key, "hall A")
         cast(box, election, "resident", 0)
-        SyncWorker(store, LedgerClient(server.url, key), server.log_key).sync_once()
+        SyncWorker(
+            store, LedgerClient(server.url, key, log_key=server.log_key), server.log_key
+        ).sync_once()
         other_key = SigningKey.generate()
         enrol(server, other_key, "hall B")
-        hall_b = LedgerClient(server.url, other_key)
+        hall_b = LedgerClient(server.url, other_key, log_key=server.log_key)
         voted = check_elsewhere(hall_b, voter_of(election, "resident", 0).nullifier, policy)
         assert not voted.allowed and voted.checked
         assert voted.message is not None and "in person" in voted.message[1]
@@ -222,6 +226,8 @@ def test_the_ledger_certificate_is_pinned(tmp_path: Path, election: SyntheticEle
         f"--public-key={b64e(kiosk_key.public_key)}",
         "--name",
         "hall A",
+        "--late-reason",
+        LATE_REASON,
         data=tmp_path / "ledger",
     )
     assert enrol_cli.returncode == 0, enrol_cli.stderr
@@ -256,7 +262,9 @@ def test_the_ledger_certificate_is_pinned(tmp_path: Path, election: SyntheticEle
             clock.sleep(0.1)
         cast(box, election, "resident", 0)
         pinned = SyncWorker(
-            store, LedgerClient(url, kiosk_key, tls_pin=f"sha256/{pin}"), plain.log_key
+            store,
+            LedgerClient(url, kiosk_key, log_key=plain.log_key, tls_pin=f"sha256/{pin}"),
+            plain.log_key,
         )
         assert pinned.sync_once().acknowledged_height == store.state.height
         wrong = LedgerClient(url, kiosk_key, tls_pin="sha256/" + "00" * 32)
@@ -298,7 +306,7 @@ def test_the_worker_posts_heartbeats_the_dashboard_shows(
         kiosk = enrol(server, key, "hall A")
         worker = SyncWorker(
             store,
-            LedgerClient(server.url, key),
+            LedgerClient(server.url, key, log_key=server.log_key),
             server.log_key,
             heartbeat=lambda: replace(status, height=store.state.height),
         )
@@ -328,7 +336,12 @@ def test_a_heartbeat_the_kiosk_cannot_build_does_not_stop_its_blocks(
     store, box, key = open_kiosk(tmp_path, election)
     with LedgerServer(tmp_path / "ledger", election) as server:
         enrol(server, key, "hall A")
-        worker = SyncWorker(store, LedgerClient(server.url, key), server.log_key, heartbeat=broken)
+        worker = SyncWorker(
+            store,
+            LedgerClient(server.url, key, log_key=server.log_key),
+            server.log_key,
+            heartbeat=broken,
+        )
         cast(box, election, "resident", 0)
         worker.sync_once()
     assert store.acknowledged_height() == store.state.height == 3

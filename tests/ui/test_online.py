@@ -33,7 +33,8 @@ def test_the_kiosk_syncs_and_knows_who_voted_elsewhere(
         resident = ui_election.package.voter_for_card(ui_election.package.roll[0].card_key)
         assert resident is not None and resident.category == "resident"
         box.cast_ballot(resident, random_ballot(ui_election.package, resident, random.Random(1)))
-        SyncWorker(store, LedgerClient(server.url, other_key), server.log_key).sync_once()
+        client = LedgerClient(server.url, other_key, log_key=server.log_key)
+        SyncWorker(store, client, server.log_key).sync_once()
         store.close()
 
         kiosk = kiosk_factory(log_key=server.log_key, ledger_url=server.url, sync_idle_s=0.5)
@@ -56,7 +57,9 @@ def test_the_kiosk_syncs_and_knows_who_voted_elsewhere(
         )
         kiosk.sign_in(kiosk.staff_card("poll_worker"))
         assert kiosk.text("syncText") == "원장 동기화: 온라인, 보낼 블록 0개"
-        head = LedgerClient(server.url, kiosk.services.keys.kiosk_key).head()
+        head = LedgerClient(
+            server.url, kiosk.services.keys.kiosk_key, log_key=server.log_key
+        ).head()
         assert head.height == height
         ballots = [b for b in kiosk.services.box.store.blocks() if b.block.kind is BlockKind.BALLOT]
         assert len(ballots) == 1
