@@ -74,8 +74,15 @@ def _kiosk(parser: argparse.ArgumentParser, args: argparse.Namespace, target: Ta
         return 0
     if not args.authority:
         parser.error("the kiosk needs --authority KEY, the election authority's public key")
-    if args.ledger and not args.admin_token:
-        parser.error("--ledger needs --admin-token to register the kiosk")
+    if args.admin_token is not None:
+        parser.error(
+            "an admin token is never given on the command line (every user sees it in `ps`, "
+            "and it stays in the shell's history): put it in a file only you can read "
+            "(chmod 600) and give --admin-token-file FILE, or --admin-token-file - and type it"
+        )
+    if args.ledger and not args.admin_token_file:
+        parser.error("--ledger needs --admin-token-file to register the kiosk")
+    token = read_admin_token(parser, args.admin_token_file) if args.ledger else ""
     if not _known_zone(args.timezone):
         parser.error(f"--timezone {args.timezone}: no such time zone (e.g. Asia/Seoul)")
     _find_program(parser, args)
@@ -86,7 +93,7 @@ def _kiosk(parser: argparse.ArgumentParser, args: argparse.Namespace, target: Ta
     print(f"kiosk host{_where(target)}:")
     changes = apply(plan, target)
     if public_key:
-        _enrol(args, target, plan, public_key)
+        _enrol(args, target, plan, public_key, token)
     else:
         print("the kiosk's public key is known once its virtual environment is installed")
     if changes and target.real:
@@ -164,7 +171,41 @@ print(base64.urlsafe_b64encode(key).rstrip(b"=").decode())
 """
 
 
-def _enrol(args: argparse.Namespace, target: Target, plan: Plan, public_key: str) -> None:
+def read_admin_token(parser: argparse.ArgumentParser, source: str) -> str:
+    """The admin token from standard input ("-") or from a file no one else can read."""
+    if source == "-":
+        if sys.stdin.isatty():
+            import getpass
+
+            token = getpass.getpass("admin token (not shown): ")
+        else:
+            token = sys.stdin.readline()
+    else:
+        token = _token_file(parser, Path(source))
+    token = token.strip()
+    if not token or len(token) > 200 or any(c.isspace() for c in token):
+        parser.error(f"{source}: no admin token in it (one line, as `ledger admin-token` prints)")
+    return token
+
+
+def _token_file(parser: argparse.ArgumentParser, path: Path) -> str:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as e:
+        parser.error(f"--admin-token-file {path}: {e.strerror}")
+    with os.fdopen(fd, encoding="utf-8") as f:
+        info = os.fstat(f.fileno())
+        if info.st_mode & 0o077 or info.st_uid != os.geteuid():
+            parser.error(
+                f"--admin-token-file {path}: other users can read it or it is not yours; "
+                f"run `chmod 600 {shlex.quote(str(path))}` as its owner"
+            )
+        return f.read(1000)
+
+
+def _enrol(
+    args: argparse.Namespace, target: Target, plan: Plan, public_key: str, token: str
+) -> None:
     name = args.name or socket.gethostname()
     kiosk_id = _kiosk_id(public_key)
     print(f"kiosk {kiosk_id}, public key {public_key}")
@@ -172,6 +213,8 @@ def _enrol(args: argparse.Namespace, target: Target, plan: Plan, public_key: str
         command = f"ledger kiosks enrol --public-key {public_key} --name {shlex.quote(name)}"
         if args.location:
             command += f" --location {shlex.quote(args.location)}"
+        if args.late_reason:
+            command += f" --late-reason {shlex.quote(args.late_reason)}"
         print(f"enrol it on the ledger host with:\n  {command}")
         _print_qr(command, target)
         return
@@ -181,14 +224,25 @@ def _enrol(args: argparse.Namespace, target: Target, plan: Plan, public_key: str
     if not target.real:
         print(f"  would register kiosk {kiosk_id} with {args.ledger} (POST /v1/admin/kiosks)")
         return
-    registered = register(args.ledger, args.admin_token, public_key, name, args.location)
+    registered = register(args.ledger, token, public_key, name, args.location, args.late_reason)
     marker.write_text(f"{args.ledger}\n")
     print(f"registered kiosk {registered} with {args.ledger}")
 
 
-def register(ledger: str, token: str, public_key: str, name: str, location: str) -> str:
-    """Enrols the kiosk's key with the ledger's admin API; returns the ledger's kiosk id."""
-    body = json.dumps({"public_key": public_key, "name": name, "location": location}).encode()
+def register(
+    ledger: str,
+    token: str,
+    public_key: str,
+    name: str,
+    location: str,
+    late_reason: str | None = None,
+) -> str:
+    """Enrols the kiosk's key with the ledger's admin API; returns the ledger's kiosk id.
+    After the election opened, the ledger wants ``late_reason`` (and publishes it)."""
+    enrolment = {"public_key": public_key, "name": name, "location": location}
+    if late_reason:
+        enrolment["late_reason"] = late_reason
+    body = json.dumps(enrolment).encode()
     request = urllib.request.Request(  # noqa: S310 (the admin gives an http(s) URL)
         ledger.rstrip("/") + "/v1/admin/kiosks",
         data=body,

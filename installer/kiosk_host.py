@@ -50,7 +50,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", help="the kiosk's name on the ledger (default: the host name)")
     p.add_argument("--location", default="", help="where the kiosk stands")
     p.add_argument("--ledger", help="the ledger's address: register the kiosk there")
-    p.add_argument("--admin-token", help="an admin token of that ledger (`ledger admin-token`)")
+    p.add_argument(
+        "--admin-token-file",
+        help="a file (mode 0600) holding an admin token of that ledger with the enrol scope "
+        "(`ledger admin-token --scope enrol`), or - to read it from standard input",
+    )
+    # Refused with an explanation: a token on the command line is in every user's `ps` and in
+    # the shell's history.
+    p.add_argument("--admin-token", help=argparse.SUPPRESS)
+    p.add_argument(
+        "--late-reason",
+        help="why the kiosk is registered after the election opened (the ledger requires it "
+        "then, and publishes it)",
+    )
     p.add_argument("--log-key", help="the ledger's checkpoint key; without it, no sync")
     p.add_argument("--reader", help="the card reader's PC/SC name (default: the first one)")
     p.add_argument("--printer", default="none", help="none, usb:VID:PID, file:PATH, network:H")

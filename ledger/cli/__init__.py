@@ -15,6 +15,7 @@ from ledger.cli.options import Handler, Subparsers
 COMMANDS = (
     host.add_init,
     host.add_serve,
+    host.add_openapi,
     kiosks.add_kiosks,
     host.add_admin_token,
     kiosks.add_import,

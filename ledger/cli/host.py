@@ -1,10 +1,13 @@
-"""`ledger init`, `ledger serve` and `ledger admin-token`: setting up and running the ledger."""
+"""`ledger init`, `ledger serve`, `ledger openapi` and `ledger admin-token`: setting up and
+running the ledger."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from kiosk.core.encoding import b64d
@@ -39,13 +42,58 @@ def add_serve(sub: Subparsers) -> None:
     )
     serve.add_argument("--tls-cert", type=Path, help="serve HTTPS with this certificate (PEM)")
     serve.add_argument("--tls-key", type=Path, help="and this private key (PEM)")
+    serve.add_argument(
+        "--dev",
+        action="store_true",
+        help="also serve the API's documentation (/docs, /redoc, /openapi.json); "
+        "never on an election's ledger",
+    )
     serve.set_defaults(run=_serve)
 
 
+def add_openapi(sub: Subparsers) -> None:
+    doc = with_data(sub.add_parser("openapi", help="print the API's OpenAPI document (not served)"))
+    doc.set_defaults(run=_openapi)
+
+
 def add_admin_token(sub: Subparsers) -> None:
-    token = with_data(sub.add_parser("admin-token", help="create an admin API token"))
-    token.add_argument("--label", required=True)
+    token = with_data(
+        sub.add_parser(
+            "admin-token",
+            help="create, list or revoke admin API tokens",
+            description="Without a subcommand: create a token, print it once. Scopes: read "
+            "(dashboard, fleet, reconciliation), enrol (enrol sources), close, tally.",
+        )
+    )
+    token.add_argument("--label", help="who or what the token is for")
+    token.add_argument(
+        "--scope",
+        action="append",
+        default=[],
+        help="read, enrol, close or tally (repeat for more than one)",
+    )
+    token.add_argument(
+        "--expires",
+        default="12h",
+        help="a duration (30m, 12h, 7d) or a date and time with its offset "
+        "(2026-11-25T18:00+09:00); default 12h",
+    )
     token.set_defaults(run=_admin_token)
+    tsub = token.add_subparsers(dest="token_command")
+    listing = tsub.add_parser("list", help="every token: label, first characters, scopes, state")
+    _data_options(listing).set_defaults(run=_list_tokens)
+    revoke = tsub.add_parser("revoke", help="revoke tokens by label or by first characters")
+    # an option, not a positional: a token may begin with "-" (write --prefix=-abc)
+    revoke.add_argument("--prefix", help="the token's first characters (at least 4)")
+    revoke.add_argument("--label", dest="revoke_label", help="revoke every token with this label")
+    _data_options(revoke).set_defaults(run=_revoke_tokens)
+
+
+def _data_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    # --data/--db after the subcommand too; SUPPRESS keeps the values given before it.
+    p.add_argument("--data", type=Path, default=argparse.SUPPRESS, help="ledger directory")
+    p.add_argument("--db", default=argparse.SUPPRESS, help="database URL")
+    return p
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -75,6 +123,7 @@ def _serve(args: argparse.Namespace) -> int:
     os.environ["HANPYO_LOG_KEY_FILE"] = str(log_key_path(args).resolve())
     # the tally's published records, shown on the public pages once they are there
     os.environ["HANPYO_PUBLISHED"] = str((args.data / "published").resolve())
+    os.environ["HANPYO_LEDGER_DEV"] = "1" if args.dev else "0"
     if (args.tls_cert is None) != (args.tls_key is None):
         raise HanpyoError("give both --tls-cert and --tls-key, or neither")
     uvicorn.run(
@@ -91,6 +140,46 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _openapi(args: argparse.Namespace) -> int:
+    from ledger.web.api import create_app
+
+    print(json.dumps(create_app(open_ledger(args)).openapi(), ensure_ascii=False, indent=1))
+    return 0
+
+
 def _admin_token(args: argparse.Namespace) -> int:
-    print(open_ledger(args).create_admin_token(args.label))
+    from ledger.rules.admin_access import read_expiry, read_scopes
+
+    if not args.label:
+        raise HanpyoError("give --label: who or what the token is for")
+    scopes = read_scopes(args.scope)
+    expires = read_expiry(args.expires, datetime.now(UTC))
+    token = open_ledger(args).create_admin_token(args.label, scopes, expires)
+    print(token)  # the only copy: the ledger keeps its hash
+    print(
+        f"label {args.label}; scopes {' '.join(sorted(scopes))}; "
+        f"expires {expires.isoformat(timespec='minutes')}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _list_tokens(args: argparse.Namespace) -> int:
+    from ledger.service.admin_tokens import grants
+
+    now = datetime.now(UTC)
+    for g in grants(open_ledger(args)):
+        state = "revoked" if g.revoked_at else "expired" if now >= g.expires_at else "live"
+        print(
+            f"{g.prefix or '-':<8}…  {state:<7}  {' '.join(sorted(g.scopes)) or '-':<24}  "
+            f"expires {g.expires_at.isoformat(timespec='minutes')}  {g.label}"
+        )
+    return 0
+
+
+def _revoke_tokens(args: argparse.Namespace) -> int:
+    from ledger.service.admin_tokens import revoke
+
+    count = revoke(open_ledger(args), label=args.revoke_label, prefix=args.prefix)
+    print(f"revoked {count} admin token{'s' if count != 1 else ''}")
     return 0

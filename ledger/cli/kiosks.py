@@ -18,6 +18,11 @@ def add_kiosks(sub: Subparsers) -> None:
     enrol.add_argument("--name", required=True)
     enrol.add_argument("--location", default="")
     enrol.add_argument("--channel", choices=[c.value for c in Channel], default="kiosk")
+    enrol.add_argument(
+        "--late-reason",
+        help="why a source is enrolled after the election opened (required then); "
+        "published in the reconciliation",
+    )
     enrol.set_defaults(run=_enrol)
     with_data(ksub.add_parser("list", help="list enrolled sources")).set_defaults(run=_list)
 
@@ -29,10 +34,14 @@ def add_import(sub: Subparsers) -> None:
 
 
 def _enrol(args: argparse.Namespace) -> int:
+    from ledger.service.enrolment import enrol_source
+
     ledger = open_ledger(args)
     text = args.public_key.strip()
     key = bytes.fromhex(text) if len(text) == 64 else b64d(text, length=32, name="key")
-    kiosk_id = ledger.enrol(key, args.name, args.location, Channel(args.channel))
+    kiosk_id = enrol_source(
+        ledger, key, args.name, args.location, Channel(args.channel), args.late_reason
+    )
     print(f"enrolled {args.name}: kiosk id {kiosk_id}")
     return 0
 

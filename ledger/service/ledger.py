@@ -7,6 +7,7 @@ import functools
 import hashlib
 import json
 import secrets
+from datetime import datetime
 from typing import Any
 
 from kiosk.core.block import normalise_tracking_code
@@ -23,6 +24,7 @@ from kiosk.core.election import (
     verify_package,
 )
 from kiosk.core.errors import EncodingError
+from ledger.rules.admin_access import TOKEN_PREFIX_LENGTH, AdminGrant, Scope
 from ledger.rules.errors import LedgerError
 from ledger.service.ingest import ElectionInfo, IngestResult, ingest
 from ledger.store import log_reads, registry
@@ -32,7 +34,12 @@ from ledger.store.merkle_log import LogKey
 from ledger.store.registry import Source
 from ledger.store.schema import Engine
 
-__all__ = ["InclusionProof", "Ledger", "Source"]
+__all__ = ["InclusionProof", "Ledger", "Source", "token_hash"]
+
+
+def token_hash(token: str) -> bytes:
+    """How an admin token is stored: the token is 256 random bits, so a plain hash will do."""
+    return hashlib.sha256(token.encode()).digest()
 
 
 class Ledger:
@@ -55,22 +62,34 @@ class Ledger:
         return package
 
     def enrol(
-        self, public_key: bytes, name: str, location: str = "", channel: Channel = Channel.KIOSK
+        self,
+        public_key: bytes,
+        name: str,
+        location: str = "",
+        channel: Channel = Channel.KIOSK,
+        *,
+        late_reason: str | None = None,
     ) -> str:
-        """Enrol a kiosk or online platform by its public key; return its kiosk id."""
+        """Enrol a kiosk or online platform by its public key; return its kiosk id. This does
+        not look at the clock: the API and the CLI go through ledger.service.enrolment, which
+        refuses a late enrolment with no ``late_reason``."""
         if not is_valid_ed25519_point(public_key):
             raise LedgerError("bad_key", "a kiosk key is a valid 32-byte Ed25519 public key")
         kiosk_id = kiosk_id_for(public_key)
-        registry.add_source(self.engine, kiosk_id, public_key, name, location, channel)
+        registry.add_source(self.engine, kiosk_id, public_key, name, location, channel, late_reason)
         return kiosk_id
 
-    def create_admin_token(self, label: str) -> str:
+    def create_admin_token(self, label: str, scopes: frozenset[Scope], expires: datetime) -> str:
+        """A new admin token; only its hash and first characters are stored."""
         token = secrets.token_urlsafe(32)
-        registry.add_admin_token(self.engine, hashlib.sha256(token.encode()).digest(), label)
+        registry.add_admin_token(
+            self.engine, token_hash(token), label, scopes, expires, token[:TOKEN_PREFIX_LENGTH]
+        )
         return token
 
-    def check_admin_token(self, token: str) -> bool:
-        return registry.is_admin_token(self.reader, hashlib.sha256(token.encode()).digest())
+    def admin_grant(self, token: str) -> AdminGrant | None:
+        """What ``token`` may do, or None if the ledger never made it."""
+        return registry.admin_grant(self.reader, token_hash(token))
 
     # -- writing -------------------------------------------------------------------------------
     def ingest(self, kiosk_id: str, encoded_blocks: list[bytes]) -> IngestResult:

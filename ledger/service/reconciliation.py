@@ -8,6 +8,7 @@ from typing import Any
 
 from kiosk.core.election import DuplicatePolicy
 from ledger.rules.duplicate_policy import counted_ballot
+from ledger.store.registry import late_enrolments
 from ledger.store.schema import Engine
 from ledger.store.snapshots import reconciliation_snapshot, repeated_ballots
 
@@ -44,9 +45,12 @@ def reconciliation(
     """Counts per kiosk and per channel that must add up, and the checks that say if they do.
 
     A kiosk ``waived`` at the close (kiosk id -> the admin's reason) is listed with its reason
-    and left out of the session, sync and quarantine checks: the waiver is the explanation."""
+    and left out of the session, sync and quarantine checks: the waiver is the explanation.
+    A source enrolled after the opening is listed with the reason the admin gave for it."""
     waived = waived or {}
     snapshot = reconciliation_snapshot(engine)
+    # Read after the snapshot: every source in it was enrolled, reason and all, before.
+    late = late_enrolments(engine)
     sources, beats, heads = snapshot.sources, snapshot.reports, snapshot.heights
     per_kind = snapshot.block_kinds
     dupes = duplicates(engine, policy)
@@ -72,6 +76,7 @@ def reconciliation(
                 "unsynced_blocks": max(0, reported - height) if reported is not None else None,
                 "quarantined": bool(s.quarantined),
                 "waived": waived.get(s.kiosk_id),
+                "late_enrolment": late.get(s.kiosk_id),
             }
         )
     channels: dict[str, Counter[str]] = {}
@@ -99,6 +104,11 @@ def reconciliation(
             "ballots_counted": total_counted,
             "voters_with_duplicates": voters,
         },
+        "late_enrolments": [
+            {"kiosk": k["kiosk"], "name": k["name"], "reason": k["late_enrolment"]}
+            for k in kiosks
+            if k["late_enrolment"] is not None
+        ],
         "checks": checks,
         "adds_up": all(checks.values()),
     }

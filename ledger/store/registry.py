@@ -12,6 +12,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from kiosk.core.election import Channel, ElectionPackage
+from ledger.rules.admin_access import AdminGrant, Scope
 from ledger.rules.errors import LedgerError
 from ledger.store import schema as db
 from ledger.store.merkle_log import LogKey, initialise
@@ -92,7 +93,13 @@ def authority_key(reader: Engine) -> bytes:
 
 
 def add_source(
-    engine: Engine, kiosk_id: str, public_key: bytes, name: str, location: str, channel: Channel
+    engine: Engine,
+    kiosk_id: str,
+    public_key: bytes,
+    name: str,
+    location: str,
+    channel: Channel,
+    late_reason: str | None = None,
 ) -> None:
     with engine.begin() as conn:
         if (
@@ -111,6 +118,7 @@ def add_source(
                 channel=channel.value,
                 quarantined=False,
                 enrolled_at=_now(),
+                late_reason=late_reason,
             )
         )
 
@@ -135,21 +143,81 @@ def sources(reader: Engine) -> list[Source]:
     ]
 
 
-def add_admin_token(engine: Engine, token_hash: bytes, label: str) -> None:
+def late_enrolments(reader: Engine) -> dict[str, str]:
+    """kiosk id -> the reason given for enrolling it after the opening."""
+    s = db.sources.c
+    with reader.connect() as conn:
+        rows = conn.execute(select(s.kiosk_id, s.late_reason).where(s.late_reason.isnot(None)))
+        return {r.kiosk_id: r.late_reason for r in rows}
+
+
+def add_admin_token(
+    engine: Engine,
+    token_hash: bytes,
+    label: str,
+    scopes: frozenset[Scope],
+    expires_at: datetime,
+    prefix: str,
+) -> None:
     with engine.begin() as conn:
         conn.execute(
-            db.admin_tokens.insert().values(token_hash=token_hash, label=label, created_at=_now())
+            db.admin_tokens.insert().values(
+                token_hash=token_hash,
+                label=label,
+                created_at=_now(),
+                scopes=" ".join(sorted(scopes)),
+                expires_at=expires_at.astimezone(UTC).isoformat(timespec="seconds"),
+                prefix=prefix,
+            )
         )
 
 
-def is_admin_token(reader: Engine, token_hash: bytes) -> bool:
+def admin_grant(reader: Engine, token_hash: bytes) -> AdminGrant | None:
+    """The stored grant of the token with ``token_hash``, or None for no such token."""
     with reader.connect() as conn:
-        return (
-            conn.execute(
-                select(db.admin_tokens.c.label).where(db.admin_tokens.c.token_hash == token_hash)
-            ).first()
-            is not None
+        row = conn.execute(
+            select(db.admin_tokens).where(db.admin_tokens.c.token_hash == token_hash)
+        ).first()
+    return None if row is None else _grant(row)
+
+
+def admin_grants(reader: Engine) -> list[AdminGrant]:
+    """Every admin token ever made, revoked and expired ones too, oldest first."""
+    t = db.admin_tokens.c
+    with reader.connect() as conn:
+        rows = conn.execute(select(db.admin_tokens).order_by(t.created_at, t.label)).all()
+    return [_grant(r) for r in rows]
+
+
+def revoke_admin_tokens(engine: Engine, *, label: str | None, prefix: str | None) -> int:
+    """Revoke the live tokens with ``label`` or whose text starts with ``prefix``; how many."""
+    t = db.admin_tokens.c
+    if label is not None:
+        match = t.label == label
+    elif prefix:
+        match = t.prefix.startswith(prefix, autoescape=True)  # "_" is a token character
+    else:
+        raise LedgerError("bad_request", "revoke by label or by the token's first characters")
+    with engine.begin() as conn:
+        done = conn.execute(
+            db.admin_tokens.update().where(match, t.revoked_at.is_(None)).values(revoked_at=_now())
         )
+        return int(done.rowcount)
+
+
+def _grant(row: Any) -> AdminGrant:
+    def when(text: str | None) -> datetime | None:
+        return None if text is None else datetime.fromisoformat(text)
+
+    return AdminGrant(
+        label=row.label,
+        prefix=row.prefix,
+        # a token stored before scopes existed has none, and so can do nothing
+        scopes=frozenset(Scope(s) for s in row.scopes.split() if s in set(Scope)),
+        created_at=datetime.fromisoformat(row.created_at),
+        expires_at=when(row.expires_at or None) or datetime.fromisoformat(row.created_at),
+        revoked_at=when(row.revoked_at),
+    )
 
 
 def save_heartbeat(engine: Engine, kiosk_id: str, status_json: str) -> None:

@@ -47,6 +47,8 @@ sources = Table(
     Column("quarantined", Boolean, nullable=False, default=False),
     Column("quarantine_reason", Text),
     Column("enrolled_at", Text, nullable=False),
+    # Why a source was enrolled after the election opened; public in the reconciliation.
+    Column("late_reason", Text),
 )
 
 chain_heads = Table(
@@ -146,6 +148,12 @@ admin_tokens = Table(
     Column("token_hash", LargeBinary, primary_key=True),
     Column("label", Text, nullable=False),
     Column("created_at", Text, nullable=False),
+    # What the token may do (space-separated scopes), until when, and whether it was revoked;
+    # the prefix names the token in `ledger admin-token list|revoke` without revealing it.
+    Column("scopes", Text, nullable=False, default=""),
+    Column("expires_at", Text, nullable=False, default=""),
+    Column("revoked_at", Text),
+    Column("prefix", Text, nullable=False, default=""),
 )
 
 
@@ -160,6 +168,7 @@ request_nonces = Table(
     PrimaryKeyConstraint("kiosk_id", "nonce"),
     Index("request_nonces_age", "signed_at"),
 )
+
 
 def database_url(given: str | None, default_path: Path) -> str:
     """``given`` as it is, or an SQLite file at ``default_path``."""

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import requests
 
 from kiosk.core.crypto import SigningKey
-from testkit.browser import dump_dom, screenshot
+from kiosk.core.encoding import b64e
+from testkit.browser import Browser
 from testkit.elections import SyntheticElection
-from testkit.ledger_requests import enrol, signed_post, upload
+from testkit.ledger_requests import LATE_REASON, enrol, signed_post, upload
 from testkit.ledger_server import LedgerServer
 from testkit.stores import make_chain
 
@@ -88,18 +90,99 @@ def test_the_dashboard_puts_the_kiosks_needing_attention_first(
         ]
         assert requests.get(f"{server.url}/v1/admin/fleet", timeout=10).status_code == 401
 
-        url = f"{server.url}/admin/dashboard#token={server.admin_token}"
-        dom = dump_dom(url)
-        assert "6 of 7 need attention" in dom
-        assert "⚠ 격리됨 · Quarantined" in dom and "⚠ 카드 리더 없음 · Reader missing" in dom
-        assert "열림 · Open" in dom
-        assert dom.index("C-1 격리") < dom.index("A-2 리더") < dom.index("A-1 정상")
-        assert 'data-font="true"' in dom, "the shipped Korean font did not load"
-        assert "Ballots 7, counted 7" in dom
-        assert "✗ 격리된 단말기 없음 · No kiosk quarantined" in dom
-        assert "✓ 중복 처리 일치 · Duplicates add up" in dom
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        screenshot(url, SCREENSHOTS / "ledger-dashboard.png", height=1100)
+        with Browser(height=1100) as browser:
+            sign_in(browser, server, server.admin_token)
+            shows(browser, "need attention")
+            shows(browser, "Ballots 7")
+            dom = browser.dom()
+            assert "6 of 7 need attention" in dom
+            assert "⚠ 격리됨 · Quarantined" in dom and "⚠ 카드 리더 없음 · Reader missing" in dom
+            assert "열림 · Open" in dom
+            assert dom.index("C-1 격리") < dom.index("A-2 리더") < dom.index("A-1 정상")
+            font = browser.wait_for(f"{FONT} !== 'loading' && {FONT}")
+            assert font == "true", "the shipped Korean font did not load"
+            assert "Ballots 7, counted 7" in dom
+            assert "✗ 격리된 단말기 없음 · No kiosk quarantined" in dom
+            assert "✓ 중복 처리 일치 · Duplicates add up" in dom
+            assert f"Enrolled after the opening: C-1 격리 — {LATE_REASON}" in dom
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            browser.screenshot(SCREENSHOTS / "ledger-dashboard.png")
 
-        denied = dump_dom(f"{server.url}/admin/dashboard#token=wrong")
-        assert "Cannot reach the ledger" in denied or "not an admin token" in denied
+
+FONT = "document.documentElement.dataset.font"
+LOADED = "document.readyState === 'complete'"
+
+
+def shows(browser: Browser, text: str) -> None:
+    browser.wait_for(f"document.body.innerText.includes({json.dumps(text)})")
+
+
+def sign_in(browser: Browser, server: LedgerServer, token: str) -> str:
+    """Open the dashboard, get sent to the login, type the token into its form and send it;
+    the page it ends on."""
+    browser.open(f"{server.url}/admin/dashboard")
+    browser.wait_for(f"location.pathname === '/admin/login' && {LOADED}")
+    # The mark tells the page we left from the one the form's answer loads.
+    browser.evaluate(
+        f"window.leaving = true; document.getElementById('token').value = {json.dumps(token)};"
+        "document.querySelector('form').submit(); true"
+    )
+    browser.wait_for(f"!window.leaving && {LOADED}")
+    return str(browser.evaluate("location.pathname"))
+
+
+def refusal(browser: Browser) -> str:
+    return str(browser.evaluate("document.getElementById('refusal').textContent"))
+
+
+def test_the_dashboard_login_keeps_the_token_out_of_every_url(
+    tmp_path: Path, election: SyntheticElection
+) -> None:
+    with LedgerServer(tmp_path / "ledger", election) as server:
+        enrol(server, SigningKey.generate(), "A-1")
+        viewer = server.cli("admin-token", "--label", "dashboard", "--scope", "read").stdout.strip()
+        enroller = server.cli("admin-token", "--label", "installer", "--scope", "enrol")
+        with Browser() as browser:
+            assert sign_in(browser, server, viewer) == "/admin/dashboard"
+            shows(browser, "of 1 need attention")
+            urls = browser.requested_urls()
+            assert any(u.endswith("/v1/admin/fleet") for u in urls), urls
+            assert not [u for u in urls if viewer in u], "a URL carried the token"
+            cookie = next(c for c in browser.cookies() if c["name"] == "hanpyo_admin")
+            assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+            assert viewer not in cookie["value"]
+            assert browser.evaluate("document.cookie") == ""  # no script can read the session
+            # The session only reads: enrolling with it, as a forged form would, is refused.
+            session = {"hanpyo_admin": cookie["value"]}
+            url = f"{server.url}/v1/admin/kiosks"
+            assert requests.get(url, cookies=session, timeout=10).status_code == 200
+            body = {"public_key": b64e(SigningKey.generate().public_key), "name": "x"}
+            write = requests.post(url, json=body, cookies=session, timeout=10)
+            assert write.status_code == 401, write.text
+
+            browser.evaluate(
+                "window.leaving = true; document.querySelector('header form').submit()"
+            )
+            browser.wait_for(f"!window.leaving && location.pathname === '/admin/login' && {LOADED}")
+            assert not [c for c in browser.cookies() if c["name"] == "hanpyo_admin"]
+
+            # Revoking the token ends its session at once: the page goes back to the login.
+            assert sign_in(browser, server, viewer) == "/admin/dashboard"
+            assert server.cli("admin-token", "revoke", "--label", "dashboard").returncode == 0
+            browser.wait_for(f"location.pathname === '/admin/login' && {LOADED}")
+            # A revoked token, one without the read scope and a wrong one cannot sign in.
+            for token, why in (
+                (viewer, "revoked"),
+                (enroller.stdout.strip(), "'read' scope"),
+                ("wrong", "not an admin token"),
+            ):
+                assert sign_in(browser, server, token) == "/admin/login"
+                assert why in refusal(browser)
+            assert not [u for u in browser.requested_urls() if viewer in u]
+
+        page = requests.get(f"{server.url}/admin/dashboard", allow_redirects=False, timeout=10)
+        assert page.status_code == 303 and page.headers["location"] == "/admin/login"
+        forged = requests.get(
+            f"{server.url}/v1/admin/fleet", cookies={"hanpyo_admin": "x.1.y"}, timeout=10
+        )
+        assert forged.status_code == 401

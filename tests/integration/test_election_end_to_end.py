@@ -29,7 +29,7 @@ from kiosk.core.export import export_bytes
 from kiosk.core.tally import count_plaintexts
 from testkit.chain_writer import ChainWriter
 from testkit.elections import SyntheticElection, build_election, random_ballot, review_definition
-from testkit.ledger_requests import upload
+from testkit.ledger_requests import LATE_REASON, upload
 from testkit.ledger_server import LedgerServer, ledger_cli
 from testkit.nist_schemas import validate
 
@@ -109,7 +109,12 @@ def test_an_election_from_the_halls_to_the_verified_results(event: Event, tmp_pa
             answer = requests.post(
                 f"{server.url}/v1/admin/kiosks",
                 headers=server.admin(),
-                json={"public_key": b64e(keys[name].public_key), "name": name, "channel": channel},
+                json={
+                    "public_key": b64e(keys[name].public_key),
+                    "name": name,
+                    "channel": channel,
+                    "late_reason": LATE_REASON,
+                },
                 timeout=10,
             )
             assert answer.status_code == 200, answer.text

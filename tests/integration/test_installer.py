@@ -178,14 +178,46 @@ def test_second_run_reports_no_changes(tmp_path: Path, host: str, options: list[
     assert keys == {p: p.read_bytes() for p in (tmp_path / "etc/credstore").iterdir()}
 
 
+def token_file(folder: Path, token: str, mode: int = 0o600) -> Path:
+    path = folder / "admin-token"
+    path.write_text(token + "\n")
+    path.chmod(mode)
+    return path
+
+
 def test_a_changed_option_rewrites_only_the_unit(tmp_path: Path) -> None:
     install("kiosk", tmp_path, *KIOSK_OPTIONS)
+    token = token_file(tmp_path, "t0ken")
     out = install("kiosk", tmp_path, *KIOSK_OPTIONS, "--ledger", "https://l.example", "--no-start",
-                  "--admin-token", "t")  # fmt: skip
+                  "--admin-token-file", str(token))  # fmt: skip
     assert "write /etc/systemd/system/hanpyo-kiosk.service" in out
     assert "would run: systemctl daemon-reload" in out
     assert "made 2 changes" in out
     assert "would register kiosk" in out
+
+
+def test_the_admin_token_never_comes_from_the_command_line(tmp_path: Path) -> None:
+    command = [sys.executable, str(INSTALLER / "hanpyo_install.py"), "kiosk", "--root",
+               str(tmp_path / "root"), *KIOSK_OPTIONS, "--wheel", str(WHEEL["path"]),
+               "--ledger", "https://l.example", "--no-start"]  # fmt: skip
+
+    def run(*options: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*command, *options], input=stdin, capture_output=True, text=True, timeout=60
+        )
+
+    on_the_line = run("--admin-token", "s3cret")
+    assert on_the_line.returncode == 2 and "never given on the command line" in on_the_line.stderr
+    assert not (tmp_path / "root").exists()
+    readable = run("--admin-token-file", str(token_file(tmp_path, "s3cret", 0o644)))
+    assert readable.returncode == 2 and "chmod 600" in readable.stderr
+    assert run("--admin-token-file", str(tmp_path / "missing")).returncode == 2
+    assert run("--admin-token-file", "-").returncode == 2  # nothing on standard input
+    from_stdin = run("--admin-token-file", "-", stdin="s3cret\n")
+    assert from_stdin.returncode == 0, from_stdin.stderr
+    assert "would register kiosk" in from_stdin.stdout and "s3cret" not in from_stdin.stdout
+    unit = (tmp_path / "root/etc/systemd/system/hanpyo-kiosk.service").read_text()
+    assert "s3cret" not in unit
 
 
 def test_dry_run_changes_nothing(tmp_path: Path) -> None:
@@ -352,7 +384,13 @@ def test_register_enrols_the_kiosk_on_the_ledger(
     key = SigningKey.generate()
     register = _installer_module().register
     with LedgerServer(tmp_path / "ledger", election) as server:
-        kiosk = register(server.url, server.admin_token, b64e(key.public_key), "hall-a-3", "A")
+        public = b64e(key.public_key)
+        # The test election opened in 2017: registering now needs a reason, as it would on
+        # election day.
+        with pytest.raises(SystemExit, match=r"refused the kiosk \(409\).*enrolment_frozen"):
+            register(server.url, server.admin_token, public, "hall-a-3", "A")
+        why = "hall A kiosk 3 replaced"
+        kiosk = register(server.url, server.admin_token, public, "hall-a-3", "A", why)
         assert kiosk == kiosk_id_for(key.public_key)
         listed = server.cli("kiosks", "list").stdout
         assert kiosk in listed and "hall-a-3" in listed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
@@ -12,7 +13,13 @@ from kiosk.core.block import SignedBlock
 from kiosk.core.crypto import SigningKey
 from kiosk.core.encoding import b64e
 from kiosk.store.ballot_box import BallotBox
-from testkit.elections import SyntheticElection, random_ballot, voter_of
+from testkit.elections import (
+    SyntheticElection,
+    build_election,
+    mixed_definition,
+    random_ballot,
+    voter_of,
+)
 from testkit.ledger_requests import upload
 from testkit.ledger_server import LedgerServer
 from testkit.stores import official_store
@@ -48,7 +55,13 @@ def test_duplicates_follow_the_policy_and_the_numbers_add_up(
                 f"{server.url}/v1/admin/kiosks",
                 headers=server.admin(),
                 timeout=10,
-                json={"public_key": b64e(key.public_key), "name": name, "channel": channel},
+                json={
+                    "public_key": b64e(key.public_key),
+                    "name": name,
+                    "channel": channel,
+                    # the test election opened in 2017
+                    "late_reason": "replaying the 2017 review",
+                },
             )
             sources[name] = (key, answer.json()["kiosk"])
         # resident 0 votes online first, then in the hall: the hall ballot counts.
@@ -90,3 +103,75 @@ def test_duplicates_follow_the_policy_and_the_numbers_add_up(
         assert not report["adds_up"]
         hall_b = next(k for k in report["kiosks"] if k["name"] == "hall B")
         assert hall_b["sessions_opened"] == 1 and hall_b["sessions_closed"] == 0
+
+
+def enrol_request(server: LedgerServer, name: str, late_reason: str | None) -> requests.Response:
+    body = {"public_key": b64e(SigningKey.generate().public_key), "name": name}
+    if late_reason is not None:
+        body["late_reason"] = late_reason
+    return requests.post(
+        f"{server.url}/v1/admin/kiosks", headers=server.admin(), json=body, timeout=10
+    )
+
+
+def reconciled(server: LedgerServer) -> dict[str, object]:
+    answer = requests.get(
+        f"{server.url}/v1/admin/reconciliation", headers=server.admin(), timeout=10
+    )
+    assert answer.status_code == 200, answer.text
+    report: dict[str, object] = answer.json()
+    return report
+
+
+def test_enrolment_is_frozen_at_the_opening_unless_a_reason_is_recorded(
+    tmp_path: Path, election: SyntheticElection
+) -> None:
+    assert datetime.fromisoformat(election.package.opens) < datetime.now(UTC)
+    with LedgerServer(tmp_path / "ledger", election) as server:
+        for reason in (None, "", "   "):
+            refused = enrol_request(server, "hall C spare", reason)
+            assert refused.status_code == 409, refused.text
+            assert refused.json()["reason"] == "enrolment_frozen"
+            assert election.package.opens in refused.json()["detail"]
+        why = "hall C kiosk 2 replaced after its screen broke at 10:40"
+        accepted = enrol_request(server, "hall C spare", why)
+        assert accepted.status_code == 200, accepted.text
+        kiosk = accepted.json()["kiosk"]
+
+        key = b64e(SigningKey.generate().public_key)
+        cli = server.cli("kiosks", "enrol", "--public-key", key, "--name", "online platform")
+        assert cli.returncode == 2 and "enrolment closed" in cli.stderr
+        late = "the online platform's key was rotated"
+        cli = server.cli(
+            "kiosks", "enrol", "--public-key", key, "--name", "online", "--late-reason", late
+        )
+        assert cli.returncode == 0, cli.stderr
+
+        report = reconciled(server)
+        assert report["late_enrolments"] == [
+            {"kiosk": kiosk, "name": "hall C spare", "reason": why},
+            {"kiosk": cli.stdout.split()[-1], "name": "online", "reason": late},
+        ]
+        assert isinstance(report["kiosks"], list)
+        assert {k["name"]: k["late_enrolment"] for k in report["kiosks"]} == {
+            "hall C spare": why,
+            "online": late,
+        }
+
+
+def test_before_the_opening_enrolment_needs_no_reason(tmp_path: Path) -> None:
+    opens = datetime.now(UTC) + timedelta(days=30)
+    definition = mixed_definition() | {
+        "schedule": {
+            "opens": opens.isoformat(timespec="seconds"),
+            "closes": (opens + timedelta(hours=9)).isoformat(timespec="seconds"),
+        }
+    }
+    upcoming = build_election(definition, seed="upcoming", experts_per_group=1)
+    with LedgerServer(tmp_path / "ledger", upcoming) as server:
+        answer = enrol_request(server, "hall A 1", None)
+        assert answer.status_code == 200, answer.text
+        report = reconciled(server)
+        assert report["late_enrolments"] == []
+        assert isinstance(report["kiosks"], list)
+        assert [k["late_enrolment"] for k in report["kiosks"]] == [None]

@@ -51,7 +51,7 @@ from testkit.guide_walk import (
     to_review,
 )
 from testkit.kiosk_screens import make_config
-from testkit.ledger_requests import enrol, upload
+from testkit.ledger_requests import LATE_REASON, enrol, upload
 from testkit.ledger_server import LedgerServer
 from testkit.staff_guide import (
     GUIDES,
@@ -75,7 +75,12 @@ def ledger(
             f"{server.url}/v1/admin/kiosks",
             headers=server.admin(),
             timeout=10,
-            json={"public_key": b64e(platform.public_key), "name": "online", "channel": "online"},
+            json={
+                "public_key": b64e(platform.public_key),
+                "name": "online",
+                "channel": "online",
+                "late_reason": LATE_REASON,
+            },
         ).raise_for_status()
         package = ui_election.package
         with official_store(tmp / "online.db", os.urandom(32), platform, package) as store:
