@@ -18,6 +18,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
+from schemathesis.core.failures import FailureGroup
 
 from fuzz import world
 from fuzz.targets_ledger import _ledger, kiosk_authorization
@@ -125,6 +126,8 @@ class Run:
         self.sent: Counter[str] = Counter()
         self.statuses: Counter[int] = Counter()
         self.failures: dict[str, str] = {}
+        self.checks: Counter[str] = Counter()
+        self.examples: dict[str, str] = {}
         self.token = ""
 
     def kwargs(self, case: schemathesis.Case[Any], valid: bool) -> dict[str, Any]:
@@ -142,6 +145,17 @@ class Run:
         self.sent[f"{case.method.upper()} {case.path}"] += 1
         self.statuses[response.status_code] += 1
         return response
+
+    def check(self, case: schemathesis.Case[Any], response: Any, kwargs: dict[str, Any]) -> None:
+        """Every default check; each failure is counted by its title and the run goes on."""
+        try:
+            case.validate_response(response, transport_kwargs=kwargs)
+        except FailureGroup as group:
+            for failure in group.exceptions:
+                title = f"{failure.title} ({case.method.upper()} {case.path})"
+                self.checks[title] += 1
+                answer = response.text[:300] if hasattr(response, "text") else ""
+                self.examples.setdefault(title, f"{str(failure)[:400]}\nanswer: {answer}")
 
     def record(self, where: str, error: BaseException) -> None:
         self.failures.setdefault(where, f"{type(error).__name__}: {error}"[:2000])
@@ -162,13 +176,13 @@ def stateless(schema: Any, run: Run, per_operation: int) -> None:
             def test(case: schemathesis.Case[Any], valid: bool) -> None:
                 kwargs = run.kwargs(case, valid)
                 response = run.call(case, **kwargs)
-                case.validate_response(response, transport_kwargs=kwargs)
+                run.check(case, response, kwargs)
 
             try:
                 test()
             except Unsatisfiable:
                 pass
-            except Exception as e:  # recorded for the report, then the next operation
+            except (Exception, BaseExceptionGroup) as e:  # recorded, then the next operation
                 run.record(f"{operation.label} ({mode.value})", e)
 
 
@@ -181,6 +195,11 @@ def stateful(schema: Any, run: Run, cases: int) -> None:
 
         def call(self, case: schemathesis.Case[Any], **kwargs: Any) -> Any:
             return run.call(case, **kwargs)
+
+        def validate_response(
+            self, response: Any, case: schemathesis.Case[Any], *args: Any, **kwargs: Any
+        ) -> None:
+            run.check(case, response, kwargs)
 
     rounds = 0
     while sum(run.sent.values()) < cases and rounds < 50:
@@ -195,7 +214,7 @@ def stateful(schema: Any, run: Run, cases: int) -> None:
                     suppress_health_check=list(HealthCheck),
                 )
             )
-        except Exception as e:  # recorded; the next round starts afresh
+        except (Exception, BaseExceptionGroup) as e:  # recorded; the next round starts afresh
             run.record(f"stateful round {rounds}", e)
 
 
@@ -226,7 +245,10 @@ def main() -> None:
     )
     print("by operation:", dict(sorted(run.sent.items())))
     print("by status:", dict(sorted(run.statuses.items())))
-    print(f"failures: {len(run.failures)}")
+    print("check failures:", dict(run.checks.most_common()))
+    for title, text in run.examples.items():
+        print(f"--- {title}\n{text}\n")
+    print(f"errors: {len(run.failures)}")
     for where, text in run.failures.items():
         print(f"--- {where}\n{text}\n")
 
