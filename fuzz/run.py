@@ -43,6 +43,7 @@ NAMES = [
     "heartbeat",
     "api",
     "enrol_csv",
+    "proof_answer",
 ]
 
 

@@ -15,7 +15,7 @@ from fuzz import world
 from fuzz.targets import TARGETS
 from fuzz.targets_card import STEPS, card_session_script, enrolled_card
 from fuzz.targets_cli import csv_seed
-from fuzz.targets_ledger import api_input, upload_body
+from fuzz.targets_ledger import api_input, proof_answer_seed, upload_body
 from kiosk.core.encoding import b64e, crockford32
 from kiosk.core.heartbeat import Heartbeat
 from testkit.elections import derived_key
@@ -188,6 +188,11 @@ def enrol_csv() -> list[bytes]:
     ]
 
 
+def proof_answer() -> list[bytes]:
+    n = len(world.chain())
+    return [proof_answer_seed(i, size) for i, size in [(0, 1), (2, 5), (n - 1, n), (4, n + 3)]]
+
+
 SEEDS: dict[str, Callable[[], list[bytes]]] = {
     "encoding": encoding,
     "tlv": tlv,
@@ -205,6 +210,7 @@ SEEDS: dict[str, Callable[[], list[bytes]]] = {
     "heartbeat": heartbeat,
     "api": api,
     "enrol_csv": enrol_csv,
+    "proof_answer": proof_answer,
 }
 
 

@@ -40,6 +40,7 @@ TARGETS: dict[str, Target] = {
         Target(
             "usb_import", targets_ledger.usb_import, "`ledger import` into a real ledger", 16384
         ),
+        Target("proof_answer", targets_ledger.proof_answer, "`ledger verify-proof` answers"),
         Target("checkpoint", targets_core.checkpoint, "checkpoints, signed notes, vkeys"),
         Target("merkle", targets_merkle.merkle, "inclusion and consistency proofs"),
         Target("heartbeat", targets_core.heartbeat, "Heartbeat.from_json"),

@@ -23,6 +23,8 @@ from fuzz.contract import ContractBroken, accepted, require
 from fuzz.draw import Draw
 from kiosk.core.block import decode_signed_block
 from kiosk.core.crypto import SigningKey
+from kiosk.core.encoding import b64e, parse_json
+from kiosk.core.merkle import leaf_hash
 from kiosk.core.request import NONCE_BYTES, request_target, sign_request
 from ledger.rules.admin_access import Scope
 from ledger.service.ledger import Ledger
@@ -30,6 +32,7 @@ from ledger.service.usb_import import import_chain_file
 from ledger.store import schema as db
 from ledger.store.merkle_log import LogKey
 from ledger.verify.chain_file import verify_chain_file
+from ledger.verify.inclusion_proof import verify_inclusion_answer
 from ledger.web.api import create_app
 
 RESET_EVERY = 300  # inputs between fresh databases: state builds up, but not without end
@@ -56,6 +59,41 @@ def chain_file(data: bytes) -> None:
         got == [b.encode() for b in world.chain()[: len(got)]],
         "verify-chain accepted blocks that are not the kiosk's chain",
     )
+
+
+# -- `ledger verify-proof`: a hostile ledger's inclusion answer ----------------------------------
+
+
+def proof_answer(data: bytes) -> None:
+    """verify_inclusion_answer refuses with HanpyoError only; an answer it accepts proves a
+    block the log really holds, under a checkpoint the log really signed."""
+    answer = accepted(lambda: parse_json(data))
+    # check_tracking_code passes whatever JSON the ledger sent, dict or not: so does this.
+    document = cast(dict[str, Any], answer)
+    found = accepted(lambda: verify_inclusion_answer(document, world.log_verifier().vkey))
+    if found is None:
+        return
+    log, leaves = world.merkle_log()
+    require(found.size <= log.size, "a proof under a tree the log never had")
+    block = world.chain()[found.height]
+    require(
+        leaves[found.leaf_index] == leaf_hash(block.encode())
+        and found.tracking_code == block.tracking_code,
+        "verify-proof accepted a block the log does not hold at that index",
+    )
+
+
+def proof_answer_seed(index: int, size: int) -> bytes:
+    """A real answer of /v1/proofs/inclusion for leaf ``index`` of the log's first ``size``."""
+    log, _ = world.merkle_log()
+    answer = {
+        "leaf_index": index,
+        "size": size,
+        "proof": [b64e(h) for h in log.inclusion_proof(index, size)],
+        "block": b64e(world.chain()[index].encode()),
+        "checkpoint": world.checkpoint_note(size),
+    }
+    return json.dumps(answer).encode()
 
 
 # -- a real ledger on a real database -----------------------------------------------------------
