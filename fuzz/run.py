@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -87,8 +88,20 @@ def fuzz(name: str, args: list[str]) -> None:
     import atexit
 
     atexit.register(lambda: SEEN and print(f"known findings met: {dict(SEEN)}", flush=True))
-    atheris.Setup([sys.argv[0], *args], one_input)
+    atheris.Setup([str(launcher(name)), *args], one_input)
     atheris.Fuzz()
+
+
+def launcher(name: str) -> Path:
+    """An executable that runs this target: libFuzzer starts its argv[0] again for -merge."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    path = WORK / f"run-{name}.sh"
+    path.write_text(
+        f"#!/bin/sh\ncd {shlex.quote(str(HERE.parent))} && exec {shlex.quote(sys.executable)} "
+        f'-m fuzz.run --target {name} --libfuzzer "$@"\n'
+    )
+    path.chmod(0o755)
+    return path
 
 
 def libfuzzer_args(name: str, runs: int, timeout: int, max_len: int) -> list[str]:
@@ -131,6 +144,8 @@ def merge(name: str) -> int:
     ]
     subprocess.run(command, check=True, cwd=HERE.parent)  # noqa: S603 - our own runner
     kept = sorted(merged.iterdir(), key=lambda p: (p.stat().st_size, p.name))[:MAX_CORPUS]
+    if not kept:
+        raise SystemExit(f"{name}: the merge kept nothing; the corpus is left as it was")
     shutil.rmtree(CORPUS / name, ignore_errors=True)
     (CORPUS / name).mkdir(parents=True)
     for path in kept:
