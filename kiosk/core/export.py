@@ -6,17 +6,20 @@ Both the kiosk (which writes it) and the ledger (which imports it) use this modu
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from kiosk.core.block import SignedBlock
+from kiosk.core.block import MAX_SAFE_INTEGER, SignedBlock
 from kiosk.core.crypto import Domain, SigningKey, kiosk_id_for, verify_signature
-from kiosk.core.encoding import b64d, b64e, canonical_json, parse_json
+from kiosk.core.encoding import b64e, canonical_json, parse_json
 from kiosk.core.errors import EncodingError, HanpyoError, VerificationError
+from kiosk.core.jsonreader import Reader
 
 EXPORT_KIND = "hanpyo-export"
+_KIOSK_ID = re.compile("[0-9a-f]{32}")
 
 
 class ExportError(HanpyoError):
@@ -100,20 +103,36 @@ def split_chain_file(data: bytes) -> ChainFile:
 
 
 def read_manifest(line: bytes) -> tuple[Manifest, bytes]:
-    """Parse the manifest line; return it with its signature (checked by ``verify_export``)."""
+    """Parse the manifest line; return it with its signature (checked by ``verify_export``).
+
+    Only a manifest as ``export_bytes`` writes it reads: the signature covers the manifest as
+    re-encoded, so a field added, dropped or retyped would pass for the kiosk's own.
+    """
     try:
-        doc = parse_json(line)
-        manifest = Manifest(
-            str(doc["kiosk"]),
-            str(doc["election"]),
-            int(doc["first"]),
-            int(doc["last"]),
-            b64d(doc["blocks_sha256"], length=32),
-            str(doc["created"]),
-        )
-        return manifest, b64d(doc["sig"], length=64)
-    except (EncodingError, KeyError, TypeError, ValueError) as e:
+        document = parse_json(line)
+    except EncodingError as e:
         raise ExportError(f"the export's manifest is unreadable: {e}") from e
+    r = Reader(document, "manifest", ExportError)
+    if r.integer("v") != 1:
+        r.fail("is not a version this ledger reads", "v")
+    if r.text("kind", max_len=40) != EXPORT_KIND:
+        r.fail(f"is not {EXPORT_KIND!r}", "kind")
+    kiosk = r.text("kiosk", max_len=32)
+    if not _KIOSK_ID.fullmatch(kiosk):
+        r.fail("must be 32 lower-case hex digits", "kiosk")
+    manifest = Manifest(
+        kiosk,
+        r.ident("election"),
+        r.integer("first", lo=0, hi=MAX_SAFE_INTEGER),
+        r.integer("last", lo=0, hi=MAX_SAFE_INTEGER),
+        r.binary("blocks_sha256", length=32),
+        r.text("created", max_len=40),
+    )
+    signature = r.binary("sig", length=64)
+    r.done()
+    if manifest.last < manifest.first:
+        r.fail(f"lists heights {manifest.first}..{manifest.last}, which end before they start")
+    return manifest, signature
 
 
 def verify_export(

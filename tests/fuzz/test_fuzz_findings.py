@@ -4,16 +4,18 @@ that the target reported, and the behaviour a user would meet."""
 from __future__ import annotations
 
 import base64
+import json
 import socket
 from pathlib import Path
 
 import pytest
 
-from fuzz import targets_cli, targets_core
+from fuzz import targets_cli, targets_core, world
 from kiosk.core.checkpoint import NoteVerifier, open_note
 from kiosk.core.crypto import SigningKey, kiosk_id_for
 from kiosk.core.encoding import b64e, canonical_json, parse_json
 from kiosk.core.errors import EncodingError
+from kiosk.core.export import ExportError, read_manifest
 from testkit.elections import SyntheticElection
 from testkit.ledger_requests import authorization, enrol
 from testkit.ledger_server import LedgerServer
@@ -109,3 +111,45 @@ def test_f4_enrol_batch_refuses_a_staff_name_the_package_would_refuse() -> None:
     key = b64e(SigningKey(bytes(range(32))).public_key)
     rows = [{"name": "A" * 201, "role": "poll_worker", "card_key": key}]
     targets_cli.enrol_csv(targets_cli.csv_seed(rows))
+
+
+# F5: read_manifest took any JSON that int() and str() could turn into a manifest: "first": "0",
+# 1.5 or true, a dict as the kiosk id, extra fields, no "v" or "kind". The signature is checked
+# over the manifest as re-encoded, so a file could carry unsigned fields that a person reading
+# it would take for the kiosk's. Now the manifest reads only as export_bytes writes it.
+
+
+def _manifest(**change: object) -> bytes:
+    head = world.export_file().split(b"\n")[0]
+    document = parse_json(head)
+    for key, value in change.items():
+        if value is None:
+            del document[key]
+        else:
+            document[key] = value
+    return json.dumps(document).encode()  # as written: 0.0 stays 0.0
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"first": "0"},
+        {"first": 0.0},
+        {"last": True},
+        {"kiosk": {"id": 1}},
+        {"note": "approved by the election office"},
+        {"v": None},
+        {"kind": None},
+        {"v": 2},
+        {"first": -1},
+    ],
+    ids=str,
+)
+def test_f5_a_manifest_reads_only_as_the_kiosk_writes_it(change: dict[str, object]) -> None:
+    with pytest.raises(ExportError):
+        read_manifest(_manifest(**change))
+
+
+def test_f5_the_real_manifest_still_reads() -> None:
+    manifest, signature = read_manifest(_manifest())
+    assert (manifest.first, len(signature)) == (0, 64)
