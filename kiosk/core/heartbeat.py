@@ -110,4 +110,15 @@ def _version(document: dict[str, Any]) -> str:
     value = _field(document, "version")
     if not isinstance(value, str) or len(value) > MAX_VERSION_LEN:
         raise HeartbeatError(f"heartbeat.version: must be text of at most {MAX_VERSION_LEN}")
+    # The ledger stores the report as UTF-8: a lone surrogate ("\ud800" in the JSON) has none.
+    if not _utf8(value):
+        raise HeartbeatError("heartbeat.version: must be UTF-8 text (no lone surrogates)")
     return value
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -17,7 +17,7 @@ from kiosk.core.encoding import b64e, canonical_json, parse_json
 from kiosk.core.errors import EncodingError
 from kiosk.core.export import ExportError, read_manifest
 from testkit.elections import SyntheticElection
-from testkit.ledger_requests import authorization, enrol
+from testkit.ledger_requests import authorization, enrol, signed_post
 from testkit.ledger_server import LedgerServer
 
 
@@ -153,3 +153,27 @@ def test_f5_a_manifest_reads_only_as_the_kiosk_writes_it(change: dict[str, objec
 def test_f5_the_real_manifest_still_reads() -> None:
     manifest, signature = read_manifest(_manifest())
     assert (manifest.first, len(signature)) == (0, 64)
+
+
+# F6: a heartbeat whose version is a lone surrogate ("\\ud800" in the JSON) was accepted, then
+# could not be stored (SQLite takes UTF-8 only): the kiosk got a server error. The ledger now
+# refuses it with the field at fault, and a kiosk's next good heartbeat is stored as before.
+
+
+def test_f6_the_fuzz_input_is_refused_cleanly() -> None:
+    beat = world.heartbeat() | {"version": "\ud800"}
+    targets_core.heartbeat(json.dumps(beat).encode())
+
+
+def test_f6_a_heartbeat_that_is_not_utf8_is_refused_and_the_next_one_stored(
+    tmp_path: Path, election: SyntheticElection
+) -> None:
+    key = SigningKey.generate()
+    path = f"/v1/kiosks/{kiosk_id_for(key.public_key)}/heartbeat"
+    with LedgerServer(tmp_path / "ledger", election) as server:
+        enrol(server, key, "kiosk with a bad version")
+        bad = signed_post(server, key, path, world.heartbeat() | {"version": "0.1\ud800"})
+        assert bad.status_code == 422, bad.text
+        assert "heartbeat.version" in bad.json()["detail"]
+        good = signed_post(server, key, path, world.heartbeat())
+        assert good.status_code == 200, good.text
