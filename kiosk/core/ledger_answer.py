@@ -1,5 +1,6 @@
 """Answers the ledger signs with its log key, for the questions whose answer changes what a
-kiosk does: how far the ledger holds this kiosk's chain, and whether a voter already voted.
+kiosk does: how far the ledger holds this kiosk's chain (asked, or after an upload), and
+whether a voter already voted.
 
 Each answer is a small canonical JSON statement that names the kiosk, the question and the
 kiosk's fresh nonce, signed under ``hanpyo/ledger-answer/v1``. The kiosk checks it against the
@@ -36,6 +37,23 @@ def voted_statement(kiosk_id: str, nullifier: bytes, channels: list[str], nonce:
             "kiosk": kiosk_id,
             "nullifier": b64e(nullifier),
             "channels": sorted(channels),
+            "nonce": b64e(nonce),
+        }
+    )
+
+
+def upload_statement(
+    kiosk_id: str, head_height: int, leaves: dict[int, int], nonce: bytes
+) -> bytes:
+    """What the ledger signs for an upload: how far it now holds the kiosk's chain and the
+    leaf of each block it took, for the signed request with ``nonce``. Blocks it already had
+    are acknowledged by ``head_height`` alone, so that word must be the ledger's."""
+    return canonical_json(
+        {
+            "answer": "upload",
+            "kiosk": kiosk_id,
+            "head_height": head_height,
+            "leaves": {str(h): i for h, i in sorted(leaves.items())},
             "nonce": b64e(nonce),
         }
     )

@@ -25,7 +25,12 @@ from kiosk.core.crypto import SigningKey, kiosk_id_for
 from kiosk.core.encoding import b64d, b64e, parse_json
 from kiosk.core.errors import EncodingError, VerificationError
 from kiosk.core.heartbeat import Heartbeat
-from kiosk.core.ledger_answer import head_statement, verify_answer, voted_statement
+from kiosk.core.ledger_answer import (
+    head_statement,
+    upload_statement,
+    verify_answer,
+    voted_statement,
+)
 from kiosk.core.request import NONCE_BYTES, request_target, sign_request
 from kiosk.core.tls_pin import pin_fingerprint, plain_http_refusal
 from kiosk.sync.errors import (
@@ -216,13 +221,17 @@ class LedgerClient:
         return head
 
     def upload(self, blocks: list[SignedBlock]) -> UploadAnswer:
+        """Send ``blocks``; the answer must be the log key's for this request's nonce, since
+        the blocks it says the ledger already had are taken as delivered on its word."""
+        nonce = secrets.token_bytes(NONCE_BYTES)
         body = {"blocks": [b.to_json() for b in blocks]}
-        response = self._call("POST", f"/v1/kiosks/{self.kiosk_id}/blocks", body, signed=True)
+        path = f"/v1/kiosks/{self.kiosk_id}/blocks"
+        response = self._call("POST", path, body, signed=True, nonce=nonce)
         # A rejection still carries what was accepted before it: parse both kinds alike.
         doc = self._json(response, ok=(200, 409, 422))
         try:
             rejected = doc["rejected"]
-            return UploadAnswer(
+            answer = UploadAnswer(
                 int(doc["accepted"]),
                 int(doc["already_had"]),
                 int(doc["head_height"]),
@@ -235,6 +244,9 @@ class LedgerClient:
             )
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise SyncError(f"malformed upload answer: {e}") from e
+        statement = upload_statement(self.kiosk_id, answer.head_height, answer.leaves, nonce)
+        self._check_signed(statement, doc, "this upload")
+        return answer
 
     def election(self) -> bytes:
         """The signed election package as the ledger serves it, unverified: the caller checks

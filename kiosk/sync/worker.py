@@ -22,7 +22,14 @@ from kiosk.core.errors import HanpyoError, VerificationError
 from kiosk.core.heartbeat import Heartbeat
 from kiosk.core.merkle import leaf_hash, verify_consistency, verify_inclusion
 from kiosk.sync.client import LedgerClient
-from kiosk.sync.errors import LedgerRefused, LedgerUnreachable, SyncError, UntrustedLedger
+from kiosk.sync.errors import (
+    InsecureLedger,
+    LedgerRefused,
+    LedgerUnreachable,
+    NoLogKey,
+    SyncError,
+    UntrustedLedger,
+)
 
 log = logging.getLogger("hanpyo.kiosk.sync")
 
@@ -120,7 +127,8 @@ class SyncWorker:
                 return  # never talk to this ledger again without staff looking first
             except SyncError as e:
                 failures += 1
-                online = not isinstance(e, LedgerUnreachable)
+                # Not online when nothing was even sent (plain http refused, no log key).
+                online = not isinstance(e, LedgerUnreachable | InsecureLedger | NoLogKey)
                 pending = self.store.state.height - self.store.acknowledged_height()
                 self._publish(replace(self.status, online=online, pending=pending, alarm=str(e)))
                 delay = min(self._backoff_max_s, 2.0 ** min(failures, 10) / 2)

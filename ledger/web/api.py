@@ -20,7 +20,12 @@ from hanpyo_assets import ASSETS
 from kiosk.core.crypto import SigningKey
 from kiosk.core.encoding import b64d, b64e, canonical_json
 from kiosk.core.errors import EncodingError
-from kiosk.core.ledger_answer import head_statement, sign_answer, voted_statement
+from kiosk.core.ledger_answer import (
+    head_statement,
+    sign_answer,
+    upload_statement,
+    voted_statement,
+)
 from kiosk.core.request import (
     CLOCK_SKEW_S,
     NONCE_BYTES,
@@ -204,6 +209,9 @@ def create_app(ledger: Ledger, published: Path | None = None, *, dev: bool = Fal
                 "detail": result.rejection.detail,
             },
         }
+        # Signed for the request's nonce: the kiosk takes "already had" only from the ledger.
+        statement = upload_statement(kiosk_id, result.head_height, result.leaves, signed.nonce)
+        body["signature"] = sign_answer(ledger.key.key, statement)
         status = 200
         if result.rejection is not None:
             status = STATUS.get(result.rejection.reason, 422)

@@ -72,6 +72,36 @@ def test_a_forged_head_does_not_mark_blocks_delivered(
     store.close()
 
 
+def test_a_forged_upload_answer_does_not_mark_blocks_delivered(
+    tmp_path: Path, election: SyntheticElection
+) -> None:
+    """The blocks an upload answer says the ledger "already had" carry no inclusion proof: the
+    kiosk takes them as delivered only on the ledger's signed word."""
+    store, key = _kiosk(tmp_path, election)
+    last = store.state.height
+
+    def already_had_everything(method: str, path: str, answer: bytes) -> bytes:
+        if not _is(path, "/blocks"):
+            return answer
+        doc = json.loads(body_of(answer))
+        doc |= {"accepted": 0, "already_had": last + 1, "head_height": last, "leaves": {}}
+        doc |= {"log_size": 0, "checkpoint": None, "rejected": None}
+        return with_body(answer, json.dumps(doc).encode())
+
+    with (
+        LedgerServer(tmp_path / "ledger", election) as server,
+        FaultProxy(server.port, fault_rate=0.0, rewrite=already_had_everything) as proxy,
+    ):
+        enrol(server, key, "hall A")
+        client = LedgerClient(proxy.url, key, log_key=server.log_key)
+        with pytest.raises(ForgedAnswer, match="about this upload"):
+            SyncWorker(store, client, server.log_key).sync_once()
+        client.close()
+        assert proxy.rewritten >= 1
+        assert store.acknowledged_height() == -1
+    store.close()
+
+
 def test_an_old_signed_head_replayed_is_refused(
     tmp_path: Path, election: SyntheticElection
 ) -> None:
