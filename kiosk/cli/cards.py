@@ -153,6 +153,8 @@ def _provision_from_args(reader: str, args: argparse.Namespace) -> ProvisionedCa
         seed = bytes.fromhex(args.import_key) if args.import_key else None
     except ValueError as e:
         raise HanpyoError("--import-key must be a 32-byte key in hex") from e
+    if seed is not None and len(seed) != 32:
+        raise HanpyoError(f"--import-key must be a 32-byte key in hex, not {len(seed)} bytes")
     pins, admin = new_pins(args), admin_pin(args)
     holder = args.name or "the cardholder"
     return _provision_with_pin(reader, pins, admin, holder, args.name, seed)

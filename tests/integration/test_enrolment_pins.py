@@ -215,6 +215,9 @@ def test_a_bad_pin_on_the_fd_leaves_the_card_alone(
         assert f"file descriptor {fd} has no PIN left" in capsys.readouterr().err
         assert main(provision("--pin-fd", "999999")) == 2  # no such descriptor
         assert "cannot read file descriptor" in capsys.readouterr().err
+        for key in ("abcd", "zz"):  # too short, not hex: refused before any PIN is read
+            assert main(provision("--pin-fd", "999999", "--import-key", key)) == 2
+            assert "--import-key must be a 32-byte key in hex" in capsys.readouterr().err
     assert card.auth_public_key is None
     assert card.state.pins == fresh_card().state.pins
     assert not (work / "roll.json").exists()
