@@ -29,6 +29,7 @@ from ledger.rules.errors import LedgerError
 from ledger.service.ingest import ElectionInfo, IngestResult, ingest
 from ledger.store import log_reads, registry
 from ledger.store import schema as db
+from ledger.store.added_columns import add_missing_columns
 from ledger.store.log_reads import InclusionProof
 from ledger.store.merkle_log import LogKey
 from ledger.store.registry import Source
@@ -47,6 +48,7 @@ class Ledger:
         self.engine = engine
         self.reader = db.reader(engine)
         record = registry.election_record(engine)
+        add_missing_columns(engine)  # a database made by an older ledger
         self.key = LogKey(record.log_origin, log_key)
         self.election = ElectionInfo(record.id, record.package_hash)
         self.signed_package = record.signed

@@ -3,7 +3,10 @@ when revoked, and the API's documentation is not served by a production ledger."
 
 from __future__ import annotations
 
+import hashlib
 import json
+import secrets
+import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,6 +15,7 @@ import requests
 
 from kiosk.core.crypto import SigningKey
 from kiosk.core.encoding import b64e
+from ledger.store.added_columns import ADDED
 from testkit.elections import SyntheticElection
 from testkit.ledger_server import LedgerServer
 
@@ -126,3 +130,32 @@ def test_a_production_ledger_serves_no_api_documentation(
         from ledger.rules.admin_access import ROUTE_SCOPES
 
         assert admin == set(ROUTE_SCOPES)
+
+
+def test_a_ledger_made_before_token_scopes_opens_and_its_old_tokens_do_nothing(
+    tmp_path: Path, election: SyntheticElection
+) -> None:
+    server = LedgerServer(tmp_path / "ledger", election)
+    kiosk = server.cli("kiosks", "enrol", f"--public-key={b64e(SigningKey.generate().public_key)}",
+                       "--name", "hall A", "--late-reason", "set up late")  # fmt: skip
+    assert kiosk.returncode == 0, kiosk.stderr
+    # Take the database back to before scopes and late reasons, with a token of that time.
+    old_token = secrets.token_urlsafe(32)
+    with sqlite3.connect(tmp_path / "ledger" / "ledger.db") as conn:
+        for table, columns in ADDED.items():
+            for column in columns:
+                conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        conn.execute(
+            "INSERT INTO admin_tokens (token_hash, label, created_at) VALUES (?, ?, ?)",
+            (hashlib.sha256(old_token.encode()).digest(), "old", "2026-01-01T00:00:00+00:00"),
+        )
+    with server:
+        refused = requests.get(
+            f"{server.url}/v1/admin/fleet", headers=bearer(old_token), timeout=10
+        )
+        assert refused.status_code == 401, refused.text
+        new = make_token(server, "after the upgrade", "--scope", "read")
+        kiosks = requests.get(f"{server.url}/v1/admin/kiosks", headers=bearer(new), timeout=10)
+        assert [k["name"] for k in kiosks.json()] == ["hall A"]  # nothing recorded was lost
+        listed = server.cli("admin-token", "list").stdout
+        assert "expired" in next(line for line in listed.splitlines() if line.endswith(" old"))
