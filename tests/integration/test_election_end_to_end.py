@@ -198,6 +198,9 @@ def test_an_election_from_the_halls_to_the_verified_results(event: Event, tmp_pa
         assert reconciliation["totals"]["voters_with_duplicates"] == 3
         tests = {k["name"]: k["test_ballots"] for k in reconciliation["kiosks"]}
         assert tests == {"Hall A": 4, "Hall B": 0, "Hall C": 4, "Online": 0}
+        # Every source was enrolled after the 2017 opening: the published record says why.
+        late = {k["name"]: k["reason"] for k in reconciliation["late_enrolments"]}
+        assert late == dict.fromkeys(("Hall A", "Hall B", "Hall C", "Online"), LATE_REASON)
 
         # The standard exports validate against NIST's published schemas.
         for name, schema in (
