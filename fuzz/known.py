@@ -4,6 +4,7 @@ does not hide the next; the test suite shows each one with an expected-failure t
 
 from __future__ import annotations
 
+import sys
 import traceback
 from collections import Counter
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ def tolerated(target: str, error: BaseException) -> bool:
     """True (and counted) when ``error`` is a known finding of ``target``."""
     for finding in KNOWN:
         if finding.matches(target, error):
+            if not SEEN[finding.id]:  # libFuzzer leaves without running atexit: say it now
+                print(f"known finding {finding.id} met: {error!r:.200}", file=sys.stderr)
             SEEN[finding.id] += 1
             return True
     return False
