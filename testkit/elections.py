@@ -182,15 +182,33 @@ def proposal_id(group: int, index: int) -> OptionId:
     return OptionId(f"p{group:04d}-{index:02d}")
 
 
+REFERENCE_CLOSE = "2017-11-25T18:00:00+09:00"  # when the reference event closed
+STAYS_OPEN = "2099-12-31T18:00:00+09:00"
+
+
+def stays_open(definition: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``definition`` that closes in ``STAYS_OPEN``: the demo replays the sample
+    election with today's kiosks."""
+    d = copy.deepcopy(dict(definition))
+    d["schedule"] = dict(d["schedule"]) | {"closes": STAYS_OPEN}
+    return d
+
+
 def review_definition(
     groups: int = 68,
     per_group: int = 12,
     *,
     election_id: str = "provincial-review-2017",
     seed: int = 2017,
+    closes: str = STAYS_OPEN,
 ) -> dict[str, Any]:
     """An election definition like the reference event: ``groups`` groups of ``per_group``
-    proposals, scored on site by residents and experts and "liked" online. No keys or roll."""
+    proposals, scored on site by residents and experts and "liked" online. No keys or roll.
+
+    It opens when the reference event did and, unless ``closes`` says otherwise, stays open:
+    kiosks in the tests and the demo cast at today's time, and an official ballot dated
+    outside the schedule is refused. The sample asset closes when the event did
+    (``REFERENCE_CLOSE``)."""
     rng = random.Random(seed)
     group_docs, options = [], []
     for g in range(1, groups + 1):
@@ -225,7 +243,7 @@ def review_definition(
             "ko": "2017 도민 참여 공동체 제안 심사",
             "en": "2017 Provincial Community Proposal Review",
         },
-        "schedule": {"opens": "2017-11-25T09:00:00+09:00", "closes": "2017-11-25T18:00:00+09:00"},
+        "schedule": {"opens": "2017-11-25T09:00:00+09:00", "closes": closes},
         "ledger": {"url": "http://127.0.0.1:8400", "tls_pin": None},
         "categories": [
             {

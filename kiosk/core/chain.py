@@ -238,7 +238,7 @@ CLOCK_TOLERANCE = timedelta(minutes=10)
 def check_arrival(signed: SignedBlock, now: datetime) -> None:
     """Refuse a block dated after the ledger's clock ``now`` (plus ``CLOCK_TOLERANCE``)."""
     block = signed.block
-    dated = datetime.strptime(block.time, "%Y-%m-%dT%H:%MZ").replace(tzinfo=UTC)
+    dated = _minute(block.time)
     if dated > now + CLOCK_TOLERANCE:
         raise ChainError(
             block.height,
@@ -247,6 +247,32 @@ def check_arrival(signed: SignedBlock, now: datetime) -> None:
             f"({now.astimezone(UTC):%Y-%m-%dT%H:%MZ}) by more than "
             f"{int(CLOCK_TOLERANCE.total_seconds() // 60)} minutes",
         )
+
+
+def check_schedule(signed: SignedBlock, opens: str, closes: str) -> None:
+    """Refuse an official ballot dated outside the election's schedule (ISO times with their
+    offset, as the package states them). A block time is kept to the minute, so a ballot cast
+    in the minute the election opens is dated that minute: the opening is taken to the minute
+    too. Test ballots, mode and session blocks may be dated any time (staff test before the
+    opening)."""
+    block = signed.block
+    if block.kind is not BlockKind.BALLOT:
+        return
+    dated = _minute(block.time)
+    earliest = datetime.fromisoformat(opens).astimezone(UTC).replace(second=0, microsecond=0)
+    latest = datetime.fromisoformat(closes).astimezone(UTC)
+    if dated < earliest:
+        raise ChainError(
+            block.height, "before_opening", f"is dated {block.time}, before the opening {opens}"
+        )
+    if dated > latest:
+        raise ChainError(
+            block.height, "after_closing", f"is dated {block.time}, after the close {closes}"
+        )
+
+
+def _minute(time: str) -> datetime:
+    return datetime.strptime(time, "%Y-%m-%dT%H:%MZ").replace(tzinfo=UTC)
 
 
 class ChainVerifier:
@@ -269,11 +295,13 @@ class ChainVerifier:
         state: ChainState | None = None,
         voted_here: Callable[[BlockKind, bytes], bool] | None = None,
         arrived_at: datetime | None = None,
+        schedule: tuple[str, str] | None = None,
     ) -> None:
         self.expected = (election, kiosk, package_hash, kiosk_key)
         self.state = state or ChainState()
         self._voted_here = voted_here
         self._arrived_at = arrived_at  # the ledger's clock when the blocks arrived
+        self._schedule = schedule  # the package's (opens, closes): official ballots in it
         self._seen: set[tuple[BlockKind, bytes]] = set()
 
     def add(self, signed: SignedBlock) -> ChainState:
@@ -282,6 +310,8 @@ class ChainVerifier:
         block = signed.block
         if self._arrived_at is not None:  # after the signature: a forged time is bad_signature
             check_arrival(signed, self._arrived_at)
+        if self._schedule is not None:
+            check_schedule(signed, *self._schedule)
         if block.height == 0:
             _check_expected(state, *self.expected)
         if block.kind in (BlockKind.BALLOT, BlockKind.TEST_BALLOT):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from kiosk.core.ballot import Ballot, validate_ballot
 from kiosk.core.block import BlockKind, SignedBlock
@@ -86,11 +87,36 @@ class BallotBox:
             )
         validate_ballot(self.package, voter, ballot)
         kind = self._ballot_kind()
+        if kind is BlockKind.BALLOT:
+            self._check_schedule()
         if self.store.has_voted(kind, voter.nullifier):
             raise AlreadyVotedError("this voter already cast a ballot on this kiosk")
         body = ballot_body(self.package, kind, voter, ballot)
         signed = self.store.append(kind, body, nullifier=voter.nullifier)
         return CastReceipt(signed.tracking_code, signed.block.height, kind is BlockKind.TEST_BALLOT)
+
+    def _check_schedule(self) -> None:
+        """An official ballot is cast only while the election is open by its schedule: the
+        ledger and every verifier refuse one dated outside it (kiosk/core/chain.py)."""
+        now = datetime.now(UTC)
+        opens = datetime.fromisoformat(self.package.opens)
+        closes = datetime.fromisoformat(self.package.closes)
+        if now < opens.replace(second=0, microsecond=0):
+            raise StateError(
+                f"the election opens at {self.package.opens}",
+                user_message=(
+                    "아직 투표가 시작되지 않았습니다. 진행 요원에게 알려 주세요.",
+                    "Voting has not started yet. Please tell a staff member.",
+                ),
+            )
+        if now >= closes:
+            raise StateError(
+                f"the election closed at {self.package.closes}",
+                user_message=(
+                    "투표가 마감되었습니다. 진행 요원에게 알려 주세요.",
+                    "Voting has closed. Please tell a staff member.",
+                ),
+            )
 
     def _ballot_kind(self) -> BlockKind:
         return ballot_kind(self.state.mode)

@@ -45,6 +45,8 @@ class IngestResult:
 class ElectionInfo:
     id: str
     package_hash: bytes
+    opens: str  # the schedule, as the package states it: official ballots are dated in it
+    closes: str
 
 
 def _now() -> str:
@@ -110,6 +112,7 @@ class _Batch:
             state=state,
             voted_here=self.rows.voted_here,
             arrived_at=self.now,
+            schedule=(self.election.opens, self.election.closes),
         )
         rejection = None
         for raw in encoded_blocks:

@@ -50,8 +50,11 @@ class Ledger:
         record = registry.election_record(engine)
         add_missing_columns(engine)  # a database made by an older ledger
         self.key = LogKey(record.log_origin, log_key)
-        self.election = ElectionInfo(record.id, record.package_hash)
         self.signed_package = record.signed
+        schedule = json.loads(record.signed)["package"]["schedule"]  # verified when stored
+        self.election = ElectionInfo(
+            record.id, record.package_hash, str(schedule["opens"]), str(schedule["closes"])
+        )
 
     # -- setting up ----------------------------------------------------------------------------
     @staticmethod

@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+from kiosk.core.duplicates import cast_order
 from kiosk.core.election import DuplicatePolicy
 from ledger.rules.duplicate_policy import counted_ballot
 from ledger.store.registry import late_enrolments
@@ -14,7 +15,8 @@ from ledger.store.snapshots import reconciliation_snapshot, repeated_ballots
 
 
 def duplicates(engine: Engine, policy: DuplicatePolicy) -> list[dict[str, Any]]:
-    """Every voter (by nullifier) with more than one official ballot, and which one counts."""
+    """Every voter (by nullifier) with more than one official ballot, in the order they were
+    cast, and which one counts."""
     groups: dict[bytes, list[dict[str, Any]]] = {}
     for r in repeated_ballots(engine):
         groups.setdefault(r.nullifier, []).append(
@@ -28,6 +30,7 @@ def duplicates(engine: Engine, policy: DuplicatePolicy) -> list[dict[str, Any]]:
         )
     out = []
     for nullifier, ballots in groups.items():
+        ballots.sort(key=lambda b: cast_order(b["time"], b["kiosk"], b["height"]))  # as cast
         counts = counted_ballot(policy, ballots)
         out.append(
             {

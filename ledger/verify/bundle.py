@@ -207,6 +207,7 @@ class _Bundle:
                         kiosk=block.kiosk,
                         package_hash=package.package_hash,
                         kiosk_key=keys[block.kiosk],
+                        schedule=(package.opens, package.closes),
                     ),
                 )
                 try:

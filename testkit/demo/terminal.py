@@ -32,7 +32,13 @@ from kiosk.store.chain_store import ChainStore
 from kiosk.store.keys import load_keys, provision
 from kiosk.sync.client import LedgerClient
 from kiosk.sync.worker import SyncWorker
-from testkit.elections import SyntheticElection, build_election, derived_key, random_ballot
+from testkit.elections import (
+    SyntheticElection,
+    build_election,
+    derived_key,
+    random_ballot,
+    stays_open,
+)
 
 PIN = "123456"
 SAMPLE = ASSETS / "elections" / "provincial-review-2017.json"
@@ -51,7 +57,7 @@ def run_demo(out: Path, voters: int = 12, seed: int = 7) -> int:
 
     say("한표 Hanpyo — terminal demo")
     say("=" * 60)
-    definition = json.loads(SAMPLE.read_text("utf-8"))
+    definition = stays_open(json.loads(SAMPLE.read_text("utf-8")))
     election = build_election(definition, seed="demo")
     signed = sign_package(election.package, election.authority)
     (out / "election.json").write_text(json.dumps(signed.to_json(), ensure_ascii=False), "utf-8")

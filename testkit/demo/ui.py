@@ -27,7 +27,7 @@ from kiosk.hardware.sim.simulator import ControlServer, Simulator
 from kiosk.hardware.sim.virtual_card import VirtualCard
 from kiosk.store.keys import load_keys, provision
 from testkit.demo.terminal import PIN, SAMPLE, DemoLedger, say
-from testkit.elections import SyntheticElection, build_election, derived_key
+from testkit.elections import SyntheticElection, build_election, derived_key, stays_open
 
 
 @dataclass
@@ -68,7 +68,7 @@ def run_ui_demo(out: Path, *, window: bool | None = None) -> int:
 
     say("한표 Hanpyo — the whole system: ledger, card readers and the kiosk screen")
     say("=" * 72)
-    election = build_election(json.loads(SAMPLE.read_text("utf-8")), seed="demo")
+    election = build_election(stays_open(json.loads(SAMPLE.read_text("utf-8"))), seed="demo")
     package_file = out / "election.json"
     package_file.write_text(
         json.dumps(

@@ -23,7 +23,13 @@ from ledger.service.ledger import Ledger
 from ledger.store.merkle_log import LogKey
 from ledger.store.schema import connect, create_schema
 from testkit.chain_writer import ChainWriter
-from testkit.elections import SyntheticElection, build_election, random_ballot, review_definition
+from testkit.elections import (
+    REFERENCE_CLOSE,
+    SyntheticElection,
+    build_election,
+    random_ballot,
+    review_definition,
+)
 
 START = datetime(2017, 11, 25, 0, 30, tzinfo=UTC)
 
@@ -108,3 +114,32 @@ def test_a_block_dated_after_the_ledgers_clock_is_refused_on_arrival(
     assert result.rejection is not None
     assert (result.rejection.height, result.rejection.reason) == (3, "time_in_future")
     assert result.accepted == 3  # genesis, mode and session: five minutes ahead, tolerated
+
+
+def test_ingest_refuses_an_official_ballot_dated_after_the_close(tmp_path: Path) -> None:
+    # Issue 15, item 6: the reference event closed at 18:00 KST; a ballot a kiosk dates
+    # 18:10 is refused, and the blocks before it are kept.
+    closed = build_election(
+        review_definition(2, 4, election_id="closed", closes=REFERENCE_CLOSE), seed="closed"
+    )
+    engine = connect(f"sqlite:///{tmp_path / 'closed.db'}")
+    create_schema(engine)
+    key = SigningKey.generate()
+    signed = sign_package(closed.package, closed.authority).to_json()
+    Ledger.initialise(
+        engine, LogKey("ledger.test/closed", key), signed, closed.authority.public_key
+    )
+    ledger = Ledger(engine, key)
+    late = datetime(2017, 11, 25, 9, 9, tzinfo=UTC)  # 18:09 KST
+    writer = ChainWriter(closed.package, SigningKey.generate(), late, timedelta(minutes=1))
+    writer.mode(Mode.OFFICIAL)
+    writer.open_session()
+    voter = closed.package.voter_for_card(closed.voter_keys[0].public_key)
+    assert voter is not None
+    writer.cast(voter, random_ballot(closed.package, voter, random.Random(3)))
+    ledger.enrol(writer.key.public_key, "Hall A")
+    result = ledger.ingest(kiosk_id_for(writer.key.public_key), [b.encode() for b in writer.blocks])
+    assert result.rejection is not None
+    assert (result.rejection.height, result.rejection.reason) == (3, "after_closing")
+    assert result.accepted == 3
+    engine.dispose()

@@ -10,9 +10,11 @@ from pathlib import Path
 import requests
 
 from kiosk.core.block import SignedBlock
+from kiosk.core.chain import Mode
 from kiosk.core.crypto import SigningKey
 from kiosk.core.encoding import b64e
 from kiosk.store.ballot_box import BallotBox
+from testkit.chain_writer import ChainWriter
 from testkit.elections import (
     SyntheticElection,
     build_election,
@@ -43,6 +45,20 @@ def chain(
         return list(store.blocks())
 
 
+def timed_chain(
+    election: SyntheticElection, key: SigningKey, voters: list[tuple[str, int]], start: datetime
+) -> list[SignedBlock]:
+    """An official session whose ballots are cast a minute apart from ``start``."""
+    writer = ChainWriter(election.package, key, start, timedelta(minutes=1))
+    writer.mode(Mode.OFFICIAL)
+    writer.open_session()
+    for category, n in voters:
+        voter = voter_of(election, category, n)
+        writer.cast(voter, random_ballot(election.package, voter, random.Random(n)))
+    writer.close_session()
+    return writer.blocks
+
+
 def test_duplicates_follow_the_policy_and_the_numbers_add_up(
     tmp_path: Path, election: SyntheticElection
 ) -> None:
@@ -64,16 +80,21 @@ def test_duplicates_follow_the_policy_and_the_numbers_add_up(
                 },
             )
             sources[name] = (key, answer.json()["kiosk"])
-        # resident 0 votes online first, then in the hall: the hall ballot counts.
-        # resident 1 votes in hall A and again in hall B: the first in-person ballot counts.
+        # resident 0 votes online first (09:31), then in hall A (09:41): the hall ballot
+        # counts. resident 1 votes in hall A (09:42) and again in hall B (09:51): the first
+        # in-person ballot counts, although hall B's chain reaches the ledger first.
         plans = {
-            "online": [("resident", 0), ("online", 0)],
-            "hall A": [("resident", 0), ("resident", 1), ("expert", 0)],
-            "hall B": [("resident", 1), ("resident", 2)],
+            "online": ([("resident", 0), ("online", 0)], 30),
+            "hall A": ([("resident", 0), ("resident", 1), ("expert", 0)], 40),
+            "hall B": ([("resident", 1), ("resident", 2)], 50),
         }
-        for name in ("online", "hall A", "hall B"):
+        for name in ("online", "hall B", "hall A"):
             key, _ = sources[name]
-            blocks = chain(tmp_path / name, election, key, plans[name], close=name != "hall B")
+            voters, minute = plans[name]
+            start = datetime(2017, 11, 25, 0, minute, tzinfo=UTC)  # 09:30 KST and on
+            blocks = timed_chain(election, key, voters, start)
+            if name == "hall B":
+                blocks = blocks[:-1]  # its session is still open
             assert upload(server, key, blocks).status_code == 200
 
         dupes = requests.get(

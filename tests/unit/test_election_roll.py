@@ -25,7 +25,12 @@ from kiosk.core.election import (
     read_package,
 )
 from kiosk.core.encoding import b64e, parse_json
-from testkit.elections import SyntheticElection, build_election, review_definition
+from testkit.elections import (
+    REFERENCE_CLOSE,
+    SyntheticElection,
+    build_election,
+    review_definition,
+)
 from testkit.keys import STRANGER
 
 ASSET = Path(__file__).resolve().parents[2] / "assets" / "elections" / "provincial-review-2017.json"
@@ -149,7 +154,7 @@ def sample() -> SyntheticElection:
 
 
 def test_the_sample_asset_is_the_reference_review_definition() -> None:
-    assert parse_json(ASSET.read_bytes()) == review_definition()
+    assert parse_json(ASSET.read_bytes()) == review_definition(closes=REFERENCE_CLOSE)
 
 
 def test_the_sample_election_has_68_groups_of_12_proposals(sample: SyntheticElection) -> None:

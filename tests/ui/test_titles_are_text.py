@@ -1,0 +1,86 @@
+"""Election text is drawn as plain text on the kiosk (issue 15, item 9, on the screens).
+
+Qt's Text element guesses rich text by default, so a proposal titled ``<b>Park</b>`` or
+``<img src="file:///...">`` was drawn as markup on the ballot: a title is text, never markup,
+on the kiosk as in the published results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtQuick import QQuickItem
+
+from kiosk.app import build_kiosk
+from kiosk.core.chain import Mode
+from kiosk.hardware.devices import FakeReader, FakeUsbStick
+from kiosk.hardware.printer.memory import MemoryPrinter
+from kiosk.hardware.sim.virtual_card import VirtualCard
+from testkit.elections import build_election
+from testkit.kiosk_screens import PX_PER_MM, make_config, ui_definition
+from testkit.robot import Robot
+
+PIN = "123456"
+MARKUP = "<b>x</b><img src='file:///etc/hostname'>"
+
+
+def _items(item: QQuickItem) -> Iterator[QQuickItem]:
+    yield item
+    for child in item.childItems():
+        yield from _items(child)
+
+
+def test_a_title_that_looks_like_markup_is_drawn_as_it_is_written(
+    qtbot: Any, tmp_path: Path
+) -> None:
+    from kiosk.ui.main import build_ui
+
+    definition = ui_definition()
+    definition["options"][1]["title"] = {"ko": MARKUP, "en": MARKUP}  # p0001-02, group g001
+    definition["options"][2]["title"] = {"ko": "x", "en": "x"}
+    election = build_election(definition, seed="ui", experts_per_group=1, online_per_proposal=1)
+    reader = FakeReader()
+    services = build_kiosk(
+        make_config(tmp_path, election),
+        reader=reader,
+        stick=FakeUsbStick(tmp_path / "stick"),
+        printer=MemoryPrinter(),
+    )
+    assert services.box is not None
+    services.box.set_mode(Mode.OFFICIAL)
+    services.box.open_session()
+    ui = build_ui(services, px_per_mm=PX_PER_MM)
+    vm = ui.bridge
+    robot = Robot(ui.window, lambda seconds: qtbot.wait(int(seconds * 1000)))
+    try:
+        qtbot.waitUntil(lambda: vm.property("readerReady"), timeout=5000)
+        package = election.package
+        voter = next(
+            i
+            for i, e in enumerate(package.roll)
+            if e.category == "resident" and e.group == "g001" and "p0001-02" not in e.excluded
+        )
+        reader.insert(VirtualCard.with_auth_key(election.voter_keys[voter].seed, "Hong"))
+        qtbot.waitUntil(lambda: vm.property("screen") == "pin", timeout=5000)
+        for digit in PIN:
+            robot.tap(f"pin{digit}")
+        robot.tap("pinOk")
+        qtbot.waitUntil(lambda: vm.property("screen") == "ballot", timeout=5000)
+
+        def shown(text: str) -> list[QQuickItem]:
+            return [
+                i
+                for i in _items(ui.window.contentItem())
+                if i.property("text") == text and i.isVisible()
+            ]
+
+        qtbot.waitUntil(lambda: bool(shown(MARKUP)) and bool(shown("x")), timeout=5000)
+        (markup,), (short,) = shown(MARKUP), shown("x")
+        # Drawn as written, the title is as wide as its 40-odd characters; as markup it was
+        # one bold "x" and a missing picture.
+        assert markup.property("contentWidth") > 10 * short.property("contentWidth")
+    finally:
+        ui.close()
+        services.close()
