@@ -177,3 +177,29 @@ def test_f6_a_heartbeat_that_is_not_utf8_is_refused_and_the_next_one_stored(
         assert "heartbeat.version" in bad.json()["detail"]
         good = signed_post(server, key, path, world.heartbeat())
         assert good.status_code == 200, good.text
+
+
+# F7 (schemathesis): a JSON body FastAPI cannot decode gets FastAPI's own 400 {"detail": ...},
+# which is neither in the OpenAPI document nor in the ledger's refusal shape {"reason", "detail"}
+# that kiosks and scripts read. Routed to the owner of ledger/web/api.py.
+
+
+@pytest.mark.xfail(strict=True, reason="F7, in ledger/web/api.py: routed to its owner")
+def test_f7_a_body_that_is_not_utf8_gets_a_refusal_in_the_ledgers_shape(
+    tmp_path: Path, election: SyntheticElection
+) -> None:
+    key = SigningKey.generate()
+    path = f"/v1/kiosks/{kiosk_id_for(key.public_key)}/heartbeat"
+    with LedgerServer(tmp_path / "ledger", election) as server:
+        enrol(server, key, "kiosk with a bad body")
+        body = b'{"version": "\xff"}'
+        header = authorization(key, "POST", path, body, origin=server.origin)
+        head = (
+            b"POST " + path.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+            b"Content-Type: application/json\r\nAuthorization: " + header.encode()
+        )
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as conn:
+            conn.sendall(head + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+            answer = conn.makefile("rb").read().split(b"\r\n\r\n", 1)
+        status = int(answer[0].split()[1])
+        assert status == 422 and b'"reason"' in answer[1], answer
