@@ -9,7 +9,6 @@ import functools
 import io
 import json
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ def _no_card(reader: str, *, present: bool, timeout_s: float) -> None:
 
 @functools.cache
 def _folder() -> Path:
-    folder = Path(tempfile.mkdtemp(prefix="hanpyo-fuzz-csv-"))
+    folder = world.scratch("csv-")
     (folder / "definition.json").write_text(json.dumps(world.definition()), "utf-8")
     import atexit
 

@@ -7,7 +7,6 @@ import atexit
 import json
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -103,7 +102,7 @@ def proof_answer_seed(index: int, size: int) -> bytes:
 class _Ledger:
     """A ledger over an SQLite file in a temporary folder, started anew every RESET_EVERY."""
 
-    folder: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="hanpyo-fuzz-")))
+    folder: Path = field(default_factory=lambda: world.scratch("ledger-"))
     uses: int = 0
     ledger: Ledger | None = None
     engine: Any = None

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import random
+import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -156,6 +158,14 @@ def make_world() -> None:
     chain.cache_clear()
     chain_lines.cache_clear()
     merkle_log.cache_clear()
+
+
+def scratch(prefix: str) -> Path:
+    """A new folder for a target's files (a ledger database, a CSV file). libFuzzer leaves
+    without running atexit, so they go under the run's work folder, never loose in /tmp."""
+    work = Path(os.environ.get("HANPYO_FUZZ_WORK", Path(tempfile.gettempdir()) / "hanpyo-fuzz"))
+    work.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=work))
 
 
 def json_bytes(value: Any) -> bytes:
