@@ -45,6 +45,7 @@ NAMES = [
     "api",
     "enrol_csv",
     "proof_answer",
+    "sync_answers",
 ]
 
 
@@ -104,7 +105,7 @@ def launcher(name: str) -> Path:
     return path
 
 
-def libfuzzer_args(name: str, runs: int, timeout: int, max_len: int) -> list[str]:
+def libfuzzer_args(name: str, runs: int, timeout: int, max_len: int, json: bool) -> list[str]:
     work = WORK / name
     work.mkdir(parents=True, exist_ok=True)
     findings = FINDINGS / name
@@ -117,6 +118,7 @@ def libfuzzer_args(name: str, runs: int, timeout: int, max_len: int) -> list[str
         "-rss_limit_mb=3072",
         "-print_final_stats=1",
         f"-artifact_prefix={findings}/",
+        *([f"-dict={HERE / 'json.dict'}"] if json else []),
         str(work),
         str(CORPUS / name),
     ]
@@ -175,11 +177,12 @@ def main() -> int:
         for name in names:
             print(f"{name}: {merge(name)} inputs kept")
         return 0
-    from fuzz.targets import TARGETS  # here only: each run's own process imports it under atheris
+    from fuzz.targets import JSON_TARGETS, TARGETS  # here only: each run imports it under atheris
 
     status = 0
     for name in names:
-        limits = libfuzzer_args(name, args.runs, args.timeout, TARGETS[name].max_len)
+        json = name in JSON_TARGETS
+        limits = libfuzzer_args(name, args.runs, args.timeout, TARGETS[name].max_len, json)
         command = [sys.executable, "-m", "fuzz.run", "--target", name, "--libfuzzer", *limits]
         env = os.environ | {"TQDM_DISABLE": "1"}
         done = subprocess.run(command, cwd=HERE.parent, env=env, check=False)  # noqa: S603

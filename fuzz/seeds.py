@@ -16,6 +16,7 @@ from fuzz.targets import TARGETS
 from fuzz.targets_card import STEPS, card_session_script, enrolled_card
 from fuzz.targets_cli import csv_seed
 from fuzz.targets_ledger import api_input, proof_answer_seed, upload_body
+from fuzz.targets_sync import sync_seeds
 from kiosk.core.encoding import b64e, crockford32
 from kiosk.core.heartbeat import Heartbeat
 from testkit.elections import derived_key
@@ -211,6 +212,7 @@ SEEDS: dict[str, Callable[[], list[bytes]]] = {
     "api": api,
     "enrol_csv": enrol_csv,
     "proof_answer": proof_answer,
+    "sync_answers": sync_seeds,
 }
 
 

@@ -13,6 +13,7 @@ from fuzz import (
     targets_core,
     targets_ledger,
     targets_merkle,
+    targets_sync,
 )
 
 
@@ -40,6 +41,7 @@ TARGETS: dict[str, Target] = {
         Target(
             "usb_import", targets_ledger.usb_import, "`ledger import` into a real ledger", 16384
         ),
+        Target("sync_answers", targets_sync.sync_answers, "a hostile ledger's answers to sync"),
         Target("proof_answer", targets_ledger.proof_answer, "`ledger verify-proof` answers"),
         Target("checkpoint", targets_core.checkpoint, "checkpoints, signed notes, vkeys"),
         Target("merkle", targets_merkle.merkle, "inclusion and consistency proofs"),
@@ -48,3 +50,21 @@ TARGETS: dict[str, Target] = {
         Target("enrol_csv", targets_cli.enrol_csv, "`kiosk cards enrol-batch` CSV files"),
     ]
 }
+
+# Targets whose input is JSON: libFuzzer mutates them with fuzz/json.dict too (numbers such as
+# 1e400, escapes such as \ud800, the constants), which byte mutations rarely build alone.
+JSON_TARGETS = frozenset(
+    {
+        "encoding",
+        "block",
+        "election",
+        "export",
+        "chain_file",
+        "usb_import",
+        "sync_answers",
+        "proof_answer",
+        "heartbeat",
+        "api",
+        "chain",
+    }
+)

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from fuzz import targets_cli, targets_core, world
+from fuzz import targets_cli, targets_core, targets_ledger, targets_sync, world
+from fuzz.contract import ContractBroken
 from kiosk.core.checkpoint import NoteVerifier, open_note
 from kiosk.core.crypto import SigningKey, kiosk_id_for
 from kiosk.core.encoding import b64e, canonical_json, parse_json
@@ -106,7 +107,9 @@ def test_f2_the_ledger_refuses_a_query_string_that_is_not_utf8(
 # not this change's to edit: routed to its owner.
 
 
-@pytest.mark.xfail(strict=True, reason="F4, in kiosk/core/roll.py: routed to its owner")
+@pytest.mark.xfail(
+    strict=True, raises=ContractBroken, reason="F4, in kiosk/core/roll.py: routed to its owner"
+)
 def test_f4_enrol_batch_refuses_a_staff_name_the_package_would_refuse() -> None:
     key = b64e(SigningKey(bytes(range(32))).public_key)
     rows = [{"name": "A" * 201, "role": "poll_worker", "card_key": key}]
@@ -184,7 +187,9 @@ def test_f6_a_heartbeat_that_is_not_utf8_is_refused_and_the_next_one_stored(
 # that kiosks and scripts read. Routed to the owner of ledger/web/api.py.
 
 
-@pytest.mark.xfail(strict=True, reason="F7, in ledger/web/api.py: routed to its owner")
+@pytest.mark.xfail(
+    strict=True, raises=AssertionError, reason="F7, in ledger/web/api.py: routed to its owner"
+)
 def test_f7_a_body_that_is_not_utf8_gets_a_refusal_in_the_ledgers_shape(
     tmp_path: Path, election: SyntheticElection
 ) -> None:
@@ -203,3 +208,33 @@ def test_f7_a_body_that_is_not_utf8_gets_a_refusal_in_the_ledgers_shape(
             answer = conn.makefile("rb").read().split(b"\r\n\r\n", 1)
         status = int(answer[0].split()[1])
         assert status == 422 and b'"reason"' in answer[1], answer
+
+
+# F8: a number such as 1e400 in a ledger's answer is infinity to parse_json, and int() of it
+# raises OverflowError, which the parsers of ledger answers do not catch (they catch
+# ValueError, TypeError...). In the kiosk's sync client (kiosk/sync/client.py: head, upload,
+# inclusion) it escapes the sync worker's loop, which catches SyncError only: the worker
+# thread ends, and the kiosk stops syncing until it restarts. head() parses before it checks
+# the log key's signature, so anything that can answer for the ledger can do it. In `ledger
+# verify-proof` (ledger/verify/inclusion_proof.py) it is a traceback instead of a refusal.
+# Found by the sync_answers target once it mutated with fuzz/json.dict. Routed to the owners
+# of both files: catch OverflowError too (or read the numbers with the strict Reader).
+
+
+@pytest.mark.xfail(
+    strict=True, raises=OverflowError, reason="F8, in kiosk/sync/client.py: routed to its owner"
+)
+@pytest.mark.parametrize("call", ["head", "upload"])
+def test_f8_a_ledger_answer_with_1e400_is_refused_by_the_sync_client(call: str) -> None:
+    body = b'{"height": 1e400, "hash": null, "accepted": 1e400, "already_had": 0, "head_height": 0,'
+    body += b' "log_size": 0, "checkpoint": null, "leaves": {}, "rejected": null}'
+    targets_sync.sync_answers(targets_sync.sync_seed(call, 200, body))
+
+
+@pytest.mark.xfail(
+    strict=True, raises=OverflowError, reason="F8, in ledger/verify/inclusion_proof.py: routed"
+)
+def test_f8_an_inclusion_answer_with_1e400_is_refused_by_verify_proof() -> None:
+    answer = json.loads(targets_ledger.proof_answer_seed(2, 8))
+    raw = json.dumps(answer | {"leaf_index": "INF"}).replace('"INF"', "1e400")
+    targets_ledger.proof_answer(raw.encode())
