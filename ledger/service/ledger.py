@@ -105,7 +105,7 @@ class Ledger:
         return registry.sources(self.reader)
 
     def source(self, kiosk_id: str) -> Source | None:
-        return next((s for s in self.sources() if s.kiosk_id == kiosk_id), None)
+        return registry.source(self.reader, kiosk_id)
 
     def head(self, kiosk_id: str) -> tuple[int, bytes | None]:
         return log_reads.head(self.reader, kiosk_id)

@@ -128,19 +128,34 @@ def sources(reader: Engine) -> list[Source]:
     with reader.connect() as conn:
         heads = dict(conn.execute(select(db.chain_heads.c.kiosk_id, db.chain_heads.c.height)).all())
         rows = conn.execute(select(db.sources).order_by(db.sources.c.name)).all()
-    return [
-        Source(
-            r.kiosk_id,
-            bytes(r.public_key),
-            r.name,
-            r.location,
-            Channel(r.channel),
-            bool(r.quarantined),
-            r.quarantine_reason,
-            int(heads.get(r.kiosk_id, -1)),
-        )
-        for r in rows
-    ]
+    return [_source(r, int(heads.get(r.kiosk_id, -1))) for r in rows]
+
+
+def source(reader: Engine, kiosk_id: str) -> Source | None:
+    """One enrolled source, looked up by its id (the primary key): what every signed request
+    reads, so it must never read the other sources (a national election enrols tens of
+    thousands)."""
+    with reader.connect() as conn:
+        row = conn.execute(select(db.sources).where(db.sources.c.kiosk_id == kiosk_id)).first()
+        if row is None:
+            return None
+        height = conn.execute(
+            select(db.chain_heads.c.height).where(db.chain_heads.c.kiosk_id == kiosk_id)
+        ).scalar()
+    return _source(row, -1 if height is None else int(height))
+
+
+def _source(r: Any, height: int) -> Source:
+    return Source(
+        r.kiosk_id,
+        bytes(r.public_key),
+        r.name,
+        r.location,
+        Channel(r.channel),
+        bool(r.quarantined),
+        r.quarantine_reason,
+        height,
+    )
 
 
 def late_enrolments(reader: Engine) -> dict[str, str]:
