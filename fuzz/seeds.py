@@ -163,6 +163,7 @@ def api() -> list[bytes]:
         api_input("GET", "/v1/proofs/inclusion", b"", query=b"leaf_index=1&size=4"),
         api_input("GET", "/v1/proofs/consistency", b"", query=b"old=2&new=5"),
         api_input("GET", "/v1/kiosks/{kiosk_id}/head", b""),
+        api_input("GET", "/check", b"", query=b"code=" + world.chain()[3].tracking_code.encode()),
     ]
 
 

@@ -185,7 +185,9 @@ def _app(ledger: Ledger) -> tuple[AsgiCaller, list[tuple[str, str]]]:
         for caller, _ in _APPS.values():
             caller.close()
         _APPS.clear()
-        app = create_app(ledger)
+        published = _ledger("api").folder / "published"  # empty: nothing is published yet
+        published.mkdir(exist_ok=True)
+        app = create_app(ledger, published)
         _APPS[id(ledger)] = (AsgiCaller(cast(App, app)), sorted(set(_routes(app.routes))))
     return _APPS[id(ledger)]
 
@@ -210,12 +212,17 @@ def _routes(routes: list[Any]) -> Iterator[tuple[str, str]]:
 
 def _path(template: str, d: Draw) -> str:
     kiosk = [world.kiosk_id(), world.kiosk_id(), "0" * 32, d.chunk(40).decode("latin-1")]
-    return template.replace("{kiosk_id}", kiosk[d.below(len(kiosk))])
+    path = template.replace("{kiosk_id}", kiosk[d.below(len(kiosk))])
+    if "{name}" in path:  # a published file: real names, a way out of the folder, anything
+        names = ["results.json", "bundle.zip", "../ledger.db", d.chunk(60).decode("latin-1")]
+        path = path.replace("{name}", names[d.below(len(names))])
+    return path
 
 
 def api(data: bytes) -> None:
-    """Any request to any route: no answer is a server error, every /v1 answer but the two
-    text ones is JSON, and only the kiosk's real blocks ever reach the log."""
+    """Any request to any route (the API, the admin routes, the public pages): no answer is a
+    server error, every /v1 answer but the two text ones is JSON, no file is downloaded when
+    none is published, and only the kiosk's real blocks ever reach the log."""
     holder = _ledger("api")
     ledger = holder.get()
     caller, routes = _app(ledger)
@@ -237,6 +244,8 @@ def api(data: bytes) -> None:
         headers.append((b"authorization", header))
     answer = caller.request(method, path, query=query, headers=headers, body=body)
     require(answer.status < 500, f"{method} {path}: server error {answer.status}")
+    if path.startswith("/downloads/"):
+        require(answer.status != 200, f"{path}: a file was served, and none is published")
     if path.startswith("/v1/") and path not in _TEXT_ROUTES:
         try:
             json.loads(answer.body)
