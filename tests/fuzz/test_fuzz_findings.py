@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from kiosk.core.crypto import SigningKey, kiosk_id_for
 from kiosk.core.encoding import b64e, canonical_json, parse_json
 from kiosk.core.errors import EncodingError
 from kiosk.core.export import ExportError, read_manifest
+from ledger.verify.bundle import BundleError, verify_bundle
 from testkit.elections import SyntheticElection
 from testkit.ledger_requests import authorization, enrol, signed_post
 from testkit.ledger_server import LedgerServer
@@ -238,3 +240,34 @@ def test_f8_an_inclusion_answer_with_1e400_is_refused_by_verify_proof() -> None:
     answer = json.loads(targets_ledger.proof_answer_seed(2, 8))
     raw = json.dumps(answer | {"leaf_index": "INF"}).replace('"INF"', "1e400")
     targets_ledger.proof_answer(raw.encode())
+
+
+# F9 (found while scoping a bundle target, not by a campaign): `ledger verify-bundle`, which
+# observers run on a bundle anyone may hand them, reads its members without guarding their
+# form: a close.json that is not an object, or a member that is not UTF-8, is a TypeError or a
+# UnicodeDecodeError with a traceback instead of a failed check. Routed to the owner of
+# ledger/verify/bundle.py (_Bundle.__init__ and _text).
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=(TypeError, UnicodeDecodeError),
+    reason="F9, in ledger/verify/bundle.py: routed to its owner",
+)
+@pytest.mark.parametrize(
+    "members",
+    [
+        {"results.json": "{}", "close.json": "[]", "sources.json": "[]"},
+        {"authority.txt": b"\xff\n"},
+    ],
+    ids=["close-not-an-object", "member-not-utf8"],
+)
+def test_f9_a_malformed_bundle_is_refused_with_a_reason(
+    tmp_path: Path, members: dict[str, str | bytes]
+) -> None:
+    bundle = tmp_path / "bundle.zip"
+    with zipfile.ZipFile(bundle, "w") as z:
+        for name, content in ({"authority.txt": "a\n", "log-key.txt": "b\n"} | members).items():
+            z.writestr(name, content)
+    with pytest.raises(BundleError):
+        verify_bundle(bundle)
