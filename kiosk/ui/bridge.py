@@ -43,7 +43,9 @@ log = logging.getLogger("hanpyo.kiosk.ui")
 @functools.lru_cache(maxsize=8)
 def _qr_data_uri(text: str) -> str:
     """A QR code as a PNG data URI, drawn once per text (QML reads it on every change)."""
-    return str(segno.make(text, error="m").png_data_uri(scale=8, border=2))
+    # One pixel a module: QML scales it up with smooth: false, so the squares stay sharp, and the
+    # PNG is a few hundred bytes instead of a 300-pixel image to compress on every receipt.
+    return str(segno.make(text, error="m").png_data_uri(scale=1, border=2))
 
 
 class QtTimers:
@@ -81,6 +83,7 @@ class KioskBridge(QObject):
     staffChanged = Signal()
     _posted = Signal(object)  # an event from any thread, delivered on the GUI thread
     _views: vw.Views
+    _receipt_qr: str
     _w: Wording
 
     def __init__(
@@ -97,6 +100,7 @@ class KioskBridge(QObject):
         self._retranslate = retranslate
         self._posted.connect(self._from_thread)
         self._queue: list[ev.Event] = []
+        self._receipt_qr = ""
         self._busy = False
         self._stopped = False
         self._state = start(setup_of(services))
@@ -177,6 +181,14 @@ class KioskBridge(QObject):
                 self.options.update(rows)
             else:
                 self.options.reset([])
+        if new.receipt.url != old.receipt.url:
+            # The receipt shows its tracking code at once; its QR code (some 12 ms to encode)
+            # is drawn on the next turn of the event loop and appears a moment later.
+            self._receipt_qr = ""
+            if new.receipt.url:
+                QTimer.singleShot(
+                    0, self, functools.partial(self._draw_receipt_qr, new.receipt.url)
+                )
         if new.review != old.review or language_changed:
             review = [self._review_row(r) for r in new.review.rows]
             if review:
@@ -223,6 +235,12 @@ class KioskBridge(QObject):
             "lines": [self._w.review_line(line) for line in row.lines],
             "problem": say(row.problem[0], row.problem[1]) if row.problem else "",
         }
+
+    def _draw_receipt_qr(self, url: str) -> None:
+        if self._stopped or self._views.receipt.url != url:
+            return  # the voter has gone, or another receipt is showing
+        self._receipt_qr = self.qr(url)
+        self.receiptChanged.emit()
 
     def qr(self, text: str) -> str:
         """A QR code for the screen ("" for no text); the bench wraps it to time it."""
@@ -446,7 +464,7 @@ class KioskBridge(QObject):
     secondsLeft = _g(int, overlayChanged, lambda b: b._views.overlay.seconds_left)
 
     receiptCode = _g(str, receiptChanged, lambda b: b._views.receipt.code)
-    receiptQr = _g(str, receiptChanged, lambda b: b.qr(b._views.receipt.url))
+    receiptQr = _g(str, receiptChanged, lambda b: b._receipt_qr)
     printNote = _g(str, receiptChanged, lambda b: say(b._views.receipt.print_key))
 
     staffName = _g(str, staffChanged, lambda b: b._views.staff.staff_name)

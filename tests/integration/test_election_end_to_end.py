@@ -199,8 +199,8 @@ def test_an_election_from_the_halls_to_the_verified_results(event: Event, tmp_pa
         tests = {k["name"]: k["test_ballots"] for k in reconciliation["kiosks"]}
         assert tests == {"Hall A": 4, "Hall B": 0, "Hall C": 4, "Online": 0}
         # Every source was enrolled after the 2017 opening: the published record says why.
-        late = {k["name"]: k["reason"] for k in reconciliation["late_enrolments"]}
-        assert late == dict.fromkeys(("Hall A", "Hall B", "Hall C", "Online"), LATE_REASON)
+        late_sources = {k["name"]: k["reason"] for k in reconciliation["late_enrolments"]}
+        assert late_sources == dict.fromkeys(("Hall A", "Hall B", "Hall C", "Online"), LATE_REASON)
 
         # The standard exports validate against NIST's published schemas.
         for name, schema in (
