@@ -24,16 +24,7 @@ class KnownFinding:
         return self.where in frames
 
 
-KNOWN: list[KnownFinding] = [
-    # F2: a query string that is not UTF-8 makes request.url fail in kiosk_auth (api.py).
-    KnownFinding("F2", "api", "UnicodeDecodeError", "starlette/datastructures.py"),
-    # F4: enrol-batch accepts a staff name longer than the package takes (kiosk/core/roll.py).
-    KnownFinding("F4", "enrol_csv", "ContractBroken", "is longer than 200 characters"),
-    # F8: a number like 1e400 in a ledger answer: int(inf) raises OverflowError, which the
-    # parsers do not catch (kiosk/sync/client.py, ledger/verify/inclusion_proof.py).
-    KnownFinding("F8", "sync_answers", "OverflowError", "kiosk/sync/client.py"),
-    KnownFinding("F8", "proof_answer", "OverflowError", "ledger/verify/inclusion_proof.py"),
-]
+KNOWN: list[KnownFinding] = []
 SEEN: Counter[str] = Counter()
 
 

@@ -72,6 +72,9 @@ def add_voter(
     return entry
 
 
+STAFF_NAME_MAX = 200
+
+
 def add_staff(roll: dict[str, Any], card_key: bytes, role: str, name: str) -> dict[str, Any]:
     text = _check_card(roll, card_key)
     try:
@@ -82,6 +85,10 @@ def add_staff(roll: dict[str, Any], card_key: bytes, role: str, name: str) -> di
         ) from e
     if not name.strip():
         raise ElectionPackageError("a staff card needs the staff member's name")
+    if len(name.strip()) > STAFF_NAME_MAX:  # the package reader's limit (election_parts.py)
+        raise ElectionPackageError(
+            f"a staff member's name is at most {STAFF_NAME_MAX} characters, not {len(name.strip())}"
+        )
     entry = {"card_key": text, "role": role, "name": name.strip()}
     roll.setdefault("staff", []).append(entry)
     return entry

@@ -214,7 +214,7 @@ class LedgerClient:
         doc = self._json(self._call("GET", path, params={"nonce": b64e(nonce)}))
         try:
             head = Head(int(doc["height"]), None if doc["hash"] is None else b64d(doc["hash"]))
-        except (KeyError, TypeError, ValueError, EncodingError) as e:
+        except (KeyError, TypeError, ValueError, OverflowError, EncodingError) as e:
             raise SyncError(f"malformed head answer: {e}") from e
         statement = head_statement(self.kiosk_id, head.height, head.hash, nonce)
         self._check_signed(statement, doc, "this kiosk's chain")
@@ -242,7 +242,7 @@ class LedgerClient:
                 if rejected is None
                 else (rejected["height"], str(rejected["reason"]), str(rejected["detail"])),
             )
-        except (KeyError, TypeError, ValueError, AttributeError) as e:
+        except (KeyError, TypeError, ValueError, OverflowError, AttributeError) as e:
             raise SyncError(f"malformed upload answer: {e}") from e
         statement = upload_statement(self.kiosk_id, answer.head_height, answer.leaves, nonce)
         self._check_signed(statement, doc, "this upload")
@@ -289,7 +289,7 @@ class LedgerClient:
                 b64d(doc["block"]),
                 str(doc["checkpoint"]),
             )
-        except (KeyError, TypeError, ValueError, EncodingError) as e:
+        except (KeyError, TypeError, ValueError, OverflowError, EncodingError) as e:
             raise SyncError(f"malformed inclusion answer: {e}") from e
 
     def inclusion_range(self, first: int, count: int, size: int) -> list[list[bytes]]:

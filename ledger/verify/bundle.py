@@ -119,15 +119,28 @@ def verify_bundle(
     return checks
 
 
+def _closure(doc: dict[str, Any]) -> Closure:
+    """close.json as the ledger writes it; anything else is refused with what is wrong."""
+    fields = {"closed_at": str, "size": int, "checkpoint": str, "statement": str, "waivers": dict}
+    if set(doc) != set(fields):
+        raise BundleError(f"close.json has the fields {sorted(doc)}, not {sorted(fields)}")
+    for field, kind in fields.items():
+        if not isinstance(doc[field], kind) or isinstance(doc[field], bool):
+            raise BundleError(f"close.json: {field} is not a {kind.__name__}")
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in doc["waivers"].items()):
+        raise BundleError("close.json: waivers must map kiosk ids to reasons")
+    return Closure(**doc)
+
+
 class _Bundle:
     def __init__(self, z: zipfile.ZipFile, authority: str | None, log_key: str | None) -> None:
         self.z = z
         self.authority_text = (authority or self._text("authority.txt")).strip()
         self.log_key_text = (log_key or self._text("log-key.txt")).strip()
         self.package: ElectionPackage | None = None
-        self.results: dict[str, Any] = self._json("results.json")
-        self.close = Closure(**self._json("close.json"))
-        self.sources: list[dict[str, Any]] = self._json("sources.json")
+        self.results: dict[str, Any] = self._json_of("results.json", dict)
+        self.close = _closure(self._json_of("close.json", dict))
+        self.sources: list[dict[str, Any]] = self._json_of("sources.json", list)
         self.counted: Counter[str] = Counter()  # per source, by the policy
         self.counted_total = 0
         self.set_aside: set[int] = set()  # leaf indexes of ballots the policy does not count
@@ -145,6 +158,15 @@ class _Bundle:
             return self.z.read(name).decode()
         except KeyError as e:
             raise BundleError(f"the bundle has no {name}") from e
+        except UnicodeDecodeError as e:
+            raise BundleError(f"{name} in the bundle is not UTF-8 text") from e
+
+    def _json_of(self, name: str, kind: type) -> Any:
+        """A JSON member that must be an object (``dict``) or an array (``list``)."""
+        value = self._json(name)
+        if not isinstance(value, kind):
+            raise BundleError(f"{name} in the bundle is not a JSON {kind.__name__}")
+        return value
 
     def _json(self, name: str) -> Any:
         try:

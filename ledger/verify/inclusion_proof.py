@@ -36,7 +36,7 @@ def verify_inclusion_answer(
         raw = b64d(answer["block"], name="block")
         index, size = int(answer["leaf_index"]), int(answer["size"])
         proof = [b64d(h, length=32, name="proof hash") for h in answer["proof"]]
-    except (KeyError, TypeError, ValueError, EncodingError) as e:
+    except (KeyError, TypeError, ValueError, OverflowError, EncodingError) as e:
         raise VerificationError(f"the ledger's answer is malformed: {e}") from e
     if size != checkpoint.size:
         raise VerificationError(

@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Body, Depends, FastAPI, Header, Query, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hanpyo_assets import ASSETS
 from kiosk.core.crypto import SigningKey
@@ -111,6 +113,14 @@ def create_app(ledger: Ledger, published: Path | None = None, *, dev: bool = Fal
         where = sorted({".".join(str(p) for p in err.get("loc", ())) for err in e.errors()})
         return _error(LedgerError("bad_request", f"invalid fields: {', '.join(where)}"))
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, e: StarletteHTTPException) -> Response:
+        if e.status_code == 400:
+            # FastAPI's own answer to a body it cannot decode (not UTF-8, say): refused in the
+            # ledger's shape, {"reason", "detail"}, like every other refusal.
+            return _error(LedgerError("bad_request", "the request body is not UTF-8 JSON"))
+        return await http_exception_handler(request, e)
+
     def enrolled_key(kiosk_id: str) -> bytes:
         source = ledger.source(kiosk_id)
         if source is None:
@@ -139,10 +149,16 @@ def create_app(ledger: Ledger, published: Path | None = None, *, dev: bool = Fal
         body = await request.body()
         now = time.time()
         try:
+            # The path and the raw query as sent: a query that is not UTF-8 is refused here,
+            # never decoded by request.url into an exception (fuzz finding F2).
+            query = request.scope.get("query_string", b"").decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise LedgerError("bad_request", "the query string is not UTF-8") from e
+        try:
             checked = verify_request(
                 authorization,
                 request.method,
-                request_target(request.url.path, request.url.query),
+                request_target(request.scope["path"], query),
                 body,
                 kiosk_id=kiosk_id,
                 origin=ledger.key.origin,

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from fuzz import targets_cli, targets_core, targets_ledger, targets_sync, world
-from fuzz.contract import ContractBroken
 from kiosk.core.checkpoint import NoteVerifier, open_note
 from kiosk.core.crypto import SigningKey, kiosk_id_for
 from kiosk.core.encoding import b64e, canonical_json, parse_json
@@ -78,7 +77,7 @@ def test_f3_an_integer_no_double_prints_as_is_still_refused() -> None:
 # decode it in kiosk_auth (ledger/web/api.py): in-process, an exception instead of a refusal.
 # `ledger serve` runs uvicorn with h11, which refuses such a request line with 400 before the
 # app sees it; this test keeps it so. Served by an ASGI server that passes raw bytes through
-# (uvicorn with httptools), the app would answer 500. Routed to the owner of api.py.
+# (uvicorn with httptools), the app answered 500; kiosk_auth now reads the raw query and refuses it.
 
 
 def _raw_request(server: LedgerServer, head: bytes, body: bytes) -> int:
@@ -105,13 +104,10 @@ def test_f2_the_ledger_refuses_a_query_string_that_is_not_utf8(
 
 # F4: `kiosk cards enrol-batch` takes a staff name of any length into the roll, but the election
 # package refuses names over 200 characters: the enrolment office learns of it only when the
-# authority builds the package. The check belongs in kiosk/core/roll.py (add_staff), which is
-# not this change's to edit: routed to its owner.
+# authority builds the package. add_staff (kiosk/core/roll.py) now refuses what the package
+# would refuse.
 
 
-@pytest.mark.xfail(
-    strict=True, raises=ContractBroken, reason="F4, in kiosk/core/roll.py: routed to its owner"
-)
 def test_f4_enrol_batch_refuses_a_staff_name_the_package_would_refuse() -> None:
     key = b64e(SigningKey(bytes(range(32))).public_key)
     rows = [{"name": "A" * 201, "role": "poll_worker", "card_key": key}]
@@ -186,12 +182,9 @@ def test_f6_a_heartbeat_that_is_not_utf8_is_refused_and_the_next_one_stored(
 
 # F7 (schemathesis): a JSON body FastAPI cannot decode gets FastAPI's own 400 {"detail": ...},
 # which is neither in the OpenAPI document nor in the ledger's refusal shape {"reason", "detail"}
-# that kiosks and scripts read. Routed to the owner of ledger/web/api.py.
+# that kiosks and scripts read. The API now answers it in the ledger's shape (422 bad_request).
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason="F7, in ledger/web/api.py: routed to its owner"
-)
 def test_f7_a_body_that_is_not_utf8_gets_a_refusal_in_the_ledgers_shape(
     tmp_path: Path, election: SyntheticElection
 ) -> None:
@@ -219,13 +212,10 @@ def test_f7_a_body_that_is_not_utf8_gets_a_refusal_in_the_ledgers_shape(
 # thread ends, and the kiosk stops syncing until it restarts. head() parses before it checks
 # the log key's signature, so anything that can answer for the ledger can do it. In `ledger
 # verify-proof` (ledger/verify/inclusion_proof.py) it is a traceback instead of a refusal.
-# Found by the sync_answers target once it mutated with fuzz/json.dict. Routed to the owners
-# of both files: catch OverflowError too (or read the numbers with the strict Reader).
+# Found by the sync_answers target once it mutated with fuzz/json.dict. Both parsers now catch
+# OverflowError with the rest: a refused answer, never an ended worker or a traceback.
 
 
-@pytest.mark.xfail(
-    strict=True, raises=OverflowError, reason="F8, in kiosk/sync/client.py: routed to its owner"
-)
 @pytest.mark.parametrize("call", ["head", "upload"])
 def test_f8_a_ledger_answer_with_1e400_is_refused_by_the_sync_client(call: str) -> None:
     body = b'{"height": 1e400, "hash": null, "accepted": 1e400, "already_had": 0, "head_height": 0,'
@@ -233,9 +223,6 @@ def test_f8_a_ledger_answer_with_1e400_is_refused_by_the_sync_client(call: str) 
     targets_sync.sync_answers(targets_sync.sync_seed(call, 200, body))
 
 
-@pytest.mark.xfail(
-    strict=True, raises=OverflowError, reason="F8, in ledger/verify/inclusion_proof.py: routed"
-)
 def test_f8_an_inclusion_answer_with_1e400_is_refused_by_verify_proof() -> None:
     answer = json.loads(targets_ledger.proof_answer_seed(2, 8))
     raw = json.dumps(answer | {"leaf_index": "INF"}).replace('"INF"', "1e400")
@@ -245,15 +232,10 @@ def test_f8_an_inclusion_answer_with_1e400_is_refused_by_verify_proof() -> None:
 # F9 (found while scoping a bundle target, not by a campaign): `ledger verify-bundle`, which
 # observers run on a bundle anyone may hand them, reads its members without guarding their
 # form: a close.json that is not an object, or a member that is not UTF-8, is a TypeError or a
-# UnicodeDecodeError with a traceback instead of a failed check. Routed to the owner of
-# ledger/verify/bundle.py (_Bundle.__init__ and _text).
+# UnicodeDecodeError with a traceback instead of a failed check. _Bundle now refuses a
+# malformed member with a BundleError that names it.
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(TypeError, UnicodeDecodeError),
-    reason="F9, in ledger/verify/bundle.py: routed to its owner",
-)
 @pytest.mark.parametrize(
     "members",
     [
