@@ -258,17 +258,26 @@ def check_schedule(signed: SignedBlock, opens: str, closes: str) -> None:
     block = signed.block
     if block.kind is not BlockKind.BALLOT:
         return
-    dated = _minute(block.time)
-    earliest = datetime.fromisoformat(opens).astimezone(UTC).replace(second=0, microsecond=0)
-    latest = datetime.fromisoformat(closes).astimezone(UTC)
-    if dated < earliest:
-        raise ChainError(
-            block.height, "before_opening", f"is dated {block.time}, before the opening {opens}"
-        )
-    if dated > latest:
-        raise ChainError(
-            block.height, "after_closing", f"is dated {block.time}, after the close {closes}"
-        )
+    match schedule_fault(block.time, opens, closes):
+        case "before_opening":
+            raise ChainError(
+                block.height, "before_opening", f"is dated {block.time}, before the opening {opens}"
+            )
+        case "after_closing":
+            raise ChainError(
+                block.height, "after_closing", f"is dated {block.time}, after the close {closes}"
+            )
+
+
+def schedule_fault(time: str, opens: str, closes: str) -> str | None:
+    """Why an official ballot dated ``time`` (a block time) is outside the schedule, or None:
+    the one rule the kiosk applies before casting and every verifier after."""
+    dated = _minute(time)
+    if dated < datetime.fromisoformat(opens).astimezone(UTC).replace(second=0, microsecond=0):
+        return "before_opening"
+    if dated > datetime.fromisoformat(closes).astimezone(UTC):
+        return "after_closing"
+    return None
 
 
 def _minute(time: str) -> datetime:

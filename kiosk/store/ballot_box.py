@@ -16,7 +16,7 @@ from kiosk.core.bodies import (
     session_pause_body,
     session_resume_body,
 )
-from kiosk.core.chain import ChainState, Mode, Session
+from kiosk.core.chain import ChainState, Mode, Session, schedule_fault
 from kiosk.core.election import ElectionPackage, Voter
 from kiosk.core.errors import StateError
 from kiosk.store.chain_store import ChainStore
@@ -96,12 +96,14 @@ class BallotBox:
         return CastReceipt(signed.tracking_code, signed.block.height, kind is BlockKind.TEST_BALLOT)
 
     def _check_schedule(self) -> None:
-        """An official ballot is cast only while the election is open by its schedule: the
-        ledger and every verifier refuse one dated outside it (kiosk/core/chain.py)."""
+        """An official ballot is cast only while the election is open by its schedule, and
+        only if the time its block will carry is in it too: the ledger and every verifier
+        refuse one dated outside it (kiosk/core/chain.py). A block is dated at the later of
+        the clock and the chain's last block, so a clock that once ran ahead (past the close)
+        would date every later ballot after the close: refused here, with the clock named, so
+        staff fix it before a voter is told their ballot is recorded."""
         now = datetime.now(UTC)
-        opens = datetime.fromisoformat(self.package.opens)
-        closes = datetime.fromisoformat(self.package.closes)
-        if now < opens.replace(second=0, microsecond=0):
+        if now < datetime.fromisoformat(self.package.opens).replace(second=0, microsecond=0):
             raise StateError(
                 f"the election opens at {self.package.opens}",
                 user_message=(
@@ -109,12 +111,24 @@ class BallotBox:
                     "Voting has not started yet. Please tell a staff member.",
                 ),
             )
-        if now >= closes:
+        if now >= datetime.fromisoformat(self.package.closes):
             raise StateError(
                 f"the election closed at {self.package.closes}",
                 user_message=(
                     "투표가 마감되었습니다. 진행 요원에게 알려 주세요.",
                     "Voting has closed. Please tell a staff member.",
+                ),
+            )
+        dated = self.store.next_block_time()
+        if schedule_fault(dated, self.package.opens, self.package.closes) is not None:
+            raise StateError(
+                f"the chain's last block is dated {self.state.time}, after the close: this "
+                "kiosk's clock ran ahead; a ballot now would be dated outside the schedule",
+                user_message=(
+                    "이 투표기의 시계에 문제가 있어 지금은 투표할 수 없습니다. "
+                    "진행 요원에게 알려 주세요.",
+                    "This kiosk's clock is wrong, so it cannot take votes now. "
+                    "Please tell a staff member.",
                 ),
             )
 

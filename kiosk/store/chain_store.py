@@ -268,6 +268,11 @@ class ChainStore:
             ).fetchone()
         return None if row is None else (int(row[0]), str(row[1]))
 
+    def next_block_time(self) -> str:
+        """The time the next block would carry: the later of the clock and the last block's
+        (a clock stepping back never breaks the chain)."""
+        return max(block_time(), self._state.time)
+
     # -- writing -------------------------------------------------------------------------------
     def append(
         self,
@@ -289,7 +294,7 @@ class ChainStore:
                 kiosk=self.kiosk_id,
                 height=state.next_height,
                 prev=state.head,
-                time=max(block_time(), state.time),
+                time=max(block_time(), state.time),  # as next_block_time
                 kind=kind,
                 body=dict(body),
             )

@@ -195,13 +195,25 @@ class SyncWorker:
         if answer.rejected is not None:
             height, reason, detail = answer.rejected
             raise LedgerRefused(reason, f"block {height}: {detail}", 422)
-        note = answer.checkpoint or self.client.checkpoint()
-        checkpoint = self._trust(note)
-        proofs = self._prove(batch, answer.leaves, checkpoint)
-        leaves: dict[int, int | None] = {
-            b.block.height: answer.leaves.get(b.block.height) for b in batch
-        }
-        self.store.record_sync(leaves, note, checkpoint.size, _now(), proofs)
+        # Only what the ledger's signature covers counts as delivered: the head height it
+        # signed, never the unsigned "rejected" or status, which a network could strip.
+        held = [b for b in batch if b.block.height <= answer.head_height]
+        if held:
+            note = answer.checkpoint or self.client.checkpoint()
+            checkpoint = self._trust(note)
+            proofs = self._prove(held, answer.leaves, checkpoint)
+            leaves: dict[int, int | None] = {
+                b.block.height: answer.leaves.get(b.block.height) for b in held
+            }
+            self.store.record_sync(leaves, note, checkpoint.size, _now(), proofs)
+        if len(held) < len(batch):
+            first = batch[len(held)].block.height
+            raise LedgerRefused(
+                "not_held",
+                f"block {first}: the ledger's signed head is {answer.head_height}; this block "
+                "and the ones after it stay pending",
+                422,
+            )
 
     def _prove(
         self, batch: list[SignedBlock], leaves: dict[int, int], checkpoint: Checkpoint

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -52,7 +53,8 @@ class SessionSeal:
     def read(self, value: str | None, now: datetime) -> Session | None:
         """The session the cookie stands for, or None for a missing, forged or ended one."""
         parts = (value or "").split(".")
-        if len(parts) != 3 or not parts[1].isdigit() or len(parts[1]) > 12:
+        # ASCII digits only: str.isdigit() also takes "²", which int() then refuses.
+        if len(parts) != 3 or not re.fullmatch(r"[0-9]{1,12}", parts[1]):
             return None
         try:
             token_hash = b64d(parts[0], length=32)

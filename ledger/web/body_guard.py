@@ -16,7 +16,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ledger.rules.errors import LedgerError
 
 # The routes a kiosk signs; its id is in the path, so the source is known before the body.
-KIOSK_WRITE = re.compile(r"/v1/kiosks/(?P<kiosk>[^/]{1,64})/(?:blocks|nullifiers/check|heartbeat)")
+# Any id, however long: the route takes any, so the guard must too (an unknown id is refused
+# by the source check before the body, like any other).
+KIOSK_WRITE = re.compile(r"/v1/kiosks/(?P<kiosk>[^/]+)/(?:blocks|nullifiers/check|heartbeat)")
 _DIGITS = re.compile(r"[0-9]{1,15}")
 
 # Checks a kiosk write's header and source; raises LedgerError. It may read the database, so

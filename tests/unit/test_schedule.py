@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import kiosk.store.chain_store as chain_store
 from kiosk.core.chain import ChainVerifier, Mode
 from kiosk.core.crypto import SigningKey
 from kiosk.core.errors import ChainError, StateError
@@ -106,4 +107,24 @@ def test_the_kiosk_does_not_cast_an_official_ballot_outside_the_schedule(
         box.cast_ballot(voter, random_ballot(election.package, voter, random.Random(2)))
     assert said in refused.value.user_message[1]
     assert box.state.ballots == 0 and box.state.height == 2  # nothing was written
+    store.close()
+
+
+def test_a_kiosk_whose_clock_once_ran_past_the_close_does_not_cast(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A block is dated at the later of the clock and the last block, so a store written while
+    # the clock ran nine hours ahead (local time read as UTC) dates every later ballot after
+    # the close; the ledger would refuse it for good. The kiosk refuses to cast instead.
+    election = _election(closes="2099-12-31T18:00:00+09:00")
+    keys = provision(tmp_path / "keys")
+    monkeypatch.setattr(chain_store, "block_time", lambda: "2100-01-01T00:00Z")
+    store = official_store(tmp_path / "kiosk.db", keys.store_key, keys.kiosk_key, election.package)
+    monkeypatch.undo()  # the clock is right again
+    box = BallotBox(store, election.package)
+    voter = voter_of(election, "resident")
+    with pytest.raises(StateError) as refused:
+        box.cast_ballot(voter, random_ballot(election.package, voter, random.Random(3)))
+    assert "clock is wrong" in refused.value.user_message[1]
+    assert box.state.ballots == 0
     store.close()
