@@ -51,9 +51,13 @@ def enrol_csv(data: bytes) -> None:
         ask_admin_pin=False,
         timeout=0.0,
     )
+    real_wait = vars(cards)["wait_for_card"]
     vars(cards)["wait_for_card"] = _no_card  # the reader never gets a card
-    with contextlib.redirect_stdout(io.StringIO()):
-        done = accepted(lambda: cards._enrol_batch(args, "fuzz reader"), (HanpyoError,))
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            done = accepted(lambda: cards._enrol_batch(args, "fuzz reader"), (HanpyoError,))
+    finally:  # put the real one back: the test suite goes on in this process
+        vars(cards)["wait_for_card"] = real_wait
     if not roll.exists():
         return
     written = json.loads(roll.read_text("utf-8"))
