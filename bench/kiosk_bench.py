@@ -341,8 +341,8 @@ def notes() -> list[str]:
         f"p50 {_ms(percentile(seen['cast_qr'], 50)):.2f} ms; the code was drawn a median "
         f"{statistics.median(seen['cast_qr_calls']):.0f} time(s) before the receipt showed and "
         f"{statistics.median(seen['visit_qr_calls']):.0f} in the whole visit (the bridge "
-        "draws it afresh each time QML reads `vm.receiptQr`, and every `receiptChanged` signal "
-        "makes QML read it again). Both were measured by wrapping the instances' methods for these "
+        "draws it once per receipt, on the turn of the event loop after the receipt screen "
+        "shows). Both were measured by wrapping the instances' methods for these "
         "rounds."
     )
     lost = seen["references_lost"]

@@ -274,7 +274,7 @@ def run_visits(spec: dict[str, Any]) -> dict[str, Any]:
             return cast
 
         # Where a cast's time goes: the ballot box's cast_ballot, and the receipt's QR code,
-        # which the bridge draws afresh each time QML reads vm.receiptQr. Both are
+        # which the bridge draws once per receipt, after the screen shows. Both are
         # wrapped on the instances for these rounds only; no product code is changed.
         box = services.box
         assert box is not None
