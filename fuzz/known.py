@@ -24,12 +24,7 @@ class KnownFinding:
         return self.where in frames
 
 
-KNOWN: list[KnownFinding] = [
-    # F10: a query string that is not UTF-8 reaches Starlette's URL() (the slash redirect next
-    # to a route, request.url in a handler such as /admin/logout). In-process only: h11
-    # refuses such a request line. One fix at the edge ends every case.
-    KnownFinding("F10", "api", "UnicodeDecodeError", "starlette/datastructures.py"),
-]
+KNOWN: list[KnownFinding] = []
 SEEN: Counter[str] = Counter()
 
 

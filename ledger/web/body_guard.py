@@ -45,6 +45,13 @@ class RequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        try:  # at the edge, before routing: nothing later decodes a query that is not UTF-8
+            scope.get("query_string", b"").decode("utf-8")
+        except UnicodeDecodeError:
+            await self.render(LedgerError("bad_request", "the query string is not UTF-8"))(
+                scope, receive, send
+            )
+            return
         refusal = await self._refusal_before_body(scope)
         if refusal is not None:
             # Answered without reading the body; the server closes a connection whose request

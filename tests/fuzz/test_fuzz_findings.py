@@ -259,8 +259,8 @@ def test_f9_a_malformed_bundle_is_refused_with_a_reason(
 # fails one step earlier: Starlette's redirect_slashes builds a URL from it (UnicodeDecodeError
 # in starlette/datastructures.py), before any of the ledger's code runs. In-process only, like
 # F2: `ledger serve` (uvicorn with h11) refuses such a request line with 400 (test_f2_... keeps
-# it so). Routed to the owner of ledger/web: refuse a query string that is not UTF-8 at the
-# edge (the request guard middleware), before routing.
+# it so). The request guard now refuses a query string that is not UTF-8 at the edge, before
+# routing (422 bad_request).
 # The same query string on POST /admin/logout reaches request.url in ledger/web/admin.py.
 F10 = {
     "next-to-a-route": "tavsB9Q5XzFQXfTb5jFAkTI=",
@@ -268,9 +268,6 @@ F10 = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True, raises=UnicodeDecodeError, reason="F10, at the edge of ledger/web: routed"
-)
 @pytest.mark.parametrize("case", sorted(F10))
 def test_f10_a_query_that_is_not_utf8_is_refused_in_process(case: str) -> None:
     targets_ledger.api(_input(F10[case]))
