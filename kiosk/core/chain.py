@@ -249,35 +249,52 @@ def check_arrival(signed: SignedBlock, now: datetime) -> None:
         )
 
 
-def check_schedule(signed: SignedBlock, opens: str, closes: str) -> None:
-    """Refuse an official ballot dated outside the election's schedule (ISO times with their
-    offset, as the package states them). A block time is kept to the minute, so a ballot cast
-    in the minute the election opens is dated that minute: the opening is taken to the minute
-    too. Test ballots, mode and session blocks may be dated any time (staff test before the
-    opening)."""
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """The package's opening and close, parsed once: official ballots are dated inside them.
+
+    A block time is kept to the minute, so a ballot cast in the minute the election opens is
+    dated that minute: the opening is taken to the minute too."""
+
+    opens: datetime  # UTC, to the minute
+    closes: datetime  # UTC
+
+    @classmethod
+    def of(cls, opens: str, closes: str) -> Schedule:
+        """From the package's ISO times with their offset."""
+        start = datetime.fromisoformat(opens).astimezone(UTC).replace(second=0, microsecond=0)
+        return cls(start, datetime.fromisoformat(closes).astimezone(UTC))
+
+    def fault(self, time: str) -> str | None:
+        """Why an official ballot dated ``time`` (a block time) is outside the schedule, or
+        None: the one rule the kiosk applies before casting and every verifier after."""
+        dated = _minute(time)
+        if dated < self.opens:
+            return "before_opening"
+        if dated > self.closes:
+            return "after_closing"
+        return None
+
+
+def check_schedule(signed: SignedBlock, schedule: Schedule) -> None:
+    """Refuse an official ballot dated outside ``schedule``. Test ballots, mode and session
+    blocks may be dated any time (staff test before the opening)."""
     block = signed.block
     if block.kind is not BlockKind.BALLOT:
         return
-    match schedule_fault(block.time, opens, closes):
+    match schedule.fault(block.time):
         case "before_opening":
             raise ChainError(
-                block.height, "before_opening", f"is dated {block.time}, before the opening {opens}"
+                block.height,
+                "before_opening",
+                f"is dated {block.time}, before the opening {schedule.opens:%Y-%m-%dT%H:%MZ}",
             )
         case "after_closing":
             raise ChainError(
-                block.height, "after_closing", f"is dated {block.time}, after the close {closes}"
+                block.height,
+                "after_closing",
+                f"is dated {block.time}, after the close {schedule.closes.isoformat()}",
             )
-
-
-def schedule_fault(time: str, opens: str, closes: str) -> str | None:
-    """Why an official ballot dated ``time`` (a block time) is outside the schedule, or None:
-    the one rule the kiosk applies before casting and every verifier after."""
-    dated = _minute(time)
-    if dated < datetime.fromisoformat(opens).astimezone(UTC).replace(second=0, microsecond=0):
-        return "before_opening"
-    if dated > datetime.fromisoformat(closes).astimezone(UTC):
-        return "after_closing"
-    return None
 
 
 def _minute(time: str) -> datetime:
@@ -304,7 +321,7 @@ class ChainVerifier:
         state: ChainState | None = None,
         voted_here: Callable[[BlockKind, bytes], bool] | None = None,
         arrived_at: datetime | None = None,
-        schedule: tuple[str, str] | None = None,
+        schedule: Schedule | None = None,
     ) -> None:
         self.expected = (election, kiosk, package_hash, kiosk_key)
         self.state = state or ChainState()
@@ -320,7 +337,7 @@ class ChainVerifier:
         if self._arrived_at is not None:  # after the signature: a forged time is bad_signature
             check_arrival(signed, self._arrived_at)
         if self._schedule is not None:
-            check_schedule(signed, *self._schedule)
+            check_schedule(signed, self._schedule)
         if block.height == 0:
             _check_expected(state, *self.expected)
         if block.kind in (BlockKind.BALLOT, BlockKind.TEST_BALLOT):

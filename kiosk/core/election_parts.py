@@ -18,6 +18,8 @@ GroupId = NewType("GroupId", str)
 CategoryId = NewType("CategoryId", str)
 ContestId = NewType("ContestId", str)
 
+STAFF_NAME_MAX = 200  # characters in a staff member's name, on the roll and in the package
+
 
 class Channel(enum.StrEnum):
     KIOSK = "kiosk"
@@ -290,7 +292,7 @@ def read_roll_entry(r: Reader) -> RollEntry:
 
 
 def read_staff_entry(r: Reader) -> StaffEntry:
-    s = StaffEntry(_card_key(r), r.enum("role", StaffRole), r.text("name", max_len=200))
+    s = StaffEntry(_card_key(r), r.enum("role", StaffRole), r.text("name", max_len=STAFF_NAME_MAX))
     r.done()
     return s
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from kiosk.core.crypto import is_valid_ed25519_point
 from kiosk.core.election import StaffRole
+from kiosk.core.election_parts import STAFF_NAME_MAX
 from kiosk.core.encoding import b64e
 from kiosk.core.errors import ElectionPackageError
 
@@ -72,9 +73,6 @@ def add_voter(
     return entry
 
 
-STAFF_NAME_MAX = 200
-
-
 def add_staff(roll: dict[str, Any], card_key: bytes, role: str, name: str) -> dict[str, Any]:
     text = _check_card(roll, card_key)
     try:
@@ -85,7 +83,7 @@ def add_staff(roll: dict[str, Any], card_key: bytes, role: str, name: str) -> di
         ) from e
     if not name.strip():
         raise ElectionPackageError("a staff card needs the staff member's name")
-    if len(name.strip()) > STAFF_NAME_MAX:  # the package reader's limit (election_parts.py)
+    if len(name.strip()) > STAFF_NAME_MAX:  # what the package reader takes
         raise ElectionPackageError(
             f"a staff member's name is at most {STAFF_NAME_MAX} characters, not {len(name.strip())}"
         )

@@ -16,7 +16,7 @@ from kiosk.core.bodies import (
     session_pause_body,
     session_resume_body,
 )
-from kiosk.core.chain import ChainState, Mode, Session, schedule_fault
+from kiosk.core.chain import ChainState, Mode, Schedule, Session
 from kiosk.core.election import ElectionPackage, Voter
 from kiosk.core.errors import StateError
 from kiosk.store.chain_store import ChainStore
@@ -38,6 +38,7 @@ class BallotBox:
     def __init__(self, store: ChainStore, package: ElectionPackage) -> None:
         self.store = store
         self.package = package
+        self._schedule = Schedule.of(package.opens, package.closes)  # once, not per cast
 
     @property
     def state(self) -> ChainState:
@@ -103,7 +104,7 @@ class BallotBox:
         would date every later ballot after the close: refused here, with the clock named, so
         staff fix it before a voter is told their ballot is recorded."""
         now = datetime.now(UTC)
-        if now < datetime.fromisoformat(self.package.opens).replace(second=0, microsecond=0):
+        if now < self._schedule.opens:
             raise StateError(
                 f"the election opens at {self.package.opens}",
                 user_message=(
@@ -111,7 +112,7 @@ class BallotBox:
                     "Voting has not started yet. Please tell a staff member.",
                 ),
             )
-        if now >= datetime.fromisoformat(self.package.closes):
+        if now >= self._schedule.closes:
             raise StateError(
                 f"the election closed at {self.package.closes}",
                 user_message=(
@@ -119,8 +120,7 @@ class BallotBox:
                     "Voting has closed. Please tell a staff member.",
                 ),
             )
-        dated = self.store.next_block_time()
-        if schedule_fault(dated, self.package.opens, self.package.closes) is not None:
+        if self._schedule.fault(self.store.next_block_time()) is not None:
             raise StateError(
                 f"the chain's last block is dated {self.state.time}, after the close: this "
                 "kiosk's clock ran ahead; a ballot now would be dated outside the schedule",

@@ -114,13 +114,17 @@ class ChainStore:
             # Killed after the genesis commit but before the rename: finish the rename.
             # open() below verifies it is this kiosk's chain for this package.
             _publish_store(building, path)
-        if path.exists() and not _holds_a_block(path, store_key):
-            # Left by a kiosk older than atomic creation, killed while it made the store:
-            # it holds no block, so nothing recorded is lost by making it again.
+        if path.exists():
+            try:
+                return cls.open(path, store_key, kiosk_key, package)
+            except StoreDamagedError:
+                # Looked at only when the store does not open (the usual start opens it once):
+                # one left by a kiosk older than atomic creation, killed while it made the
+                # store, holds no block, so nothing recorded is lost by making it again.
+                if _holds_a_block(path, store_key):
+                    raise
             log.warning("%s was never finished (no genesis block); creating it again", path)
             _remove_store_files(path)
-        if path.exists():
-            return cls.open(path, store_key, kiosk_key, package)
         return cls.create(path, store_key, kiosk_key, package)
 
     @classmethod

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from kiosk.core.block import SignedBlock, decode_signed_block, verify_block
-from kiosk.core.chain import ChainState, ChainVerifier
+from kiosk.core.chain import ChainState, ChainVerifier, Schedule
 from kiosk.core.errors import BlockError, ChainError, VerificationError
 from kiosk.core.merkle import leaf_hash
 from ledger.store.ingest_rows import IngestRows, ingest_transaction
@@ -45,8 +45,7 @@ class IngestResult:
 class ElectionInfo:
     id: str
     package_hash: bytes
-    opens: str  # the schedule, as the package states it: official ballots are dated in it
-    closes: str
+    schedule: Schedule  # the package's: official ballots are dated in it
 
 
 def _now() -> str:
@@ -112,7 +111,7 @@ class _Batch:
             state=state,
             voted_here=self.rows.voted_here,
             arrived_at=self.now,
-            schedule=(self.election.opens, self.election.closes),
+            schedule=self.election.schedule,
         )
         rejection = None
         for raw in encoded_blocks:

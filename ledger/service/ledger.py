@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from kiosk.core.block import normalise_tracking_code
+from kiosk.core.chain import Schedule
 from kiosk.core.crypto import (
     SigningKey,
     is_valid_ed25519_point,
@@ -53,7 +54,7 @@ class Ledger:
         self.signed_package = record.signed
         schedule = json.loads(record.signed)["package"]["schedule"]  # verified when stored
         self.election = ElectionInfo(
-            record.id, record.package_hash, str(schedule["opens"]), str(schedule["closes"])
+            record.id, record.package_hash, Schedule.of(schedule["opens"], schedule["closes"])
         )
 
     # -- setting up ----------------------------------------------------------------------------

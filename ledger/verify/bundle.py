@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.core.block import BlockKind, body_bytes, decode_signed_block
-from kiosk.core.chain import ChainVerifier
+from kiosk.core.chain import ChainVerifier, Schedule
 from kiosk.core.checkpoint import NoteVerifier, verify_checkpoint
 from kiosk.core.crypto import kiosk_id_for
 from kiosk.core.election import ElectionPackage, verify_package
@@ -201,6 +201,7 @@ class _Bundle:
         keys = {s["kiosk"]: b64d(s["public_key"], length=32, name="key") for s in self.sources}
         channel = {s["kiosk"]: s["channel"] for s in self.sources}
         chains: dict[str, ChainVerifier] = {}
+        schedule = Schedule.of(package.opens, package.closes)
         with self.z.open("log.jsonl") as f:
             for index, line in enumerate(f):
                 raw = line.rstrip(b"\n")
@@ -229,7 +230,7 @@ class _Bundle:
                         kiosk=block.kiosk,
                         package_hash=package.package_hash,
                         kiosk_key=keys[block.kiosk],
-                        schedule=(package.opens, package.closes),
+                        schedule=schedule,
                     ),
                 )
                 try:

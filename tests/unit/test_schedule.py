@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import kiosk.store.chain_store as chain_store
-from kiosk.core.chain import ChainVerifier, Mode
+from kiosk.core.chain import ChainVerifier, Mode, Schedule
 from kiosk.core.crypto import SigningKey
 from kiosk.core.errors import ChainError, StateError
 from kiosk.store.ballot_box import BallotBox
@@ -50,7 +50,9 @@ def _chain(election: SyntheticElection, first: datetime, mode: Mode) -> ChainWri
 
 def _verify(election: SyntheticElection, writer: ChainWriter) -> None:
     package = election.package
-    verifier = ChainVerifier(election=package.id, schedule=(package.opens, package.closes))
+    verifier = ChainVerifier(
+        election=package.id, schedule=Schedule.of(package.opens, package.closes)
+    )
     for block in writer.blocks:
         verifier.add(block)
 
