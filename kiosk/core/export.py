@@ -147,11 +147,22 @@ def verify_export(
         verify_signature(Domain.EXPORT, kiosk_key, canonical_json(manifest.body()), signature)
     except VerificationError as e:
         raise ExportError(f"the manifest is not signed by kiosk {manifest.kiosk}") from e
-    expected = manifest.last - manifest.first + 1
-    if len(block_lines) != expected:
+    check_listed_blocks(manifest, block_lines)
+
+
+def check_listed_blocks(manifest: Manifest, block_lines: list[bytes]) -> None:
+    """``ExportError`` unless ``block_lines`` are exactly the blocks ``manifest`` lists: fewer
+    (the file was cut), more (added after the kiosk signed it) or others (altered)."""
+    listed = manifest.last - manifest.first + 1
+    if len(block_lines) < listed:
         raise ExportError(
-            f"the file holds {len(block_lines)} blocks, the manifest lists "
-            f"{expected}: it was truncated or extended"
+            f"the file holds {len(block_lines)} of the {listed} blocks its manifest lists "
+            f"(heights {manifest.first}..{manifest.last}): it was cut"
+        )
+    if len(block_lines) > listed:
+        raise ExportError(
+            f"the file holds {len(block_lines)} blocks, its manifest lists {listed}: "
+            "blocks were added after the kiosk signed it"
         )
     if blocks_digest(block_lines) != manifest.blocks_sha256:
         raise ExportError(

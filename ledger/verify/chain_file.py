@@ -16,7 +16,7 @@ from kiosk.core.errors import BlockError, HanpyoError
 from kiosk.core.export import (
     ExportError,
     Manifest,
-    blocks_digest,
+    check_listed_blocks,
     read_manifest,
     split_chain_file,
     verify_export,
@@ -79,23 +79,9 @@ def _check_manifest(line: bytes, block_lines: list[bytes], blocks: list[SignedBl
     which only a chain starting at its genesis block carries."""
     try:
         manifest, signature = read_manifest(line)
+        check_listed_blocks(manifest, block_lines)  # before the key: a cut file says so
     except ExportError as e:
         raise ChainFileError(str(e)) from e
-    listed = manifest.last - manifest.first + 1
-    if len(block_lines) < listed:
-        raise ChainFileError(
-            f"the file holds {len(block_lines)} of the {listed} blocks its manifest lists "
-            f"(heights {manifest.first}..{manifest.last}): it was cut"
-        )
-    if len(block_lines) > listed:
-        raise ChainFileError(
-            f"the file holds {len(block_lines)} blocks, its manifest lists {listed}: "
-            "blocks were added after the kiosk signed it"
-        )
-    if blocks_digest(block_lines) != manifest.blocks_sha256:
-        raise ChainFileError(
-            "the blocks differ from the ones the manifest lists: the file was altered"
-        )
     if manifest.first != 0:
         raise ChainFileError(
             f"this export holds blocks {manifest.first}..{manifest.last} only (the ones the "

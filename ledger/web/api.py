@@ -148,12 +148,9 @@ def create_app(ledger: Ledger, published: Path | None = None, *, dev: bool = Fal
     ) -> CheckedHeader:
         body = await request.body()
         now = time.time()
-        try:
-            # The path and the raw query as sent: a query that is not UTF-8 is refused here,
-            # never decoded by request.url into an exception (fuzz finding F2).
-            query = request.scope.get("query_string", b"").decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise LedgerError("bad_request", "the query string is not UTF-8") from e
+        # The path and the raw query as sent (the request guard refused a query that is not
+        # UTF-8 before routing: fuzz findings F2 and F10).
+        query = request.scope.get("query_string", b"").decode("utf-8")
         try:
             checked = verify_request(
                 authorization,
