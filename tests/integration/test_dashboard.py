@@ -105,11 +105,17 @@ def test_the_dashboard_puts_the_kiosks_needing_attention_first(
             assert "✗ 격리된 단말기 없음 · No kiosk quarantined" in dom
             assert "✓ 중복 처리 일치 · Duplicates add up" in dom
             assert f"Enrolled after the opening: C-1 격리 — {LATE_REASON}" in dom
+            # Browsers do not pass the page's font on to buttons and fields: "로그아웃" drew as
+            # empty boxes until they inherited it.
+            assert USES_KOREAN_FONT in str(browser.evaluate(BUTTON_FONT))
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             browser.screenshot(SCREENSHOTS / "ledger-dashboard.png")
 
 
 FONT = "document.documentElement.dataset.font"
+BUTTON_FONT = "getComputedStyle(document.querySelector('button')).fontFamily"
+FIELD_FONT = "getComputedStyle(document.querySelector('input')).fontFamily"
+USES_KOREAN_FONT = "Hanpyo Sans"
 LOADED = "document.readyState === 'complete'"
 
 
@@ -122,6 +128,10 @@ def sign_in(browser: Browser, server: LedgerServer, token: str) -> str:
     the page it ends on."""
     browser.open(f"{server.url}/admin/dashboard")
     browser.wait_for(f"location.pathname === '/admin/login' && {LOADED}")
+    assert USES_KOREAN_FONT in str(browser.evaluate(BUTTON_FONT))  # "로그인" on the button
+    assert USES_KOREAN_FONT in str(browser.evaluate(FIELD_FONT))
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    browser.screenshot(SCREENSHOTS / "ledger-login.png")
     # The mark tells the page we left from the one the form's answer loads.
     browser.evaluate(
         f"window.leaving = true; document.getElementById('token').value = {json.dumps(token)};"
