@@ -157,7 +157,7 @@ def check_listed_blocks(manifest: Manifest, block_lines: list[bytes]) -> None:
     if len(block_lines) < listed:
         raise ExportError(
             f"the file holds {len(block_lines)} of the {listed} blocks its manifest lists "
-            f"(heights {manifest.first}..{manifest.last}): it was cut"
+            f"(heights {manifest.first}..{manifest.last}): it was cut (truncated)"
         )
     if len(block_lines) > listed:
         raise ExportError(
