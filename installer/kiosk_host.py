@@ -35,13 +35,14 @@ LEAVE_FILE = "/run/hanpyo-kiosk/left"  # see kiosk_unit: the kiosk stays down wh
 # Xwayland, which it does not depend on); kbd: chvt; fonts-noto-cjk: Korean beside the font we
 # ship; polkitd: the rule that lets the kiosk user reach pcscd; gcc, swig, libpcsclite-dev
 # and python3-dev build pyscard; the rest are what Qt Quick loads on Wayland and libusb
-# for USB receipt printers.
+# for USB receipt printers; libsodium23 does protocol v2's group arithmetic (pysodium).
 PACKAGES = [
     "pcscd", "libccid", "cage", "xwayland", "kbd", "fonts-noto-cjk", "polkitd", "ca-certificates",
     "tzdata",
     "python3", "python3-venv", "python3-dev", "gcc", "swig", "libpcsclite-dev",
     "libgl1", "libegl1", "libxkbcommon0", "libfontconfig1", "libdbus-1-3", "libglib2.0-0",
     "libwayland-client0", "libwayland-cursor0", "libwayland-egl1", "libusb-1.0-0",
+    "libsodium23",
 ]  # fmt: skip
 
 

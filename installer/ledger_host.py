@@ -30,10 +30,11 @@ LOG_KEY = "hanpyo-log-key"
 SYSTEMD = "/etc/systemd/system"
 
 # python3-venv makes the environment; Pango and HarfBuzz let WeasyPrint print the report;
-# fonts-noto-cjk for Korean in it; postgresql-client brings pg_dump for the backups.
+# fonts-noto-cjk for Korean in it; postgresql-client brings pg_dump for the backups;
+# libsodium23 does protocol v2's group arithmetic (pysodium).
 PACKAGES = [
     "python3", "python3-venv", "ca-certificates", "libpango-1.0-0", "libpangoft2-1.0-0",
-    "libharfbuzz-subset0", "fonts-noto-cjk",
+    "libharfbuzz-subset0", "fonts-noto-cjk", "libsodium23",
 ]  # fmt: skip
 
 
