@@ -34,6 +34,8 @@ class Domain(enum.Enum):
     REQUEST = b"hanpyo/request/v1\n"  # the replayable first format; no longer accepted
     REQUEST_V2 = b"hanpyo/request/v2\n"  # bound to one ledger, with a nonce (request.py)
     LEDGER_ANSWER = b"hanpyo/ledger-answer/v1\n"  # the ledger's log key over an answer
+    CEREMONY = b"hanpyo/ceremony/v2\n"  # a trustee's key-ceremony message (ceremony.py)
+    DECRYPTION = b"hanpyo/decryption/v2\n"  # a trustee's signed decryption shares
 
 
 @dataclass(frozen=True, slots=True)
