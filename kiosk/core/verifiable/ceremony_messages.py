@@ -42,6 +42,7 @@ class CeremonyError(VerificationError):
     def __init__(self, detail: str, *, trustee: int | None = None) -> None:
         super().__init__(detail if trustee is None else f"trustee {trustee}: {detail}")
         self.trustee = trustee
+        self.reason = detail  # without the trustee's name in front
 
 
 class BadShare(CeremonyError):
@@ -50,7 +51,6 @@ class BadShare(CeremonyError):
     def __init__(self, sender: int, detail: str) -> None:
         super().__init__(detail, trustee=sender)
         self.sender = sender
-        self.reason = detail
 
 
 @dataclass(frozen=True, slots=True)

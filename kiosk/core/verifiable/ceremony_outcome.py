@@ -151,7 +151,7 @@ def _commitments(
         try:
             commitments[i] = tuple(check_commitments(message, setup))
         except CeremonyError as error:
-            disqualified[i] = error.detail.removeprefix(f"trustee {i}: ")
+            disqualified[i] = error.reason
     return commitments
 
 
@@ -170,7 +170,7 @@ def _check_shares(
         try:
             check_shares_message(message, setup)
         except CeremonyError as error:
-            disqualified[i] = error.detail.removeprefix(f"trustee {i}: ")
+            disqualified[i] = error.reason
 
 
 def _complaints(

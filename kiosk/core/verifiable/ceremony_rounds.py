@@ -224,12 +224,11 @@ def open_share(
     sender = message.sender
     if sender == me:
         raise CeremonyError("a trustee does not open their own shares", trustee=me)
+    _expect(message, "shares", setup)  # a forged message is nobody's share: no complaint
     try:
         sealed = check_shares_message(message, setup)[me]
     except CeremonyError as error:
-        if error.trustee != sender:
-            raise
-        raise BadShare(sender, error.detail) from error
+        raise BadShare(sender, error.reason) from error
     try:
         plaintext = box_secret.open(sealed)
     except HanpyoError as error:
