@@ -329,3 +329,21 @@ def test_setup_messages_and_shares_survive_their_files_and_secrets_stay_out_of_p
     assert all(str(a) not in repr(polynomial) for a in polynomial.coefficients)
     with pytest.raises(EncodingError):
         TrusteeShare.from_json({**share.to_json(), "share": "00" * 31})
+
+
+def test_a_message_has_one_spelling() -> None:
+    ceremony = simulated_ceremony(3, 2)
+    message = ceremony.commitments()[0].to_json()
+    for changed in (
+        {**message, "signature": message["signature"].upper()},
+        {**message, "sender": "1"},
+        {**message, "kind": "gossip"},
+    ):
+        with pytest.raises(EncodingError):
+            SignedMessage.from_json(changed)
+    body = dict(message["body"])
+    body["commitments"] = [body["commitments"][0].upper(), *body["commitments"][1:]]
+    one = ceremony.trustee(1)
+    upper = SignedMessage.sign("commitments", 1, body, one.signing_key, ceremony.setup)
+    with pytest.raises(CeremonyError, match="commitment 0: not lowercase hexadecimal"):
+        check_commitments(upper, ceremony.setup)

@@ -169,3 +169,13 @@ def test_a_decryption_share_survives_its_file() -> None:
         DecryptionShare.from_json({**share.to_json(), "share": "ff" * 32})
     with pytest.raises(EncodingError):
         DecryptionShare.from_json({**share.to_json(), "trustee": True})
+
+
+def test_decryption_keeps_the_ceremony_threshold(
+    ceremony: tuple[CeremonyOutcome, dict[int, TrusteeShare], bytes],
+) -> None:
+    outcome, shares, base_hash = ceremony
+    ciphertexts = [encrypt(1, outcome.election_key)[0]]
+    made = published(outcome, shares, base_hash, ciphertexts, (1, 2))
+    with pytest.raises(DecryptionError, match="threshold is 3, not 2"):
+        decrypt_all(ciphertexts, made, outcome, 2, 10, base_hash, CONTEXT)

@@ -92,7 +92,10 @@ class TrusteeIdentity:
         if not isinstance(index, int) or isinstance(index, bool):
             raise EncodingError("a trustee's index is an integer")
         return TrusteeIdentity(
-            index, _text(value["name"], "name"), _hex(value["signing_key"]), _hex(value["box_key"])
+            index,
+            _text(value["name"], "name"),
+            strict_hex(value["signing_key"], "signing key"),
+            strict_hex(value["box_key"], "box key"),
         )
 
 
@@ -237,7 +240,7 @@ class SignedMessage:
             raise EncodingError("a message's sender is a trustee's index")
         if not isinstance(body, dict):
             raise EncodingError("a message's body is an object")
-        return SignedMessage(kind, sender, body, _hex(value["signature"]))
+        return SignedMessage(kind, sender, body, strict_hex(value["signature"], "signature"))
 
 
 def _signed(kind: str, sender: int, body: dict[str, Any], setup: CeremonySetup) -> bytes:
@@ -253,10 +256,14 @@ def _text(value: object, what: str) -> str:
     return value
 
 
-def _hex(value: object) -> bytes:
-    if not isinstance(value, str):
-        raise EncodingError("expected hexadecimal text")
-    try:
-        return bytes.fromhex(value)
-    except ValueError as error:
-        raise EncodingError("expected hexadecimal text") from error
+def strict_hex(value: object, what: str = "value") -> bytes:
+    """Bytes written as lowercase hexadecimal, the one spelling the protocol writes (so a
+    message has one encoding); anything else refused."""
+    if isinstance(value, str):
+        try:
+            data = bytes.fromhex(value)
+        except ValueError:
+            data = None
+        if data is not None and data.hex() == value:
+            return data
+    raise EncodingError(f"{what}: not lowercase hexadecimal")

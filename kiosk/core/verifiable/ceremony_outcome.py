@@ -25,6 +25,7 @@ from kiosk.core.verifiable.ceremony_messages import (
     CeremonyError,
     CeremonySetup,
     SignedMessage,
+    strict_hex,
 )
 from kiosk.core.verifiable.ceremony_rounds import (
     check_commitments,
@@ -329,10 +330,7 @@ class TrusteeShare:
 
 
 def _setup_hash(value: object) -> bytes:
-    try:
-        data = bytes.fromhex(value) if isinstance(value, str) else b""
-    except ValueError:
-        data = b""
+    data = strict_hex(value, "the ceremony of a trustee's share")
     if len(data) != SETUP_HASH_BYTES:
-        raise EncodingError("a trustee's share names its ceremony by a 32-byte hash in hex")
+        raise EncodingError("a trustee's share names its ceremony by a 32-byte hash")
     return data

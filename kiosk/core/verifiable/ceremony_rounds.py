@@ -32,6 +32,7 @@ from kiosk.core.verifiable.ceremony_messages import (
     CeremonyError,
     CeremonySetup,
     SignedMessage,
+    strict_hex,
 )
 from kiosk.core.verifiable.group import (
     ORDER,
@@ -148,7 +149,10 @@ def check_commitments(message: SignedMessage, setup: CeremonySetup) -> list[Poin
             raise EncodingError("commitments and proofs are lists")
         if not len(raw) == len(proofs) == setup.threshold:
             raise EncodingError(f"{setup.threshold} commitments and proofs are needed")
-        commitments = [Point.from_hex(k, what=f"commitment {t}") for t, k in enumerate(raw)]
+        commitments = [
+            Point.decode(strict_hex(k, f"commitment {t}"), what=f"commitment {t}")
+            for t, k in enumerate(raw)
+        ]
         base_hash = setup.base_hash()
         for t, (k, proof) in enumerate(zip(commitments, proofs, strict=True)):
             response = ChallengeResponse.from_json(proof, what=f"proof of coefficient {t}")
@@ -199,8 +203,8 @@ def check_shares_message(message: SignedMessage, setup: CeremonySetup) -> dict[i
     sealed: dict[int, bytes] = {}
     for key, value in shares.items():
         try:
-            data = bytes.fromhex(value) if isinstance(value, str) else b""
-        except ValueError:
+            data = strict_hex(value)
+        except EncodingError:
             data = b""
         if len(data) != SEALED_SHARE_BYTES:
             raise CeremonyError(
@@ -314,7 +318,7 @@ def check_reveal(
         if recipient is None or recipient == sender:
             raise BadShare(sender, f"reveal: a share for {key!r}")
         try:
-            share = scalar_from_hex(value, what="revealed share")
+            share = scalar_from_bytes(strict_hex(value), what="revealed share")
         except EncodingError as error:
             raise BadShare(
                 sender, f"reveal: the share for trustee {key} is not a scalar"

@@ -208,6 +208,10 @@ def decrypt_all(
     """The plaintexts in 0..bound: every share verified first (a bad one names its trustee),
     then at least ``threshold`` trustees' shares per ciphertext combined, then the discrete
     logarithm taken."""
+    if isinstance(verification_keys, CeremonyOutcome) and threshold != verification_keys.threshold:
+        raise DecryptionError(
+            f"the ceremony's threshold is {verification_keys.threshold}, not {threshold}"
+        )
     keys = _keys(verification_keys)
     by_index: list[dict[int, Point]] = [{} for _ in ciphertexts]
     for share in shares:
