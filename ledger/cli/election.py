@@ -47,6 +47,14 @@ def add_election(sub: Subparsers) -> None:
         required=True,
         help="directory for the trustees' share files (created)",
     )
+    create.add_argument(
+        "--ceremony",
+        type=Path,
+        help="the trustees' key ceremony result (`ledger trustee collect`): checked, then "
+        "written beside the package as <out>.ceremony.json with K, the threshold, each "
+        "trustee and Z_j, and the transcript hash. Kiosks still seal ballots to the v1 "
+        "ballot key split into --shares; K is not yet used for ballots",
+    )
     create.add_argument("--ledger-url", default="http://127.0.0.1:8400")
     create.add_argument(
         "--tls-cert",
@@ -166,7 +174,10 @@ def _create(args: argparse.Namespace) -> int:
     }
     document.setdefault("sequence", 1)  # the election's first package
     package = read_package(document)  # every check before anything is written
+    record = _ceremony_record(args.ceremony, package.id) if args.ceremony else None
+    beside = args.out.with_name(args.out.stem + ".ceremony.json")
     existing = [p for p in [args.out, *args.shares.glob("trustee-*.txt")] if p.exists()]
+    existing += [beside] if record is not None and beside.exists() else []
     if existing:
         raise HanpyoError(
             f"{existing[0]} already exists; refusing to overwrite a package or a trustee's share"
@@ -178,7 +189,31 @@ def _create(args: argparse.Namespace) -> int:
     for path in paths:
         print(f"  {path}")
     print("the whole ballot key was never written anywhere")
+    if record is not None:
+        _write_new(beside, json.dumps(record, ensure_ascii=False, indent=1))
+        section = record["record"]
+        print(f"the trustees' ceremony: {beside}")
+        print(f"  election key K {section['election_key']}, any {section['threshold']} trustees")
+        print(f"  transcript hash {section['transcript_hash']}")
+        print(
+            "  K is not yet used for ballots: kiosks seal them to the v1 ballot key above, "
+            "and `ledger tally` opens them with its shares; K decrypts only what "
+            "`ledger trustee decrypt` is asked to"
+        )
     return 0
+
+
+def _ceremony_record(path: Path, election: str) -> dict[str, Any]:
+    """The checked ceremony result for ``election``, with the summary the record states."""
+    from ledger.service.ceremony_result import ceremony_section, verify_result
+
+    result = _load(path)
+    verified = verify_result(result)
+    if verified.setup.election_id != election:
+        raise HanpyoError(
+            f"the ceremony in {path} is for {verified.setup.election_id!r}, not {election!r}"
+        )
+    return dict(result) | {"record": ceremony_section(verified)}
 
 
 def _load(path: Path) -> Any:

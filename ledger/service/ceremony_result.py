@@ -1,0 +1,101 @@
+"""The ceremony's result as the organiser collects it and the package is made from it: the
+setup and every signed message (the transcript and each trustee's signed result). Anyone checks
+it from the file alone: every signature, the outcome recomputed (``evaluate``), and at least k
+qualified trustees who signed that very outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from kiosk.core.errors import EncodingError
+from kiosk.core.verifiable.ceremony import (
+    CeremonyError,
+    CeremonyOutcome,
+    CeremonySetup,
+    SignedMessage,
+    check_results,
+    evaluate,
+)
+from ledger.service.ceremony_mailbox import envelope, one_each, open_envelope
+from ledger.service.ceremony_medium import TrusteeToolError
+
+RESULT_FORMAT = "hanpyo-ceremony-result/v1"
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedCeremony:
+    setup: CeremonySetup
+    outcome: CeremonyOutcome
+    confirmed: tuple[int, ...]  # qualified trustees whose signed result is this outcome
+
+
+def collect_result(
+    setup: CeremonySetup, messages: Iterable[SignedMessage]
+) -> tuple[dict[str, Any], VerifiedCeremony]:
+    chosen = one_each(messages)
+    ordered = sorted(chosen.values(), key=lambda m: (m.kind, m.sender))
+    record = {
+        "format": RESULT_FORMAT,
+        "setup": setup.to_json(),
+        "messages": [envelope(setup, m) for m in ordered],
+    }
+    return record, verify_result(record)
+
+
+def verify_result(record: object) -> VerifiedCeremony:
+    """The checked ceremony in ``record``; TrusteeToolError says what does not hold."""
+    if not (isinstance(record, dict) and record.get("format") == RESULT_FORMAT):
+        raise _refused("this is not a ceremony result (collect it with `ledger trustee collect`)")
+    try:
+        setup = CeremonySetup.from_json(record.get("setup"))
+    except EncodingError as e:
+        raise _refused(f"its setup is damaged: {e}") from e
+    raw = record.get("messages")
+    if not isinstance(raw, list):
+        raise _refused("it holds no messages")
+    messages = [open_envelope(m, setup, f"message {n}") for n, m in enumerate(raw)]
+    one_each(messages)
+    try:
+        outcome = evaluate(setup, messages)
+        confirmed = check_results(setup, outcome, messages)
+    except CeremonyError as e:
+        raise _refused(str(e)) from e
+    signed = tuple(i for i in confirmed if i in outcome.qualified)
+    if len(signed) < setup.threshold:
+        raise _refused(
+            f"only {len(signed)} qualified trustees signed this result; {setup.threshold} must "
+            "(each trustee runs `ledger trustee finish`)"
+        )
+    return VerifiedCeremony(setup, outcome, signed)
+
+
+def ceremony_section(verified: VerifiedCeremony) -> dict[str, Any]:
+    """What the election's record states about its key: K, the threshold, each trustee's
+    identity and Z_j, who is qualified, and the transcript hash."""
+    outcome = verified.outcome
+    return {
+        "election_key": outcome.election_key.hex(),
+        "threshold": outcome.threshold,
+        "setup_hash": outcome.setup_hash.hex(),
+        "transcript_hash": outcome.transcript_hash.hex(),
+        "trustees": [
+            t.to_json()
+            | {
+                "verification_key": outcome.verification_keys[t.index].hex(),
+                "qualified": t.index in outcome.qualified,
+                "signed_result": t.index in verified.confirmed,
+            }
+            for t in verified.setup.trustees
+        ],
+        "disqualified": {str(i): why for i, why in sorted(outcome.disqualified.items())},
+    }
+
+
+def _refused(detail: str) -> TrusteeToolError:
+    return TrusteeToolError(
+        f"the ceremony result is refused: {detail}",
+        "키 생성 결과를 받아들일 수 없습니다. 이유를 확인하고 신탁인들과 다시 확인하세요.",
+        "The key ceremony's result is refused. Read why, and check with the trustees.",
+    )

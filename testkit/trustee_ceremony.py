@@ -1,0 +1,130 @@
+"""The trustees' key ceremony for tests and the demo: each trustee's `ledger trustee ...` as a
+separate process with its own medium, a decryption request with a close statement, and a
+cheating trustee's tampered messages (re-signed with that trustee's own key, as a trustee
+running a modified tool would send them)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from kiosk.core.checkpoint import NoteVerifier, sign_checkpoint, sign_note
+from kiosk.core.crypto import SigningKey, seal
+from kiosk.core.verifiable.ceremony import CeremonySetup, SignedMessage
+from kiosk.core.verifiable.elgamal import encrypt
+from kiosk.core.verifiable.group import Point, scalar_bytes
+from ledger.rules.close_statement import statement_text
+
+ROOT = Path(__file__).resolve().parents[1]
+LOG_ORIGIN = "ledger.test/ceremony"
+
+
+def trustee(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """One run of `ledger trustee ...` in a process of its own."""
+    return subprocess.run(
+        [sys.executable, "-m", "ledger.cli", "trustee", *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def ok(*args: str | Path) -> str:
+    done = trustee(*args)
+    assert done.returncode == 0, f"ledger trustee {args[0]}: {done.stdout}{done.stderr}"
+    return done.stdout
+
+
+def read_envelope(path: Path) -> dict[str, Any]:
+    value = json.loads(path.read_text("utf-8"))
+    assert isinstance(value, dict)
+    return value
+
+
+def _signing_key(medium: Path) -> SigningKey:
+    secret = json.loads((medium / "identity.secret.json").read_text("utf-8"))
+    return SigningKey(bytes.fromhex(secret["signing_key"]))
+
+
+def _rewrite(path: Path, setup: CeremonySetup, message: SignedMessage, medium: Path) -> None:
+    """``message`` re-signed with the key on ``medium``, written over ``path``."""
+    again = SignedMessage.sign(
+        message.kind, message.sender, message.body, _signing_key(medium), setup
+    )
+    value = read_envelope(path) | {"message": again.to_json()}
+    path.write_text(json.dumps(value, indent=1) + "\n", "utf-8")
+
+
+def send_bad_share(exchange: Path, setup: CeremonySetup, cheater: Path, victim: int) -> int:
+    """Replace the cheater's sealed share for ``victim`` by a sealed wrong value (correctly
+    framed, so only the check against the commitments catches it). Returns the wrong value."""
+    path = exchange / f"shares-{_index_of(setup, cheater)}.json"
+    message = SignedMessage.from_json(read_envelope(path)["message"])
+    me = message.sender
+    wrong = 12345
+    plaintext = (
+        setup.base_hash() + me.to_bytes(4, "big") + victim.to_bytes(4, "big") + scalar_bytes(wrong)
+    )
+    shares = dict(message.body["shares"])
+    shares[str(victim)] = seal(setup.trustee(victim).box_key, plaintext).hex()
+    _rewrite(path, setup, SignedMessage(message.kind, me, {"shares": shares}, b""), cheater)
+    return wrong
+
+
+def send_bad_reveal(exchange: Path, setup: CeremonySetup, cheater: Path, victim: int) -> None:
+    """The cheater answers the complaint by revealing the same wrong value."""
+    me = _index_of(setup, cheater)
+    message = SignedMessage("reveal", me, {"shares": {str(victim): scalar_bytes(12345).hex()}}, b"")
+    envelope = {
+        "hanpyo": "hanpyo-ceremony-message/v1",
+        "election": setup.election_id,
+        "setup": setup.base_hash().hex(),
+        "message": {},
+    }
+    path = exchange / f"reveal-{me}.json"
+    path.write_text(json.dumps(envelope) + "\n", "utf-8")
+    _rewrite(path, setup, message, cheater)
+
+
+def _index_of(setup: CeremonySetup, medium: Path) -> int:
+    public = _signing_key(medium).public_key
+    return next(t.index for t in setup.trustees if t.signing_key == public)
+
+
+def closed_election(election: str, log_key: SigningKey | None = None) -> tuple[dict[str, Any], str]:
+    """A close statement for ``election`` as `ledger election close` signs it (a checkpoint of
+    a frozen log and the statement, both signed by the log key), and the log key to publish."""
+    key = log_key or SigningKey.generate()
+    root = hashlib.sha256(b"the frozen log of " + election.encode()).digest()
+    checkpoint = sign_checkpoint(LOG_ORIGIN, 7, root, LOG_ORIGIN, key)
+    closed_at = "2026-11-22T18:00:00+00:00"
+    text = statement_text(election, 7, checkpoint, closed_at, {})
+    closure = {
+        "closed_at": closed_at,
+        "size": 7,
+        "checkpoint": checkpoint,
+        "statement": sign_note(text, LOG_ORIGIN, key),
+        "waivers": {},
+    }
+    return closure, NoteVerifier(LOG_ORIGIN, key.public_key).vkey
+
+
+def decryption_request(
+    election: str, election_key: str, transcript: str, values: list[int], closure: dict[str, Any]
+) -> dict[str, Any]:
+    """Encryptions of ``values`` under K, named for the election and ceremony, with the close
+    statement: what the trustees are asked to decrypt until part 2 puts ballots in the record."""
+    key = Point.from_hex(election_key)
+    return {
+        "format": "hanpyo-decryption-request/v1",
+        "election": election,
+        "transcript_hash": transcript,
+        "closure": closure,
+        "ciphertexts": [encrypt(v, key)[0].to_json() for v in values],
+    }
