@@ -317,7 +317,7 @@ def test_one_trustee_alone_is_a_ceremony_of_one() -> None:
 def test_setup_messages_and_shares_survive_their_files_and_secrets_stay_out_of_print() -> None:
     ceremony, _, shares = honest_ceremony(3, 2)
     setup = ceremony.setup
-    assert CeremonySetup.from_json(setup.to_json()) == setup
+    assert CeremonySetup.from_json(setup.to_bytes()) == setup
     again = CeremonySetup.from_json({**setup.to_json(), "threshold": 3})
     assert again.base_hash() != setup.base_hash()
     share = shares[2]

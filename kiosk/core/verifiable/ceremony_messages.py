@@ -145,6 +145,8 @@ class CeremonySetup:
 
     @staticmethod
     def from_json(value: object) -> CeremonySetup:
+        if isinstance(value, bytes | str):
+            value = parse_json(value)
         if not (isinstance(value, dict) and set(value) == {"election_id", "threshold", "trustees"}):
             raise EncodingError(
                 "a ceremony setup is an object with election_id, threshold, trustees"
@@ -159,6 +161,9 @@ class CeremonySetup:
             threshold,
             tuple(TrusteeIdentity.from_json(t) for t in trustees),
         )
+
+    def to_bytes(self) -> bytes:
+        return canonical_json(self.to_json())
 
     def base_hash(self) -> bytes:
         """H(``ceremony/setup``; canonical JSON of the setup), 32 bytes: what every proof's

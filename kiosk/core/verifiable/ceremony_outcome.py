@@ -65,14 +65,16 @@ class CeremonyOutcome:
     transcript_hash: bytes
 
     def result_body(self) -> dict[str, Any]:
-        """What every trustee signs in their ``result`` message, and the authority publishes."""
+        """What every trustee signs in their ``result`` message, and the authority publishes.
+
+        Only what any verifier recomputes exactly: the reasons for a disqualification are
+        words of this implementation, so they are shown, not signed."""
         return {
             "election_key": self.election_key.hex(),
             "verification_keys": {
                 str(j): z.hex() for j, z in sorted(self.verification_keys.items())
             },
             "qualified": list(self.qualified),
-            "disqualified": {str(i): why for i, why in sorted(self.disqualified.items())},
             "transcript": self.transcript_hash.hex(),
         }
 
