@@ -109,7 +109,7 @@ def test_another_key_or_election_refuses_the_proof(
         ("s1", None, r"permutation commitment \(t1\)"),
         ("s2", None, r"commitment chain's end \(t2\)"),
         ("s3", None, r"under the challenges \(t3\)"),
-        ("s4", 2, r"ciphertext equation t4 \(component 2\), α part"),
+        ("s4", 2, r"ciphertext equation t4 \(component 2\) does not hold"),
         ("s_hat", 3, r"commitment chain \(t̂ at 3\)"),
         ("s_prime", 0, r"\(t3\)"),
     ],

@@ -101,7 +101,7 @@ def _batch(
     batches: list[list[tuple[int, Sequence[Term]]]] = [[]]
     filled = 0
     for piece in pieces:
-        if filled >= target:
+        if filled > 0 and filled + len(piece[1]) > target:
             batches.append([])
             filled = 0
         batches[-1].append(piece)

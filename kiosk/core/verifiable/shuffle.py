@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from kiosk.core.errors import HanpyoError
 from kiosk.core.verifiable.bulk import Term, open_workers
@@ -55,6 +56,7 @@ __all__ = [
     "prove_shuffle",
     "random_permutation",
     "shuffle",
+    "shuffle_generators",
     "verify_shuffle",
 ]
 
@@ -104,12 +106,37 @@ def shuffle(
             combos.append([(1, ciphertext.beta), (nonce, key)])
     with open_workers(workers) as pool:
         points = pool.combine(combos)
-    pairs = [Ciphertext(points[i], points[i + 1]) for i in range(0, len(points), 2)]
+    pairs = _pairs(points)
     shuffled = [tuple(pairs[i * width : (i + 1) * width]) for i in range(size)]
     return shuffled, permutation, nonces
 
 
 # --- the proof (CHVote Algorithm 8.47 GenShuffleProof) -------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Witness:
+    """The prover's secrets beyond the shuffle's own: the permutation commitment's r, the
+    chain's r̂, and the proof's commitment randomness ω1, ω2, ω3, ω4 (per component), ω̂, ω'."""
+
+    r: list[int]
+    r_hat: list[int]
+    w1: int
+    w2: int
+    w3: int
+    w4: list[int]
+    w_hat: list[int]
+    w_prime: list[int]
+
+    @staticmethod
+    def draw(size: int, width: int) -> _Witness:
+        def many(count: int) -> list[int]:
+            return [random_scalar() for _ in range(count)]
+
+        return _Witness(
+            many(size), many(size), random_scalar(), random_scalar(), random_scalar(),
+            many(width), many(size), many(size),
+        )  # fmt: skip
 
 
 def prove_shuffle(
@@ -131,53 +158,27 @@ def prove_shuffle(
     _check_secrets(permutation, nonces, size, width)
     h, hs = shuffle_generators(size)
     statement = _statement(key, rows, shuffled_rows)
+    secret = _Witness.draw(size, width)
     with open_workers(workers) as pool:
-        # Algorithm 8.48: c_ψ(i) = r_ψ(i)·G + h_i.
-        r = [random_scalar() for _ in range(size)]
+        # Algorithm 8.48 GenPermutationCommitment: c_ψ(i) = r_ψ(i)·G + h_i.
         commitment_rows: list[list[Term]] = [[] for _ in range(size)]
         for i, j in enumerate(permutation):
-            commitment_rows[j] = [(r[j], G), (1, hs[i])]
+            commitment_rows[j] = [(secret.r[j], G), (1, hs[i])]
         commitment = pool.combine(commitment_rows)
         u = _position_challenges(base_hash, statement, commitment)
         u_tilde = [u[j] for j in permutation]
-        # Algorithm 8.49, in the direct form of 8.47 step 9: ĉ_i = r̂_i·G + ũ_i·ĉ_{i-1}
-        # = R_i·G + U_i·h, so every ĉ_i (and t̂_i) is independent of the others.
-        r_hat = [random_scalar() for _ in range(size)]
-        chain_r, chain_u = _chain_exponents(r_hat, u_tilde)
-        w1, w2, w3 = random_scalar(), random_scalar(), random_scalar()
-        w4 = [random_scalar() for _ in range(width)]
-        w_hat = [random_scalar() for _ in range(size)]
-        w_prime = [random_scalar() for _ in range(size)]
-        combos: list[list[Term]] = []
-        for i in range(size):  # ĉ_1..ĉ_N
-            combos.append([(chain_r[i + 1], G), (chain_u[i + 1], h)])
-        for i in range(size):  # t̂_i = ω̂_i·G + ω'_i·ĉ_{i-1}
-            combos.append(
-                [
-                    ((w_hat[i] + w_prime[i] * chain_r[i]) % ORDER, G),
-                    ((w_prime[i] * chain_u[i]) % ORDER, h),
-                ]
-            )
-        combos.append([(w3, G), *zip(w_prime, hs, strict=True)])  # t3
-        for k in range(width):  # t4 = −ω4·(G, K) + Σ ω'_i·ẽ_i, per component
-            combos.append(
-                [(-w4[k], G), *((w_prime[i], e[k].alpha) for i, e in enumerate(shuffled_rows))]
-            )
-            combos.append(
-                [(-w4[k], key), *((w_prime[i], e[k].beta) for i, e in enumerate(shuffled_rows))]
-            )
+        chain_r, chain_u = _chain_exponents(secret.r_hat, u_tilde)
+        combos = _prover_combinations(secret, h, hs, key, shuffled_rows, chain_r, chain_u)
         points = pool.combine(combos)
-    chain, t_hat = tuple(points[:size]), tuple(points[size : 2 * size])
-    t3 = points[2 * size]
-    t4 = tuple(
-        Ciphertext(points[2 * size + 1 + 2 * k], points[2 * size + 2 + 2 * k]) for k in range(width)
-    )
-    t1, t2 = base_mul(w1), base_mul(w2)
+    chain, t_hat, t3 = tuple(points[:size]), tuple(points[size : 2 * size]), points[2 * size]
+    t4 = tuple(_pairs(points[2 * size + 1 :]))
+    t1, t2 = base_mul(secret.w1), base_mul(secret.w2)
     c = challenge(
         _PROOF, base_hash, statement, _commitments(commitment, chain, t1, t2, t3, t4, t_hat)
     )
-    r_bar = sum(r) % ORDER
-    r_dot_u = sum(rj * uj for rj, uj in zip(r, u, strict=True)) % ORDER
+    # Step 11: r̄ = Σ r_j, r̂ = R_N, r = Σ r_j·u_j, r̃_k = Σ r̃_jk·u_j; then the responses.
+    r_bar = sum(secret.r) % ORDER
+    r_dot_u = sum(rj * uj for rj, uj in zip(secret.r, u, strict=True)) % ORDER
     r_tilde = [sum(nonces[j][k] * u[j] for j in range(size)) % ORDER for k in range(width)]
     return ShuffleProof(
         permutation_commitment=tuple(commitment),
@@ -187,12 +188,12 @@ def prove_shuffle(
         t3=t3,
         t4=t4,
         t_hat=t_hat,
-        s1=(w1 - c * r_bar) % ORDER,
-        s2=(w2 - c * chain_r[size]) % ORDER,
-        s3=(w3 - c * r_dot_u) % ORDER,
-        s4=tuple((w4[k] - c * r_tilde[k]) % ORDER for k in range(width)),
-        s_hat=tuple((w_hat[i] - c * r_hat[i]) % ORDER for i in range(size)),
-        s_prime=tuple((w_prime[i] - c * u_tilde[i]) % ORDER for i in range(size)),
+        s1=(secret.w1 - c * r_bar) % ORDER,
+        s2=(secret.w2 - c * chain_r[size]) % ORDER,
+        s3=(secret.w3 - c * r_dot_u) % ORDER,
+        s4=tuple((secret.w4[k] - c * r_tilde[k]) % ORDER for k in range(width)),
+        s_hat=tuple((secret.w_hat[i] - c * secret.r_hat[i]) % ORDER for i in range(size)),
+        s_prime=tuple((secret.w_prime[i] - c * u_tilde[i]) % ORDER for i in range(size)),
     )
 
 
@@ -204,6 +205,36 @@ def _chain_exponents(r_hat: list[int], u_tilde: list[int]) -> tuple[list[int], l
         chain_r.append((r_i + u_i * chain_r[-1]) % ORDER)
         chain_u.append((u_i * chain_u[-1]) % ORDER)
     return chain_r, chain_u
+
+
+def _prover_combinations(
+    secret: _Witness,
+    h: Point,
+    hs: list[Point],
+    key: Point,
+    shuffled_rows: Rows,
+    chain_r: list[int],
+    chain_u: list[int],
+) -> list[list[Term]]:
+    """ĉ_1..ĉ_N, t̂_1..t̂_N, t3, then t4 (α, β) per component, as linear combinations.
+
+    Algorithm 8.49 GenCommitmentChain, in the direct form of 8.47: ĉ_i = r̂_i·G + ũ_i·ĉ_{i-1}
+    = R_i·G + U_i·h and t̂_i = ω̂_i·G + ω'_i·ĉ_{i-1} = (ω̂_i + ω'_i·R_{i-1})·G + ω'_i·U_{i-1}·h,
+    so no position waits for the one before it and all of them spread over the workers.
+    """
+    size, width = len(hs), len(shuffled_rows[0])
+    w_prime = secret.w_prime
+    combos: list[list[Term]] = [[(chain_r[i + 1], G), (chain_u[i + 1], h)] for i in range(size)]
+    combos.extend(
+        [((secret.w_hat[i] + w_prime[i] * chain_r[i]) % ORDER, G), (w_prime[i] * chain_u[i], h)]
+        for i in range(size)
+    )
+    combos.append([(secret.w3, G), *zip(w_prime, hs, strict=True)])  # t3 = ω3·G + Σ ω'_i·h_i
+    for k in range(width):  # t4 = −ω4·(G, K) + Σ ω'_i·(α̃_ik, β̃_ik)
+        alphas, betas = _column(shuffled_rows, k)
+        combos.append([(-secret.w4[k], G), *zip(w_prime, alphas, strict=True)])
+        combos.append([(-secret.w4[k], key), *zip(w_prime, betas, strict=True)])
+    return combos
 
 
 # --- the check (CHVote Algorithm 8.51 CheckShuffleProof) -----------------------------------
@@ -225,55 +256,87 @@ def verify_shuffle(
         raise ProofError(_NAME, "the election key is the identity")
     h, hs = shuffle_generators(size)
     statement = _statement(key, rows, shuffled_rows)
-    commitment, chain = proof.permutation_commitment, proof.commitment_chain
-    u = _position_challenges(base_hash, statement, commitment)
-    c = challenge(
-        _PROOF,
-        base_hash,
-        statement,
-        _commitments(commitment, chain, proof.t1, proof.t2, proof.t3, proof.t4, proof.t_hat),
-    )
+    u = _position_challenges(base_hash, statement, proof.permutation_commitment)
+    hashed = (proof.permutation_commitment, proof.commitment_chain, proof.t1, proof.t2, proof.t3)
+    c = challenge(_PROOF, base_hash, statement, _commitments(*hashed, proof.t4, proof.t_hat))
+    with open_workers(workers) as pool:
+        points = pool.combine(_verifier_combinations(proof, rows, shuffled_rows, key, h, hs, c, u))
+    # t1 = c·c̄ + s1·G with c̄ = Σ c_j − Σ h_i.
+    t1 = (points[0] - points[1]) * c + base_mul(proof.s1)
+    found: list[Point | Ciphertext] = [t1, points[2], points[3]]
+    found += [*_pairs(points[4 : 4 + 2 * width]), *points[4 + 2 * width :]]
+    expected: list[Point | Ciphertext] = [proof.t1, proof.t2, proof.t3, *proof.t4, *proof.t_hat]
+    failed = [
+        name for name, e, f in zip(_equations(width, size), expected, found, strict=True) if e != f
+    ]
+    if failed and len(failed) == len(expected):
+        # Every equation involves the challenge, so this is what any change to the rows, the
+        # key, the base hash or a hashed commitment looks like.
+        raise ProofError(
+            _NAME,
+            "no equation holds: the rows, the key, the election or the proof's commitments "
+            "are not the ones that were proved",
+        )
+    if failed:
+        raise ProofError(_NAME, f"{failed[0]} does not hold")
+
+
+def _verifier_combinations(
+    proof: ShuffleProof,
+    rows: Rows,
+    shuffled_rows: Rows,
+    key: Point,
+    h: Point,
+    hs: list[Point],
+    c: int,
+    u: list[int],
+) -> list[list[Term]]:
+    """Σ c_j, Σ h_i, then the right-hand sides of t2, t3, t4 (α, β per component), t̂_1..t̂_N."""
+    commitment, chain, s_prime = proof.permutation_commitment, proof.commitment_chain, proof.s_prime
     u_product = 1
     for uj in u:
         u_product = u_product * uj % ORDER
     cu = [c * uj % ORDER for uj in u]
     combos: list[list[Term]] = [
-        [(1, cj) for cj in commitment],  # Σ c_j
-        [(1, hi) for hi in hs],  # Σ h_i
-        # t2: c·(ĉ_N − (Π u_j)·h) + s2·G
+        [(1, cj) for cj in commitment],
+        [(1, hi) for hi in hs],
+        # t2 = c·ĉ + s2·G with ĉ = ĉ_N − (Π u_j)·h
         [(c, chain[-1]), (-c * u_product, h), (proof.s2, G)],
-        # t3: c·Σ u_j·c_j + s3·G + Σ s'_i·h_i
-        [*zip(cu, commitment, strict=True), (proof.s3, G), *zip(proof.s_prime, hs, strict=True)],
+        # t3 = c·c̃ + s3·G + Σ s'_i·h_i with c̃ = Σ u_j·c_j
+        [*zip(cu, commitment, strict=True), (proof.s3, G), *zip(s_prime, hs, strict=True)],
     ]
-    for k in range(width):  # t4: c·Σ u_j·e_j − s4·(G, K) + Σ s'_i·ẽ_i, per component
-        combos.append(
-            [
-                *((cu[j], e[k].alpha) for j, e in enumerate(rows)),
-                (-proof.s4[k], G),
-                *((proof.s_prime[i], e[k].alpha) for i, e in enumerate(shuffled_rows)),
-            ]
-        )
-        combos.append(
-            [
-                *((cu[j], e[k].beta) for j, e in enumerate(rows)),
-                (-proof.s4[k], key),
-                *((proof.s_prime[i], e[k].beta) for i, e in enumerate(shuffled_rows)),
-            ]
-        )
-    previous = (h, *chain[:-1])
-    for i in range(size):  # t̂_i: c·ĉ_i + ŝ_i·G + s'_i·ĉ_{i-1}, with ĉ_0 = h
-        combos.append([(c, chain[i]), (proof.s_hat[i], G), (proof.s_prime[i], previous[i])])
-    with open_workers(workers) as pool:
-        points = pool.combine(combos)
-    c_bar = points[0] - points[1]
-    _expect(proof.t1, c_bar * c + base_mul(proof.s1), "the permutation commitment (t1)")
-    _expect(proof.t2, points[2], "the commitment chain's end (t2)")
-    _expect(proof.t3, points[3], "the permutation commitment under the challenges (t3)")
-    for k in range(width):
-        found = Ciphertext(points[4 + 2 * k], points[5 + 2 * k])
-        _expect_pair(proof.t4[k], found, f"the ciphertext equation t4 (component {k})")
-    for i in range(size):
-        _expect(proof.t_hat[i], points[4 + 2 * width + i], f"the commitment chain (t̂ at {i})")
+    for k in range(len(rows[0])):
+        # t4 = c·(Σ u_j·e_jk) − s4·(G, K) + Σ s'_i·ẽ_ik, α and β apart
+        (alphas, betas), (alphas_out, betas_out) = _column(rows, k), _column(shuffled_rows, k)
+        alpha_terms = [*zip(cu, alphas, strict=True), *zip(s_prime, alphas_out, strict=True)]
+        beta_terms = [*zip(cu, betas, strict=True), *zip(s_prime, betas_out, strict=True)]
+        combos.append([*alpha_terms, (-proof.s4[k], G)])
+        combos.append([*beta_terms, (-proof.s4[k], key)])
+    previous = (h, *chain[:-1])  # t̂_i = c·ĉ_i + ŝ_i·G + s'_i·ĉ_{i-1}, with ĉ_0 = h
+    combos.extend(
+        [(c, chain[i]), (proof.s_hat[i], G), (s_prime[i], previous[i])] for i in range(len(chain))
+    )
+    return combos
+
+
+def _equations(width: int, size: int) -> list[str]:
+    """The names of the equations, in the order they are checked."""
+    return [
+        "the permutation commitment (t1)",
+        "the commitment chain's end (t2)",
+        "the permutation commitment under the challenges (t3)",
+        *(f"the ciphertext equation t4 (component {k})" for k in range(width)),
+        *(f"the commitment chain (t̂ at {i})" for i in range(size)),
+    ]
+
+
+def _column(rows: Rows, k: int) -> tuple[list[Point], list[Point]]:
+    """The α and the β of component k of every row."""
+    return [row[k].alpha for row in rows], [row[k].beta for row in rows]
+
+
+def _pairs(points: Sequence[Point]) -> list[Ciphertext]:
+    return [Ciphertext(points[i], points[i + 1]) for i in range(0, len(points), 2)]
 
 
 def _verifier_shape(proof: ShuffleProof, rows: Rows, shuffled_rows: Rows) -> tuple[int, int]:
@@ -289,18 +352,6 @@ def _verifier_shape(proof: ShuffleProof, rows: Rows, shuffled_rows: Rows) -> tup
             _NAME, f"the proof is for {proof.size}×{proof.width} rows, not {size}×{width}"
         )
     return size, width
-
-
-def _expect(expected: Point, found: Point, what: str) -> None:
-    if expected != found:
-        raise ProofError(_NAME, f"{what} does not hold")
-
-
-def _expect_pair(expected: Ciphertext, found: Ciphertext, what: str) -> None:
-    if expected.alpha != found.alpha:
-        raise ProofError(_NAME, f"{what}, α part, does not hold")
-    if expected.beta != found.beta:
-        raise ProofError(_NAME, f"{what}, β part, does not hold")
 
 
 # --- shared by prover and verifier ---------------------------------------------------------
