@@ -94,10 +94,13 @@ def honest() -> tuple[Rows, list[tuple[Ciphertext, ...]], ShuffleProof]:
 def test_another_key_or_election_refuses_the_proof(
     honest: tuple[Rows, list[tuple[Ciphertext, ...]], ShuffleProof],
 ) -> None:
+    """The challenge hashes the key and the election's base hash, so with either changed no
+    equation of the proof holds, and the error says that is what it means."""
     rows, shuffled, proof = honest
-    with pytest.raises(ProofError, match="Shuffle proof"):
+    meaning = "no equation holds: the rows, the key, the election or the proof's commitments"
+    with pytest.raises(ProofError, match=meaning):
         verify_shuffle(proof, rows, shuffled, base_mul(SECRET + 1), BASE_HASH)
-    with pytest.raises(ProofError, match="Shuffle proof"):
+    with pytest.raises(ProofError, match=meaning):
         verify_shuffle(proof, rows, shuffled, KEY, b"\x08" * 32)
     with pytest.raises(ProofError, match="identity"):
         verify_shuffle(proof, rows, shuffled, IDENTITY, BASE_HASH)
