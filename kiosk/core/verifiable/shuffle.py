@@ -1,9 +1,9 @@
 """The verifiable shuffle of the count (design/verifiable-election.md, "The count", step 4): a
 trustee re-encrypts and permutes N rows of w ciphertexts and proves it did nothing else, by the
 Terelius–Wikström proof of a shuffle as the CHVote Protocol Specification writes it (Haenni,
-Locher, Koenig, Dubuis, IACR ePrint 2017/325, version 3.1: Algorithm 8.47 GenShuffleProof,
-8.48 GenPermutationCommitment, 8.49 GenCommitmentChain, 8.51 CheckShuffleProof; GenShuffle
-8.42 for the mix itself).
+Locher, Koenig, Dubuis, IACR ePrint 2017/325, version 3.1: Algorithm 8.47 GenShuffleProof
+with the GenPermutationCommitment, GenCommitmentChain and GetChallenges it calls, and
+Algorithm 8.51 CheckShuffleProof; GenShuffle for the mix itself).
 
 CHVote works in a multiplicative group with ciphertexts (a, b) = (m·pk^r, g^r); here the group
 is additive (g^x is x·G, a product a sum) and a ciphertext is (α, β) = (r·G, m·G + r·K), so
@@ -74,7 +74,7 @@ class ShuffleInputError(HanpyoError):
     permutation or nonces that do not fit them."""
 
 
-# --- the mix (CHVote Algorithm 8.42 GenShuffle) --------------------------------------------
+# --- the mix (CHVote GenShuffle) ------------------------------------------------------------
 
 
 def random_permutation(size: int) -> list[int]:
@@ -160,7 +160,7 @@ def prove_shuffle(
     statement = _statement(key, rows, shuffled_rows)
     secret = _Witness.draw(size, width)
     with open_workers(workers) as pool:
-        # Algorithm 8.48 GenPermutationCommitment: c_ψ(i) = r_ψ(i)·G + h_i.
+        # GenPermutationCommitment: c_ψ(i) = r_ψ(i)·G + h_i.
         commitment_rows: list[list[Term]] = [[] for _ in range(size)]
         for i, j in enumerate(permutation):
             commitment_rows[j] = [(secret.r[j], G), (1, hs[i])]
@@ -218,7 +218,7 @@ def _prover_combinations(
 ) -> list[list[Term]]:
     """ĉ_1..ĉ_N, t̂_1..t̂_N, t3, then t4 (α, β) per component, as linear combinations.
 
-    Algorithm 8.49 GenCommitmentChain, in the direct form of 8.47: ĉ_i = r̂_i·G + ũ_i·ĉ_{i-1}
+    GenCommitmentChain, in the direct form of Algorithm 8.47: ĉ_i = r̂_i·G + ũ_i·ĉ_{i-1}
     = R_i·G + U_i·h and t̂_i = ω̂_i·G + ω'_i·ĉ_{i-1} = (ω̂_i + ω'_i·R_{i-1})·G + ω'_i·U_{i-1}·h,
     so no position waits for the one before it and all of them spread over the workers.
     """
