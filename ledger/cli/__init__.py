@@ -8,7 +8,7 @@ import argparse
 import sys
 
 from kiosk.core.errors import HanpyoError
-from ledger.cli import election, host, kiosks, tally, trustee, verify
+from ledger.cli import election, host, kiosks, tally, tiles, verify, witness
 from ledger.cli.options import Handler, Subparsers
 
 # In the order `ledger --help` lists them.
@@ -23,9 +23,10 @@ COMMANDS = (
     election.add_authority_key,
     election.add_election,
     tally.add_tally,
-    trustee.add_trustee,
     verify.add_verify_bundle,
     verify.add_verify_chain,
+    tiles.add_tiles,
+    witness.add_witness,
 )
 
 

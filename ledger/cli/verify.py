@@ -6,15 +6,37 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ledger.cli.options import Subparsers
+
+if TYPE_CHECKING:
+    from ledger.verify.inclusion_proof import FoundBlock
 
 
 def add_verify_proof(sub: Subparsers) -> None:
     proof = sub.add_parser("verify-proof", help="check that a tracking code is in the log")
-    proof.add_argument("--url", required=True, help="the ledger's base URL")
+    proof.add_argument("--url", help="the ledger's base URL")
     proof.add_argument("--tracking-code", required=True)
     proof.add_argument("--log-key", required=True, help="the log's published verifier key")
+    proof.add_argument(
+        "--tiles",
+        help="prove from the log's tiles alone (a URL such as https://ledger/tiles, or a "
+        "directory); with --url, only the leaf's position is asked of the ledger",
+    )
+    proof.add_argument("--leaf-index", type=int, help="with --tiles: the block's position")
+    proof.add_argument(
+        "--witness",
+        action="append",
+        default=[],
+        metavar="VKEY",
+        help="a witness's published key (repeat): the checkpoint must carry their cosignatures",
+    )
+    proof.add_argument(
+        "--witness-threshold",
+        type=int,
+        help="how many of the --witness keys must have cosigned (default: all of them)",
+    )
     proof.set_defaults(run=_verify_proof)
 
 
@@ -42,15 +64,46 @@ def add_verify_chain(sub: Subparsers) -> None:
 
 
 def _verify_proof(args: argparse.Namespace) -> int:
+    from kiosk.core.errors import HanpyoError
     from ledger.verify.inclusion_proof import check_tracking_code  # requests, only here
 
-    found = check_tracking_code(args.url, args.tracking_code, args.log_key)
+    threshold = len(args.witness) if args.witness_threshold is None else args.witness_threshold
+    if args.tiles is not None:
+        found = _verify_from_tiles(args, threshold)
+    elif args.url is not None:
+        found = check_tracking_code(
+            args.url, args.tracking_code, args.log_key, args.witness, threshold
+        )
+    else:
+        raise HanpyoError("give --url (the ledger) or --tiles (its tiles), or both")
     print(
         f"tracking code {args.tracking_code} is block {found.height} of kiosk "
         f"{found.kiosk}, at position {found.leaf_index} of the log; the inclusion proof "
         f"verifies against the signed checkpoint of size {found.size}"
     )
+    if args.witness:
+        print(
+            f"the checkpoint carries at least {threshold} of the {len(args.witness)} "
+            "named witnesses' cosignatures"
+        )
     return 0
+
+
+def _verify_from_tiles(args: argparse.Namespace, threshold: int) -> FoundBlock:
+    from ledger.verify.inclusion_proof import leaf_of_tracking_code
+    from ledger.verify.tiles_proof import check_tracking_code_in_tiles, tiles_fetcher
+
+    index = args.leaf_index
+    if index is None and args.url is not None:  # only a position: the tiles prove the rest
+        index = leaf_of_tracking_code(args.url, args.tracking_code)
+    return check_tracking_code_in_tiles(
+        tiles_fetcher(args.tiles),
+        args.tracking_code,
+        args.log_key,
+        leaf_index=index,
+        witness_keys=args.witness,
+        witness_threshold=threshold,
+    )
 
 
 def _verify_bundle(args: argparse.Namespace) -> int:

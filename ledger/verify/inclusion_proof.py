@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,6 +10,7 @@ import requests
 
 from kiosk.core.block import decode_signed_block, normalise_tracking_code
 from kiosk.core.checkpoint import verify_checkpoint
+from kiosk.core.cosignature import verify_cosigned
 from kiosk.core.encoding import b64d
 from kiosk.core.errors import EncodingError, HanpyoError, VerificationError
 from kiosk.core.merkle import leaf_hash, verify_inclusion
@@ -55,8 +57,15 @@ def verify_inclusion_answer(
     return FoundBlock(block.block.kiosk, block.block.height, index, size, block.tracking_code)
 
 
-def check_tracking_code(url: str, tracking_code: str, log_key: str) -> FoundBlock:
-    """Ask the ledger at ``url`` for ``tracking_code`` and verify everything it answers."""
+def check_tracking_code(
+    url: str,
+    tracking_code: str,
+    log_key: str,
+    witness_keys: Sequence[str] = (),
+    witness_threshold: int = 0,
+) -> FoundBlock:
+    """Ask the ledger at ``url`` for ``tracking_code`` and verify everything it answers; the
+    checkpoint must also carry ``witness_threshold`` cosignatures of ``witness_keys``."""
     try:
         response = requests.get(
             f"{url.rstrip('/')}/v1/proofs/inclusion",
@@ -71,4 +80,25 @@ def check_tracking_code(url: str, tracking_code: str, log_key: str) -> FoundBloc
         answer = response.json()
     except ValueError as e:
         raise VerificationError("the ledger's answer is not JSON") from e
-    return verify_inclusion_answer(answer, log_key, tracking_code)
+    found = verify_inclusion_answer(answer, log_key, tracking_code)
+    if witness_keys or witness_threshold:  # the witness policy (k of n) on the same note
+        verify_cosigned(str(answer["checkpoint"]), log_key, witness_keys, witness_threshold)
+    return found
+
+
+def leaf_of_tracking_code(url: str, tracking_code: str) -> int:
+    """Only where the ledger at ``url`` says the block is: a hint, proved from tiles later."""
+    try:
+        response = requests.get(
+            f"{url.rstrip('/')}/v1/proofs/inclusion",
+            params={"tracking_code": tracking_code},
+            timeout=TIMEOUT,
+        )
+    except requests.RequestException as e:
+        raise HanpyoError(f"cannot reach the ledger at {url}: {e}") from e
+    if response.status_code != 200:
+        raise HanpyoError(f"the ledger answered {response.status_code}: {response.text[:300]}")
+    try:
+        return int(response.json()["leaf_index"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise VerificationError(f"the ledger's answer is malformed: {e}") from e

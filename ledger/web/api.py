@@ -87,7 +87,9 @@ class NullifierQuery(BaseModel):
     nullifier: str = Field(max_length=64)
 
 
-def create_app(ledger: Ledger, published: Path | None = None, *, dev: bool = False) -> FastAPI:
+def create_app(
+    ledger: Ledger, published: Path | None = None, *, dev: bool = False, tiles: Path | None = None
+) -> FastAPI:
     """The API; with ``published`` (the tally's records), also the public pages. Only ``dev``
     serves /docs, /redoc and /openapi.json (`ledger openapi` prints the document)."""
     app = FastAPI(
@@ -320,6 +322,11 @@ def create_app(ledger: Ledger, published: Path | None = None, *, dev: bool = Fal
 
     app.include_router(admin_routes(ledger))
 
+    if tiles is not None:  # the log as C2SP tlog-tiles, written by `ledger tiles publish`
+        from ledger.web.tiles_routes import tiles_routes
+
+        app.include_router(tiles_routes(tiles))
+
     if published is not None:
         from ledger.web.public_pages import (
             public_pages,  # matplotlib and Jinja only where pages are served
@@ -351,8 +358,14 @@ def app_from_environment() -> FastAPI:
         Path(os.environ["HANPYO_LOG_KEY_FILE"]).read_text().strip(), length=32, name="log key"
     )
     published = os.environ.get("HANPYO_PUBLISHED")
+    # The tiles directory: $HANPYO_TILES_DIR, else "tiles" beside the published records
+    # (<data>/tiles, where `ledger tiles publish --dir` writes it).
+    tiles = os.environ.get("HANPYO_TILES_DIR") or (
+        str(Path(published).parent / "tiles") if published else None
+    )
     return create_app(
         Ledger(engine, SigningKey(seed)),
         Path(published) if published else None,
         dev=os.environ.get("HANPYO_LEDGER_DEV") == "1",
+        tiles=Path(tiles) if tiles else None,
     )
