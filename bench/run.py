@@ -198,6 +198,9 @@ def main() -> None:
         default=[100_000, 1_000_000],
         help="ballots in the tallied logs",
     )
+    parser.add_argument(
+        "--no-crypto", action="store_true", help="skip the protocol v2 crypto benchmarks"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="hanpyo-bench-") as tmp:
         rows, store, block_size = bench_cast(Path(tmp), args.casts)
@@ -235,6 +238,12 @@ def main() -> None:
 
             rows += bench_tally(Path(tmp) / "tally", args.tally_sizes)
             extra_notes += tally_notes()
+        if not args.no_crypto:
+            from bench.crypto_bench import bench_crypto
+            from bench.crypto_bench import notes as crypto_notes
+
+            rows += bench_crypto()
+            extra_notes += crypto_notes()
     notes = [
         "How it was measured:",
         f"- cast: {args.casts} ballots of the sample review election (11 scores each) cast "

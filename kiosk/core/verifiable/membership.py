@@ -15,11 +15,12 @@ statement and those commitments.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, reduce
 
-from kiosk.core.verifiable.elgamal import Ciphertext, ciphertext_sum
+from kiosk.core.verifiable.elgamal import Ciphertext
 from kiosk.core.verifiable.group import (
     ORDER,
     GroupError,
@@ -155,7 +156,7 @@ def prove_sum_in_range(
     if not (len(ciphertexts) == len(nonces) == len(values)) or not ciphertexts:
         raise ValueError("one nonce and one value for each of at least one ciphertext")
     allowed = _range(minimum, maximum)
-    total = ciphertext_sum(ciphertexts)
+    total = _sum(ciphertexts)
     statement = _sum_statement(ciphertexts, total, allowed, key, context)
     return _prove(
         SUM_IN_RANGE, statement, total, sum(nonces) % ORDER, sum(values), allowed, key, base_hash
@@ -176,9 +177,15 @@ def verify_sum_in_range(
     if not ciphertexts:
         raise ProofError(_NAMES[SUM_IN_RANGE], "no ciphertexts to add up")
     allowed = _range(minimum, maximum)
-    total = ciphertext_sum(ciphertexts)
+    total = _sum(ciphertexts)
     statement = _sum_statement(ciphertexts, total, allowed, key, context)
     _verify(SUM_IN_RANGE, proof, statement, total, allowed, key, base_hash)
+
+
+def _sum(ciphertexts: Sequence[Ciphertext]) -> Ciphertext:
+    """The homomorphic sum, started from the first ciphertext rather than from zero: n − 1
+    additions per component, not n (an addition costs a third of a multiplication here)."""
+    return reduce(operator.add, ciphertexts)
 
 
 def _range(minimum: int, maximum: int) -> tuple[int, ...]:
