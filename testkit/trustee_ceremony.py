@@ -21,6 +21,7 @@ from ledger.rules.close_statement import statement_text
 
 ROOT = Path(__file__).resolve().parents[1]
 LOG_ORIGIN = "ledger.test/ceremony"
+NAMES = ["김민준", "이서연", "박지호", "최유나", "정하늘"]
 
 
 def trustee(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -39,6 +40,42 @@ def ok(*args: str | Path) -> str:
     done = trustee(*args)
     assert done.returncode == 0, f"ledger trustee {args[0]}: {done.stdout}{done.stderr}"
     return done.stdout
+
+
+def in_parallel(argv_per_trustee: list[list[str | Path]]) -> list[str]:
+    """One step run by every trustee at once, each in a process of its own."""
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "ledger.cli", "trustee", *map(str, argv)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for argv in argv_per_trustee
+    ]
+    outputs = []
+    for p in processes:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, out + err
+        outputs.append(out)
+    return outputs
+
+
+def start(
+    tmp: Path, n: int = 5, k: int = 3, election: str = "review-2026"
+) -> tuple[list[Path], Path, CeremonySetup]:
+    media = [tmp / f"medium-{i}" for i in range(1, n + 1)]
+    in_parallel([["init", "--medium", m, "--name", NAMES[i]] for i, m in enumerate(media)])
+    identities = [a for m in media for a in ("--identity", m / "identity.public.json")]
+    setup_file = tmp / "setup.json"
+    ok("setup", "--election", election, "--threshold", str(k), *identities, "--out", setup_file)
+    setup = CeremonySetup.from_json(json.loads(setup_file.read_text("utf-8")))
+    return media, setup_file, setup
+
+
+def key_line(output: str) -> str:
+    return next(line for line in output.splitlines() if line.startswith("election key K"))
 
 
 def read_envelope(path: Path) -> dict[str, Any]:

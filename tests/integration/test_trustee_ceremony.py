@@ -11,49 +11,21 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.core.verifiable.ceremony import CeremonySetup
 from testkit.trustee_ceremony import (
+    NAMES,
     ROOT,
     closed_election,
     decryption_request,
+    in_parallel,
+    key_line,
     ok,
     send_bad_reveal,
     send_bad_share,
+    start,
     trustee,
 )
 
 ELECTION = "review-2026"
-NAMES = ["김민준", "이서연", "박지호", "최유나", "정하늘"]
-
-
-def in_parallel(argv_per_trustee: list[list[str | Path]]) -> list[str]:
-    """One step run by every trustee at once, each in a process of its own."""
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "ledger.cli", "trustee", *map(str, argv)],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for argv in argv_per_trustee
-    ]
-    outputs = []
-    for p in processes:
-        out, err = p.communicate(timeout=120)
-        assert p.returncode == 0, out + err
-        outputs.append(out)
-    return outputs
-
-
-def start(tmp: Path, n: int = 5, k: int = 3) -> tuple[list[Path], Path, CeremonySetup]:
-    media = [tmp / f"medium-{i}" for i in range(1, n + 1)]
-    in_parallel([["init", "--medium", m, "--name", NAMES[i]] for i, m in enumerate(media)])
-    identities = [a for m in media for a in ("--identity", m / "identity.public.json")]
-    setup_file = tmp / "setup.json"
-    ok("setup", "--election", ELECTION, "--threshold", str(k), *identities, "--out", setup_file)
-    setup = CeremonySetup.from_json(json.loads(setup_file.read_text("utf-8")))
-    return media, setup_file, setup
 
 
 def run_rounds(media: list[Path], setup_file: Path, where: list[str]) -> None:
@@ -80,10 +52,6 @@ def honest(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         "finished": finished,
         "result": result,
     }
-
-
-def key_line(output: str) -> str:
-    return next(line for line in output.splitlines() if line.startswith("election key K"))
 
 
 def test_five_trustees_in_five_processes_make_one_key(honest: dict[str, object]) -> None:
