@@ -322,6 +322,10 @@ def create_app(
 
     app.include_router(admin_routes(ledger))
 
+    from ledger.web.relay import relay_routes  # the trustees' ceremony relay
+
+    app.include_router(relay_routes(ledger))
+
     if tiles is not None:  # the log as C2SP tlog-tiles, written by `ledger tiles publish`
         from ledger.web.tiles_routes import tiles_routes
 
