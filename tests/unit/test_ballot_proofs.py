@@ -14,6 +14,7 @@ from kiosk.core.verifiable.knowledge import (
     verify_randomness_knowledge,
 )
 from kiosk.core.verifiable.membership import (
+    MAX_SET_SIZE,
     MembershipProof,
     prove_membership,
     prove_sum_in_range,
@@ -125,3 +126,18 @@ def test_a_score_cell_copied_into_another_ballot_loses_its_proof() -> None:
         verify_randomness_knowledge(proof, shifted, KEY, BASE_HASH, mine)
     with pytest.raises(GroupError):
         ChallengeResponse.from_json({"c": "00" * 32, "v": "ff" * 32}, what="score proof")
+
+
+def test_a_set_or_range_the_proofs_cannot_express_is_a_clear_error() -> None:
+    """The set comes from the election package: an empty set, a negative value or a range
+    of more than MAX_SET_SIZE values is the package's mistake, said as such, not a bad proof."""
+    ciphertext, nonce = encrypt(0, KEY)
+    for allowed in ([], [-1, 0], [0, 2**32]):
+        with pytest.raises(ValueError, match="allowed values"):
+            prove_membership(ciphertext, nonce, 0, allowed, KEY, BASE_HASH, BALLOT)
+    proof = prove_membership(ciphertext, nonce, 0, [0, 1], KEY, BASE_HASH, BALLOT)
+    with pytest.raises(ValueError, match="allowed values"):
+        verify_membership(proof, ciphertext, [], KEY, BASE_HASH, BALLOT)
+    for minimum, maximum in ((2, 1), (0, MAX_SET_SIZE)):
+        with pytest.raises(ValueError, match="a range is"):
+            verify_sum_in_range(proof, [ciphertext], minimum, maximum, KEY, BASE_HASH, BALLOT)
