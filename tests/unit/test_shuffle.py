@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -236,3 +238,21 @@ def test_a_worker_count_below_one_is_refused() -> None:
     _, rows = score_rows(1, 1)
     with pytest.raises(ValueError, match="at least 1"):
         shuffle(rows, KEY, workers=0)
+
+
+def test_a_program_the_workers_cannot_import_gets_a_clear_error() -> None:
+    """Worker processes start by importing the program that asked for them; one typed into a
+    pipe cannot be imported, and is told why instead of seeing a broken pool."""
+    program = (
+        "from kiosk.core.verifiable.elgamal import encrypt\n"
+        "from kiosk.core.verifiable.group import base_mul\n"
+        "from kiosk.core.verifiable.shuffle import shuffle\n"
+        "key = base_mul(5)\n"
+        "shuffle([[encrypt(1, key)[0]]] * 4, key, workers=2)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-"], input=program, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode != 0
+    assert "WorkerError: the worker processes stopped" in done.stderr
+    assert 'if __name__ == "__main__":' in done.stderr

@@ -18,8 +18,10 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 
+from kiosk.core.errors import HanpyoError
 from kiosk.core.verifiable.group import IDENTITY, ORDER, Point
 
 #: One term k·P of a linear combination.
@@ -29,6 +31,10 @@ _WireTerm = tuple[int, bytes]
 
 #: Pieces per worker: more than one so a worker that finishes early takes another.
 _PIECES_PER_WORKER = 4
+
+
+class WorkerError(HanpyoError):
+    """The worker processes stopped before finishing their share."""
 
 
 def term_value(scalar: int, point: Point) -> Point:
@@ -68,7 +74,14 @@ class Workers:
         pieces = _split_rows(rows, self.count * _PIECES_PER_WORKER)
         batches = _batch(pieces, self.count * _PIECES_PER_WORKER)
         wire = [[[(k, p.encoded) for k, p in terms] for _, terms in batch] for batch in batches]
-        partials = self._executor.map(_combine_wire_rows, wire)
+        try:
+            partials = list(self._executor.map(_combine_wire_rows, wire))
+        except BrokenProcessPool as error:
+            raise WorkerError(
+                "the worker processes stopped; a program that starts them must be importable "
+                'and start its work under `if __name__ == "__main__":` (they begin by '
+                "importing it)"
+            ) from error
         totals: list[Point | None] = [None] * len(rows)
         for batch, results in zip(batches, partials, strict=True):
             for (index, _), encoded in zip(batch, results, strict=True):
