@@ -4,13 +4,14 @@ operations it must do, measured in the same run.
 Run alone with `.venv/bin/python -m bench.crypto_bench` (prints the table; `--shuffle-size`,
 `--bsgs`, `--workers`); `bench.run` adds the rows to bench/REPORT.md (`--no-crypto`).
 
-The floor of an operation is the number of libsodium calls it makes, counted by wrapping the
-binding's functions during a separate run of the same operation (so the count is what the code
-does, not what a docstring says), times the cost of each call measured raw, on random inputs,
-in this run: F fixed-base multiplications, V variable-base multiplications, A additions and
-subtractions (each decodes two points and encodes one, about a third of a V here), D decodings,
-H maps to the group. The ratio is the operation's time over that floor; what is above 1 is
-hashing, random scalars and Python. The floor of the multiplications alone is beside it.
+The floor of an operation (bench/crypto_floor.py) is the number of libsodium calls it makes,
+counted by wrapping the binding's functions during a separate run of the same operation (so the
+count is what the code does, not what a docstring says), times the cost of each call measured
+raw, on random inputs, in this run: F fixed-base multiplications, V variable-base
+multiplications, A additions and subtractions (each decodes two points and encodes one, about a
+third of a V here), D decodings, H maps to the group. The ratio is the operation's time over
+that floor; what is above 1 is hashing, random scalars and Python. The floor of the
+multiplications alone is beside it.
 """
 
 from __future__ import annotations
@@ -19,16 +20,20 @@ import argparse
 import importlib.util
 import math
 import os
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from functools import partial
 
-import pysodium
-
 from bench.common import Row
+from bench.crypto_floor import (
+    UnitClock,
+    affine_counts,
+    counting,
+    floor_row,
+    long_run,
+    measure,
+    unit_rows,
+)
 from kiosk.core.verifiable import dlog
 from kiosk.core.verifiable.elgamal import Ciphertext, encrypt, encrypt_with
 from kiosk.core.verifiable.group import base_mul, random_scalar
@@ -44,170 +49,7 @@ from kiosk.core.verifiable.membership import (
 )
 from kiosk.core.verifiable.proofs import prove_dleq, prove_schnorr, verify_dleq, verify_schnorr
 
-#: The binding's functions each operation is counted in, by kind of cost.
-_KINDS = {
-    "crypto_scalarmult_ristretto255_base": "F",
-    "crypto_scalarmult_ristretto255": "V",
-    "crypto_core_ristretto255_add": "A",
-    "crypto_core_ristretto255_sub": "A",
-    "crypto_core_ristretto255_is_valid_point": "D",
-    "crypto_core_ristretto255_from_hash": "H",
-}
-_ORDERED = "FVADH"
 _last: dict[str, object] = {}
-
-
-@contextmanager
-def counting() -> Iterator[Counter[str]]:
-    """Counts the group's calls into libsodium while the block runs (in this process)."""
-    counts: Counter[str] = Counter()
-    originals = {name: getattr(pysodium, name) for name in _KINDS}
-
-    def counted(name: str) -> Callable[..., bytes]:
-        original, kind = originals[name], _KINDS[name]
-
-        def call(*args: bytes) -> bytes:
-            counts[kind] += 1
-            return original(*args)  # type: ignore[no-any-return]
-
-        return call
-
-    for name in _KINDS:
-        setattr(pysodium, name, counted(name))
-    try:
-        yield counts
-    finally:
-        for name, original in originals.items():
-            setattr(pysodium, name, original)
-
-
-# --- the units ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Units:
-    """Seconds per raw libsodium call, on random inputs."""
-
-    seconds: dict[str, float]
-
-    def floor(self, counts: Counter[str], kinds: str = _ORDERED) -> float:
-        return sum(counts[k] * self.seconds[k] for k in kinds)
-
-
-class UnitClock:
-    """Times raw libsodium calls in short batches, between an operation's own batches, in CPU
-    time of this process (the machine is shared: another session's work is not ours); each
-    row's floor uses the fastest unit batches of the same moments as the row."""
-
-    def __init__(self, calls: int = 200) -> None:
-        self.calls = calls
-        scalars = [random_scalar().to_bytes(32, "little") for _ in range(calls)]
-        points = [base_mul(random_scalar()).encoded for _ in range(calls)]
-        uniform = [os.urandom(64) for _ in range(calls)]
-        self._raw: dict[str, Callable[[int], object]] = {
-            "F": lambda i: pysodium.crypto_scalarmult_ristretto255_base(scalars[i]),
-            "V": lambda i: pysodium.crypto_scalarmult_ristretto255(scalars[i], points[i]),
-            "A": lambda i: pysodium.crypto_core_ristretto255_add(points[i], points[i - 1]),
-            "D": lambda i: pysodium.crypto_core_ristretto255_is_valid_point(points[i]),
-            "H": lambda i: pysodium.crypto_core_ristretto255_from_hash(uniform[i]),
-        }
-        self.best = {k: float("inf") for k in self._raw}  # over the whole section
-        self.worst = {k: 0.0 for k in self._raw}
-
-    def sample(self) -> dict[str, float]:
-        """One batch of each kind of call: seconds per call."""
-        out = {}
-        for kind, call in self._raw.items():
-            start = time.process_time()
-            for i in range(self.calls):
-                call(i)
-            out[kind] = (time.process_time() - start) / self.calls
-            self.best[kind] = min(self.best[kind], out[kind])
-            self.worst[kind] = max(self.worst[kind], out[kind])
-        return out
-
-
-def fastest(samples: Sequence[dict[str, float]]) -> Units:
-    return Units({k: min(s[k] for s in samples) for k in samples[0]})
-
-
-def unit_rows(clock: UnitClock) -> list[Row]:
-    names = {
-        "V": "variable-base scalar multiplication (V)",
-        "F": "fixed-base scalar multiplication, k·G (F)",
-        "A": "point addition or subtraction (A)",
-        "D": "decoding check of a point (D)",
-    }
-    return [
-        Row(
-            f"ristretto255 {name}",
-            _duration(clock.best[kind]),
-            "raw libsodium 1.0.18 call through pysodium, one core: fastest batch",
-            f"{clock.best[kind] / clock.best['V']:.2f} V",
-        )
-        for kind, name in names.items()
-    ]
-
-
-# --- rows ---------------------------------------------------------------------------------
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:,.0f} µs"
-    if seconds < 1:
-        return f"{seconds * 1e3:,.1f} ms"
-    return f"{seconds:,.2f} s"
-
-
-def _formula(counts: Counter[str]) -> str:
-    terms = [f"{counts[k]:,}{k}" if counts[k] != 1 else k for k in _ORDERED if counts[k]]
-    return " + ".join(terms) or "no group operation"
-
-
-def floor_row(name: str, seconds: float, counts: Counter[str], units: Units) -> Row:
-    """One operation: its time, its counted floor (and the multiplications' share of it)."""
-    floor = units.floor(counts)
-    mults = units.floor(counts, "FV")
-    return Row(
-        f"{name} [{_formula(counts)}]",
-        _duration(seconds),
-        f"floor {_duration(floor)} (multiplications alone {_duration(mults)})",
-        f"{seconds / floor:.2f}x" if floor else "—",
-    )
-
-
-def measure(
-    name: str, action: Callable[[], object], calls: int, clock: UnitClock, batches: int = 7
-) -> Row:
-    """A short operation: warmed up (kept tables filled), counted once, then ``batches``
-    batches of ``calls`` calls, each followed by a batch of unit calls."""
-    action()
-    with counting() as counts:
-        action()
-    best, samples = float("inf"), []
-    for _ in range(batches):
-        start = time.process_time()
-        for _ in range(calls):
-            action()
-        best = min(best, (time.process_time() - start) / calls)
-        samples.append(clock.sample())
-    return floor_row(name, best, counts, fastest(samples))
-
-
-def long_run(
-    action: Callable[[], object], clock: UnitClock, repeats: int, *, wall: bool = False
-) -> tuple[float, Units]:
-    """A long operation: the fastest of ``repeats`` runs, with units sampled around each. CPU
-    time of this process unless ``wall`` (work spread over worker processes)."""
-    timer = time.perf_counter if wall else time.process_time
-    best, samples = float("inf"), [clock.sample()]
-    for _ in range(repeats):
-        start = timer()
-        action()
-        best = min(best, timer() - start)
-        samples.append(clock.sample())
-    return best, fastest(samples)
 
 
 # --- the proofs -----------------------------------------------------------------------------
@@ -231,58 +73,51 @@ def bench_proofs(clock: UnitClock, calls: int) -> list[Row]:
     in_range = prove_sum_in_range(choice, nonces, marks, 1, 3, key, base_hash, context)
     knows = prove_randomness_knowledge(score, score_nonce, key, base_hash, context)
     few = max(1, calls // 5)
+    p = partial
     cases: list[tuple[str, Callable[[], object], int]] = [
-        ("encrypt one value", partial(encrypt, 1, key), calls),
-        ("Schnorr prove", partial(prove_schnorr, secret, key, base_hash, context), calls),
-        ("Schnorr verify", partial(verify_schnorr, schnorr, key, base_hash, context), calls),
-        (
-            "DLEQ prove",
-            partial(prove_dleq, secret, base, key, result, base_hash, context),
-            calls,
-        ),
-        (
-            "DLEQ verify",
-            partial(verify_dleq, dleq, base, key, result, base_hash, context),
-            calls,
-        ),
+        ("encrypt one value", p(encrypt, 1, key), calls),
+        ("Schnorr prove", p(prove_schnorr, secret, key, base_hash, context), calls),
+        ("Schnorr verify", p(verify_schnorr, schnorr, key, base_hash, context), calls),
+        ("DLEQ prove", p(prove_dleq, secret, base, key, result, base_hash, context), calls),
+        ("DLEQ verify", p(verify_dleq, dleq, base, key, result, base_hash, context), calls),
         (
             "{0,1} membership prove",
-            partial(prove_membership, bit, bit_nonce, 1, [0, 1], key, base_hash, context),
+            p(prove_membership, bit, bit_nonce, 1, [0, 1], key, base_hash, context),
             calls,
         ),
         (
             "{0,1} membership verify",
-            partial(verify_membership, member, bit, [0, 1], key, base_hash, context),
+            p(verify_membership, member, bit, [0, 1], key, base_hash, context),
             calls,
         ),
         (
             "0..10 membership prove",
-            partial(prove_membership, score, score_nonce, 7, ten, key, base_hash, context),
+            p(prove_membership, score, score_nonce, 7, ten, key, base_hash, context),
             few,
         ),
         (
             "0..10 membership verify",
-            partial(verify_membership, member10, score, ten, key, base_hash, context),
+            p(verify_membership, member10, score, ten, key, base_hash, context),
             few,
         ),
         (
             "sum in 1..3 of 5 ciphertexts prove",
-            partial(prove_sum_in_range, choice, nonces, marks, 1, 3, key, base_hash, context),
+            p(prove_sum_in_range, choice, nonces, marks, 1, 3, key, base_hash, context),
             few,
         ),
         (
             "sum in 1..3 of 5 ciphertexts verify",
-            partial(verify_sum_in_range, in_range, choice, 1, 3, key, base_hash, context),
+            p(verify_sum_in_range, in_range, choice, 1, 3, key, base_hash, context),
             few,
         ),
         (
             "randomness knowledge prove",
-            partial(prove_randomness_knowledge, score, score_nonce, key, base_hash, context),
+            p(prove_randomness_knowledge, score, score_nonce, key, base_hash, context),
             calls,
         ),
         (
             "randomness knowledge verify",
-            partial(verify_randomness_knowledge, knows, score, key, base_hash, context),
+            p(verify_randomness_knowledge, knows, score, key, base_hash, context),
             calls,
         ),
     ]
@@ -300,37 +135,21 @@ def bench_bsgs(clock: UnitClock, bounds: Sequence[int]) -> list[Row]:
         step = max(1, math.isqrt(bound) + 1)  # as dlog.discrete_log chooses it
         with counting() as counts:
             dlog._baby_steps[step] = dlog.SmallTable(step - 1)  # the module's cache, warm
-        built, units = long_run(partial(dlog.SmallTable, step - 1), clock, 1)
-        rows.append(floor_row(f"BSGS to {bound:.0e}: baby-step table", built, counts, units))
+        built = long_run(partial(dlog.SmallTable, step - 1), clock, 1)
+        name = f"BSGS to {bound:.0e}: baby-step table"
+        rows.append(floor_row(name, built.cpu, counts, built.units))
         target = base_mul(bound)
         with counting() as lookup_counts:
             found = dlog.discrete_log(target, bound)
         if found != bound:
             raise RuntimeError(f"BSGS found {found}, not {bound}")
-        lookup, units = long_run(partial(dlog.discrete_log, target, bound), clock, 2)
-        rows.append(floor_row(f"BSGS to {bound:.0e}: worst lookup", lookup, lookup_counts, units))
+        lookup = long_run(partial(dlog.discrete_log, target, bound), clock, 2)
+        name = f"BSGS to {bound:.0e}: worst lookup"
+        rows.append(floor_row(name, lookup.cpu, lookup_counts, lookup.units))
     return rows
 
 
 # --- the shuffle and decryption shares (their authors' modules) ------------------------------
-
-
-def affine_counts(
-    count_at: Callable[[int], Counter[str]], small: int = 100
-) -> Callable[[int], Counter[str]]:
-    """The calls an operation makes for N items, from counted runs at small sizes: every cost
-    of these operations is a + b·N, so two sizes give the line and a third checks it."""
-    measured = {n: count_at(n) for n in (small, 2 * small, 3 * small)}
-    slope = {k: (measured[2 * small][k] - measured[small][k]) / small for k in _ORDERED}
-    for k in _ORDERED:
-        expected = measured[small][k] + slope[k] * 2 * small
-        if abs(measured[3 * small][k] - expected) > 0.01 * max(1.0, expected):
-            raise RuntimeError(f"{k} calls are not affine in N: {measured}")
-
-    def at(n: int) -> Counter[str]:
-        return Counter({k: round(measured[small][k] + slope[k] * (n - small)) for k in _ORDERED})
-
-    return at
 
 
 def bench_shuffle(clock: UnitClock, size: int, workers: Sequence[int]) -> list[Row]:
@@ -372,12 +191,17 @@ def bench_shuffle(clock: UnitClock, size: int, workers: Sequence[int]) -> list[R
     out = []
     for count in workers:
         label = f"{count} worker process{'es' if count > 1 else ''}"
-        proved, units = long_run(partial(mix_and_prove, size, count), clock, 1, wall=count > 1)
-        name = f"shuffle {size:,} ciphertexts with proof, {label}"
-        out.append(floor_row(name, proved, proving, units))
-        verified, units = long_run(partial(check, size, count), clock, 1, wall=count > 1)
-        out.append(floor_row(f"verify that shuffle, {label}", verified, checking, units))
-        _last[f"shuffle {count}"] = (proved, verified)
+        proved = long_run(partial(mix_and_prove, size, count), clock, 1)
+        verified = long_run(partial(check, size, count), clock, 1)
+        # One process: its CPU time. Several: wall-clock, the time the trustee waits (the
+        # workers' CPU time is not this process's).
+        for run, name, counts in (
+            (proved, f"shuffle {size:,} ciphertexts with proof, {label}", proving),
+            (verified, f"verify that shuffle, {label}", checking),
+        ):
+            seconds = run.cpu if count == 1 else run.wall
+            out.append(floor_row(name, seconds, counts, run.units))
+        _last[f"shuffle {count}"] = (proved.wall, verified.wall)
     return out
 
 
@@ -416,13 +240,14 @@ def bench_decryption(clock: UnitClock, size: int) -> list[Row]:
         return counts
 
     making, checking = affine_counts(count_making)(size), affine_counts(count_checking)(size)
-    shares_s, units = long_run(partial(make, size), clock, 1)
-    checked_s, check_units = long_run(partial(check, size), clock, 1)
+    made_run, checked = (
+        long_run(partial(make, size), clock, 1),
+        long_run(partial(check, size), clock, 1),
+    )
+    name = f"decryption shares of {size:,} ciphertexts, one trustee"
     return [
-        floor_row(
-            f"decryption shares of {size:,} ciphertexts, one trustee", shares_s, making, units
-        ),
-        floor_row(f"verify those {size:,} shares", checked_s, checking, check_units),
+        floor_row(name, made_run.cpu, making, made_run.units),
+        floor_row(f"verify those {size:,} shares", checked.cpu, checking, checked.units),
     ]
 
 
@@ -501,11 +326,13 @@ def notes() -> list[str]:
         lines.append(
             "- crypto, several cores: only the shuffle and its check spread over worker "
             "processes (kiosk/core/verifiable/bulk.py: the re-encryptions, commitments and "
-            "the proof's sums); from 1 to 2 workers, shuffle with proof "
-            f"{one[0] / two[0]:.2f}x as fast, its check {one[1] / two[1]:.2f}x, on a "
-            "machine whose two cores other sessions share. Every proof of a ballot, the "
-            "shares and BSGS run on one core; ballots and shares are independent, so a "
-            "caller can spread them over processes itself."
+            "the proof's sums). Wall-clock from 1 to 2 workers: shuffle with proof "
+            f"{one[0]:.1f} s → {two[0]:.1f} s ({one[0] / two[0]:.2f}x as fast), its check "
+            f"{one[1]:.1f} s → {two[1]:.1f} s ({one[1] / two[1]:.2f}x), on a machine whose "
+            "two cores other sessions share (see the load above): with the cores free the "
+            "best to expect is 2x less the pool's start and the parent's share of the work. "
+            "Every proof of a ballot, the shares and BSGS run on one core; ballots and "
+            "shares are independent, so a caller can spread them over processes itself."
         )
     if not _has("shuffle"):
         lines.append("- crypto: the shuffle rows come from the shuffle's author's run.")
