@@ -5,15 +5,12 @@ agree with the ledger's own and check a tracking code with `ledger verify-proof 
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
 
 from kiosk.core.block import decode_signed_block
-from kiosk.core.chain import Mode
 from kiosk.core.checkpoint import verify_checkpoint
-from kiosk.core.crypto import SigningKey
 from kiosk.core.encoding import b64d
 from kiosk.core.merkle import leaf_hash
 from kiosk.core.tiles import (
@@ -26,24 +23,9 @@ from kiosk.core.tiles import (
     tree_from_tiles,
 )
 from ledger.verify.tiles_proof import tiles_fetcher
-from testkit.chain_writer import ChainWriter
 from testkit.elections import SyntheticElection
-from testkit.ledger_requests import enrol, upload
 from testkit.ledger_server import LedgerServer, ledger_cli
-
-START = datetime(2017, 11, 25, 0, 30, tzinfo=UTC)
-
-
-def grow(server: LedgerServer, writer: ChainWriter, key: SigningKey, sessions: int) -> None:
-    """Append ``sessions`` opened and closed sessions to the kiosk's chain and upload every
-    block the ledger does not hold yet."""
-    head = requests.get(f"{server.url}/v1/kiosks/{writer.kiosk_id}/head", timeout=10).json()
-    first = int(head["height"]) + 1
-    for _ in range(sessions):
-        writer.open_session()
-        writer.close_session()
-    answer = upload(server, key, writer.blocks[first:])
-    assert answer.status_code == 200, answer.text
+from testkit.log_growth import grow, new_kiosk
 
 
 def publish(server: LedgerServer, tiles: Path) -> None:
@@ -61,19 +43,16 @@ def test_tiles_are_published_served_and_prove_what_the_ledger_proves(
 ) -> None:
     data = tmp_path / "ledger"
     tiles = data / "tiles"  # where `ledger serve` looks for them by default
-    key = SigningKey.generate()
     with LedgerServer(data, election) as server:
-        enrol(server, key, "hall A")
-        writer = ChainWriter(election.package, key, START, timedelta(minutes=1))
-        writer.mode(Mode.OFFICIAL)
-        grow(server, writer, key, 100)  # 202 leaves: one partial level-0 tile
+        writer = new_kiosk(server, election, "hall A")
+        grow(server, writer, 100)  # 202 leaves: one partial level-0 tile
         publish(server, tiles)
         first_size = log_size(server)
         assert first_size == 202
         partial = tiles / tile_path(0, 0, first_size)
         assert partial.stat().st_size == first_size * 32
 
-        grow(server, writer, key, 200)  # past 256: a full tile, immutable from now on
+        grow(server, writer, 200)  # past 256: a full tile, immutable from now on
         publish(server, tiles)
         size = log_size(server)
         assert size == 602
@@ -143,12 +122,9 @@ def test_tiles_are_published_served_and_prove_what_the_ledger_proves(
 def test_verify_proof_refuses_tiles_that_were_tampered_with(
     tmp_path: Path, election: SyntheticElection
 ) -> None:
-    key = SigningKey.generate()
     with LedgerServer(tmp_path / "ledger", election) as server:
-        enrol(server, key, "hall A")
-        writer = ChainWriter(election.package, key, START, timedelta(minutes=1))
-        writer.mode(Mode.OFFICIAL)
-        grow(server, writer, key, 150)
+        writer = new_kiosk(server, election, "hall A")
+        grow(server, writer, 150)
         publish(server, tmp_path / "ledger" / "tiles")
         code = decode_signed_block(writer.blocks[40].encode()).tracking_code
         forged = tmp_path / "forged"
