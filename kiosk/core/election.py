@@ -20,6 +20,7 @@ from kiosk.core.crypto import (
     sha256,
     verify_signature,
 )
+from kiosk.core.election_key import ElectionKey, read_election_key
 from kiosk.core.election_parts import (
     TIE_BREAK,
     Category,
@@ -117,6 +118,9 @@ class ElectionPackage:
     tally: TallyRules
     duplicate_policy: DuplicatePolicy
     sequence: int = 1
+    # The key the trustees' ceremony made (protocol v2; kiosk/core/election_key.py). Ballots do
+    # not use it yet: they are still sealed to ballot_key until v2's encrypted ballots land.
+    election_key: ElectionKey | None = None
     _index: _Index = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -196,7 +200,7 @@ class ElectionPackage:
             ],
             "tally": self.tally.to_json(),
             "duplicate_policy": self.duplicate_policy.value,
-        }
+        } | ({"election_key": self.election_key.to_json()} if self.election_key else {})
 
     def canonical(self) -> bytes:
         return canonical_json(self.to_json())
@@ -347,6 +351,9 @@ def read_package(document: Any) -> ElectionPackage:
         # An unsigned definition may leave it out (its first package); a signed package may
         # not (verify_package), so every signature covers the number.
         sequence=r.integer("sequence", optional=True, lo=1, hi=MAX_SEQUENCE) or 1,
+        election_key=(
+            read_election_key(r.obj("election_key")) if "election_key" in r.value else None
+        ),
     )
     r.done()
     return package

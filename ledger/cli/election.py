@@ -50,10 +50,11 @@ def add_election(sub: Subparsers) -> None:
     create.add_argument(
         "--ceremony",
         type=Path,
-        help="the trustees' key ceremony result (`ledger trustee collect`): checked, then "
-        "written beside the package as <out>.ceremony.json with K, the threshold, each "
-        "trustee and Z_j, and the transcript hash. Kiosks still seal ballots to the v1 "
-        "ballot key split into --shares; K is not yet used for ballots",
+        help="the trustees' key ceremony result (`ledger trustee collect`): checked; K, the "
+        "threshold, each trustee with Z_j and the transcript hash go into the package (its "
+        "election_key section, signed with it) and the whole transcript beside it as "
+        "<out>.ceremony.json. Kiosks still seal ballots to the v1 ballot key split into "
+        "--shares; K is not yet used for ballots",
     )
     create.add_argument("--ledger-url", default="http://127.0.0.1:8400")
     create.add_argument(
@@ -173,8 +174,10 @@ def _create(args: argparse.Namespace) -> int:
         "staff": roll.get("staff", []),
     }
     document.setdefault("sequence", 1)  # the election's first package
+    record = _ceremony_record(args.ceremony, str(document.get("id"))) if args.ceremony else None
+    if record is not None:
+        document["election_key"] = _package_key(record["record"])
     package = read_package(document)  # every check before anything is written
-    record = _ceremony_record(args.ceremony, package.id) if args.ceremony else None
     beside = args.out.with_name(args.out.stem + ".ceremony.json")
     existing = [p for p in [args.out, *args.shares.glob("trustee-*.txt")] if p.exists()]
     existing += [beside] if record is not None and beside.exists() else []
@@ -214,6 +217,19 @@ def _ceremony_record(path: Path, election: str) -> dict[str, Any]:
             f"the ceremony in {path} is for {verified.setup.election_id!r}, not {election!r}"
         )
     return dict(result) | {"record": ceremony_section(verified)}
+
+
+def _package_key(section: dict[str, Any]) -> dict[str, Any]:
+    """The package's election_key section (kiosk/core/election_key.py) from the checked
+    ceremony: signed by the authority with the rest of the package, naming the transcript."""
+    names = ("index", "name", "signing_key", "box_key", "verification_key", "qualified")
+    return {
+        "key": section["election_key"],
+        "threshold": section["threshold"],
+        "setup_hash": section["setup_hash"],
+        "transcript_hash": section["transcript_hash"],
+        "trustees": [{n: t[n] for n in names} for t in section["trustees"]],
+    }
 
 
 def _load(path: Path) -> Any:

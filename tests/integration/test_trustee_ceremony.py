@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from kiosk.core.election import read_package
 from testkit.trustee_ceremony import (
     NAMES,
     ROOT,
@@ -115,6 +116,15 @@ def test_the_package_gets_the_ceremony(honest: dict[str, object], tmp_path: Path
     assert all(t["verification_key"] and t["qualified"] for t in section["trustees"])
     assert len(section["transcript_hash"]) == 64
     assert "v1" in done.stdout  # the help says what the ceremony key is not yet used for
+    # the package itself names K, every Z_j and the transcript's hash, so the authority's
+    # signature covers which ceremony made the key
+    package = read_package(json.loads(out.read_text("utf-8")))
+    assert package.election_key is not None
+    assert package.election_key.key.hex() == section["election_key"]
+    assert package.election_key.transcript_hash.hex() == section["transcript_hash"]
+    assert [t.verification_key.hex() for t in package.election_key.trustees] == [
+        t["verification_key"] for t in section["trustees"]
+    ]
 
 
 def _request(honest: dict[str, object], tmp: Path, values: list[int]) -> tuple[Path, str]:
