@@ -108,13 +108,13 @@ def decrypt_request(medium: Medium, request: Request, log_key: str) -> dict[str,
 def _signed_file(
     key: SigningKey, setup: CeremonySetup, trustee: int, body: dict[str, Any]
 ) -> dict[str, Any]:
-    signature = key.sign(Domain.CEREMONY, _signed_bytes(setup, trustee, body))
+    signature = key.sign(Domain.DECRYPTION, _signed_bytes(setup, trustee, body))
     return {"format": SHARES_FORMAT, "trustee": trustee, "body": body, "signature": signature.hex()}
 
 
 def _signed_bytes(setup: CeremonySetup, trustee: int, body: dict[str, Any]) -> bytes:
-    # The ceremony's envelope shape with a kind no ceremony message has ("decryption"), so a
-    # signature over a decryption file is never accepted as a ceremony message or back.
+    # Signed under its own domain (hanpyo/decryption/v2), and with a kind no ceremony message
+    # has: a signature over a decryption file is never accepted as a ceremony message or back.
     return canonical_json(
         {"setup": setup.base_hash().hex(), "kind": "decryption", "sender": trustee, "body": body}
     )
@@ -160,7 +160,7 @@ def _checked_file(
         trustee, body = int(value["trustee"]), value["body"]
         identity = setup.trustee(trustee)
         verify_signature(
-            Domain.CEREMONY,
+            Domain.DECRYPTION,
             identity.signing_key,
             _signed_bytes(setup, trustee, body),
             bytes.fromhex(value["signature"]),
