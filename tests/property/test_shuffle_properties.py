@@ -6,6 +6,8 @@ not a re-encryption of the input, are all refused."""
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kiosk.core.verifiable.elgamal import Ciphertext, decrypt_to_point, encrypt, reencrypt
-from kiosk.core.verifiable.group import ORDER, G, Point, base_mul, random_scalar
+from kiosk.core.verifiable.group import ORDER, G, GroupError, Point, base_mul, random_scalar
 from kiosk.core.verifiable.proofs import ProofError
 from kiosk.core.verifiable.shuffle import ShuffleProof, prove_shuffle, shuffle, verify_shuffle
 
@@ -203,3 +205,46 @@ def test_a_trustee_who_changes_a_score_cannot_prove_it(
     cheat = replaced(shuffled, i, k, _add_one_vote(shuffled[i][k]))
     proof = prove_shuffle(rows, cheat, permutation, nonces, KEY, BASE_HASH)
     refused(proof, rows, cheat)
+
+
+@functools.cache
+def published() -> tuple[Rows, Shuffled, dict[str, object]]:
+    """One honest shuffle of 3 rows of 2, as a trustee would publish its proof."""
+    rows, shuffled, proof = honest([[1, 2], [3, 4], [5, 6]])
+    return rows, shuffled, proof.to_json()
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=70),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(sorted(_POINT_FIELDS + _SCALAR_FIELDS)), json_values)
+def test_a_published_proof_with_any_field_replaced_is_refused(field: str, value: object) -> None:
+    """Whatever a field is replaced with, reading refuses it (GroupError) or, if it still reads
+    as a proof, checking does (ProofError); nothing else escapes."""
+    rows, shuffled, good = published()
+    try:
+        proof = ShuffleProof.from_json(good | {field: value})
+    except GroupError:
+        return
+    refused(proof, rows, shuffled)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(sorted(_POINT_FIELDS + _SCALAR_FIELDS)), st.integers(0, 10**6))
+def test_a_published_proof_with_one_hex_digit_changed_is_refused(field: str, where: int) -> None:
+    rows, shuffled, good = published()
+    text = json.dumps(good[field])
+    digits = [i for i, ch in enumerate(text) if ch in "0123456789abcdef"]
+    at = digits[where % len(digits)]
+    changed = "0" if text[at] != "0" else "1"
+    value = json.loads(text[:at] + changed + text[at + 1 :])
+    try:
+        proof = ShuffleProof.from_json(good | {field: value})
+    except GroupError:
+        return
+    refused(proof, rows, shuffled)
