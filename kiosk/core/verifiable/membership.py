@@ -55,8 +55,10 @@ class MembershipProof:
 
     @staticmethod
     def from_json(value: object, *, what: str = "membership proof") -> MembershipProof:
-        if not (isinstance(value, list) and value):
-            raise GroupError(f"{what}: a list of (c, v) branches, one per allowed value")
+        if not (isinstance(value, list) and 0 < len(value) <= MAX_SET_SIZE):
+            raise GroupError(
+                f"{what}: a list of 1 to {MAX_SET_SIZE} (c, v) branches, one per allowed value"
+            )
         return MembershipProof(
             tuple(
                 ChallengeResponse.from_json(item, what=f"{what} branch {i}")
