@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from kiosk.core.verifiable.elgamal import Ciphertext, encrypt
-from kiosk.core.verifiable.group import G, GroupError, base_mul, random_scalar
+from kiosk.core.verifiable.group import G, GroupError, Point, base_mul, random_scalar
 from kiosk.core.verifiable.knowledge import (
     prove_randomness_knowledge,
     verify_randomness_knowledge,
@@ -141,3 +141,54 @@ def test_a_set_or_range_the_proofs_cannot_express_is_a_clear_error() -> None:
     for minimum, maximum in ((2, 1), (0, MAX_SET_SIZE)):
         with pytest.raises(ValueError, match="a range is"):
             verify_sum_in_range(proof, [ciphertext], minimum, maximum, KEY, BASE_HASH, BALLOT)
+
+
+# Known answers for independent verifiers (the report's protocol text lists them): key and
+# ciphertexts from fixed scalars, base hash 00 01 .. 1f, context "hanpyo test vector".
+VECTOR_KEY = "4063042e39ff5d8735727a35bae0d2dbf261d15881916e0b99d1ee0289ddaf2d"
+VECTOR_ONE = [  # Enc(1; r)
+    "f65c92b19fe51e3073e82ec27415d4888c33a0227e95ef0a457d54a6697bf937",
+    "52c08eb18f2cc68a5a3763c6c6836a7f0f05a89aaa2d1f64002baad8ef5b6d1a",
+]
+VECTOR_ZERO = [  # Enc(0; r')
+    "201a8829993c85c0e1b3af846b155a9eb8af1cade22d311538e6635e4c78f861",
+    "025aad3f4d100221c727328eef9ed1e0aee6a366418f198bf8928cf02ab90a00",
+]
+VECTOR_MEMBERSHIP = [  # VECTOR_ONE holds a value of {0, 1}
+    {
+        "c": "1dff9e28cea1d8fef4801183cf91dd1df7a9af2e397f68a7f9b5deec9cee7f0f",
+        "v": "347a95f3d50bbbee1662f414a5658ad514584dcb81e31f19da8e3d68683d8806",
+    },
+    {
+        "c": "ba4f773b1640044ecf7abf2d6e69bba8b104ae4f8a3f796913982bc73db1fe00",
+        "v": "39c8bb685efdcc17185bff4efacee0e9821a88c09de8c3b504e5fee4840ced06",
+    },
+]
+VECTOR_SUM = [  # VECTOR_ONE + VECTOR_ZERO holds a value of 1..1
+    {
+        "c": "eb723fbcbb97d8089f39f4313d1f67325f16639bc4a69913188ee7aa26582201",
+        "v": "3f5c1d2125f4cf85c1666ac9e17f8174f2b8786757c9fbf41bed82620e05880c",
+    }
+]
+VECTOR_RANDOMNESS = {  # knowledge of VECTOR_ONE's randomness
+    "c": "658dfcc9affdbf69ac6198e7e82b065ab872ce825d5b19791590f4e0d3f3630d",
+    "v": "b86e8be9bf8579ff0d20730ac345cb224c6aa05595b077882418356c93a9c40a",
+}
+
+
+def test_known_answer_vectors_verify_and_nothing_else_does() -> None:
+    key = Point.from_hex(VECTOR_KEY)
+    one, zero = Ciphertext.from_json(VECTOR_ONE), Ciphertext.from_json(VECTOR_ZERO)
+    base_hash, context = bytes(range(32)), b"hanpyo test vector"
+    member = MembershipProof.from_json(VECTOR_MEMBERSHIP)
+    total = MembershipProof.from_json(VECTOR_SUM)
+    knows = ChallengeResponse.from_json(VECTOR_RANDOMNESS, what="vector")
+    verify_membership(member, one, [0, 1], key, base_hash, context)
+    verify_sum_in_range(total, [one, zero], 1, 1, key, base_hash, context)
+    verify_randomness_knowledge(knows, one, key, base_hash, context)
+    with pytest.raises(ProofError):
+        verify_membership(member, one, [0, 1], key, base_hash, context + b".")
+    with pytest.raises(ProofError):
+        verify_sum_in_range(total, [zero, one], 1, 1, key, base_hash, context)
+    with pytest.raises(ProofError):
+        verify_randomness_knowledge(knows, zero, key, base_hash, context)
