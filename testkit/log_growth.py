@@ -15,6 +15,7 @@ from testkit.ledger_requests import enrol, upload
 from testkit.ledger_server import LedgerServer
 
 START = datetime(2017, 11, 25, 0, 30, tzinfo=UTC)
+BATCH = 1000  # blocks per upload: the ledger's most
 
 
 def new_kiosk(server: LedgerServer, election: SyntheticElection, name: str) -> ChainWriter:
@@ -33,5 +34,6 @@ def grow(server: LedgerServer, writer: ChainWriter, sessions: int) -> None:
     for _ in range(sessions):
         writer.open_session()
         writer.close_session()
-    answer = upload(server, writer.key, writer.blocks[first:])
-    assert answer.status_code == 200, answer.text
+    for start in range(first, len(writer.blocks), BATCH):
+        answer = upload(server, writer.key, writer.blocks[start : start + BATCH])
+        assert answer.status_code == 200, answer.text
