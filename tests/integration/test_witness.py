@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import base64
 import shutil
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,9 @@ from kiosk.core.crypto import SigningKey
 from kiosk.core.encoding import b64d
 from kiosk.core.errors import VerificationError
 from kiosk.core.merkle import EMPTY_ROOT
-from ledger.witness.client import request_body
+from ledger.publish.log_publisher import Publisher
+from ledger.store.schema import connect
+from ledger.witness.client import Witness, WitnessClient, request_body
 from ledger.witness.service import origin_hash
 from ledger.witness.store import DATABASE, WitnessStore
 from testkit.elections import SyntheticElection
@@ -199,3 +203,57 @@ def test_verify_proof_holds_the_checkpoint_to_a_k_of_n_witness_policy(
         assert code == 0, said
         two = ledger_cli(*base, "--url", server.url, *both, data=None)  # default: all of them
         assert two.returncode == 0, two.stderr
+
+
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    """Poll ``condition`` until it holds (30 s at most: a hang fails, no timing is asserted)."""
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, f"still waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_the_publisher_asks_again_until_a_witness_that_was_down_cosigns(
+    tmp_path: Path, election: SyntheticElection
+) -> None:
+    """What the integrator runs after each checkpoint: cosign and publish in the background,
+    and keep asking a witness that is down until it is back."""
+    server = LedgerServer(tmp_path / "ledger", election)
+    witness = WitnessServer(tmp_path / "w1", "witness.test/w1", {ORIGIN: server.log_key})
+    tiles = tmp_path / "tiles"
+    with server, witness:
+        engine = connect(f"sqlite:///{server.data / 'ledger.db'}")
+        client = WitnessClient([Witness.parse(witness.spec())])
+        publisher = Publisher(engine, client, tiles, retry_s=0.1).start()
+        try:
+            writer = new_kiosk(server, election, "hall A")
+            grow(server, writer, 10)
+            publisher.on_checkpoint("", 0)
+
+            def cosigned_at(size: int) -> bool:
+                note = (tiles / "checkpoint").read_text() if (tiles / "checkpoint").exists() else ""
+                found = verify_checkpoint(note, server.log_key).size if note else -1
+                return found == size and bool(cosignatures(note, [CosignerKey.parse(witness.vkey)]))
+
+            wait_for(lambda: cosigned_at(22), "the cosigned checkpoint of size 22")
+            witness.stop()
+            grow(server, writer, 5)
+            publisher.on_checkpoint("", 0)
+            wait_for(
+                lambda: (
+                    publisher.last is not None
+                    and publisher.last.size == 32
+                    and "witness.test/w1" in publisher.last.refused
+                ),
+                "the publisher to find the witness down",
+            )
+            last = publisher.last
+            assert last is not None and "cannot reach" in last.refused["witness.test/w1"]
+            # Published anyway (tiles and checkpoint), without the cosignature it lacks.
+            assert verify_checkpoint((tiles / "checkpoint").read_text(), server.log_key).size == 32
+            assert not cosigned_at(32)
+            witness.start()  # back: the next retry is cosigned, with no new checkpoint
+            wait_for(lambda: cosigned_at(32), "the witness back to cosign size 32")
+            assert verify_cosigned(checkpoint(server), server.log_key, [witness.vkey], 1).size == 32
+        finally:
+            publisher.stop()
