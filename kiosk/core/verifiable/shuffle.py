@@ -10,7 +10,8 @@ is additive (g^x is x·G, a product a sum) and a ciphertext is (α, β) = (r·G,
 CHVote's b is our α and its a our β. Rows of width w > 1 follow Verificatum's product-group
 generalisation: one permutation commitment and one commitment chain for the rows, and the
 ciphertext equation (t4, s4) once per component k with its own re-encryption exponent.
-docs/spec/ holds the full protocol text (generators, hash inputs, encodings, equations).
+The protocol text for an independent verifier (generators, hash inputs, encodings, equations)
+belongs in docs/spec/ beside the group's.
 
 Conventions: ``permutation[i]`` is the input row that output row i came from (CHVote's ψ(i));
 ``nonces[j][k]`` is the randomness added to component k of INPUT row j (CHVote's r̃_j), so
@@ -380,8 +381,9 @@ def _statement(key: Point, rows: Rows, shuffled_rows: Rows) -> list[bytes]:
 def _position_challenges(
     base_hash: bytes, statement: list[bytes], commitment: Sequence[Point]
 ) -> list[int]:
-    """u_1..u_N (CHVote's GetChallenges): a seed hashing the base hash, the statement and the
-    permutation commitment, then u_j = H(shuffle/position; seed, j)."""
+    """The per-position challenges (CHVote's GetChallenges): a seed hashing the base hash, the
+    statement and the permutation commitment, then u_j = H(shuffle/position; seed, j) for the
+    0-based index j as 4 bytes big-endian."""
     seed = challenge(f"{_PROOF}/positions", base_hash, statement, [p.encoded for p in commitment])
     seed_bytes = scalar_bytes(seed)
     return [
