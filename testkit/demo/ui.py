@@ -296,5 +296,10 @@ def _scripted(
         say(f"!! tracking code {casts[0].code} did not verify: {said}")
         return 1
     say(f"6. A voter checks receipt {casts[0].code}: {said}")
+    from testkit.demo.ceremony import run_ceremony
+
+    say("7. Protocol v2's key ceremony: five trustees make a key nobody holds (any 3 decrypt)")
+    if not run_ceremony(out / "ceremony"):
+        return 1
     say(f"Screens: {shots}  Printed receipts: {out / 'receipts'}")
     return 0

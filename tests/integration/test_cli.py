@@ -47,6 +47,9 @@ def test_the_demo_casts_verifies_and_catches_tampering(tmp_path: Path) -> None:
     assert "the ledger's head equals the kiosk's" in out
     assert "the inclusion proof verifies against the signed checkpoint" in out
     assert "bad_signature" in out and "height_gap" in out
+    assert "all five computed the same election key K" in out
+    assert "trustees 1, 3 and 5 decrypt [12, 0, 7] → [12, 0, 7]" in out
+    assert "trustees 1 and 3 alone → refused" in out
     assert "!!" not in out
     assert (tmp_path / "demo" / "kiosk.db").is_file()
 
@@ -137,6 +140,7 @@ def test_the_demo_runs_the_whole_system_through_the_screens(tmp_path: Path) -> N
     assert result.returncode == 0, result.stdout + result.stderr
     assert "A voter checks receipt" in result.stdout
     assert "이미 이 투표기에서 투표하셨습니다." in result.stdout
+    assert "trustees 1, 3 and 5 decrypt [12, 0, 7] → [12, 0, 7]" in result.stdout
     shots = sorted(p.name for p in (out / "screenshots").glob("*.png"))
     assert any("receipt" in s for s in shots) and any("review" in s for s in shots)
     assert len(list((out / "receipts").glob("*.png"))) >= 4
