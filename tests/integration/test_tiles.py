@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 import requests
 
 from kiosk.core.block import decode_signed_block
@@ -22,6 +23,8 @@ from kiosk.core.tiles import (
     tile_path,
     tree_from_tiles,
 )
+from kiosk.sync.errors import LedgerUnreachable
+from kiosk.sync.tile_proofs import TileProofs
 from ledger.verify.tiles_proof import tiles_fetcher
 from testkit.elections import SyntheticElection
 from testkit.ledger_server import LedgerServer, ledger_cli
@@ -96,6 +99,20 @@ def test_tiles_are_published_served_and_prove_what_the_ledger_proves(
         assert tree_from_tiles(fetch, first_size).inclusion_proof(7) == tree.inclusion_proof(
             7, first_size
         )
+
+        # The kiosk's sync gets the same answers from the tiles as from the ledger.
+        kiosk_side = TileProofs(base)
+        batch = requests.get(
+            f"{server.url}/v1/proofs/inclusion-range",
+            params={"first": 250, "count": 20, "size": size},
+            timeout=10,
+        ).json()
+        assert kiosk_side.inclusion_range(250, 20, size) == [
+            [b64d(h) for h in proof] for proof in batch["proofs"]
+        ]
+        assert kiosk_side.consistency(first_size, size) == tree.consistency_proof(first_size)
+        with pytest.raises(LedgerUnreachable, match="missing"):
+            kiosk_side.inclusion_range(0, 1, size + 1)  # no checkpoint, so no such tiles
 
         # Each bundle's entries hash to the leaves of its level-0 tile.
         bundle = decode_bundle((tiles / tile_path(ENTRIES, 1)).read_bytes(), TILE_WIDTH)
