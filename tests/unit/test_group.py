@@ -32,6 +32,7 @@ from kiosk.core.verifiable.group import (
     random_scalar,
     scalar_bytes,
     scalar_from_bytes,
+    scalar_from_hex,
 )
 
 # RFC 9496 Appendix A.1: encodings of 0·B .. 15·B
@@ -186,8 +187,11 @@ def test_random_bytes_are_refused_unless_canonical() -> None:
 def test_wrong_lengths_and_unreduced_scalars_are_refused() -> None:
     with pytest.raises(GroupError, match="election key: not 32 bytes"):
         Point.decode(bytes(31), what="election key")
-    with pytest.raises(GroupError, match="not hexadecimal"):
-        Point.from_hex("zz" * 32)
+    for spelling in ["zz" * 32, G.hex().upper(), G.hex()[:62], " " + G.hex()[1:], G.hex() + "00"]:
+        with pytest.raises(GroupError, match="not 64 lowercase hexadecimal digits"):
+            Point.from_hex(spelling)
+    with pytest.raises(GroupError, match="scalar: not 64 lowercase"):
+        scalar_from_hex(scalar_bytes(ORDER - 1).hex().upper())
     with pytest.raises(GroupError, match="not reduced"):
         scalar_from_bytes(ORDER.to_bytes(32, "little"))
     assert scalar_from_bytes(scalar_bytes(ORDER - 1)) == ORDER - 1

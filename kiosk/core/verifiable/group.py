@@ -61,11 +61,7 @@ class Point:
 
     @staticmethod
     def from_hex(text: str, *, what: str = "group element") -> Point:
-        try:
-            data = bytes.fromhex(text)
-        except (ValueError, TypeError) as error:
-            raise GroupError(f"{what}: not hexadecimal") from error
-        return Point.decode(data, what=what)
+        return Point.decode(_strict_hex(text, what), what=what)
 
     def hex(self) -> str:
         return self.encoded.hex()
@@ -113,11 +109,19 @@ def scalar_from_bytes(data: bytes, *, what: str = "scalar") -> int:
 
 
 def scalar_from_hex(text: str, *, what: str = "scalar") -> int:
-    try:
-        data = bytes.fromhex(text)
-    except (ValueError, TypeError) as error:
-        raise GroupError(f"{what}: not hexadecimal") from error
-    return scalar_from_bytes(data, what=what)
+    return scalar_from_bytes(_strict_hex(text, what), what=what)
+
+
+_HEX_DIGITS = frozenset("0123456789abcdef")
+
+
+def _strict_hex(text: object, what: str) -> bytes:
+    """The 32 bytes of exactly 64 lowercase hexadecimal digits, nothing else: one spelling per
+    value, so that re-spelling a proof or ciphertext (upper case, spaces) cannot change the hash
+    of a ballot that carries it."""
+    if not isinstance(text, str) or len(text) != 2 * POINT_BYTES or not set(text) <= _HEX_DIGITS:
+        raise GroupError(f"{what}: not 64 lowercase hexadecimal digits")
+    return bytes.fromhex(text)
 
 
 def _mul(scalar: int, point: Point) -> Point:
