@@ -97,6 +97,18 @@ def cosign(note_text: str, name: str, key: SigningKey, timestamp: int) -> str:
     return f"{SIGNATURE_PREFIX}{name} {base64.b64encode(blob).decode('ascii')}\n"
 
 
+def is_line_of(line: str, name: str, key_id: int) -> bool:
+    """Whether a note signature line names this key (name and key id), signed or not."""
+    if not line.startswith(SIGNATURE_PREFIX):
+        return False
+    found, _, blob = line[len(SIGNATURE_PREFIX) :].rstrip("\n").partition(" ")
+    try:
+        raw = base64.b64decode(blob, validate=True)
+    except ValueError:
+        return False
+    return found == name and raw[:4] == key_id.to_bytes(4, "big")
+
+
 def cosignatures(note: str | bytes, witnesses: Sequence[CosignerKey]) -> list[Cosignature]:
     """The valid cosignatures on ``note`` by ``witnesses``. Lines by other keys are ignored;
     a line that names a known witness (name and key id) but does not verify rejects the whole

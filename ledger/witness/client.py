@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import requests
 
 from kiosk.core.checkpoint import SIGNATURE_PREFIX
-from kiosk.core.cosignature import CosignerKey, cosignatures
+from kiosk.core.cosignature import CosignerKey, cosignatures, is_line_of
 from kiosk.core.errors import EncodingError, HanpyoError, VerificationError
 
 TIMEOUT = 10
@@ -110,7 +110,7 @@ def _verified_line(witness: Witness, note: str, answer: str) -> str:
     """The answer's lines by ``witness``'s key, once they verify on ``note``; the client
     "MUST ignore any cosignatures from unknown keys"."""
     lines = [line + "\n" for line in answer.split("\n") if line.startswith(SIGNATURE_PREFIX)]
-    ours = [line for line in lines if _by(line, witness.key)]
+    ours = [line for line in lines if is_line_of(line, witness.key.name, witness.key.key_id)]
     if not ours:
         raise WitnessUnavailable(f"witness {witness.label} answered without its cosignature")
     try:
@@ -119,15 +119,6 @@ def _verified_line(witness: Witness, note: str, answer: str) -> str:
     except VerificationError as e:
         raise WitnessUnavailable(f"{witness.label}'s cosignature does not verify: {e}") from e
     return ours[0]
-
-
-def _by(line: str, key: CosignerKey) -> bool:
-    name, _, blob = line[len(SIGNATURE_PREFIX) :].rstrip("\n").partition(" ")
-    try:
-        raw = base64.b64decode(blob, validate=True)
-    except ValueError:
-        return False
-    return name == key.name and raw[:4] == key.key_id.to_bytes(4, "big")
 
 
 def add_cosignatures(note: str, lines: Sequence[str]) -> str:

@@ -12,13 +12,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from kiosk.core.checkpoint import (
-    SIGNATURE_PREFIX,
     Checkpoint,
     NoteVerifier,
     open_note,
     parse_checkpoint,
 )
-from kiosk.core.cosignature import cosign
+from kiosk.core.cosignature import cosign, is_line_of
 from kiosk.core.errors import HanpyoError, VerificationError
 from kiosk.core.merkle import EMPTY_ROOT, HASH_SIZE, verify_consistency
 from ledger.witness.store import Latest, Refusal, WitnessIdentity, WitnessStore
@@ -141,7 +140,7 @@ def _verify_log_signature(note: str, keys: Sequence[NoteVerifier]) -> list[str]:
     signed: list[str] = []
     lines = _signature_lines(note)
     for key in keys:
-        mine = [line for line in lines if _names(line, key)]
+        mine = [line for line in lines if is_line_of(line, key.name, key.key_id)]
         if not mine:
             continue
         try:
@@ -157,15 +156,6 @@ def _verify_log_signature(note: str, keys: Sequence[NoteVerifier]) -> list[str]:
 def _signature_lines(note: str) -> list[str]:
     block = note[note.rfind("\n\n") + 2 :]
     return [line + "\n" for line in block.split("\n") if line]
-
-
-def _names(line: str, key: NoteVerifier) -> bool:
-    name, _, blob = line[len(SIGNATURE_PREFIX) :].rstrip("\n").partition(" ")
-    try:
-        raw = base64.b64decode(blob, validate=True)
-    except (binascii.Error, ValueError):
-        return False
-    return name == key.name and raw[:4] == key.key_id.to_bytes(4, "big")
 
 
 def _proof_hash(line: str) -> bytes:

@@ -132,6 +132,9 @@ def test_the_witness_answers_each_refusal_as_the_spec_says(
     log_key = SigningKey.generate()
     vkey = _vkey(log_key)
     witness = WitnessServer(tmp_path / "w", "witness.test/w", {ORIGIN: vkey})
+    assert (tmp_path / "w" / "witness.key").stat().st_mode & 0o777 == 0o600
+    again = ledger_cli("witness", "init", "--dir", str(tmp_path / "w"), "--name", "x", data=None)
+    assert again.returncode == 2 and "already has a key" in again.stderr  # never replaced
     with witness:
         empty = sign_checkpoint(ORIGIN, 0, EMPTY_ROOT, ORIGIN, log_key)
 
