@@ -1,6 +1,11 @@
-"""Ingest: verify a batch of one kiosk's blocks, append what is new to the log, catch forks.
+"""Ingest: verify a batch of one kiosk's blocks, then sequence what is new, catching forks.
 
-The API and `ledger import` both come through ``ingest``: one path, one set of checks.
+The shape of the transparency logs it is compared with (Tessera, Trillian, Sunlight): the
+signatures and chain links are verified before any lock, from a snapshot of the source's
+stored head; then one short transaction serialised on that source's own row records the
+batch and takes its leaf indices. The tree is extended afterwards by the integrator
+(ledger/service/integrator.py). The API and `ledger import` both come through ``ingest``:
+one path, one set of checks.
 """
 
 from __future__ import annotations
@@ -12,12 +17,16 @@ from datetime import UTC, datetime
 from kiosk.core.block import SignedBlock, decode_signed_block, verify_block
 from kiosk.core.chain import ChainState, ChainVerifier, Schedule
 from kiosk.core.errors import BlockError, ChainError, VerificationError
-from kiosk.core.merkle import leaf_hash
-from ledger.store.ingest_rows import IngestRows, ingest_transaction
-from ledger.store.merkle_log import LogKey
+from ledger.store import schema as db
+from ledger.store.ingest_rows import EnrolledSource, Fork, Outcome, SourceSnapshot, sequence
+from ledger.store.ingest_rows import snapshot as source_snapshot
 from ledger.store.schema import Engine
 
 MAX_BATCH = 1000
+# A batch verified from a head that another batch of the same kiosk moved meanwhile is
+# verified again from the new head (a resend then counts as already held); after this many
+# tries the kiosk is told to send again.
+SEQUENCE_ATTEMPTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +44,7 @@ class IngestResult:
     accepted: int
     already_had: int
     head_height: int
-    log_size: int
+    log_size: int  # of the tree the checkpoint signs (the sequenced size until integrated)
     checkpoint: str | None
     rejection: Rejection | None = None
     leaves: dict[int, int] = field(default_factory=dict)  # height -> leaf index, new blocks
@@ -48,101 +57,147 @@ class ElectionInfo:
     schedule: Schedule  # the package's: official ballots are dated in it
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 def ingest(
     engine: Engine,
-    key: LogKey,
     election: ElectionInfo,
     kiosk_id: str,
     encoded_blocks: list[bytes],
     *,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> IngestResult:
-    """Verify and record ``encoded_blocks`` (consecutive signed blocks of ``kiosk_id``);
-    ``clock`` is the ledger's, against which a block's time is checked on arrival."""
-    with ingest_transaction(engine, kiosk_id) as rows:
-        return _Batch(rows, key, election, kiosk_id, clock()).run(encoded_blocks)
+    """Verify ``encoded_blocks`` (consecutive signed blocks of ``kiosk_id``) and sequence the
+    new ones; ``clock`` is the ledger's, against which a block's time is checked on arrival.
+    When this returns, the accepted blocks are committed with their leaf indices; the
+    result's checkpoint is None (the caller waits for the integrator's)."""
+    if len(encoded_blocks) > MAX_BATCH:
+        return _refused(
+            kiosk_id, Rejection(None, "batch_too_large", f"at most {MAX_BATCH} blocks per request")
+        )
+    now = clock()
+    for _ in range(SEQUENCE_ATTEMPTS):
+        with source_snapshot(db.reader(engine), kiosk_id) as rows:
+            batch = _Batch(rows, election, kiosk_id, now)
+            early = batch.verify(encoded_blocks)
+        if early is not None:
+            return early
+        done = sequence(
+            engine,
+            kiosk_id,
+            verified_from=batch.start.height,
+            blocks=batch.accepted,
+            state=batch.state,
+            channel=batch.channel,
+            fork=batch.fork,
+        )
+        match done.outcome:
+            case Outcome.SEQUENCED:
+                return batch.result(done.first_leaf)
+            case Outcome.QUARANTINED:
+                return _refused(
+                    kiosk_id, Rejection(None, "quarantined", f"kiosk is quarantined: {done.reason}")
+                )
+            case Outcome.CLOSED:
+                return batch.closed_meanwhile()
+            case Outcome.HEAD_MOVED:
+                continue
+    return _refused(
+        kiosk_id,
+        Rejection(
+            None,
+            "concurrent_upload",
+            "another upload of this kiosk's chain was recorded at the same moment; "
+            "ask for the head and send again",
+        ),
+    )
+
+
+def _refused(kiosk_id: str, rejection: Rejection) -> IngestResult:
+    return IngestResult(kiosk_id, 0, 0, -1, 0, None, rejection)
 
 
 class _Batch:
+    """One verification pass over a batch, from a snapshot of the source's head."""
+
     def __init__(
-        self, rows: IngestRows, key: LogKey, election: ElectionInfo, kiosk_id: str, now: datetime
+        self, rows: SourceSnapshot, election: ElectionInfo, kiosk_id: str, now: datetime
     ) -> None:
-        self.rows, self.key, self.election, self.kiosk_id = rows, key, election, kiosk_id
-        self.now = now
+        self.rows, self.election, self.kiosk_id, self.now = rows, election, kiosk_id, now
         self.accepted: list[tuple[SignedBlock, bytes]] = []
         self.already_had = 0
         self.closed = False
+        self.start = self.state = ChainState()
+        self.channel = ""
+        self.fork: Fork | None = None
+        self.rejection: Rejection | None = None
 
-    def run(self, encoded_blocks: list[bytes]) -> IngestResult:
-        if len(encoded_blocks) > MAX_BATCH:
-            return self._result(
-                -1, 0, Rejection(None, "batch_too_large", f"at most {MAX_BATCH} blocks per request")
-            )
-        # Take the log first: the source row read after it is current, so a batch that waited
-        # behind a fork sees the quarantine that fork caused.
-        log = self.rows.lock_log()  # from here on this transaction is the only appender
+    def verify(self, encoded_blocks: list[bytes]) -> IngestResult | None:
+        """Verify every block it can; an IngestResult at once if the source may send none."""
         source = self.rows.source()
         if source is None:
-            return self._result(
-                -1, 0, Rejection(None, "unknown_kiosk", f"kiosk {self.kiosk_id} is not enrolled")
+            return _refused(
+                self.kiosk_id,
+                Rejection(None, "unknown_kiosk", f"kiosk {self.kiosk_id} is not enrolled"),
+            )
+        if source.quarantined:
+            return _refused(
+                self.kiosk_id,
+                Rejection(None, "quarantined", f"kiosk is quarantined: {source.quarantine_reason}"),
             )
         # After the close the log is frozen: blocks the ledger already has are acknowledged
         # as before (uploads stay idempotent), a new one is refused.
         self.closed = self.rows.is_closed()
-        if source.quarantined:
-            return self._result(
-                -1,
-                0,
-                Rejection(None, "quarantined", f"kiosk is quarantined: {source.quarantine_reason}"),
-            )
-        state = self.rows.head_state()
+        self.channel = source.channel
+        self.start = self.state = self.rows.head_state()
+        verifier = self._verifier(source)
+        for raw in encoded_blocks:
+            try:
+                self.state = self._one(verifier, raw, source.public_key)
+            except _Rejected as r:
+                self.rejection = r.rejection
+                break
+        return None
+
+    def _verifier(self, source: EnrolledSource) -> ChainVerifier:
         # The one chain verifier (kiosk/core/chain.py), resumed from the stored head; it asks
-        # the database which voters this source already recorded, so ingest refuses what
+        # the snapshot which voters this source already recorded, so ingest refuses what
         # verify-bundle would refuse.
-        verifier = ChainVerifier(
+        return ChainVerifier(
             election=self.election.id,
             kiosk=self.kiosk_id,
             package_hash=self.election.package_hash,
             kiosk_key=source.public_key,
-            state=state,
+            state=self.state,
             voted_here=self.rows.voted_here,
             arrived_at=self.now,
             schedule=self.election.schedule,
         )
-        rejection = None
-        for raw in encoded_blocks:
-            try:
-                state = self._one(verifier, raw, source.public_key, source.channel, log.size)
-            except _Rejected as r:
-                rejection = r.rejection
-                break
-        leaves = {s.block.height: log.size + i for i, (s, _) in enumerate(self.accepted)}
-        note = None
-        if self.accepted:
-            log.append([leaf_hash(encoded) for _, encoded in self.accepted])
-            self.rows.save_head(state)
-            note = self.rows.publish(log, self.key)
+
+    def result(self, first_leaf: int) -> IngestResult:
+        leaves = {s.block.height: first_leaf + i for i, (s, _) in enumerate(self.accepted)}
         return IngestResult(
             self.kiosk_id,
             len(self.accepted),
             self.already_had,
-            state.height,
-            log.size,
-            note,
-            rejection,
+            self.state.height,
+            first_leaf + len(self.accepted) if self.accepted else 0,
+            None,
+            self.rejection,
             leaves,
         )
 
-    def _result(self, head: int, size: int, rejection: Rejection) -> IngestResult:
-        return IngestResult(self.kiosk_id, 0, 0, head, size, None, rejection)
+    def closed_meanwhile(self) -> IngestResult:
+        """The election closed between verification and sequencing: nothing new was taken."""
+        height = self.accepted[0][0].block.height
+        rejection = Rejection(
+            height,
+            "election_closed",
+            "the election is closed and its log is frozen; no block can be added",
+        )
+        return IngestResult(
+            self.kiosk_id, 0, self.already_had, self.start.height, 0, None, rejection
+        )
 
-    def _one(
-        self, verifier: ChainVerifier, raw: bytes, public_key: bytes, channel: str, log_size: int
-    ) -> ChainState:
+    def _one(self, verifier: ChainVerifier, raw: bytes, public_key: bytes) -> ChainState:
         state = verifier.state
         try:
             signed = decode_signed_block(raw)
@@ -174,12 +229,8 @@ class _Batch:
                 "election_closed",
                 "the election is closed and its log is frozen; no block can be added",
             )
-        self._record(signed, raw, channel, log_size + len(self.accepted))
-        return new_state
-
-    def _record(self, signed: SignedBlock, raw: bytes, channel: str, leaf_index: int) -> None:
-        self.rows.record_block(signed, raw, channel, leaf_index)
         self.accepted.append((signed, raw))
+        return new_state
 
     def _seen_before(self, signed: SignedBlock, raw: bytes, public_key: bytes) -> None:
         """A block at a height we hold: a harmless resend, or a fork signed by the kiosk."""
@@ -200,7 +251,7 @@ class _Batch:
                 "bad_signature",
                 f"a different block at height {height}, not signed by the kiosk",
             ) from e
-        self.rows.record_fork(height, held, raw)
+        self.fork = Fork(height, held, raw)
         raise _Rejected(
             height,
             "equivocation",

@@ -3,10 +3,12 @@ Every query it makes is in ledger/store."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -28,15 +30,22 @@ from kiosk.core.errors import EncodingError
 from ledger.rules.admin_access import TOKEN_PREFIX_LENGTH, AdminGrant, Scope
 from ledger.rules.errors import LedgerError
 from ledger.service.ingest import ElectionInfo, IngestResult, ingest
+from ledger.service.integrator import CheckpointHook, Integrator
 from ledger.store import log_reads, registry
 from ledger.store import schema as db
 from ledger.store.added_columns import add_missing_columns
+from ledger.store.integration import published
 from ledger.store.log_reads import InclusionProof
-from ledger.store.merkle_log import LogKey
+from ledger.store.merkle_log import LogKey, ensure_sequence
 from ledger.store.registry import Source
 from ledger.store.schema import Engine
 
 __all__ = ["InclusionProof", "Ledger", "Source", "token_hash"]
+
+# How long an upload's answer waits for the integrator to sign a checkpoint covering its
+# blocks (normally tens of milliseconds). Past it the answer still comes: the blocks are
+# committed and their leaves given, with the latest checkpoint, which does not cover them yet.
+INTEGRATION_WAIT_S = 5.0
 
 
 def token_hash(token: str) -> bytes:
@@ -50,6 +59,8 @@ class Ledger:
         self.reader = db.reader(engine)
         record = registry.election_record(engine)
         add_missing_columns(engine)  # a database made by an older ledger
+        ensure_sequence(engine)  # ...or one made before sequencing was separate
+        self.integrator: Integrator | None = None
         self.key = LogKey(record.log_origin, log_key)
         self.signed_package = record.signed
         schedule = json.loads(record.signed)["package"]["schedule"]  # verified when stored
@@ -98,8 +109,37 @@ class Ledger:
         return registry.admin_grant(self.reader, token_hash(token))
 
     # -- writing -------------------------------------------------------------------------------
+    def start_integrator(self, on_checkpoint: Sequence[CheckpointHook] = ()) -> Integrator:
+        """Run the integrator in this process (`ledger serve` does, in every worker: one is
+        elected). Without it, ``ingest`` extends the tree itself before it returns."""
+        if self.integrator is None:
+            self.integrator = Integrator(self.engine, self.key, on_checkpoint=on_checkpoint)
+            self.integrator.start()
+        return self.integrator
+
     def ingest(self, kiosk_id: str, encoded_blocks: list[bytes]) -> IngestResult:
-        return ingest(self.engine, self.key, self.election, kiosk_id, encoded_blocks)
+        """Verify and sequence the batch (committed when this returns), then wait for a
+        checkpoint that covers its new blocks: the answer carries it and their leaves."""
+        result = ingest(self.engine, self.election, kiosk_id, encoded_blocks)
+        if result.leaves:
+            self._integrated(max(result.leaves.values()) + 1)
+        latest = published(self.reader)
+        return dataclasses.replace(
+            result,
+            log_size=latest.size,
+            checkpoint=latest.checkpoint if result.leaves else None,
+        )
+
+    def _integrated(self, size: int) -> None:
+        if self.integrator is not None:
+            self.integrator.wake()
+            self.integrator.wait_for(size, INTEGRATION_WAIT_S)
+            return
+        # No integrator thread here (`ledger import`, tools, tests): integrate in this call;
+        # beside a running one this queues on the log's lock and finds its work done.
+        inline = Integrator(self.engine, self.key)
+        while inline.integrate_once() is not None and published(self.reader).size < size:
+            pass
 
     # -- reading -------------------------------------------------------------------------------
     def sources(self) -> list[Source]:

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, select
 from ledger.rules.close_statement import Closure
 from ledger.rules.errors import LedgerError
 from ledger.store import schema as db
-from ledger.store.merkle_log import LogKey, lock_log, publish
+from ledger.store.merkle_log import LogKey, integrate_pending, lock_log, publish
 
 
 def closure(reader: Engine) -> Closure | None:
@@ -33,6 +33,10 @@ def freeze_log(
     """Lock the log, make sure a checkpoint of its final size is published, and record the
     close with the statement ``sign_statement(size, checkpoint)`` gives, in one transaction."""
     with engine.begin() as conn:
+        # Every block sequenced before the close goes into the final tree; holding the
+        # sequence counter's lock, no batch is sequenced after it (it sees the close).
+        while integrate_pending(conn, key, hold_sequence=True) is not None:
+            pass
         log = lock_log(conn)  # no block can be appended while we close
         if conn.execute(select(db.closure.c.id)).first() is not None:
             raise LedgerError("election_closed", "the election is already closed")

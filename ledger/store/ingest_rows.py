@@ -1,10 +1,13 @@
-"""The rows one ingest transaction reads and writes: the source, its chain head, its blocks and
-nullifiers, fork evidence and quarantine, all inside the transaction that holds the log."""
+"""The rows ingest reads and writes. Verification reads a snapshot with no lock (the source,
+its chain head, the voters and blocks it already holds); then one short sequencing
+transaction locks that source's own row, re-checks the head, takes leaf indices from the
+sequence counter and writes the batch with one executemany per table."""
 
 from __future__ import annotations
 
+import enum
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,9 +16,8 @@ from sqlalchemy import Connection, Engine, select, update
 
 from kiosk.core.block import BlockKind, SignedBlock, body_bytes
 from kiosk.core.chain import ChainState, state_from_json, state_to_json
-from kiosk.core.merkle import MerkleLog
 from ledger.store import schema as db
-from ledger.store.merkle_log import LogKey, lock_log, publish
+from ledger.store.merkle_log import take_leaves
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,27 +28,47 @@ class EnrolledSource:
     quarantine_reason: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Fork:
+    """A second block the kiosk signed at a height the ledger holds: evidence to keep."""
+
+    height: int
+    held: bytes  # the hash of the block the ledger holds
+    conflicting: bytes  # the second signed block, verbatim
+
+
+class Outcome(enum.Enum):
+    SEQUENCED = "sequenced"
+    HEAD_MOVED = "head_moved"  # another batch of this source got in first: verify again
+    QUARANTINED = "quarantined"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class Sequenced:
+    outcome: Outcome
+    first_leaf: int = -1  # the leaf index of the batch's first new block
+    reason: str | None = None  # why the source is quarantined
+
+
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    # To the microsecond: the integration delay is measured from it (bench/).
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+# -- before any lock ------------------------------------------------------------------------
 
 
 @contextmanager
-def ingest_transaction(engine: Engine, kiosk_id: str) -> Iterator[IngestRows]:
-    """One write transaction for a batch of ``kiosk_id``'s blocks; it commits at the end."""
-    with engine.begin() as conn:
-        yield IngestRows(conn, kiosk_id)
+def snapshot(reader: Engine, kiosk_id: str) -> Iterator[SourceSnapshot]:
+    """One read transaction (a WAL snapshot on SQLite) for verifying a batch; no lock."""
+    with reader.connect() as conn:
+        yield SourceSnapshot(conn, kiosk_id)
 
 
-class IngestRows:
+class SourceSnapshot:
     def __init__(self, conn: Connection, kiosk_id: str) -> None:
         self._conn, self.kiosk_id = conn, kiosk_id
-
-    def lock_log(self) -> MerkleLog:
-        """The log, locked: from here on this transaction is the only appender."""
-        return lock_log(self._conn)
-
-    def publish(self, log: MerkleLog, key: LogKey) -> str:
-        return publish(self._conn, log, key)
 
     def source(self) -> EnrolledSource | None:
         row = self._conn.execute(
@@ -67,47 +89,6 @@ class IngestRows:
         ).first()
         return ChainState() if row is None else state_from_json(json.loads(row[0]))
 
-    def save_head(self, state: ChainState) -> None:
-        text = json.dumps(state_to_json(state))
-        updated = self._conn.execute(
-            update(db.chain_heads)
-            .where(db.chain_heads.c.kiosk_id == self.kiosk_id)
-            .values(height=state.height, state=text)
-        )
-        if updated.rowcount == 0:
-            self._conn.execute(
-                db.chain_heads.insert().values(
-                    kiosk_id=self.kiosk_id, height=state.height, state=text
-                )
-            )
-
-    def record_block(self, signed: SignedBlock, raw: bytes, channel: str, leaf_index: int) -> None:
-        """The block at ``leaf_index``, and its nullifier when it is a ballot."""
-        block = signed.block
-        self._conn.execute(
-            db.blocks.insert().values(
-                kiosk_id=self.kiosk_id,
-                height=block.height,
-                hash=signed.hash,
-                tracking=signed.tracking_code,
-                kind=block.kind.value,
-                encoded=raw,
-                leaf_index=leaf_index,
-                received_at=_now(),
-            )
-        )
-        if block.kind in (BlockKind.BALLOT, BlockKind.TEST_BALLOT):
-            self._conn.execute(
-                db.nullifiers.insert().values(
-                    nullifier=body_bytes(block.body, "nullifier"),
-                    kind=block.kind.value,
-                    kiosk_id=self.kiosk_id,
-                    height=block.height,
-                    channel=channel,
-                    leaf_index=leaf_index,
-                )
-            )
-
     def voted_here(self, kind: BlockKind, nullifier: bytes) -> bool:
         """Whether this source already recorded a ballot of ``kind`` for ``nullifier``."""
         n = db.nullifiers.c
@@ -119,7 +100,7 @@ class IngestRows:
         return row is not None
 
     def held_hash(self, height: int) -> bytes | None:
-        """The hash of the block the ledger holds at ``height``, if it is committed."""
+        """The hash of the block the ledger holds at ``height``, if any."""
         row = self._conn.execute(
             select(db.blocks.c.hash).where(
                 db.blocks.c.kiosk_id == self.kiosk_id, db.blocks.c.height == height
@@ -127,22 +108,146 @@ class IngestRows:
         ).first()
         return None if row is None else bytes(row[0])
 
-    def record_fork(self, height: int, held: bytes, conflicting: bytes) -> None:
-        """Keep the second signed block at ``height`` as evidence and quarantine the kiosk."""
-        self._conn.execute(
-            db.evidence.insert().values(
-                kiosk_id=self.kiosk_id,
-                height=height,
-                accepted_hash=held,
-                conflicting=conflicting,
-                received_at=_now(),
-            )
+
+# -- the sequencing transaction -------------------------------------------------------------
+
+
+def sequence(
+    engine: Engine,
+    kiosk_id: str,
+    *,
+    verified_from: int,
+    blocks: Sequence[tuple[SignedBlock, bytes]],
+    state: ChainState,
+    channel: str,
+    fork: Fork | None,
+) -> Sequenced:
+    """Record ``blocks`` (verified from the head at height ``verified_from``) and their voter
+    index rows, the new chain ``state`` and any ``fork`` evidence, in one transaction that
+    commits before this returns: what it acknowledges is durable.
+
+    Concurrent batches of one source queue on that source's row (SELECT ... FOR UPDATE on
+    PostgreSQL; SQLite has a single writer): if the head moved since verification, nothing
+    is written and the caller verifies again from the new head."""
+    try:
+        return _sequence(engine, kiosk_id, verified_from, blocks, state, channel, fork)
+    except _ClosedMeanwhile:  # its transaction rolled back: nothing was written
+        return Sequenced(Outcome.CLOSED)
+
+
+class _ClosedMeanwhile(Exception):
+    pass
+
+
+def _sequence(
+    engine: Engine,
+    kiosk_id: str,
+    verified_from: int,
+    blocks: Sequence[tuple[SignedBlock, bytes]],
+    state: ChainState,
+    channel: str,
+    fork: Fork | None,
+) -> Sequenced:
+    with engine.begin() as conn:
+        s = db.sources.c
+        row = conn.execute(
+            select(s.quarantined, s.quarantine_reason)
+            .where(s.kiosk_id == kiosk_id)
+            .with_for_update()
+        ).first()
+        if row is None or row.quarantined:
+            return Sequenced(Outcome.QUARANTINED, reason=None if row is None else row[1])
+        if _head_height(conn, kiosk_id) != verified_from:
+            return Sequenced(Outcome.HEAD_MOVED)
+        first = -1
+        if blocks:
+            first = take_leaves(conn, len(blocks))
+            # After the counter's lock: a close that froze the log before us is seen here.
+            if conn.execute(select(db.closure.c.id)).first() is not None:
+                raise _ClosedMeanwhile
+            _insert_blocks(conn, kiosk_id, blocks, channel, first)
+            _save_head(conn, kiosk_id, state)
+        if fork is not None:
+            _record_fork(conn, kiosk_id, fork)
+        return Sequenced(Outcome.SEQUENCED, first)
+
+
+def _head_height(conn: Connection, kiosk_id: str) -> int:
+    height = conn.execute(
+        select(db.chain_heads.c.height).where(db.chain_heads.c.kiosk_id == kiosk_id)
+    ).scalar()
+    return -1 if height is None else int(height)
+
+
+def _insert_blocks(
+    conn: Connection,
+    kiosk_id: str,
+    blocks: Sequence[tuple[SignedBlock, bytes]],
+    channel: str,
+    first: int,
+) -> None:
+    """One executemany for the blocks, one for the voter index."""
+    now = _now()
+    block_rows, voter_rows = [], []
+    for i, (signed, raw) in enumerate(blocks):
+        block = signed.block
+        block_rows.append(
+            {
+                "kiosk_id": kiosk_id,
+                "height": block.height,
+                "hash": signed.hash,
+                "tracking": signed.tracking_code,
+                "kind": block.kind.value,
+                "encoded": raw,
+                "leaf_index": first + i,
+                "received_at": now,
+            }
         )
-        self._conn.execute(
-            update(db.sources)
-            .where(db.sources.c.kiosk_id == self.kiosk_id)
-            .values(
-                quarantined=True,
-                quarantine_reason=f"two different signed blocks at height {height}",
+        if block.kind in (BlockKind.BALLOT, BlockKind.TEST_BALLOT):
+            voter_rows.append(
+                {
+                    "nullifier": body_bytes(block.body, "nullifier"),
+                    "kind": block.kind.value,
+                    "kiosk_id": kiosk_id,
+                    "height": block.height,
+                    "channel": channel,
+                    "leaf_index": first + i,
+                }
             )
+    conn.execute(db.blocks.insert(), block_rows)
+    if voter_rows:
+        conn.execute(db.nullifiers.insert(), voter_rows)
+
+
+def _save_head(conn: Connection, kiosk_id: str, state: ChainState) -> None:
+    text = json.dumps(state_to_json(state))
+    updated = conn.execute(
+        update(db.chain_heads)
+        .where(db.chain_heads.c.kiosk_id == kiosk_id)
+        .values(height=state.height, state=text)
+    )
+    if updated.rowcount == 0:
+        conn.execute(
+            db.chain_heads.insert().values(kiosk_id=kiosk_id, height=state.height, state=text)
         )
+
+
+def _record_fork(conn: Connection, kiosk_id: str, fork: Fork) -> None:
+    """Keep the second signed block as evidence and quarantine the kiosk."""
+    conn.execute(
+        db.evidence.insert().values(
+            kiosk_id=kiosk_id,
+            height=fork.height,
+            accepted_hash=fork.held,
+            conflicting=fork.conflicting,
+            received_at=_now(),
+        )
+    )
+    conn.execute(
+        update(db.sources)
+        .where(db.sources.c.kiosk_id == kiosk_id)
+        .values(
+            quarantined=True,
+            quarantine_reason=f"two different signed blocks at height {fork.height}",
+        )
+    )

@@ -115,6 +115,16 @@ log_state = Table(
     Column("root", LargeBinary, nullable=False),
 )
 
+# How many leaves have been sequenced: the next leaf index. Each batch's one short transaction
+# advances it under its row lock; the integrator then extends the tree up to it (log_state.size
+# is how far the tree and its signed checkpoints reach).
+log_sequence = Table(
+    "log_sequence",
+    metadata,
+    Column("id", Integer, primary_key=True),  # always 1
+    Column("size", BigInteger, nullable=False),
+)
+
 checkpoints = Table(
     "checkpoints",
     metadata,

@@ -367,8 +367,11 @@ def app_from_environment() -> FastAPI:
     tiles = os.environ.get("HANPYO_TILES_DIR") or (
         str(Path(published).parent / "tiles") if published else None
     )
+    ledger = Ledger(engine, SigningKey(seed))
+    # Every worker runs one; they elect the one that extends the tree (issue 18).
+    ledger.start_integrator()
     return create_app(
-        Ledger(engine, SigningKey(seed)),
+        ledger,
         Path(published) if published else None,
         dev=os.environ.get("HANPYO_LEDGER_DEV") == "1",
         tiles=Path(tiles) if tiles else None,
