@@ -115,7 +115,8 @@ class Publisher:
             self._thread.join(timeout=30)
 
     def _run(self) -> None:
-        self._wake.set()  # publish what is there on start
+        # Only the hook starts a round: in a ledger with several workers, only the elected
+        # integrator's publisher is ever woken, so one process writes tiles and asks witnesses.
         while not self._stop.is_set():
             waiting = self.last is not None and bool(self.last.refused)
             self._wake.wait(self.retry_s if waiting else None)
