@@ -44,6 +44,19 @@ def add_serve(sub: Subparsers) -> None:
     serve.add_argument("--tls-cert", type=Path, help="serve HTTPS with this certificate (PEM)")
     serve.add_argument("--tls-key", type=Path, help="and this private key (PEM)")
     serve.add_argument(
+        "--witness",
+        action="append",
+        default=[],
+        metavar="NAME=URL=VKEY",
+        help="a witness to ask to cosign every checkpoint (repeat; or $HANPYO_WITNESSES)",
+    )
+    serve.add_argument(
+        "--tiles-dir",
+        type=Path,
+        help="write the log as C2SP tlog-tiles here after every checkpoint (served at /tiles; "
+        "default: serve <data>/tiles, written by `ledger tiles publish`)",
+    )
+    serve.add_argument(
         "--dev",
         action="store_true",
         help="also serve the API's documentation (/docs, /redoc, /openapi.json); "
@@ -125,6 +138,15 @@ def _serve(args: argparse.Namespace) -> int:
     # the tally's published records, shown on the public pages once they are there
     os.environ["HANPYO_PUBLISHED"] = str((args.data / "published").resolve())
     os.environ["HANPYO_LEDGER_DEV"] = "1" if args.dev else "0"
+    if args.witness:  # checked here, clearly, rather than in every worker
+        from ledger.witness.client import ENVIRONMENT, Witness
+
+        for spec in args.witness:
+            Witness.parse(spec)
+        os.environ[ENVIRONMENT] = " ".join(args.witness)
+    if args.tiles_dir is not None:
+        args.tiles_dir.mkdir(parents=True, exist_ok=True)
+        os.environ["HANPYO_TILES_DIR"] = str(args.tiles_dir.resolve())
     if (args.tls_cert is None) != (args.tls_key is None):
         raise HanpyoError("give both --tls-cert and --tls-key, or neither")
     config = uvicorn.Config(

@@ -368,8 +368,15 @@ def app_from_environment() -> FastAPI:
         str(Path(published).parent / "tiles") if published else None
     )
     ledger = Ledger(engine, SigningKey(seed))
+    # After each checkpoint, the witnesses' cosignatures ($HANPYO_WITNESSES) and the tiles
+    # ($HANPYO_TILES_DIR), in a thread of their own; only the elected integrator wakes it.
+    from ledger.publish.log_publisher import publisher_from_environment
+
+    writes = os.environ.get("HANPYO_TILES_DIR")
+    publisher = publisher_from_environment(engine, Path(writes) if writes else None)
+    hooks = [] if publisher is None else [publisher.start().on_checkpoint]
     # Every worker runs one; they elect the one that extends the tree (issue 18).
-    ledger.start_integrator()
+    ledger.start_integrator(hooks)
     return create_app(
         ledger,
         Path(published) if published else None,

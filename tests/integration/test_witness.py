@@ -21,8 +21,10 @@ from kiosk.core.crypto import SigningKey
 from kiosk.core.encoding import b64d
 from kiosk.core.errors import VerificationError
 from kiosk.core.merkle import EMPTY_ROOT
+from kiosk.core.tiles import tree_from_tiles
 from ledger.publish.log_publisher import Publisher
 from ledger.store.schema import connect
+from ledger.verify.tiles_proof import tiles_fetcher
 from ledger.witness.client import Witness, WitnessClient, request_body
 from ledger.witness.service import origin_hash
 from ledger.witness.store import DATABASE, WitnessStore
@@ -260,3 +262,40 @@ def test_the_publisher_asks_again_until_a_witness_that_was_down_cosigns(
             assert verify_cosigned(checkpoint(server), server.log_key, [witness.vkey], 1).size == 32
         finally:
             publisher.stop()
+
+
+def test_ledger_serve_has_every_checkpoint_cosigned_and_written_as_tiles(
+    tmp_path: Path, election: SyntheticElection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ledger serve` configured through the environment (as its --witness and --tiles-dir
+    options do): the elected integrator's publisher does the rest, with no command run."""
+    server = LedgerServer(tmp_path / "ledger", election)
+    witness = WitnessServer(tmp_path / "w1", "witness.test/w1", {ORIGIN: server.log_key})
+    tiles = tmp_path / "tiles"
+    bad = server.cli("serve", "--witness", "w1=http://127.0.0.1:1=not-a-key")
+    assert bad.returncode == 2 and "witness key" in bad.stderr
+    monkeypatch.setenv("HANPYO_WITNESSES", witness.spec())
+    monkeypatch.setenv("HANPYO_TILES_DIR", str(tiles))
+    with witness, server:
+        writer = new_kiosk(server, election, "hall A")
+        grow(server, writer, 30)
+
+        def cosigned_at(size: int) -> bool:
+            note = checkpoint(server)
+            return verify_checkpoint(note, server.log_key).size == size and bool(
+                cosignatures(note, [CosignerKey.parse(witness.vkey)])
+            )
+
+        wait_for(lambda: cosigned_at(62), "the ledger's own publisher to have size 62 cosigned")
+        wait_for(
+            lambda: (
+                requests.get(f"{server.url}/tiles/checkpoint", timeout=10).text
+                == checkpoint(server)
+            ),
+            "the tiles to carry the cosigned checkpoint",
+        )
+        fetched = tiles_fetcher(f"{server.url}/tiles")
+        assert (
+            tree_from_tiles(fetched, 62).root()
+            == verify_checkpoint(checkpoint(server), server.log_key).root
+        )
