@@ -58,6 +58,7 @@ PROOF_SAMPLES = 300  # requests per proof kind and log size
 CHECKPOINT_SAMPLES = 300  # GET /v1/checkpoint per worker count
 BASELINE_SIGNATURES = 5_000
 POSTGRES_WORKERS = 2  # uvicorn workers of the ledger served on PostgreSQL
+SQLITE_WORKERS = 1  # and on SQLite (--sqlite-workers: more once verification runs unlocked)
 
 
 # -- real signed chains, built as a kiosk builds them ---------------------------------------
@@ -307,6 +308,7 @@ class LogRun:
     prefilled: Prefill
     ingest: Ingest
     proofs: dict[str, list[float]]
+    workers: int
 
     @property
     def size(self) -> int:
@@ -321,6 +323,7 @@ def run_at(
     block_bytes: int,
     *,
     pg: PrivatePostgres | None = None,
+    workers: int | None = None,
 ) -> LogRun:
     """A new ledger prefilled to ``size`` leaves with ENROLLED_SOURCES enrolled sources, then
     served: real ingest, then proofs. On SQLite by default; with ``pg``, on a fresh database
@@ -332,7 +335,7 @@ def run_at(
         directory / f"ledger-{backend.lower()}-{size}",
         election,
         db=given,
-        workers=1 if pg is None else POSTGRES_WORKERS,
+        workers=workers or (SQLITE_WORKERS if pg is None else POSTGRES_WORKERS),
     )
     seed = (server.data / "log.key").read_text().strip()
     url = db.database_url(given, server.data.resolve() / "ledger.db")
@@ -359,7 +362,7 @@ def run_at(
         wall,
         delays,
     )
-    return LogRun(backend, prefilled, ingest, proofs)
+    return LogRun(backend, prefilled, ingest, proofs, server.workers)
 
 
 def raw_batches(chains: list[ChainWriter]) -> list[RowBatch]:
@@ -374,7 +377,13 @@ def raw_batches(chains: list[ChainWriter]) -> list[RowBatch]:
 
 
 def bench_ledger(
-    directory: Path, *, small: int = SMALL_LOG, large: int = LARGE_LOG, postgres: bool = False
+    directory: Path,
+    *,
+    small: int = SMALL_LOG,
+    large: int = LARGE_LOG,
+    postgres: bool = False,
+    sqlite_workers: int = SQLITE_WORKERS,
+    postgres_workers: int = POSTGRES_WORKERS,
 ) -> list[Row]:
     """SQLite rows; with ``postgres``, the same rows again for one private PostgreSQL server
     (a fresh database per log size, the same chains and sizes)."""
@@ -390,7 +399,10 @@ def bench_ledger(
     rows_of_batches = raw_batches(concurrent)
     raw = raw_sqlite_batches(directory, rows_of_batches)
     latency = {w: checkpoint_latency(directory, election, w, None) for w in (1, 2)}
-    runs = [run_at(directory, election, size, chains, block_bytes) for size in (small, large)]
+    runs = [
+        run_at(directory, election, size, chains, block_bytes, workers=sqlite_workers)
+        for size in (small, large)
+    ]
     rows = [*_ingest_rows(runs, verify, raw), *_checkpoint_rows("SQLite", latency)]
     rows += [*_prefill_rows(runs[-1]), *_proof_rows(runs)]
     if postgres:
@@ -399,7 +411,9 @@ def bench_ledger(
             copied = raw_postgres_batches(pg, rows_of_batches, copy=True)
             latency = {w: checkpoint_latency(directory, election, w, pg) for w in (1, 2)}
             runs = [
-                run_at(directory, election, size, chains, block_bytes, pg=pg)
+                run_at(
+                    directory, election, size, chains, block_bytes, pg=pg, workers=postgres_workers
+                )
                 for size in (small, large)
             ]
         rows += [*_ingest_rows(runs, verify, raw), *_copy_rows(raw, copied)]
@@ -415,7 +429,8 @@ def _ingest_rows(runs: list[LogRun], verify: float, raw: list[float]) -> list[Ro
     rows = []
     raw_rate = BATCH * len(raw) / sum(raw)
     for run in runs:
-        b, n, i = run.backend, f"log of {run.size:,}", run.ingest
+        b, i = run.backend, run.ingest
+        n = f"log of {run.size:,}, {run.workers} worker{'s' if run.workers > 1 else ''}"
         rows += [
             Row(
                 f"{b}: HTTP ingest, {CONCURRENT_KIOSKS} kiosks at once, {BATCH}-block batches, {n}",
@@ -603,10 +618,19 @@ def main() -> None:
     parser.add_argument(
         "--postgres", action="store_true", help="measure a private PostgreSQL server as well"
     )
+    parser.add_argument("--sqlite-workers", type=_positive, default=SQLITE_WORKERS)
+    parser.add_argument("--postgres-workers", type=_positive, default=POSTGRES_WORKERS)
     args = parser.parse_args()
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="hanpyo-ledger-bench-") as tmp:
-        rows = bench_ledger(Path(tmp), small=args.small, large=args.large, postgres=args.postgres)
+        rows = bench_ledger(
+            Path(tmp),
+            small=args.small,
+            large=args.large,
+            postgres=args.postgres,
+            sqlite_workers=args.sqlite_workers,
+            postgres_workers=args.postgres_workers,
+        )
     width = max(len(r.name) for r in rows)
     for r in rows:
         print(f"{r.name:<{width}}  {r.value:>24}  {r.baseline:<58} {r.ratio:>7}")

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from kiosk.core.block import SignedBlock, decode_signed_block, verify_block
+from kiosk.core.block import BlockKind, SignedBlock, body_bytes, decode_signed_block, verify_block
 from kiosk.core.chain import ChainState, ChainVerifier, Schedule
 from kiosk.core.errors import BlockError, ChainError, VerificationError
 from ledger.store import schema as db
@@ -148,26 +148,37 @@ class _Batch:
         self.closed = self.rows.is_closed()
         self.channel = source.channel
         self.start = self.state = self.rows.head_state()
-        verifier = self._verifier(source)
-        for raw in encoded_blocks:
+        decoded = _decode(encoded_blocks)
+        verifier = self._verifier(source, decoded)
+        for raw, signed in decoded:
             try:
-                self.state = self._one(verifier, raw, source.public_key)
+                self.state = self._one(verifier, raw, signed, source.public_key)
             except _Rejected as r:
                 self.rejection = r.rejection
                 break
         return None
 
-    def _verifier(self, source: EnrolledSource) -> ChainVerifier:
+    def _verifier(
+        self, source: EnrolledSource, decoded: list[tuple[bytes, SignedBlock | BlockError]]
+    ) -> ChainVerifier:
         # The one chain verifier (kiosk/core/chain.py), resumed from the stored head; it asks
-        # the snapshot which voters this source already recorded, so ingest refuses what
-        # verify-bundle would refuse.
+        # which voters this source already recorded (looked up for the whole batch at once),
+        # so ingest refuses what verify-bundle would refuse.
+        ballots = [
+            (s.block.kind, body_bytes(s.block.body, "nullifier"))
+            for _, s in decoded
+            if isinstance(s, SignedBlock)
+            and s.block.kind in (BlockKind.BALLOT, BlockKind.TEST_BALLOT)
+            and s.block.height > self.start.height
+        ]
+        held = self.rows.voters_held(ballots) if ballots else set()
         return ChainVerifier(
             election=self.election.id,
             kiosk=self.kiosk_id,
             package_hash=self.election.package_hash,
             kiosk_key=source.public_key,
             state=self.state,
-            voted_here=self.rows.voted_here,
+            voted_here=lambda kind, nullifier: (kind, nullifier) in held,
             arrived_at=self.now,
             schedule=self.election.schedule,
         )
@@ -197,12 +208,16 @@ class _Batch:
             self.kiosk_id, 0, self.already_had, self.start.height, 0, None, rejection
         )
 
-    def _one(self, verifier: ChainVerifier, raw: bytes, public_key: bytes) -> ChainState:
+    def _one(
+        self,
+        verifier: ChainVerifier,
+        raw: bytes,
+        signed: SignedBlock | BlockError,
+        public_key: bytes,
+    ) -> ChainState:
         state = verifier.state
-        try:
-            signed = decode_signed_block(raw)
-        except BlockError as e:
-            raise _Rejected(None, "malformed", str(e)) from e
+        if isinstance(signed, BlockError):
+            raise _Rejected(None, "malformed", str(signed)) from signed
         block = signed.block
         if block.kiosk != self.kiosk_id:
             raise _Rejected(
@@ -258,6 +273,19 @@ class _Batch:
             f"the kiosk signed two different blocks at height {height}; both are "
             "kept as evidence and the kiosk is quarantined",
         )
+
+
+def _decode(encoded_blocks: list[bytes]) -> list[tuple[bytes, SignedBlock | BlockError]]:
+    """Each block decoded, up to and including the first that is malformed (the batch stops
+    there: the blocks after it are never looked at)."""
+    decoded: list[tuple[bytes, SignedBlock | BlockError]] = []
+    for raw in encoded_blocks:
+        try:
+            decoded.append((raw, decode_signed_block(raw)))
+        except BlockError as e:
+            decoded.append((raw, e))
+            break
+    return decoded
 
 
 class _Rejected(Exception):

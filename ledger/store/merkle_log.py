@@ -115,8 +115,8 @@ def _leaves_held(conn: Connection) -> int:
 
 
 def ensure_sequence(engine: Engine) -> None:
-    """Give a ledger made before sequencing was separate its counter. Several workers may
-    race to create it: the loser finds it there."""
+    """Give a ledger made before sequencing was separate its counter, or bring the counter
+    up to the blocks held. Several workers may race to create it: the loser finds it there."""
     try:
         db.log_sequence.create(engine, checkfirst=True)
     except SQLAlchemyError:
@@ -124,8 +124,17 @@ def ensure_sequence(engine: Engine) -> None:
             raise
     try:
         with engine.begin() as conn:
+            held = _leaves_held(conn)
             if conn.execute(select(db.log_sequence.c.id)).first() is None:
-                conn.execute(db.log_sequence.insert().values(id=1, size=_leaves_held(conn)))
+                conn.execute(db.log_sequence.insert().values(id=1, size=held))
+            else:
+                # Blocks written straight into the tables (a bulk load, an older tool) are
+                # sequenced too; the counter never goes back.
+                conn.execute(
+                    update(db.log_sequence)
+                    .where(db.log_sequence.c.id == 1, db.log_sequence.c.size < held)
+                    .values(size=held)
+                )
     except IntegrityError:
         pass  # another worker inserted it first
 
