@@ -19,6 +19,9 @@ def add_tiles(sub: Subparsers) -> None:
         tsub.add_parser(
             "publish",
             help="cosign the latest checkpoint with the witnesses and write the tiles",
+            description="Exit status 1 when a witness did not cosign (the tiles and the "
+            "checkpoint are published all the same); a 409 or 422 from a witness means it "
+            "holds a tree this log is not consistent with.",
         )
     )
     publish.add_argument("--dir", type=Path, required=True, help="the tiles directory")

@@ -26,10 +26,10 @@ def add_witness(sub: Subparsers) -> None:
     )
     init.set_defaults(run=_init)
     key = wsub.add_parser("key", help="print the witness's public key (vkey) to publish")
-    key.add_argument("--dir", type=Path, required=True)
+    key.add_argument("--dir", type=Path, required=True, help="the witness's directory")
     key.set_defaults(run=_key)
     serve = wsub.add_parser("serve", help="answer add-checkpoint over HTTP")
-    serve.add_argument("--dir", type=Path, required=True)
+    serve.add_argument("--dir", type=Path, required=True, help="the witness's directory")
     serve.add_argument(
         "--log",
         action="append",
@@ -37,7 +37,9 @@ def add_witness(sub: Subparsers) -> None:
         metavar="ORIGIN=VKEY",
         help="a log to witness: its origin and its published verifier key (repeat)",
     )
-    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="where to listen (behind a TLS proxy in production)"
+    )
     serve.add_argument("--port", type=int, default=8500)
     serve.set_defaults(run=_serve)
 
