@@ -9,7 +9,6 @@ bench/run.py can add `bench_ledger(directory)` to its rows and `notes()` to its 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import random
@@ -18,7 +17,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import requests
@@ -34,7 +33,6 @@ from bench.ledger_baselines import (
     raw_sqlite_batches,
     raw_verify_rate,
 )
-from kiosk.core.chain import Mode
 from kiosk.core.checkpoint import verify_checkpoint
 from kiosk.core.crypto import SigningKey
 from kiosk.core.encoding import b64d, b64e
@@ -42,8 +40,9 @@ from kiosk.core.merkle import leaf_hash, verify_inclusion
 from kiosk.core.request import NONCE_BYTES, sign_request
 from ledger.service.ledger import Ledger
 from ledger.store import schema as db
+from testkit.ballot_chains import ballot_chain
 from testkit.chain_writer import ChainWriter
-from testkit.elections import SyntheticElection, build_election, random_ballot, review_definition
+from testkit.elections import SyntheticElection, build_election, review_definition
 from testkit.ledger_requests import LATE_REASON
 from testkit.ledger_server import LedgerServer
 from testkit.postgres import PrivatePostgres
@@ -66,20 +65,8 @@ SQLITE_WORKERS = 1  # and on SQLite (--sqlite-workers: more once verification ru
 
 def write_chain(election: SyntheticElection, ballots: int, rng: random.Random) -> ChainWriter:
     """Genesis, official mode, an open session and ``ballots`` real sealed ballots, signed as
-    the kiosk's store signs them. Voters are drawn from the election's small roll; each
-    ballot gets a fresh nullifier, since the ledger checks no roll and a roll of thousands
-    takes long to build."""
-    package = election.package
-    chain = ChainWriter(package, SigningKey.generate(), datetime.now(UTC), timedelta(0))
-    chain.mode(Mode.OFFICIAL)
-    chain.open_session()
-    voters = [package.voter_for_card(k.public_key) for k in election.voter_keys[:50]]
-    for _ in range(ballots):
-        voter = rng.choice(voters)
-        assert voter is not None
-        fresh = dataclasses.replace(voter, nullifier=rng.randbytes(32))
-        chain.cast(fresh, random_ballot(package, fresh, rng))
-    return chain
+    the kiosk's store signs them (testkit/ballot_chains.py)."""
+    return ballot_chain(election, ballots, rng)
 
 
 def bodies(chain: ChainWriter) -> list[bytes]:
