@@ -200,7 +200,8 @@ def _insert_blocks(
 ) -> None:
     """One executemany for the blocks, one for the voter index."""
     now = _now()
-    block_rows, voter_rows = [], []
+    block_rows: list[dict[str, object]] = []
+    voter_rows: list[dict[str, object]] = []
     for i, (signed, raw) in enumerate(blocks):
         block = signed.block
         block_rows.append(
@@ -226,9 +227,27 @@ def _insert_blocks(
                     "leaf_index": first + i,
                 }
             )
+    if conn.dialect.name == "postgresql":
+        # COPY: half the time of psycopg's executemany for a batch's rows (bench/ledger_bench
+        # measures both), in the same transaction.
+        _copy(conn, db.blocks.name, block_rows)
+        _copy(conn, db.nullifiers.name, voter_rows)
+        return
     conn.execute(db.blocks.insert(), block_rows)
     if voter_rows:
         conn.execute(db.nullifiers.insert(), voter_rows)
+
+
+def _copy(conn: Connection, table: str, rows: list[dict[str, object]]) -> None:
+    """``rows`` into ``table`` by one COPY on the transaction's own connection."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    # Table and column names are the schema's own, never input.
+    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row[c] for c in columns])
 
 
 def _save_head(conn: Connection, kiosk_id: str, state: ChainState) -> None:
