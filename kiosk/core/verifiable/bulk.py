@@ -2,11 +2,11 @@
 spread over worker processes, with the same answer either way.
 
 The shuffle and its proof spend nearly all their time on such sums (re-encryptions, the
-permutation commitment, the commitment chain, the proof's inner products), and libsodium's
-point operations hold the interpreter for their whole length, so threads would not help;
-processes do. Group arithmetic is exact and every element has one canonical encoding, so how
-the terms are split between processes cannot change a result: a proof made with 2 workers is
-byte for byte the one made with 1 from the same random scalars.
+permutation commitment, the commitment chain, the proof's inner products). Two threads measured
+no faster than one here (the Python around each libsodium call needs the interpreter lock);
+processes do scale. Group arithmetic is exact and every element has one canonical encoding,
+so how the terms are split between processes cannot change a result: a proof made with 2
+workers is byte for byte the one made with 1 from the same random scalars.
 
 Costs, the unit the benchmarks count: a term with scalar 1 is an addition only, a term on G
 is a fixed-base multiplication (``base_mul``), any other term a variable-base multiplication;
