@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import requests
 
-from kiosk.core.verifiable.ceremony import CeremonySetup, SignedMessage
+from kiosk.core.verifiable.ceremony import KINDS, CeremonySetup, SignedMessage
 from ledger.service.ceremony_mailbox import envelope, open_envelope
 from ledger.service.ceremony_medium import TrusteeToolError
 
@@ -56,7 +56,11 @@ class RelayMailbox:
         self._call("POST", "/messages", json=envelope(self.setup, message))
 
     def messages(self) -> list[SignedMessage]:
+        """Every message the relay holds, page by page. An honest relay keeps one message of
+        each kind per trustee, so more than that is a relay repeating itself (it could number
+        copies of one message for ever and hold this step and its memory): refused."""
         found: list[SignedMessage] = []
+        most = len(KINDS) * self.setup.size
         after = 0
         while True:
             page = self._call("GET", "/messages", params={"after": after})
@@ -69,6 +73,15 @@ class RelayMailbox:
                     raise _unreachable(self.url, "an answer out of order")
                 found.append(open_envelope(item.get("envelope"), self.setup, f"relay #{seq}"))
                 after = seq
+                if len(found) > most:
+                    raise TrusteeToolError(
+                        f"the relay at {self.url} answered more messages than a ceremony of "
+                        f"{self.setup.size} trustees has ({most})",
+                        "중계 서버가 같은 메시지를 되풀이해 보냅니다. 중계 서버를 믿을 수 "
+                        "없으니 선거 관리자에게 알리고 교환 USB로 진행하세요.",
+                        "The relay keeps sending messages over again. It cannot be trusted: "
+                        "tell the election manager and continue with the exchange USB stick.",
+                    )
 
 
 def publish_setup(url: str, setup: CeremonySetup, token: str) -> None:

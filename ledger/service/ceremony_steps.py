@@ -112,8 +112,10 @@ def check(medium: Medium, mailbox: Mailbox, *, stop_waiting: bool = False) -> li
     )
     complaints = {}
     for i in others:
-        if ("shares", i) not in messages:
-            continue  # never sent: the ceremony disqualifies them, no complaint is needed
+        if ("shares", i) not in messages or ("commitments", i) not in messages:
+            # never sent (with --stop-waiting): the ceremony disqualifies them, no complaint
+            # is needed; shares with no commitments to check them against are nobody's
+            continue
         try:
             commitments = check_commitments(messages["commitments", i], t.setup)
             open_share(messages["shares", i], t.me, medium.box_key(), t.setup, commitments)

@@ -78,6 +78,9 @@ def check_request(request: Request, setup: CeremonySetup, transcript: str, log_k
         raise _bad_request("the request names another key ceremony (transcript hash)")
     try:
         verifier = NoteVerifier.parse(log_key)
+        if len(request.closure.checkpoint.splitlines()) < 3:
+            # a checkpoint note has origin, size and root lines; the statement quotes the root
+            raise ValueError("the close checkpoint is not a checkpoint (fewer than three lines)")
         verify_statement(request.closure.statement, verifier, request.closure, setup.election_id)
     except (HanpyoError, ValueError) as e:
         raise TrusteeToolError(
@@ -129,15 +132,18 @@ def combine_files(
     bound: int,
 ) -> list[int]:
     """The plaintexts, from the files of at least ``threshold`` distinct trustees; each file
-    checked on its own first, so a wrong one is named by its trustee."""
+    checked on its own first, so a wrong one is named by its trustee. Only a file its trustee
+    signed names them: anyone can write a file that claims to be trustee 2's, and that must
+    not make the count say trustee 2 cheated. A second checked file of one trustee holds the
+    same shares (M_j = z_j·α is fixed by the key), so a copy counts once and blames nobody."""
     shares: list[DecryptionShare] = []
     trustees: set[int] = set()
     for where, value in files:
-        trustee, mine = _checked_file(setup, keys, request, where, value)
-        if trustee in trustees:
-            raise _bad_shares(f"{where}: trustee {trustee} gave two files", trustee)
-        trustees.add(trustee)
-        shares += mine
+        trustee, body = _signed_by(setup, where, value)
+        mine = _checked_shares(setup, keys, request, where, trustee, body)
+        if trustee not in trustees:
+            trustees.add(trustee)
+            shares += mine
     if len(trustees) < threshold:
         raise TrusteeToolError(
             f"{len(trustees)} trustees gave decryption shares ({sorted(trustees)}); "
@@ -151,20 +157,42 @@ def combine_files(
     )
 
 
-def _checked_file(
-    setup: CeremonySetup, keys: dict[int, Point], request: Request, where: str, value: Any
-) -> tuple[int, list[DecryptionShare]]:
+def _signed_by(setup: CeremonySetup, where: str, value: Any) -> tuple[int, Any]:
+    """The trustee whose ceremony identity signed this file, and its body. A file that is not
+    signed by the trustee it names is nobody's: the error names the file, never that trustee."""
     try:
         if not (isinstance(value, dict) and value.get("format") == SHARES_FORMAT):
             raise EncodingError("not a decryption shares file")
-        trustee, body = int(value["trustee"]), value["body"]
-        identity = setup.trustee(trustee)
+        trustee, body = value["trustee"], value["body"]
+        if not isinstance(trustee, int) or isinstance(trustee, bool):
+            raise EncodingError("the file names no trustee by index")
         verify_signature(
             Domain.DECRYPTION,
-            identity.signing_key,
+            setup.trustee(trustee).signing_key,
             _signed_bytes(setup, trustee, body),
             bytes.fromhex(value["signature"]),
         )
+    except (HanpyoError, KeyError, TypeError, ValueError) as e:
+        raise TrusteeToolError(
+            f"{where}: not signed by the trustee it names, so it counts for nobody ({e})",
+            "서명이 맞지 않는 복호화 몫 파일입니다. 누구의 것인지 알 수 없으므로 빼고 "
+            "다시 합치세요.",
+            "A decryption shares file is not signed by the trustee it names; it is nobody's. "
+            "Leave it out and combine again.",
+        ) from e
+    return trustee, body
+
+
+def _checked_shares(
+    setup: CeremonySetup,
+    keys: dict[int, Point],
+    request: Request,
+    where: str,
+    trustee: int,
+    body: Any,
+) -> list[DecryptionShare]:
+    """The shares in a file ``trustee`` signed, each proof checked: a wrong one names them."""
+    try:
         if body["request"] != request.digest.hex() or body["election"] != setup.election_id:
             raise VerificationError("the shares answer another request")
         shares = [DecryptionShare.from_json(s) for s in body["shares"]]
@@ -181,9 +209,8 @@ def _checked_file(
                 request.digest,
             )
     except (HanpyoError, KeyError, TypeError, ValueError) as e:
-        who = value.get("trustee") if isinstance(value, dict) else None
-        raise _bad_shares(f"{where}: {e}", who if isinstance(who, int) else None) from e
-    return trustee, shares
+        raise _bad_shares(f"{where}: {e}", trustee) from e
+    return shares
 
 
 def _bad_request(detail: str) -> TrusteeToolError:

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from kiosk.core.election import read_package
+from kiosk.core.verifiable.ceremony import CeremonySetup
+from testkit.decryption_files import medium_signing_key, signed_shares_file
 from testkit.trustee_ceremony import (
     NAMES,
     ROOT,
@@ -168,10 +170,16 @@ def test_any_three_decrypt_and_two_cannot(honest: dict[str, object], tmp_path: P
     two = trustee(*base, files[0], files[3])
     assert two.returncode == 2
     assert "3명의 몫이 필요합니다" in two.stderr and "3 trustees' shares are needed" in two.stderr
-    # a tampered file names its trustee
+    # a file changed after its trustee signed it is nobody's: it names no trustee
     bad = json.loads(files[1].read_text())
     bad["body"]["shares"][0]["share"] = bad["body"]["shares"][1]["share"]
     files[1].write_text(json.dumps(bad))
+    unsigned = trustee(*base, files[0], files[1], files[2])
+    assert unsigned.returncode == 2 and "trustee 2" not in unsigned.stderr
+    # a wrong share its trustee signed (a modified tool) names its trustee
+    setup = honest["setup"]
+    assert isinstance(setup, CeremonySetup)
+    files[1].write_text(json.dumps(signed_shares_file(bad, setup, medium_signing_key(media[1]))))
     named = trustee(*base, files[0], files[1], files[2])
     assert named.returncode == 2 and "trustee 2" in named.stderr
 

@@ -1,0 +1,215 @@
+"""Protocol v2 part 1 as its attackers would try it: a counter handed a forged or copied
+decryption file, a decryption request with a damaged close statement, a relay that repeats a
+message forever, and a trustee who sends shares but no commitments. Every step is a real
+`ledger trustee ...` process with its own medium, and the relay a real HTTP server."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from kiosk.core.crypto import SigningKey
+from testkit.decryption_files import signed_shares_file
+from testkit.trustee_ceremony import (
+    closed_election,
+    decryption_request,
+    in_parallel,
+    ok,
+    start,
+    trustee,
+)
+
+ELECTION = "review-2026"
+
+
+@pytest.fixture(scope="module")
+def ceremony(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Three trustees, any two decrypt: the ceremony through an exchange folder, a request
+    for [3, 0, 8] after the close, and every trustee's shares file."""
+    tmp = tmp_path_factory.mktemp("review")
+    media, setup_file, setup = start(tmp, n=3, k=2)
+    exchange = tmp / "exchange"
+    where = ["--exchange", str(exchange)]
+    in_parallel([["round1", "--medium", m, "--setup", setup_file, *where] for m in media])
+    for step in ("round2", "check", "reveal", "finish"):
+        in_parallel([[step, "--medium", m, *where] for m in media])
+    result = tmp / "ceremony-result.json"
+    ok("collect", "--setup", setup_file, *where, "--out", result)
+    mine = json.loads((media[0] / "result.json").read_text("utf-8"))["result"]
+    closure, log_key = closed_election(ELECTION)
+    request = tmp / "request.json"
+    request_value = decryption_request(
+        ELECTION, mine["election_key"], mine["transcript"], [3, 0, 8], closure
+    )
+    request.write_text(json.dumps(request_value), "utf-8")
+    files = [tmp / f"shares-{i}.json" for i in (1, 2, 3)]
+    in_parallel(
+        [
+            ["decrypt", "--medium", m, "--request", request, "--log-key", log_key, "--out", f]
+            for m, f in zip(media, files, strict=True)
+        ]
+    )
+    return {
+        "tmp": tmp,
+        "media": media,
+        "setup": setup,
+        "setup_file": setup_file,
+        "exchange": exchange,
+        "result": result,
+        "request": request,
+        "request_value": request_value,
+        "log_key": log_key,
+        "files": files,
+    }
+
+
+def _combine(ceremony: dict[str, Any], *files: Path) -> Any:
+    return trustee(
+        "combine",
+        "--ceremony",
+        ceremony["result"],
+        "--request",
+        ceremony["request"],
+        "--shares",
+        *files,
+    )
+
+
+def test_a_forged_shares_file_does_not_name_the_trustee_it_pretends_to_be(
+    ceremony: dict[str, Any], tmp_path: Path
+) -> None:
+    """Before: a file claiming to be trustee 2's, signed by anyone, stopped the count with
+    "the decryption shares of trustee 2 do not check out", framing trustee 2."""
+    first, second, _ = ceremony["files"]
+    forged = json.loads(second.read_text("utf-8"))
+    forged["body"]["shares"] = json.loads(first.read_text("utf-8"))["body"]["shares"]
+    forged = signed_shares_file(forged, ceremony["setup"], SigningKey.generate())
+    path = tmp_path / "forged-2.json"
+    path.write_text(json.dumps(forged), "utf-8")
+    done = _combine(ceremony, first, path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "trustee 2" not in done.stderr and "신탁인 2" not in done.stderr
+    assert "not signed" in done.stderr and str(path) in done.stderr
+
+
+def test_a_copy_of_one_trustees_file_counts_once_and_blames_nobody(
+    ceremony: dict[str, Any], tmp_path: Path
+) -> None:
+    """Before: the same honest file handed in twice stopped the count and said trustee 1 had
+    given two files, as if they had cheated."""
+    first, _, third = ceremony["files"]
+    copy = tmp_path / "copy-of-1.json"
+    copy.write_text(first.read_text("utf-8"), "utf-8")
+    done = _combine(ceremony, first, copy, third)
+    assert done.returncode == 0, done.stderr
+    assert [int(line.split(": ")[1]) for line in done.stdout.splitlines()[1:]] == [3, 0, 8]
+    alone = _combine(ceremony, first, copy)  # one trustee twice is still one trustee
+    assert alone.returncode == 2 and "2 trustees' shares are needed" in alone.stderr
+
+
+def test_a_damaged_close_checkpoint_is_refused_in_words_not_a_traceback(
+    ceremony: dict[str, Any], tmp_path: Path
+) -> None:
+    """Before: a request whose close checkpoint had fewer than three lines crashed the
+    trustee's tool with an IndexError traceback."""
+    value = json.loads(json.dumps(ceremony["request_value"]))
+    value["closure"]["checkpoint"] = "only one line"
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps(value), "utf-8")
+    out = tmp_path / "s.json"
+    done = trustee(
+        "decrypt",
+        "--medium",
+        ceremony["media"][0],
+        "--request",
+        request,
+        "--log-key",
+        ceremony["log_key"],
+        "--out",
+        out,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "close statement" in done.stderr and "마감 확인서" in done.stderr
+    assert not out.exists()
+
+
+class _RepeatingRelay(BaseHTTPRequestHandler):
+    """A hostile relay: every page holds the same genuine message under a new number."""
+
+    envelope: ClassVar[dict[str, Any]] = {}
+
+    def do_GET(self) -> None:
+        after = int(parse_qs(urlparse(self.path).query).get("after", ["0"])[0])
+        page = {
+            "election": ELECTION,
+            "messages": [{"seq": after + 1, "envelope": self.envelope}],
+        }
+        body = json.dumps(page).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def repeating_relay(ceremony: dict[str, Any]) -> Iterator[str]:
+    exchange = ceremony["exchange"]
+    _RepeatingRelay.envelope = json.loads((exchange / "commitments-1.json").read_text("utf-8"))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _RepeatingRelay)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_relay_that_repeats_a_message_forever_is_refused(
+    ceremony: dict[str, Any], repeating_relay: str, tmp_path: Path
+) -> None:
+    """Before: the trustee tool kept reading pages as long as the relay numbered them, so a
+    hostile relay held every trustee's step (and its memory) forever."""
+    out = tmp_path / "result.json"
+    done = trustee(
+        "collect", "--setup", ceremony["setup_file"], "--relay", repeating_relay, "--out", out
+    )
+    assert done.returncode == 2, done.stderr
+    assert "more messages than" in done.stderr and "중계 서버" in done.stderr
+    assert not out.exists()
+
+
+def test_shares_without_commitments_leave_their_sender_out_when_the_others_go_on(
+    tmp_path: Path,
+) -> None:
+    """Before: trustee 3 posting shares but never commitments made every other trustee's
+    `check --stop-waiting` crash with a KeyError, so the ceremony could not end without 3."""
+    media, setup_file, _ = start(tmp_path, n=3, k=2, election=ELECTION)
+    exchange, elsewhere = tmp_path / "exchange", tmp_path / "elsewhere"
+    shared = ["--exchange", str(exchange)]
+    for m in media[:2]:
+        ok("round1", "--medium", m, "--setup", setup_file, *shared)
+    ok("round1", "--medium", media[2], "--setup", setup_file, "--exchange", str(elsewhere))
+    in_parallel([["round2", "--medium", m, *shared] for m in media])
+    assert not (exchange / "commitments-3.json").exists()
+    assert (exchange / "shares-3.json").exists()
+    for m in media[:2]:
+        done = trustee("check", "--medium", m, *shared, "--stop-waiting")
+        assert done.returncode == 0, done.stderr
+    for m in media[:2]:
+        ok("reveal", "--medium", m, *shared, "--stop-waiting")
+    finished = [ok("finish", "--medium", m, *shared, "--stop-waiting") for m in media[:2]]
+    for out in finished:
+        assert "left out: trustee 3" in out and "sent no commitments" in out
