@@ -24,6 +24,7 @@ from kiosk.core.verifiable.ceremony import (
     SignedMessage,
     TrusteeShare,
 )
+from kiosk.core.verifiable.ceremony_messages import has_control_characters
 
 MEDIUM_MARK = "hanpyo-trustee-medium.txt"
 IDENTITY_SECRET = "identity.secret.json"  # noqa: S105 (a file name, not a password)
@@ -130,6 +131,12 @@ def create_medium(path: Path, name: str) -> PublicIdentity:
     if not name.strip():
         raise TrusteeToolError(
             "give the trustee's name", "이름을 입력하세요.", "Give the trustee's name."
+        )
+    if has_control_characters(name):
+        raise TrusteeToolError(
+            "the name holds control characters (the setup would refuse it)",
+            "이름에 제어 문자가 있습니다. 글자만 입력하세요.",
+            "The name holds control characters. Type letters only.",
         )
     _claim(path.resolve())  # the guard, before any secret is made
     path.mkdir(parents=True, exist_ok=True, mode=0o700)

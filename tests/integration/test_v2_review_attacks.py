@@ -213,3 +213,31 @@ def test_shares_without_commitments_leave_their_sender_out_when_the_others_go_on
     finished = [ok("finish", "--medium", m, *shared, "--stop-waiting") for m in media[:2]]
     for out in finished:
         assert "left out: trustee 3" in out and "sent no commitments" in out
+
+
+def test_a_name_that_would_rewrite_other_trustees_screens_is_refused(tmp_path: Path) -> None:
+    """Before: `init` and the organiser's `setup` took a name with terminal escape sequences,
+    which every trustee's tool then printed beside the election key read aloud."""
+    spoof = "Mallory\x1b[1A\x1b[2Kelection key K: 00000000"
+    done = trustee("init", "--medium", tmp_path / "m", "--name", spoof)
+    assert done.returncode == 2 and "제어 문자" in done.stderr
+    assert not (tmp_path / "m" / "identity.secret.json").exists()
+    media, _, _ = start(tmp_path / "ok", n=2, k=2, election=ELECTION)
+    hostile = json.loads((media[1] / "identity.public.json").read_text("utf-8"))
+    hostile["name"] = spoof  # a modified tool writes the identity file itself
+    (media[1] / "identity.public.json").write_text(json.dumps(hostile), "utf-8")
+    refused = trustee(
+        "setup",
+        "--election",
+        ELECTION,
+        "--threshold",
+        "2",
+        "--identity",
+        media[0] / "identity.public.json",
+        "--identity",
+        media[1] / "identity.public.json",
+        "--out",
+        tmp_path / "setup-2.json",
+    )
+    assert refused.returncode == 2 and "control characters" in refused.stderr
+    assert "\x1b" not in refused.stdout + refused.stderr

@@ -9,6 +9,7 @@ in another.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +68,8 @@ class TrusteeIdentity:
             raise EncodingError(f"a trustee's index is 1..{MAX_TRUSTEES}, found {self.index!r}")
         if not isinstance(self.name, str) or not self.name.strip():
             raise EncodingError(f"trustee {self.index} has no name")
+        if has_control_characters(self.name):
+            raise EncodingError(f"trustee {self.index}'s name holds control characters")
         if len(self.signing_key) != ED25519_PUBLIC_BYTES or not is_valid_ed25519_point(
             self.signing_key
         ):
@@ -111,6 +114,8 @@ class CeremonySetup:
         n = len(self.trustees)
         if not isinstance(self.election_id, str) or not self.election_id:
             raise EncodingError("the ceremony names no election")
+        if has_control_characters(self.election_id):
+            raise EncodingError("the election id holds control characters")
         if n == 0:
             raise EncodingError("a ceremony has at least one trustee")
         if [t.index for t in self.trustees] != list(range(1, n + 1)):
@@ -253,6 +258,20 @@ def _signed(kind: str, sender: int, body: dict[str, Any], setup: CeremonySetup) 
     return canonical_json(
         {"setup": setup.base_hash().hex(), "kind": kind, "sender": sender, "body": body}
     )
+
+
+#: Unicode categories a terminal acts on instead of showing: controls (escape sequences,
+#: carriage return, newline), format characters (bidirectional overrides reorder what is
+#: shown) and the line and paragraph separators.
+_CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
+def has_control_characters(text: str) -> bool:
+    """Whether ``text`` holds a character that would act on a trustee's screen rather than
+    show: names, the election id and complaint reasons are printed on other trustees'
+    screens, next to the election key they read aloud to each other, so one hostile trustee
+    could otherwise rewrite those lines."""
+    return any(unicodedata.category(ch) in _CONTROL_CATEGORIES for ch in text)
 
 
 def _text(value: object, what: str) -> str:

@@ -32,6 +32,7 @@ from kiosk.core.verifiable.ceremony_messages import (
     CeremonyError,
     CeremonySetup,
     SignedMessage,
+    has_control_characters,
     strict_hex,
 )
 from kiosk.core.verifiable.group import (
@@ -285,6 +286,11 @@ def verdict_complaints(message: SignedMessage, setup: CeremonySetup) -> dict[int
         if not isinstance(reason, str) or len(reason) > MAX_REASON_CHARS:
             raise CeremonyError(
                 f"verdict: the reason against {key} is not short text", trustee=sender
+            )
+        if has_control_characters(reason):
+            # the accused reads it on their screen: it must not act on that screen
+            raise CeremonyError(
+                f"verdict: the reason against {key} holds control characters", trustee=sender
             )
         complaints[accused] = reason
     return complaints

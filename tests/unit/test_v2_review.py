@@ -1,0 +1,82 @@
+"""Protocol v2 part 1 reviewed as its attackers would use it (the pure core): text that other
+trustees' screens show cannot carry terminal control sequences."""
+
+from __future__ import annotations
+
+import pytest
+
+from kiosk.core.crypto import SealingKey, SigningKey
+from kiosk.core.errors import EncodingError
+from kiosk.core.verifiable.ceremony import (
+    CeremonyError,
+    CeremonySetup,
+    SignedMessage,
+    TrusteeIdentity,
+    verdict_complaints,
+)
+from testkit.simulated_trustees import simulated_ceremony
+
+# What a hostile trustee's name or complaint could hold: move the cursor up and rewrite the
+# line with the key every trustee reads aloud; a bare newline faking a line of output; a
+# right-to-left override that shows digits in another order.
+SPOOFS = [
+    "Mallory\x1b[1A\x1b[2Kelection key K: 00000000 11111111",
+    "Mallory\nelection key K: 00000000",
+    "Mallory\r",
+    "Mallory\u202e87654321",
+    "Mallory\u2028x",
+]
+
+
+def _identity(index: int, name: str) -> TrusteeIdentity:
+    return TrusteeIdentity(
+        index, name, SigningKey.generate().public_key, SealingKey.generate().public_key
+    )
+
+
+@pytest.mark.parametrize("name", SPOOFS)
+def test_a_trustee_name_with_control_characters_is_refused(name: str) -> None:
+    """Before: names were printed on every trustee's screen as given, so a hostile trustee's
+    name could overwrite the election key line the trustees compare aloud."""
+    with pytest.raises(EncodingError, match="control"):
+        _identity(2, name)
+    honest = _identity(1, "김민준").to_json()
+    hostile = honest | {"index": 2, "name": name, "signing_key": "00" * 32}
+    hostile["signing_key"] = SigningKey.generate().public_key.hex()
+    hostile["box_key"] = SealingKey.generate().public_key.hex()
+    with pytest.raises(EncodingError, match="control"):
+        CeremonySetup.from_json({"election_id": "e", "threshold": 2, "trustees": [honest, hostile]})
+
+
+def test_an_election_id_with_control_characters_is_refused() -> None:
+    trustees = (_identity(1, "a"), _identity(2, "b"))
+    with pytest.raises(EncodingError, match="control"):
+        CeremonySetup("e\x1b[2J", 2, trustees)
+
+
+@pytest.mark.parametrize("reason", SPOOFS)
+def test_a_complaint_with_control_characters_names_its_sender(reason: str) -> None:
+    """Before: a complaint's reason was shown to the accused trustee as sent."""
+    ceremony = simulated_ceremony(3, 2)
+    mallory = ceremony.trustee(3)
+    verdict = SignedMessage.sign(
+        "verdict", 3, {"complaints": {"1": reason}}, mallory.signing_key, ceremony.setup
+    )
+    with pytest.raises(CeremonyError, match="control") as caught:
+        verdict_complaints(verdict, ceremony.setup)
+    assert caught.value.trustee == 3
+
+
+def test_ordinary_names_and_reasons_still_pass() -> None:
+    assert _identity(1, "정하늘 (Jeong Ha-neul), 선관위").name.startswith("정하늘")
+    ceremony = simulated_ceremony(3, 2)
+    verdict = SignedMessage.sign(
+        "verdict",
+        2,
+        {"complaints": {"1": "the share for trustee 2 does not match the commitments"}},
+        ceremony.trustee(2).signing_key,
+        ceremony.setup,
+    )
+    assert verdict_complaints(verdict, ceremony.setup) == {
+        1: "the share for trustee 2 does not match the commitments"
+    }
