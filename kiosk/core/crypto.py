@@ -152,6 +152,21 @@ def kiosk_id_for(public_key: bytes) -> str:
     return sha256(public_key)[:16].hex()
 
 
+def is_usable_x25519_key(public_key: bytes) -> bool:
+    """True when a sealed box can be made to ``public_key`` and only its owner opens it: 32
+    bytes and not a point of small order, for which X25519 gives the all-zero secret (RFC 7748
+    §6.1) and libsodium refuses to seal."""
+    if len(public_key) != X25519_PUBLIC_BYTES:
+        return False
+    try:
+        # Any scalar will do: X25519 clamps it to a multiple of 8, which sends exactly the
+        # points of small order to zero (and libsodium then reports an error).
+        nacl.bindings.crypto_scalarmult(b"\x01" * 32, public_key)
+    except nacl.exceptions.RuntimeError:
+        return False
+    return True
+
+
 def is_valid_ed25519_point(public_key: bytes) -> bool:
     """True when ``public_key`` decodes as an Ed25519 point (so it could ever verify)."""
     if len(public_key) != ED25519_PUBLIC_BYTES:

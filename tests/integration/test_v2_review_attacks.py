@@ -241,3 +241,28 @@ def test_a_name_that_would_rewrite_other_trustees_screens_is_refused(tmp_path: P
     )
     assert refused.returncode == 2 and "control characters" in refused.stderr
     assert "\x1b" not in refused.stdout + refused.stderr
+
+
+def test_a_box_key_nobody_can_seal_to_is_refused_by_the_setup(tmp_path: Path) -> None:
+    """Before: an identity file with a box key of small order (here all zeros) made a setup,
+    and then every other trustee's round 2 died with libsodium's "Unexpected library error"."""
+    media, _, _ = start(tmp_path, n=2, k=2, election=ELECTION)
+    hostile = json.loads((media[1] / "identity.public.json").read_text("utf-8"))
+    hostile["box_key"] = "00" * 32
+    (media[1] / "identity.public.json").write_text(json.dumps(hostile), "utf-8")
+    refused = trustee(
+        "setup",
+        "--election",
+        ELECTION,
+        "--threshold",
+        "2",
+        "--identity",
+        media[0] / "identity.public.json",
+        "--identity",
+        media[1] / "identity.public.json",
+        "--out",
+        tmp_path / "setup-2.json",
+    )
+    assert refused.returncode == 2, refused.stderr
+    assert "trustee 2: the box key is not a usable X25519 key" in refused.stderr
+    assert not (tmp_path / "setup-2.json").exists()

@@ -80,3 +80,21 @@ def test_ordinary_names_and_reasons_still_pass() -> None:
     assert verdict_complaints(verdict, ceremony.setup) == {
         1: "the share for trustee 2 does not match the commitments"
     }
+
+
+# X25519 points of small order (RFC 7748 §5 lists why; libsodium refuses them): a sealed box
+# to one of them cannot be made (libsodium's error) or would be open to anyone.
+SMALL_ORDER = [
+    bytes(32),
+    b"\x01" + bytes(31),
+    bytes.fromhex("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800"),
+    bytes.fromhex("5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157"),
+]
+
+
+@pytest.mark.parametrize("box_key", SMALL_ORDER)
+def test_a_box_key_of_small_order_is_refused_in_the_setup(box_key: bytes) -> None:
+    """Before: a trustee (or the organiser) could put such a box key in the setup; every other
+    trustee's round 2 then failed with libsodium's "Unexpected library error", naming nobody."""
+    with pytest.raises(EncodingError, match="box key"):
+        TrusteeIdentity(2, "Mallory", SigningKey.generate().public_key, box_key)

@@ -18,6 +18,7 @@ from kiosk.core.crypto import (
     X25519_PUBLIC_BYTES,
     Domain,
     SigningKey,
+    is_usable_x25519_key,
     is_valid_ed25519_point,
     verify_signature,
 )
@@ -74,8 +75,9 @@ class TrusteeIdentity:
             self.signing_key
         ):
             raise EncodingError(f"trustee {self.index}: the signing key is not an Ed25519 key")
-        if len(self.box_key) != X25519_PUBLIC_BYTES:
-            raise EncodingError(f"trustee {self.index}: the box key is not 32 bytes")
+        if len(self.box_key) != X25519_PUBLIC_BYTES or not is_usable_x25519_key(self.box_key):
+            # a point of small order: no share could be sealed to it (or anyone could open it)
+            raise EncodingError(f"trustee {self.index}: the box key is not a usable X25519 key")
 
     def to_json(self) -> dict[str, Any]:
         return {
