@@ -74,6 +74,19 @@ def add_trustee(sub: Subparsers) -> None:
     collect.add_argument("--out", type=Path, required=True, help="the ceremony result (created)")
     _set(collect, _collect)
 
+    package = tsub.add_parser(
+        "check-package",
+        help="check that the election package names the key your ceremony made",
+        description="Before the election opens, every trustee checks the package the kiosks "
+        "will load: its election key, threshold, transcript hash and every trustee's keys "
+        "must be what your own `finish` computed. Exit status 2 if anything differs.",
+    )
+    package.add_argument("--medium", type=Path, required=True, help="your own medium")
+    package.add_argument(
+        "--package", type=Path, required=True, help="the election package (signed or not)"
+    )
+    _set(package, _check_package)
+
     words = tsub.add_parser("backup-words", help="SLIP-39 words of your own share (to write down)")
     words.add_argument("--medium", type=Path, required=True)
     _set(words, _backup_words)
@@ -197,6 +210,30 @@ def _collect(args: argparse.Namespace) -> list[str]:
         f"transcript hash: {verified.outcome.transcript_hash.hex()}",
         f"qualified: {', '.join(map(str, verified.outcome.qualified))}; "
         f"results signed by: {', '.join(map(str, verified.confirmed))}",
+    ]
+
+
+def _check_package(args: argparse.Namespace) -> list[str]:
+    from kiosk.core.election import read_package
+    from kiosk.core.verifiable.ceremony import CeremonySetup
+    from ledger.service.ceremony_files import read_json
+    from ledger.service.ceremony_medium import open_medium
+    from ledger.service.ceremony_result import check_package_key
+
+    medium = open_medium(args.medium)
+    record = medium.result()
+    setup = CeremonySetup.from_json(record["setup"])
+    document = read_json(args.package)
+    if isinstance(document, dict) and set(document) == {"package", "signature"}:
+        document = document["package"]  # the signed form the kiosks load
+    package = read_package(document)
+    check_package_key(package.id, package.election_key, setup, record["result"])
+    key = record["result"]["election_key"]
+    return [
+        f"확인 완료 / the package of {package.id} names the key your ceremony made:",
+        f"  election key K {_grouped(bytes.fromhex(key))} …",
+        f"  transcript hash {_grouped(bytes.fromhex(record['result']['transcript']))} …",
+        f"  any {setup.threshold} of the {setup.size} trustees, each with the keys of the setup",
     ]
 
 

@@ -5,10 +5,11 @@ qualified trustees who signed that very outcome."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kiosk.core.election_key import ElectionKey
 from kiosk.core.errors import EncodingError
 from kiosk.core.verifiable.ceremony import (
     CeremonyError,
@@ -98,4 +99,56 @@ def _refused(detail: str) -> TrusteeToolError:
         f"the ceremony result is refused: {detail}",
         "키 생성 결과를 받아들일 수 없습니다. 이유를 확인하고 신탁인들과 다시 확인하세요.",
         "The key ceremony's result is refused. Read why, and check with the trustees.",
+    )
+
+
+def check_package_key(
+    package_id: str, key: ElectionKey | None, setup: CeremonySetup, result: Mapping[str, Any]
+) -> None:
+    """Refuse unless the package's election_key section says exactly what this trustee's own
+    ceremony computed (``result``: the body every trustee signed): the election, K, the
+    threshold, the setup and transcript hashes, and each trustee's name, keys, Z_j and whether
+    they are qualified. A package naming another K would have every ballot sealed to a key the
+    trustees do not hold, and whoever made it up could open them all; the package's own checks
+    cannot see that, since a made-up K with made-up Z_j on one polynomial is consistent."""
+    if package_id != setup.election_id:
+        raise _not_ours(
+            f"the package is for {package_id!r}, the ceremony for {setup.election_id!r}"
+        )
+    if key is None:
+        raise _not_ours("the package names no election key")
+    qualified = set(result["qualified"])
+    expected: dict[str, Any] = {
+        "key": result["election_key"],
+        "threshold": setup.threshold,
+        "setup_hash": setup.base_hash().hex(),
+        "transcript_hash": result["transcript"],
+        "trustees": [
+            t.to_json()
+            | {
+                "verification_key": result["verification_keys"][str(t.index)],
+                "qualified": t.index in qualified,
+            }
+            for t in setup.trustees
+        ],
+    }
+    found = key.to_json()
+    for field in ("key", "threshold", "setup_hash", "transcript_hash"):
+        if found[field] != expected[field]:
+            raise _not_ours(f"its {field} is not the one the ceremony made")
+    if len(found["trustees"]) != len(expected["trustees"]):
+        raise _not_ours("it lists another number of trustees")
+    for theirs, ours in zip(found["trustees"], expected["trustees"], strict=True):
+        for field, value in ours.items():
+            if theirs[field] != value:
+                raise _not_ours(f"trustee {ours['index']}'s {field} is not the ceremony's")
+
+
+def _not_ours(detail: str) -> TrusteeToolError:
+    return TrusteeToolError(
+        f"the package's election key is not this ceremony's: {detail}",
+        "선거 정보 파일의 선거 키가 신탁인들이 만든 키와 다릅니다. 이 파일로 선거를 열면 "
+        "안 됩니다. 선거 관리자와 다른 신탁인들에게 바로 알리세요.",
+        "The election key in the package is not the key the trustees made. The election must "
+        "not open with this package. Tell the election manager and the other trustees now.",
     )

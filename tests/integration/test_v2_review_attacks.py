@@ -6,6 +6,8 @@ message forever, and a trustee who sends shares but no commitments. Every step i
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,9 +17,13 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from kiosk.core.crypto import SigningKey
+from kiosk.core.crypto import SealingKey, SigningKey
+from kiosk.core.election import read_package
+from kiosk.core.verifiable.group import base_mul, random_scalar
 from testkit.decryption_files import signed_shares_file
+from testkit.elections import mixed_definition
 from testkit.trustee_ceremony import (
+    ROOT,
     closed_election,
     decryption_request,
     in_parallel,
@@ -266,3 +272,54 @@ def test_a_box_key_nobody_can_seal_to_is_refused_by_the_setup(tmp_path: Path) ->
     assert refused.returncode == 2, refused.stderr
     assert "trustee 2: the box key is not a usable X25519 key" in refused.stderr
     assert not (tmp_path / "setup-2.json").exists()
+
+
+def _package(ceremony: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
+    """`ledger election create --ceremony` for the review election: the package as made."""
+    definition = tmp_path / "definition.json"
+    definition.write_text(json.dumps(mixed_definition() | {"id": ELECTION}), "utf-8")
+    out = tmp_path / "package.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "ledger.cli", "election", "create", "--definition", str(definition),
+         "--shares", str(tmp_path / "v1-shares"), "--ceremony", str(ceremony["result"]),
+         "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    value = json.loads(out.read_text("utf-8"))
+    assert isinstance(value, dict)
+    return value
+
+
+def test_a_package_naming_another_election_key_is_caught_by_every_trustee(
+    ceremony: dict[str, Any], tmp_path: Path
+) -> None:
+    """Before: nothing compared the package's election_key with the ceremony. An organiser
+    could sign a package naming a K of their own, with made-up Z_j on one polynomial (which
+    the package's own checks accept), and open every ballot sealed to it; the trustees had no
+    command to notice. Now each trustee checks the package against their own result."""
+    honest = _package(ceremony, tmp_path)
+    medium = ceremony["media"][0]
+    path = tmp_path / "to-check.json"
+    path.write_text(json.dumps(honest), "utf-8")
+    fine = trustee("check-package", "--medium", medium, "--package", path)
+    assert fine.returncode == 0, fine.stderr
+    assert "names the key your ceremony made" in fine.stdout
+
+    a0, a1 = random_scalar(), random_scalar()  # the organiser's own polynomial
+    forged = json.loads(json.dumps(honest))
+    forged["election_key"]["key"] = base_mul(a0).hex()
+    for t in forged["election_key"]["trustees"]:
+        t["verification_key"] = base_mul(a0 + a1 * t["index"]).hex()
+    assert read_package(forged).election_key is not None  # consistent: the package passes
+    path.write_text(json.dumps(forged), "utf-8")
+    caught = trustee("check-package", "--medium", medium, "--package", path)
+    assert caught.returncode == 2, caught.stdout + caught.stderr
+    assert "its key is not the one the ceremony made" in caught.stderr
+    assert "선거를 열면 안 됩니다" in caught.stderr
+
+    swapped = json.loads(json.dumps(honest))
+    swapped["election_key"]["trustees"][1]["box_key"] = SealingKey.generate().public_key.hex()
+    path.write_text(json.dumps(swapped), "utf-8")
+    caught = trustee("check-package", "--medium", medium, "--package", path)
+    assert caught.returncode == 2 and "trustee 2's box_key is not the ceremony's" in caught.stderr
