@@ -36,9 +36,26 @@ def add_commands(tsub: Any, set_run: Callable[[argparse.ArgumentParser, Run], No
     combine.add_argument("--request", type=Path, required=True)
     combine.add_argument("--shares", type=Path, nargs="+", required=True)
     combine.add_argument(
-        "--bound", type=int, default=1_000_000, help="the largest value a ciphertext may hold"
+        "--bound",
+        type=_bound,
+        default=1_000_000,
+        help="the largest value a ciphertext may hold (0 to 100000000)",
     )
     set_run(combine, _combine)
+
+
+def _bound(text: str) -> int:
+    """A bound the discrete logarithm can search (kiosk/core/verifiable/dlog.py), refused by
+    argparse before any share is checked."""
+    from kiosk.core.verifiable.dlog import MAX_BOUND
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_BOUND:
+        raise argparse.ArgumentTypeError(f"a whole number from 0 to {MAX_BOUND}, not {text!r}")
+    return value
 
 
 def _decrypt(args: argparse.Namespace) -> list[str]:

@@ -323,3 +323,27 @@ def test_a_package_naming_another_election_key_is_caught_by_every_trustee(
     path.write_text(json.dumps(swapped), "utf-8")
     caught = trustee("check-package", "--medium", medium, "--package", path)
     assert caught.returncode == 2 and "trustee 2's box_key is not the ceremony's" in caught.stderr
+
+
+@pytest.mark.parametrize("bound", ["-3", "100000001"])
+def test_a_bound_the_discrete_log_cannot_search_is_refused_before_any_work(
+    ceremony: dict[str, Any], bound: str
+) -> None:
+    """Before: `combine --bound` outside 0..10^8 checked every share, then died with a
+    ValueError traceback."""
+    first, second, _ = ceremony["files"]
+    done = trustee(
+        "combine",
+        "--ceremony",
+        ceremony["result"],
+        "--request",
+        ceremony["request"],
+        "--shares",
+        first,
+        second,
+        "--bound",
+        bound,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr and "--bound" in done.stderr
+    assert "100000000" in done.stderr
