@@ -17,7 +17,13 @@ import time
 from collections.abc import Callable, Sequence
 
 from kiosk.core.errors import HanpyoError
-from ledger.store.integration import Lease, integrate_round, lease_for, published_size
+from ledger.store.integration import (
+    Lease,
+    integrate_round,
+    lease_for,
+    published_size,
+    write_back_wal,
+)
 from ledger.store.merkle_log import Integrated, LogKey
 from ledger.store.schema import Engine
 
@@ -27,6 +33,7 @@ INTERVAL_S = 0.02  # how often the leader looks for leaves another process seque
 ELECTION_RETRY_S = 1.0  # how often a process that is not the integrator tries to become it
 MAX_LEAVES = 4096  # leaves per round: one round's transaction stays short
 WAIT_POLL_S = 0.01  # how often a process that is not the integrator reads the tree's size
+WAL_WRITE_BACK_S = 1.0  # how often the integrator's process writes SQLite's WAL back
 
 CheckpointHook = Callable[[str, int], None]
 
@@ -52,17 +59,22 @@ class Integrator:
         self._size = -1  # the tree's size as this process last saw it
         self._leading = False  # set by the thread only: the lease is not shared between threads
         self._thread = threading.Thread(target=self._run, name="hanpyo-integrator", daemon=True)
+        # A thread of its own: writing back a large database's pages can take a second, and
+        # the rounds (which uploads wait for) must not wait for it.
+        self._keeper = threading.Thread(target=self._keep_wal, name="hanpyo-wal", daemon=True)
 
     # -- the thread ----------------------------------------------------------------------------
     def start(self) -> Integrator:
         self._thread.start()
+        self._keeper.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=30)
+        for thread in (self._thread, self._keeper):
+            if thread.is_alive():
+                thread.join(timeout=30)
         self._lease.release()
         self._leading = False
 
@@ -91,6 +103,14 @@ class Integrator:
                 continue  # more is waiting
             self._wake.wait(INTERVAL_S)
             self._wake.clear()
+
+    def _keep_wal(self) -> None:
+        while not self._stop.wait(WAL_WRITE_BACK_S):
+            if self._leading:
+                try:
+                    write_back_wal(self.engine)
+                except HanpyoError as e:
+                    log.warning("%s", e)
 
     # -- one round -----------------------------------------------------------------------------
     def integrate_once(self) -> Integrated | None:

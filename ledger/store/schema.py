@@ -180,6 +180,9 @@ request_nonces = Table(
 )
 
 
+WAL_AUTOCHECKPOINT_PAGES = 20_000  # ~80 MB of WAL
+
+
 def database_url(given: str | None, default_path: Path) -> str:
     """``given`` as it is, or an SQLite file at ``default_path``."""
     return given or f"sqlite:///{default_path}"
@@ -197,6 +200,10 @@ def connect(url: str) -> Engine:
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = FULL")
+            # The WAL is written back to the database by the integrator's process, off the
+            # request path (ledger/service/integrator.py); this bound is only a safety net
+            # for a ledger with no integrator running (a commit past it writes back).
+            cursor.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
             cursor.execute("PRAGMA foreign_keys = ON")
             cursor.close()
 
