@@ -36,6 +36,7 @@ from ledger.service.ceremony_mailbox import Mailbox, one_each
 from ledger.service.ceremony_medium import (
     POLYNOMIAL,
     Medium,
+    PublicIdentity,
     TrusteeToolError,
     missing_step,
 )
@@ -81,10 +82,23 @@ def round1(medium: Medium, setup: CeremonySetup, mailbox: Mailbox) -> list[str]:
         lambda: commitments_message(poly, me, medium.signing_key(), setup),
         mailbox,
     )
-    return [
+    lines = [
         f"1라운드 완료 / round 1 done: trustee {t.label(me)} sent their commitments",
-        f"ceremony {setup.election_id}, {setup.threshold} of {setup.size} trustees",
+        f"ceremony {setup.election_id}, {setup.threshold} of {setup.size} trustees:",
     ]
+    # The setup's fingerprint is the same for everyone even when the organiser put their own
+    # keys in another trustee's place; each identity's fingerprint, as its owner read it aloud
+    # at `init`, shows that. Shares are sealed to these keys in round 2.
+    lines += [
+        f"  trustee {t.label(i.index)}: identity "
+        + PublicIdentity(i.name, i.signing_key, i.box_key).fingerprint()
+        for i in setup.trustees
+    ]
+    lines.append(
+        "모든 신탁인의 신원 지문을 2라운드 전에 서로 읽어 확인하세요 / compare every "
+        "trustee's identity fingerprint aloud before round 2"
+    )
+    return lines
 
 
 def round2(medium: Medium, mailbox: Mailbox) -> list[str]:

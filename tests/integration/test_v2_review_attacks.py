@@ -20,6 +20,7 @@ import pytest
 from kiosk.core.crypto import SealingKey, SigningKey
 from kiosk.core.election import read_package
 from kiosk.core.verifiable.group import base_mul, random_scalar
+from ledger.service.ceremony_medium import PublicIdentity
 from testkit.decryption_files import signed_shares_file
 from testkit.elections import mixed_definition
 from testkit.trustee_ceremony import (
@@ -347,3 +348,19 @@ def test_a_bound_the_discrete_log_cannot_search_is_refused_before_any_work(
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and "--bound" in done.stderr
     assert "100000000" in done.stderr
+
+
+def test_round_one_shows_every_trustees_identity_to_compare_before_shares_go_out(
+    tmp_path: Path,
+) -> None:
+    """Before: round 1 showed only the setup's fingerprint, which every trustee shares even
+    when the organiser put their own keys in another trustee's place (under that trustee's
+    name); only the replaced trustee's tool noticed. Now every trustee sees each name with the
+    identity fingerprint its owner read aloud at `init`, before any share is sealed."""
+    media, setup_file, _ = start(tmp_path, n=3, k=2, election=ELECTION)
+    out = ok("round1", "--medium", media[0], "--setup", setup_file, "--exchange", tmp_path / "x")
+    for i, m in enumerate(media, start=1):
+        public = json.loads((m / "identity.public.json").read_text("utf-8"))
+        fingerprint = PublicIdentity.from_json(public, "test").fingerprint()
+        assert f"trustee {i} ({public['name']}): identity {fingerprint}" in out
+    assert "before round 2" in out
