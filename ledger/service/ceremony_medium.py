@@ -34,6 +34,8 @@ POLYNOMIAL = "polynomial.secret.json"
 SHARE = "share.secret.json"
 RESULT = "result.json"
 SENT = "sent"  # a copy of every message this trustee signed, sent again verbatim on a re-run
+SEEN = "seen"  # a copy of every message this trustee read, to catch one changed since
+SECOND = ".second.json"  # beside a kept message: the different version read later (evidence)
 
 
 class TrusteeToolError(HanpyoError):
@@ -244,6 +246,27 @@ class Medium:
         folder = self.path / SENT
         folder.mkdir(exist_ok=True, mode=0o700)
         write_secret(folder / f"{message.kind}.json", message.to_bytes())
+
+    # -- the messages I read: a later, different version is equivocation, with evidence ----
+    def seen(self) -> dict[tuple[str, int], SignedMessage]:
+        """Every message this trustee read before, as first read (checked then)."""
+        folder = self.path / SEEN
+        found: dict[tuple[str, int], SignedMessage] = {}
+        for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+            if not path.name.endswith(SECOND):
+                message = SignedMessage.from_json(path.read_bytes())
+                found[message.kind, message.sender] = message
+        return found
+
+    def keep_seen(self, message: SignedMessage, *, second: bool = False) -> Path:
+        """Keep a message I read (never replacing one kept before); ``second`` keeps the
+        different version of one already kept, beside it."""
+        folder = self.path / SEEN
+        folder.mkdir(exist_ok=True, mode=0o700)
+        path = folder / f"{message.kind}-{message.sender}{SECOND if second else '.json'}"
+        if not path.exists():
+            write_secret(path, message.to_bytes())
+        return path
 
     # -- the end: my share of the key -------------------------------------------------------
     def keep_share(self, share: TrusteeShare) -> None:

@@ -72,6 +72,33 @@ class Trustee:
         mailbox.post(message)
         return message
 
+    def read(self, mailbox: Mailbox) -> dict[tuple[str, int], SignedMessage]:
+        """Every message in the mailbox, one per kind and trustee, held against the copies
+        kept from my earlier reads. The exchange stick is no broadcast channel: a trustee
+        holding it can swap their file between two trustees' reads (and a relay could show
+        another version), so a message that differs from the one I read before is
+        equivocation, named, with both signed versions kept on my medium as evidence."""
+        fresh = one_each(mailbox.messages())
+        kept = self.medium.seen()
+        for key, earlier in kept.items():
+            now = fresh.get(key)
+            if now is not None and now.content() != earlier.content():
+                evidence = self.medium.keep_seen(now, second=True)
+                kind, sender = key
+                raise TrusteeToolError(
+                    f"trustee {self.label(sender)} changed their {kind} message since you "
+                    f"read it (equivocation); both signed versions are kept: {evidence.parent}",
+                    f"신탁인 {sender} 이(가) 이미 읽은 메시지를 바꿔치기했습니다. 절차를 멈추고 "
+                    "선거 관리자에게 알리세요. 두 메시지는 증거로 매체에 보관되었습니다.",
+                    f"Trustee {sender} replaced a message you had already read with a different "
+                    "one. Stop and tell the election manager; both versions are kept on your "
+                    "medium as evidence.",
+                )
+        for key, message in fresh.items():
+            if key not in kept:
+                self.medium.keep_seen(message)
+        return kept | {key: m for key, m in fresh.items() if key not in kept}
+
 
 def round1(medium: Medium, setup: CeremonySetup, mailbox: Mailbox) -> list[str]:
     me = medium.take_setup(setup)
@@ -119,7 +146,7 @@ def check(medium: Medium, mailbox: Mailbox, *, stop_waiting: bool = False) -> li
     t = Trustee.of(medium)
     if medium.sent("shares") is None:
         raise missing_step("round2", "this trustee has not sent their shares")
-    messages = one_each(mailbox.messages())
+    messages = t.read(mailbox)
     others = [i for i in t.setup.indices() if i != t.me]
     _wait_for(
         t, messages, [(k, i) for i in others for k in ("commitments", "shares")], stop_waiting
@@ -171,7 +198,7 @@ def reveal(medium: Medium, mailbox: Mailbox, *, stop_waiting: bool = False) -> l
     t = Trustee.of(medium)
     if medium.sent("verdict") is None:
         raise missing_step("check", "this trustee has not checked their shares")
-    messages = one_each(mailbox.messages())
+    messages = t.read(mailbox)
     _wait_for(t, messages, [("verdict", i) for i in t.setup.indices()], stop_waiting)
     against = complaints_against(t, messages)
     if not against:
@@ -195,7 +222,7 @@ def finish(medium: Medium, mailbox: Mailbox, *, stop_waiting: bool = False) -> l
     t = Trustee.of(medium)
     if medium.sent("verdict") is None:
         raise missing_step("check", "this trustee has not checked their shares")
-    messages = one_each(m for m in mailbox.messages() if m.kind != "result")
+    messages = {key: m for key, m in t.read(mailbox).items() if key[0] != "result"}
     against = complaints_against(t, messages)
     if against and ("reveal", t.me) not in messages:
         names = ", ".join(t.label(j) for j in sorted(against))

@@ -19,9 +19,17 @@ import pytest
 
 from kiosk.core.crypto import SealingKey, SigningKey
 from kiosk.core.election import read_package
+from kiosk.core.verifiable.ceremony import (
+    CeremonySetup,
+    Polynomial,
+    SignedMessage,
+    commitments_message,
+    shares_message,
+)
 from kiosk.core.verifiable.group import base_mul, random_scalar
+from ledger.service.ceremony_mailbox import envelope
 from ledger.service.ceremony_medium import PublicIdentity
-from testkit.decryption_files import signed_shares_file
+from testkit.decryption_files import medium_signing_key, signed_shares_file
 from testkit.elections import mixed_definition
 from testkit.trustee_ceremony import (
     ROOT,
@@ -364,3 +372,40 @@ def test_round_one_shows_every_trustees_identity_to_compare_before_shares_go_out
         fingerprint = PublicIdentity.from_json(public, "test").fingerprint()
         assert f"trustee {i} ({public['name']}): identity {fingerprint}" in out
     assert "before round 2" in out
+
+
+def _swap_in(exchange: Path, setup: CeremonySetup, message: SignedMessage) -> None:
+    """What a trustee with the exchange stick in hand can do: replace their own file."""
+    path = exchange / f"{message.kind}-{message.sender}.json"
+    path.write_text(json.dumps(envelope(setup, message), indent=1) + "\n", "utf-8")
+
+
+def test_a_trustee_who_swaps_their_messages_on_the_stick_is_caught_with_evidence(
+    tmp_path: Path,
+) -> None:
+    """Before: trustee 3 could show trustee 1 one polynomial and, by swapping their files on
+    the exchange stick, trustee 2 another. Trustee 1's check passed on the first; at the end
+    trustee 1 only got "the share received does not match the commitments", with no complaint
+    on record and the first version gone, while trustees 2 and 3 finished without them. Now
+    each trustee keeps what they read on their medium: the swap is named as equivocation and
+    both signed versions are kept as evidence."""
+    media, setup_file, setup = start(tmp_path, n=3, k=2, election=ELECTION)
+    exchange = tmp_path / "exchange"
+    where = ["--exchange", str(exchange)]
+    in_parallel([["round1", "--medium", m, "--setup", setup_file, *where] for m in media])
+    in_parallel([["round2", "--medium", m, *where] for m in media])
+    ok("check", "--medium", media[0], *where)  # trustee 1 reads trustee 3's first version
+    cheat, other = medium_signing_key(media[2]), Polynomial.draw(2)
+    _swap_in(exchange, setup, commitments_message(other, 3, cheat, setup))
+    _swap_in(exchange, setup, shares_message(other, 3, cheat, setup))
+    ok("check", "--medium", media[1], *where)  # trustee 2 reads the second: it checks out
+    ok("check", "--medium", media[2], *where)
+    caught = trustee("reveal", "--medium", media[0], *where)
+    assert caught.returncode == 2, caught.stdout + caught.stderr
+    assert "trustee 3" in caught.stderr and "equivocation" in caught.stderr
+    assert "신탁인 3" in caught.stderr
+    first = SignedMessage.from_json((media[0] / "seen" / "commitments-3.json").read_bytes())
+    second = SignedMessage.from_json((media[0] / "seen" / "commitments-3.second.json").read_bytes())
+    for version in (first, second):
+        version.verify(setup)  # both signed by trustee 3 for this ceremony
+    assert first.content() != second.content()
