@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from pathlib import Path
 
 from kiosk.core.crypto import SigningKey
@@ -18,7 +19,12 @@ from ledger.store.merkle_log import LogKey
 def main(url: str, origin: str, key_file: str, leaves_per_round: str) -> None:
     integrator.MAX_LEAVES = int(leaves_per_round)  # small rounds: a kill lands mid-way
     seed = b64d(Path(key_file).read_text().strip(), length=32, name="log key")
-    integrator.Integrator(db.connect(url), LogKey(origin, SigningKey(seed))).start()
+    # A pause after each round, so that a test's kill lands part-way through the backlog
+    # whatever the machine's load (a kill inside a round's transaction is as likely).
+    pause = [lambda _note, _size: time.sleep(0.01)]
+    integrator.Integrator(
+        db.connect(url), LogKey(origin, SigningKey(seed)), on_checkpoint=pause
+    ).start()
     print("integrating", flush=True)
     threading.Event().wait()
 

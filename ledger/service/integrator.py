@@ -52,7 +52,10 @@ class Integrator:
         lease: Lease | None = None,
     ) -> None:
         self.engine, self.key = engine, key
-        self.on_checkpoint: list[CheckpointHook] = list(on_checkpoint)
+        # A list given is kept, not copied: Ledger.on_checkpoint is shared with its integrator.
+        self.on_checkpoint: list[CheckpointHook] = (
+            on_checkpoint if isinstance(on_checkpoint, list) else list(on_checkpoint)
+        )
         self._lease = lease or lease_for(engine)
         self._wake, self._stop = threading.Event(), threading.Event()
         self._published = threading.Condition()

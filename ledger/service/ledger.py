@@ -61,6 +61,10 @@ class Ledger:
         add_missing_columns(engine)  # a database made by an older ledger
         ensure_sequence(engine)  # ...or one made before sequencing was separate
         self.integrator: Integrator | None = None
+        # Called as hook(checkpoint, size) after every checkpoint this ledger's integration
+        # signs (the background integrator's, or the one ``ingest`` runs itself when there is
+        # none): where tiles are written and witnesses asked to cosign.
+        self.on_checkpoint: list[CheckpointHook] = []
         self.key = LogKey(record.log_origin, log_key)
         self.signed_package = record.signed
         schedule = json.loads(record.signed)["package"]["schedule"]  # verified when stored
@@ -112,8 +116,9 @@ class Ledger:
     def start_integrator(self, on_checkpoint: Sequence[CheckpointHook] = ()) -> Integrator:
         """Run the integrator in this process (`ledger serve` does, in every worker: one is
         elected). Without it, ``ingest`` extends the tree itself before it returns."""
+        self.on_checkpoint.extend(on_checkpoint)
         if self.integrator is None:
-            self.integrator = Integrator(self.engine, self.key, on_checkpoint=on_checkpoint)
+            self.integrator = Integrator(self.engine, self.key, on_checkpoint=self.on_checkpoint)
             self.integrator.start()
         return self.integrator
 
@@ -137,7 +142,7 @@ class Ledger:
             return
         # No integrator thread here (`ledger import`, tools, tests): integrate in this call;
         # beside a running one this queues on the log's lock and finds its work done.
-        inline = Integrator(self.engine, self.key)
+        inline = Integrator(self.engine, self.key, on_checkpoint=self.on_checkpoint)
         while inline.integrate_once() is not None and published(self.reader).size < size:
             pass
 

@@ -178,3 +178,21 @@ def _wait_until(condition: Callable[[], bool]) -> None:
     while not condition():
         assert time.monotonic() < deadline, "never happened"
         time.sleep(0.01)
+
+
+def test_the_ledgers_checkpoint_hooks_hear_of_every_checkpoint_its_ingest_signs(
+    engine: Engine, election: SyntheticElection, chains: list[ChainWriter]
+) -> None:
+    """With no integrator thread (`ledger import`), ingest extends the tree itself and calls
+    the same hooks the background integrator would: tiles and witnesses miss nothing."""
+    ledger = _ledger(engine, election, SigningKey.generate())
+    heard: list[int] = []
+    ledger.on_checkpoint.append(lambda note, size: heard.append(size))
+    chain = chains[2]
+    ledger.enrol(chain.key.public_key, "kiosk", late_reason=LATE_REASON)
+    for start in range(0, 50, 25):
+        result = ledger.ingest(
+            chain.kiosk_id, [b.encode() for b in chain.blocks[start : start + 25]]
+        )
+        assert result.log_size == start + 25 and result.checkpoint is not None
+    assert heard == [25, 50]
