@@ -8,7 +8,7 @@ import argparse
 import sys
 
 from kiosk.core.errors import HanpyoError
-from ledger.cli import election, host, kiosks, tally, tiles, verify, witness
+from ledger.cli import election, host, kiosks, tally, tiles, trustee, verify, witness
 from ledger.cli.options import Handler, Subparsers
 
 # In the order `ledger --help` lists them.
@@ -23,6 +23,7 @@ COMMANDS = (
     election.add_authority_key,
     election.add_election,
     tally.add_tally,
+    trustee.add_trustee,
     verify.add_verify_bundle,
     verify.add_verify_chain,
     tiles.add_tiles,
