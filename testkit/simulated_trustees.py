@@ -4,10 +4,15 @@ process; here one test plays every trustee to check what the others would see.""
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from kiosk.core.crypto import SealingKey, SigningKey, seal
+import nacl.bindings as sodium
+
+from kiosk.core.crypto import Domain, SealingKey, SigningKey, seal
+from kiosk.core.encoding import canonical_json
 from kiosk.core.verifiable.ceremony import (
     BadShare,
     CeremonyError,
@@ -162,3 +167,36 @@ def honest_ceremony(
     ceremony.open_all(commitments, shares)
     outcome = evaluate(ceremony.setup, [*commitments, *shares, *ceremony.verdicts()])
     return ceremony, outcome, ceremony.trustee_shares(outcome)
+
+
+def another_signature(
+    message: SignedMessage, signing_key: SigningKey, setup: CeremonySetup
+) -> SignedMessage:
+    """The same message with a second, different, valid Ed25519 signature: what a modified
+    tool makes by drawing the nonce r at random instead of deriving it from the key and the
+    message (RFC 8032 §5.1.6 steps 2-6 with step 2's r replaced; verification, §5.1.7, cannot
+    tell). Ed25519 signatures are not unique per message, so nothing may depend on which
+    signature a copy carries."""
+    signed = Domain.CEREMONY.value + canonical_json(
+        {
+            "setup": setup.base_hash().hex(),
+            "kind": message.kind,
+            "sender": message.sender,
+            "body": message.body,
+        }
+    )
+    digest = bytearray(hashlib.sha512(signing_key.seed).digest()[:32])
+    digest[0] &= 248  # RFC 8032 §5.1.5 step 2: the secret scalar s from the seed
+    digest[31] &= 127
+    digest[31] |= 64
+    s = sodium.crypto_core_ed25519_scalar_reduce(bytes(digest) + bytes(32))
+    r = sodium.crypto_core_ed25519_scalar_reduce(os.urandom(64))
+    big_r = sodium.crypto_scalarmult_ed25519_base_noclamp(r)
+    k = sodium.crypto_core_ed25519_scalar_reduce(
+        hashlib.sha512(big_r + signing_key.public_key + signed).digest()
+    )
+    big_s = sodium.crypto_core_ed25519_scalar_add(r, sodium.crypto_core_ed25519_scalar_mul(k, s))
+    other = SignedMessage(message.kind, message.sender, message.body, big_r + big_s)
+    other.verify(setup)
+    assert other.signature != message.signature
+    return other

@@ -31,11 +31,13 @@ from ledger.service.ceremony_mailbox import envelope
 from ledger.service.ceremony_medium import PublicIdentity
 from testkit.decryption_files import medium_signing_key, signed_shares_file
 from testkit.elections import mixed_definition
+from testkit.simulated_trustees import another_signature
 from testkit.trustee_ceremony import (
     ROOT,
     closed_election,
     decryption_request,
     in_parallel,
+    key_line,
     ok,
     start,
     trustee,
@@ -409,3 +411,34 @@ def test_a_trustee_who_swaps_their_messages_on_the_stick_is_caught_with_evidence
     for version in (first, second):
         version.verify(setup)  # both signed by trustee 3 for this ceremony
     assert first.content() != second.content()
+
+
+def test_a_second_signature_on_the_stick_does_not_split_the_board(tmp_path: Path) -> None:
+    """Before: trustee 3 could sign their commitments a second time (a valid signature with
+    another nonce) and swap the copies on the stick between trustee 1's and trustee 2's
+    reads. The transcript hash covered the signatures, so trustees 1 and 2 signed different
+    results and `collect` named an honest trustee as having signed a different result. Now
+    both read the same words, compute the same transcript, and collect takes the result."""
+    media, setup_file, setup = start(tmp_path, n=3, k=2, election=ELECTION)
+    exchange = tmp_path / "exchange"
+    where = ["--exchange", str(exchange)]
+    in_parallel([["round1", "--medium", m, "--setup", setup_file, *where] for m in media])
+    in_parallel([["round2", "--medium", m, *where] for m in media])
+    ok("check", "--medium", media[0], *where)  # trustee 1 keeps the first copy
+    path = exchange / "commitments-3.json"
+    first = SignedMessage.from_json(json.loads(path.read_text("utf-8"))["message"])
+    _swap_in(exchange, setup, another_signature(first, medium_signing_key(media[2]), setup))
+    for m in media[1:]:
+        ok("check", "--medium", m, *where)  # trustees 2 and 3 keep the second copy
+    kept = [
+        SignedMessage.from_json((m / "seen" / "commitments-3.json").read_bytes()) for m in media
+    ]
+    assert kept[0].signature != kept[1].signature and kept[0].content() == kept[1].content()
+    in_parallel([["reveal", "--medium", m, *where] for m in media])
+    finished = in_parallel([["finish", "--medium", m, *where] for m in media])
+    said = [line for o in finished for line in o.splitlines()]
+    transcripts = {line for line in said if line.startswith("transcript hash")}
+    assert len(transcripts) == 1
+    assert len({key_line(o) for o in finished}) == 1
+    collected = ok("collect", "--setup", setup_file, *where, "--out", tmp_path / "result.json")
+    assert "results signed by: 1, 2, 3" in collected

@@ -12,9 +12,12 @@ from kiosk.core.verifiable.ceremony import (
     CeremonySetup,
     SignedMessage,
     TrusteeIdentity,
+    check_results,
+    evaluate,
+    result_message,
     verdict_complaints,
 )
-from testkit.simulated_trustees import simulated_ceremony
+from testkit.simulated_trustees import another_signature, honest_ceremony, simulated_ceremony
 
 # What a hostile trustee's name or complaint could hold: move the cursor up and rewrite the
 # line with the key every trustee reads aloud; a bare newline faking a line of output; a
@@ -98,3 +101,29 @@ def test_a_box_key_of_small_order_is_refused_in_the_setup(box_key: bytes) -> Non
     trustee's round 2 then failed with libsodium's "Unexpected library error", naming nobody."""
     with pytest.raises(EncodingError, match="box key"):
         TrusteeIdentity(2, "Mallory", SigningKey.generate().public_key, box_key)
+
+
+def test_two_signatures_of_one_message_give_every_reader_the_same_transcript() -> None:
+    """Before: the transcript hash covered each message with its signature, and a trustee
+    with a modified tool could sign one message twice (Ed25519 allows many valid signatures)
+    and show each half of the board another copy: the halves computed different transcript
+    hashes and an honest trustee was named as having signed a different result. Now the hash
+    covers what was said (setup, kind, sender, body), not how it was signed."""
+    ceremony, _, _ = honest_ceremony(5, 3)
+    commitments, shares = ceremony.commitments(), ceremony.shares()
+    verdicts = ceremony.verdicts()
+    copy = another_signature(commitments[4], ceremony.trustee(5).signing_key, ceremony.setup)
+    seen_by_first = evaluate(ceremony.setup, [*commitments, *shares, *verdicts])
+    seen_by_second = evaluate(ceremony.setup, [*commitments[:4], copy, *shares, *verdicts])
+    assert seen_by_first.election_key == seen_by_second.election_key
+    assert seen_by_first.transcript_hash == seen_by_second.transcript_hash
+    results = [
+        result_message(j, outcome, ceremony.trustee(j).signing_key, ceremony.setup)
+        for j, outcome in ((1, seen_by_first), (2, seen_by_first), (3, seen_by_second))
+    ] + [
+        result_message(j, seen_by_second, ceremony.trustee(j).signing_key, ceremony.setup)
+        for j in (4, 5)
+    ]
+    # whoever collects, with either copy (or both), sees every trustee confirm the result
+    both = evaluate(ceremony.setup, [*commitments, copy, *shares, *verdicts])
+    assert check_results(ceremony.setup, both, results) == (1, 2, 3, 4, 5)

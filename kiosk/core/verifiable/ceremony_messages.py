@@ -226,6 +226,11 @@ class SignedMessage:
         of one message, different for two messages (equivocation)."""
         return canonical_json({"kind": self.kind, "sender": self.sender, "body": self.body})
 
+    def signed_content(self, setup: CeremonySetup) -> bytes:
+        """Canonical JSON of {setup, kind, sender, body}: what the signature covers, without
+        it (the transcript hashes this, ceremony.md §3)."""
+        return _signed(self.kind, self.sender, self.body, setup)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "kind": self.kind,

@@ -233,10 +233,15 @@ def _verification_keys(
 def _transcript_hash(
     setup: CeremonySetup, chosen: Mapping[tuple[str, int], SignedMessage]
 ) -> bytes:
-    """H(``ceremony/transcript``; setup hash, each message's canonical JSON with its signature),
-    the messages ordered by kind (commitments, shares, verdict, reveal) then sender."""
+    """H(``ceremony/transcript``; setup hash, each message's canonical {setup, kind, sender,
+    body}), the messages ordered by kind (commitments, shares, verdict, reveal) then sender.
+
+    What was said, not how it was signed: Ed25519 gives one signer many valid signatures of
+    one message (RFC 8032 verification accepts any nonce), so a hash over signatures would let
+    a sender split the board by showing different readers different copies. The signatures
+    stay in the collected record as evidence of who said it."""
     ordered = sorted(chosen.items(), key=lambda item: (KINDS.index(item[0][0]), item[0][1]))
-    parts = [message.to_bytes() for _, message in ordered]
+    parts = [message.signed_content(setup) for _, message in ordered]
     return scalar_bytes(hash_to_scalar("ceremony/transcript", setup.base_hash(), *parts))
 
 
