@@ -20,12 +20,13 @@ Conventions: ``permutation[i]`` is the input row that output row i came from (CH
 Work, for N rows of width w, in the units of ``bulk`` (fixed-base = F ≈ 17 µs, variable-base
 = V ≈ 50–65 µs, addition = A ≈ 14–16 µs measured through libsodium on these machines):
 - ``shuffle``:        F = wN,          V = wN,                A = 2wN
-- ``prove_shuffle``:  F = 3N + w + 3,  V = (2w + 3)N + w,     A ≈ (2w + 4)N
-- ``verify_shuffle``: F = N + w + 3,   V = (4w + 4)N + w + 3, A ≈ (4w + 6)N
+- ``prove_shuffle``:  F = 3N + w + 3,  V = (2w + 3)N + w,     A = (2w + 4)N
+- ``verify_shuffle``: F = N + w + 3,   V = (4w + 4)N + w + 3, A = (4w + 6)N + 2
 plus, in each, N hashes to a scalar (≈ 2 µs) and, once per process and size, N + 1 hashes to
 the group (≈ 16 µs; kept for later calls). For w = 1: prove 3N F + 5N V, verify N F + 8N V.
-These are the floor a benchmark divides by. The bulk of each (all but about ten of the
-multiplications) spreads over ``workers`` processes; the answer does not depend on their number.
+These are the floor a benchmark divides by (counting libsodium's calls gives the same). The
+bulk of each (all but about ten of the multiplications) spreads over ``workers`` processes;
+the answer does not depend on their number.
 """
 
 from __future__ import annotations
