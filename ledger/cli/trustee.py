@@ -210,6 +210,11 @@ def _collect(args: argparse.Namespace) -> list[str]:
         f"transcript hash: {verified.outcome.transcript_hash.hex()}",
         f"qualified: {', '.join(map(str, verified.outcome.qualified))}; "
         f"results signed by: {', '.join(map(str, verified.confirmed))}",
+    ] + [
+        f"!! trustee {i} ({setup.trustee(i).name}) signed a different result; their signed "
+        f"message is kept in {args.out} as evidence / 신탁인 {i} 은(는) 다른 결과에 "
+        "서명했습니다 (증거로 보관됨)"
+        for i in verified.dissenting
     ]
 
 

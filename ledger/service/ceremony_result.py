@@ -1,7 +1,9 @@
 """The ceremony's result as the organiser collects it and the package is made from it: the
 setup and every signed message (the transcript and each trustee's signed result). Anyone checks
 it from the file alone: every signature, the outcome recomputed (``evaluate``), and at least k
-qualified trustees who signed that very outcome."""
+qualified trustees who signed that very outcome. A trustee who signed another result is named
+(their signed message stays in the record as evidence) but cannot veto: the outcome is what the
+transcript gives, which anyone recomputes."""
 
 from __future__ import annotations
 
@@ -30,13 +32,13 @@ class VerifiedCeremony:
     setup: CeremonySetup
     outcome: CeremonyOutcome
     confirmed: tuple[int, ...]  # qualified trustees whose signed result is this outcome
+    dissenting: tuple[int, ...] = ()  # trustees who signed another result: named, no veto
 
 
 def collect_result(
     setup: CeremonySetup, messages: Iterable[SignedMessage]
 ) -> tuple[dict[str, Any], VerifiedCeremony]:
-    chosen = one_each(messages)
-    ordered = sorted(chosen.values(), key=lambda m: (m.kind, m.sender))
+    ordered = sorted(_kept(messages), key=lambda m: (m.kind, m.sender, m.content()))
     record = {
         "format": RESULT_FORMAT,
         "setup": setup.to_json(),
@@ -57,19 +59,38 @@ def verify_result(record: object) -> VerifiedCeremony:
     if not isinstance(raw, list):
         raise _refused("it holds no messages")
     messages = [open_envelope(m, setup, f"message {n}") for n, m in enumerate(raw)]
-    one_each(messages)
+    _kept(messages)
     try:
         outcome = evaluate(setup, messages)
-        confirmed = check_results(setup, outcome, messages)
+        signed = check_results(setup, outcome, messages)
     except CeremonyError as e:
         raise _refused(str(e)) from e
-    signed = tuple(i for i in confirmed if i in outcome.qualified)
-    if len(signed) < setup.threshold:
-        raise _refused(
-            f"only {len(signed)} qualified trustees signed this result; {setup.threshold} must "
-            "(each trustee runs `ledger trustee finish`)"
+    confirmed = signed.confirmed_by_qualified(outcome)
+    if len(confirmed) < setup.threshold:
+        others = (
+            f"; trustees {_listed(signed.dissenting)} signed another result"
+            if signed.dissenting
+            else ""
         )
-    return VerifiedCeremony(setup, outcome, signed)
+        raise _refused(
+            f"only {len(confirmed)} qualified trustees signed the result the transcript gives; "
+            f"{setup.threshold} must (each trustee runs `ledger trustee finish`){others}"
+        )
+    return VerifiedCeremony(setup, outcome, confirmed, signed.dissenting)
+
+
+def _kept(messages: Iterable[SignedMessage]) -> list[SignedMessage]:
+    """One message per kind and trustee for the transcript (two different ones: equivocation,
+    refused and named); every distinct signed result, since a second result from one trustee
+    is evidence against them, not a reason to stop."""
+    messages = list(messages)
+    chosen = one_each(m for m in messages if m.kind != "result")
+    results = {(m.sender, m.content()): m for m in messages if m.kind == "result"}
+    return [*chosen.values(), *results.values()]
+
+
+def _listed(indices: Iterable[int]) -> str:
+    return ", ".join(map(str, indices))
 
 
 def ceremony_section(verified: VerifiedCeremony) -> dict[str, Any]:
@@ -91,6 +112,7 @@ def ceremony_section(verified: VerifiedCeremony) -> dict[str, Any]:
             for t in verified.setup.trustees
         ],
         "disqualified": {str(i): why for i, why in sorted(outcome.disqualified.items())},
+        "signed_another_result": list(verified.dissenting),
     }
 
 

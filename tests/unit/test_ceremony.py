@@ -95,12 +95,18 @@ def test_each_trustee_signs_the_result_and_one_who_saw_another_result_is_named()
         result_message(j, outcome, ceremony.trustee(j).signing_key, ceremony.setup)
         for j in range(1, N + 1)
     ]
-    assert check_results(ceremony.setup, outcome, results) == (1, 2, 3, 4, 5)
+    signed = check_results(ceremony.setup, outcome, results)
+    assert signed.confirmed == (1, 2, 3, 4, 5) and signed.dissenting == ()
     other = dict(outcome.result_body(), election_key=base_mul(7).hex())
     liar = SignedMessage.sign("result", 4, other, ceremony.trustee(4).signing_key, ceremony.setup)
-    with pytest.raises(CeremonyError, match="trustee 4: signed a different result") as caught:
-        check_results(ceremony.setup, outcome, [*results[:3], liar])
-    assert caught.value.trustee == 4
+    signed = check_results(ceremony.setup, outcome, [*results[:3], liar])
+    assert signed.confirmed == (1, 2, 3) and signed.dissenting == (4,)
+    # one who signed both the result and another is named, not counted
+    signed = check_results(ceremony.setup, outcome, [*results, liar])
+    assert signed.confirmed == (1, 2, 3, 5) and signed.dissenting == (4,)
+    forged = SignedMessage("result", 2, other, liar.signature)
+    with pytest.raises(CeremonyError, match="trustee 2: the result message is not signed"):
+        check_results(ceremony.setup, outcome, [*results, forged])
 
 
 # --- a bad share: complaint, reveal, disqualification --------------------------------------

@@ -126,4 +126,4 @@ def test_two_signatures_of_one_message_give_every_reader_the_same_transcript() -
     ]
     # whoever collects, with either copy (or both), sees every trustee confirm the result
     both = evaluate(ceremony.setup, [*commitments, copy, *shares, *verdicts])
-    assert check_results(ceremony.setup, both, results) == (1, 2, 3, 4, 5)
+    assert check_results(ceremony.setup, both, results).confirmed == (1, 2, 3, 4, 5)

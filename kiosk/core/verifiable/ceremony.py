@@ -27,6 +27,7 @@ from kiosk.core.verifiable.ceremony_messages import (
 )
 from kiosk.core.verifiable.ceremony_outcome import (
     CeremonyOutcome,
+    SignedResults,
     TrusteeShare,
     check_results,
     evaluate,
@@ -56,6 +57,7 @@ __all__ = [
     "CeremonySetup",
     "Polynomial",
     "SignedMessage",
+    "SignedResults",
     "TrusteeIdentity",
     "TrusteeShare",
     "check_commitments",

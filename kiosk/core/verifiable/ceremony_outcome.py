@@ -257,21 +257,36 @@ def result_message(
     return SignedMessage.sign("result", me, outcome.result_body(), signing_key, setup)
 
 
+@dataclass(frozen=True, slots=True)
+class SignedResults:
+    """Who signed which result: the evidence, never a veto."""
+
+    confirmed: tuple[int, ...]  # every result they signed is the computed one
+    dissenting: tuple[int, ...]  # signed at least one other result (kept as evidence)
+
+    def confirmed_by_qualified(self, outcome: CeremonyOutcome) -> tuple[int, ...]:
+        return tuple(i for i in self.confirmed if i in outcome.qualified)
+
+
 def check_results(
     setup: CeremonySetup, outcome: CeremonyOutcome, messages: Iterable[SignedMessage]
-) -> tuple[int, ...]:
-    """The trustees whose signed result matches ``outcome``; CeremonyError names one whose
-    result differs (they saw another ceremony: it must be looked into, not averaged)."""
+) -> SignedResults:
+    """Sort the signed ``result`` messages by whether they say what ``outcome`` says.
+
+    A trustee who signed something else is named, not obeyed: the result is the transcript's
+    own evaluation, which anyone recomputes, so one hostile (or disqualified) trustee's
+    signature on another result must not block it for ever (through the relay their message
+    can never be taken back). Whether enough qualified trustees confirmed it is the caller's
+    threshold rule. A message not signed by its sender for this setup is refused."""
     body = outcome.result_body()
-    confirmed: set[int] = set()
+    agreed: set[int] = set()
+    other: set[int] = set()
     for message in messages:
         if message.kind != "result":
             continue
         message.verify(setup)
-        if message.body != body:
-            raise CeremonyError("signed a different result of the ceremony", trustee=message.sender)
-        confirmed.add(message.sender)
-    return tuple(sorted(confirmed))
+        (agreed if message.body == body else other).add(message.sender)
+    return SignedResults(tuple(sorted(agreed - other)), tuple(sorted(other)))
 
 
 # --- each trustee's own share of the key --------------------------------------------------
