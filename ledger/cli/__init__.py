@@ -8,7 +8,7 @@ import argparse
 import sys
 
 from kiosk.core.errors import HanpyoError
-from ledger.cli import election, host, kiosks, tally, tiles, trustee, verify, witness
+from ledger.cli import election, host, kiosks, mirror, tally, tiles, trustee, verify, witness
 from ledger.cli.options import Handler, Subparsers
 
 # In the order `ledger --help` lists them.
@@ -28,6 +28,7 @@ COMMANDS = (
     verify.add_verify_chain,
     tiles.add_tiles,
     witness.add_witness,
+    mirror.add_mirror,
 )
 
 
