@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -20,10 +21,17 @@ from testkit.ledger_server import ROOT, LedgerServer, free_port, ledger_cli
 
 class MirrorServer:
     def __init__(
-        self, directory: Path, origin: str, log_key: str, package: Path, authority: str
+        self,
+        directory: Path,
+        origin: str,
+        log_key: str,
+        package: Path,
+        authority: str,
+        witnesses: Sequence[str] = (),
     ) -> None:
         """A mirror of the log ``origin`` signed by ``log_key``, for the signed election
-        ``package`` file of the ``authority`` key (base64url)."""
+        ``package`` file of the ``authority`` key (base64url); checkpoints must carry the
+        cosignatures of all ``witnesses`` (vkeys)."""
         self.directory = directory
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -33,18 +41,24 @@ class MirrorServer:
             "--log", f"{origin}={log_key}",
             "--package", str(package),
             "--authority", authority,
+            *(arg for vkey in witnesses for arg in ("--witness", vkey)),
             data=None,
         )  # fmt: skip
         if done.returncode != 0:
             raise RuntimeError(f"ledger mirror init failed: {done.stderr}")
 
     @classmethod
-    def of(cls, directory: Path, ledger: LedgerServer, election: SyntheticElection) -> MirrorServer:
+    def of(
+        cls,
+        directory: Path,
+        ledger: LedgerServer,
+        election: SyntheticElection,
+        witnesses: Sequence[str] = (),
+    ) -> MirrorServer:
         """A mirror of ``ledger``'s log, set up with its key and signed election package."""
         authority = b64e(election.authority.public_key)
-        return cls(
-            directory, ledger.origin, ledger.log_key, ledger.data / "election.json", authority
-        )
+        package = ledger.data / "election.json"
+        return cls(directory, ledger.origin, ledger.log_key, package, authority, witnesses)
 
     def follow(self, source: str) -> subprocess.CompletedProcess[str]:
         return ledger_cli(

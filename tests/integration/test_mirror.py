@@ -16,10 +16,11 @@ from kiosk.core.encoding import b64d, b64e
 from kiosk.core.tiles import ENTRIES, tile_path
 from kiosk.sync.tile_proofs import TileProofs
 from testkit.elections import SyntheticElection
-from testkit.ledger_server import LedgerServer, ledger_cli
+from testkit.ledger_server import ORIGIN, LedgerServer, ledger_cli
 from testkit.log_growth import grow, new_kiosk
 from testkit.mirror_logs import BuiltLog, session_chain, write_package
 from testkit.mirror_server import MirrorServer
+from testkit.witness_server import WitnessServer
 
 
 def publish(server: LedgerServer) -> str:
@@ -217,3 +218,37 @@ def test_a_mirror_refuses_a_log_signed_by_its_key_whose_entries_break_a_chain(
     done = mirror.follow(str(other.directory))
     assert done.returncode == 1 and "entry 10 is not a signed block" in done.stderr
     assert "10 entries verified" in mirror.status().stdout
+
+
+def test_a_mirror_with_a_witness_policy_keeps_only_witnessed_checkpoints(
+    tmp_path: Path, election: SyntheticElection
+) -> None:
+    ledger = LedgerServer(tmp_path / "ledger", election)
+    witness = WitnessServer(tmp_path / "witness", "witness.test/w1", {ORIGIN: ledger.log_key})
+    mirror = MirrorServer.of(tmp_path / "mirror", ledger, election, [witness.vkey])
+    no_policy = MirrorServer.of(tmp_path / "no-policy", ledger, election)
+    tiles = str(ledger.data / "tiles")
+    with ledger, witness:
+        grow(ledger, new_kiosk(ledger, election, "hall A"), 100)
+        publish(ledger)  # no witness asked: the checkpoint carries the log's signature only
+        alone = mirror.follow(tiles)
+        assert alone.returncode == 1
+        assert (
+            "REFUSED (invalid)" in alone.stderr and "too few witness cosignatures" in alone.stderr
+        )
+        assert no_policy.follow(tiles).returncode == 0
+        done = ledger.cli("tiles", "publish", "--dir", tiles, "--witness", witness.spec())
+        assert done.returncode == 0, done.stderr
+        cosigned = mirror.follow(tiles)
+        assert cosigned.returncode == 0, cosigned.stderr
+        assert "mirror holds 202 entries" in cosigned.stdout
+        # A mirror that held the same tree takes the checkpoint with its new cosignatures.
+        again = no_policy.follow(tiles)
+        assert again.returncode == 0 and "0 verified and added" in again.stdout
+        assert (no_policy.directory / "tiles" / "checkpoint").read_text() == (
+            ledger.data / "tiles" / "checkpoint"
+        ).read_text()
+    with mirror:
+        note = requests.get(f"{mirror.url}/v1/checkpoint", timeout=10).text
+        assert note == (ledger.data / "tiles" / "checkpoint").read_text()
+        assert "— witness.test/w1 " in note
