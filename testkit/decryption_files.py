@@ -3,18 +3,18 @@ re-signed with a trustee's own ceremony key (a modified tool), or with someone e
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from kiosk.core.crypto import Domain, SigningKey
 from kiosk.core.encoding import canonical_json
 from kiosk.core.verifiable.ceremony import CeremonySetup
+from testkit.trustee_ceremony import medium_secret
 
 
 def medium_signing_key(medium: Path) -> SigningKey:
     """The ceremony signing key on a trustee's medium (what a modified tool would use)."""
-    secret = json.loads((medium / "identity.secret.json").read_text("utf-8"))
+    secret = medium_secret(medium, "identity.secret.json")
     return SigningKey(bytes.fromhex(secret["signing_key"]))
 
 

@@ -1,14 +1,20 @@
 """The trustees' key ceremony for tests and the demo: each trustee's `ledger trustee ...` as a
 separate process with its own medium, a decryption request with a close statement, and a
 cheating trustee's tampered messages (re-signed with that trustee's own key, as a trustee
-running a modified tool would send them)."""
+running a modified tool would send them).
+
+Every trustee's medium is locked with its own passphrase, given to each process through a pipe
+(``--passphrase-fd``), as a script would; the processes run with the testing-only variable that
+makes `init` hash passphrases at libsodium's minimum cost, so the tests stay fast."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,22 +24,60 @@ from kiosk.core.verifiable.ceremony import CeremonySetup, SignedMessage
 from kiosk.core.verifiable.elgamal import encrypt
 from kiosk.core.verifiable.group import Point, scalar_bytes
 from ledger.rules.close_statement import statement_text
+from ledger.service.medium_lock import TESTING_VARIABLE, MediumLock
 
 ROOT = Path(__file__).resolve().parents[1]
 LOG_ORIGIN = "ledger.test/ceremony"
 NAMES = ["김민준", "이서연", "박지호", "최유나", "정하늘"]
 
 
-def trustee(*args: str | Path) -> subprocess.CompletedProcess[str]:
+def passphrase_of(medium: Path) -> str:
+    """The passphrase the tests give the medium at ``medium`` (each medium its own)."""
+    return f"한표 시험 암호 test passphrase of {medium.name}"
+
+
+def medium_lock(medium: Path, passphrase: str | None = None) -> MediumLock:
+    """A lock that opens ``medium``'s secrets in the test process (for what a test checks)."""
+    return MediumLock(lambda: passphrase or passphrase_of(medium), lambda _: None)
+
+
+def medium_secret(medium: Path, name: str) -> dict[str, Any]:
+    """The secret in ``medium``'s file ``name``, opened with its passphrase."""
+    return medium_lock(medium).open(name, (medium / name).read_bytes())[0]
+
+
+def _popen(args: Sequence[str | Path], passphrase: str | None) -> subprocess.Popen[str]:
+    """`ledger trustee ARGS` in a process of its own; with --medium, the medium's passphrase
+    (or ``passphrase``) through a pipe named by --passphrase-fd."""
+    argv = [sys.executable, "-m", "ledger.cli", "trustee", *map(str, args)]
+    fds: tuple[int, ...] = ()
+    if "--medium" in argv:
+        medium = Path(argv[argv.index("--medium") + 1])
+        read, write = os.pipe()
+        os.write(write, ((passphrase or passphrase_of(medium)) + "\n").encode("utf-8"))
+        os.close(write)
+        argv += ["--passphrase-fd", str(read)]
+        fds = (read,)
+    try:
+        return subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            pass_fds=fds,
+            env=os.environ | {TESTING_VARIABLE: "1"},
+        )
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def trustee(*args: str | Path, passphrase: str | None = None) -> subprocess.CompletedProcess[str]:
     """One run of `ledger trustee ...` in a process of its own."""
-    return subprocess.run(
-        [sys.executable, "-m", "ledger.cli", "trustee", *map(str, args)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    process = _popen(args, passphrase)
+    out, err = process.communicate(timeout=120)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
 def ok(*args: str | Path) -> str:
@@ -44,16 +88,7 @@ def ok(*args: str | Path) -> str:
 
 def in_parallel(argv_per_trustee: list[list[str | Path]]) -> list[str]:
     """One step run by every trustee at once, each in a process of its own."""
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "ledger.cli", "trustee", *map(str, argv)],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for argv in argv_per_trustee
-    ]
+    processes = [_popen(argv, None) for argv in argv_per_trustee]
     outputs = []
     for p in processes:
         out, err = p.communicate(timeout=120)
@@ -85,7 +120,7 @@ def read_envelope(path: Path) -> dict[str, Any]:
 
 
 def _signing_key(medium: Path) -> SigningKey:
-    secret = json.loads((medium / "identity.secret.json").read_text("utf-8"))
+    secret = medium_secret(medium, "identity.secret.json")
     return SigningKey(bytes.fromhex(secret["signing_key"]))
 
 

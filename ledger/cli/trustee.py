@@ -14,6 +14,7 @@ from typing import Any
 
 from kiosk.core.errors import HanpyoError
 from ledger.cli.options import Subparsers
+from ledger.cli.passphrase import add_passphrase_option, medium_lock
 
 Run = Callable[[argparse.Namespace], list[str]]
 
@@ -31,6 +32,7 @@ def add_trustee(sub: Subparsers) -> None:
     init = tsub.add_parser("init", help="create your ceremony identity on your medium")
     init.add_argument("--medium", type=Path, required=True, help="your own medium (empty)")
     init.add_argument("--name", required=True, help="your name, as the others know you")
+    add_passphrase_option(init)
     _set(init, _init)
 
     setup = tsub.add_parser("setup", help="(organiser) the list of trustees and the threshold")
@@ -85,10 +87,12 @@ def add_trustee(sub: Subparsers) -> None:
     package.add_argument(
         "--package", type=Path, required=True, help="the election package (signed or not)"
     )
+    add_passphrase_option(package)
     _set(package, _check_package)
 
     words = tsub.add_parser("backup-words", help="SLIP-39 words of your own share (to write down)")
     words.add_argument("--medium", type=Path, required=True)
+    add_passphrase_option(words)
     _set(words, _backup_words)
 
     from ledger.cli import trustee_decrypt
@@ -104,6 +108,7 @@ def _mailbox_choice(p: argparse.ArgumentParser) -> None:
 
 def _mailbox_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--medium", type=Path, required=True, help="your own medium")
+    add_passphrase_option(p)
     _mailbox_choice(p)
     return p
 
@@ -139,12 +144,12 @@ def _mailbox(args: argparse.Namespace, setup: Any) -> Any:
 def _init(args: argparse.Namespace) -> list[str]:
     from ledger.service.ceremony_medium import IDENTITY_PUBLIC, create_medium
 
-    identity = create_medium(args.medium, args.name)
+    identity = create_medium(args.medium, args.name, medium_lock(args, new=True))
     return [
         f"신원 생성 / identity created for {identity.name} on {args.medium}",
         f"give the organiser this file: {args.medium / IDENTITY_PUBLIC}",
         f"and read them its fingerprint: {identity.fingerprint()}",
-        "the *.secret.json files never leave your medium",
+        "the *.secret.json files never leave your medium; they open only with your passphrase",
     ]
 
 
@@ -175,7 +180,7 @@ def _round1(args: argparse.Namespace) -> list[str]:
     from ledger.service.ceremony_medium import open_medium
     from ledger.service.ceremony_steps import round1
 
-    medium = open_medium(args.medium)
+    medium = open_medium(args.medium, medium_lock(args))
     setup = read_setup(args.setup)
     lines = round1(medium, setup, _mailbox(args, setup))
     lines.append(f"setup fingerprint: {_grouped(setup.base_hash())} (compare it with the others)")
@@ -187,7 +192,7 @@ def _step(name: str) -> Run:
         from ledger.service import ceremony_steps
         from ledger.service.ceremony_medium import open_medium
 
-        medium = open_medium(args.medium)
+        medium = open_medium(args.medium, medium_lock(args))
         mailbox = _mailbox(args, medium.setup())
         step = getattr(ceremony_steps, name)
         if name == "round2":
@@ -225,7 +230,7 @@ def _check_package(args: argparse.Namespace) -> list[str]:
     from ledger.service.ceremony_medium import open_medium
     from ledger.service.ceremony_result import check_package_key
 
-    medium = open_medium(args.medium)
+    medium = open_medium(args.medium, medium_lock(args))
     record = medium.result()
     setup = CeremonySetup.from_json(record["setup"])
     document = read_json(args.package)
@@ -248,7 +253,7 @@ def _backup_words(args: argparse.Namespace) -> list[str]:
     from kiosk.core.verifiable.group import scalar_bytes
     from ledger.service.ceremony_medium import open_medium
 
-    medium = open_medium(args.medium)
+    medium = open_medium(args.medium, medium_lock(args))
     share = medium.share()
     # One SLIP-39 group of one member: the words hold this trustee's own z_j and nothing else.
     words = shamir_mnemonic.generate_mnemonics(1, [(1, 1)], scalar_bytes(share.secret))[0][0]

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ledger.cli.passphrase import add_passphrase_option, medium_lock
+
 Run = Callable[[argparse.Namespace], list[str]]
 
 
@@ -23,6 +25,7 @@ def add_commands(tsub: Any, set_run: Callable[[argparse.ArgumentParser, Run], No
         help="the ledger's published log key (name+id+key): it signed the close statement",
     )
     decrypt.add_argument("--out", type=Path, required=True, help="your shares file (created)")
+    add_passphrase_option(decrypt)
     set_run(decrypt, _decrypt)
 
     combine = tsub.add_parser("combine", help="decrypt with the shares files of any k trustees")
@@ -63,7 +66,7 @@ def _decrypt(args: argparse.Namespace) -> list[str]:
     from ledger.service.ceremony_medium import open_medium
     from ledger.service.trustee_decryption import decrypt_request, read_request
 
-    medium = open_medium(args.medium)
+    medium = open_medium(args.medium, medium_lock(args))
     request = read_request(read_json(args.request))
     signed = decrypt_request(medium, request, args.log_key)
     write_new_json(args.out, signed)

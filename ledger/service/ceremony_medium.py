@@ -1,7 +1,8 @@
 """A trustee's own medium (a USB stick or a folder on their offline laptop): their ceremony
 identity, the setup they agreed to, their secret polynomial between the rounds, the messages
-they sent, and at the end their share z_j of the election key. Secrets are written owner-only
-(kiosk/core/secret_file.py) and never leave this folder.
+they sent, and at the end their share z_j of the election key. Secrets are locked with the
+trustee's passphrase (``medium_lock``: Argon2id and XSalsa20-Poly1305), written owner-only
+(kiosk/core/secret_file.py), and never leave this folder.
 
 One process holds one trustee's secrets: the first medium opened in a process is the only one
 it may open (``open_medium``), so no run of the tool ever has two trustees' shares in memory.
@@ -16,7 +17,7 @@ from typing import Any
 
 from kiosk.core.crypto import SealingKey, SigningKey
 from kiosk.core.encoding import canonical_json
-from kiosk.core.errors import EncodingError, HanpyoError
+from kiosk.core.errors import EncodingError
 from kiosk.core.secret_file import write_secret
 from kiosk.core.verifiable.ceremony import (
     CeremonySetup,
@@ -25,6 +26,8 @@ from kiosk.core.verifiable.ceremony import (
     TrusteeShare,
 )
 from kiosk.core.verifiable.ceremony_messages import has_control_characters
+from ledger.service.medium_lock import KdfParams, MediumLock
+from ledger.service.trustee_tool_error import TrusteeToolError as TrusteeToolError  # re-export
 
 MEDIUM_MARK = "hanpyo-trustee-medium.txt"
 IDENTITY_SECRET = "identity.secret.json"  # noqa: S105 (a file name, not a password)
@@ -36,14 +39,6 @@ RESULT = "result.json"
 SENT = "sent"  # a copy of every message this trustee signed, sent again verbatim on a re-run
 SEEN = "seen"  # a copy of every message this trustee read, to catch one changed since
 SECOND = ".second.json"  # beside a kept message: the different version read later (evidence)
-
-
-class TrusteeToolError(HanpyoError):
-    """A step of the trustee tool that cannot go on; ``user_message`` says why in Korean and
-    English, in words a trustee can act on; the detail names files and trustees."""
-
-    def __init__(self, detail: str, ko: str, en: str) -> None:
-        super().__init__(detail, user_message=(ko, en))
 
 
 def wrong_medium(path: Path, why: str) -> TrusteeToolError:
@@ -98,11 +93,12 @@ class PublicIdentity:
 _opened: Path | None = None
 
 
-def open_medium(path: Path) -> Medium:
-    """The medium at ``path``; refuses a second, different medium in the same process."""
+def open_medium(path: Path, lock: MediumLock) -> Medium:
+    """The medium at ``path``, its secrets opened with ``lock`` (whose passphrase is asked
+    only when a secret is needed); refuses a second, different medium in the same process."""
     where = path.resolve()
     _claim(where)
-    medium = Medium(where)
+    medium = Medium(where, lock)
     medium.check()
     return medium
 
@@ -121,9 +117,10 @@ def _claim(where: Path) -> None:
     _opened = where
 
 
-def create_medium(path: Path, name: str) -> PublicIdentity:
-    """A new ceremony identity on ``path`` (created, or empty): Ed25519 signs this trustee's
-    messages, X25519 receives the shares sealed to them."""
+def create_medium(path: Path, name: str, lock: MediumLock) -> PublicIdentity:
+    """A new ceremony identity on ``path`` (created, or empty), locked with ``lock``'s new
+    passphrase: Ed25519 signs this trustee's messages, X25519 receives the shares sealed to
+    them."""
     if path.exists() and any(path.iterdir()):
         raise TrusteeToolError(
             f"{path} is not empty; a new identity goes on an empty medium",
@@ -141,15 +138,20 @@ def create_medium(path: Path, name: str) -> PublicIdentity:
             "The name holds control characters. Type letters only.",
         )
     _claim(path.resolve())  # the guard, before any secret is made
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    lock.check_new_passphrase()  # asked (twice at a terminal) before anything is written
+    params = KdfParams.new()
     signing, box = SigningKey.generate(), SealingKey.generate()
     secret = {"name": name, "signing_key": signing.seed.hex(), "box_key": box.secret.hex()}
-    write_secret(path / IDENTITY_SECRET, canonical_json(secret))
+    locked = lock.seal(IDENTITY_SECRET, secret, params)
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    write_secret(path / IDENTITY_SECRET, locked)
     public = PublicIdentity(name, signing.public_key, box.public_key)
     _write_public(path / IDENTITY_PUBLIC, public.to_json())
     (path / MEDIUM_MARK).write_text(
-        "Hanpyo trustee medium. Keep it locked away; never copy the *.secret.json files.\n"
-        "한표 신탁인 매체입니다. 잠가서 보관하고 *.secret.json 파일은 절대 복사하지 마세요.\n",
+        "Hanpyo trustee medium. Keep it locked away; never copy the *.secret.json files. They\n"
+        "open only with the trustee's passphrase.\n"
+        "한표 신탁인 매체입니다. 잠가서 보관하고 *.secret.json 파일은 절대 복사하지 마세요.\n"
+        "비밀 파일은 신탁인의 암호로만 열립니다.\n",
         "utf-8",
     )
     return public
@@ -160,19 +162,27 @@ class Medium:
     """One trustee's medium, already checked to be one (``open_medium``)."""
 
     path: Path
+    lock: MediumLock
 
     def check(self) -> None:
         if not (self.path / IDENTITY_SECRET).is_file():
             raise wrong_medium(self.path, "no trustee identity here (run `ledger trustee init`)")
 
-    def _secret_json(self, name: str) -> dict[str, Any]:
+    def _open(self, name: str) -> tuple[dict[str, Any], KdfParams]:
         try:
-            value = json.loads((self.path / name).read_text("utf-8"))
-        except (OSError, ValueError) as e:
+            data = (self.path / name).read_bytes()
+        except OSError as e:
             raise wrong_medium(self.path, f"cannot read {name}: {e}") from e
-        if not isinstance(value, dict):
-            raise wrong_medium(self.path, f"{name} is damaged")
-        return value
+        return self.lock.open(name, data)
+
+    def _secret_json(self, name: str) -> dict[str, Any]:
+        return self._open(name)[0]
+
+    def _write_locked(self, name: str, secret: dict[str, Any]) -> None:
+        """A new secret file, locked with the identity's salt and limits (opening the identity
+        first proves the passphrase before anything is written)."""
+        params = self._open(IDENTITY_SECRET)[1]
+        write_secret(self.path / name, self.lock.seal(name, secret, params))
 
     @property
     def name(self) -> str:
@@ -227,9 +237,8 @@ class Medium:
     # -- round 1's polynomial, kept until the ceremony's end --------------------------------
     def polynomial(self, threshold: int) -> Polynomial:
         """My polynomial: drawn and written once, read back on every later step."""
-        path = self.path / POLYNOMIAL
-        if not path.exists():
-            write_secret(path, canonical_json(Polynomial.draw(threshold).to_json()))
+        if not (self.path / POLYNOMIAL).exists():
+            self._write_locked(POLYNOMIAL, Polynomial.draw(threshold).to_json())
         return Polynomial.from_json(self._secret_json(POLYNOMIAL))
 
     def has_polynomial(self) -> bool:
@@ -279,13 +288,12 @@ class Medium:
                     "The medium already holds a different key share. Tell the election manager.",
                 )
             return
-        write_secret(path, share.to_bytes())
+        self._write_locked(SHARE, share.to_json())
 
     def share(self) -> TrusteeShare:
-        path = self.path / SHARE
-        if not path.exists():
+        if not (self.path / SHARE).exists():
             raise missing_step("finish", "this medium holds no share of the key yet")
-        return TrusteeShare.from_json(path.read_bytes())
+        return TrusteeShare.from_json(self._secret_json(SHARE))
 
     def keep_result(self, record: dict[str, Any]) -> None:
         _write_public(self.path / RESULT, record, replace=True)

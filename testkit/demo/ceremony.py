@@ -28,7 +28,10 @@ def run_ceremony(out: Path) -> bool:
     out.mkdir(parents=True, exist_ok=True)
     try:
         media, setup_file, _ = start(out, n=5, k=3, election=ELECTION)
-        say(f"   {', '.join(NAMES)}: each made a signing and a receiving key on their own medium")
+        say(
+            f"   {', '.join(NAMES)}: each made a signing and a receiving key on their own "
+            "medium, locked with their own passphrase"
+        )
         where: list[str | Path] = ["--exchange", out / "exchange"]
         in_parallel([["round1", "--medium", m, "--setup", setup_file, *where] for m in media])
         for step in ("round2", "check", "reveal"):

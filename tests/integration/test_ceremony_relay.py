@@ -60,10 +60,7 @@ def test_five_trustees_through_the_relay(tmp_path: Path, election: SyntheticElec
         assert again.status_code == 200 and again.json()["seq"] == first["seq"]
         # a different message of the same kind from the same trustee: equivocation
         message = SignedMessage.from_json(first["envelope"]["message"])
-        secret = json.loads((media[message.sender - 1] / "identity.secret.json").read_text())
-        from kiosk.core.crypto import SigningKey
-
-        key = SigningKey(bytes.fromhex(secret["signing_key"]))
+        key = medium_signing_key(media[message.sender - 1])
         body = dict(message.body) | {"extra": 1}
         other = SignedMessage.sign(message.kind, message.sender, body, key, setup)
         forged = first["envelope"] | {"message": other.to_json()}

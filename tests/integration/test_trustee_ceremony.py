@@ -21,7 +21,9 @@ from testkit.trustee_ceremony import (
     decryption_request,
     in_parallel,
     key_line,
+    medium_secret,
     ok,
+    passphrase_of,
     send_bad_reveal,
     send_bad_share,
     start,
@@ -71,7 +73,7 @@ def test_five_trustees_in_five_processes_make_one_key(honest: dict[str, object])
     assert isinstance(exchange, Path)
     for path in exchange.iterdir():  # nothing secret travels: no share in any message
         for m in media:
-            secret = json.loads((m / "share.secret.json").read_text())["share"]
+            secret = medium_secret(m, "share.secret.json")["share"]
             assert secret not in path.read_text()
 
 
@@ -283,9 +285,14 @@ def test_one_process_never_holds_two_trustees_secrets(honest: dict[str, object])
     media = honest["media"]
     assert isinstance(media, list)
     script = (
-        "import sys\nfrom ledger.cli import main\n"
-        f"a = main(['trustee', 'backup-words', '--medium', {str(media[0])!r}])\n"
-        f"b = main(['trustee', 'backup-words', '--medium', {str(media[1])!r}])\n"
+        "import os, sys\nfrom ledger.cli import main\n"
+        "def fd(text):\n"
+        "    r, w = os.pipe()\n    os.write(w, text.encode() + b'\\n')\n    os.close(w)\n"
+        "    return str(r)\n"
+        f"a = main(['trustee', 'backup-words', '--medium', {str(media[0])!r},\n"
+        f"          '--passphrase-fd', fd({passphrase_of(media[0])!r})])\n"
+        f"b = main(['trustee', 'backup-words', '--medium', {str(media[1])!r},\n"
+        f"          '--passphrase-fd', fd({passphrase_of(media[1])!r})])\n"
         "sys.exit(10 * a + b)\n"
     )
     done = subprocess.run(
