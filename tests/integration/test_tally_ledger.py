@@ -301,9 +301,10 @@ def test_the_bundle_verifies_and_tampering_is_caught(
     assert statuses(wrong_key)["election package signed by the authority"] == "FAILED"
 
 
-# What `ledger verify-bundle` needs besides the standard library: the core's crypto and
-# canonical JSON, and SLIP-39 for --share. Not SQLAlchemy, nor anything of the web stack.
-VERIFIER_NEEDS = ("nacl", "_cffi_backend", "rfc8785", "shamir_mnemonic")
+# What `ledger verify-bundle` needs besides the standard library: the core's crypto (PyNaCl,
+# and pysodium for protocol v2's group) and canonical JSON, and SLIP-39 for --share. Not
+# SQLAlchemy, nor anything of the web stack.
+VERIFIER_NEEDS = ("nacl", "_cffi_backend", "rfc8785", "pysodium", "shamir_mnemonic")
 ROOT = Path(__file__).resolve().parents[2]
 
 
