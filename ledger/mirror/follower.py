@@ -22,7 +22,6 @@ from kiosk.core.block import BlockKind, SignedBlock, body_bytes, decode_signed_b
 from kiosk.core.chain import ChainVerifier, Schedule, state_from_json, state_to_json
 from kiosk.core.checkpoint import Checkpoint, verify_checkpoint
 from kiosk.core.cosignature import verify_cosigned
-from kiosk.core.election import ElectionPackage
 from kiosk.core.errors import BlockError, HanpyoError, VerificationError
 from kiosk.core.merkle import EMPTY_ROOT, NodeStore, leaf_hash, node_hash, verify_consistency
 from kiosk.core.tiles import (
@@ -39,6 +38,7 @@ from kiosk.core.tiles import (
 from ledger.mirror.store import (
     PENDING,
     TILES,
+    ElectionFacts,
     MirrorConfig,
     MirrorDb,
     PendingEntries,
@@ -222,7 +222,7 @@ class _Round:
     def _take_entries(self, held_size: int, offered: Checkpoint, note: str) -> int:
         frontier = Frontier(TileNodes(directory_fetcher(self.tiles), held_size), held_size)
         pending = PendingEntries(self.directory, held_size)
-        package = self.config.package()
+        package = self.config.facts()
         try:
             with self.db.transaction() as conn:
                 chains = _Chains(conn, package)
@@ -298,7 +298,7 @@ class _Chains:
     """The one chain verifier (``ChainVerifier``) per source, resumed from the state the
     mirror stored for it, with the nullifiers that source already used."""
 
-    def __init__(self, conn: sqlite3.Connection, package: ElectionPackage) -> None:
+    def __init__(self, conn: sqlite3.Connection, package: ElectionFacts) -> None:
         self.conn, self.package = conn, package
         self.schedule = Schedule.of(package.opens, package.closes)
         self.verifiers: dict[str, ChainVerifier] = {}

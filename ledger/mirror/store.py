@@ -17,7 +17,7 @@ import sqlite3
 from array import array
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from typing import Any
 from kiosk.core.checkpoint import NoteVerifier
 from kiosk.core.cosignature import CosignerKey
 from kiosk.core.election import ElectionPackage, verify_package
-from kiosk.core.encoding import b64d
+from kiosk.core.encoding import b64d, b64e
 from kiosk.core.errors import EncodingError, HanpyoError
 from kiosk.core.tiles import MAX_ENTRY_BYTES
 
@@ -61,6 +61,30 @@ class MirrorSetupError(HanpyoError):
 
 
 @dataclass(frozen=True, slots=True)
+class ElectionFacts:
+    """What the chain rules need of the election package, taken from it once its authority
+    signature verified at ``init`` and kept on the mirror's own disk: a follow round then
+    never parses the package (with a national roll, seconds each time)."""
+
+    id: str
+    package_hash: bytes
+    opens: str
+    closes: str
+
+    @classmethod
+    def of(cls, package: ElectionPackage) -> ElectionFacts:
+        return cls(package.id, package.package_hash, package.opens, package.closes)
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "id": self.id,
+            "package_hash": b64e(self.package_hash),
+            "opens": self.opens,
+            "closes": self.closes,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class MirrorConfig:
     origin: str
     log_key: str  # the log's vkey
@@ -68,12 +92,19 @@ class MirrorConfig:
     witness_threshold: int
     authority: str  # base64url authority key the package is checked against
     signed_package: dict[str, Any]
+    election: ElectionFacts | None = None  # set by ``create_mirror`` from the verified package
 
     def package(self) -> ElectionPackage:
         return verify_package(self.signed_package, b64d(self.authority, length=32))
 
+    def facts(self) -> ElectionFacts:
+        if self.election is None:
+            raise MirrorSetupError("the mirror's configuration lacks its election")
+        return self.election
+
     def to_json(self) -> dict[str, Any]:
         return {
+            "election": None if self.election is None else self.election.to_json(),
             "origin": self.origin,
             "log_key": self.log_key,
             "witnesses": list(self.witnesses),
@@ -105,13 +136,17 @@ def create_mirror(directory: Path, config: MirrorConfig) -> None:
         raise MirrorSetupError(
             f"a witness threshold of {config.witness_threshold} with {len(keys)} witnesses"
         )
-    config.package()  # the authority's signature, before anything is written
+    try:  # the authority's signature, before anything is written
+        facts = ElectionFacts.of(config.package())
+    except (HanpyoError, EncodingError) as e:
+        raise MirrorSetupError(f"the election package: {e}") from e
     if (directory / CONFIG).exists():
         raise MirrorSetupError(f"{directory / CONFIG} exists: this is already a mirror")
     directory.mkdir(parents=True, exist_ok=True)
     (directory / TILES).mkdir(exist_ok=True)
     MirrorDb(directory).close()
-    (directory / CONFIG).write_text(json.dumps(config.to_json(), indent=1) + "\n", "utf-8")
+    kept = replace(config, election=facts)
+    (directory / CONFIG).write_text(json.dumps(kept.to_json(), indent=1) + "\n", "utf-8")
 
 
 def load_config(directory: Path) -> MirrorConfig:
@@ -124,15 +159,17 @@ def load_config(directory: Path) -> MirrorConfig:
             int(doc["witness_threshold"]),
             str(doc["authority"]),
             dict(doc["package"]),
+            ElectionFacts(
+                str(doc["election"]["id"]),
+                b64d(str(doc["election"]["package_hash"]), length=32),
+                str(doc["election"]["opens"]),
+                str(doc["election"]["closes"]),
+            ),
         )
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (OSError, ValueError, KeyError, TypeError, EncodingError) as e:
         raise MirrorSetupError(
             f"{directory} is not a mirror: run `ledger mirror init` first ({e})"
         ) from e
-    try:
-        config.package()
-    except (HanpyoError, EncodingError) as e:
-        raise MirrorSetupError(f"{directory / CONFIG}: {e}") from e
     return config
 
 
