@@ -89,12 +89,19 @@ def ok(*args: str | Path) -> str:
 def in_parallel(argv_per_trustee: list[list[str | Path]]) -> list[str]:
     """One step run by every trustee at once, each in a process of its own."""
     processes = [_popen(argv, None) for argv in argv_per_trustee]
-    outputs = []
-    for p in processes:
-        out, err = p.communicate(timeout=120)
-        assert p.returncode == 0, out + err
-        outputs.append(out)
-    return outputs
+    finished = []
+    try:
+        for p in processes:
+            out, err = p.communicate(timeout=120)
+            finished.append((p.returncode, out, err))
+    finally:  # every process waited for and its pipes closed, even when one step failed
+        for p in processes:
+            if p.returncode is None:
+                p.kill()
+                p.communicate()
+    for code, out, err in finished:
+        assert code == 0, out + err
+    return [out for _, out, _ in finished]
 
 
 def start(

@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from testkit.demo.terminal import say
 from testkit.trustee_ceremony import (
     NAMES,
     closed_election,
@@ -21,6 +20,10 @@ from testkit.trustee_ceremony import (
 )
 
 ELECTION = "review-2026"
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
 
 
 def run_ceremony(out: Path) -> bool:
