@@ -39,7 +39,8 @@ def add_serve(sub: Subparsers) -> None:
         "--workers",
         type=int,
         default=1,
-        help="API worker processes (more than one needs PostgreSQL)",
+        help="API worker processes; they verify uploads in parallel and elect one integrator "
+        "that extends the tree (on SQLite, 2 use both cores of a small machine)",
     )
     serve.add_argument("--tls-cert", type=Path, help="serve HTTPS with this certificate (PEM)")
     serve.add_argument("--tls-key", type=Path, help="and this private key (PEM)")
