@@ -11,16 +11,18 @@ on the tree it had. Bad tiles are refused the same way, as 'invalid' rather than
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 from kiosk.core.block import BlockKind, SignedBlock, body_bytes, decode_signed_block
 from kiosk.core.chain import ChainVerifier, Schedule, state_from_json, state_to_json
-from kiosk.core.checkpoint import Checkpoint, verify_checkpoint
+from kiosk.core.checkpoint import MAX_NOTE_BYTES, Checkpoint, verify_checkpoint
 from kiosk.core.cosignature import verify_cosigned
 from kiosk.core.errors import BlockError, HanpyoError, VerificationError
 from kiosk.core.merkle import EMPTY_ROOT, NodeStore, leaf_hash, node_hash, verify_consistency
@@ -50,6 +52,7 @@ from ledger.mirror.store import (
 from ledger.publish.tiles import checkpoint_of, published_size, write_tiles
 
 CODE_BYTES = 10  # a tracking code is the first 10 bytes of the block hash
+LOCK = "follow.lock"
 
 
 class MirrorRefused(VerificationError):
@@ -74,6 +77,23 @@ def follow(directory: Path, fetch: TileFetcher, source: str) -> Followed:
     ``MirrorRefused`` after keeping the evidence; other ``HanpyoError`` when the log cannot
     be read (it may be down): nothing is kept then, and the next round tries again."""
     config = load_config(directory)
+    with _only_follower(directory):
+        return _follow(directory, config, fetch, source)
+
+
+@contextmanager
+def _only_follower(directory: Path) -> Iterator[None]:
+    """One round at a time per mirror (a cron job and a `--every` loop may overlap): they
+    would share the pending file."""
+    with (directory / LOCK).open("a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise HanpyoError(f"another `ledger mirror follow` is running on {directory}") from None
+        yield
+
+
+def _follow(directory: Path, config: MirrorConfig, fetch: TileFetcher, source: str) -> Followed:
     db = MirrorDb(directory)
     try:
         finish_pending(directory, db)
@@ -84,8 +104,9 @@ def follow(directory: Path, fetch: TileFetcher, source: str) -> Followed:
             return _Round(directory, config, db, fetch).run(held_size, held_note, offered_note)
         except MirrorRefused as e:
             (directory / PENDING).unlink(missing_ok=True)
+            offered = offered_note[:MAX_NOTE_BYTES]  # a checkpoint is never longer
             db.keep_refused(
-                Refusal(e.kind, e.detail, source, held_note or "", offered_note, e.proof, now())
+                Refusal(e.kind, e.detail, source, held_note or "", offered, e.proof, now())
             )
             raise
     finally:

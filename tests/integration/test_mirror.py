@@ -81,6 +81,15 @@ def test_a_mirror_answers_a_voters_tracking_code_check_while_the_ledger_is_stopp
         ledger_answer = requests.get(
             f"{ledger.url}/v1/proofs/inclusion", params={"tracking_code": voter}, timeout=10
         ).json()
+        # The kiosk's own proof questions, asked of the ledger while it runs.
+        questions = [
+            ("/v1/proofs/inclusion-range", {"first": 250, "count": 20, "size": 802}),
+            ("/v1/proofs/consistency", {"old": 202, "new": 802}),
+            ("/v1/proofs/inclusion", {"leaf_index": 801}),
+        ]
+        answers = [
+            requests.get(f"{ledger.url}{q}", params=p, timeout=10).json() for q, p in questions
+        ]
     # The ledger is stopped.
     assert ledger.process is None
     try:
@@ -96,6 +105,9 @@ def test_a_mirror_answers_a_voters_tracking_code_check_while_the_ledger_is_stopp
             f"{mirror.url}/v1/proofs/inclusion", params={"tracking_code": voter}, timeout=10
         ).json()
         assert answer == ledger_answer
+        assert [
+            requests.get(f"{mirror.url}{q}", params=p, timeout=10).json() for q, p in questions
+        ] == answers
         # Typed by a person, in lower case without hyphens, it is found all the same.
         typed = requests.get(
             f"{mirror.url}/v1/proofs/inclusion",

@@ -4,6 +4,7 @@ it has not written."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 from pathlib import Path
@@ -12,12 +13,13 @@ import pytest
 
 from kiosk.core.encoding import b64e
 from ledger.mirror import follower
-from ledger.mirror.follower import follow
+from ledger.mirror.follower import LOCK, follow
 from ledger.mirror.store import PENDING, MirrorConfig, MirrorDb, create_mirror
 from ledger.publish.tiles import write_tiles
 from ledger.verify.tiles_proof import tiles_fetcher
 from testkit.elections import SyntheticElection
 from testkit.mirror_logs import BuiltLog, session_chain, write_package
+from testkit.mirror_server import MirrorServer
 
 
 def files(directory: Path) -> dict[str, str]:
@@ -59,3 +61,20 @@ def test_a_mirror_stopped_between_verifying_and_writing_finishes_on_the_next_rou
     assert (done.previous_size, done.size, done.entries) == (len(chain), len(chain), 0)
     assert not (mirror / PENDING).exists()
     assert files(mirror / "tiles") == files(log.directory)
+
+
+def test_two_follow_rounds_on_one_mirror_never_run_at_once(
+    tmp_path: Path, election: SyntheticElection
+) -> None:
+    log = BuiltLog(tmp_path / "log")
+    log.publish(session_chain(election, 10))
+    package = write_package(tmp_path / "election.json", election)
+    mirror = MirrorServer(
+        tmp_path / "mirror", log.origin, log.vkey, package, b64e(election.authority.public_key)
+    )
+    with (mirror.directory / LOCK).open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # another round is running
+        busy = mirror.follow(str(log.directory))
+        assert busy.returncode == 2 and "another `ledger mirror follow` is running" in busy.stderr
+    done = mirror.follow(str(log.directory))
+    assert done.returncode == 0 and "mirror holds 22 entries" in done.stdout
