@@ -23,7 +23,7 @@ from pathlib import Path
 from kiosk.core.block import BlockKind, SignedBlock, body_bytes, decode_signed_block
 from kiosk.core.chain import ChainVerifier, Schedule, state_from_json, state_to_json
 from kiosk.core.checkpoint import MAX_NOTE_BYTES, Checkpoint, verify_checkpoint
-from kiosk.core.cosignature import verify_cosigned
+from kiosk.core.cosignature import CosignerKey, cosignatures
 from kiosk.core.errors import BlockError, HanpyoError, VerificationError
 from kiosk.core.merkle import EMPTY_ROOT, NodeStore, leaf_hash, node_hash, verify_consistency
 from kiosk.core.tiles import (
@@ -62,6 +62,14 @@ class MirrorRefused(VerificationError):
     def __init__(self, kind: str, detail: str, proof: str = "") -> None:
         super().__init__(detail)
         self.kind, self.proof = kind, proof
+
+
+class NotWitnessed(HanpyoError):
+    """The log's checkpoint lacks the cosignatures the mirror's policy asks for (yet)."""
+
+
+def config_policy(config: MirrorConfig) -> str:
+    return f"{config.witness_threshold} of its {len(config.witnesses)} witnesses' cosignatures"
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +185,7 @@ class _Round:
 
     def run(self, held_size: int, held_note: str | None, offered_note: str) -> Followed:
         offered = self._checkpoint(offered_note)
+        witnessed = self._witnessed(offered_note)
         held = checkpoint_of(held_note) if held_note else None
         mine = tree_from_tiles(directory_fetcher(self.tiles), held_size)
         if offered.size <= held_size:
@@ -186,31 +195,41 @@ class _Round:
                     f"the log signed root {offered.root.hex()} for size {offered.size}; the "
                     f"mirror holds root {mine.root(offered.size).hex()} for that size",
                 )
-            if held is not None and offered.size == held_size and offered_note != held_note:
+            same = held is not None and offered.size == held_size and offered_note != held_note
+            if same and witnessed:
                 self._take_note(held_size, offered_note)  # e.g. more witnesses' cosignatures
             return Followed(held_size, held_size, offered.size, 0)
+        # A fork is evidence whoever cosigned it; entries are kept only under the policy.
         self._check_consistent(held, held_size, offered)
+        if not witnessed:
+            raise NotWitnessed(
+                f"the log's checkpoint of size {offered.size} does not carry "
+                f"{config_policy(self.config)} yet: nothing taken, the next round asks again"
+            )
         added = self._take_entries(held_size, offered, offered_note)
         finish_pending(self.directory, self.db)
         return Followed(held_size, offered.size, offered.size, added)
 
     def _checkpoint(self, note: str) -> Checkpoint:
-        """The log's signature and origin, and the witness policy when the mirror has one."""
-        config = self.config
+        """The log's signature and origin: anything less is refused as invalid."""
         try:
-            if config.witnesses or config.witness_threshold:
-                checkpoint = verify_cosigned(
-                    note, config.log_key, config.witnesses, config.witness_threshold
-                )
-            else:
-                checkpoint = verify_checkpoint(note, config.log_key)
-            if checkpoint.origin != config.origin:
-                raise VerificationError(
-                    "checkpoint is for another log", expected=config.origin, found=checkpoint.origin
-                )
+            checkpoint = verify_checkpoint(note, self.config.log_key, self.config.origin)
         except VerificationError as e:
             raise MirrorRefused("invalid", f"the checkpoint is refused: {e}") from e
         return checkpoint
+
+    def _witnessed(self, note: str) -> bool:
+        """Whether the note meets the mirror's witness policy (k of n). Too few cosignatures
+        is not evidence of anything (a witness may be down); a line that names a known witness
+        and does not verify rejects the note, as signed-note's "Signatures" says."""
+        config = self.config
+        if not config.witnesses and not config.witness_threshold:
+            return True
+        try:
+            found = cosignatures(note, [CosignerKey.parse(k) for k in config.witnesses])
+        except VerificationError as e:
+            raise MirrorRefused("invalid", f"the checkpoint's cosignatures: {e}") from e
+        return len(found) >= config.witness_threshold
 
     def _check_consistent(
         self, held: Checkpoint | None, held_size: int, offered: Checkpoint
