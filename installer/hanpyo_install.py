@@ -105,7 +105,7 @@ def _ledger(parser: argparse.ArgumentParser, args: argparse.Namespace, target: T
     problem = ledger_host.check_arguments(args)
     if problem and not args.uninstall:
         parser.error(problem)
-    if not args.uninstall:
+    if not args.uninstall and not args.standby_of:  # a standby host runs PostgreSQL only
         _find_program(parser, args)
     plan = ledger_host.ledger_plan(args, target)
     if args.uninstall:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import ledger_standby
 from common import (
     choose_seal,
     credential,
@@ -47,9 +48,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tls-key", help="its private key (PEM), loaded as a credential")
     p.add_argument("--backup-keep", type=int, default=14, help="database copies to keep")
     p.add_argument("--backup-when", default="daily", help="systemd calendar of the backups")
+    ledger_standby.add_arguments(p)  # --standby-of: a PostgreSQL standby host instead
 
 
 def check_arguments(args: argparse.Namespace) -> str | None:
+    if args.standby_of:
+        return ledger_standby.check_arguments(args)
     if (args.tls_cert is None) != (args.tls_key is None):
         return "give both --tls-cert and --tls-key, or neither"
     if args.workers > 1 and not (args.db or "").startswith("postgresql"):
@@ -60,6 +64,13 @@ def check_arguments(args: argparse.Namespace) -> str | None:
 
 
 def ledger_plan(args: argparse.Namespace, target: Target) -> Plan:
+    if args.standby_of:
+        try:
+            password = args.replication_password_file
+            secret = b"" if args.uninstall else ledger_standby.read_password(password)
+        except (OSError, ValueError) as e:
+            raise SystemExit(f"hanpyo_install ledger: {e}") from None
+        return ledger_standby.standby_plan(args, target, secret)
     plan = Plan("ledger")
     postgres = (args.db or "").startswith("postgresql")
     names = PACKAGES + (["postgresql-client"] if postgres else [])

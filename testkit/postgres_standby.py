@@ -90,11 +90,16 @@ class PrimaryWithStandby:
 
     @property
     def url(self) -> str:
-        """Both servers in one SQLAlchemy URL: whichever takes writes is used."""
-        hosts = "&".join(f"host=127.0.0.1:{n.port}" for n in self._hosts())
+        """Both servers in one URL, in libpq's own form (``host=a,b&port=p,q``), which
+        SQLAlchemy passes through and pg_dump (the backups) reads as well: libpq tries them in
+        turn and keeps the one that takes writes. The standby comes first, so the test shows
+        the choice is libpq's, not the order's."""
+        nodes = list(reversed(self._hosts()))
+        hosts = ",".join("127.0.0.1" for _ in nodes)
+        ports = ",".join(str(n.port) for n in nodes)
         return (
             f"postgresql+psycopg://{SUPERUSER}:{self.password}@/{self.dbname}"
-            f"?{hosts}&target_session_attrs=read-write&connect_timeout=5"
+            f"?host={hosts}&port={ports}&target_session_attrs=read-write&connect_timeout=5"
         )
 
     def url_of(self, node: Node) -> str:
