@@ -276,15 +276,42 @@ class PrimaryWithStandby:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
 
-    def promote(self) -> None:
-        """``SELECT pg_promote()`` on the standby, waiting until it takes writes."""
+    def pause_standby_receiver(self) -> int:
+        """Stop the standby's WAL receiver (SIGSTOP) where it is: it reads nothing more from
+        the primary; its process id, for ``drop_standby_receiver``."""
         assert self.standby is not None
         with self.connect(self.standby, "postgres") as conn:
-            row = conn.execute("SELECT pg_promote(true, 60)").fetchone()
-            if row is None or row[0] is not True:
-                raise PostgresError(f"the standby was not promoted:\n{self.standby_log()}")
-            if conn.execute("SELECT pg_is_in_recovery()").fetchone() != (False,):
-                raise PostgresError("the promoted standby is still in recovery")
+            row = conn.execute("SELECT pid FROM pg_stat_wal_receiver").fetchone()
+        if row is None:
+            raise PostgresError("the standby has no WAL receiver running")
+        os.kill(int(row[0]), signal.SIGSTOP)
+        return int(row[0])
+
+    def drop_standby_receiver(self, pid: int) -> None:
+        """SIGKILL the paused receiver: what the primary sent that it had not read yet (in
+        the loopback socket's buffer) is lost with it, as it is when the primary's host and
+        the network to it go down. The standby's postmaster restarts its processes and
+        recovers from its own disk."""
+        os.kill(pid, signal.SIGKILL)
+
+    def promote(self) -> None:
+        """``SELECT pg_promote()`` on the standby, waiting until it takes writes (and until it
+        takes connections, after a restart of its processes)."""
+        assert self.standby is not None
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            try:
+                with self.connect(self.standby, "postgres") as conn:
+                    row = conn.execute("SELECT pg_promote(true, 60)").fetchone()
+                    if row is None or row[0] is not True:
+                        raise PostgresError(f"the standby was not promoted:\n{self.standby_log()}")
+                    if conn.execute("SELECT pg_is_in_recovery()").fetchone() != (False,):
+                        raise PostgresError("the promoted standby is still in recovery")
+                    return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
     def standby_log(self) -> str:
         return _tail(self.standby.log) if self.standby else "(no standby)"

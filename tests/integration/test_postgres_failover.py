@@ -46,6 +46,7 @@ class Kiosk:
     acknowledged: int = -1  # the highest height the ledger answered 200 for
     checkpoints: list[str] = field(default_factory=list)  # in the answers, in order
     failure: str | None = None
+    failed_at: float = 0.0  # time.monotonic() when the failure came
 
     def upload_until_refused(self, server: LedgerServer) -> None:
         blocks = self.writer.blocks
@@ -53,10 +54,11 @@ class Kiosk:
             try:
                 answer = upload(server, self.writer.key, blocks[start : start + BATCH])
             except requests.RequestException as e:
-                self.failure = f"no answer: {e}"
+                self.failure, self.failed_at = f"no answer: {e}", time.monotonic()
                 return
             if answer.status_code != 200:
                 self.failure = f"{answer.status_code}: {answer.text[:200]}"
+                self.failed_at = time.monotonic()
                 return
             body = answer.json()
             assert body["head_height"] == min(start + BATCH, len(blocks)) - 1, body
@@ -81,9 +83,17 @@ def witnessed(witness: WitnessServer, log_key: str) -> int:
     return verify_cosigned(answer.text, log_key, [witness.vkey], 1).size
 
 
+@pytest.mark.parametrize("standby_behind", [False, True], ids=["streaming", "standby_behind"])
 def test_losing_the_primary_mid_ingest_loses_no_acknowledged_block(
-    tmp_path: Path, election: SyntheticElection, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    election: SyntheticElection,
+    monkeypatch: pytest.MonkeyPatch,
+    standby_behind: bool,
 ) -> None:
+    """``standby_behind``: the standby stops reading the primary's WAL a moment before the
+    kill, and what it had not read is lost with the primary (see drop_standby_receiver). The
+    synchronous standby is what makes this pass: with an asynchronous one the primary goes on
+    acknowledging uploads the standby never gets, and they are missing after the promotion."""
     with PrimaryWithStandby() as pair:
         assert pair.primary is not None and pair.standby is not None
         # One connection string for the ledger, before and after: libpq takes the server that
@@ -109,11 +119,19 @@ def test_losing_the_primary_mid_ingest_loses_no_acknowledged_block(
                 ),
                 "uploads acknowledged and a checkpoint cosigned",
             )
+            receiver = pair.pause_standby_receiver() if standby_behind else None
+            if standby_behind:
+                time.sleep(0.5)  # the ledger's chance to acknowledge what the standby lacks
+            killed_at = time.monotonic()
             pair.kill_primary()  # while the kiosks' uploads are in flight
+            if receiver is not None:
+                pair.drop_standby_receiver(receiver)
             for thread in threads:
                 thread.join(60)
-            # Every kiosk was cut off part-way through its chain: the kill landed mid-ingest.
+            # Every kiosk was cut off part-way through its chain, by the kill and nothing
+            # before it: the kill landed mid-ingest.
             assert all(k.failure is not None for k in kiosks), [k.failure for k in kiosks]
+            assert all(k.failed_at >= killed_at for k in kiosks), [k.failure for k in kiosks]
             before = witnessed(witness, server.log_key)
             assert before > 0
 
