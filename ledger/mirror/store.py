@@ -218,6 +218,13 @@ class MirrorDb:
         return None if row is None else str(row[0])
 
     def keep_refused(self, refusal: Refusal) -> None:
+        """Keep ``refusal``, unless it repeats the last one (a `--every` loop meeting the same
+        fork each round keeps it once)."""
+        last = self.conn.execute(
+            "SELECT kind, reason, held, offered FROM refused ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        if last == (refusal.kind, refusal.reason, refusal.held, refusal.offered):
+            return
         self.conn.execute(
             "INSERT INTO refused (kind, reason, source, held, offered, detail, at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",

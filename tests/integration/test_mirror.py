@@ -159,6 +159,7 @@ def test_a_mirror_refuses_a_forked_log_and_keeps_its_copy_and_the_evidence(
         larger = mirror.follow(publish(forked))
         assert larger.returncode == 1
         assert "REFUSED (fork)" in larger.stderr and "does not extend" in larger.stderr
+        assert mirror.follow(str(forked.data / "tiles")).returncode == 1  # met again: kept once
         assert snapshot(mirror.directory / "tiles") == held
 
         status = mirror.status()
