@@ -70,7 +70,12 @@ def add_mirror(sub: Subparsers) -> None:
     )
     serve.add_argument("--port", type=int, default=8600)
     serve.set_defaults(run=_serve)
-    status = msub.add_parser("status", help="what the mirror holds and what it refused")
+    status = msub.add_parser(
+        "status",
+        help="what the mirror holds and what it refused",
+        description="Prints the size verified and every refusal with both signed checkpoints. "
+        "Exit status 1 when the mirror ever refused a fork: the log signed two trees.",
+    )
     _dir(status)
     status.add_argument("--json", action="store_true", help="as JSON, for monitoring")
     status.set_defaults(run=_status)
