@@ -10,9 +10,11 @@ import getpass
 import os
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from ledger.service.medium_lock import MediumLock
-from ledger.service.trustee_tool_error import TrusteeToolError
+if TYPE_CHECKING:  # the command line loads no service module before it runs a command
+    from ledger.service.medium_lock import MediumLock
+    from ledger.service.trustee_tool_error import TrusteeToolError
 
 MAX_PASSPHRASE_BYTES = 4096
 
@@ -30,6 +32,8 @@ def add_passphrase_option(parser: argparse.ArgumentParser) -> None:
 def medium_lock(args: argparse.Namespace, *, new: bool = False) -> MediumLock:
     """The lock for ``args.medium``: its passphrase is asked when first needed, once per run
     (twice at a terminal for a ``new`` medium, to catch a typing mistake)."""
+    from ledger.service.medium_lock import MediumLock
+
     fd: int | None = getattr(args, "passphrase_fd", None)
     ask: Callable[[], str] = (lambda: _from_fd(fd)) if fd is not None else lambda: _typed(new)
     return MediumLock(ask, _warn)
@@ -62,6 +66,8 @@ def _typed(new: bool) -> str:
     except (EOFError, KeyboardInterrupt) as e:
         raise _no_passphrase("no passphrase was typed") from e
     if again != first:
+        from ledger.service.trustee_tool_error import TrusteeToolError
+
         raise TrusteeToolError(
             "the two passphrases typed differ",
             "두 번 입력한 암호가 다릅니다. 아무것도 만들지 않았습니다. 다시 실행하세요.",
@@ -71,6 +77,8 @@ def _typed(new: bool) -> str:
 
 
 def _no_passphrase(detail: str) -> TrusteeToolError:
+    from ledger.service.trustee_tool_error import TrusteeToolError
+
     return TrusteeToolError(
         detail,
         "매체 암호를 읽을 수 없습니다. 터미널에서 실행하거나 --passphrase-fd 를 쓰세요.",
