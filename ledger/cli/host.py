@@ -52,6 +52,14 @@ def add_serve(sub: Subparsers) -> None:
         help="a witness to ask to cosign every checkpoint (repeat; or $HANPYO_WITNESSES)",
     )
     serve.add_argument(
+        "--mirror",
+        action="append",
+        default=[],
+        metavar="NAME=URL",
+        help="a mirror whose size and lag the dashboard shows, asked every few seconds "
+        "(repeat; or $HANPYO_MIRRORS)",
+    )
+    serve.add_argument(
         "--tiles-dir",
         type=Path,
         help="write the log as C2SP tlog-tiles here after every checkpoint (served at /tiles; "
@@ -145,6 +153,13 @@ def _serve(args: argparse.Namespace) -> int:
         for spec in args.witness:
             Witness.parse(spec)
         os.environ[ENVIRONMENT] = " ".join(args.witness)
+    if args.mirror:
+        from ledger.service.log_health import ENVIRONMENT as MIRRORS
+        from ledger.service.log_health import Mirror
+
+        for spec in args.mirror:
+            Mirror.parse(spec)
+        os.environ[MIRRORS] = " ".join(args.mirror)
     if args.tiles_dir is not None:
         args.tiles_dir.mkdir(parents=True, exist_ok=True)
         os.environ["HANPYO_TILES_DIR"] = str(args.tiles_dir.resolve())

@@ -32,6 +32,7 @@ ROUTE_SCOPES: dict[str, Scope] = {
     "GET /v1/admin/fleet": Scope.READ,
     "GET /v1/admin/duplicates": Scope.READ,
     "GET /v1/admin/reconciliation": Scope.READ,
+    "GET /v1/admin/log": Scope.READ,
 }
 
 TOKEN_PREFIX_LENGTH = 8  # shown by `ledger admin-token list`; the rest stays secret

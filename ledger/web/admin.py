@@ -24,8 +24,10 @@ from ledger.service.admin_tokens import authorise, authorise_hash
 from ledger.service.enrolment import enrol_source
 from ledger.service.fleet import fleet
 from ledger.service.ledger import Ledger, token_hash
+from ledger.service.log_health import MirrorWatch, log_health, mirrors_from_environment
 from ledger.service.reconciliation import duplicates, reconciliation
 from ledger.web.admin_session import COOKIE, SessionSeal
+from ledger.witness.client import witnesses_from_environment
 
 STATIC = Path(__file__).with_name("static")
 MAX_TOKEN = 200
@@ -117,6 +119,15 @@ def admin_routes(ledger: Ledger) -> APIRouter:
     @route("GET", "/v1/admin/reconciliation")
     def reconcile() -> Any:
         return reconciliation(ledger.reader, ledger.duplicate_policy)
+
+    # The witnesses the publisher asks ($HANPYO_WITNESSES) and the mirrors to watch
+    # ($HANPYO_MIRRORS); the mirrors are asked in a thread, never while a page waits.
+    witnesses = witnesses_from_environment()
+    mirrors = MirrorWatch(mirrors_from_environment()).start()
+
+    @route("GET", "/v1/admin/log")
+    def log_status() -> Any:
+        return log_health(ledger.reader, witnesses, mirrors.seen())
 
     app.include_router(dashboard_routes(ledger, seal))
     return app

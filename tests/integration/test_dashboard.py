@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import pytest
 import requests
 
 from kiosk.core.crypto import SigningKey
@@ -13,8 +17,10 @@ from kiosk.core.encoding import b64e
 from testkit.browser import Browser
 from testkit.elections import SyntheticElection
 from testkit.ledger_requests import LATE_REASON, enrol, signed_post, upload
-from testkit.ledger_server import LedgerServer
+from testkit.ledger_server import ORIGIN, LedgerServer
+from testkit.mirror_server import MirrorServer
 from testkit.stores import make_chain
+from testkit.witness_server import WitnessServer
 
 SCREENSHOTS = Path(os.environ.get("HANPYO_SCREENSHOTS", "test-output/screenshots"))
 
@@ -196,3 +202,92 @@ def test_the_dashboard_login_keeps_the_token_out_of_every_url(
             f"{server.url}/v1/admin/fleet", cookies={"hanpyo_admin": "x.1.y"}, timeout=10
         )
         assert forged.status_code == 401
+
+
+def log_health(server: LedgerServer) -> dict[str, Any]:
+    answer = requests.get(f"{server.url}/v1/admin/log", headers=server.admin(), timeout=10)
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def settles(server: LedgerServer, done: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    """The log panel's figures once ``done`` holds of them (the integrator, the publisher and
+    the mirror watch all work in the background)."""
+    deadline = time.monotonic() + 30
+    while True:
+        health = log_health(server)
+        if done(health) or time.monotonic() > deadline:
+            return health
+        time.sleep(0.1)
+
+
+def test_the_dashboard_shows_the_log_its_witness_and_how_far_a_mirror_lags(
+    tmp_path: Path, election: SyntheticElection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = LedgerServer(tmp_path / "ledger", election)
+    witness = WitnessServer(tmp_path / "witness", "witness.test/w1", {ORIGIN: ledger.log_key})
+    mirror = MirrorServer.of(tmp_path / "mirror", ledger, election)
+    tiles = ledger.data / "tiles"
+    # `ledger serve` reads these as it would its --witness, --mirror and --tiles-dir.
+    monkeypatch.setenv("HANPYO_WITNESSES", witness.spec("w1"))
+    monkeypatch.setenv("HANPYO_MIRRORS", f"관악-사본={mirror.url}")
+    monkeypatch.setenv("HANPYO_TILES_DIR", str(tiles))
+    with ledger, witness, mirror:
+        key = SigningKey.generate()
+        enrol(ledger, key, "A-1")
+        chain = make_chain(tmp_path / "chain", election, key, [("resident", n) for n in range(6)])
+        assert upload(ledger, key, chain[:3]).status_code == 200
+        first = settles(ledger, lambda h: h["witnesses"][0]["cosigned_newest"])
+        assert first["sequenced"] == first["integrated"] == 3
+        assert first["integration_delay_s"] == 0
+        assert first["witnesses"][0]["last_cosigned_size"] == first["checkpoint_size"] == 3
+        assert first["standby"] == {"database": "sqlite"}
+        followed = mirror.follow(str(tiles))
+        assert followed.returncode == 0, followed.stderr
+        assert upload(ledger, key, chain[3:]).status_code == 200
+        size = len(chain)
+        seen = settles(
+            ledger,
+            lambda h: (
+                h["integrated"] == size
+                and h["witnesses"][0]["cosigned_newest"]
+                and h["mirrors"][0]["size"] == 3
+            ),
+        )
+        assert seen["witnesses"][0]["last_cosigned_size"] == size
+        assert seen["mirrors"][0] | {"answered_s_ago": None, "verified_at": None} == {
+            "name": "관악-사본",
+            "url": mirror.url,
+            "answering": True,
+            "failing": None,
+            "size": 3,
+            "lag": size - 3,
+            "verified_at": None,
+            "answered_s_ago": None,
+        }
+
+        with Browser(height=1300) as browser:
+            sign_in(browser, ledger, ledger.admin_token)
+            shows(browser, f"{size - 3} 블록 · blocks")
+            text = str(browser.evaluate("document.getElementById('log').innerText"))
+            assert f"Blocks sequenced\n{size}\n" in text, text
+            assert f"Blocks in the signed tree\n{size}\n" in text
+            assert "Integration delay\n0.0 s\n" in text
+            assert f"크기 {size} · size {size}" in text
+            assert "w1\t✓ 서명함 · Cosigned" in text
+            assert "관악-사본\t3\t" in text
+            assert "One machine: no standby" in text
+            # A mirror that stops answering says so, and keeps the size it last gave.
+            mirror.stop()
+            shows(browser, "Not answering")
+            text = str(browser.evaluate("document.getElementById('log').innerText"))
+            assert f"관악-사본\t3\t{size - 3} 블록 · blocks\t✗ 응답 없음 · Not answering" in text
+            font = browser.wait_for(f"{FONT} !== 'loading' && {FONT}")
+            assert font == "true", "the shipped Korean font did not load"
+            browser.evaluate("document.getElementById('log').scrollIntoView(); true")
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            browser.screenshot(SCREENSHOTS / "ledger-dashboard-log.png")
+        health = log_health(ledger)
+        assert health["mirrors"][0]["answering"] is False
+        assert health["mirrors"][0]["size"] == 3 and health["mirrors"][0]["failing"]
