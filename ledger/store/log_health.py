@@ -48,11 +48,13 @@ class Standby:
 
 
 def progress(reader: Engine) -> LogProgress:
-    """The log's sizes and ages, read in one transaction so they agree with each other."""
+    """The log's sizes and ages. The tree's size is read first: the tree only ever catches up
+    with the sequence, so the sequence read after it is never reported behind it (each read
+    may see a later commit than the one before, on either database)."""
     with reader.connect() as conn:
         q, t = db.log_sequence.c, db.log_state.c
-        sequenced = int(conn.execute(select(q.size).where(q.id == 1)).scalar_one())
         integrated = int(conn.execute(select(t.size).where(t.id == 1)).scalar_one())
+        sequenced = int(conn.execute(select(q.size).where(q.id == 1)).scalar_one())
         waiting = None
         if sequenced > integrated:  # the first leaf the integrator has not taken yet
             b = db.blocks.c

@@ -19,6 +19,7 @@ from testkit.elections import SyntheticElection
 from testkit.ledger_requests import LATE_REASON, enrol, signed_post, upload
 from testkit.ledger_server import ORIGIN, LedgerServer
 from testkit.mirror_server import MirrorServer
+from testkit.postgres_standby import PrimaryWithStandby
 from testkit.stores import make_chain
 from testkit.witness_server import WitnessServer
 
@@ -245,17 +246,17 @@ def test_the_dashboard_shows_the_log_its_witness_and_how_far_a_mirror_lags(
         assert first["standby"] == {"database": "sqlite"}
         followed = mirror.follow(str(tiles))
         assert followed.returncode == 0, followed.stderr
-        assert upload(ledger, key, chain[3:]).status_code == 200
+        assert upload(ledger, key, chain[3:6]).status_code == 200
+        settles(ledger, lambda h: h["witnesses"][0]["last_cosigned_size"] == 6)
+        # A witness that is down: the newest checkpoint goes without its cosignature, and the
+        # panel still knows the size it cosigned last.
+        witness.stop()
+        assert upload(ledger, key, chain[6:]).status_code == 200
         size = len(chain)
-        seen = settles(
-            ledger,
-            lambda h: (
-                h["integrated"] == size
-                and h["witnesses"][0]["cosigned_newest"]
-                and h["mirrors"][0]["size"] == 3
-            ),
-        )
-        assert seen["witnesses"][0]["last_cosigned_size"] == size
+        seen = settles(ledger, lambda h: h["integrated"] == size and h["mirrors"][0]["size"] == 3)
+        assert seen["checkpoint_size"] == size
+        assert seen["witnesses"][0]["cosigned_newest"] is False
+        assert seen["witnesses"][0]["last_cosigned_size"] == 6
         assert seen["mirrors"][0] | {"answered_s_ago": None, "verified_at": None} == {
             "name": "관악-사본",
             "url": mirror.url,
@@ -275,7 +276,7 @@ def test_the_dashboard_shows_the_log_its_witness_and_how_far_a_mirror_lags(
             assert f"Blocks in the signed tree\n{size}\n" in text
             assert "Integration delay\n0.0 s\n" in text
             assert f"크기 {size} · size {size}" in text
-            assert "w1\t✓ 서명함 · Cosigned" in text
+            assert "w1\t✗ 서명 없음 · Not cosigned\t6 (" in text
             assert "관악-사본\t3\t" in text
             assert "One machine: no standby" in text
             # A mirror that stops answering says so, and keeps the size it last gave.
@@ -291,3 +292,37 @@ def test_the_dashboard_shows_the_log_its_witness_and_how_far_a_mirror_lags(
         health = log_health(ledger)
         assert health["mirrors"][0]["answering"] is False
         assert health["mirrors"][0]["size"] == 3 and health["mirrors"][0]["failing"]
+
+
+def test_the_dashboard_says_whether_acknowledgements_wait_for_the_standby(
+    tmp_path: Path, election: SyntheticElection
+) -> None:
+    with PrimaryWithStandby() as pair:
+        assert pair.primary is not None
+        server = LedgerServer(tmp_path / "ledger", election, db=pair.url)
+        with server:
+            key = SigningKey.generate()
+            enrol(server, key, "A-1")
+            chain = make_chain(tmp_path / "chain", election, key, [("resident", 1)])
+            assert upload(server, key, chain).status_code == 200
+            standby = log_health(server)["standby"]
+            assert standby["database"] == "postgresql" and standby["commits_wait"] is True
+            assert standby["synchronous_connected"] == 1
+            assert [(r["name"], r["sync_state"]) for r in standby["replicas"]] == [
+                ("hanpyo_standby", "sync")
+            ]
+            with Browser(height=1300) as browser:
+                sign_in(browser, server, server.admin_token)
+                shows(browser, "Commits wait for a synchronous standby")
+                shows(browser, "hanpyo_standby (sync): ")
+                # The operator lets commits stop waiting: the panel says acknowledgements are
+                # on one disk now.
+                with pair.connect(pair.primary) as conn:
+                    conn.autocommit = True
+                    conn.execute("ALTER SYSTEM SET synchronous_standby_names = ''")
+                    conn.execute("SELECT pg_reload_conf()")
+                shows(browser, "Commits do not wait for a standby")
+                assert "acknowledgements are on one disk" in browser.dom()
+                browser.evaluate("document.getElementById('log').scrollIntoView(); true")
+                SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+                browser.screenshot(SCREENSHOTS / "ledger-dashboard-standby.png")
