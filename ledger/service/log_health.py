@@ -8,7 +8,7 @@ figure the ledger cannot know is None in the answer, never 0."""
 
 from __future__ import annotations
 
-import logging
+import json
 import os
 import threading
 from dataclasses import dataclass
@@ -24,11 +24,10 @@ from ledger.store import log_health as reads
 from ledger.store.schema import Engine
 from ledger.witness.client import Witness
 
-log = logging.getLogger("hanpyo.ledger.log_health")
-
 ENVIRONMENT = "HANPYO_MIRRORS"  # NAME=URL entries, separated by spaces or newlines
 POLL_S = 2.0  # how often each mirror is asked for its status (as often as the page reads)
 TIMEOUT_S = 2.0  # a mirror slower than this counts as not answering this round
+MAX_STATUS = 64 * 1024  # bytes: a mirror's status is a few hundred
 # Commit levels at which a commit on the primary waits for a synchronous standby
 # (PostgreSQL 15 manual, 20.5.1 "synchronous_commit").
 WAITING_COMMITS = frozenset({"on", "remote_write", "remote_apply"})
@@ -100,13 +99,19 @@ class MirrorWatch:
     def _ask(self, before: MirrorSeen) -> MirrorSeen:
         mirror = before.mirror
         try:
-            answer = self._session.get(f"{mirror.url}/v1/mirror/status", timeout=TIMEOUT_S)
-            answer.raise_for_status()
-            status = answer.json()
+            with self._session.get(
+                f"{mirror.url}/v1/mirror/status", timeout=TIMEOUT_S, stream=True
+            ) as answer:
+                answer.raise_for_status()
+                # Read no more than a status can be: a mirror is someone else's server.
+                body = answer.raw.read(MAX_STATUS + 1, decode_content=True)
+            if len(body) > MAX_STATUS:
+                raise ValueError(f"its status is longer than {MAX_STATUS} bytes")
+            status = json.loads(body)
             size = status["size"]
             if not isinstance(size, int) or isinstance(size, bool) or size < 0:
                 raise ValueError(f"its size is {size!r}")
-        except (requests.RequestException, ValueError, KeyError, TypeError) as e:
+        except (requests.RequestException, OSError, ValueError, KeyError, TypeError) as e:
             # Keep what it said last: its size then is still the best we know, with its time.
             return MirrorSeen(mirror, before.size, before.verified_at, before.answered_at, str(e))
         verified = status.get("verified_at")

@@ -4,11 +4,14 @@ takes connections but never answers is reported as failing without holding up a 
 
 from __future__ import annotations
 
+import contextlib
 import random
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -21,7 +24,13 @@ from kiosk.core.errors import EncodingError
 from ledger.service.ingest import ingest
 from ledger.service.integrator import Integrator
 from ledger.service.ledger import Ledger
-from ledger.service.log_health import Mirror, MirrorSeen, MirrorWatch, log_health
+from ledger.service.log_health import (
+    MAX_STATUS,
+    Mirror,
+    MirrorSeen,
+    MirrorWatch,
+    log_health,
+)
 from ledger.store import schema as db
 from ledger.store.merkle_log import LogKey
 from ledger.witness.client import Witness
@@ -117,6 +126,44 @@ def test_a_mirror_that_takes_the_connection_and_never_answers_is_reported_failin
     finally:
         watch.stop()
         silent.close()
+
+
+class _Flood(BaseHTTPRequestHandler):
+    """A "mirror" whose status never ends."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        with contextlib.suppress(OSError):  # the watch stops reading, as it should
+            self.wfile.write(b'{"size": 1, "pad": "' + b"x" * (MAX_STATUS * 4) + b'"}')
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+def test_a_mirror_whose_status_never_ends_is_read_no_further_than_a_status_can_be() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Flood)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    watch = MirrorWatch([Mirror.parse(f"flood={url}")], poll_s=0.2).start()
+    try:
+        _wait_until(lambda: "longer than" in str(watch.seen()[0].failing))
+        assert watch.seen()[0].size is None
+    finally:
+        watch.stop()
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_mirror_ahead_of_the_ledger_shows_a_negative_lag(
+    engine: Engine, election: SyntheticElection
+) -> None:
+    ledger = _ledger(engine, election)
+    ahead = MirrorSeen(Mirror.parse("m=http://127.0.0.1:9"), 5, None, datetime.now(UTC))
+    shown = log_health(ledger.reader, [], [ahead])["mirrors"][0]
+    assert (shown["size"], shown["lag"], shown["answering"]) == (5, -5, True)
 
 
 @pytest.mark.parametrize(
