@@ -19,6 +19,7 @@ from ledger.store.schema import Engine
 # asks for one about every second, so this is more than an hour back, and the read stays short
 # on a log with a checkpoint a second for a whole election day.
 COSIGNED_SEARCH = 4096
+PAGE = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,19 +77,23 @@ def newest_cosigned(
     reader: Engine, name: str, carries: Callable[[str], bool]
 ) -> tuple[int, str] | None:
     """The newest of the last COSIGNED_SEARCH checkpoints whose note ``carries`` the witness
-    ``name``'s cosignature (size, note); None if none does. The SQL only narrows the search to
-    notes naming the witness; ``carries`` verifies the line."""
+    ``name``'s cosignature (size, note); None if none does. Read newest first a page at a time
+    (a witness that is up cosigned one of the first few); the SQL only narrows each page to
+    notes naming the witness, and ``carries`` verifies the line."""
     c = db.checkpoints.c
-    newest = select(c.size, c.note).order_by(c.size.desc()).limit(COSIGNED_SEARCH).subquery()
-    naming = (
-        select(newest.c.size, newest.c.note)
-        .where(newest.c.note.contains(f"\n— {name} ", autoescape=True))
-        .order_by(newest.c.size.desc())
-    )
+    below: int | None = None
     with reader.connect() as conn:
-        for size, note in conn.execute(naming):
-            if carries(str(note)):
-                return int(size), str(note)
+        for _ in range(COSIGNED_SEARCH // PAGE):
+            page = select(c.size, c.note).order_by(c.size.desc()).limit(PAGE)
+            if below is not None:
+                page = page.where(c.size < below)
+            rows = conn.execute(page).all()
+            for size, note in rows:
+                if f"\n— {name} " in note and carries(str(note)):
+                    return int(size), str(note)
+            if len(rows) < PAGE:
+                return None
+            below = int(rows[-1].size)
     return None
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from kiosk.core.cosignature import CosignerKey
+from kiosk.core.cosignature import CosignerKey, cosign
 from kiosk.core.crypto import SigningKey
 from kiosk.core.election import sign_package
 from kiosk.core.errors import EncodingError
@@ -32,8 +32,10 @@ from ledger.service.log_health import (
     log_health,
 )
 from ledger.store import schema as db
+from ledger.store.log_health import PAGE
 from ledger.store.merkle_log import LogKey
-from ledger.witness.client import Witness
+from ledger.store.tile_source import record_cosigned
+from ledger.witness.client import Witness, add_cosignatures
 from testkit.ballot_chains import ballot_chain
 from testkit.elections import SyntheticElection
 from testkit.ledger_requests import LATE_REASON
@@ -179,3 +181,29 @@ def _wait_until(condition: Callable[[], bool]) -> None:
     while not condition():
         assert time.monotonic() < deadline, "never happened"
         time.sleep(0.05)
+
+
+def test_the_size_a_witness_last_cosigned_is_found_pages_back_and_a_forged_line_is_not_it(
+    engine: Engine, election: SyntheticElection
+) -> None:
+    ledger = _ledger(engine, election)
+    chain = ballot_chain(election, PAGE + 10, random.Random(3))
+    ledger.enrol(chain.key.public_key, "A-1", late_reason=LATE_REASON)
+    key = SigningKey.generate()
+    witness = Witness("w1", "http://127.0.0.1:9", CosignerKey("witness.test/w1", key.public_key))
+    integrator = Integrator(engine, ledger.key)
+    for i, block in enumerate(chain.blocks):  # one checkpoint per block
+        assert ingest(ledger.engine, ledger.election, chain.kiosk_id, [block.encode()]).accepted
+        done = integrator.integrate_once()
+        assert done is not None and done.size == i + 1
+        if done.size in (3, 5):
+            body = done.checkpoint[: done.checkpoint.index("\n\n") + 1]
+            if done.size == 5:  # its name and key id, over another tree: not a cosignature
+                body = body.replace(f"\n{i + 1}\n", f"\n{i + 2}\n", 1)
+            line = cosign(body, "witness.test/w1", key, int(time.time()))
+            cosigned = add_cosignatures(done.checkpoint, [line])
+            assert record_cosigned(engine, done.size, done.checkpoint, cosigned)
+    shown = log_health(ledger.reader, [witness], [])
+    assert shown["checkpoint_size"] == len(chain.blocks) > PAGE + 3
+    assert shown["witnesses"][0]["cosigned_newest"] is False
+    assert shown["witnesses"][0]["last_cosigned_size"] == 3
