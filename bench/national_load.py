@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import threading
 import time
@@ -36,6 +37,7 @@ from testkit.memory_store import MemoryChainStore
 PREAMBLE = 3  # genesis, official mode, session open: synced before the clock starts
 TIMEOUT = (2.0, 10.0)  # connect, read: a request slower than this is a failure
 CHECK_THREADS = 4  # voters' checks in flight at once, at most
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 Sample = tuple[str, float, float, str]  # kind, sent at (epoch s), seconds, "ok" or the error
 
@@ -271,3 +273,48 @@ def _guarded(work: Callable[[list[Sample]], None], samples: list[Sample]) -> Non
         work(samples)
     except Exception as e:  # a thread that died is reported, not lost
         samples.append(("crash", time.time(), 0.0, _name(e)))
+
+
+# -- CPU time from /proc ----------------------------------------------------------------------
+
+
+def group_cpu(groups: set[int]) -> float:
+    """CPU seconds (user + system) of every live process whose process group is in ``groups``:
+    ``ledger serve`` and its workers (and a private PostgreSQL) each lead their own group."""
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone between the listing and the read
+        if int(fields[2]) in groups:
+            total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
+
+
+def pids_cpu(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
+
+
+def machine_busy() -> float:
+    """CPU seconds the whole machine spent busy (every core, every session)."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle and iowait
+    return (sum(ticks[:8]) - idle) / CLOCK_TICKS
+
+
+@dataclass(frozen=True, slots=True)
+class CpuMark:
+    at: float
+    ledger: float
+    load: float
+    machine: float

@@ -21,6 +21,7 @@ import math
 import multiprocessing
 import os
 import random
+import sqlite3
 import statistics
 import tempfile
 import time
@@ -37,10 +38,14 @@ from bench.ledger_baselines import enrol_sources
 from bench.ledger_bench import Client
 from bench.national_load import (
     PREAMBLE,
+    CpuMark,
     Plan,
     Sample,
     catch_up,
+    group_cpu,
     live_kiosks,
+    machine_busy,
+    pids_cpu,
     voters_checking,
     warm,
 )
@@ -60,52 +65,6 @@ SEED_BALLOTS = 2_000  # synced before the clock: the codes voters look up
 CHECK_FRACTION = 0.1  # tracking-code checks per ballot offered
 WORKERS = 2
 GRACE_S = 20  # after the load: requests in flight finish, or their processes are stopped
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-# -- CPU time from /proc ----------------------------------------------------------------------
-
-
-def group_cpu(groups: set[int]) -> float:
-    """CPU seconds (user + system) of every live process whose process group is in ``groups``:
-    ``ledger serve`` and its workers (and a private PostgreSQL) each lead their own group."""
-    total = 0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # gone between the listing and the read
-        if int(fields[2]) in groups:
-            total += int(fields[11]) + int(fields[12])
-    return total / CLOCK_TICKS
-
-
-def pids_cpu(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / CLOCK_TICKS
-
-
-def machine_busy() -> float:
-    """CPU seconds the whole machine spent busy (every core, every session)."""
-    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = ticks[3] + ticks[4]  # idle and iowait
-    return (sum(ticks[:8]) - idle) / CLOCK_TICKS
-
-
-@dataclass(frozen=True, slots=True)
-class CpuMark:
-    at: float
-    ledger: float
-    load: float
-    machine: float
 
 
 # -- set-up -----------------------------------------------------------------------------------
@@ -267,8 +226,27 @@ def _epoch(text: str) -> float:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
+def database_bytes(server: LedgerServer, url: str) -> tuple[int, int] | None:
+    """The SQLite file's size (WAL written back) and the blocks it holds; None on PostgreSQL."""
+    if not url.startswith("sqlite"):
+        return None
+    path = server.data / "ledger.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        (count,) = conn.execute("SELECT count(*) FROM blocks").fetchone()
+    finally:
+        conn.close()
+    files = [path, server.data / "ledger.db-wal"]
+    return sum(f.stat().st_size for f in files if f.exists()), int(count)
+
+
 def load_samples(out: Path) -> list[Sample]:
+    """Every part's samples; a part that wrote none (stopped at the hard stop) is named."""
     samples: list[Sample] = []
+    for name in ["burst", "checks", *(f"live-{n}" for n in range(LIVE_PROCESSES))]:
+        if not (out / f"{name}.json").exists():
+            print(f"The {name} process wrote no samples: it was stopped at the hard stop.")
     for path in sorted(out.glob("*.json")):
         samples += [
             (str(k), float(t), float(v), str(o)) for k, t, v, o in json.loads(path.read_text())
@@ -294,6 +272,13 @@ class Step:
     ledger_cores: float
     load_cores: float
     machine_cores: float
+
+    @property
+    def cpu_per_block(self) -> float:
+        """Ledger CPU seconds per block accepted: every request a block costs (a live one's
+        head, upload and proofs) and the voters' checks, over the blocks."""
+        blocks = self.live_rate + self.burst_rate
+        return self.ledger_cores / blocks if blocks else float("nan")
 
     @property
     def held(self) -> bool:
@@ -353,7 +338,7 @@ def table(steps: list[Step], step_s: float) -> list[str]:
         "| offered ballots/s | accepted, live kiosks | accepted, catch-up | live upload p50/p99 ms "
         "| catch-up batch p50/p99 ms | cast → acknowledged p50/p99 ms | tracking checks/s "
         "(offered) | check p50/p99 ms | integration delay p50/p99 ms | errors | CPU cores: "
-        "ledger / load generator / whole machine | held |"
+        "ledger / load generator / whole machine | ledger CPU ms per block | held |"
     )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for s in steps:
@@ -363,7 +348,7 @@ def table(steps: list[Step], step_s: float) -> list[str]:
             f"| {_ms(s.batch)} | {_ms(s.ack)} | {len(s.checks) / step_s:,.0f} "
             f"({s.checks_offered:,.0f}) | {_ms(s.checks)} | {_ms(s.integration)} | {errors} "
             f"| {s.ledger_cores:.2f} / {s.load_cores:.2f} / {s.machine_cores:.2f} "
-            f"| {'yes' if s.held else 'no'} |"
+            f"| {s.cpu_per_block * 1e3:.1f} | {'yes' if s.held else 'no'} |"
         )
     return lines
 
@@ -376,12 +361,13 @@ def verdict(steps: list[Step], backlog: float) -> list[str]:
         return [*lines, "Every step held; the ceiling is above the last step offered."]
     lines.append(f"First step that did not hold: {failed.offered:,} ballots/s offered.")
     cores = os.cpu_count() or 1
-    if failed.machine_cores >= 0.9 * cores:
+    others = max(0.0, failed.machine_cores - failed.ledger_cores - failed.load_cores)
+    if failed.machine_cores >= 0.85 * cores:
         owner = "the ledger" if failed.ledger_cores >= failed.load_cores else "the load generator"
         lines.append(
-            f"The machine's {cores} cores were busy ({failed.machine_cores:.2f} cores), "
-            f"{failed.ledger_cores:.2f} of them the ledger's processes and "
-            f"{failed.load_cores:.2f} the load generator's: CPU, most of it {owner}."
+            f"The machine's {cores} cores were busy ({failed.machine_cores:.2f} cores): "
+            f"{failed.ledger_cores:.2f} the ledger's processes, {failed.load_cores:.2f} the "
+            f"load generator's, {others:.2f} other work on the machine. CPU, most of it {owner}."
         )
     else:
         lines.append(
@@ -440,6 +426,7 @@ def run(options: Options) -> None:
         server.stop()
         accepted = accepted_blocks(url, plan.t0)
         samples = load_samples(out)
+        stored = database_bytes(server, url)
     live = {c.kiosk_id for c in fleet.live}
     steps = summarise(plan, samples, accepted, marks, live)
     backlog = sum(s[2] for s in samples if s[0] == "backlog")
@@ -449,6 +436,10 @@ def run(options: Options) -> None:
         print(f"Generator threads that died: {len(crashes)}; first: {crashes[0]}")
     sizes = [len(b.encode()) for b in fleet.seed.blocks[PREAMBLE:]]
     print(f"Signed ballot block: {statistics.median(sizes):.0f} bytes (median).")
+    if stored is not None:
+        size, count = stored
+        print(f"SQLite database: {size / count:,.0f} bytes per block stored ({size / 1e6:,.1f} "
+              f"MB for {count:,} blocks, the {ENROLLED:,} idle kiosks' rows in).")  # fmt: skip
     print("\n".join(["", *notes(options)]))
 
 
