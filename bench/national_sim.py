@@ -353,7 +353,7 @@ def table(steps: list[Step], step_s: float) -> list[str]:
     return lines
 
 
-def verdict(steps: list[Step], backlog: float) -> list[str]:
+def verdict(steps: list[Step], backlog: float, workers: int) -> list[str]:
     """Where it stopped holding, and which resource ran out first."""
     lines = [f"Ballots cast but not acknowledged when the load stopped: {backlog:,.0f}."]
     failed = next((s for s in steps if not s.held), None)
@@ -362,7 +362,16 @@ def verdict(steps: list[Step], backlog: float) -> list[str]:
     lines.append(f"First step that did not hold: {failed.offered:,} ballots/s offered.")
     cores = os.cpu_count() or 1
     others = max(0.0, failed.machine_cores - failed.ledger_cores - failed.load_cores)
-    if failed.machine_cores >= 0.85 * cores:
+    ceiling = min(workers, cores)  # a Python worker runs on one core at a time
+    if failed.ledger_cores >= 0.7 * ceiling:
+        lines.append(
+            f"The ledger's processes used {failed.ledger_cores:.2f} cores of the "
+            f"{ceiling} its {workers} single-threaded workers can use "
+            f"({failed.cpu_per_block * 1e3:.1f} ms of CPU per block accepted); the machine "
+            f"was {failed.machine_cores:.2f} of {cores} cores busy ({failed.load_cores:.2f} "
+            f"the load generator, {others:.2f} other work): the ledger's CPU."
+        )
+    elif failed.machine_cores >= 0.85 * cores:
         owner = "the ledger" if failed.ledger_cores >= failed.load_cores else "the load generator"
         lines.append(
             f"The machine's {cores} cores were busy ({failed.machine_cores:.2f} cores): "
@@ -431,7 +440,11 @@ def run(options: Options) -> None:
     steps = summarise(plan, samples, accepted, marks, live)
     backlog = sum(s[2] for s in samples if s[0] == "backlog")
     crashes = [s[3] for s in samples if s[0] == "crash"]
-    print("\n".join(["", *table(steps, options.step_s), "", *verdict(steps, backlog)]))
+    print(
+        "\n".join(
+            ["", *table(steps, options.step_s), "", *verdict(steps, backlog, options.workers)]
+        )
+    )
     if crashes:
         print(f"Generator threads that died: {len(crashes)}; first: {crashes[0]}")
     sizes = [len(b.encode()) for b in fleet.seed.blocks[PREAMBLE:]]
