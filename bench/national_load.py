@@ -227,7 +227,9 @@ def _check_thread(plan: Plan, codes: list[str], index: int, samples: list[Sample
     share = plan.check_fraction / CHECK_THREADS
     sent = 0
     phase = index / CHECK_THREADS  # the threads take turns rather than send together
-    while (at := plan.time_of((sent + 1 - phase) / share)) < plan.end:
+    # Stop at the end on the clock too: a thread that fell behind its schedule (slow answers)
+    # would otherwise go on sending the checks it owes past the hard stop.
+    while (at := plan.time_of((sent + 1 - phase) / share)) < plan.end and time.time() < plan.end:
         time.sleep(max(0.0, at - time.time()))
         sent += 1
         start = time.perf_counter()
