@@ -240,8 +240,11 @@ def _official_session(
 class DemoLedger:
     """The central ledger as its own process: `ledger init`, then `ledger serve` on a free port."""
 
+    ORIGIN = "demo.hanpyo.local/provincial-review-2017"
+
     def __init__(self, data: Path, election: Path, authority: bytes) -> None:
         self.data = data
+        self.serve_args: list[str] = []  # more `ledger serve` options (witnesses, tiles)
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         done = self._cli(
@@ -250,7 +253,7 @@ class DemoLedger:
             str(election),
             f"--authority={b64e(authority)}",
             "--origin",
-            "demo.hanpyo.local/provincial-review-2017",
+            self.ORIGIN,
         )
         self.log_key = done.stdout.strip().rsplit(": ", 1)[1]
         self.process: subprocess.Popen[bytes] | None = None
@@ -317,6 +320,7 @@ class DemoLedger:
                 str(self.data),
                 "--port",
                 str(self.port),
+                *self.serve_args,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -26,8 +26,10 @@ from kiosk.hardware.sim.private_pcscd import private_pcscd
 from kiosk.hardware.sim.simulator import ControlServer, Simulator
 from kiosk.hardware.sim.virtual_card import VirtualCard
 from kiosk.store.keys import load_keys, provision
+from testkit.demo.observers import show_observers, witness_for
 from testkit.demo.terminal import PIN, SAMPLE, DemoLedger, say
 from testkit.elections import SyntheticElection, build_election, derived_key, stays_open
+from testkit.witness_server import WitnessServer
 
 
 @dataclass
@@ -80,9 +82,12 @@ def run_ui_demo(out: Path, *, window: bool | None = None) -> int:
     keys = load_keys(out / "keys")
     say(f"Election: {election.package.title.ko} ({election.package.short_hash})")
 
-    with DemoLedger(out / "ledger", package_file, election.authority.public_key) as ledger:
+    ledger = DemoLedger(out / "ledger", package_file, election.authority.public_key)
+    witness = witness_for(out, ledger)
+    with witness, ledger:
         ledger.enrol(keys.kiosk_key.public_key, "전시홀 A 1번 · Hall A kiosk 1")
         say(f"Ledger: {ledger.url} (its data in {out / 'ledger'}); the kiosk is enrolled")
+        say(f"Witness: {witness.url}, run by an observer; it cosigns every checkpoint")
         data = out / "kiosk"
         data.mkdir()
         shutil.copy(package_file, data / "election.json")
@@ -104,7 +109,7 @@ def run_ui_demo(out: Path, *, window: bool | None = None) -> int:
                 (out / "usb").mkdir()
                 if window:
                     return _window(config, simulator, out, cards)
-                return _scripted(config, simulator, out, ledger, election)
+                return _scripted(config, simulator, out, ledger, election, witness)
 
 
 def _window(
@@ -136,6 +141,7 @@ def _scripted(
     out: Path,
     ledger: DemoLedger,
     election: SyntheticElection,
+    witness: WitnessServer,
 ) -> int:
     from PySide6.QtGui import QGuiApplication
 
@@ -296,9 +302,12 @@ def _scripted(
         say(f"!! tracking code {casts[0].code} did not verify: {said}")
         return 1
     say(f"6. A voter checks receipt {casts[0].code}: {said}")
+    say("7. Observers: a witness cosigns, a mirror keeps its own verified copy")
+    if not show_observers(out, ledger, witness, election.authority.public_key, casts[0].code):
+        return 1
     from testkit.demo.ceremony import run_ceremony
 
-    say("7. Protocol v2's key ceremony: five trustees make a key nobody holds (any 3 decrypt)")
+    say("8. Protocol v2's key ceremony: five trustees make a key nobody holds (any 3 decrypt)")
     if not run_ceremony(out / "ceremony"):
         return 1
     say(f"Screens: {shots}  Printed receipts: {out / 'receipts'}")

@@ -141,6 +141,8 @@ def test_the_demo_runs_the_whole_system_through_the_screens(tmp_path: Path) -> N
     assert "A voter checks receipt" in result.stdout
     assert "이미 이 투표기에서 투표하셨습니다." in result.stdout
     assert "trustees 1, 3 and 5 decrypt [12, 0, 7] → [12, 0, 7]" in result.stdout
+    assert "the witness (witness.demo.hanpyo.local/observers) cosigned" in result.stdout
+    assert "with the ledger stopped, the mirror proves" in result.stdout
     shots = sorted(p.name for p in (out / "screenshots").glob("*.png"))
     assert any("receipt" in s for s in shots) and any("review" in s for s in shots)
     assert len(list((out / "receipts").glob("*.png"))) >= 4
