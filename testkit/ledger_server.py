@@ -120,27 +120,13 @@ class LedgerServer:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"ledger serve exited: {(self.data / 'serve.log').read_text()}")
-            try:
-                if requests.get(f"{self.url}/v1/checkpoint", timeout=1).status_code == 200:
-                    return
-            except requests.RequestException:
-                time.sleep(0.05)
-        raise RuntimeError("ledger serve did not answer in 30 s")
+        wait_for_answer(
+            self.process, f"{self.url}/v1/checkpoint", self.data / "serve.log", "ledger serve"
+        )
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            # uvicorn with workers is a process group: stop the whole group by its leader's id.
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop_process_group(process)
         if hasattr(self, "log"):
             self.log.close()
 
@@ -158,3 +144,33 @@ class LedgerServer:
 
     def admin(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.admin_token}"}
+
+
+def wait_for_answer(
+    process: subprocess.Popen[bytes], url: str, log: Path, what: str, *, any_status: bool = False
+) -> None:
+    """Wait (30 s at most) until ``url`` answers 200 (or anything, with ``any_status``); a
+    process that exits first is reported with its log."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited: {log.read_text()}")
+        try:
+            if requests.get(url, timeout=1).status_code == 200 or any_status:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{what} did not answer in 30 s")
+
+
+def stop_process_group(process: subprocess.Popen[bytes] | None) -> None:
+    """Stop a server started in a session of its own (uvicorn with workers is a process
+    group) by its leader's id: SIGTERM, then SIGKILL after 15 s."""
+    if process is not None and process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

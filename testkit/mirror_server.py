@@ -3,20 +3,22 @@ serve` in a process of its own on a free loopback port, stopped by its process i
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-import requests
-
 from kiosk.core.encoding import b64e
 from testkit.elections import SyntheticElection
-from testkit.ledger_server import ROOT, LedgerServer, free_port, ledger_cli
+from testkit.ledger_server import (
+    ROOT,
+    LedgerServer,
+    free_port,
+    ledger_cli,
+    stop_process_group,
+    wait_for_answer,
+)
 
 
 class MirrorServer:
@@ -78,26 +80,17 @@ class MirrorServer:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"mirror exited: {(self.directory / 'serve.log').read_text()}")
-            try:
-                requests.get(f"{self.url}/v1/log/key", timeout=1)
-                return
-            except requests.RequestException:
-                time.sleep(0.05)
-        raise RuntimeError("the mirror did not answer in 30 s")
+        wait_for_answer(
+            self.process,
+            f"{self.url}/v1/log/key",
+            self.directory / "serve.log",
+            "mirror",
+            any_status=True,
+        )
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop_process_group(process)
         if hasattr(self, "log"):
             self.log.close()
 

@@ -3,17 +3,12 @@ own on a free loopback port, stopped by its process id."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from types import TracebackType
 
-import requests
-
-from testkit.ledger_server import ROOT, free_port, ledger_cli
+from testkit.ledger_server import ROOT, free_port, ledger_cli, stop_process_group, wait_for_answer
 
 
 class WitnessServer:
@@ -43,26 +38,17 @@ class WitnessServer:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"witness exited: {(self.directory / 'serve.log').read_text()}")
-            try:
-                requests.get(f"{self.url}/0/checkpoint", timeout=1)
-                return
-            except requests.RequestException:
-                time.sleep(0.05)
-        raise RuntimeError("the witness did not answer in 30 s")
+        wait_for_answer(
+            self.process,
+            f"{self.url}/0/checkpoint",
+            self.directory / "serve.log",
+            "witness",
+            any_status=True,
+        )
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop_process_group(process)
         if hasattr(self, "log"):
             self.log.close()
 

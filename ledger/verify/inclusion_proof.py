@@ -66,20 +66,7 @@ def check_tracking_code(
 ) -> FoundBlock:
     """Ask the ledger at ``url`` for ``tracking_code`` and verify everything it answers; the
     checkpoint must also carry ``witness_threshold`` cosignatures of ``witness_keys``."""
-    try:
-        response = requests.get(
-            f"{url.rstrip('/')}/v1/proofs/inclusion",
-            params={"tracking_code": tracking_code},
-            timeout=TIMEOUT,
-        )
-    except requests.RequestException as e:
-        raise HanpyoError(f"cannot reach the ledger at {url}: {e}") from e
-    if response.status_code != 200:
-        raise HanpyoError(f"the ledger answered {response.status_code}: {response.text[:300]}")
-    try:
-        answer = response.json()
-    except ValueError as e:
-        raise VerificationError("the ledger's answer is not JSON") from e
+    answer = _inclusion_answer(url, tracking_code)
     found = verify_inclusion_answer(answer, log_key, tracking_code)
     if witness_keys or witness_threshold:  # the witness policy (k of n) on the same note
         verify_cosigned(str(answer["checkpoint"]), log_key, witness_keys, witness_threshold)
@@ -88,6 +75,15 @@ def check_tracking_code(
 
 def leaf_of_tracking_code(url: str, tracking_code: str) -> int:
     """Only where the ledger at ``url`` says the block is: a hint, proved from tiles later."""
+    answer = _inclusion_answer(url, tracking_code)
+    try:
+        return int(answer["leaf_index"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise VerificationError(f"the ledger's answer is malformed: {e}") from e
+
+
+def _inclusion_answer(url: str, tracking_code: str) -> Any:
+    """The ledger's parsed answer to GET /v1/proofs/inclusion for ``tracking_code``."""
     try:
         response = requests.get(
             f"{url.rstrip('/')}/v1/proofs/inclusion",
@@ -99,6 +95,6 @@ def leaf_of_tracking_code(url: str, tracking_code: str) -> int:
     if response.status_code != 200:
         raise HanpyoError(f"the ledger answered {response.status_code}: {response.text[:300]}")
     try:
-        return int(response.json()["leaf_index"])
-    except (ValueError, KeyError, TypeError) as e:
-        raise VerificationError(f"the ledger's answer is malformed: {e}") from e
+        return response.json()
+    except ValueError as e:
+        raise VerificationError("the ledger's answer is not JSON") from e
