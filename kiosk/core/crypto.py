@@ -36,6 +36,7 @@ class Domain(enum.Enum):
     LEDGER_ANSWER = b"hanpyo/ledger-answer/v1\n"  # the ledger's log key over an answer
     CEREMONY = b"hanpyo/ceremony/v2\n"  # a trustee's key-ceremony message (ceremony.py)
     DECRYPTION = b"hanpyo/decryption/v2\n"  # a trustee's signed decryption shares
+    BALLOT = b"hanpyo/ballot/v2\n"  # a voter's card over their encrypted ballot
 
 
 @dataclass(frozen=True, slots=True)
