@@ -7,9 +7,10 @@ index: the demo, the card simulator and the tests agree on who is who without sh
 from __future__ import annotations
 
 import copy
+import hashlib
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kiosk.core.ballot import Ballot, Selection
@@ -19,11 +20,18 @@ from kiosk.core.election import (
     ContestKind,
     ElectionPackage,
     OptionId,
+    SignedPackage,
     StaffRole,
+    TestKey,
     Voter,
     read_package,
+    sign_package,
 )
+from kiosk.core.election_key import ElectionKey, KeyTrustee
 from kiosk.core.encoding import b64e
+from kiosk.core.verifiable.ceremony import CeremonyOutcome, CeremonySetup, TrusteeShare, evaluate
+from kiosk.core.verifiable.group import ORDER, base_mul
+from testkit.simulated_trustees import simulated_ceremony
 
 COMMUNITIES: tuple[tuple[str, str], ...] = (
     ("햇살마을", "Haetsal Village"),
@@ -307,14 +315,39 @@ def derived_key(seed: str, role: str, index: int) -> SigningKey:
 
 @dataclass(frozen=True, slots=True)
 class SyntheticElection:
-    """A signed-ready package with every secret the test or demo needs to play all parts."""
+    """A signed-ready package with every secret the test or demo needs to play all parts.
+
+    A v1 election has the sealed-box keys (``ballot_key``, ``test_key``); a v2 election has
+    none, but the trustees' shares of its election key, from a simulated ceremony, and test
+    cards (``test_card_keys``, enrolled on the package's test roll)."""
 
     package: ElectionPackage
     authority: SigningKey
-    ballot_key: SealingKey
-    test_key: SealingKey
+    sealing_key: SealingKey | None  # v1 only: what ballots are sealed to
+    test_sealing_key: SealingKey | None  # v1 only: what test ballots are sealed to
     voter_keys: tuple[SigningKey, ...]
     staff_keys: tuple[SigningKey, ...]
+    test_card_keys: tuple[SigningKey, ...] = ()
+    # v2: each trustee's z_j by index (any threshold of them decrypt) and the ceremony's
+    # public outcome (K, every Z_j, the commitments and the transcript hash).
+    trustee_shares: Mapping[int, TrusteeShare] = field(default_factory=dict)
+    ceremony: CeremonyOutcome | None = None
+
+    @property
+    def ballot_key(self) -> SealingKey:
+        if self.sealing_key is None:
+            raise ValueError("a v2 election has no v1 ballot key: ballots go to the election key")
+        return self.sealing_key
+
+    @property
+    def test_key(self) -> SealingKey:
+        if self.test_sealing_key is None:
+            raise ValueError("a v2 election has no v1 test sealing key: see package.test_key")
+        return self.test_sealing_key
+
+    def signed(self) -> SignedPackage:
+        """The package signed by this election's authority, as kiosks and the ledger load it."""
+        return sign_package(self.package, self.authority)
 
 
 def build_election(
@@ -326,29 +359,58 @@ def build_election(
     poll_workers: int = 2,
     managers: int = 1,
     max_voters: int | None = None,
+    protocol: int = 1,
+    test_cards: int = 0,
+    trustees: tuple[int, int] = (5, 3),
+    log_key: bytes | None = None,
+    witnesses: tuple[int, tuple[str, ...]] = (0, ()),
+    min_column: int = 10,
 ) -> SyntheticElection:
     """Enrol synthetic cards into ``definition``: one resident per proposal (recused from it),
-    experts per group, and online members per proposal (also recused). Keys come from ``seed``."""
-    by_group: dict[str, list[str]] = {}
-    for o in definition["options"]:
-        by_group.setdefault(o["group"], []).append(o["id"])
-    people: list[tuple[str, str, list[str]]] = []
-    for group, proposals in by_group.items():
-        people += [("resident", group, [p]) for p in proposals]
-        people += [("expert", group, []) for _ in range(experts_per_group)]
-        people += [("online", group, [p]) for p in proposals for _ in range(online_per_proposal)]
+    experts per group, and online members per proposal (also recused). Keys come from ``seed``.
+
+    ``protocol=2`` makes a v2 package: voter ids from ``seed``, an election key from a simulated
+    ceremony of ``trustees`` = (n, k), ``test_cards`` test cards (the voters' categories and
+    groups in turn), the ledger's ``log_key``, ``witnesses`` = (threshold, vkeys) and the
+    smallest count column ``min_column``."""
+    if protocol not in (1, 2):
+        raise ValueError(f"protocol is 1 or 2, not {protocol}")
+    if protocol == 1 and test_cards:
+        raise ValueError("test cards are a v2 roll section; v1 takes any card in test mode")
+    people = _people(definition, experts_per_group, online_per_proposal)
     if max_voters is not None:
         people = people[:max_voters]
     voter_keys = tuple(derived_key(seed, "voter", i) for i in range(len(people)))
-    roll = [
-        {"card_key": b64e(k.public_key), "category": cat, "group": g, "excluded": ex}
-        for k, (cat, g, ex) in zip(voter_keys, people, strict=True)
-    ]
     roles = [StaffRole.POLL_WORKER] * poll_workers + [StaffRole.ELECTION_MANAGER] * managers
     staff_keys = tuple(derived_key(seed, "staff", i) for i in range(len(roles)))
     staff = [
         {"card_key": b64e(k.public_key), "role": r.value, "name": f"{r.value} {i + 1}"}
         for i, (k, r) in enumerate(zip(staff_keys, roles, strict=True))
+    ]
+    authority = derived_key(seed, "authority", 0)
+    if protocol == 2:
+        test_card_keys = tuple(derived_key(seed, "test-card", i) for i in range(test_cards))
+        v2 = _v2_document(definition, seed, people, voter_keys, test_card_keys, trustees)
+        extra = {
+            "ledger": dict(definition["ledger"]) | {"log_key": log_key and b64e(log_key)},
+            "witnesses": {"threshold": witnesses[0], "keys": list(witnesses[1])},
+            "privacy": {"min_column": min_column},
+        }
+        package = read_package(dict(definition) | v2.document | extra | {"staff": staff})
+        return SyntheticElection(
+            package,
+            authority,
+            None,
+            None,
+            voter_keys,
+            staff_keys,
+            test_card_keys,
+            v2.shares,
+            v2.outcome,
+        )
+    roll = [
+        {"card_key": b64e(k.public_key), "category": cat, "group": g, "excluded": ex}
+        for k, (cat, g, ex) in zip(voter_keys, people, strict=True)
     ]
     ballot_key, test_key = (
         SealingKey(sha256(f"hanpyo-synthetic/{seed}/{n}".encode())) for n in ("ballot", "test")
@@ -364,12 +426,112 @@ def build_election(
         "staff": staff,
     }
     return SyntheticElection(
-        read_package(document),
-        derived_key(seed, "authority", 0),
-        ballot_key,
-        test_key,
-        voter_keys,
-        staff_keys,
+        read_package(document), authority, ballot_key, test_key, voter_keys, staff_keys
+    )
+
+
+Person = tuple[str, str, list[str]]  # category, group, excluded proposals
+
+
+def _people(
+    definition: Mapping[str, Any], experts_per_group: int, online_per_proposal: int
+) -> list[Person]:
+    by_group: dict[str, list[str]] = {}
+    for o in definition["options"]:
+        by_group.setdefault(o["group"], []).append(o["id"])
+    people: list[Person] = []
+    for group, proposals in by_group.items():
+        people += [("resident", group, [p]) for p in proposals]
+        people += [("expert", group, []) for _ in range(experts_per_group)]
+        people += [("online", group, [p]) for p in proposals for _ in range(online_per_proposal)]
+    return people
+
+
+@dataclass(frozen=True, slots=True)
+class _V2Parts:
+    document: dict[str, Any]
+    shares: dict[int, TrusteeShare]
+    outcome: CeremonyOutcome
+
+
+def _v2_document(
+    definition: Mapping[str, Any],
+    seed: str,
+    people: list[Person],
+    voter_keys: tuple[SigningKey, ...],
+    test_card_keys: tuple[SigningKey, ...],
+    trustees: tuple[int, int],
+) -> _V2Parts:
+    """The v2 sections: the keys, the election key from a simulated ceremony, both rolls."""
+    n, k = trustees
+    outcome, shares, setup = _ceremony(str(definition["id"]), n, k)
+    # The test key's secret is public by design; here it comes from the seed, so that a test
+    # can make the same package twice.
+    test_secret = int.from_bytes(hashlib.sha512(f"{seed}/test-key".encode()).digest(), "little")
+    test_secret %= ORDER
+    test_profiles = [people[i % len(people)] for i in range(len(test_card_keys))]
+    document = {
+        "v": 2,
+        "keys": {"test": TestKey(base_mul(test_secret), test_secret).to_json()},
+        "election_key": _election_key(outcome, setup).to_json(),
+        "roll": _v2_roll(seed, "voter-id", people, voter_keys),
+        "test_roll": [
+            e | {"excluded": []}
+            for e in _v2_roll(seed, "test-voter-id", test_profiles, test_card_keys)
+        ],
+    }
+    return _V2Parts(document, shares, outcome)
+
+
+def synthetic_voter_id(seed: str, role: str, index: int) -> bytes:
+    """The voter id of synthetic card ``index`` (16 bytes, as enrolment draws them)."""
+    return sha256(f"hanpyo-synthetic/{seed}/{role}/{index}".encode())[:16]
+
+
+def _v2_roll(
+    seed: str, role: str, people: list[Person], keys: tuple[SigningKey, ...]
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "voter": synthetic_voter_id(seed, role, i).hex(),
+            "keys": [b64e(key.public_key)],
+            "category": cat,
+            "group": group,
+            "excluded": ex,
+        }
+        for i, (key, (cat, group, ex)) in enumerate(zip(keys, people, strict=True))
+    ]
+
+
+def _ceremony(
+    election_id: str, n: int, k: int
+) -> tuple[CeremonyOutcome, dict[int, TrusteeShare], CeremonySetup]:
+    """An honest ceremony for this election (simulated_trustees.honest_ceremony, but with the
+    election's own id in its setup, as a real ceremony has)."""
+    ceremony = simulated_ceremony(n, k, election_id)
+    commitments, shares = ceremony.commitments(), ceremony.shares()
+    ceremony.open_all(commitments, shares)
+    outcome = evaluate(ceremony.setup, [*commitments, *shares, *ceremony.verdicts()])
+    return outcome, ceremony.trustee_shares(outcome), ceremony.setup
+
+
+def _election_key(outcome: CeremonyOutcome, setup: CeremonySetup) -> ElectionKey:
+    return ElectionKey(
+        key=outcome.election_key,
+        threshold=outcome.threshold,
+        setup_hash=outcome.setup_hash,
+        transcript_hash=outcome.transcript_hash,
+        trustees=tuple(
+            KeyTrustee(
+                t.index,
+                t.name,
+                t.signing_key,
+                t.box_key,
+                outcome.verification_keys[t.index],
+                t.index in outcome.qualified,
+            )
+            for t in setup.trustees
+        ),
     )
 
 

@@ -57,5 +57,6 @@ def ballot_body(
     """A cast ballot: the voter's nullifier and the ballot sealed to the package's key. A test
     ballot is sealed to the test key, so a test tally never needs the trustees and an
     official tally never sees a test ballot."""
-    key = package.test_ballot_key if kind is BlockKind.TEST_BALLOT else package.ballot_key
+    keys = package.v1_keys()  # v2 ballots are encrypted, not sealed (verifiable/ballot.py)
+    key = keys.test_ballot if kind is BlockKind.TEST_BALLOT else keys.ballot
     return {"nullifier": b64e(voter.nullifier), "sealed": b64e(seal(key, ballot.plaintext()))}

@@ -14,12 +14,12 @@ from typing import Any
 from kiosk.core.crypto import (
     NULLIFIER_SALT_BYTES,
     Domain,
-    SealingKey,
     SigningKey,
     nullifier,
     sha256,
     verify_signature,
 )
+from kiosk.core.election_checks import check_consistency, check_protocol
 from kiosk.core.election_key import ElectionKey, read_election_key
 from kiosk.core.election_parts import (
     TIE_BREAK,
@@ -52,14 +52,24 @@ from kiosk.core.election_parts import (
     read_staff_entry,
     read_tally,
 )
+from kiosk.core.election_v2 import (
+    DEFAULT_MIN_COLUMN,
+    NO_WITNESSES,
+    PROTOCOL_VERSIONS,
+    TestKey,
+    WitnessPolicy,
+    check_holders,
+    read_ledger_address,
+    read_v2_parts,
+)
 from kiosk.core.encoding import b64e, canonical_json, crockford32, group4
-from kiosk.core.errors import ElectionPackageError, EncodingError, VerificationError
+from kiosk.core.errors import ElectionPackageError, VerificationError
 from kiosk.core.jsonreader import Reader
-from kiosk.core.tls_pin import pin_fingerprint
 
 __all__ = [
     "MAX_SEQUENCE",
     "PACKAGE_VERSION",
+    "PROTOCOL_VERSIONS",
     "TIE_BREAK",
     "Category",
     "CategoryId",
@@ -82,17 +92,30 @@ __all__ = [
     "StaffRole",
     "TallyMethod",
     "TallyRules",
+    "TestKey",
     "Text",
+    "V1Keys",
     "Voter",
+    "WitnessPolicy",
     "read_package",
     "sign_package",
     "verify_package",
 ]
 
-PACKAGE_VERSION = 1
+PACKAGE_VERSION = 1  # the version `ledger election create` writes unless asked for 2
 # A package's sequence number: 1 for an election's first signed package, one more each time
 # the authority signs a changed one. Kiosks never go back to a lower number (kiosk/app.py).
 MAX_SEQUENCE = 2**31 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class V1Keys:
+    """A v1 package's sealed-box keys and nullifier salt, which v2 no longer has."""
+
+    ballot: bytes
+    test_ballot: bytes
+    test_ballot_secret: bytes
+    nullifier_salt: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,12 +124,12 @@ class ElectionPackage:
     title: Text
     opens: str
     closes: str
-    ballot_key: bytes
-    test_ballot_key: bytes
-    # The test key is not secret: it is carried here so that staff can open and count test
-    # ballots on the kiosk itself (a logic-and-accuracy test). Official ballots never use it.
-    test_ballot_secret: bytes
-    nullifier_salt: bytes
+    # v1 only (None in v2): ballots sealed to ballot_key; test ballots to test_ballot_key, whose
+    # secret is carried here so that staff can open and count test ballots on the kiosk.
+    ballot_key: bytes | None
+    test_ballot_key: bytes | None
+    test_ballot_secret: bytes | None
+    nullifier_salt: bytes | None
     ledger_url: str
     ledger_tls_pin: str | None
     categories: tuple[Category, ...]
@@ -118,14 +141,23 @@ class ElectionPackage:
     tally: TallyRules
     duplicate_policy: DuplicatePolicy
     sequence: int = 1
-    # The key the trustees' ceremony made (protocol v2; kiosk/core/election_key.py). Ballots do
-    # not use it yet: they are still sealed to ballot_key until v2's encrypted ballots land.
+    # The key the trustees' ceremony made (kiosk/core/election_key.py): optional in v1, where
+    # ballots are still sealed to ballot_key; required in v2, where ballots are encrypted to it.
     election_key: ElectionKey | None = None
+    protocol: int = 1
+    # v2 only (kiosk/core/election_v2.py): the public test key, the test-card roll, the key the
+    # ledger signs checkpoints with, the witnesses' policy and the smallest count column.
+    test_key: TestKey | None = None
+    test_roll: tuple[RollEntry, ...] = ()
+    log_key: bytes | None = None
+    witnesses: WitnessPolicy = NO_WITNESSES
+    min_column: int = DEFAULT_MIN_COLUMN
     _index: _Index = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        check_protocol(self)
         object.__setattr__(self, "_index", _Index.build(self))
-        _check_consistency(self)
+        check_consistency(self)
 
     # -- look-ups ---------------------------------------------------------------------------
     def option(self, option_id: str) -> Option | None:
@@ -138,6 +170,7 @@ class ElectionPackage:
         return self._index.by_group.get(group, ())
 
     def roll_entry(self, card_key: bytes) -> RollEntry | None:
+        """The official roll's entry for ``card_key``: in v2, any of an entry's keys."""
         return self._index.roll.get(card_key)
 
     def staff_entry(self, card_key: bytes) -> StaffEntry | None:
@@ -148,12 +181,43 @@ class ElectionPackage:
         entry = self.roll_entry(card_key)
         if entry is None:
             return None
+        if entry.voter_id is not None:
+            return _v2_voter(entry, card_key, test=False)
         return Voter(
             entry.card_key,
             entry.category,
             entry.group,
             entry.excluded,
-            nullifier(self.nullifier_salt, entry.card_key),
+            nullifier(self.v1_keys().nullifier_salt, entry.card_key),
+        )
+
+    def test_voter_for_card(self, card_key: bytes) -> Voter | None:
+        """The test-card holder enrolled with ``card_key``; None if not on the test roll (and
+        always in v1, which has no test roll)."""
+        entry = self._index.test_roll.get(card_key)
+        return None if entry is None else _v2_voter(entry, card_key, test=True)
+
+    def roll_entry_by_voter(self, voter_id: bytes) -> RollEntry | None:
+        """The official roll's entry with this voter id (v2); None if there is none."""
+        return self._index.by_voter.get(voter_id)
+
+    def test_entry_by_voter(self, voter_id: bytes) -> RollEntry | None:
+        """The test roll's entry with this voter id (v2); None if there is none."""
+        return self._index.test_by_voter.get(voter_id)
+
+    def v1_keys(self) -> V1Keys:
+        """The sealed-box keys and nullifier salt; a v2 package has none, and says so."""
+        if (
+            self.ballot_key is None
+            or self.test_ballot_key is None
+            or self.test_ballot_secret is None
+            or self.nullifier_salt is None
+        ):
+            raise ElectionPackageError(
+                f"package {self.id} is protocol {self.protocol}: it has no v1 ballot keys"
+            )
+        return V1Keys(
+            self.ballot_key, self.test_ballot_key, self.test_ballot_secret, self.nullifier_salt
         )
 
     def contests_for(self, category: str) -> tuple[Contest, ...]:
@@ -168,19 +232,11 @@ class ElectionPackage:
 
     # -- encoding ---------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
-        return {
-            "v": PACKAGE_VERSION,
+        common = {
             "id": self.id,
             "sequence": self.sequence,
             "title": self.title.to_json(),
             "schedule": {"opens": self.opens, "closes": self.closes},
-            "keys": {
-                "ballot": b64e(self.ballot_key),
-                "test_ballot": b64e(self.test_ballot_key),
-                "test_ballot_secret": b64e(self.test_ballot_secret),
-                "nullifier_salt": b64e(self.nullifier_salt),
-            },
-            "ledger": {"url": self.ledger_url, "tls_pin": self.ledger_tls_pin},
             "categories": [
                 {
                     "id": c.id,
@@ -200,7 +256,38 @@ class ElectionPackage:
             ],
             "tally": self.tally.to_json(),
             "duplicate_policy": self.duplicate_policy.value,
+        }
+        return common | (self._v2_json() if self.protocol == 2 else self._v1_json())
+
+    def _v1_json(self) -> dict[str, Any]:
+        keys = self.v1_keys()
+        return {
+            "v": 1,
+            "keys": {
+                "ballot": b64e(keys.ballot),
+                "test_ballot": b64e(keys.test_ballot),
+                "test_ballot_secret": b64e(keys.test_ballot_secret),
+                "nullifier_salt": b64e(keys.nullifier_salt),
+            },
+            "ledger": {"url": self.ledger_url, "tls_pin": self.ledger_tls_pin},
         } | ({"election_key": self.election_key.to_json()} if self.election_key else {})
+
+    def _v2_json(self) -> dict[str, Any]:
+        if self.test_key is None or self.election_key is None:
+            raise ElectionPackageError("a v2 package has a test key and an election key")
+        return {
+            "v": 2,
+            "keys": {"test": self.test_key.to_json()},
+            "election_key": self.election_key.to_json(),
+            "ledger": {
+                "url": self.ledger_url,
+                "tls_pin": self.ledger_tls_pin,
+                "log_key": None if self.log_key is None else b64e(self.log_key),
+            },
+            "test_roll": [e.to_json() for e in self.test_roll],
+            "witnesses": self.witnesses.to_json(),
+            "privacy": {"min_column": self.min_column},
+        }
 
     def canonical(self) -> bytes:
         return canonical_json(self.to_json())
@@ -221,23 +308,54 @@ class _Index:
     options: dict[str, Option]
     categories: dict[str, Category]
     by_group: dict[str, tuple[Option, ...]]
-    roll: dict[bytes, RollEntry]
+    roll: dict[bytes, RollEntry]  # by card key; in v2 by each of an entry's keys
     staff: dict[bytes, StaffEntry]
     package_hash: bytes
+    test_roll: dict[bytes, RollEntry] = field(default_factory=dict)
+    by_voter: dict[bytes, RollEntry] = field(default_factory=dict)
+    test_by_voter: dict[bytes, RollEntry] = field(default_factory=dict)
 
     @classmethod
     def build(cls, p: ElectionPackage) -> _Index:
         by_group: dict[str, list[Option]] = {}
         for o in p.options:
             by_group.setdefault(o.group, []).append(o)
+        options = _unique("options", [(o.id, o) for o in p.options], str)
+        categories = _unique("categories", [(c.id, c) for c in p.categories], str)
+        groups = {g: tuple(os) for g, os in by_group.items()}
+        package_hash = sha256(p.canonical())
+        if p.protocol == 1:
+            roll = _unique("roll", [(e.card_key, e) for e in p.roll], _key_text)
+            staff = _unique("staff", [(s.card_key, s) for s in p.staff], _key_text)
+            return cls(options, categories, groups, roll, staff, package_hash)
+        check_holders(p.roll, p.test_roll, p.staff)  # so the dicts below lose nothing
         return cls(
-            options=_unique("options", [(o.id, o) for o in p.options], str),
-            categories=_unique("categories", [(c.id, c) for c in p.categories], str),
-            by_group={g: tuple(os) for g, os in by_group.items()},
-            roll=_unique("roll", [(e.card_key, e) for e in p.roll], _key_text),
-            staff=_unique("staff", [(s.card_key, s) for s in p.staff], _key_text),
-            package_hash=sha256(p.canonical()),
+            options,
+            categories,
+            groups,
+            roll={k: e for e in p.roll for k in e.keys},
+            staff={s.card_key: s for s in p.staff},
+            package_hash=package_hash,
+            test_roll={k: e for e in p.test_roll for k in e.keys},
+            by_voter={e.voter_id: e for e in p.roll if e.voter_id is not None},
+            test_by_voter={e.voter_id: e for e in p.test_roll if e.voter_id is not None},
         )
+
+
+def _v2_voter(entry: RollEntry, card_key: bytes, *, test: bool) -> Voter:
+    if entry.voter_id is None:
+        raise ElectionPackageError("a v2 roll entry has a voter id")
+    # The voter id stands in the nullifier's place: the store and the ledger find "has this
+    # voter voted" by nullifier, and in v2 that identity is the public voter id.
+    return Voter(
+        card_key,
+        entry.category,
+        entry.group,
+        entry.excluded,
+        entry.voter_id,
+        voter_id=entry.voter_id,
+        test=test,
+    )
 
 
 def _unique(where: str, pairs: list[tuple[Any, Any]], show: Callable[[Any], str]) -> dict[Any, Any]:
@@ -257,106 +375,62 @@ def _key_text(card_key: bytes) -> str:
     return f"card key {b64e(card_key)}"
 
 
-def _check_consistency(p: ElectionPackage) -> None:
-    """The cross-references a single field cannot check on its own."""
-    fail = ElectionPackageError
-    if len({g.id for g in p.groups}) != len(p.groups):
-        raise fail("group ids must be unique")
-    if len({c.id for c in p.contests}) != len(p.contests):
-        raise fail("contest ids must be unique")
-    groups = {g.id for g in p.groups}
-    for o in p.options:
-        if o.group not in groups:
-            raise fail(f"option {o.id} names group {o.group!r}, which does not exist")
-    for c in p.contests:
-        for cat in c.categories:
-            if p.category(cat) is None:
-                raise fail(f"contest {c.id} names category {cat!r}, which does not exist")
-    both = p._index.roll.keys() & p._index.staff.keys()
-    if both:
-        card = min(both)
-        raise fail(
-            f"roll[{[e.card_key for e in p.roll].index(card)}] and "
-            f"staff[{[s.card_key for s in p.staff].index(card)}]: {_key_text(card)} is "
-            "both a voter card and a staff card"
-        )
-    needs_group = {
-        cat
-        for c in p.contests
-        if c.scope is Scope.GROUP and c.kind is not ContestKind.YESNO
-        for cat in c.categories
-    }
-    for i, e in enumerate(p.roll):
-        if p.category(e.category) is None:
-            raise fail(f"roll[{i}]: category {e.category!r} does not exist")
-        if e.group is not None and e.group not in groups:
-            raise fail(f"roll[{i}]: group {e.group!r} does not exist")
-        if e.group is None and e.category in needs_group:
-            raise fail(
-                f"roll[{i}]: category {e.category} votes on group contests, so a group is required"
-            )
-        for x in e.excluded:
-            if p.option(x) is None:
-                raise fail(f"roll[{i}]: excluded option {x!r} does not exist")
-    if datetime.fromisoformat(p.opens) >= datetime.fromisoformat(p.closes):
-        raise fail(f"the election must close after it opens ({p.opens} .. {p.closes})")
-    if p.ballot_key == p.test_ballot_key:
-        raise fail("the test ballot key must differ from the ballot key")
-    if SealingKey(p.test_ballot_secret).public_key != p.test_ballot_key:
-        raise fail("keys.test_ballot_secret is not the secret half of keys.test_ballot")
-
-
 # -- reading -----------------------------------------------------------------------------------
 
 
 def read_package(document: Any) -> ElectionPackage:
-    """Build an ``ElectionPackage`` from parsed JSON, refusing anything off-schema with its path."""
+    """Build an ``ElectionPackage`` from parsed JSON, refusing anything off-schema with its path.
+
+    ``"v": 1`` is the sealed-box package; ``"v": 2`` the verifiable one (election_v2.py)."""
     r = Reader(document, "", ElectionPackageError)
-    if r.integer("v") != PACKAGE_VERSION:
-        r.fail(f"unsupported package version {r.value['v']}", "v")
-    schedule, keys, ledger = r.obj("schedule"), r.obj("keys"), r.obj("ledger")
+    version = r.integer("v")
+    if version not in PROTOCOL_VERSIONS:
+        r.fail(f"unsupported package version {version}", "v")
+    schedule = r.obj("schedule")
     opens, closes = _timestamp(schedule, "opens"), _timestamp(schedule, "closes")
     schedule.done()
-    ballot_key = keys.binary("ballot", length=32)
-    test_key = keys.binary("test_ballot", length=32)
-    test_secret = keys.binary("test_ballot_secret", length=32)
-    salt = keys.binary("nullifier_salt", length=NULLIFIER_SALT_BYTES)
-    keys.done()
-    url, pin = ledger.text("url", max_len=500), ledger.text("tls_pin", optional=True, max_len=200)
-    if pin is not None:
-        try:
-            pin_fingerprint(pin)  # kept as written: the package hash covers the text
-        except EncodingError as e:
-            ledger.fail(str(e), "tls_pin")
-    ledger.done()
+    parts = _v1_parts(r) if version == 1 else read_v2_parts(r)
     package = ElectionPackage(
         id=ElectionId(r.ident("id")),
         title=Text.read(r, "title"),
         opens=opens,
         closes=closes,
-        ballot_key=ballot_key,
-        test_ballot_key=test_key,
-        test_ballot_secret=test_secret,
-        nullifier_salt=salt,
-        ledger_url=url,
-        ledger_tls_pin=pin,
         categories=tuple(read_category(c) for c in r.objects("categories")),
         groups=tuple(read_group(g) for g in r.objects("groups")),
         options=tuple(read_option(o) for o in r.objects("options")),
         contests=tuple(read_contest(c) for c in r.objects("contests")),
-        roll=tuple(read_roll_entry(e) for e in r.objects("roll")),
         staff=tuple(read_staff_entry(s) for s in r.objects("staff")),
         tally=read_tally(r.obj("tally")),
         duplicate_policy=r.enum("duplicate_policy", DuplicatePolicy),
         # An unsigned definition may leave it out (its first package); a signed package may
         # not (verify_package), so every signature covers the number.
         sequence=r.integer("sequence", optional=True, lo=1, hi=MAX_SEQUENCE) or 1,
-        election_key=(
-            read_election_key(r.obj("election_key")) if "election_key" in r.value else None
-        ),
+        **parts,
     )
     r.done()
     return package
+
+
+def _v1_parts(r: Reader) -> dict[str, Any]:
+    keys = r.obj("keys")
+    parts = {
+        "ballot_key": keys.binary("ballot", length=32),
+        "test_ballot_key": keys.binary("test_ballot", length=32),
+        "test_ballot_secret": keys.binary("test_ballot_secret", length=32),
+        "nullifier_salt": keys.binary("nullifier_salt", length=NULLIFIER_SALT_BYTES),
+    }
+    keys.done()
+    ledger = r.obj("ledger")
+    url, pin = read_ledger_address(ledger)
+    ledger.done()
+    return parts | {
+        "ledger_url": url,
+        "ledger_tls_pin": pin,
+        "roll": tuple(read_roll_entry(e) for e in r.objects("roll")),
+        "election_key": (
+            read_election_key(r.obj("election_key")) if "election_key" in r.value else None
+        ),
+    }
 
 
 def _timestamp(r: Reader, key: str) -> str:

@@ -151,14 +151,35 @@ class Contest:
 
 @dataclass(frozen=True, slots=True)
 class RollEntry:
-    """One enrolled voter card: only its public key is trusted, never names on the card."""
+    """One enrolled voter: only their public keys are trusted, never names on the card.
+
+    A v1 entry is one card key. A v2 entry (kiosk/core/election_v2.py) is a random voter id and
+    the keys that may sign for that voter, the card's authentication key first; ``card_key`` is
+    then ``keys[0]``, and ``keys`` of a v1 entry is ``(card_key,)``.
+    """
 
     card_key: bytes
     category: CategoryId
     group: GroupId | None
     excluded: frozenset[OptionId] = frozenset()
+    voter_id: bytes | None = None
+    keys: tuple[bytes, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.keys:
+            object.__setattr__(self, "keys", (self.card_key,))
+        if self.keys[0] != self.card_key:
+            raise ValueError("a roll entry's card key is the first of its keys")
 
     def to_json(self) -> dict[str, Any]:
+        if self.voter_id is not None:
+            return {
+                "voter": self.voter_id.hex(),
+                "keys": [b64e(k) for k in self.keys],
+                "category": self.category,
+                "group": self.group,
+                "excluded": sorted(self.excluded),
+            }
         return {
             "card_key": b64e(self.card_key),
             "category": self.category,
@@ -197,13 +218,21 @@ class TallyRules:
 
 @dataclass(frozen=True, slots=True)
 class Voter:
-    """An authenticated voter as the kiosk knows them: their roll entry and their nullifier."""
+    """An authenticated voter as the kiosk knows them: their roll entry and their nullifier.
+
+    In v2 ``card_key`` is the key the card presented (any of the entry's keys), ``voter_id`` the
+    roll entry's voter id and ``test`` whether they are on the test roll. ``nullifier`` is then
+    the voter id too: the store's and the ledger's "has this voter voted" plumbing keys on the
+    nullifier, and in v2 the public voter id is the identity the duplicate policy works on.
+    """
 
     card_key: bytes
     category: CategoryId
     group: GroupId | None
     excluded: frozenset[OptionId]
     nullifier: bytes
+    voter_id: bytes | None = None
+    test: bool = False
 
 
 # -- reading: one reader per part; the package reader (kiosk.core.election) calls them ----

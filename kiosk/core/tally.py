@@ -455,7 +455,7 @@ def count_test_ballots(package: ElectionPackage, blocks: Iterable[SignedBlock]) 
     """The logic-and-accuracy count a kiosk shows staff: its own test ballots, opened with the
     package's test key. Official ballots are never touched (the kiosk cannot open them)."""
     tally = Tally(package)
-    open_sealed = SealingKey(package.test_ballot_secret).opener()
+    open_sealed = SealingKey(package.v1_keys().test_ballot_secret).opener()
     position = 0
     for signed in blocks:
         if signed.block.kind is BlockKind.TEST_BALLOT:

@@ -135,7 +135,7 @@ def run_tally(
             "not_closed", "the election is not closed; run `ledger election close` first"
         )
     package = ledger.package
-    key = rebuild_ballot_key(list(shares), package.ballot_key)
+    key = rebuild_ballot_key(list(shares), package.v1_keys().ballot)
     threshold = _threshold(shares)
     out.mkdir(parents=True, exist_ok=True)
     if any(out.iterdir()):

@@ -287,7 +287,7 @@ class _Bundle:
         """Open every counted sealed ballot with the rebuilt key and compare the multiset of
         (source, opened bytes) with the published ballots, by digest to spare memory."""
         package = self._need_package()
-        key = rebuild_ballot_key(list(shares), package.ballot_key)
+        key = rebuild_ballot_key(list(shares), package.v1_keys().ballot)
         open_sealed = key.opener()
         opened: Counter[bytes] = Counter()
         with self.z.open("log.jsonl") as f:

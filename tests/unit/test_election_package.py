@@ -246,7 +246,7 @@ BAD_PACKAGES = [
     pytest.param(_put("contests", 3, "max", value=1), "contests[3]: unknown", id="yesno-with-max"),
     pytest.param(_drop("options", 2, "summary"), "options[2].summary: is missing", id="missing"),
     pytest.param(_drop("keys", "nullifier_salt"), "keys.nullifier_salt", id="missing-salt"),
-    pytest.param(_put("v", value=2), "v: unsupported", id="wrong-version"),
+    pytest.param(_put("v", value=3), "v: unsupported", id="wrong-version"),
     pytest.param(_put("v", value="1"), "v: must be a whole number", id="version-as-text"),
     pytest.param(_put("id", value="Test Review"), "id: 'Test Review'", id="bad-election-id"),
     pytest.param(_put("options", 2, "id", value="P-3"), "options[2].id", id="bad-option-id"),
