@@ -362,7 +362,7 @@ def build_election(
     protocol: int = 1,
     test_cards: int = 0,
     trustees: tuple[int, int] = (5, 3),
-    log_key: bytes | None = None,
+    log_key: str | None = None,
     witnesses: tuple[int, tuple[str, ...]] = (0, ()),
     min_column: int = 10,
 ) -> SyntheticElection:
@@ -371,8 +371,8 @@ def build_election(
 
     ``protocol=2`` makes a v2 package: voter ids from ``seed``, an election key from a simulated
     ceremony of ``trustees`` = (n, k), ``test_cards`` test cards (the voters' categories and
-    groups in turn), the ledger's ``log_key``, ``witnesses`` = (threshold, vkeys) and the
-    smallest count column ``min_column``."""
+    groups in turn), the ledger's ``log_key`` (its verifier key, name+id+key), ``witnesses`` =
+    (threshold, vkeys) and the smallest count column ``min_column``."""
     if protocol not in (1, 2):
         raise ValueError(f"protocol is 1 or 2, not {protocol}")
     if protocol == 1 and test_cards:
@@ -392,7 +392,7 @@ def build_election(
         test_card_keys = tuple(derived_key(seed, "test-card", i) for i in range(test_cards))
         v2 = _v2_document(definition, seed, people, voter_keys, test_card_keys, trustees)
         extra = {
-            "ledger": dict(definition["ledger"]) | {"log_key": log_key and b64e(log_key)},
+            "ledger": dict(definition["ledger"]) | {"log_key": log_key},
             "witnesses": {"threshold": witnesses[0], "keys": list(witnesses[1])},
             "privacy": {"min_column": min_column},
         }

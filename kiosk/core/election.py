@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from kiosk.core.checkpoint import NoteVerifier
 from kiosk.core.crypto import (
     NULLIFIER_SALT_BYTES,
     Domain,
@@ -149,7 +150,8 @@ class ElectionPackage:
     # ledger signs checkpoints with, the witnesses' policy and the smallest count column.
     test_key: TestKey | None = None
     test_roll: tuple[RollEntry, ...] = ()
-    log_key: bytes | None = None
+    log_key: bytes | None = None  # the ledger's Ed25519 note key ...
+    log_name: str | None = None  # ... and its name: together the log's verifier key
     witnesses: WitnessPolicy = NO_WITNESSES
     min_column: int = DEFAULT_MIN_COLUMN
     _index: _Index = field(init=False, repr=False, compare=False)
@@ -204,6 +206,13 @@ class ElectionPackage:
     def test_entry_by_voter(self, voter_id: bytes) -> RollEntry | None:
         """The test roll's entry with this voter id (v2); None if there is none."""
         return self._index.test_by_voter.get(voter_id)
+
+    @property
+    def log_verifier(self) -> NoteVerifier | None:
+        """The key checkpoints and close statements are checked with (v2; None if unnamed)."""
+        if self.log_key is None or self.log_name is None:
+            return None
+        return NoteVerifier(self.log_name, self.log_key)
 
     def v1_keys(self) -> V1Keys:
         """The sealed-box keys and nullifier salt; a v2 package has none, and says so."""
@@ -282,7 +291,7 @@ class ElectionPackage:
             "ledger": {
                 "url": self.ledger_url,
                 "tls_pin": self.ledger_tls_pin,
-                "log_key": None if self.log_key is None else b64e(self.log_key),
+                "log_key": None if self.log_verifier is None else self.log_verifier.vkey,
             },
             "test_roll": [e.to_json() for e in self.test_roll],
             "witnesses": self.witnesses.to_json(),

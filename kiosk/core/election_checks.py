@@ -22,7 +22,7 @@ def check_protocol(p: ElectionPackage) -> None:
     if p.protocol not in PROTOCOL_VERSIONS:
         raise fail(f"v: unsupported package version {p.protocol}")
     v1_keys = (p.ballot_key, p.test_ballot_key, p.test_ballot_secret, p.nullifier_salt)
-    v2_only = (p.test_key, p.log_key, p.test_roll or None)
+    v2_only = (p.test_key, p.log_key, p.log_name, p.test_roll or None)
     if p.protocol == 1:
         if any(k is None for k in v1_keys) or any(x is not None for x in v2_only):
             raise fail("a v1 package has the v1 keys and none of v2's sections")
@@ -35,6 +35,8 @@ def check_protocol(p: ElectionPackage) -> None:
         raise fail("keys.test: is missing")
     if p.election_key is None:
         raise fail("election_key: is missing; a v2 package encrypts ballots to it")
+    if (p.log_key is None) != (p.log_name is None):
+        raise fail("ledger.log_key: a log key has a name and a key, or is null")
     if p.test_key.key == p.election_key.key:
         raise fail("keys.test.key: the test key must differ from the election key K")
     if any(e.voter_id is None for e in (*p.roll, *p.test_roll)):

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from kiosk.core.checkpoint import NoteVerifier
 from kiosk.core.cosignature import CosignerKey
 from kiosk.core.crypto import is_valid_ed25519_point
 from kiosk.core.election_key import read_election_key
@@ -56,13 +57,6 @@ class WitnessPolicy:
 NO_WITNESSES = WitnessPolicy(0, ())
 
 
-@dataclass(frozen=True, slots=True)
-class LedgerSection:
-    url: str
-    tls_pin: str | None
-    log_key: bytes | None
-
-
 # -- reading -----------------------------------------------------------------------------------
 
 
@@ -71,7 +65,7 @@ def read_v2_parts(r: Reader) -> dict[str, Any]:
     test_key = read_test_key(r.obj("keys"))
     ledger = r.obj("ledger")
     url, pin = read_ledger_address(ledger)
-    log_key = read_log_key(ledger)
+    log = read_log_key(ledger)
     ledger.done()
     return {
         "protocol": 2,
@@ -83,7 +77,8 @@ def read_v2_parts(r: Reader) -> dict[str, Any]:
         "election_key": read_election_key(r.obj("election_key")),
         "ledger_url": url,
         "ledger_tls_pin": pin,
-        "log_key": log_key,
+        "log_key": None if log is None else log.public_key,
+        "log_name": None if log is None else log.name,
         "roll": tuple(read_roll_entry_v2(e) for e in r.objects("roll")),
         "test_roll": tuple(read_roll_entry_v2(e) for e in r.objects("test_roll", optional=True)),
         "witnesses": read_witnesses(r),
@@ -116,14 +111,22 @@ def read_test_key(keys: Reader) -> TestKey:
     return TestKey(key, secret)
 
 
-def read_log_key(ledger: Reader) -> bytes | None:
-    """``ledger.log_key``: the Ed25519 key the ledger signs checkpoints with, or null."""
-    if ledger.raw("log_key") is None:
+def read_log_key(ledger: Reader) -> NoteVerifier | None:
+    """``ledger.log_key``: the note verifier key (``<name>+<key id>+<base64 key>``, as the
+    ledger publishes it) the ledger signs checkpoints and close statements with, or null. The
+    name comes with the key because a signed note names its key, and the key id binds both."""
+    text = ledger.raw("log_key")
+    if text is None:
         return None
-    key = ledger.binary("log_key", length=32)
-    if not is_valid_ed25519_point(key):
-        ledger.fail("is not a valid Ed25519 public key", "log_key")
-    return key
+    if not isinstance(text, str):
+        ledger.fail("must be the log's verifier key <name>+<key id>+<base64 key>", "log_key")
+    try:
+        verifier = NoteVerifier.parse(text)
+    except EncodingError as e:
+        ledger.fail(str(e), "log_key")
+    if verifier.vkey != text:  # one spelling per key, so the package hash has one value
+        ledger.fail(f"must be written exactly as {verifier.vkey}", "log_key")
+    return verifier
 
 
 def read_witnesses(r: Reader) -> WitnessPolicy:

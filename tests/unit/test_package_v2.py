@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from kiosk.core.checkpoint import NoteVerifier
 from kiosk.core.cosignature import CosignerKey
 from kiosk.core.crypto import SigningKey, sha256
 from kiosk.core.election import ElectionPackage, read_package, sign_package, verify_package
@@ -27,6 +28,7 @@ from testkit.elections import (
 Mutation = Callable[[dict[str, Any]], object]
 
 LOG_KEY = SigningKey(sha256(b"hanpyo-test/log-key"))
+LOG_VERIFIER = NoteVerifier("ledger.test/log", LOG_KEY.public_key)
 WITNESS_KEYS = tuple(
     CosignerKey(f"witness-{i}.example", SigningKey(sha256(f"w{i}".encode())).public_key).vkey
     for i in range(3)
@@ -40,7 +42,7 @@ def v2() -> SyntheticElection:
         seed="v2",
         protocol=2,
         test_cards=3,
-        log_key=LOG_KEY.public_key,
+        log_key=LOG_VERIFIER.vkey,
         witnesses=(2, WITNESS_KEYS),
         min_column=5,
     )
@@ -72,6 +74,8 @@ def test_a_v2_package_carries_what_the_design_lists(v2: SyntheticElection) -> No
     assert len(p.election_key.trustees) == 5
     assert p.test_key is not None and base_mul(p.test_key.secret) == p.test_key.key
     assert p.log_key == LOG_KEY.public_key
+    assert p.log_verifier == LOG_VERIFIER
+    assert document_has(p, "ledger", "log_key", LOG_VERIFIER.vkey)
     assert p.witnesses.threshold == 2
     assert [k.vkey for k in p.witnesses.keys] == list(WITNESS_KEYS)
     assert p.min_column == 5
@@ -107,6 +111,10 @@ def test_the_same_seed_gives_the_same_voter_ids_and_cards() -> None:
     assert [e.voter_id for e in one.package.roll] == [e.voter_id for e in two.package.roll]
     assert [e.keys for e in one.package.test_roll] == [e.keys for e in two.package.test_roll]
     assert one.package.test_key == two.package.test_key
+
+
+def document_has(p: ElectionPackage, section: str, key: str, value: object) -> bool:
+    return bool(p.to_json()[section][key] == value)
 
 
 # -- look-ups ----------------------------------------------------------------------------------
@@ -320,7 +328,17 @@ REFUSALS = [
         id="test-card-category",
     ),
     pytest.param(
-        _set("ledger", "log_key", value=NOT_A_POINT), "ledger.log_key", id="log-key-not-a-point"
+        _set("ledger", "log_key", value=NOT_A_POINT), "ledger.log_key", id="log-key-not-a-vkey"
+    ),
+    pytest.param(
+        _set("ledger", "log_key", value=b64e(LOG_KEY.public_key)),
+        "ledger.log_key: a verifier key is <name>+<key id>+<key>",
+        id="log-key-bare",
+    ),
+    pytest.param(
+        _set("ledger", "log_key", value="other.log+" + LOG_VERIFIER.vkey.split("+", 1)[1]),
+        "does not match its name and key",
+        id="log-key-renamed",
     ),
     pytest.param(_drop("ledger", "log_key"), "ledger.log_key: is missing", id="log-key-missing"),
     pytest.param(
