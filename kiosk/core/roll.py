@@ -1,6 +1,10 @@
-"""The roll file: enrolled voter cards and staff cards, checked against an election definition.
+"""The roll file: enrolled voter cards, test cards and staff cards, checked against an election
+definition.
 
-Enrolment writes here; the authority merges it into the election package it signs.
+Enrolment writes here; the authority merges it into the election package it signs. Entries keep
+one shape ({"card_key", "category", "group", "excluded"}) for both protocols: `ledger election
+create --protocol 2` gives each voter and test card its random voter id when it makes the
+package. Test cards (``test_roll``) are taken only in test mode, and only by a v2 package.
 """
 
 from __future__ import annotations
@@ -20,8 +24,8 @@ def empty_roll() -> dict[str, list[dict[str, Any]]]:
 
 
 def _enrolled_keys(roll: Mapping[str, Any]) -> set[str]:
-    return {e["card_key"] for e in roll.get("roll", [])} | {
-        s["card_key"] for s in roll.get("staff", [])
+    return {
+        e["card_key"] for section in ("roll", "test_roll", "staff") for e in roll.get(section, [])
     }
 
 
@@ -44,8 +48,11 @@ def add_voter(
     category: str,
     group: str | None,
     excluded: list[str],
+    *,
+    test: bool = False,
 ) -> dict[str, Any]:
-    """Add a voter card to ``roll`` after checking the category, group and recusals exist."""
+    """Add a voter card to ``roll`` after checking the category, group and recusals exist;
+    with ``test``, a test card to its ``test_roll`` (the category and group it tests as)."""
     text = _check_card(roll, card_key)
     if category not in {c["id"] for c in definition["categories"]}:
         raise ElectionPackageError(f"there is no voter category {category!r}")
@@ -69,7 +76,7 @@ def add_voter(
         "group": group,
         "excluded": sorted(set(excluded)),
     }
-    roll.setdefault("roll", []).append(entry)
+    roll.setdefault("test_roll" if test else "roll", []).append(entry)
     return entry
 
 
