@@ -38,6 +38,7 @@ from kiosk.core.verifiable.elgamal import Ciphertext, encrypt_with
 from kiosk.core.verifiable.group import (
     GroupError,
     Point,
+    base_mul,
     random_scalar,
     scalar_bytes,
     scalar_from_hex,
@@ -263,7 +264,7 @@ def _nonces(items: Sequence[Any], ballot: EncryptedBallot) -> list[list[int]]:
 
 def _open_cell(contest: Contest, cell: Cell, nonce: int, key: Point, where: str) -> int:
     bound = 1 if contest.kind is not ContestKind.SCORE else contest.max - contest.min + 1
-    if encrypt_with(0, key, nonce).alpha != cell.ciphertext.alpha:
+    if base_mul(nonce) != cell.ciphertext.alpha:
         raise BallotError(f"{where}: the published randomness does not make this ciphertext")
     point = cell.ciphertext.beta - key * nonce
     try:
