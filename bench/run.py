@@ -201,6 +201,9 @@ def main() -> None:
     parser.add_argument(
         "--no-crypto", action="store_true", help="skip the protocol v2 crypto benchmarks"
     )
+    parser.add_argument(
+        "--no-ballots", action="store_true", help="skip the protocol v2 ballot benchmarks"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="hanpyo-bench-") as tmp:
         rows, store, block_size = bench_cast(Path(tmp), args.casts)
@@ -244,6 +247,10 @@ def main() -> None:
 
             rows += bench_crypto()
             extra_notes += crypto_notes()
+        if not args.no_ballots:
+            from bench.ballot_bench import bench_ballots
+
+            rows += bench_ballots()
     notes = [
         "How it was measured:",
         f"- cast: {args.casts} ballots of the sample review election (11 scores each) cast "
