@@ -14,11 +14,13 @@ from typing import Any
 from kiosk.core.crypto import SealingKey, SigningKey
 from kiosk.core.election import (
     MAX_SEQUENCE,
+    PROTOCOL_VERSIONS,
     ElectionPackage,
     read_package,
     sign_package,
     verify_package,
 )
+from kiosk.core.election_v2 import DEFAULT_MIN_COLUMN
 from kiosk.core.encoding import b64d, b64e
 from kiosk.core.errors import HanpyoError
 from kiosk.core.secret_file import write_secret
@@ -39,13 +41,21 @@ def add_election(sub: Subparsers) -> None:
     create = esub.add_parser("create", help="make the package: keys, trustee shares, roll")
     create.add_argument("--definition", type=Path, required=True)
     create.add_argument("--roll", type=Path, help="roll file from `kiosk cards enrol`")
-    create.add_argument("--trustees", type=int, default=5)
-    create.add_argument("--threshold", type=int, default=3)
+    create.add_argument(
+        "--protocol",
+        type=int,
+        choices=PROTOCOL_VERSIONS,
+        default=1,
+        help="1: ballots sealed to a ballot key split into --shares; 2: ballots encrypted to "
+        "the trustees' election key from --ceremony (no share files), a random voter id per "
+        "roll entry, test cards on their own roll",
+    )
+    create.add_argument("--trustees", type=int, default=5, help="protocol 1 only")
+    create.add_argument("--threshold", type=int, default=3, help="protocol 1 only")
     create.add_argument(
         "--shares",
         type=Path,
-        required=True,
-        help="directory for the trustees' share files (created)",
+        help="directory for the trustees' share files (created; protocol 1, where it is needed)",
     )
     create.add_argument(
         "--ceremony",
@@ -61,6 +71,32 @@ def add_election(sub: Subparsers) -> None:
         "--tls-cert",
         type=Path,
         help="the ledger's HTTPS certificate (PEM): kiosks accept exactly this certificate",
+    )
+    create.add_argument(
+        "--log-key",
+        help="protocol 2: the ledger's log key as `ledger serve` prints it (name+id+key); it "
+        "signs checkpoints and the close statement, so trustees and verifiers take it from "
+        "the signed package",
+    )
+    create.add_argument(
+        "--witness",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="protocol 2: a witness's cosigning key (name+id+key); repeat for each witness",
+    )
+    create.add_argument(
+        "--witness-threshold",
+        type=int,
+        default=0,
+        help="protocol 2: how many of the witnesses must cosign a checkpoint (default 0)",
+    )
+    create.add_argument(
+        "--min-column",
+        type=int,
+        default=DEFAULT_MIN_COLUMN,
+        help="protocol 2: the fewest voters a count column should hold; smaller columns are "
+        f"warned about (default {DEFAULT_MIN_COLUMN})",
     )
     create.add_argument("--out", type=Path, required=True, help="unsigned package (created)")
     create.set_defaults(run=_create)
@@ -137,6 +173,13 @@ def _show(args: argparse.Namespace) -> int:
         f"{len(package.contests)} contests, {len(package.roll)} voter cards, "
         f"{len(package.staff)} staff cards; duplicates: {package.duplicate_policy.value}"
     )
+    if package.protocol == 2:
+        w, log = package.witnesses, package.log_verifier
+        print(
+            f"protocol 2: {len(package.test_roll)} test cards; log key "
+            f"{log.vkey if log else 'not named'}; {w.threshold} of {len(w.keys)} witnesses "
+            f"cosign; count columns of at least {package.min_column} voters"
+        )
     return 0
 
 
@@ -156,8 +199,18 @@ def _close(args: argparse.Namespace) -> int:
 
 
 def _create(args: argparse.Namespace) -> int:
+    if args.protocol == 2:
+        from ledger.cli.election_v2 import create_v2
+
+        return create_v2(args)
+    if args.shares is None:
+        raise HanpyoError("protocol 1 needs --shares: the directory for the trustees' share files")
     definition = _load(args.definition)
     roll = _load(args.roll) if args.roll else {"roll": [], "staff": []}
+    if roll.get("test_roll"):
+        raise HanpyoError(
+            f"{args.roll} enrols test cards, which only a protocol 2 package has (--protocol 2)"
+        )
     ceremony = split_new_ballot_key(args.trustees, args.threshold)
     # Test ballots are sealed to a key the package itself carries, so that staff can open
     # them on the kiosk for a logic-and-accuracy test. It is never the ballot key.
