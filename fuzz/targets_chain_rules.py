@@ -19,7 +19,8 @@ from kiosk.core.election import ElectionId
 from kiosk.core.encoding import b64e
 from testkit.elections import derived_key
 
-KINDS = list(BlockKind)
+# The v1 chain's kinds: ``spoiled`` is protocol v2's (tests/unit/test_block_v2.py covers it).
+KINDS = [k for k in BlockKind if k is not BlockKind.SPOILED]
 START = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 _KEY: list[SigningKey] = []
 

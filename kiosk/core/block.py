@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from kiosk.core.crypto import Domain, SigningKey, sha256, verify_signature
+from kiosk.core.ballot import read_ballot
+from kiosk.core.crypto import Domain, SigningKey, is_valid_ed25519_point, sha256, verify_signature
 from kiosk.core.election import ElectionId
 from kiosk.core.encoding import (
     b64d,
@@ -20,15 +21,23 @@ from kiosk.core.encoding import (
     group4,
     parse_json,
 )
-from kiosk.core.errors import BlockError, EncodingError, VerificationError
+from kiosk.core.encrypted_ballot import EncryptedBallot, read_encrypted_ballot
+from kiosk.core.errors import BallotError, BlockError, EncodingError, VerificationError
 from kiosk.core.jsonreader import Reader
+from kiosk.core.verifiable.group import GroupError, scalar_from_hex
 
 BLOCK_VERSION = 1
 ZERO_HASH = bytes(32)
 MAX_SEALED_BYTES = 64 * 1024
+# A v2 ballot of the reference event's largest shape (12 proposals scored, and again on 3
+# criteria, 12 to choose from, one yes/no: 63 cells) is 23,677 bytes of canonical JSON; four
+# times that is allowed, anything larger is refused before it is parsed.
+MAX_V2_BALLOT_BYTES = 96 * 1024
+MAX_PLAINTEXT_BYTES = 16 * 1024  # a spoiled ballot's plaintext: 710 bytes for the same ballot
 MAX_SAFE_INTEGER = 2**53 - 1  # the largest integer RFC 8785 canonical JSON can carry
 _TIME = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}Z\Z")
 _KIOSK_ID = re.compile(r"\A[0-9a-f]{32}\Z")
+_VOTER_ID = re.compile(r"\A[0-9a-f]{32}\Z")  # 16 bytes, one spelling (lowercase hex)
 
 
 class BlockKind(enum.StrEnum):
@@ -40,6 +49,7 @@ class BlockKind(enum.StrEnum):
     SESSION_CLOSE = "session_close"
     BALLOT = "ballot"
     TEST_BALLOT = "test_ballot"
+    SPOILED = "spoiled"  # protocol v2: a ballot the voter checked, opened; it never counts
 
 
 class Mode(enum.StrEnum):
@@ -185,12 +195,113 @@ def check_body(kind: BlockKind, body: Any) -> None:
             r.integer("ballots", lo=0, hi=MAX_SAFE_INTEGER)
             r.integer("test_ballots", lo=0, hi=MAX_SAFE_INTEGER)
             r.text("checkpoint", optional=True, max_len=4096)
+        case BlockKind.BALLOT | BlockKind.TEST_BALLOT if is_v2_ballot(body):
+            _read_cast(r)
         case BlockKind.BALLOT | BlockKind.TEST_BALLOT:
             r.binary("nullifier", length=32)
             sealed = r.binary("sealed")
             if not 48 < len(sealed) <= MAX_SEALED_BYTES:
                 r.fail(f"a sealed ballot is 49..{MAX_SEALED_BYTES} bytes", "sealed")
+        case BlockKind.SPOILED:
+            _read_spoiled(r)
     r.done()
+
+
+# -- protocol v2 ballot bodies (docs/spec/ballot-v2.md; notes/v2_contract.md) -----------------
+
+
+@dataclass(frozen=True, slots=True)
+class CastBallot:
+    """A v2 ballot or test ballot body, read: the voter (by id), the encrypted ballot and the
+    signature of one of their card's keys over it. Whether that key is the voter's is a
+    question for the roll (ledger.rules.ballot_arrival, the count)."""
+
+    voter_id: bytes
+    ballot: EncryptedBallot
+    card_key: bytes
+    card_sig: bytes
+
+
+def is_v2_ballot(body: Any) -> bool:
+    """A v2 ballot body names its voter; a v1 body names a nullifier and a sealed box."""
+    return isinstance(body, Mapping) and "voter" in body
+
+
+def read_cast_ballot(kind: BlockKind, body: Any) -> CastBallot:
+    """A v2 ballot block's body, strictly (``BlockError`` naming the field)."""
+    r = Reader(body, f"{kind.value}.body", BlockError)
+    cast = _read_cast(r)
+    r.done()
+    return cast
+
+
+def read_spoiled_ballot(body: Any) -> EncryptedBallot:
+    """The ballot of a ``spoiled`` body, after checking the body's whole shape."""
+    r = Reader(body, f"{BlockKind.SPOILED.value}.body", BlockError)
+    ballot = _read_spoiled(r)
+    r.done()
+    return ballot
+
+
+def ballot_identity(body: Mapping[str, Any]) -> bytes:
+    """Who cast a ballot block (schema-checked): the nullifier in v1, the voter id in v2.
+    The duplicate checks (one ballot per voter and kind on a kiosk, has-voted, the ledger's
+    voter index) key on it."""
+    if is_v2_ballot(body):
+        return bytes.fromhex(body["voter"])
+    return body_bytes(body, "nullifier")
+
+
+def _read_cast(r: Reader) -> CastBallot:
+    voter = r.text("voter", max_len=32)
+    if not _VOTER_ID.match(voter):
+        r.fail("must be a voter id: 32 lower-case hex digits", "voter")
+    card_key = r.binary("card_key", length=32)
+    if not is_valid_ed25519_point(card_key):
+        r.fail("is not a valid Ed25519 public key", "card_key")
+    card_sig = r.binary("card_sig", length=64)
+    return CastBallot(bytes.fromhex(voter), _read_ballot(r), card_key, card_sig)
+
+
+def _read_spoiled(r: Reader) -> EncryptedBallot:
+    ballot = _read_ballot(r)
+    rows = r.items("nonces", max_items=len(ballot.contests))
+    if len(rows) != len(ballot.contests):
+        r.fail("must hold one list of nonces per contest", "nonces")
+    for i, (row, contest) in enumerate(zip(rows, ballot.contests, strict=True)):
+        if not isinstance(row, list) or len(row) != len(contest.cells):
+            r.fail("must hold one nonce per cell", f"nonces[{i}]")
+        try:
+            for nonce in row:
+                scalar_from_hex(nonce, what=f"{r.path}.nonces[{i}]")
+        except GroupError as e:
+            r.fail(str(e))
+    plaintext = r.raw("plaintext")
+    if _canonical_size(r, plaintext, "plaintext") > MAX_PLAINTEXT_BYTES:
+        r.fail(f"is larger than {MAX_PLAINTEXT_BYTES} bytes", "plaintext")
+    try:
+        read_ballot(plaintext)
+    except (BallotError, EncodingError) as e:
+        r.fail(str(e), "plaintext")
+    return ballot
+
+
+def _read_ballot(r: Reader) -> EncryptedBallot:
+    """The body's ``ballot``: bounded in size before it is parsed, then parsed strictly."""
+    document = r.raw("ballot")
+    if _canonical_size(r, document, "ballot") > MAX_V2_BALLOT_BYTES:
+        r.fail(f"is larger than {MAX_V2_BALLOT_BYTES} bytes", "ballot")
+    try:
+        return read_encrypted_ballot(document, f"{r.path}.ballot")
+    except (BallotError, EncodingError) as e:
+        raise BlockError(str(e)) from e
+
+
+def _canonical_size(r: Reader, value: Any, key: str) -> int:
+    try:
+        return len(canonical_json(value))
+    except EncodingError as e:
+        r.fail(f"is not canonical JSON: {e}", key)
 
 
 def verify_block(signed: SignedBlock, kiosk_key: bytes) -> None:

@@ -8,7 +8,15 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, assert_never
 
-from kiosk.core.block import ZERO_HASH, BlockKind, SignedBlock, body_bytes, check_body
+from kiosk.core.block import (
+    ZERO_HASH,
+    BlockKind,
+    SignedBlock,
+    ballot_identity,
+    body_bytes,
+    check_body,
+    is_v2_ballot,
+)
 from kiosk.core.block import Mode as Mode  # defined with the blocks that record it
 from kiosk.core.crypto import Domain, kiosk_id_for, verify_signature
 from kiosk.core.encoding import b64d, b64e
@@ -103,19 +111,47 @@ def next_state(state: ChainState, signed: SignedBlock) -> ChainState:
         case BlockKind.BALLOT:
             _need(state.session is Session.OPEN, "ballots are cast only in an open session")
             _need(state.mode is Mode.OFFICIAL, "official ballots need official mode")
+            _need(
+                _holds_test_ballot(body) is not True, "an official ballot block holds a test ballot"
+            )
             return replace(
                 base, ballots=state.ballots + 1, session_ballots=state.session_ballots + 1
             )
         case BlockKind.TEST_BALLOT:
             _need(state.session is Session.OPEN, "ballots are cast only in an open session")
             _need(state.mode is Mode.TEST, "test ballots need test mode")
+            _need(
+                _holds_test_ballot(body) is not False,
+                "a test ballot block holds an official ballot",
+            )
             return replace(
                 base,
                 test_ballots=state.test_ballots + 1,
                 session_test_ballots=state.session_test_ballots + 1,
             )
+        case BlockKind.SPOILED:
+            # A checked ballot is made in a voter's session, in the kiosk's mode: test mode
+            # spoils only test ballots, official mode only official ones. It counts nowhere.
+            _need(state.session is Session.OPEN, "ballots are checked only in an open session")
+            _need(
+                _holds_test_ballot(body) is (state.mode is Mode.TEST),
+                "a spoiled ballot is a test ballot in test mode and an official one otherwise",
+            )
+            return base
         case _:
             assert_never(block.kind)
+
+
+def _holds_test_ballot(body: Any) -> bool | None:
+    """Whether a v2 body's encrypted ballot says it is a test ballot; None for a v1 body, which
+    has no clear mode of its own. Read defensively: the kiosk's store calls ``next_state`` on
+    a block it is about to sign, before any schema check."""
+    if not isinstance(body, dict):
+        return None
+    ballot = body.get("ballot")
+    if not isinstance(ballot, dict):
+        return None
+    return ballot.get("test") is True
 
 
 def _need(condition: bool, message: str) -> None:
@@ -215,14 +251,18 @@ def verify_chain(
     election: str | None = None,
     kiosk: str | None = None,
     package_hash: bytes | None = None,
+    protocol: int | None = None,
 ) -> ChainState:
     """Verify a whole kiosk chain from its genesis block; return the state at its head.
 
     Raises ``ChainError`` at the first block that fails, naming its height and the reason.
     With ``election``, ``kiosk`` or ``package_hash`` the chain must also be that election's,
-    that kiosk's, or built on that exact election package.
+    that kiosk's, or built on that exact election package; with ``protocol`` (the package's)
+    its ballot blocks must be of that protocol.
     """
-    verifier = ChainVerifier(election=election, kiosk=kiosk, package_hash=package_hash)
+    verifier = ChainVerifier(
+        election=election, kiosk=kiosk, package_hash=package_hash, protocol=protocol
+    )
     for signed in blocks:
         verifier.add(signed)
     return verifier.finish()
@@ -322,8 +362,10 @@ class ChainVerifier:
         voted_here: Callable[[BlockKind, bytes], bool] | None = None,
         arrived_at: datetime | None = None,
         schedule: Schedule | None = None,
+        protocol: int | None = None,
     ) -> None:
         self.expected = (election, kiosk, package_hash, kiosk_key)
+        self._protocol = protocol  # the package's: 1 or 2 (None: not checked)
         self.state = state or ChainState()
         self._voted_here = voted_here
         self._arrived_at = arrived_at  # the ledger's clock when the blocks arrived
@@ -340,8 +382,10 @@ class ChainVerifier:
             check_schedule(signed, self._schedule)
         if block.height == 0:
             _check_expected(state, *self.expected)
+        if self._protocol is not None:
+            check_protocol(signed, self._protocol)
         if block.kind in (BlockKind.BALLOT, BlockKind.TEST_BALLOT):
-            key = (block.kind, body_bytes(block.body, "nullifier"))
+            key = (block.kind, ballot_identity(block.body))
             if key in self._seen or (self._voted_here is not None and self._voted_here(*key)):
                 raise ChainError(
                     block.height,
@@ -356,6 +400,28 @@ class ChainVerifier:
         if self.state.height < 0:
             raise ChainError(0, "empty", "the chain has no blocks")
         return self.state
+
+
+def check_protocol(signed: SignedBlock, protocol: int) -> None:
+    """Refuse a ballot or spoiled block of another protocol than the package's: in a v2
+    election a ballot names its voter and carries their card's signature, in v1 a nullifier
+    and a sealed box; ``spoiled`` exists only in v2."""
+    block = signed.block
+    match block.kind:
+        case BlockKind.BALLOT | BlockKind.TEST_BALLOT:
+            found = 2 if is_v2_ballot(block.body) else 1
+        case BlockKind.SPOILED:
+            found = 2
+        case _:
+            return
+    if found != protocol:
+        raise ChainError(
+            block.height,
+            "wrong_protocol",
+            f"a protocol {found} {block.kind.value} block in a protocol {protocol} election",
+            expected=str(protocol),
+            found=str(found),
+        )
 
 
 def _check_expected(

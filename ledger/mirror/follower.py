@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from kiosk.core.block import BlockKind, SignedBlock, body_bytes, decode_signed_block
+from kiosk.core.block import BlockKind, SignedBlock, ballot_identity, decode_signed_block
 from kiosk.core.chain import ChainVerifier, Schedule, state_from_json, state_to_json
 from kiosk.core.checkpoint import MAX_NOTE_BYTES, Checkpoint, verify_checkpoint
 from kiosk.core.cosignature import CosignerKey, cosignatures
@@ -355,7 +355,7 @@ class _Chains:
         if block.kind in (BlockKind.BALLOT, BlockKind.TEST_BALLOT):
             self.conn.execute(
                 "INSERT INTO nullifiers VALUES (?, ?, ?)",
-                (block.kiosk, block.kind.value, body_bytes(block.body, "nullifier")),
+                (block.kiosk, block.kind.value, ballot_identity(block.body)),
             )
         self.conn.execute(
             "INSERT OR IGNORE INTO codes VALUES (?, ?)", (signed.hash[:CODE_BYTES], leaf)

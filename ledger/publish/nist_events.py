@@ -24,6 +24,7 @@ _PUBLIC_BODY: dict[BlockKind, tuple[str, ...]] = {
     BlockKind.SESSION_CLOSE: ("session", "ballots", "test_ballots", "checkpoint"),
     BlockKind.BALLOT: (),
     BlockKind.TEST_BALLOT: (),
+    BlockKind.SPOILED: (),
 }
 
 
@@ -115,4 +116,6 @@ def _describe(kind: BlockKind, body: Mapping[str, Any]) -> str:
             return "Ballot cast"
         case BlockKind.TEST_BALLOT:
             return "Test ballot cast"
+        case BlockKind.SPOILED:
+            return "Ballot checked by the voter and spoiled"
     return kind.value

@@ -14,7 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from kiosk.core.block import BlockKind, SignedBlock, body_bytes, decode_signed_block, verify_block
+from kiosk.core.block import (
+    BlockKind,
+    SignedBlock,
+    ballot_identity,
+    decode_signed_block,
+    verify_block,
+)
 from kiosk.core.chain import ChainState, ChainVerifier, Schedule
 from kiosk.core.errors import BlockError, ChainError, VerificationError
 from ledger.store import schema as db
@@ -165,7 +171,7 @@ class _Batch:
         # which voters this source already recorded (looked up for the whole batch at once),
         # so ingest refuses what verify-bundle would refuse.
         ballots = [
-            (s.block.kind, body_bytes(s.block.body, "nullifier"))
+            (s.block.kind, ballot_identity(s.block.body))
             for _, s in decoded
             if isinstance(s, SignedBlock)
             and s.block.kind in (BlockKind.BALLOT, BlockKind.TEST_BALLOT)

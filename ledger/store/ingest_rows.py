@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, select, update
 
-from kiosk.core.block import BlockKind, SignedBlock, body_bytes
+from kiosk.core.block import BlockKind, SignedBlock, ballot_identity
 from kiosk.core.chain import ChainState, state_from_json, state_to_json
 from ledger.store import schema as db
 from ledger.store.merkle_log import take_leaves
@@ -219,7 +219,7 @@ def _insert_blocks(
         if block.kind in (BlockKind.BALLOT, BlockKind.TEST_BALLOT):
             voter_rows.append(
                 {
-                    "nullifier": body_bytes(block.body, "nullifier"),
+                    "nullifier": ballot_identity(block.body),
                     "kind": block.kind.value,
                     "kiosk_id": kiosk_id,
                     "height": block.height,
