@@ -7,9 +7,7 @@ import argparse
 import dataclasses
 import json
 import secrets
-import ssl
 from pathlib import Path
-from typing import Any
 
 from kiosk.core.crypto import SealingKey, SigningKey
 from kiosk.core.election import (
@@ -23,8 +21,8 @@ from kiosk.core.election import (
 from kiosk.core.election_v2 import DEFAULT_MIN_COLUMN
 from kiosk.core.encoding import b64d, b64e
 from kiosk.core.errors import HanpyoError
-from kiosk.core.secret_file import write_secret
-from kiosk.core.tls_pin import pin_for_certificate
+from ledger.cli.election_files import ceremony_record, load_json, package_key, tls_pin, write_new
+from ledger.cli.election_v2 import create_v2
 from ledger.cli.options import Subparsers, open_ledger, with_data
 from ledger.rules.trustees import split_new_ballot_key, write_share_files
 
@@ -135,17 +133,17 @@ def add_election(sub: Subparsers) -> None:
 
 def _authority_key(args: argparse.Namespace) -> int:
     key = SigningKey.generate()
-    _write_new(args.out, b64e(key.seed) + "\n")
+    write_new(args.out, b64e(key.seed) + "\n")
     print(f"authority public key (pin this on every kiosk): {b64e(key.public_key)}")
     return 0
 
 
 def _sign(args: argparse.Namespace) -> int:
-    package = read_package(_load(args.package))
+    package = read_package(load_json(args.package))
     key = SigningKey(b64d(args.authority_key.read_text().strip(), length=32, name="key"))
     if args.replaces is not None:
-        package = _next_of(package, verify_package(_load(args.replaces), key.public_key))
-    _write_new(args.out, json.dumps(sign_package(package, key).to_json(), ensure_ascii=False))
+        package = _next_of(package, verify_package(load_json(args.replaces), key.public_key))
+    write_new(args.out, json.dumps(sign_package(package, key).to_json(), ensure_ascii=False))
     print(
         f"signed {package.id}, package number {package.sequence}; short hash {package.short_hash}"
     )
@@ -165,7 +163,7 @@ def _next_of(package: ElectionPackage, old: ElectionPackage) -> ElectionPackage:
 
 
 def _show(args: argparse.Namespace) -> int:
-    package = verify_package(_load(args.package), b64d(args.authority, length=32, name="key"))
+    package = verify_package(load_json(args.package), b64d(args.authority, length=32, name="key"))
     print(f"{package.id}: {package.title.ko} / {package.title.en}")
     print(f"signature verified; package number {package.sequence}; short hash {package.short_hash}")
     print(
@@ -200,13 +198,11 @@ def _close(args: argparse.Namespace) -> int:
 
 def _create(args: argparse.Namespace) -> int:
     if args.protocol == 2:
-        from ledger.cli.election_v2 import create_v2
-
         return create_v2(args)
     if args.shares is None:
         raise HanpyoError("protocol 1 needs --shares: the directory for the trustees' share files")
-    definition = _load(args.definition)
-    roll = _load(args.roll) if args.roll else {"roll": [], "staff": []}
+    definition = load_json(args.definition)
+    roll = load_json(args.roll) if args.roll else {"roll": [], "staff": []}
     if roll.get("test_roll"):
         raise HanpyoError(
             f"{args.roll} enrols test cards, which only a protocol 2 package has (--protocol 2)"
@@ -222,14 +218,14 @@ def _create(args: argparse.Namespace) -> int:
             "test_ballot_secret": b64e(test_key.secret),
             "nullifier_salt": b64e(secrets.token_bytes(32)),
         },
-        "ledger": {"url": args.ledger_url, "tls_pin": _tls_pin(args.tls_cert)},
+        "ledger": {"url": args.ledger_url, "tls_pin": tls_pin(args.tls_cert)},
         "roll": roll.get("roll", []),
         "staff": roll.get("staff", []),
     }
     document.setdefault("sequence", 1)  # the election's first package
-    record = _ceremony_record(args.ceremony, str(document.get("id"))) if args.ceremony else None
+    record = ceremony_record(args.ceremony, str(document.get("id"))) if args.ceremony else None
     if record is not None:
-        document["election_key"] = _package_key(record["record"])
+        document["election_key"] = package_key(record["record"])
     package = read_package(document)  # every check before anything is written
     beside = args.out.with_name(args.out.stem + ".ceremony.json")
     existing = [p for p in [args.out, *args.shares.glob("trustee-*.txt")] if p.exists()]
@@ -239,14 +235,14 @@ def _create(args: argparse.Namespace) -> int:
             f"{existing[0]} already exists; refusing to overwrite a package or a trustee's share"
         )
     paths = write_share_files(ceremony, args.shares)
-    _write_new(args.out, json.dumps(package.to_json(), ensure_ascii=False))
+    write_new(args.out, json.dumps(package.to_json(), ensure_ascii=False))
     print(f"package {package.id} written to {args.out} (not yet signed)")
     print(f"ballot key split {args.threshold}-of-{args.trustees}; give each trustee one file:")
     for path in paths:
         print(f"  {path}")
     print("the whole ballot key was never written anywhere")
     if record is not None:
-        _write_new(beside, json.dumps(record, ensure_ascii=False, indent=1))
+        write_new(beside, json.dumps(record, ensure_ascii=False, indent=1))
         section = record["record"]
         print(f"the trustees' ceremony: {beside}")
         print(f"  election key K {section['election_key']}, any {section['threshold']} trustees")
@@ -257,52 +253,3 @@ def _create(args: argparse.Namespace) -> int:
             "`ledger trustee decrypt` is asked to"
         )
     return 0
-
-
-def _ceremony_record(path: Path, election: str) -> dict[str, Any]:
-    """The checked ceremony result for ``election``, with the summary the record states."""
-    from ledger.service.ceremony_result import ceremony_section, verify_result
-
-    result = _load(path)
-    verified = verify_result(result)
-    if verified.setup.election_id != election:
-        raise HanpyoError(
-            f"the ceremony in {path} is for {verified.setup.election_id!r}, not {election!r}"
-        )
-    return dict(result) | {"record": ceremony_section(verified)}
-
-
-def _package_key(section: dict[str, Any]) -> dict[str, Any]:
-    """The package's election_key section (kiosk/core/election_key.py) from the checked
-    ceremony: signed by the authority with the rest of the package, naming the transcript."""
-    names = ("index", "name", "signing_key", "box_key", "verification_key", "qualified")
-    return {
-        "key": section["election_key"],
-        "threshold": section["threshold"],
-        "setup_hash": section["setup_hash"],
-        "transcript_hash": section["transcript_hash"],
-        "trustees": [{n: t[n] for n in names} for t in section["trustees"]],
-    }
-
-
-def _load(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError) as e:
-        raise HanpyoError(f"cannot read {path}: {e}") from e
-
-
-def _write_new(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_secret(path, text.encode("utf-8"))
-
-
-def _tls_pin(cert: Path | None) -> str | None:
-    """The pin of the certificate's DER bytes, the one kiosks check (kiosk/core/tls_pin.py)."""
-    if cert is None:
-        return None
-    try:
-        der = ssl.PEM_cert_to_DER_cert(cert.read_text("ascii"))
-    except (OSError, ValueError, UnicodeDecodeError) as e:
-        raise HanpyoError(f"cannot read the certificate {cert}: {e}") from e
-    return pin_for_certificate(der)

@@ -22,7 +22,7 @@ from kiosk.core.election_v2 import VOTER_ID_BYTES
 from kiosk.core.errors import ElectionPackageError, HanpyoError
 from kiosk.core.jsonreader import Reader
 from kiosk.core.verifiable.group import base_mul, random_scalar
-from ledger.cli.election import _ceremony_record, _load, _package_key, _tls_pin, _write_new
+from ledger.cli.election_files import ceremony_record, load_json, package_key, tls_pin, write_new
 
 
 def create_v2(args: argparse.Namespace) -> int:
@@ -36,16 +36,16 @@ def create_v2(args: argparse.Namespace) -> int:
             "--shares is for protocol 1: in protocol 2 each trustee's share stays on their own "
             "medium from the ceremony, and no share file is written"
         )
-    definition = _load(args.definition)
-    roll = _load(args.roll) if args.roll else {"roll": [], "staff": []}
-    record = _ceremony_record(args.ceremony, str(definition.get("id")))
+    definition = load_json(args.definition)
+    roll = load_json(args.roll) if args.roll else {"roll": [], "staff": []}
+    record = ceremony_record(args.ceremony, str(definition.get("id")))
     package = read_package(_document(args, definition, roll, record["record"]))
     beside = args.out.with_name(args.out.stem + ".ceremony.json")
     existing = [p for p in (args.out, beside) if p.exists()]
     if existing:
         raise HanpyoError(f"{existing[0]} already exists; refusing to overwrite it")
-    _write_new(args.out, json.dumps(package.to_json(), ensure_ascii=False))
-    _write_new(beside, json.dumps(record, ensure_ascii=False, indent=1))
+    write_new(args.out, json.dumps(package.to_json(), ensure_ascii=False))
+    write_new(beside, json.dumps(record, ensure_ascii=False, indent=1))
     for line in _summary(package, str(beside)):
         print(line)
     _warn_small_columns(small_columns(package), package.min_column)
@@ -64,10 +64,10 @@ def _document(
     document = dict(definition) | {
         "v": 2,
         "keys": {"test": TestKey(base_mul(secret), secret).to_json()},
-        "election_key": _package_key(dict(ceremony)),
+        "election_key": package_key(dict(ceremony)),
         "ledger": {
             "url": args.ledger_url,
-            "tls_pin": _tls_pin(args.tls_cert),
+            "tls_pin": tls_pin(args.tls_cert),
             "log_key": args.log_key,
         },
         "roll": _with_voter_ids(roll, "roll"),
