@@ -4,27 +4,71 @@ their own computer with their own medium, then any k trustees' files combined.""
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from kiosk.core.errors import HanpyoError
 from ledger.cli.passphrase import add_passphrase_option, medium_lock
 
 Run = Callable[[argparse.Namespace], list[str]]
 
 
 def add_commands(tsub: Any, set_run: Callable[[argparse.ArgumentParser, Run], None]) -> None:
+    shuffle = tsub.add_parser(
+        "shuffle",
+        help="after the close, shuffle every score column of the count (each trustee once)",
+        description="Run on your own computer, in turn with the other trustees, before anyone "
+        "decrypts. It checks the package against your own ceremony, the close statement signed "
+        "by the ledger's log key, the count input and EVERY earlier shuffle (a file that fails "
+        "names its trustee and column), then re-encrypts and permutes every score column with "
+        "a proof, and writes the next shuffle-<n>.json. Each column is shuffled on its own with "
+        "a fresh permutation, so nobody can tie one voter's scores together again: whole rows "
+        "of scores would be unique enough to sell a vote. Scores stay hidden as long as one "
+        "trustee who shuffled keeps their permutation to themselves (the tool never writes it).",
+    )
+    _count_options(shuffle)
+    shuffle.add_argument(
+        "--workers",
+        type=_workers,
+        default=os.cpu_count() or 1,
+        help="processes that share the work (default: every core); the result is the same",
+    )
+    add_passphrase_option(shuffle)
+    set_run(shuffle, _shuffle)
+
     decrypt = tsub.add_parser(
-        "decrypt", help="your decryption shares of a request, after the close, with proofs"
+        "decrypt",
+        help="your decryption shares of the count (--count), after the close, with proofs",
+        description="With --count: checks the close statement, the count input and every "
+        "shuffle, then writes decryption-<j>.json with your share of every sum and every "
+        "shuffled score, each with a proof, for exactly the list the count directory gives "
+        "(nothing anyone hands you). With --request (protocol v1 tests only): the shares of a "
+        "request file.",
     )
     decrypt.add_argument("--medium", type=Path, required=True, help="your own medium")
-    decrypt.add_argument("--request", type=Path, required=True, help="the decryption request")
+    which = decrypt.add_mutually_exclusive_group(required=True)
+    which.add_argument("--count", type=Path, help="the count directory (protocol v2)")
+    which.add_argument("--request", type=Path, help="a decryption request (protocol v1 tests)")
+    decrypt.add_argument(
+        "--package",
+        type=Path,
+        help="with --count: the election package (default: package.json in the count directory)",
+    )
     decrypt.add_argument(
         "--log-key",
-        required=True,
-        help="the ledger's published log key (name+id+key): it signed the close statement",
+        help="the ledger's published log key (name+id+key) that signed the close statement; "
+        "with --count the package names it, and this replaces it",
     )
-    decrypt.add_argument("--out", type=Path, required=True, help="your shares file (created)")
+    decrypt.add_argument(
+        "--min-shuffles",
+        type=_workers,
+        help="with --count: refuse unless at least this many trustees shuffled (default: the "
+        "threshold k; then any group who saw every permutation could decrypt anyway, so no "
+        "smaller group can tie scores to voters). Lower only if trustees cannot be reached",
+    )
+    decrypt.add_argument("--out", type=Path, help="with --request: your shares file (created)")
     add_passphrase_option(decrypt)
     set_run(decrypt, _decrypt)
 
@@ -61,7 +105,45 @@ def _bound(text: str) -> int:
     return value
 
 
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 1024:
+        raise argparse.ArgumentTypeError(f"a whole number from 1 to 1024, not {text!r}")
+    return value
+
+
+def _count_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--medium", type=Path, required=True, help="your own medium")
+    p.add_argument("--count", type=Path, required=True, help="the count directory")
+    p.add_argument(
+        "--package",
+        type=Path,
+        help="the election package (default: package.json in the count directory)",
+    )
+    p.add_argument(
+        "--log-key",
+        help="the ledger's published log key (name+id+key); the package names it, and this "
+        "replaces it",
+    )
+
+
+def _shuffle(args: argparse.Namespace) -> list[str]:
+    from ledger.service.ceremony_medium import open_medium
+    from ledger.service.count_trustee import add_shuffle, open_count
+
+    medium = open_medium(args.medium, medium_lock(args))
+    count = open_count(medium, args.count, args.package, args.log_key, workers=args.workers)
+    return add_shuffle(medium, count, workers=args.workers)
+
+
 def _decrypt(args: argparse.Namespace) -> list[str]:
+    if args.count is not None:
+        return _decrypt_count(args)
+    if args.out is None or args.log_key is None:
+        raise HanpyoError("--request needs --out and --log-key")
     from ledger.service.ceremony_files import read_json, write_new_json
     from ledger.service.ceremony_medium import open_medium
     from ledger.service.trustee_decryption import decrypt_request, read_request
@@ -75,6 +157,15 @@ def _decrypt(args: argparse.Namespace) -> list[str]:
         f"{len(request.ciphertexts)} ciphertexts, each with its proof",
         f"the close statement of {request.election} checked; give {args.out} to the counter",
     ]
+
+
+def _decrypt_count(args: argparse.Namespace) -> list[str]:
+    from ledger.service.ceremony_medium import open_medium
+    from ledger.service.count_trustee import decrypt_count, open_count
+
+    medium = open_medium(args.medium, medium_lock(args))
+    count = open_count(medium, args.count, args.package, args.log_key)
+    return decrypt_count(medium, count, args.min_shuffles)
 
 
 def _combine(args: argparse.Namespace) -> list[str]:

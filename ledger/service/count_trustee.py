@@ -1,0 +1,242 @@
+"""The trustees' part of the count, as each trustee runs it on their own computer with their own
+medium: `ledger trustee shuffle` and `ledger trustee decrypt --count` (docs/trustee-ceremony.md).
+
+Both start by checking the whole count directory against what the trustee holds themselves:
+the package must name the key their own ceremony made (as `check-package` does), the close
+statement and the final checkpoint must be signed by the log key the package names, the count
+input must be the one made from the selection of that frozen log, and every shuffle so far
+must verify (ledger/rules/count_files.py). Only then does a trustee add a shuffle, or decrypt
+the list the directory itself gives: the aggregates, then the last shuffle's columns. What a
+trustee decrypts is never a list someone hands them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from kiosk.core.election import ElectionPackage, read_package
+from kiosk.core.errors import HanpyoError
+from kiosk.core.verifiable.ceremony import CeremonySetup
+from ledger.rules.close_statement import Closure
+from ledger.rules.count_decryption import decryption_name, make_decryption
+from ledger.rules.count_files import (
+    CLOSE,
+    COUNT_INPUT,
+    SELECTION,
+    CountFileError,
+    CountInput,
+    ShuffleChain,
+    check_selection,
+    election_key,
+    make_shuffle,
+    read_closure,
+    read_count_input,
+    required_shuffles,
+    shuffle_name,
+    shuffle_number,
+    verify_close,
+    verify_shuffles,
+)
+from ledger.service.ceremony_medium import Medium, TrusteeToolError
+from ledger.service.ceremony_result import check_package_key
+
+MAX_SHUFFLES = 255  # one per trustee at most
+
+
+@dataclass(frozen=True, slots=True)
+class CountDirectory:
+    """A count directory whose every file checked out for this trustee."""
+
+    path: Path
+    package: ElectionPackage
+    count_input: CountInput
+    chain: ShuffleChain
+    me: int
+
+
+def open_count(
+    medium: Medium,
+    directory: Path,
+    package_path: Path | None,
+    log_key: str | None,
+    *,
+    workers: int = 1,
+) -> CountDirectory:
+    """The count directory, checked: the package against this trustee's own ceremony, the
+    close, the selection and count input, and every shuffle so far."""
+    record = medium.result()
+    setup = CeremonySetup.from_json(record["setup"])
+    package = _package(package_path or directory / "package.json")
+    check_package_key(package.id, package.election_key, setup, record["result"])
+    try:
+        election_key(package)
+        closure = read_closure(_read(directory / CLOSE))
+        _check_close(package, closure, log_key)
+        count_input = read_count_input(_read(directory / COUNT_INPUT), package)
+        check_selection(count_input, _read(directory / SELECTION), closure, package)
+        shuffles = [_read(directory / name) for name in shuffle_files(directory)]
+        chain = verify_shuffles(package, count_input, shuffles, workers=workers)
+    except CountFileError as e:
+        raise _refused(e) from e
+    return CountDirectory(directory, package, count_input, chain, medium.index_in(setup))
+
+
+def shuffle_files(directory: Path) -> list[str]:
+    """shuffle-1.json, shuffle-2.json, ... as they are in the directory; a gap is refused (a
+    file was removed, and the chain would silently skip a trustee)."""
+    numbers = sorted(
+        n for p in directory.glob("shuffle-*.json") if (n := shuffle_number(p.name)) is not None
+    )
+    if numbers != list(range(1, len(numbers) + 1)) or len(numbers) > MAX_SHUFFLES:
+        raise CountFileError(f"the shuffle files are not numbered 1 to n without a gap: {numbers}")
+    return [shuffle_name(n) for n in numbers]
+
+
+def add_shuffle(medium: Medium, count: CountDirectory, *, workers: int = 1) -> list[str]:
+    """This trustee's shuffle of every column, written as the next shuffle file."""
+    if count.me in count.chain.trustees:
+        raise TrusteeToolError(
+            f"trustee {count.me} already shuffled (shuffle-"
+            f"{count.chain.trustees.index(count.me) + 1}.json)",
+            "이미 섞기를 했습니다. 신탁인은 한 번만 섞습니다.",
+            "You have already shuffled. Each trustee shuffles once.",
+        )
+    if any(count.path.glob("decryption-*.json")):
+        raise TrusteeToolError(
+            "decryption files are already in the count directory",
+            "복호화가 이미 시작되었습니다. 지금 섞으면 이미 만든 복호화 몫이 쓸모없어집니다.",
+            "Decryption has already begun; a shuffle now would make the shares made so far "
+            "useless.",
+        )
+    number = len(count.chain.trustees) + 1
+    raw = make_shuffle(
+        count.package,
+        count.chain.columns,
+        count.chain.last_hash,
+        count.me,
+        medium.signing_key(),
+        workers=workers,
+    )
+    write_new(count.path / shuffle_name(number), raw)
+    cells = sum(len(c) for c in count.chain.columns)
+    return [
+        f"섞기 완료 / shuffle {number} written by trustee {count.me}: "
+        f"{len(count.chain.columns)} columns, {cells} score cells, each column on its own",
+        f"checked first: the close statement, {COUNT_INPUT} and the "
+        f"{len(count.chain.trustees)} shuffles before yours"
+        + (f" (trustees {_names(count.chain.trustees)})" if count.chain.trustees else ""),
+        f"pass the count directory to the next trustee: {count.path / shuffle_name(number)}",
+    ]
+
+
+def decrypt_count(medium: Medium, count: CountDirectory, min_shuffles: int | None) -> list[str]:
+    """This trustee's decryption shares of the aggregates and the last shuffle's columns."""
+    needed = required_shuffles(count.package, count.count_input)
+    minimum = needed if min_shuffles is None or not needed else max(min_shuffles, 1)
+    done = len(count.chain.trustees)
+    if done < minimum:
+        raise TrusteeToolError(
+            f"{done} shuffles in the count directory, {minimum} needed before decryption",
+            f"섞기가 {done}번뿐입니다. 복호화 전에 {minimum}명의 신탁인이 섞어야 합니다.",
+            f"Only {done} shuffles so far; {minimum} trustees must shuffle before anyone decrypts.",
+        )
+    path = count.path / decryption_name(count.me)
+    if path.exists():
+        raise TrusteeToolError(
+            f"{path} exists already",
+            "이미 복호화 몫을 썼습니다.",
+            "You have already written your decryption shares.",
+        )
+    share = medium.share()
+    raw = make_decryption(
+        count.package, count.count_input, count.chain, share, medium.signing_key()
+    )
+    write_new(path, raw)
+    cells = sum(len(c) for c in count.chain.columns)
+    lines = [
+        f"복호화 몫 작성 / decryption shares of trustee {count.me} written to {path}:",
+        f"  {len(count.count_input.aggregates)} sums and {cells} shuffled score cells, "
+        "each share with its proof",
+        f"  after checking the close statement and {done} shuffles "
+        + (f"(trustees {_names(count.chain.trustees)})" if done else ""),
+    ]
+    if done < needed:
+        lines.append(
+            f"!! only {done} of the {needed} shuffles the threshold asks for: a group of "
+            f"{done} trustees who shuffled could tie scores together / 섞기가 기준 수보다 "
+            "적습니다"
+        )
+    return lines
+
+
+def write_new(path: Path, raw: bytes) -> None:
+    """A new public file written whole or not at all, never over an existing one: written
+    beside it, flushed to disk, then linked into place (link refuses an existing name)."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(raw)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temporary, 0o644)
+        try:
+            os.link(temporary, path)
+        except FileExistsError as e:
+            raise TrusteeToolError(
+                f"{path} exists already (another trustee wrote it meanwhile?)",
+                "같은 이름의 파일이 이미 있습니다. 다시 실행하세요.",
+                "A file of that name is already there. Run the step again.",
+            ) from e
+    finally:
+        os.unlink(temporary)
+
+
+def _package(path: Path) -> ElectionPackage:
+    try:
+        document = json.loads(_read(path))
+        if isinstance(document, dict) and set(document) == {"package", "signature"}:
+            document = document["package"]  # the signed form, as published
+        return read_package(document)
+    except (ValueError, HanpyoError) as e:
+        raise TrusteeToolError(
+            f"{path}: not an election package ({e})",
+            "선거 정보 파일을 읽을 수 없습니다.",
+            "The election package cannot be read.",
+        ) from e
+
+
+def _check_close(package: ElectionPackage, closure: Closure, log_key: str | None) -> None:
+    try:
+        verify_close(package, closure, log_key)
+    except CountFileError as e:
+        raise TrusteeToolError(
+            e.detail,
+            "선거가 닫혔다는 서명된 마감 확인서가 없거나 맞지 않습니다. 아무것도 하지 않았습니다.",
+            "There is no valid signed close statement for this election. Nothing was done.",
+        ) from e
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise CountFileError(f"cannot read {path.name}: {e.strerror}") from e
+
+
+def _names(trustees: tuple[int, ...]) -> str:
+    return ", ".join(map(str, trustees))
+
+
+def _refused(e: CountFileError) -> TrusteeToolError:
+    return TrusteeToolError(
+        e.detail,
+        "개표 폴더의 파일이 확인되지 않아 아무것도 하지 않았습니다. 화면의 설명(파일, 신탁인, "
+        "열)을 선거 관리자와 다른 신탁인들에게 알리세요.",
+        "A file of the count directory does not check out, so nothing was done. Tell the "
+        "election manager and the other trustees what the message names (file, trustee, "
+        "column).",
+    )
