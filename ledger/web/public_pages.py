@@ -33,6 +33,7 @@ from ledger.publish.results_view import election_time, results_view
 from ledger.rules.errors import LedgerError
 from ledger.service.ledger import Ledger
 from ledger.verify.inclusion_proof import verify_inclusion_answer
+from ledger.web.ballot_check import SPOILED, ballot_view
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +179,7 @@ def public_pages(ledger: Ledger, published: Path) -> APIRouter:
         try:
             if len(typed) > MAX_CODE:
                 raise LedgerError("bad_tracking_code", "too long for a tracking code")
-            found = _found_ballot(ledger, typed)
+            found = _found_ballot(ledger, package, typed)
         except LedgerError as e:
             status = {"bad_tracking_code": 400, "not_found": 404}.get(e.reason, 503)
             return page("check.html", title, status, problem=e.reason, **context)
@@ -220,7 +221,7 @@ def public_pages(ledger: Ledger, published: Path) -> APIRouter:
 
 
 # -- the tracking-code check ------------------------------------------------------------------
-def _found_ballot(ledger: Ledger, code: str) -> dict[str, Any]:
+def _found_ballot(ledger: Ledger, package: ElectionPackage, code: str) -> dict[str, Any]:
     """Where ``code``'s block stands in the log, with its inclusion proof checked here against
     the signed checkpoint the same way `ledger verify-proof` checks it."""
     index = ledger.find_tracking_code(code)
@@ -239,6 +240,7 @@ def _found_ballot(ledger: Ledger, code: str) -> dict[str, Any]:
         log.error("inclusion proof for %s does not verify: %s", code, e)
         raise LedgerError("proof_failed", str(e)) from e
     source = ledger.source(block.kiosk)
+    kind = recorded.kind.value
     return {
         "tracking_code": block.tracking_code,
         "position": block.leaf_index + 1,
@@ -247,9 +249,12 @@ def _found_ballot(ledger: Ledger, code: str) -> dict[str, Any]:
         "kiosk": source.name if source else block.kiosk,
         "kiosk_id": block.kiosk,
         "height": block.height,
-        "kind": recorded.kind.value,
+        "kind": kind,
         "is_ballot": recorded.kind is BlockKind.BALLOT,
         "is_test": recorded.kind is BlockKind.TEST_BALLOT,
+        "is_spoiled": kind == SPOILED,
+        # protocol v2: the fingerprint, and a spoiled ballot opened for anyone; None in v1
+        "v2": ballot_view(package, kind, recorded.body),
         "leaf_hash": b64e(leaf_hash(proof.block)),
         "proof": answer["proof"],
         "checkpoint": proof.checkpoint,
