@@ -8,7 +8,18 @@ import argparse
 import sys
 
 from kiosk.core.errors import HanpyoError
-from ledger.cli import election, host, kiosks, mirror, tally, tiles, trustee, verify, witness
+from ledger.cli import (
+    count,
+    election,
+    host,
+    kiosks,
+    mirror,
+    tally,
+    tiles,
+    trustee,
+    verify,
+    witness,
+)
 from ledger.cli.options import Handler, Subparsers
 
 # In the order `ledger --help` lists them.
@@ -23,6 +34,7 @@ COMMANDS = (
     election.add_authority_key,
     election.add_election,
     tally.add_tally,
+    count.add_count,
     trustee.add_trustee,
     verify.add_verify_bundle,
     verify.add_verify_chain,
