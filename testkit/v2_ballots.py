@@ -5,7 +5,6 @@ blocks of a log as selection reads them. Test-only: the product never imports th
 from __future__ import annotations
 
 import random
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -82,12 +81,7 @@ def spoiled(cast_ballot: CastBallot) -> dict[str, Any]:
 
 
 def block_kind(value: str) -> BlockKind:
-    """The block kind ``value``. ``spoiled`` is protocol v2's, which kiosk/core/block.py gains
-    with v2 ingest; until then the text itself stands in (selection compares kinds as text)."""
-    try:
-        return BlockKind(value)
-    except ValueError:
-        return typing.cast(BlockKind, value)
+    return BlockKind(value)
 
 
 def log_block(

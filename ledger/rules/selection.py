@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kiosk.core.block import Block
+from kiosk.core.block import Block, BlockKind
 from kiosk.core.chain import Schedule
 from kiosk.core.crypto import Domain, verify_signature
 from kiosk.core.duplicates import cast_order, counted_index
@@ -68,7 +68,7 @@ REASONS = (
     "superseded",
     "outside_schedule",
 )
-BALLOT_KINDS = ("ballot", "test_ballot", "spoiled")
+BALLOT_KINDS = (BlockKind.BALLOT, BlockKind.TEST_BALLOT, BlockKind.SPOILED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +215,7 @@ def select(
     candidates: list[_Candidate] = []
     spoiled_ids: dict[bytes, int] = {}
     for entry in entries:
-        if entry.block.kind == "spoiled":
+        if entry.block.kind is BlockKind.SPOILED:
             spoiled_ids.setdefault(_spoiled_id(entry.block.body), entry.position)
     for entry in entries:
         try:
@@ -252,9 +252,9 @@ def _left(entry: LoggedBlock, voter: bytes | None, refusal: _Refused) -> LeftOut
 def _cheap_checks(package: ElectionPackage, schedule: Schedule, entry: LoggedBlock) -> _Candidate:
     """Rules 1 to 7, no group operation."""
     block = entry.block
-    if block.kind == "test_ballot":
+    if block.kind is BlockKind.TEST_BALLOT:
         raise _Refused("test_ballot", "a test ballot never counts")
-    if block.kind == "spoiled":
+    if block.kind is BlockKind.SPOILED:
         raise _Refused("spoiled", "a checked (spoiled) ballot never counts")
     body = block.body
     voter, ballot_json, ballot = _read_body(body)
