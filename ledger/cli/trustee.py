@@ -1,5 +1,6 @@
-"""`ledger trustee ...`: the key ceremony and threshold decryption as each trustee runs them on
-their own offline computer with their own medium (docs/trustee-ceremony.md walks through it).
+"""`ledger trustee ...`: the key ceremony, the count's shuffles and threshold decryption as each
+trustee runs them on their own offline computer with their own medium
+(docs/trustee-ceremony.md walks through it).
 Nothing here opens the ledger's database; only ``--relay`` (and the organiser's ``setup
 --relay``) speaks to the network."""
 
@@ -10,11 +11,14 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiosk.core.errors import HanpyoError
 from ledger.cli.options import Subparsers
 from ledger.cli.passphrase import add_passphrase_option, medium_lock
+
+if TYPE_CHECKING:
+    from kiosk.core.election import ElectionPackage
 
 Run = Callable[[argparse.Namespace], list[str]]
 
@@ -25,8 +29,8 @@ def add_trustee(sub: Subparsers) -> None:
         help="the trustees' key ceremony and decryption, on each trustee's own computer",
         description="Each trustee runs these with their own medium (--medium). Messages travel "
         "through an exchange folder (--exchange, a USB stick) or the ledger's relay (--relay). "
-        "The ceremony's key K is not yet what kiosks encrypt ballots to: see "
-        "docs/trustee-ceremony.md.",
+        "After the close of a protocol v2 election each trustee runs `shuffle` in turn, then "
+        "`decrypt --count`, on the count directory: see docs/trustee-ceremony.md.",
     )
     tsub = trustee.add_subparsers(dest="trustee_command", required=True)
     init = tsub.add_parser("init", help="create your ceremony identity on your medium")
@@ -244,6 +248,24 @@ def _check_package(args: argparse.Namespace) -> list[str]:
         f"  election key K {_grouped(bytes.fromhex(key))} …",
         f"  transcript hash {_grouped(bytes.fromhex(record['result']['transcript']))} …",
         f"  any {setup.threshold} of the {setup.size} trustees, each with the keys of the setup",
+        *_log_key_lines(package),
+    ]
+
+
+def _log_key_lines(package: ElectionPackage) -> list[str]:
+    """A v2 package names the ledger's log key, which `decrypt --count` then trusts for the
+    close statement: the trustee compares it now with the key the ledger publishes."""
+    if package.protocol != 2:
+        return []
+    if package.log_verifier is None:
+        return [
+            "  the package names no log key: you will be asked for the ledger's log key "
+            "when you decrypt / 패키지에 원장 서명 키가 없습니다"
+        ]
+    return [
+        f"  ledger log key {package.log_verifier.vkey}",
+        "  compare it with the key the ledger publishes; the close statement must be signed "
+        "with it / 원장이 공개한 키와 같은지 확인하세요",
     ]
 
 
