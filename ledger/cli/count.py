@@ -49,6 +49,14 @@ def _prepare(args: argparse.Namespace) -> int:
     print(f"counted {len(s.counted)} ballots, left out {len(s.left_out)}")
     for reason, n in s.reasons().items():
         print(f"  {reason}: {n}")
+    if prepared.small_columns:
+        print(
+            f"!! {len(prepared.small_columns)} score columns hold fewer than the package's "
+            f"{prepared.min_column} scores (their voters' scores are less "
+            "hidden) / 점수 열이 작습니다:"
+        )
+        for line in prepared.small_columns:
+            print(f"  {line}")
     print(f"count directory {args.out}: pass it to the trustees to shuffle, then decrypt")
     for path in prepared.files:
         print(f"  {path}")

@@ -177,6 +177,19 @@ def decryption_list(
     return [a.ct for a in tally.aggregates] + [ct for column in final for ct in column]
 
 
+def small_columns(package: ElectionPackage, tally: TallyInput) -> list[str]:
+    """Every score column with fewer scores than the package's ``min_column``, named as
+    contest/option[/criterion] (category, channel): n. Once decrypted, a small column tells
+    more about each of its few voters' scores, so the count says so."""
+    out = []
+    for column in tally.columns:
+        k = column.key
+        if len(column.cts) < package.min_column:
+            name = "/".join(x for x in (k.contest, k.option, k.criterion) if x)
+            out.append(f"{name} ({k.category}, {k.channel}): {len(column.cts)}")
+    return out
+
+
 # -- reading -------------------------------------------------------------------------------------
 
 

@@ -47,7 +47,7 @@ from ledger.rules.count_files import (
     shuffle_number,
     verify_shuffles,
 )
-from ledger.rules.count_input import read_tally_input, tally_input
+from ledger.rules.count_input import read_tally_input, small_columns, tally_input
 from ledger.rules.errors import LedgerError
 from ledger.rules.selection import (
     LoggedBlock,
@@ -143,6 +143,10 @@ def proofs_in_pool(package: ElectionPackage, workers: int) -> ProofChecker:
 class Prepared:
     selection: Selection
     files: list[Path]
+    # score columns with fewer scores than the package's min_column: once decrypted, a small
+    # column tells more about each of its few voters' scores
+    small_columns: list[str]
+    min_column: int
 
 
 def _closed(ledger: Ledger) -> Closure:
@@ -173,13 +177,15 @@ def prepare_count(ledger: Ledger, out: Path, *, workers: int | None = None) -> P
         raise LedgerError("not_empty", f"{out} is not empty; prepare the count in a new directory")
     selection = run_selection(ledger, closed, workers)
     package = ledger.package
+    sums = tally_input(package, selection)
     files = [
         write_atomic(out / PACKAGE, canonical_json(json.loads(ledger.signed_package))),
         write_atomic(out / CLOSE, canonical_json(closed.to_json())),
         write_atomic(out / SELECTION, selection_bytes(selection)),
-        write_atomic(out / COUNT_INPUT, tally_input(package, selection).canonical()),
+        write_atomic(out / COUNT_INPUT, sums.canonical()),
     ]
-    return Prepared(selection, files)
+    small = small_columns(package, sums)
+    return Prepared(selection, files, small, package.min_column)
 
 
 def write_atomic(path: Path, raw: bytes) -> Path:

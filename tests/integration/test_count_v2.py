@@ -229,6 +229,7 @@ def test_prepare_shuffle_decrypt_finish(hall: Hall, election: Election, tmp_path
     assert f"counted {len(hall.counted)} ballots, left out 4" in prepared.stdout
     for line in ("test_ballot: 2", "spoiled: 1", "superseded: 1"):
         assert line in prepared.stdout
+    assert "fewer than the package's" not in prepared.stdout  # min_column is 1 here
     selection = json.loads((count / "selection.json").read_bytes())
     assert {x["reason"] for x in selection["left_out"]} == {"test_ballot", "spoiled", "superseded"}
     # no plaintext and no randomness of a counted ballot in the count directory

@@ -3,6 +3,7 @@ the count with its stable reason, and the ballots that should count do."""
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import replace
 from typing import Any
@@ -10,9 +11,10 @@ from typing import Any
 import pytest
 
 from kiosk.core.ballot_crypto import encrypt_ballot
-from kiosk.core.crypto import Domain, SigningKey
+from kiosk.core.crypto import Domain, SigningKey, sha256
 from kiosk.core.encoding import b64e
-from kiosk.core.encrypted_ballot import EncryptedBallot, card_message
+from kiosk.core.encrypted_ballot import EncryptedBallot, base_hash, card_message
+from ledger.rules.count_input import read_tally_input, small_columns, tally_input
 from ledger.rules.selection import (
     REASONS,
     LoggedBlock,
@@ -312,3 +314,38 @@ def test_card_message_binds_the_election(election: SyntheticElection) -> None:
     assert e.voter_id is not None
     message = card_message(election.package.id, e.voter_id, c.encrypted.hash)
     assert c.body["card_sig"] == b64e(election.voter_keys[i].sign(Domain.BALLOT, message))
+
+
+def test_the_tally_input_sums_choice_and_yesno_and_lists_score_columns_in_order(
+    election: SyntheticElection,
+) -> None:
+    """tally-input.json from a selection: one aggregate per (contest, option, category,
+    channel) with its ballot count, score columns in selection order, each column named when
+    it holds fewer scores than the package's min_column (10 by default)."""
+    log, rng = Log(election), random.Random(15)
+    residents = [roll_index(election, "resident", n) for n in range(3)]
+    cast_list = [cast_ballot(election, i, rng) for i in residents]
+    for c in cast_list:
+        log.add(c.body)
+    member = cast_ballot(election, roll_index(election, "online", 0), rng)
+    log.add(member.body, source=ONLINE)
+    selection = log.select()
+    sums = tally_input(election.package, selection)
+    assert sums.base_hash == base_hash(election.package, test=False)
+    assert sums.selection_hash == sha256(selection_bytes(selection))
+    rules = [a for a in sums.aggregates if a.key.contest == "rules"]
+    # every ballot has all three cells (one-hot): each sum holds the three residents' ballots
+    assert [(a.key.option, a.ballots) for a in rules] == [("yes", 3), ("no", 3), ("blank", 3)]
+    assert {a.key.channel for a in sums.aggregates if a.key.contest == "likes"} == {"online"}
+    first = sums.columns[0]
+    cells = [
+        cell.ciphertext
+        for c in cast_list
+        for enc in c.encrypted.contests
+        for cell in enc.cells
+        if enc.id == first.key.contest and cell.spot.option == first.key.option
+    ]
+    assert list(first.cts) == cells  # in selection order
+    assert read_tally_input(json.loads(sums.canonical())) == sums
+    small = small_columns(election.package, sums)
+    assert len(small) == len(sums.columns) and small[0].endswith(f": {len(first.cts)}")
