@@ -36,6 +36,27 @@ class Inline(Executor):
         return future
 
 
+class Held(Executor):
+    """A background thread that runs its jobs only when the test says so (``release``): the
+    test can act (pull a card) between a tap and the card's answer."""
+
+    def __init__(self) -> None:
+        self.jobs: deque[Callable[[], Any]] = deque()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        self.jobs.append(lambda: future.set_result(fn(*args, **kwargs)))
+        return future
+
+    def release(self) -> int:
+        """Run every job held so far (and those they add); return how many ran."""
+        ran = 0
+        while self.jobs:
+            self.jobs.popleft()()
+            ran += 1
+        return ran
+
+
 class Timers:
     def __init__(self) -> None:
         self.idle: float | None = None
@@ -54,7 +75,13 @@ class Timers:
 class Flow:
     """The flow, its runner and its fakes; ``post`` runs an event and all it causes."""
 
-    def __init__(self, services: KioskServices, reader: FakeReader, stick: FakeUsbStick) -> None:
+    def __init__(
+        self,
+        services: KioskServices,
+        reader: FakeReader,
+        stick: FakeUsbStick,
+        executor: Executor | None = None,
+    ) -> None:
         self.services, self.reader, self.stick = services, reader, stick
         printer = services.printer
         assert isinstance(printer, MemoryPrinter)
@@ -64,7 +91,12 @@ class Flow:
         self._queue: deque[ev.Event] = deque()
         self.state = start(setup_of(services))
         self.runner = EffectRunner(
-            services, self._queue.append, self.timers, quit_app=self._leave, executor=Inline()
+            services,
+            self._queue.append,
+            self.timers,
+            quit_app=self._leave,
+            executor=executor or Inline(),
+            crypto_executor=Inline(),
         )
         self.runner.start()
         self._drain()
@@ -82,6 +114,10 @@ class Flow:
         for event in events:
             self._queue.append(event)
             self._drain()
+
+    def drain(self) -> None:
+        """Handle the answers posted so far (after a held executor's jobs ran)."""
+        self._drain()
 
     # Methods, not properties: mypy would keep a property narrowed by one assert across the
     # events that change it, and call the next assert about it unreachable.
@@ -127,3 +163,31 @@ def voter(election: SyntheticElection, category: str, n: int = 0) -> VirtualCard
 def staff_card(election: SyntheticElection, role: str) -> VirtualCard:
     index = next(i for i, s in enumerate(election.package.staff) if s.role.value == role)
     return card(election.staff_keys[index].seed)
+
+
+def card_on_test_roll(election: SyntheticElection, n: int = 0) -> VirtualCard:
+    """One of a v2 election's test cards (on its test roll)."""
+    return card(election.test_card_keys[n].seed)
+
+
+def to_review(flow: Flow) -> None:
+    """From the ballot's first page to the review: score the first proposal of each scored
+    page its highest score, answer yes/no questions "yes", choose the first of a choice."""
+    from kiosk.flow.views import views
+
+    while flow.screen() is Screen.BALLOT:
+        page = views(flow.state).ballot
+        if page.options and page.contest_kind == "score":
+            first = page.options[0]
+            if first.scores:
+                for c in first.scores:
+                    flow.post(ev.ScoreGiven(first.option_id, c.criterion, page.contest_max))
+            else:
+                flow.post(ev.ScoreGiven(first.option_id, "", page.contest_max))
+        elif page.options and page.contest_kind == "choice":
+            flow.post(ev.ChoiceToggled(page.options[0].option_id))
+        elif page.contest_kind == "yesno":
+            flow.post(ev.AnswerGiven("yes"))
+        flow.post(ev.NextPage())
+        if flow.state.warning is not None:
+            flow.post(ev.GoOnAnyway())

@@ -40,18 +40,26 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from kiosk.core.ballot import Ballot, ballot_from_plaintext, check_contests
+from kiosk.core.ballot import Ballot, Selection, ballot_from_plaintext, check_contests
 from kiosk.core.block import BlockKind, SignedBlock, body_bytes
 from kiosk.core.crypto import SealingKey
 from kiosk.core.election import (
     TIE_BREAK,
     Channel,
     Contest,
+    ContestId,
     ContestKind,
     ElectionPackage,
     TallyMethod,
 )
+from kiosk.core.encrypted_ballot import (
+    plaintext_ballot,
+    read_encrypted_ballot,
+    selection_from_values,
+)
 from kiosk.core.errors import BallotError, VerificationError
+from kiosk.core.verifiable.dlog import discrete_log
+from kiosk.core.verifiable.elgamal import decrypt_to_point
 
 DECIMALS = 6  # means and measures are rounded to this many places, once, in the results
 
@@ -453,16 +461,49 @@ def round_result(value: Fraction) -> float:
 
 def count_test_ballots(package: ElectionPackage, blocks: Iterable[SignedBlock]) -> dict[str, Any]:
     """The logic-and-accuracy count a kiosk shows staff: its own test ballots, opened with the
-    package's test key. Official ballots are never touched (the kiosk cannot open them)."""
+    package's test key. Official ballots are never touched (the kiosk cannot open them), and
+    neither are checked (spoiled) ballots, which never count."""
     tally = Tally(package)
+    tests = [b for b in blocks if b.block.kind is BlockKind.TEST_BALLOT]
+    if package.protocol == 2:
+        for position, signed in enumerate(tests):
+            source = f"{signed.block.height}"
+            try:
+                ballot = _open_test_ballot(package, signed.block.body)
+            except (BallotError, VerificationError) as e:
+                tally.refuse(position, str(e), source)
+            else:
+                tally.add(ballot, position, source)
+        return tally.results()
     open_sealed = SealingKey(package.v1_keys().test_ballot_secret).opener()
-    position = 0
-    for signed in blocks:
-        if signed.block.kind is BlockKind.TEST_BALLOT:
-            sealed = body_bytes(signed.block.body, "sealed")
-            tally.add_sealed(open_sealed, sealed, position, f"{signed.block.height}")
-            position += 1
+    for position, signed in enumerate(tests):
+        sealed = body_bytes(signed.block.body, "sealed")
+        tally.add_sealed(open_sealed, sealed, position, f"{signed.block.height}")
     return tally.results()
+
+
+def _open_test_ballot(package: ElectionPackage, body: Mapping[str, Any]) -> Ballot:
+    """A v2 test ballot decrypted with the package's public test secret: m·G = β − s·α per cell
+    (exponential ElGamal), m by a small discrete logarithm, then the selections."""
+    test_key = package.test_key
+    if test_key is None:
+        raise BallotError("this package has no test key")
+    ballot = read_encrypted_ballot(body.get("ballot"), "test_ballot.ballot")
+    if not ballot.test:
+        raise BallotError("an official ballot in a test block")
+    selections: dict[ContestId, Selection] = {}
+    for enc in ballot.contests:
+        contest = next((c for c in package.contests if c.id == enc.id), None)
+        if contest is None:
+            raise BallotError(f"the package has no contest {enc.id!r}")
+        bound = 1 if contest.kind is not ContestKind.SCORE else contest.max - contest.min + 1
+        values = [
+            discrete_log(decrypt_to_point(cell.ciphertext, test_key.secret), bound)
+            for cell in enc.cells
+        ]
+        spots = tuple(cell.spot for cell in enc.cells)
+        selections[ContestId(enc.id)] = selection_from_values(contest, spots, values)
+    return plaintext_ballot(ballot, selections)
 
 
 def count_plaintexts(package: ElectionPackage, ballots: Iterable[bytes]) -> dict[str, Any]:

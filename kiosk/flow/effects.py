@@ -6,8 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kiosk.core.ballot import Ballot
+from kiosk.core.ballot_crypto import BallotSecrets
 from kiosk.core.chain import Mode
-from kiosk.core.election import DuplicatePolicy, Voter
+from kiosk.core.election import DuplicatePolicy, OptionId, Voter
+from kiosk.core.encrypted_ballot import EncryptedBallot
 from kiosk.flow.events import StaffAction
 from kiosk.flow.staff_report import ReportKind
 from kiosk.hardware.card.auth import CardHolder
@@ -82,13 +84,59 @@ class CastBallot:
 
 
 @dataclass(frozen=True, slots=True)
+class EncryptBallot:
+    """Protocol v2: encrypt ``ballot`` with its proofs off the GUI thread, as the review screen
+    shows: ``BallotEncrypted``/``EncryptionFailed`` for showing number ``review``."""
+
+    visit: int
+    review: int
+    ballot: Ballot = field(repr=False)  # the voter's choices: never printed
+    excluded: frozenset[OptionId]
+    test: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SignBallot:
+    """Protocol v2: have the voter's card sign the encrypted ballot (INTERNAL AUTHENTICATE)
+    and check the signature: ``BallotSigned``/``SigningFailed``."""
+
+    visit: int
+    holder: CardHolder
+    ballot: EncryptedBallot
+
+
+@dataclass(frozen=True, slots=True)
+class CastEncrypted:
+    """Protocol v2: record the card-signed ballot (one short commit): ``Cast``/``CastRefused``."""
+
+    visit: int
+    voter: Voter
+    ballot: EncryptedBallot
+    card_key: bytes
+    card_sig: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SpoilBallot:
+    """Protocol v2, Check: record the ballot opened, in a ``spoiled`` block that never counts:
+    ``Spoiled``/``SpoilRefused``."""
+
+    visit: int
+    ballot: EncryptedBallot
+    secrets: BallotSecrets
+
+
+@dataclass(frozen=True, slots=True)
 class PrintReceipt:
-    """Print the voter's receipt: ``Printed``."""
+    """Print the voter's receipt: ``Printed``. ``fingerprint``: the v2 ballot's; ``checked``:
+    the slip of a checked ballot (published, not counted) instead of a cast one."""
 
     visit: int
     tracking_code: str
     check_url: str
     test: bool
+    fingerprint: str = ""
+    checked: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +213,10 @@ Effect = (
     | CheckVotedHere
     | AskElsewhere
     | CastBallot
+    | EncryptBallot
+    | SignBallot
+    | CastEncrypted
+    | SpoilBallot
     | PrintReceipt
     | SyncNow
     | ReportReader

@@ -7,11 +7,13 @@ answer for a card that has since been pulled is dropped by the flow.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from kiosk.core.ballot_crypto import BallotSecrets
 from kiosk.core.chain import ChainState
 from kiosk.core.election import ElectionPackage
+from kiosk.core.encrypted_ballot import EncryptedBallot
 from kiosk.hardware.card.auth import CardHolder
 from kiosk.hardware.printer.receipt import PrinterState
 from kiosk.sync.eligibility import Elsewhere
@@ -213,6 +215,27 @@ class CastAsked:
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class CheckAsked:
+    """Protocol v2: "Check this ballot" on the review screen (Benaloh's challenge): the
+    overlay that says what a check does."""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckConfirmed:
+    """The voter confirmed the check on the overlay: the ballot is published opened."""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckCancelled:
+    """The voter closed the overlay: back to the review, nothing done."""
+
+
+@dataclass(frozen=True, slots=True)
+class BallotAgain:
+    """Protocol v2: from the checked-ballot screen back to the voter's choices."""
+
+
 # -- staff touches -----------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class StaffAsked:
@@ -268,6 +291,53 @@ class Cast:
 class CastRefused:
     visit: int
     already_voted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BallotEncrypted:
+    """Protocol v2: the review screen's ballot, encrypted for showing number ``review``."""
+
+    visit: int
+    review: int
+    ballot: EncryptedBallot
+    secrets: BallotSecrets = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class EncryptionFailed:
+    visit: int
+    review: int
+    error: BaseException
+
+
+@dataclass(frozen=True, slots=True)
+class BallotSigned:
+    """Protocol v2: the card signed the ballot whose hash is ``ballot_hash``; checked."""
+
+    visit: int
+    ballot_hash: bytes
+    signature: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SigningFailed:
+    visit: int
+    error: BaseException
+
+
+@dataclass(frozen=True, slots=True)
+class Spoiled:
+    """Protocol v2: the checked ballot's ``spoiled`` block is committed."""
+
+    visit: int
+    tracking_code: str
+    check_url: str
+    test: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SpoilRefused:
+    visit: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,6 +438,10 @@ Event = (
     | PreviousPage
     | ChangeContest
     | CastAsked
+    | CheckAsked
+    | CheckConfirmed
+    | CheckCancelled
+    | BallotAgain
     | StaffAsked
     | CardRead
     | CardProved
@@ -376,6 +450,12 @@ Event = (
     | ElsewhereAnswered
     | Cast
     | CastRefused
+    | BallotEncrypted
+    | EncryptionFailed
+    | BallotSigned
+    | SigningFailed
+    | Spoiled
+    | SpoilRefused
     | Printed
     | ReportPrinted
     | PrinterChecked

@@ -2,8 +2,10 @@
 
 Card I/O, printing and ledger questions run on one background thread, in order; their
 answers are posted back as events through ``post`` (which the Qt bridge delivers on the GUI
-thread). Casting, staff actions on the chain and reading the USB drive run at once, on
-the caller's thread: each is one short local step, and the next screen depends on it.
+thread). Encrypting a protocol v2 ballot runs on a second background thread, so the card
+and the printer never wait behind it. Casting, staff actions on the chain and reading the
+USB drive run at once, on the caller's thread: each is one short local step, and the next
+screen depends on it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol, assert_never
 
+from kiosk.core.ballot_crypto import encrypt_ballot
 from kiosk.core.chain import Mode
 from kiosk.core.encoding import b64e
 from kiosk.core.errors import HanpyoError
@@ -22,7 +25,7 @@ from kiosk.flow import events as ev
 from kiosk.flow.events import StaffAction as A
 from kiosk.flow.staff_report import report_receipt
 from kiosk.flow.state import Setup
-from kiosk.hardware.card.auth import identify, prove
+from kiosk.hardware.card.auth import identify, prove, sign_ballot
 from kiosk.hardware.card.openpgp import OpenPGPCard
 from kiosk.hardware.devices import Connection, ReaderEvent, ReaderEventKind
 from kiosk.hardware.printer.receipt import PrinterState, Receipt
@@ -70,12 +73,20 @@ class EffectRunner:
         *,
         quit_app: Callable[[], None] = lambda: None,
         executor: Executor | None = None,
+        crypto_executor: Executor | None = None,
     ) -> None:
         self.services = services
         self._post = post
         self._timers = timers
         self._quit_app = quit_app
         self._pool = executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix="hanpyo-card")
+        # Ballot encryption (protocol v2): its own thread, so a card or printer answer never
+        # waits behind it; tests that pass one inline executor get it for both.
+        self._crypto = (
+            crypto_executor
+            or executor
+            or ThreadPoolExecutor(max_workers=1, thread_name_prefix="hanpyo-encrypt")
+        )
         self._cards: dict[int, tuple[Connection, OpenPGPCard]] = {}  # only the pool touches it
         self._watching = False
         self._stopped = False
@@ -101,6 +112,8 @@ class EffectRunner:
         for visit in list(self._cards):
             self._pool.submit(self._close, visit)
         self._pool.shutdown(wait=True)
+        if self._crypto is not self._pool:
+            self._crypto.shutdown(wait=True)
 
     def election_changed(self) -> None:
         s = self.services
@@ -156,6 +169,14 @@ class EffectRunner:
                 self._pool.submit(self._ask_elsewhere, visit, voter, policy)
             case fx.CastBallot():
                 self._cast(effect)
+            case fx.EncryptBallot():
+                self._crypto.submit(self._encrypt, effect)
+            case fx.SignBallot():
+                self._pool.submit(self._sign, effect)
+            case fx.CastEncrypted():
+                self._cast_encrypted(effect)
+            case fx.SpoilBallot():
+                self._spoil(effect)
             case fx.PrintReceipt():
                 self._print_receipt(effect)
             case fx.SyncNow():
@@ -213,6 +234,30 @@ class EffectRunner:
             self._post(ev.CardFailed(visit, e))
         else:
             self._post(ev.CardProved(visit, proven))
+
+    def _encrypt(self, effect: fx.EncryptBallot) -> None:
+        package = self.services.package
+        try:
+            if package is None:
+                raise HanpyoError("no election is loaded")
+            ballot, secrets = encrypt_ballot(
+                package, effect.ballot, effect.excluded, test=effect.test
+            )
+        except Exception as e:
+            self._post(ev.EncryptionFailed(effect.visit, effect.review, e))
+        else:
+            self._post(ev.BallotEncrypted(effect.visit, effect.review, ballot, secrets))
+
+    def _sign(self, effect: fx.SignBallot) -> None:
+        entry = self._cards.get(effect.visit)
+        try:
+            if entry is None:
+                raise HanpyoError("the card is no longer connected")
+            signature = sign_ballot(entry[1], effect.holder, effect.ballot)
+        except Exception as e:
+            self._post(ev.SigningFailed(effect.visit, e))
+        else:
+            self._post(ev.BallotSigned(effect.visit, effect.ballot.hash, signature))
 
     def _close(self, visit: int) -> None:
         entry = self._cards.pop(visit, None)
@@ -293,18 +338,40 @@ class EffectRunner:
         url = self.services.check_url(receipt.tracking_code)
         self._post(ev.Cast(effect.visit, receipt.tracking_code, url, receipt.test))
 
+    def _cast_encrypted(self, effect: fx.CastEncrypted) -> None:
+        box = self.services.box
+        assert box is not None  # noqa: S101 - the flow casts only with a ballot box
+        try:
+            receipt = box.cast_encrypted(
+                effect.voter, effect.ballot, effect.card_key, effect.card_sig
+            )
+        except HanpyoError as e:
+            log.warning("cast refused: %s", e)
+            self._post(ev.CastRefused(effect.visit, isinstance(e, AlreadyVotedError)))
+            return
+        self.election_changed()
+        url = self.services.check_url(receipt.tracking_code)
+        self._post(ev.Cast(effect.visit, receipt.tracking_code, url, receipt.test))
+
+    def _spoil(self, effect: fx.SpoilBallot) -> None:
+        box = self.services.box
+        assert box is not None  # noqa: S101 - the flow checks only with a ballot box
+        try:
+            receipt = box.spoil(effect.ballot, effect.secrets)
+        except HanpyoError as e:
+            log.warning("check refused: %s", e)
+            self._post(ev.SpoilRefused(effect.visit))
+            return
+        self.election_changed()
+        url = self.services.check_url(receipt.tracking_code)
+        self._post(ev.Spoiled(effect.visit, receipt.tracking_code, url, receipt.test))
+
     def _print_receipt(self, effect: fx.PrintReceipt) -> None:
         printer, package = self.services.printer, self.services.package
         if printer is None or package is None:
             return
         title = package.title.ko + "\n" + package.title.en
-        lines = [
-            "투표가 기록되었습니다 · Your vote has been recorded",
-            "추적 코드 · Tracking code",
-        ]
-        if effect.test:
-            lines.insert(0, "시험 투표 · TEST BALLOT — not counted")
-        receipt = Receipt(title, tuple(lines), effect.tracking_code, effect.check_url)
+        receipt = Receipt(title, receipt_lines(effect), effect.tracking_code, effect.check_url)
         visit = effect.visit
         self._pool.submit(lambda: self._post(ev.Printed(visit, self._print(receipt))))
 
@@ -372,3 +439,23 @@ class EffectRunner:
             self._post(ev.PackageRefused(visit, e))
         else:
             self._post(ev.PackageOffered(visit, raw, package.short_hash))
+
+
+def receipt_lines(effect: fx.PrintReceipt) -> tuple[str, ...]:
+    """What a voter's slip says above its tracking code, in Korean and English: never the
+    choices, never the randomness. A checked ballot's slip says it is not counted."""
+    if effect.checked:
+        lines = [
+            "확인한 투표지 · CHECKED BALLOT",
+            "집계되지 않습니다 · It is not counted",
+            "확인 페이지에서 내 선택과 같은지 보세요 · See on the check page that it holds "
+            "your choices",
+        ]
+    else:
+        lines = ["투표가 기록되었습니다 · Your vote has been recorded"]
+    if effect.fingerprint:
+        lines.append(f"투표지 지문 · Ballot fingerprint: {effect.fingerprint}")
+    lines.append("추적 코드 · Tracking code")
+    if effect.test:
+        lines.insert(0, "시험 투표 · TEST BALLOT — not counted")
+    return tuple(lines)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field, replace
 
+from kiosk.core.ballot_crypto import BallotSecrets
 from kiosk.core.chain import ChainState
 from kiosk.core.election import ElectionPackage, Text
+from kiosk.core.encrypted_ballot import EncryptedBallot
 from kiosk.flow.ballot_form import BallotForm
 from kiosk.hardware.card import session as cs
 from kiosk.hardware.card.auth import CardHolder
@@ -16,6 +18,10 @@ from kiosk.sync.worker import SyncStatus
 PIN_MAX = 12
 PIN_MIN = 6
 TEXT_SIZES = 4  # the text sizes a voter may pick (kiosk.ui.theme.TEXT_SCALES)
+# How many ballots one voter may check (Benaloh's challenge) in one visit before casting: each
+# check proves the kiosk honest with the same odds, and a few are plenty; more would let one
+# visit fill the record with spoiled blocks. The check screen says how many are left.
+MAX_CHECKS = 3
 
 
 class Screen(enum.StrEnum):
@@ -25,6 +31,7 @@ class Screen(enum.StrEnum):
     NOTICE = "notice"  # something the voter should know before voting (a ballot replaces one)
     BALLOT = "ballot"
     REVIEW = "review"
+    CHECKED = "checked"  # protocol v2: the ballot the voter checked is published, not counted
     RECEIPT = "receipt"
     MESSAGE = "message"  # a refusal or an ending, with what to do next; waits for the card
     STAFF = "staff"
@@ -182,7 +189,18 @@ class Kiosk:
     notice_key: str = ""
     receipt_code: str = ""
     receipt_url: str = ""
+    receipt_fingerprint: str = ""  # protocol v2: the cast (or checked) ballot's fingerprint
     print_key: str = ""
+    # protocol v2: the ballot on the review screen, encrypted off the GUI thread. ``review``
+    # numbers each showing of the review screen, so an encryption made for an earlier showing
+    # (the voter went back to change a choice) is dropped when it arrives. ``secrets`` are the
+    # randomness and plaintext: published by Check, dropped by Cast.
+    review: int = 0
+    encrypted: EncryptedBallot | None = None
+    secrets: BallotSecrets | None = field(default=None, repr=False)
+    recording: bool = False  # Cast or Check was tapped: the card signs, the kiosk records
+    checks: int = 0  # ballots this voter checked in this visit (at most MAX_CHECKS)
+    asking_check: bool = False  # the overlay that explains Check before it is done
     # staff
     staff_note: tuple[NotePart, ...] = ()
     pending_package: bytes | None = None
@@ -215,7 +233,13 @@ def forget(state: Kiosk, keep_settings: bool = False) -> Kiosk:
         warning=None,
         receipt_code="",
         receipt_url="",
+        receipt_fingerprint="",
         print_key="",
+        encrypted=None,
+        secrets=None,  # no reference kept (see kiosk.flow.voter.cast on what that means)
+        recording=False,
+        checks=0,
+        asking_check=False,
         notice_key="",
         staff_note=(),
         pending_package=None,

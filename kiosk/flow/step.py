@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import assert_never
 
+from kiosk.flow import cast_or_check, staff, voter
 from kiosk.flow import effects as fx
 from kiosk.flow import events as ev
-from kiosk.flow import staff, voter
 from kiosk.flow.state import Kiosk, Screen, Setup
 from kiosk.flow.voter import Step
-from kiosk.hardware.card import session as cs
 
 # Answers to effects: dropped when the card they were asked for has gone.
 ANSWERS = (
@@ -21,6 +20,12 @@ ANSWERS = (
     ev.ElsewhereAnswered,
     ev.Cast,
     ev.CastRefused,
+    ev.BallotEncrypted,
+    ev.EncryptionFailed,
+    ev.BallotSigned,
+    ev.SigningFailed,
+    ev.Spoiled,
+    ev.SpoilRefused,
     ev.Printed,
     ev.ReportPrinted,
     ev.PrinterChecked,
@@ -107,11 +112,22 @@ def step(state: Kiosk, event: ev.Event) -> Step:
         case ev.ChangeContest(index=index):
             return voter.change(state, index)
         case ev.CastAsked():
+            if cast_or_check.is_v2(state):
+                return cast_or_check.cast(state)
             return voter.cast(state)
+        case ev.CheckAsked():
+            return cast_or_check.ask_check(state)
+        case ev.CheckConfirmed():
+            return cast_or_check.check(state)
+        case ev.CheckCancelled():
+            state = replace(state, asking_check=False)
+            return state, voter.activity(state)
+        case ev.BallotAgain():
+            return cast_or_check.ballot_again(state)
         case ev.StaffAsked(action=action, mode=mode):
             return staff.asked(state, action, mode)
         case ev.CardRead(holder=holder):
-            return voter.card_event(state, cs.Identified(holder))
+            return cast_or_check.card_read(state, holder)
         case ev.CardProved(holder=holder):
             return voter.proved(state, holder)
         case ev.VotedHereAnswered(voted=voted):
@@ -124,6 +140,18 @@ def step(state: Kiosk, event: ev.Event) -> Step:
             return voter.was_cast(state, event)
         case ev.CastRefused(already_voted=already):
             return voter.show_message(state, "voted_here" if already else "cast_failed")
+        case ev.BallotEncrypted():
+            return cast_or_check.encrypted(state, event)
+        case ev.EncryptionFailed():
+            return cast_or_check.encryption_failed(state, event)
+        case ev.BallotSigned():
+            return cast_or_check.signed(state, event)
+        case ev.SigningFailed():
+            return cast_or_check.signing_failed(state, event)
+        case ev.Spoiled():
+            return cast_or_check.spoiled(state, event)
+        case ev.SpoilRefused():
+            return cast_or_check.spoil_refused(state)
         case ev.Printed(error=error):
             return voter.printed(state, error)
         case ev.ReportPrinted(error=error):

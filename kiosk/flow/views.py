@@ -9,7 +9,15 @@ from dataclasses import dataclass
 from kiosk.core.chain import Session
 from kiosk.core.election import ContestKind, Option, Text
 from kiosk.flow.ballot_form import BallotForm
-from kiosk.flow.state import PIN_MIN, Kiosk, NotePart, Settings, StaffLine, Warning
+from kiosk.flow.state import (
+    MAX_CHECKS,
+    PIN_MIN,
+    Kiosk,
+    NotePart,
+    Settings,
+    StaffLine,
+    Warning,
+)
 from kiosk.hardware.card import session as cs
 from kiosk.hardware.printer.receipt import PrinterState
 from kiosk.sync.worker import SyncStatus
@@ -130,13 +138,25 @@ class ReviewRow:
 @dataclass(frozen=True, slots=True)
 class ReviewView:
     rows: tuple[ReviewRow, ...]
+    # protocol v2: the encrypted ballot's fingerprint ("" while it is being encrypted), whether
+    # Cast and Check may be tapped, and how many checks are left in this visit
+    encrypted: bool = False
+    fingerprint: str = ""
+    ready: bool = True
+    checks_left: int = 0
+    asking_check: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class ReceiptView:
+    """The receipt, or (protocol v2) the checked ballot's slip: its block's tracking code, the
+    check page's address and the ballot's fingerprint."""
+
     code: str
     url: str
     print_key: str
+    fingerprint: str = ""
+    checks_left: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,8 +209,14 @@ def views(state: Kiosk) -> Views:
         MessageView(state.message_key, state.next_key, state.notice_key),
         ballot_view(state),
         overlay_view(state),
-        review_view(state.form),
-        ReceiptView(state.receipt_code, state.receipt_url, state.print_key),
+        review_view(state.form, state),
+        ReceiptView(
+            state.receipt_code,
+            state.receipt_url,
+            state.print_key,
+            state.receipt_fingerprint,
+            MAX_CHECKS - state.checks,
+        ),
         staff_view(state),
     )
 
@@ -274,9 +300,24 @@ def overlay_view(state: Kiosk) -> OverlayView:
     return OverlayView(state.warning, detail, state.seconds_left)
 
 
-def review_view(form: BallotForm | None) -> ReviewView:
+def review_view(form: BallotForm | None, state: Kiosk | None = None) -> ReviewView:
     if form is None:
         return ReviewView(())
+    rows = _review_rows(form)
+    if state is None or state.package is None or state.package.protocol != 2:
+        return ReviewView(rows)
+    ballot = state.encrypted
+    return ReviewView(
+        rows,
+        encrypted=True,
+        fingerprint=ballot.fingerprint if ballot is not None else "",
+        ready=ballot is not None and not state.recording,
+        checks_left=MAX_CHECKS - state.checks,
+        asking_check=state.asking_check,
+    )
+
+
+def _review_rows(form: BallotForm) -> tuple[ReviewRow, ...]:
     rows = []
     for index, contest in enumerate(form.contests):
         lines: list[ReviewLine] = []
@@ -297,7 +338,7 @@ def review_view(form: BallotForm | None) -> ReviewView:
         findings = form.findings(contest.id)
         problem = (findings[0].problem.value, findings[0].count) if findings else None
         rows.append(ReviewRow(index, contest.title, tuple(lines), problem))
-    return ReviewView(tuple(rows))
+    return tuple(rows)
 
 
 def staff_view(state: Kiosk) -> StaffView:

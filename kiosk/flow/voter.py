@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from kiosk.core.chain import Session
+from kiosk.core.chain import Mode, Session
 from kiosk.core.errors import HanpyoError
 from kiosk.flow import effects as fx
 from kiosk.flow import events as ev
@@ -37,6 +37,10 @@ NEXT_STEP = {
     "no_contests": "ask_staff",
     "cast_failed": "ask_staff",
     "timed_out": "take_card",
+    "pulled_at_cast": "insert_again",
+    "real_card_in_test": "ask_staff",
+    "test_card_in_official": "ask_staff",
+    "check_failed": "ask_staff",
     "receipt_done": "take_card",
     "staff_idle": "take_card",
 }
@@ -57,6 +61,9 @@ def show_message(state: Kiosk, key: str, next_key: str | None = None) -> Step:
         message_key=key,
         next_key=next_key if next_key is not None else NEXT_STEP.get(key, "ask_staff"),
         form=None,
+        encrypted=None,
+        secrets=None,
+        recording=False,
     )
     return set_screen(state, Screen.MESSAGE)
 
@@ -72,6 +79,10 @@ def activity(state: Kiosk) -> list[fx.Effect]:
 
 
 def idle_timed_out(state: Kiosk) -> Step:
+    if state.screen is Screen.MESSAGE and isinstance(state.card, cs.Waiting | cs.NoReader):
+        # A message shown after the card left (pulled while the vote was being recorded):
+        # read by now; the next voter sees the waiting screen.
+        return set_screen(replace(state, settings=Settings()), Screen.WAITING)
     if state.screen is Screen.WAITING or (state.screen is Screen.MESSAGE and not state.form):
         # Nothing to discard: settings go back to default (a message stays until the card
         # is taken, in Korean).
@@ -160,9 +171,13 @@ def card_event(state: Kiosk, event: cs.CardEvent) -> Step:
     effects: list[fx.Effect] = []
     match state.card:
         case cs.NoReader() | cs.Waiting():
+            pulled_at_cast = state.recording  # the card left before the vote was recorded
             if not isinstance(before, cs.NoReader | cs.Waiting):
                 state, effects = end_visit(state)
-            state, more = set_screen(state, Screen.WAITING)
+            if pulled_at_cast:
+                state, more = show_message(state, "pulled_at_cast")
+            else:
+                state, more = set_screen(state, Screen.WAITING)
             effects += more
         case cs.Reading() if not isinstance(before, cs.Reading):
             state, effects = begin_visit(state)
@@ -317,7 +332,28 @@ def go_forward(state: Kiosk) -> Step:
     assert form is not None  # noqa: S101
     if state.page + 1 < len(form.contests):
         return replace(state, page=state.page + 1), []
-    return set_screen(state, Screen.REVIEW)
+    return show_review(state)
+
+
+def show_review(state: Kiosk) -> Step:
+    """The review screen; in protocol v2 the ballot is encrypted at once, off the GUI thread,
+    so that Cast does not wait for it. Each showing has its own number: an encryption for an
+    earlier one is dropped (``kiosk.flow.cast_or_check.encrypted``)."""
+    state = replace(state, review=state.review + 1, encrypted=None, secrets=None)
+    state, effects = set_screen(state, Screen.REVIEW)
+    form, holder, package, box = state.form, state.holder, state.package, state.box
+    if package is None or package.protocol != 2 or box is None or state.visit is None:
+        return state, effects
+    if form is None or holder is None or holder.voter is None or not form.can_cast():
+        return state, effects  # nothing to encrypt until the ballot can be cast
+    try:
+        ballot = form.ballot()
+    except HanpyoError as e:
+        log.warning("ballot not encrypted: %s", e)  # Cast then says it could not be recorded
+        return state, effects
+    test = box.mode is Mode.TEST
+    encrypt = fx.EncryptBallot(state.visit, state.review, ballot, holder.voter.excluded, test)
+    return state, [*effects, encrypt]
 
 
 def go_on_anyway(state: Kiosk) -> Step:
@@ -330,8 +366,13 @@ def go_on_anyway(state: Kiosk) -> Step:
 def back(state: Kiosk) -> Step:
     effects = activity(state)
     state = replace(state, warning=None)
+    if state.recording:
+        return state, effects  # the card is signing: the ballot stays as it is
     if state.screen is Screen.REVIEW and state.form is not None:
-        state, more = set_screen(replace(state, page=len(state.form.contests) - 1), Screen.BALLOT)
+        last = len(state.form.contests) - 1
+        # The encryption is dropped: the review screen encrypts afresh when it shows again.
+        state = replace(state, page=last, encrypted=None, secrets=None)
+        state, more = set_screen(state, Screen.BALLOT)
         return state, [*effects, *more]
     if state.screen is Screen.BALLOT and state.page > 0:
         return replace(state, page=state.page - 1), effects
@@ -341,8 +382,11 @@ def back(state: Kiosk) -> Step:
 def change(state: Kiosk, index: int) -> Step:
     """From the review: go back to one contest."""
     form = state.form
+    if state.recording:
+        return state, []
     if state.screen is Screen.REVIEW and form and 0 <= index < len(form.contests):
-        return set_screen(replace(state, page=index), Screen.BALLOT)
+        state = replace(state, page=index, encrypted=None, secrets=None)
+        return set_screen(state, Screen.BALLOT)
     return state, []
 
 
@@ -361,18 +405,25 @@ def cast(state: Kiosk) -> Step:
 
 
 def was_cast(state: Kiosk, event: ev.Cast) -> Step:
+    fingerprint = state.encrypted.fingerprint if state.encrypted is not None else ""
     state = replace(
         state,
         form=None,
         receipt_code=event.tracking_code,
         receipt_url=event.check_url,
+        receipt_fingerprint=fingerprint,
         print_key="",
+        encrypted=None,
+        secrets=None,
+        recording=False,
     )
     state, effects = set_screen(state, Screen.RECEIPT)
     effects.append(fx.SyncNow())
     if state.setup.has_printer and state.package is not None:
         effects.append(
-            fx.PrintReceipt(event.visit, event.tracking_code, event.check_url, event.test)
+            fx.PrintReceipt(
+                event.visit, event.tracking_code, event.check_url, event.test, fingerprint
+            )
         )
     return state, effects
 
@@ -380,4 +431,7 @@ def was_cast(state: Kiosk, event: ev.Cast) -> Step:
 def printed(state: Kiosk, error: BaseException | None) -> Step:
     if error is not None:
         log.warning("receipt not printed: %s", error)
-    return replace(state, print_key="printed" if error is None else "print_failed"), []
+    key = "printed" if error is None else "print_failed"
+    if state.screen is Screen.CHECKED:
+        key = "check_" + key  # the slip of a checked ballot, which is published, not counted
+    return replace(state, print_key=key), []

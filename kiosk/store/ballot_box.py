@@ -6,10 +6,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from kiosk.core.ballot import Ballot, validate_ballot
+from kiosk.core.ballot_crypto import BallotSecrets, spoiled_body
 from kiosk.core.block import BlockKind, SignedBlock
 from kiosk.core.bodies import (
     ballot_body,
     ballot_kind,
+    encrypted_ballot_body,
     mode_body,
     session_close_body,
     session_open_body,
@@ -17,8 +19,10 @@ from kiosk.core.bodies import (
     session_resume_body,
 )
 from kiosk.core.chain import ChainState, Mode, Schedule, Session
+from kiosk.core.crypto import Domain, verify_signature
 from kiosk.core.election import ElectionPackage, Voter
-from kiosk.core.errors import StateError
+from kiosk.core.encrypted_ballot import EncryptedBallot, card_message, check_form
+from kiosk.core.errors import BallotError, StateError
 from kiosk.store.chain_store import ChainStore
 from kiosk.store.errors import AlreadyVotedError
 
@@ -78,14 +82,9 @@ class BallotBox:
         In test mode the ballot is sealed to the package's test key, so a test tally never
         needs the trustees and an official tally never sees a test ballot.
         """
-        if self.state.session is not Session.OPEN:
-            raise StateError(
-                "voting is not open on this kiosk",
-                user_message=(
-                    "지금은 투표 시간이 아닙니다. 진행 요원에게 알려 주세요.",
-                    "Voting is not open. Please tell a staff member.",
-                ),
-            )
+        if self.package.protocol != 1:
+            raise StateError("a protocol v2 ballot is encrypted and signed by the card first")
+        self._check_open()
         validate_ballot(self.package, voter, ballot)
         kind = self._ballot_kind()
         if kind is BlockKind.BALLOT:
@@ -95,6 +94,57 @@ class BallotBox:
         body = ballot_body(self.package, kind, voter, ballot)
         signed = self.store.append(kind, body, nullifier=voter.nullifier)
         return CastReceipt(signed.tracking_code, signed.block.height, kind is BlockKind.TEST_BALLOT)
+
+    def cast_encrypted(
+        self, voter: Voter, ballot: EncryptedBallot, card_key: bytes, card_sig: bytes
+    ) -> CastReceipt:
+        """Record a protocol v2 ballot the voter's card has signed; return its receipt once it is
+        committed.
+
+        Checked first, as the ledger will check it (so a voter is never told "recorded" for a
+        ballot the count would leave out): the session is open, the voter's card kind fits the
+        mode (test cards in test mode only), the ballot's form is the voter's roll entry's, and
+        the card's signature verifies over this ballot for this voter.
+        """
+        self._check_open()
+        kind = self._ballot_kind()
+        test = kind is BlockKind.TEST_BALLOT
+        if voter.voter_id is None or voter.test != test:
+            raise StateError(
+                "a test card votes only in test mode, a voter card only in official mode"
+            )
+        check_form(self.package, ballot, voter.category, voter.group, voter.excluded, test=test)
+        if card_key != voter.card_key:
+            raise BallotError("the card that signed is not the card that signed in")
+        message = card_message(ballot.election, voter.voter_id, ballot.hash)
+        verify_signature(Domain.BALLOT, card_key, message, card_sig)
+        if not test:
+            self._check_schedule()
+        if self.store.has_voted(kind, voter.voter_id):
+            raise AlreadyVotedError("this voter already cast a ballot on this kiosk")
+        body = encrypted_ballot_body(voter, ballot, card_key, card_sig)
+        signed = self.store.append(kind, body, nullifier=voter.voter_id)
+        return CastReceipt(signed.tracking_code, signed.block.height, test)
+
+    def spoil(self, ballot: EncryptedBallot, secrets: BallotSecrets) -> CastReceipt:
+        """Record a ballot the voter chose to check (Benaloh's challenge): a ``spoiled`` block
+        with its randomness and plaintext, so that anyone opens it on the check page. It names no
+        voter, carries no card signature and never counts."""
+        self._check_open()
+        if ballot.test != (self._ballot_kind() is BlockKind.TEST_BALLOT):
+            raise StateError("the ballot was encrypted for the other mode")
+        signed = self.store.append(BlockKind.SPOILED, spoiled_body(ballot, secrets))
+        return CastReceipt(signed.tracking_code, signed.block.height, ballot.test)
+
+    def _check_open(self) -> None:
+        if self.state.session is not Session.OPEN:
+            raise StateError(
+                "voting is not open on this kiosk",
+                user_message=(
+                    "지금은 투표 시간이 아닙니다. 진행 요원에게 알려 주세요.",
+                    "Voting is not open. Please tell a staff member.",
+                ),
+            )
 
     def _check_schedule(self) -> None:
         """An official ballot is cast only while the election is open by its schedule, and

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from kiosk.core.crypto import Domain, verify_signature
 from kiosk.core.election import ElectionPackage, StaffEntry, Voter
+from kiosk.core.encrypted_ballot import EncryptedBallot, card_challenge, card_message
 from kiosk.core.errors import VerificationError
 from kiosk.hardware.card.errors import (
     AuthenticationFailedError,
@@ -57,7 +58,9 @@ def identify(card: OpenPGPCard, package: ElectionPackage) -> CardHolder:
         key,
         data.aid.serial,
         data.pin_status.pw1_tries,
-        voter=package.voter_for_card(key),
+        # A v2 test card is on the test roll, not the official one: it is read here and the
+        # flow takes it only in test mode (and a voter card only in official mode).
+        voter=package.voter_for_card(key) or package.test_voter_for_card(key),
         staff=package.staff_entry(key),
     )
     if holder.voter is None and holder.staff is None:
@@ -100,3 +103,27 @@ def authenticate(
 ) -> CardHolder:
     """The whole check in one call: identify the card, then prove it with the PIN."""
     return prove(card, identify(card, package), pin, package.id, kiosk_id)
+
+
+def sign_ballot(card: OpenPGPCard, holder: CardHolder, ballot: EncryptedBallot) -> bytes:
+    """Have the voter's card sign ``ballot`` (protocol v2) and check the signature.
+
+    The same INTERNAL AUTHENTICATE as ``prove`` (the PIN was verified at sign-in and stays
+    verified while the card is in the reader), over ``hanpyo/ballot/v2`` || election ||
+    voter id || ballot hash (kiosk.core.encrypted_ballot.card_challenge). The signature is
+    checked against the enrolled key before the kiosk records anything, so a card that signs
+    with another key, or signs something else, never gets a ballot recorded.
+    """
+    voter = holder.voter
+    if voter is None or voter.voter_id is None:
+        raise AuthenticationFailedError(f"card {holder.serial} holds no protocol v2 voter")
+    challenge = card_challenge(ballot.election, voter.voter_id, ballot.hash)
+    signature = card.internal_authenticate(challenge)
+    message = card_message(ballot.election, voter.voter_id, ballot.hash)
+    try:
+        verify_signature(Domain.BALLOT, holder.card_key, message, signature)
+    except VerificationError as e:
+        raise AuthenticationFailedError(
+            f"card {holder.serial} did not sign the ballot with its enrolled key"
+        ) from e
+    return signature
