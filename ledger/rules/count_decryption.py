@@ -123,7 +123,7 @@ def read_decryption_file(package: ElectionPackage, raw: bytes, where: str) -> De
         if not isinstance(body["shares"], list):
             raise EncodingError("shares is not a list")
         shares = tuple(DecryptionShare.from_json(s) for s in body["shares"])
-    except (EncodingError, GroupError) as e:
+    except (EncodingError, GroupError, TypeError, ValueError, AttributeError) as e:
         raise CountFileError(f"{where}: {e}", trustee=trustee.index) from e
     return DecryptionFile(trustee.index, body["input_hash"], body["shuffle_hash"], shares)
 

@@ -288,10 +288,10 @@ def make_shuffle(
         if not column:
             columns.append({"cts": [], "proof": None})
             continue
-        rows = [(ct,) for ct in column]
-        out, permutation, nonces = shuffle(rows, key.key, workers=workers)
-        proof = _prove(rows, out, permutation, nonces, key.key, bound, workers=workers)
-        verify_shuffle(proof, rows, out, key.key, bound, workers=workers)
+        rows, here = [(ct,) for ct in column], _workers_for(len(column), workers)
+        out, permutation, nonces = shuffle(rows, key.key, workers=here)
+        proof = _prove(rows, out, permutation, nonces, key.key, bound, workers=here)
+        verify_shuffle(proof, rows, out, key.key, bound, workers=here)
         del permutation, nonces
         columns.append({"cts": [row[0].to_json() for row in out], "proof": proof.to_json()})
     body = {
@@ -384,13 +384,23 @@ def _verified_columns(
                 raise ProofError("Shuffle", "no proof")
             else:
                 rows, shuffled = [(ct,) for ct in before], [(ct,) for ct in cts]
-                verify_shuffle(proof, rows, shuffled, key.key, bound, workers=workers)
+                here = _workers_for(len(before), workers)
+                verify_shuffle(proof, rows, shuffled, key.key, bound, workers=here)
         except (EncodingError, GroupError, ProofError) as e:
             raise CountFileError(
                 f"{where}: the shuffle fails: {e}", trustee=trustee, column=c
             ) from e
         out.append(cts)
     return tuple(out)
+
+
+#: Below this many ciphertexts a column is shuffled and checked in this process: starting a
+#: pool of worker processes costs more than the column's work (the result is the same).
+POOL_FROM = 256
+
+
+def _workers_for(size: int, workers: int) -> int:
+    return workers if size >= POOL_FROM else 1
 
 
 def _column(item: object, c: int) -> tuple[tuple[Ciphertext, ...], ShuffleProof | None]:

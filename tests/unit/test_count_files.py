@@ -225,3 +225,45 @@ def test_nothing_before_a_valid_close_or_from_another_count(
 def test_shuffle_file_names() -> None:
     assert shuffle_number(shuffle_name(12)) == 12
     assert shuffle_number("shuffle-0.json") is None and shuffle_number("shuffle-01.json") is None
+
+
+def test_worker_processes_shuffle_and_check_as_one_process_does(
+    count: tuple[CountElection, Path, CountPlaintexts], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ledger.rules.count_files as count_files
+
+    monkeypatch.setattr(count_files, "POOL_FROM", 1)  # the count's columns are small
+    election = count[0]
+    count_input = _input(count)
+    raw = make_shuffle(
+        election.package,
+        count_input.columns,
+        count_input.digest,
+        2,
+        election.signing_keys[2],
+        workers=2,
+    )
+    one = verify_shuffles(election.package, count_input, [raw])
+    two = verify_shuffles(election.package, count_input, [raw], workers=2)
+    assert one == two and one.trustees == (2,)
+
+
+def test_a_damaged_decryption_file_of_a_trustee_names_them(
+    count: tuple[CountElection, Path, CountPlaintexts],
+) -> None:
+    from ledger.rules.count_decryption import DECRYPTION_KIND
+    from ledger.rules.count_files import election_key, signed_file
+
+    election = count[0]
+    count_input = _input(count)
+    chain = verify_shuffles(election.package, count_input, _shuffles(count, (1, 2, 3)))
+    files = _decryptions(count, chain, [1, 2, 3, 5])
+    damaged = json.loads(files[3][1])
+    damaged["shares"][2]["share"] = 12
+    body = {k: v for k, v in damaged.items() if k != "signature"}
+    key = election_key(election.package)
+    files[3] = (files[3][0], signed_file(key, DECRYPTION_KIND, 5, body, election.signing_keys[5]))
+    files.append(("stray.json", b"not json"))
+    done = combine_count(election.package, count_input, chain, files)
+    assert list(done.bad_trustees) == [5] and done.used == (1, 2, 3)
+    assert list(done.unsigned_files) == ["stray.json"]
