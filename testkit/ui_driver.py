@@ -5,7 +5,7 @@ directly, so a button that is hidden, disabled or covered cannot be "pressed" by
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -104,6 +104,11 @@ class Kiosk:
     def remove(self) -> None:
         self.simulator.remove(0)
         self.wait_screen("waiting")
+
+    def sign_in_refused(self, name: str) -> None:
+        """Insert a card the kiosk refuses before its PIN; wait for the message."""
+        self.insert(name)
+        self.wait_screen("message")
 
     def sign_in(self, name: str, pin: str = PIN) -> None:
         """Insert a card and type its PIN; wait until the kiosk has decided."""
@@ -245,5 +250,108 @@ def visit_every_screen(
     kiosk.wait_screen("staff")
     kiosk.wait_for("managerPanel")
     here("11-staff-manager")
+    kiosk.remove()
+    return seen
+
+
+def kiosks_for(
+    qtbot: Any, pcscd: Any, tmp_path: Path, election: SyntheticElection
+) -> Iterator[KioskFactory]:
+    """The screen tests' kiosk factory for any election (tests/ui/conftest.py's
+    ``kiosk_factory`` is this for the v1 ``ui_election``): a generator for a fixture to yield
+    from; every kiosk it made is closed after the test."""
+    from kiosk.app import build_kiosk
+    from kiosk.ui.main import build_ui
+    from testkit.kiosk_screens import PX_PER_MM, make_config
+
+    made: list[tuple[Kiosk, KioskServices]] = []
+    simulator = Simulator(pcscd.ports).__enter__()
+
+    def make(
+        mode: Mode | None = Mode.OFFICIAL, open_session: bool = True, **overrides: Any
+    ) -> Kiosk:
+        config = make_config(tmp_path, election, reader=pcscd.reader_names[0], **overrides)
+        printer = MemoryPrinter()
+        services = build_kiosk(config, printer=printer)
+        assert services.box is not None
+        if mode is not None:
+            services.box.set_mode(mode)
+            if open_session:
+                services.box.open_session()
+        ui = build_ui(services, px_per_mm=PX_PER_MM)
+        kiosk = Kiosk(ui, services, simulator, election, printer, qtbot)
+        made.append((kiosk, services))
+        qtbot.waitUntil(lambda: ui.bridge.property("readerReady"), timeout=15_000)
+        return kiosk
+
+    try:
+        yield make
+    finally:
+        for kiosk, services in made:
+            kiosk.ui.close()
+            services.close()
+        simulator.__exit__(None, None, None)
+
+
+def test_roll_card(kiosk: Kiosk, n: int = 0) -> str:
+    """One of a v2 election's test cards, known to the simulator."""
+    return kiosk.card(f"test-card-{n}", kiosk.election.test_card_keys[n].seed)
+
+
+test_roll_card.__test__ = False  # type: ignore[attr-defined]  # a helper, not a pytest test
+
+
+def fill_in_to_review(kiosk: Kiosk) -> None:
+    """From the first ballot page to the review: one score of 8, "yes" to a question."""
+    kiosk.wait_screen("ballot")
+    group = kiosk.election.package.roll[0].group or "g001"
+    option = kiosk.election.package.options_in_group(group)[1].id
+    if kiosk.find(f"score-{option}-8") is not None:
+        kiosk.tap(f"score-{option}-8")
+    while kiosk.screen == "ballot":
+        if kiosk.find("answer-yes") is not None:
+            kiosk.tap("answer-yes")
+        kiosk.tap("next")
+        if kiosk.find("warningGoOn") is not None:
+            kiosk.tap("warningGoOn")
+    kiosk.wait_screen("review")
+
+
+def visit_cast_or_check(
+    kiosk: Kiosk, language: str, size: int, contrast: bool, at: Callable[[str], None]
+) -> list[str]:
+    """Walk a protocol v2 kiosk in test mode through Check and Cast with a test card, and show
+    a real voter card's refusal, calling ``at(name)`` on each screen. Returns the names."""
+    seen: list[str] = []
+
+    def here(name: str) -> None:
+        kiosk.qtbot.wait(30)
+        seen.append(name)
+        at(name)
+
+    choose_settings(kiosk, language, size, contrast)
+    kiosk.sign_in(test_roll_card(kiosk))
+    fill_in_to_review(kiosk)
+    kiosk.qtbot.waitUntil(lambda: bool(kiosk.vm.property("ballotReady")), timeout=WAIT_MS)
+    here("21-review-fingerprint")
+    kiosk.tap("checkButton")
+    kiosk.wait_for("checkOverlay")
+    here("22-check-explained")
+    kiosk.tap("checkConfirm")
+    kiosk.wait_screen("checked")
+    kiosk.qtbot.waitUntil(lambda: bool(kiosk.vm.property("receiptQr")), timeout=WAIT_MS)
+    here("23-checked")
+    kiosk.tap("ballotAgain")
+    kiosk.wait_screen("review")
+    kiosk.qtbot.waitUntil(lambda: bool(kiosk.vm.property("ballotReady")), timeout=WAIT_MS)
+    kiosk.tap("castButton")
+    kiosk.wait_screen("receipt")
+    kiosk.qtbot.waitUntil(lambda: bool(kiosk.vm.property("receiptQr")), timeout=WAIT_MS)
+    here("24-receipt-fingerprint")
+    kiosk.remove()
+
+    choose_settings(kiosk, language, size, contrast)
+    kiosk.sign_in_refused(kiosk.voter_card("resident", 0))
+    here("25-refused-real-card-in-test-mode")
     kiosk.remove()
     return seen

@@ -4,7 +4,15 @@
 <context>
     <name>Main</name>
     <message numerus="yes">
-        <location filename="../../kiosk/ui/qml/Main.qml" line="124"/>
+        <location filename="../../kiosk/ui/qml/Main.qml" line="151"/>
+        <source>You may check %n more time(s).</source>
+        <translation>
+            <numerusform>You may check %n more time.</numerusform>
+            <numerusform>You may check %n more times.</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <location filename="../../kiosk/ui/qml/Main.qml" line="191"/>
         <source>Your ballot will be cleared in %n second(s).</source>
         <translation>
             <numerusform>Your ballot will be cleared in %n second.</numerusform>
@@ -20,6 +28,17 @@
         <translation>
             <numerusform>You may choose up to %n.</numerusform>
             <numerusform>You may choose up to %n.</numerusform>
+        </translation>
+    </message>
+</context>
+<context>
+    <name>checked</name>
+    <message numerus="yes">
+        <location filename="../../kiosk/ui/qml/screens/checked.qml" line="61"/>
+        <source>You may check %n more time(s).</source>
+        <translation>
+            <numerusform>You may check %n more time.</numerusform>
+            <numerusform>You may check %n more times.</numerusform>
         </translation>
     </message>
 </context>

@@ -80,268 +80,303 @@
     </message>
     <message>
         <location filename="../../kiosk/ui/texts.py" line="55"/>
+        <source>Your card was taken out before your vote was recorded. Nothing was saved.</source>
+        <translation>투표가 기록되기 전에 카드가 빠졌습니다. 아무것도 저장되지 않았습니다.</translation>
+    </message>
+    <message>
+        <location filename="../../kiosk/ui/texts.py" line="58"/>
+        <source>Your ballot could not be checked. Nothing was saved.</source>
+        <translation>투표지를 확인하지 못했습니다. 아무것도 저장되지 않았습니다.</translation>
+    </message>
+    <message>
+        <location filename="../../kiosk/ui/texts.py" line="62"/>
+        <source>This is a real voter card. In test mode only test cards can be used.</source>
+        <translation>이 카드는 실제 투표용 카드입니다. 시험 모드에서는 시험용 카드만 쓸 수 있습니다.</translation>
+    </message>
+    <message>
+        <location filename="../../kiosk/ui/texts.py" line="65"/>
+        <source>This is a test card. It cannot be used to vote.</source>
+        <translation>이 카드는 시험용 카드입니다. 실제 투표에는 쓸 수 없습니다.</translation>
+    </message>
+    <message>
+        <location filename="../../kiosk/ui/texts.py" line="68"/>
         <source>Your ballot was cleared because there was no activity. Nothing was saved.</source>
         <translation>한동안 움직임이 없어 작성하던 투표를 지웠습니다. 아무것도 저장되지 않았습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/texts.py" line="58"/>
+        <location filename="../../kiosk/ui/texts.py" line="71"/>
         <source>Thank you for voting.</source>
         <translation>투표해 주셔서 감사합니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/texts.py" line="59"/>
+        <location filename="../../kiosk/ui/texts.py" line="72"/>
         <source>The staff screen was closed because there was no activity.</source>
         <translation>한동안 움직임이 없어 진행 요원 화면을 닫았습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/texts.py" line="63"/>
+        <location filename="../../kiosk/ui/texts.py" line="76"/>
         <source>Please take your card and ask a staff member.</source>
         <translation>카드를 빼신 뒤 진행 요원에게 물어 주세요.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/texts.py" line="64"/>
+        <location filename="../../kiosk/ui/texts.py" line="77"/>
         <source>Please take your card.</source>
         <translation>카드를 빼 주세요.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/texts.py" line="65"/>
+        <location filename="../../kiosk/ui/texts.py" line="78"/>
         <source>Please take your card out and insert it again.</source>
         <translation>카드를 빼서 다시 넣어 주세요.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/texts.py" line="67"/>
+        <location filename="../../kiosk/ui/texts.py" line="79"/>
+        <source>To vote, please insert your card again.</source>
+        <translation>투표하시려면 카드를 다시 넣어 주세요.</translation>
+    </message>
+    <message>
+        <location filename="../../kiosk/ui/texts.py" line="81"/>
         <source>Proposals on this page without a score: %n.</source>
         <translation>이 화면에서 점수를 주지 않은 제안이 %n개 있습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/texts.py" line="69"/>
+        <location filename="../../kiosk/ui/texts.py" line="83"/>
         <source>Proposals with some items not scored: %n. Please score every item, or clear them.</source>
         <translation>항목 점수를 다 주지 않은 제안이 %n개 있습니다. 모든 항목에 점수를 주시거나, 준 점수를 지워 주세요.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/texts.py" line="68"/>
+        <location filename="../../kiosk/ui/texts.py" line="82"/>
         <source>You have not chosen anything on this page.</source>
         <translation>이 화면에서 아무것도 고르지 않으셨습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/texts.py" line="73"/>
+        <location filename="../../kiosk/ui/texts.py" line="87"/>
         <source>Please choose at least %n.</source>
         <translation>적어도 %n개를 골라 주세요.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/texts.py" line="75"/>
+        <location filename="../../kiosk/ui/texts.py" line="89"/>
         <source>The receipt could not be printed. Your vote is recorded.</source>
         <translation>영수증을 인쇄하지 못했습니다. 투표는 기록되었습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/texts.py" line="78"/>
+        <location filename="../../kiosk/ui/texts.py" line="92"/>
         <source>Your receipt is printed.</source>
         <translation>영수증이 인쇄되었습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="546"/>
+        <location filename="../../kiosk/ui/wording.py" line="44"/>
         <source>Budget: %1 won</source>
         <translation>예산: %1원</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="574"/>
+        <location filename="../../kiosk/ui/wording.py" line="55"/>
         <source>score %n</source>
         <translation>%n점</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="576"/>
+        <location filename="../../kiosk/ui/wording.py" line="57"/>
         <source>not scored</source>
         <translation>점수 없음</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="581"/>
+        <location filename="../../kiosk/ui/wording.py" line="62"/>
         <source>nothing chosen</source>
         <translation>고른 것 없음</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="598"/>
+        <location filename="../../kiosk/ui/wording.py" line="65"/>
         <source>Yes</source>
         <translation>찬성</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="599"/>
+        <location filename="../../kiosk/ui/wording.py" line="66"/>
         <source>No</source>
         <translation>반대</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="600"/>
+        <location filename="../../kiosk/ui/wording.py" line="67"/>
         <source>Blank</source>
         <translation>기권</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="601"/>
+        <location filename="../../kiosk/ui/wording.py" line="68"/>
         <source>no answer</source>
         <translation>답하지 않음</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="801"/>
+        <location filename="../../kiosk/ui/texts.py" line="111"/>
         <source>The session is open.</source>
         <translation>투표를 시작했습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="813"/>
+        <location filename="../../kiosk/ui/texts.py" line="112"/>
         <source>The session is paused.</source>
         <translation>투표를 잠시 멈췄습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="822"/>
+        <location filename="../../kiosk/ui/texts.py" line="113"/>
         <source>The session is open again.</source>
         <translation>투표를 다시 시작했습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="830"/>
+        <location filename="../../kiosk/ui/texts.py" line="114"/>
         <source>The session is closed.</source>
         <translation>투표를 마감했습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="861"/>
+        <location filename="../../kiosk/ui/texts.py" line="118"/>
         <source>The report is printed.</source>
         <translation>보고서가 인쇄되었습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="884"/>
+        <location filename="../../kiosk/ui/texts.py" line="115"/>
         <source>The mode is changed.</source>
         <translation>모드를 바꿨습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="893"/>
+        <location filename="../../kiosk/ui/texts.py" line="93"/>
+        <source>The slip for your checked ballot is printed.</source>
+        <translation>확인한 투표지의 영수증이 인쇄되었습니다.</translation>
+    </message>
+    <message>
+        <location filename="../../kiosk/ui/texts.py" line="94"/>
+        <source>The slip could not be printed. Your checked ballot is published.</source>
+        <translation>영수증을 인쇄하지 못했습니다. 확인한 투표지는 공개되었습니다.</translation>
+    </message>
+    <message>
+        <location filename="../../kiosk/ui/texts.py" line="119"/>
         <source>No USB drive is mounted.</source>
         <translation>USB 저장 장치가 연결되어 있지 않습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="904"/>
+        <location filename="../../kiosk/ui/texts.py" line="116"/>
         <source>The chain is exported to the USB drive.</source>
         <translation>체인을 USB 저장 장치로 내보냈습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="914"/>
+        <location filename="../../kiosk/ui/texts.py" line="120"/>
         <source>There is no election.json on the USB drive.</source>
         <translation>USB 저장 장치에 election.json 파일이 없습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="952"/>
+        <location filename="../../kiosk/ui/texts.py" line="117"/>
         <source>The election is loaded.</source>
         <translation>선거를 불러왔습니다.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="964"/>
-        <location filename="../../kiosk/ui/controller.py" line="1256"/>
+        <location filename="../../kiosk/ui/bridge.py" line="542"/>
+        <location filename="../../kiosk/ui/texts.py" line="121"/>
         <source>Checking…</source>
         <translation>확인하는 중…</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="970"/>
+        <location filename="../../kiosk/ui/wording.py" line="96"/>
         <source>Card readers: %1</source>
         <translation>카드 리더기: %1</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="971"/>
-        <location filename="../../kiosk/ui/controller.py" line="1082"/>
+        <location filename="../../kiosk/ui/wording.py" line="74"/>
+        <location filename="../../kiosk/ui/wording.py" line="97"/>
         <source>none</source>
         <translation>없음</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="976"/>
+        <location filename="../../kiosk/ui/wording.py" line="100"/>
         <source>Printer: %1</source>
         <translation>프린터: %1</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="984"/>
+        <location filename="../../kiosk/ui/wording.py" line="104"/>
         <source>Ledger: not reachable (%1)</source>
         <translation>원장 서버: 연결 안 됨 (%1)</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="990"/>
+        <location filename="../../kiosk/ui/wording.py" line="108"/>
         <source>Ledger: reachable; it holds this kiosk&apos;s blocks up to %1</source>
         <translation>원장 서버: 연결됨. 이 투표기의 블록을 %1번까지 받았습니다</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="1009"/>
+        <location filename="../../kiosk/ui/texts.py" line="122"/>
         <source>Counting…</source>
         <translation>세는 중…</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="1028"/>
+        <location filename="../../kiosk/ui/wording.py" line="112"/>
         <source>Test tally: test ballots counted: %n</source>
         <translation>시험 개표: 센 시험 투표 %n표</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="1034"/>
+        <location filename="../../kiosk/ui/wording.py" line="116"/>
         <source>Test ballots that could not be counted: %n</source>
         <translation>셀 수 없는 시험 투표: %n표</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="1044"/>
+        <location filename="../../kiosk/ui/wording.py" line="122"/>
         <source>yes %1 · no %2 · blank %3</source>
         <translation>찬성 %1 · 반대 %2 · 기권 %3</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="1057"/>
+        <location filename="../../kiosk/ui/wording.py" line="126"/>
         <source>votes: %n</source>
         <translation>%n표</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="1065"/>
+        <location filename="../../kiosk/ui/wording.py" line="130"/>
         <source>scores: %n, mean %1</source>
         <translation>점수 %n개, 평균 %1점</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="1071"/>
+        <location filename="../../kiosk/ui/wording.py" line="134"/>
         <source>nothing yet</source>
         <translation>아직 없음</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="1084"/>
+        <location filename="../../kiosk/ui/wording.py" line="76"/>
         <source>ready</source>
         <translation>준비됨</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="1085"/>
+        <location filename="../../kiosk/ui/wording.py" line="77"/>
         <source>paper low</source>
         <translation>용지 부족</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="1086"/>
+        <location filename="../../kiosk/ui/wording.py" line="78"/>
         <source>out of paper</source>
         <translation>용지 없음</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="1087"/>
+        <location filename="../../kiosk/ui/wording.py" line="79"/>
         <source>offline</source>
         <translation>연결 안 됨</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="1192"/>
+        <location filename="../../kiosk/ui/wording.py" line="155"/>
         <source>You may choose up to %n. Remove one first to choose another.</source>
         <translation>최대 %n개까지 고를 수 있습니다. 다른 것을 고르시려면 먼저 하나를 빼 주세요.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="1240"/>
+        <location filename="../../kiosk/ui/wording.py" line="140"/>
         <source>not configured (offline kiosk)</source>
         <translation>설정 안 됨 (오프라인 투표기)</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="1243"/>
+        <location filename="../../kiosk/ui/wording.py" line="142"/>
         <source>STOPPED: the ledger could not be trusted. Call the election manager.</source>
         <translation>중지됨: 원장 서버를 신뢰할 수 없습니다. 선거 관리자를 불러 주세요.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="1248"/>
+        <location filename="../../kiosk/ui/wording.py" line="147"/>
         <source>offline; blocks waiting: %n</source>
         <translation>오프라인, 보낼 블록 %n개</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="1249"/>
+        <location filename="../../kiosk/ui/wording.py" line="148"/>
         <source>online; blocks waiting: %n</source>
         <translation>온라인, 보낼 블록 %n개</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/controller.py" line="1252"/>
+        <location filename="../../kiosk/ui/bridge.py" line="502"/>
         <source>no card reader</source>
         <translation>카드 리더기 없음</translation>
     </message>
@@ -374,19 +409,56 @@
         <translation>그대로 넘어가기</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/qml/Main.qml" line="119"/>
+        <location filename="../../kiosk/ui/qml/Main.qml" line="134"/>
+        <source>Check this ballot?</source>
+        <translation>이 투표지를 확인할까요?</translation>
+    </message>
+    <message>
+        <location filename="../../kiosk/ui/qml/Main.qml" line="138"/>
+        <source>The kiosk shows that it recorded your choices correctly.</source>
+        <translation>투표기가 내 선택을 제대로 기록했는지 보여 줍니다.</translation>
+    </message>
+    <message>
+        <location filename="../../kiosk/ui/qml/Main.qml" line="142"/>
+        <source>The checked ballot is published with its choices and is not counted. You then make your ballot again and cast it.</source>
+        <translation>확인한 투표지는 선택 내용과 함께 공개되고, 집계되지 않습니다. 그다음 투표지를 다시 만들어 투표합니다.</translation>
+    </message>
+    <message>
+        <location filename="../../kiosk/ui/qml/Main.qml" line="146"/>
+        <source>You may check with other choices than your real ones.</source>
+        <translation>실제와 다른 선택으로 확인해도 됩니다.</translation>
+    </message>
+    <message numerus="yes">
+        <location filename="../../kiosk/ui/qml/Main.qml" line="151"/>
+        <source>You may check %n more time(s).</source>
+        <translation>
+            <numerusform>앞으로 %n번 더 확인할 수 있습니다.</numerusform>
+        </translation>
+    </message>
+    <message>
+        <location filename="../../kiosk/ui/qml/Main.qml" line="161"/>
+        <source>Go back</source>
+        <translation>돌아가기</translation>
+    </message>
+    <message>
+        <location filename="../../kiosk/ui/qml/Main.qml" line="167"/>
+        <source>Check this ballot</source>
+        <translation>투표지 확인하기</translation>
+    </message>
+    <message>
+        <location filename="../../kiosk/ui/qml/Main.qml" line="186"/>
         <source>Are you still there?</source>
         <translation>계속 투표하고 계신가요?</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../kiosk/ui/qml/Main.qml" line="124"/>
+        <location filename="../../kiosk/ui/qml/Main.qml" line="191"/>
         <source>Your ballot will be cleared in %n second(s).</source>
         <translation>
             <numerusform>%n초 뒤에 작성하던 투표가 지워집니다.</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/qml/Main.qml" line="131"/>
+        <location filename="../../kiosk/ui/qml/Main.qml" line="198"/>
         <source>I need more time</source>
         <translation>시간이 더 필요해요</translation>
     </message>
@@ -480,6 +552,66 @@
     </message>
 </context>
 <context>
+    <name>checked</name>
+    <message>
+        <location filename="../../kiosk/ui/qml/screens/checked.qml" line="30"/>
+        <source>Your ballot was checked. It will not be counted.</source>
+        <translation>투표지를 확인했습니다. 이 투표지는 집계되지 않습니다.</translation>
+    </message>
+    <message>
+        <location filename="../../kiosk/ui/qml/screens/checked.qml" line="43"/>
+        <source>Ballot fingerprint %1</source>
+        <translation>투표지 지문 %1</translation>
+    </message>
+    <message>
+        <location filename="../../kiosk/ui/qml/screens/checked.qml" line="47"/>
+        <source>On the check page you can see the choices this ballot holds. They should be the choices you made. If they are not, tell a staff member.</source>
+        <translation>확인 페이지에서 이 투표지에 담긴 선택을 볼 수 있습니다. 내가 고른 것과 같아야 합니다. 다르면 진행 요원에게 알려 주세요.</translation>
+    </message>
+    <message>
+        <location filename="../../kiosk/ui/qml/screens/checked.qml" line="52"/>
+        <source>Tracking code: %1</source>
+        <translation>추적 코드: %1</translation>
+    </message>
+    <message>
+        <location filename="../../kiosk/ui/qml/screens/checked.qml" line="54"/>
+        <source>Tracking code %1</source>
+        <translation>추적 코드 %1</translation>
+    </message>
+    <message numerus="yes">
+        <location filename="../../kiosk/ui/qml/screens/checked.qml" line="61"/>
+        <source>You may check %n more time(s).</source>
+        <translation>
+            <numerusform>앞으로 %n번 더 확인할 수 있습니다.</numerusform>
+        </translation>
+    </message>
+    <message>
+        <location filename="../../kiosk/ui/qml/screens/checked.qml" line="62"/>
+        <source>You cannot check again. Your next ballot is cast.</source>
+        <translation>더 확인할 수 없습니다. 다음 투표지는 투표로 기록됩니다.</translation>
+    </message>
+    <message>
+        <location filename="../../kiosk/ui/qml/screens/checked.qml" line="85"/>
+        <source>Now make your ballot again and cast it.</source>
+        <translation>이제 투표지를 다시 만들어 투표해 주세요.</translation>
+    </message>
+    <message>
+        <location filename="../../kiosk/ui/qml/screens/checked.qml" line="84"/>
+        <source>Make my ballot again</source>
+        <translation>투표지 다시 만들기</translation>
+    </message>
+    <message>
+        <location filename="../../kiosk/ui/qml/screens/checked.qml" line="32"/>
+        <source>Ballot fingerprint:</source>
+        <translation>투표지 지문:</translation>
+    </message>
+    <message>
+        <location filename="../../kiosk/ui/qml/screens/checked.qml" line="74"/>
+        <source>QR code for the check page of this ballot</source>
+        <translation>이 투표지의 확인 페이지로 가는 QR 코드</translation>
+    </message>
+</context>
+<context>
     <name>notice</name>
     <message>
         <location filename="../../kiosk/ui/qml/screens/notice.qml" line="20"/>
@@ -565,12 +697,22 @@
         <translation>이 코드로 내 투표가 공개 원장에 들어갔는지 확인할 수 있습니다. 누구를 찍었는지는 드러나지 않습니다.</translation>
     </message>
     <message>
+        <location filename="../../kiosk/ui/qml/screens/receipt.qml" line="42"/>
+        <source>Ballot fingerprint: %1</source>
+        <translation>투표지 지문: %1</translation>
+    </message>
+    <message>
         <location filename="../../kiosk/ui/qml/screens/receipt.qml" line="44"/>
+        <source>Ballot fingerprint %1</source>
+        <translation>투표지 지문 %1</translation>
+    </message>
+    <message>
+        <location filename="../../kiosk/ui/qml/screens/receipt.qml" line="52"/>
         <source>Please take your card.</source>
         <translation>카드를 빼 주세요.</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/qml/screens/receipt.qml" line="55"/>
+        <location filename="../../kiosk/ui/qml/screens/receipt.qml" line="63"/>
         <source>QR code to check your tracking code</source>
         <translation>추적 코드를 확인하는 QR 코드</translation>
     </message>
@@ -578,27 +720,57 @@
 <context>
     <name>review</name>
     <message>
-        <location filename="../../kiosk/ui/qml/screens/review.qml" line="12"/>
+        <location filename="../../kiosk/ui/qml/screens/review.qml" line="14"/>
         <source>Please check your vote</source>
         <translation>투표 내용을 확인해 주세요</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/qml/screens/review.qml" line="50"/>
+        <location filename="../../kiosk/ui/qml/screens/review.qml" line="52"/>
         <source>Change</source>
         <translation>고치기</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/qml/screens/review.qml" line="51"/>
+        <location filename="../../kiosk/ui/qml/screens/review.qml" line="53"/>
         <source>Change: %1</source>
         <translation>고치기: %1</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/qml/screens/review.qml" line="82"/>
+        <location filename="../../kiosk/ui/qml/screens/review.qml" line="96"/>
+        <source>Ballot fingerprint: %1</source>
+        <translation>투표지 지문: %1</translation>
+    </message>
+    <message>
+        <location filename="../../kiosk/ui/qml/screens/review.qml" line="97"/>
+        <source>Preparing your ballot…</source>
+        <translation>투표지를 준비하고 있습니다…</translation>
+    </message>
+    <message>
+        <location filename="../../kiosk/ui/qml/screens/review.qml" line="100"/>
+        <source>Ballot fingerprint %1</source>
+        <translation>투표지 지문 %1</translation>
+    </message>
+    <message>
+        <location filename="../../kiosk/ui/qml/screens/review.qml" line="107"/>
+        <source>Your receipt shows the same code, so you can find this ballot in the public record. It does not show your choices.</source>
+        <translation>영수증에도 같은 코드가 인쇄되어, 공개 기록에서 이 투표지를 찾을 수 있습니다. 이 코드로는 내 선택을 알 수 없습니다.</translation>
+    </message>
+    <message>
+        <location filename="../../kiosk/ui/qml/screens/review.qml" line="120"/>
         <source>Back</source>
         <translation>이전</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/qml/screens/review.qml" line="91"/>
+        <location filename="../../kiosk/ui/qml/screens/review.qml" line="128"/>
+        <source>Check this ballot</source>
+        <translation>투표지 확인하기</translation>
+    </message>
+    <message>
+        <location filename="../../kiosk/ui/qml/screens/review.qml" line="129"/>
+        <source>Check this ballot: it is shown opened and not counted, then you make your ballot again</source>
+        <translation>투표지 확인하기: 투표지가 열려 공개되고 집계되지 않으며, 그다음 투표지를 다시 만듭니다</translation>
+    </message>
+    <message>
+        <location filename="../../kiosk/ui/qml/screens/review.qml" line="138"/>
         <source>Cast my vote</source>
         <translation>투표하기</translation>
     </message>
@@ -771,7 +943,7 @@
         <translation>취소</translation>
     </message>
     <message>
-        <location filename="../../kiosk/ui/qml/screens/staff.qml" line="175"/>
+        <location filename="../../kiosk/ui/qml/screens/staff.qml" line="174"/>
         <source>Take the staff card out to return to the voting screen.</source>
         <translation>진행 요원 카드를 빼면 투표 화면으로 돌아갑니다.</translation>
     </message>

@@ -348,6 +348,23 @@ class KioskBridge(QObject):
     def cast(self) -> None:
         self.post(ev.CastAsked())
 
+    @Slot()
+    def checkBallot(self) -> None:
+        """Protocol v2: "Check this ballot" (the overlay that explains it comes first)."""
+        self.post(ev.CheckAsked())
+
+    @Slot()
+    def confirmCheck(self) -> None:
+        self.post(ev.CheckConfirmed())
+
+    @Slot()
+    def cancelCheck(self) -> None:
+        self.post(ev.CheckCancelled())
+
+    @Slot()
+    def ballotAgain(self) -> None:
+        self.post(ev.BallotAgain())
+
     def _staff(self, action: StaffAction, mode: str = "") -> None:
         self.post(ev.StaffAsked(action, mode))
 
@@ -463,7 +480,15 @@ class KioskBridge(QObject):
     )
     secondsLeft = _g(int, overlayChanged, lambda b: b._views.overlay.seconds_left)
 
+    encryptedBallot = _g(bool, reviewChanged, lambda b: b._views.review.encrypted)
+    fingerprint = _g(str, reviewChanged, lambda b: b._views.review.fingerprint)
+    ballotReady = _g(bool, reviewChanged, lambda b: b._views.review.ready)
+    checksLeft = _g(int, reviewChanged, lambda b: b._views.review.checks_left)
+    askingCheck = _g(bool, reviewChanged, lambda b: b._views.review.asking_check)
+
     receiptCode = _g(str, receiptChanged, lambda b: b._views.receipt.code)
+    receiptFingerprint = _g(str, receiptChanged, lambda b: b._views.receipt.fingerprint)
+    checksLeftAfter = _g(int, receiptChanged, lambda b: b._views.receipt.checks_left)
     receiptQr = _g(str, receiptChanged, lambda b: b._receipt_qr)
     printNote = _g(str, receiptChanged, lambda b: say(b._views.receipt.print_key))
 

@@ -52,6 +52,19 @@ MESSAGES: dict[str, Any] = {  # QT_TRANSLATE_NOOP returns its text, typed as obj
     "cast_failed": QT_TRANSLATE_NOOP(
         "Kiosk", "Your vote could not be recorded. Nothing was saved."
     ),
+    "pulled_at_cast": QT_TRANSLATE_NOOP(
+        "Kiosk", "Your card was taken out before your vote was recorded. Nothing was saved."
+    ),
+    "check_failed": QT_TRANSLATE_NOOP(
+        "Kiosk", "Your ballot could not be checked. Nothing was saved."
+    ),
+    # Which cards a mode takes (protocol v2).
+    "real_card_in_test": QT_TRANSLATE_NOOP(
+        "Kiosk", "This is a real voter card. In test mode only test cards can be used."
+    ),
+    "test_card_in_official": QT_TRANSLATE_NOOP(
+        "Kiosk", "This is a test card. It cannot be used to vote."
+    ),
     "timed_out": QT_TRANSLATE_NOOP(
         "Kiosk", "Your ballot was cleared because there was no activity. Nothing was saved."
     ),
@@ -63,6 +76,7 @@ MESSAGES: dict[str, Any] = {  # QT_TRANSLATE_NOOP returns its text, typed as obj
     "ask_staff": QT_TRANSLATE_NOOP("Kiosk", "Please take your card and ask a staff member."),
     "take_card": QT_TRANSLATE_NOOP("Kiosk", "Please take your card."),
     "retry_card": QT_TRANSLATE_NOOP("Kiosk", "Please take your card out and insert it again."),
+    "insert_again": QT_TRANSLATE_NOOP("Kiosk", "To vote, please insert your card again."),
     # Ballot warnings.
     "unscored": QT_TRANSLATE_NOOP("Kiosk", "Proposals on this page without a score: %n."),
     "empty": QT_TRANSLATE_NOOP("Kiosk", "You have not chosen anything on this page."),
@@ -76,6 +90,10 @@ MESSAGES: dict[str, Any] = {  # QT_TRANSLATE_NOOP returns its text, typed as obj
         "Kiosk", "The receipt could not be printed. Your vote is recorded."
     ),
     "printed": QT_TRANSLATE_NOOP("Kiosk", "Your receipt is printed."),
+    "check_printed": QT_TRANSLATE_NOOP("Kiosk", "The slip for your checked ballot is printed."),
+    "check_print_failed": QT_TRANSLATE_NOOP(
+        "Kiosk", "The slip could not be printed. Your checked ballot is published."
+    ),
 }
 
 # What a refusal tells the voter to do next: kiosk.flow.voter.NEXT_STEP.

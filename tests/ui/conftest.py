@@ -20,7 +20,7 @@ from kiosk.hardware.sim.private_pcscd import PrivatePcscd
 from kiosk.hardware.sim.simulator import Simulator
 from testkit.elections import SyntheticElection, build_election
 from testkit.kiosk_screens import PX_PER_MM, make_config, ui_definition
-from testkit.ui_driver import Kiosk, KioskFactory
+from testkit.ui_driver import Kiosk, KioskFactory, kiosks_for
 
 
 @pytest.fixture(scope="session")
@@ -72,3 +72,24 @@ def kiosk_factory(
 def kiosk(kiosk_factory: KioskFactory) -> Kiosk:
     """A kiosk in official mode with a session open, waiting for a card."""
     return kiosk_factory()
+
+
+@pytest.fixture(scope="session")
+def ui_election_v2() -> SyntheticElection:
+    """The same election in protocol v2: encrypted ballots, a ceremony's key, two test cards."""
+    return build_election(
+        ui_definition(),
+        seed="ui-v2",
+        experts_per_group=1,
+        online_per_proposal=1,
+        protocol=2,
+        test_cards=2,
+    )
+
+
+@pytest.fixture
+def v2_kiosk_factory(
+    qtbot: QtBot, pcscd: PrivatePcscd, tmp_path: Path, ui_election_v2: SyntheticElection
+) -> Iterator[KioskFactory]:
+    """``kiosk_factory`` for the protocol v2 election."""
+    yield from kiosks_for(qtbot, pcscd, tmp_path, ui_election_v2)

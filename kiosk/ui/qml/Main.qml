@@ -105,6 +105,73 @@ Window {
         }
 
         Overlay {
+            // Protocol v2: what "Check this ballot" does, before it is done. The words scroll
+            // when the largest text does not fit; the two buttons stay in view below them.
+            objectName: "checkOverlay"
+            visible: vm.askingCheck
+            Column {
+                id: checkPanel
+                x: theme.gap * 2; y: theme.gap * 2
+                width: parent.width - 4 * theme.gap
+                spacing: theme.gap
+                Flickable {
+                    width: parent.width
+                    height: Math.min(checkWords.implicitHeight,
+                                     window.height - checkButtons.height - theme.gap * 9)
+                    contentHeight: checkWords.implicitHeight
+                    clip: true
+                    boundsBehavior: Flickable.StopAtBounds
+                    onMovementStarted: vm.touch()
+                    Column {
+                        id: checkWords
+                        width: parent.width
+                        spacing: theme.gap
+                        KText {
+                            objectName: "checkTitle"
+                            width: parent.width
+                            font.pixelSize: theme.title
+                            font.bold: true
+                            text: qsTr("Check this ballot?")
+                        }
+                        KText {
+                            width: parent.width
+                            text: qsTr("The kiosk shows that it recorded your choices correctly.")
+                        }
+                        KText {
+                            width: parent.width
+                            text: qsTr("The checked ballot is published with its choices and is not counted. You then make your ballot again and cast it.")
+                        }
+                        KText {
+                            width: parent.width
+                            text: qsTr("You may check with other choices than your real ones.")
+                        }
+                        KText {
+                            objectName: "checksLeftNote"
+                            width: parent.width
+                            text: qsTr("You may check %n more time(s).", "", vm.checksLeft)
+                        }
+                    }
+                }
+                Row {
+                    id: checkButtons
+                    anchors.horizontalCenter: parent.horizontalCenter
+                    spacing: theme.gap * 2
+                    KButton {
+                        objectName: "checkCancel"
+                        text: qsTr("Go back")
+                        onClicked: vm.cancelCheck()
+                    }
+                    KButton {
+                        objectName: "checkConfirm"
+                        primary: true
+                        text: qsTr("Check this ballot")
+                        onClicked: vm.confirmCheck()
+                    }
+                }
+            }
+        }
+
+        Overlay {
             objectName: "timeoutOverlay"
             visible: vm.secondsLeft > 0
             z: 20

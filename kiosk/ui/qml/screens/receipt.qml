@@ -35,6 +35,17 @@ Item {
                 visible: theme.scaleIndex < 2  // with the largest text, only what must be read
                 text: qsTr("It shows that your ballot is in the public ledger. It does not show how you voted.")
             }
+            KText {
+                objectName: "receiptFingerprint"
+                width: parent.width
+                visible: vm.receiptFingerprint !== ""  // protocol v2: the cast ballot's fingerprint
+                wrapMode: Text.NoWrap
+                fontSizeMode: Text.HorizontalFit
+                minimumPixelSize: theme.body
+                text: qsTr("Ballot fingerprint: %1").arg(vm.receiptFingerprint)
+                Accessible.role: Accessible.StaticText
+                Accessible.name: qsTr("Ballot fingerprint %1").arg(vm.receiptFingerprint.split("").join(" "))
+            }
             KText { objectName: "printNote"; width: parent.width; visible: text !== ""; text: vm.printNote }
             KText {
                 objectName: "takeCard"
@@ -47,7 +58,10 @@ Item {
         Image {
             id: qr
             objectName: "receiptQr"
-            width: Math.min(root.width * 0.3, root.height * 0.6)
+            // smaller with the largest text, so the codes beside it keep to one line each
+            width: theme.scaleIndex < 3 || vm.receiptFingerprint === ""
+                   ? Math.min(root.width * 0.3, root.height * 0.6)
+                   : Math.min(root.width * 0.2, root.height * 0.35)
             height: width
             source: vm.receiptQr
             smooth: false
