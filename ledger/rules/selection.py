@@ -21,7 +21,8 @@ The rules, in this order; the first a ballot fails is its reason (``REASONS``):
 8. every proof (``bad_proof``, the detail naming contest and cell);
 9. replays (``replayed_ballot``): a ballot id, or any ciphertext, already in a ballot that got
    this far earlier in log order, or a ballot id that was opened as a spoiled ballot anywhere
-   in the log (a checked ballot is public, so it must never count: ElectionGuard 2.1 §3.5);
+   in the log with randomness that really makes its ciphertexts (a checked ballot is public,
+   so it must never count: ElectionGuard 2.1 §3.5);
 10. the package's duplicate policy per voter id, by cast order (kiosk/core/duplicates.py):
     the ballots it sets aside are ``superseded``.
 
@@ -51,6 +52,7 @@ from kiosk.core.encrypted_ballot import (
     read_encrypted_ballot,
 )
 from kiosk.core.errors import BallotError, EncodingError, VerificationError
+from kiosk.core.verifiable.group import base_mul, scalar_from_hex
 
 REASONS = (
     "no_card_signature",
@@ -216,7 +218,9 @@ def select(
     spoiled_ids: dict[bytes, int] = {}
     for entry in entries:
         if entry.block.kind is BlockKind.SPOILED:
-            spoiled_ids.setdefault(_spoiled_id(entry.block.body), entry.position)
+            opened = _spoiled_id(entry.block.body)
+            if opened is not None:
+                spoiled_ids.setdefault(opened, entry.position)
     for entry in entries:
         try:
             candidates.append(_cheap_checks(package, schedule, entry))
@@ -359,11 +363,23 @@ def _form_fits_claim(package: ElectionPackage, ballot: EncryptedBallot, roll: Ro
     return True
 
 
-def _spoiled_id(body: Any) -> bytes:
+def _spoiled_id(body: Any) -> bytes | None:
+    """The ballot id a spoiled block opens, or None unless its randomness really makes every
+    ciphertext (α = r·G for each cell): only the kiosk that encrypted the ballot knows that, so
+    a source that copies someone's cast ballot into a spoiled block cannot void it."""
     try:
-        return read_encrypted_ballot(body["ballot"], "spoiled.ballot").ballot_id
+        ballot = read_encrypted_ballot(body["ballot"], "spoiled.ballot")
+        nonces = body["nonces"]
+        cells = [cell for contest in ballot.contests for cell in contest.cells]
+        flat = [n for row in nonces for n in row]
+        if len(nonces) != len(ballot.contests) or len(flat) != len(cells):
+            return None
+        for cell, nonce in zip(cells, flat, strict=True):
+            if base_mul(scalar_from_hex(nonce, what="nonce")) != cell.ciphertext.alpha:
+                return None
     except (BallotError, EncodingError, KeyError, TypeError):
-        return b""  # an unreadable spoiled block names no ballot id
+        return None  # an unreadable spoiled block opens no ballot
+    return ballot.ballot_id
 
 
 def _without_replays(

@@ -349,3 +349,20 @@ def test_the_tally_input_sums_choice_and_yesno_and_lists_score_columns_in_order(
     assert read_tally_input(json.loads(sums.canonical())) == sums
     small = small_columns(election.package, sums)
     assert len(small) == len(sums.columns) and small[0].endswith(f": {len(first.cts)}")
+
+
+def test_a_cast_ballot_copied_into_a_spoiled_block_without_its_randomness_still_counts(
+    election: SyntheticElection,
+) -> None:
+    """Anyone can copy a cast ballot from the log; only its kiosk knows its randomness. A
+    spoiled block whose nonces do not make the ciphertexts voids nothing."""
+    log, rng = Log(election), random.Random(16)
+    i = roll_index(election, "expert", 5)
+    honest = cast_ballot(election, i, rng)
+    counted = log.add(honest.body)
+    other = cast_ballot(election, i, rng)
+    forged = spoiled(other) | {"ballot": honest.encrypted.to_json()}  # someone else's nonces
+    forged_at = log.add(forged, kind="spoiled", source=ONLINE)
+    s = log.select()
+    assert [c.position for c in s.counted] == [counted]
+    assert reason_at(s, forged_at) == "spoiled"
