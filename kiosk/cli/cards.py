@@ -57,6 +57,12 @@ def add_cards(sub: Subparsers) -> None:
     enrol.add_argument("--group", help="voter's group")
     enrol.add_argument("--exclude", action="append", default=[], help="voter's own proposal")
     enrol.add_argument("--staff", choices=["poll_worker", "election_manager"])
+    enrol.add_argument(
+        "--test",
+        action="store_true",
+        help="a test card (protocol 2): on the test roll, taken only in test mode, voting as "
+        "--category and --group",
+    )
 
     batch = csub.add_parser("enrol-batch", help="enrol every row of a CSV file")
     _reader_arg(batch)
@@ -178,6 +184,7 @@ def _save(path: Path, roll: dict[str, Any]) -> None:
 def _enrol_one(args: argparse.Namespace, reader: str) -> int:
     definition, roll = _load(args)
     entry = _Entry(args.staff, args.name or "", args.category, args.group, args.exclude)
+    entry.test = args.test
     entry.check(roll, definition)  # an operator's typo must never touch the card
     if args.card_key:
         key = b64d(args.card_key, length=32, name="card key")
@@ -203,14 +210,19 @@ class _Entry:
     ) -> None:
         self.role, self.name = role, name
         self.category, self.group, self.excluded = category, group, excluded
+        self.test = False  # a test card goes on the roll file's test_roll
 
     def add(self, roll: dict[str, Any], definition: dict[str, Any], key: bytes) -> None:
+        if self.role and self.test:
+            raise HanpyoError("a card is a staff card or a test card, not both")
         if self.role:
             add_staff(roll, key, self.role, self.name)
         elif not self.category:
             raise HanpyoError("a voter needs a category (or give a staff role)")
         else:
-            add_voter(roll, definition, key, self.category, self.group, self.excluded)
+            add_voter(
+                roll, definition, key, self.category, self.group, self.excluded, test=self.test
+            )
 
     def check(self, roll: dict[str, Any], definition: dict[str, Any]) -> None:
         trial = copy.deepcopy(roll)
@@ -235,7 +247,7 @@ def _refuse_if_enrolled(reader: str, roll: dict[str, Any]) -> None:
 
 
 def _enrolled(roll: dict[str, Any]) -> set[str]:
-    return {e["card_key"] for part in ("roll", "staff") for e in roll.get(part, [])}
+    return {e["card_key"] for part in ("roll", "test_roll", "staff") for e in roll.get(part, [])}
 
 
 def _enrol_batch(args: argparse.Namespace, reader: str) -> int:
