@@ -156,6 +156,9 @@ def _decrypt(args: argparse.Namespace) -> list[str]:
         f"복호화 몫 작성 / decryption shares written for trustee {signed['trustee']}: "
         f"{len(request.ciphertexts)} ciphertexts, each with its proof",
         f"the close statement of {request.election} checked; give {args.out} to the counter",
+        "!! --request decrypts whatever ciphertexts the file holds (protocol v1 tests only); "
+        "the count of a v2 election is decrypted with --count / --request 는 v1 시험용입니다: "
+        "v2 개표는 --count 로 복호화하세요",
     ]
 
 
