@@ -10,6 +10,7 @@ from typing import Any, NewType
 
 from kiosk.core.crypto import is_valid_ed25519_point
 from kiosk.core.encoding import b64e
+from kiosk.core.errors import ElectionPackageError
 from kiosk.core.jsonreader import Reader
 
 ElectionId = NewType("ElectionId", str)
@@ -169,7 +170,7 @@ class RollEntry:
         if not self.keys:
             object.__setattr__(self, "keys", (self.card_key,))
         if self.keys[0] != self.card_key:
-            raise ValueError("a roll entry's card key is the first of its keys")
+            raise ElectionPackageError("a roll entry's card key is the first of its keys")
 
     def to_json(self) -> dict[str, Any]:
         if self.voter_id is not None:

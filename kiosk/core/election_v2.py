@@ -19,7 +19,7 @@ from kiosk.core.encoding import b64d, b64e
 from kiosk.core.errors import ElectionPackageError, EncodingError
 from kiosk.core.jsonreader import Reader
 from kiosk.core.tls_pin import pin_fingerprint
-from kiosk.core.verifiable.group import GroupError, Point, base_mul, scalar_from_hex
+from kiosk.core.verifiable.group import GroupError, Point, base_mul, scalar_bytes, scalar_from_hex
 
 PROTOCOL_VERSIONS = (1, 2)  # 1: sealed-box ballots; 2: verifiable (design/verifiable-election.md)
 VOTER_ID_BYTES = 16  # random, so a voter id says nothing about its holder
@@ -40,7 +40,7 @@ class TestKey:
     secret: int
 
     def to_json(self) -> dict[str, str]:
-        return {"key": self.key.hex(), "secret": self.secret.to_bytes(32, "little").hex()}
+        return {"key": self.key.hex(), "secret": scalar_bytes(self.secret).hex()}
 
 
 @dataclass(frozen=True, slots=True)
