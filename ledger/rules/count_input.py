@@ -12,7 +12,7 @@ Both are in the package's order: contests, then options (yes, no, blank for a ye
 contest), then criteria, then the contest's categories, then channels (kiosk, online). A key
 no counted ballot has a cell for is left out; each entry says how many ballots it holds.
 The list the trustees decrypt is "every aggregate in order, then every column's ciphertexts
-in order" (``decryption_list``).
+in order" (ledger/rules/count_decryption.py's ``decryption_list``).
 """
 
 from __future__ import annotations
@@ -162,19 +162,6 @@ def tally_input(package: ElectionPackage, selection: Selection) -> TallyInput:
         tuple(aggregates),
         tuple(columns),
     )
-
-
-def decryption_list(
-    tally: TallyInput, columns: Sequence[Sequence[Ciphertext]] | None = None
-) -> list[Ciphertext]:
-    """What the trustees decrypt, in this order: every aggregate, then every column's
-    ciphertexts (``columns``: the last shuffle's output; without it, the columns as selected)."""
-    final = [c.cts for c in tally.columns] if columns is None else columns
-    if len(final) != len(tally.columns):
-        raise CountInputError(
-            f"{len(final)} shuffled columns for the {len(tally.columns)} of the tally input"
-        )
-    return [a.ct for a in tally.aggregates] + [ct for column in final for ct in column]
 
 
 def small_columns(package: ElectionPackage, tally: TallyInput) -> list[str]:
