@@ -17,7 +17,7 @@ in order" (ledger/rules/count_decryption.py's ``decryption_list``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
