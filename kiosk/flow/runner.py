@@ -454,7 +454,7 @@ def receipt_lines(effect: fx.PrintReceipt) -> tuple[str, ...]:
     else:
         lines = ["투표가 기록되었습니다 · Your vote has been recorded"]
     if effect.fingerprint:
-        lines.append(f"투표지 지문 · Ballot fingerprint: {effect.fingerprint}")
+        lines += ["투표지 지문 · Ballot fingerprint", effect.fingerprint]
     lines.append("추적 코드 · Tracking code")
     if effect.test:
         lines.insert(0, "시험 투표 · TEST BALLOT — not counted")
