@@ -130,6 +130,7 @@ def add_shuffle(medium: Medium, count: CountDirectory, *, workers: int = 1) -> l
         f"{len(count.chain.trustees)} shuffles before yours"
         + (f" (trustees {_names(count.chain.trustees)})" if count.chain.trustees else ""),
         f"pass the count directory to the next trustee: {count.path / shuffle_name(number)}",
+        _input_line(count),
     ]
 
 
@@ -164,6 +165,7 @@ def decrypt_count(medium: Medium, count: CountDirectory, min_shuffles: int | Non
         f"  after checking the close statement and {done} shuffles "
         + (f"(trustees {_names(count.chain.trustees)})" if done else ""),
     ]
+    lines.append(_input_line(count))
     if done < needed:
         lines.append(
             f"!! only {done} of the {needed} shuffles the threshold asks for: a group of "
@@ -225,6 +227,15 @@ def _read(path: Path) -> bytes:
         return path.read_bytes()
     except OSError as e:
         raise CountFileError(f"cannot read {path.name}: {e.strerror}") from e
+
+
+def _input_line(count: CountDirectory) -> str:
+    """The hashes to compare with what an observer's `ledger verify-bundle` recomputed from
+    the log: the tool itself does not recompute the selection from the blocks."""
+    return (
+        f"count input (compare with verify-bundle): {COUNT_INPUT} {count.count_input.digest}, "
+        f"{SELECTION} {count.count_input.selection_hash}"
+    )
 
 
 def _names(trustees: tuple[int, ...]) -> str:
