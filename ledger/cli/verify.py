@@ -52,7 +52,21 @@ def add_verify_bundle(sub: Subparsers) -> None:
         type=Path,
         action="append",
         default=[],
-        help="a trustee's share file: with k of them, also open every counted sealed ballot",
+        help="a trustee's share file: with k of them, also open every counted sealed ballot "
+        "(protocol 1 only; a protocol 2 record is checked with no secret)",
+    )
+    verify.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="check the ballot proofs and shuffles in N processes on this machine (default: "
+        "every core)",
+    )
+    verify.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="check the ballot proofs on a Dask cluster of your own machines (tcp://HOST:8786)",
     )
     verify.set_defaults(run=_verify_bundle)
 
@@ -107,11 +121,17 @@ def _verify_from_tiles(args: argparse.Namespace, threshold: int) -> FoundBlock:
 
 
 def _verify_bundle(args: argparse.Namespace) -> int:
+    from kiosk.core.errors import HanpyoError
+    from ledger.publish.nist_results import nist_results
     from ledger.rules.trustees import read_share_file
     from ledger.verify.bundle import verify_bundle
+    from ledger.verify.parallel import Where
 
+    if args.workers < 0:
+        raise HanpyoError("--workers is a number of processes: 1 or more (0: every core)")
     shares = [read_share_file(p) for p in args.share]
-    checks = verify_bundle(args.bundle, args.authority, args.log_key, shares)
+    where = Where(args.workers, args.scheduler)
+    checks = verify_bundle(args.bundle, args.authority, args.log_key, shares, where, nist_results)
     width = max(len(c.name) for c in checks)
     for c in checks:
         print(f"{c.status:>11}  {c.name:<{width}}  {c.detail}")

@@ -1,0 +1,305 @@
+"""A whole protocol v2 record (the bundle `ledger verify-bundle` reads), built in one process from
+the product's own pure functions: a ceremony of simulated trustees, the package made from its
+result, kiosk chains of real signed blocks (v2 ballots signed by the voters' cards, a checked
+ballot, test ballots), the log's checkpoint and close statement signed by the package's log
+key, and the count: selection, tally input, each trustee's shuffle and decryption, results and
+the NIST export.
+
+TESTS ONLY. The trustees' steps run here, in-process, through the same functions `ledger trustee
+shuffle|decrypt --count` call (ledger/rules/count_files.py, count_decryption.py): the real run,
+one process per trustee, is tests/integration/test_trustee_count*.py's. The plaintexts stay with
+the test (``V2Record.plaintexts``), never in the record.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import zipfile
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from kiosk.core.ballot import Ballot
+from kiosk.core.block import BlockKind
+from kiosk.core.chain import Mode
+from kiosk.core.checkpoint import NoteVerifier, sign_checkpoint, sign_note
+from kiosk.core.crypto import SigningKey, sha256
+from kiosk.core.election import read_package, sign_package
+from kiosk.core.encoding import b64e, canonical_json
+from kiosk.core.merkle import leaf_hash, root_from_leaves
+from kiosk.core.verifiable.ceremony import TrusteeShare, evaluate, result_message
+from ledger.publish.nist_results import nist_results
+from ledger.rules.close_statement import statement_text
+from ledger.rules.count_decryption import combine_count, decryption_name, make_decryption
+from ledger.rules.count_files import (
+    make_shuffle,
+    read_count_input,
+    shuffle_name,
+    verify_shuffles,
+)
+from ledger.rules.count_input import tally_input
+from ledger.rules.selection import LoggedBlock, Selection, select, selection_bytes
+from ledger.rules.v2_results import count_results
+from ledger.service.ceremony_result import ceremony_section, collect_result
+from testkit.chain_writer import ChainWriter
+from testkit.elections import SyntheticElection, build_election, mixed_definition
+from testkit.simulated_trustees import simulated_ceremony
+from testkit.v2_ballots import cast_ballot, spoiled
+
+LOG_ORIGIN = "ledger.test/record"
+START = datetime(2026, 12, 7, 1, 0, tzinfo=UTC)
+HALL, ANNEX = "hall", "annex"  # the honest kiosk; a second kiosk (the stuffing tests' corrupt one)
+
+
+@dataclass
+class V2Record:
+    """The record's files (name -> bytes, as the bundle holds them) and what the test keeps."""
+
+    election: SyntheticElection
+    files: dict[str, bytes]
+    selection: Selection
+    log_key: SigningKey
+    trustee_keys: dict[int, SigningKey]
+    shares: dict[int, TrusteeShare]
+    plaintexts: list[Ballot] = field(default_factory=list)
+    positions: dict[str, int] = field(default_factory=dict)  # a stuffed body's name -> position
+
+    def zip(self, path: Path, files: dict[str, bytes] | None = None) -> Path:
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
+            for name, data in sorted((files or self.files).items()):
+                z.writestr(name, data)
+        return path
+
+    @property
+    def authority(self) -> str:
+        return b64e(self.election.authority.public_key)
+
+
+def record_election(
+    election_id: str = "record-review", seed: str = "record"
+) -> tuple[
+    SyntheticElection, dict[str, Any], dict[int, TrusteeShare], dict[int, SigningKey], SigningKey
+]:
+    """A small v2 election (2 groups of 3 proposals, experts with criteria, a yes/no question)
+    whose election key comes from a ceremony of 3 simulated trustees (any 2 decrypt): the
+    package, the collected ceremony result, each trustee's share and signing key, the log key."""
+    log_key = SigningKey(sha256(f"{seed}/log-key".encode()))
+    synthetic = build_election(
+        mixed_definition(groups=2, per_group=3, election_id=election_id),
+        protocol=2,
+        test_cards=2,
+        seed=seed,
+        trustees=(3, 2),
+        online_per_proposal=0,
+        log_key=NoteVerifier(LOG_ORIGIN, log_key.public_key).vkey,
+        min_column=1,
+    )
+    ceremony = simulated_ceremony(3, 2, election_id)
+    commitments, shares = ceremony.commitments(), ceremony.shares()
+    ceremony.open_all(commitments, shares)
+    transcript = [*commitments, *shares, *ceremony.verdicts()]
+    outcome = evaluate(ceremony.setup, transcript)
+    results = [
+        result_message(i, outcome, t.signing_key, ceremony.setup)
+        for i, t in ceremony.trustees.items()
+    ]
+    record, verified = collect_result(ceremony.setup, [*transcript, *results])
+    section = ceremony_section(verified)
+    names = ("index", "name", "signing_key", "box_key", "verification_key", "qualified")
+    key = {
+        "key": section["election_key"],
+        "threshold": section["threshold"],
+        "setup_hash": section["setup_hash"],
+        "transcript_hash": section["transcript_hash"],
+        "trustees": [{n: t[n] for n in names} for t in section["trustees"]],
+    }
+    package = read_package(synthetic.package.to_json() | {"election_key": key})
+    election = SyntheticElection(
+        package,
+        synthetic.authority,
+        None,
+        None,
+        synthetic.voter_keys,
+        synthetic.staff_keys,
+        synthetic.test_card_keys,
+        ceremony.trustee_shares(outcome),
+        outcome,
+    )
+    signing = {i: t.signing_key for i, t in ceremony.trustees.items()}
+    return election, record | {"record": section}, dict(election.trustee_shares), signing, log_key
+
+
+#: A stuffed ballot: given the election and a random source, the body a corrupt kiosk signs.
+Stuffing = Callable[[SyntheticElection, random.Random], dict[str, Any]]
+
+
+def build_record(
+    stuffed: Sequence[tuple[str, Stuffing]] = (),
+    *,
+    voters: Sequence[int] = (0, 1, 3, 5, 8),
+    seed: int = 1,
+) -> V2Record:
+    """The record of an election where roll ``voters`` cast at the hall (the first also checks
+    one ballot before casting), both test cards cast test ballots, and the annex kiosk signs
+    each ``stuffed`` body (named, in order); counted by the product's own functions."""
+    election, ceremony, shares, trustee_keys, log_key = record_election()
+    package, rng = election.package, random.Random(seed)
+    hall = _kiosk(election, HALL)
+    plaintexts = []
+    hall.open_session()
+    checked = cast_ballot(election, voters[0], rng)
+    hall.append(BlockKind.SPOILED, spoiled(checked))
+    for index in voters:
+        cast = cast_ballot(election, index, rng)
+        _cast(hall, cast.body)
+        plaintexts.append(cast.plaintext)
+    hall.close_session()
+    hall.mode(Mode.TEST)
+    hall.open_session()
+    for index in range(len(election.test_card_keys)):
+        _cast(hall, cast_ballot(election, index, rng, test=True).body, BlockKind.TEST_BALLOT)
+    hall.close_session()
+    annex = _kiosk(election, ANNEX)
+    annex.open_session()
+    for _, make in stuffed:
+        _cast(annex, make(election, rng))
+    annex.close_session()
+    log = [*hall.blocks, *annex.blocks]  # log order: the hall's chain arrived first
+    encoded = [b.encode() for b in log]
+    size = len(encoded)
+    checkpoint = sign_checkpoint(
+        LOG_ORIGIN, size, root_from_leaves([leaf_hash(e) for e in encoded]), LOG_ORIGIN, log_key
+    )
+    closed_at = "2026-12-07T18:00:00+00:00"
+    closure = {
+        "closed_at": closed_at,
+        "size": size,
+        "checkpoint": checkpoint,
+        "statement": sign_note(
+            statement_text(package.id, size, checkpoint, closed_at, {}), LOG_ORIGIN, log_key
+        ),
+        "waivers": {},
+    }
+    sources = [_source(w, name) for w, name in ((hall, HALL), (annex, ANNEX))]
+    logged = [
+        LoggedBlock(n, s.block.kiosk, s.block.height, s.block, "kiosk")
+        for n, s in enumerate(log)
+        if s.block.kind in ("ballot", "test_ballot", "spoiled")
+    ]
+    selection = select(package, logged, checkpoint)
+    files = {
+        "package.json": canonical_json(sign_package(package, election.authority).to_json()),
+        "authority.txt": (b64e(election.authority.public_key) + "\n").encode(),
+        "log-key.txt": (NoteVerifier(LOG_ORIGIN, log_key.public_key).vkey + "\n").encode(),
+        "sources.json": canonical_json(sources),
+        "log.jsonl": b"".join(e + b"\n" for e in encoded),
+        "evidence.json": b"[]",
+        "close.json": canonical_json(closure),
+        "ceremony.json": canonical_json(ceremony),
+    }
+    files |= count_files(election, selection, shares, trustee_keys, sources, files["close.json"])
+    first_stuffed = len(hall.blocks) + 2  # the annex's genesis and session opening come first
+    positions = {name: first_stuffed + n for n, (name, _) in enumerate(stuffed)}
+    return V2Record(
+        election, files, selection, log_key, trustee_keys, shares, plaintexts, positions
+    )
+
+
+def count_files(
+    election: SyntheticElection,
+    selection: Selection,
+    shares: dict[int, TrusteeShare],
+    trustee_keys: dict[int, SigningKey],
+    sources: list[dict[str, Any]],
+    closure_raw: bytes,
+) -> dict[str, bytes]:
+    """The count directory of ``selection``: tally input; trustees 1 and 2 shuffle (k = 2);
+    every trustee decrypts; the results and the NIST export."""
+    package = election.package
+    tally = tally_input(package, selection)
+    out = {"count/selection.json": selection_bytes(selection)}
+    out["count/tally-input.json"] = tally.canonical()
+    count_input = read_count_input(tally.canonical(), package)
+    shuffles: list[bytes] = []
+    for trustee in (1, 2):
+        chain = verify_shuffles(package, count_input, shuffles)
+        raw = make_shuffle(package, chain.columns, chain.last_hash, trustee, trustee_keys[trustee])
+        shuffles.append(raw)
+        out["count/" + shuffle_name(len(shuffles))] = raw
+    chain = verify_shuffles(package, count_input, shuffles)
+    decryptions = []
+    for j, share in sorted(shares.items()):
+        raw = make_decryption(package, count_input, chain, share, trustee_keys[j])
+        decryptions.append(("count/" + decryption_name(j), raw))
+        out["count/" + decryption_name(j)] = raw
+    decrypted = combine_count(package, count_input, chain, decryptions)
+    by_category = Counter(c.category for c in selection.counted)
+    results = count_results(
+        package,
+        dict(by_category),
+        [(a.key, v) for a, v in zip(tally.aggregates, decrypted.sums, strict=True)],
+        [(c.key, v) for c, v in zip(tally.columns, decrypted.columns, strict=True)],
+    )
+    # What `ledger count finish` adds and how it writes (ledger/service/count.py).
+    per_source = Counter(c.source for c in selection.counted)
+    closed = json.loads(closure_raw)
+    results |= {
+        "title": package.title.to_json(),
+        "closed": {k: closed[k] for k in ("checkpoint", "size", "closed_at")},
+        "tallied_at": "2026-12-07T18:30:00+00:00",
+        "selection": {"counted": len(selection.counted), "left_out": selection.reasons()},
+        "sources": [
+            {k: s[k] for k in ("kiosk", "name", "channel")}
+            | {"ballots_counted": per_source[s["kiosk"]]}
+            for s in sources
+        ],
+        "trustees": {
+            "shuffled": list(chain.trustees),
+            "decrypted": list(decrypted.used),
+            "bad": {str(j): why for j, why in sorted(decrypted.bad_trustees.items())},
+            "not_signed": dict(sorted(decrypted.unsigned_files.items())),
+        },
+    }
+    out["count/nist-1500-100-results.json"] = _pretty(nist_results(package, results, []))
+    out["count/results.json"] = _pretty(results)
+    return out
+
+
+def _pretty(value: Any) -> bytes:
+    return (json.dumps(value, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+
+
+def _kiosk(election: SyntheticElection, name: str) -> ChainWriter:
+    key = SigningKey(sha256(f"record/kiosk/{name}".encode()))
+    writer = ChainWriter(election.package, key, START, timedelta(minutes=1))
+    writer.mode(Mode.OFFICIAL)
+    return writer
+
+
+def _cast(writer: ChainWriter, body: dict[str, Any], kind: BlockKind = BlockKind.BALLOT) -> None:
+    writer.now += writer.step
+    writer.append(kind, body)
+
+
+def _source(writer: ChainWriter, name: str) -> dict[str, Any]:
+    return {
+        "kiosk": writer.kiosk_id,
+        "public_key": b64e(writer.key.public_key),
+        "name": name,
+        "channel": "kiosk",
+        "quarantined": False,
+    }
+
+
+def rezip(files: dict[str, bytes]) -> bytes:
+    """The files as zip bytes (for a test that alters one and checks the bundle again)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        for name, data in sorted(files.items()):
+            z.writestr(name, data)
+    return buffer.getvalue()
