@@ -29,6 +29,7 @@ from kiosk.store.chain_store import ChainStore
 from kiosk.store.keys import KioskKeys, load_keys
 from kiosk.store.usb_export import export_to_folder
 from kiosk.sync.client import LedgerClient
+from kiosk.sync.tile_proofs import TileProofs
 from kiosk.sync.worker import SyncStatus, SyncWorker
 
 log = logging.getLogger("hanpyo.kiosk")
@@ -228,6 +229,13 @@ class KioskServices:
                 on_status=self._sync_changed,
                 heartbeat=self.heartbeat,
                 idle_s=self.config.sync_idle_s,
+                # A v2 package's witness policy: blocks count as delivered only in a
+                # checkpoint its witnesses cosigned; proofs from the ledger's tiles first
+                # (not behind a pinned certificate, which a plain session would refuse).
+                witnesses=package.witnesses,
+                tiles=(TileProofs(f"{url.rstrip('/')}/tiles"),)
+                if package.witnesses.threshold and package.ledger_tls_pin is None
+                else (),
             )
             self.sync_status = self.worker.status
             self.check_client = LedgerClient(

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -62,8 +63,10 @@ class LedgerServer:
         workers: int = 1,
         python: str = sys.executable,
         origin: str = ORIGIN,
+        serve_args: Sequence[str] = (),
     ) -> None:
         self.data, self.db, self.workers, self.python = data, db, workers, python
+        self.serve_args = tuple(serve_args)  # more `ledger serve` options (--witness, ...)
         self.origin = origin  # the log's name: signed requests name the ledger by it
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -114,6 +117,7 @@ class LedgerServer:
                 str(self.port),
                 "--workers",
                 str(self.workers),
+                *self.serve_args,
             ],
             cwd=_cwd(self.python),
             stdout=self.log,

@@ -74,6 +74,23 @@ class CosignerKey:
         return key
 
 
+class TooFewCosignatures(VerificationError):
+    """A checkpoint the log signed that too few of the policy's witnesses cosigned (yet): the
+    witnesses may be down or behind, which is no evidence against the log. ``found`` names
+    the witnesses whose cosignatures verified."""
+
+    def __init__(self, threshold: int, keys: Sequence[CosignerKey], valid: list[Cosignature]):
+        named = ", ".join(k.name for k in keys) or "no witness"
+        signed = ", ".join(c.witness for c in valid) or "none"
+        super().__init__(
+            "the checkpoint has too few witness cosignatures",
+            expected=f"{threshold} of {named}",
+            found=signed,
+        )
+        self.threshold = threshold
+        self.signed = tuple(c.witness for c in valid)
+
+
 @dataclass(frozen=True, slots=True)
 class Cosignature:
     witness: str
@@ -143,11 +160,7 @@ def verify_cosigned(
         )
     valid = cosignatures(note, keys)
     if len(valid) < threshold:
-        raise VerificationError(
-            "the checkpoint has too few witness cosignatures",
-            expected=f"{threshold} of {', '.join(k.name for k in keys) or 'no witness'}",
-            found=", ".join(c.witness for c in valid) or "none",
-        )
+        raise TooFewCosignatures(threshold, keys, valid)
     return checkpoint
 
 

@@ -276,10 +276,18 @@ class LedgerClient:
         except (KeyError, TypeError, EncodingError) as e:
             raise SyncError(f"malformed consistency answer: {e}") from e
 
+    def locate(self, tracking_code: str) -> InclusionAnswer:
+        """Where the ledger holds the block of ``tracking_code`` (its leaf index and bytes);
+        unverified: the caller checks the block and proves the leaf against a checkpoint."""
+        return self._inclusion({"tracking_code": tracking_code})
+
     def inclusion(self, leaf_index: int, size: int | None = None) -> InclusionAnswer:
         params: dict[str, Any] = {"leaf_index": leaf_index}
         if size is not None:
             params["size"] = size
+        return self._inclusion(params)
+
+    def _inclusion(self, params: dict[str, Any]) -> InclusionAnswer:
         doc = self._json(self._call("GET", "/v1/proofs/inclusion", params=params))
         try:
             return InclusionAnswer(

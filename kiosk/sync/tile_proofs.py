@@ -3,9 +3,10 @@ proof endpoints: the same two questions the worker asks (the inclusion proofs of
 batch, the consistency of a new checkpoint with the last one trusted), answered from static
 tiles that a CDN or a mirror can serve while the ledger is busy or down.
 
-The tiles are not trusted: the worker checks every proof against a signed checkpoint, exactly
-as it checks the ledger's. Not wired into the worker yet: it takes ``TileProofs`` wherever it
-takes the client's ``inclusion_range`` and ``consistency``.
+The tiles are not trusted: the worker checks the checkpoint they carry (the log's signature
+and, in a witnessed election, the witnesses' cosignatures) and every proof against it, exactly
+as it checks the ledger's; a tile source that fails a check is set aside for the ledger's own
+endpoints, never taken as evidence against the ledger (kiosk/sync/worker.py).
 """
 
 from __future__ import annotations
@@ -42,6 +43,23 @@ class TileProofs:
         if answer.status_code != 200 or len(answer.content) > MAX_TILE_BYTES:
             raise LedgerUnreachable(f"{path} answered {answer.status_code}")
         return answer.content
+
+    def checkpoint(self) -> str:
+        """The checkpoint the tiles are published with (tlog-tiles "Checkpoints": the
+        ``checkpoint`` file beside ``tile/``); ``LedgerUnreachable`` if there is none."""
+        try:
+            text = self.fetch("checkpoint").decode("utf-8")
+        except TileNotFound as e:
+            raise LedgerUnreachable(f"no checkpoint is published beside the tiles: {e}") from e
+        except UnicodeDecodeError as e:
+            raise LedgerUnreachable(f"the tiles' checkpoint is not text: {e}") from e
+        if "\n\n" not in text or not text.endswith("\n"):
+            raise LedgerUnreachable(f"the tiles' checkpoint arrived incomplete ({len(text)} bytes)")
+        return text
+
+    @property
+    def url(self) -> str:
+        return self._prefix
 
     def inclusion_range(self, first: int, count: int, size: int) -> list[list[bytes]]:
         """The inclusion proofs of leaves ``first .. first + count - 1`` in the tree of
