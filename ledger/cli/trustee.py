@@ -242,6 +242,9 @@ def _check_package(args: argparse.Namespace) -> list[str]:
         document = document["package"]  # the signed form the kiosks load
     package = read_package(document)
     check_package_key(package.id, package.election_key, setup, record["result"])
+    from ledger.service.count_trustee import remember_checked_package
+
+    remember_checked_package(medium, package)  # the count refuses another log key
     key = record["result"]["election_key"]
     return [
         f"확인 완료 / the package of {package.id} names the key your ceremony made:",

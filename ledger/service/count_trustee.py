@@ -45,6 +45,7 @@ from ledger.service.ceremony_medium import Medium, TrusteeToolError
 from ledger.service.ceremony_result import check_package_key
 
 MAX_SHUFFLES = 255  # one per trustee at most
+CHECKED_PACKAGE = "checked-package.json"  # on the medium: what check-package saw
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,8 @@ def open_count(
     setup = CeremonySetup.from_json(record["setup"])
     package = _package(package_path or directory / "package.json")
     check_package_key(package.id, package.election_key, setup, record["result"])
+    if log_key is None:
+        check_remembered_log_key(medium, package)
     try:
         election_key(package)
         closure = read_closure(_read(directory / CLOSE))
@@ -83,6 +86,52 @@ def open_count(
     except CountFileError as e:
         raise _refused(e) from e
     return CountDirectory(directory, package, count_input, chain, medium.index_in(setup))
+
+
+def remember_checked_package(medium: Medium, package: ElectionPackage) -> None:
+    """After `check-package`: the log key the checked package names, kept on the medium, so
+    that at the count a package.json whose election key is right but whose log key was
+    swapped (to sign a close statement of someone else's) is refused."""
+    verifier = package.log_verifier
+    value = {
+        "election": package.id,
+        "package_hash": package.package_hash.hex(),
+        "log_key": None if verifier is None else verifier.vkey,
+    }
+    path = medium.path / CHECKED_PACKAGE
+    handle, temporary = tempfile.mkstemp(dir=medium.path, prefix=f".{CHECKED_PACKAGE}.")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(json.dumps(value, indent=1).encode("utf-8") + b"\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def check_remembered_log_key(medium: Medium, package: ElectionPackage) -> None:
+    """Refuse a package whose log key is not the one this trustee saw at `check-package`
+    (`--log-key` replaces both, on purpose). A medium that never checked a package has
+    nothing to compare: the count's output then says which log key it trusted."""
+    try:
+        remembered = json.loads((medium.path / CHECKED_PACKAGE).read_text("utf-8"))
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError) as e:
+        raise CountFileError(f"cannot read {CHECKED_PACKAGE} on your medium: {e}") from e
+    verifier = package.log_verifier
+    found = None if verifier is None else verifier.vkey
+    if remembered.get("election") == package.id and remembered.get("log_key") != found:
+        raise TrusteeToolError(
+            f"the package names the log key {found}, not {remembered.get('log_key')} which "
+            "you checked with `ledger trustee check-package`",
+            "선거 정보 파일의 원장 키가 check-package 때 확인한 키와 다릅니다. 아무것도 하지 "
+            "않았습니다. 선거 관리자와 다른 신탁인들에게 알리세요.",
+            "The package's ledger log key is not the one you checked with check-package. "
+            "Nothing was done. Tell the election manager and the other trustees.",
+        )
 
 
 def shuffle_files(directory: Path) -> list[str]:

@@ -185,3 +185,22 @@ def test_nothing_before_a_valid_close_nor_from_a_changed_count_input(
     )
     done = _decrypt(media[0], changed, "--package", str(changed / "other-package.json"))
     assert done.returncode == 2 and "not this ceremony's" in done.stderr
+
+
+def test_a_package_with_a_swapped_log_key_is_refused(ceremony: dict[str, Any]) -> None:
+    """The election key is the ceremony's, but the log key is someone else's, who signed a
+    close statement of their own: the trustee who checked the real package is not fooled."""
+    media = ceremony["media"]
+    real = Path(ceremony["tmp"]) / "real-package.json"
+    election = ceremony["election"]
+    real.write_bytes(canonical_json(election.package.to_json()))
+    checked = ok("check-package", "--medium", media[4], "--package", real)
+    assert "ledger log key" in checked
+    impostor = SigningKey(b"\x33" * 32)
+    key_section = election.package.to_json()["election_key"]
+    swapped = v2_package(ELECTION, key_section, log_key=impostor)
+    directory = Path(ceremony["tmp"]) / "swapped"
+    write_count_dir(directory, swapped.package, swapped.authority, impostor)
+    refused = _shuffle(media[4], directory)
+    assert refused.returncode == 2 and "check-package" in refused.stderr
+    assert not (directory / "shuffle-1.json").exists()
