@@ -22,7 +22,7 @@ from kiosk.core.chain import Mode
 from kiosk.ui.theme import FONT_FAMILY, HIGH_CONTRAST, STANDARD, TEXT_SCALES, Palette, Theme
 from testkit.kiosk_screens import PX_PER_MM
 from testkit.robot import walk
-from testkit.ui_driver import Kiosk, KioskFactory, visit_every_screen
+from testkit.ui_driver import Kiosk, KioskFactory, visit_cast_or_check, visit_every_screen
 
 QML_DIR = Path(__file__).resolve().parents[2] / "kiosk" / "ui" / "qml"
 MIN_CONTRAST = 10.0
@@ -286,6 +286,30 @@ def test_every_screen_meets_the_size_name_and_contrast_rules(
         lambda where: problems.extend(screen_problems(kiosk, where)),
     )
     assert len(seen) == 11
+    assert not problems, f"{len(problems)} problem(s):\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize(
+    ("language", "size", "contrast"),
+    [("ko", 0, False), ("en", 3, True)],
+    ids=["ko-default", "en-largest-high-contrast"],
+)
+def test_the_cast_or_check_screens_meet_the_same_rules(
+    v2_kiosk_factory: KioskFactory, language: str, size: int, contrast: bool
+) -> None:
+    """Protocol v2's screens: the review with the fingerprint and Check, the overlay that
+    explains Check, the checked ballot, the receipt with the fingerprint, and the refusal of a
+    real card in test mode."""
+    kiosk = v2_kiosk_factory(mode=Mode.TEST)
+    problems: list[str] = []
+    seen = visit_cast_or_check(
+        kiosk,
+        language,
+        size,
+        contrast,
+        lambda where: problems.extend(screen_problems(kiosk, where)),
+    )
+    assert len(seen) == 5
     assert not problems, f"{len(problems)} problem(s):\n" + "\n".join(problems)
 
 

@@ -84,3 +84,64 @@ def test_a_title_that_looks_like_markup_is_drawn_as_it_is_written(
     finally:
         ui.close()
         services.close()
+
+
+def test_a_markup_title_is_text_on_the_v2_review_with_the_fingerprint(
+    qtbot: Any, tmp_path: Path
+) -> None:
+    """Protocol v2's review screen (fingerprint and Check) draws a proposal's title as written."""
+    from kiosk.ui.main import build_ui
+
+    definition = ui_definition()
+    definition["options"][1]["title"] = {"ko": MARKUP, "en": MARKUP}  # p0001-02, group g001
+    election = build_election(
+        definition, seed="ui", experts_per_group=1, online_per_proposal=1, protocol=2
+    )
+    reader = FakeReader()
+    services = build_kiosk(
+        make_config(tmp_path, election),
+        reader=reader,
+        stick=FakeUsbStick(tmp_path / "stick"),
+        printer=MemoryPrinter(),
+    )
+    assert services.box is not None
+    services.box.set_mode(Mode.OFFICIAL)
+    services.box.open_session()
+    ui = build_ui(services, px_per_mm=PX_PER_MM)
+    vm = ui.bridge
+    robot = Robot(ui.window, lambda seconds: qtbot.wait(int(seconds * 1000)))
+    try:
+        qtbot.waitUntil(lambda: vm.property("readerReady"), timeout=5000)
+        package = election.package
+        voter = next(
+            i
+            for i, e in enumerate(package.roll)
+            if e.category == "resident" and e.group == "g001" and "p0001-02" not in e.excluded
+        )
+        reader.insert(VirtualCard.with_auth_key(election.voter_keys[voter].seed, "Hong"))
+        qtbot.waitUntil(lambda: vm.property("screen") == "pin", timeout=5000)
+        for digit in PIN:
+            robot.tap(f"pin{digit}")
+        robot.tap("pinOk")
+        qtbot.waitUntil(lambda: vm.property("screen") == "ballot", timeout=5000)
+        robot.tap("score-p0001-02-8")
+        while vm.property("screen") == "ballot":
+            if robot.find("answer-yes") is not None:
+                robot.tap("answer-yes")
+            robot.tap("next")
+            if robot.find("warningGoOn") is not None:
+                robot.tap("warningGoOn")
+        qtbot.waitUntil(lambda: bool(vm.property("ballotReady")), timeout=5000)
+        lines = [
+            i
+            for i in _items(ui.window.contentItem())
+            if i.isVisible() and str(i.property("text") or "").startswith(MARKUP)
+        ]
+        assert lines, "the review shows the title as it is written"
+        # Drawn as written, the line is some 45 characters wide; as markup it was "x: 8점".
+        for line in lines:
+            assert line.property("contentWidth") > 12 * line.property("font").pixelSize()
+        assert robot.find("fingerprint") is not None
+    finally:
+        ui.close()
+        services.close()

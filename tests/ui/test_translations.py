@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from testkit.ui_driver import Kiosk
+from kiosk.core.chain import Mode
+from testkit.ui_driver import Kiosk, KioskFactory, fill_in_to_review, test_roll_card
 
 ROOT = Path(__file__).resolve().parents[2]
 I18N = ROOT / "assets" / "i18n"
@@ -339,3 +340,25 @@ def test_the_language_buttons_switch_the_screen(kiosk: Kiosk) -> None:
     kiosk.tap("langKo")
     assert kiosk.vm.property("language") == "ko"
     assert kiosk.text("headline") == "카드를 넣어 주세요"
+
+
+def test_the_cast_or_check_screens_speak_korean_first(v2_kiosk_factory: KioskFactory) -> None:
+    """Protocol v2's review, check overlay and checked-ballot screen, in the kiosk's first
+    language."""
+    kiosk = v2_kiosk_factory(mode=Mode.TEST)
+    kiosk.sign_in(test_roll_card(kiosk))
+    fill_in_to_review(kiosk)
+    kiosk.qtbot.waitUntil(lambda: bool(kiosk.vm.property("ballotReady")), timeout=15_000)
+    fingerprint = kiosk.vm.property("fingerprint")
+    assert kiosk.text("fingerprint") == f"투표지 지문: {fingerprint}"
+    assert kiosk.text("checkButton") == "투표지 확인하기"
+    kiosk.tap("checkButton")
+    kiosk.wait_for("checkOverlay")
+    assert kiosk.text("checkTitle") == "이 투표지를 확인할까요?"
+    assert kiosk.text("checksLeftNote") == "앞으로 3번 더 확인할 수 있습니다."
+    kiosk.tap("checkConfirm")
+    kiosk.wait_screen("checked")
+    assert kiosk.text("headline") == "투표지를 확인했습니다. 이 투표지는 집계되지 않습니다."
+    assert kiosk.text("ballotAgain") == "투표지 다시 만들기"
+    assert kiosk.text("checksLeft") == "앞으로 2번 더 확인할 수 있습니다."
+    kiosk.remove()
