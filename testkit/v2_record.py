@@ -49,7 +49,7 @@ from ledger.service.ceremony_result import ceremony_section, collect_result
 from testkit.chain_writer import ChainWriter
 from testkit.elections import SyntheticElection, build_election, mixed_definition
 from testkit.simulated_trustees import simulated_ceremony
-from testkit.v2_ballots import cast_ballot, spoiled
+from testkit.v2_ballots import CastBallot, cast_ballot, spoiled
 
 LOG_ORIGIN = "ledger.test/record"
 START = datetime(2026, 12, 7, 1, 0, tzinfo=UTC)
@@ -134,8 +134,19 @@ def record_election(
     return election, record | {"record": section}, dict(election.trustee_shares), signing, log_key
 
 
-#: A stuffed ballot: given the election and a random source, the body a corrupt kiosk signs.
-Stuffing = Callable[[SyntheticElection, random.Random], dict[str, Any]]
+@dataclass(frozen=True)
+class Hall:
+    """What a stuffing sees: the election, a random source, the hall's cast ballots by roll
+    index, and the ballot the first voter checked (spoiled) before casting."""
+
+    election: SyntheticElection
+    rng: random.Random
+    cast: dict[int, CastBallot]
+    checked: CastBallot
+
+
+#: A stuffed ballot: the body a corrupt kiosk signs, made knowing what the hall holds.
+Stuffing = Callable[[Hall], dict[str, Any]]
 
 
 def build_record(
@@ -154,10 +165,12 @@ def build_record(
     hall.open_session()
     checked = cast_ballot(election, voters[0], rng)
     hall.append(BlockKind.SPOILED, spoiled(checked))
+    cast_at_hall = {}
     for index in voters:
         cast = cast_ballot(election, index, rng)
         _cast(hall, cast.body)
         plaintexts.append(cast.plaintext)
+        cast_at_hall[index] = cast
     hall.close_session()
     hall.mode(Mode.TEST)
     hall.open_session()
@@ -166,8 +179,11 @@ def build_record(
     hall.close_session()
     annex = _kiosk(election, ANNEX)
     annex.open_session()
-    for _, make in stuffed:
-        _cast(annex, make(election, rng))
+    seen = Hall(election, rng, cast_at_hall, checked)
+    positions = {}
+    for name, make in stuffed:
+        positions[name] = len(hall.blocks) + len(annex.blocks)  # the hall's chain is first
+        _cast(annex, make(seen))
     annex.close_session()
     log = [*hall.blocks, *annex.blocks]  # log order: the hall's chain arrived first
     encoded = [b.encode() for b in log]
@@ -203,8 +219,6 @@ def build_record(
         "ceremony.json": canonical_json(ceremony),
     }
     files |= count_files(election, selection, shares, trustee_keys, sources, files["close.json"])
-    first_stuffed = len(hall.blocks) + 2  # the annex's genesis and session opening come first
-    positions = {name: first_stuffed + n for n, (name, _) in enumerate(stuffed)}
     return V2Record(
         election, files, selection, log_key, trustee_keys, shares, plaintexts, positions
     )
@@ -303,3 +317,44 @@ def rezip(files: dict[str, bytes]) -> bytes:
         for name, data in sorted(files.items()):
             z.writestr(name, data)
     return buffer.getvalue()
+
+
+def dishonest_count(record: V2Record, position: int) -> dict[str, bytes]:
+    """The record's files with a count that also counts the ballot at log ``position`` (which
+    the rules leave out): its selection, tally input, shuffles, decryptions and results all made
+    consistently from that selection, as a count run by an attacker would publish them."""
+    from kiosk.core.block import decode_signed_block
+    from kiosk.core.encrypted_ballot import read_encrypted_ballot
+    from ledger.rules.selection import CountedBallot
+
+    line = record.files["log.jsonl"].split(b"\n")[position]
+    block = decode_signed_block(line).block
+    ballot = read_encrypted_ballot(block.body["ballot"])
+    extra = CountedBallot(
+        position,
+        block.kiosk,
+        block.height,
+        block.time,
+        bytes.fromhex(block.body["voter"]),
+        ballot.category,
+        ballot.group,
+        "kiosk",
+        ballot,
+    )
+    s = record.selection
+    selection = Selection(
+        s.election,
+        s.package_hash,
+        s.checkpoint,
+        tuple(sorted((*s.counted, extra), key=lambda c: c.position)),
+        tuple(x for x in s.left_out if x.position != position),
+    )
+    sources = json.loads(record.files["sources.json"])
+    return record.files | count_files(
+        record.election,
+        selection,
+        record.shares,
+        record.trustee_keys,
+        sources,
+        record.files["close.json"],
+    )
