@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ledger.cli.options import Subparsers
 
 if TYPE_CHECKING:
+    from kiosk.core.cosignature import CosignerKey
+    from kiosk.core.election import ElectionPackage
     from ledger.verify.inclusion_proof import FoundBlock
 
 
@@ -18,7 +22,18 @@ def add_verify_proof(sub: Subparsers) -> None:
     proof = sub.add_parser("verify-proof", help="check that a tracking code is in the log")
     proof.add_argument("--url", help="the ledger's base URL")
     proof.add_argument("--tracking-code", required=True)
-    proof.add_argument("--log-key", required=True, help="the log's published verifier key")
+    proof.add_argument(
+        "--log-key", help="the log's published verifier key (not needed with a v2 --package)"
+    )
+    proof.add_argument(
+        "--package",
+        type=Path,
+        help="the signed election package (election.json): a protocol 2 package names the "
+        "log key and the witnesses' policy (k of n), which the checkpoint must meet",
+    )
+    proof.add_argument(
+        "--authority", help="with --package: the authority's public key, from the authority"
+    )
     proof.add_argument(
         "--tiles",
         help="prove from the log's tiles alone (a URL such as https://ledger/tiles, or a "
@@ -81,12 +96,12 @@ def _verify_proof(args: argparse.Namespace) -> int:
     from kiosk.core.errors import HanpyoError
     from ledger.verify.inclusion_proof import check_tracking_code  # requests, only here
 
-    threshold = len(args.witness) if args.witness_threshold is None else args.witness_threshold
+    anchor = _proof_anchor(args)
     if args.tiles is not None:
-        found = _verify_from_tiles(args, threshold)
+        found = _verify_from_tiles(args, anchor)
     elif args.url is not None:
         found = check_tracking_code(
-            args.url, args.tracking_code, args.log_key, args.witness, threshold
+            args.url, args.tracking_code, anchor.log_key, anchor.witnesses, anchor.threshold
         )
     else:
         raise HanpyoError("give --url (the ledger) or --tiles (its tiles), or both")
@@ -95,15 +110,75 @@ def _verify_proof(args: argparse.Namespace) -> int:
         f"{found.kiosk}, at position {found.leaf_index} of the log; the inclusion proof "
         f"verifies against the signed checkpoint of size {found.size}"
     )
-    if args.witness:
+    if anchor.package is not None:
         print(
-            f"the checkpoint carries at least {threshold} of the {len(args.witness)} "
-            "named witnesses' cosignatures"
+            f"the checkpoint meets {anchor.package}'s witness policy ({anchor.threshold} of "
+            f"{len(anchor.witnesses)}): cosigned by {', '.join(found.cosigned_by) or 'none'}"
+        )
+    elif args.witness:
+        print(
+            f"the checkpoint carries at least {anchor.threshold} of the {len(args.witness)} "
+            f"named witnesses' cosignatures (by {', '.join(found.cosigned_by)})"
         )
     return 0
 
 
-def _verify_from_tiles(args: argparse.Namespace, threshold: int) -> FoundBlock:
+@dataclass(frozen=True, slots=True)
+class _ProofAnchor:
+    """What a checkpoint is checked against: the log key and the witness policy, from the
+    command line or from a signed v2 package (then ``package`` names it)."""
+
+    log_key: str
+    witnesses: Sequence[str | CosignerKey]
+    threshold: int
+    package: str | None = None
+
+
+def _proof_anchor(args: argparse.Namespace) -> _ProofAnchor:
+    from kiosk.core.errors import HanpyoError
+
+    if args.package is None:
+        if args.log_key is None:
+            raise HanpyoError("give --log-key (the log's published verifier key) or --package")
+        n = len(args.witness)
+        threshold = n if args.witness_threshold is None else args.witness_threshold
+        return _ProofAnchor(args.log_key, args.witness, threshold)
+    if args.witness or args.witness_threshold is not None:
+        raise HanpyoError(
+            "--package names the witnesses and their policy: leave out --witness and "
+            "--witness-threshold"
+        )
+    package = _signed_package(args.package, args.authority)
+    log = package.log_verifier
+    if package.protocol < 2 or log is None:
+        raise HanpyoError(
+            f"{args.package} names no log key (protocol {package.protocol}): give --log-key "
+            "and --witness instead of --package"
+        )
+    if args.log_key is not None and args.log_key.strip() != log.vkey:
+        raise HanpyoError(f"--log-key is not the log key the package names ({log.vkey})")
+    policy = package.witnesses
+    return _ProofAnchor(log.vkey, policy.keys, policy.threshold, f"election {package.id}")
+
+
+def _signed_package(path: Path, authority: str | None) -> ElectionPackage:
+    """The package in ``path`` once the authority's signature on it verifies."""
+    from kiosk.core.election import verify_package
+    from kiosk.core.encoding import b64d, parse_json
+    from kiosk.core.errors import EncodingError, HanpyoError
+
+    if authority is None:
+        raise HanpyoError("--package needs --authority: its key is what makes the package trusted")
+    try:
+        key = b64d(authority.strip(), length=32, name="the authority key")
+        return verify_package(parse_json(path.read_bytes()), key)
+    except OSError as e:
+        raise HanpyoError(f"cannot read {path}: {e}") from e
+    except EncodingError as e:
+        raise HanpyoError(f"{path} or --authority is malformed: {e}") from e
+
+
+def _verify_from_tiles(args: argparse.Namespace, anchor: _ProofAnchor) -> FoundBlock:
     from ledger.verify.inclusion_proof import leaf_of_tracking_code
     from ledger.verify.tiles_proof import check_tracking_code_in_tiles, tiles_fetcher
 
@@ -113,10 +188,10 @@ def _verify_from_tiles(args: argparse.Namespace, threshold: int) -> FoundBlock:
     return check_tracking_code_in_tiles(
         tiles_fetcher(args.tiles),
         args.tracking_code,
-        args.log_key,
+        anchor.log_key,
         leaf_index=index,
-        witness_keys=args.witness,
-        witness_threshold=threshold,
+        witness_keys=anchor.witnesses,
+        witness_threshold=anchor.threshold,
     )
 
 

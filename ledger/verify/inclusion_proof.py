@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import requests
 
 from kiosk.core.block import decode_signed_block, normalise_tracking_code
 from kiosk.core.checkpoint import verify_checkpoint
-from kiosk.core.cosignature import verify_cosigned
+from kiosk.core.cosignature import CosignerKey, cosignatures, verify_cosigned
 from kiosk.core.encoding import b64d
 from kiosk.core.errors import EncodingError, HanpyoError, VerificationError
 from kiosk.core.merkle import leaf_hash, verify_inclusion
@@ -25,6 +25,13 @@ class FoundBlock:
     leaf_index: int
     size: int
     tracking_code: str
+    cosigned_by: tuple[str, ...] = ()  # the named witnesses whose cosignatures verified
+
+
+def witness_signers(note: str, keys: Sequence[str | CosignerKey]) -> tuple[str, ...]:
+    """The names of the witnesses among ``keys`` whose cosignatures on ``note`` verify."""
+    parsed = [k if isinstance(k, CosignerKey) else CosignerKey.parse(k) for k in keys]
+    return tuple(c.witness for c in cosignatures(note, parsed))
 
 
 def verify_inclusion_answer(
@@ -61,7 +68,7 @@ def check_tracking_code(
     url: str,
     tracking_code: str,
     log_key: str,
-    witness_keys: Sequence[str] = (),
+    witness_keys: Sequence[str | CosignerKey] = (),
     witness_threshold: int = 0,
 ) -> FoundBlock:
     """Ask the ledger at ``url`` for ``tracking_code`` and verify everything it answers; the
@@ -69,7 +76,9 @@ def check_tracking_code(
     answer = _inclusion_answer(url, tracking_code)
     found = verify_inclusion_answer(answer, log_key, tracking_code)
     if witness_keys or witness_threshold:  # the witness policy (k of n) on the same note
-        verify_cosigned(str(answer["checkpoint"]), log_key, witness_keys, witness_threshold)
+        note = str(answer["checkpoint"])
+        verify_cosigned(note, log_key, witness_keys, witness_threshold)
+        found = replace(found, cosigned_by=witness_signers(note, witness_keys))
     return found
 
 

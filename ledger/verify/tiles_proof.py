@@ -10,7 +10,7 @@ from pathlib import Path
 import requests
 
 from kiosk.core.block import decode_signed_block, normalise_tracking_code
-from kiosk.core.cosignature import verify_cosigned
+from kiosk.core.cosignature import CosignerKey, verify_cosigned
 from kiosk.core.errors import HanpyoError, VerificationError
 from kiosk.core.merkle import leaf_hash, verify_inclusion
 from kiosk.core.tiles import (
@@ -23,7 +23,7 @@ from kiosk.core.tiles import (
     tile_width,
     tree_from_tiles,
 )
-from ledger.verify.inclusion_proof import FoundBlock
+from ledger.verify.inclusion_proof import FoundBlock, witness_signers
 
 TIMEOUT = 10
 MAX_TILE_BYTES = 64 * 1024 * 1024  # a bundle of 256 entries of at most 64 KiB each, and more
@@ -67,16 +67,15 @@ def check_tracking_code_in_tiles(
     log_key: str,
     *,
     leaf_index: int | None = None,
-    witness_keys: Sequence[str] = (),
+    witness_keys: Sequence[str | CosignerKey] = (),
     witness_threshold: int = 0,
 ) -> FoundBlock:
     """Find ``tracking_code`` in the tree of the tiles' checkpoint (at ``leaf_index`` if the
     caller knows it, else by reading every entry bundle) and prove it against that checkpoint,
     which must carry the log's signature and ``witness_threshold`` of ``witness_keys``."""
     wanted = normalise_tracking_code(tracking_code)
-    checkpoint = verify_cosigned(
-        fetch("checkpoint").decode("utf-8", "replace"), log_key, witness_keys, witness_threshold
-    )
+    note = fetch("checkpoint").decode("utf-8", "replace")
+    checkpoint = verify_cosigned(note, log_key, witness_keys, witness_threshold)
     size = checkpoint.size
     index = leaf_index if leaf_index is not None else _find(fetch, wanted, size)
     if not 0 <= index < size:
@@ -93,7 +92,10 @@ def check_tracking_code_in_tiles(
         raise VerificationError(
             "the leaf holds another block", expected=wanted, found=block.tracking_code
         )
-    return FoundBlock(block.block.kiosk, block.block.height, index, size, block.tracking_code)
+    signers = witness_signers(note, witness_keys)
+    return FoundBlock(
+        block.block.kiosk, block.block.height, index, size, block.tracking_code, signers
+    )
 
 
 def _find(fetch: TileFetcher, wanted: str, size: int) -> int:
