@@ -7,7 +7,6 @@ index: the demo, the card simulator and the tests agree on who is who without sh
 from __future__ import annotations
 
 import copy
-import hashlib
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,16 +21,13 @@ from kiosk.core.election import (
     OptionId,
     SignedPackage,
     StaffRole,
-    TestKey,
     Voter,
     read_package,
     sign_package,
 )
-from kiosk.core.election_key import ElectionKey, KeyTrustee
 from kiosk.core.encoding import b64e
-from kiosk.core.verifiable.ceremony import CeremonyOutcome, CeremonySetup, TrusteeShare, evaluate
-from kiosk.core.verifiable.group import ORDER, base_mul
-from testkit.simulated_trustees import simulated_ceremony
+from kiosk.core.verifiable.ceremony import CeremonyOutcome, TrusteeShare
+from testkit.election_v2_sections import Person, v2_sections
 
 COMMUNITIES: tuple[tuple[str, str], ...] = (
     ("햇살마을", "Haetsal Village"),
@@ -390,7 +386,7 @@ def build_election(
     authority = derived_key(seed, "authority", 0)
     if protocol == 2:
         test_card_keys = tuple(derived_key(seed, "test-card", i) for i in range(test_cards))
-        v2 = _v2_document(definition, seed, people, voter_keys, test_card_keys, trustees)
+        v2 = v2_sections(definition, seed, people, voter_keys, test_card_keys, trustees)
         extra = {
             "ledger": dict(definition["ledger"]) | {"log_key": log_key},
             "witnesses": {"threshold": witnesses[0], "keys": list(witnesses[1])},
@@ -430,9 +426,6 @@ def build_election(
     )
 
 
-Person = tuple[str, str, list[str]]  # category, group, excluded proposals
-
-
 def _people(
     definition: Mapping[str, Any], experts_per_group: int, online_per_proposal: int
 ) -> list[Person]:
@@ -445,94 +438,6 @@ def _people(
         people += [("expert", group, []) for _ in range(experts_per_group)]
         people += [("online", group, [p]) for p in proposals for _ in range(online_per_proposal)]
     return people
-
-
-@dataclass(frozen=True, slots=True)
-class _V2Parts:
-    document: dict[str, Any]
-    shares: dict[int, TrusteeShare]
-    outcome: CeremonyOutcome
-
-
-def _v2_document(
-    definition: Mapping[str, Any],
-    seed: str,
-    people: list[Person],
-    voter_keys: tuple[SigningKey, ...],
-    test_card_keys: tuple[SigningKey, ...],
-    trustees: tuple[int, int],
-) -> _V2Parts:
-    """The v2 sections: the keys, the election key from a simulated ceremony, both rolls."""
-    n, k = trustees
-    outcome, shares, setup = _ceremony(str(definition["id"]), n, k)
-    # The test key's secret is public by design; here it comes from the seed, so that a test
-    # can make the same package twice.
-    test_secret = int.from_bytes(hashlib.sha512(f"{seed}/test-key".encode()).digest(), "little")
-    test_secret %= ORDER
-    test_profiles = [people[i % len(people)] for i in range(len(test_card_keys))]
-    document = {
-        "v": 2,
-        "keys": {"test": TestKey(base_mul(test_secret), test_secret).to_json()},
-        "election_key": _election_key(outcome, setup).to_json(),
-        "roll": _v2_roll(seed, "voter-id", people, voter_keys),
-        "test_roll": [
-            e | {"excluded": []}
-            for e in _v2_roll(seed, "test-voter-id", test_profiles, test_card_keys)
-        ],
-    }
-    return _V2Parts(document, shares, outcome)
-
-
-def synthetic_voter_id(seed: str, role: str, index: int) -> bytes:
-    """The voter id of synthetic card ``index`` (16 bytes, as enrolment draws them)."""
-    return sha256(f"hanpyo-synthetic/{seed}/{role}/{index}".encode())[:16]
-
-
-def _v2_roll(
-    seed: str, role: str, people: list[Person], keys: tuple[SigningKey, ...]
-) -> list[dict[str, Any]]:
-    return [
-        {
-            "voter": synthetic_voter_id(seed, role, i).hex(),
-            "keys": [b64e(key.public_key)],
-            "category": cat,
-            "group": group,
-            "excluded": ex,
-        }
-        for i, (key, (cat, group, ex)) in enumerate(zip(keys, people, strict=True))
-    ]
-
-
-def _ceremony(
-    election_id: str, n: int, k: int
-) -> tuple[CeremonyOutcome, dict[int, TrusteeShare], CeremonySetup]:
-    """An honest ceremony for this election (simulated_trustees.honest_ceremony, but with the
-    election's own id in its setup, as a real ceremony has)."""
-    ceremony = simulated_ceremony(n, k, election_id)
-    commitments, shares = ceremony.commitments(), ceremony.shares()
-    ceremony.open_all(commitments, shares)
-    outcome = evaluate(ceremony.setup, [*commitments, *shares, *ceremony.verdicts()])
-    return outcome, ceremony.trustee_shares(outcome), ceremony.setup
-
-
-def _election_key(outcome: CeremonyOutcome, setup: CeremonySetup) -> ElectionKey:
-    return ElectionKey(
-        key=outcome.election_key,
-        threshold=outcome.threshold,
-        setup_hash=outcome.setup_hash,
-        transcript_hash=outcome.transcript_hash,
-        trustees=tuple(
-            KeyTrustee(
-                t.index,
-                t.name,
-                t.signing_key,
-                t.box_key,
-                outcome.verification_keys[t.index],
-                t.index in outcome.qualified,
-            )
-            for t in setup.trustees
-        ),
-    )
 
 
 def random_ballot(package: ElectionPackage, voter: Voter, rng: random.Random) -> Ballot:
