@@ -252,6 +252,14 @@ def ballot_identity(body: Mapping[str, Any]) -> bytes:
     return body_bytes(body, "nullifier")
 
 
+def voter_id_from_hex(text: object) -> bytes:
+    """A voter id as a v2 body and a has-voted question spell it: 32 lowercase hex digits (one
+    spelling, so one voter is never two keys); ``EncodingError`` otherwise."""
+    if not isinstance(text, str) or not _VOTER_ID.match(text):
+        raise EncodingError("a voter id is 32 lower-case hex digits")
+    return bytes.fromhex(text)
+
+
 def _read_cast(r: Reader) -> CastBallot:
     voter = r.text("voter", max_len=32)
     if not _VOTER_ID.match(voter):

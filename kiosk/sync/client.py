@@ -23,6 +23,7 @@ from kiosk.core.block import SignedBlock
 from kiosk.core.checkpoint import NoteVerifier
 from kiosk.core.crypto import SigningKey, kiosk_id_for
 from kiosk.core.encoding import b64d, b64e, parse_json
+from kiosk.core.encrypted_ballot import VOTER_ID_BYTES
 from kiosk.core.errors import EncodingError, VerificationError
 from kiosk.core.heartbeat import Heartbeat
 from kiosk.core.ledger_answer import (
@@ -317,15 +318,17 @@ class LedgerClient:
             raise SyncError(f"asked for {count} proofs, got {len(proofs)}")
         return proofs
 
-    def has_voted(self, nullifier: bytes) -> tuple[bool, list[str]]:
-        """Whether the voter with ``nullifier`` voted, and through which channels; the
-        answer must be the log key's for this request's nonce (``ForgedAnswer`` if not)."""
+    def has_voted(self, identity: bytes) -> tuple[bool, list[str]]:
+        """Whether the voter voted, and through which channels; the answer must be the log
+        key's for this request's nonce (``ForgedAnswer`` if not). ``identity`` is what the
+        ledger's voter index keys on (kiosk.core.block.ballot_identity): a v2 voter id (16
+        bytes), sent as hex and nothing else about the voter, or a v1 nullifier (32 bytes)."""
         nonce = secrets.token_bytes(NONCE_BYTES)
         doc = self._json(
             self._call(
                 "POST",
                 f"/v1/kiosks/{self.kiosk_id}/nullifiers/check",
-                {"nullifier": b64e(nullifier)},
+                _voter_question(identity),
                 signed=True,
                 nonce=nonce,
             )
@@ -336,13 +339,23 @@ class LedgerClient:
             raise SyncError(f"malformed nullifier answer: {e}") from e
         if voted is not bool(channels):
             raise SyncError("malformed nullifier answer: 'voted' disagrees with its channels")
-        statement = voted_statement(self.kiosk_id, nullifier, channels, nonce)
+        statement = voted_statement(self.kiosk_id, identity, channels, nonce)
         self._check_signed(statement, doc, "this voter")
         return bool(voted), channels
 
     def heartbeat(self, beat: Heartbeat) -> None:
         path = f"/v1/kiosks/{self.kiosk_id}/heartbeat"
         self._json(self._call("POST", path, beat.to_json(), signed=True))
+
+
+def _voter_question(identity: bytes) -> dict[str, str]:
+    if len(identity) == VOTER_ID_BYTES:
+        return {"voter": identity.hex()}
+    if len(identity) == 32:
+        return {"nullifier": b64e(identity)}
+    raise ValueError(
+        f"a voter is asked about by a 16-byte id or 32-byte nullifier, not {len(identity)}"
+    )
 
 
 def _log_verifier(log_key: str) -> NoteVerifier:

@@ -63,11 +63,14 @@ def decide(policy: DuplicatePolicy, channels: list[str]) -> Elsewhere:
             assert_never(policy)
 
 
-def check_elsewhere(client: LedgerClient, nullifier: bytes, policy: DuplicatePolicy) -> Elsewhere:
+def check_elsewhere(client: LedgerClient, identity: bytes, policy: DuplicatePolicy) -> Elsewhere:
     """Ask the ledger before showing the ballot. Offline, let the voter vote: the ledger
-    applies the same policy to duplicates when the blocks arrive."""
+    applies the same policy to duplicates when the blocks arrive.
+
+    ``identity`` is the voter's ``nullifier`` (``Voter.nullifier``): in v1 the nullifier, in
+    v2 the public voter id, which is all the question carries."""
     try:
-        voted, channels = client.has_voted(nullifier)
+        voted, channels = client.has_voted(identity)
     except SyncError:
         return Elsewhere(True, None, False)
     return decide(policy, channels if voted else [])

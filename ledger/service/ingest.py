@@ -22,7 +22,9 @@ from kiosk.core.block import (
     verify_block,
 )
 from kiosk.core.chain import ChainState, ChainVerifier, Schedule
+from kiosk.core.election import ElectionPackage
 from kiosk.core.errors import BlockError, ChainError, VerificationError
+from ledger.rules.ballot_arrival import BallotRefused, check_ballot_arrival
 from ledger.store import schema as db
 from ledger.store.ingest_rows import EnrolledSource, Fork, Outcome, SourceSnapshot, sequence
 from ledger.store.ingest_rows import snapshot as source_snapshot
@@ -61,6 +63,9 @@ class ElectionInfo:
     id: str
     package_hash: bytes
     schedule: Schedule  # the package's: official ballots are dated in it
+    # The package itself: its protocol, and in v2 the rolls a ballot is checked against on
+    # arrival (ledger.rules.ballot_arrival). None: chain rules only, as before v2.
+    package: ElectionPackage | None = None
 
 
 def ingest(
@@ -187,6 +192,7 @@ class _Batch:
             voted_here=lambda kind, nullifier: (kind, nullifier) in held,
             arrived_at=self.now,
             schedule=self.election.schedule,
+            protocol=None if self.election.package is None else self.election.package.protocol,
         )
 
     def result(self, first_leaf: int) -> IngestResult:
@@ -244,6 +250,7 @@ class _Batch:
             new_state = verifier.add(signed)
         except ChainError as e:
             raise _Rejected(e.height, e.reason, str(e)) from e
+        self._check_arrival(signed)
         if self.closed:
             raise _Rejected(
                 block.height,
@@ -252,6 +259,18 @@ class _Batch:
             )
         self.accepted.append((signed, raw))
         return new_state
+
+    def _check_arrival(self, signed: SignedBlock) -> None:
+        """A v2 ballot's voter, card key and signature, election and form, against the roll:
+        checked here, before any lock, like the chain (one Ed25519 verification, no group
+        operation). A refused block stops the batch as a chain fault does: the kiosk is told
+        why, and the blocks before it stay accepted."""
+        if self.election.package is None:
+            return
+        try:
+            check_ballot_arrival(self.election.package, signed)
+        except BallotRefused as e:
+            raise _Rejected(signed.block.height, e.reason, e.explanation) from e
 
     def _seen_before(self, signed: SignedBlock, raw: bytes, public_key: bytes) -> None:
         """A block at a height we hold: a harmless resend, or a fork signed by the kiosk."""

@@ -69,7 +69,10 @@ class Ledger:
         self.signed_package = record.signed
         schedule = json.loads(record.signed)["package"]["schedule"]  # verified when stored
         self.election = ElectionInfo(
-            record.id, record.package_hash, Schedule.of(schedule["opens"], schedule["closes"])
+            record.id,
+            record.package_hash,
+            Schedule.of(schedule["opens"], schedule["closes"]),
+            self.package,  # ingest checks v2 ballots against its rolls on arrival
         )
 
     # -- setting up ----------------------------------------------------------------------------

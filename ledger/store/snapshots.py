@@ -25,7 +25,8 @@ class SourceRow:
 
 @dataclass(frozen=True, slots=True)
 class RepeatedBallot:
-    """One official ballot of a voter (by nullifier) who has more than one."""
+    """One official ballot of a voter who has more than one; ``nullifier`` is the voter
+    index's key: the nullifier in v1, the voter id in v2 (kiosk.core.block.ballot_identity)."""
 
     nullifier: bytes
     kiosk: str

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hanpyo_assets import ASSETS
+from kiosk.core.block import voter_id_from_hex
 from kiosk.core.crypto import SigningKey
 from kiosk.core.encoding import b64d, b64e, canonical_json
 from kiosk.core.errors import EncodingError
@@ -84,7 +85,27 @@ class BlockBatch(BaseModel):
 
 
 class NullifierQuery(BaseModel):
-    nullifier: str = Field(max_length=64)
+    """Has this voter voted: by nullifier in a v1 election, by voter id (32 lowercase hex
+    digits, nothing else about the voter) in v2."""
+
+    nullifier: str | None = Field(default=None, max_length=64)
+    voter: str | None = Field(default=None, max_length=32)
+
+
+def _voter_identity(query: NullifierQuery, protocol: int) -> bytes:
+    """The identity the ledger's voter index keys on (kiosk.core.block.ballot_identity): the
+    nullifier in v1, the voter id in v2; the other field is refused."""
+    wanted, other = ("voter", "nullifier") if protocol == 2 else ("nullifier", "voter")
+    if getattr(query, other) is not None or getattr(query, wanted) is None:
+        raise LedgerError(
+            "bad_query", f"a protocol {protocol} election is asked by {wanted}, not {other}"
+        )
+    try:
+        if protocol == 2:
+            return voter_id_from_hex(str(query.voter))
+        return b64d(str(query.nullifier), length=32, name="nullifier")
+    except EncodingError as e:
+        raise LedgerError("bad_query", str(e)) from e
 
 
 def create_app(
@@ -297,12 +318,9 @@ def create_app(
     def nullifier_check(
         query: NullifierQuery, signed: Annotated[CheckedHeader, Depends(kiosk_auth)]
     ) -> Any:
-        try:
-            nullifier = b64d(query.nullifier, length=32, name="nullifier")
-        except EncodingError as e:
-            raise LedgerError("bad_query", str(e)) from e
-        channels = ledger.has_voted(nullifier)
-        statement = voted_statement(signed.kiosk, nullifier, channels, signed.nonce)
+        identity = _voter_identity(query, ledger.package.protocol)
+        channels = ledger.has_voted(identity)
+        statement = voted_statement(signed.kiosk, identity, channels, signed.nonce)
         return {
             "voted": bool(channels),
             "channels": channels,
