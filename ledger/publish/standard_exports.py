@@ -6,6 +6,10 @@ opened ballots in their shuffled order, and the kiosk chains, so anyone can rebu
 the bundle. Nothing that links a ballot to a voter goes in: no nullifier, no sealed ballot, and
 no block, hash or time next to a ballot. This module writes the four files; each format has
 its own module beside it.
+
+In protocol v2 no ballot is ever opened, so there is no plaintext cast vote record to export:
+``write_v2_exports`` writes the spreadsheet and the 1500-101 event log only (the count writes
+the 1500-100 results into the count directory, ledger/service/count.py).
 """
 
 from __future__ import annotations
@@ -52,6 +56,28 @@ def write_exports(
         write_json(f, cvr_report(package, results, ballots, sources))
         f.write("\n")
     with replacing(paths[3]) as f:
+        write_json(f, event_log(package, results, chains, sources))
+        f.write("\n")
+    return paths
+
+
+def write_v2_exports(
+    out: Path,
+    package: ElectionPackage,
+    results: dict[str, Any],
+    chains: Mapping[str, Iterable[SignedBlock]],
+    sources: Sequence[dict[str, Any]],
+) -> list[Path]:
+    """Protocol v2's exports beside the count: the results spreadsheet and the NIST SP
+    1500-101 event log (a ballot's event says only that a ballot was cast or checked). Never a
+    1500-103 cast vote record: a v2 ballot is never decrypted, so there is none to write."""
+    if package.protocol != 2:
+        raise ValueError("write_v2_exports is for a protocol v2 election; v1 uses write_exports")
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / RESULTS_CSV, out / NIST_EVENTS]
+    with replacing(paths[0], encoding="utf-8-sig") as f:
+        write_results_csv(f, package, results)
+    with replacing(paths[1]) as f:
         write_json(f, event_log(package, results, chains, sources))
         f.write("\n")
     return paths

@@ -8,10 +8,8 @@ there is nothing to show yet. No page runs a script.
 
 # No "from __future__ import annotations": FastAPI reads the route annotations at run time.
 
-import hashlib
 import json
 import logging
-import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,27 +32,10 @@ from ledger.rules.errors import LedgerError
 from ledger.service.ledger import Ledger
 from ledger.verify.inclusion_proof import verify_inclusion_answer
 from ledger.web.ballot_check import SPOILED, ballot_view
+from ledger.web.published_files import PublishedFiles
 
 log = logging.getLogger(__name__)
 
-# What may be downloaded, in the order listed; nothing else in the directory is ever served.
-PUBLISHED_FILES = {
-    "results.json": Text("결과 문서", "The results document"),
-    "results.csv": Text("결과 표", "The results as a table"),
-    "report.pdf": Text("결과 보고서(인쇄용)", "The results report, for printing"),
-    "report.html": Text("결과 보고서(웹 페이지)", "The results report, as a web page"),
-    "ballots.jsonl": Text("열린 투표지, 섞인 순서", "The opened ballots, in shuffled order"),
-    "reconciliation.json": Text("마감 때의 대사 보고서", "The reconciliation report at the close"),
-    "close.json": Text(
-        "마감 기록: 마지막 체크포인트와 예외 처리", "The close: final checkpoint and waivers"
-    ),
-    "bundle.zip": Text(
-        "검증 묶음: 위 파일 모두와 서명된 선거 정보, 원장 키, 모든 단말기 체인",
-        "The bundle: all of the above, the signed package, the log key, every kiosk chain",
-    ),
-}
-NIST_EXPORT = re.compile(r"nist-[a-z0-9][a-z0-9_-]{0,62}\.json")
-NIST_TEXT = Text("NIST 표준 형식 내보내기", "Export in the NIST common data format")
 MEDIA_TYPES = {
     ".json": "application/json",
     ".jsonl": "application/x-ndjson",
@@ -88,8 +69,8 @@ class _RenderedResults:
 class _ResultsPage:
     """The results page, rendered once per version of results.json: charts take a while."""
 
-    def __init__(self, published: Path, package: ElectionPackage) -> None:
-        self.path = published / "results.json"
+    def __init__(self, path: Path, package: ElectionPackage) -> None:
+        self.path = path
         self.package = package
         self._lock = threading.Lock()
         self._rendered: _RenderedResults | None = None
@@ -128,7 +109,8 @@ def public_pages(ledger: Ledger, published: Path) -> APIRouter:
     """The public pages over ``ledger``, with the tally's records read from ``published``."""
     router = APIRouter(include_in_schema=False)
     package = ledger.package
-    results_page = _ResultsPage(published, package)
+    files = PublishedFiles(published, package.protocol)
+    results_page = _ResultsPage(files.results, package)
 
     def page(name: str, title: Text, status: int = 200, **context: Any) -> HTMLResponse:
         html = ENVIRONMENT.get_template(name).render(
@@ -164,7 +146,7 @@ def public_pages(ledger: Ledger, published: Path) -> APIRouter:
             checkpoint={"origin": signed.origin, "size": signed.size, "root": b64e(signed.root)},
             vkey=ledger.key.verifier.vkey,
             base_url=str(request.base_url).rstrip("/"),
-            close=_close_record(published, package),
+            close=_close_record(files.close(), package),
         )
 
     @router.get("/check", response_class=HTMLResponse)
@@ -187,18 +169,17 @@ def public_pages(ledger: Ledger, published: Path) -> APIRouter:
 
     @router.get("/downloads", response_class=HTMLResponse)
     def downloads() -> HTMLResponse:
-        files = [_describe(published, name) for name in _published_names(published)]
         return page(
             "downloads.html",
             Text("공개 자료 내려받기", "Downloads"),
             current="downloads",
-            files=files,
+            files=[files.describe(name) for name in files.names()],
             not_published=NOT_PUBLISHED,
         )
 
-    @router.get("/downloads/{name}")
+    @router.get("/downloads/{name:path}")
     def download(name: str) -> Response:
-        path = _published_file(published, name)
+        path = files.file(name)
         if path is None:
             return page(
                 "message.html",
@@ -261,67 +242,8 @@ def _found_ballot(ledger: Ledger, package: ElectionPackage, code: str) -> dict[s
     }
 
 
-# -- published files --------------------------------------------------------------------------
-def _published_names(published: Path) -> list[str]:
-    """The published files present, in the order they are listed."""
-    if not published.is_dir():
-        return []
-    names = [n for n in PUBLISHED_FILES if n != "bundle.zip"]
-    nist = sorted(p.name for p in published.iterdir() if NIST_EXPORT.fullmatch(p.name))
-    order = [*names[:2], *nist, *names[2:], "bundle.zip"]
-    return [n for n in order if _published_file(published, n) is not None]
-
-
-def _published_file(published: Path, name: str) -> Path | None:
-    """The file ``name`` in ``published`` if it is one we publish and it is really there: a
-    name from the list, a regular file, not a link out of the directory."""
-    if name not in PUBLISHED_FILES and not NIST_EXPORT.fullmatch(name):
-        return None
-    try:
-        root = published.resolve(strict=True)
-        path = (root / name).resolve(strict=True)
-    except (OSError, RuntimeError):
-        return None
-    return path if path.parent == root and path.is_file() else None
-
-
-@dataclass
-class _Digest:
-    key: tuple[int, int]
-    sha256: str
-
-
-_DIGESTS: dict[Path, _Digest] = {}
-_DIGESTS_LOCK = threading.Lock()
-
-
-def _describe(published: Path, name: str) -> dict[str, Any]:
-    path = published / name
-    stat = path.stat()
-    key = (stat.st_mtime_ns, stat.st_size)
-    with _DIGESTS_LOCK:
-        cached = _DIGESTS.get(path)
-        if cached is None or cached.key != key:
-            with path.open("rb") as f:
-                cached = _Digest(key, hashlib.file_digest(f, "sha256").hexdigest())
-            _DIGESTS[path] = cached
-    return {
-        "name": name,
-        "text": PUBLISHED_FILES.get(name, NIST_TEXT),
-        "size": _size(stat.st_size),
-        "sha256": cached.sha256,
-    }
-
-
-def _size(n: int) -> str:
-    if n < 1024:
-        return f"{n:,} bytes"
-    return f"{n / 1024:,.1f} KB" if n < 1024**2 else f"{n / 1024**2:,.1f} MB"
-
-
-def _close_record(published: Path, package: ElectionPackage) -> dict[str, Any] | None:
+def _close_record(path: Path | None, package: ElectionPackage) -> dict[str, Any] | None:
     """close.json, when the close is published: its time and waivers, shown as they are."""
-    path = _published_file(published, "close.json")
     if path is None:
         return None
     try:

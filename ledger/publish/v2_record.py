@@ -1,0 +1,62 @@
+"""Publishing a protocol v2 record in the ledger's published directory (what `ledger serve`
+shows on /downloads): the exports and the printable report that follow from the count's
+results, and the bundle of the whole record (bundle_writer.py says what it holds and where
+each file comes from).
+
+Run it after `ledger count finish` has written ``count/results.json``; before that it bundles
+what exists (the close, the selection, the tally input, any shuffles and decryption files).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from kiosk.core.block import SignedBlock, decode_signed_block
+from ledger.publish.bundle_writer import COUNT_DIR, PublicLedger, RecordNotReady, write_bundle
+from ledger.publish.results_report import write_report
+from ledger.publish.standard_exports import write_v2_exports
+from ledger.store.log_reads import chain
+from ledger.store.schema import Engine
+
+BUNDLE = "bundle.zip"
+RESULTS = "results.json"
+
+
+def publish_v2_record(ledger: PublicLedger, published: Path) -> list[Path]:
+    """Write the exports (once the results exist) and the bundle into ``published``."""
+    package = ledger.package
+    if package.protocol != 2:
+        raise RecordNotReady(f"election {package.id} is protocol v1: its tally publishes it")
+    files: list[Path] = []
+    results_path = published / COUNT_DIR / RESULTS
+    if results_path.is_file():
+        results = _results(results_path)
+        chains = {s.kiosk_id: _Chain(ledger.reader, s.kiosk_id) for s in ledger.sources()}
+        files += write_v2_exports(published, package, results, chains, results.get("sources", []))
+        files += write_report(published, package, results)
+    files.append(write_bundle(ledger, published, published / BUNDLE))
+    return files
+
+
+def _results(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError) as e:
+        raise RecordNotReady(f"{path} cannot be read: {e}") from e
+    if not isinstance(value, dict):
+        raise RecordNotReady(f"{path} is not a results document")
+    return value
+
+
+class _Chain:
+    """One source's chain, read from the database each time it is iterated, never held."""
+
+    def __init__(self, reader: Engine, kiosk: str) -> None:
+        self.reader, self.kiosk = reader, kiosk
+
+    def __iter__(self) -> Iterator[SignedBlock]:
+        for encoded in chain(self.reader, self.kiosk):
+            yield decode_signed_block(encoded)
