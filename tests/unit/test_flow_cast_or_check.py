@@ -10,7 +10,7 @@ import pytest
 
 from kiosk.core.ballot_crypto import open_spoiled
 from kiosk.core.block import BlockKind, SignedBlock
-from kiosk.core.chain import Mode
+from kiosk.core.chain import Mode, verify_chain
 from kiosk.core.crypto import Domain, verify_signature
 from kiosk.core.encoding import b64d
 from kiosk.core.encrypted_ballot import card_message, check_form, read_encrypted_ballot
@@ -18,6 +18,7 @@ from kiosk.core.tally import count_test_ballots
 from kiosk.flow import events as ev
 from kiosk.flow.state import MAX_CHECKS, Screen
 from kiosk.flow.views import views
+from ledger.rules.ballot_arrival import check_ballot_arrival
 from testkit.elections import SyntheticElection, build_election, mixed_definition
 from testkit.flows import Flow, Held, card_on_test_roll, to_review, voter
 
@@ -204,6 +205,12 @@ def test_check_then_cast_writes_the_spoiled_ballot_first_and_it_opens_to_the_cho
 
     kinds = [b.block.kind for b in _blocks(flow, BlockKind.SPOILED, BlockKind.BALLOT)]
     assert kinds == [BlockKind.SPOILED, BlockKind.BALLOT]
+    # The ledger takes both as they arrive, and the kiosk's chain verifies whole.
+    box = flow.services.box
+    assert box is not None
+    verify_chain(list(box.store.blocks()))
+    for block in _blocks(flow, BlockKind.SPOILED, BlockKind.BALLOT):
+        check_ballot_arrival(v2.package, block)
     (cast,) = _blocks(flow, BlockKind.BALLOT)
     assert read_encrypted_ballot(cast.block.body["ballot"]) == again
     assert flow.chain().ballots == 1  # the checked ballot is not a ballot
@@ -263,6 +270,7 @@ def test_a_test_card_votes_in_test_mode_and_the_test_tally_opens_it(
     assert flow.screen() is Screen.RECEIPT
     (block,) = _blocks(flow, BlockKind.TEST_BALLOT)
     assert read_encrypted_ballot(block.block.body["ballot"]).test
+    check_ballot_arrival(v2.package, block)  # on the test roll, as the ledger checks it
     box = flow.services.box
     assert box is not None
     results = count_test_ballots(v2.package, box.store.blocks())
