@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import enum
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -297,17 +299,41 @@ def _read_spoiled(r: Reader) -> EncryptedBallot:
 def _read_ballot(r: Reader) -> EncryptedBallot:
     """The body's ``ballot``: bounded in size before it is parsed, then parsed strictly."""
     document = r.raw("ballot")
-    if _canonical_size(r, document, "ballot") > MAX_V2_BALLOT_BYTES:
+    canonical = _canonical(r, document, "ballot")
+    if len(canonical) > MAX_V2_BALLOT_BYTES:
         r.fail(f"is larger than {MAX_V2_BALLOT_BYTES} bytes", "ballot")
+    where = f"{r.path}.ballot"
+    with _PARSED_LOCK:
+        known = _PARSED.get((canonical, where))
+    if known is not None:
+        return known
     try:
-        return read_encrypted_ballot(document, f"{r.path}.ballot")
+        ballot = read_encrypted_ballot(document, where)
     except (BallotError, EncodingError) as e:
         raise BlockError(str(e)) from e
+    with _PARSED_LOCK:
+        _PARSED[(canonical, where)] = ballot
+        while len(_PARSED) > _PARSED_KEPT:
+            _PARSED.popitem(last=False)
+    return ballot
+
+
+# A ballot is read three times on its way into the ledger (decoding the block, the chain
+# verifier's body check, the arrival checks), and parsing its points is most of that time (a
+# reference-event ballot: 2.6 ms a read). Its canonical bytes, which the block's hash already
+# covers, name it exactly, so the last few parsed ballots are kept. Only valid ones are kept.
+_PARSED: OrderedDict[tuple[bytes, str], EncryptedBallot] = OrderedDict()
+_PARSED_KEPT = 64
+_PARSED_LOCK = threading.Lock()
 
 
 def _canonical_size(r: Reader, value: Any, key: str) -> int:
+    return len(_canonical(r, value, key))
+
+
+def _canonical(r: Reader, value: Any, key: str) -> bytes:
     try:
-        return len(canonical_json(value))
+        return canonical_json(value)
     except EncodingError as e:
         r.fail(f"is not canonical JSON: {e}", key)
 
