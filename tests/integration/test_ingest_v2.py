@@ -7,9 +7,12 @@ voter id."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
+import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +23,7 @@ from kiosk.core.chain import Mode
 from kiosk.core.crypto import SigningKey
 from kiosk.core.encoding import b64e
 from kiosk.sync.client import LedgerClient
+from kiosk.sync.worker import SyncStatus, SyncWorker
 from testkit.chain_writer import ChainWriter
 from testkit.elections import (
     SyntheticElection,
@@ -29,6 +33,7 @@ from testkit.elections import (
 )
 from testkit.ledger_requests import enrol, signed_post, upload
 from testkit.ledger_server import LedgerServer
+from testkit.stores import official_store
 from testkit.v2_blocks import (
     Card,
     cast_body,
@@ -336,3 +341,45 @@ def test_the_kiosks_client_reads_the_refusal_and_keeps_what_was_taken(
     height, reason, _ = answer.rejected
     assert (height, reason) == (len(writer.blocks) - 1, "key_not_on_roll")
     assert answer.head_height == len(writer.blocks) - 2
+
+
+def test_the_sync_worker_reports_a_refused_ballot_and_stays_up_without_skipping_it(
+    server: LedgerServer, v2: SyntheticElection, tmp_path: Path
+) -> None:
+    """A refused block stays the kiosk's next one to send: the worker names the reason on the
+    staff screen, keeps running (retrying with its back-off, as for every refusal) and never
+    sends a block after it."""
+    key = SigningKey.generate()
+    enrol(server, key, "kiosk with a refused ballot")
+    store = official_store(tmp_path / "kiosk.db", os.urandom(32), key, v2.package)
+    good, later = voter_card(v2, "resident", 6), voter_card(v2, "resident", 7)
+    stranger = SigningKey.generate()
+    assert good.voter.voter_id is not None and later.voter.voter_id is not None
+    store.append(BlockKind.BALLOT, cast_by(v2.package, good), nullifier=good.voter.voter_id)
+    kept = store.state.height
+    unenrolled = cast_body(
+        encrypt_for(v2.package, later.voter).ballot, later.voter.voter_id, stranger
+    )
+    store.append(BlockKind.BALLOT, unenrolled, nullifier=later.voter.voter_id)
+    other = voter_card(v2, "expert", 1)
+    assert other.voter.voter_id is not None
+    store.append(BlockKind.BALLOT, cast_by(v2.package, other), nullifier=other.voter.voter_id)
+    statuses: list[SyncStatus] = []
+    client = LedgerClient(server.url, key, log_key=server.log_key)
+    worker = SyncWorker(
+        store, client, server.log_key, on_status=statuses.append, idle_s=0.05, backoff_max_s=0.2
+    ).start()
+    try:
+        deadline = time.monotonic() + 60
+        while sum("key_not_on_roll" in (s.alarm or "") for s in statuses) < 3:
+            assert time.monotonic() < deadline, f"no refusal reported: {statuses[-1:]}"
+            time.sleep(0.05)
+        assert worker.running
+    finally:
+        worker.stop()
+        client.close()
+    assert store.acknowledged_height() == kept
+    assert statuses[-1].pending == 2 and f"block {kept + 1}" in (statuses[-1].alarm or "")
+    direct = LedgerClient(server.url, key, log_key=server.log_key)
+    assert direct.head().height == kept
+    direct.close()
