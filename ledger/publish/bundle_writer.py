@@ -6,7 +6,8 @@ In protocol v2 the bundle is the whole record the design lists (verifiable-elect
 count", step 7; docs/spec/record.md), taken from the ledger's published directory:
 
     <published>/ceremony.json       the trustees' key ceremony transcript (the file
-                                    `ledger election create --ceremony` wrote beside the package)
+                                    `ledger election create --ceremony` wrote beside the package,
+                                    checked and copied by `ledger publish --ceremony`)
     <published>/count/              the count directory (`ledger count prepare --out` and
                                     `ledger count finish --count`): close.json, selection.json,
                                     tally-input.json, shuffle-<n>.json, decryption-<j>.json,
@@ -112,8 +113,8 @@ def _write_v2(ledger: PublicLedger, published: Path, out: Path) -> Path:
 
 
 _CEREMONY_HOW = (
-    "copy the <package>.ceremony.json that `ledger election create --ceremony` wrote beside the "
-    "package there"
+    "publish the <package>.ceremony.json that `ledger election create --ceremony` wrote beside "
+    "the package with `ledger publish --ceremony FILE`"
 )
 _CLOSE_HOW = "close the election, then run `ledger count prepare --out` into that directory"
 

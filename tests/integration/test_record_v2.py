@@ -36,7 +36,6 @@ from kiosk.core.encoding import b64d, b64e, canonical_json
 from kiosk.core.verifiable.ceremony import TrusteeShare
 from kiosk.core.verifiable.group import scalar_bytes
 from ledger.publish.log_publisher import publish_latest
-from ledger.publish.v2_record import publish_v2_record
 from ledger.rules.count_decryption import decryption_name, make_decryption
 from ledger.rules.count_files import (
     COUNT_INPUT,
@@ -142,17 +141,28 @@ def record(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Published]:
     prepare_count(ledger, count, workers=1)
     _trustees_count(election, count, shares, trustee_keys)
     finish_count(ledger, count, workers=1)
-    (rec.published / "ceremony.json").write_text(json.dumps(ceremony, ensure_ascii=False))
-    publish_v2_record(ledger, rec.published)
     # the tiles the ledger serves at /tiles/, as its publisher writes them
     published_tiles = publish_latest(ledger.engine, None, data / "tiles").tiles
     assert published_tiles is not None
     ledger.engine.dispose()
+    # The election office publishes the record, with the ceremony transcript from beside the
+    # package, as `ledger serve` will show it.
+    transcript = data.parent / "package.ceremony.json"
+    transcript.write_text(json.dumps(ceremony, ensure_ascii=False))
+    published = ledger_cli("publish", "--data", str(data), "--ceremony", str(transcript))
+    assert published.returncode == 0, published.stderr
+    assert "the key ceremony's transcript checks out" in published.stdout
     with server:
         yield rec
 
 
 # -- what a crawler gets ------------------------------------------------------------------------
+
+
+def ledger_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ledger.cli", *args], capture_output=True, text=True, timeout=600
+    )
 
 
 def _get(url: str, headers: dict[str, str] | None = None) -> bytes:
@@ -378,6 +388,20 @@ def test_the_exports_stay_valid_and_no_cast_vote_record_is_made(record: Publishe
     # The results page reads the count's results.
     page = _get(f"{url}/results").decode()
     assert record.election.package.title.en in page and "not published yet" not in page
+
+
+def test_a_transcript_that_is_not_the_ceremony_is_refused(
+    record: Published, tmp_path: Path
+) -> None:
+    before = (record.published / "ceremony.json").read_bytes()
+    bundle = (record.published / "bundle.zip").stat().st_mtime_ns
+    other = tmp_path / "other.ceremony.json"
+    other.write_text(json.dumps(json.loads(before) | {"messages": []}))
+    refused = ledger_cli("publish", "--data", str(record.data), "--ceremony", str(other))
+    assert refused.returncode != 0
+    assert "other.ceremony.json" in refused.stderr
+    assert (record.published / "ceremony.json").read_bytes() == before
+    assert (record.published / "bundle.zip").stat().st_mtime_ns == bundle
 
 
 def test_a_bundle_is_not_written_without_the_ceremony_transcript(
