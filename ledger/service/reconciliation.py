@@ -73,6 +73,7 @@ def reconciliation(
                 "sessions_closed": k["session_close"],
                 "ballots": k["ballot"],
                 "test_ballots": k["test_ballot"],
+                "spoiled": k["spoiled"],  # v2: ballots voters checked; never counted
                 "duplicates_not_counted": not_counted[s.kiosk_id],
                 "ballots_counted": k["ballot"] - not_counted[s.kiosk_id],
                 "ledger_height": height,

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from kiosk.core.ballot_crypto import encrypt_ballot
 from kiosk.core.block import Block, BlockKind, SignedBlock, block_time, sign_block
@@ -383,3 +384,32 @@ def test_the_sync_worker_reports_a_refused_ballot_and_stays_up_without_skipping_
     direct = LedgerClient(server.url, key, log_key=server.log_key)
     assert direct.head().height == kept
     direct.close()
+
+
+def test_a_voter_who_cast_on_two_kiosks_is_one_voter_id_to_the_admins(
+    server: LedgerServer, v2: SyntheticElection
+) -> None:
+    """The duplicate report and the reconciliation work on voter ids; checked (spoiled) ballots
+    are counted apart and never as ballots."""
+    card = voter_card(v2, "online", 6)
+    assert card.voter.voter_id is not None
+    first, second = _kiosk(server, v2, Mode.OFFICIAL), _kiosk(server, v2, Mode.OFFICIAL)
+    first.append(BlockKind.SPOILED, spoiled_by(v2.package, card.voter, seed=1))
+    first.append(BlockKind.BALLOT, cast_by(v2.package, card, seed=2))
+    assert upload(server, first.key, first.blocks).status_code == 200
+    assert _client(server, second).has_voted(card.voter.voter_id) == (True, ["kiosk"])
+    second.append(BlockKind.BALLOT, cast_by(v2.package, card, seed=3))
+    assert upload(server, second.key, second.blocks).status_code == 200
+
+    dupes = requests.get(f"{server.url}/v1/admin/duplicates", headers=server.admin(), timeout=30)
+    assert dupes.status_code == 200, dupes.text
+    mine = [d for d in dupes.json() if d["nullifier"] == card.voter.voter_id.hex()]
+    assert len(mine) == 1 and [b["kiosk"] for b in mine[0]["ballots"]] == [
+        first.kiosk_id,
+        second.kiosk_id,
+    ]
+    report = requests.get(
+        f"{server.url}/v1/admin/reconciliation", headers=server.admin(), timeout=30
+    ).json()
+    row = next(k for k in report["kiosks"] if k["kiosk"] == first.kiosk_id)
+    assert (row["ballots"], row["spoiled"]) == (1, 1)
