@@ -96,7 +96,7 @@ def test_a_ballot_larger_than_four_reference_ballots_is_refused_before_parsing(
         check_body(BlockKind.BALLOT, bad)
 
 
-def test_a_reference_sized_ballot_fits_well_inside_the_bound(v2: SyntheticElection) -> None:
+def test_a_reference_sized_ballot_fits_well_inside_the_bound() -> None:
     """12 proposals scored, again on 3 criteria, 12 to choose from and a yes/no question: the
     largest ballot of the reference event's shape is a quarter of the bound or less."""
     definition = mixed_definition(groups=1, per_group=12, election_id="reference-size")
