@@ -231,9 +231,11 @@ def count_files(
     trustee_keys: dict[int, SigningKey],
     sources: list[dict[str, Any]],
     closure_raw: bytes,
+    trustee_tool: Callable[[int, bytes], bytes] | None = None,
 ) -> dict[str, bytes]:
     """The count directory of ``selection``: tally input; trustees 1 and 2 shuffle (k = 2);
-    every trustee decrypts; the results and the NIST export."""
+    every trustee decrypts (each file through ``trustee_tool`` when given); the results, naming
+    any file left out, and the NIST export."""
     package = election.package
     tally = tally_input(package, selection)
     out = {"count/selection.json": selection_bytes(selection)}
@@ -249,7 +251,9 @@ def count_files(
     decryptions = []
     for j, share in sorted(shares.items()):
         raw = make_decryption(package, count_input, chain, share, trustee_keys[j])
-        decryptions.append(("count/" + decryption_name(j), raw))
+        if trustee_tool is not None:  # a trustee's modified tool rewrites their file
+            raw = trustee_tool(j, raw)
+        decryptions.append((decryption_name(j), raw))  # named as the count names them
         out["count/" + decryption_name(j)] = raw
     decrypted = combine_count(package, count_input, chain, decryptions)
     by_category = Counter(c.category for c in selection.counted)

@@ -33,6 +33,7 @@ from ledger.rules.v2_results import count_results
 from ledger.verify.bundle import BundleError
 from ledger.verify.parallel import Where
 from ledger.verify.record_files import (
+    COUNT,
     NIST_RESULTS,
     RESULTS,
     SELECTION,
@@ -99,7 +100,9 @@ class CountRecord:
     def check_decryption(self) -> str:
         if self.count_input is None or self.chain is None:
             raise BundleError("cannot check: the count input or the shuffles did not verify")
-        files = self.files.decryptions()
+        # Named as in the count directory (decryption-<j>.json), as the count names them in
+        # results.json's trustees.not_signed and in its reasons.
+        files = [(name.removeprefix(COUNT), raw) for name, raw in self.files.decryptions()]
         misnamed = self._misnamed(files)
         self.decrypted = d = combine_count(self.package, self.count_input, self.chain, files)
         misnamed += self._missing(files)
@@ -139,7 +142,7 @@ class CountRecord:
             f"{RESULTS} says trustee {j} decrypted, but the record has no "
             f"count/{decryption_name(j)}"
             for j in stated
-            if isinstance(j, int) and f"count/{decryption_name(j)}" not in present
+            if isinstance(j, int) and decryption_name(j) not in present
         ]
 
     def _published_faults(self) -> dict[str, str]:
@@ -160,8 +163,8 @@ class CountRecord:
                 found = read_decryption_file(self.package, raw, name)
             except CountFileError:
                 continue  # named by combine_count
-            if name != "count/" + decryption_name(found.trustee):
-                out.append(f"{name} is trustee {found.trustee}'s file")
+            if name != decryption_name(found.trustee):
+                out.append(f"{COUNT}{name} is trustee {found.trustee}'s file")
         return out
 
     def check_results(self, closure: Closure | None, sources: list[dict[str, Any]]) -> str:

@@ -8,14 +8,19 @@ shuffles and decryptions run in this process (their 3-process run is another tes
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from kiosk.core.encoding import canonical_json
 from ledger.publish.nist_results import nist_results
+from ledger.rules.count_decryption import DECRYPTION_KIND
+from ledger.rules.count_files import election_key, signed_file
 from ledger.verify.bundle import Check, verify_bundle
 from ledger.verify.parallel import Where
-from testkit.v2_record import V2Record, build_record
+from testkit.v2_record import V2Record, build_record, count_files
 
 # The check that reads each file (a failure elsewhere too is fine, but this one must fail or
 # name the file).
@@ -131,3 +136,63 @@ def test_an_extra_file_is_named(record: V2Record, tmp_path: Path) -> None:
     bad = failed(run(record, files, tmp_path))
     assert [c.name for c in bad] == ["no file in the record that the verifier does not know"]
     assert "count/notes.txt" in bad[0].detail
+
+
+def _with_trustee_tool(record: V2Record, tool: Callable[[int, bytes], bytes]) -> dict[str, bytes]:
+    sources = json.loads(record.files["sources.json"])
+    return record.files | count_files(
+        record.election,
+        record.selection,
+        record.shares,
+        record.trustee_keys,
+        sources,
+        record.files["close.json"],
+        tool,
+    )
+
+
+def test_a_decryption_file_the_count_left_out_and_named_passes(
+    record: V2Record, tmp_path: Path
+) -> None:
+    """Trustee 3's file is not signed by them (a damaged copy): the count names it and uses 1
+    and 2; the verifier finds the same and says so."""
+
+    def unsigned(j: int, raw: bytes) -> bytes:
+        if j != 3:
+            return raw
+        value = json.loads(raw)
+        value["signature"] = "00" * 64
+        return canonical_json(value)
+
+    files = _with_trustee_tool(record, unsigned)
+    results = json.loads(files["count/results.json"])
+    assert results["trustees"]["decrypted"] == [1, 2]
+    assert list(results["trustees"]["not_signed"]) == ["decryption-3.json"]
+    checks = run(record, files, tmp_path)
+    assert failed(checks) == []
+    (shares,) = [c for c in checks if "decryption shares" in c.name]
+    assert "decryption-3.json" in shares.detail and "as count/results.json says" in shares.detail
+
+
+def test_a_bad_share_the_results_do_not_name_fails(record: V2Record, tmp_path: Path) -> None:
+    """Trustee 2's tool swaps two shares and signs the file; results.json is then replaced by
+    one that hides it (as if every trustee's file had verified)."""
+
+    def swapped(j: int, raw: bytes) -> bytes:
+        if j != 2:
+            return raw
+        value = json.loads(raw)
+        body = {k: v for k, v in value.items() if k != "signature"}
+        body["shares"][0]["share"], body["shares"][1]["share"] = (
+            body["shares"][1]["share"],
+            body["shares"][0]["share"],
+        )
+        key = election_key(record.election.package)
+        return signed_file(key, DECRYPTION_KIND, 2, body, record.trustee_keys[2])
+
+    files = _with_trustee_tool(record, swapped)
+    assert "2" in json.loads(files["count/results.json"])["trustees"]["bad"]
+    files["count/results.json"] = record.files["count/results.json"]  # hides trustee 2's fault
+    bad = {c.name: c for c in failed(run(record, files, tmp_path))}
+    shares = bad["every trustee's decryption shares, and their combination"]
+    assert "trustee 2: ciphertext 0" in shares.detail
