@@ -32,6 +32,7 @@ from ledger.rules.errors import LedgerError
 from ledger.service.ledger import Ledger
 from ledger.verify.inclusion_proof import verify_inclusion_answer
 from ledger.web.ballot_check import SPOILED, ballot_view
+from ledger.web.count_status import Selection
 from ledger.web.published_files import PublishedFiles
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,8 @@ def public_pages(ledger: Ledger, published: Path) -> APIRouter:
     package = ledger.package
     files = PublishedFiles(published, package.protocol)
     results_page = _ResultsPage(files.results, package)
+    # v2: what the count did with a ballot, once selection.json is published
+    selection = Selection(files.selection) if package.protocol == 2 else None
 
     def page(name: str, title: Text, status: int = 200, **context: Any) -> HTMLResponse:
         html = ENVIRONMENT.get_template(name).render(
@@ -162,6 +165,8 @@ def public_pages(ledger: Ledger, published: Path) -> APIRouter:
             if len(typed) > MAX_CODE:
                 raise LedgerError("bad_tracking_code", "too long for a tracking code")
             found = _found_ballot(ledger, package, typed)
+            if selection is not None and found["kind"] != SPOILED:  # a checked one says so
+                found["count"] = selection.status(found["kiosk_id"], found["height"])
         except LedgerError as e:
             status = {"bad_tracking_code": 400, "not_found": 404}.get(e.reason, 503)
             return page("check.html", title, status, problem=e.reason, **context)

@@ -94,6 +94,11 @@ class PublishedFiles:
             return self.published / COUNT_DIR / "results.json"
         return self.published / "results.json"
 
+    @property
+    def selection(self) -> Path:
+        """The count's selection (v2): every ballot counted or left out, with the reason."""
+        return self.published / COUNT_DIR / "selection.json"
+
     def close(self) -> Path | None:
         return self.file(f"{COUNT_DIR}/close.json" if self.protocol == 2 else "close.json")
 
@@ -103,7 +108,8 @@ class PublishedFiles:
             return []
         top = [n for n in self.texts if n != "bundle.zip"]
         nist = sorted(p.name for p in self.published.iterdir() if NIST_EXPORT.fullmatch(p.name))
-        order = [*top[:2], *nist, *top[2:]]
+        cut = 1 if self.protocol == 2 else 2  # the NIST exports follow the results table
+        order = [*top[:cut], *nist, *top[cut:]]
         if self.protocol == 2:
             counted = [f"{COUNT_DIR}/{n}" for n in count_files(self.published)]
             order = [f"{COUNT_DIR}/close.json", *counted, *order]

@@ -11,12 +11,14 @@ import base64
 import binascii
 import io
 import json
+import os
 import random
 import shutil
 import subprocess
 import sys
 import zipfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from html import unescape
@@ -48,6 +50,7 @@ from ledger.service.closing import close_election
 from ledger.service.count import finish_count, prepare_count
 from ledger.service.ledger import Ledger
 from ledger.store import schema as db
+from testkit.browser import screenshot
 from testkit.chain_writer import ChainWriter
 from testkit.elections import SyntheticElection
 from testkit.ledger_server import LedgerServer
@@ -55,6 +58,7 @@ from testkit.nist_schemas import EVENTS_SCHEMA, RESULTS_SCHEMA, validate
 from testkit.v2_ballots import CastBallot, cast_ballot, spoiled
 from testkit.v2_record import LOG_ORIGIN, record_election
 
+SCREENSHOTS = Path(os.environ.get("HANPYO_SCREENSHOTS", "test-output/screenshots")) / "ledger"
 TRUSTEES = (1, 3)  # any two of the three decrypt; trustee 2 stays home
 
 
@@ -66,6 +70,8 @@ class Published:
     cast: list[CastBallot] = field(default_factory=list)  # kept by the test, never published
     checked: list[CastBallot] = field(default_factory=list)  # published opened, by design
     test_cast: list[CastBallot] = field(default_factory=list)
+    codes: dict[int, str] = field(default_factory=dict)  # id() of a ballot -> tracking code
+    twice: tuple[str, str] = ("", "")  # one voter's two ballots' tracking codes
 
     @property
     def published(self) -> Path:
@@ -80,8 +86,9 @@ def _vote(election: SyntheticElection, writer: ChainWriter, rec: Published) -> N
     writer.open_session()
     for card in range(len(package.test_roll)):
         test_ballot = cast_ballot(election, card, rng, test=True)
-        writer.append(BlockKind.TEST_BALLOT, test_ballot.body)
+        block = writer.append(BlockKind.TEST_BALLOT, test_ballot.body)
         rec.test_cast.append(test_ballot)
+        rec.codes[id(test_ballot)] = block.tracking_code
     writer.close_session()
     writer.mode(Mode.OFFICIAL)
     writer.open_session()
@@ -91,8 +98,19 @@ def _vote(election: SyntheticElection, writer: ChainWriter, rec: Published) -> N
             writer.append(BlockKind.SPOILED, spoiled(checked))
             rec.checked.append(checked)
         ballot = cast_ballot(election, index, rng)
-        writer.append(BlockKind.BALLOT, ballot.body)
+        rec.codes[id(ballot)] = writer.append(BlockKind.BALLOT, ballot.body).tracking_code
         rec.cast.append(ballot)
+    writer.close_session()
+
+
+def _vote_again(election: SyntheticElection, writer: ChainWriter, rec: Published) -> None:
+    """Voter 1 votes again at another kiosk: the duplicate rule decides which ballot counts."""
+    writer.mode(Mode.OFFICIAL)
+    writer.open_session()
+    again = cast_ballot(election, 1, random.Random(1))
+    rec.codes[id(again)] = writer.append(BlockKind.BALLOT, again.body).tracking_code
+    rec.cast.append(again)
+    rec.twice = (rec.codes[id(rec.cast[1])], rec.codes[id(again)])
     writer.close_session()
 
 
@@ -129,13 +147,17 @@ def record(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Published]:
     server = LedgerServer(data, election, origin=LOG_ORIGIN)
     rec = Published(server, data, election)
     ledger = Ledger(db.connect(db.database_url(None, data / "ledger.db")), log_key)
-    kiosk_key = SigningKey(sha256(b"record-privacy/kiosk"))
-    kiosk = ledger.enrol(kiosk_key.public_key, "Hall A", "")
     start = datetime.now(UTC) - timedelta(hours=1)
-    writer = ChainWriter(election.package, kiosk_key, start, timedelta(seconds=20))
-    _vote(election, writer, rec)
-    result = ledger.ingest(kiosk, [b.encode() for b in writer.blocks])
-    assert result.rejection is None, result.rejection
+    writers = []
+    for name in ("Hall A", "Hall B"):
+        kiosk_key = SigningKey(sha256(f"record-privacy/{name}".encode()))
+        ledger.enrol(kiosk_key.public_key, name, "")
+        writers.append(ChainWriter(election.package, kiosk_key, start, timedelta(seconds=20)))
+    _vote(election, writers[0], rec)
+    _vote_again(election, writers[1], rec)
+    for writer in writers:
+        result = ledger.ingest(writer.kiosk_id, [b.encode() for b in writer.blocks])
+        assert result.rejection is None, result.rejection
     close_election(ledger, {})
     count = rec.published / "count"
     prepare_count(ledger, count, workers=1)
@@ -390,6 +412,26 @@ def test_the_exports_stay_valid_and_no_cast_vote_record_is_made(record: Publishe
     assert record.election.package.title.en in page and "not published yet" not in page
 
 
+def test_the_check_page_says_what_the_count_did_with_a_ballot(record: Published) -> None:
+    def page(code: str) -> str:
+        html = _get(f"{record.server.url}/check?code={code}").decode()
+        return unescape(html.split("<main>", 1)[1])
+
+    once = [b for b in record.cast if record.codes[id(b)] not in record.twice]
+    for ballot in once:
+        text = page(record.codes[id(ballot)])
+        assert "✓ 개표에 들어갔습니다." in text and "✓ This ballot was counted." in text
+        assert "Left out of the count" not in text
+    pages = [page(code) for code in record.twice]
+    counted = [p for p in pages if "✓ This ballot was counted." in p]
+    superseded = [p for p in pages if "Another ballot of the same voter counts" in p]
+    assert len(counted) == 1 and len(superseded) == 1
+    assert "개표에서 빠졌습니다:" in superseded[0]
+    for test_ballot in record.test_cast:
+        text = page(record.codes[id(test_ballot)])
+        assert "Left out of the count:" in text and "Test ballots are never counted." in text
+
+
 def test_a_transcript_that_is_not_the_ceremony_is_refused(
     record: Published, tmp_path: Path
 ) -> None:
@@ -425,3 +467,25 @@ def test_a_bundle_is_not_written_without_the_ceremony_transcript(
             write_bundle(ledger, copy, copy / "bundle.zip")
     finally:
         ledger.engine.dispose()
+
+
+def test_screenshots_of_the_v2_record_pages(record: Published) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    url = record.server.url
+    counted = next(
+        c for c in record.twice if "was counted" in _get(f"{url}/check?code={c}").decode()
+    )
+    left_out = next(c for c in record.twice if c != counted)
+    pages = {
+        "downloads-v2": f"{url}/downloads",
+        "check-v2-counted": f"{url}/check?code={counted}",
+        "check-v2-superseded": f"{url}/check?code={left_out}",
+    }
+    with ThreadPoolExecutor(2) as browser:
+        shots = [
+            browser.submit(screenshot, page, SCREENSHOTS / f"{name}{suffix}.png", width, 2600)
+            for name, page in pages.items()
+            for suffix, width in (("", 1280), ("-phone", 360))
+        ]
+        for shot in shots:
+            assert shot.result().stat().st_size > 10_000
