@@ -8,9 +8,11 @@ there is nothing to show yet. No page runs a script.
 
 # No "from __future__ import annotations": FastAPI reads the route annotations at run time.
 
+import functools
 import json
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +33,7 @@ from ledger.publish.results_view import election_time, results_view
 from ledger.rules.errors import LedgerError
 from ledger.service.ledger import Ledger
 from ledger.verify.inclusion_proof import verify_inclusion_answer
-from ledger.web.ballot_check import SPOILED, ballot_view
+from ledger.web.ballot_check import SPOILED, BallotView, ballot_view
 from ledger.web.count_status import Selection
 from ledger.web.published_files import PublishedFiles
 
@@ -112,6 +114,13 @@ def public_pages(ledger: Ledger, published: Path) -> APIRouter:
     package = ledger.package
     files = PublishedFiles(published, package.protocol)
     results_page = _ResultsPage(files.results, package)
+
+    # Opening a checked ballot and checking its proofs costs milliseconds of group operations:
+    # each block is done once, however often its code is checked (blocks never change).
+    @functools.lru_cache(maxsize=4096)
+    def views(kind: str, block: bytes) -> BallotView | None:
+        return ballot_view(package, kind, decode_signed_block(block).block.body)
+
     # v2: what the count did with a ballot, once selection.json is published
     selection = Selection(files.selection) if package.protocol == 2 else None
 
@@ -164,7 +173,7 @@ def public_pages(ledger: Ledger, published: Path) -> APIRouter:
         try:
             if len(typed) > MAX_CODE:
                 raise LedgerError("bad_tracking_code", "too long for a tracking code")
-            found = _found_ballot(ledger, package, typed)
+            found = _found_ballot(ledger, views, typed)
             if selection is not None and found["kind"] != SPOILED:  # a checked one says so
                 found["count"] = selection.status(found["kiosk_id"], found["height"])
         except LedgerError as e:
@@ -207,7 +216,9 @@ def public_pages(ledger: Ledger, published: Path) -> APIRouter:
 
 
 # -- the tracking-code check ------------------------------------------------------------------
-def _found_ballot(ledger: Ledger, package: ElectionPackage, code: str) -> dict[str, Any]:
+def _found_ballot(
+    ledger: Ledger, views: Callable[[str, bytes], BallotView | None], code: str
+) -> dict[str, Any]:
     """Where ``code``'s block stands in the log, with its inclusion proof checked here against
     the signed checkpoint the same way `ledger verify-proof` checks it."""
     index = ledger.find_tracking_code(code)
@@ -240,7 +251,7 @@ def _found_ballot(ledger: Ledger, package: ElectionPackage, code: str) -> dict[s
         "is_test": recorded.kind is BlockKind.TEST_BALLOT,
         "is_spoiled": kind == SPOILED,
         # protocol v2: the fingerprint, and a spoiled ballot opened for anyone; None in v1
-        "v2": ballot_view(package, kind, recorded.body),
+        "v2": views(kind, proof.block),
         "leaf_hash": b64e(leaf_hash(proof.block)),
         "proof": answer["proof"],
         "checkpoint": proof.checkpoint,

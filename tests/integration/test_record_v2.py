@@ -478,6 +478,7 @@ def test_screenshots_of_the_v2_record_pages(record: Published) -> None:
     left_out = next(c for c in record.twice if c != counted)
     pages = {
         "downloads-v2": f"{url}/downloads",
+        "results-v2": f"{url}/results",
         "check-v2-counted": f"{url}/check?code={counted}",
         "check-v2-superseded": f"{url}/check?code={left_out}",
     }
