@@ -9,6 +9,7 @@ checkpoint goes last, after the tiles it needs, and only once the tiles hash to 
 
 from __future__ import annotations
 
+import gzip
 import os
 import shutil
 import tempfile
@@ -175,14 +176,33 @@ def _write_run(
         if len(chunk) == TILE_WIDTH and path.exists():
             if path.read_bytes() != data:
                 raise TileWriteError(f"{path} already holds a different full tile: two trees")
+            _write_gzipped(path, data, level)
             continue
         _write_atomically(path, data)
+        if len(chunk) == TILE_WIDTH:
+            _write_gzipped(path, data, level)
         written += 1
         if len(chunk) == TILE_WIDTH:
             # The partial tiles this full one replaces may go ("Partial Tiles"); readers
             # fall back to the full tile. Keeps at most 255 partial files per level.
             shutil.rmtree(path.with_name(path.name + ".p"), ignore_errors=True)
     return written
+
+
+def gzipped_path(path: Path) -> Path:
+    """Where a full entry bundle's gzip-compressed copy lives: ``<bundle>.gz`` beside it, the
+    name static servers serve precompressed files under (nginx ``gzip_static``, Caddy's
+    ``precompressed``)."""
+    return path.with_name(path.name + ".gz")
+
+
+def _write_gzipped(path: Path, data: bytes, level: int | str) -> None:
+    """A full entry bundle's compressed copy, made once: tlog-tiles "Log entries" says entry
+    bundles SHOULD be compressed at the HTTP layer, and a full bundle never changes. Partial
+    bundles are short-lived and compressed when served (ledger/web/tiles_routes.py)."""
+    target = gzipped_path(path)
+    if level == ENTRIES and not target.exists():
+        _write_atomically(target, gzip.compress(data, compresslevel=6, mtime=0))
 
 
 def _read_partial(directory: Path, level: int | str, index: int, width: int) -> list[bytes]:

@@ -21,6 +21,7 @@ from fastapi.responses import Response
 
 from kiosk.core.merkle import MerkleLogError
 from kiosk.core.tiles import ENTRIES, TILE_WIDTH, parse_tile_path
+from ledger.publish.tiles import gzipped_path
 
 PREFIX = "/tiles"
 IMMUTABLE = (
@@ -76,8 +77,9 @@ def accepts_gzip(header: str | None) -> bool:
 def _bundle(path: Path, cache: str, full: bool, gzipped: bool) -> Response:
     try:
         if gzipped and full:
-            # A full bundle never changes, so its compressed form is kept (bounded: the hot
-            # set is the newest bundles); a partial one is compressed each time it is asked.
+            # A full bundle never changes: its compressed copy was written beside it when it
+            # was published (ledger/publish/tiles.py); one written before that is compressed
+            # once and kept (bounded). A partial one is compressed each time it is asked for.
             content = _gzipped_full_bundle(str(path))
         else:
             content = path.read_bytes()
@@ -97,8 +99,15 @@ def _gzip(content: bytes) -> bytes:
 
 
 @lru_cache(maxsize=64)
-def _gzipped_full_bundle(path: str) -> bytes:
+def _compressed_once(path: str) -> bytes:
     return _gzip(Path(path).read_bytes())
+
+
+def _gzipped_full_bundle(path: str) -> bytes:
+    try:
+        return gzipped_path(Path(path)).read_bytes()
+    except FileNotFoundError:
+        return _compressed_once(path)
 
 
 def _file(path: Path, media_type: str, cache: str) -> Response:

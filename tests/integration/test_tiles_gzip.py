@@ -62,6 +62,13 @@ def test_entry_bundles_go_out_gzipped_to_clients_that_accept_gzip(
                 plain = raw_get(f"{base}/{path}", accept)
                 assert "Content-Encoding" not in plain.headers, accept
                 assert plain.content == on_disk
+        # The full bundle's compressed copy was written once, beside it, when it was
+        # published (the name static servers use); a partial one has none.
+        full = tiles / tile_path("entries", 0)
+        packed_once = full.with_name(full.name + ".gz").read_bytes()
+        assert raw_get(f"{base}/{tile_path('entries', 0)}", "gzip").content == packed_once
+        partial = tiles / tile_path("entries", 1, 146)
+        assert not partial.with_name(partial.name + ".gz").exists()
         hashes = raw_get(f"{base}/{tile_path(0, 0)}", "gzip")
         assert "Content-Encoding" not in hashes.headers  # SHA-256 output does not compress
         assert hashes.content == (tiles / tile_path(0, 0)).read_bytes()
