@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -138,8 +139,15 @@ def _protocol_of(path: Path) -> int:
             names = set(z.namelist())
             try:
                 version = json.loads(z.read("package.json"))["package"].get("v", 1)
-            except (KeyError, ValueError, TypeError, AttributeError):
-                version = None
+            except (
+                KeyError,
+                ValueError,
+                TypeError,
+                AttributeError,
+                zipfile.BadZipFile,
+                zlib.error,
+            ):
+                version = None  # a damaged package: its own check says so
     except (OSError, zipfile.BadZipFile):
         return 1
     v2_shaped = "ballots.jsonl" not in names and any(n.startswith("count/") for n in names)

@@ -10,6 +10,8 @@ run on every core or on a Dask cluster (``Where``).
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,6 +70,9 @@ def verify_record_v2(
         except (HanpyoError, KeyError, ValueError, TypeError, IndexError) as e:
             checks.append(Check(name, "FAILED", str(e) or type(e).__name__))
             return False
+        except (zipfile.BadZipFile, zlib.error, OSError) as e:  # damaged in the zip itself
+            checks.append(Check(name, "FAILED", f"the record's zip file is damaged: {e}"))
+            return False
 
     r = _RecordV2(files, authority, log_key)
     if not check("election package signed by the authority, protocol v2", r.check_package):
@@ -99,6 +104,17 @@ def verify_record_v2(
     )
     check("NIST SP 1500-100 results export equals the results", lambda: count.check_nist(nist))
     check("no file in the record that the verifier does not know", r.check_unknown)
+    witnesses = r.package.witnesses if r.package is not None else None
+    if witnesses is not None and witnesses.threshold > 0:
+        checks.append(
+            Check(
+                "final checkpoint cosigned by the package's witnesses",
+                "not checked",
+                f"the package asks for {witnesses.threshold} of {len(witnesses.keys)} "
+                "witnesses' cosignatures, and the record holds none (close.json has the log's "
+                "signature only); ask the witnesses for their cosigned checkpoint",
+            )
+        )
     if authority is None or log_key is None:
         checks.append(
             Check(
@@ -122,7 +138,7 @@ class _RecordV2:
     sources: list[dict[str, Any]] = field(default_factory=list)
     leaves: list[bytes] = field(default_factory=list)
     entries: list[LoggedBlock] = field(default_factory=list)
-    logged: dict[tuple[str, int], bytes] = field(default_factory=dict)
+    logged: dict[tuple[str, int], bytes] = field(default_factory=dict)  # block hashes
     chain_errors: list[str] = field(default_factory=list)
     chain_count: int = 0
     selection: Selection | None = None
@@ -187,10 +203,12 @@ class _RecordV2:
         return f"closed {closure.closed_at}; waivers: {waived or 'none'}"
 
     def _lines(self) -> Iterator[bytes]:
-        raw = self.files.raw("log.jsonl")
-        if raw and not raw.endswith(b"\n"):
-            raise BundleError("log.jsonl does not end with a newline: it was cut short")
-        yield from raw.split(b"\n")[:-1] if raw else []
+        """log.jsonl line by line, streamed (a city's log does not fit twice in memory)."""
+        with self.files.open("log.jsonl") as f:
+            for line in f:
+                if not line.endswith(b"\n"):
+                    raise BundleError("log.jsonl does not end with a newline: it was cut short")
+                yield line[:-1]
 
     def check_chains(self) -> str:
         """One pass over log.jsonl: every leaf, every chain, and the ballot blocks kept for the
@@ -208,7 +226,7 @@ class _RecordV2:
                 self.chain_errors.append(f"log.jsonl line {index + 1}: {e}")
                 continue
             block = signed.block
-            self.logged[block.kiosk, block.height] = raw
+            self.logged[block.kiosk, block.height] = signed.hash
             if block.kind in BALLOT_KINDS:
                 channel = channels.get(block.kiosk, "")
                 self.entries.append(LoggedBlock(index, block.kiosk, block.height, block, channel))
@@ -265,7 +283,7 @@ class _RecordV2:
                 verify_block(signed, keys[item["kiosk"]])
             except HanpyoError as e:
                 raise BundleError(f"{where}: {e}") from e
-            if self.logged.get((item["kiosk"], item["height"])) == raw:
+            if self.logged.get((item["kiosk"], item["height"])) == signed.hash:
                 raise BundleError(f"{where} is the logged block itself, not a conflicting one")
         return f"{len(evidence)} conflicting blocks" if evidence else "no fork was seen"
 

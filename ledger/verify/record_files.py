@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 import re
 import zipfile
-from typing import Any
+import zlib
+from typing import IO, Any
 
 from kiosk.core.errors import HanpyoError
 
@@ -39,8 +40,14 @@ class RecordFiles:
             raise RecordError(f"the record has no {name}: it cannot be checked")
         try:
             return self.z.read(name)
-        except (zipfile.BadZipFile, OSError, ValueError) as e:  # a damaged member (CRC)
+        except (zipfile.BadZipFile, zlib.error, OSError, ValueError) as e:  # a damaged member
             raise RecordError(f"{name} in the record is damaged: {e}") from e
+
+    def open(self, name: str) -> IO[bytes]:
+        """A member to stream (a large log), its damage raised as it is read."""
+        if name not in self.names:
+            raise RecordError(f"the record has no {name}: it cannot be checked")
+        return self.z.open(name)
 
     def text(self, name: str) -> str:
         try:

@@ -9,6 +9,7 @@ shuffles and decryptions run in this process (their 3-process run is another tes
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from kiosk.core.encoding import canonical_json
 from ledger.publish.nist_results import nist_results
 from ledger.rules.count_decryption import DECRYPTION_KIND
 from ledger.rules.count_files import election_key, signed_file
-from ledger.verify.bundle import Check, verify_bundle
+from ledger.verify.bundle import BundleError, Check, verify_bundle
 from ledger.verify.parallel import Where
 from testkit.v2_record import V2Record, build_record, count_files
 
@@ -196,3 +197,21 @@ def test_a_bad_share_the_results_do_not_name_fails(record: V2Record, tmp_path: P
     bad = {c.name: c for c in failed(run(record, files, tmp_path))}
     shares = bad["every trustee's decryption shares, and their combination"]
     assert "trustee 2: ciphertext 0" in shares.detail
+
+
+def test_a_damaged_zip_fails_or_holds_the_same_record(record: V2Record, tmp_path: Path) -> None:
+    """A byte of the zip container itself (compressed data, headers, directory): the verifier
+    refuses the file or fails a check, and never crashes; a flip it passes changed no file of
+    the record (a header's date, say)."""
+    data = record.zip(tmp_path / "whole.zip").read_bytes()
+    damaged = tmp_path / "damaged.zip"
+    for offset in range(0, len(data), max(1, len(data) // 60)):
+        damaged.write_bytes(flipped(data, offset))
+        try:
+            checks = verify_bundle(damaged, where=Where(1), nist=nist_results)
+        except BundleError:
+            continue
+        if failed(checks):
+            continue
+        with zipfile.ZipFile(damaged) as z:
+            assert {n: z.read(n) for n in z.namelist()} == record.files, offset
