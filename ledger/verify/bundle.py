@@ -70,6 +70,11 @@ def verify_bundle(
     "v": 2) is checked by ledger/verify/bundle_v2.py, with no secret, its ballot proofs
     ``where`` says (every core by default); ``nist`` rebuilds its NIST results export."""
     if _protocol_of(path) == 2:
+        if shares:
+            raise BundleError(
+                "a protocol v2 record is verified with no secret: leave out the trustees' "
+                "shares (--share is for protocol 1 bundles)"
+            )
         return _verify_v2(path, authority, log_key, where or Where(), nist)
     checks: list[Check] = []
 

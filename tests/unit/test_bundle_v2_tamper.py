@@ -215,3 +215,9 @@ def test_a_damaged_zip_fails_or_holds_the_same_record(record: V2Record, tmp_path
             continue
         with zipfile.ZipFile(damaged) as z:
             assert {n: z.read(n) for n in z.namelist()} == record.files, offset
+
+
+def test_trustee_shares_are_refused_for_a_v2_record(record: V2Record, tmp_path: Path) -> None:
+    path = record.zip(tmp_path / "record.zip")
+    with pytest.raises(BundleError, match="no secret"):
+        verify_bundle(path, shares=["a share"], where=Where(1), nist=nist_results)
