@@ -176,7 +176,7 @@ def _score_lines(
 
 
 def _number(value: Any) -> Text:
-    return Text(f"{value}점", str(value))
+    return Text(f"{value}점", f"{value} points" if value != 1 else "1 point")
 
 
 def _option_title(package: ElectionPackage, option_id: str) -> Text:

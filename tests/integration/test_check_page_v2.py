@@ -200,6 +200,10 @@ def items(page: str) -> list[str]:
     return [" ".join(" ".join(line).split()) for line in parser.lines]
 
 
+def points(score: int) -> str:
+    return f"{score}점 · {score} point" + ("" if score == 1 else "s")
+
+
 def expected_lines(package: ElectionPackage, made: Made) -> list[str]:
     """What the voter should read, line by line, for every contest of the ballot they made."""
     out = []
@@ -223,14 +227,14 @@ def expected_lines(package: ElectionPackage, made: Made) -> list[str]:
             assert option is not None
             given = selection.get(option.id)
             if not contest.criteria:
-                score = "점수 없음 not scored" if given is None else f"{given}점 {given}"
+                score = "점수 없음 · not scored" if given is None else points(given)
                 out.append(f"{option.title.ko} {option.title.en} {score}")
                 continue
             assert given is None or not isinstance(given, int)
             out.append(f"{option.title.ko} {option.title.en}")
             for criterion in contest.criteria:
                 value = None if given is None else given.get(criterion.id)
-                score = "점수 없음 not scored" if value is None else f"{value}점 {value}"
+                score = "점수 없음 · not scored" if value is None else points(value)
                 out.append(f"{criterion.title.ko} · {criterion.title.en} {score}")
     return out
 
@@ -299,7 +303,7 @@ def test_screenshots_of_the_check_page(served: tuple[LedgerServer, Record]) -> N
         for name, code in pages.items():
             url = f"{server.url}/check?code={code}"
             phone, desktop = SCREENSHOTS / f"{name}-phone.png", SCREENSHOTS / f"{name}.png"
-            shots.append(browser.submit(screenshot, url, phone, 360, 2600))
+            shots.append(browser.submit(screenshot, url, phone, 360, 4200))
             shots.append(browser.submit(screenshot, url, desktop, 1280, 2200))
         for shot in shots:
             assert shot.result().stat().st_size > 10_000
