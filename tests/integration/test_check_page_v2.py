@@ -227,6 +227,7 @@ def expected_lines(package: ElectionPackage, made: Made) -> list[str]:
             assert option is not None
             given = selection.get(option.id)
             if not contest.criteria:
+                assert given is None or isinstance(given, int)
                 score = "점수 없음 · not scored" if given is None else points(given)
                 out.append(f"{option.title.ko} {option.title.en} {score}")
                 continue
