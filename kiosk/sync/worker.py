@@ -43,6 +43,7 @@ from kiosk.sync.witnessed import AwaitingWitnesses, Unwitnessed, witnessed_check
 log = logging.getLogger("hanpyo.kiosk.sync")
 
 BATCH = 100
+QUIET_WITNESS_WAITS = 3  # retries (about 1 + 2 + 4 s) before a wait for witnesses is shown
 
 
 class SyncedStore(Protocol):
@@ -148,7 +149,11 @@ class SyncWorker:
                 # Not online when nothing was even sent (plain http refused, no log key).
                 online = not isinstance(e, LedgerUnreachable | InsecureLedger | NoLogKey)
                 pending = self.store.state.height - self.store.acknowledged_height()
-                self._publish(replace(self.status, online=online, pending=pending, alarm=str(e)))
+                # Cosigning follows each checkpoint by a moment: the first few waits for the
+                # witnesses are routine, and staff hear of them only if they last.
+                routine = isinstance(e, Unwitnessed) and failures <= QUIET_WITNESS_WAITS
+                alarm = None if routine else str(e)
+                self._publish(replace(self.status, online=online, pending=pending, alarm=alarm))
                 delay = min(self._backoff_max_s, 2.0 ** min(failures, 10) / 2)
                 # Jitter, so that kiosks coming back together do not retry in step.
                 delay *= random.uniform(0.5, 1.0)  # noqa: S311 - not a secret
