@@ -70,5 +70,5 @@ def test_a_test_ballot_is_sealed_to_the_test_key(package: ElectionPackage) -> No
     body = ballot_body(package, BlockKind.TEST_BALLOT, voter, ballot)
     check_body(BlockKind.TEST_BALLOT, body)
     assert b64d(body["nullifier"]) == voter.nullifier
-    opened = SealingKey(package.test_ballot_secret).open(b64d(body["sealed"]))
+    opened = SealingKey(package.v1_keys().test_ballot_secret).open(b64d(body["sealed"]))
     assert opened == ballot.plaintext()

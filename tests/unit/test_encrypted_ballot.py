@@ -20,7 +20,7 @@ from kiosk.core.ballot_crypto import (
     verify_ballot_proofs,
 )
 from kiosk.core.crypto import Domain, SigningKey, verify_signature
-from kiosk.core.election import ElectionPackage, Voter, read_package
+from kiosk.core.election import ElectionId, ElectionPackage, Voter, read_package
 from kiosk.core.election_key import read_election_key
 from kiosk.core.encrypted_ballot import (
     BallotFormError,
@@ -113,7 +113,7 @@ def test_a_ballot_whose_category_or_mode_is_not_the_roll_entrys_is_refused(
         check_form(package, encrypted, "someone-else", voter.group, voter.excluded, test=False)
     with pytest.raises(BallotFormError, match="official ballot in a test block"):
         check_form(package, encrypted, voter.category, voter.group, voter.excluded, test=True)
-    replayed = dataclasses.replace(encrypted, election="another-election")
+    replayed = dataclasses.replace(encrypted, election=ElectionId("another-election"))
     with pytest.raises(BallotFormError, match="for election"):
         check_form(package, replayed, voter.category, voter.group, voter.excluded, test=False)
 

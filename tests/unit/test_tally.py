@@ -313,7 +313,7 @@ def test_a_test_ballot_that_does_not_open_is_reported_not_dropped() -> None:
     voter = next(v for e in package.roll if (v := package.voter_for_card(e.card_key)))
     writer.append(
         BlockKind.TEST_BALLOT,
-        {"nullifier": b64e(voter.nullifier), "sealed": b64e(seal(package.ballot_key, b"{}"))},
+        {"nullifier": b64e(voter.nullifier), "sealed": b64e(seal(package.v1_keys().ballot, b"{}"))},
     )
     results = count_test_ballots(package, writer.blocks)
     assert results["ballots"] == {"counted": 0, "invalid": 1, "by_category": {}}
