@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
-import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from ledger.rules.close_statement import Closure, verify_statement
 from ledger.rules.duplicate_policy import counted_ballot
 from ledger.rules.trustees import rebuild_ballot_key
 from ledger.verify.parallel import Where
+from ledger.verify.record_files import DAMAGED
 
 if TYPE_CHECKING:
     from ledger.verify.bundle_v2 import NistBuilder
@@ -144,14 +144,7 @@ def _protocol_of(path: Path) -> int:
             names = set(z.namelist())
             try:
                 version = json.loads(z.read("package.json"))["package"].get("v", 1)
-            except (
-                KeyError,
-                ValueError,
-                TypeError,
-                AttributeError,
-                zipfile.BadZipFile,
-                zlib.error,
-            ):
+            except (KeyError, TypeError, AttributeError, *DAMAGED):
                 version = None  # a damaged package: its own check says so
     except (OSError, zipfile.BadZipFile):
         return 1

@@ -10,8 +10,6 @@ run on every core or on a Dask cluster (``Where``).
 
 from __future__ import annotations
 
-import zipfile
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,7 +30,7 @@ from ledger.verify.bundle import BundleError, Check
 from ledger.verify.ceremony_record import check_ceremony
 from ledger.verify.count_record import CountRecord
 from ledger.verify.parallel import Where
-from ledger.verify.record_files import CEREMONY, RecordFiles
+from ledger.verify.record_files import CEREMONY, DAMAGED, RecordFiles
 from ledger.verify.selection_diff import compare_selection
 
 #: Builds the NIST SP 1500-100 document from (package, results, sources); the caller passes
@@ -70,7 +68,7 @@ def verify_record_v2(
         except (HanpyoError, KeyError, ValueError, TypeError, IndexError) as e:
             checks.append(Check(name, "FAILED", str(e) or type(e).__name__))
             return False
-        except (zipfile.BadZipFile, zlib.error, OSError) as e:  # damaged in the zip itself
+        except DAMAGED as e:  # a member damaged in the zip itself, read as it streams
             checks.append(Check(name, "FAILED", f"the record's zip file is damaged: {e}"))
             return False
 
@@ -140,6 +138,7 @@ class _RecordV2:
     entries: list[LoggedBlock] = field(default_factory=list)
     logged: dict[tuple[str, int], bytes] = field(default_factory=dict)  # block hashes
     chain_errors: list[str] = field(default_factory=list)
+    unreadable: dict[int, str] = field(default_factory=dict)  # log position -> why
     chain_count: int = 0
     selection: Selection | None = None
     authority_text: str = ""
@@ -224,6 +223,7 @@ class _RecordV2:
                 signed = decode_signed_block(raw)
             except HanpyoError as e:
                 self.chain_errors.append(f"log.jsonl line {index + 1}: {e}")
+                self.unreadable[index] = str(e)
                 continue
             block = signed.block
             self.logged[block.kiosk, block.height] = signed.hash
@@ -298,7 +298,7 @@ class _RecordV2:
             check_proofs=lambda ballots: check_ballots(package, list(ballots), where),
         )
         self.selection = selection
-        compare_selection(selection, self.files.raw("count/selection.json"))
+        compare_selection(selection, self.files.raw("count/selection.json"), self.unreadable)
         reasons = ", ".join(f"{n} {r}" for r, n in selection.reasons().items())
         return f"{len(selection.counted)} ballots counted; left out: {reasons or 'none'}"
 

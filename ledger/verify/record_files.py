@@ -21,6 +21,19 @@ CEREMONY = "ceremony.json"
 _NUMBERED = re.compile(r"count/(shuffle|decryption)-([1-9][0-9]{0,3})\.json")
 
 
+# What zipfile raises for a damaged member: a bad CRC or header (BadZipFile), bad compressed
+# data (zlib.error), a header that now says "encrypted" (RuntimeError) or names a compression
+# method it does not have (NotImplementedError).
+DAMAGED = (
+    zipfile.BadZipFile,
+    zlib.error,
+    OSError,
+    ValueError,
+    RuntimeError,
+    NotImplementedError,
+)
+
+
 class RecordError(HanpyoError):
     user_message = (
         "검증 묶음의 파일이 없거나 읽을 수 없습니다.",
@@ -40,14 +53,17 @@ class RecordFiles:
             raise RecordError(f"the record has no {name}: it cannot be checked")
         try:
             return self.z.read(name)
-        except (zipfile.BadZipFile, zlib.error, OSError, ValueError) as e:  # a damaged member
+        except DAMAGED as e:
             raise RecordError(f"{name} in the record is damaged: {e}") from e
 
     def open(self, name: str) -> IO[bytes]:
         """A member to stream (a large log), its damage raised as it is read."""
         if name not in self.names:
             raise RecordError(f"the record has no {name}: it cannot be checked")
-        return self.z.open(name)
+        try:
+            return self.z.open(name)
+        except DAMAGED as e:
+            raise RecordError(f"{name} in the record is damaged: {e}") from e
 
     def text(self, name: str) -> str:
         try:

@@ -5,6 +5,7 @@ by its position, source and height with both sides' reasons."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from kiosk.core.errors import VerificationError
@@ -19,9 +20,12 @@ class SelectionMismatch(VerificationError):
     """selection.json is not the selection the log gives."""
 
 
-def compare_selection(mine: Selection, raw: bytes) -> None:
+def compare_selection(
+    mine: Selection, raw: bytes, unreadable: Mapping[int, str] | None = None
+) -> None:
     """Raise naming every difference (the first few in full) unless ``raw`` is exactly the
-    canonical selection.json of ``mine`` (tally-input.json hashes these bytes)."""
+    canonical selection.json of ``mine`` (tally-input.json hashes these bytes). ``unreadable``:
+    log positions whose block does not decode, with why (the selection cannot see them)."""
     expected = selection_bytes(mine)
     if raw == expected:
         return
@@ -31,7 +35,7 @@ def compare_selection(mine: Selection, raw: bytes) -> None:
         raise SelectionMismatch(f"{SELECTION} is not JSON: {e}") from e
     if not isinstance(published, dict):
         raise SelectionMismatch(f"{SELECTION} is not a JSON object")
-    differences = _differences(mine.to_json(), published)
+    differences = _differences(mine.to_json(), published, unreadable or {})
     if not differences:
         differences = ["the same entries, but not written canonically (the bytes differ)"]
     shown = "; ".join(differences[:_SHOWN])
@@ -39,7 +43,9 @@ def compare_selection(mine: Selection, raw: bytes) -> None:
     raise SelectionMismatch(f"{SELECTION} differs from the recomputed selection: {shown}{more}")
 
 
-def _differences(mine: dict[str, Any], published: dict[str, Any]) -> list[str]:
+def _differences(
+    mine: dict[str, Any], published: dict[str, Any], unreadable: Mapping[int, str]
+) -> list[str]:
     out = [
         f"{name}: published {published.get(name)!r}, recomputed {mine[name]!r}"
         for name in _HEADER
@@ -52,7 +58,7 @@ def _differences(mine: dict[str, Any], published: dict[str, Any]) -> list[str]:
     for position in sorted(set(theirs) | set(ours)):
         a, b = theirs.get(position), ours.get(position)
         if a != b:
-            out.append(_one(position, a, b))
+            out.append(_one(position, a, b, unreadable.get(position)))
     return out
 
 
@@ -73,9 +79,15 @@ def _by_position(document: dict[str, Any], out: list[str]) -> dict[int, tuple[st
     return found
 
 
-def _one(position: int, published: tuple[str, Any] | None, mine: tuple[str, Any] | None) -> str:
+def _one(
+    position: int,
+    published: tuple[str, Any] | None,
+    mine: tuple[str, Any] | None,
+    unreadable: str | None,
+) -> str:
     where = _place(position, published or mine)
-    return f"{where}: the record says {_say(published)}; recomputed: {_say(mine)}"
+    recomputed = f"not a readable block ({unreadable})" if unreadable else _say(mine)
+    return f"{where}: the record says {_say(published)}; recomputed: {recomputed}"
 
 
 def _place(position: int, side: tuple[str, Any] | None) -> str:

@@ -159,3 +159,8 @@ def test_a_ballot_with_no_card_signature_is_refused_by_the_chain_and_never_count
     chain = checks["every source's chain (signatures, links, rules)"]
     assert chain.status == "FAILED"
     assert f"line {position + 1}" in chain.detail and "card_key" in chain.detail
+    counted_anyway = verify(record, dishonest_count(record, position), tmp_path)
+    found = selection_check(counted_anyway)
+    assert found.status == "FAILED"
+    assert f"log position {position}" in found.detail
+    assert "recomputed: not a readable block" in found.detail
