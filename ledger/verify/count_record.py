@@ -117,12 +117,10 @@ class CountRecord:
         if named != faults:
             raise BundleError(
                 f"the record holds decryption files that do not verify, which {RESULTS} does "
-                f"not name as left out: {'; '.join(f'{k}: {v}' for k, v in faults.items())} "
-                f"(the values still decrypt with trustees {used})"
+                f"not name as left out: {_said(faults)} (the values still decrypt with "
+                f"trustees {used})"
             )
-        return f"{done} with trustees {used}; left out, as {RESULTS} says: " + "; ".join(
-            f"{k}: {v}" for k, v in faults.items()
-        )
+        return f"{done} with trustees {used}; left out, as {RESULTS} says: {_said(faults)}"
 
     def _stated(self, field: str) -> Any:
         """What results.json says of the trustees (None when it cannot be read: the results'
@@ -225,6 +223,11 @@ def _faults(d: CountDecryption) -> dict[str, str]:
     return {f"trustee {j}": why for j, why in sorted(d.bad_trustees.items())} | dict(
         sorted(d.unsigned_files.items())
     )
+
+
+def _said(faults: dict[str, str]) -> str:
+    """Each fault once: a trustee's reason already starts with "trustee j: "."""
+    return "; ".join(v if v.startswith(f"{k}:") else f"{k}: {v}" for k, v in faults.items())
 
 
 def _ledger_part(
