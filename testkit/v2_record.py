@@ -81,7 +81,9 @@ class V2Record:
 
 
 def record_election(
-    election_id: str = "record-review", seed: str = "record"
+    election_id: str = "record-review",
+    seed: str = "record",
+    witnesses: tuple[int, tuple[str, ...]] = (0, ()),
 ) -> tuple[
     SyntheticElection, dict[str, Any], dict[int, TrusteeShare], dict[int, SigningKey], SigningKey
 ]:
@@ -98,6 +100,7 @@ def record_election(
         online_per_proposal=0,
         log_key=NoteVerifier(LOG_ORIGIN, log_key.public_key).vkey,
         min_column=1,
+        witnesses=witnesses,
     )
     ceremony = simulated_ceremony(3, 2, election_id)
     commitments, shares = ceremony.commitments(), ceremony.shares()
@@ -154,11 +157,12 @@ def build_record(
     *,
     voters: Sequence[int] = (0, 1, 3, 5, 8),
     seed: int = 1,
+    witnesses: tuple[int, tuple[str, ...]] = (0, ()),
 ) -> V2Record:
     """The record of an election where roll ``voters`` cast at the hall (the first also checks
     one ballot before casting), both test cards cast test ballots, and the annex kiosk signs
     each ``stuffed`` body (named, in order); counted by the product's own functions."""
-    election, ceremony, shares, trustee_keys, log_key = record_election()
+    election, ceremony, shares, trustee_keys, log_key = record_election(witnesses=witnesses)
     package, rng = election.package, random.Random(seed)
     hall = _kiosk(election, HALL)
     plaintexts = []

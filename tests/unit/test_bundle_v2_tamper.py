@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from kiosk.core.cosignature import CosignerKey
+from kiosk.core.crypto import SigningKey
 from kiosk.core.encoding import canonical_json
 from ledger.publish.nist_results import nist_results
 from ledger.rules.count_decryption import DECRYPTION_KIND
@@ -226,3 +228,12 @@ def test_trustee_shares_are_refused_for_a_v2_record(record: V2Record, tmp_path: 
     path = record.zip(tmp_path / "record.zip")
     with pytest.raises(BundleError, match="no secret"):
         verify_bundle(path, shares=["a share"], where=Where(1), nist=nist_results)
+
+
+def test_witnesses_the_package_asks_for_are_said_not_checked(tmp_path: Path) -> None:
+    witness = CosignerKey("witness.test/a", SigningKey(bytes(32)).public_key).vkey
+    record = build_record(witnesses=(1, (witness,)))
+    checks = run(record, record.files, tmp_path)
+    assert failed(checks) == []
+    (line,) = [c for c in checks if "witnesses" in c.name]
+    assert line.status == "not checked" and "1 of 1" in line.detail
