@@ -205,7 +205,12 @@ def combine_count(
         except CountFileError as e:
             bad[found.trustee] = e.detail
     if len(good) < key.threshold:
-        named = "; ".join(f"trustee {j}: {why}" for j, why in sorted(bad.items()))
+        # every file left out is named, a file nobody signed by its name: with exactly k files
+        # the reader must learn which one failed
+        named = "; ".join(
+            [f"trustee {j}: {why}" for j, why in sorted(bad.items())]
+            + [f"{where}: {why}" for where, why in sorted(unsigned.items())]
+        )
         raise CountFileError(
             f"{key.threshold} trustees' verified shares are needed, found {len(good)}"
             + (f" (left out: {named})" if named else "")
