@@ -35,14 +35,21 @@ class TileProofs:
 
     def fetch(self, path: str) -> bytes:
         try:
-            answer = self._session.get(f"{self._prefix}/{path}", timeout=TIMEOUT)
+            with self._session.get(
+                f"{self._prefix}/{path}", timeout=TIMEOUT, stream=True
+            ) as answer:
+                if answer.status_code == 404:
+                    raise TileNotFound(f"{self._prefix}/{path} is not there")
+                if answer.status_code != 200:
+                    raise LedgerUnreachable(f"{path} answered {answer.status_code}")
+                # Bundles come gzip-compressed (tlog-tiles "Log entries"): read at most the
+                # limit, decoded, so that a tile source's small gzip bomb cannot fill memory.
+                content = _read_limited(answer, MAX_TILE_BYTES)
         except requests.RequestException as e:
             raise LedgerUnreachable(f"cannot fetch {path}: {e}") from e
-        if answer.status_code == 404:
-            raise TileNotFound(f"{self._prefix}/{path} is not there")
-        if answer.status_code != 200 or len(answer.content) > MAX_TILE_BYTES:
-            raise LedgerUnreachable(f"{path} answered {answer.status_code}")
-        return answer.content
+        if content is None:
+            raise LedgerUnreachable(f"{path} is larger than any tile ({MAX_TILE_BYTES} bytes)")
+        return content
 
     def checkpoint(self) -> str:
         """The checkpoint the tiles are published with (tlog-tiles "Checkpoints": the
@@ -79,3 +86,14 @@ def _proved(make: Callable[[], list[bytes]]) -> list[bytes]:
         raise LedgerUnreachable(f"a tile the proof needs is missing: {e}") from e
     except (VerificationError, MerkleLogError) as e:
         raise UntrustedLedger(f"the log's tiles are malformed: {e}") from e
+
+
+def _read_limited(answer: requests.Response, limit: int) -> bytes | None:
+    """The decoded body, or None once it passes ``limit`` bytes (read a chunk at a time, so
+    that a small gzip bomb is stopped at the limit, never held whole)."""
+    content = bytearray()
+    for chunk in answer.iter_content(64 * 1024):
+        content += chunk
+        if len(content) > limit:
+            return None
+    return bytes(content)

@@ -47,16 +47,19 @@ def tiles_fetcher(source: str, session: requests.Session | None = None) -> TileF
 def _http_fetcher(prefix: str, session: requests.Session) -> TileFetcher:
     def get(path: str) -> bytes:
         try:
-            answer = session.get(f"{prefix}/{path}", timeout=TIMEOUT)
+            with session.get(f"{prefix}/{path}", timeout=TIMEOUT, stream=True) as answer:
+                if answer.status_code == 404:
+                    raise TileNotFound(f"{prefix}/{path} is not there")
+                if answer.status_code != 200:
+                    raise HanpyoError(f"{prefix}/{path} answered {answer.status_code}")
+                # At most the limit, decoded: entry bundles come gzip-compressed (tlog-tiles
+                # "Log entries"), and a small gzip bomb must not fill memory.
+                content = _read_limited(answer, MAX_TILE_BYTES)
         except requests.RequestException as e:
             raise HanpyoError(f"cannot fetch {prefix}/{path}: {e}") from e
-        if answer.status_code == 404:
-            raise TileNotFound(f"{prefix}/{path} is not there")
-        if answer.status_code != 200:
-            raise HanpyoError(f"{prefix}/{path} answered {answer.status_code}")
-        if len(answer.content) > MAX_TILE_BYTES:
+        if content is None:
             raise VerificationError(f"{prefix}/{path} is larger than any tile")
-        return answer.content
+        return content
 
     return get
 
@@ -110,3 +113,14 @@ def _find(fetch: TileFetcher, wanted: str, size: int) -> int:
             if decode_signed_block(entry).tracking_code == wanted:
                 return bundle * 256 + offset
     raise VerificationError(f"no block in the log's {size} entries has tracking code {wanted}")
+
+
+def _read_limited(answer: requests.Response, limit: int) -> bytes | None:
+    """The decoded body, or None once it passes ``limit`` bytes (read a chunk at a time, so
+    that a small gzip bomb is stopped at the limit, never held whole)."""
+    content = bytearray()
+    for chunk in answer.iter_content(64 * 1024):
+        content += chunk
+        if len(content) > limit:
+            return None
+    return bytes(content)
