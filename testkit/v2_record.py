@@ -84,15 +84,17 @@ def record_election(
     election_id: str = "record-review",
     seed: str = "record",
     witnesses: tuple[int, tuple[str, ...]] = (0, ()),
+    groups: int = 2,
 ) -> tuple[
     SyntheticElection, dict[str, Any], dict[int, TrusteeShare], dict[int, SigningKey], SigningKey
 ]:
-    """A small v2 election (2 groups of 3 proposals, experts with criteria, a yes/no question)
+    """A small v2 election (``groups`` groups of 3 proposals, 5 voters each: 3 residents and 2
+    experts; experts score with criteria, residents answer a yes/no question)
     whose election key comes from a ceremony of 3 simulated trustees (any 2 decrypt): the
     package, the collected ceremony result, each trustee's share and signing key, the log key."""
     log_key = SigningKey(sha256(f"{seed}/log-key".encode()))
     synthetic = build_election(
-        mixed_definition(groups=2, per_group=3, election_id=election_id),
+        mixed_definition(groups=groups, per_group=3, election_id=election_id),
         protocol=2,
         test_cards=2,
         seed=seed,
@@ -158,11 +160,14 @@ def build_record(
     voters: Sequence[int] = (0, 1, 3, 5, 8),
     seed: int = 1,
     witnesses: tuple[int, tuple[str, ...]] = (0, ()),
+    groups: int = 2,
 ) -> V2Record:
     """The record of an election where roll ``voters`` cast at the hall (the first also checks
     one ballot before casting), both test cards cast test ballots, and the annex kiosk signs
     each ``stuffed`` body (named, in order); counted by the product's own functions."""
-    election, ceremony, shares, trustee_keys, log_key = record_election(witnesses=witnesses)
+    election, ceremony, shares, trustee_keys, log_key = record_election(
+        witnesses=witnesses, groups=groups
+    )
     package, rng = election.package, random.Random(seed)
     hall = _kiosk(election, HALL)
     plaintexts = []
