@@ -3,7 +3,6 @@ for the ledger's tests and benches, which need thousands of real blocks quickly.
 
 from __future__ import annotations
 
-import dataclasses
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -14,17 +13,18 @@ from testkit.elections import SyntheticElection, random_ballot
 
 
 def ballot_chain(election: SyntheticElection, ballots: int, rng: random.Random) -> ChainWriter:
-    """Genesis, official mode, an open session and ``ballots`` real sealed ballots. Voters are
-    drawn from the election's roll; each ballot gets a fresh nullifier, since the ledger checks
-    no roll and a roll of thousands takes long to build."""
+    """Genesis, official mode, an open session and ``ballots`` real encrypted ballots, each
+    signed by its voter's card, as the ledger's arrival checks want them. The voters are
+    ``ballots`` distinct voters of the election's roll, drawn by ``rng`` (one ballot each: a
+    kiosk takes one ballot a voter)."""
     package = election.package
+    if ballots > len(election.voter_keys):
+        raise ValueError(f"{ballots} ballots need as many voters; the roll has fewer")
     chain = ChainWriter(package, SigningKey.generate(), datetime.now(UTC), timedelta(0))
     chain.mode(Mode.OFFICIAL)
     chain.open_session()
-    voters = [package.voter_for_card(k.public_key) for k in election.voter_keys[:50]]
-    for _ in range(ballots):
-        voter = rng.choice(voters)
+    for card in rng.sample(election.voter_keys, ballots):
+        voter = package.voter_for_card(card.public_key)
         assert voter is not None
-        fresh = dataclasses.replace(voter, nullifier=rng.randbytes(32))
-        chain.cast(fresh, random_ballot(package, fresh, rng))
+        chain.cast(voter, random_ballot(package, voter, rng), card)
     return chain

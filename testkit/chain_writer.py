@@ -7,18 +7,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from kiosk.core.ballot import Ballot
+from kiosk.core.ballot_crypto import encrypt_ballot
 from kiosk.core.block import Block, BlockKind, SignedBlock, block_time, sign_block
 from kiosk.core.bodies import (
-    ballot_body,
     ballot_kind,
+    encrypted_ballot_body,
     genesis_body,
     mode_body,
     session_close_body,
     session_open_body,
 )
 from kiosk.core.chain import ChainState, Mode, next_state
-from kiosk.core.crypto import SigningKey, kiosk_id_for
+from kiosk.core.crypto import Domain, SigningKey, kiosk_id_for
 from kiosk.core.election import ElectionPackage, Voter
+from kiosk.core.encrypted_ballot import card_message
 
 
 class ChainWriter:
@@ -66,8 +68,15 @@ class ChainWriter:
     def close_session(self, checkpoint: str | None = None) -> None:
         self.append(BlockKind.SESSION_CLOSE, session_close_body(self.state, checkpoint))
 
-    def cast(self, voter: Voter, ballot: Ballot) -> SignedBlock:
-        """Seal ``ballot`` as the store would (test key in test mode) and append it."""
+    def cast(self, voter: Voter, ballot: Ballot, card: SigningKey) -> SignedBlock:
+        """Encrypt ``ballot`` as the kiosk would (to the test key in test mode), have the
+        voter's ``card`` sign it (INTERNAL AUTHENTICATE's signature) and append it."""
         kind = ballot_kind(self.state.mode)
         self.now += self.step
-        return self.append(kind, ballot_body(self.package, kind, voter, ballot))
+        encrypted, _ = encrypt_ballot(
+            self.package, ballot, voter.excluded, test=kind is BlockKind.TEST_BALLOT
+        )
+        message = card_message(encrypted.election, voter.voter_id, encrypted.hash)
+        signature = card.sign(Domain.BALLOT, message)
+        body = encrypted_ballot_body(voter, encrypted, card.public_key, signature)
+        return self.append(kind, body)

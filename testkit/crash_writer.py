@@ -20,6 +20,7 @@ from testkit.elections import (
     random_ballot,
     review_definition,
 )
+from testkit.v2_ballots import box_cast
 
 
 def crash_election() -> SyntheticElection:
@@ -42,7 +43,7 @@ def main(directory: Path) -> None:
     for card in election.voter_keys[store.state.ballots :]:
         voter = election.package.voter_for_card(card.public_key)
         assert voter is not None
-        receipt = box.cast_ballot(voter, random_ballot(election.package, voter, rng))
+        receipt = box_cast(box, election, voter, random_ballot(election.package, voter, rng))
         print(f"CAST {receipt.height} {receipt.tracking_code}", flush=True)
         if receipt.height % 7 == 0:
             pause_and_resume(box)

@@ -5,14 +5,18 @@ voter ids, all derived from the seed but the ceremony's own randomness."""
 from __future__ import annotations
 
 import hashlib
+import os
+import pickle
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 from kiosk.core.crypto import SigningKey, sha256
 from kiosk.core.election import TestKey
 from kiosk.core.election_key import ElectionKey, KeyTrustee
-from kiosk.core.encoding import b64e
+from kiosk.core.encoding import b64e, canonical_json
 from kiosk.core.verifiable.ceremony import CeremonyOutcome, CeremonySetup, TrusteeShare, evaluate
 from kiosk.core.verifiable.group import ORDER, base_mul
 from testkit.simulated_trustees import simulated_ceremony
@@ -37,7 +41,7 @@ def v2_sections(
 ) -> V2Sections:
     """The v2 sections: the keys, the election key from a simulated ceremony, both rolls."""
     n, k = trustees
-    outcome, shares, setup = _ceremony(str(definition["id"]), n, k)
+    outcome, shares, setup = _ceremony(str(definition["id"]), n, k, seed)
     # The test key's secret is public by design; here it comes from the seed, so that a test
     # can make the same package twice.
     test_secret = int.from_bytes(hashlib.sha512(f"{seed}/test-key".encode()).digest(), "little")
@@ -76,9 +80,45 @@ def _v2_roll(
     ]
 
 
-def _ceremony(
-    election_id: str, n: int, k: int
-) -> tuple[CeremonyOutcome, dict[int, TrusteeShare], CeremonySetup]:
+_Ceremony = tuple[CeremonyOutcome, dict[int, TrusteeShare], CeremonySetup]
+
+
+def _ceremony(election_id: str, n: int, k: int, seed: str) -> _Ceremony:
+    """The ceremony of the synthetic election ``election_id`` of ``seed``: the same in every
+    process of a test run. A ceremony draws its own randomness (keys, polynomials, proofs), so
+    two processes rebuilding "the same" synthetic election (a test and the kiosk process it
+    kills and restarts) would otherwise hold different packages. The first process to run it
+    keeps it in a file that the others read; the file's name covers the code that made it."""
+    folder = Path(tempfile.gettempdir()) / f"hanpyo-synthetic-ceremonies-{os.getuid()}"
+    name = sha256(canonical_json([_CODE_HASH, election_id, n, k, seed])).hex()
+    path = folder / f"{name}.pickle"
+    if path.exists():
+        return cast(_Ceremony, pickle.loads(path.read_bytes()))  # noqa: S301 - our own file
+    made = _run_ceremony(election_id, n, k)
+    folder.mkdir(mode=0o700, exist_ok=True)
+    draft = folder / f"{name}.{os.getpid()}.draft"
+    draft.write_bytes(pickle.dumps(made))
+    try:
+        os.link(draft, path)  # exclusive: if another process got there first, theirs stands
+    except FileExistsError:
+        made = cast(_Ceremony, pickle.loads(path.read_bytes()))  # noqa: S301 - our own file
+    finally:
+        draft.unlink()
+    return made
+
+
+def _code_hash() -> str:
+    """A hash of the code a ceremony's objects come from, so a kept one never outlives it."""
+    root = Path(__file__).resolve().parent.parent
+    files = sorted((root / "kiosk" / "core" / "verifiable").glob("*.py"))
+    files.append(root / "testkit" / "simulated_trustees.py")
+    return sha256(b"".join(f.read_bytes() for f in files)).hex()
+
+
+_CODE_HASH = _code_hash()
+
+
+def _run_ceremony(election_id: str, n: int, k: int) -> _Ceremony:
     """An honest ceremony for this election (simulated_trustees.honest_ceremony, but with the
     election's own id in its setup, as a real ceremony has)."""
     ceremony = simulated_ceremony(n, k, election_id)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kiosk.core.ballot import Ballot, Selection
-from kiosk.core.crypto import SealingKey, SigningKey, sha256
+from kiosk.core.crypto import SigningKey, sha256
 from kiosk.core.election import (
     ContestId,
     ContestKind,
@@ -27,6 +27,8 @@ from kiosk.core.election import (
 )
 from kiosk.core.encoding import b64e
 from kiosk.core.verifiable.ceremony import CeremonyOutcome, TrusteeShare
+from kiosk.core.verifiable.decryption import lagrange_coefficient
+from kiosk.core.verifiable.group import ORDER
 from testkit.election_v2_sections import Person, v2_sections
 
 COMMUNITIES: tuple[tuple[str, str], ...] = (
@@ -241,7 +243,7 @@ def review_definition(
                 }
             )
     return {
-        "v": 1,
+        "v": 2,
         "id": election_id,
         "title": {
             "ko": "2017 도민 참여 공동체 제안 심사",
@@ -311,35 +313,19 @@ def derived_key(seed: str, role: str, index: int) -> SigningKey:
 
 @dataclass(frozen=True, slots=True)
 class SyntheticElection:
-    """A signed-ready package with every secret the test or demo needs to play all parts.
-
-    A v1 election has the sealed-box keys (``ballot_key``, ``test_key``); a v2 election has
-    none, but the trustees' shares of its election key, from a simulated ceremony, and test
-    cards (``test_card_keys``, enrolled on the package's test roll)."""
+    """A signed-ready package with every secret the test or demo needs to play all parts: the
+    trustees' shares of its election key, from a simulated ceremony, and test cards
+    (``test_card_keys``, enrolled on the package's test roll)."""
 
     package: ElectionPackage
     authority: SigningKey
-    sealing_key: SealingKey | None  # v1 only: what ballots are sealed to
-    test_sealing_key: SealingKey | None  # v1 only: what test ballots are sealed to
     voter_keys: tuple[SigningKey, ...]
     staff_keys: tuple[SigningKey, ...]
     test_card_keys: tuple[SigningKey, ...] = ()
-    # v2: each trustee's z_j by index (any threshold of them decrypt) and the ceremony's
+    # Each trustee's z_j by index (any threshold of them decrypt) and the ceremony's
     # public outcome (K, every Z_j, the commitments and the transcript hash).
     trustee_shares: Mapping[int, TrusteeShare] = field(default_factory=dict)
     ceremony: CeremonyOutcome | None = None
-
-    @property
-    def ballot_key(self) -> SealingKey:
-        if self.sealing_key is None:
-            raise ValueError("a v2 election has no v1 ballot key: ballots go to the election key")
-        return self.sealing_key
-
-    @property
-    def test_key(self) -> SealingKey:
-        if self.test_sealing_key is None:
-            raise ValueError("a v2 election has no v1 test sealing key: see package.test_key")
-        return self.test_sealing_key
 
     def signed(self) -> SignedPackage:
         """The package signed by this election's authority, as kiosks and the ledger load it."""
@@ -355,8 +341,8 @@ def build_election(
     poll_workers: int = 2,
     managers: int = 1,
     max_voters: int | None = None,
-    protocol: int = 1,
-    test_cards: int = 0,
+    protocol: int = 2,
+    test_cards: int = 2,
     trustees: tuple[int, int] = (5, 3),
     log_key: str | None = None,
     witnesses: tuple[int, tuple[str, ...]] = (0, ()),
@@ -365,14 +351,13 @@ def build_election(
     """Enrol synthetic cards into ``definition``: one resident per proposal (recused from it),
     experts per group, and online members per proposal (also recused). Keys come from ``seed``.
 
-    ``protocol=2`` makes a v2 package: voter ids from ``seed``, an election key from a simulated
-    ceremony of ``trustees`` = (n, k), ``test_cards`` test cards (the voters' categories and
-    groups in turn), the ledger's ``log_key`` (its verifier key, name+id+key), ``witnesses`` =
-    (threshold, vkeys) and the smallest count column ``min_column``."""
-    if protocol not in (1, 2):
-        raise ValueError(f"protocol is 1 or 2, not {protocol}")
-    if protocol == 1 and test_cards:
-        raise ValueError("test cards are a v2 roll section; v1 takes any card in test mode")
+    The package is protocol v2 (the only one; ``protocol`` is kept so callers can say so):
+    voter ids from ``seed``, an election key from a simulated ceremony of ``trustees`` = (n, k),
+    ``test_cards`` test cards (the voters' categories and groups in turn), the ledger's
+    ``log_key`` (its verifier key, name+id+key), ``witnesses`` = (threshold, vkeys) and the
+    smallest count column ``min_column``."""
+    if protocol != 2:
+        raise ValueError(f"protocol 2 is the only protocol, not {protocol}")
     people = _people(definition, experts_per_group, online_per_proposal)
     if max_voters is not None:
         people = people[:max_voters]
@@ -384,45 +369,22 @@ def build_election(
         for i, (k, r) in enumerate(zip(staff_keys, roles, strict=True))
     ]
     authority = derived_key(seed, "authority", 0)
-    if protocol == 2:
-        test_card_keys = tuple(derived_key(seed, "test-card", i) for i in range(test_cards))
-        v2 = v2_sections(definition, seed, people, voter_keys, test_card_keys, trustees)
-        extra = {
-            "ledger": dict(definition["ledger"]) | {"log_key": log_key},
-            "witnesses": {"threshold": witnesses[0], "keys": list(witnesses[1])},
-            "privacy": {"min_column": min_column},
-        }
-        package = read_package(dict(definition) | v2.document | extra | {"staff": staff})
-        return SyntheticElection(
-            package,
-            authority,
-            None,
-            None,
-            voter_keys,
-            staff_keys,
-            test_card_keys,
-            v2.shares,
-            v2.outcome,
-        )
-    roll = [
-        {"card_key": b64e(k.public_key), "category": cat, "group": g, "excluded": ex}
-        for k, (cat, g, ex) in zip(voter_keys, people, strict=True)
-    ]
-    ballot_key, test_key = (
-        SealingKey(sha256(f"hanpyo-synthetic/{seed}/{n}".encode())) for n in ("ballot", "test")
-    )
-    document = dict(definition) | {
-        "keys": {
-            "ballot": b64e(ballot_key.public_key),
-            "test_ballot": b64e(test_key.public_key),
-            "test_ballot_secret": b64e(test_key.secret),
-            "nullifier_salt": b64e(sha256(f"hanpyo-synthetic/{seed}/salt".encode())),
-        },
-        "roll": roll,
-        "staff": staff,
+    test_card_keys = tuple(derived_key(seed, "test-card", i) for i in range(test_cards))
+    v2 = v2_sections(definition, seed, people, voter_keys, test_card_keys, trustees)
+    extra = {
+        "ledger": dict(definition["ledger"]) | {"log_key": log_key},
+        "witnesses": {"threshold": witnesses[0], "keys": list(witnesses[1])},
+        "privacy": {"min_column": min_column},
     }
+    package = read_package(dict(definition) | v2.document | extra | {"staff": staff})
     return SyntheticElection(
-        read_package(document), authority, ballot_key, test_key, voter_keys, staff_keys
+        package,
+        authority,
+        voter_keys,
+        staff_keys,
+        test_card_keys,
+        v2.shares,
+        v2.outcome,
     )
 
 
@@ -498,6 +460,37 @@ def mixed_definition(
         }
     )
     return d
+
+
+def card_of(election: SyntheticElection, voter: Voter) -> SigningKey:
+    """The synthetic card key ``voter`` signed in with (a voter card or a test card)."""
+    for key in (*election.voter_keys, *election.test_card_keys):
+        if key.public_key == voter.card_key:
+            return key
+    raise LookupError("no synthetic card has this voter's key")
+
+
+def test_voter(election: SyntheticElection, n: int = 0) -> Voter:
+    """The holder of test card ``n`` (a test-mode kiosk takes only test cards)."""
+    voter = election.package.test_voter_for_card(election.test_card_keys[n].public_key)
+    assert voter is not None
+    return voter
+
+
+test_voter.__test__ = False  # type: ignore[attr-defined]  # a helper, not a pytest test
+
+
+def election_secret(election: SyntheticElection) -> int:
+    """The election key's whole secret, from a threshold of the simulated trustees' shares
+    (Lagrange interpolation at 0): what no real party ever holds; a test that plays every
+    trustee uses it to read back the ballots it cast."""
+    key = election.package.election_key
+    assert key is not None
+    present = sorted(election.trustee_shares)[: key.threshold]
+    total = 0
+    for j in present:
+        total += lagrange_coefficient(j, present) * election.trustee_shares[j].secret
+    return total % ORDER
 
 
 def voter_of(election: SyntheticElection, category: str, n: int = 0) -> Voter:

@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.app import KioskConfig, Timeouts
-from kiosk.core.ballot import ballot_from_plaintext
-from kiosk.core.block import BlockKind
+from kiosk.core.block import BlockKind, read_cast_ballot
 from kiosk.core.election import sign_package
-from kiosk.core.encoding import b64d
+from kiosk.core.tally import decrypt_ballot
 from kiosk.store.keys import provision
-from testkit.elections import SyntheticElection, mixed_definition
+from testkit.elections import SyntheticElection, election_secret, mixed_definition
 from testkit.ui_driver import Kiosk
 
 PX_PER_MM = 96 / 25.4  # a 96-dpi panel: 1280 x 800 is then a 15.9-inch screen
@@ -76,11 +75,17 @@ def vote(kiosk: Kiosk, card: str) -> str:
 
 
 def last_ballot(kiosk: Kiosk, kind: BlockKind = BlockKind.BALLOT) -> dict[str, Any]:
-    """Open the last ballot in the store with the election's private key (the test holds it;
-    the kiosk never does) and return its contests."""
+    """Decrypt the last ballot in the store with the election key's whole secret (the test
+    plays every trustee; the kiosk holds no share) or the public test key, and return its
+    contests."""
     assert kiosk.services.box is not None
     blocks = [b for b in kiosk.services.box.store.blocks() if b.block.kind is kind]
-    sealed = b64d(blocks[-1].block.body["sealed"])
-    key = kiosk.election.ballot_key if kind is BlockKind.BALLOT else kiosk.election.test_key
-    contests: dict[str, Any] = ballot_from_plaintext(key.open(sealed)).to_json()["contests"]
+    cast = read_cast_ballot(kind, blocks[-1].block.body)
+    package = kiosk.election.package
+    if kind is BlockKind.BALLOT:
+        secret = election_secret(kiosk.election)
+    else:
+        assert package.test_key is not None
+        secret = package.test_key.secret
+    contests: dict[str, Any] = decrypt_ballot(package, cast.ballot, secret).to_json()["contests"]
     return contests

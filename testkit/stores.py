@@ -15,6 +15,7 @@ from kiosk.core.election import ElectionPackage
 from kiosk.store.ballot_box import BallotBox
 from kiosk.store.chain_store import ChainStore
 from testkit.elections import SyntheticElection, random_ballot, voter_of
+from testkit.v2_ballots import box_cast
 
 
 def official_store(
@@ -50,5 +51,5 @@ def make_chain(
         rng = random.Random(1)
         for category, n in voters:
             voter = voter_of(election, category, n)
-            box.cast_ballot(voter, random_ballot(election.package, voter, rng))
+            box_cast(box, election, voter, random_ballot(election.package, voter, rng))
         return list(store.blocks())

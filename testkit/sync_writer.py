@@ -25,6 +25,7 @@ from kiosk.store.keys import load_keys
 from kiosk.sync.client import LedgerClient
 from kiosk.sync.worker import SyncStatus, SyncWorker
 from testkit.elections import SyntheticElection, build_election, random_ballot, review_definition
+from testkit.v2_ballots import box_cast
 
 CAST_PAUSE_S = 0.002  # about 300 ballots a second: the worker always has something to push
 
@@ -70,7 +71,7 @@ def main(directory: Path, url: str, log_key: str) -> None:
     for card in election.voter_keys[store.state.ballots :]:
         voter = election.package.voter_for_card(card.public_key)
         assert voter is not None
-        receipt = box.cast_ballot(voter, random_ballot(election.package, voter, rng))
+        receipt = box_cast(box, election, voter, random_ballot(election.package, voter, rng))
         say(f"CAST {receipt.height} {receipt.tracking_code}")
         worker.wake()
         time.sleep(CAST_PAUSE_S)

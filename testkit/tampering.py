@@ -20,7 +20,7 @@ from kiosk.core.block import (
 )
 from kiosk.core.chain import Mode, verify_chain
 from kiosk.core.crypto import SigningKey
-from kiosk.core.election import ElectionId, ElectionPackage
+from kiosk.core.election import ElectionId, ElectionPackage, Voter
 from kiosk.core.encoding import b64d
 from kiosk.core.errors import BlockError, ChainError
 from kiosk.store.ballot_box import BallotBox
@@ -28,8 +28,10 @@ from kiosk.store.chain_store import ChainStore
 from testkit.elections import (
     SyntheticElection,
     random_ballot,
+    test_voter,
     voter_of,
 )
+from testkit.v2_ballots import box_cast
 
 REASONS = frozenset(
     {
@@ -99,23 +101,22 @@ def record(path: Path, key: SigningKey, election: SyntheticElection, seed: int) 
     try:
         box = BallotBox(store, package)
 
-        def cast(category: str, n: int) -> None:
-            voter = voter_of(election, category, n)
-            box.cast_ballot(voter, random_ballot(package, voter, rng))
+        def cast(voter: Voter) -> None:
+            box_cast(box, election, voter, random_ballot(package, voter, rng))
 
         box.set_mode(Mode.TEST)
         box.open_session()
-        cast("resident", 0)
-        cast("expert", 0)
+        cast(test_voter(election, 0))
+        cast(test_voter(election, 1))
         box.close_session()
         box.set_mode(Mode.OFFICIAL)
         box.open_session()
         for n in range(3):
-            cast("resident", n)
+            cast(voter_of(election, "resident", n))
         box.pause_session()
         box.resume_session()
-        cast("expert", 0)
-        cast("online", 0)
+        cast(voter_of(election, "expert", 0))
+        cast(voter_of(election, "online", 0))
         store.record_sync({}, "ledger checkpoint 7 / head 9f2c", 7, "2026-11-22T10:00:00+00:00")
         box.close_session()  # carries that checkpoint
         return Recorded(tuple(store.blocks()), key, package)

@@ -13,10 +13,11 @@ from kiosk.core.ballot import Ballot
 from kiosk.core.ballot_crypto import BallotSecrets, encrypt_ballot, spoiled_body
 from kiosk.core.block import Block, BlockKind
 from kiosk.core.crypto import Domain, SigningKey
-from kiosk.core.election import ElectionId, RollEntry
+from kiosk.core.election import ElectionId, RollEntry, Voter
 from kiosk.core.encoding import b64e
 from kiosk.core.encrypted_ballot import EncryptedBallot, card_message
-from testkit.elections import SyntheticElection, random_ballot
+from kiosk.store.ballot_box import BallotBox, CastReceipt
+from testkit.elections import SyntheticElection, card_of, random_ballot
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,3 +97,16 @@ def log_block(
     return Block(
         ElectionId(election), source, height, bytes(32), time, block_kind(kind), dict(body)
     )
+
+
+def box_cast(
+    box: BallotBox, election: SyntheticElection, voter: Voter, ballot: Ballot
+) -> CastReceipt:
+    """What the kiosk does at Cast: encrypt ``ballot`` for the box's mode, have the voter's
+    synthetic card sign it, and record it (``BallotBox.cast_encrypted``)."""
+    encrypted, _ = encrypt_ballot(election.package, ballot, voter.excluded, test=voter.test)
+    card = card_of(election, voter)
+    signature = card.sign(
+        Domain.BALLOT, card_message(encrypted.election, voter.voter_id, encrypted.hash)
+    )
+    return box.cast_encrypted(voter, encrypted, card.public_key, signature)

@@ -101,8 +101,6 @@ def election_of(package: ElectionPackage, roll: EventRoll) -> SyntheticElection:
     return SyntheticElection(
         package,
         roll.authority,
-        None,
-        None,
         roll.voter_keys,
         roll.staff_keys,
         roll.test_card_keys,

@@ -127,8 +127,6 @@ def record_election(
     election = SyntheticElection(
         package,
         synthetic.authority,
-        None,
-        None,
         synthetic.voter_keys,
         synthetic.staff_keys,
         synthetic.test_card_keys,

@@ -30,7 +30,6 @@ from kiosk.core.verifiable.group import GroupError, scalar_from_hex
 
 BLOCK_VERSION = 1
 ZERO_HASH = bytes(32)
-MAX_SEALED_BYTES = 64 * 1024
 # A v2 ballot of the reference event's largest shape (12 proposals scored, and again on 3
 # criteria, 12 to choose from, one yes/no: 63 cells) is 23,677 bytes of canonical JSON; four
 # times that is allowed, anything larger is refused before it is parsed.
@@ -197,13 +196,10 @@ def check_body(kind: BlockKind, body: Any) -> None:
             r.integer("ballots", lo=0, hi=MAX_SAFE_INTEGER)
             r.integer("test_ballots", lo=0, hi=MAX_SAFE_INTEGER)
             r.text("checkpoint", optional=True, max_len=4096)
-        case BlockKind.BALLOT | BlockKind.TEST_BALLOT if is_v2_ballot(body):
-            _read_cast(r)
         case BlockKind.BALLOT | BlockKind.TEST_BALLOT:
-            r.binary("nullifier", length=32)
-            sealed = r.binary("sealed")
-            if not 48 < len(sealed) <= MAX_SEALED_BYTES:
-                r.fail(f"a sealed ballot is 49..{MAX_SEALED_BYTES} bytes", "sealed")
+            # Protocol 1's sealed-box body ({"nullifier", "sealed"}) is no longer accepted: it
+            # has no "voter", so this names that field first.
+            _read_cast(r)
         case BlockKind.SPOILED:
             _read_spoiled(r)
     r.done()
@@ -224,11 +220,6 @@ class CastBallot:
     card_sig: bytes
 
 
-def is_v2_ballot(body: Any) -> bool:
-    """A v2 ballot body names its voter; a v1 body names a nullifier and a sealed box."""
-    return isinstance(body, Mapping) and "voter" in body
-
-
 def read_cast_ballot(kind: BlockKind, body: Any) -> CastBallot:
     """A v2 ballot block's body, strictly (``BlockError`` naming the field)."""
     r = Reader(body, f"{kind.value}.body", BlockError)
@@ -246,12 +237,9 @@ def read_spoiled_ballot(body: Any) -> EncryptedBallot:
 
 
 def ballot_identity(body: Mapping[str, Any]) -> bytes:
-    """Who cast a ballot block (schema-checked): the nullifier in v1, the voter id in v2.
-    The duplicate checks (one ballot per voter and kind on a kiosk, has-voted, the ledger's
-    voter index) key on it."""
-    if is_v2_ballot(body):
-        return bytes.fromhex(body["voter"])
-    return body_bytes(body, "nullifier")
+    """Who cast a ballot block (schema-checked): the voter id. The duplicate checks (one ballot
+    per voter and kind on a kiosk, has-voted, the ledger's voter index) key on it."""
+    return bytes.fromhex(body["voter"])
 
 
 def voter_id_from_hex(text: object) -> bytes:

@@ -5,14 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from kiosk.core.ballot import Ballot
 from kiosk.core.block import BlockKind, Mode
 from kiosk.core.chain import ChainState
-from kiosk.core.crypto import seal
 from kiosk.core.election import ElectionPackage, Voter
 from kiosk.core.encoding import b64e
 from kiosk.core.encrypted_ballot import EncryptedBallot
-from kiosk.core.errors import BallotError
 
 
 def genesis_body(kiosk_key: bytes, package: ElectionPackage) -> dict[str, Any]:
@@ -53,26 +50,13 @@ def ballot_kind(mode: Mode) -> BlockKind:
     return BlockKind.TEST_BALLOT if mode is Mode.TEST else BlockKind.BALLOT
 
 
-def ballot_body(
-    package: ElectionPackage, kind: BlockKind, voter: Voter, ballot: Ballot
-) -> dict[str, Any]:
-    """A cast ballot: the voter's nullifier and the ballot sealed to the package's key. A test
-    ballot is sealed to the test key, so a test tally never needs the trustees and an
-    official tally never sees a test ballot."""
-    keys = package.v1_keys()  # v2 ballots are encrypted, not sealed (verifiable/ballot.py)
-    key = keys.test_ballot if kind is BlockKind.TEST_BALLOT else keys.ballot
-    return {"nullifier": b64e(voter.nullifier), "sealed": b64e(seal(key, ballot.plaintext()))}
-
-
 def encrypted_ballot_body(
     voter: Voter, ballot: EncryptedBallot, card_key: bytes, card_sig: bytes
 ) -> dict[str, Any]:
-    """A cast ballot in protocol v2 (docs: the v2 contract, "Blocks in v2"): the voter id, the
+    """A cast ballot (docs/spec/ballot-v2.md): the voter id, the
     encrypted ballot, the card key that signed and its signature over
     ``card_message(election, voter id, ballot hash)`` under ``hanpyo/ballot/v2``. Anyone checks
     the signature against the public roll; nobody can open the ballot alone."""
-    if voter.voter_id is None:
-        raise BallotError("a protocol v2 ballot needs the voter's id from a v2 roll")
     return {
         "voter": voter.voter_id.hex(),
         "ballot": ballot.to_json(),

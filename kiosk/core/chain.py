@@ -15,7 +15,6 @@ from kiosk.core.block import (
     ballot_identity,
     body_bytes,
     check_body,
-    is_v2_ballot,
 )
 from kiosk.core.block import Mode as Mode  # defined with the blocks that record it
 from kiosk.core.crypto import Domain, kiosk_id_for, verify_signature
@@ -143,8 +142,8 @@ def next_state(state: ChainState, signed: SignedBlock) -> ChainState:
 
 
 def _holds_test_ballot(body: Any) -> bool | None:
-    """Whether a v2 body's encrypted ballot says it is a test ballot; None for a v1 body, which
-    has no clear mode of its own. Read defensively: the kiosk's store calls ``next_state`` on
+    """Whether a body's encrypted ballot says it is a test ballot; None for a body without one.
+    Read defensively: the kiosk's store calls ``next_state`` on
     a block it is about to sign, before any schema check."""
     if not isinstance(body, dict):
         return None
@@ -251,18 +250,14 @@ def verify_chain(
     election: str | None = None,
     kiosk: str | None = None,
     package_hash: bytes | None = None,
-    protocol: int | None = None,
 ) -> ChainState:
     """Verify a whole kiosk chain from its genesis block; return the state at its head.
 
     Raises ``ChainError`` at the first block that fails, naming its height and the reason.
     With ``election``, ``kiosk`` or ``package_hash`` the chain must also be that election's,
-    that kiosk's, or built on that exact election package; with ``protocol`` (the package's)
-    its ballot blocks must be of that protocol.
+    that kiosk's, or built on that exact election package.
     """
-    verifier = ChainVerifier(
-        election=election, kiosk=kiosk, package_hash=package_hash, protocol=protocol
-    )
+    verifier = ChainVerifier(election=election, kiosk=kiosk, package_hash=package_hash)
     for signed in blocks:
         verifier.add(signed)
     return verifier.finish()
@@ -362,10 +357,8 @@ class ChainVerifier:
         voted_here: Callable[[BlockKind, bytes], bool] | None = None,
         arrived_at: datetime | None = None,
         schedule: Schedule | None = None,
-        protocol: int | None = None,
     ) -> None:
         self.expected = (election, kiosk, package_hash, kiosk_key)
-        self._protocol = protocol  # the package's: 1 or 2 (None: not checked)
         self.state = state or ChainState()
         self._voted_here = voted_here
         self._arrived_at = arrived_at  # the ledger's clock when the blocks arrived
@@ -382,8 +375,6 @@ class ChainVerifier:
             check_schedule(signed, self._schedule)
         if block.height == 0:
             _check_expected(state, *self.expected)
-        if self._protocol is not None:
-            check_protocol(signed, self._protocol)
         if block.kind in (BlockKind.BALLOT, BlockKind.TEST_BALLOT):
             key = (block.kind, ballot_identity(block.body))
             if key in self._seen or (self._voted_here is not None and self._voted_here(*key)):
@@ -400,28 +391,6 @@ class ChainVerifier:
         if self.state.height < 0:
             raise ChainError(0, "empty", "the chain has no blocks")
         return self.state
-
-
-def check_protocol(signed: SignedBlock, protocol: int) -> None:
-    """Refuse a ballot or spoiled block of another protocol than the package's: in a v2
-    election a ballot names its voter and carries their card's signature, in v1 a nullifier
-    and a sealed box; ``spoiled`` exists only in v2."""
-    block = signed.block
-    match block.kind:
-        case BlockKind.BALLOT | BlockKind.TEST_BALLOT:
-            found = 2 if is_v2_ballot(block.body) else 1
-        case BlockKind.SPOILED:
-            found = 2
-        case _:
-            return
-    if found != protocol:
-        raise ChainError(
-            block.height,
-            "wrong_protocol",
-            f"a protocol {found} {block.kind.value} block in a protocol {protocol} election",
-            expected=str(protocol),
-            found=str(found),
-        )
 
 
 def _check_expected(

@@ -1,4 +1,5 @@
-"""Signing, sealing and nullifiers on PyNaCl; a domain prefix binds each signature to one use."""
+"""Signing and sealing on PyNaCl; a domain prefix binds each signature to one use. (Sealed
+boxes carry the key ceremony's shares to each trustee, kiosk/core/verifiable/ceremony_rounds.py.)"""
 
 from __future__ import annotations
 
@@ -20,8 +21,6 @@ from kiosk.core.errors import EncodingError, VerificationError
 ED25519_PUBLIC_BYTES = 32
 ED25519_SIGNATURE_BYTES = 64
 X25519_PUBLIC_BYTES = 32
-NULLIFIER_SALT_BYTES = 32
-NULLIFIER_BYTES = 32
 
 
 class Domain(enum.Enum):
@@ -83,7 +82,7 @@ def verify_signature(domain: Domain, public_key: bytes, message: bytes, signatur
 
 @dataclass(frozen=True, slots=True)
 class SealingKey:
-    """An X25519 private key that opens sealed boxes: the ballot key or the test key."""
+    """An X25519 private key that opens sealed boxes: a trustee's ceremony box key."""
 
     secret: bytes
 
@@ -106,14 +105,14 @@ class SealingKey:
         return self.opener()(sealed)
 
     def opener(self) -> Callable[[bytes], bytes]:
-        """A function that opens sealed boxes with this key, built once for many ballots."""
+        """A function that opens sealed boxes with this key, built once for many boxes."""
         box = nacl.public.SealedBox(nacl.public.PrivateKey(self.secret))
 
         def open_sealed(sealed: bytes) -> bytes:
             try:
                 return bytes(box.decrypt(sealed))
             except (nacl.exceptions.CryptoError, nacl.exceptions.ValueError) as e:
-                raise VerificationError("sealed ballot does not open with this key") from e
+                raise VerificationError("sealed box does not open with this key") from e
 
         return open_sealed
 
@@ -123,25 +122,6 @@ def seal(public_key: bytes, plaintext: bytes) -> bytes:
     if len(public_key) != X25519_PUBLIC_BYTES:
         raise EncodingError(f"an X25519 public key is 32 bytes, found {len(public_key)}")
     return bytes(nacl.public.SealedBox(nacl.public.PublicKey(public_key)).encrypt(plaintext))
-
-
-def nullifier(salt: bytes, card_key: bytes) -> bytes:
-    """The voter's nullifier: a keyed BLAKE2b of the card's public key under the election's salt.
-
-    The same card gives the same nullifier on every kiosk; without the salt nobody can link
-    it back to the card key.
-    """
-    if len(salt) != NULLIFIER_SALT_BYTES:
-        raise EncodingError(f"nullifier salt must be 32 bytes, found {len(salt)}")
-    return bytes(
-        nacl.hash.blake2b(
-            card_key,
-            digest_size=NULLIFIER_BYTES,
-            key=salt,
-            person=b"hanpyo-nullif-v1",
-            encoder=nacl.encoding.RawEncoder,
-        )
-    )
 
 
 def sha256(data: bytes) -> bytes:

@@ -12,16 +12,9 @@ from datetime import datetime
 from typing import Any
 
 from kiosk.core.checkpoint import NoteVerifier
-from kiosk.core.crypto import (
-    NULLIFIER_SALT_BYTES,
-    Domain,
-    SigningKey,
-    nullifier,
-    sha256,
-    verify_signature,
-)
+from kiosk.core.crypto import Domain, SigningKey, sha256, verify_signature
 from kiosk.core.election_checks import check_consistency, check_protocol
-from kiosk.core.election_key import ElectionKey, read_election_key
+from kiosk.core.election_key import ElectionKey
 from kiosk.core.election_parts import (
     TIE_BREAK,
     Category,
@@ -49,7 +42,6 @@ from kiosk.core.election_parts import (
     read_contest,
     read_group,
     read_option,
-    read_roll_entry,
     read_staff_entry,
     read_tally,
 )
@@ -60,7 +52,6 @@ from kiosk.core.election_v2 import (
     TestKey,
     WitnessPolicy,
     check_holders,
-    read_ledger_address,
     read_v2_parts,
 )
 from kiosk.core.encoding import b64e, canonical_json, crockford32, group4
@@ -95,7 +86,6 @@ __all__ = [
     "TallyRules",
     "TestKey",
     "Text",
-    "V1Keys",
     "Voter",
     "WitnessPolicy",
     "read_package",
@@ -103,20 +93,16 @@ __all__ = [
     "verify_package",
 ]
 
-PACKAGE_VERSION = 1  # the version `ledger election create` writes unless asked for 2
+PACKAGE_VERSION = 2  # the only version there is: protocol v2 (design/verifiable-election.md)
 # A package's sequence number: 1 for an election's first signed package, one more each time
 # the authority signs a changed one. Kiosks never go back to a lower number (kiosk/app.py).
 MAX_SEQUENCE = 2**31 - 1
-
-
-@dataclass(frozen=True, slots=True)
-class V1Keys:
-    """A v1 package's sealed-box keys and nullifier salt, which v2 no longer has."""
-
-    ballot: bytes
-    test_ballot: bytes
-    test_ballot_secret: bytes
-    nullifier_salt: bytes
+OLD_PROTOCOL_MESSAGE = (
+    "이전 방식(프로토콜 1)의 선거 정보 파일이라 더는 받지 않습니다. "
+    "`ledger election create --protocol 2`로 다시 만들어 주세요.",
+    "This election file is of an older protocol (1) that is no longer accepted. "
+    "Make it again with `ledger election create --protocol 2`.",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,12 +111,6 @@ class ElectionPackage:
     title: Text
     opens: str
     closes: str
-    # v1 only (None in v2): ballots sealed to ballot_key; test ballots to test_ballot_key, whose
-    # secret is carried here so that staff can open and count test ballots on the kiosk.
-    ballot_key: bytes | None
-    test_ballot_key: bytes | None
-    test_ballot_secret: bytes | None
-    nullifier_salt: bytes | None
     ledger_url: str
     ledger_tls_pin: str | None
     categories: tuple[Category, ...]
@@ -142,12 +122,12 @@ class ElectionPackage:
     tally: TallyRules
     duplicate_policy: DuplicatePolicy
     sequence: int = 1
-    # The key the trustees' ceremony made (kiosk/core/election_key.py): optional in v1, where
-    # ballots are still sealed to ballot_key; required in v2, where ballots are encrypted to it.
+    # The key the trustees' ceremony made (kiosk/core/election_key.py): ballots are encrypted to
+    # it. Required (check_protocol); typed optional only so the dataclass keeps its field order.
     election_key: ElectionKey | None = None
-    protocol: int = 1
-    # v2 only (kiosk/core/election_v2.py): the public test key, the test-card roll, the key the
-    # ledger signs checkpoints with, the witnesses' policy and the smallest count column.
+    protocol: int = PACKAGE_VERSION  # always 2: v1 packages are refused (read_package)
+    # kiosk/core/election_v2.py: the public test key, the test-card roll, the key the ledger
+    # signs checkpoints with, the witnesses' policy and the smallest count column.
     test_key: TestKey | None = None
     test_roll: tuple[RollEntry, ...] = ()
     log_key: bytes | None = None  # the ledger's Ed25519 note key ...
@@ -179,55 +159,30 @@ class ElectionPackage:
         return self._index.staff.get(card_key)
 
     def voter_for_card(self, card_key: bytes) -> Voter | None:
-        """The voter enrolled with ``card_key``, with their nullifier; None if not on the roll."""
+        """The voter enrolled with ``card_key`` (any of their entry's keys); None if not on the
+        roll."""
         entry = self.roll_entry(card_key)
-        if entry is None:
-            return None
-        if entry.voter_id is not None:
-            return _v2_voter(entry, card_key, test=False)
-        return Voter(
-            entry.card_key,
-            entry.category,
-            entry.group,
-            entry.excluded,
-            nullifier(self.v1_keys().nullifier_salt, entry.card_key),
-        )
+        return None if entry is None else _voter(entry, card_key, test=False)
 
     def test_voter_for_card(self, card_key: bytes) -> Voter | None:
-        """The test-card holder enrolled with ``card_key``; None if not on the test roll (and
-        always in v1, which has no test roll)."""
+        """The test-card holder enrolled with ``card_key``; None if not on the test roll."""
         entry = self._index.test_roll.get(card_key)
-        return None if entry is None else _v2_voter(entry, card_key, test=True)
+        return None if entry is None else _voter(entry, card_key, test=True)
 
     def roll_entry_by_voter(self, voter_id: bytes) -> RollEntry | None:
-        """The official roll's entry with this voter id (v2); None if there is none."""
+        """The official roll's entry with this voter id; None if there is none."""
         return self._index.by_voter.get(voter_id)
 
     def test_entry_by_voter(self, voter_id: bytes) -> RollEntry | None:
-        """The test roll's entry with this voter id (v2); None if there is none."""
+        """The test roll's entry with this voter id; None if there is none."""
         return self._index.test_by_voter.get(voter_id)
 
     @property
     def log_verifier(self) -> NoteVerifier | None:
-        """The key checkpoints and close statements are checked with (v2; None if unnamed)."""
+        """The key checkpoints and close statements are checked with (None if unnamed)."""
         if self.log_key is None or self.log_name is None:
             return None
         return NoteVerifier(self.log_name, self.log_key)
-
-    def v1_keys(self) -> V1Keys:
-        """The sealed-box keys and nullifier salt; a v2 package has none, and says so."""
-        if (
-            self.ballot_key is None
-            or self.test_ballot_key is None
-            or self.test_ballot_secret is None
-            or self.nullifier_salt is None
-        ):
-            raise ElectionPackageError(
-                f"package {self.id} is protocol {self.protocol}: it has no v1 ballot keys"
-            )
-        return V1Keys(
-            self.ballot_key, self.test_ballot_key, self.test_ballot_secret, self.nullifier_salt
-        )
 
     def contests_for(self, category: str) -> tuple[Contest, ...]:
         return tuple(c for c in self.contests if category in c.categories)
@@ -266,20 +221,7 @@ class ElectionPackage:
             "tally": self.tally.to_json(),
             "duplicate_policy": self.duplicate_policy.value,
         }
-        return common | (self._v2_json() if self.protocol == 2 else self._v1_json())
-
-    def _v1_json(self) -> dict[str, Any]:
-        keys = self.v1_keys()
-        return {
-            "v": 1,
-            "keys": {
-                "ballot": b64e(keys.ballot),
-                "test_ballot": b64e(keys.test_ballot),
-                "test_ballot_secret": b64e(keys.test_ballot_secret),
-                "nullifier_salt": b64e(keys.nullifier_salt),
-            },
-            "ledger": {"url": self.ledger_url, "tls_pin": self.ledger_tls_pin},
-        } | ({"election_key": self.election_key.to_json()} if self.election_key else {})
+        return common | self._v2_json()
 
     def _v2_json(self) -> dict[str, Any]:
         if self.test_key is None or self.election_key is None:
@@ -317,7 +259,7 @@ class _Index:
     options: dict[str, Option]
     categories: dict[str, Category]
     by_group: dict[str, tuple[Option, ...]]
-    roll: dict[bytes, RollEntry]  # by card key; in v2 by each of an entry's keys
+    roll: dict[bytes, RollEntry]  # by each of an entry's keys
     staff: dict[bytes, StaffEntry]
     package_hash: bytes
     test_roll: dict[bytes, RollEntry] = field(default_factory=dict)
@@ -333,10 +275,6 @@ class _Index:
         categories = _unique("categories", [(c.id, c) for c in p.categories], str)
         groups = {g: tuple(os) for g, os in by_group.items()}
         package_hash = sha256(p.canonical())
-        if p.protocol == 1:
-            roll = _unique("roll", [(e.card_key, e) for e in p.roll], _key_text)
-            staff = _unique("staff", [(s.card_key, s) for s in p.staff], _key_text)
-            return cls(options, categories, groups, roll, staff, package_hash)
         check_holders(p.roll, p.test_roll, p.staff)  # so the dicts below lose nothing
         return cls(
             options,
@@ -351,20 +289,11 @@ class _Index:
         )
 
 
-def _v2_voter(entry: RollEntry, card_key: bytes, *, test: bool) -> Voter:
+def _voter(entry: RollEntry, card_key: bytes, *, test: bool) -> Voter:
     if entry.voter_id is None:
-        raise ElectionPackageError("a v2 roll entry has a voter id")
-    # The voter id stands in the nullifier's place: the store and the ledger find "has this
-    # voter voted" by nullifier, and in v2 that identity is the public voter id.
-    return Voter(
-        card_key,
-        entry.category,
-        entry.group,
-        entry.excluded,
-        entry.voter_id,
-        voter_id=entry.voter_id,
-        test=test,
-    )
+        raise ElectionPackageError("a package's roll entry has a voter id")
+    # The public voter id is the identity "has this voter voted" and the duplicate policy use.
+    return Voter(card_key, entry.category, entry.group, entry.excluded, entry.voter_id, test=test)
 
 
 def _unique(where: str, pairs: list[tuple[Any, Any]], show: Callable[[Any], str]) -> dict[Any, Any]:
@@ -380,25 +309,28 @@ def _unique(where: str, pairs: list[tuple[Any, Any]], show: Callable[[Any], str]
     return out
 
 
-def _key_text(card_key: bytes) -> str:
-    return f"card key {b64e(card_key)}"
-
-
 # -- reading -----------------------------------------------------------------------------------
 
 
 def read_package(document: Any) -> ElectionPackage:
     """Build an ``ElectionPackage`` from parsed JSON, refusing anything off-schema with its path.
 
-    ``"v": 1`` is the sealed-box package; ``"v": 2`` the verifiable one (election_v2.py)."""
+    Only ``"v": 2``, the verifiable package (election_v2.py), is read: a v1 package (sealed-box
+    ballots) is refused with a message that says how to make it again."""
     r = Reader(document, "", ElectionPackageError)
     version = r.integer("v")
+    if version == 1:
+        raise ElectionPackageError(
+            "v: this is a protocol 1 package (sealed-box ballots), which is no longer accepted; "
+            "make it again with `ledger election create --protocol 2 --ceremony ...`",
+            user_message=OLD_PROTOCOL_MESSAGE,
+        )
     if version not in PROTOCOL_VERSIONS:
         r.fail(f"unsupported package version {version}", "v")
     schedule = r.obj("schedule")
     opens, closes = _timestamp(schedule, "opens"), _timestamp(schedule, "closes")
     schedule.done()
-    parts = _v1_parts(r) if version == 1 else read_v2_parts(r)
+    parts = read_v2_parts(r)
     package = ElectionPackage(
         id=ElectionId(r.ident("id")),
         title=Text.read(r, "title"),
@@ -418,28 +350,6 @@ def read_package(document: Any) -> ElectionPackage:
     )
     r.done()
     return package
-
-
-def _v1_parts(r: Reader) -> dict[str, Any]:
-    keys = r.obj("keys")
-    parts = {
-        "ballot_key": keys.binary("ballot", length=32),
-        "test_ballot_key": keys.binary("test_ballot", length=32),
-        "test_ballot_secret": keys.binary("test_ballot_secret", length=32),
-        "nullifier_salt": keys.binary("nullifier_salt", length=NULLIFIER_SALT_BYTES),
-    }
-    keys.done()
-    ledger = r.obj("ledger")
-    url, pin = read_ledger_address(ledger)
-    ledger.done()
-    return parts | {
-        "ledger_url": url,
-        "ledger_tls_pin": pin,
-        "roll": tuple(read_roll_entry(e) for e in r.objects("roll")),
-        "election_key": (
-            read_election_key(r.obj("election_key")) if "election_key" in r.value else None
-        ),
-    }
 
 
 def _timestamp(r: Reader, key: str) -> str:

@@ -1,15 +1,13 @@
 """The checks across an election package's parts that no single field can make on its own:
-each protocol's own keys present, the roll's references resolve, the schedule runs forward."""
+the protocol's keys present, the roll's references resolve, the schedule runs forward."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from kiosk.core.crypto import SealingKey
 from kiosk.core.election_parts import ContestKind, RollEntry, Scope
-from kiosk.core.election_v2 import NO_WITNESSES, PROTOCOL_VERSIONS
-from kiosk.core.encoding import b64e
+from kiosk.core.election_v2 import PROTOCOL_VERSIONS
 from kiosk.core.errors import ElectionPackageError
 
 if TYPE_CHECKING:
@@ -17,30 +15,20 @@ if TYPE_CHECKING:
 
 
 def check_protocol(p: ElectionPackage) -> None:
-    """Each protocol's own keys present, and the other's absent."""
+    """The protocol's keys present: the test key, the election key, a whole log key."""
     fail = ElectionPackageError
     if p.protocol not in PROTOCOL_VERSIONS:
         raise fail(f"v: unsupported package version {p.protocol}")
-    v1_keys = (p.ballot_key, p.test_ballot_key, p.test_ballot_secret, p.nullifier_salt)
-    v2_only = (p.test_key, p.log_key, p.log_name, p.test_roll or None)
-    if p.protocol == 1:
-        if any(k is None for k in v1_keys) or any(x is not None for x in v2_only):
-            raise fail("a v1 package has the v1 keys and none of v2's sections")
-        if p.witnesses != NO_WITNESSES:
-            raise fail("a v1 package names no witnesses")
-        return
-    if any(k is not None for k in v1_keys):
-        raise fail("keys: a v2 package has no ballot key, test sealing key or nullifier salt")
     if p.test_key is None:
         raise fail("keys.test: is missing")
     if p.election_key is None:
-        raise fail("election_key: is missing; a v2 package encrypts ballots to it")
+        raise fail("election_key: is missing; ballots are encrypted to it")
     if (p.log_key is None) != (p.log_name is None):
         raise fail("ledger.log_key: a log key has a name and a key, or is null")
     if p.test_key.key == p.election_key.key:
         raise fail("keys.test.key: the test key must differ from the election key K")
     if any(e.voter_id is None for e in (*p.roll, *p.test_roll)):
-        raise fail("roll: every v2 roll entry has a voter id")
+        raise fail("roll: every roll entry has a voter id")
 
 
 def check_consistency(p: ElectionPackage) -> None:
@@ -58,24 +46,10 @@ def check_consistency(p: ElectionPackage) -> None:
         for cat in c.categories:
             if p.category(cat) is None:
                 raise fail(f"contest {c.id} names category {cat!r}, which does not exist")
-    both = {e.card_key for e in p.roll} & {s.card_key for s in p.staff}
-    if both and p.protocol == 1:  # in v2 check_holders has named this already
-        card = min(both)
-        raise fail(
-            f"roll[{[e.card_key for e in p.roll].index(card)}] and "
-            f"staff[{[s.card_key for s in p.staff].index(card)}]: card key {b64e(card)} is "
-            "both a voter card and a staff card"
-        )
     _check_roll(p, "roll", p.roll)
     _check_roll(p, "test_roll", p.test_roll)
     if datetime.fromisoformat(p.opens) >= datetime.fromisoformat(p.closes):
         raise fail(f"the election must close after it opens ({p.opens} .. {p.closes})")
-    if p.protocol == 1:
-        keys = p.v1_keys()
-        if keys.ballot == keys.test_ballot:
-            raise fail("the test ballot key must differ from the ballot key")
-        if SealingKey(keys.test_ballot_secret).public_key != keys.test_ballot:
-            raise fail("keys.test_ballot_secret is not the secret half of keys.test_ballot")
 
 
 def _check_roll(p: ElectionPackage, where: str, roll: tuple[RollEntry, ...]) -> None:

@@ -154,9 +154,10 @@ class Contest:
 class RollEntry:
     """One enrolled voter: only their public keys are trusted, never names on the card.
 
-    A v1 entry is one card key. A v2 entry (kiosk/core/election_v2.py) is a random voter id and
-    the keys that may sign for that voter, the card's authentication key first; ``card_key`` is
-    then ``keys[0]``, and ``keys`` of a v1 entry is ``(card_key,)``.
+    A package's entry (kiosk/core/election_v2.py) is a random voter id and the keys that may
+    sign for that voter, the card's authentication key first; ``card_key`` is then ``keys[0]``.
+    An entry of the roll file enrolment writes (read_roll_entry) has one card key and no voter
+    id yet: `ledger election create` draws the id.
     """
 
     card_key: bytes
@@ -219,20 +220,18 @@ class TallyRules:
 
 @dataclass(frozen=True, slots=True)
 class Voter:
-    """An authenticated voter as the kiosk knows them: their roll entry and their nullifier.
+    """An authenticated voter as the kiosk knows them: their roll entry's public parts.
 
-    In v2 ``card_key`` is the key the card presented (any of the entry's keys), ``voter_id`` the
-    roll entry's voter id and ``test`` whether they are on the test roll. ``nullifier`` is then
-    the voter id too: the store's and the ledger's "has this voter voted" plumbing keys on the
-    nullifier, and in v2 the public voter id is the identity the duplicate policy works on.
+    ``card_key`` is the key the card presented (any of the entry's keys), ``voter_id`` the roll
+    entry's voter id (the identity "has this voter voted" and the duplicate policy work on) and
+    ``test`` whether they are on the test roll.
     """
 
     card_key: bytes
     category: CategoryId
     group: GroupId | None
     excluded: frozenset[OptionId]
-    nullifier: bytes
-    voter_id: bytes | None = None
+    voter_id: bytes
     test: bool = False
 
 

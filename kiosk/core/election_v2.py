@@ -1,4 +1,4 @@
-"""The sections a protocol v2 package has and v1 does not: the public test key, the roll by voter
+"""The sections of a protocol v2 package: the public test key, the roll by voter
 id and signing keys, the test-card roll, the ledger's log key, the witnesses and the privacy
 floor. Each with the reader that checks it and its JSON form; kiosk.core.election puts them
 into the ElectionPackage.
@@ -21,7 +21,7 @@ from kiosk.core.jsonreader import Reader
 from kiosk.core.tls_pin import pin_fingerprint
 from kiosk.core.verifiable.group import GroupError, Point, base_mul, scalar_bytes, scalar_from_hex
 
-PROTOCOL_VERSIONS = (1, 2)  # 1: sealed-box ballots; 2: verifiable (design/verifiable-election.md)
+PROTOCOL_VERSIONS = (2,)  # verifiable (design/verifiable-election.md); v1 is refused
 VOTER_ID_BYTES = 16  # random, so a voter id says nothing about its holder
 MAX_VOTER_KEYS = 4  # the card's authentication key, an online credential key, and spares
 DEFAULT_MIN_COLUMN = 10
@@ -69,10 +69,6 @@ def read_v2_parts(r: Reader) -> dict[str, Any]:
     ledger.done()
     return {
         "protocol": 2,
-        "ballot_key": None,
-        "test_ballot_key": None,
-        "test_ballot_secret": None,
-        "nullifier_salt": None,
         "test_key": test_key,
         "election_key": read_election_key(r.obj("election_key")),
         "ledger_url": url,

@@ -28,14 +28,15 @@ def head_statement(kiosk_id: str, height: int, block_hash: bytes | None, nonce: 
     )
 
 
-def voted_statement(kiosk_id: str, nullifier: bytes, channels: list[str], nonce: bytes) -> bytes:
-    """What the ledger signs for a voter check: the channels ``nullifier`` voted through
-    (none: not voted), for the signed request with ``nonce``."""
+def voted_statement(kiosk_id: str, voter: bytes, channels: list[str], nonce: bytes) -> bytes:
+    """What the ledger signs for a voter check: the channels ``voter`` (a voter id) voted
+    through (none: not voted), for the signed request with ``nonce``. The statement's field
+    keeps protocol 1's name "nullifier"."""
     return canonical_json(
         {
             "answer": "voted",
             "kiosk": kiosk_id,
-            "nullifier": b64e(nullifier),
+            "nullifier": b64e(voter),
             "channels": sorted(channels),
             "nonce": b64e(nonce),
         }

@@ -1,8 +1,9 @@
 """Counting opened ballots under the package's contest and tally rules.
 
-The same code counts the trustees' official tally on the ledger and the test tally that staff
-run on a kiosk in test mode, and an independent verifier recounts with it from the published
-cast vote records. It is pure: opened ballot bytes in, a results document out.
+The same code counts the test tally that staff run on a kiosk in test mode, and a test's
+independent recount of the plaintexts it kept (the official count works on encrypted sums and
+shuffled score columns: ledger/rules/v2_results.py, which shares this module's ranking). It is
+pure: opened ballots in, a results document out.
 
 Every ballot is checked against the contest rules before it counts. One that fails (not the
 canonical form, another election, an unknown category or group, a rule broken) is counted as
@@ -35,14 +36,13 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
 from kiosk.core.ballot import Ballot, Selection, ballot_from_plaintext, check_contests
-from kiosk.core.block import BlockKind, SignedBlock, body_bytes
-from kiosk.core.crypto import SealingKey
+from kiosk.core.block import BlockKind, SignedBlock
 from kiosk.core.election import (
     TIE_BREAK,
     Channel,
@@ -53,6 +53,7 @@ from kiosk.core.election import (
     TallyMethod,
 )
 from kiosk.core.encrypted_ballot import (
+    EncryptedBallot,
     plaintext_ballot,
     read_encrypted_ballot,
     selection_from_values,
@@ -150,20 +151,6 @@ class Tally:
         except BallotError as e:
             return self.refuse(position, str(e), source)
         return self.add(ballot, position, source)
-
-    def add_sealed(
-        self,
-        open_sealed: Callable[[bytes], bytes],
-        sealed: bytes,
-        position: int,
-        source: str | None = None,
-    ) -> bool:
-        """Open one sealed ballot and count it; one that does not open is invalid."""
-        try:
-            raw = open_sealed(sealed)
-        except VerificationError as e:
-            return self.refuse(position, str(e), source)
-        return self.add_plaintext(raw, position, source)
 
     def add(self, ballot: Ballot, position: int, source: str | None = None) -> bool:
         try:
@@ -460,25 +447,19 @@ def round_result(value: Fraction) -> float:
 
 
 def count_test_ballots(package: ElectionPackage, blocks: Iterable[SignedBlock]) -> dict[str, Any]:
-    """The logic-and-accuracy count a kiosk shows staff: its own test ballots, opened with the
-    package's test key. Official ballots are never touched (the kiosk cannot open them), and
+    """The logic-and-accuracy count a kiosk shows staff: its own test ballots, decrypted with the
+    package's public test key. Official ballots are never touched (the kiosk cannot open them), and
     neither are checked (spoiled) ballots, which never count."""
     tally = Tally(package)
     tests = [b for b in blocks if b.block.kind is BlockKind.TEST_BALLOT]
-    if package.protocol == 2:
-        for position, signed in enumerate(tests):
-            source = f"{signed.block.height}"
-            try:
-                ballot = _open_test_ballot(package, signed.block.body)
-            except (BallotError, VerificationError) as e:
-                tally.refuse(position, str(e), source)
-            else:
-                tally.add(ballot, position, source)
-        return tally.results()
-    open_sealed = SealingKey(package.v1_keys().test_ballot_secret).opener()
     for position, signed in enumerate(tests):
-        sealed = body_bytes(signed.block.body, "sealed")
-        tally.add_sealed(open_sealed, sealed, position, f"{signed.block.height}")
+        source = f"{signed.block.height}"
+        try:
+            ballot = _open_test_ballot(package, signed.block.body)
+        except (BallotError, VerificationError) as e:
+            tally.refuse(position, str(e), source)
+        else:
+            tally.add(ballot, position, source)
     return tally.results()
 
 
@@ -491,6 +472,13 @@ def _open_test_ballot(package: ElectionPackage, body: Mapping[str, Any]) -> Ball
     ballot = read_encrypted_ballot(body.get("ballot"), "test_ballot.ballot")
     if not ballot.test:
         raise BallotError("an official ballot in a test block")
+    return decrypt_ballot(package, ballot, test_key.secret)
+
+
+def decrypt_ballot(package: ElectionPackage, ballot: EncryptedBallot, secret: int) -> Ballot:
+    """``ballot`` decrypted with the whole ``secret`` of the key it was encrypted to: the
+    public test key's for a test ballot. (Nobody holds the election key's secret whole; a
+    test that plays every trustee may, to recount what it cast.)"""
     selections: dict[ContestId, Selection] = {}
     for enc in ballot.contests:
         contest = next((c for c in package.contests if c.id == enc.id), None)
@@ -498,8 +486,7 @@ def _open_test_ballot(package: ElectionPackage, body: Mapping[str, Any]) -> Ball
             raise BallotError(f"the package has no contest {enc.id!r}")
         bound = 1 if contest.kind is not ContestKind.SCORE else contest.max - contest.min + 1
         values = [
-            discrete_log(decrypt_to_point(cell.ciphertext, test_key.secret), bound)
-            for cell in enc.cells
+            discrete_log(decrypt_to_point(cell.ciphertext, secret), bound) for cell in enc.cells
         ]
         spots = tuple(cell.spot for cell in enc.cells)
         selections[ContestId(enc.id)] = selection_from_values(contest, spots, values)

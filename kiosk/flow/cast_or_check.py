@@ -1,4 +1,4 @@
-"""Protocol v2 at the review screen: Cast (the voter's card signs the encrypted ballot, the kiosk
+"""The review screen's two buttons: Cast (the voter's card signs the encrypted ballot, the kiosk
 records it) or Check (Benaloh's challenge: the kiosk publishes the ballot opened, it never
 counts, and the voter makes their ballot again), and which cards a mode takes.
 
@@ -22,13 +22,9 @@ from kiosk.hardware.card.auth import CardHolder
 log = logging.getLogger("hanpyo.kiosk.flow")
 
 
-def is_v2(state: Kiosk) -> bool:
-    return state.package is not None and state.package.protocol == 2
-
-
 # -- which cards a mode takes ---------------------------------------------------------------------
 def card_read(state: Kiosk, holder: CardHolder) -> Step:
-    """A card was read: in protocol v2 a test-mode kiosk takes only test cards and an official
+    """A card was read: a test-mode kiosk takes only test cards and an official
     one only voter cards, so no real voter's ballot is ever recorded as a test, and no test
     card ever votes. Refused before the PIN, with the reason in words."""
     state, effects = card_event(state, cs.Identified(holder))
@@ -41,7 +37,7 @@ def card_read(state: Kiosk, holder: CardHolder) -> Step:
 
 def _wrong_card_for_mode(state: Kiosk, holder: CardHolder) -> str | None:
     voter, box = holder.voter, state.box
-    if not is_v2(state) or voter is None or box is None:
+    if voter is None or box is None:
         return None
     if box.mode is Mode.TEST and not voter.test:
         return "real_card_in_test"

@@ -75,17 +75,8 @@ class AskElsewhere:
 
 
 @dataclass(frozen=True, slots=True)
-class CastBallot:
-    """Seal and store the ballot (one short commit): ``Cast``/``CastRefused``."""
-
-    visit: int
-    voter: Voter
-    ballot: Ballot
-
-
-@dataclass(frozen=True, slots=True)
 class EncryptBallot:
-    """Protocol v2: encrypt ``ballot`` with its proofs off the GUI thread, as the review screen
+    """Encrypt ``ballot`` with its proofs off the GUI thread, as the review screen
     shows: ``BallotEncrypted``/``EncryptionFailed`` for showing number ``review``."""
 
     visit: int
@@ -107,7 +98,7 @@ class SignBallot:
 
 @dataclass(frozen=True, slots=True)
 class CastEncrypted:
-    """Protocol v2: record the card-signed ballot (one short commit): ``Cast``/``CastRefused``."""
+    """Record the card-signed ballot (one short commit): ``Cast``/``CastRefused``."""
 
     visit: int
     voter: Voter
@@ -212,7 +203,6 @@ Effect = (
     | CloseCard
     | CheckVotedHere
     | AskElsewhere
-    | CastBallot
     | EncryptBallot
     | SignBallot
     | CastEncrypted

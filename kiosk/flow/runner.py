@@ -2,7 +2,7 @@
 
 Card I/O, printing and ledger questions run on one background thread, in order; their
 answers are posted back as events through ``post`` (which the Qt bridge delivers on the GUI
-thread). Encrypting a protocol v2 ballot runs on a second background thread, so the card
+thread). Encrypting a ballot runs on a second background thread, so the card
 and the printer never wait behind it. Casting, staff actions on the chain and reading the
 USB drive run at once, on the caller's thread: each is one short local step, and the next
 screen depends on it.
@@ -80,7 +80,7 @@ class EffectRunner:
         self._timers = timers
         self._quit_app = quit_app
         self._pool = executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix="hanpyo-card")
-        # Ballot encryption (protocol v2): its own thread, so a card or printer answer never
+        # Ballot encryption: its own thread, so a card or printer answer never
         # waits behind it; tests that pass one inline executor get it for both.
         self._crypto = (
             crypto_executor
@@ -167,8 +167,6 @@ class EffectRunner:
                 self._post(ev.VotedHereAnswered(visit, box is not None and box.has_voted(voter)))
             case fx.AskElsewhere(visit=visit, voter=voter, policy=policy):
                 self._pool.submit(self._ask_elsewhere, visit, voter, policy)
-            case fx.CastBallot():
-                self._cast(effect)
             case fx.EncryptBallot():
                 self._crypto.submit(self._encrypt, effect)
             case fx.SignBallot():
@@ -269,7 +267,7 @@ class EffectRunner:
         try:
             if client is None:
                 raise HanpyoError("no ledger is configured")
-            answer = check_elsewhere(client, voter.nullifier, policy)
+            answer = check_elsewhere(client, voter.voter_id, policy)
         except Exception as e:
             log.warning("eligibility check failed: %s", e)
             self._post(ev.ElsewhereAnswered(visit, None))
@@ -325,19 +323,6 @@ class EffectRunner:
             self._post(ev.TallyCounted(visit, results, None))
 
     # -- at once -----------------------------------------------------------------------------
-    def _cast(self, effect: fx.CastBallot) -> None:
-        box = self.services.box
-        assert box is not None  # noqa: S101 - the flow casts only with a ballot box
-        try:
-            receipt = box.cast_ballot(effect.voter, effect.ballot)
-        except HanpyoError as e:
-            log.warning("cast refused: %s", e)
-            self._post(ev.CastRefused(effect.visit, isinstance(e, AlreadyVotedError)))
-            return
-        self.election_changed()
-        url = self.services.check_url(receipt.tracking_code)
-        self._post(ev.Cast(effect.visit, receipt.tracking_code, url, receipt.test))
-
     def _cast_encrypted(self, effect: fx.CastEncrypted) -> None:
         box = self.services.box
         assert box is not None  # noqa: S101 - the flow casts only with a ballot box

@@ -31,7 +31,7 @@ class Screen(enum.StrEnum):
     NOTICE = "notice"  # something the voter should know before voting (a ballot replaces one)
     BALLOT = "ballot"
     REVIEW = "review"
-    CHECKED = "checked"  # protocol v2: the ballot the voter checked is published, not counted
+    CHECKED = "checked"  # the ballot the voter checked is published, not counted
     RECEIPT = "receipt"
     MESSAGE = "message"  # a refusal or an ending, with what to do next; waits for the card
     STAFF = "staff"
@@ -189,9 +189,9 @@ class Kiosk:
     notice_key: str = ""
     receipt_code: str = ""
     receipt_url: str = ""
-    receipt_fingerprint: str = ""  # protocol v2: the cast (or checked) ballot's fingerprint
+    receipt_fingerprint: str = ""  # the cast (or checked) ballot's fingerprint
     print_key: str = ""
-    # protocol v2: the ballot on the review screen, encrypted off the GUI thread. ``review``
+    # the ballot on the review screen, encrypted off the GUI thread. ``review``
     # numbers each showing of the review screen, so an encryption made for an earlier showing
     # (the voter went back to change a choice) is dropped when it arrives. ``secrets`` are the
     # randomness and plaintext: published by Check, dropped by Cast.

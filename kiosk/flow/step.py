@@ -112,9 +112,7 @@ def step(state: Kiosk, event: ev.Event) -> Step:
         case ev.ChangeContest(index=index):
             return voter.change(state, index)
         case ev.CastAsked():
-            if cast_or_check.is_v2(state):
-                return cast_or_check.cast(state)
-            return voter.cast(state)
+            return cast_or_check.cast(state)
         case ev.CheckAsked():
             return cast_or_check.ask_check(state)
         case ev.CheckConfirmed():

@@ -138,7 +138,7 @@ class ReviewRow:
 @dataclass(frozen=True, slots=True)
 class ReviewView:
     rows: tuple[ReviewRow, ...]
-    # protocol v2: the encrypted ballot's fingerprint ("" while it is being encrypted), whether
+    # the encrypted ballot's fingerprint ("" while it is being encrypted), whether
     # Cast and Check may be tapped, and how many checks are left in this visit
     encrypted: bool = False
     fingerprint: str = ""
@@ -149,7 +149,7 @@ class ReviewView:
 
 @dataclass(frozen=True, slots=True)
 class ReceiptView:
-    """The receipt, or (protocol v2) the checked ballot's slip: its block's tracking code, the
+    """The receipt, or the checked ballot's slip: its block's tracking code, the
     check page's address and the ballot's fingerprint."""
 
     code: str
@@ -304,7 +304,7 @@ def review_view(form: BallotForm | None, state: Kiosk | None = None) -> ReviewVi
     if form is None:
         return ReviewView(())
     rows = _review_rows(form)
-    if state is None or state.package is None or state.package.protocol != 2:
+    if state is None or state.package is None:
         return ReviewView(rows)
     ballot = state.encrypted
     return ReviewView(

@@ -336,13 +336,13 @@ def go_forward(state: Kiosk) -> Step:
 
 
 def show_review(state: Kiosk) -> Step:
-    """The review screen; in protocol v2 the ballot is encrypted at once, off the GUI thread,
+    """The review screen; the ballot is encrypted at once, off the GUI thread,
     so that Cast does not wait for it. Each showing has its own number: an encryption for an
     earlier one is dropped (``kiosk.flow.cast_or_check.encrypted``)."""
     state = replace(state, review=state.review + 1, encrypted=None, secrets=None)
     state, effects = set_screen(state, Screen.REVIEW)
     form, holder, package, box = state.form, state.holder, state.package, state.box
-    if package is None or package.protocol != 2 or box is None or state.visit is None:
+    if package is None or box is None or state.visit is None:
         return state, effects
     if form is None or holder is None or holder.voter is None or not form.can_cast():
         return state, effects  # nothing to encrypt until the ballot can be cast
@@ -388,20 +388,6 @@ def change(state: Kiosk, index: int) -> Step:
         state = replace(state, page=index, encrypted=None, secrets=None)
         return set_screen(state, Screen.BALLOT)
     return state, []
-
-
-def cast(state: Kiosk) -> Step:
-    form, holder = state.form, state.holder
-    if state.screen is not Screen.REVIEW or form is None or state.box is None:
-        return state, []
-    if holder is None or holder.voter is None or not form.can_cast() or state.visit is None:
-        return state, []
-    try:
-        ballot = form.ballot()
-    except HanpyoError as e:
-        log.warning("cast refused: %s", e)
-        return show_message(state, "cast_failed")
-    return state, [fx.CastBallot(state.visit, holder.voter, ballot)]
 
 
 def was_cast(state: Kiosk, event: ev.Cast) -> Step:

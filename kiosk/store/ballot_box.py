@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from kiosk.core.ballot import Ballot, validate_ballot
 from kiosk.core.ballot_crypto import BallotSecrets, spoiled_body
 from kiosk.core.block import BlockKind, SignedBlock
 from kiosk.core.bodies import (
-    ballot_body,
     ballot_kind,
     encrypted_ballot_body,
     mode_body,
@@ -74,32 +72,12 @@ class BallotBox:
         )
 
     def has_voted(self, voter: Voter) -> bool:
-        return self.store.has_voted(self._ballot_kind(), voter.nullifier)
-
-    def cast_ballot(self, voter: Voter, ballot: Ballot) -> CastReceipt:
-        """Validate, seal, sign and commit one ballot; return its receipt after the commit.
-
-        In test mode the ballot is sealed to the package's test key, so a test tally never
-        needs the trustees and an official tally never sees a test ballot.
-        """
-        if self.package.protocol != 1:
-            raise StateError("a protocol v2 ballot is encrypted and signed by the card first")
-        self._check_open()
-        validate_ballot(self.package, voter, ballot)
-        kind = self._ballot_kind()
-        if kind is BlockKind.BALLOT:
-            self._check_schedule()
-        if self.store.has_voted(kind, voter.nullifier):
-            raise AlreadyVotedError("this voter already cast a ballot on this kiosk")
-        body = ballot_body(self.package, kind, voter, ballot)
-        signed = self.store.append(kind, body, nullifier=voter.nullifier)
-        return CastReceipt(signed.tracking_code, signed.block.height, kind is BlockKind.TEST_BALLOT)
+        return self.store.has_voted(self._ballot_kind(), voter.voter_id)
 
     def cast_encrypted(
         self, voter: Voter, ballot: EncryptedBallot, card_key: bytes, card_sig: bytes
     ) -> CastReceipt:
-        """Record a protocol v2 ballot the voter's card has signed; return its receipt once it is
-        committed.
+        """Record a ballot the voter's card has signed; return its receipt once it is committed.
 
         Checked first, as the ledger will check it (so a voter is never told "recorded" for a
         ballot the count would leave out): the session is open, the voter's card kind fits the
@@ -109,7 +87,7 @@ class BallotBox:
         self._check_open()
         kind = self._ballot_kind()
         test = kind is BlockKind.TEST_BALLOT
-        if voter.voter_id is None or voter.test != test:
+        if voter.test != test:
             raise StateError(
                 "a test card votes only in test mode, a voter card only in official mode"
             )
@@ -123,7 +101,7 @@ class BallotBox:
         if self.store.has_voted(kind, voter.voter_id):
             raise AlreadyVotedError("this voter already cast a ballot on this kiosk")
         body = encrypted_ballot_body(voter, ballot, card_key, card_sig)
-        signed = self.store.append(kind, body, nullifier=voter.voter_id)
+        signed = self.store.append(kind, body, voter=voter.voter_id)
         return CastReceipt(signed.tracking_code, signed.block.height, test)
 
     def spoil(self, ballot: EncryptedBallot, secrets: BallotSecrets) -> CastReceipt:

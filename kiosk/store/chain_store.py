@@ -53,6 +53,8 @@ CREATE TABLE sync_checkpoints (
     note TEXT NOT NULL,
     verified_at TEXT NOT NULL
 );
+-- One row per ballot: who cast it (the voter id; the table and column keep protocol 1's
+-- names, so stores already made open unchanged).
 CREATE TABLE nullifiers (
     kind      TEXT NOT NULL,
     nullifier BLOB NOT NULL,
@@ -192,10 +194,10 @@ class ChainStore:
         for (encoded,) in rows:
             yield decode_signed_block(bytes(encoded))
 
-    def has_voted(self, kind: BlockKind, nullifier: bytes) -> bool:
+    def has_voted(self, kind: BlockKind, voter: bytes) -> bool:
         with self._lock:
             row = self._conn.execute(
-                "SELECT 1 FROM nullifiers WHERE kind = ? AND nullifier = ?", (kind.value, nullifier)
+                "SELECT 1 FROM nullifiers WHERE kind = ? AND nullifier = ?", (kind.value, voter)
             ).fetchone()
         return row is not None
 
@@ -283,12 +285,12 @@ class ChainStore:
         kind: BlockKind,
         body: Mapping[str, Any],
         *,
-        nullifier: bytes | None = None,
+        voter: bytes | None = None,
         election: str | None = None,
     ) -> SignedBlock:
         """Sign and commit the next block; return it only once it is durably on disk.
 
-        With ``nullifier`` the block is a ballot, refused if that voter already cast one of
+        With ``voter`` (a voter id) the block is a ballot, refused if that voter already cast one of
         this kind on this kiosk. Raises ``StateError`` if the kind is not allowed now.
         """
         with self._lock:
@@ -304,11 +306,11 @@ class ChainStore:
             )
             signed = sign_block(block, self._key)
             new_state = next_state(state, signed)  # raises StateError before anything is written
-            self._commit(signed, nullifier)
+            self._commit(signed, voter)
             self._state = new_state
             return signed
 
-    def _commit(self, signed: SignedBlock, nullifier: bytes | None) -> None:
+    def _commit(self, signed: SignedBlock, voter: bytes | None) -> None:
         conn, block = self._conn, signed.block
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -317,10 +319,10 @@ class ChainStore:
                     "INSERT INTO blocks (height, hash, kind, encoded) VALUES (?, ?, ?, ?)",
                     (block.height, signed.hash, block.kind.value, signed.encode()),
                 )
-                if nullifier is not None:
+                if voter is not None:
                     conn.execute(
                         "INSERT INTO nullifiers (kind, nullifier, height) VALUES (?, ?, ?)",
-                        (block.kind.value, nullifier, block.height),
+                        (block.kind.value, voter, block.height),
                     )
                 conn.execute("COMMIT")
             except BaseException:
@@ -328,7 +330,7 @@ class ChainStore:
                     conn.execute("ROLLBACK")
                 raise
         except sqlcipher3.IntegrityError as e:
-            if nullifier is not None and "nullifiers" in str(e):
+            if voter is not None and "nullifiers" in str(e):
                 raise AlreadyVotedError("this voter already cast a ballot on this kiosk") from e
             raise StoreDamagedError(
                 f"block {block.height} conflicts with the stored chain: {e}"

@@ -321,8 +321,8 @@ class LedgerClient:
     def has_voted(self, identity: bytes) -> tuple[bool, list[str]]:
         """Whether the voter voted, and through which channels; the answer must be the log
         key's for this request's nonce (``ForgedAnswer`` if not). ``identity`` is what the
-        ledger's voter index keys on (kiosk.core.block.ballot_identity): a v2 voter id (16
-        bytes), sent as hex and nothing else about the voter, or a v1 nullifier (32 bytes)."""
+        ledger's voter index keys on (kiosk.core.block.ballot_identity): the voter id (16
+        bytes), sent as hex and nothing else about the voter."""
         nonce = secrets.token_bytes(NONCE_BYTES)
         doc = self._json(
             self._call(
@@ -336,9 +336,9 @@ class LedgerClient:
         try:
             voted, channels = doc["voted"], [str(c) for c in doc["channels"]]
         except (KeyError, TypeError) as e:
-            raise SyncError(f"malformed nullifier answer: {e}") from e
+            raise SyncError(f"malformed voter answer: {e}") from e
         if voted is not bool(channels):
-            raise SyncError("malformed nullifier answer: 'voted' disagrees with its channels")
+            raise SyncError("malformed voter answer: 'voted' disagrees with its channels")
         statement = voted_statement(self.kiosk_id, identity, channels, nonce)
         self._check_signed(statement, doc, "this voter")
         return bool(voted), channels
@@ -351,11 +351,7 @@ class LedgerClient:
 def _voter_question(identity: bytes) -> dict[str, str]:
     if len(identity) == VOTER_ID_BYTES:
         return {"voter": identity.hex()}
-    if len(identity) == 32:
-        return {"nullifier": b64e(identity)}
-    raise ValueError(
-        f"a voter is asked about by a 16-byte id or 32-byte nullifier, not {len(identity)}"
-    )
+    raise ValueError(f"a voter is asked about by their 16-byte voter id, not {len(identity)} bytes")
 
 
 def _log_verifier(log_key: str) -> NoteVerifier:

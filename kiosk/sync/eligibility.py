@@ -67,8 +67,8 @@ def check_elsewhere(client: LedgerClient, identity: bytes, policy: DuplicatePoli
     """Ask the ledger before showing the ballot. Offline, let the voter vote: the ledger
     applies the same policy to duplicates when the blocks arrive.
 
-    ``identity`` is the voter's ``nullifier`` (``Voter.nullifier``): in v1 the nullifier, in
-    v2 the public voter id, which is all the question carries."""
+    ``identity`` is the voter's public voter id (``Voter.voter_id``), which is all the question
+    carries."""
     try:
         voted, channels = client.has_voted(identity)
     except SyncError:

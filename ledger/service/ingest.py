@@ -189,10 +189,9 @@ class _Batch:
             package_hash=self.election.package_hash,
             kiosk_key=source.public_key,
             state=self.state,
-            voted_here=lambda kind, nullifier: (kind, nullifier) in held,
+            voted_here=lambda kind, voter: (kind, voter) in held,
             arrived_at=self.now,
             schedule=self.election.schedule,
-            protocol=None if self.election.package is None else self.election.package.protocol,
         )
 
     def result(self, first_leaf: int) -> IngestResult:

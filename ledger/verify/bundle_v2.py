@@ -241,7 +241,6 @@ class _RecordV2:
                     package_hash=package.package_hash,
                     kiosk_key=keys[block.kiosk],
                     schedule=schedule,
-                    protocol=package.protocol,
                 ),
             )
             try:
