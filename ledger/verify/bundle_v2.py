@@ -15,19 +15,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kiosk.core.block import decode_signed_block, verify_block
-from kiosk.core.chain import ChainVerifier, Schedule
 from kiosk.core.checkpoint import NoteVerifier, verify_checkpoint
-from kiosk.core.crypto import kiosk_id_for
 from kiosk.core.election import ElectionPackage, verify_package
 from kiosk.core.encoding import b64d
 from kiosk.core.errors import HanpyoError
-from kiosk.core.merkle import leaf_hash, root_from_leaves
 from ledger.rules.close_statement import Closure
 from ledger.rules.count_files import read_closure, verify_close
-from ledger.rules.selection import BALLOT_KINDS, LoggedBlock, Selection, select
+from ledger.rules.selection import LoggedBlock, Selection, select
 from ledger.verify.ballot_proofs import check_ballots
 from ledger.verify.bundle import BundleError, Check
 from ledger.verify.ceremony_record import check_ceremony
+from ledger.verify.closed_log import ClosedLog, read_closed_log, source_keys
 from ledger.verify.count_record import CountRecord
 from ledger.verify.parallel import Where
 from ledger.verify.record_files import CEREMONY, DAMAGED, RecordFiles
@@ -214,59 +212,22 @@ class _RecordV2:
         selection (each by its position in the log)."""
         package = self.need_package()
         self.sources = self.files.json("sources.json", list)
-        keys, channels = _sources(self.sources)
-        schedule = Schedule.of(package.opens, package.closes)
-        chains: dict[str, ChainVerifier] = {}
-        for index, raw in enumerate(self._lines()):
-            self.leaves.append(leaf_hash(raw))
-            try:
-                signed = decode_signed_block(raw)
-            except HanpyoError as e:
-                self.chain_errors.append(f"log.jsonl line {index + 1}: {e}")
-                self.unreadable[index] = str(e)
-                continue
-            block = signed.block
-            self.logged[block.kiosk, block.height] = signed.hash
-            if block.kind in BALLOT_KINDS:
-                channel = channels.get(block.kiosk, "")
-                self.entries.append(LoggedBlock(index, block.kiosk, block.height, block, channel))
-            if block.kiosk not in keys:
-                self.chain_errors.append(f"log.jsonl line {index + 1}: {block.kiosk} not enrolled")
-                continue
-            verifier = chains.setdefault(
-                block.kiosk,
-                ChainVerifier(
-                    election=package.id,
-                    kiosk=block.kiosk,
-                    package_hash=package.package_hash,
-                    kiosk_key=keys[block.kiosk],
-                    schedule=schedule,
-                ),
-            )
-            try:
-                verifier.add(signed)
-            except HanpyoError as e:
-                self.chain_errors.append(f"log.jsonl line {index + 1}: source {block.kiosk}: {e}")
-        self.chain_count = len(chains)
-        if self.chain_errors:
-            more = len(self.chain_errors) - 1
-            raise BundleError(self.chain_errors[0] + (f" (and {more} more)" if more else ""))
-        return f"{self.chain_count} chains, {len(self.leaves)} blocks"
+        log = read_closed_log(package, self._lines(), self.sources)
+        self.leaves, self.entries, self.logged = log.leaves, log.entries, log.logged
+        self.chain_errors, self.unreadable = log.chain_errors, log.unreadable
+        self.chain_count = log.chain_count
+        return log.check_chains()
 
     def check_root(self) -> str:
         closure = self.need_closure()
         if self.root is None:
             raise BundleError("cannot check: the final checkpoint did not verify")
-        if len(self.leaves) != closure.size:
-            raise BundleError(f"log.jsonl holds {len(self.leaves)} blocks, the log {closure.size}")
-        if root_from_leaves(self.leaves) != self.root:
-            raise BundleError("the blocks of log.jsonl do not hash to the final checkpoint's root")
-        return f"{len(self.leaves)} leaves"
+        return ClosedLog(self.leaves).check_root(closure.size, self.root)
 
     def check_evidence(self) -> str:
         """Each conflicting block is signed by its source and differs from the logged block at
         its height: evidence that the source signed two blocks there (a fork)."""
-        keys, _ = _sources(self.sources or self.files.json("sources.json", list))
+        keys, _ = source_keys(self.sources or self.files.json("sources.json", list))
         evidence = self.files.json("evidence.json", list)
         for n, item in enumerate(evidence):
             where = f"evidence.json entry {n}"
@@ -308,18 +269,3 @@ class _RecordV2:
         if extra:
             raise BundleError(f"the record holds files no check reads: {', '.join(extra)}")
         return f"{len(self.files.names)} files, each read by a check above"
-
-
-def _sources(sources: list[dict[str, Any]]) -> tuple[dict[str, bytes], dict[str, str]]:
-    """Each source's key (its id must be the key's) and channel, from sources.json."""
-    keys: dict[str, bytes] = {}
-    channels: dict[str, str] = {}
-    for n, s in enumerate(sources):
-        if not isinstance(s, dict):
-            raise BundleError(f"sources.json entry {n} is not an object")
-        key = b64d(s["public_key"], length=32, name=f"sources.json entry {n} public_key")
-        if kiosk_id_for(key) != s["kiosk"]:
-            raise BundleError(f"sources.json entry {n}: {s['kiosk']} is not its key's id")
-        keys[s["kiosk"]] = key
-        channels[s["kiosk"]] = str(s["channel"])
-    return keys, channels

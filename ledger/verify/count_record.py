@@ -66,7 +66,8 @@ class CountRecord:
         mine = tally_input(self.package, selection)
         raw = self.files.raw(TALLY_INPUT)
         if raw != mine.canonical():
-            raise BundleError(f"{TALLY_INPUT} differs from the recomputed one: {_diff(raw, mine)}")
+            found = tally_difference(raw, mine)
+            raise BundleError(f"{TALLY_INPUT} differs from the recomputed one: {found}")
         self.tally = mine
         self.count_input = read_count_input(raw, self.package)
         cts = sum(len(c.cts) for c in mine.columns)
@@ -299,7 +300,8 @@ def _listed(differences: list[str]) -> str:
     return "; ".join(differences[:_SHOWN]) + (f" (and {more} more)" if more > 0 else "")
 
 
-def _diff(raw: bytes, mine: TallyInput) -> str:
+def tally_difference(raw: bytes, mine: TallyInput) -> str:
+    """Where a published tally-input.json differs from ``mine``, by path."""
     import json
 
     try:

@@ -12,24 +12,23 @@ from pathlib import Path
 
 from kiosk.core.encoding import b64e
 from testkit.demo.ceremony import say
-from testkit.demo.terminal import DemoLedger
+from testkit.demo.ledger_process import DemoLedger
 from testkit.mirror_server import MirrorServer
 from testkit.witness_server import WitnessServer
 
 WITNESS_NAME = "witness.demo.hanpyo.local/observers"
 
 
-def witness_for(out: Path, ledger: DemoLedger) -> WitnessServer:
-    """A witness of the demo ledger's log (not started), and the ledger told to use it and to
-    publish its log as tiles."""
-    witness = WitnessServer(out / "witness", WITNESS_NAME, {DemoLedger.ORIGIN: ledger.log_key})
-    ledger.serve_args = [
-        "--witness",
-        witness.spec(),
-        "--tiles-dir",
-        str(ledger.data / "tiles"),
-    ]
-    return witness
+def witness_for(out: Path, log_vkey: str) -> WitnessServer:
+    """An observer's witness of the demo ledger's log (not started): made before the package,
+    which names its key and asks for its cosignature (threshold 1)."""
+    return WitnessServer(out / "witness", WITNESS_NAME, {DemoLedger.ORIGIN: log_vkey})
+
+
+def serve_with(ledger: DemoLedger, witness: WitnessServer) -> None:
+    """Tell the ledger to have ``witness`` cosign its checkpoints and to publish its log as
+    tiles (where the kiosk and the mirror read proofs)."""
+    ledger.serve_args = ["--witness", witness.spec(), "--tiles-dir", str(ledger.data / "tiles")]
 
 
 def _verify(
@@ -59,7 +58,7 @@ def show_observers(
         out / "mirror",
         DemoLedger.ORIGIN,
         ledger.log_key,
-        out / "election.json",
+        ledger.election,
         b64e(authority),
         [witness.vkey],
     )

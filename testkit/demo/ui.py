@@ -1,49 +1,48 @@
 """The whole system on one machine: the ledger, simulated cards behind a private pcscd, and
 the kiosk's touchscreen.
 
-With a display, the kiosk opens in a window and you insert and remove cards with the
-`kiosk-simulator` command. Without one, a scripted visit runs through the real screens
-offscreen (staff open the session, voters vote, a card is refused, the session closes),
-the kiosk syncs to the ledger, a tracking code is checked, and every screen is saved as a
-PNG.
+Protocol v2: the trustees' ceremony makes the election key first, and the package made from it
+(`ledger election create --protocol 2`) is what the kiosk loads. With a display, the kiosk opens
+in a window and you insert and remove cards with the `kiosk-simulator` command. Without one, a
+scripted visit runs through the real screens offscreen (a test card in test mode, then official
+mode; voters cast with their card signing the encrypted ballot, one checks a ballot first; cards
+are refused; the session closes), the kiosk syncs to the ledger, a tracking code is proved, the
+witness and mirror do their part, the election is closed and counted by three trustees, the
+record is verified with no secret and the check pages are screenshotted. Every kiosk screen is
+saved as a PNG.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import random
 import shutil
 import sys
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 from kiosk.app import KioskConfig, build_kiosk
-from kiosk.core.election import sign_package
 from kiosk.hardware.printer.memory import MemoryPrinter
 from kiosk.hardware.sim.private_pcscd import private_pcscd
 from kiosk.hardware.sim.simulator import ControlServer, Simulator
 from kiosk.hardware.sim.virtual_card import VirtualCard
 from kiosk.store.keys import load_keys, provision
-from testkit.demo.observers import show_observers, witness_for
-from testkit.demo.terminal import PIN, SAMPLE, DemoLedger, say
-from testkit.elections import SyntheticElection, build_election, derived_key, stays_open
+from testkit.demo.ceremony import say
+from testkit.demo.election_v2 import DemoElection, make_election, make_log_key
+from testkit.demo.ledger_process import DemoLedger
+from testkit.demo.observers import serve_with, show_observers, witness_for
+from testkit.demo.scripted import Cast
+from testkit.demo.terminal import PIN
+from testkit.elections import derived_key
 from testkit.witness_server import WitnessServer
 
 
-@dataclass
-class Cast:
-    name: str
-    code: str
-
-
-def _cards(election: SyntheticElection) -> dict[str, VirtualCard]:
-    """A few cards with memorable names: two poll workers' and a manager's, and voters."""
-    package, cards = election.package, {}
+def _cards(election: DemoElection) -> dict[str, VirtualCard]:
+    """A few cards with memorable names: two poll workers' and a manager's, voters of the first
+    group, the two test cards and a card nobody enrolled."""
+    package, cards = election.cards.package, {}
     for i, staff in enumerate(package.staff):
         name = "manager" if staff.role.value == "election_manager" else f"worker{i + 1}"
-        cards[name] = VirtualCard.with_auth_key(election.staff_keys[i].seed, "Staff<<Demo")
+        cards[name] = VirtualCard.with_auth_key(election.cards.staff_keys[i].seed, "Staff<<Demo")
     taken: dict[str, int] = {}
     for i, entry in enumerate(package.roll):
         category = entry.category
@@ -51,8 +50,10 @@ def _cards(election: SyntheticElection) -> dict[str, VirtualCard]:
             continue
         taken[category] = taken.get(category, 0) + 1
         cards[f"{category}{taken[category]}"] = VirtualCard.with_auth_key(
-            election.voter_keys[i].seed, "Demo<<Voter"
+            election.cards.voter_keys[i].seed, "Demo<<Voter"
         )
+    for n, key in enumerate(election.test_card_keys, start=1):
+        cards[f"test{n}"] = VirtualCard.with_auth_key(key.seed, "Test<<Card")
     cards["stranger"] = VirtualCard.with_auth_key(
         derived_key("not-enrolled", "voter", 0).seed, "Not<<Enrolled"
     )
@@ -68,22 +69,21 @@ def run_ui_demo(out: Path, *, window: bool | None = None) -> int:
         shutil.rmtree(out)
     out.mkdir(parents=True)
 
-    say("한표 Hanpyo — the whole system: ledger, card readers and the kiosk screen")
+    say("한표 Hanpyo — the whole system (protocol v2): ledger, card readers and the kiosk screen")
     say("=" * 72)
-    election = build_election(stays_open(json.loads(SAMPLE.read_text("utf-8"))), seed="demo")
-    package_file = out / "election.json"
-    package_file.write_text(
-        json.dumps(
-            sign_package(election.package, election.authority).to_json(), ensure_ascii=False
-        ),
-        "utf-8",
-    )
+    say("Preparing the election · 선거 준비")
+    log_vkey = make_log_key(out / "ledger")
+    witness = witness_for(out, log_vkey)
+    election = make_election(out, log_vkey, witness.vkey)
+    if election is None:
+        return 1
+    package_file = election.signed
     provision(out / "keys")
     keys = load_keys(out / "keys")
     say(f"Election: {election.package.title.ko} ({election.package.short_hash})")
 
-    ledger = DemoLedger(out / "ledger", package_file, election.authority.public_key)
-    witness = witness_for(out, ledger)
+    ledger = DemoLedger(out / "ledger", package_file, election.authority)
+    serve_with(ledger, witness)
     with witness, ledger:
         ledger.enrol(keys.kiosk_key.public_key, "전시홀 A 1번 · Hall A kiosk 1")
         say(f"Ledger: {ledger.url} (its data in {out / 'ledger'}); the kiosk is enrolled")
@@ -97,7 +97,7 @@ def run_ui_demo(out: Path, *, window: bool | None = None) -> int:
             with Simulator(pcscd.ports, cards=cards) as simulator:
                 config = KioskConfig(
                     data,
-                    election.authority.public_key,
+                    election.authority,
                     key_dir=out / "keys",
                     log_key=ledger.log_key,
                     ledger_url=ledger.url,
@@ -140,12 +140,13 @@ def _scripted(
     simulator: Simulator,
     out: Path,
     ledger: DemoLedger,
-    election: SyntheticElection,
+    election: DemoElection,
     witness: WitnessServer,
 ) -> int:
     from PySide6.QtGui import QGuiApplication
 
     from kiosk.ui.main import build_ui
+    from testkit.demo.scripted import visit
     from testkit.robot import Robot
 
     app = QGuiApplication(sys.argv[:1])
@@ -153,162 +154,50 @@ def _scripted(
     services = build_kiosk(config, printer=printer)
     ui = build_ui(services)
     robot = Robot(ui.window)
-    shots = out / "screenshots"
-    vm = ui.bridge
-    number = 0
-
-    def screen() -> str:
-        return str(vm.property("screen"))
-
-    def shot(name: str) -> None:
-        nonlocal number
-        number += 1
-        robot.screenshot(shots / f"{number:02d}-{name}.png")
-
-    def sign_in(card: str, pin: str = PIN) -> None:
-        simulator.insert(card, 0)
-        robot.until(lambda: screen() == "pin", what="the PIN screen")
-        for digit in pin:
-            robot.tap(f"pin{digit}")
-        robot.tap("pinOk")
-        robot.until(lambda: screen() != "reading", what="the card's answer")
-
-    def take_out() -> None:
-        simulator.remove(0)
-        robot.until(lambda: screen() == "waiting", what="the waiting screen")
-
-    def vote(
-        card: str,
-        scores: list[int],
-        *,
-        mistake: bool = False,
-        pictures: bool = False,
-        language: str = "ko",
-    ) -> Cast:
-        if language == "en":
-            robot.tap("langEn")
-        if mistake:
-            sign_in(card, "000000")
-            if pictures:
-                shot("pin-after-a-mistake")
-            for digit in PIN:
-                robot.tap(f"pin{digit}")
-            robot.tap("pinOk")
-            robot.until(lambda: screen() == "ballot", what="the ballot")
-        else:
-            sign_in(card)
-        robot.until(lambda: screen() == "ballot", what="the ballot")
-        while True:
-            kind = str(vm.property("contestKind"))
-            rows = vm.options.rows
-            if kind == "score":
-                for row, score in zip(rows, scores, strict=False):
-                    robot.tap(f"score-{row['optionId']}-{score}")
-            elif kind == "choice":
-                for row in rows[: int(vm.property("contestMax"))]:
-                    robot.tap(f"choose-{row['optionId']}")
-            else:
-                robot.tap("answer-yes")
-            if pictures:
-                shot(f"ballot-{kind}")
-            robot.tap("next")
-            if robot.find("warningGoOn") is not None:
-                if pictures:
-                    shot("warning")
-                robot.tap("warningGoOn")
-            if screen() == "review":
-                break
-        if pictures:
-            shot("review")
-        robot.tap("castButton")
-        robot.until(lambda: screen() == "receipt", what="the receipt")
-        if pictures:
-            shot("receipt")
-        code = str(vm.property("receiptCode"))
-        take_out()
-        return Cast(card, code)
-
     try:
-        robot.until(lambda: bool(vm.property("readerReady")), what="the card reader")
-        shot("waiting")
-        say("1. The manager's card: test mode, a test session with one test ballot, closed")
-        sign_in("manager")
-        robot.tap("testMode")
-        robot.tap("openSession")
-        shot("staff-manager-test-mode")
-        take_out()
-        test = vote("resident1", [5, 5, 5])
-        say(f"   test ballot recorded; tracking code {test.code} (not counted)")
-        sign_in("manager")
-        robot.tap("closeSession")
-        robot.tap("officialMode")
-        take_out()
-
-        say("2. A poll worker opens the official session (a zero report is printed)")
-        sign_in("worker1")
-        robot.tap("openSession")
-        shot("staff-session-open")
-        take_out()
-
-        say("3. Voters vote through the screens")
-        rng = random.Random(7)
-        casts = [
-            vote("resident1", [rng.randint(1, 10) for _ in range(11)], mistake=True, pictures=True),
-            vote("expert1", [rng.randint(1, 10) for _ in range(12)], language="en"),
-            vote("online1", []),
-        ]
-        for cast in casts:
-            say(f"   {cast.name:<10} → recorded, tracking code {cast.code}")
-
-        say("4. The same resident tries again, and a card that is not enrolled is tried")
-        sign_in("resident1")
-        shot("refused-already-voted")
-        say(f"   resident1 again → {robot.text('message')}")
-        take_out()
-        simulator.insert("stranger", 0)
-        robot.until(lambda: screen() == "message", what="the refusal")
-        say(f"   stranger      → {robot.text('message')}")
-        take_out()
-
-        say("5. The poll worker closes the session; the kiosk syncs to the ledger")
-        sign_in("worker1")
-        robot.tap("closeSession")
-        box = services.box
-        assert box is not None
-        services.sync_now()
-        robot.until(
-            lambda: services.sync_status.acknowledged_height == box.state.height,
-            timeout=60,
-            what="the ledger to hold every block",
-        )
-        robot.until(lambda: services.sync_status.pending == 0, what="the sync status")
-        shot("staff-session-closed-synced")
-        say(f"   {robot.text('syncText')}; the ledger holds blocks 0..{box.state.height}")
-        take_out()
+        first = visit(services, robot, ui.bridge, simulator, out)
     except (TimeoutError, LookupError, AssertionError) as e:
-        say(f"!! the scripted visit stopped on screen {screen()!r}: {e}")
-        robot.screenshot(shots / "failure.png")
+        say(f"!! the scripted visit stopped on screen {ui.bridge.property('screen')!r}: {e}")
+        robot.screenshot(out / "screenshots" / "failure.png")
         return 1
     finally:
         ui.close()
         services.close()
         del app
-
     (out / "receipts").mkdir()
     for index in range(len(printer.printed)):
         printer.save_png(index, out / "receipts" / f"{index + 1:02d}.png")
-    ok, said = ledger.verify_tracking_code(casts[0].code)
-    if not ok:
-        say(f"!! tracking code {casts[0].code} did not verify: {said}")
-        return 1
-    say(f"6. A voter checks receipt {casts[0].code}: {said}")
-    say("7. Observers: a witness cosigns, a mirror keeps its own verified copy")
-    if not show_observers(out, ledger, witness, election.authority.public_key, casts[0].code):
-        return 1
-    from testkit.demo.ceremony import run_ceremony
+    return _after_the_vote(out, ledger, election, witness, first)
 
-    say("8. Protocol v2's key ceremony: five trustees make a key nobody holds (any 3 decrypt)")
-    if not run_ceremony(out / "ceremony"):
+
+def _after_the_vote(
+    out: Path, ledger: DemoLedger, election: DemoElection, witness: WitnessServer, first: Cast
+) -> int:
+    """The ledger's side once the kiosk has synced: a receipt proved, the observers, the close
+    and count, verify-bundle and the check pages."""
+    from testkit.demo.check_pages import show_check_pages
+    from testkit.demo.count_v2 import close_and_count, say_results, verify_bundle
+
+    ok, said = ledger.verify_tracking_code(first.code)
+    if not ok:
+        say(f"!! tracking code {first.code} did not verify: {said}")
         return 1
-    say(f"Screens: {shots}  Printed receipts: {out / 'receipts'}")
+    say(f"6. A voter checks receipt {first.code}: {said}")
+    say("7. Observers: a witness cosigns, a mirror keeps its own verified copy")
+    if not show_observers(out, ledger, witness, election.authority, first.code):
+        return 1
+    say("8. 마감과 개표 · The close and the count (every step a command of its own)")
+    published = close_and_count(ledger, election)
+    if published is None:
+        return 1
+    say_results(published, election)
+    say("9. 검증 · Anyone re-checks the published record")
+    if not verify_bundle(published, ledger, election):
+        return 1
+    say("10. 확인 페이지 · The check pages a voter opens from the receipt's QR code")
+    assert first.checked is not None
+    if not show_check_pages(out, ledger, (first.code, first.fingerprint), first.checked):
+        return 1
+    say(f"Screens: {out / 'screenshots'}  Printed receipts: {out / 'receipts'}  "
+        f"Pages: {out / 'pages'}")  # fmt: skip
     return 0

@@ -35,7 +35,8 @@ from typing import Any
 import pytest
 import requests
 
-from kiosk.core.block import BlockKind
+from kiosk.core.ballot_crypto import open_spoiled
+from kiosk.core.block import BlockKind, decode_signed_block
 from kiosk.core.chain import Mode
 from kiosk.core.checkpoint import NoteVerifier
 from kiosk.core.crypto import SigningKey, sha256
@@ -414,6 +415,26 @@ def test_the_published_results_equal_an_independent_recount(event: Event) -> Non
     assert first["tied"] and second["tied"] and second["rank"] == first["rank"] + 1
     assert first["channels"] == second["channels"]
     validate(json.loads((event.count / "nist-1500-100-results.json").read_text()), RESULTS_SCHEMA)
+
+
+def test_a_checked_ballot_opens_from_the_record_to_what_the_voter_chose(event: Event) -> None:
+    """Cast as intended: the resident's checked ballot is in the published log with its
+    randomness; anyone opens it to the choices the voter then cast, encrypted afresh."""
+    with zipfile.ZipFile(event.bundle) as z:
+        blocks = [decode_signed_block(line) for line in z.read("log.jsonl").splitlines()]
+    by_code = {b.tracking_code: b.block for b in blocks}
+    vote = event.card_votes[0]
+    (code,) = vote.checked
+    checked = by_code[code]
+    assert checked.kind is BlockKind.SPOILED
+    opened = open_spoiled(event.package, checked.body)
+    assert opened.plaintext == vote.kept.plaintext
+    cast = by_code[vote.code]
+    assert cast.kind is BlockKind.BALLOT and cast.body["ballot"] != checked.body["ballot"]
+    selection = json.loads((event.count / "selection.json").read_bytes())
+    counted = {(c["source"], c["height"]) for c in selection["counted"]}
+    assert (cast.kiosk, cast.height) in counted
+    assert (checked.kiosk, checked.height) not in counted
 
 
 # -- one altered byte --------------------------------------------------------------------------

@@ -1,0 +1,140 @@
+"""The demo's close and count (protocol v2), each step the real command in a process of its own:
+`ledger election close`; `ledger count prepare` (the selection: every ballot counted or left out
+with its reason, every proof checked); three trustees shuffle the score columns in turn, each
+checking every earlier shuffle, then decrypt at the same time, each with their own medium;
+`ledger count finish`; `ledger publish` with the ceremony's transcript; and `ledger
+verify-bundle` on the published bundle with no secret, as any observer would run it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from kiosk.core.encoding import b64e
+from ledger.web.count_status import REASONS
+from testkit.demo.ceremony import COUNTING, say
+from testkit.demo.election_v2 import DemoElection, ledger
+from testkit.demo.ledger_process import DemoLedger
+from testkit.trustee_ceremony import NAMES, in_parallel, trustee
+
+
+def _step(done: subprocess.CompletedProcess[str], what: str) -> str | None:
+    """The command's output when it succeeded; None (and its words said) when it did not."""
+    if done.returncode != 0:
+        say(f"   !! {what} failed: {(done.stdout + done.stderr).strip()}")
+        return None
+    return done.stdout
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def close_and_count(the_ledger: DemoLedger, election: DemoElection) -> Path | None:
+    """Close, count and publish; say each step; the published directory, or None."""
+    data = the_ledger.data
+    closed = _step(ledger("election", "close", "--data", data), "ledger election close")
+    if closed is None:
+        return None
+    say(f"   마감 · close: {_lines(closed)[0]}")
+    count = data / "published" / "count"
+    prepared = _step(
+        ledger("count", "prepare", "--data", data, "--out", count, "--workers", "2"),
+        "ledger count prepare",
+    )
+    if prepared is None:
+        return None
+    _say_selection(json.loads((count / "selection.json").read_text("utf-8")))
+    if not _trustees(election, count):
+        return None
+    finished = _step(
+        ledger("count", "finish", "--data", data, "--count", count, "--workers", "2"),
+        "ledger count finish",
+    )
+    if finished is None:
+        return None
+    say(f"   ledger count finish: {_lines(finished)[0]}")
+    published = _step(
+        ledger("publish", "--data", data, "--ceremony", election.transcript), "ledger publish"
+    )
+    if published is None:
+        return None
+    ceremony_line = next((x for x in _lines(published) if "ceremony" in x), "")
+    say(f"   ledger publish: {ceremony_line}")
+    return data / "published"
+
+
+def _say_selection(selection: dict[str, Any]) -> None:
+    counted, left = selection["counted"], selection["left_out"]
+    say(f"   선별 · the selection: {len(counted)} ballots counted, {len(left)} left out")
+    for reason, n in sorted(Counter(x["reason"] for x in left).items()):
+        words = REASONS.get(reason)
+        plain = f"{words.ko} / {words.en}" if words else reason
+        say(f"     {n} × {reason}: {plain}")
+
+
+def _trustees(election: DemoElection, count: Path) -> bool:
+    """Trustees 1, 3 and 5 shuffle in turn (each verifies every earlier shuffle), then decrypt
+    at once, each in a process of their own with their own medium."""
+    for j in COUNTING:
+        done = trustee(
+            "shuffle", "--medium", election.ceremony.medium(j), "--count", count, "--workers", "2"
+        )
+        out = _step(done, f"trustee {j}'s shuffle")
+        if out is None:
+            return False
+        first, checked = _lines(out)[:2]
+        say(f"   섞기 · {NAMES[j - 1]} (trustee {j}): {first.split(' / ', 1)[-1]}")
+        say(f"     {checked}")
+    try:
+        outs = in_parallel(
+            [
+                ["decrypt", "--medium", election.ceremony.medium(j), "--count", count]
+                for j in COUNTING
+            ]
+        )
+    except (AssertionError, OSError, subprocess.SubprocessError) as e:
+        say(f"   !! a trustee's decryption failed: {e}")
+        return False
+    for j, out in zip(COUNTING, outs, strict=True):
+        lines = _lines(out)
+        say(f"   복호화 · {NAMES[j - 1]} (trustee {j}): {lines[1]}, {lines[2]}")
+    say(f"     {lines[3]}")
+    return True
+
+
+def say_results(published: Path, election: DemoElection) -> None:
+    """The results as the count wrote them: ballots counted by category, the ranking's rule and
+    its first places."""
+    results = json.loads((published / "count" / "results.json").read_text("utf-8"))
+    ballots, ranking = results["ballots"], results["ranking"]
+    by = ", ".join(f"{n} {c}" for c, n in sorted(ballots["by_category"].items()))
+    say(
+        f"   결과 · results: {ballots['counted']} ballots counted ({by}); {ranking['winners']} "
+        f"winners by the {ranking['method']} rule (extremes dropped: {ranking['drop_extremes']})"
+    )
+    titles = {o.id: o.title for o in election.package.options}
+    for row in ranking["options"][:3]:
+        title = titles[row["option"]]
+        tied = " (tied)" if row.get("tied") else ""
+        say(f"     {row['rank']}. {title.ko} / {title.en}: kiosk {row['channels']['kiosk']}{tied}")
+    say(f"   the results, NIST 1500-100 results and 1500-101 event log, report: {published}")
+
+
+def verify_bundle(published: Path, the_ledger: DemoLedger, election: DemoElection) -> bool:
+    """`ledger verify-bundle` as an observer runs it: the bundle, the authority's key and the
+    log key, and no secret; say every line it prints."""
+    done = ledger(
+        "verify-bundle", published / "bundle.zip", f"--authority={b64e(election.authority)}",
+        f"--log-key={the_ledger.log_key}", "--workers", "2",
+    )  # fmt: skip
+    say("   ledger verify-bundle bundle.zip (no secret, no database):")
+    for line in _lines(done.stdout + done.stderr):
+        say(f"     {line}")
+    if done.returncode != 0:
+        say("   !! verify-bundle failed")
+        return False
+    return True

@@ -1,0 +1,128 @@
+"""The demo's protocol v2 election, made as an election office makes one: the trustees' key
+ceremony, the roll file of enrolled cards (voters, two test cards, staff), the ledger's log key
+and the observers' witness, then `ledger election create --protocol 2` and `ledger election
+sign`, and every trustee's `check-package`. The cards are simulated: their keys come from
+testkit.elections' synthetic election of the sample definition (v1 there only as a list of
+people and keys; the package the kiosk loads is the v2 one made here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from hanpyo_assets import ASSETS
+from kiosk.core.checkpoint import NoteVerifier
+from kiosk.core.crypto import SigningKey
+from kiosk.core.election import ElectionPackage, verify_package
+from kiosk.core.encoding import b64d, b64e
+from kiosk.core.roll import add_voter
+from kiosk.core.secret_file import write_secret
+from testkit.demo.ceremony import Ceremony, run_ceremony, say, trustees_check_package
+from testkit.elections import SyntheticElection, build_election, derived_key, stays_open
+
+SAMPLE = ASSETS / "elections" / "provincial-review-2017.json"
+ORIGIN = "demo.hanpyo.local/provincial-review-2017"
+TEST_CARDS = 2
+
+
+@dataclass(frozen=True)
+class DemoElection:
+    """The signed v2 package and what the demo needs beside it."""
+
+    package: ElectionPackage
+    signed: Path  # election.json, signed by the authority
+    transcript: Path  # the ceremony's transcript `election create` wrote beside the package
+    authority: bytes  # the authority's public key
+    cards: SyntheticElection  # the simulated cards' keys (voter_keys and staff_keys)
+    test_card_keys: tuple[SigningKey, ...]
+    ceremony: Ceremony
+
+
+def ledger(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """`ledger ARGS` in a process of its own; its output, whatever its exit status."""
+    return subprocess.run(
+        [sys.executable, "-m", "ledger.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def ledger_ok(*args: str | Path) -> str:
+    done = ledger(*args)
+    if done.returncode != 0:
+        raise RuntimeError(f"ledger {' '.join(map(str, args[:2]))}: {done.stderr.strip()}")
+    return done.stdout
+
+
+def make_log_key(data: Path) -> str:
+    """The ledger's log key, made before the package so the package can name it (the ledger's
+    `init` and `serve` then use this file); its published verifier key (name+id+key)."""
+    data.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = SigningKey.generate()
+    write_secret(data / "log.key", (b64e(key.seed) + "\n").encode("ascii"))
+    return NoteVerifier(ORIGIN, key.public_key).vkey
+
+
+def _roll_file(definition: dict[str, object], cards: SyntheticElection, path: Path) -> None:
+    """The roll as `kiosk cards enrol` writes it: every voter card, the test cards (they vote as
+    residents of the first group, in test mode only) and the staff cards."""
+    document = cards.package.to_json()
+    roll = {"roll": document["roll"], "staff": document["staff"], "test_roll": []}
+    for key in _test_keys():
+        add_voter(roll, definition, key.public_key, "resident", "g001", [], test=True)
+    path.write_text(json.dumps(roll, ensure_ascii=False), "utf-8")
+
+
+def _test_keys() -> tuple[SigningKey, ...]:
+    return tuple(derived_key("demo", "test-card", i) for i in range(TEST_CARDS))
+
+
+def make_election(out: Path, log_vkey: str, witness_vkey: str) -> DemoElection | None:
+    """Say and do each step of making the v2 election in ``out``; None if one failed."""
+    definition = stays_open(json.loads(SAMPLE.read_text("utf-8")))
+    say("   The trustees' key ceremony: five trustees make a key nobody holds")
+    ceremony = run_ceremony(out / "ceremony", str(definition["id"]))
+    if ceremony is None:
+        return None
+    # one online member per proposal keeps the package small (every process reads it)
+    cards = build_election(definition, seed="demo", online_per_proposal=1)
+    (out / "definition.json").write_text(json.dumps(definition, ensure_ascii=False), "utf-8")
+    _roll_file(definition, cards, out / "roll.json")
+    unsigned = out / "package.json"
+    try:
+        made = ledger_ok(
+            "election", "create", "--protocol", "2",
+            "--definition", out / "definition.json", "--roll", out / "roll.json",
+            "--ceremony", ceremony.result, f"--log-key={log_vkey}",
+            f"--witness={witness_vkey}", "--witness-threshold", "1",
+            # the demo's few voters make count columns of one or two: a real election is
+            # warned about any column under 10 voters (its scores would be nearly public)
+            "--min-column", "1", "--out", unsigned,
+        )  # fmt: skip
+        first = made.strip().splitlines()[0] if made.strip() else ""
+        say(f"   ledger election create --protocol 2: {first}")
+        public = ledger_ok("authority-key", "--out", out / "authority.key").strip()
+        authority = public.rsplit(" ", 1)[1]
+        signed = out / "election.json"
+        ledger_ok(
+            "election", "sign", unsigned, "--authority-key", out / "authority.key", "--out", signed
+        )
+    except RuntimeError as e:
+        say(f"   !! {e}")
+        return None
+    authority_key = b64d(authority, length=32, name="authority key")
+    package = verify_package(json.loads(signed.read_text("utf-8")), authority_key)
+    say(
+        f"   package signed by the authority ({package.short_hash}): protocol {package.protocol}, "
+        f"{len(package.roll)} voter cards with random voter ids, {len(package.test_roll)} test "
+        f"cards, {len(package.staff)} staff cards; no ballot key, no share file"
+    )
+    if not trustees_check_package(ceremony, signed):
+        return None
+    transcript = unsigned.with_name(unsigned.stem + ".ceremony.json")
+    return DemoElection(package, signed, transcript, authority_key, cards, _test_keys(), ceremony)
