@@ -1,25 +1,30 @@
 """A small closed election's published records, built in memory: for tests of the exports,
-the report and the public pages, which only read what the tally publishes (docs/tally.md)."""
+the report and the public pages, which only read what the count publishes (results.json, the
+kiosk chains)."""
 
 from __future__ import annotations
 
-import json
 import random
-import secrets
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
-from kiosk.core.block import BlockKind, SignedBlock, body_bytes
+from kiosk.core.block import SignedBlock
 from kiosk.core.chain import Mode
 from kiosk.core.crypto import SigningKey, kiosk_id_for
 from kiosk.core.election import Channel, ElectionPackage
-from kiosk.core.tally import Tally
-from ledger.rules.results import results_document
+from kiosk.core.tally import count_plaintexts
 from testkit.chain_writer import ChainWriter
-from testkit.elections import SyntheticElection, build_election, random_ballot, review_definition
+from testkit.elections import (
+    SyntheticElection,
+    build_election,
+    card_of,
+    random_ballot,
+    review_definition,
+    test_voter,
+)
 
 
 @dataclass(frozen=True)
@@ -34,8 +39,7 @@ class Source:
 class Published:
     election: SyntheticElection
     sources: tuple[Source, ...]
-    results: dict[str, Any]  # results.json
-    ballots: tuple[dict[str, Any], ...]  # ballots.jsonl, in order
+    results: dict[str, Any]  # the count's results.json
 
     @property
     def package(self) -> ElectionPackage:
@@ -65,53 +69,51 @@ def sample_published(groups: int = 4, per_group: int = 5) -> Published:
         ("Hall B", Channel.KIOSK, [v for v in voters if v and v.category != "online"][1::2]),
         ("Online", Channel.ONLINE, [v for v in voters if v and v.category == "online"]),
     ]
-    sources = []
+    sources, plaintexts = [], []
+    counted: Counter[str] = Counter()
     for n, (name, channel, people) in enumerate(plans):
         key = SigningKey.generate()
         step = timedelta(minutes=180 / max(1, len(people)))
         writer = ChainWriter(package, key, start + timedelta(minutes=n), step)
         writer.mode(Mode.TEST)
         writer.open_session()
-        for voter in people[:2]:
-            assert voter is not None
-            writer.cast(voter, random_ballot(package, voter, rng))
+        for t in range(len(election.test_card_keys)):
+            tester = test_voter(election, t)
+            writer.cast(tester, random_ballot(package, tester, rng), card_of(election, tester))
         writer.close_session()
         writer.mode(Mode.OFFICIAL)
         writer.open_session()
         for voter in people:
             assert voter is not None
-            writer.cast(voter, random_ballot(package, voter, rng))
+            ballot = random_ballot(package, voter, rng)
+            writer.cast(voter, ballot, card_of(election, voter))
+            plaintexts.append(ballot.plaintext())
         writer.close_session()
-        sources.append(Source(kiosk_id_for(key.public_key), name, channel, tuple(writer.blocks)))
+        kiosk = kiosk_id_for(key.public_key)
+        counted[kiosk] = len(people)
+        sources.append(Source(kiosk, name, channel, tuple(writer.blocks)))
 
-    # The trustees' part, done here with the whole key: open, shuffle, count per source.
-    opened = [
-        (s.kiosk, election.ballot_key.open(body_bytes(b.block.body, "sealed")), b.block.time)
-        for s in sources
-        for b in s.blocks
-        if b.block.kind is BlockKind.BALLOT
-    ]
-    secrets.SystemRandom().shuffle(opened)
-    total, per_source = Tally(package), {s.kiosk: Tally(package) for s in sources}
-    records = []
-    for position, (kiosk, raw, _time) in enumerate(opened):
-        per_source[kiosk].add_plaintext(raw, position, kiosk)
-        records.append({"n": position, "source": kiosk, "ballot": json.loads(raw)})
-    for t in per_source.values():
-        total.merge(t)
-    turnout: Counter[tuple[str, str]] = Counter((k, time[:13]) for k, _raw, time in opened)
-    results = results_document(
-        package,
-        total,
-        per_source,
-        [(s.kiosk, s.name, s.channel.value) for s in sources],
-        turnout,
-        {
+    # The trustees' part (shuffles and decryptions, ledger count) gives the results of the
+    # plaintexts the test kept: the end-to-end tests check exactly that equality.
+    results = count_plaintexts(package, plaintexts)
+    results |= {
+        "title": package.title.to_json(),
+        "closed": {
             "checkpoint": "(the final signed checkpoint note)",
             "size": sum(len(s.blocks) for s in sources),
             "closed_at": "2017-11-25T09:05:00+00:00",
         },
-        {"threshold": 3, "shares": 3},
-        "2017-11-25T09:30:00+00:00",
-    )
-    return Published(election, tuple(sources), results, tuple(records))
+        "tallied_at": "2017-11-25T09:30:00+00:00",
+        "selection": {"counted": len(plaintexts), "left_out": {}},
+        "sources": [
+            {
+                "kiosk": s.kiosk,
+                "name": s.name,
+                "channel": s.channel.value,
+                "ballots_counted": counted[s.kiosk],
+            }
+            for s in sources
+        ],
+        "trustees": {"shuffled": [1, 2, 3], "decrypted": [1, 2, 3], "bad": {}, "not_signed": {}},
+    }
+    return Published(election, tuple(sources), results)

@@ -33,6 +33,8 @@ STORE_KEY_BYTES = 32
 
 log = logging.getLogger(__name__)
 
+# The table "nullifiers" holds one row per ballot: the voter id that cast it. It keeps protocol
+# 1's names (the table and its column), so the schema of stores already made is unchanged.
 _SCHEMA = """
 CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE blocks (
@@ -53,8 +55,6 @@ CREATE TABLE sync_checkpoints (
     note TEXT NOT NULL,
     verified_at TEXT NOT NULL
 );
--- One row per ballot: who cast it (the voter id; the table and column keep protocol 1's
--- names, so stores already made open unchanged).
 CREATE TABLE nullifiers (
     kind      TEXT NOT NULL,
     nullifier BLOB NOT NULL,

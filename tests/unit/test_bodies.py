@@ -6,11 +6,10 @@ from dataclasses import replace
 
 import pytest
 
-from kiosk.core.ballot import Ballot
-from kiosk.core.block import BlockKind, Mode, check_body
+from kiosk.core.block import BlockKind, Mode, check_body, read_cast_ballot
 from kiosk.core.bodies import (
-    ballot_body,
     ballot_kind,
+    encrypted_ballot_body,
     genesis_body,
     mode_body,
     session_close_body,
@@ -19,10 +18,11 @@ from kiosk.core.bodies import (
     session_resume_body,
 )
 from kiosk.core.chain import ChainState
-from kiosk.core.crypto import SealingKey
 from kiosk.core.election import ElectionPackage
-from kiosk.core.encoding import b64d, b64e
+from kiosk.core.encoding import b64e
 from kiosk.core.errors import BlockError
+from testkit.elections import SyntheticElection
+from testkit.v2_blocks import card_signature, encrypt_for, voter_card
 
 STATE = replace(
     ChainState(), session_number=2, session_ballots=5, session_test_ballots=1, mode=Mode.TEST
@@ -61,14 +61,23 @@ def test_a_mode_block_never_unsets_the_mode() -> None:
         check_body(BlockKind.MODE, mode_body(Mode.UNSET))
 
 
-def test_a_test_ballot_is_sealed_to_the_test_key(package: ElectionPackage) -> None:
+def test_a_ballot_body_is_the_encrypted_ballot_signed_by_the_card(
+    election: SyntheticElection,
+) -> None:
     assert ballot_kind(Mode.TEST) is BlockKind.TEST_BALLOT
     assert ballot_kind(Mode.OFFICIAL) is BlockKind.BALLOT
-    voter = package.voter_for_card(package.roll[0].card_key)
-    assert voter is not None
-    ballot = Ballot(package.id, voter.category, voter.group, {})
-    body = ballot_body(package, BlockKind.TEST_BALLOT, voter, ballot)
-    check_body(BlockKind.TEST_BALLOT, body)
-    assert b64d(body["nullifier"]) == voter.nullifier
-    opened = SealingKey(package.v1_keys().test_ballot_secret).open(b64d(body["sealed"]))
-    assert opened == ballot.plaintext()
+    card = voter_card(election, "resident")
+    encrypted = encrypt_for(election.package, card.voter)
+    sig = card_signature(card.key, election.package.id, card.voter.voter_id, encrypted.ballot.hash)
+    body = encrypted_ballot_body(card.voter, encrypted.ballot, card.key.public_key, sig)
+    check_body(BlockKind.BALLOT, body)
+    cast = read_cast_ballot(BlockKind.BALLOT, body)
+    assert cast.voter_id == card.voter.voter_id and cast.ballot == encrypted.ballot
+    assert (cast.card_key, cast.card_sig) == (card.key.public_key, sig)
+
+
+def test_a_protocol_1_sealed_ballot_body_is_refused() -> None:
+    v1 = {"nullifier": b64e(bytes(32)), "sealed": b64e(bytes(100))}
+    for kind in (BlockKind.BALLOT, BlockKind.TEST_BALLOT):
+        with pytest.raises(BlockError, match="voter"):
+            check_body(kind, v1)
