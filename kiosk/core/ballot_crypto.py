@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kiosk.core.ballot import Ballot, read_ballot
+from kiosk.core.ballot import Ballot, check_contests, read_ballot
 from kiosk.core.election import Contest, ContestId, ContestKind, ElectionPackage, OptionId
 from kiosk.core.encrypted_ballot import (
     BallotFormError,
@@ -86,8 +86,11 @@ def encrypt_ballot(
     *,
     test: bool,
 ) -> tuple[EncryptedBallot, BallotSecrets]:
-    """Encrypt ``ballot`` (already checked by validate_ballot for the voter) cell by cell under
-    the election key (the test key in test mode), with every proof."""
+    """Encrypt ``ballot`` cell by cell under the election key (the test key in test mode), with
+    every proof. The contest rules are checked first (``BallotError`` naming the contest): a
+    selection the layout has no cell for (an option the voter is recused from, say) would
+    otherwise be dropped without a word."""
+    check_contests(package, ballot, excluded)
     key, base = election_key_for(package, test=test), base_hash(package, test=test)
     header_ballot = EncryptedBallot(
         package.id, new_ballot_id(), test, ballot.category, ballot.group, ()

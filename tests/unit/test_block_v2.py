@@ -1,5 +1,5 @@
 """Protocol v2 blocks: the ballot body that names its voter and carries their card's signature,
-the ``spoiled`` kind, and the one chain verifier's rules for them (v1 bodies unchanged)."""
+the ``spoiled`` kind, and the one chain verifier's rules for them (protocol 1's sealed bodies refused)."""
 
 from __future__ import annotations
 
@@ -53,10 +53,11 @@ def test_a_v2_ballot_body_is_read_and_names_its_voter(
     assert cast.ballot.category == "expert" and not cast.ballot.test
 
 
-def test_a_v1_body_keeps_its_nullifier_as_identity() -> None:
+def test_a_protocol_1_body_is_refused_naming_the_voter_it_lacks() -> None:
     v1 = {"nullifier": b64e(bytes(range(32))), "sealed": b64e(bytes(60))}
-    check_body(BlockKind.BALLOT, v1)
-    assert ballot_identity(v1) == bytes(range(32))
+    for kind in (BlockKind.BALLOT, BlockKind.TEST_BALLOT):
+        with pytest.raises(BlockError, match="voter"):
+            check_body(kind, v1)
 
 
 @pytest.mark.parametrize(
@@ -157,7 +158,7 @@ def test_a_v2_chain_with_ballots_and_spoiled_ballots_verifies(v2: SyntheticElect
     official.append(BlockKind.BALLOT, cast_by(v2.package, resident))
     official.append(BlockKind.BALLOT, cast_by(v2.package, expert))
     official.close_session()
-    state = verify_chain(official.blocks, package_hash=v2.package.package_hash, protocol=2)
+    state = verify_chain(official.blocks, package_hash=v2.package.package_hash)
     assert state.ballots == 2
 
     test = _writer(v2, Mode.TEST)
@@ -165,7 +166,7 @@ def test_a_v2_chain_with_ballots_and_spoiled_ballots_verifies(v2: SyntheticElect
     test.append(BlockKind.SPOILED, spoiled_by(v2.package, card.voter))
     test.append(BlockKind.TEST_BALLOT, cast_by(v2.package, card))
     test.close_session()
-    assert verify_chain(test.blocks, protocol=2).test_ballots == 1
+    assert verify_chain(test.blocks).test_ballots == 1
 
 
 def test_a_test_ballot_never_goes_in_an_official_block_nor_the_reverse(
@@ -183,22 +184,15 @@ def test_a_test_ballot_never_goes_in_an_official_block_nor_the_reverse(
         test.append(BlockKind.SPOILED, spoiled_by(v2.package, voter_card(v2, "resident").voter))
 
 
-def test_a_ballot_of_the_other_protocol_is_refused_by_the_chain_verifier(
+def test_a_protocol_1_ballot_block_is_refused_by_the_chain_verifier(
     v2: SyntheticElection,
 ) -> None:
-    writer = _writer(v2, Mode.OFFICIAL)
-    writer.append(BlockKind.BALLOT, cast_by(v2.package, voter_card(v2, "resident")))
-    verify_chain(writer.blocks, protocol=2)
-    with pytest.raises(ChainError) as v1_election:
-        verify_chain(writer.blocks, protocol=1)
-    assert v1_election.value.reason == "wrong_protocol" and v1_election.value.height == 3
-
     v1_body = {"nullifier": b64e(bytes(32)), "sealed": b64e(bytes(60))}
     other = _writer(v2, Mode.OFFICIAL)
     other.append(BlockKind.BALLOT, v1_body)
-    with pytest.raises(ChainError) as in_v2:
-        verify_chain(other.blocks, protocol=2)
-    assert in_v2.value.reason == "wrong_protocol"
+    with pytest.raises(ChainError) as refused:
+        verify_chain(other.blocks)
+    assert refused.value.reason == "bad_body" and refused.value.height == 3
 
 
 def test_a_voter_casting_twice_on_one_kiosk_is_refused_by_voter_id(
@@ -208,7 +202,7 @@ def test_a_voter_casting_twice_on_one_kiosk_is_refused_by_voter_id(
     card = voter_card(v2, "online")
     writer.append(BlockKind.BALLOT, cast_by(v2.package, card, seed=1))
     writer.append(BlockKind.BALLOT, cast_by(v2.package, card, seed=2))  # new ciphertexts
-    verifier = ChainVerifier(protocol=2)
+    verifier = ChainVerifier()
     for block in writer.blocks[:-1]:
         verifier.add(block)
     with pytest.raises(ChainError) as repeat:

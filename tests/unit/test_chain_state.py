@@ -9,8 +9,9 @@ import pytest
 from kiosk.core.chain import Mode, Session
 from kiosk.core.errors import StateError
 from kiosk.store.ballot_box import BallotBox
-from testkit.elections import SyntheticElection, random_ballot, voter_of
+from testkit.elections import SyntheticElection, random_ballot, test_voter, voter_of
 from testkit.stores import Kiosk
+from testkit.v2_ballots import box_cast
 
 
 def session(box: BallotBox) -> Session:
@@ -24,7 +25,7 @@ def test_a_session_opens_pauses_resumes_and_closes_with_its_counts(
     box = kiosk.box
     assert session(box) is Session.OPEN and box.state.session_number == 1
     voter = voter_of(election, "resident")
-    box.cast_ballot(voter, random_ballot(box.package, voter, random.Random(1)))
+    box_cast(box, election, voter, random_ballot(box.package, voter, random.Random(1)))
     box.pause_session()
     assert session(box) is Session.PAUSED
     box.resume_session()
@@ -44,11 +45,11 @@ def test_no_ballot_while_paused_or_closed(kiosk: Kiosk, election: SyntheticElect
     ballot = random_ballot(box.package, voter, random.Random(2))
     box.pause_session()
     with pytest.raises(StateError) as paused:
-        box.cast_ballot(voter, ballot)
+        box_cast(box, election, voter, ballot)
     assert "투표" in paused.value.user_message[0]
     box.close_session()
     with pytest.raises(StateError):
-        box.cast_ballot(voter, ballot)
+        box_cast(box, election, voter, ballot)
     assert box.state.ballots == 0
 
 
@@ -72,7 +73,7 @@ def test_mode_changes_only_between_sessions_and_never_back_to_test_after_officia
     with pytest.raises(StateError):
         box.set_mode(Mode.TEST)  # a session is open
     voter = voter_of(election, "expert")
-    box.cast_ballot(voter, random_ballot(box.package, voter, random.Random(3)))
+    box_cast(box, election, voter, random_ballot(box.package, voter, random.Random(3)))
     box.close_session()
     with pytest.raises(StateError, match="official ballots"):
         box.set_mode(Mode.TEST)
@@ -83,16 +84,18 @@ def test_test_mode_records_test_ballots_that_do_not_count_as_official(
 ) -> None:
     box = kiosk.box
     box.close_session()
-    box2_voter = voter_of(election, "resident", 1)
+    box2_voter, tester = voter_of(election, "resident", 1), test_voter(election)
     # A fresh kiosk would start in test mode; this one has no official ballots yet.
     box.set_mode(Mode.TEST)
     box.open_session()
-    receipt = box.cast_ballot(box2_voter, random_ballot(box.package, box2_voter, random.Random(4)))
+    receipt = box_cast(box, election, tester, random_ballot(box.package, tester, random.Random(4)))
     assert receipt.test
     assert box.state.test_ballots == 1 and box.state.ballots == 0
     box.close_session()
     box.set_mode(Mode.OFFICIAL)
     box.open_session()
-    # The same card may cast its official ballot after a test ballot.
-    official = box.cast_ballot(box2_voter, random_ballot(box.package, box2_voter, random.Random(5)))
+    # A voter card casts its official ballot after the test card's test ballot.
+    official = box_cast(
+        box, election, box2_voter, random_ballot(box.package, box2_voter, random.Random(5))
+    )
     assert not official.test and box.state.ballots == 1

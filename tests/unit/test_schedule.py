@@ -23,11 +23,14 @@ from testkit.chain_writer import ChainWriter
 from testkit.elections import (
     SyntheticElection,
     build_election,
+    card_of,
     random_ballot,
     review_definition,
+    test_voter,
     voter_of,
 )
 from testkit.stores import official_store
+from testkit.v2_ballots import box_cast
 
 OPENS, CLOSES = "2026-11-25T09:00:00+09:00", "2026-11-25T18:00:00+09:00"  # 00:00 to 09:00 UTC
 
@@ -43,8 +46,9 @@ def _chain(election: SyntheticElection, first: datetime, mode: Mode) -> ChainWri
     writer = ChainWriter(election.package, SigningKey.generate(), first, timedelta(minutes=1))
     writer.mode(mode)
     writer.open_session()
-    voter = voter_of(election, "resident")
-    writer.cast(voter, random_ballot(election.package, voter, random.Random(1)))
+    voter = test_voter(election) if mode is Mode.TEST else voter_of(election, "resident")
+    ballot = random_ballot(election.package, voter, random.Random(1))
+    writer.cast(voter, ballot, card_of(election, voter))
     return writer
 
 
@@ -106,7 +110,7 @@ def test_the_kiosk_does_not_cast_an_official_ballot_outside_the_schedule(
     box = BallotBox(store, election.package)
     voter = voter_of(election, "resident")
     with pytest.raises(StateError) as refused:
-        box.cast_ballot(voter, random_ballot(election.package, voter, random.Random(2)))
+        box_cast(box, election, voter, random_ballot(election.package, voter, random.Random(2)))
     assert said in refused.value.user_message[1]
     assert box.state.ballots == 0 and box.state.height == 2  # nothing was written
     store.close()
@@ -126,7 +130,7 @@ def test_a_kiosk_whose_clock_once_ran_past_the_close_does_not_cast(
     box = BallotBox(store, election.package)
     voter = voter_of(election, "resident")
     with pytest.raises(StateError) as refused:
-        box.cast_ballot(voter, random_ballot(election.package, voter, random.Random(3)))
+        box_cast(box, election, voter, random_ballot(election.package, voter, random.Random(3)))
     assert "clock is wrong" in refused.value.user_message[1]
     assert box.state.ballots == 0
     store.close()

@@ -1,4 +1,5 @@
-"""The encrypted store: ballots sealed, committed, refused twice, unreadable without keys."""
+"""The encrypted store: ballots encrypted and card-signed, committed, refused twice, unreadable
+without keys."""
 
 from __future__ import annotations
 
@@ -10,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.core.ballot import ballot_from_plaintext
-from kiosk.core.block import BlockKind
+from kiosk.core.block import BlockKind, read_cast_ballot
 from kiosk.core.chain import Mode, verify_chain
 from kiosk.core.crypto import SigningKey
 from kiosk.core.election import ContestId, ElectionPackage
-from kiosk.core.encoding import b64d, b64e, canonical_json
-from kiosk.core.errors import BallotError
+from kiosk.core.encoding import b64e, canonical_json
+from kiosk.core.errors import BallotError, HanpyoError
+from kiosk.core.tally import decrypt_ballot
 from kiosk.store.ballot_box import BallotBox
 from kiosk.store.chain_store import ChainStore
 from kiosk.store.errors import (
@@ -27,16 +28,24 @@ from kiosk.store.errors import (
     StoreLockedError,
 )
 from kiosk.store.keys import KIOSK_KEY_NAME, STORE_KEY_NAME, load_keys, provision
-from testkit.elections import SyntheticElection, random_ballot, voter_of
+from testkit.elections import (
+    SyntheticElection,
+    election_secret,
+    random_ballot,
+    test_voter,
+    voter_of,
+)
 from testkit.stores import Kiosk
+from testkit.v2_ballots import box_cast
+from testkit.v2_blocks import cast_by, voter_card
 
 
-def test_cast_returns_a_tracking_code_for_a_committed_sealed_ballot(
+def test_cast_returns_a_tracking_code_for_a_committed_encrypted_ballot(
     kiosk: Kiosk, election: SyntheticElection
 ) -> None:
     voter = voter_of(election, "resident")
     ballot = random_ballot(kiosk.box.package, voter, random.Random(1))
-    receipt = kiosk.box.cast_ballot(voter, ballot)
+    receipt = box_cast(kiosk.box, election, voter, ballot)
     assert len(receipt.tracking_code) == 19 and receipt.tracking_code.count("-") == 3
 
     # A second connection sees the block: it was committed before the receipt came back.
@@ -44,12 +53,12 @@ def test_cast_returns_a_tracking_code_for_a_committed_sealed_ballot(
         last = list(other.blocks())[-1]
     assert last.tracking_code == receipt.tracking_code
     assert last.block.kind is BlockKind.BALLOT
-    assert b64d(last.block.body["nullifier"]) == voter.nullifier
-    opened = election.ballot_key.open(b64d(last.block.body["sealed"]))
-    assert ballot_from_plaintext(opened) == ballot
+    cast = read_cast_ballot(BlockKind.BALLOT, last.block.body)
+    assert cast.voter_id == voter.voter_id and cast.card_key == voter.card_key
+    assert decrypt_ballot(election.package, cast.ballot, election_secret(election)) == ballot
 
 
-def test_test_ballots_are_sealed_to_the_test_key_only(
+def test_test_ballots_are_encrypted_to_the_test_key_only(
     tmp_path: Path, election: SyntheticElection, package: ElectionPackage
 ) -> None:
     key, store_key = SigningKey.generate(), os.urandom(32)
@@ -57,36 +66,43 @@ def test_test_ballots_are_sealed_to_the_test_key_only(
         box = BallotBox(store, package)
         box.set_mode(Mode.TEST)
         box.open_session()
-        voter = voter_of(election, "expert")
-        box.cast_ballot(voter, random_ballot(package, voter, random.Random(2)))
-        sealed = b64d(list(store.blocks())[-1].block.body["sealed"])
-    assert election.test_key.open(sealed)
-    with pytest.raises(Exception, match="does not open"):
-        election.ballot_key.open(sealed)
+        voter = test_voter(election)
+        ballot = random_ballot(package, voter, random.Random(2))
+        box_cast(box, election, voter, ballot)
+        last = list(store.blocks())[-1]
+    assert last.block.kind is BlockKind.TEST_BALLOT
+    cast = read_cast_ballot(BlockKind.TEST_BALLOT, last.block.body)
+    assert cast.ballot.test
+    assert package.test_key is not None
+    assert decrypt_ballot(package, cast.ballot, package.test_key.secret) == ballot
+    with pytest.raises(HanpyoError):
+        decrypt_ballot(package, cast.ballot, election_secret(election))
 
 
 def test_a_second_ballot_from_the_same_card_is_refused_and_nothing_is_written(
     kiosk: Kiosk, election: SyntheticElection
 ) -> None:
     voter = voter_of(election, "resident", 2)
-    kiosk.box.cast_ballot(voter, random_ballot(kiosk.box.package, voter, random.Random(3)))
+    box_cast(kiosk.box, election, voter, random_ballot(kiosk.box.package, voter, random.Random(3)))
     height = kiosk.box.state.height
     with pytest.raises(AlreadyVotedError) as refused:
-        kiosk.box.cast_ballot(voter, random_ballot(kiosk.box.package, voter, random.Random(4)))
+        box_cast(
+            kiosk.box, election, voter, random_ballot(kiosk.box.package, voter, random.Random(4))
+        )
     assert "이미 투표" in refused.value.user_message[0]
     assert kiosk.box.state.height == height
     assert kiosk.box.has_voted(voter)
 
 
-def test_the_store_itself_refuses_a_repeated_nullifier(
+def test_the_store_itself_refuses_a_repeated_voter(
     kiosk: Kiosk, election: SyntheticElection
 ) -> None:
     # Even a caller that skips the ballot box's check cannot write a second ballot.
-    voter = voter_of(election, "resident", 3)
-    body = {"nullifier": b64e(voter.nullifier), "sealed": b64e(bytes(80))}
-    kiosk.store.append(BlockKind.BALLOT, body, nullifier=voter.nullifier)
+    card = voter_card(election, "resident", 3)
+    body = cast_by(election.package, card)
+    kiosk.store.append(BlockKind.BALLOT, body, voter=card.voter.voter_id)
     with pytest.raises(AlreadyVotedError):
-        kiosk.store.append(BlockKind.BALLOT, body, nullifier=voter.nullifier)
+        kiosk.store.append(BlockKind.BALLOT, body, voter=card.voter.voter_id)
     verify_chain(kiosk.store.blocks())
 
 
@@ -103,7 +119,7 @@ def test_an_invalid_ballot_is_refused_before_anything_is_written(
     )
     height = kiosk.box.state.height
     with pytest.raises(BallotError):
-        kiosk.box.cast_ballot(voter, bad)
+        box_cast(kiosk.box, election, voter, bad)
     assert kiosk.box.state.height == height and not kiosk.box.has_voted(voter)
 
 
@@ -112,7 +128,9 @@ def test_reopening_verifies_the_chain_and_restores_the_state(
 ) -> None:
     for n in range(3):
         voter = voter_of(election, "online", n)
-        kiosk.box.cast_ballot(voter, random_ballot(kiosk.box.package, voter, random.Random(n)))
+        box_cast(
+            kiosk.box, election, voter, random_ballot(kiosk.box.package, voter, random.Random(n))
+        )
     state = kiosk.box.state
     kiosk.store.close()
     with ChainStore.open(kiosk.path, kiosk.store_key, kiosk.kiosk_key, election.package) as again:
@@ -156,7 +174,9 @@ def test_a_damaged_page_is_reported_as_damage_not_a_crash(
         voter = voter_of(election, "online", n % 12)
         if kiosk.box.has_voted(voter):
             continue
-        kiosk.box.cast_ballot(voter, random_ballot(kiosk.box.package, voter, random.Random(n)))
+        box_cast(
+            kiosk.box, election, voter, random_ballot(kiosk.box.package, voter, random.Random(n))
+        )
     kiosk.store.close()
     data = bytearray(kiosk.path.read_bytes())
     assert len(data) >= 3 * 4096
@@ -183,8 +203,8 @@ def test_store_and_wal_hold_no_plaintext_ballot_or_key_material(
             b"SQLite format 3",
             b"genesis",
             b"session_open",
-            b"sealed",
-            b"nullifier",
+            b"card_sig",
+            b"voter",
             b"review",
             b"likes",
         ],
@@ -192,11 +212,11 @@ def test_store_and_wal_hold_no_plaintext_ballot_or_key_material(
     for category, n in [("resident", 0), ("resident", 1), ("expert", 0), ("online", 0)]:
         voter = voter_of(election, category, n)
         ballot = random_ballot(package, voter, rng)
-        box.cast_ballot(voter, ballot)
+        box_cast(box, election, voter, ballot)
         needles += [
             ballot.plaintext(),
-            voter.nullifier,
-            b64e(voter.nullifier).encode(),
+            voter.voter_id,
+            voter.voter_id.hex().encode(),
             voter.card_key,
             b64e(voter.card_key).encode(),
         ]
@@ -212,7 +232,6 @@ def test_store_and_wal_hold_no_plaintext_ballot_or_key_material(
         b64e(kiosk_key.public_key).encode(),
         store_key,
         store_key.hex().encode(),
-        election.ballot_key.secret,
         package.id.encode(),
     ]
 

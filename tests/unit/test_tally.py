@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 from kiosk.core.ballot import Ballot
 from kiosk.core.block import BlockKind
 from kiosk.core.chain import Mode
-from kiosk.core.crypto import SigningKey, seal
+from kiosk.core.crypto import SigningKey
 from kiosk.core.election import (
     CategoryId,
     ContestId,
@@ -20,10 +21,10 @@ from kiosk.core.election import (
     GroupId,
     OptionId,
 )
-from kiosk.core.encoding import b64e
 from kiosk.core.tally import Tally, count_plaintexts, count_test_ballots
 from testkit.chain_writer import ChainWriter
-from testkit.elections import build_election, mixed_definition
+from testkit.elections import build_election, card_of, mixed_definition, test_voter
+from testkit.v2_blocks import cast_body, encrypt_for, test_card
 
 P1, P2, P3 = OptionId("p0001-01"), OptionId("p0001-02"), OptionId("p0001-03")
 Q1, Q2, Q3 = OptionId("p0002-01"), OptionId("p0002-02"), OptionId("p0002-03")
@@ -275,8 +276,8 @@ def test_nothing_cast_gives_an_empty_but_complete_result() -> None:
 
 
 def test_a_kiosk_test_tally_opens_only_test_ballots() -> None:
-    """The logic-and-accuracy count: test ballots open with the package's test key; official
-    ballots in the same chain are never opened (the kiosk has no key for them)."""
+    """The logic-and-accuracy count: test ballots decrypt with the package's public test key;
+    official ballots in the same chain are never opened (nobody holds that key whole)."""
     election = build_election(
         mixed_definition(groups=2, per_group=3, election_id="tally-test"),
         seed="tally",
@@ -289,14 +290,18 @@ def test_a_kiosk_test_tally_opens_only_test_ballots() -> None:
     )
     residents = [v for e in package.roll if (v := package.voter_for_card(e.card_key))]
     residents = [v for v in residents if v.category == "resident" and v.group == "g001"]
+    testers = [test_voter(election, 0), test_voter(election, 1)]
+    assert all(t.category == "resident" and t.group == "g001" for t in testers)
     writer.mode(Mode.TEST)
     writer.open_session()
-    writer.cast(residents[0], resident(package, "g001", {P2: 7}))
-    writer.cast(residents[1], resident(package, "g001", {P2: 9}, rules="no"))
+    writer.cast(testers[0], resident(package, "g001", {P2: 7}), card_of(election, testers[0]))
+    writer.cast(
+        testers[1], resident(package, "g001", {P2: 9}, rules="no"), card_of(election, testers[1])
+    )
     writer.close_session()
     writer.mode(Mode.OFFICIAL)
     writer.open_session()
-    writer.cast(residents[0], resident(package, "g001", {P2: 1}))
+    writer.cast(residents[0], resident(package, "g001", {P2: 1}), card_of(election, residents[0]))
     results = count_test_ballots(package, writer.blocks)
     assert results["ballots"]["counted"] == 2
     assert option(contest(results, "review"), P2)["by_category"]["resident"]["sum"] == 16.0
@@ -304,17 +309,23 @@ def test_a_kiosk_test_tally_opens_only_test_ballots() -> None:
 
 
 def test_a_test_ballot_that_does_not_open_is_reported_not_dropped() -> None:
-    package = make_package()
+    election = build_election(
+        mixed_definition(groups=2, per_group=3, election_id="tally-test"),
+        seed="tally",
+        experts_per_group=1,
+        online_per_proposal=1,
+    )
+    package = election.package
     writer = ChainWriter(
         package, SigningKey.generate(), datetime(2026, 11, 22, tzinfo=UTC), timedelta(minutes=1)
     )
     writer.mode(Mode.TEST)
     writer.open_session()
-    voter = next(v for e in package.roll if (v := package.voter_for_card(e.card_key)))
-    writer.append(
-        BlockKind.TEST_BALLOT,
-        {"nullifier": b64e(voter.nullifier), "sealed": b64e(seal(package.v1_keys().ballot, b"{}"))},
-    )
+    card = test_card(election)
+    # Marked a test ballot but encrypted to the election key: the test key cannot open it.
+    official = encrypt_for(package, card.voter, test=False).ballot
+    mislabelled = dataclasses.replace(official, test=True)
+    writer.append(BlockKind.TEST_BALLOT, cast_body(mislabelled, card.voter.voter_id, card.key))
     results = count_test_ballots(package, writer.blocks)
     assert results["ballots"] == {"counted": 0, "invalid": 1, "by_category": {}}
-    assert "does not open" in results["invalid"][0]["reason"]
+    assert results["invalid"][0]["reason"]
