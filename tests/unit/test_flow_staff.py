@@ -150,13 +150,14 @@ def test_the_staff_screens_export_is_the_file_kiosk_export_writes(
     from kiosk.cli import main
     from kiosk.core.export import read_manifest, verify_export
     from testkit.elections import random_ballot, voter_of
+    from testkit.v2_ballots import box_cast
 
     flow = make_flow()
     box = flow.services.box
     assert box is not None
     for n in range(2):
         someone = voter_of(election, "resident", n)
-        box.cast_ballot(someone, random_ballot(election.package, someone, random.Random(n)))
+        box_cast(box, election, someone, random_ballot(election.package, someone, random.Random(n)))
     flow.sign_in(staff_card(election, "election_manager"))
     flow.staff(A.EXPORT)
     assert flow.note() == said("exported")

@@ -277,7 +277,7 @@ def test_an_enrolled_voter_card_with_the_right_pin_is_authenticated(
     key = election.voter_keys[0]
     holder = authenticate(OpenPGPCard(honest_card(key)), "123456", election.package, "00" * 16)
     assert holder.voter is not None and holder.staff is None
-    assert holder.voter.card_key == key.public_key and len(holder.voter.nullifier) == 32
+    assert holder.voter.card_key == key.public_key and len(holder.voter.voter_id) == 16
 
 
 def test_a_staff_card_is_authenticated_as_staff(election: SyntheticElection) -> None:
