@@ -38,7 +38,9 @@ def section() -> dict[str, Any]:
 
 def _document(section: dict[str, Any] | None) -> dict[str, Any]:
     document = build_election(mixed_definition(), seed="key").package.to_json()
-    if section is not None:
+    if section is None:
+        del document["election_key"]
+    else:
         document["election_key"] = section
     return document
 
@@ -60,11 +62,9 @@ def test_a_package_carries_the_ceremony_key_under_the_authority_signature(
         verify_package(swapped, authority.public_key)
 
 
-def test_a_package_without_the_section_reads_and_hashes_as_before() -> None:
-    document = _document(None)
-    package = read_package(document)
-    assert package.election_key is None
-    assert "election_key" not in package.to_json()
+def test_a_package_without_the_section_is_refused() -> None:
+    with pytest.raises(ElectionPackageError, match="election_key: is missing"):
+        read_package(_document(None))
 
 
 @pytest.mark.parametrize(

@@ -207,24 +207,16 @@ def _duplicate_card(d: dict[str, Any]) -> None:
 
 
 def _card_on_roll_and_staff(d: dict[str, Any]) -> None:
-    d["staff"][0]["card_key"] = d["roll"][0]["card_key"]
+    d["staff"][0]["card_key"] = d["roll"][0]["keys"][0]
 
 
 def _padded_card_key(d: dict[str, Any]) -> None:
-    d["roll"][0]["card_key"] += "="
+    d["roll"][0]["keys"][0] += "="
 
 
 def _weighted_sum_not_one(d: dict[str, Any]) -> None:
     d["tally"]["method"] = "weighted_sum"
     d["tally"]["channels"]["kiosk"]["weight"] = 0.7
-
-
-def _test_key_is_ballot_key(d: dict[str, Any]) -> None:
-    d["keys"]["test_ballot"] = d["keys"]["ballot"]
-
-
-def _test_secret_of_another_key(d: dict[str, Any]) -> None:
-    d["keys"]["test_ballot_secret"] = b64e(bytes(range(32)))
 
 
 def _criteria_on_choice(d: dict[str, Any]) -> None:
@@ -245,7 +237,7 @@ BAD_PACKAGES = [
     ),
     pytest.param(_put("contests", 3, "max", value=1), "contests[3]: unknown", id="yesno-with-max"),
     pytest.param(_drop("options", 2, "summary"), "options[2].summary: is missing", id="missing"),
-    pytest.param(_drop("keys", "nullifier_salt"), "keys.nullifier_salt", id="missing-salt"),
+    pytest.param(_put("v", value=1), "protocol 1 package", id="protocol-1"),
     pytest.param(_put("v", value=3), "v: unsupported", id="wrong-version"),
     pytest.param(_put("v", value="1"), "v: must be a whole number", id="version-as-text"),
     pytest.param(_put("id", value="Test Review"), "id: 'Test Review'", id="bad-election-id"),
@@ -277,18 +269,18 @@ BAD_PACKAGES = [
     pytest.param(_put("contests", 0, "kind", value="rank"), "contests[0].kind", id="bad-kind"),
     pytest.param(_put("contests", 0, "scope", value="town"), "contests[0].scope", id="bad-scope"),
     pytest.param(
-        _put("roll", 0, "card_key", value=b64e(bytes(31))), "roll[0].card_key", id="key-31-bytes"
+        _put("roll", 0, "keys", 0, value=b64e(bytes(31))), "roll[0].keys[0]", id="key-31-bytes"
     ),
     pytest.param(
-        _put("roll", 0, "card_key", value=b64e(bytes(33))), "roll[0].card_key", id="key-33-bytes"
+        _put("roll", 0, "keys", 0, value=b64e(bytes(33))), "roll[0].keys[0]", id="key-33-bytes"
     ),
     pytest.param(
-        _put("roll", 0, "card_key", value="not base64url!"), "roll[0].card_key", id="key-not-b64"
+        _put("roll", 0, "keys", 0, value="not base64url!"), "roll[0].keys[0]", id="key-not-b64"
     ),
-    pytest.param(_put("roll", 0, "card_key", value=7), "roll[0].card_key", id="key-not-text"),
-    pytest.param(_padded_card_key, "roll[0].card_key", id="key-padded"),
+    pytest.param(_put("roll", 0, "keys", 0, value=7), "roll[0].keys[0]", id="key-not-text"),
+    pytest.param(_padded_card_key, "roll[0].keys[0]", id="key-padded"),
     pytest.param(
-        _put("roll", 0, "card_key", value=b64e(NOT_A_POINT)), "roll[0].card_key", id="not-a-point"
+        _put("roll", 0, "keys", 0, value=b64e(NOT_A_POINT)), "roll[0].keys[0]", id="not-a-point"
     ),
     pytest.param(
         _put("staff", 0, "card_key", value=b64e(NOT_A_POINT)),
@@ -330,9 +322,6 @@ BAD_PACKAGES = [
     ),
     pytest.param(_put("tally", "channels", value={}), "tally.channels", id="no-channel"),
     pytest.param(_put("tally", "method", value="borda"), "tally.method", id="bad-tally-method"),
-    pytest.param(_test_key_is_ballot_key, "test ballot key", id="test-key-is-ballot-key"),
-    pytest.param(_test_secret_of_another_key, "test_ballot_secret", id="test-secret-mismatch"),
-    pytest.param(_put("keys", "ballot", value=b64e(bytes(31))), "keys.ballot", id="short-key"),
     pytest.param(_put("categories", 0, "weight", value=0), "categories[0].weight", id="weight-0"),
     pytest.param(
         _put("categories", 0, "weight", value=-1.0), "categories[0].weight", id="weight-negative"

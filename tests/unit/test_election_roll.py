@@ -1,15 +1,13 @@
-"""The election's roll: a card finds its entry, nullifiers, who sees which contests, and the
+"""The election's roll: a card finds its entry and voter id, who sees which contests, and the
 sample election shipped in the assets."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from kiosk.core.crypto import sha256
 from kiosk.core.election import (
     CategoryId,
     Channel,
@@ -24,7 +22,7 @@ from kiosk.core.election import (
     Text,
     read_package,
 )
-from kiosk.core.encoding import b64e, parse_json
+from kiosk.core.encoding import parse_json
 from testkit.elections import (
     REFERENCE_CLOSE,
     SyntheticElection,
@@ -49,7 +47,7 @@ def test_a_voter_card_finds_its_roll_entry(election: SyntheticElection) -> None:
             entry.group,
             entry.excluded,
         )
-        assert len(voter.nullifier) == 32
+        assert voter.voter_id == entry.voter_id and len(voter.voter_id) == 16
 
 
 def test_residents_are_recused_from_their_own_proposal(package: ElectionPackage) -> None:
@@ -59,28 +57,17 @@ def test_residents_are_recused_from_their_own_proposal(package: ElectionPackage)
     assert voter.excluded == frozenset({OptionId("p0001-01")})
 
 
-def test_the_same_card_always_has_the_same_nullifier(election: SyntheticElection) -> None:
+def test_the_same_card_always_is_the_same_voter(election: SyntheticElection) -> None:
     key = election.voter_keys[3].public_key
     first, second = election.package.voter_for_card(key), election.package.voter_for_card(key)
     assert first is not None and second is not None
-    assert first.nullifier == second.nullifier
+    assert first.voter_id == second.voter_id
 
 
-def test_different_cards_have_different_nullifiers(election: SyntheticElection) -> None:
+def test_different_cards_are_different_voters(election: SyntheticElection) -> None:
     voters = [election.package.voter_for_card(k.public_key) for k in election.voter_keys]
-    nullifiers = {v.nullifier for v in voters if v is not None}
-    assert len(nullifiers) == len(election.voter_keys)
-
-
-def test_the_same_card_has_another_nullifier_in_an_election_with_another_salt(
-    package: ElectionPackage, document: dict[str, Any]
-) -> None:
-    document["keys"]["nullifier_salt"] = b64e(sha256(b"hanpyo-test/another salt"))
-    other = read_package(document)
-    key = package.roll[0].card_key
-    here, there = package.voter_for_card(key), other.voter_for_card(key)
-    assert here is not None and there is not None
-    assert here.nullifier != there.nullifier
+    ids = {v.voter_id for v in voters if v is not None}
+    assert len(ids) == len(election.voter_keys)
 
 
 def test_an_unknown_card_is_not_a_voter(election: SyntheticElection) -> None:

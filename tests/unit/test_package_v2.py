@@ -22,7 +22,6 @@ from testkit.elections import (
     SyntheticElection,
     build_election,
     mixed_definition,
-    review_definition,
 )
 
 Mutation = Callable[[dict[str, Any]], object]
@@ -69,7 +68,6 @@ def test_a_v2_package_reads_back_equal_to_itself_from_its_canonical_bytes(
 def test_a_v2_package_carries_what_the_design_lists(v2: SyntheticElection) -> None:
     p = v2.package
     assert p.protocol == 2
-    assert p.ballot_key is p.nullifier_salt is p.test_ballot_key is p.test_ballot_secret is None
     assert p.election_key is not None and p.election_key.threshold == 3
     assert len(p.election_key.trustees) == 5
     assert p.test_key is not None and base_mul(p.test_key.secret) == p.test_key.key
@@ -125,7 +123,6 @@ def test_a_voter_card_is_found_on_the_roll_and_not_among_test_cards(v2: Syntheti
     voter = p.voter_for_card(key)
     assert voter is not None and not voter.test
     assert voter.voter_id == p.roll[4].voter_id
-    assert voter.nullifier == voter.voter_id  # what the duplicate plumbing keys on
     assert voter.card_key == key
     assert p.test_voter_for_card(key) is None
     assert voter.voter_id is not None and p.roll_entry_by_voter(voter.voter_id) == p.roll[4]
@@ -155,49 +152,19 @@ def test_any_key_of_an_entry_finds_its_voter(document: dict[str, Any]) -> None:
     assert p.roll[2].card_key == p.roll[2].keys[0]
 
 
-def test_a_v1_package_has_no_test_roll_and_keeps_its_nullifiers(
-    election: SyntheticElection,
+# -- protocol 1 ---------------------------------------------------------------------------------
+
+
+def test_a_protocol_1_package_is_refused_saying_how_to_make_it_again(
+    v2: SyntheticElection,
 ) -> None:
-    p = election.package
-    key = election.voter_keys[0].public_key
-    assert p.protocol == 1
-    assert p.test_voter_for_card(key) is None
-    voter = p.voter_for_card(key)
-    assert voter is not None and voter.voter_id is None and not voter.test
-    assert len(voter.nullifier) == 32
-    assert p.roll[0].keys == (p.roll[0].card_key,)
-
-
-# -- v1 unchanged ------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("definition", "options", "expected"),
-    [
-        pytest.param(
-            mixed_definition,
-            (2, 9),
-            "81d33a29cacadf3598e2f6cadaeb3af57124f770769d93b8ffebf24dd1256900",
-            id="mixed",
-        ),
-        pytest.param(
-            lambda: review_definition(2, 3),
-            (1, 1),
-            "93f615362eca7bf68c530f58e87cfd7491e401b4c543b284236642a548ab3f7b",
-            id="review",
-        ),
-    ],
-)
-def test_a_v1_package_hashes_exactly_as_before_v2(
-    definition: Callable[[], dict[str, Any]], options: tuple[int, int], expected: str
-) -> None:
-    # the hashes the package reader gave before v2 arrived (commit 0794228)
-    experts, online = options
-    package = build_election(
-        definition(), seed="pin", experts_per_group=experts, online_per_proposal=online
-    ).package
-    assert package.package_hash.hex() == expected
-    assert read_package(package.to_json()).canonical() == package.canonical()
+    document = v2.package.to_json() | {"v": 1}
+    with pytest.raises(ElectionPackageError) as refused:
+        read_package(document)
+    assert "no longer accepted" in str(refused.value)
+    ko, en = refused.value.user_message
+    assert "ledger election create --protocol 2" in ko and "프로토콜 1" in ko
+    assert "older protocol" in en and "ledger election create --protocol 2" in en
 
 
 # -- refusals ----------------------------------------------------------------------------------
@@ -411,11 +378,9 @@ def test_a_v2_package_signed_as_v1_is_another_package(v2: SyntheticElection) -> 
         verify_package(signed, v2.authority.public_key)
 
 
-def test_the_package_type_keeps_v1_and_v2_apart(v2: SyntheticElection) -> None:
+def test_the_package_type_needs_an_election_key(v2: SyntheticElection) -> None:
     import dataclasses
 
-    with pytest.raises(ElectionPackageError, match="no ballot key"):
-        dataclasses.replace(v2.package, nullifier_salt=b"\x00" * 32)
     with pytest.raises(ElectionPackageError, match="election_key: is missing"):
         dataclasses.replace(v2.package, election_key=None)
     assert isinstance(v2.package, ElectionPackage)
