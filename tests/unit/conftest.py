@@ -20,7 +20,8 @@ from kiosk.hardware.devices import FakeClock, FakeReader, FakeUsbStick
 from kiosk.hardware.printer.memory import MemoryPrinter
 from kiosk.hardware.sim.simulator import VirtualCard
 from kiosk.store.keys import provision
-from ledger.publish.standard_exports import write_exports
+from ledger.publish.nist_results import nist_results
+from ledger.publish.standard_exports import NIST_RESULTS, write_v2_exports
 from testkit.apdus import SEED, SELECT, ok
 from testkit.elections import SyntheticElection
 from testkit.export_records import SCENARIOS, Exported
@@ -85,15 +86,14 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Exported]:
     done = {}
     for name, build in SCENARIOS.items():
         records = build()
-        # The ballots arrive as a one-pass stream, as when read line by line from ballots.jsonl.
-        paths = write_exports(
-            tmp_path_factory.mktemp(name),
-            records.package,
-            records.results,
-            iter(records.ballots),
-            records.chains,
-            records.sources,
+        out = tmp_path_factory.mktemp(name)
+        paths = write_v2_exports(
+            out, records.package, records.results, records.chains, records.sources
         )
+        # The count writes the SP 1500-100 results beside its results.json (ledger count).
+        results = nist_results(records.package, records.results, records.sources)
+        paths.append(out / NIST_RESULTS)
+        paths[-1].write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
         done[name] = (records, {p.name: p for p in paths})
     return done
 

@@ -1,4 +1,4 @@
-"""The standard exports as files: all four written and complete, the spreadsheet a clerk opens,
+"""The standard exports as files: all three written and complete, the spreadsheet a clerk opens,
 each NIST document valid under NIST's own schema, and Hangul titles kept."""
 
 from __future__ import annotations
@@ -13,23 +13,21 @@ import jsonschema
 import pytest
 
 from kiosk.core.election import read_package
-from ledger.publish.nist_cvr import nist_cvr
 from ledger.publish.nist_events import nist_event_log
 from ledger.publish.nist_results import nist_results
 from ledger.publish.results_csv import write_results_csv
 from testkit.elections import MARKUP_LIKE_TITLES
 from testkit.export_records import Exported, load, mixed, review
-from testkit.nist_schemas import CVR_SCHEMA, EVENTS_SCHEMA, RESULTS_SCHEMA, validate
+from testkit.nist_schemas import EVENTS_SCHEMA, RESULTS_SCHEMA, validate
 
 # -- the files -----------------------------------------------------------------------------
 
 
-def test_all_four_files_are_written_and_complete(exported: Exported) -> None:
+def test_all_three_files_are_written_and_complete(exported: Exported) -> None:
     _, paths = exported
     assert sorted(paths) == [
         "nist-1500-100-results.json",
         "nist-1500-101-events.json",
-        "nist-1500-103-cvr.json",
         "results.csv",
     ]
     folder = next(iter(paths.values())).parent
@@ -121,7 +119,6 @@ def test_csv_has_yes_no_and_blank_rows_and_criteria(written: dict[str, Exported]
     ("name", "schema"),
     [
         ("nist-1500-100-results.json", RESULTS_SCHEMA),
-        ("nist-1500-103-cvr.json", CVR_SCHEMA),
         ("nist-1500-101-events.json", EVENTS_SCHEMA),
     ],
 )
@@ -139,9 +136,6 @@ def test_the_builders_give_the_documents_that_were_written(
     assert nist_results(r.package, r.results, r.sources) == load(
         exported, "nist-1500-100-results.json"
     )
-    assert nist_cvr(r.package, r.results, r.ballots, r.sources) == load(
-        exported, "nist-1500-103-cvr.json"
-    )
     assert nist_event_log(r.package, r.results, r.chains, r.sources) == load(
         exported, "nist-1500-101-events.json"
     )
@@ -152,8 +146,6 @@ def test_the_builders_give_the_documents_that_were_written(
     [
         (RESULTS_SCHEMA, lambda d: d.pop("GeneratedDate")),
         (RESULTS_SCHEMA, lambda d: d["Election"][0]["Contest"][0].update(VotesAllowed="six")),
-        (CVR_SCHEMA, lambda d: d["CVR"][0].update(Nullifier="x")),
-        (CVR_SCHEMA, lambda d: d["CVR"][0]["CVRSnapshot"][0].update(Type="final")),
         (EVENTS_SCHEMA, lambda d: d["Device"][0]["Event"][0].update(Sequence=0)),
         (EVENTS_SCHEMA, lambda d: d["Device"][0]["Event"][0].pop("Disposition")),
     ],
@@ -164,7 +156,6 @@ def test_the_schema_check_catches_a_broken_document(
     r = review()
     build: Callable[[], dict[str, Any]] = {
         RESULTS_SCHEMA: lambda: nist_results(r.package, r.results, r.sources),
-        CVR_SCHEMA: lambda: nist_cvr(r.package, r.results, r.ballots, r.sources),
         EVENTS_SCHEMA: lambda: nist_event_log(r.package, r.results, r.chains, r.sources),
     }[schema]
     document = copy.deepcopy(build())
@@ -183,7 +174,7 @@ def test_hangul_titles_survive_in_every_nist_document(
     records, paths = exported
     title = records.package.title.ko
     option = records.package.options[0].title.ko
-    for name in ("nist-1500-100-results.json", "nist-1500-103-cvr.json"):
+    for name in ("nist-1500-100-results.json",):
         text = paths[name].read_text(encoding="utf-8")
         assert title in text and option in text  # readable, not \\uXXXX escapes
     report = load(exported, "nist-1500-100-results.json")
