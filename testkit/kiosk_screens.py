@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiosk.app import KioskConfig, Timeouts
 from kiosk.core.block import BlockKind, read_cast_ballot
@@ -13,7 +13,9 @@ from kiosk.core.election import sign_package
 from kiosk.core.tally import decrypt_ballot
 from kiosk.store.keys import provision
 from testkit.elections import SyntheticElection, election_secret, mixed_definition
-from testkit.ui_driver import Kiosk
+
+if TYPE_CHECKING:  # only for annotations: ui_driver imports this module
+    from testkit.ui_driver import Kiosk
 
 PX_PER_MM = 96 / 25.4  # a 96-dpi panel: 1280 x 800 is then a 15.9-inch screen
 

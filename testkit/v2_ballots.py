@@ -8,12 +8,14 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from unittest import mock
 
+from kiosk.core import ballot_crypto
 from kiosk.core.ballot import Ballot
 from kiosk.core.ballot_crypto import BallotSecrets, encrypt_ballot, spoiled_body
 from kiosk.core.block import Block, BlockKind
 from kiosk.core.crypto import Domain, SigningKey
-from kiosk.core.election import ElectionId, RollEntry, Voter
+from kiosk.core.election import ElectionId, ElectionPackage, OptionId, RollEntry, Voter
 from kiosk.core.encoding import b64e
 from kiosk.core.encrypted_ballot import EncryptedBallot, card_message
 from kiosk.store.ballot_box import BallotBox, CastReceipt
@@ -110,3 +112,14 @@ def box_cast(
         Domain.BALLOT, card_message(encrypted.election, voter.voter_id, encrypted.hash)
     )
     return box.cast_encrypted(voter, encrypted, card.public_key, signature)
+
+
+def encrypt_unchecked(
+    package: ElectionPackage, ballot: Ballot, excluded: frozenset[OptionId], *, test: bool
+) -> tuple[EncryptedBallot, BallotSecrets]:
+    """What a modified kiosk's encryptor makes: ``ballot`` encrypted with every proof but
+    without the contest rules' check ``encrypt_ballot`` makes first (another group's options,
+    another category's contests, the voter's own proposal), for the attacks the count and the
+    verifier must catch on their own."""
+    with mock.patch.object(ballot_crypto, "check_contests", lambda *_args: None):
+        return encrypt_ballot(package, ballot, excluded, test=test)
