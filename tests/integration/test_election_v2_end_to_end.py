@@ -67,6 +67,9 @@ from testkit.v2_event import (
 )
 from testkit.v2_record import rezip
 
+# The whole event is the first test's setup: about 70 s on two busy cores; room to spare.
+pytestmark = pytest.mark.timeout(600)
+
 ELECTION = "review-v2-end-to-end"
 SEED = "v2-end-to-end"
 GROUPS, PER_GROUP = 3, 12
