@@ -48,7 +48,7 @@ def close_and_count(the_ledger: DemoLedger, election: DemoElection) -> Path | No
     if prepared is None:
         return None
     _say_selection(json.loads((count / "selection.json").read_text("utf-8")))
-    if not _trustees(election, count):
+    if not _trustees(election, count, data):
         return None
     finished = _step(
         ledger("count", "finish", "--data", data, "--count", count, "--workers", "2"),
@@ -76,13 +76,16 @@ def _say_selection(selection: dict[str, Any]) -> None:
         say(f"     {n} × {reason}: {plain}")
 
 
-def _trustees(election: DemoElection, count: Path) -> bool:
-    """Trustees 1, 3 and 5 shuffle in turn (each verifies every earlier shuffle), then decrypt
-    at once, each in a process of their own with their own medium."""
+def _trustees(election: DemoElection, count: Path, data: Path) -> bool:
+    """Trustees 1, 3 and 5 shuffle in turn (each recomputes the count's inputs from the closed
+    log in the ledger's data, read only, and verifies every earlier shuffle), then decrypt at
+    once, each in a process of their own with their own medium."""
+    log: list[str | Path] = ["--ledger-data", data]
     for j in COUNTING:
         done = trustee(
-            "shuffle", "--medium", election.ceremony.medium(j), "--count", count, "--workers", "2"
-        )
+            "shuffle", "--medium", election.ceremony.medium(j), "--count", count, *log,
+            "--workers", "2",
+        )  # fmt: skip
         out = _step(done, f"trustee {j}'s shuffle")
         if out is None:
             return False
@@ -92,7 +95,7 @@ def _trustees(election: DemoElection, count: Path) -> bool:
     try:
         outs = in_parallel(
             [
-                ["decrypt", "--medium", election.ceremony.medium(j), "--count", count]
+                ["decrypt", "--medium", election.ceremony.medium(j), "--count", count, *log]
                 for j in COUNTING
             ]
         )
