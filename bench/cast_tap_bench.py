@@ -12,7 +12,7 @@ form against the roll entry, the card's signature again, the voter not having vo
 block signed and committed). Baselines, in the same run: one raw INTERNAL AUTHENTICATE round
 trip of the same challenge on the same signed-in card (no check; the tap and it take turns
 being the first command after the encryption), one raw SELECT round trip,
-and one raw one-row SQLCipher commit of the ballot block's size (bench/common.py).
+and one raw one-row SQLCipher commit of the ballot block's size right after each cast.
 
 Run alone with `.venv/bin/python -m bench.cast_tap_bench --voters 150` (prints the table).
 """
@@ -25,10 +25,12 @@ import random
 import statistics
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench.common import Row, percentile, raw_sqlcipher_commits
+import sqlcipher3
+
+from bench.common import Row, percentile
 from bench.crypto_floor import UnitClock, counting, fastest
 from kiosk.core.ballot_crypto import encrypt_ballot
 from kiosk.core.chain import Mode
@@ -69,6 +71,8 @@ def bench_cast_tap(directory: Path, voters: int) -> tuple[list[Row], list[str]]:
     box.set_mode(Mode.OFFICIAL)
     box.open_session()
     rng, clock, units = random.Random(1), UnitClock(), []
+    raw_commit: Callable[[], float] | None = None
+    raw_commits: list[float] = []
     encrypt, tap, signing, commit, raw_auth, raw_select, sizes = [], [], [], [], [], [], []
     with private_pcscd(readers=1, socket_dir=directory / "pcscd") as pcscd:
         os.environ["PCSCLITE_CSOCK_NAME"] = str(pcscd.socket)
@@ -111,6 +115,10 @@ def bench_cast_tap(directory: Path, voters: int) -> tuple[list[Row], list[str]]:
                     assert receipt.tracking_code
                     if not n % 2:
                         raw_auth.append(_timed_auth(card, challenge))
+                    if raw_commit is None:  # the ballot block's size, from the first ballot
+                        size = len(next(store.blocks(store.state.height)).encode())
+                        raw_commit = _raw_commit(directory, size)
+                    raw_commits.append(raw_commit())  # the same moment's disk
                     for _ in range(3):  # after them: SELECT forgets the verified PIN
                         start = time.perf_counter()
                         connection.transmit(SELECT_APDU)
@@ -122,11 +130,33 @@ def bench_cast_tap(directory: Path, voters: int) -> tuple[list[Row], list[str]]:
     floor = fastest(units).floor(counts)
     sizes = [len(b.encode()) for b in store.blocks() if b.block.kind.value == "ballot"]
     block_size = round(statistics.mean(sizes))
-    raw_commit = raw_sqlcipher_commits(directory, len(residents), block_size)
     store.close()
-    return _rows(encrypt, floor, tap, signing, commit, raw_auth, raw_select, raw_commit), [
+    return _rows(encrypt, floor, tap, signing, commit, raw_auth, raw_select, raw_commits), [
         f"{len(residents)} voters, ballot block {block_size:,} bytes on average"
     ]
+
+
+def _raw_commit(directory: Path, size: int) -> Callable[[], float]:
+    """One-row SQLCipher transactions of ``size`` bytes, the store's pragmas (as
+    bench/common.py's raw_sqlcipher_commits), one per voter right after their cast, so the
+    baseline sees the same moment's disk (the machine's disk is shared and its fsync varies
+    tenfold from minute to minute)."""
+    conn = sqlcipher3.connect(str(directory / "raw.db"), isolation_level=None)
+    conn.execute(f"PRAGMA key = \"x'{os.urandom(32).hex()}'\"")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, data BLOB NOT NULL)")
+    rows = iter(range(1 << 30))
+
+    def commit() -> float:
+        payload = os.urandom(size)
+        start = time.perf_counter()
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO t (id, data) VALUES (?, ?)", (next(rows), payload))
+        conn.execute("COMMIT")
+        return time.perf_counter() - start
+
+    return commit
 
 
 def _timed_auth(card: OpenPGPCard, challenge: bytes) -> float:
