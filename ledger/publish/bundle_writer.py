@@ -37,6 +37,7 @@ from ledger.store.log_reads import blocks_in_log_order, evidence
 from ledger.store.merkle_log import LogKey
 from ledger.store.registry import Source, authority_key
 from ledger.store.schema import Engine
+from ledger.verify.record_witnesses import FINAL_CHECKPOINT
 
 
 class PublicLedger(Protocol):
@@ -108,6 +109,9 @@ def _write_v2(ledger: PublicLedger, published: Path, out: Path) -> Path:
             _write_ledger_part(z, ledger)
             z.write(ceremony, CEREMONY)
             z.writestr(CLOSE, close)
+            final = published / FINAL_CHECKPOINT  # the close's checkpoint, cosigned (v2_record)
+            if final.is_file() and not final.is_symlink():
+                z.write(final, FINAL_CHECKPOINT)
             for name in count_files(published):
                 z.write(published / COUNT_DIR / name, f"{COUNT_DIR}/{name}")
         os.replace(partial, out)  # the page never serves a half-written bundle
