@@ -11,18 +11,21 @@ tests/integration/test_record_witnessed.py."""
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
 import pytest
 
-from kiosk.core.checkpoint import _split_note, sign_checkpoint
+from kiosk.core.checkpoint import NoteVerifier, _split_note, sign_checkpoint
 from kiosk.core.cosignature import CosignerKey, cosign
 from kiosk.core.crypto import SigningKey, sha256
+from kiosk.core.election_v2 import WitnessPolicy
 from ledger.publish.nist_results import nist_results
 from ledger.verify.bundle import Check, verify_bundle
 from ledger.verify.parallel import Where
 from ledger.verify.record_witnesses import FINAL_CHECKPOINT, NAME
+from ledger.verify.witnessed_checkpoint import witnessing
 from testkit.v2_record import LOG_ORIGIN, V2Record, build_record
 
 WITNESSES = {name: SigningKey(sha256(name.encode())) for name in ("witness.a", "witness.b")}
@@ -126,8 +129,26 @@ def test_a_package_with_no_witness_policy_says_not_required(tmp_path: Path) -> N
 
 def _with_key_id(line: str, key_id: int) -> str:
     """A cosignature line with its key id replaced (so it claims another key's name and id)."""
-    import base64
-
     prefix, _, blob = line.rstrip("\n").rpartition(" ")
     raw = base64.b64decode(blob)
     return f"{prefix} {base64.b64encode(key_id.to_bytes(4, 'big') + raw[4:]).decode()}\n"
+
+
+def test_the_same_witness_counts_once(record: V2Record) -> None:
+    """Two lines by one witness, or one key the package names under two names, are one
+    witness: k of n means k distinct witnesses."""
+    note = close_checkpoint(record)
+    log = NoteVerifier(LOG_ORIGIN, record.log_key.public_key)
+    a = ("witness.a", WITNESSES["witness.a"])
+    policy = record.election.package.witnesses
+    twice = cosigned(note, a) + cosign(_split_note(note)[0], *a, TIME + 1)
+    found = witnessing(twice, log, policy)
+    assert found.cosigned_by == ("witness.a",) and not found.met
+
+    key = WITNESSES["witness.a"]
+    aliases = WitnessPolicy(
+        2, (CosignerKey("alias.1", key.public_key), CosignerKey("alias.2", key.public_key))
+    )
+    both = cosigned(note, ("alias.1", key), ("alias.2", key))
+    found = witnessing(both, log, aliases)
+    assert len(found.cosigned_by) == 1 and not found.met
