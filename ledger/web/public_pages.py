@@ -47,6 +47,7 @@ MEDIA_TYPES = {
     ".pdf": "application/pdf",
     ".html": "text/html; charset=utf-8",
     ".zip": "application/zip",
+    ".txt": "text/plain; charset=utf-8",
 }
 MAX_CODE = 64  # characters of a typed tracking code we look at
 # Pages carry their styles inline and run no script; fonts come from /assets/fonts or data:.

@@ -248,6 +248,12 @@ def test_a_record_whose_package_requires_two_of_two_witnesses(tmp_path: Path) ->
             c.witness for c in cosignatures(final, [CosignerKey.parse(w.vkey) for w in (w0, w1)])
         } == {W0, W1}
         bundle = published / "bundle.zip"
+        with zipfile.ZipFile(bundle) as z:
+            assert z.read("final-checkpoint.txt").decode() == final
+        listed = requests.get(f"{server.url}/downloads", timeout=30).text
+        assert 'href="/downloads/final-checkpoint.txt"' in listed
+        served = requests.get(f"{server.url}/downloads/final-checkpoint.txt", timeout=30)
+        assert served.text == final
         code, line = witness_line(bundle)
         assert code == 0, line
         assert line.strip().startswith("ok") and f"cosigned by {W0}, {W1}" in line
