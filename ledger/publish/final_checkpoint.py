@@ -132,7 +132,7 @@ def _refusal(
 ) -> str:
     why = "".join(f"\n  {label}: {reason}" for label, reason in sorted(refused.items()))
     how = (
-        "the ledger (ledger serve --witness) keeps asking them"
+        "see why each one did not, above; ledger serve --witness keeps asking them too"
         if asked
         else "give the witnesses with --witness NAME=URL=VKEY to ask them from here, or let "
         "ledger serve --witness ask them"
