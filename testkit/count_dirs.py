@@ -4,6 +4,12 @@ the package's log key), a selection naming that checkpoint, and tally-input.json
 aggregates and score columns come from ballots encrypted with kiosk.core.ballot_crypto. The
 plaintexts stay with the test (``CountPlaintexts``), never in the directory.
 
+``ledger_count`` makes the real thing the trustees' tool now requires: a SQLite ledger whose log
+holds every roll voter's ballot signed by their card (from two halls), closed, its record
+published by `ledger publish` right after the close (the log part: no count files yet), then
+the count directory `ledger count prepare` writes. ``write_count_dir`` (no log behind it) is
+kept for the unit tests of the count's files.
+
 Also a cheating trustee's shuffle (a modified tool: one ciphertext replaced, or another
 column's proof), re-signed with that trustee's own key so that only the proof check catches it.
 """
@@ -13,7 +19,7 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +34,7 @@ from kiosk.core.verifiable.ceremony_outcome import TrusteeShare
 from kiosk.core.verifiable.elgamal import ZERO, Ciphertext, encrypt
 from ledger.rules.close_statement import statement_text
 from ledger.rules.count_files import COUNT_INPUT, SHUFFLE_KIND, election_key, signed_file
-from testkit.elections import build_election, mixed_definition, random_ballot
+from testkit.elections import SyntheticElection, build_election, mixed_definition, random_ballot
 
 LOG_ORIGIN = "ledger.test/count"
 CHANNEL = "kiosk"
@@ -51,6 +57,7 @@ class CountElection:
     authority: SigningKey
     shares: dict[int, TrusteeShare]
     signing_keys: dict[int, SigningKey]
+    synthetic: SyntheticElection | None = None  # with ``package``: the voters' card keys
 
 
 def v2_package(
@@ -78,7 +85,8 @@ def v2_package(
             t["signing_key"] = keys[t["index"]].public_key.hex()
     package = read_package(document | {"election_key": key_section})
     shares = dict(synthetic.trustee_shares) if keys else {}
-    return CountElection(package, synthetic.authority, shares, keys)
+    voters = replace(synthetic, package=package)
+    return CountElection(package, synthetic.authority, shares, keys, voters)
 
 
 def key_section_from_result(result: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from kiosk.core.election import ElectionPackage
+from kiosk.core.errors import HanpyoError
 from ledger.cli.options import Subparsers, open_ledger, with_data
 
 CEREMONY = "ceremony.json"
@@ -29,17 +30,46 @@ def add_publish(sub: Subparsers) -> None:
         help="the key ceremony transcript `ledger election create --ceremony` wrote beside the "
         "package (<package>.ceremony.json): checked against the package and published once",
     )
+    publish.add_argument(
+        "--witness",
+        action="append",
+        default=[],
+        metavar="NAME=URL=VKEY",
+        help="a witness of the package to ask to cosign the final checkpoint if it has not "
+        "(repeat; default: $HANPYO_WITNESSES); ledger serve --witness asks them too",
+    )
+    publish.add_argument(
+        "--witness-wait",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="how long to wait for the cosignatures the package's witness policy requires on "
+        "the final checkpoint before refusing (default 60)",
+    )
     publish.set_defaults(run=_publish)
 
 
 def _publish(args: argparse.Namespace) -> int:
+    from ledger.publish.final_checkpoint import WAIT_S
     from ledger.publish.v2_record import publish_v2_record
+    from ledger.witness.client import Witness, witnesses_from_environment
 
     ledger = open_ledger(args)
     published = Path(args.data) / "published"
     if args.ceremony is not None:
         _publish_ceremony(ledger.package, args.ceremony, published)
-    files = publish_v2_record(ledger, published)
+    witnesses = [Witness.parse(w) for w in args.witness] or witnesses_from_environment()
+    wait = WAIT_S if args.witness_wait is None else args.witness_wait
+    if wait < 0:
+        raise HanpyoError("--witness-wait is a number of seconds, 0 or more")
+    policy = ledger.package.witnesses
+    if policy.threshold:
+        print(
+            f"the final checkpoint needs {policy.threshold} of the package's "
+            f"{len(policy.keys)} witnesses' cosignatures (waiting up to {wait:g} s)",
+            flush=True,
+        )
+    files = publish_v2_record(ledger, published, witnesses, wait)
     print(f"published the record of {ledger.package.id} in {published}:")
     for path in files:
         print(f"  {path}")

@@ -14,7 +14,10 @@ count", step 7; docs/spec/record.md), taken from the ledger's published director
                                     results.json, nist-1500-100-results.json
 
 Every count file present goes in, so a bundle written while the trustees are still at work
-holds what exists so far; the close and the ceremony transcript must be there.
+holds what exists so far; the close and the ceremony transcript must be there. Before any count
+directory exists (right after the close, so that the trustees can carry the closed log to their
+own machines: docs/trustee-ceremony.md), the close is the ledger's own close record, written
+as `ledger count prepare` writes it.
 """
 
 from __future__ import annotations
@@ -27,12 +30,14 @@ from pathlib import Path
 from typing import Protocol
 
 from kiosk.core.election import ElectionPackage
-from kiosk.core.encoding import b64e
+from kiosk.core.encoding import b64e, canonical_json
 from kiosk.core.errors import HanpyoError
+from ledger.store.closure import closure as stored_closure
 from ledger.store.log_reads import blocks_in_log_order, evidence
 from ledger.store.merkle_log import LogKey
 from ledger.store.registry import Source, authority_key
 from ledger.store.schema import Engine
+from ledger.verify.record_witnesses import FINAL_CHECKPOINT
 
 
 class PublicLedger(Protocol):
@@ -97,13 +102,16 @@ def count_files(published: Path) -> list[str]:
 
 def _write_v2(ledger: PublicLedger, published: Path, out: Path) -> Path:
     ceremony = _required(published / CEREMONY, "the key ceremony's transcript", _CEREMONY_HOW)
-    close = _required(published / COUNT_DIR / CLOSE, "the close statement", _CLOSE_HOW)
+    close = _close(ledger, published)
     partial = out.with_name(out.name + ".part")
     try:
         with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as z:
             _write_ledger_part(z, ledger)
             z.write(ceremony, CEREMONY)
-            z.write(close, CLOSE)
+            z.writestr(CLOSE, close)
+            final = published / FINAL_CHECKPOINT  # the close's checkpoint, cosigned (v2_record)
+            if final.is_file() and not final.is_symlink():
+                z.write(final, FINAL_CHECKPOINT)
             for name in count_files(published):
                 z.write(published / COUNT_DIR / name, f"{COUNT_DIR}/{name}")
         os.replace(partial, out)  # the page never serves a half-written bundle
@@ -117,6 +125,17 @@ _CEREMONY_HOW = (
     "the package with `ledger publish --ceremony FILE`"
 )
 _CLOSE_HOW = "close the election, then run `ledger count prepare --out` into that directory"
+
+
+def _close(ledger: PublicLedger, published: Path) -> bytes:
+    """close.json: the count directory's, or before there is one, the ledger's close record
+    (the bytes `ledger count prepare` writes); a count directory without it is refused."""
+    if not (published / COUNT_DIR).exists():
+        closed = stored_closure(ledger.reader)
+        if closed is None:
+            raise RecordNotReady("the election is not closed: run `ledger election close` first")
+        return canonical_json(closed.to_json())
+    return _required(published / COUNT_DIR / CLOSE, "the close statement", _CLOSE_HOW).read_bytes()
 
 
 def _required(path: Path, what: str, how: str) -> Path:

@@ -5,32 +5,61 @@ each file comes from).
 
 Run it after `ledger count finish` has written ``count/results.json``; before that it bundles
 what exists (the close, the selection, the tally input, any shuffles and decryption files).
+First of all, the close's final checkpoint must carry the cosignatures the package's witness
+policy requires (final_checkpoint.py): it goes into the record as ``final-checkpoint.txt``, and
+without them nothing is written.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from kiosk.core.block import SignedBlock, decode_signed_block
 from ledger.publish.bundle_writer import COUNT_DIR, PublicLedger, RecordNotReady, write_bundle
+from ledger.publish.final_checkpoint import (
+    WAIT_S,
+    witnessed_final_checkpoint,
+    write_final_checkpoint,
+)
 from ledger.publish.results_report import write_report
 from ledger.publish.standard_exports import write_v2_exports
+from ledger.store.closure import closure
 from ledger.store.log_reads import chain
 from ledger.store.schema import Engine
+from ledger.witness.client import Witness
 
 BUNDLE = "bundle.zip"
 RESULTS = "results.json"
 
 
-def publish_v2_record(ledger: PublicLedger, published: Path) -> list[Path]:
-    """Write the exports (once the results exist) and the bundle into ``published``."""
+class WritableLedger(PublicLedger, Protocol):
+    """The bundle's view of the ledger, and its database to keep the witnesses' lines in."""
+
+    engine: Engine
+
+
+def publish_v2_record(
+    ledger: WritableLedger,
+    published: Path,
+    witnesses: Sequence[Witness] = (),
+    wait_s: float = WAIT_S,
+) -> list[Path]:
+    """Write the final checkpoint with its cosignatures, the exports (once the results
+    exist) and the bundle into ``published``; refuse before writing anything when the final
+    checkpoint does not meet the witness policy after ``wait_s`` (asking ``witnesses``)."""
     package = ledger.package
     if package.protocol != 2:
         raise RecordNotReady(f"election {package.id} is protocol v1: its tally publishes it")
-    files: list[Path] = []
+    closed = closure(ledger.reader)
+    if closed is None:
+        raise RecordNotReady("the election is not closed: close it (ledger election close) first")
+    final = witnessed_final_checkpoint(
+        ledger.engine, ledger.key.verifier, package.witnesses, closed.size, witnesses, wait_s
+    )
+    files: list[Path] = [write_final_checkpoint(published, final)]
     results_path = published / COUNT_DIR / RESULTS
     if results_path.is_file():
         results = _results(results_path)

@@ -3,11 +3,14 @@ medium: `ledger trustee shuffle` and `ledger trustee decrypt --count` (docs/trus
 
 Both start by checking the whole count directory against what the trustee holds themselves:
 the package must name the key their own ceremony made (as `check-package` does), the close
-statement and the final checkpoint must be signed by the log key the package names, the count
-input must be the one made from the selection of that frozen log, and every shuffle so far
+statement and the final checkpoint must be signed by the log key the package names, the
+selection and the count input must be exactly what the closed log gives (recomputed from every
+block of the record the trustee carries, or of the ledger's data: every chain, the root the log
+key signed, every ballot's proofs; ledger/verify/count_inputs.py), and every shuffle so far
 must verify (ledger/rules/count_files.py). Only then does a trustee add a shuffle, or decrypt
 the list the directory itself gives: the aggregates, then the last shuffle's columns. What a
-trustee decrypts is never a list someone hands them.
+trustee decrypts is never a list someone hands them, nor sums or columns the closed log's
+selection does not give.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from kiosk.core.checkpoint import NoteVerifier
 from kiosk.core.election import ElectionPackage, read_package
 from kiosk.core.errors import HanpyoError
 from kiosk.core.verifiable.ceremony import CeremonySetup
@@ -43,6 +47,8 @@ from ledger.rules.count_files import (
 )
 from ledger.service.ceremony_medium import Medium, TrusteeToolError
 from ledger.service.ceremony_result import check_package_key
+from ledger.verify.count_inputs import CountInputsError, LogSource, check_count_inputs
+from ledger.verify.parallel import Where
 
 MAX_SHUFFLES = 255  # one per trustee at most
 CHECKED_PACKAGE = "checked-package.json"  # on the medium: what check-package saw
@@ -57,6 +63,7 @@ class CountDirectory:
     count_input: CountInput
     chain: ShuffleChain
     me: int
+    checked_log: tuple[str, ...]  # what the recomputation from the closed log found
 
 
 def open_count(
@@ -65,10 +72,12 @@ def open_count(
     package_path: Path | None,
     log_key: str | None,
     *,
+    log: LogSource,
     workers: int = 1,
 ) -> CountDirectory:
     """The count directory, checked: the package against this trustee's own ceremony, the
-    close, the selection and count input, and every shuffle so far."""
+    close, the selection and count input recomputed from ``log`` (the closed log), and every
+    shuffle so far."""
     record = medium.result()
     setup = CeremonySetup.from_json(record["setup"])
     package = _package(package_path or directory / "package.json")
@@ -79,13 +88,46 @@ def open_count(
         election_key(package)
         closure = read_closure(_read(directory / CLOSE))
         _check_close(package, closure, log_key)
-        count_input = read_count_input(_read(directory / COUNT_INPUT), package)
-        check_selection(count_input, _read(directory / SELECTION), closure, package)
+        tally_raw, selection_raw = _read(directory / COUNT_INPUT), _read(directory / SELECTION)
+        count_input = read_count_input(tally_raw, package)
+        check_selection(count_input, selection_raw, closure, package)
+        checked = _from_the_log(package, closure, log_key, log, (selection_raw, tally_raw), workers)
         shuffles = [_read(directory / name) for name in shuffle_files(directory)]
         chain = verify_shuffles(package, count_input, shuffles, workers=workers)
     except CountFileError as e:
         raise _refused(e) from e
-    return CountDirectory(directory, package, count_input, chain, medium.index_in(setup))
+    me = medium.index_in(setup)
+    return CountDirectory(directory, package, count_input, chain, me, checked)
+
+
+def _from_the_log(
+    package: ElectionPackage,
+    closure: Closure,
+    log_key: str | None,
+    log: LogSource,
+    files: tuple[bytes, bytes],
+    workers: int,
+) -> tuple[str, ...]:
+    """selection.json and tally-input.json recomputed from the closed log, byte for byte, with
+    the log key that verified the close (``verify_close`` checked it names one)."""
+    verifier = NoteVerifier.parse(log_key) if log_key is not None else package.log_verifier
+    if verifier is None:  # verify_close has refused it already; said again, never assumed
+        raise CountFileError("the package names no log key; give the ledger's log key")
+    try:
+        return check_count_inputs(
+            package, closure, verifier, log, files, Where(workers=workers)
+        ).said
+    except CountInputsError as e:
+        raise TrusteeToolError(
+            e.detail,
+            "마감된 로그가 확인되지 않거나, 개표 폴더의 집계 대상 목록(selection.json)이나 "
+            "복호화할 암호문(tally-input.json)이 그 로그에서 다시 계산한 것과 다릅니다. 아무것도 "
+            "하지 않았습니다. 화면의 설명을 선거 관리자, 다른 신탁인들과 관찰자에게 알리세요.",
+            "The closed log does not check out, or the count directory's selection "
+            "(selection.json) or ciphertexts (tally-input.json) are not what it gives. Nothing "
+            "was done. Tell the election manager, the other trustees and the observers what the "
+            "message names.",
+        ) from e
 
 
 def remember_checked_package(medium: Medium, package: ElectionPackage) -> None:
@@ -175,11 +217,12 @@ def add_shuffle(medium: Medium, count: CountDirectory, *, workers: int = 1) -> l
     return [
         f"섞기 완료 / shuffle {number} written by trustee {count.me}: "
         f"{len(count.chain.columns)} columns, {cells} score cells, each column on its own",
-        f"checked first: the close statement, {COUNT_INPUT} and the "
-        f"{len(count.chain.trustees)} shuffles before yours"
+        f"checked first: the close statement, {SELECTION} and {COUNT_INPUT} recomputed from "
+        f"the closed log, and the {len(count.chain.trustees)} shuffles before yours"
         + (f" (trustees {_names(count.chain.trustees)})" if count.chain.trustees else ""),
         f"pass the count directory to the next trustee: {count.path / shuffle_name(number)}",
         _input_line(count),
+        *count.checked_log,
     ]
 
 
@@ -211,10 +254,11 @@ def decrypt_count(medium: Medium, count: CountDirectory, min_shuffles: int | Non
         f"복호화 몫 작성 / decryption shares of trustee {count.me} written to {path}:",
         f"  {len(count.count_input.aggregates)} sums and {cells} shuffled score cells, "
         "each share with its proof",
-        f"  after checking the close statement and {done} shuffles "
-        + (f"(trustees {_names(count.chain.trustees)})" if done else ""),
+        f"  after checking the close statement, the count input recomputed from the closed log "
+        f"and {done} shuffles " + (f"(trustees {_names(count.chain.trustees)})" if done else ""),
     ]
     lines.append(_input_line(count))
+    lines += count.checked_log
     if done < needed:
         lines.append(
             f"!! only {done} of the {needed} shuffles the threshold asks for: a group of "
@@ -279,11 +323,10 @@ def _read(path: Path) -> bytes:
 
 
 def _input_line(count: CountDirectory) -> str:
-    """The hashes to compare with what an observer's `ledger verify-bundle` recomputed from
-    the log: the tool itself does not recompute the selection from the blocks."""
+    """The hashes of what was recomputed, for the trustees and observers to compare."""
     return (
-        f"count input (compare with verify-bundle): {COUNT_INPUT} {count.count_input.digest}, "
-        f"{SELECTION} {count.count_input.selection_hash}"
+        f"count input (recomputed from the closed log): {COUNT_INPUT} "
+        f"{count.count_input.digest}, {SELECTION} {count.count_input.selection_hash}"
     )
 
 

@@ -29,6 +29,7 @@ from ledger.verify.closed_log import ClosedLog, read_closed_log, source_keys
 from ledger.verify.count_record import CountRecord
 from ledger.verify.parallel import Where
 from ledger.verify.record_files import CEREMONY, DAMAGED, RecordFiles
+from ledger.verify.record_witnesses import FINAL_CHECKPOINT, check_record_witnesses
 from ledger.verify.selection_diff import compare_selection
 
 #: Builds the NIST SP 1500-100 document from (package, results, sources); the caller passes
@@ -45,6 +46,7 @@ TOP_LEVEL = frozenset(
         "evidence.json",
         "close.json",
         CEREMONY,
+        FINAL_CHECKPOINT,
     }
 )
 
@@ -100,17 +102,10 @@ def verify_record_v2(
     )
     check("NIST SP 1500-100 results export equals the results", lambda: count.check_nist(nist))
     check("no file in the record that the verifier does not know", r.check_unknown)
-    witnesses = r.package.witnesses if r.package is not None else None
-    if witnesses is not None and witnesses.threshold > 0:
-        checks.append(
-            Check(
-                "final checkpoint cosigned by the package's witnesses",
-                "not checked",
-                f"the package asks for {witnesses.threshold} of {len(witnesses.keys)} "
-                "witnesses' cosignatures, and the record holds none (close.json has the log's "
-                "signature only); ask the witnesses for their cosigned checkpoint",
-            )
-        )
+    # The package's witness policy on the final checkpoint (ledger/verify/record_witnesses.py)
+    checks.append(
+        check_record_witnesses(files, r.need_package(), r.final_checkpoint, r.final_log_key)
+    )
     if authority is None or log_key is None:
         checks.append(
             Check(
@@ -141,6 +136,8 @@ class _RecordV2:
     selection: Selection | None = None
     authority_text: str = ""
     log_key_text: str = ""
+    final_checkpoint: str | None = None  # close.json's checkpoint, once it verified
+    final_log_key: NoteVerifier | None = None  # the package's log key that verified it
 
     def need_package(self) -> ElectionPackage:
         if self.package is None:
@@ -187,10 +184,12 @@ class _RecordV2:
 
     def check_checkpoint(self) -> str:
         closure = self.need_closure()
-        checkpoint = verify_checkpoint(closure.checkpoint, self._log_verifier())
+        log_key = self._log_verifier()
+        checkpoint = verify_checkpoint(closure.checkpoint, log_key)
         if checkpoint.size != closure.size:
             raise BundleError("close.json: the final checkpoint's size is not the close's size")
         self.root = checkpoint.root
+        self.final_checkpoint, self.final_log_key = closure.checkpoint, log_key
         return f"{checkpoint.origin}, {checkpoint.size} blocks"
 
     def check_close(self) -> str:

@@ -43,6 +43,11 @@ V2_FILES = {
         "신탁인들의 열쇠 생성 기록: 선거 열쇠가 어디서 왔는지 누구나 검사할 수 있습니다",
         "The trustees' key ceremony transcript: anyone can check where the election key came from",
     ),
+    "final-checkpoint.txt": Text(
+        "마지막 체크포인트와 증인들의 서명: 마감 때의 기록 전체를 증인들이 확인한 것",
+        "The final checkpoint with the witnesses' cosignatures: the whole log at the close, as "
+        "the witnesses confirmed it",
+    ),
     "bundle.zip": Text(
         "검증 묶음: 서명된 선거 정보와 열쇠 생성 기록, 원장 키, 모든 블록, 마감 기록과 "
         "개표 파일 모두 (ledger verify-bundle로 검사)",

@@ -8,6 +8,7 @@ verify-bundle` on the published bundle with no secret, as any observer would run
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -33,14 +34,20 @@ def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def close_and_count(the_ledger: DemoLedger, election: DemoElection) -> Path | None:
-    """Close, count and publish; say each step; the published directory, or None."""
+def close_and_count(the_ledger: DemoLedger, election: DemoElection, witness: str) -> Path | None:
+    """Close, publish the closed log, count and publish the count; say each step; the published
+    directory, or None. ``witness`` (NAME=URL=VKEY) is asked to cosign the final checkpoint."""
     data = the_ledger.data
     closed = _step(ledger("election", "close", "--data", data), "ledger election close")
     if closed is None:
         return None
     say(f"   마감 · close: {_lines(closed)[0]}")
-    count = data / "published" / "count"
+    published = data / "published"
+    first = _publish(data, witness, "--ceremony", election.transcript)
+    if first is None:
+        return None
+    say(f"   ledger publish (the closed log, before the count): {first}")
+    count = published / "count"
     prepared = _step(
         ledger("count", "prepare", "--data", data, "--out", count, "--workers", "2"),
         "ledger count prepare",
@@ -48,7 +55,10 @@ def close_and_count(the_ledger: DemoLedger, election: DemoElection) -> Path | No
     if prepared is None:
         return None
     _say_selection(json.loads((count / "selection.json").read_text("utf-8")))
-    if not _trustees(election, count):
+    # the trustees' copy of the record, as on the stick they are handed
+    record = data.parent / "record-for-trustees.zip"
+    shutil.copy(published / "bundle.zip", record)
+    if not _trustees(election, count, record):
         return None
     finished = _step(
         ledger("count", "finish", "--data", data, "--count", count, "--workers", "2"),
@@ -57,14 +67,22 @@ def close_and_count(the_ledger: DemoLedger, election: DemoElection) -> Path | No
     if finished is None:
         return None
     say(f"   ledger count finish: {_lines(finished)[0]}")
-    published = _step(
-        ledger("publish", "--data", data, "--ceremony", election.transcript), "ledger publish"
-    )
-    if published is None:
+    if _publish(data, witness) is None:
         return None
-    ceremony_line = next((x for x in _lines(published) if "ceremony" in x), "")
-    say(f"   ledger publish: {ceremony_line}")
-    return data / "published"
+    say("   ledger publish: the record with the count (bundle.zip, results, report)")
+    return published
+
+
+def _publish(data: Path, witness: str, *extra: str | Path) -> str | None:
+    """`ledger publish`; the line that says what was checked (the ceremony, the witnesses)."""
+    done = _step(
+        ledger("publish", "--data", data, "--witness", witness, "--witness-wait", "60", *extra),
+        "ledger publish",
+    )
+    if done is None:
+        return None
+    said = [x for x in _lines(done) if "ceremony" in x or "witness" in x]
+    return "; ".join(said) or _lines(done)[0]
 
 
 def _say_selection(selection: dict[str, Any]) -> None:
@@ -76,13 +94,14 @@ def _say_selection(selection: dict[str, Any]) -> None:
         say(f"     {n} × {reason}: {plain}")
 
 
-def _trustees(election: DemoElection, count: Path) -> bool:
-    """Trustees 1, 3 and 5 shuffle in turn (each verifies every earlier shuffle), then decrypt
-    at once, each in a process of their own with their own medium."""
+def _trustees(election: DemoElection, count: Path, record: Path) -> bool:
+    """Trustees 1, 3 and 5 shuffle in turn, then decrypt at once, each in a process of their own
+    with their own medium. Each first recomputes the selection and the tally input from the
+    closed log in ``record`` (the bundle `ledger publish` wrote after the close) and verifies
+    every earlier shuffle."""
+    log: list[str | Path] = ["--record", record, "--workers", "2"]
     for j in COUNTING:
-        done = trustee(
-            "shuffle", "--medium", election.ceremony.medium(j), "--count", count, "--workers", "2"
-        )
+        done = trustee("shuffle", "--medium", election.ceremony.medium(j), "--count", count, *log)
         out = _step(done, f"trustee {j}'s shuffle")
         if out is None:
             return False
@@ -92,7 +111,7 @@ def _trustees(election: DemoElection, count: Path) -> bool:
     try:
         outs = in_parallel(
             [
-                ["decrypt", "--medium", election.ceremony.medium(j), "--count", count]
+                ["decrypt", "--medium", election.ceremony.medium(j), "--count", count, *log]
                 for j in COUNTING
             ]
         )

@@ -39,6 +39,7 @@ from testkit.demo.ceremony import say
 from testkit.demo.election_v2 import DemoElection, make_election, make_log_key
 from testkit.demo.ledger_process import DemoLedger
 from testkit.elections import derived_key, random_ballot
+from testkit.witness_server import WitnessServer
 
 PIN = "123456"
 
@@ -97,17 +98,22 @@ def run_demo(out: Path, voters: int = 12, seed: int = 7) -> int:
             say("9. Observers: a witness cosigns, a mirror keeps its own verified copy")
             if not show_observers(out, the_ledger, witness, election.authority, cast.code):
                 return 1
-        return _count_and_check(out, the_ledger, election, cast, checked)
+        return _count_and_check(out, the_ledger, election, witness, cast, checked)
 
 
 def _count_and_check(
-    out: Path, the_ledger: DemoLedger, election: DemoElection, cast: Voted, checked: Voted
+    out: Path,
+    the_ledger: DemoLedger,
+    election: DemoElection,
+    witness: WitnessServer,
+    cast: Voted,
+    checked: Voted,
 ) -> int:
     from testkit.demo.check_pages import show_check_pages
     from testkit.demo.count_v2 import close_and_count, say_results, verify_bundle
 
     say("10. 마감과 개표 · The close and the count (every step a command of its own)")
-    published = close_and_count(the_ledger, election)
+    published = close_and_count(the_ledger, election, witness.spec())
     if published is None:
         return 1
     say_results(published, election)

@@ -187,7 +187,7 @@ def _after_the_vote(
     if not show_observers(out, ledger, witness, election.authority, first.code):
         return 1
     say("8. 마감과 개표 · The close and the count (every step a command of its own)")
-    published = close_and_count(ledger, election)
+    published = close_and_count(ledger, election, witness.spec())
     if published is None:
         return 1
     say_results(published, election)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -33,25 +34,96 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
     )
 
 
-def test_the_demo_casts_verifies_and_catches_tampering(tmp_path: Path) -> None:
-    result = run("testkit.demo", "--terminal", "--out", str(tmp_path / "demo"), "--voters", "5")
-    assert result.returncode == 0, result.stderr
+def _demo(*args: str) -> subprocess.CompletedProcess[str]:
+    """`./hanpyo demo ARGS` with no display: the ceremony, the vote, the count by three trustee
+    processes and the check pages take a few minutes on a busy machine."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    return subprocess.run(
+        [sys.executable, "-m", "testkit.demo", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        env=env,
+        check=False,
+    )
+
+
+def _one(pattern: str, text: str) -> str:
+    found = re.findall(pattern, text)
+    assert len(found) == 1, (pattern, found)
+    return str(found[0])
+
+
+def _counted_and_verified(out: str, counted: int, left_out: dict[str, int]) -> None:
+    """What the demo says of the count and of verify-bundle, in either form."""
+    assert "all five computed the same election key K" in out
+    assert "ledger election create --protocol 2: package provincial-review-2017 (protocol 2)" in out
+    assert "each trustee checked the signed package against their own medium: it names K" in out
+    assert f"the selection: {counted} ballots counted, {sum(left_out.values())} left out" in out
+    for reason, n in left_out.items():
+        assert f"{n} × {reason}: " in out
+    for n, j in ((1, 1), (2, 3), (3, 5)):
+        assert f"(trustee {j}): shuffle {n} written by trustee {j}" in out
+    assert out.count("shuffled score cells, each share with its proof") == 3
+    assert (
+        f"counted {counted} ballots; shuffled by trustees [1, 3, 5], decrypted with the "
+        "shares of trustees [1, 3, 5]" in out
+    )
+    assert "the key ceremony's transcript checks out" in out
+    for check in (
+        "election package signed by the authority, protocol v2",
+        "key ceremony transcript gives the package's K",
+        "close statement signed by the log key",
+        "every shuffle of the score columns, in order",
+        "every trustee's decryption shares, and their combination",
+        "results recomputed from the decrypted values equal results.json",
+    ):
+        assert re.search(r"ok\s+" + re.escape(check), out), check
+    assert "3 shuffles (trustees 1, 3, 5)" in out and "every check passed" in out
+    assert "FAILED" not in out and "!!" not in out
+    assert "This ballot was counted; no choice is shown" in out
+
+
+def test_the_terminal_demo_votes_counts_and_verifies_in_protocol_v2(tmp_path: Path) -> None:
+    result = _demo("--terminal", "--out", str(tmp_path / "demo"), "--voters", "5")
+    assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "2017 도민 참여 공동체 제안 심사" in out
-    assert out.count("→ recorded, tracking code") == 5
-    assert "이미 투표하셨습니다" in out
-    assert "whole chain verified: 14 blocks, 5 official and 2 test ballots" in out
+    assert out.count("signed by the card, recorded, tracking code") == 2 + 5  # test cards first
+    assert out.count(" PIN ok: ") == 7
     assert "That PIN is not correct. You have 2 more tries." in out
-    assert out.count(" PIN ok: ") == 5
+    assert "This is a real voter card. In test mode only test cards can be used." in out
+    assert "This is a test card. It cannot be used to vote." in out
+    assert "This card has already voted on this kiosk." in out
     assert "This card is not on the list for this vote" in out
     assert "the ledger's head equals the kiosk's" in out
     assert "the inclusion proof verifies against the signed checkpoint" in out
+    assert "cosigned by witness.demo.hanpyo.local/observers" in out
+    assert "with the ledger stopped, the mirror proves" in out
+    assert "whole chain verified: 15 blocks, 5 official and 2 test ballots, 1 checked" in out
     assert "bad_signature" in out and "height_gap" in out
-    assert "all five computed the same election key K" in out
-    assert "trustees 1, 3 and 5 decrypt [12, 0, 7] → [12, 0, 7]" in out
-    assert "trustees 1 and 3 alone → refused" in out
-    assert "!!" not in out
-    assert (tmp_path / "demo" / "kiosk.db").is_file()
+    _counted_and_verified(out, 5, {"spoiled": 1, "test_ballot": 2})
+    # the ballot the first voter checked at the kiosk is the one its check page opens, with as
+    # many choices as the voter scored
+    at_kiosk = _one(r"review shows fingerprint (\S+); the voter taps Check", out)
+    assert (
+        _one(
+            r"check page of checked ballot \S+: fingerprint (\S+) shown; opened for anyone, "
+            r"its proofs hold",
+            out,
+        )
+        == at_kiosk
+    )
+    after = out.split("taps Check")[1]  # the checking voter's own line comes first
+    scored = re.findall(r"PIN ok: .*?review: scored (\d+) proposals", after)[0]
+    assert _one(r"its choices \((\d+)\):", out) == scored
+    assert re.search(r"\n     .+ / .+: \d+점\n", out)  # a choice: the proposal and its score
+    demo = tmp_path / "demo"
+    assert (demo / "kiosk.db").is_file() and (demo / "ledger/published/bundle.zip").is_file()
+    assert not list(demo.rglob("trustee-*.txt"))  # no v1 share file anywhere
+    for page in ("check-cast-ballot", "check-checked-ballot", "results"):
+        assert (demo / "pages" / f"{page}.png").stat().st_size > 10_000
 
 
 def test_provision_then_verify_a_store(
@@ -125,27 +197,38 @@ def test_ledger_verifies_a_chain_file_and_names_the_broken_block(
 
 
 def test_the_demo_runs_the_whole_system_through_the_screens(tmp_path: Path) -> None:
-    """`./hanpyo demo` without a display: ledger, cards and a scripted visit of the kiosk."""
+    """`./hanpyo demo` without a display: the ceremony, the ledger, cards and a scripted visit
+    of the kiosk in protocol v2, then the close, the count, verify-bundle and the check pages."""
     out = tmp_path / "demo-ui"
-    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
-    result = subprocess.run(
-        [sys.executable, "-m", "testkit.demo", "--out", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        env=env,
-        check=False,
-    )
+    result = _demo("--out", str(out))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "A voter checks receipt" in result.stdout
-    assert "이미 이 투표기에서 투표하셨습니다." in result.stdout
-    assert "trustees 1, 3 and 5 decrypt [12, 0, 7] → [12, 0, 7]" in result.stdout
-    assert "the witness (witness.demo.hanpyo.local/observers) cosigned" in result.stdout
-    assert "with the ledger stopped, the mirror proves" in result.stdout
+    said = result.stdout
+    assert "A voter checks receipt" in said
+    assert "이 카드는 실제 투표용 카드입니다. 시험 모드에서는 시험용 카드만 쓸 수 있습니다." in said
+    assert "이 카드는 시험용 카드입니다. 실제 투표에는 쓸 수 없습니다." in said
+    assert "이미 이 투표기에서 투표하셨습니다." in said
+    assert said.count(", signed by the card, tracking code") == 3
+    assert "the witness (witness.demo.hanpyo.local/observers) cosigned" in said
+    assert "with the ledger stopped, the mirror proves" in said
+    _counted_and_verified(said, 3, {"spoiled": 1, "test_ballot": 1})
+    checked = _one(r"resident1  checks first: ballot (\S+) published opened", said)
+    assert (
+        _one(r"check page of checked ballot \S+: fingerprint (\S+) shown; opened for anyone", said)
+        == checked
+    )
+    assert _one(r"its choices \((\d+)\):", said) == "11"  # resident1 scored 11 (not their own)
     shots = sorted(p.name for p in (out / "screenshots").glob("*.png"))
-    assert any("receipt" in s for s in shots) and any("review" in s for s in shots)
-    assert len(list((out / "receipts").glob("*.png"))) >= 4
+    for screen in (
+        "review-with-fingerprint",
+        "check-explained",
+        "checked",
+        "receipt",
+        "refused-real-card-in-test-mode",
+        "refused-test-card-in-official-mode",
+    ):
+        assert any(s.endswith(f"-{screen}.png") for s in shots), (screen, shots)
+    assert len(list((out / "receipts").glob("*.png"))) >= 5
+    assert (out / "pages" / "check-checked-ballot.png").stat().st_size > 10_000
 
 
 def test_load_election_checks_the_signature_and_run_starts_and_stops(

@@ -359,9 +359,10 @@ def test_the_bundle_holds_the_whole_record(record: Published, tmp_path: Path) ->
     count += [f"count/decryption-{j}.json" for j in TRUSTEES]
     count += [f"count/{n}" for n in ("selection.json", "tally-input.json", "results.json")]
     top = {"package.json", "ceremony.json", "authority.txt", "log-key.txt", "sources.json"}
-    top |= {"log.jsonl", "evidence.json", "close.json"}
+    top |= {"log.jsonl", "evidence.json", "close.json", "final-checkpoint.txt"}
     assert names == top | set(count) | {"count/nist-1500-100-results.json"}
     published = record.published
+    assert members["final-checkpoint.txt"] == (published / "final-checkpoint.txt").read_bytes()
     for name in count:
         assert members[name] == (published / name).read_bytes(), name
     assert members["close.json"] == (published / "count" / "close.json").read_bytes()
