@@ -1,5 +1,5 @@
-"""`ledger election create --protocol 2`: the verifiable package. The election key is the
-trustees' (from their ceremony), so no share file is written; every roll entry gets a random
+"""`ledger election create`: the verifiable package (protocol 2, the only one). The election key
+is the trustees' (from their ceremony), so no share file is written; every roll entry gets a random
 voter id; test cards go on their own roll with a fresh public test key; the ledger's log key,
 the witnesses and the smallest count column are signed with the rest.
 
@@ -26,16 +26,6 @@ from ledger.cli.election_files import ceremony_record, load_json, package_key, t
 
 
 def create_v2(args: argparse.Namespace) -> int:
-    if args.ceremony is None:
-        raise HanpyoError(
-            "--protocol 2 needs --ceremony: the ballots are encrypted to the key the trustees "
-            "made together (`ledger trustee collect` writes the result)"
-        )
-    if args.shares is not None:
-        raise HanpyoError(
-            "--shares is for protocol 1: in protocol 2 each trustee's share stays on their own "
-            "medium from the ceremony, and no share file is written"
-        )
     definition = load_json(args.definition)
     roll = load_json(args.roll) if args.roll else {"roll": [], "staff": []}
     record = ceremony_record(args.ceremony, str(definition.get("id")))

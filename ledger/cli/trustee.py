@@ -256,10 +256,8 @@ def _check_package(args: argparse.Namespace) -> list[str]:
 
 
 def _log_key_lines(package: ElectionPackage) -> list[str]:
-    """A v2 package names the ledger's log key, which `decrypt --count` then trusts for the
+    """The package names the ledger's log key, which `decrypt --count` then trusts for the
     close statement: the trustee compares it now with the key the ledger publishes."""
-    if package.protocol != 2:
-        return []
     if package.log_verifier is None:
         return [
             "  the package names no log key: you will be asked for the ledger's log key "

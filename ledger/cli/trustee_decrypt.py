@@ -1,5 +1,6 @@
-"""`ledger trustee decrypt` and `ledger trustee combine`: threshold decryption, each trustee on
-their own computer with their own medium, then any k trustees' files combined."""
+"""`ledger trustee shuffle --count` and `ledger trustee decrypt --count`: each trustee on their
+own computer with their own medium shuffles the count's score columns in turn, then any k
+decrypt; `ledger count finish` combines their files."""
 
 from __future__ import annotations
 
@@ -45,67 +46,19 @@ def add_commands(tsub: Any, set_run: Callable[[argparse.ArgumentParser, Run], No
         "they are the count directory's byte for byte, checks every shuffle, then writes "
         "decryption-<j>.json with your share of every sum and every "
         "shuffled score, each with a proof, for exactly the list the count directory gives "
-        "(nothing anyone hands you). With --request (protocol v1 tests only): the shares of a "
-        "request file.",
+        "(nothing anyone hands you).",
     )
-    decrypt.add_argument("--medium", type=Path, required=True, help="your own medium")
-    which = decrypt.add_mutually_exclusive_group(required=True)
-    which.add_argument("--count", type=Path, help="the count directory (protocol v2)")
-    which.add_argument("--request", type=Path, help="a decryption request (protocol v1 tests)")
-    decrypt.add_argument(
-        "--package",
-        type=Path,
-        help="with --count: the election package (default: package.json in the count directory)",
-    )
-    decrypt.add_argument(
-        "--log-key",
-        help="the ledger's published log key (name+id+key) that signed the close statement; "
-        "with --count the package names it, and this replaces it",
-    )
-    _closed_log_options(decrypt, required=False)
+    _count_options(decrypt)
     _workers_option(decrypt)
     decrypt.add_argument(
         "--min-shuffles",
         type=_workers,
-        help="with --count: refuse unless at least this many trustees shuffled (default: the "
+        help="refuse unless at least this many trustees shuffled (default: the "
         "threshold k; then any group who saw every permutation could decrypt anyway, so no "
         "smaller group can tie scores to voters). Lower only if trustees cannot be reached",
     )
-    decrypt.add_argument("--out", type=Path, help="with --request: your shares file (created)")
     add_passphrase_option(decrypt)
     set_run(decrypt, _decrypt)
-
-    combine = tsub.add_parser("combine", help="decrypt with the shares files of any k trustees")
-    combine.add_argument(
-        "--ceremony",
-        type=Path,
-        required=True,
-        help="the ceremony result (from `ledger trustee collect`, or the package's "
-        "*.ceremony.json)",
-    )
-    combine.add_argument("--request", type=Path, required=True)
-    combine.add_argument("--shares", type=Path, nargs="+", required=True)
-    combine.add_argument(
-        "--bound",
-        type=_bound,
-        default=1_000_000,
-        help="the largest value a ciphertext may hold (0 to 100000000)",
-    )
-    set_run(combine, _combine)
-
-
-def _bound(text: str) -> int:
-    """A bound the discrete logarithm can search (kiosk/core/verifiable/dlog.py), refused by
-    argparse before any share is checked."""
-    from kiosk.core.verifiable.dlog import MAX_BOUND
-
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= MAX_BOUND:
-        raise argparse.ArgumentTypeError(f"a whole number from 0 to {MAX_BOUND}, not {text!r}")
-    return value
 
 
 def _workers(text: str) -> int:
@@ -203,29 +156,6 @@ def _shuffle(args: argparse.Namespace) -> list[str]:
 
 
 def _decrypt(args: argparse.Namespace) -> list[str]:
-    if args.count is not None:
-        return _decrypt_count(args)
-    if args.out is None or args.log_key is None:
-        raise HanpyoError("--request needs --out and --log-key")
-    from ledger.service.ceremony_files import read_json, write_new_json
-    from ledger.service.ceremony_medium import open_medium
-    from ledger.service.trustee_decryption import decrypt_request, read_request
-
-    medium = open_medium(args.medium, medium_lock(args))
-    request = read_request(read_json(args.request))
-    signed = decrypt_request(medium, request, args.log_key)
-    write_new_json(args.out, signed)
-    return [
-        f"복호화 몫 작성 / decryption shares written for trustee {signed['trustee']}: "
-        f"{len(request.ciphertexts)} ciphertexts, each with its proof",
-        f"the close statement of {request.election} checked; give {args.out} to the counter",
-        "!! --request decrypts whatever ciphertexts the file holds (protocol v1 tests only); "
-        "the count of a v2 election is decrypted with --count / --request 는 v1 시험용입니다: "
-        "v2 개표는 --count 로 복호화하세요",
-    ]
-
-
-def _decrypt_count(args: argparse.Namespace) -> list[str]:
     from ledger.service.ceremony_medium import open_medium
     from ledger.service.count_trustee import decrypt_count, open_count
 
@@ -235,32 +165,3 @@ def _decrypt_count(args: argparse.Namespace) -> list[str]:
             medium, args.count, args.package, args.log_key, log=log, workers=args.workers
         )
     return decrypt_count(medium, count, args.min_shuffles)
-
-
-def _combine(args: argparse.Namespace) -> list[str]:
-    from ledger.service.ceremony_files import read_json
-    from ledger.service.ceremony_result import verify_result
-    from ledger.service.trustee_decryption import combine_files, read_request
-
-    verified = verify_result(read_json(args.ceremony))
-    request = read_request(read_json(args.request))
-    if request.transcript_hash != verified.outcome.transcript_hash.hex():
-        from ledger.service.ceremony_medium import TrusteeToolError
-
-        raise TrusteeToolError(
-            "the request names another key ceremony",
-            "요청이 다른 키 생성 절차를 가리킵니다.",
-            "The request names another key ceremony.",
-        )
-    files = [(str(p), read_json(p)) for p in args.shares]
-    values = combine_files(
-        verified.setup,
-        dict(verified.outcome.verification_keys),
-        verified.setup.threshold,
-        request,
-        files,
-        args.bound,
-    )
-    lines = [f"decrypted {len(values)} values with {len(files)} trustees' shares:"]
-    lines += [f"  {n}: {v}" for n, v in enumerate(values)]
-    return lines

@@ -63,14 +63,6 @@ def add_verify_bundle(sub: Subparsers) -> None:
     verify.add_argument("--authority", help="the authority's public key, from the authority")
     verify.add_argument("--log-key", help="the log's verifier key, as the ledger published it")
     verify.add_argument(
-        "--share",
-        type=Path,
-        action="append",
-        default=[],
-        help="a trustee's share file: with k of them, also open every counted sealed ballot "
-        "(protocol 1 only; a protocol 2 record is checked with no secret)",
-    )
-    verify.add_argument(
         "--workers",
         type=int,
         default=0,
@@ -198,15 +190,13 @@ def _verify_from_tiles(args: argparse.Namespace, anchor: _ProofAnchor) -> FoundB
 def _verify_bundle(args: argparse.Namespace) -> int:
     from kiosk.core.errors import HanpyoError
     from ledger.publish.nist_results import nist_results
-    from ledger.rules.trustees import read_share_file
     from ledger.verify.bundle import verify_bundle
     from ledger.verify.parallel import Where
 
     if args.workers < 0:
         raise HanpyoError("--workers is a number of processes: 1 or more (0: every core)")
-    shares = [read_share_file(p) for p in args.share]
     where = Where(args.workers, args.scheduler)
-    checks = verify_bundle(args.bundle, args.authority, args.log_key, shares, where, nist_results)
+    checks = verify_bundle(args.bundle, args.authority, args.log_key, where, nist_results)
     width = max(len(c.name) for c in checks)
     for c in checks:
         print(f"{c.status:>11}  {c.name:<{width}}  {c.detail}")

@@ -1,8 +1,7 @@
 """The download bundle: the ledger's public data and the count's records in one zip file, which
 `ledger verify-bundle` (ledger/verify/bundle.py, bundle_v2.py) re-checks with no database.
 
-In protocol v1 the records are the v1 tally's (results, opened ballots, reconciliation, close).
-In protocol v2 the bundle is the whole record the design lists (verifiable-election.md, "The
+The bundle is the whole record the design lists (verifiable-election.md, "The
 count", step 7; docs/spec/record.md), taken from the ledger's published directory:
 
     <published>/ceremony.json       the trustees' key ceremony transcript (the file
@@ -62,7 +61,6 @@ class RecordNotReady(HanpyoError):
     )
 
 
-RECORDS = ("results.json", "ballots.jsonl", "reconciliation.json", "close.json")  # v1
 COUNT_DIR = "count"  # under the published directory, and in the bundle
 CEREMONY = "ceremony.json"
 CLOSE = "close.json"
@@ -72,15 +70,9 @@ NUMBERED = re.compile(r"(shuffle|decryption)-([1-9][0-9]{0,3})\.json")
 
 
 def write_bundle(ledger: PublicLedger, records: Path, out: Path) -> Path:
-    """Zip the ledger's public data with the records in ``records`` into ``out``: the v1
-    tally's records, or for a v2 election the published directory (module docstring)."""
-    if ledger.package.protocol == 2:
-        return _write_v2(ledger, records, out)
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as z:
-        _write_ledger_part(z, ledger)
-        for name in RECORDS:
-            z.write(records / name, name)
-    return out
+    """Zip the ledger's public data with the published directory ``records`` into ``out``
+    (module docstring)."""
+    return _write_v2(ledger, records, out)
 
 
 def count_files(published: Path) -> list[str]:

@@ -1,5 +1,5 @@
 """NIST SP 1500-101 election event log: one event per block of each kiosk's chain, never a
-ballot's nullifier or sealed box."""
+ballot's voter or encrypted ballot."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from ledger.publish.export_common import MANUFACTURER, device_model, devices_of,
 from ledger.publish.streamed_json import Lazy, materialise
 
 # What an event log may say about each kind of block. An allow-list, so that a ballot's
-# nullifier and sealed box can never reach the log, whatever a block body carries.
+# voter id, card signature and encrypted ballot can never reach the log, whatever a block body carries.
 _PUBLIC_BODY: dict[BlockKind, tuple[str, ...]] = {
     BlockKind.GENESIS: ("kiosk_key", "package"),
     BlockKind.MODE: ("mode",),
@@ -39,7 +39,7 @@ def nist_event_log(
 ) -> dict[str, Any]:
     """An ElectionEventLog (NIST SP 1500-101): one Device per kiosk or online platform and one
     Event per block of its chain, in height order. A ballot's event says only that a ballot
-    was cast: never its nullifier or its sealed box."""
+    was cast: never its voter, card signature or encrypted ballot."""
     document: dict[str, Any] = materialise(event_log(package, results, chains, sources))
     return document
 

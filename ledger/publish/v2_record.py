@@ -51,8 +51,6 @@ def publish_v2_record(
     exist) and the bundle into ``published``; refuse before writing anything when the final
     checkpoint does not meet the witness policy after ``wait_s`` (asking ``witnesses``)."""
     package = ledger.package
-    if package.protocol != 2:
-        raise RecordNotReady(f"election {package.id} is protocol v1: its tally publishes it")
     closed = closure(ledger.reader)
     if closed is None:
         raise RecordNotReady("the election is not closed: close it (ledger election close) first")

@@ -52,10 +52,8 @@ class BallotRefused(LedgerError):
 def check_ballot_arrival(package: ElectionPackage, signed: SignedBlock) -> None:
     """Raise ``BallotRefused`` unless ``signed`` (a block of any kind, its chain already
     verified) may enter the log of a ``package`` election. Only v2 ballot and spoiled blocks
-    are looked at: v1 ballots have nothing of the voter's to check."""
+    are looked at."""
     block = signed.block
-    if package.protocol != 2:
-        return
     match block.kind:
         case BlockKind.BALLOT | BlockKind.TEST_BALLOT:
             check_cast_ballot(package, block.kind is BlockKind.TEST_BALLOT, block.body)

@@ -145,9 +145,9 @@ def _label(item: object) -> dict[str, Any]:
 
 
 def election_key(package: ElectionPackage) -> ElectionKey:
-    """The package's election key; a v1 package, or one without a ceremony, has no v2 count."""
+    """The package's election key (every package has one; read_package checks)."""
     key = package.election_key
-    if getattr(package, "protocol", 1) != 2 or key is None:
+    if key is None:
         raise CountFileError(
             f"the package of {package.id} is not a protocol v2 package with an election key"
         )

@@ -209,8 +209,6 @@ def select(
 ) -> Selection:
     """Who counts in the closed log ``log`` (every block up to the close's final checkpoint,
     in log order) and why every other ballot does not."""
-    if package.protocol != 2:
-        raise BallotError(f"package {package.id} is protocol {package.protocol}, not 2")
     schedule = Schedule.of(package.opens, package.closes)
     entries = [e for e in log if e.block.kind in BALLOT_KINDS]
     left: list[LeftOut] = []

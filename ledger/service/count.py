@@ -155,11 +155,6 @@ def _closed(ledger: Ledger) -> Closure:
         raise LedgerError(
             "not_closed", "the election is not closed; run `ledger election close` first"
         )
-    if ledger.package.protocol != 2:
-        raise CountError(
-            f"election {ledger.package.id} is protocol {ledger.package.protocol}: "
-            "count it with `ledger tally`"
-        )
     return closed
 
 

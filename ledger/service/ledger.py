@@ -186,9 +186,10 @@ class Ledger:
             raise LedgerError("not_found", f"no block has tracking code {normalised}")
         return index
 
-    def has_voted(self, nullifier: bytes) -> list[str]:
-        """The channels through which ``nullifier`` cast an official ballot (empty: none)."""
-        return log_reads.ballot_channels(self.reader, nullifier)
+    def has_voted(self, voter: bytes) -> list[str]:
+        """The channels through which ``voter`` (a voter id) cast an official ballot (empty:
+        none)."""
+        return log_reads.ballot_channels(self.reader, voter)
 
     @functools.cached_property
     def package(self) -> ElectionPackage:

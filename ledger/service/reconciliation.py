@@ -17,7 +17,7 @@ from ledger.store.snapshots import reconciliation_snapshot, repeated_ballots
 def duplicates(engine: Engine, policy: DuplicatePolicy) -> list[dict[str, Any]]:
     """Every voter with more than one official ballot, in the order they were cast, and which
     one counts. ``nullifier`` is the ledger's voter index key (kiosk.core.block.ballot_identity):
-    the nullifier in a v1 election, the public voter id in v2."""
+    the public voter id (the report keeps protocol 1's field name)."""
     groups: dict[bytes, list[dict[str, Any]]] = {}
     for r in repeated_ballots(engine):
         groups.setdefault(r.nullifier, []).append(

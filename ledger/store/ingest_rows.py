@@ -51,7 +51,7 @@ class Sequenced:
     reason: str | None = None  # why the source is quarantined
 
 
-VOTER_QUERY_CHUNK = 500  # nullifiers per IN list, well under SQLite's bound parameters
+VOTER_QUERY_CHUNK = 500  # voter ids per IN list, well under SQLite's bound parameters
 
 
 def _now() -> str:
@@ -95,10 +95,11 @@ class SourceSnapshot:
     def voters_held(
         self, ballots: Sequence[tuple[BlockKind, bytes]]
     ) -> set[tuple[BlockKind, bytes]]:
-        """Which of ``ballots`` (kind, nullifier) this source already recorded: one query for
-        a whole batch, by the nullifier index, instead of one per ballot."""
+        """Which of ``ballots`` (kind, voter id) this source already recorded: one query for
+        a whole batch, by the voter index (the table "nullifiers"), instead of one per
+        ballot."""
         n = db.nullifiers.c
-        wanted = {nullifier for _, nullifier in ballots}
+        wanted = {voter for _, voter in ballots}
         held: set[tuple[BlockKind, bytes]] = set()
         ordered = sorted(wanted)
         for start in range(0, len(ordered), VOTER_QUERY_CHUNK):

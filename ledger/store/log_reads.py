@@ -129,12 +129,13 @@ def leaf_of_tracking_code(reader: Engine, normalised: str) -> int | None:
     return None if row is None else int(row[0])
 
 
-def ballot_channels(reader: Engine, nullifier: bytes) -> list[str]:
-    """The channels through which ``nullifier`` cast an official ballot (empty: none)."""
+def ballot_channels(reader: Engine, voter: bytes) -> list[str]:
+    """The channels through which ``voter`` (a voter id) cast an official ballot (empty:
+    none)."""
     with reader.connect() as conn:
         rows = conn.execute(
             select(db.nullifiers.c.channel)
-            .where(db.nullifiers.c.nullifier == nullifier, db.nullifiers.c.kind == "ballot")
+            .where(db.nullifiers.c.nullifier == voter, db.nullifiers.c.kind == "ballot")
             .distinct()
         ).all()
     return sorted(r[0] for r in rows)

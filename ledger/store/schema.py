@@ -85,6 +85,8 @@ evidence = Table(
     Column("received_at", Text, nullable=False),
 )
 
+# The voter index: one row per ballot block, by the voter id that cast it. The table and its
+# "nullifier" column keep protocol 1's names, so ledgers' databases keep their schema.
 nullifiers = Table(
     "nullifiers",
     metadata,

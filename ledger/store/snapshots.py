@@ -26,7 +26,7 @@ class SourceRow:
 @dataclass(frozen=True, slots=True)
 class RepeatedBallot:
     """One official ballot of a voter who has more than one; ``nullifier`` is the voter
-    index's key: the nullifier in v1, the voter id in v2 (kiosk.core.block.ballot_identity)."""
+    index's key: the voter id (kiosk.core.block.ballot_identity; the name is the table's)."""
 
     nullifier: bytes
     kiosk: str

@@ -84,26 +84,21 @@ class BlockBatch(BaseModel):
     blocks: list[dict[str, Any]] = Field(max_length=MAX_BATCH)
 
 
-class NullifierQuery(BaseModel):
-    """Has this voter voted: by nullifier in a v1 election, by voter id (32 lowercase hex
-    digits, nothing else about the voter) in v2."""
+class VoterQuery(BaseModel):
+    """Has this voter voted: by voter id (32 lowercase hex digits, nothing else about the
+    voter). Protocol 1's ``nullifier`` is refused by name."""
 
     nullifier: str | None = Field(default=None, max_length=64)
     voter: str | None = Field(default=None, max_length=32)
 
 
-def _voter_identity(query: NullifierQuery, protocol: int) -> bytes:
+def _voter_identity(query: VoterQuery) -> bytes:
     """The identity the ledger's voter index keys on (kiosk.core.block.ballot_identity): the
-    nullifier in v1, the voter id in v2; the other field is refused."""
-    wanted, other = ("voter", "nullifier") if protocol == 2 else ("nullifier", "voter")
-    if getattr(query, other) is not None or getattr(query, wanted) is None:
-        raise LedgerError(
-            "bad_query", f"a protocol {protocol} election is asked by {wanted}, not {other}"
-        )
+    voter id."""
+    if query.nullifier is not None or query.voter is None:
+        raise LedgerError("bad_query", "a protocol 2 election is asked by voter, not nullifier")
     try:
-        if protocol == 2:
-            return voter_id_from_hex(str(query.voter))
-        return b64d(str(query.nullifier), length=32, name="nullifier")
+        return voter_id_from_hex(query.voter)
     except EncodingError as e:
         raise LedgerError("bad_query", str(e)) from e
 
@@ -314,11 +309,12 @@ def create_app(
     ) -> Any:
         return {"old": old, "new": new, "proof": [b64e(h) for h in ledger.consistency(old, new)]}
 
+    # The path keeps protocol 1's name: kiosks in the field ask it.
     @app.post("/v1/kiosks/{kiosk_id}/nullifiers/check")
-    def nullifier_check(
-        query: NullifierQuery, signed: Annotated[CheckedHeader, Depends(kiosk_auth)]
+    def voter_check(
+        query: VoterQuery, signed: Annotated[CheckedHeader, Depends(kiosk_auth)]
     ) -> Any:
-        identity = _voter_identity(query, ledger.package.protocol)
+        identity = _voter_identity(query)
         channels = ledger.has_voted(identity)
         statement = voted_statement(signed.kiosk, identity, channels, signed.nonce)
         return {

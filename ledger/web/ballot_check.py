@@ -61,9 +61,9 @@ class BallotView:
 
 
 def ballot_view(package: ElectionPackage, kind: str, body: Mapping[str, Any]) -> BallotView | None:
-    """The v2 view of a ballot, test ballot or spoiled block; None for anything else (a v1
-    ballot, which shows as it always has, or a kiosk record)."""
-    if package.protocol != 2 or kind not in ("ballot", "test_ballot", SPOILED):
+    """The view of a ballot, test ballot or spoiled block; None for anything else (a kiosk
+    record)."""
+    if kind not in ("ballot", "test_ballot", SPOILED):
         return None
     spoiled = kind == SPOILED
     try:

@@ -114,7 +114,7 @@ def public_pages(ledger: Ledger, published: Path) -> APIRouter:
     """The public pages over ``ledger``, with the tally's records read from ``published``."""
     router = APIRouter(include_in_schema=False)
     package = ledger.package
-    files = PublishedFiles(published, package.protocol)
+    files = PublishedFiles(published)
     results_page = _ResultsPage(files.results, package)
 
     # Opening a checked ballot and checking its proofs costs milliseconds of group operations:
@@ -123,8 +123,8 @@ def public_pages(ledger: Ledger, published: Path) -> APIRouter:
     def views(kind: str, block: bytes) -> BallotView | None:
         return ballot_view(package, kind, decode_signed_block(block).block.body)
 
-    # v2: what the count did with a ballot, once selection.json is published
-    selection = Selection(files.selection) if package.protocol == 2 else None
+    # What the count did with a ballot, once selection.json is published
+    selection = Selection(files.selection)
 
     def page(name: str, title: Text, status: int = 200, **context: Any) -> HTMLResponse:
         html = ENVIRONMENT.get_template(name).render(

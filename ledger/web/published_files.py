@@ -2,10 +2,9 @@
 allow-list by name, each a regular file really inside the directory (never a link out of it),
 listed with its size and SHA-256.
 
-Protocol v1: the v1 tally's records and exports side by side. Protocol v2: the ceremony
-transcript, the exports and the bundle side by side, and the count directory's files under
-``count/`` (ledger/publish/bundle_writer.py), served at /downloads/count/<name>. A v2 election
-never has a plaintext cast vote record or opened ballots to list.
+The ceremony transcript, the exports and the bundle side by side, and the count directory's
+files under ``count/`` (ledger/publish/bundle_writer.py), served at /downloads/count/<name>.
+There is never a plaintext cast vote record or opened ballots to list.
 """
 
 from __future__ import annotations
@@ -20,21 +19,6 @@ from typing import Any
 from kiosk.core.election import Text
 from ledger.publish.bundle_writer import COUNT_DIR, count_files
 
-V1_FILES = {
-    "results.json": Text("결과 문서", "The results document"),
-    "results.csv": Text("결과 표", "The results as a table"),
-    "report.pdf": Text("결과 보고서(인쇄용)", "The results report, for printing"),
-    "report.html": Text("결과 보고서(웹 페이지)", "The results report, as a web page"),
-    "ballots.jsonl": Text("열린 투표지, 섞인 순서", "The opened ballots, in shuffled order"),
-    "reconciliation.json": Text("마감 때의 대사 보고서", "The reconciliation report at the close"),
-    "close.json": Text(
-        "마감 기록: 마지막 체크포인트와 예외 처리", "The close: final checkpoint and waivers"
-    ),
-    "bundle.zip": Text(
-        "검증 묶음: 위 파일 모두와 서명된 선거 정보, 원장 키, 모든 단말기 체인",
-        "The bundle: all of the above, the signed package, the log key, every kiosk chain",
-    ),
-}
 V2_FILES = {
     "results.csv": Text("결과 표", "The results as a table"),
     "report.pdf": Text("결과 보고서(인쇄용)", "The results report, for printing"),
@@ -86,26 +70,24 @@ _NUMBERED = re.compile(r"(shuffle|decryption)-[1-9][0-9]{0,3}\.json")
 
 
 class PublishedFiles:
-    """The downloadable files of ``published`` for an election of ``protocol``."""
+    """The downloadable files of ``published``."""
 
-    def __init__(self, published: Path, protocol: int) -> None:
-        self.published, self.protocol = published, protocol
-        self.texts = V2_FILES if protocol == 2 else V1_FILES
+    def __init__(self, published: Path) -> None:
+        self.published = published
+        self.texts = V2_FILES
 
     @property
     def results(self) -> Path:
-        """Where the results document is: the count directory's in v2."""
-        if self.protocol == 2:
-            return self.published / COUNT_DIR / "results.json"
-        return self.published / "results.json"
+        """Where the results document is: the count directory's."""
+        return self.published / COUNT_DIR / "results.json"
 
     @property
     def selection(self) -> Path:
-        """The count's selection (v2): every ballot counted or left out, with the reason."""
+        """The count's selection: every ballot counted or left out, with the reason."""
         return self.published / COUNT_DIR / "selection.json"
 
     def close(self) -> Path | None:
-        return self.file(f"{COUNT_DIR}/close.json" if self.protocol == 2 else "close.json")
+        return self.file(f"{COUNT_DIR}/close.json")
 
     def names(self) -> list[str]:
         """The published files present, in the order they are listed."""
@@ -113,11 +95,9 @@ class PublishedFiles:
             return []
         top = [n for n in self.texts if n != "bundle.zip"]
         nist = sorted(p.name for p in self.published.iterdir() if NIST_EXPORT.fullmatch(p.name))
-        cut = 1 if self.protocol == 2 else 2  # the NIST exports follow the results table
-        order = [*top[:cut], *nist, *top[cut:]]
-        if self.protocol == 2:
-            counted = [f"{COUNT_DIR}/{n}" for n in count_files(self.published)]
-            order = [f"{COUNT_DIR}/close.json", *counted, *order]
+        order = [*top[:1], *nist, *top[1:]]  # the NIST exports follow the results table
+        counted = [f"{COUNT_DIR}/{n}" for n in count_files(self.published)]
+        order = [f"{COUNT_DIR}/close.json", *counted, *order]
         return [n for n in [*order, "bundle.zip"] if self.file(n) is not None]
 
     def file(self, name: str) -> Path | None:
@@ -126,7 +106,7 @@ class PublishedFiles:
         directory, _, base = name.rpartition("/")
         if directory == "" and (base in self.texts or NIST_EXPORT.fullmatch(base)):
             root = self.published
-        elif self.protocol == 2 and directory == COUNT_DIR and self._count_name(base):
+        elif directory == COUNT_DIR and self._count_name(base):
             root = self.published / COUNT_DIR
         else:
             return None

@@ -37,7 +37,7 @@ V2_RECORD = [
 def test_a_v2_record_is_listed_in_the_order_it_is_made(tmp_path: Path) -> None:
     published = tmp_path / "published"
     make(published, [*V2_RECORD, "count/package.json", "ledger.db", "count/notes.txt"])
-    files = PublishedFiles(published, 2)
+    files = PublishedFiles(published)
     assert files.names() == [
         "count/close.json",
         "count/selection.json",
@@ -64,7 +64,7 @@ def test_nothing_else_is_served(tmp_path: Path) -> None:
     make(published, V2_RECORD)
     (tmp_path / "log.key").write_text("secret")
     make(published, ["count/package.json", "ballots.jsonl", "count/shuffle-01.json"])
-    files = PublishedFiles(published, 2)
+    files = PublishedFiles(published)
     for name in (
         "count/package.json",  # the count's copy; the package is served by /v1/election
         "ballots.jsonl",  # a v1 file: a v2 election never has opened ballots
@@ -78,8 +78,6 @@ def test_nothing_else_is_served(tmp_path: Path) -> None:
     ):
         assert files.file(name) is None, name
     assert files.file("count/selection.json") == (published / "count/selection.json").resolve()
-    # v1 has no count directory
-    assert PublishedFiles(published, 1).file("count/selection.json") is None
 
 
 def test_links_out_of_the_directory_are_not_followed(tmp_path: Path) -> None:
@@ -91,7 +89,7 @@ def test_links_out_of_the_directory_are_not_followed(tmp_path: Path) -> None:
     make(outside, ["selection.json"])
     os.symlink(outside, published / "count")  # the count directory itself a link out
     os.symlink(secret, published / "results.csv")
-    files = PublishedFiles(published, 2)
+    files = PublishedFiles(published)
     assert files.file("count/selection.json") is None
     assert files.file("results.csv") is None
     assert files.names() == ["ceremony.json"]
