@@ -13,8 +13,8 @@ from kiosk.core.election import ElectionPackage
 from ledger.publish.export_common import MANUFACTURER, device_model, devices_of, nist_time
 from ledger.publish.streamed_json import Lazy, materialise
 
-# What an event log may say about each kind of block. An allow-list, so that a ballot's
-# voter id, card signature and encrypted ballot can never reach the log, whatever a block body carries.
+# What an event log may say about each kind of block. An allow-list, so that a ballot's voter
+# id, card signature and encrypted ballot can never reach the log, whatever a body carries.
 _PUBLIC_BODY: dict[BlockKind, tuple[str, ...]] = {
     BlockKind.GENESIS: ("kiosk_key", "package"),
     BlockKind.MODE: ("mode",),

@@ -25,7 +25,12 @@ from testkit.ui_driver import Kiosk, KioskFactory, kiosks_for
 
 @pytest.fixture(scope="session")
 def ui_election() -> SyntheticElection:
-    return build_election(ui_definition(), seed="ui", experts_per_group=1, online_per_proposal=1)
+    """The screens' election. Seven test cards: the roll's first seven people, the first of
+    them a resident and the seventh an online member of group 1, so that a test-mode kiosk is
+    walked through every contest kind with test cards."""
+    return build_election(
+        ui_definition(), seed="ui", experts_per_group=1, online_per_proposal=1, test_cards=7
+    )
 
 
 @pytest.fixture
@@ -76,7 +81,7 @@ def kiosk(kiosk_factory: KioskFactory) -> Kiosk:
 
 @pytest.fixture(scope="session")
 def ui_election_v2() -> SyntheticElection:
-    """The same election in protocol v2: encrypted ballots, a ceremony's key, two test cards."""
+    """Another election of the same definition, with two test cards."""
     return build_election(
         ui_definition(),
         seed="ui-v2",
