@@ -54,10 +54,10 @@ class Voters:
     official: int
     pulled_reader: int
     helped: int
-    test: int  # an online member who casts a test ballot
+    test: int  # the test card (an index into the test roll) of an online member's test ballot
 
 
-VOTERS = {"en": Voters(0, 1, 2, 3, test=0), "ko": Voters(5, 6, 7, 8, test=1)}
+VOTERS = {"en": Voters(0, 1, 2, 3, test=6), "ko": Voters(5, 6, 7, 8, test=7)}
 
 
 def other_log_key(log_key: str) -> str:

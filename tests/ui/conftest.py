@@ -25,11 +25,11 @@ from testkit.ui_driver import Kiosk, KioskFactory, kiosks_for
 
 @pytest.fixture(scope="session")
 def ui_election() -> SyntheticElection:
-    """The screens' election. Seven test cards: the roll's first seven people, the first of
-    them a resident and the seventh an online member of group 1, so that a test-mode kiosk is
+    """The screens' election. Eight test cards, the roll's first eight people: residents of
+    group 1 first, the seventh and eighth its online members, so that a test-mode kiosk is
     walked through every contest kind with test cards."""
     return build_election(
-        ui_definition(), seed="ui", experts_per_group=1, online_per_proposal=1, test_cards=7
+        ui_definition(), seed="ui", experts_per_group=1, online_per_proposal=1, test_cards=8
     )
 
 

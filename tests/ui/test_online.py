@@ -19,6 +19,7 @@ from testkit.ledger_requests import enrol
 from testkit.ledger_server import LedgerServer
 from testkit.stores import official_store
 from testkit.ui_driver import KioskFactory
+from testkit.v2_ballots import box_cast
 
 
 def test_the_kiosk_syncs_and_knows_who_voted_elsewhere(
@@ -32,7 +33,8 @@ def test_the_kiosk_syncs_and_knows_who_voted_elsewhere(
         box = BallotBox(store, ui_election.package)
         resident = ui_election.package.voter_for_card(ui_election.package.roll[0].card_key)
         assert resident is not None and resident.category == "resident"
-        box.cast_ballot(resident, random_ballot(ui_election.package, resident, random.Random(1)))
+        ballot = random_ballot(ui_election.package, resident, random.Random(1))
+        box_cast(box, ui_election, resident, ballot)
         client = LedgerClient(server.url, other_key, log_key=server.log_key)
         SyncWorker(store, client, server.log_key).sync_once()
         store.close()

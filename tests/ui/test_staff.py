@@ -17,7 +17,7 @@ from kiosk.ui.main import build_ui
 from testkit.elections import build_election, review_definition
 from testkit.kiosk_screens import PX_PER_MM, last_ballot, vote
 from testkit.robot import walk
-from testkit.ui_driver import SCREENSHOTS, Kiosk, KioskFactory
+from testkit.ui_driver import SCREENSHOTS, Kiosk, KioskFactory, test_roll_card
 
 
 def report(kiosk: Kiosk, printed_before: int) -> Receipt:
@@ -61,7 +61,7 @@ def test_a_session_from_mode_to_export(kiosk_factory: KioskFactory) -> None:
     assert "\u2007본 투표 official 0 · 시험 test 0" in opening.lines  # a zero report
     kiosk.remove()
     assert kiosk.visible("testBanner")  # on the voter's screens too
-    vote(kiosk, kiosk.voter_card("resident", 0))
+    vote(kiosk, test_roll_card(kiosk))  # a test-mode kiosk takes only test cards
     assert "TEST" in kiosk.printer.printed[-1].lines[0]
     assert last_ballot(kiosk, BlockKind.TEST_BALLOT)  # opens with the test key
     kiosk.sign_in(kiosk.staff_card("election_manager"))

@@ -60,6 +60,8 @@ from testkit.staff_guide import (
     parse_guide,
 )
 from testkit.stores import official_store
+from testkit.ui_driver import test_roll_card
+from testkit.v2_ballots import box_cast
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +89,7 @@ def ledger(
             box = BallotBox(store, package)
             for n, voters in enumerate(VOTERS.values()):
                 voter = voter_of(ui_election, "resident", voters.online_first)
-                box.cast_ballot(voter, random_ballot(package, voter, random.Random(n)))
+                box_cast(box, ui_election, voter, random_ballot(package, voter, random.Random(n)))
             assert upload(server, platform, list(store.blocks())).status_code == 200
         yield server
 
@@ -184,7 +186,7 @@ def before_voting(w: Walk) -> None:
     )
     w.out()
     assert k.visible("testBanner")  # on every screen
-    w.vote(k.voter_card("online", VOTERS[w.language].test))
+    w.vote(test_roll_card(k, VOTERS[w.language].test))  # test mode takes only test cards
     w.staff("election_manager")
     w.press("testTally")
     k.qtbot.waitUntil(lambda: len(k.vm.property("testTally")) > 1, timeout=10_000)
