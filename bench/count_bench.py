@@ -147,6 +147,8 @@ def count(
     """The count's stages, in order; the count directory's files."""
     package, secrets = log.package, read_secrets(log.directory)
     closure = read_closure((log.directory / "close.json").read_bytes())
+    if "selection" not in stages:
+        return {}
     with run.stage("selection with ballot proofs"):
         selection = select(
             package, log.logged, log.checkpoint, checker(package, workers, scheduler)
@@ -251,8 +253,8 @@ def _pretty(value: Any) -> bytes:
     return (json.dumps(value, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
 
 
-def write_bundle(log: Log, files: dict[str, bytes]) -> Path:
-    path = log.directory / "bundle.zip"
+def write_bundle(log: Log, files: dict[str, bytes], name: str = "bundle.zip") -> Path:
+    path = log.directory / name
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
         for name in TOP_FILES:
             z.write(log.directory / name, name)
@@ -417,6 +419,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         if "verify" in stages:
             # the bundle this run counted, or the one an earlier run over this log wrote
             bundle = write_bundle(log, files) if files else log.directory / "bundle.zip"
+            if not bundle.exists():  # the record before its count: the log, no count files
+                bundle = write_bundle(log, {}, "record-without-count.zip")
             with run.stage(VERIFY):
                 verified = verify_bundle(bundle, log, args.workers, scheduler)
             # its CPU: the verifier's and its local workers' (rusage of the waited children)
