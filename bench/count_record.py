@@ -32,7 +32,7 @@ from kiosk.core.election import read_package, sign_package
 from kiosk.core.encoding import b64e, canonical_json
 from kiosk.core.merkle import leaf_hash, root_from_leaves
 from kiosk.core.verifiable.ceremony import TrusteeShare, evaluate, result_message
-from ledger.rules.close_statement import statement_text
+from ledger.rules.close_statement import RecordLists, statement_text
 from ledger.service.ceremony_result import ceremony_section, collect_result
 from testkit.chain_writer import ChainWriter
 from testkit.elections import SyntheticElection, build_election, review_definition
@@ -189,17 +189,18 @@ def build_log(out: Path, ballots: int, seed: str = "count-bench", processes: int
         LOG_ORIGIN, size, root_from_leaves([leaf_hash(e) for e in encoded]), LOG_ORIGIN, log_key
     )
     closed_at = "2026-12-08T18:00:00+00:00"
+    sources = [_source(w, f"hall {n + 1}", "kiosk") for n, w in enumerate(halls)]
+    sources.append(_source(online, "online platform", "online"))
+    lists = RecordLists(tuple(sources), ()).hashes()  # the close signs sources.json, evidence.json
     closure = {
         "closed_at": closed_at,
         "size": size,
         "checkpoint": checkpoint,
         "statement": sign_note(
-            statement_text(package.id, size, checkpoint, closed_at, {}), LOG_ORIGIN, log_key
+            statement_text(package.id, size, checkpoint, closed_at, {}, lists), LOG_ORIGIN, log_key
         ),
         "waivers": {},
     }
-    sources = [_source(w, f"hall {n + 1}", "kiosk") for n, w in enumerate(halls)]
-    sources.append(_source(online, "online platform", "online"))
     files = {
         "package.json": canonical_json(sign_package(package, election.authority).to_json()),
         "authority.txt": (b64e(election.authority.public_key) + "\n").encode(),

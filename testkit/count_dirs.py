@@ -32,7 +32,7 @@ from kiosk.core.encoding import canonical_json
 from kiosk.core.encrypted_ballot import base_hash
 from kiosk.core.verifiable.ceremony_outcome import TrusteeShare
 from kiosk.core.verifiable.elgamal import ZERO, Ciphertext, encrypt
-from ledger.rules.close_statement import statement_text
+from ledger.rules.close_statement import RecordLists, statement_text
 from ledger.rules.count_files import COUNT_INPUT, SHUFFLE_KIND, election_key, signed_file
 from testkit.elections import SyntheticElection, build_election, mixed_definition, random_ballot
 
@@ -110,7 +110,8 @@ def closure_for(election: str, log_key: SigningKey, size: int = 9) -> dict[str, 
     root = sha256(b"the frozen log of " + election.encode())
     checkpoint = sign_checkpoint(LOG_ORIGIN, size, root, LOG_ORIGIN, log_key)
     closed_at = "2026-12-07T18:00:00+00:00"
-    text = statement_text(election, size, checkpoint, closed_at, {})
+    no_sources = RecordLists((), ()).hashes()  # a count directory alone has no sources.json
+    text = statement_text(election, size, checkpoint, closed_at, {}, no_sources)
     return {
         "closed_at": closed_at,
         "size": size,

@@ -23,7 +23,7 @@ from kiosk.core.crypto import SigningKey, seal
 from kiosk.core.verifiable.ceremony import CeremonySetup, SignedMessage
 from kiosk.core.verifiable.elgamal import encrypt
 from kiosk.core.verifiable.group import Point, scalar_bytes
-from ledger.rules.close_statement import statement_text
+from ledger.rules.close_statement import RecordLists, statement_text
 from ledger.service.medium_lock import TESTING_VARIABLE, MediumLock
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -183,7 +183,8 @@ def closed_election(election: str, log_key: SigningKey | None = None) -> tuple[d
     root = hashlib.sha256(b"the frozen log of " + election.encode()).digest()
     checkpoint = sign_checkpoint(LOG_ORIGIN, 7, root, LOG_ORIGIN, key)
     closed_at = "2026-11-22T18:00:00+00:00"
-    text = statement_text(election, 7, checkpoint, closed_at, {})
+    no_sources = RecordLists((), ()).hashes()  # no record goes with this close
+    text = statement_text(election, 7, checkpoint, closed_at, {}, no_sources)
     closure = {
         "closed_at": closed_at,
         "size": 7,

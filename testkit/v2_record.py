@@ -34,7 +34,7 @@ from kiosk.core.encoding import b64e, canonical_json
 from kiosk.core.merkle import leaf_hash, root_from_leaves
 from kiosk.core.verifiable.ceremony import TrusteeShare, evaluate, result_message
 from ledger.publish.nist_results import nist_results
-from ledger.rules.close_statement import statement_text
+from ledger.rules.close_statement import RecordLists, statement_text
 from ledger.rules.count_decryption import combine_count, decryption_name, make_decryption
 from ledger.rules.count_files import (
     make_shuffle,
@@ -199,16 +199,17 @@ def build_record(
         LOG_ORIGIN, size, root_from_leaves([leaf_hash(e) for e in encoded]), LOG_ORIGIN, log_key
     )
     closed_at = "2026-12-07T18:00:00+00:00"
+    sources = [_source(w, name) for w, name in ((hall, HALL), (annex, ANNEX))]
+    lists = RecordLists(tuple(sources), ()).hashes()  # the close signs sources.json, evidence.json
     closure = {
         "closed_at": closed_at,
         "size": size,
         "checkpoint": checkpoint,
         "statement": sign_note(
-            statement_text(package.id, size, checkpoint, closed_at, {}), LOG_ORIGIN, log_key
+            statement_text(package.id, size, checkpoint, closed_at, {}, lists), LOG_ORIGIN, log_key
         ),
         "waivers": {},
     }
-    sources = [_source(w, name) for w, name in ((hall, HALL), (annex, ANNEX))]
     logged = [
         LoggedBlock(n, s.block.kiosk, s.block.height, s.block, "kiosk")
         for n, s in enumerate(log)

@@ -31,8 +31,9 @@ from typing import Protocol
 from kiosk.core.election import ElectionPackage
 from kiosk.core.encoding import b64e, canonical_json
 from kiosk.core.errors import HanpyoError
+from ledger.store.closed_lists import record_lists
 from ledger.store.closure import closure as stored_closure
-from ledger.store.log_reads import blocks_in_log_order, evidence
+from ledger.store.log_reads import blocks_in_log_order
 from ledger.store.merkle_log import LogKey
 from ledger.store.registry import Source, authority_key
 from ledger.store.schema import Engine
@@ -138,26 +139,14 @@ def _required(path: Path, what: str, how: str) -> Path:
 
 def _write_ledger_part(z: zipfile.ZipFile, ledger: PublicLedger) -> None:
     """What the ledger itself holds: the signed package, the keys, the sources, every block
-    in log order and the equivocation evidence."""
+    in log order and the equivocation evidence. Once closed, the sources and the evidence are
+    the lists kept at the close, whose hashes the close statement signs."""
     z.writestr("package.json", ledger.signed_package)
     z.writestr("authority.txt", b64e(authority_key(ledger.reader)) + "\n")
     z.writestr("log-key.txt", ledger.key.verifier.vkey + "\n")
-    sources = [
-        {
-            "kiosk": s.kiosk_id,
-            "public_key": b64e(s.public_key),
-            "name": s.name,
-            "channel": s.channel.value,
-            "quarantined": s.quarantined,
-        }
-        for s in ledger.sources()
-    ]
-    z.writestr("sources.json", json.dumps(sources, ensure_ascii=False, indent=1))
+    lists = record_lists(ledger.reader)
+    z.writestr("sources.json", json.dumps(list(lists.sources), ensure_ascii=False, indent=1))
     with z.open("log.jsonl", "w", force_zip64=True) as log:
         for encoded in blocks_in_log_order(ledger.reader):
             log.write(encoded + b"\n")
-    forks = [
-        {"kiosk": e.kiosk, "height": e.height, "block": e.conflicting.decode()}
-        for e in evidence(ledger.reader)
-    ]
-    z.writestr("evidence.json", json.dumps(forks, indent=1))
+    z.writestr("evidence.json", json.dumps(list(lists.evidence), indent=1))

@@ -1,5 +1,7 @@
 """Closing the election: every kiosk closed and delivered (or waived, with a reason), then the
-log is frozen under a final signed checkpoint and a close statement signed by the log key."""
+log is frozen under a final signed checkpoint and a close statement signed by the log key,
+which also signs the sources (ids, keys, names, channels, quarantined flags) and the
+equivocation evidence as they stand, kept for the record (ledger/rules/close_statement.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from kiosk.core.checkpoint import sign_note
-from ledger.rules.close_statement import Closure, statement_text
+from ledger.rules.close_statement import Closure, RecordLists, statement_text
 from ledger.rules.errors import LedgerError
 from ledger.service.ledger import Ledger
 from ledger.store.closure import closure as stored_closure
@@ -80,8 +82,10 @@ def close_election(
         )
     closed_at = (now or datetime.now(UTC)).isoformat(timespec="seconds")
 
-    def sign_statement(size: int, checkpoint: str) -> str:
-        text = statement_text(ledger.election.id, size, checkpoint, closed_at, waivers)
+    def sign_statement(size: int, checkpoint: str, lists: RecordLists) -> str:
+        text = statement_text(
+            ledger.election.id, size, checkpoint, closed_at, waivers, lists.hashes()
+        )
         return sign_note(text, ledger.key.origin, ledger.key.key)
 
     return freeze_log(ledger.engine, ledger.key, closed_at, waivers, sign_statement)

@@ -1,7 +1,8 @@
 """The closed log read straight from the ledger's data directory, for a trustee at the ledger's
 own machine (`ledger trustee shuffle|decrypt --ledger-data DIR`): the package, the close, the
 enrolled sources and every block up to the close's size, read from the database with SELECTs
-only. The log key (``log.key``) is never opened: nothing here needs a secret, and the blocks
+only (the sources and evidence are those kept at the close, whose hashes the close statement
+signs). The log key (``log.key``) is never opened: nothing here needs a secret, and the blocks
 are then checked exactly as those of a published record (ledger/verify/count_inputs.py)."""
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from kiosk.core.encoding import b64e
 from ledger.rules.errors import LedgerError
+from ledger.store.closed_lists import closed_lists
 from ledger.store.closure import closure as stored_closure
 from ledger.store.log_reads import blocks_at
-from ledger.store.registry import election_record, sources
+from ledger.store.registry import election_record
 from ledger.store.schema import Engine, connect, reader
 from ledger.verify.count_inputs import CountInputsError, LogSource, package_json
 
@@ -31,19 +32,22 @@ def ledger_log(data: Path, database: str | None = None) -> Iterator[LogSource]:
         try:
             record = election_record(read)
             closed = stored_closure(read)
-            enrolled = [
-                {"kiosk": s.kiosk_id, "public_key": b64e(s.public_key), "channel": s.channel.value}
-                for s in sources(read)
-            ]
+            lists = closed_lists(read)
         except LedgerError as e:
             raise CountInputsError(f"the ledger's data in {data} cannot be read: {e}") from e
         if closed is None:
             raise CountInputsError(f"the election in {data} is not closed")
+        if lists is None:
+            raise CountInputsError(
+                f"the ledger in {data} did not keep the sources its close statement signs: it "
+                "was closed by another version of Hanpyo"
+            )
         yield LogSource(
             f"the ledger's data in {data}",
             package_json(record.signed),
             closed,
-            enrolled,
+            list(lists.sources),
+            list(lists.evidence),
             lambda: _blocks(read, closed.size),
             lambda index: f"the log's leaf {index}",
         )

@@ -7,9 +7,10 @@ from collections.abc import Callable, Mapping
 
 from sqlalchemy import Engine, select
 
-from ledger.rules.close_statement import Closure
+from ledger.rules.close_statement import Closure, RecordLists
 from ledger.rules.errors import LedgerError
 from ledger.store import schema as db
+from ledger.store.closed_lists import keep_lists, lists_now
 from ledger.store.merkle_log import LogKey, integrate_pending, lock_log, publish
 
 
@@ -28,10 +29,11 @@ def freeze_log(
     key: LogKey,
     closed_at: str,
     waivers: Mapping[str, str],
-    sign_statement: Callable[[int, str], str],
+    sign_statement: Callable[[int, str, RecordLists], str],
 ) -> Closure:
     """Lock the log, make sure a checkpoint of its final size is published, and record the
-    close with the statement ``sign_statement(size, checkpoint)`` gives, in one transaction."""
+    close with the statement ``sign_statement(size, checkpoint, lists)`` gives, in one
+    transaction; ``lists`` (the sources and evidence as they stand) are kept with it."""
     with engine.begin() as conn:
         # Every block sequenced before the close goes into the final tree; holding the
         # sequence counter's lock, no batch is sequenced after it (it sees the close).
@@ -45,7 +47,9 @@ def freeze_log(
         ).scalar_one_or_none()
         if checkpoint is None:
             checkpoint = publish(conn, log, key)
-        statement = sign_statement(log.size, checkpoint)
+        lists = lists_now(conn)  # read in this transaction: what is signed is what is kept
+        statement = sign_statement(log.size, checkpoint, lists)
+        keep_lists(conn, lists)
         conn.execute(
             db.closure.insert().values(
                 id=1,

@@ -154,6 +154,18 @@ closure = Table(
     Column("waivers", Text, nullable=False),  # JSON: kiosk id -> the admin's recorded reason
 )
 
+# The sources and the equivocation evidence as they stood at the close, whose hashes the close
+# statement signs: the record publishes these, not the tables as they are later (a fork that
+# arrives after the close quarantines its kiosk and is kept in ``evidence``, but is not
+# part of what the close signed). ledger/store/closed_lists.py.
+closure_lists = Table(
+    "closure_lists",
+    metadata,
+    Column("id", Integer, primary_key=True),  # always 1, beside the closure's row
+    Column("sources", Text, nullable=False),  # JSON: sources.json's entries
+    Column("evidence", Text, nullable=False),  # JSON: evidence.json's entries
+)
+
 admin_tokens = Table(
     "admin_tokens",
     metadata,

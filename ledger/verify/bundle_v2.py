@@ -19,7 +19,7 @@ from kiosk.core.checkpoint import NoteVerifier, verify_checkpoint
 from kiosk.core.election import ElectionPackage, verify_package
 from kiosk.core.encoding import b64d
 from kiosk.core.errors import HanpyoError
-from ledger.rules.close_statement import Closure
+from ledger.rules.close_statement import Closure, verify_statement
 from ledger.rules.count_files import read_closure, verify_close
 from ledger.rules.selection import LoggedBlock, Selection, select
 from ledger.verify.ballot_proofs import check_ballots
@@ -134,6 +134,7 @@ class _RecordV2:
     unreadable: dict[int, str] = field(default_factory=dict)  # log position -> why
     chain_count: int = 0
     selection: Selection | None = None
+    sources_signed: bool = False  # sources.json is the list the close statement signed
     authority_text: str = ""
     log_key_text: str = ""
     final_checkpoint: str | None = None  # close.json's checkpoint, once it verified
@@ -192,9 +193,17 @@ class _RecordV2:
 
     def check_close(self) -> str:
         package, closure = self.need_package(), self.need_closure()
-        verify_close(package, closure, self._log_verifier().vkey)
+        verifier = self._log_verifier()
+        verify_close(package, closure, verifier.vkey)
+        # The statement signs the sources (channels included) and the evidence as they stood
+        # at the close: the record's lists must be exactly those (ledger/rules/close_statement).
+        signed = verify_statement(closure.statement, verifier, closure, package.id)
+        lists = signed.check(
+            self.files.json("sources.json", list), self.files.json("evidence.json", list)
+        )
+        self.sources_signed = True
         waived = ", ".join(f"{k} ({v})" for k, v in sorted(closure.waivers.items()))
-        return f"closed {closure.closed_at}; waivers: {waived or 'none'}"
+        return f"closed {closure.closed_at}; waivers: {waived or 'none'}; {lists}"
 
     def _lines(self) -> Iterator[bytes]:
         """log.jsonl line by line, streamed (a city's log does not fit twice in memory)."""
@@ -248,6 +257,11 @@ class _RecordV2:
         package, closure = self.need_package(), self.need_closure()
         if not self.leaves:
             raise BundleError("cannot check: the log was not read (see the chains' check)")
+        if not self.sources_signed:  # every ballot's channel comes from sources.json
+            raise BundleError(
+                "cannot check: the ballots' channels come from sources.json, which is not the "
+                "list the close statement signed (see the close statement's check)"
+            )
         selection = select(
             package,
             self.entries,

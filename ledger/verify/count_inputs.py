@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from kiosk.core.checkpoint import NoteVerifier, verify_checkpoint
 from kiosk.core.election import ElectionPackage, read_package
 from kiosk.core.errors import HanpyoError, VerificationError
-from ledger.rules.close_statement import Closure
+from ledger.rules.close_statement import Closure, verify_statement
 from ledger.rules.count_files import read_closure
 from ledger.rules.count_input import TallyInput, tally_input
 from ledger.rules.selection import Selection, select
@@ -55,12 +55,14 @@ class CountInputsError(VerificationError):
 @dataclass(frozen=True)
 class LogSource:
     """The closed log as the trustee holds it, with no secret: the package and close it names,
-    the enrolled sources (id, key, channel) and every block's exact bytes in log order."""
+    the enrolled sources and the equivocation evidence (as sources.json and evidence.json hold
+    them, which the close statement signs) and every block's exact bytes in log order."""
 
     name: str  # "the record bundle.zip", "the ledger's data in /srv/ledger"
     package_json: dict[str, Any]  # the package itself (not the signed wrapper)
     closure: Closure
     sources: list[dict[str, Any]]
+    evidence: list[dict[str, Any]]
     blocks: Callable[[], Iterable[bytes]]
     place: Callable[[int], str]
 
@@ -87,6 +89,7 @@ def check_count_inputs(
     gives. ``closure`` is the count directory's close, already verified with ``verifier``."""
     _same_election(package, closure, log)
     root = _root(closure, verifier)
+    lists = _stage(log.name, lambda: _signed_lists(package, closure, verifier, log))
     found = _stage("the log's chains", lambda: _chains(package, log))
     _stage("the log's root", lambda: found.check_root(closure.size, root))
     selection = _stage(
@@ -105,6 +108,7 @@ def check_count_inputs(
         "chain rule",
         f"  the blocks hash to the root of the final checkpoint signed by the log key "
         f"{verifier.vkey}",
+        f"  {lists} (every ballot's channel comes from that list)",
         f"  selection recomputed (every ballot's proofs on {where.describe()}): "
         f"{len(selection.counted)} ballots counted; left out: {reasons or 'none'}",
         "  selection.json and tally-input.json are byte for byte the recomputed ones / "
@@ -116,8 +120,9 @@ def check_count_inputs(
 
 def _sizes(package: ElectionPackage, selection: Selection, tally: TallyInput) -> list[str]:
     """How many ballots each channel counts and the smallest sum and column: a sum of very few
-    ballots says much about each of them (the channels come from the sources' list, which
-    nobody signs in a record), so the trustee sees it before decrypting."""
+    ballots says much about each of them (the close statement signs the sources' channels, but
+    a source enrolled on the wrong channel is signed as it is), so the trustee sees it before
+    decrypting."""
     channels = Counter(c.channel for c in selection.counted)
     per = ", ".join(f"{channel} {n}" for channel, n in sorted(channels.items()))
     sizes = [a.ballots for a in tally.aggregates] + [len(c.cts) for c in tally.columns]
@@ -149,6 +154,15 @@ def _same_election(package: ElectionPackage, closure: Closure, log: LogSource) -
             f"checkpoint is of {log.closure.size} blocks, closed {log.closure.closed_at}; the "
             f"count's of {closure.size}, closed {closure.closed_at})"
         )
+
+
+def _signed_lists(
+    package: ElectionPackage, closure: Closure, verifier: NoteVerifier, log: LogSource
+) -> str:
+    """The sources (whose channels split the sums and columns) and the evidence are the lists
+    the close statement signed, else a refusal naming the file."""
+    signed = verify_statement(closure.statement, verifier, closure, package.id)
+    return signed.check(log.sources, log.evidence)
 
 
 def _root(closure: Closure, verifier: NoteVerifier) -> bytes:
@@ -210,6 +224,7 @@ def record_log(path: Path) -> Iterator[LogSource]:
             inner = package_json(files.raw("package.json"))
             closure = read_closure(files.raw("close.json"))
             sources = files.json("sources.json", list)
+            evidence = files.json("evidence.json", list)
         except HanpyoError as e:
             raise CountInputsError(f"{path}: {e}") from e
         yield LogSource(
@@ -217,6 +232,7 @@ def record_log(path: Path) -> Iterator[LogSource]:
             inner,
             closure,
             sources,
+            evidence,
             lambda: _lines(files),
             lambda index: f"log.jsonl line {index + 1}",
         )

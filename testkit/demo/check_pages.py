@@ -34,10 +34,11 @@ def choices_on(page: str) -> list[str]:
 
 
 def show_check_pages(
-    out: Path, the_ledger: DemoLedger, cast: tuple[str, str], checked: tuple[str, str]
+    out: Path, the_ledger: DemoLedger, cast: tuple[str, str], checked: tuple[str, str] | None
 ) -> bool:
     """Serve the published record again and look at the pages; ``cast`` and ``checked`` are
-    (tracking code, fingerprint). False if a page does not say what it should."""
+    (tracking code, fingerprint), ``checked`` None when no ballot was checked. False if a page
+    does not say what it should."""
     shots = out / "pages"
     shots.mkdir(parents=True, exist_ok=True)
     good = True
@@ -48,32 +49,39 @@ def show_check_pages(
         screenshot(url, shots / "check-cast-ballot.png", 1280, 1800)
         counted = "This ballot was counted." in page
         shown = f"<code>{fingerprint}</code>" in page
+        hidden = '<section class="opened"' not in page  # a cast ballot is never opened
         say(
             f"   check page of cast ballot {code}: fingerprint {fingerprint} "
             f"{'shown' if shown else 'MISSING'}; "
             f"{'✓ 개표에 들어갔습니다 / This ballot was counted' if counted else 'not counted'}; "
-            "no choice is shown"
+            f"{'no choice is shown' if hidden else 'ITS CHOICES ARE SHOWN'}"
         )
-        good = good and shown and counted
-        code, fingerprint = checked
-        url = f"{the_ledger.url}/check?code={quote(code)}"
-        page = dump_dom(url)
-        screenshot(url, shots / "check-checked-ballot.png", 1280, 3200)
-        opened = "A checked ballot. It is not counted." in page and "fails the check" not in page
-        lines = choices_on(page)
-        say(
-            f"   check page of checked ballot {code}: fingerprint {fingerprint} "
-            f"{'shown' if f'<code>{fingerprint}</code>' in page else 'MISSING'}; "
-            f"{'opened for anyone, its proofs hold' if opened else 'NOT OPENED'}; "
-            f"its choices ({len(lines)}):"
-        )
-        for line in lines[:4]:
-            say(f"     {line}")
-        if len(lines) > 4:
-            say(f"     … and {len(lines) - 4} more")
-        good = good and opened and bool(lines)
+        good = good and shown and counted and hidden
+        if checked is not None:
+            good = _checked_page(the_ledger, checked, shots) and good
         screenshot(f"{the_ledger.url}/results", shots / "results.png", 1280, 2400)
     say(f"   screenshots (headless Chromium): {shots}")
     if not good:
         say("   !! a check page did not say what it should")
     return good
+
+
+def _checked_page(the_ledger: DemoLedger, checked: tuple[str, str], shots: Path) -> bool:
+    """The check page of a checked ballot: opened for anyone, with its choices."""
+    code, fingerprint = checked
+    url = f"{the_ledger.url}/check?code={quote(code)}"
+    page = dump_dom(url)
+    screenshot(url, shots / "check-checked-ballot.png", 1280, 3200)
+    opened = "A checked ballot. It is not counted." in page and "fails the check" not in page
+    lines = choices_on(page)
+    say(
+        f"   check page of checked ballot {code}: fingerprint {fingerprint} "
+        f"{'shown' if f'<code>{fingerprint}</code>' in page else 'MISSING'}; "
+        f"{'opened for anyone, its proofs hold' if opened else 'NOT OPENED'}; "
+        f"its choices ({len(lines)}):"
+    )
+    for line in lines[:4]:
+        say(f"     {line}")
+    if len(lines) > 4:
+        say(f"     … and {len(lines) - 4} more")
+    return opened and bool(lines)

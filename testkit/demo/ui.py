@@ -108,7 +108,8 @@ def run_ui_demo(out: Path, *, window: bool | None = None) -> int:
                 )
                 (out / "usb").mkdir()
                 if window:
-                    return _window(config, simulator, out, cards)
+                    code = _window(config, simulator, out, cards)
+                    return _after_the_window(config, out, ledger, election, witness, code)
                 return _scripted(config, simulator, out, ledger, election, witness)
 
 
@@ -128,11 +129,30 @@ def _window(
     say(f"Cards: {', '.join(sorted(cards))}. Every PIN is {PIN}.")
     say("Start with 'manager' (choose a mode and open the session), then a voter card.")
     say("An election manager's card can leave kiosk mode (the last button on its screen).")
+    say("Close the official session with a staff card before you leave: the demo then closes")
+    say("the election, counts it and shows the check pages of the last ballot cast and checked.")
     try:
         return run(config, fullscreen=False)
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _after_the_window(
+    config: KioskConfig,
+    out: Path,
+    ledger: DemoLedger,
+    election: DemoElection,
+    witness: WitnessServer,
+    code: int,
+) -> int:
+    """Once the window is closed: the ledger's side for what was cast in it, if anything."""
+    from testkit.demo.window import cast_in_the_window
+
+    last = cast_in_the_window(config, election, ledger)
+    if code != 0 or last is None:
+        return code
+    return _after_the_vote(out, ledger, election, witness, last)
 
 
 def _scripted(
@@ -195,7 +215,6 @@ def _after_the_vote(
     if not verify_bundle(published, ledger, election):
         return 1
     say("10. 확인 페이지 · The check pages a voter opens from the receipt's QR code")
-    assert first.checked is not None
     if not show_check_pages(out, ledger, (first.code, first.fingerprint), first.checked):
         return 1
     say(f"Screens: {out / 'screenshots'}  Printed receipts: {out / 'receipts'}  "
