@@ -182,8 +182,8 @@ def test_each_package_draws_new_voter_ids_and_a_new_test_key(
 @pytest.mark.parametrize(
     ("extra", "drop_ceremony", "message"),
     [
-        pytest.param([], True, "--protocol 2 needs --ceremony", id="no-ceremony"),
-        pytest.param(["--shares", "shares"], False, "--shares is for protocol 1", id="shares"),
+        pytest.param([], True, "the following arguments are required: --ceremony", id="none"),
+        pytest.param(["--shares", "s"], False, "unrecognized arguments: --shares", id="shares"),
         pytest.param(
             ["--witness=witness+00000000+AAAA"], False, "witnesses.keys[0]", id="bad-witness"
         ),
@@ -218,14 +218,3 @@ def test_a_roll_entry_the_reader_refuses_is_named_by_its_place_in_the_roll_file(
     code, _, stderr = _create(broken, tmp_path / "package.json")
     assert code == 2
     assert "roll file test_roll[1].card_key" in stderr
-
-
-def test_test_cards_need_protocol_2(inputs: dict[str, Path], tmp_path: Path) -> None:
-    done = ledger_cli(
-        "election", "create", "--definition", str(inputs["definition"]),
-        "--roll", str(inputs["roll"]), "--shares", str(tmp_path / "shares"),
-        "--out", str(tmp_path / "package.json"), data=None,
-    )  # fmt: skip
-    assert done.returncode == 2
-    assert "enrols test cards, which only a protocol 2 package has" in done.stderr
-    assert not (tmp_path / "shares").exists()
