@@ -9,7 +9,6 @@ makes `init` hash passphrases at libsodium's minimum cost, so the tests stay fas
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -18,12 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from kiosk.core.checkpoint import NoteVerifier, sign_checkpoint, sign_note
 from kiosk.core.crypto import SigningKey, seal
 from kiosk.core.verifiable.ceremony import CeremonySetup, SignedMessage
-from kiosk.core.verifiable.elgamal import encrypt
-from kiosk.core.verifiable.group import Point, scalar_bytes
-from ledger.rules.close_statement import RecordLists, statement_text
+from kiosk.core.verifiable.group import scalar_bytes
 from ledger.service.medium_lock import TESTING_VARIABLE, MediumLock
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -174,37 +170,3 @@ def send_bad_reveal(exchange: Path, setup: CeremonySetup, cheater: Path, victim:
 def _index_of(setup: CeremonySetup, medium: Path) -> int:
     public = _signing_key(medium).public_key
     return next(t.index for t in setup.trustees if t.signing_key == public)
-
-
-def closed_election(election: str, log_key: SigningKey | None = None) -> tuple[dict[str, Any], str]:
-    """A close statement for ``election`` as `ledger election close` signs it (a checkpoint of
-    a frozen log and the statement, both signed by the log key), and the log key to publish."""
-    key = log_key or SigningKey.generate()
-    root = hashlib.sha256(b"the frozen log of " + election.encode()).digest()
-    checkpoint = sign_checkpoint(LOG_ORIGIN, 7, root, LOG_ORIGIN, key)
-    closed_at = "2026-11-22T18:00:00+00:00"
-    no_sources = RecordLists((), ()).hashes()  # no record goes with this close
-    text = statement_text(election, 7, checkpoint, closed_at, {}, no_sources)
-    closure = {
-        "closed_at": closed_at,
-        "size": 7,
-        "checkpoint": checkpoint,
-        "statement": sign_note(text, LOG_ORIGIN, key),
-        "waivers": {},
-    }
-    return closure, NoteVerifier(LOG_ORIGIN, key.public_key).vkey
-
-
-def decryption_request(
-    election: str, election_key: str, transcript: str, values: list[int], closure: dict[str, Any]
-) -> dict[str, Any]:
-    """Encryptions of ``values`` under K, named for the election and ceremony, with the close
-    statement: what the trustees are asked to decrypt until part 2 puts ballots in the record."""
-    key = Point.from_hex(election_key)
-    return {
-        "format": "hanpyo-decryption-request/v1",
-        "election": election,
-        "transcript_hash": transcript,
-        "closure": closure,
-        "ciphertexts": [encrypt(v, key)[0].to_json() for v in values],
-    }
