@@ -1,6 +1,6 @@
 """Seed corpora from real artefacts: the world's chain, export, package, checkpoints, and a
 simulated card's real answers. ``python -m fuzz.seeds`` writes them into fuzz/corpus/<target>/
-(``--world`` first makes a new chain and export in fuzz/world/)."""
+(``--world`` first makes a new package, chain and export in fuzz/world/)."""
 
 from __future__ import annotations
 
@@ -156,7 +156,7 @@ def api() -> list[bytes]:
         api_input(
             "POST",
             "/v1/kiosks/{kiosk_id}/nullifiers/check",
-            world.json_bytes({"nullifier": b64e(bytes(32))}),
+            world.json_bytes({"voter": bytes(16).hex()}),
         ),
         api_input("POST", "/v1/admin/kiosks", world.json_bytes(kiosk), credentials=2),
         api_input("GET", "/v1/admin/fleet", b"", credentials=2),
@@ -227,7 +227,9 @@ def write_seeds(name: str, folder: Path) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--world", action="store_true", help="make a new chain and export first")
+    parser.add_argument(
+        "--world", action="store_true", help="make a new package, chain and export first"
+    )
     parser.add_argument("--target", choices=sorted(TARGETS), action="append")
     args = parser.parse_args()
     if args.world:

@@ -18,8 +18,10 @@ from kiosk.core.crypto import Domain, SigningKey, kiosk_id_for
 from kiosk.core.election import ElectionId
 from kiosk.core.encoding import b64e
 from testkit.elections import derived_key
+from testkit.v2_blocks import cast_by, test_card, voter_card
 
-# The v1 chain's kinds: ``spoiled`` is protocol v2's (tests/unit/test_block_v2.py covers it).
+# Every kind but ``spoiled`` (a checked ballot counts nowhere and names no voter: its rules are
+# tests/unit/test_block_v2.py's).
 KINDS = [k for k in BlockKind if k is not BlockKind.SPOILED]
 START = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 _KEY: list[SigningKey] = []
@@ -65,9 +67,18 @@ def _body(d: Draw, kind: BlockKind, w: _Writer) -> dict[str, Any]:
                 "checkpoint": None,
             }
         case BlockKind.BALLOT | BlockKind.TEST_BALLOT:
-            return {"nullifier": b64e(bytes([d.below(4)]) * 32), "sealed": b64e(bytes(49))}
+            return _ballot_body(kind is BlockKind.TEST_BALLOT, d.below(4))
         case BlockKind.SPOILED:
-            raise AssertionError("not drawn: KINDS are the v1 chain's")
+            raise AssertionError("not drawn: KINDS leave it out")
+
+
+@functools.lru_cache(maxsize=8)
+def _ballot_body(test: bool, n: int) -> dict[str, Any]:
+    """Voter ``n``'s ballot body (a test card's for a test ballot), encrypted and card-signed
+    once per process: the chain rules look only at who cast it and its kind."""
+    e = world.election()
+    card = test_card(e, n % len(e.test_card_keys)) if test else voter_card(e, "resident", n)
+    return cast_by(e.package, card, seed=n)
 
 
 def _next(d: Draw, w: _Writer) -> SignedBlock:
@@ -158,8 +169,8 @@ def model_problem(blocks: list[SignedBlock], election: str, package_hash: bytes)
             test = kind is BlockKind.TEST_BALLOT
             if open_state != "open" or mode != ("test" if test else "official"):
                 return f"{i}: ballot out of session or mode"
-            if (kind, body["nullifier"]) in seen:
+            if (kind, body["voter"]) in seen:
                 return f"{i}: same voter twice"
-            seen.add((kind, body["nullifier"]))
+            seen.add((kind, body["voter"]))
             counts[test] += 1
     return None

@@ -18,6 +18,7 @@ from kiosk.cli import cards
 from kiosk.core.election import read_package
 from kiosk.core.errors import HanpyoError
 from kiosk.hardware.card.errors import CardError
+from ledger.cli.election_v2 import with_voter_ids
 
 
 def _no_card(reader: str, *, present: bool, timeout_s: float) -> None:
@@ -69,8 +70,13 @@ def enrol_csv(data: bytes) -> None:
 
 
 def _package_with(roll: dict[str, Any]) -> dict[str, Any]:
-    keys = world.signed_package()["package"]["keys"]
-    return world.definition() | {"keys": keys, "roll": roll["roll"], "staff": roll["staff"]}
+    """The world's package with this roll file in it, as `ledger election create` puts it."""
+    package: dict[str, Any] = world.signed_package()["package"]
+    return package | {
+        "roll": with_voter_ids(roll, "roll"),
+        "test_roll": with_voter_ids(roll, "test_roll"),
+        "staff": roll["staff"],
+    }
 
 
 def csv_seed(rows: list[dict[str, str]]) -> bytes:

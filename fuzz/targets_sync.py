@@ -58,7 +58,7 @@ def _calls() -> dict[str, Callable[[LedgerClient], object]]:
         "consistency": lambda c: c.consistency(3, 8),
         "inclusion": lambda c: c.inclusion(2, 8),
         "inclusion_range": lambda c: c.inclusion_range(0, 2, 8),
-        "has_voted": lambda c: c.has_voted(bytes(32)),
+        "has_voted": lambda c: c.has_voted(bytes(16)),
         "heartbeat": lambda c: c.heartbeat(Heartbeat.from_json(world.heartbeat())),
         "election": lambda c: c.election(),
     }

@@ -1,13 +1,15 @@
 """The real artefacts the targets start from and compare against: one synthetic election, one
 kiosk's signed chain and its USB export, the ledger's log key and signed checkpoints.
 
-Keys are derived from fixed seeds, so they are the same in every process. Sealed ballots are
-random, so the chain and the export are made once (``python -m fuzz.seeds --world``) and kept
+Keys are derived from fixed seeds, so they are the same in every process. The election key
+comes from a simulated ceremony and ballots are encrypted with fresh randomness, so the
+package, the chain and the export are made once (``python -m fuzz.seeds --world``) and kept
 in fuzz/world/; every run reads those files.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -21,22 +23,25 @@ from kiosk.core.block import SignedBlock, decode_signed_block
 from kiosk.core.chain import Mode
 from kiosk.core.checkpoint import NoteVerifier, sign_checkpoint, sign_note
 from kiosk.core.crypto import SigningKey, kiosk_id_for
-from kiosk.core.election import sign_package
+from kiosk.core.election import read_package, sign_package
 from kiosk.core.export import export_bytes
 from kiosk.core.merkle import MemoryNodeStore, MerkleLog, leaf_hash
 from testkit.chain_writer import ChainWriter
 from testkit.elections import (
     SyntheticElection,
     build_election,
+    card_of,
     derived_key,
     mixed_definition,
     random_ballot,
+    test_voter,
     voter_of,
 )
 
 HERE = Path(__file__).resolve().parent
 WORLD = HERE / "world"
 CHAIN_FILE = WORLD / "chain.jsonl"
+PACKAGE_FILE = WORLD / "package.json"  # the world's election package (its election key)
 EXPORT_FILE = WORLD / "export.jsonl"
 LOG_ORIGIN = "fuzz.test/hanpyo"
 WITNESS_NAME = "witness.fuzz.test"
@@ -45,7 +50,16 @@ SEED = "fuzz"
 
 @functools.cache
 def election() -> SyntheticElection:
-    return build_election(mixed_definition(), seed=SEED, experts_per_group=1, online_per_proposal=1)
+    """The world's election: the cards and staff from the seed, the package as kept in
+    fuzz/world/ (its election key is the one the chain's ballots are encrypted to; the
+    trustees' shares of it are not kept, and no target needs them)."""
+    built = build_election(
+        mixed_definition(), seed=SEED, experts_per_group=1, online_per_proposal=1
+    )
+    if not PACKAGE_FILE.exists():
+        return built
+    package = read_package(json.loads(PACKAGE_FILE.read_text("utf-8")))
+    return dataclasses.replace(built, package=package, trustee_shares={}, ceremony=None)
 
 
 @functools.cache
@@ -135,28 +149,31 @@ def heartbeat() -> dict[str, Any]:
 
 def make_world() -> None:
     """Write a new chain (test session, then official sessions with a pause) and its export."""
+    WORLD.mkdir(exist_ok=True)
+    PACKAGE_FILE.unlink(missing_ok=True)
+    election.cache_clear()
     e = election()
+    PACKAGE_FILE.write_text(json.dumps(e.package.to_json(), ensure_ascii=False), "utf-8")
     start = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
     writer = ChainWriter(e.package, kiosk_key(), start, timedelta(minutes=3))
     rng = random.Random(7)  # noqa: S311 - reproducible ballots, not secrets
     writer.mode(Mode.TEST)
     writer.open_session()
-    writer.cast(
-        voter_of(e, "resident", 0), random_ballot(e.package, voter_of(e, "resident", 0), rng)
-    )
+    tester = test_voter(e, 0)
+    writer.cast(tester, random_ballot(e.package, tester, rng), card_of(e, tester))
     writer.close_session()
     writer.mode(Mode.OFFICIAL)
     writer.open_session()
     for category, n in (("resident", 1), ("expert", 0), ("online", 2)):
         voter = voter_of(e, category, n)
-        writer.cast(voter, random_ballot(e.package, voter, rng))
+        writer.cast(voter, random_ballot(e.package, voter, rng), card_of(e, voter))
     early = sign_checkpoint(LOG_ORIGIN, 3, bytes(range(32)), LOG_ORIGIN, log_key())
     writer.close_session(checkpoint=early)
-    WORLD.mkdir(exist_ok=True)
     CHAIN_FILE.write_bytes(b"".join(b.encode() + b"\n" for b in writer.blocks))
     EXPORT_FILE.write_bytes(export_bytes(writer.blocks, kiosk_key()))
     chain.cache_clear()
     chain_lines.cache_clear()
+    signed_package.cache_clear()
     merkle_log.cache_clear()
 
 

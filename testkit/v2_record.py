@@ -18,7 +18,7 @@ import json
 import random
 import zipfile
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -85,16 +85,20 @@ def record_election(
     seed: str = "record",
     witnesses: tuple[int, tuple[str, ...]] = (0, ()),
     groups: int = 2,
+    definition: Mapping[str, Any] | None = None,
 ) -> tuple[
     SyntheticElection, dict[str, Any], dict[int, TrusteeShare], dict[int, SigningKey], SigningKey
 ]:
     """A small v2 election (``groups`` groups of 3 proposals, 5 voters each: 3 residents and 2
     experts; experts score with criteria, residents answer a yes/no question)
     whose election key comes from a ceremony of 3 simulated trustees (any 2 decrypt): the
-    package, the collected ceremony result, each trustee's share and signing key, the log key."""
+    package, the collected ceremony result, each trustee's share and signing key, the log key.
+    With ``definition``, that election instead (its own id)."""
     log_key = SigningKey(sha256(f"{seed}/log-key".encode()))
+    if definition is not None:
+        election_id = str(definition["id"])
     synthetic = build_election(
-        mixed_definition(groups=groups, per_group=3, election_id=election_id),
+        definition or mixed_definition(groups=groups, per_group=3, election_id=election_id),
         protocol=2,
         test_cards=2,
         seed=seed,
@@ -230,6 +234,29 @@ def build_record(
     return V2Record(
         election, files, selection, log_key, trustee_keys, shares, plaintexts, positions
     )
+
+
+def honest_trustees(
+    election: SyntheticElection,
+    count: Path,
+    shares: dict[int, TrusteeShare],
+    trustee_keys: dict[int, SigningKey],
+) -> None:
+    """The trustees' part of a count directory `ledger count prepare` wrote, in this process
+    (TEST ONLY; `ledger trustee shuffle|decrypt --count` call the same functions): trustees 1
+    and 2 shuffle in turn (k = 2), then every trustee decrypts."""
+    package = election.package
+    count_input = read_count_input((count / "tally-input.json").read_bytes(), package)
+    shuffles: list[bytes] = []
+    for trustee in (1, 2):
+        chain = verify_shuffles(package, count_input, shuffles)
+        raw = make_shuffle(package, chain.columns, chain.last_hash, trustee, trustee_keys[trustee])
+        shuffles.append(raw)
+        (count / shuffle_name(len(shuffles))).write_bytes(raw)
+    chain = verify_shuffles(package, count_input, shuffles)
+    for j, share in sorted(shares.items()):
+        raw = make_decryption(package, count_input, chain, share, trustee_keys[j])
+        (count / decryption_name(j)).write_bytes(raw)
 
 
 def count_files(

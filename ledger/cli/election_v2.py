@@ -60,8 +60,8 @@ def _document(
             "tls_pin": tls_pin(args.tls_cert),
             "log_key": args.log_key,
         },
-        "roll": _with_voter_ids(roll, "roll"),
-        "test_roll": _with_voter_ids(roll, "test_roll"),
+        "roll": with_voter_ids(roll, "roll"),
+        "test_roll": with_voter_ids(roll, "test_roll"),
         "staff": roll.get("staff", []),
         "witnesses": {"threshold": args.witness_threshold, "keys": list(args.witness)},
         "privacy": {"min_column": args.min_column},
@@ -70,7 +70,7 @@ def _document(
     return document
 
 
-def _with_voter_ids(roll: Mapping[str, Any], section: str) -> list[dict[str, Any]]:
+def with_voter_ids(roll: Mapping[str, Any], section: str) -> list[dict[str, Any]]:
     """The roll file's ``section`` as v2 entries: each card's entry, checked as the package
     reader checks it, with a random voter id that says nothing about its holder."""
     entries = roll.get(section, [])

@@ -356,15 +356,15 @@ def test_the_sync_worker_reports_a_refused_ballot_and_stays_up_without_skipping_
     good, later = voter_card(v2, "resident", 6), voter_card(v2, "resident", 7)
     stranger = SigningKey.generate()
     assert good.voter.voter_id is not None and later.voter.voter_id is not None
-    store.append(BlockKind.BALLOT, cast_by(v2.package, good), nullifier=good.voter.voter_id)
+    store.append(BlockKind.BALLOT, cast_by(v2.package, good), voter=good.voter.voter_id)
     kept = store.state.height
     unenrolled = cast_body(
         encrypt_for(v2.package, later.voter).ballot, later.voter.voter_id, stranger
     )
-    store.append(BlockKind.BALLOT, unenrolled, nullifier=later.voter.voter_id)
+    store.append(BlockKind.BALLOT, unenrolled, voter=later.voter.voter_id)
     other = voter_card(v2, "expert", 1)
     assert other.voter.voter_id is not None
-    store.append(BlockKind.BALLOT, cast_by(v2.package, other), nullifier=other.voter.voter_id)
+    store.append(BlockKind.BALLOT, cast_by(v2.package, other), voter=other.voter.voter_id)
     statuses: list[SyncStatus] = []
     client = LedgerClient(server.url, key, log_key=server.log_key)
     worker = SyncWorker(

@@ -245,7 +245,7 @@ def test_a_kiosk_can_ask_whether_a_voter_already_voted(
     upload(server, key, make_chain(tmp_path, election, key, [("resident", 0)]))
     path = f"/v1/kiosks/{kiosk}/nullifiers/check"
     voted = signed_post(
-        server, key, path, {"nullifier": b64e(voter_of(election, "resident", 0).nullifier)}
+        server, key, path, {"voter": voter_of(election, "resident", 0).voter_id.hex()}
     )
     # Each answer is signed by the log key for the request's nonce (see test_sync_forged_answers).
     assert voted.json() | {"signature": ""} == {
@@ -254,7 +254,7 @@ def test_a_kiosk_can_ask_whether_a_voter_already_voted(
         "signature": "",
     }
     fresh = signed_post(
-        server, key, path, {"nullifier": b64e(voter_of(election, "resident", 1).nullifier)}
+        server, key, path, {"voter": voter_of(election, "resident", 1).voter_id.hex()}
     )
     assert fresh.json() | {"signature": ""} == {"voted": False, "channels": [], "signature": ""}
 

@@ -41,9 +41,9 @@ def test_a_captured_request_sent_again_is_refused(
 ) -> None:
     key = SigningKey.generate()
     kiosk = enrol(server, key, "hall A")
-    nullifier = b64e(voter_of(election, "resident", 0).nullifier)
+    voter = voter_of(election, "resident", 0).voter_id.hex()
     path = f"/v1/kiosks/{kiosk}/nullifiers/check"
-    first = signed_post(server, key, path, {"nullifier": nullifier})
+    first = signed_post(server, key, path, {"voter": voter})
     assert first.status_code == 200, first.text
     again = resend(server, first)
     assert again.status_code == 401, again.text
@@ -56,7 +56,7 @@ def test_a_captured_request_sent_again_is_refused(
     assert delivered.status_code == 200
     assert resend(server, delivered).json()["reason"] == "replayed_request"
     # A fresh signature over the very same body is a new request, and is taken.
-    assert signed_post(server, key, path, {"nullifier": nullifier}).status_code == 200
+    assert signed_post(server, key, path, {"voter": voter}).status_code == 200
 
 
 def test_a_request_for_another_ledger_is_refused(
@@ -65,7 +65,7 @@ def test_a_request_for_another_ledger_is_refused(
     key = SigningKey.generate()
     kiosk = enrol(server, key, "hall A")
     path = f"/v1/kiosks/{kiosk}/nullifiers/check"
-    body = {"nullifier": b64e(voter_of(election, "resident", 0).nullifier)}
+    body = {"voter": voter_of(election, "resident", 0).voter_id.hex()}
     elsewhere = signed_post(server, key, path, body, origin="training-ledger.example/hanpyo")
     assert elsewhere.status_code == 401, elsewhere.text
     assert elsewhere.json()["reason"] == "wrong_ledger"
@@ -87,7 +87,7 @@ def test_a_replay_is_refused_by_every_worker_process(
     with LedgerServer(tmp_path / "ledger", election, db=postgres_url, workers=2) as pg:
         kiosk = enrol(pg, key, "hall A")
         path = f"/v1/kiosks/{kiosk}/nullifiers/check"
-        body = {"nullifier": b64e(voter_of(election, "resident", 0).nullifier)}
+        body = {"voter": voter_of(election, "resident", 0).voter_id.hex()}
         first = signed_post(pg, key, path, body)
         assert first.status_code == 200, first.text
         # Each replay is a new connection, so the two workers share them between them.

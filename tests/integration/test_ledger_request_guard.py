@@ -90,9 +90,9 @@ def test_a_quarantined_kiosk_is_refused_its_heartbeat_and_voter_checks(
     assert upload(server, key, chain).status_code == 200
     other = make_chain(tmp_path / "fork", election, key, [("expert", 0)])
     assert upload(server, key, [other[3]]).status_code == 409  # equivocation: quarantined
-    nullifier = b64e(voter_of(election, "resident", 0).nullifier)
+    voter = voter_of(election, "resident", 0).voter_id.hex()
     checked = signed_post(
-        server, key, f"/v1/kiosks/{kiosk}/nullifiers/check", {"nullifier": nullifier}
+        server, key, f"/v1/kiosks/{kiosk}/nullifiers/check", {"voter": voter}
     )
     assert checked.status_code == 403, checked.text
     assert checked.json()["reason"] == "quarantined"

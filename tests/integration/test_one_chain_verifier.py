@@ -27,6 +27,7 @@ from testkit.elections import (
     REFERENCE_CLOSE,
     SyntheticElection,
     build_election,
+    card_of,
     random_ballot,
     review_definition,
 )
@@ -60,7 +61,7 @@ def _kiosk_that_lets_a_voter_vote_twice(election: SyntheticElection) -> ChainWri
     voters = [package.voter_for_card(k.public_key) for k in election.voter_keys[:3]]
     for voter in [*voters, voters[0]]:
         assert voter is not None
-        writer.cast(voter, random_ballot(package, voter, rng))
+        writer.cast(voter, random_ballot(package, voter, rng), card_of(election, voter))
     return writer
 
 
@@ -107,7 +108,7 @@ def test_a_block_dated_after_the_ledgers_clock_is_refused_on_arrival(
     writer.open_session()
     voter = package.voter_for_card(election.voter_keys[0].public_key)
     assert voter is not None
-    writer.cast(voter, random_ballot(package, voter, random.Random(2)))  # dated 35 min ahead
+    writer.cast(voter, random_ballot(package, voter, random.Random(2)), card_of(election, voter))  # dated 35 min ahead
     kiosk = kiosk_id_for(writer.key.public_key)
     ledger.enrol(writer.key.public_key, "Hall A")
     result = ledger.ingest(kiosk, [b.encode() for b in writer.blocks])
@@ -136,7 +137,7 @@ def test_ingest_refuses_an_official_ballot_dated_after_the_close(tmp_path: Path)
     writer.open_session()
     voter = closed.package.voter_for_card(closed.voter_keys[0].public_key)
     assert voter is not None
-    writer.cast(voter, random_ballot(closed.package, voter, random.Random(3)))
+    writer.cast(voter, random_ballot(closed.package, voter, random.Random(3)), card_of(closed, voter))
     ledger.enrol(writer.key.public_key, "Hall A")
     result = ledger.ingest(kiosk_id_for(writer.key.public_key), [b.encode() for b in writer.blocks])
     assert result.rejection is not None

@@ -41,12 +41,12 @@ def load_sample_chains(data: Path, sample: Published) -> None:
 
 
 def publish(published: Path, sample: Published) -> None:
-    """What the tally writes: the results, the ballots and the report (its PDF is tested in
-    tests/unit/test_report.py; a one-page stand-in keeps this test quick)."""
-    (published / "results.json").write_text(json.dumps(sample.results, ensure_ascii=False))
-    (published / "ballots.jsonl").write_text(
-        "".join(json.dumps(b, ensure_ascii=False) + "\n" for b in sample.ballots)
-    )
+    """What the count and `ledger publish` write: the results in the count directory, and the
+    report (its PDF is tested in tests/unit/test_report.py; a one-page stand-in keeps this test
+    quick)."""
+    (published / "count").mkdir(exist_ok=True)
+    results = json.dumps(sample.results, ensure_ascii=False)
+    (published / "count" / "results.json").write_text(results)
     report = render_report_html(sample.package, sample.results)
     (published / "report.html").write_text(report, "utf-8")
     pdf = PdfWriter()
@@ -88,8 +88,8 @@ def test_the_public_pages_show_results_checks_and_files(tmp_path: Path, sample: 
         downloads = requests.get(f"{server.url}/downloads", timeout=10)
         assert "not published yet" in downloads.text and "results.json" not in downloads.text
 
-        published.mkdir()
-        (published / "results.json").write_text('{"election": "another-vote"}')
+        (published / "count").mkdir(parents=True)
+        (published / "count" / "results.json").write_text('{"election": "another-vote"}')
         answer = requests.get(f"{server.url}/results", timeout=10)
         assert answer.status_code == 503
         assert "The results file cannot be read" in answer.text and "another-vote" in answer.text
@@ -171,7 +171,7 @@ def test_the_public_pages_show_results_checks_and_files(tmp_path: Path, sample: 
             "closed_at": "2017-11-25T09:05:00+00:00",
             "waivers": {"f" * 32: "화면 고장 · broken screen"},
         }
-        (published / "close.json").write_text(json.dumps(close, ensure_ascii=False))
+        (published / "count" / "close.json").write_text(json.dumps(close, ensure_ascii=False))
         checkpoint = requests.get(f"{server.url}/checkpoint", timeout=10)
         assert "This is the final checkpoint, signed at the close." in checkpoint.text
         assert "2017-11-25 18:05 (UTC+09:00)" in checkpoint.text
@@ -179,10 +179,10 @@ def test_the_public_pages_show_results_checks_and_files(tmp_path: Path, sample: 
 
         # The published files: those present are listed and served, nothing else is.
         listing = requests.get(f"{server.url}/downloads", timeout=10).text
-        for name in ("results.json", "ballots.jsonl", "report.pdf", "report.html", "close.json"):
+        for name in ("count/results.json", "report.pdf", "report.html", "count/close.json"):
             assert f'href="/downloads/{name}"' in listing
         assert 'href="/downloads/bundle.zip"' not in listing
-        served = requests.get(f"{server.url}/downloads/results.json", timeout=10)
+        served = requests.get(f"{server.url}/downloads/count/results.json", timeout=10)
         assert served.status_code == 200 and served.json() == sample.results
         pdf = requests.get(f"{server.url}/downloads/report.pdf", timeout=10)
         assert pdf.headers["content-type"] == "application/pdf" and pdf.content[:5] == b"%PDF-"

@@ -1,11 +1,11 @@
 """Proposal titles are text, never markup or formulas: an election whose titles look like
-mathtext, spreadsheet formulas and HTML goes through `ledger tally` (report, CSV, bundle) and
-the public results page of a real `ledger serve`, and every title is shown as it was written."""
+mathtext, spreadsheet formulas and HTML goes through the count and `ledger publish` (report, CSV,
+bundle) and the public results page of a real `ledger serve`, and every title is shown as it was
+written."""
 
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import json
 import random
@@ -19,18 +19,19 @@ from pypdf import PdfReader
 
 from kiosk.core.chain import Mode
 from kiosk.core.crypto import SigningKey
-from kiosk.core.election import ElectionPackage, Voter, read_package
+from kiosk.core.election import ElectionPackage, Voter
 from kiosk.core.encoding import b64e
 from testkit.chain_writer import ChainWriter
 from testkit.elections import (
     MARKUP_LIKE_TITLES,
-    build_election,
+    card_of,
     random_ballot,
     review_definition,
     with_option_titles,
 )
 from testkit.ledger_requests import upload
 from testkit.ledger_server import LedgerServer, ledger_cli
+from testkit.v2_record import LOG_ORIGIN, honest_trustees, record_election
 
 START = datetime(2017, 11, 25, 0, 0, tzinfo=UTC)
 # The cells a spreadsheet would run as formulas, and what results.csv must hold instead.
@@ -61,22 +62,17 @@ def test_titles_that_look_like_markup_or_formulas_are_published_as_written(
         review_definition(2, 3, election_id="markup-titles"), MARKUP_LIKE_TITLES
     )
     definition["categories"][0]["title"] = {"ko": "$\\sqrt{$ 주민", "en": "$x^$ residents"}
-    synthetic = build_election(definition, seed="markup", experts_per_group=1)
-    document = synthetic.package.to_json()
-    (tmp_path / "roll.json").write_text(
-        json.dumps({"roll": document["roll"], "staff": document["staff"]})
+    election, ceremony, shares, trustee_keys, log_key = record_election(
+        seed="markup", definition=definition
     )
-    (tmp_path / "definition.json").write_text(json.dumps(definition, ensure_ascii=False))
-    run(
-        "election", "create", "--definition", str(tmp_path / "definition.json"),
-        "--roll", str(tmp_path / "roll.json"), "--trustees", "3", "--threshold", "2",
-        "--shares", str(tmp_path / "shares"), "--out", str(tmp_path / "unsigned.json"),
-    )  # fmt: skip
-    package = read_package(json.loads((tmp_path / "unsigned.json").read_text()))
-    election = dataclasses.replace(synthetic, package=package)
+    package = election.package
+    (tmp_path / "ceremony.json").write_text(json.dumps(ceremony, ensure_ascii=False))
+    data = tmp_path / "ledger"
+    data.mkdir()
+    (data / "log.key").write_text(b64e(log_key.seed) + "\n")  # the key the package names
     rng = random.Random(8)
 
-    with LedgerServer(tmp_path / "ledger", election) as server:
+    with LedgerServer(data, election, origin=LOG_ORIGIN) as server:
         key = SigningKey.generate()
         enrolled = requests.post(
             f"{server.url}/v1/admin/kiosks",
@@ -94,14 +90,16 @@ def test_titles_that_look_like_markup_or_formulas_are_published_as_written(
         writer.mode(Mode.OFFICIAL)
         writer.open_session()
         for voter in people(package, "resident") + people(package, "expert"):
-            writer.cast(voter, random_ballot(package, voter, rng))
+            writer.cast(voter, random_ballot(package, voter, rng), card_of(election, voter))
         writer.close_session()
         assert upload(server, key, list(writer.blocks)).status_code == 200
         run("election", "close", data=server.data)
-        shares = sorted((tmp_path / "shares").glob("trustee-*.txt"))
         published = server.data / "published"
-        run("tally", "--share", str(shares[0]), "--share", str(shares[2]), "--quiet",
-            data=server.data)  # fmt: skip
+        count = published / "count"
+        run("count", "prepare", "--out", str(count), data=server.data)
+        honest_trustees(election, count, shares, trustee_keys)
+        run("count", "finish", "--count", str(count), data=server.data)
+        run("publish", "--ceremony", str(tmp_path / "ceremony.json"), data=server.data)
 
         # The report, as a page and printed: every title as written, none of it as markup.
         report = (published / "report.html").read_text("utf-8")
@@ -126,8 +124,8 @@ def test_titles_that_look_like_markup_or_formulas_are_published_as_written(
 
         # The bundle holds the same records, and checks out.
         with zipfile.ZipFile(published / "bundle.zip") as bundle:
-            assert json.loads(bundle.read("results.json")) == json.loads(
-                (published / "results.json").read_text("utf-8")
+            assert json.loads(bundle.read("count/results.json")) == json.loads(
+                (count / "results.json").read_text("utf-8")
             )
         checked = run(
             "verify-bundle", str(published / "bundle.zip"),

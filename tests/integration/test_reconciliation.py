@@ -18,6 +18,7 @@ from testkit.chain_writer import ChainWriter
 from testkit.elections import (
     SyntheticElection,
     build_election,
+    card_of,
     mixed_definition,
     random_ballot,
     voter_of,
@@ -25,6 +26,7 @@ from testkit.elections import (
 from testkit.ledger_requests import upload
 from testkit.ledger_server import LedgerServer
 from testkit.stores import official_store
+from testkit.v2_ballots import box_cast
 
 
 def chain(
@@ -39,7 +41,8 @@ def chain(
         box = BallotBox(store, election.package)
         for category, n in voters:
             voter = voter_of(election, category, n)
-            box.cast_ballot(voter, random_ballot(election.package, voter, random.Random(n)))
+            ballot = random_ballot(election.package, voter, random.Random(n))
+            box_cast(box, election, voter, ballot)
         if close:
             box.close_session()
         return list(store.blocks())
@@ -54,7 +57,8 @@ def timed_chain(
     writer.open_session()
     for category, n in voters:
         voter = voter_of(election, category, n)
-        writer.cast(voter, random_ballot(election.package, voter, random.Random(n)))
+        ballot = random_ballot(election.package, voter, random.Random(n))
+        writer.cast(voter, ballot, card_of(election, voter))
     writer.close_session()
     return writer.blocks
 
@@ -102,12 +106,12 @@ def test_duplicates_follow_the_policy_and_the_numbers_add_up(
         ).json()
         assert len(dupes) == 2
         by_voter = {d["nullifier"]: d["ballots"] for d in dupes}
-        online_first = by_voter[voter_of(election, "resident", 0).nullifier.hex()]
+        online_first = by_voter[voter_of(election, "resident", 0).voter_id.hex()]
         assert [(b["channel"], b["counts"]) for b in online_first] == [
             ("online", False),
             ("kiosk", True),
         ]
-        twice_in_person = by_voter[voter_of(election, "resident", 1).nullifier.hex()]
+        twice_in_person = by_voter[voter_of(election, "resident", 1).voter_id.hex()]
         assert [(b["kiosk"], b["counts"]) for b in twice_in_person] == [
             (sources["hall A"][1], True),
             (sources["hall B"][1], False),

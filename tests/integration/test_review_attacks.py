@@ -34,6 +34,7 @@ from testkit.fault_proxy import FaultProxy, body_of, with_body
 from testkit.ledger_requests import enrol
 from testkit.ledger_server import LedgerServer
 from testkit.stores import official_store
+from testkit.v2_ballots import box_cast
 
 
 def _blocks_path(path: str) -> bool:
@@ -50,7 +51,7 @@ def test_a_stripped_refusal_does_not_mark_refused_blocks_delivered(
     # this ballot is dated 30 minutes ahead of the ledger's clock: refused (time_in_future)
     ahead = block_time(datetime.now(UTC) + timedelta(minutes=30))
     monkeypatch.setattr(chain_store, "block_time", lambda: ahead)
-    box.cast_ballot(voter, random_ballot(election.package, voter, random.Random(0)))
+    box_cast(box, election, voter, random_ballot(election.package, voter, random.Random(0)))
 
     def strip_rejection(method: str, path: str, answer: bytes) -> bytes:
         if not _blocks_path(path):

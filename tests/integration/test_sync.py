@@ -25,11 +25,13 @@ from testkit.elections import SyntheticElection, random_ballot, voter_of
 from testkit.ledger_requests import LATE_REASON, enrol
 from testkit.ledger_server import ORIGIN, ROOT, LedgerServer
 from testkit.stores import official_store
+from testkit.v2_ballots import box_cast
 
 
 def cast(box: BallotBox, election: SyntheticElection, category: str, n: int) -> str:
     voter = voter_of(election, category, n)
-    return box.cast_ballot(voter, random_ballot(box.package, voter, random.Random(n))).tracking_code
+    ballot = random_ballot(box.package, voter, random.Random(n))
+    return box_cast(box, election, voter, ballot).tracking_code
 
 
 def open_kiosk(tmp: Path, election: SyntheticElection) -> tuple[ChainStore, BallotBox, SigningKey]:
@@ -171,16 +173,16 @@ def test_the_kiosk_asks_the_ledger_whether_a_voter_voted_elsewhere(
         other_key = SigningKey.generate()
         enrol(server, other_key, "hall B")
         hall_b = LedgerClient(server.url, other_key, log_key=server.log_key)
-        voted = check_elsewhere(hall_b, voter_of(election, "resident", 0).nullifier, policy)
+        voted = check_elsewhere(hall_b, voter_of(election, "resident", 0).voter_id, policy)
         assert not voted.allowed and voted.checked
         assert voted.message is not None and "in person" in voted.message[1]
-        fresh = check_elsewhere(hall_b, voter_of(election, "resident", 1).nullifier, policy)
+        fresh = check_elsewhere(hall_b, voter_of(election, "resident", 1).voter_id, policy)
         assert fresh.allowed and fresh.message is None and fresh.checked
         first = check_elsewhere(
-            hall_b, voter_of(election, "resident", 0).nullifier, DuplicatePolicy.LAST
+            hall_b, voter_of(election, "resident", 0).voter_id, DuplicatePolicy.LAST
         )
         assert first.allowed and first.message is not None and "replaces" in first.message[1]
-    offline = check_elsewhere(hall_b, voter_of(election, "resident", 0).nullifier, policy)
+    offline = check_elsewhere(hall_b, voter_of(election, "resident", 0).voter_id, policy)
     assert offline.allowed and not offline.checked  # local rules apply; the ledger sorts it out
     store.close()
 

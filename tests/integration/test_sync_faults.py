@@ -41,6 +41,7 @@ from testkit.ledger_requests import enrol
 from testkit.ledger_server import LedgerServer
 from testkit.stores import official_store
 from testkit.sync_writer import sync_election
+from testkit.v2_ballots import box_cast
 
 pytestmark = pytest.mark.slow
 
@@ -187,7 +188,7 @@ def test_sync_through_a_thousand_faults_and_ledger_restarts(tmp_path: Path) -> N
                     if len(receipts) < len(voters):
                         voter = voters[len(receipts)]
                         assert voter is not None
-                        receipt = box.cast_ballot(voter, random_ballot(package, voter, rng))
+                        receipt = box_cast(box, election, voter, random_ballot(package, voter, rng))
                         receipts[receipt.tracking_code] = receipt.height
                     worker.wake()
                     if (
@@ -339,7 +340,7 @@ def test_a_checkpoint_answer_cut_in_its_headers_is_not_distrust(
     box = BallotBox(store, election.package)
     for n in range(3):
         voter = voter_of(election, "resident", n)
-        box.cast_ballot(voter, random_ballot(election.package, voter, random.Random(n)))
+        box_cast(box, election, voter, random_ballot(election.package, voter, random.Random(n)))
     chain = list(store.blocks())
     uploads: list[str] = []
     heads: list[str] = []

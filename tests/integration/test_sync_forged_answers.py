@@ -26,6 +26,7 @@ from testkit.fault_proxy import FaultProxy, body_of, with_body
 from testkit.ledger_requests import enrol
 from testkit.ledger_server import LedgerServer
 from testkit.stores import official_store
+from testkit.v2_ballots import box_cast
 
 
 def _kiosk(tmp: Path, election: SyntheticElection) -> tuple[ChainStore, SigningKey]:
@@ -33,7 +34,7 @@ def _kiosk(tmp: Path, election: SyntheticElection) -> tuple[ChainStore, SigningK
     store = official_store(tmp / "kiosk.db", os.urandom(32), key, election.package)
     box = BallotBox(store, election.package)
     voter = voter_of(election, "resident", 0)
-    box.cast_ballot(voter, random_ballot(election.package, voter, random.Random(0)))
+    box_cast(box, election, voter, random_ballot(election.package, voter, random.Random(0)))
     return store, key
 
 
@@ -141,7 +142,7 @@ def test_a_forged_has_voted_answer_does_not_turn_the_voter_away(
     tmp_path: Path, election: SyntheticElection, signature: str
 ) -> None:
     store, key = _kiosk(tmp_path, election)
-    nullifier = voter_of(election, "resident", 1).nullifier  # has not voted anywhere
+    voter_id = voter_of(election, "resident", 1).voter_id  # has not voted anywhere
 
     def already_voted(method: str, path: str, answer: bytes) -> bytes:
         if not _is(path, "/nullifiers/check"):
@@ -159,12 +160,12 @@ def test_a_forged_has_voted_answer_does_not_turn_the_voter_away(
         enrol(server, key, "hall A")
         client = LedgerClient(proxy.url, key, log_key=server.log_key)
         with pytest.raises(ForgedAnswer):
-            client.has_voted(nullifier)
-        answer = check_elsewhere(client, nullifier, DuplicatePolicy.FIRST)
+            client.has_voted(voter_id)
+        answer = check_elsewhere(client, voter_id, DuplicatePolicy.FIRST)
         client.close()
         assert proxy.rewritten >= 2
         direct = LedgerClient(server.url, key, log_key=server.log_key)
-        honest = check_elsewhere(direct, nullifier, DuplicatePolicy.FIRST)
+        honest = check_elsewhere(direct, voter_id, DuplicatePolicy.FIRST)
         direct.close()
     store.close()
     # The voter may vote; the kiosk says it could not check (the ledger applies the policy

@@ -21,6 +21,7 @@ from testkit.elections import SyntheticElection, random_ballot, voter_of
 from testkit.ledger_requests import enrol
 from testkit.ledger_server import LedgerServer
 from testkit.stores import official_store
+from testkit.v2_ballots import box_cast
 
 
 def test_delivered_is_what_the_signed_head_covers_while_no_integrator_runs(
@@ -41,7 +42,7 @@ def test_delivered_is_what_the_signed_head_covers_while_no_integrator_runs(
             )
             for n in range(3):
                 voter = voter_of(election, "resident", n)
-                box.cast_ballot(voter, random_ballot(election.package, voter, random.Random(n)))
+                box_cast(box, election, voter, random_ballot(election.package, voter, random.Random(n)))
             with pytest.raises(SyncError) as refused:
                 worker.sync_once()  # taken, but no checkpoint covers the blocks to prove them
             # A refusal to retry, never a ledger to distrust (that would stop the kiosk's sync)
@@ -54,7 +55,7 @@ def test_delivered_is_what_the_signed_head_covers_while_no_integrator_runs(
 
             lease.release()  # an integrator is elected and extends the tree
             voter = voter_of(election, "resident", 3)
-            box.cast_ballot(voter, random_ballot(election.package, voter, random.Random(3)))
+            box_cast(box, election, voter, random_ballot(election.package, voter, random.Random(3)))
             status = worker.sync_once()
             assert status.acknowledged_height == store.state.height
             assert store.inclusion_proof(store.state.height) is not None
