@@ -224,10 +224,16 @@ def test_a_damaged_zip_fails_or_holds_the_same_record(record: V2Record, tmp_path
             assert {n: z.read(n) for n in z.namelist()} == record.files, offset
 
 
-def test_trustee_shares_are_refused_for_a_v2_record(record: V2Record, tmp_path: Path) -> None:
-    path = record.zip(tmp_path / "record.zip")
-    with pytest.raises(BundleError, match="no secret"):
-        verify_bundle(path, shares=["a share"], where=Where(1), nist=nist_results)
+def test_a_protocol_1_package_in_a_record_fails_its_check_saying_so(
+    record: V2Record, tmp_path: Path
+) -> None:
+    files = dict(record.files)
+    signed = json.loads(files["package.json"])
+    signed["package"]["v"] = 1
+    files["package.json"] = json.dumps(signed).encode()
+    checks = run(record, files, tmp_path)
+    (package,) = [c for c in checks if c.name.startswith("election package")]
+    assert package.status == "FAILED" and "protocol 1 package" in package.detail
 
 
 def test_witnesses_the_package_asks_for_fail_without_their_cosignatures(tmp_path: Path) -> None:
