@@ -309,7 +309,7 @@ def verify_in_process(bundle: Path, log: Log) -> list[Any]:
 
     vkey = (log.directory / "log-key.txt").read_text().strip()
     authority = (log.directory / "authority.txt").read_text().strip()
-    return verify(bundle, authority, vkey, (), Where(1), nist_results)
+    return verify(bundle, authority, vkey, Where(1), nist_results)
 
 
 # -- floors ---------------------------------------------------------------------------------------

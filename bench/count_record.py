@@ -109,8 +109,6 @@ def reference_election(
     election = SyntheticElection(
         package,
         synthetic.authority,
-        None,
-        None,
         synthetic.voter_keys,
         synthetic.staff_keys,
         synthetic.test_card_keys,

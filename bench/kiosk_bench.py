@@ -336,7 +336,7 @@ def notes() -> list[str]:
         else " No frame was swapped within 5 s of that (offscreen)."
     )
     breakdown = (
-        f" Inside that time, `BallotBox.cast_ballot` took p50 "
+        f" Inside that time, `BallotBox.cast_encrypted` took p50 "
         f"{_ms(percentile(seen['cast_box'], 50)):.2f} ms and drawing the receipt's QR code "
         f"p50 {_ms(percentile(seen['cast_qr'], 50)):.2f} ms; the code was drawn a median "
         f"{statistics.median(seen['cast_qr_calls']):.0f} time(s) before the receipt showed and "

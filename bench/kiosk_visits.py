@@ -273,20 +273,20 @@ def run_visits(spec: dict[str, Any]) -> dict[str, Any]:
                 spent.update(frozen)
             return cast
 
-        # Where a cast's time goes: the ballot box's cast_ballot, and the receipt's QR code,
+        # Where a cast's time goes: the ballot box's cast_encrypted, and the receipt's QR code,
         # which the bridge draws once per receipt, after the screen shows. Both are
         # wrapped on the instances for these rounds only; no product code is changed.
         box = services.box
         assert box is not None
         spent: dict[str, float] = {}
-        cast_ballot, make_qr = box.cast_ballot, vm.qr
+        cast_encrypted, make_qr = box.cast_encrypted, vm.qr
 
-        def timed_cast_ballot(*args: Any, **kwargs: Any) -> Any:
+        def timed_cast(*args: Any, **kwargs: Any) -> Any:
             start = time.perf_counter()
             try:
-                return cast_ballot(*args, **kwargs)
+                return cast_encrypted(*args, **kwargs)
             finally:
-                spent["cast_ballot"] = spent.get("cast_ballot", 0.0) + time.perf_counter() - start
+                spent["cast_box"] = spent.get("cast_box", 0.0) + time.perf_counter() - start
 
         def timed_qr(text: str) -> str:
             start = time.perf_counter()
@@ -296,17 +296,17 @@ def run_visits(spec: dict[str, Any]) -> dict[str, Any]:
                 spent["qr"] = spent.get("qr", 0.0) + time.perf_counter() - start
                 spent["qr_calls"] = spent.get("qr_calls", 0) + 1
 
-        box.cast_ballot = timed_cast_ballot  # type: ignore[method-assign]
+        box.cast_encrypted = timed_cast  # type: ignore[method-assign]
         vm.qr = timed_qr  # type: ignore[method-assign]
         casts, in_box, in_qr, qr_calls, qr_visit = [], [], [], [], []
         for _ in range(spec["cast_rounds"]):
             spent.clear()
             casts.append(visit(spent))
-            in_box.append(spent.get("cast_ballot", 0.0))
+            in_box.append(spent.get("cast_box", 0.0))
             in_qr.append(spent.get("qr", 0.0))
             qr_calls.append(spent.get("qr_calls", 0))
             qr_visit.append(spent.get("qr_calls_visit", 0))
-        del box.cast_ballot, vm.qr
+        del box.cast_encrypted, vm.qr
         results |= {
             "cast": casts,
             "cast_box": in_box,

@@ -14,7 +14,7 @@ import nacl.signing
 from sqlalchemy import Engine
 
 from bench.common import BLOCK_COLUMNS, NULLIFIER_COLUMNS, insert_rows, timed
-from kiosk.core.block import BlockKind, SignedBlock, body_bytes
+from kiosk.core.block import BlockKind, SignedBlock, ballot_identity
 from kiosk.core.crypto import Domain
 from ledger.store import schema as db
 from testkit.postgres import PrivatePostgres
@@ -58,8 +58,8 @@ def batch_rows(kiosk: str, blocks: Sequence[SignedBlock], first_leaf: int) -> Ro
              signed.encode(), leaf, now)
         )  # fmt: skip
         if block.kind in (BlockKind.BALLOT, BlockKind.TEST_BALLOT):
-            nullifier = body_bytes(block.body, "nullifier")
-            voter_rows.append((nullifier, block.kind.value, kiosk, block.height, "kiosk", leaf))
+            voter = ballot_identity(block.body)  # the voter index's key (table "nullifiers")
+            voter_rows.append((voter, block.kind.value, kiosk, block.height, "kiosk", leaf))
     return block_rows, voter_rows
 
 

@@ -64,8 +64,9 @@ SQLITE_WORKERS = 1  # and on SQLite (--sqlite-workers: more once verification ru
 
 
 def write_chain(election: SyntheticElection, ballots: int, rng: random.Random) -> ChainWriter:
-    """Genesis, official mode, an open session and ``ballots`` real sealed ballots, signed as
-    the kiosk's store signs them (testkit/ballot_chains.py)."""
+    """Genesis, official mode, an open session and ``ballots`` real encrypted ballots, each
+    signed by its voter's card and the block as the kiosk's store signs it
+    (testkit/ballot_chains.py)."""
     return ballot_chain(election, ballots, rng)
 
 
@@ -375,7 +376,9 @@ def bench_ledger(
     """SQLite rows; with ``postgres``, the same rows again for one private PostgreSQL server
     (a fresh database per log size, the same chains and sizes)."""
     election = build_election(
-        review_definition(groups=2, per_group=12, election_id="bench-ledger"), seed="bench-ledger"
+        # 10 groups: 1,220 voters, enough for a chain of BALLOTS_PER_KIOSK distinct ones
+        review_definition(groups=10, per_group=12, election_id="bench-ledger"),
+        seed="bench-ledger",
     )
     rng = random.Random(1)
     sequential = [write_chain(election, BALLOTS_PER_KIOSK, rng) for _ in range(SEQUENTIAL_KIOSKS)]
@@ -560,8 +563,9 @@ def notes(*, small: int = SMALL_LOG, large: int = LARGE_LOG) -> list[str]:
         "starts (random keys), so every per-request look-up runs against a national fleet.",
         f"- real blocks: {SEQUENTIAL_KIOSKS + CONCURRENT_KIOSKS} kiosk chains of "
         f"{BALLOTS_PER_KIOSK:,} ballots each, signed block by block as `ChainStore.append` "
-        "signs them (canonical JSON, SHA-256, Ed25519) and sealed to the election's ballot key; "
-        "nullifiers are random, since the ledger checks no roll. The first three blocks of "
+        "signs them (canonical JSON, SHA-256, Ed25519); each ballot encrypted with its proofs "
+        "and signed by a distinct voter's card, which the ledger checks against the roll on "
+        "arrival. The first three blocks of "
         f"each chain go first, untimed. Then {SEQUENTIAL_KIOSKS} kiosks upload one request "
         f"at a time ('one kiosk at a time'), then {CONCURRENT_KIOSKS} kiosks upload at once, "
         f"each from its own thread and keep-alive connection ({concurrent:,} blocks; the "

@@ -80,8 +80,9 @@ class Fleet:
 def build_fleet(
     election: SyntheticElection, rates: tuple[int, ...], step_s: float, live: int, bursts: int
 ) -> Fleet:
-    """Every chain signed beforehand (sealed ballots, Ed25519 per block), so that no clock
-    runs while they are made. Each live kiosk gets its share of all offered ballots."""
+    """Every chain signed beforehand (encrypted, card-signed ballots, Ed25519 per block), so
+    that no clock runs while they are made. Each live kiosk gets its share of all offered
+    ballots."""
     rng = random.Random(18)
     per_kiosk = math.ceil(sum(rates) * step_s / live) + 2
     return Fleet(
@@ -414,7 +415,9 @@ def notes(options: Options) -> list[str]:
 
 def run(options: Options) -> None:
     election = build_election(
-        review_definition(groups=2, per_group=12, election_id="national-sim"), seed="national"
+        # 20 groups: 2,440 voters, enough for the largest chain (SEED_BALLOTS distinct voters)
+        review_definition(groups=20, per_group=12, election_id="national-sim"),
+        seed="national",
     )
     began = time.perf_counter()
     fleet = build_fleet(election, options.rates, options.step_s, options.live, options.burst_kiosks)

@@ -21,8 +21,10 @@ import nacl.signing
 import sqlcipher3
 
 from bench.common import Row, percentile, raw_sqlcipher_commits, timed
+from kiosk.core.ballot_crypto import encrypt_ballot
 from kiosk.core.chain import Mode, verify_chain
-from kiosk.core.crypto import SigningKey
+from kiosk.core.crypto import Domain, SigningKey
+from kiosk.core.encrypted_ballot import card_message
 from kiosk.hardware.card.auth import authenticate
 from kiosk.hardware.card.openpgp import OpenPGPCard
 from kiosk.hardware.pcsc.connection import PcscConnection, wait_for_card
@@ -50,11 +52,17 @@ def bench_cast(directory: Path, count: int) -> tuple[list[Row], ChainStore, int]
     box.set_mode(Mode.OFFICIAL)
     box.open_session()
     rng, samples = random.Random(1), []
-    voters = [package.voter_for_card(k.public_key) for k in election.voter_keys[:count]]
-    for voter in voters:
+    for card in election.voter_keys[:count]:
+        voter = package.voter_for_card(card.public_key)
         assert voter is not None
+        # Encrypted while the review screen shows and signed by the card at the tap: both
+        # before the ballot box (bench/kiosk_bench.py and ballot_bench.py time them).
         ballot = random_ballot(package, voter, rng)
-        samples.append(timed(partial(box.cast_ballot, voter, ballot)))
+        encrypted, _ = encrypt_ballot(package, ballot, voter.excluded, test=False)
+        message = card_message(encrypted.election, voter.voter_id, encrypted.hash)
+        signature = card.sign(Domain.BALLOT, message)
+        record = partial(box.cast_encrypted, voter, encrypted, card.public_key, signature)
+        samples.append(timed(record))
     block_size = len(next(store.blocks(store.state.height)).encode())
     raw = raw_sqlcipher_commits(directory, count, block_size)
     rows = []
@@ -62,7 +70,7 @@ def bench_cast(directory: Path, count: int) -> tuple[list[Row], ChainStore, int]
         cast, base = percentile(samples, q) * 1e3, percentile(raw, q) * 1e3
         rows.append(
             Row(
-                f"cast_ballot p{q} (validate, seal, sign, commit)",
+                f"cast_encrypted p{q} (form, card signature, sign, commit)",
                 f"{cast:.2f} ms",
                 f"raw SQLCipher commit p{q}: {base:.2f} ms",
                 f"{cast / base:.2f}x",
@@ -190,14 +198,6 @@ def main() -> None:
     parser.add_argument(
         "--ledger-large", type=int, default=1_000_000, help="leaves in the large ledger log"
     )
-    parser.add_argument("--no-tally", action="store_true", help="skip the tally benchmarks")
-    parser.add_argument(
-        "--tally-sizes",
-        type=int,
-        nargs="+",
-        default=[100_000, 1_000_000],
-        help="ballots in the tallied logs",
-    )
     parser.add_argument(
         "--no-crypto", action="store_true", help="skip the protocol v2 crypto benchmarks"
     )
@@ -235,12 +235,6 @@ def main() -> None:
                 Path(tmp) / "ledger", large=args.ledger_large, postgres=not args.no_postgres
             )
             extra_notes += ledger_notes(small=10_000, large=args.ledger_large)
-        if not args.no_tally:
-            from bench.tally_bench import bench_tally
-            from bench.tally_bench import notes as tally_notes
-
-            rows += bench_tally(Path(tmp) / "tally", args.tally_sizes)
-            extra_notes += tally_notes()
         if not args.no_crypto:
             from bench.crypto_bench import bench_crypto
             from bench.crypto_bench import notes as crypto_notes

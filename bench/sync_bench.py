@@ -42,6 +42,7 @@ from testkit.elections import SyntheticElection, build_election, random_ballot, 
 from testkit.fault_proxy import FaultProxy
 from testkit.ledger_requests import enrol
 from testkit.ledger_server import LedgerServer
+from testkit.v2_ballots import box_cast
 
 PENDING = 10_000
 CASTS = 1_000  # per cast-latency phase: no sync, syncing, no sync again
@@ -70,7 +71,7 @@ class Caster:
     """Casts the election's voters in order, one ballot each, into one ballot box."""
 
     def __init__(self, box: BallotBox, election: SyntheticElection, first: int) -> None:
-        self.box, self.package = box, election.package
+        self.box, self.election, self.package = box, election, election.package
         self.cards = iter(election.voter_keys[first:])
         self.rng = random.Random(first)
 
@@ -80,7 +81,7 @@ class Caster:
             voter = self.package.voter_for_card(next(self.cards).public_key)
             assert voter is not None
             ballot = random_ballot(self.package, voter, self.rng)
-            samples.append(timed(partial(self.box.cast_ballot, voter, ballot)))
+            samples.append(timed(partial(box_cast, self.box, self.election, voter, ballot)))
             if after is not None:
                 after()
         return samples

@@ -27,9 +27,9 @@ def ceremony(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _definition(tmp_path: Path, **shape: int) -> Path:
+def _definition(tmp_path: Path, groups: int, per_group: int = 12) -> Path:
     path = tmp_path / "definition.json"
-    path.write_text(json.dumps(review_definition(**shape)), "utf-8")
+    path.write_text(json.dumps(review_definition(groups, per_group)), "utf-8")
     return path
 
 
