@@ -31,7 +31,7 @@ Selection = tuple[OptionId, ...] | Mapping[OptionId, int | Mapping[str, int]] | 
 
 @dataclass(frozen=True, slots=True)
 class Ballot:
-    """What one voter chose, as it is sealed: no name, no card key, no nullifier.
+    """What one voter chose, before it is encrypted: no name, no card key, no voter id.
 
     It carries the voter's category and group, which the tally needs for per-category
     scores and which are shared by many voters.
@@ -62,7 +62,7 @@ class Ballot:
         }
 
     def plaintext(self) -> bytes:
-        """The canonical bytes that are sealed to the ballot key."""
+        """The canonical bytes: what a checked ballot's plaintext shows, and a recount reads."""
         return canonical_json(self.to_json())
 
 
@@ -177,7 +177,7 @@ def _check_score(contest: Contest, option_id: str, score: Any, fail: Any) -> Non
 
 
 def ballot_from_plaintext(raw: bytes) -> Ballot:
-    """Parse opened ballot bytes; they must be exactly the canonical form that was sealed."""
+    """Parse ballot bytes; they must be exactly the canonical form ``plaintext`` gives."""
     try:
         ballot = read_ballot(parse_json(raw))
         canonical = ballot.plaintext()

@@ -380,7 +380,7 @@ class ChainVerifier:
             if key in self._seen or (self._voted_here is not None and self._voted_here(*key)):
                 raise ChainError(
                     block.height,
-                    "repeat_nullifier",
+                    "repeat_nullifier",  # protocol 1's name for it, kept: a stable reason
                     "the same voter cast a second ballot on this kiosk",
                 )
             self._seen.add(key)

@@ -166,7 +166,7 @@ class BallotForm:
         return not any(f.problem.blocks_casting for c in self.contests for f in self.findings(c.id))
 
     def ballot(self) -> Ballot:
-        """The ballot as it will be sealed; ``BallotError`` if it breaks a contest rule."""
+        """The ballot as it will be encrypted; ``BallotError`` if it breaks a contest rule."""
         selections: dict[ContestId, Selection] = {}
         for contest in self.contests:
             match contest.kind:

@@ -419,7 +419,7 @@ class KioskBridge(QObject):
     @Slot()
     def showTestTally(self) -> None:
         """Count this kiosk's test ballots with the package's test key, for a manager's
-        logic-and-accuracy check. Official ballots stay sealed: the kiosk has no key for them."""
+        logic-and-accuracy check. Official ballots stay encrypted: nobody holds their key whole."""
         self._staff(StaffAction.TEST_TALLY)
 
     @Slot()

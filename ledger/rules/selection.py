@@ -6,8 +6,8 @@ The rules, in this order; the first a ballot fails is its reason (``REASONS``):
 
 1. official ballots only: test ballots (``test_ballot``) and checked ballots (``spoiled``) are
    listed and never counted;
-2. a v2 body (voter id, encrypted ballot, card key, card signature); a v1 body or anything
-   unreadable is ``bad_form``; an official ballot dated outside the schedule is
+2. a v2 body (voter id, encrypted ballot, card key, card signature); protocol 1's sealed body
+   or anything unreadable is ``bad_form``; an official ballot dated outside the schedule is
    ``outside_schedule``;
 3. the voter id on the roll (``voter_not_on_roll``);
 4. the card key one of that roll entry's keys (``key_of_another_voter`` when it is another

@@ -1,19 +1,20 @@
 """Results of a protocol v2 count from what the trustees decrypted: the choice and yes/no sums
 and the shuffled score columns (verifiable-election.md, "The count", step 6). Pure.
 
-The numbers are the v1 tally's (kiosk/core/tally.py): the decrypted values are put into the
-same ``Tally`` counters that opened ballots fill, and the same code computes the means,
+The numbers are the plaintext tally's (kiosk/core/tally.py, protocol 1's count, kept for the
+kiosk's test tally and the tests' recounts): the decrypted values are put into the same
+``Tally`` counters that opened ballots fill, and the same code computes the means,
 dropped extremes, weights, quota or weighted ranking and ties. What the columns cannot give
 is a voter's whole ballot, and that changes one rule:
 
-**Dropped extremes with criteria, per criterion column.** v1 dropped, per option and
+**Dropped extremes with criteria, per criterion column.** The plaintext tally drops, per option and
 category, the voters with the highest and the lowest criteria-weighted total. In v2 every
 (option, criterion) column is shuffled on its own, on purpose (a voter's row of scores would
 identify them), so no one can know which criterion scores belong to the same voter. v2 drops
 the highest and the lowest score of each criterion column (with at least three scores in it)
 and takes the criteria-weighted mean of the criteria's trimmed means. Without criteria, or
-without dropped extremes, the numbers are exactly v1's; with honest ballots the weighted mean
-of per-criterion means equals v1's mean of weighted totals.
+without dropped extremes, the numbers are exactly the plaintext tally's; with honest ballots the
+weighted mean of per-criterion means equals its mean of weighted totals.
 
 A score cell that decrypts outside 0..(max − min + 1) (a cheating kiosk: score cells carry
 no range proof) is not counted and is listed in ``invalid_cells``; nobody can tell which ballot
@@ -51,7 +52,7 @@ class ResultsError(VerificationError):
 
 
 class _DecryptedTally(Tally):
-    """A v1 ``Tally`` filled from decrypted sums and columns instead of opened ballots."""
+    """A ``Tally`` filled from decrypted sums and columns instead of opened ballots."""
 
     def __init__(self, package: ElectionPackage, columns: _Scores) -> None:
         super().__init__(package)
@@ -117,7 +118,7 @@ def count_results(
     sums: Sequence[tuple[AggregateKey, int]],
     columns: Sequence[tuple[ColumnKey, Sequence[int | None]]],
 ) -> dict[str, Any]:
-    """The results document (v1's shape, plus ``invalid_cells``) from the number of counted
+    """The results document (the plaintext tally's shape, plus ``invalid_cells``) from the number of counted
     ballots per category, each aggregate's decrypted sum and each column's decrypted cells
     (None: a cell that decrypts to no small number at all)."""
     contests: dict[str, Contest] = {c.id: c for c in package.contests}
@@ -161,8 +162,8 @@ def count_results(
 
 
 def _cell(scores: Sequence[int]) -> _ScoreCell:
-    """v1's per (option, category) cell from one column's scores: the count, the sum and the
-    extremes are all v1 keeps of the individual scores."""
+    """The plaintext tally's per (option, category) cell from one column's scores: the count,
+    the sum and the extremes are all it keeps of the individual scores."""
     cell = _ScoreCell()
     for s in scores:
         cell.add({"": s}, Fraction(s))

@@ -253,7 +253,7 @@ def _found_ballot(
         "is_ballot": recorded.kind is BlockKind.BALLOT,
         "is_test": recorded.kind is BlockKind.TEST_BALLOT,
         "is_spoiled": kind == SPOILED,
-        # protocol v2: the fingerprint, and a spoiled ballot opened for anyone; None in v1
+        # the fingerprint, and a spoiled ballot opened for anyone; None for a kiosk record
         "v2": views(kind, proof.block),
         "leaf_hash": b64e(leaf_hash(proof.block)),
         "proof": answer["proof"],
