@@ -118,9 +118,9 @@ def count_results(
     sums: Sequence[tuple[AggregateKey, int]],
     columns: Sequence[tuple[ColumnKey, Sequence[int | None]]],
 ) -> dict[str, Any]:
-    """The results document (the plaintext tally's shape, plus ``invalid_cells``) from the number of counted
-    ballots per category, each aggregate's decrypted sum and each column's decrypted cells
-    (None: a cell that decrypts to no small number at all)."""
+    """The results document (the plaintext tally's shape, plus ``invalid_cells``) from the
+    number of counted ballots per category, each aggregate's decrypted sum and each column's
+    decrypted cells (None: a cell that decrypts to no small number at all)."""
     contests: dict[str, Contest] = {c.id: c for c in package.contests}
     scores: _Scores = {}
     invalid_cells: list[dict[str, Any]] = []
