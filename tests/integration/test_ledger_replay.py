@@ -11,7 +11,6 @@ import pytest
 import requests
 
 from kiosk.core.crypto import SigningKey
-from kiosk.core.encoding import b64e
 from testkit.elections import SyntheticElection, voter_of
 from testkit.ledger_requests import enrol, signed_post, upload
 from testkit.ledger_server import LedgerServer

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from kiosk.core.crypto import SigningKey
-from kiosk.core.encoding import b64e
 from testkit.chunked_http import MIB, ChunkedUpload, resident_bytes
 from testkit.elections import SyntheticElection, voter_of
 from testkit.ledger_requests import authorization, enrol, signed_post, upload
@@ -91,9 +90,7 @@ def test_a_quarantined_kiosk_is_refused_its_heartbeat_and_voter_checks(
     other = make_chain(tmp_path / "fork", election, key, [("expert", 0)])
     assert upload(server, key, [other[3]]).status_code == 409  # equivocation: quarantined
     voter = voter_of(election, "resident", 0).voter_id.hex()
-    checked = signed_post(
-        server, key, f"/v1/kiosks/{kiosk}/nullifiers/check", {"voter": voter}
-    )
+    checked = signed_post(server, key, f"/v1/kiosks/{kiosk}/nullifiers/check", {"voter": voter})
     assert checked.status_code == 403, checked.text
     assert checked.json()["reason"] == "quarantined"
     beat = signed_post(server, key, f"/v1/kiosks/{kiosk}/heartbeat", {"mode": "official"})

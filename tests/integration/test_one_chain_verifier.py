@@ -108,7 +108,8 @@ def test_a_block_dated_after_the_ledgers_clock_is_refused_on_arrival(
     writer.open_session()
     voter = package.voter_for_card(election.voter_keys[0].public_key)
     assert voter is not None
-    writer.cast(voter, random_ballot(package, voter, random.Random(2)), card_of(election, voter))  # dated 35 min ahead
+    ballot = random_ballot(package, voter, random.Random(2))
+    writer.cast(voter, ballot, card_of(election, voter))  # dated 35 min ahead
     kiosk = kiosk_id_for(writer.key.public_key)
     ledger.enrol(writer.key.public_key, "Hall A")
     result = ledger.ingest(kiosk, [b.encode() for b in writer.blocks])
@@ -137,7 +138,8 @@ def test_ingest_refuses_an_official_ballot_dated_after_the_close(tmp_path: Path)
     writer.open_session()
     voter = closed.package.voter_for_card(closed.voter_keys[0].public_key)
     assert voter is not None
-    writer.cast(voter, random_ballot(closed.package, voter, random.Random(3)), card_of(closed, voter))
+    ballot = random_ballot(closed.package, voter, random.Random(3))
+    writer.cast(voter, ballot, card_of(closed, voter))
     ledger.enrol(writer.key.public_key, "Hall A")
     result = ledger.ingest(kiosk_id_for(writer.key.public_key), [b.encode() for b in writer.blocks])
     assert result.rejection is not None

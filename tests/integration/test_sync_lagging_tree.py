@@ -42,7 +42,8 @@ def test_delivered_is_what_the_signed_head_covers_while_no_integrator_runs(
             )
             for n in range(3):
                 voter = voter_of(election, "resident", n)
-                box_cast(box, election, voter, random_ballot(election.package, voter, random.Random(n)))
+                ballot = random_ballot(election.package, voter, random.Random(n))
+                box_cast(box, election, voter, ballot)
             with pytest.raises(SyncError) as refused:
                 worker.sync_once()  # taken, but no checkpoint covers the blocks to prove them
             # A refusal to retry, never a ledger to distrust (that would stop the kiosk's sync)

@@ -1,5 +1,6 @@
 """Protocol v2 blocks: the ballot body that names its voter and carries their card's signature,
-the ``spoiled`` kind, and the one chain verifier's rules for them (protocol 1's sealed bodies refused)."""
+the ``spoiled`` kind, and the one chain verifier's rules for them (protocol 1's sealed bodies
+refused)."""
 
 from __future__ import annotations
 
