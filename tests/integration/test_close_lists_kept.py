@@ -5,7 +5,8 @@ hall signs a second block at a height the log holds (a fork: kept as evidence, t
 quarantined). `ledger count prepare` and `ledger count finish` count by the channels the close
 signed, `ledger publish` writes the record with the lists kept at the close, and
 `ledger verify-bundle`, in a process of its own, passes every check and says the lists are the
-signed ones. The trustees' part runs in this process (TEST ONLY; their real processes are
+signed ones. On PostgreSQL, the close keeps the lists in its own transaction too, a fork waived
+at the close included. The trustees' part runs in this process (TEST ONLY; their real processes are
 tests/integration/test_count_trustees.py's and test_close_signs_sources.py's)."""
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from pathlib import Path
 
 from kiosk.core.block import BlockKind, block_time, sign_block
 from kiosk.core.chain import Mode
+from kiosk.core.checkpoint import NoteVerifier
 from kiosk.core.crypto import SigningKey, sha256
 from kiosk.core.election import Channel, ElectionPackage, sign_package
 from kiosk.core.encoding import b64e
 from kiosk.core.verifiable.ceremony import TrusteeShare
+from ledger.rules.close_statement import verify_statement
 from ledger.rules.count_decryption import decryption_name, make_decryption
 from ledger.rules.count_files import (
     COUNT_INPUT,
@@ -37,6 +40,7 @@ from ledger.service.closing import close_election
 from ledger.service.count import finish_count, prepare_count
 from ledger.service.ledger import Ledger
 from ledger.store import schema as db
+from ledger.store.closed_lists import closed_lists
 from ledger.store.merkle_log import LogKey
 from testkit.chain_writer import ChainWriter
 from testkit.v2_ballots import cast_ballot
@@ -122,6 +126,47 @@ def test_the_record_shows_the_lists_the_close_signed(tmp_path: Path) -> None:
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "FAILED" not in verified.stdout
     assert "sources.json (2 sources) and evidence.json (0 entries) are the lists" in verified.stdout
+
+
+def test_on_postgres_the_close_keeps_the_lists_it_signs(postgres_url: str) -> None:
+    election, _, _, _, log_key = record_election("lists-kept-pg", "lists-kept-pg")
+    package = election.package
+    engine = db.connect(postgres_url)
+    try:
+        db.create_schema(engine)
+        signed = sign_package(package, election.authority).to_json()
+        Ledger.initialise(
+            engine, LogKey(LOG_ORIGIN, log_key), signed, election.authority.public_key
+        )
+        ledger = Ledger(engine, log_key)
+        hall = _writer(ledger, "Hall A", Channel.KIOSK)
+        hall.close_session()
+        assert ledger.ingest(hall.kiosk_id, [b.encode() for b in hall.blocks]).rejection is None
+        fork = sign_block(
+            dataclasses.replace(
+                hall.blocks[1].block, time=block_time(datetime(2017, 1, 1, tzinfo=UTC))
+            ),
+            hall.key,
+        )
+        assert ledger.ingest(hall.kiosk_id, [fork.encode()]).rejection is not None
+        closed = close_election(ledger, {hall.kiosk_id: "it signed two blocks at height 1"})
+        ledger.enrol(
+            SigningKey(sha256(b"lists-kept-pg/late")).public_key, "Late", "", late_reason="x"
+        )
+        kept = closed_lists(db.reader(engine))
+    finally:
+        engine.dispose()
+    assert kept is not None
+    assert [(s["name"], s["channel"], s["quarantined"]) for s in kept.sources] == [
+        ("Hall A", "kiosk", True)
+    ]
+    assert [(e["kiosk"], e["height"], e["block"]) for e in kept.evidence] == [
+        (hall.kiosk_id, 1, fork.encode().decode())
+    ]
+    signed_hashes = verify_statement(
+        closed.statement, NoteVerifier(LOG_ORIGIN, log_key.public_key), closed, package.id
+    )
+    assert signed_hashes == kept.hashes()
 
 
 def _trustees(
