@@ -27,8 +27,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--offscreen", action="store_true", help="the scripted visit even with a display"
     )
-    parser.add_argument("--voters", type=int, default=12, help="voters in the terminal demo")
+    parser.add_argument(
+        "--voters",
+        type=int,
+        default=12,
+        help="voters in the terminal demo (at most 14: the first group's residents and experts)",
+    )
     args = parser.parse_args(argv)
+    if args.voters < 1:
+        parser.error("--voters needs at least one voter")
     if args.terminal:
         from testkit.demo.terminal import run_demo
 
