@@ -91,7 +91,9 @@ class ListHashes:
             )
         said = f"{SOURCES} ({len(sources)} sources)"
         if evidence is not None:
-            said += f" and {EVIDENCE} ({len(evidence)} entries)"
+            said += (
+                f" and {EVIDENCE} ({len(evidence)} {'entry' if len(evidence) == 1 else 'entries'})"
+            )
         return said + " are the lists the close statement signed"
 
 

@@ -60,6 +60,7 @@ from ledger.rules.selection import (
 from ledger.rules.v2_results import count_results
 from ledger.service.closing import closure
 from ledger.service.ledger import Ledger
+from ledger.store.closed_lists import record_lists
 from ledger.store.log_reads import blocks_at
 
 RESULTS = "results.json"
@@ -79,8 +80,8 @@ class CountError(LedgerError):
 
 def closed_log(ledger: Ledger, size: int) -> Iterator[LoggedBlock]:
     """Every block in the first ``size`` leaves (the close's final tree), in log order, with its
-    source's channel."""
-    channels = {s.kiosk_id: s.channel.value for s in ledger.sources()}
+    source's channel in the list the close statement signed (ledger/store/closed_lists.py)."""
+    channels = {s["kiosk"]: s["channel"] for s in record_lists(ledger.reader).sources}
     groups = (range(first, min(first + CHUNK, size)) for first in range(0, size, CHUNK))
     for found in blocks_at(ledger.reader, groups):
         for position in sorted(found):
@@ -270,7 +271,8 @@ def finish_count(
 def _record(
     ledger: Ledger, closed: Closure, selection: Selection, now: datetime | None
 ) -> dict[str, Any]:
-    """What the ledger adds to the count: the close, when, and per source what counted."""
+    """What the ledger adds to the count: the close, when, and per source what counted (the
+    sources the close signed, as the record's sources.json lists them)."""
     per_source = Counter(c.source for c in selection.counted)
     return {
         "title": ledger.package.title.to_json(),
@@ -283,12 +285,12 @@ def _record(
         "selection": {"counted": len(selection.counted), "left_out": selection.reasons()},
         "sources": [
             {
-                "kiosk": s.kiosk_id,
-                "name": s.name,
-                "channel": s.channel.value,
-                "ballots_counted": per_source[s.kiosk_id],
+                "kiosk": s["kiosk"],
+                "name": s["name"],
+                "channel": s["channel"],
+                "ballots_counted": per_source[s["kiosk"]],
             }
-            for s in ledger.sources()
+            for s in record_lists(ledger.reader).sources
         ],
     }
 

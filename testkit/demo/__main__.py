@@ -1,5 +1,6 @@
-"""`python -m testkit.demo` (what `./hanpyo demo` runs): the whole system on one machine, or
-with --terminal the protocol step by step with no screen."""
+"""`python -m testkit.demo` (what `./hanpyo demo` runs): the whole system on one machine in
+protocol v2, from the trustees' key ceremony to the verified count and the check pages, with the
+kiosk's screens; or with --terminal the same protocol step by step with no screen."""
 
 from __future__ import annotations
 
@@ -12,20 +13,29 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the demo's options and run it; return the process exit code."""
     parser = argparse.ArgumentParser(
         prog="./hanpyo demo",
-        description="run the whole system: ledger, simulated cards and the kiosk screen (a "
-        "window with a display; a scripted visit with screenshots without one)",
+        description="run the whole system in protocol v2: the trustees' key ceremony, the "
+        "ledger, simulated cards and the kiosk screen (a window with a display; a scripted visit "
+        "with screenshots without one), then the close, the trustees' count, verify-bundle and "
+        "the check pages",
     )
     parser.add_argument("--out", type=Path, default=Path("demo-output"))
     parser.add_argument(
         "--terminal",
         action="store_true",
-        help="the terminal demo instead: the protocol step by step, with no screen",
+        help="the terminal demo instead: the same protocol step by step, with no screen",
     )
     parser.add_argument(
         "--offscreen", action="store_true", help="the scripted visit even with a display"
     )
-    parser.add_argument("--voters", type=int, default=12, help="voters in the terminal demo")
+    parser.add_argument(
+        "--voters",
+        type=int,
+        default=12,
+        help="voters in the terminal demo (at most 14: the first group's residents and experts)",
+    )
     args = parser.parse_args(argv)
+    if args.voters < 1:
+        parser.error("--voters needs at least one voter")
     if args.terminal:
         from testkit.demo.terminal import run_demo
 

@@ -122,6 +122,8 @@ def make_election(out: Path, log_vkey: str, witness_vkey: str) -> DemoElection |
         f"{len(package.roll)} voter cards with random voter ids, {len(package.test_roll)} test "
         f"cards, {len(package.staff)} staff cards; no ballot key, no share file"
     )
+    say("   (--min-column 1: the demo's few voters make count columns of one or two scores, which")
+    say("   a shuffle cannot hide; a real election is warned about every column under 10 voters)")
     if not trustees_check_package(ceremony, signed):
         return None
     transcript = unsigned.with_name(unsigned.stem + ".ceremony.json")

@@ -224,7 +224,8 @@ def _test_session(
     desk: CardDesk, election: DemoElection, box: BallotBox, rng: random.Random
 ) -> None:
     say("5. 시험 모드 · Logic-and-accuracy test: test mode, session 1; the two test cards vote,")
-    say("   encrypted to the package's public test key (never counted, a test tally opens them)")
+    say("   encrypted to the package's test key, whose secret is public: never counted, anyone")
+    say("   can open them")
     box.set_mode(Mode.TEST)
     box.open_session()
     desk.mode = Mode.TEST
@@ -252,12 +253,18 @@ def _official_session(
         f"6. Poll worker card {staff.serial} + PIN accepted ({staff.staff.role.value}): "
         "official mode, session 2 opened"
     )
+    # the voters of the first group who vote in the hall: the count's score columns then hold
+    # several voters' scores each, which the trustees' shuffles mix
     on_site = [
         i
         for i, e in enumerate(election.cards.package.roll)
-        if (c := package.category(e.category)) is not None and c.channel is Channel.KIOSK
+        if e.group == "g001"
+        and (c := package.category(e.category)) is not None
+        and c.channel is Channel.KIOSK
     ]
-    picks = rng.sample(on_site, voters)
+    if voters > len(on_site):
+        say(f"   (the first group has {len(on_site)} voters in the hall: {len(on_site)} vote)")
+    picks = rng.sample(on_site, min(voters, len(on_site)))
     keys = election.cards.voter_keys
     # the first voter mistypes the PIN once, then checks a ballot before casting
     first, checked = _vote(

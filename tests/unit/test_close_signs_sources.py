@@ -182,7 +182,7 @@ def test_a_dropped_evidence_entry_is_refused(record: V2Record, tmp_path: Path) -
     with_fork = _with_fork(record)
     checks = _verify(with_fork, record, tmp_path)
     assert [c for c in checks.values() if c.status == "FAILED"] == []
-    assert "evidence.json (1 entries)" in checks[CLOSE_CHECK].detail
+    assert "evidence.json (1 entry)" in checks[CLOSE_CHECK].detail
     assert _named(checks, "equivocation").detail == "1 conflicting blocks"
     _trustee(with_fork, record, tmp_path)  # passes
     dropped = with_fork | {"evidence.json": b"[]"}
