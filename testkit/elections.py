@@ -462,6 +462,20 @@ def mixed_definition(
     return d
 
 
+def roll_file_entries(package: ElectionPackage) -> list[dict[str, Any]]:
+    """The package's voters as `kiosk cards enrol` writes them into a roll file: one card key
+    each, no voter id (`ledger election create` draws those)."""
+    return [
+        {
+            "card_key": b64e(e.card_key),
+            "category": e.category,
+            "group": e.group,
+            "excluded": sorted(e.excluded),
+        }
+        for e in package.roll
+    ]
+
+
 def card_of(election: SyntheticElection, voter: Voter) -> SigningKey:
     """The synthetic card key ``voter`` signed in with (a voter card or a test card)."""
     for key in (*election.voter_keys, *election.test_card_keys):

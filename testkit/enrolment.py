@@ -18,6 +18,7 @@ from kiosk.hardware.pcsc.connection import PcscConnection, wait_for_card
 from kiosk.hardware.sim.private_pcscd import PrivatePcscd
 from kiosk.hardware.sim.simulator import Simulator
 from kiosk.hardware.sim.virtual_card import VirtualCard
+from ledger.cli.election_v2 import with_voter_ids
 from testkit.elections import SyntheticElection
 
 KIOSK_ID = "cd" * 16
@@ -75,9 +76,11 @@ def connected(
 
 
 def package_with(election: SyntheticElection, roll: dict[str, Any]) -> ElectionPackage:
-    """The test election with the entries of a roll file added, as the authority merges it."""
+    """The test election with the entries of a roll file added, as `ledger election create`
+    puts them in (each voter with a random voter id)."""
     document = election.package.to_json()
-    document["roll"] += roll.get("roll", [])
+    document["roll"] += with_voter_ids(roll, "roll")
+    document["test_roll"] += with_voter_ids(roll, "test_roll")
     document["staff"] += roll.get("staff", [])
     return read_package(document)
 

@@ -33,7 +33,13 @@ from kiosk.hardware.sim.simulator import Simulator
 from kiosk.hardware.sim.virtual_card import VirtualCard
 from kiosk.store.ballot_box import BallotBox
 from kiosk.store.chain_store import ChainStore
-from testkit.elections import SyntheticElection, build_election, derived_key, random_ballot
+from testkit.elections import (
+    SyntheticElection,
+    build_election,
+    derived_key,
+    random_ballot,
+    roll_file_entries,
+)
 
 PIN = "123456"
 
@@ -74,9 +80,7 @@ def event_roll(
         online_per_proposal=online_per_proposal,
     )
     document = synthetic.package.to_json()
-    roll = [
-        {k: e[k] for k in ("card_key", "category", "group", "excluded")} for e in document["roll"]
-    ]
+    roll = roll_file_entries(synthetic.package)
     test_keys = tuple(derived_key(seed, "test-card", i) for i in range(len(test_categories)))
     test_roll = []
     for key, category in zip(test_keys, test_categories, strict=True):

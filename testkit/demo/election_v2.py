@@ -21,7 +21,13 @@ from kiosk.core.encoding import b64d, b64e
 from kiosk.core.roll import add_voter
 from kiosk.core.secret_file import write_secret
 from testkit.demo.ceremony import Ceremony, run_ceremony, say, trustees_check_package
-from testkit.elections import SyntheticElection, build_election, derived_key, stays_open
+from testkit.elections import (
+    SyntheticElection,
+    build_election,
+    derived_key,
+    roll_file_entries,
+    stays_open,
+)
 
 SAMPLE = ASSETS / "elections" / "provincial-review-2017.json"
 ORIGIN = "demo.hanpyo.local/provincial-review-2017"
@@ -72,7 +78,8 @@ def _roll_file(definition: dict[str, object], cards: SyntheticElection, path: Pa
     """The roll as `kiosk cards enrol` writes it: every voter card, the test cards (they vote as
     residents of the first group, in test mode only) and the staff cards."""
     document = cards.package.to_json()
-    roll = {"roll": document["roll"], "staff": document["staff"], "test_roll": []}
+    voters = roll_file_entries(cards.package)
+    roll = {"roll": voters, "staff": document["staff"], "test_roll": []}
     for key in _test_keys():
         add_voter(roll, definition, key.public_key, "resident", "g001", [], test=True)
     path.write_text(json.dumps(roll, ensure_ascii=False), "utf-8")
