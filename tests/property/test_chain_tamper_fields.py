@@ -68,7 +68,10 @@ BODY_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "card_sig": st.binary(min_size=64, max_size=64).map(b64e),
     # Another ballot: a smaller document, or a damaged copy would need a re-signed card
     # signature to get past the body check, and then the block signature stops it.
-    "ballot": st.none() | st.dictionaries(st.sampled_from(["v", "id", "contests"]), st.integers()),
+    "ballot": st.none()
+    | st.dictionaries(
+        st.sampled_from(["v", "id", "contests"]), st.integers(-(2**53) + 1, 2**53 - 1)
+    ),
     "mode": st.sampled_from(["test", "official"]),
     "session": st.integers(1, 10**6),
     "ballots": COUNT,
