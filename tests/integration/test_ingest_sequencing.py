@@ -27,12 +27,19 @@ from ledger.store.merkle_log import LogKey
 from ledger.verify.inclusion_proof import verify_inclusion_answer
 from testkit.ballot_chains import ballot_chain
 from testkit.chain_writer import ChainWriter
-from testkit.elections import SyntheticElection
+from testkit.elections import SyntheticElection, build_election, mixed_definition
 from testkit.ledger_requests import LATE_REASON, enrol, upload
 from testkit.ledger_server import ORIGIN, LedgerServer
 from testkit.log_audit import audit_log
 
 BATCH = 10
+
+
+@pytest.fixture(scope="module")
+def election() -> SyntheticElection:
+    """A roll of 126 voters: a kiosk's chain holds one ballot per voter, and these chains are
+    long (the suite's shared election has 27)."""
+    return build_election(mixed_definition(groups=3), seed="test")
 
 
 @pytest.fixture(scope="module")

@@ -322,12 +322,10 @@ def test_a_voter_casting_twice_on_one_kiosk_is_refused_in_one_batch_and_across_t
     assert answer.status_code == 422 and answer.json()["rejected"]["reason"] == "repeat_nullifier"
 
 
-def test_a_v1_ballot_in_a_v2_election_is_refused(
-    server: LedgerServer, v2: SyntheticElection
-) -> None:
+def test_a_protocol_1_ballot_is_refused(server: LedgerServer, v2: SyntheticElection) -> None:
     writer = _kiosk(server, v2, Mode.OFFICIAL)
     _forced(writer, BlockKind.BALLOT, {"nullifier": b64e(bytes(32)), "sealed": b64e(bytes(60))})
-    assert _refused(server, writer)["reason"] == "wrong_protocol"
+    assert _refused(server, writer)["reason"] == "bad_body"
 
 
 def test_the_kiosks_client_reads_the_refusal_and_keeps_what_was_taken(

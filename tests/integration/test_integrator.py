@@ -27,7 +27,7 @@ from ledger.store.integration import published_size
 from ledger.store.merkle_log import LogKey
 from testkit.ballot_chains import ballot_chain
 from testkit.chain_writer import ChainWriter
-from testkit.elections import SyntheticElection
+from testkit.elections import SyntheticElection, build_election, mixed_definition
 from testkit.ledger_requests import LATE_REASON
 from testkit.ledger_server import ORIGIN, ROOT
 from testkit.log_audit import audit_log
@@ -47,6 +47,13 @@ def engine(url: str) -> Iterator[Engine]:
         yield made
     finally:
         made.dispose()
+
+
+@pytest.fixture(scope="module")
+def election() -> SyntheticElection:
+    """A roll of 168 voters: a kiosk's chain holds one ballot per voter, and these chains are
+    long (the suite's shared election has 27)."""
+    return build_election(mixed_definition(groups=4), seed="test")
 
 
 @pytest.fixture(scope="module")

@@ -37,7 +37,7 @@ from ledger.store.merkle_log import LogKey
 from ledger.store.tile_source import record_cosigned
 from ledger.witness.client import Witness, add_cosignatures
 from testkit.ballot_chains import ballot_chain
-from testkit.elections import SyntheticElection
+from testkit.elections import SyntheticElection, build_election, mixed_definition
 from testkit.ledger_requests import LATE_REASON
 from testkit.ledger_server import ORIGIN
 
@@ -181,6 +181,13 @@ def _wait_until(condition: Callable[[], bool]) -> None:
     while not condition():
         assert time.monotonic() < deadline, "never happened"
         time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def election() -> SyntheticElection:
+    """A roll of 126 voters: a kiosk's chain holds one ballot per voter, and these chains are
+    long (the suite's shared election has 27)."""
+    return build_election(mixed_definition(groups=3), seed="test")
 
 
 def test_the_size_a_witness_last_cosigned_is_found_pages_back_and_a_forged_line_is_not_it(
