@@ -69,3 +69,8 @@ class MemoryChainStore:
 
     def latest_checkpoint(self) -> tuple[int, str] | None:
         return self._checkpoint
+
+    def inclusion_proof(self, height: int) -> tuple[int, int, list[bytes]] | None:
+        """No proofs are kept: the simulated kiosks' packages name no witnesses, so the sync
+        worker never asks for one (kiosk/store/chain_store.py keeps them for real kiosks)."""
+        return None
