@@ -27,7 +27,6 @@ class MemoryChainStore:
         self._cast = cast
         self._acknowledged = -1
         self._checkpoint: tuple[int, str] | None = None
-        self._proofs: dict[int, tuple[int, int, list[bytes]]] = {}
 
     @property
     def length(self) -> int:
@@ -67,14 +66,11 @@ class MemoryChainStore:
             self._acknowledged = max(self._acknowledged, *leaves)
         if checkpoint is not None and checkpoint_size is not None:
             self._checkpoint = (checkpoint_size, checkpoint)
-            for height, proof in (proofs or {}).items():  # as ChainStore keeps them
-                leaf = leaves.get(height)
-                if leaf is not None:
-                    self._proofs[height] = (leaf, checkpoint_size, list(proof))
 
     def latest_checkpoint(self) -> tuple[int, str] | None:
         return self._checkpoint
 
     def inclusion_proof(self, height: int) -> tuple[int, int, list[bytes]] | None:
-        """The verified (leaf index, tree size, proof) of block ``height``, if synced."""
-        return self._proofs.get(height)
+        """No proofs are kept: the simulated kiosks' packages name no witnesses, so the sync
+        worker never asks for one (kiosk/store/chain_store.py keeps them for real kiosks)."""
+        return None

@@ -89,12 +89,14 @@ class ListHashes:
                 f"{EVIDENCE} is not the equivocation evidence the close statement signed: an "
                 "entry was dropped, added or changed",
             )
-        said = f"{SOURCES} ({len(sources)} sources)"
+        said = f"{SOURCES} ({_count(len(sources), 'source', 'sources')})"
         if evidence is not None:
-            said += (
-                f" and {EVIDENCE} ({len(evidence)} {'entry' if len(evidence) == 1 else 'entries'})"
-            )
+            said += f" and {EVIDENCE} ({_count(len(evidence), 'entry', 'entries')})"
         return said + " are the lists the close statement signed"
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
 
 
 def statement_text(

@@ -5,6 +5,7 @@ kiosk's screens; or with --terminal the same protocol step by step with no scree
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -36,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.voters < 1:
         parser.error("--voters needs at least one voter")
+    # stopped (a test's timeout, a service manager): unwind, so that the ledger, the witness,
+    # the mirror and the private pcscd the demo started are stopped with it
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     if args.terminal:
         from testkit.demo.terminal import run_demo
 

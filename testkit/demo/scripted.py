@@ -41,6 +41,18 @@ class Visit:
         self.robot, self.vm, self.simulator, self.shots = robot, vm, simulator, shots
         self.number = 0
 
+    def tap(self, name: str) -> None:
+        """Tap ``name``; again if the screen rebuilt the item between finding and tapping it (a
+        list re-laid out after the language changed: Qt deletes the old item)."""
+        for attempt in range(3):
+            try:
+                self.robot.tap(name)
+                return
+            except RuntimeError as e:
+                if "already deleted" not in str(e) or attempt == 2:
+                    raise
+                self.wait(lambda: self.robot.find(name) is not None, name)
+
     def screen(self) -> str:
         return str(self.vm.property("screen"))
 
@@ -57,8 +69,8 @@ class Visit:
         if self.screen() == "message":  # refused before the PIN (the card's kind, the roll)
             return
         for digit in pin:
-            self.robot.tap(f"pin{digit}")
-        self.robot.tap("pinOk")
+            self.tap(f"pin{digit}")
+        self.tap("pinOk")
         self.wait(lambda: self.screen() != "reading", "the card's answer")
 
     def take_out(self) -> None:
@@ -82,19 +94,19 @@ class Visit:
             rows = self.vm.options.rows
             if kind == "score":
                 for row, score in zip(rows, scores, strict=False):
-                    self.robot.tap(f"score-{row['optionId']}-{score}")
+                    self.tap(f"score-{row['optionId']}-{score}")
             elif kind == "choice":
                 for row in rows[: int(self.vm.property("contestMax"))]:
-                    self.robot.tap(f"choose-{row['optionId']}")
+                    self.tap(f"choose-{row['optionId']}")
             else:
-                self.robot.tap("answer-yes")
+                self.tap("answer-yes")
             if pictures:
                 self.shot(f"ballot-{kind}")
-            self.robot.tap("next")
+            self.tap("next")
             if self.robot.find("warningGoOn") is not None:
                 if pictures:
                     self.shot("warning")
-                self.robot.tap("warningGoOn")
+                self.tap("warningGoOn")
             if self.screen() == "review":
                 return
 
@@ -107,17 +119,17 @@ class Visit:
         """Tap Check, confirm, and make the ballot again: the checked ballot's code and
         fingerprint."""
         fingerprint = self.ready()
-        self.robot.tap("checkButton")
+        self.tap("checkButton")
         self.wait(lambda: self.robot.find("checkOverlay") is not None, "the Check explanation")
         if pictures:
             self.shot("check-explained")
-        self.robot.tap("checkConfirm")
+        self.tap("checkConfirm")
         self.wait(lambda: self.screen() == "checked", "the checked screen")
         self.wait(lambda: bool(self.vm.property("receiptQr")), "the checked ballot's QR code")
         code = str(self.vm.property("receiptCode"))
         if pictures:
             self.shot("checked")
-        self.robot.tap("ballotAgain")
+        self.tap("ballotAgain")
         self.wait(lambda: self.screen() == "review", "the review screen again")
         return code, fingerprint
 
@@ -132,21 +144,21 @@ class Visit:
         language: str = "ko",
     ) -> Cast:
         if language == "en":
-            self.robot.tap("langEn")
+            self.tap("langEn")
         self.sign_in(card, "000000" if mistake else PIN)
         if mistake:
             if pictures:
                 self.shot("pin-after-a-mistake")
             for digit in PIN:
-                self.robot.tap(f"pin{digit}")
-            self.robot.tap("pinOk")
+                self.tap(f"pin{digit}")
+            self.tap("pinOk")
         self.fill_in(scores, pictures)
         fingerprint = self.ready()
         if pictures:
             self.shot("review-with-fingerprint")
         checked = self.check(pictures) if check_first else None
         fingerprint = self.ready()
-        self.robot.tap("castButton")  # the card in the reader signs the encrypted ballot
+        self.tap("castButton")  # the card in the reader signs the encrypted ballot
         self.wait(lambda: self.screen() == "receipt", "the receipt")
         self.wait(lambda: bool(self.vm.property("receiptQr")), "the receipt's QR code")
         if pictures:
@@ -163,8 +175,8 @@ def visit(services: KioskServices, robot: Robot, vm: Any, simulator: Simulator, 
     v.shot("waiting")
     say("1. The manager's card: test mode, a test session; a test card votes")
     v.sign_in("manager")
-    robot.tap("testMode")
-    robot.tap("openSession")
+    v.tap("testMode")
+    v.tap("openSession")
     v.shot("staff-manager-test-mode")
     v.take_out()
     test = v.vote("test1", [5, 5, 5], pictures=False)
@@ -173,13 +185,13 @@ def visit(services: KioskServices, robot: Robot, vm: Any, simulator: Simulator, 
     said = v.refused("resident1", "refused-real-card-in-test-mode")
     say(f"   a real voter card in test mode → {said}")
     v.sign_in("manager")
-    robot.tap("closeSession")
-    robot.tap("officialMode")
+    v.tap("closeSession")
+    v.tap("officialMode")
     v.take_out()
 
     say("2. A poll worker opens the official session (a zero report is printed)")
     v.sign_in("worker1")
-    robot.tap("openSession")
+    v.tap("openSession")
     v.shot("staff-session-open")
     v.take_out()
 
@@ -207,7 +219,7 @@ def visit(services: KioskServices, robot: Robot, vm: Any, simulator: Simulator, 
 
     say("5. The poll worker closes the session; the kiosk syncs to the ledger")
     v.sign_in("worker1")
-    robot.tap("closeSession")
+    v.tap("closeSession")
     box = services.box
     assert box is not None
     services.sync_now()

@@ -176,7 +176,7 @@ def _scripted(
     robot = Robot(ui.window)
     try:
         first = visit(services, robot, ui.bridge, simulator, out)
-    except (TimeoutError, LookupError, AssertionError) as e:
+    except (TimeoutError, LookupError, AssertionError, RuntimeError) as e:
         say(f"!! the scripted visit stopped on screen {ui.bridge.property('screen')!r}: {e}")
         robot.screenshot(out / "screenshots" / "failure.png")
         return 1

@@ -65,7 +65,8 @@ def test_a_read_token_reads_but_cannot_enrol(tmp_path: Path, election: Synthetic
 
 def test_an_expired_token_is_refused(tmp_path: Path, election: SyntheticElection) -> None:
     with LedgerServer(tmp_path / "ledger", election) as server:
-        ends = (datetime.now(UTC) + timedelta(seconds=3)).replace(microsecond=0)
+        # Long enough that making the token (a CLI process) cannot outlast it on a busy machine.
+        ends = (datetime.now(UTC) + timedelta(seconds=15)).replace(microsecond=0)
         token = make_token(server, "short", "--scope", "read", "--expires", ends.isoformat())
         url = f"{server.url}/v1/admin/fleet"
         assert requests.get(url, headers=bearer(token), timeout=10).status_code == 200
