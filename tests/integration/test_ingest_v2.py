@@ -325,7 +325,9 @@ def test_a_voter_casting_twice_on_one_kiosk_is_refused_in_one_batch_and_across_t
 def test_a_protocol_1_ballot_is_refused(server: LedgerServer, v2: SyntheticElection) -> None:
     writer = _kiosk(server, v2, Mode.OFFICIAL)
     _forced(writer, BlockKind.BALLOT, {"nullifier": b64e(bytes(32)), "sealed": b64e(bytes(60))})
-    assert _refused(server, writer)["reason"] == "bad_body"
+    # refused as it is read: a body with no voter is no ballot block at all
+    refused = _refused(server, writer, readable=False)
+    assert refused["reason"] == "malformed" and "ballot.body.voter: is missing" in refused["detail"]
 
 
 def test_the_kiosks_client_reads_the_refusal_and_keeps_what_was_taken(
