@@ -201,8 +201,7 @@ def _package(ceremony: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
     out = tmp_path / "package.json"
     done = subprocess.run(
         [sys.executable, "-m", "ledger.cli", "election", "create", "--definition", str(definition),
-         "--shares", str(tmp_path / "v1-shares"), "--ceremony", str(ceremony["result"]),
-         "--out", str(out)],
+         "--ceremony", str(ceremony["result"]), "--out", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -216,7 +215,7 @@ def test_a_package_naming_another_election_key_is_caught_by_every_trustee(
 ) -> None:
     """Before: nothing compared the package's election_key with the ceremony. An organiser
     could sign a package naming a K of their own, with made-up Z_j on one polynomial (which
-    the package's own checks accept), and open every ballot sealed to it; the trustees had no
+    the package's own checks accept), and open every ballot encrypted to it; the trustees had no
     command to notice. Now each trustee checks the package against their own result."""
     honest = _package(ceremony, tmp_path)
     medium = ceremony["media"][0]
