@@ -17,7 +17,6 @@ import json
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +32,7 @@ from kiosk.core.tally import Tally
 from ledger.rules.close_statement import Closure, verify_statement
 from ledger.rules.duplicate_policy import counted_ballot
 from ledger.rules.trustees import rebuild_ballot_key
+from ledger.verify.checks import BundleError, Check
 from ledger.verify.parallel import Where
 from ledger.verify.record_files import DAMAGED
 
@@ -43,17 +43,6 @@ Seen = tuple[str, str | None, int, str, int]  # a ballot: source, channel, leaf 
 
 
 # -- checking ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Check:
-    name: str
-    status: str  # "ok", "FAILED" or "not checked"
-    detail: str
-
-
-class BundleError(HanpyoError):
-    user_message = ("검증 묶음을 읽을 수 없습니다.", "The verification bundle cannot be read.")
 
 
 def verify_bundle(

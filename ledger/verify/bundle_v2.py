@@ -23,8 +23,8 @@ from ledger.rules.close_statement import Closure, verify_statement
 from ledger.rules.count_files import read_closure, verify_close
 from ledger.rules.selection import LoggedBlock, Selection, select
 from ledger.verify.ballot_proofs import check_ballots
-from ledger.verify.bundle import BundleError, Check
 from ledger.verify.ceremony_record import check_ceremony
+from ledger.verify.checks import BundleError, Check
 from ledger.verify.closed_log import ClosedLog, read_closed_log, source_keys
 from ledger.verify.count_record import CountRecord
 from ledger.verify.parallel import Where
