@@ -24,7 +24,7 @@ from kiosk.hardware.sim.simulator import Simulator
 from kiosk.hardware.sim.virtual_card import VirtualCard
 from kiosk.ui.main import build_ui
 from testkit.elections import SyntheticElection
-from testkit.kiosk_screens import PX_PER_MM
+from testkit.kiosk_config import PX_PER_MM
 from testkit.ledger_server import LedgerServer, free_port
 from testkit.robot import walk
 from testkit.staff_guide import (

@@ -3,21 +3,12 @@ the tests' election with a picture, a kiosk configuration, a whole vote, the las
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from kiosk.app import KioskConfig, Timeouts
 from kiosk.core.block import BlockKind, read_cast_ballot
-from kiosk.core.election import sign_package
 from kiosk.core.tally import decrypt_ballot
-from kiosk.store.keys import provision
-from testkit.elections import SyntheticElection, election_secret, mixed_definition
-
-if TYPE_CHECKING:  # only for annotations: ui_driver imports this module
-    from testkit.ui_driver import Kiosk
-
-PX_PER_MM = 96 / 25.4  # a 96-dpi panel: 1280 x 800 is then a 15.9-inch screen
+from testkit.elections import election_secret, mixed_definition
+from testkit.ui_driver import Kiosk
 
 
 def ui_definition() -> dict[str, Any]:
@@ -30,34 +21,6 @@ def ui_definition() -> dict[str, Any]:
             contest["max"] = 2
     d["options"][1]["image"] = "p0001-02.png"
     return d
-
-
-def make_config(tmp: Path, election: SyntheticElection, **overrides: Any) -> KioskConfig:
-    data = tmp / "data"
-    (data / "media").mkdir(parents=True, exist_ok=True)
-    signed = sign_package(election.package, election.authority)
-    (data / "election.json").write_text(json.dumps(signed.to_json(), ensure_ascii=False))
-    _picture(data / "media" / "p0001-02.png")
-    provision(tmp / "keys")
-    usb = tmp / "usb"
-    usb.mkdir(exist_ok=True)
-    options: dict[str, Any] = {
-        "key_dir": tmp / "keys",
-        "usb_dir": usb,
-        "timeouts": Timeouts(idle_s=600, warning_s=60),
-    } | overrides
-    return KioskConfig(data, election.authority.public_key, **options)
-
-
-def _picture(path: Path) -> None:
-    """A small picture for one proposal's detail view."""
-    from PIL import Image, ImageDraw
-
-    image = Image.new("RGB", (480, 240), "#dbe8f5")
-    draw = ImageDraw.Draw(image)
-    draw.rectangle((40, 120, 440, 200), fill="#5a7d3a")
-    draw.ellipse((330, 30, 410, 110), fill="#f4c542")
-    image.save(path)
 
 
 def vote(kiosk: Kiosk, card: str) -> str:

@@ -276,7 +276,7 @@ def kiosks_for(
     from; every kiosk it made is closed after the test."""
     from kiosk.app import build_kiosk
     from kiosk.ui.main import build_ui
-    from testkit.kiosk_screens import PX_PER_MM, make_config
+    from testkit.kiosk_config import PX_PER_MM, make_config
 
     made: list[tuple[Kiosk, KioskServices]] = []
     simulator = Simulator(pcscd.ports).__enter__()

@@ -13,7 +13,7 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ledger.verify.bundle_checks import BundleError, Check
+from ledger.verify.checks import BundleError, Check
 from ledger.verify.parallel import Where
 
 if TYPE_CHECKING:

@@ -23,8 +23,8 @@ from ledger.rules.close_statement import Closure, verify_statement
 from ledger.rules.count_files import read_closure, verify_close
 from ledger.rules.selection import LoggedBlock, Selection, select
 from ledger.verify.ballot_proofs import check_ballots
-from ledger.verify.bundle_checks import BundleError, Check
 from ledger.verify.ceremony_record import check_ceremony
+from ledger.verify.checks import BundleError, Check
 from ledger.verify.closed_log import ClosedLog, read_closed_log, source_keys
 from ledger.verify.count_record import CountRecord
 from ledger.verify.parallel import Where
@@ -155,6 +155,8 @@ class _RecordV2:
         authority = b64d(self.authority_text, length=32, name="authority key")
         document = self.files.json("package.json", dict)
         package = verify_package(document, authority)
+        if package.protocol != 2:
+            raise BundleError(f"the package is protocol {package.protocol}, not 2")
         self.package = package
         return f"{package.id}, short hash {package.short_hash}"
 

@@ -20,7 +20,7 @@ from kiosk.core.encoding import b64d
 from kiosk.core.errors import HanpyoError
 from kiosk.core.merkle import leaf_hash, root_from_leaves
 from ledger.rules.selection import BALLOT_KINDS, LoggedBlock
-from ledger.verify.bundle_checks import BundleError
+from ledger.verify.checks import BundleError
 
 
 @dataclass

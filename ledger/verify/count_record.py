@@ -30,7 +30,7 @@ from ledger.rules.count_files import (
 from ledger.rules.count_input import TallyInput, read_tally_input, tally_input
 from ledger.rules.selection import Selection
 from ledger.rules.v2_results import count_results
-from ledger.verify.bundle_checks import BundleError
+from ledger.verify.checks import BundleError
 from ledger.verify.parallel import Where
 from ledger.verify.record_files import (
     COUNT,

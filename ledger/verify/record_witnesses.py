@@ -12,7 +12,7 @@ from __future__ import annotations
 from kiosk.core.checkpoint import NoteVerifier, _split_note
 from kiosk.core.election import ElectionPackage
 from kiosk.core.errors import HanpyoError
-from ledger.verify.bundle_checks import BundleError, Check
+from ledger.verify.checks import BundleError, Check
 from ledger.verify.record_files import DAMAGED, RecordFiles
 from ledger.verify.witnessed_checkpoint import Witnessing, witnessing
 

@@ -19,7 +19,8 @@ from kiosk.hardware.printer.memory import MemoryPrinter
 from kiosk.hardware.sim.private_pcscd import PrivatePcscd
 from kiosk.hardware.sim.simulator import Simulator
 from testkit.elections import SyntheticElection, build_election
-from testkit.kiosk_screens import PX_PER_MM, make_config, ui_definition
+from testkit.kiosk_config import PX_PER_MM, make_config
+from testkit.kiosk_screens import ui_definition
 from testkit.ui_driver import Kiosk, KioskFactory, kiosks_for
 
 

@@ -20,7 +20,7 @@ from PySide6.QtQuick import QQuickItem
 
 from kiosk.core.chain import Mode
 from kiosk.ui.theme import FONT_FAMILY, HIGH_CONTRAST, STANDARD, TEXT_SCALES, Palette, Theme
-from testkit.kiosk_screens import PX_PER_MM
+from testkit.kiosk_config import PX_PER_MM
 from testkit.robot import walk
 from testkit.ui_driver import Kiosk, KioskFactory, visit_cast_or_check, visit_every_screen
 

@@ -15,7 +15,8 @@ from kiosk.core.export import is_export, read_manifest, verify_export
 from kiosk.hardware.printer.receipt import Receipt
 from kiosk.ui.main import build_ui
 from testkit.elections import build_election, review_definition
-from testkit.kiosk_screens import PX_PER_MM, last_ballot, vote
+from testkit.kiosk_config import PX_PER_MM
+from testkit.kiosk_screens import last_ballot, vote
 from testkit.robot import walk
 from testkit.ui_driver import SCREENSHOTS, Kiosk, KioskFactory, test_roll_card
 

@@ -50,7 +50,7 @@ from testkit.guide_walk import (
     other_log_key,
     to_review,
 )
-from testkit.kiosk_screens import make_config
+from testkit.kiosk_config import make_config
 from testkit.ledger_requests import LATE_REASON, enrol, upload
 from testkit.ledger_server import LedgerServer
 from testkit.staff_guide import (

@@ -19,7 +19,8 @@ from kiosk.hardware.devices import FakeReader, FakeUsbStick
 from kiosk.hardware.printer.memory import MemoryPrinter
 from kiosk.hardware.sim.virtual_card import VirtualCard
 from testkit.elections import build_election
-from testkit.kiosk_screens import PX_PER_MM, make_config, ui_definition
+from testkit.kiosk_config import PX_PER_MM, make_config
+from testkit.kiosk_screens import ui_definition
 from testkit.robot import Robot
 
 PIN = "123456"

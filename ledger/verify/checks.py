@@ -1,6 +1,6 @@
-"""What `ledger verify-bundle` reports: one ``Check`` per line, and the error for a record that
-cannot be read at all. Apart from the verifier itself (bundle.py, bundle_v2.py), so the modules
-that read the record's parts share them without importing one another in a circle."""
+"""What a verifier reports: one named check and its outcome, and the error for a record it
+cannot read. Apart from the verifiers themselves so that every part of verify-bundle (the log,
+the count, the witnesses) reports the same way without importing the command's entry point."""
 
 from __future__ import annotations
 
