@@ -32,7 +32,8 @@ from kiosk.core.tally import Tally
 from ledger.rules.close_statement import Closure, verify_statement
 from ledger.rules.duplicate_policy import counted_ballot
 from ledger.rules.trustees import rebuild_ballot_key
-from ledger.verify.checks import BundleError, Check
+from ledger.verify.checks import BundleError as BundleError  # re-exported: callers import it here
+from ledger.verify.checks import Check as Check
 from ledger.verify.parallel import Where
 from ledger.verify.record_files import DAMAGED
 
