@@ -13,7 +13,8 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ledger.verify.checks import BundleError, Check
+from ledger.verify.checks import BundleError as BundleError  # re-exported: callers import it here
+from ledger.verify.checks import Check as Check
 from ledger.verify.parallel import Where
 
 if TYPE_CHECKING:

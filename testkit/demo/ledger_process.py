@@ -82,6 +82,22 @@ class DemoLedger:
         return check.returncode == 0, "; ".join(x.strip() for x in said.splitlines() if x.strip())
 
     def __enter__(self) -> DemoLedger:
+        again = self.process is not None
+        for attempt in range(3):
+            if again and (attempt or _taken(self.port)):
+                # Served again after a stop (for the check pages): another process took the
+                # port meanwhile, so this run moves to a free one; every later step reads url.
+                self.port = _free_port()
+                self.url = f"http://127.0.0.1:{self.port}"
+            if self._start():
+                return self
+            if not again:
+                break
+        said = (self.data / "serve.log").read_text("utf-8", "replace")[-2000:]
+        raise HanpyoError(f"ledger serve stopped on port {self.port}: {said.strip()}")
+
+    def _start(self) -> bool:
+        """Start `ledger serve`; True once it answers, False if it stopped while starting."""
         log = (self.data / "serve.log").open("ab")
         self.process = subprocess.Popen(
             [
@@ -102,10 +118,10 @@ class DemoLedger:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise HanpyoError("ledger serve stopped: see " + str(self.data / "serve.log"))
+                return False
             with socket.socket() as probe:
                 if probe.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return self
+                    return True
             time.sleep(0.05)
         raise HanpyoError("the ledger did not start in 30 s")
 
@@ -117,6 +133,11 @@ class DemoLedger:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def _taken(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _free_port() -> int:

@@ -404,10 +404,14 @@ def test_a_voter_who_cast_on_two_kiosks_is_one_voter_id_to_the_admins(
     dupes = requests.get(f"{server.url}/v1/admin/duplicates", headers=server.admin(), timeout=30)
     assert dupes.status_code == 200, dupes.text
     mine = [d for d in dupes.json() if d["nullifier"] == card.voter.voter_id.hex()]
-    assert len(mine) == 1 and [b["kiosk"] for b in mine[0]["ballots"]] == [
-        first.kiosk_id,
-        second.kiosk_id,
-    ]
+    # Listed in cast order (the ballots' block times, then kiosk and height), not upload order.
+    cast = sorted(
+        (block.block.time, writer.kiosk_id, block.block.height)
+        for writer in (first, second)
+        for block in writer.blocks
+        if block.block.kind is BlockKind.BALLOT
+    )
+    assert len(mine) == 1 and [b["kiosk"] for b in mine[0]["ballots"]] == [k for _, k, _ in cast]
     report = requests.get(
         f"{server.url}/v1/admin/reconciliation", headers=server.admin(), timeout=30
     ).json()
