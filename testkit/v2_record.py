@@ -29,10 +29,10 @@ from kiosk.core.block import BlockKind
 from kiosk.core.chain import Mode
 from kiosk.core.checkpoint import NoteVerifier, sign_checkpoint, sign_note
 from kiosk.core.crypto import SigningKey, sha256
-from kiosk.core.election import read_package, sign_package
+from kiosk.core.election import sign_package
 from kiosk.core.encoding import b64e, canonical_json
 from kiosk.core.merkle import leaf_hash, root_from_leaves
-from kiosk.core.verifiable.ceremony import TrusteeShare, evaluate, result_message
+from kiosk.core.verifiable.ceremony import TrusteeShare
 from ledger.publish.nist_results import nist_results
 from ledger.rules.close_statement import RecordLists, statement_text
 from ledger.rules.count_decryption import combine_count, decryption_name, make_decryption
@@ -45,10 +45,9 @@ from ledger.rules.count_files import (
 from ledger.rules.count_input import tally_input
 from ledger.rules.selection import LoggedBlock, Selection, select, selection_bytes
 from ledger.rules.v2_results import count_results
-from ledger.service.ceremony_result import ceremony_section, collect_result
+from testkit.ceremony_results import simulated_result, with_ceremony_key
 from testkit.chain_writer import ChainWriter
 from testkit.elections import SyntheticElection, build_election, mixed_definition
-from testkit.simulated_trustees import simulated_ceremony
 from testkit.v2_ballots import CastBallot, cast_ballot, spoiled
 
 LOG_ORIGIN = "ledger.test/record"
@@ -108,37 +107,10 @@ def record_election(
         min_column=1,
         witnesses=witnesses,
     )
-    ceremony = simulated_ceremony(3, 2, election_id)
-    commitments, shares = ceremony.commitments(), ceremony.shares()
-    ceremony.open_all(commitments, shares)
-    transcript = [*commitments, *shares, *ceremony.verdicts()]
-    outcome = evaluate(ceremony.setup, transcript)
-    results = [
-        result_message(i, outcome, t.signing_key, ceremony.setup)
-        for i, t in ceremony.trustees.items()
-    ]
-    record, verified = collect_result(ceremony.setup, [*transcript, *results])
-    section = ceremony_section(verified)
-    names = ("index", "name", "signing_key", "box_key", "verification_key", "qualified")
-    key = {
-        "key": section["election_key"],
-        "threshold": section["threshold"],
-        "setup_hash": section["setup_hash"],
-        "transcript_hash": section["transcript_hash"],
-        "trustees": [{n: t[n] for n in names} for t in section["trustees"]],
-    }
-    package = read_package(synthetic.package.to_json() | {"election_key": key})
-    election = SyntheticElection(
-        package,
-        synthetic.authority,
-        synthetic.voter_keys,
-        synthetic.staff_keys,
-        synthetic.test_card_keys,
-        ceremony.trustee_shares(outcome),
-        outcome,
-    )
-    signing = {i: t.signing_key for i, t in ceremony.trustees.items()}
-    return election, record | {"record": section}, dict(election.trustee_shares), signing, log_key
+    result = simulated_result(election_id, 3, 2)
+    election = with_ceremony_key(synthetic, result)
+    record = result.record | {"record": result.section}
+    return election, record, dict(election.trustee_shares), result.signing_keys, log_key
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ X25519_PUBLIC_BYTES = 32
 class Domain(enum.Enum):
     """What a signature is for. A signature made for one purpose never verifies for another."""
 
-    ELECTION = b"hanpyo/election/v1\n"
+    ELECTION = b"hanpyo/election/v2\n"
     BLOCK = b"hanpyo/block/v1\n"
     AUTH = b"hanpyo/auth/v1\n"
     EXPORT = b"hanpyo/export/v1\n"

@@ -6,20 +6,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from pytestqt.qtbot import QtBot
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from kiosk.app import KioskConfig, KioskServices, build_kiosk
-from kiosk.core.chain import Mode
-from kiosk.hardware.printer.memory import MemoryPrinter
+from kiosk.app import KioskConfig
 from kiosk.hardware.sim.private_pcscd import PrivatePcscd
-from kiosk.hardware.sim.simulator import Simulator
 from testkit.elections import SyntheticElection, build_election
-from testkit.kiosk_config import PX_PER_MM, make_config
+from testkit.kiosk_config import make_config
 from testkit.kiosk_screens import ui_definition
 from testkit.ui_driver import Kiosk, KioskFactory, kiosks_for
 
@@ -45,33 +41,7 @@ def kiosk_factory(
     qtbot: QtBot, pcscd: PrivatePcscd, tmp_path: Path, ui_election: SyntheticElection
 ) -> Iterator[KioskFactory]:
     """Builds a kiosk window; ``mode``/``session`` prepare the chain as staff would have."""
-    from kiosk.ui.main import build_ui
-
-    made: list[tuple[Kiosk, KioskServices]] = []
-    simulator = Simulator(pcscd.ports).__enter__()
-
-    def make(
-        mode: Mode | None = Mode.OFFICIAL, open_session: bool = True, **overrides: Any
-    ) -> Kiosk:
-        config = make_config(tmp_path, ui_election, reader=pcscd.reader_names[0], **overrides)
-        printer = MemoryPrinter()
-        services = build_kiosk(config, printer=printer)
-        assert services.box is not None
-        if mode is not None:
-            services.box.set_mode(mode)
-            if open_session:
-                services.box.open_session()
-        ui = build_ui(services, px_per_mm=PX_PER_MM)
-        kiosk = Kiosk(ui, services, simulator, ui_election, printer, qtbot)
-        made.append((kiosk, services))
-        qtbot.waitUntil(lambda: ui.bridge.property("readerReady"), timeout=15_000)
-        return kiosk
-
-    yield make
-    for kiosk, services in made:
-        kiosk.ui.close()
-        services.close()
-    simulator.__exit__(None, None, None)
+    yield from kiosks_for(qtbot, pcscd, tmp_path, ui_election)
 
 
 @pytest.fixture
