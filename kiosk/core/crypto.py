@@ -36,6 +36,8 @@ class Domain(enum.Enum):
     CEREMONY = b"hanpyo/ceremony/v2\n"  # a trustee's key-ceremony message (ceremony.py)
     DECRYPTION = b"hanpyo/decryption/v2\n"  # a trustee's signed decryption shares
     BALLOT = b"hanpyo/ballot/v2\n"  # a voter's card over their encrypted ballot
+    # an online voter's credential key over the platform's sign-in challenge (online/)
+    ONLINE_SESSION = b"hanpyo/online-session/v2\n"
 
 
 @dataclass(frozen=True, slots=True)
