@@ -21,6 +21,7 @@ import pytest
 from kiosk.core.block import BlockKind
 from kiosk.core.chain import Mode
 from kiosk.core.crypto import SigningKey, sha256
+from kiosk.core.election import ContestId
 from ledger.rules.count_decryption import CountDecryption, combine_count, make_decryption
 from ledger.rules.count_files import make_shuffle, read_count_input, verify_shuffles
 from ledger.rules.count_input import ColumnKey, TallyInput, tally_input
@@ -83,7 +84,7 @@ def counted() -> Counted:
         first = cast_ballot(election, index, rng)  # a valid ballot; its review scores replaced
         review = {options[k]: v for k, v in _scores(n).items()}
         plaintext = dataclasses.replace(
-            first.plaintext, selections={**first.plaintext.selections, "review": review}
+            first.plaintext, selections={**first.plaintext.selections, ContestId("review"): review}
         )
         ballot = cast_ballot(election, index, rng, plaintext)
         for option, value in review.items():
