@@ -23,6 +23,7 @@ from kiosk.core.encoding import b64d, b64e
 from kiosk.core.errors import HanpyoError
 from ledger.cli.election_files import load_json, write_new
 from ledger.cli.election_v2 import create_v2
+from ledger.cli.letters import add_letters
 from ledger.cli.options import Subparsers, open_ledger, with_data
 
 
@@ -93,6 +94,8 @@ def add_election(sub: Subparsers) -> None:
     )
     create.add_argument("--out", type=Path, required=True, help="unsigned package (created)")
     create.set_defaults(run=_create)
+
+    add_letters(esub)  # the online members' credential letters, whose keys go on the roll
 
     sign = esub.add_parser("sign", help="sign a package with the authority key")
     sign.add_argument("package", type=Path)

@@ -23,6 +23,7 @@ from kiosk.core.errors import ElectionPackageError, HanpyoError
 from kiosk.core.jsonreader import Reader
 from kiosk.core.verifiable.group import base_mul, random_scalar
 from ledger.cli.election_files import ceremony_record, load_json, package_key, tls_pin, write_new
+from ledger.publish.credential_roll import split_issued
 
 
 def create_v2(args: argparse.Namespace) -> int:
@@ -78,11 +79,14 @@ def with_voter_ids(roll: Mapping[str, Any], section: str) -> list[dict[str, Any]
         raise ElectionPackageError(f"roll file: {section} must be a list")
     out = []
     for i, raw in enumerate(entries):
-        entry = read_roll_entry(Reader(raw, f"roll file {section}[{i}]", ElectionPackageError))
+        # `ledger election letters` fixes voter ids and adds online members' credential keys;
+        # the package reader checks both (hex ids, unique, valid keys, at most 4 an entry).
+        card, voter, credentials = split_issued(raw) if isinstance(raw, dict) else (raw, None, [])
+        entry = read_roll_entry(Reader(card, f"roll file {section}[{i}]", ElectionPackageError))
         out.append(
             {
-                "voter": secrets.token_bytes(VOTER_ID_BYTES).hex(),
-                "keys": [raw["card_key"]],
+                "voter": voter or secrets.token_bytes(VOTER_ID_BYTES).hex(),
+                "keys": [raw["card_key"], *credentials],
                 "category": entry.category,
                 "group": entry.group,
                 "excluded": sorted(entry.excluded),
