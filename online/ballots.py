@@ -1,0 +1,124 @@
+"""What the platform checks of a sign-in and of each ballot before it records anything, all in
+the protocol core: the roll, the credential's signatures, the ballot's form and every proof.
+The ledger checks the same on arrival and the count checks the proofs again; checking here
+first means a voter is never told "recorded" for a ballot the count would leave out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from kiosk.core.ballot_crypto import BallotProofError, open_spoiled, verify_ballot_proofs
+from kiosk.core.block import BlockKind, read_cast_ballot, read_spoiled_ballot
+from kiosk.core.crypto import Domain, verify_signature
+from kiosk.core.election import Channel, ElectionPackage, Voter
+from kiosk.core.encrypted_ballot import BallotFormError, EncryptedBallot, card_message, check_form
+from kiosk.core.errors import BallotError, BlockError, EncodingError, VerificationError
+from online.errors import BAD_BALLOT, BAD_SIGNATURE, UNKNOWN_CODE, ApiError
+from online.limits import CHALLENGE_BYTES, Session
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedBallot:
+    """A cast ballot that passed every check, for the voter it names."""
+
+    voter: Voter
+    ballot: EncryptedBallot
+    card_key: bytes
+    card_sig: bytes
+
+
+def session_message(election_id: str, challenge: bytes) -> bytes:
+    """What the credential key signs to sign in, after the ``hanpyo/online-session/v2`` domain:
+    UTF-8(election id) || "\\n" || the 32-byte challenge (docs/spec/online.md). Bound to this
+    election and to one challenge, so a sign-in is never replayed here or elsewhere."""
+    if len(challenge) != CHALLENGE_BYTES:
+        raise ApiError(401, "bad_signature", BAD_SIGNATURE, "a challenge is 32 bytes")
+    return election_id.encode() + b"\n" + challenge
+
+
+def online_voter(package: ElectionPackage, key: bytes) -> Voter:
+    """The voter whose roll entry (official or test) holds ``key``, if their category votes
+    online; 401 ``unknown_code`` otherwise (a key on neither roll, or an on-site voter's)."""
+    voter = package.voter_for_card(key) or package.test_voter_for_card(key)
+    if voter is None:
+        raise ApiError(401, "unknown_code", UNKNOWN_CODE, "the key is on neither roll")
+    category = package.category(voter.category)
+    if category is None or category.channel is not Channel.ONLINE:
+        raise ApiError(
+            401,
+            "unknown_code",
+            UNKNOWN_CODE,
+            f"voter {voter.voter_id.hex()}'s category {voter.category!r} votes on site",
+        )
+    return voter
+
+
+def check_sign_in(package: ElectionPackage, key: bytes, challenge: bytes, signature: bytes) -> None:
+    """The credential key's Ed25519 signature (RFC 8032 §5.1.7, through libsodium) over the
+    challenge; 401 ``bad_signature`` if it does not verify."""
+    try:
+        verify_signature(
+            Domain.ONLINE_SESSION, key, session_message(package.id, challenge), signature
+        )
+    except VerificationError as e:
+        raise ApiError(401, "bad_signature", BAD_SIGNATURE, str(e)) from e
+
+
+def _bad(reason: str, detail: str) -> ApiError:
+    return ApiError(422, "bad_ballot", BAD_BALLOT, detail, reason=reason)
+
+
+def check_cast(package: ElectionPackage, session: Session, body: Any) -> CheckedBallot:
+    """A v2 ballot block body from the signed-in voter of ``session``, checked as the ledger
+    and the count will: 422 ``bad_ballot`` with the first failing reason otherwise."""
+    kind = BlockKind.TEST_BALLOT if session.test else BlockKind.BALLOT
+    try:
+        cast = read_cast_ballot(kind, body)
+    except (BlockError, EncodingError) as e:
+        raise _bad("bad_form", str(e)) from e
+    if cast.voter_id != session.voter_id:
+        raise _bad("other_voter", "the ballot names another voter than the one signed in")
+    if cast.card_key != session.key:
+        raise _bad("other_key", "the ballot is signed by another key than the one signed in")
+    voter = (package.test_voter_for_card if session.test else package.voter_for_card)(cast.card_key)
+    if voter is None or voter.voter_id != cast.voter_id:
+        raise _bad("key_not_on_roll", "the key is no longer this voter's on the roll")
+    try:
+        message = card_message(cast.ballot.election, cast.voter_id, cast.ballot.hash)
+        verify_signature(Domain.BALLOT, cast.card_key, message, cast.card_sig)
+    except (VerificationError, BallotError) as e:
+        raise _bad("bad_card_signature", str(e)) from e
+    check_ballot_form(package, voter, cast.ballot)
+    try:
+        verify_ballot_proofs(package, cast.ballot)
+    except (BallotProofError, BallotError) as e:
+        raise _bad("bad_proof", str(e)) from e
+    return CheckedBallot(voter, cast.ballot, cast.card_key, cast.card_sig)
+
+
+def check_ballot_form(package: ElectionPackage, voter: Voter, ballot: EncryptedBallot) -> None:
+    """This election, this mode, and exactly the voter's contests and cells."""
+    if ballot.election != package.id:
+        raise _bad("other_election", f"the ballot is for election {ballot.election!r}")
+    try:
+        check_form(package, ballot, voter.category, voter.group, voter.excluded, test=voter.test)
+    except BallotFormError as e:
+        raise _bad("bad_form", str(e)) from e
+
+
+def check_spoiled(package: ElectionPackage, voter: Voter, body: Any) -> EncryptedBallot:
+    """A spoiled block body (a ballot the voter checked, with its randomness and plaintext):
+    its shape, the voter's form, and that its randomness opens it to the plaintext beside it
+    (``open_spoiled``, as the check page does), so a page that encrypted something other than
+    the voter's choices is caught before anything is recorded."""
+    try:
+        ballot = read_spoiled_ballot(body)
+    except (BlockError, EncodingError) as e:
+        raise _bad("bad_form", str(e)) from e
+    check_ballot_form(package, voter, ballot)
+    try:
+        open_spoiled(package, body)
+    except (BallotError, EncodingError) as e:
+        raise _bad("does_not_open", str(e)) from e
+    return ballot

@@ -1,0 +1,128 @@
+"""The platform's files: its data folder (the signed package, the chain store, the lock and the
+address it serves at) and its key folder (the source key and the store key, written by the
+kiosk's own provisioning, and the staff's admin token)."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from kiosk.core.election import ElectionPackage, verify_package
+from kiosk.core.encoding import b64d, parse_json
+from kiosk.core.errors import HanpyoError
+from kiosk.core.secret_file import write_secret
+from online.limits import Limits
+
+PACKAGE_FILE = "election.json"  # the signed package the platform runs
+LOCK_FILE = "platform.lock"  # held by the one process that has the store open
+SERVE_FILE = "serve.json"  # where `serve` listens, for `open`, `close` and `status`
+# in the key folder, beside the source key (a file name, not a secret)
+ADMIN_TOKEN_NAME = "hanpyo-online-admin-token"  # noqa: S105
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformConfig:
+    data_dir: Path  # the signed package and the encrypted chain store
+    key_dir: Path | None  # None: systemd credentials ($CREDENTIALS_DIRECTORY), as a kiosk's
+    authority: bytes  # the election authority's public key: the package must be signed by it
+    ledger_url: str | None = None  # overrides the package's ledger address (an internal one)
+    log_key: str | None = None  # the ledger's checkpoint key, if the package does not name it
+    check_url: str | None = None  # the ledger's public base URL for voters' check links
+    sync_idle_s: float = 5.0
+    limits: Limits = field(default_factory=Limits)
+
+
+def read_signed_package(raw: bytes, authority: bytes) -> ElectionPackage:
+    """Parse a signed package file and verify it against the authority's key."""
+    try:
+        document = parse_json(raw)
+    except HanpyoError as e:
+        raise HanpyoError(f"the election file is not valid JSON: {e}") from e
+    return verify_package(document, authority)
+
+
+def authority_key(text: str) -> bytes:
+    key = b64d(text.strip())
+    if len(key) != 32:
+        raise HanpyoError("the authority key is 32 bytes in base64url")
+    return key
+
+
+def store_path(data_dir: Path, package: ElectionPackage) -> Path:
+    """One store per package, as on a kiosk: a re-signed package starts a new chain and never
+    touches the old one."""
+    return data_dir / f"{package.id}-{package.short_hash}.db"
+
+
+def saved_package(config: PlatformConfig) -> ElectionPackage:
+    path = config.data_dir / PACKAGE_FILE
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError as e:
+        raise HanpyoError(f"{path} is missing: run `hanpyo-online init` first") from e
+    return read_signed_package(raw, config.authority)
+
+
+def save_package(data_dir: Path, raw: bytes) -> None:
+    write_secret(data_dir / PACKAGE_FILE, raw, replace=True)
+
+
+@contextmanager
+def platform_lock(data_dir: Path) -> Iterator[None]:
+    """Hold the data folder's lock: two processes never write one chain (each keeps the chain's
+    head in memory, so a second writer would fork it)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    handle: IO[bytes] = (data_dir / LOCK_FILE).open("ab")
+    try:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as e:
+            raise HanpyoError(
+                f"another platform process uses {data_dir}; stop it first "
+                "(`open`, `close` and `status` talk to a running `serve`)"
+            ) from e
+        yield
+    finally:
+        handle.close()
+
+
+def make_admin_token(key_dir: Path) -> str:
+    """A new staff token for `open`, `close` and `status` (readable by the owner only)."""
+    token = secrets.token_urlsafe(32)
+    write_secret(key_dir / ADMIN_TOKEN_NAME, (token + "\n").encode("ascii"), replace=True)
+    return token
+
+
+def admin_token(key_dir: Path | None) -> str:
+    creds = os.environ.get("CREDENTIALS_DIRECTORY")
+    folder = Path(creds) if creds and (Path(creds) / ADMIN_TOKEN_NAME).is_file() else key_dir
+    if folder is None:
+        raise HanpyoError("no key folder given (--keys) and no systemd credentials")
+    try:
+        token = (folder / ADMIN_TOKEN_NAME).read_text("ascii").strip()
+    except (OSError, UnicodeDecodeError) as e:
+        raise HanpyoError(f"the admin token cannot be read from {folder}: {e}") from e
+    if len(token) < 32:
+        raise HanpyoError(f"{folder / ADMIN_TOKEN_NAME} is not an admin token")
+    return token
+
+
+def write_serve_file(data_dir: Path, url: str) -> None:
+    write_secret(data_dir / SERVE_FILE, json.dumps({"url": url}).encode(), replace=True)
+
+
+def served_url(data_dir: Path) -> str:
+    try:
+        return str(json.loads((data_dir / SERVE_FILE).read_text())["url"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise HanpyoError(
+            f"no running platform found for {data_dir}: start `hanpyo-online serve`, or give "
+            "its address with --url"
+        ) from e
