@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kiosk.core.election_parts import Channel
-from kiosk.core.election_v2 import MAX_VOTER_KEYS, VOTER_ID_BYTES
+from kiosk.core.election_v2 import VOTER_ID_BYTES
 from kiosk.core.encoding import b64e
 from kiosk.core.errors import HanpyoError
 from kiosk.core.online_credential import credential_key, new_code
@@ -78,7 +78,7 @@ def issue_credentials(definition: Mapping[str, Any], roll: Mapping[str, Any]) ->
             "that `kiosk cards enrol` wrote"
         )
     _fix_voter_ids(new_roll)
-    issued = [_issue(election, s, i, e) for s, i, e in _online_entries(new_roll, online)]
+    issued = [_issue(election, s, e) for s, _, e in _online_entries(new_roll, online)]
     if not issued:
         raise LettersError(
             f"the roll has no member of an online category ({', '.join(sorted(online))}): "
@@ -109,8 +109,7 @@ def reissue_credentials(
                 f"voter {voter} ({_where(section, i, entry)}) votes in category "
                 f"{entry['category']!r}, at a kiosk: they have no letter to replace"
             )
-        entry[CREDENTIAL_KEYS] = []  # the lost code's key goes: that code stops working
-        issued.append(_issue(election, section, i, entry))
+        issued.append(_issue(election, section, entry))
     return IssuedRoll(new_roll, tuple(issued))
 
 
@@ -125,16 +124,13 @@ def split_issued(raw: Mapping[str, Any]) -> tuple[dict[str, Any], str | None, li
 # -- the parts ----------------------------------------------------------------------------------
 
 
-def _issue(election: str, section: str, i: int, entry: dict[str, Any]) -> Credential:
-    keys = entry.setdefault(CREDENTIAL_KEYS, [])
-    if 1 + len(keys) + 1 > MAX_VOTER_KEYS:  # the card's key, those already there, the new one
-        raise LettersError(
-            f"{_where(section, i, entry)} already has {1 + len(keys)} signing keys; a roll "
-            f"entry holds at most {MAX_VOTER_KEYS}, so no credential key can be added"
-        )
+def _issue(election: str, section: str, entry: dict[str, Any]) -> Credential:
+    # One credential key beside the card's: two of the four keys an entry may hold
+    # (MAX_VOTER_KEYS). A new letter never adds a second: issue refuses a roll that has one,
+    # and reissue replaces it, so the lost code's key leaves the entry and that code stops.
     code = new_code()
     public = credential_key(code, election).public_key
-    keys.append(b64e(public))
+    entry[CREDENTIAL_KEYS] = [b64e(public)]
     return Credential(
         entry[VOTER],
         code,
