@@ -9,12 +9,18 @@ bound to the election's base hash and to the hashes of tally-input.json and of t
 file, so a share made for another count input or before another shuffle does not verify here.
 Shares follow docs/spec/ceremony.md §4 (ElectionGuard 2.1 §3.6.3-3.6.5, one proof per share);
 the combination, Lagrange at 0 over the trustees whose files all verified (§3.6.4).
+
+Making the shares, checking them and combining them are independent per ciphertext, so with
+``workers`` > 1 they are spread over worker processes in slices (``Workers.map_batches``);
+every share lands at its ciphertext's index and the checks are exact, so the result does not
+depend on how many processes did the work.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from kiosk.core.crypto import SigningKey
 from kiosk.core.election import ElectionPackage
@@ -22,6 +28,7 @@ from kiosk.core.election_key import ElectionKey
 from kiosk.core.encoding import canonical_json
 from kiosk.core.encrypted_ballot import base_hash
 from kiosk.core.errors import EncodingError
+from kiosk.core.verifiable.bulk import Workers, open_workers
 from kiosk.core.verifiable.ceremony_outcome import TrusteeShare
 from kiosk.core.verifiable.decryption import (
     DecryptionShare,
@@ -71,25 +78,27 @@ def make_decryption(
     chain: ShuffleChain,
     share: TrusteeShare,
     signing_key: SigningKey,
+    *,
+    workers: int = 1,
 ) -> bytes:
     """Trustee ``share.index``'s signed decryption file for the verified count directory."""
     key = election_key(package)
     if share.setup_hash != key.setup_hash:
         raise CountFileError("this share of the key is of another ceremony", trustee=share.index)
     keys = {t.index: t.verification_key for t in key.trustees}
-    shares = decryption_shares(
-        share,
-        decryption_list(count_input, chain),
-        keys,
-        base_hash(package, test=False),
-        _context(package, count_input, chain),
-    )
+    shared = (share, keys, base_hash(package, test=False), _context(package, count_input, chain))
+    # the share is checked against the trustee's verification key here, before any worker
+    # starts (a refusal raised in a worker would lose who it names)
+    decryption_shares(share, [], keys, shared[2], shared[3])
+    cts = decryption_list(count_input, chain)
+    with open_workers(workers) as pool:
+        shares = pool.map_batches(_share_batch, shared, list(enumerate(cts)), _one)
     body = {
         "election": package.id,
         "trustee": share.index,
         "input_hash": count_input.digest,
         "shuffle_hash": chain.last_hash if chain.trustees else None,
-        "shares": [s.to_json() for s in shares],
+        "shares": shares,
     }
     return signed_file(key, DECRYPTION_KIND, share.index, body, signing_key)
 
@@ -128,11 +137,31 @@ def read_decryption_file(package: ElectionPackage, raw: bytes, where: str) -> De
     return DecryptionFile(trustee.index, body["input_hash"], body["shuffle_hash"], shares)
 
 
+def _one(_: object) -> int:
+    return 1
+
+
+def _share_batch(
+    shared: tuple[TrusteeShare, Mapping[int, Point], bytes, bytes],
+    items: Sequence[tuple[int, Ciphertext]],
+) -> list[dict[str, Any]]:
+    """What a worker runs: the shares of a consecutive slice of the list, as JSON."""
+    share, keys, bound, context = shared
+    cts = [ct for _, ct in items]
+    made = decryption_shares(share, cts, keys, bound, context, start=items[0][0])
+    return [s.to_json() for s in made]
+
+
 def check_decryption_file(
-    package: ElectionPackage, count_input: CountInput, chain: ShuffleChain, found: DecryptionFile
+    package: ElectionPackage,
+    count_input: CountInput,
+    chain: ShuffleChain,
+    found: DecryptionFile,
+    pool: Workers | None = None,
 ) -> dict[int, Point]:
-    """Trustee j's share of every ciphertext of ``decryption_list``, each proof verified;
-    CountFileError naming the trustee (and the ciphertext) otherwise."""
+    """Trustee j's share of every ciphertext of ``decryption_list``, each proof verified (in
+    ``pool``'s processes, if given); CountFileError naming the trustee (and the first
+    ciphertext whose share fails) otherwise."""
     key = election_key(package)
     j = found.trustee
     if found.input_hash != count_input.digest:
@@ -144,13 +173,32 @@ def check_decryption_file(
     if sorted(indexes) != list(range(len(cts))) or any(s.trustee != j for s in found.shares):
         raise CountFileError(f"not exactly one share of trustee {j} per ciphertext", trustee=j)
     verification_key = _verification_key(key, j)
-    bound, context = base_hash(package, test=False), _context(package, count_input, chain)
-    for s in found.shares:
-        try:
-            verify_decryption_share(s, cts[s.ciphertext_index], verification_key, bound, context)
-        except ProofError as e:
-            raise CountFileError(f"ciphertext {s.ciphertext_index}: {e}", trustee=j) from e
+    shared = (
+        verification_key,
+        base_hash(package, test=False),
+        _context(package, count_input, chain),
+    )
+    items = [(s, cts[s.ciphertext_index]) for s in found.shares]
+    faults = (pool or Workers(1, None)).map_batches(_verify_batch, shared, items, _one)
+    for s, fault in zip(found.shares, faults, strict=True):
+        if fault is not None:
+            raise CountFileError(f"ciphertext {s.ciphertext_index}: {fault}", trustee=j)
     return {s.ciphertext_index: s.share for s in found.shares}
+
+
+def _verify_batch(
+    shared: tuple[Point, bytes, bytes], items: Sequence[tuple[DecryptionShare, Ciphertext]]
+) -> list[str | None]:
+    """What a worker runs: each share's proof checked; None, or what failed."""
+    verification_key, bound, context = shared
+    out: list[str | None] = []
+    for share, ct in items:
+        try:
+            verify_decryption_share(share, ct, verification_key, bound, context)
+            out.append(None)
+        except ProofError as e:
+            out.append(str(e))
+    return out
 
 
 def _verification_key(key: ElectionKey, j: int) -> Point:
@@ -181,10 +229,27 @@ def combine_count(
     *,
     sum_bound: int = MAX_BOUND,
     column_bound: int = COLUMN_BOUND,
+    workers: int = 1,
 ) -> CountDecryption:
     """The sums and the score columns from the files (name, bytes) of the trustees. Each file
     is checked on its own; a trustee whose file fails is named in ``bad_trustees`` and left out;
-    the others' shares decrypt as long as at least k trustees' files verified."""
+    the others' shares decrypt as long as at least k trustees' files verified. With
+    ``workers`` > 1 the proofs and the combination run in that many processes."""
+    with open_workers(workers) as pool:
+        return _combine_count(
+            package, count_input, chain, decryption_files, pool, sum_bound, column_bound
+        )
+
+
+def _combine_count(
+    package: ElectionPackage,
+    count_input: CountInput,
+    chain: ShuffleChain,
+    decryption_files: Sequence[tuple[str, bytes]],
+    pool: Workers,
+    sum_bound: int,
+    column_bound: int,
+) -> CountDecryption:
     key = election_key(package)
     good: dict[int, dict[int, Point]] = {}
     bad: dict[int, str] = {}
@@ -201,7 +266,7 @@ def combine_count(
         if found.trustee in good or found.trustee in bad:
             continue  # a second copy: the shares are fixed by the key, so it adds nothing
         try:
-            good[found.trustee] = check_decryption_file(package, count_input, chain, found)
+            good[found.trustee] = check_decryption_file(package, count_input, chain, found, pool)
         except CountFileError as e:
             bad[found.trustee] = e.detail
     if len(good) < key.threshold:
@@ -215,7 +280,7 @@ def combine_count(
             f"{key.threshold} trustees' verified shares are needed, found {len(good)}"
             + (f" (left out: {named})" if named else "")
         )
-    values = _decrypt(decryption_list(count_input, chain), good, key.threshold)
+    values = _decrypt(decryption_list(count_input, chain), good, key.threshold, pool)
     sums = tuple(
         _log(p, sum_bound, f"aggregate {n}")
         for n, p in enumerate(values[: len(count_input.aggregates)])
@@ -229,9 +294,18 @@ def combine_count(
 
 
 def _decrypt(
-    cts: Sequence[Ciphertext], good: dict[int, dict[int, Point]], threshold: int
+    cts: Sequence[Ciphertext], good: dict[int, dict[int, Point]], threshold: int, pool: Workers
 ) -> list[Point]:
-    return [combine(ct, {j: good[j][x] for j in good}, threshold) for x, ct in enumerate(cts)]
+    items = [(ct, {j: good[j][x] for j in good}) for x, ct in enumerate(cts)]
+    return pool.map_batches(_combine_batch, threshold, items, _one)
+
+
+def _combine_batch(
+    threshold: int, items: Sequence[tuple[Ciphertext, dict[int, Point]]]
+) -> list[Point]:
+    """What a worker runs: each ciphertext's value m·G from the trustees' shares. Fewer than
+    ``threshold`` trustees was refused before any worker started."""
+    return [combine(ct, shares, threshold) for ct, shares in items]
 
 
 def _log(point: Point, bound: int, what: str) -> int:

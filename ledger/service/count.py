@@ -159,9 +159,14 @@ def _closed(ledger: Ledger) -> Closure:
     return closed
 
 
+def processes(workers: int | None) -> int:
+    """The processes the count's work is spread over: ``workers``, or every core."""
+    return workers or os.cpu_count() or 1
+
+
 def run_selection(ledger: Ledger, closed: Closure, workers: int | None) -> Selection:
     package = ledger.package
-    checker = proofs_in_pool(package, workers or os.cpu_count() or 1)
+    checker = proofs_in_pool(package, processes(workers))
     return select(package, closed_log(ledger, closed.size), closed.checkpoint, checker)
 
 
@@ -232,7 +237,7 @@ def finish_count(
         count_input = read_count_input(_read(count / COUNT_INPUT), package)
         check_selection(count_input, _read(count / SELECTION), closed, package)
         shuffles = [_read(count / name) for name in _shuffle_files(count)]
-        chain = verify_shuffles(package, count_input, shuffles, workers=workers or 1)
+        chain = verify_shuffles(package, count_input, shuffles, workers=processes(workers))
         needed = required_shuffles(package, count_input)
         if len(chain.trustees) < needed:
             raise CountFileError(
@@ -244,7 +249,7 @@ def finish_count(
             for t in election_key(package).trustees
             if (count / decryption_name(t.index)).exists()
         ]
-        decrypted = combine_count(package, count_input, chain, files)
+        decrypted = combine_count(package, count_input, chain, files, workers=processes(workers))
     except CountFileError as e:
         raise CountError(f"nothing was written: {e.detail}") from e
     parsed = read_tally_input(json.loads(mine.canonical()))

@@ -64,6 +64,7 @@ class CountDirectory:
     chain: ShuffleChain
     me: int
     checked_log: tuple[str, ...]  # what the recomputation from the closed log found
+    workers: int = 1  # processes for the checks, the shuffle and the decryption shares
 
 
 def open_count(
@@ -97,7 +98,7 @@ def open_count(
     except CountFileError as e:
         raise _refused(e) from e
     me = medium.index_in(setup)
-    return CountDirectory(directory, package, count_input, chain, me, checked)
+    return CountDirectory(directory, package, count_input, chain, me, checked, workers)
 
 
 def _from_the_log(
@@ -246,7 +247,12 @@ def decrypt_count(medium: Medium, count: CountDirectory, min_shuffles: int | Non
         )
     share = medium.share()
     raw = make_decryption(
-        count.package, count.count_input, count.chain, share, medium.signing_key()
+        count.package,
+        count.count_input,
+        count.chain,
+        share,
+        medium.signing_key(),
+        workers=count.workers,
     )
     write_new(path, raw)
     cells = sum(len(c) for c in count.chain.columns)

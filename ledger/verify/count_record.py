@@ -105,7 +105,13 @@ class CountRecord:
         # results.json's trustees.not_signed and in its reasons.
         files = [(name.removeprefix(COUNT), raw) for name, raw in self.files.decryptions()]
         misnamed = self._misnamed(files)
-        self.decrypted = d = combine_count(self.package, self.count_input, self.chain, files)
+        self.decrypted = d = combine_count(
+            self.package,
+            self.count_input,
+            self.chain,
+            files,
+            workers=self.where.local_workers(),
+        )
         misnamed += self._missing(files)
         if misnamed:
             raise BundleError("; ".join(misnamed))

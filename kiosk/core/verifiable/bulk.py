@@ -11,15 +11,20 @@ workers is byte for byte the one made with 1 from the same random scalars.
 Costs, the unit the benchmarks count: a term with scalar 1 is an addition only, a term on G
 is a fixed-base multiplication (``base_mul``), any other term a variable-base multiplication;
 a row of t non-zero terms costs t−1 additions on top.
+
+Many small tasks (a count's thousands of score columns of 11 ciphertexts, each shuffled and
+proved on its own) gain nothing from splitting one sum: ``Workers.map_batches`` sends whole
+tasks to the workers instead, in batches of similar cost.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
+from typing import Any, TypeVar
 
 from kiosk.core.errors import HanpyoError
 from kiosk.core.verifiable.group import IDENTITY, ORDER, Point
@@ -31,6 +36,9 @@ _WireTerm = tuple[int, bytes]
 
 #: Pieces per worker: more than one so a worker that finishes early takes another.
 _PIECES_PER_WORKER = 4
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class WorkerError(HanpyoError):
@@ -74,14 +82,7 @@ class Workers:
         pieces = _split_rows(rows, self.count * _PIECES_PER_WORKER)
         batches = _batch(pieces, self.count * _PIECES_PER_WORKER)
         wire = [[[(k, p.encoded) for k, p in terms] for _, terms in batch] for batch in batches]
-        try:
-            partials = list(self._executor.map(_combine_wire_rows, wire))
-        except BrokenProcessPool as error:
-            raise WorkerError(
-                "the worker processes stopped; a program that starts them must be importable "
-                'and start its work under `if __name__ == "__main__":` (they begin by '
-                "importing it)"
-            ) from error
+        partials = self._map(_combine_wire_rows, wire)
         totals: list[Point | None] = [None] * len(rows)
         for batch, results in zip(batches, partials, strict=True):
             for (index, _), encoded in zip(batch, results, strict=True):
@@ -89,6 +90,59 @@ class Workers:
                 current = totals[index]
                 totals[index] = part if current is None else current + part
         return [IDENTITY if total is None else total for total in totals]
+
+    def map_batches(
+        self,
+        function: Callable[[Any, Sequence[T]], list[R]],
+        shared: Any,
+        items: Sequence[T],
+        weight: Callable[[T], int],
+    ) -> list[R]:
+        """``function(shared, batch)`` over ``items`` cut into consecutive batches of similar
+        total ``weight``, one result per item, in the items' order.
+
+        For many small independent tasks (a count's thousands of score columns of 11): each
+        is too small to split, so whole tasks go to the workers. ``function`` must be a
+        module-level function (it is pickled by name) that catches its own errors and returns
+        them as values: an exception's own arguments do not always survive the trip back."""
+        if self._executor is None or self.count == 1 or len(items) < 2:
+            return function(shared, items) if items else []
+        batches = _weighted_batches(items, weight, self.count * _PIECES_PER_WORKER)
+        parts = self._map(function, [shared] * len(batches), batches)
+        results = [result for part in parts for result in part]
+        if len(results) != len(items):
+            raise WorkerError(f"the workers returned {len(results)} results for {len(items)}")
+        return results
+
+    def _map(self, function: Callable[..., list[R]], *arguments: Sequence[Any]) -> list[list[R]]:
+        if self._executor is None:
+            raise WorkerError("no worker processes were started")
+        try:
+            return list(self._executor.map(function, *arguments))
+        except BrokenProcessPool as error:
+            raise WorkerError(
+                "the worker processes stopped; a program that starts them must be importable "
+                'and start its work under `if __name__ == "__main__":` (they begin by '
+                "importing it)"
+            ) from error
+
+
+def _weighted_batches(
+    items: Sequence[T], weight: Callable[[T], int], count: int
+) -> list[Sequence[T]]:
+    """``items`` cut into about ``count`` consecutive slices of similar total weight (each
+    item weighs at least 1)."""
+    weights = [max(1, weight(item)) for item in items]
+    target = max(1, -(-sum(weights) // count))
+    batches: list[Sequence[T]] = []
+    start, filled = 0, 0
+    for index, w in enumerate(weights):
+        if filled > 0 and filled + w > target:
+            batches.append(items[start:index])
+            start, filled = index, 0
+        filled += w
+    batches.append(items[start:])
+    return batches
 
 
 def _split_rows(rows: Sequence[Sequence[Term]], pieces: int) -> list[tuple[int, Sequence[Term]]]:

@@ -115,8 +115,11 @@ def decryption_shares(
     verification_keys: Mapping[int, Point] | CeremonyOutcome,
     base_hash: bytes,
     context: bytes,
+    *,
+    start: int = 0,
 ) -> list[DecryptionShare]:
-    """My share z_j·α of every ciphertext, each with a proof against my Z_j (§3.6.3)."""
+    """My share z_j·α of every ciphertext, each with a proof against my Z_j (§3.6.3).
+    ``ciphertexts`` are the list's from index ``start`` on (a slice, for a worker process)."""
     if (
         isinstance(verification_keys, CeremonyOutcome)
         and verification_keys.setup_hash != trustee_share.setup_hash
@@ -131,7 +134,7 @@ def decryption_shares(
             "this share of the key does not match the trustee's verification key", trustee=j
         )
     shares = []
-    for index, ciphertext in enumerate(ciphertexts):
+    for index, ciphertext in enumerate(ciphertexts, start=start):
         partial = ciphertext.alpha * z
         proof = prove_dleq(
             z,
