@@ -189,12 +189,17 @@ def count(
     for trustee in DECRYPTERS:
         with run.stage(f"trustee {trustee} decryption shares"):
             raw = make_decryption(
-                package, count_input, chain, secrets.shares[trustee], secrets.trustee_keys[trustee]
+                package,
+                count_input,
+                chain,
+                secrets.shares[trustee],
+                secrets.trustee_keys[trustee],
+                workers=workers,
             )
         decryptions.append((decryption_name(trustee), raw))
         files["count/" + decryption_name(trustee)] = raw
     with run.stage("combine (every share checked), results, NIST export"):
-        decrypted = combine_count(package, count_input, chain, decryptions)
+        decrypted = combine_count(package, count_input, chain, decryptions, workers=workers)
         results = results_of(log, package, selection, tally, decrypted, chain, closure)
         nist = nist_results(package, results, [])
     files["count/nist-1500-100-results.json"] = _pretty(nist)
