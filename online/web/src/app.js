@@ -1,0 +1,332 @@
+// The online voting page: code, ballot, review, Check or Cast, receipt (issue 19; the online
+// contract §5). The browser derives the voter's key from the code, encrypts, proves and signs
+// (hanpyo-v2.js); the platform only ever sees the encrypted ballot. Plain DOM, no framework:
+// the page must stay small for old phones.
+
+import "./app.css";
+import { ApiError, api } from "./api.js";
+import { emptyChoices, firstProblem, contestsFor, plaintextBallot } from "./ballot_form.js";
+import { h, nextPaint } from "./dom.js";
+import * as v2 from "./hanpyo-v2.js";
+import { hasWords, pick, t } from "./i18n.js";
+import * as steps from "./steps.js";
+import { checkLink, loadFont, takeCodeFromAddress } from "./page.js";
+
+const s = {
+  lang: "ko",
+  step: "loading",
+  election: null, // GET /api/election
+  code: takeCodeFromAddress(),
+  cred: null, // {seed, publicKey}: kept in memory only, to sign the ballot
+  session: null, // POST /api/session's answer
+  choices: null,
+  encryption: null, // the ballot review shows: {plaintext, promise, ballot, nonces, fingerprint}
+  checked: null,
+  receipt: null,
+  needsSignIn: false,
+  busy: false,
+  error: null, // {key, vars, server}
+  status: null, // a words key
+};
+
+const main = document.getElementById("app");
+const errorRegion = h("div", { class: "error", id: "error", role: "alert" });
+const statusRegion = h("div", { class: "status", id: "status", role: "status", "aria-live": "polite" });
+
+// -- showing ------------------------------------------------------------------------------
+
+function render(focusHeading) {
+  const views = {
+    loading: () => steps.loadingStep(s.lang),
+    failed: () => steps.failedStep(s.lang, regions()),
+    code: () => steps.codeStep(s, actions, regions()),
+    ballot: () => steps.ballotStep(s, actions, regions()),
+    review: () => steps.reviewStep(s, actions, regions()),
+    checked: () => steps.checkedStep(s, actions, regions()),
+    receipt: () => steps.receiptStep(s, actions, regions()),
+  };
+  main.replaceChildren(views[s.step]());
+  renderFrame();
+  showMessages();
+  if (focusHeading) {
+    window.scrollTo(0, 0);
+    main.querySelector("h1").focus();
+  }
+}
+
+function regions() {
+  return [statusRegion, errorRegion];
+}
+
+function renderFrame() {
+  document.documentElement.lang = s.lang;
+  const other = s.lang === "ko" ? "en" : "ko";
+  const toggle = document.getElementById("language");
+  toggle.textContent = t(s.lang, "switchLanguage");
+  toggle.setAttribute("lang", other);
+  toggle.setAttribute("aria-label", t(s.lang, "switchLanguageLabel"));
+  document.getElementById("brand").textContent = t(s.lang, "pageTitle");
+  const title = s.election ? pick(s.lang, s.election.package.title) : "";
+  document.getElementById("election-title").textContent = title;
+  const banner = document.getElementById("test-banner");
+  banner.hidden = !s.session?.test;
+  banner.textContent = t(s.lang, "testBanner");
+  document.title = [t(s.lang, steps.HEADINGS[s.step]), title, t(s.lang, "pageTitle")]
+    .filter(Boolean)
+    .join(" · ");
+}
+
+function showMessages() {
+  statusRegion.textContent = s.status ? t(s.lang, s.status) : "";
+  errorRegion.textContent = s.error ? errorText(s.error) : "";
+}
+
+// The platform's own message names the precise case (voted in person, first ballot counts…)
+// and what to do; the page's words stand in when it sent none, and for a lapsed sign-in, which
+// the page renews itself without the code.
+function errorText(error) {
+  const server = error.server?.[s.lang];
+  if (server && error.key !== "err_session_expired") return server;
+  return t(s.lang, error.key === "other" ? "err_other" : error.key, error.vars);
+}
+
+function say(statusKey) {
+  s.status = statusKey;
+  showMessages();
+}
+
+function fail(key, vars, server) {
+  s.error = null;
+  showMessages(); // an alert repeated word for word is announced again only after a change
+  s.error = { key, vars, server };
+  s.status = null;
+  showMessages();
+  errorRegion.scrollIntoView?.({ block: "nearest" });
+}
+
+function go(step) {
+  s.step = step;
+  s.status = null;
+  s.error = null;
+  render(true);
+}
+
+// Runs one of the voter's actions: one at a time, every failure shown in their language.
+async function run(work) {
+  if (s.busy) return;
+  s.busy = true;
+  main.setAttribute("aria-busy", "true");
+  s.error = null;
+  try {
+    await work();
+  } catch (e) {
+    failWith(e);
+  } finally {
+    s.busy = false;
+    main.removeAttribute("aria-busy");
+  }
+}
+
+function failWith(e) {
+  if (!(e instanceof ApiError)) {
+    console.error(e);
+    fail("err_other");
+    return;
+  }
+  if (e.reason) console.warn("platform refused:", e.code, e.reason);
+  if (e.code === "session_expired") {
+    s.needsSignIn = true;
+    fail("err_session_expired");
+    render(false);
+    document.getElementById("sign-in-again")?.focus();
+    return;
+  }
+  const key = hasWords(`err_${e.code}`) ? `err_${e.code}` : "other";
+  fail(key, {}, e.serverMessage);
+}
+
+// -- the steps' actions -------------------------------------------------------------------
+
+async function openSession() {
+  const pkg = s.election.package;
+  say("signingIn");
+  const { challenge } = await api.challenge();
+  const signature = v2.sessionSignature(s.cred.seed, pkg.id, v2.b64d(challenge, 32, "challenge"));
+  s.session = await api.session(v2.b64e(s.cred.publicKey), challenge, v2.b64e(signature));
+  s.needsSignIn = false;
+}
+
+const actions = {
+  typed(text) {
+    s.code = text;
+  },
+
+  signIn: () =>
+    run(async () => {
+      const pkg = s.election.package;
+      if (!s.code.trim()) return fail("codeEmpty");
+      let code;
+      try {
+        code = v2.normalizeCode(s.code);
+      } catch (e) {
+        fail("codeMalformed", {}, e.userMessage);
+        document.getElementById("code")?.focus();
+        return;
+      }
+      say("deriving");
+      await nextPaint();
+      // Argon2id takes seconds on a phone: the async form yields so the page stays alive.
+      s.cred = await v2.deriveCredentialAsync(code, pkg.id);
+      try {
+        await openSession();
+      } catch (e) {
+        s.cred = null;
+        throw e;
+      }
+      s.code = ""; // the code leaves the screen and memory; the derived key stays to sign
+      if (contestsFor(pkg, s.session.entry).length === 0) return fail("nothingToVote");
+      s.choices = emptyChoices(pkg, s.session.entry);
+      go("ballot");
+    }),
+
+  refuse(message) {
+    s.error = null;
+    errorRegion.textContent = "";
+    errorRegion.textContent = message;
+  },
+
+  review() {
+    const problem = firstProblem(s.lang, s.election.package, s.session.entry, s.choices);
+    if (problem) {
+      s.error = null;
+      actions.refuse(problem.message);
+      main.querySelector(`#contest-${CSS.escape(problem.contest.id)}`)?.closest("fieldset")
+        ?.querySelector("input")?.focus();
+      return;
+    }
+    startEncryption(); // before the review shows, so it never shows an older ballot's fingerprint
+    go("review");
+  },
+
+  change(contestId) {
+    go("ballot");
+    const heading = main.querySelector(`#contest-${CSS.escape(contestId)}`);
+    heading?.scrollIntoView({ block: "start" });
+    heading?.focus();
+  },
+
+  backToBallot() {
+    go("ballot");
+  },
+
+  check: () =>
+    run(async () => {
+      const enc = await readyEncryption();
+      say("checking");
+      const body = v2.spoiledBody(enc.ballot, enc.nonces, enc.plaintext);
+      const answer = await api.spoil(s.session.session, body);
+      s.encryption = null; // a checked ballot is public now: never cast it
+      s.checked = {
+        fingerprint: enc.fingerprint,
+        tracking: answer.tracking_code ?? null,
+        url: checkLink(answer, enc.fingerprint),
+      };
+      go("checked");
+    }),
+
+  makeAgain() {
+    go("ballot");
+  },
+
+  cast: () =>
+    run(async () => {
+      const enc = await readyEncryption();
+      say("casting");
+      const pkg = s.election.package;
+      const body = v2.castBody(s.cred.seed, pkg.id, s.session.voter, enc.ballot);
+      const answer = await api.cast(s.session.session, body);
+      s.receipt = {
+        fingerprint: answer.fingerprint ?? enc.fingerprint,
+        tracking: answer.tracking_code ?? null,
+        url: checkLink(answer, enc.fingerprint),
+        test: s.session.test,
+      };
+      s.encryption = null;
+      s.cred = null; // nothing left to sign; voting again starts from the code
+      go("receipt");
+    }),
+
+  signInAgain: () =>
+    run(async () => {
+      await openSession();
+      s.status = null;
+      s.error = null;
+      render(false);
+      document.getElementById("cast")?.focus();
+    }),
+};
+
+// The review's ballot, encrypted in the background as soon as the review shows (the voter
+// reads meanwhile). A new one is made whenever the choices changed or the last was checked.
+function startEncryption() {
+  const pkg = s.election.package;
+  const plaintext = plaintextBallot(pkg, s.session.entry, s.choices);
+  const same = s.encryption && JSON.stringify(s.encryption.plaintext) === JSON.stringify(plaintext);
+  if (same && !s.encryption.failed) return showFingerprint();
+  const enc = { plaintext, ballot: null, nonces: null, fingerprint: null, failed: false };
+  s.encryption = enc;
+  enc.promise = (async () => {
+    await nextPaint();
+    const made = await v2.encryptBallot(pkg, s.session.entry, plaintext, { test: Boolean(s.session.test) });
+    enc.ballot = made.ballot;
+    enc.nonces = made.nonces;
+    enc.fingerprint = v2.fingerprint(made.ballot);
+    return enc;
+  })();
+  enc.promise.then(showFingerprint, (e) => {
+    console.error(e);
+    enc.failed = true;
+    if (s.encryption === enc && s.step === "review") fail("encryptFailed");
+  });
+}
+
+function showFingerprint() {
+  const enc = s.encryption;
+  const box = document.getElementById("review-fingerprint");
+  if (!enc?.fingerprint || s.step !== "review" || !box) return;
+  box.replaceWith(steps.codeDisplay(s.lang, "fingerprintLabel", enc.fingerprint, "review-fingerprint"));
+}
+
+async function readyEncryption() {
+  const enc = s.encryption;
+  if (!enc || enc.failed) {
+    startEncryption();
+    return readyEncryption();
+  }
+  if (!enc.fingerprint) say("preparing");
+  return enc.promise;
+}
+
+// -- starting -----------------------------------------------------------------------------
+
+document.getElementById("language").addEventListener("click", () => {
+  s.lang = s.lang === "ko" ? "en" : "ko";
+  render(false); // the same step, the same choices; focus stays on the switch
+});
+
+async function start() {
+  loadFont();
+  render(false);
+  try {
+    s.election = await api.election();
+  } catch (e) {
+    console.error(e);
+    s.step = "failed";
+    render(true);
+    fail("loadFailed");
+    return;
+  }
+  go("code");
+}
+
+start();

@@ -1,0 +1,209 @@
+// What each step of the voting page shows, built from the page's state. Every step is a region
+// named by its h1, which receives focus when the step opens (app.js); the live regions for
+// progress and errors are placed just above the step's buttons, where the voter is looking.
+
+import { ballotForm, contestsFor, reviewLines } from "./ballot_form.js";
+import { h } from "./dom.js";
+import { pick, t } from "./i18n.js";
+
+export const HEADINGS = {
+  loading: "loading",
+  failed: "pageTitle",
+  code: "codeHeading",
+  ballot: "ballotHeading",
+  review: "reviewHeading",
+  checked: "checkedHeading",
+  receipt: "receiptHeading",
+};
+
+function step(name, lang, ...children) {
+  const headingId = `step-${name}`;
+  return h(
+    "section",
+    { class: `step step-${name}`, "aria-labelledby": headingId, "data-step": name },
+    h("h1", { id: headingId, tabindex: "-1" }, t(lang, HEADINGS[name])),
+    ...children,
+  );
+}
+
+function button(text, onclick, kind = "", attrs = {}) {
+  return h("button", { type: "button", class: `button ${kind}`.trim(), onclick, ...attrs }, text);
+}
+
+// A fingerprint or tracking code in large groups; read out character by character.
+export function codeDisplay(lang, labelKey, code, id, size = "") {
+  // Groups of four, however the platform spelled it (the kiosk's slip and the check page's way).
+  const plain = code.replace(/[-\s]/g, "");
+  const groups = (plain.match(/.{1,4}/g) ?? []).map((g) => h("span", { class: "group" }, g));
+  return h(
+    "div",
+    { class: `fingerprint-box ${size}`.trim(), id },
+    h("p", { class: "label" }, t(lang, labelKey)),
+    h(
+      "p",
+      { class: "fingerprint", "data-code": code },
+      h("span", { "aria-hidden": "true" }, groups),
+      h("span", { class: "sr-only" }, [...plain].join(" ")),
+    ),
+  );
+}
+
+function checkPageLink(lang, url, code) {
+  if (!url) return h("p", { class: "notice" }, t(lang, "noCheckPage"));
+  return h(
+    "p",
+    {},
+    h(
+      "a",
+      { class: "button secondary", href: url, target: "_blank", rel: "noopener noreferrer", "data-code": code },
+      t(lang, "openCheckPage"),
+      h("span", { class: "sr-only" }, lang === "ko" ? " (새 창)" : " (opens a new tab)"),
+    ),
+  );
+}
+
+export function loadingStep(lang) {
+  return step("loading", lang);
+}
+
+export function failedStep(lang, regions) {
+  return step("failed", lang, regions);
+}
+
+export function codeStep(s, act, regions) {
+  const { lang } = s;
+  const status = s.election.status;
+  const opens = s.election.package.schedule?.opens;
+  const input = h("input", {
+    id: "code",
+    name: "code",
+    type: "text",
+    autocomplete: "off",
+    autocapitalize: "characters",
+    spellcheck: "false",
+    "aria-describedby": "code-hint",
+    value: s.code,
+    oninput: (e) => act.typed(e.target.value),
+  });
+  const form = h(
+    "form",
+    { class: "code", novalidate: true, onsubmit: (e) => { e.preventDefault(); act.signIn(); } },
+    h("label", { for: "code" }, t(lang, "codeLabel")),
+    h("p", { class: "hint", id: "code-hint" }, t(lang, "codeHint")),
+    input,
+    regions,
+    h("div", { class: "actions" }, h("button", { type: "submit", class: "button primary" }, t(lang, "signIn"))),
+  );
+  return step(
+    "code",
+    lang,
+    status === "not_open" ? h("p", { class: "notice warn" }, t(lang, "notOpenYet", { when: localTime(lang, opens) })) : null,
+    status === "closed" ? h("p", { class: "notice warn" }, t(lang, "closedNotice")) : null,
+    h("p", {}, t(lang, "codeIntro")),
+    form,
+  );
+}
+
+export function ballotStep(s, act, regions) {
+  const { lang } = s;
+  const pkg = s.election.package;
+  const entry = s.session.entry;
+  const group = pkg.groups.find((g) => g.id === entry.group);
+  const everyScopeAll = contestsFor(pkg, entry).every((c) => c.scope === "all");
+  return step(
+    "ballot",
+    lang,
+    s.session.voted ? h("p", { class: "notice warn" }, t(lang, "alreadyVotedRevote")) : null,
+    h("p", {}, group && !everyScopeAll ? t(lang, "ballotIntro", { group: pick(lang, group.title) }) : t(lang, "ballotIntroAll")),
+    ballotForm(lang, pkg, entry, s.choices, act.refuse),
+    regions,
+    h("div", { class: "actions" }, button(t(lang, "reviewButton"), act.review, "primary", { id: "to-review" })),
+  );
+}
+
+export function reviewStep(s, act, regions) {
+  const { lang } = s;
+  const pkg = s.election.package;
+  const entry = s.session.entry;
+  const contests = contestsFor(pkg, entry).map((contest) => {
+    const lines = reviewLines(lang, pkg, entry, contest, s.choices[contest.id]);
+    const title = pick(lang, contest.title);
+    return h(
+      "div",
+      { class: "review-contest" },
+      h(
+        "div",
+        { class: "head" },
+        h("h2", {}, title),
+        button(t(lang, "change"), () => act.change(contest.id), "small", { "aria-label": `${t(lang, "change")}: ${title}` }),
+      ),
+      h("ul", {}, lines.length ? lines.map((line) => h("li", {}, line)) : h("li", {}, t(lang, "nothingChosen"))),
+    );
+  });
+  const enc = s.encryption;
+  const fingerprint = enc?.fingerprint
+    ? codeDisplay(lang, "fingerprintLabel", enc.fingerprint, "review-fingerprint")
+    : h(
+        "div",
+        { class: "fingerprint-box", id: "review-fingerprint" },
+        h("p", { class: "label" }, t(lang, "fingerprintLabel")),
+        h("p", { class: "fingerprint pending" }, t(lang, enc?.failed ? "encryptFailed" : "preparing")),
+      );
+  return step(
+    "review",
+    lang,
+    contests,
+    fingerprint,
+    h("p", {}, t(lang, "fingerprintNote")),
+    h("p", { class: "notice", id: "check-explain" }, t(lang, "checkExplain")),
+    regions,
+    s.needsSignIn ? h("div", { class: "actions" }, button(t(lang, "signInAgain"), act.signInAgain, "primary", { id: "sign-in-again" })) : null,
+    h(
+      "div",
+      { class: "actions" },
+      button(t(lang, "back"), act.backToBallot, "", { id: "back" }),
+      button(t(lang, "checkButton"), act.check, "secondary", { id: "check", "aria-describedby": "check-explain" }),
+      button(t(lang, "castButton"), act.cast, "primary", { id: "cast" }),
+    ),
+  );
+}
+
+export function checkedStep(s, act, regions) {
+  const { lang } = s;
+  const { fingerprint, tracking, url } = s.checked;
+  return step(
+    "checked",
+    lang,
+    codeDisplay(lang, "fingerprintLabel", fingerprint, "checked-fingerprint"),
+    tracking ? codeDisplay(lang, "trackingLabel", tracking, "checked-tracking", "small") : null,
+    h("p", {}, t(lang, "checkedExplain")),
+    checkPageLink(lang, url, fingerprint),
+    h("p", {}, t(lang, "makeAgainNote")),
+    regions,
+    h("div", { class: "actions" }, button(t(lang, "makeAgain"), act.makeAgain, "primary", { id: "make-again" })),
+  );
+}
+
+export function receiptStep(s, act, regions) {
+  const { lang } = s;
+  const r = s.receipt;
+  return step(
+    "receipt",
+    lang,
+    h("p", {}, t(lang, "receiptThanks")),
+    r.test ? h("p", { class: "notice warn" }, t(lang, "testReceipt")) : null,
+    codeDisplay(lang, "trackingLabel", r.tracking ?? r.fingerprint, "receipt-code"),
+    h("p", {}, t(lang, "receiptExplain")),
+    r.tracking ? codeDisplay(lang, "fingerprintLabel", r.fingerprint, "receipt-fingerprint", "small") : null,
+    r.tracking ? h("p", {}, t(lang, "receiptFingerprintNote")) : null,
+    checkPageLink(lang, r.url, r.tracking ?? r.fingerprint),
+    regions,
+  );
+}
+
+function localTime(lang, iso) {
+  if (!iso) return "";
+  const when = new Date(iso);
+  if (Number.isNaN(when.getTime())) return iso;
+  return when.toLocaleString(lang === "ko" ? "ko-KR" : "en-GB", { dateStyle: "long", timeStyle: "short" });
+}
