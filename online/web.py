@@ -20,6 +20,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hanpyo_assets import ASSETS
 from kiosk.core.block import MAX_PLAINTEXT_BYTES, MAX_V2_BALLOT_BYTES, Mode
 from kiosk.core.encoding import b64d, b64e, parse_json
 from kiosk.core.errors import EncodingError, HanpyoError
@@ -165,6 +166,11 @@ def _page_routes(app: FastAPI, web_dir: Path) -> None:
     # The bundle helper A's build writes: served from here, gzipped on the way out.
     static = StaticFiles(directory=web_dir / "dist", check_dir=False)
     app.mount("/dist", GZipMiddleware(static, minimum_size=512), name="dist")
+    # The Korean font the page falls back on when the device has none (a phone fetches it
+    # only then), from this origin as the ledger's pages serve it (ledger/web/api.py).
+    fonts = ASSETS / "fonts"
+    if fonts.is_dir():
+        app.mount("/assets/fonts", StaticFiles(directory=fonts), name="fonts")
 
 
 def _voter_routes(app: FastAPI, platform: Platform) -> None:
