@@ -27,6 +27,7 @@ from kiosk.core.crypto import Domain, SigningKey, sha256, verify_signature
 from kiosk.core.election import RollEntry
 from kiosk.core.encoding import b64d, b64e, canonical_json
 from kiosk.core.encrypted_ballot import (
+    BallotFormError,
     card_message,
     check_form,
     read_encrypted_ballot,
@@ -420,3 +421,43 @@ def test_the_vector_file_holds_in_python() -> None:
     assert b64e(key.sign(Domain.ONLINE_SESSION, session)) == s["session_sig"]
     for c in v["credentials"]:
         assert credential_key(c["typed"], c["election"]).public_key.hex() == c["public_key"]
+
+
+def _with_cell(ballot: dict[str, Any], field: str, value: str) -> dict[str, Any]:
+    """The first cell's α (``ct``) or its proof's first challenge (``c``) replaced."""
+    out = copy.deepcopy(ballot)
+    cell = out["contests"][0]["cells"][0]
+    if field == "ct":
+        cell["ct"][0] = value
+    else:
+        cell["proof"][0]["c"] = value
+    return out
+
+
+def test_non_canonical_points_and_scalars_are_refused_by_both(
+    election: SyntheticElection, cases: dict[str, dict[str, Any]], page_made: dict[str, Any]
+) -> None:
+    """RFC 9496 A.2's invalid encodings in a ciphertext and out-of-range or misspelled scalars
+    in a proof: both decoders refuse the ballot before any proof is checked."""
+    v = _vectors()
+    original = page_made["online"]["body"]["ballot"]
+    variants = {f"point {p}": _with_cell(original, "ct", p) for p in v["invalid_points"]["values"]}
+    variants |= {
+        f"scalar {s}": _with_cell(original, "c", s) for s in v["invalid_scalars"]["values"]
+    }
+    for what, ballot in variants.items():
+        with pytest.raises(BallotFormError):
+            read_encrypted_ballot(ballot)
+            pytest.fail(f"Python read {what}")
+    in_page = run_node(
+        _VERIFY_ALL,
+        {
+            "pkg": election.package.to_json(),
+            "entry": cases["online"]["entry"],
+            "variants": {w: {"ballot": b} for w, b in variants.items()},
+        },
+    )
+    for what in variants:
+        assert in_page[what]["ok"] is False, what
+        assert in_page[what]["error"] == "ProtocolError", in_page[what]
+        assert "cells[0]" in in_page[what]["message"], in_page[what]
