@@ -1,7 +1,7 @@
-"""`hanpyo-online` (or `python -m online`): init, serve, open, close, status.
+"""`hanpyo-online` (or `python -m online`): init, serve, open, close, status, sync.
 
-`init` and `serve` hold the data folder's lock (one process writes the chain); `open`, `close`
-and `status` ask the running `serve` over HTTP with the staff's admin token, so the chain is
+`init` and `serve` hold the data folder's lock (one process writes the chain); `open`, `close`,
+`status` and `sync` ask the running `serve` over HTTP with the staff's admin token, so the chain is
 only ever written by the process that has it open."""
 
 from __future__ import annotations
@@ -90,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
         ("open", "open the platform's session"),
         ("close", "close it"),
         ("status", "show it"),
+        ("sync", "push the chain to the ledger now"),
     ):
         command = _folders(sub.add_parser(name, help=text))
         command.add_argument("--url", help="the running platform (default: from --data)")

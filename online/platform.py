@@ -303,6 +303,15 @@ class Platform:
             self.worker.wake()
         return self.report()
 
+    def sync_now(self) -> dict[str, Any]:
+        """Push the chain to the ledger now, as a kiosk's staff screen does: the worker backs
+        off up to a minute after failures, and staff who just brought the ledger back wait
+        for nothing."""
+        if self.worker is None:
+            raise HanpyoError("no ledger is configured (a log key and a ledger address)")
+        self.worker.wake()
+        return self.report()
+
     def report(self) -> dict[str, Any]:
         """What staff see: the chain, the session and how far the ledger holds the chain."""
         state = self.box.state

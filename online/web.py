@@ -239,6 +239,10 @@ def _staff_routes(app: FastAPI, platform: Platform, admin_token: str) -> None:
     async def close_session(request: Request) -> dict[str, Any]:
         return await run_in_threadpool(platform.close_session)
 
+    async def sync_now(request: Request) -> dict[str, Any]:
+        return await run_in_threadpool(platform.sync_now)
+
     app.add_api_route("/admin/status", staff(status), methods=["GET"])
     app.add_api_route("/admin/open", staff(open_session), methods=["POST"])
     app.add_api_route("/admin/close", staff(close_session), methods=["POST"])
+    app.add_api_route("/admin/sync", staff(sync_now), methods=["POST"])

@@ -95,9 +95,13 @@ class OnlinePlatform:
         self.process = subprocess.Popen(
             command, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
         )
-        wait_for_answer(
-            self.process, f"{self.url}/api/election", self.folder / "serve.log", "online serve"
-        )
+        try:
+            wait_for_answer(
+                self.process, f"{self.url}/api/election", self.folder / "serve.log", "online serve"
+            )
+        except BaseException:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         process, self.process = self.process, None

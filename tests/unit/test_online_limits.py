@@ -1,0 +1,96 @@
+"""The platform's in-memory state: challenges are single use and expire, sessions expire and
+count their encryption checks, and the rate limits let an address through again in time."""
+
+from __future__ import annotations
+
+import pytest
+
+from online.errors import ApiError
+from online.limits import Challenges, Limits, RateLimiter, Sessions
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_challenge_is_taken_once_and_only_before_it_expires() -> None:
+    clock = FakeClock()
+    challenges = Challenges(ttl_s=120, max_open=10, clock=clock)
+    first, second = challenges.issue(), challenges.issue()
+    assert len(first) == 32 and first != second
+    assert challenges.take(first) is True
+    assert challenges.take(first) is False  # used up
+    assert challenges.take(b"\x00" * 32) is False  # never issued
+    clock.now += 121
+    assert challenges.take(second) is False  # expired
+
+
+def test_open_challenges_are_bounded_and_expired_ones_make_room() -> None:
+    clock = FakeClock()
+    challenges = Challenges(ttl_s=120, max_open=2, clock=clock)
+    challenges.issue(), challenges.issue()
+    with pytest.raises(ApiError) as refused:
+        challenges.issue()
+    assert refused.value.status == 429
+    clock.now += 121
+    assert len(challenges.issue()) == 32
+
+
+def test_sessions_expire_and_count_checks() -> None:
+    clock = FakeClock()
+    sessions = Sessions(Limits(session_ttl_s=60, spoils_per_session=2), clock=clock)
+    session = sessions.start(b"v" * 16, b"k" * 32, test=False)
+    assert sessions.get(session.token).voter_id == b"v" * 16
+    assert session.expires.endswith("Z")
+    sessions.count_spoil(session.token)
+    sessions.count_spoil(session.token)
+    with pytest.raises(ApiError) as limited:
+        sessions.count_spoil(session.token)
+    assert (limited.value.status, limited.value.code) == (429, "too_many_attempts")
+    clock.now += 61
+    with pytest.raises(ApiError) as expired:
+        sessions.get(session.token)
+    assert (expired.value.status, expired.value.code) == (401, "session_expired")
+    for token in (None, "", "unknown"):
+        with pytest.raises(ApiError):
+            sessions.get(token)
+
+
+def test_an_ended_session_is_gone() -> None:
+    sessions = Sessions(Limits(), clock=FakeClock())
+    session = sessions.start(b"v" * 16, b"k" * 32, test=True)
+    sessions.end(session.token)
+    with pytest.raises(ApiError):
+        sessions.get(session.token)
+
+
+def test_the_rate_limit_says_when_to_retry_and_frees_in_time() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(3, 60, max_keys=100, clock=clock)
+    for _ in range(3):
+        limiter.hit("198.51.100.7")
+    with pytest.raises(ApiError) as limited:
+        limiter.hit("198.51.100.7")
+    assert limited.value.status == 429 and limited.value.retry_after == 61
+    limiter.hit("203.0.113.9")  # another address is not held back
+    clock.now += 30
+    with pytest.raises(ApiError) as later:
+        limiter.check("198.51.100.7")
+    assert later.value.retry_after == 31
+    clock.now += 31
+    limiter.hit("198.51.100.7")
+
+
+def test_the_rate_limit_forgets_the_oldest_addresses_beyond_its_bound() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(1, 60, max_keys=2, clock=clock)
+    limiter.hit("a")
+    limiter.hit("b")
+    limiter.hit("c")  # "a" is forgotten: memory stays bounded under a flood of addresses
+    limiter.hit("a")
+    with pytest.raises(ApiError):
+        limiter.hit("c")
