@@ -31,6 +31,7 @@ class Limits:
     failure_window_s: float = 15 * 60.0  # failed sign-ins are counted over 15 minutes ...
     failures_per_window: int = 10  # ... and this many from one address lock it out
     spoils_per_session: int = 3  # encryption checks (spoiled ballots) per session
+    casts_per_session: int = 10  # ballots sent in one session (each costs a proof check)
     max_entries: int = 200_000  # outstanding challenges, sessions or tracked addresses
 
 
@@ -123,6 +124,7 @@ class Session:
     expires_at: float  # on the platform's monotonic clock
     expires: str  # the same moment as ISO 8601 UTC, for the page
     spoiled: int = 0
+    casts: int = 0
 
 
 class Sessions:
@@ -164,13 +166,25 @@ class Sessions:
 
     def count_spoil(self, token: str) -> None:
         """Count one encryption check against the session; 429 past the limit."""
+        self._count(token, "spoiled", self._limits.spoils_per_session, TOO_MANY_CHECKS)
+
+    def count_cast(self, token: str) -> None:
+        """Count one ballot sent in the session (checking its proofs costs the platform far
+        more than sending it costs a client); 429 past the limit."""
+        self._count(token, "casts", self._limits.casts_per_session, TOO_MANY)
+
+    def _count(self, token: str, field: str, most: int, message: tuple[str, str]) -> None:
         with self._lock:
             session = self._by_token.get(token)
             if session is None:
                 raise ApiError(401, "session_expired", SESSION_EXPIRED, "no live session")
-            if session.spoiled >= self._limits.spoils_per_session:
-                raise ApiError(429, "too_many_attempts", TOO_MANY_CHECKS, "spoil limit")
-            self._by_token[token] = replace(session, spoiled=session.spoiled + 1)
+            used = session.spoiled if field == "spoiled" else session.casts
+            if used >= most:
+                raise ApiError(429, "too_many_attempts", message, f"{field} limit")
+            if field == "spoiled":
+                self._by_token[token] = replace(session, spoiled=used + 1)
+            else:
+                self._by_token[token] = replace(session, casts=used + 1)
 
     def end(self, token: str) -> None:
         with self._lock:

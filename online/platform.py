@@ -43,6 +43,8 @@ class Platform:
         )
         self.box = BallotBox(store, package)
         self.schedule = Schedule.of(package.opens, package.closes)
+        # What every visitor reads, made once: the package without the rolls (no voter's keys).
+        self.public_package = package.to_json() | {"roll": [], "test_roll": []}
         limits = config.limits
         self.challenges = Challenges(limits.challenge_ttl_s, limits.max_entries)
         self.sessions = Sessions(limits)
@@ -129,13 +131,12 @@ class Platform:
         return f"{base}?code={tracking_code}" if base else None
 
     def election(self) -> dict[str, Any]:
-        """The public package (without the rolls: no voter's keys go out to every visitor)."""
-        package = self.package.to_json() | {"roll": [], "test_roll": []}
+        """The public package and the platform's state, for the page."""
         # Every check that lets a ballot count refuses a second ballot of one voter from one
         # source (kiosk.core.chain.ChainVerifier), so an online voter never votes twice here,
         # whatever the duplicate policy says about ballots from different sources.
         return {
-            "package": package,
+            "package": self.public_package,
             "status": self.status(),
             "revote": False,
             "check_url": self.check_base(),
@@ -180,6 +181,7 @@ class Platform:
     # -- recording -------------------------------------------------------------------------
     def cast(self, token: str | None, body: Any) -> dict[str, Any]:
         session = self.sessions.get(token)
+        self.sessions.count_cast(session.token)
         checked = check_cast(self.package, session, body)  # proofs: outside the lock
         self._refuse_repeat(checked.voter)
         with self._record:

@@ -70,6 +70,7 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         dynamic = str(scope.get("path", "")).startswith(("/api/", "/admin/"))
+        secure = scope.get("scheme") == "https"  # behind a TLS proxy that says so
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -78,6 +79,8 @@ class SecurityHeaders:
                     headers[name] = value
                 if dynamic:
                     headers["Cache-Control"] = "no-store"
+                if secure:
+                    headers["Strict-Transport-Security"] = "max-age=31536000"
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -94,3 +94,14 @@ def test_the_rate_limit_forgets_the_oldest_addresses_beyond_its_bound() -> None:
     limiter.hit("a")
     with pytest.raises(ApiError):
         limiter.hit("c")
+
+
+def test_a_session_sends_a_bounded_number_of_ballots() -> None:
+    sessions = Sessions(Limits(casts_per_session=2), clock=FakeClock())
+    session = sessions.start(b"v" * 16, b"k" * 32, test=False)
+    sessions.count_cast(session.token)
+    sessions.count_cast(session.token)
+    with pytest.raises(ApiError) as limited:
+        sessions.count_cast(session.token)
+    assert limited.value.status == 429
+    sessions.count_spoil(session.token)  # checks are counted apart
