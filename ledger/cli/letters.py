@@ -95,6 +95,7 @@ def _letters(args: argparse.Namespace) -> int:
     # Everything is made in memory before the first file is created.
     contents: dict[Path, bytes] = {}
     if args.pdf:
+        print(f"printing {len(issued.credentials)} letters to PDF…", flush=True)
         contents[paths[PDF_FILE]] = letters_pdf(setting, issued.credentials)
     if args.csv:
         contents[paths[CSV_FILE]] = letters_csv(setting, issued.credentials).encode("utf-8")

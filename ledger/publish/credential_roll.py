@@ -78,7 +78,9 @@ def issue_credentials(definition: Mapping[str, Any], roll: Mapping[str, Any]) ->
             "that `kiosk cards enrol` wrote"
         )
     _fix_voter_ids(new_roll)
-    issued = [_issue(election, s, e) for s, _, e in _online_entries(new_roll, online)]
+    entries = list(_online_entries(new_roll, online))
+    # Argon2id takes a twentieth of a second a code: a few minutes for thousands of members
+    issued = [_issue(election, s, e) for s, _, e in _progress(entries)]
     if not issued:
         raise LettersError(
             f"the roll has no member of an online category ({', '.join(sorted(online))}): "
@@ -235,6 +237,18 @@ def _fix_voter_ids(roll: dict[str, Any]) -> None:
                     pass  # 2^-128 a draw; the loop only makes the uniqueness plain
                 taken.add(voter)
                 entry[VOTER] = voter
+
+
+def _progress(
+    entries: list[tuple[str, int, dict[str, Any]]],
+) -> Iterable[tuple[str, int, dict[str, Any]]]:
+    from tqdm import tqdm
+
+    # disable=None: a bar on a terminal only, never in a log or a test's captured output
+    bar: Iterable[tuple[str, int, dict[str, Any]]] = tqdm(
+        entries, desc="deriving each code's key", unit="code", disable=None
+    )
+    return bar
 
 
 def _where(section: str, i: int, entry: Mapping[str, Any]) -> str:
