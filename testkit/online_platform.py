@@ -4,6 +4,7 @@ made in Python (the credential is any Ed25519 key on the voter's roll entry)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import requests
 
 from kiosk.core.crypto import Domain, SigningKey
 from kiosk.core.encoding import b64d, b64e
+from kiosk.core.online_credential import credential_key
 from kiosk.store.keys import KioskKeys, load_keys
 from testkit.elections import SyntheticElection
 from testkit.ledger_requests import LATE_REASON
@@ -130,6 +132,17 @@ class OnlinePlatform:
 
     def serve_log(self) -> str:
         return (self.folder / "serve.log").read_text(errors="replace")
+
+
+def with_credential(election: SyntheticElection, index: int, code: str) -> SyntheticElection:
+    """``election`` with the credential key of the letter code ``code`` added to roll entry
+    ``index``'s keys, as `ledger election letters` enrols an online member."""
+    package = election.package
+    entry = package.roll[index]
+    public = credential_key(code, package.id).public_key
+    roll = list(package.roll)
+    roll[index] = dataclasses.replace(entry, keys=(*entry.keys, public))
+    return dataclasses.replace(election, package=dataclasses.replace(package, roll=tuple(roll)))
 
 
 # -- what the browser does --------------------------------------------------------------------

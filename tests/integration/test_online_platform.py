@@ -17,6 +17,7 @@ from kiosk.core.chain import Session
 from kiosk.core.crypto import SigningKey
 from kiosk.core.encoding import b64e
 from kiosk.core.encrypted_ballot import read_encrypted_ballot
+from kiosk.core.online_credential import credential_key, new_code
 from kiosk.store.chain_store import ChainStore
 from online.files import store_path
 from testkit.elections import SyntheticElection, build_election, mixed_definition
@@ -27,6 +28,7 @@ from testkit.online_platform import (
     session_signature,
     sign_in,
     try_sign_in,
+    with_credential,
 )
 from testkit.v2_ballots import cast_ballot, roll_index, signed_body, spoiled
 
@@ -355,3 +357,24 @@ def test_after_the_close_of_the_schedule_the_election_is_closed(tmp_path: Path) 
         assert requests.get(f"{p.url}/api/election", timeout=10).json()["status"] == "closed"
         refused(try_sign_in(p.url, key_of(election, 0), election.package.id), 410,
                 "election_closed")  # fmt: skip
+
+
+def test_a_letter_code_signs_in_and_casts(tmp_path: Path, election: SyntheticElection) -> None:
+    """The credential as the letter gives it: the key derived from the code (as typed, in
+    lower case with spaces) is on the member's roll entry beside their card's."""
+    code = new_code()
+    index = online_index(election, 8)
+    enrolled = with_credential(election, index, code)
+    credential = credential_key(code.lower().replace("-", " "), enrolled.package.id)
+    with OnlinePlatform(tmp_path / "p", enrolled) as p:
+        p.staff("open")
+        refused(try_sign_in(p.url, credential_key(new_code(), enrolled.package.id),
+                            enrolled.package.id), 401, "unknown_code")  # fmt: skip
+        session = sign_in(p.url, credential, enrolled.package.id)
+        voter_id = enrolled.package.roll[index].voter_id
+        assert voter_id is not None and session["voter"] == voter_id.hex()
+        made = cast_ballot(enrolled, index, random.Random(8))
+        body = signed_body(voter_id, made.encrypted, credential)
+        answer = post(p.url, "/api/ballots", session["session"], body)
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["fingerprint"] == made.encrypted.fingerprint
