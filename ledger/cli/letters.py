@@ -54,7 +54,9 @@ def add_letters(esub: Subparsers) -> None:
         required=True,
         help="the voting page's address (https://…); the QR code opens <URL>/#code=<code>",
     )
-    letters.add_argument("--out", type=Path, required=True, help="folder for the new files")
+    letters.add_argument(
+        "--out", type=Path, required=True, metavar="DIR", help="folder for the new files"
+    )
     letters.add_argument("--pdf", action="store_true", help="print the letters to letters.pdf")
     letters.add_argument(
         "--csv", action="store_true", help="letters.csv for a mailing service (voter id, code, URL)"
