@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import random
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -378,3 +379,13 @@ def test_a_letter_code_signs_in_and_casts(tmp_path: Path, election: SyntheticEle
         answer = post(p.url, "/api/ballots", session["session"], body)
         assert answer.status_code == 201, answer.text
         assert answer.json()["fingerprint"] == made.encrypted.fingerprint
+
+
+def test_an_expired_session_casts_nothing(tmp_path: Path, election: SyntheticElection) -> None:
+    with OnlinePlatform(tmp_path / "p", election, serve_args=("--session-minutes", "0.01")) as p:
+        p.staff("open")
+        session = sign_in(p.url, key_of(election, 9), election.package.id)
+        made = cast_ballot(election, online_index(election, 9), random.Random(9))
+        time.sleep(1.0)  # past the 0.6 s the session lives
+        refused(post(p.url, "/api/ballots", session["session"], made.body), 401, "session_expired")
+        assert p.staff("status")["ballots"] == 0
