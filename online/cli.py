@@ -76,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
         "--forwarded-allow-ips",
         help="addresses of the reverse proxy whose X-Forwarded-For names the voter",
     )
+    serve.add_argument("--limit-concurrency", type=int, default=512)
     serve.add_argument("--session-minutes", type=float, default=20.0)
     serve.add_argument("--signin-failures", type=int, default=DEFAULTS.failures_per_window)
     serve.add_argument("--signins-per-minute", type=int, default=DEFAULTS.signins_per_window)
@@ -195,6 +196,7 @@ def _serve(args: argparse.Namespace) -> int:
                 host=args.host,
                 port=args.port,
                 workers=1,  # one writer of the chain; sessions live in this process
+                limit_concurrency=args.limit_concurrency,  # beyond it: 503, not a pile-up
                 proxy_headers=args.forwarded_allow_ips is not None,
                 forwarded_allow_ips=args.forwarded_allow_ips,
                 server_header=False,

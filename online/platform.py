@@ -67,6 +67,11 @@ class Platform:
         )
         if log_key and self.ledger_url:
             self._start_sync(log_key)
+        else:
+            log.warning(
+                "no ledger log key (package or --log-key) and address: this platform keeps "
+                "its chain but never syncs it, and cannot ask whether a voter voted elsewhere"
+            )
 
     @classmethod
     def open(cls, config: PlatformConfig) -> Platform:
