@@ -10,11 +10,13 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
+from kiosk import __version__
 from kiosk.core.block import BlockKind, Mode
 from kiosk.core.chain import Schedule, Session
 from kiosk.core.duplicates import new_ballot_counts
 from kiosk.core.election import Channel, DuplicatePolicy, ElectionPackage, Voter
 from kiosk.core.errors import HanpyoError, StateError
+from kiosk.core.heartbeat import Heartbeat, PrinterReport, ReaderState
 from kiosk.store.ballot_box import BallotBox
 from kiosk.store.chain_store import ChainStore
 from kiosk.store.errors import AlreadyVotedError, StoreError
@@ -96,11 +98,28 @@ class Platform:
             self.client,
             log_key,
             idle_s=self.config.sync_idle_s,
+            heartbeat=self.heartbeat,
             witnesses=package.witnesses,
             tiles=(TileProofs(f"{url}/tiles"),)
             if package.witnesses.threshold and package.ledger_tls_pin is None
             else (),
         ).start()
+
+    def heartbeat(self) -> Heartbeat:
+        """What the ledger's fleet dashboard shows for the platform. It has no card reader
+        and no printer: its voters sign in over the web, which works while it reports, so the
+        reader is reported ok (a "missing" one would raise the dashboard's reader alarm)."""
+        state = self.box.state
+        return Heartbeat(
+            mode=state.mode,
+            session=state.session,
+            height=state.height,
+            pending_blocks=0,  # the worker reports only once the ledger holds every block
+            ballots_session=state.session_ballots,
+            reader=ReaderState.OK,
+            printer=PrinterReport.NONE,
+            version=__version__,
+        )
 
     def official(self) -> bool:
         return self.box.state.mode is Mode.OFFICIAL

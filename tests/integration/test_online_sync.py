@@ -85,6 +85,19 @@ def test_a_ballot_cast_online_is_synced_to_the_ledger(
             while platform.staff("status")["synced_height"] < receipt["height"]:
                 assert time.monotonic() < deadline, platform.serve_log()
                 time.sleep(0.2)
+            # The fleet dashboard shows the platform as an online source, reporting, unalarmed.
+            source = platform.source_keys().kiosk_id
+            deadline = time.monotonic() + WAIT_S
+            while True:
+                fleet = requests.get(f"{ledger.url}/v1/admin/fleet", headers=ledger.admin(),
+                                     timeout=10).json()  # fmt: skip
+                shown = next(k for k in fleet if k["kiosk"] == source)
+                if shown["report"] is not None:
+                    break
+                assert time.monotonic() < deadline, "the platform never reported"
+                time.sleep(0.2)
+            assert shown["channel"] == "online" and shown["alarms"] == []
+            assert shown["report"]["mode"] == "official" and shown["report"]["session"] == "open"
 
 
 def test_ballots_accepted_while_the_ledger_is_down_reach_it_later(
