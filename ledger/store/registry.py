@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, Row, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from kiosk.core.election import Channel, ElectionPackage
@@ -68,12 +68,20 @@ def store_election(
     signed_package: dict[str, Any],
     authority_key: bytes,
 ) -> None:
-    """Create the tables, store the election and start an empty log, once."""
+    """Create the tables, store the election and start an empty log, once.
+
+    Given again with a newer package of the same election (the same authority, a higher
+    sequence number: a roll amended before the opening, e.g. a lost credential letter
+    replaced), the package is replaced only while no block has arrived, since every chain's
+    genesis block names the package it started on. Anything else is refused with the reason;
+    the same package again changes nothing."""
     db.create_schema(engine)
     with engine.begin() as conn:
-        existing = conn.execute(select(db.election.c.id)).first()
+        existing = conn.execute(select(db.election)).first()
         if existing is not None and existing.id != package.id:
             raise LedgerError("other_election", f"this database holds election {existing.id}")
+        if existing is not None and bytes(existing.package_hash) != package.package_hash:
+            _replace_package(conn, existing, package, signed_package, authority_key)
         if existing is None:
             conn.execute(
                 db.election.insert().values(
@@ -85,6 +93,39 @@ def store_election(
                 )
             )
         initialise(conn, key)
+
+
+def _replace_package(
+    conn: Connection,
+    existing: Row[Any],
+    package: ElectionPackage,
+    signed_package: dict[str, Any],
+    authority_key: bytes,
+) -> None:
+    held = int(json.loads(existing.signed)["package"].get("sequence", 1))
+    if bytes(existing.authority_key) != authority_key:
+        raise LedgerError(
+            "other_authority", "this database's election was signed by another authority key"
+        )
+    if package.sequence <= held:
+        raise LedgerError(
+            "package_not_newer",
+            f"this database holds package number {held} of election {package.id}; a "
+            f"replacement must have a higher number, not {package.sequence}",
+        )
+    if conn.execute(select(db.blocks.c.kiosk_id).limit(1)).first() is not None:
+        raise LedgerError(
+            "package_in_use",
+            "blocks have already arrived on the package this database holds (their chains "
+            "name it), so it cannot be replaced; make the change before the first kiosk syncs, "
+            "or start a new ledger directory",
+        )
+    conn.execute(
+        db.election.update().values(
+            signed=json.dumps(signed_package, ensure_ascii=False),
+            package_hash=package.package_hash,
+        )
+    )
 
 
 def authority_key(reader: Engine) -> bytes:
