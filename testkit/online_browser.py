@@ -59,6 +59,7 @@ class VotingPage:
     size: str
     console_errors: list[str] = field(default_factory=list)
     foreign_requests: list[str] = field(default_factory=list)
+    failed_responses: list[str] = field(default_factory=list)
 
     def open(self, fragment: str = "") -> None:
         self.page.goto(f"{self.origin}/{fragment}")
@@ -135,6 +136,22 @@ class VotingPage:
     def small_targets(self) -> list[str]:
         return list(self.page.evaluate(SMALL_TARGETS_JS))
 
+    def audit(self) -> dict[str, list[str]]:
+        """Every problem the checks find on the step showing now (empty lists: none)."""
+        levels = self.heading_levels()
+        skipped = [
+            f"h{b} after h{a}" for a, b in zip([0, *levels], levels, strict=False) if b > a + 1
+        ]
+        return {
+            "unlabelled": self.unlabelled_controls(),
+            "headings": skipped
+            if levels[:1] == [1]
+            else [f"the first heading is not h1: {levels}"],
+            "contrast": self.low_contrast(),
+            "too wide": self.too_wide(),
+            "small targets": self.small_targets(),
+        }
+
 
 @contextmanager
 def voting_page(browser: Browser, origin: str, size: str) -> Iterator[VotingPage]:
@@ -159,6 +176,10 @@ def voting_page(browser: Browser, origin: str, size: str) -> Iterator[VotingPage
     page.on("console", console)
     page.on("pageerror", lambda e: voter.console_errors.append(str(e)))
     page.on("request", request)
+    page.on(
+        "response",
+        lambda r: voter.failed_responses.append(f"{r.status} {r.url}") if r.status >= 400 else None,
+    )
     try:
         yield voter
     finally:

@@ -79,6 +79,7 @@ function renderFrame() {
 function showMessages() {
   statusRegion.textContent = s.status ? t(s.lang, s.status) : "";
   errorRegion.textContent = s.error ? errorText(s.error) : "";
+  errorRegion.dataset.error = s.error?.key ?? ""; // which case, for the tests
 }
 
 // The platform's own message names the precise case (voted in person, first ballot counts…)
@@ -193,6 +194,7 @@ const actions = {
     s.error = null;
     errorRegion.textContent = "";
     errorRegion.textContent = message;
+    errorRegion.dataset.error = "refused";
   },
 
   review() {

@@ -64,7 +64,13 @@ function contestFrame(lang, contest, intro, body) {
   );
 }
 
-function choiceContest(lang, contest, options, chosen, say) {
+// A refusal shown (and announced) right under the option the voter just tried to choose,
+// where they are looking, however long the list.
+function refusal(message) {
+  return h("p", { class: "error refusal", role: "alert" }, message);
+}
+
+function choiceContest(lang, contest, options, chosen) {
   const count = h("span", { class: "count" });
   const showCount = () => {
     count.textContent = t(lang, "chosenCount", {
@@ -88,14 +94,16 @@ function choiceContest(lang, contest, options, chosen, say) {
     });
     input.addEventListener("change", () => {
       if (radio) chosen.clear();
+      list.querySelectorAll(".refusal").forEach((note) => note.remove());
       if (input.checked && !radio && chosen.size >= contest.max) {
         input.checked = false; // the contest's maximum: the voter removes one first
-        say(t(lang, "tooMany", { max: contest.max }));
+        row.after(refusal(t(lang, "tooMany", { max: contest.max })));
       } else if (input.checked) chosen.add(option.id);
       else chosen.delete(option.id);
       showCount();
     });
-    list.append(h("div", { class: "option" }, input, h("label", { for: id }, optionLabel(lang, option))));
+    const row = h("div", { class: "option" }, input, h("label", { for: id }, optionLabel(lang, option)));
+    list.append(row);
   }
   if (options.length === 0) list.append(h("p", {}, t(lang, "nothingEligible")));
   return contestFrame(lang, contest, intro, list);
@@ -164,11 +172,11 @@ function yesnoContest(lang, contest, current, onPick) {
   return contestFrame(lang, contest, intro, list);
 }
 
-// The form for every contest of the voter; `say` announces a refusal (the maximum reached).
-export function ballotForm(lang, pkg, entry, choices, say) {
+// The form for every contest of the voter.
+export function ballotForm(lang, pkg, entry, choices) {
   return contestsFor(pkg, entry).map((contest) => {
     const options = eligibleOptions(pkg, contest, entry);
-    if (contest.kind === "choice") return choiceContest(lang, contest, options, choices[contest.id], say);
+    if (contest.kind === "choice") return choiceContest(lang, contest, options, choices[contest.id]);
     if (contest.kind === "score") return scoreContest(lang, contest, options, choices[contest.id]);
     return yesnoContest(lang, contest, choices[contest.id], (a) => {
       choices[contest.id] = a;

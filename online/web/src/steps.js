@@ -34,7 +34,8 @@ function button(text, onclick, kind = "", attrs = {}) {
 export function codeDisplay(lang, labelKey, code, id, size = "") {
   // Groups of four, however the platform spelled it (the kiosk's slip and the check page's way).
   const plain = code.replace(/[-\s]/g, "");
-  const groups = (plain.match(/.{1,4}/g) ?? []).map((g) => h("span", { class: "group" }, g));
+  const parts = plain.match(/.{1,4}/g) ?? [];
+  const groups = parts.map((g, i) => h("span", { class: "group" }, i < parts.length - 1 ? `${g}-` : g));
   return h(
     "div",
     { class: `fingerprint-box ${size}`.trim(), id },
@@ -81,7 +82,7 @@ export function codeStep(s, act, regions) {
     autocomplete: "off",
     autocapitalize: "characters",
     spellcheck: "false",
-    "aria-describedby": "code-hint",
+    "aria-describedby": "code-hint error",
     value: s.code,
     oninput: (e) => act.typed(e.target.value),
   });
@@ -115,10 +116,26 @@ export function ballotStep(s, act, regions) {
     lang,
     s.session.voted ? h("p", { class: "notice warn" }, t(lang, "alreadyVotedRevote")) : null,
     h("p", {}, group && !everyScopeAll ? t(lang, "ballotIntro", { group: pick(lang, group.title) }) : t(lang, "ballotIntroAll")),
-    ballotForm(lang, pkg, entry, s.choices, act.refuse),
+    ballotForm(lang, pkg, entry, s.choices),
     regions,
     h("div", { class: "actions" }, button(t(lang, "reviewButton"), act.review, "primary", { id: "to-review" })),
   );
+}
+
+// What the voter chose, contest by contest: to compare with what the check page opens.
+function chosenLists(s) {
+  const { lang } = s;
+  const pkg = s.election.package;
+  const entry = s.session.entry;
+  return contestsFor(pkg, entry).map((contest) => {
+    const lines = reviewLines(lang, pkg, entry, contest, s.choices[contest.id]);
+    return h(
+      "div",
+      { class: "review-contest" },
+      h("h3", {}, pick(lang, contest.title)),
+      h("ul", {}, lines.length ? lines.map((line) => h("li", {}, line)) : h("li", {}, t(lang, "nothingChosen"))),
+    );
+  });
 }
 
 export function reviewStep(s, act, regions) {
@@ -177,6 +194,8 @@ export function checkedStep(s, act, regions) {
     codeDisplay(lang, "fingerprintLabel", fingerprint, "checked-fingerprint"),
     tracking ? codeDisplay(lang, "trackingLabel", tracking, "checked-tracking", "small") : null,
     h("p", {}, t(lang, "checkedExplain")),
+    h("h2", {}, t(lang, "checkedChoices")),
+    chosenLists(s),
     checkPageLink(lang, url, fingerprint),
     h("p", {}, t(lang, "makeAgainNote")),
     regions,

@@ -1,0 +1,314 @@
+"""The online voting page in real headless Chromium (the system's, through Playwright) against a
+real platform process serving the real bundle: a member's whole path on a phone and a desktop,
+in Korean and English, keyboard only, a wrong code, Check then Cast, a test ballot, a lapsed
+sign-in, and the ballot in the platform's chain. Screenshots of every step land in
+test-output/online/ (looked at by people, not compared by the test)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser
+
+from kiosk.core.online_credential import new_code
+from testkit.online_browser import VotingPage, chromium, voting_page
+from testkit.online_codes import CodedElection, OnlineMember, coded_election
+from testkit.online_platform import OnlinePlatform
+from testkit.online_web import built_bundle
+
+pytestmark = pytest.mark.slow
+
+KO = {
+    "start": "시작하기",
+    "review": "내 투표 확인하기",
+    "check": "암호화 확인",
+    "cast": "투표하기",
+    "again": "투표지 다시 만들기",
+    "switch": "English",
+    "max": "최대 6개까지 고를 수 있습니다",
+    "not_counted": "집계되지 않습니다",
+}
+EN = {
+    "start": "Start",
+    "review": "Review my vote",
+    "check": "Check the encryption",
+    "cast": "Cast my vote",
+    "again": "Make my ballot again",
+    "switch": "한국어",
+    "max": "You may choose up to 6",
+    "not_counted": "will not be counted",
+}
+WORDS = {"ko": KO, "en": EN}
+
+
+@pytest.fixture(scope="module")
+def coded() -> CodedElection:
+    return coded_election()
+
+
+@pytest.fixture(scope="module")
+def platform(
+    coded: CodedElection, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OnlinePlatform]:
+    built_bundle()
+    with OnlinePlatform(tmp_path_factory.mktemp("online"), coded.election) as running:
+        running.staff("open", "--mode", "official")
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def members(coded: CodedElection) -> Iterator[OnlineMember]:
+    """Each test votes as a member nobody else in this module used."""
+    return iter(coded.members)
+
+
+def audited(voter: VotingPage, name: str) -> None:
+    """The step's screenshot, and no accessibility problem the checks can find on it."""
+    voter.shot(name)
+    problems = {k: v for k, v in voter.audit().items() if v}
+    assert not problems, f"{name} ({voter.size}): {problems}"
+
+
+def clean(voter: VotingPage) -> None:
+    assert voter.foreign_requests == [], "the page asked another origin"
+    assert [r for r in voter.failed_responses if "/favicon.ico" not in r] == []
+    assert [e for e in voter.console_errors if "Failed to load resource" not in e] == []
+
+
+def sign_in(voter: VotingPage, member: OnlineMember, words: dict[str, str]) -> None:
+    voter.open(f"#code={member.code}")
+    voter.page.get_by_role("button", name=words["start"]).click()
+    voter.wait_step("ballot")
+
+
+@pytest.mark.parametrize(
+    ("size", "lang"), [("phone", "ko"), ("desktop", "en"), ("phone", "en"), ("desktop", "ko")]
+)
+def test_a_member_checks_then_casts(
+    browser: Browser,
+    platform: OnlinePlatform,
+    coded: CodedElection,
+    members: Iterator[OnlineMember],
+    size: str,
+    lang: str,
+) -> None:
+    member, words = next(members), WORDS[lang]
+    before = platform.staff("status")["ballots"]
+    with voting_page(browser, platform.url, size) as voter:
+        voter.open(f"#code={member.code}")
+        page = voter.page
+        # The letter's link fills the code in, and the code leaves the address bar and history.
+        assert page.input_value("#code") == member.code
+        assert page.evaluate("location.href") == f"{platform.url}/"
+        if lang == "en":
+            page.get_by_role("button", name="Switch to English").click()
+            assert page.evaluate("document.documentElement.lang") == "en"
+            assert voter.step() == "code"
+            assert page.input_value("#code") == member.code
+        audited(voter, f"1-code-{lang}")
+        page.get_by_role("button", name=words["start"]).click()
+        voter.wait_step("ballot")
+
+        # The member's group's proposals, never their own.
+        shown = page.locator(".option-title").all_inner_texts()
+        assert shown == coded.option_titles(member, lang)
+        own = coded.election.package.option(member.excluded[0])
+        assert own is not None and getattr(own.title, lang) not in shown
+        audited(voter, f"2-ballot-{lang}")
+
+        boxes = page.get_by_role("checkbox")
+        for n in range(6):
+            boxes.nth(n).check()
+        boxes.nth(6).click()  # a seventh like: refused, with what to do
+        refusal = page.get_by_role("alert").filter(has_text=words["max"])
+        assert refusal.is_visible()  # said under the option tried, where the voter looks
+        after = page.locator(".option").nth(6).evaluate("o => o.nextElementSibling.className")
+        assert after == "error refusal"
+        assert not boxes.nth(6).is_checked()
+        voter.shot(f"2-ballot-at-most-6-{lang}")
+        for n in range(2, 6):
+            boxes.nth(n).uncheck()
+        chosen = shown[:2]
+
+        page.get_by_role("button", name=words["review"]).click()
+        voter.wait_step("review")
+        checked_fingerprint = voter.wait_fingerprint()
+        assert page.locator(".review-contest li").all_inner_texts() == chosen
+        audited(voter, f"3-review-{lang}")
+
+        page.get_by_role("button", name=words["check"]).click()
+        voter.wait_step("checked")
+        assert voter.wait_fingerprint("#checked-fingerprint") == checked_fingerprint
+        assert words["not_counted"] in voter.heading()
+        tracking = page.get_attribute("#checked-tracking .fingerprint", "data-code")
+        link = page.get_attribute("a[data-code]", "href")
+        assert link == f"{coded.election.package.ledger_url}/check?code={tracking}"
+        audited(voter, f"4-checked-{lang}")
+
+        page.get_by_role("button", name=words["again"]).click()
+        voter.wait_step("ballot")
+        assert [boxes.nth(n).is_checked() for n in range(3)] == [True, True, False]
+        page.get_by_role("button", name=words["review"]).click()
+        voter.wait_step("review")
+        cast_fingerprint = voter.wait_fingerprint()
+        assert cast_fingerprint != checked_fingerprint  # a fresh encryption, never the checked one
+
+        page.get_by_role("button", name=words["cast"], exact=True).click()
+        voter.wait_step("receipt")
+        assert voter.wait_fingerprint("#receipt-fingerprint") == cast_fingerprint
+        tracking = page.get_attribute("#receipt-code .fingerprint", "data-code")
+        assert tracking and tracking != cast_fingerprint
+        link = page.get_attribute("a[data-code]", "href")
+        assert link == f"{coded.election.package.ledger_url}/check?code={tracking}"
+        audited(voter, f"5-receipt-{lang}")
+        clean(voter)
+    assert platform.staff("status")["ballots"] == before + 1  # in the platform's chain
+
+
+def test_the_language_switch_keeps_the_step_and_the_choices(
+    browser: Browser, platform: OnlinePlatform, members: Iterator[OnlineMember]
+) -> None:
+    with voting_page(browser, platform.url, "phone") as voter:
+        sign_in(voter, next(members), KO)
+        page = voter.page
+        page.get_by_role("checkbox").nth(1).check()
+        page.get_by_role("button", name="Switch to English").click()
+        assert voter.step() == "ballot"
+        assert voter.heading() == "Your ballot"
+        assert page.get_by_role("checkbox").nth(1).is_checked()
+        assert page.evaluate("document.activeElement.id") == "language"
+        page.get_by_role("button", name="한국어로 보기").click()
+        assert voter.heading() == "투표하기"
+        clean(voter)
+
+
+def test_keyboard_only(
+    browser: Browser, platform: OnlinePlatform, members: Iterator[OnlineMember]
+) -> None:
+    """Tab, Space and Enter only, from the code to the receipt, with a ring on every stop."""
+    member = next(members)
+    with voting_page(browser, platform.url, "desktop") as voter:
+        voter.open()
+        keys = voter.page.keyboard
+        voter.tab_to("^투표 코드$")
+        keys.type(member.code)
+        voter.tab_to("^시작하기$")
+        keys.press("Enter")
+        voter.wait_step("ballot")
+        seen = []
+        for _ in range(2):
+            seen.append(voter.tab_to(r"예산"))
+            ring = voter.focus_ring()
+            assert ring["style"] != "none" and ring["width"] >= 2, ring
+            keys.press("Space")
+        assert voter.page.locator("input:checked").count() == 2
+        voter.tab_to("^내 투표 확인하기$")
+        assert voter.focus_ring()["width"] >= 2
+        keys.press("Enter")
+        voter.wait_step("review")
+        voter.wait_fingerprint()
+        voter.shot("keyboard-review")
+        # No trap: Tab goes through every control of the review and comes round again.
+        stops = [voter.tab_to(".") for _ in range(12)]
+        assert "투표하기" in stops and "Switch to English" in stops
+        voter.tab_to("^투표하기$")
+        keys.press("Enter")
+        voter.wait_step("receipt")
+        clean(voter)
+
+
+def test_wrong_codes_are_explained(browser: Browser, platform: OnlinePlatform) -> None:
+    with voting_page(browser, platform.url, "phone") as voter:
+        voter.open()
+        page = voter.page
+        page.fill("#code", "7K3QD-1M2XA")
+        page.get_by_role("button", name="시작하기").click()
+        assert "20자" in voter.wait_error()
+        assert voter.page.evaluate("document.activeElement.id") == "code"
+
+        page.fill("#code", new_code())  # well formed, on nobody's letter
+        page.get_by_role("button", name="시작하기").click()
+        page.wait_for_selector("#error[data-error=err_unknown_code]")
+        assert voter.step() == "code"
+        audited(voter, "1-code-wrong-ko")
+        page.get_by_role("button", name="Switch to English").click()
+        assert "code" in voter.error() and voter.step() == "code"
+        voter.shot("1-code-wrong-en")
+        clean_errors = [e for e in voter.console_errors if "401" not in e]
+        assert [e for e in clean_errors if "Failed to load resource" not in e] == []
+
+
+def test_a_used_code_is_refused_with_the_reason(
+    browser: Browser, platform: OnlinePlatform, members: Iterator[OnlineMember]
+) -> None:
+    """A member who voted here signs in again: the platform keeps one ballot per member (its
+    election answers revote: false), so the page says they voted and nothing else happens."""
+    member = next(members)
+    with voting_page(browser, platform.url, "phone") as voter:
+        sign_in(voter, member, KO)
+        voter.page.get_by_role("button", name="내 투표 확인하기").click()
+        voter.wait_step("review")
+        voter.page.get_by_role("button", name="투표하기", exact=True).click()
+        voter.wait_step("receipt")
+    ballots = platform.staff("status")["ballots"]
+    with voting_page(browser, platform.url, "phone") as voter:
+        voter.open(f"#code={member.code}")
+        voter.page.get_by_role("button", name="시작하기").click()
+        voter.page.wait_for_selector("#error[data-error=err_already_voted]")
+        assert "이미" in voter.error() and voter.step() == "code"
+        audited(voter, "1-code-used-ko")
+    assert platform.staff("status")["ballots"] == ballots
+
+
+def test_a_test_ballot_says_so(browser: Browser, coded: CodedElection, tmp_path: Path) -> None:
+    with OnlinePlatform(tmp_path / "online", coded.election) as platform:
+        platform.staff("open", "--mode", "test")
+        with voting_page(browser, platform.url, "phone") as voter:
+            sign_in(voter, coded.test_members[0], KO)
+            banner = voter.page.locator("#test-banner")
+            assert banner.is_visible() and "TEST" in banner.inner_text()
+            audited(voter, "2-ballot-test-ko")
+            voter.page.get_by_role("button", name="내 투표 확인하기").click()
+            voter.wait_step("review")
+            voter.page.get_by_role("button", name="투표하기", exact=True).click()
+            voter.wait_step("receipt")
+            assert "시험 투표입니다" in voter.page.inner_text("main")
+            audited(voter, "5-receipt-test-ko")
+        status = platform.staff("status")
+    assert (status["test_ballots"], status["ballots"]) == (1, 0)
+
+
+def test_a_lapsed_sign_in_is_renewed_without_the_code(
+    browser: Browser, coded: CodedElection, tmp_path: Path
+) -> None:
+    """The sign-in lapses while the member reviews (here: the platform restarted, which keeps
+    no session); Cast says so, "Sign in again" renews it from the key the page holds (no code
+    retyped, the choices kept) and the ballot is cast."""
+    with OnlinePlatform(tmp_path / "online", coded.election) as platform:
+        platform.staff("open", "--mode", "official")
+        with voting_page(browser, platform.url, "desktop") as voter:
+            sign_in(voter, coded.members[-1], KO)
+            page = voter.page
+            page.get_by_role("checkbox").first.check()
+            page.get_by_role("button", name="내 투표 확인하기").click()
+            voter.wait_step("review")
+            fingerprint = voter.wait_fingerprint()
+            platform.stop()
+            platform.start()
+            page.get_by_role("button", name="투표하기", exact=True).click()
+            assert "다시 들어가기" in voter.wait_error()
+            voter.shot("3-review-session-expired-ko")
+            page.get_by_role("button", name="다시 들어가기").click()
+            page.wait_for_function("() => document.activeElement.id === 'cast'")
+            assert voter.error() == "" and voter.wait_fingerprint() == fingerprint
+            page.get_by_role("button", name="투표하기", exact=True).click()
+            voter.wait_step("receipt")
+        assert platform.staff("status")["ballots"] == 1
