@@ -5,7 +5,9 @@ makes them (testkit/v2_ballots.py); the credential is a key on the voter's roll 
 from __future__ import annotations
 
 import copy
+import os
 import random
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -389,3 +391,23 @@ def test_an_expired_session_casts_nothing(tmp_path: Path, election: SyntheticEle
         time.sleep(1.0)  # past the 0.6 s the session lives
         refused(post(p.url, "/api/ballots", session["session"], made.body), 401, "session_expired")
         assert p.staff("status")["ballots"] == 0
+
+
+def test_a_killed_platform_keeps_every_ballot_it_answered(
+    tmp_path: Path, election: SyntheticElection
+) -> None:
+    eid = election.package.id
+    p = OnlinePlatform(tmp_path / "p", election)
+    with p:
+        p.staff("open")
+        session = sign_in(p.url, key_of(election, 10), eid)["session"]
+        made = cast_ballot(election, online_index(election, 10), random.Random(10))
+        receipt = post(p.url, "/api/ballots", session, made.body).json()
+        assert p.process is not None
+        os.killpg(p.process.pid, signal.SIGKILL)  # no shutdown: the power goes
+        p.process.wait()
+    with p:
+        status = p.staff("status")
+        assert status["ballots"] == 1 and status["height"] == receipt["height"]
+        assert status["session"] == "open"  # the chain says so; staff close it as usual
+        refused(try_sign_in(p.url, key_of(election, 10), eid), 409, "already_voted")
