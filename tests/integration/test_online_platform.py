@@ -411,3 +411,23 @@ def test_a_killed_platform_keeps_every_ballot_it_answered(
         assert status["ballots"] == 1 and status["height"] == receipt["height"]
         assert status["session"] == "open"  # the chain says so; staff close it as usual
         refused(try_sign_in(p.url, key_of(election, 10), eid), 409, "already_voted")
+
+
+def test_before_the_opening_only_a_test_session_takes_ballots(tmp_path: Path) -> None:
+    definition = mixed_definition()
+    definition["schedule"] = {"opens": "2099-01-01T09:00:00+09:00",
+                              "closes": "2099-01-01T18:00:00+09:00"}  # fmt: skip
+    election = build_election(
+        definition, seed="test", experts_per_group=1, online_per_proposal=1, test_cards=7
+    )
+    eid = election.package.id
+    with OnlinePlatform(tmp_path / "p", election) as p:
+        p.staff("open")  # official mode, but the schedule has not begun
+        assert requests.get(f"{p.url}/api/election", timeout=10).json()["status"] == "not_open"
+        refused(try_sign_in(p.url, key_of(election, 0), eid), 403, "not_open")
+        p.staff("close")
+        p.staff("open", "--mode", "test")  # staff try the platform before the opening
+        assert requests.get(f"{p.url}/api/election", timeout=10).json()["status"] == "open"
+        session = sign_in(p.url, election.test_card_keys[5], eid)["session"]
+        made = cast_ballot(election, 5, random.Random(5), test=True)
+        assert post(p.url, "/api/ballots", session, made.body).status_code == 201
