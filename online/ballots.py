@@ -92,7 +92,7 @@ def check_cast(package: ElectionPackage, session: Session, body: Any) -> Checked
     check_ballot_form(package, voter, cast.ballot)
     try:
         verify_ballot_proofs(package, cast.ballot)
-    except (BallotProofError, BallotError) as e:
+    except (BallotProofError, BallotError, EncodingError) as e:  # EncodingError: GroupError
         raise _bad("bad_proof", str(e)) from e
     return CheckedBallot(voter, cast.ballot, cast.card_key, cast.card_sig)
 
