@@ -6,14 +6,17 @@ test-output/online/ (looked at by people, not compared by the test)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser
+import requests
+from playwright.sync_api import Browser, Page
 
 from kiosk.core.online_credential import new_code
-from testkit.online_browser import VotingPage, chromium, voting_page
+from testkit.ledger_server import LedgerServer
+from testkit.online_browser import SHOTS, VotingPage, chromium, voting_page
 from testkit.online_codes import CodedElection, OnlineMember, coded_election
 from testkit.online_platform import OnlinePlatform
 from testkit.online_web import built_bundle
@@ -312,3 +315,68 @@ def test_a_lapsed_sign_in_is_renewed_without_the_code(
             page.get_by_role("button", name="투표하기", exact=True).click()
             voter.wait_step("receipt")
         assert platform.staff("status")["ballots"] == 1
+
+
+def wait_in_ledger(ledger: LedgerServer, tracking_code: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        answer = requests.get(
+            f"{ledger.url}/v1/proofs/inclusion", params={"tracking_code": tracking_code}, timeout=10
+        )
+        if answer.status_code == 200:
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"the ledger never received the block {tracking_code}")
+
+
+def follow_link(voter: VotingPage) -> Page:
+    """The check page the step's link opens in a new tab, loaded."""
+    with voter.page.context.expect_page() as opened:
+        voter.page.locator("a[data-code]").click()
+    check = opened.value
+    check.wait_for_load_state()
+    return check
+
+
+def test_the_links_open_the_ledgers_check_page(
+    browser: Browser, coded: CodedElection, tmp_path: Path
+) -> None:
+    """Synced to a real ledger: the checked ballot's link shows its choices opened, the cast
+    ballot's shows the fingerprint the review and the receipt showed."""
+    with LedgerServer(tmp_path / "ledger", coded.election) as ledger:
+        platform = OnlinePlatform(tmp_path / "online", coded.election, ledger=ledger)
+        with platform, voting_page(browser, platform.url, "phone") as voter:
+            platform.staff("open", "--mode", "official")
+            sign_in(voter, coded.members[0], KO)
+            page = voter.page
+            first = page.locator(".option-title").first.inner_text()
+            page.get_by_role("checkbox").first.check()
+            page.get_by_role("button", name="내 투표 확인하기").click()
+            voter.wait_step("review")
+            voter.wait_fingerprint()
+            page.get_by_role("button", name="암호화 확인").click()
+            voter.wait_step("checked")
+            tracking = page.get_attribute("#checked-tracking .fingerprint", "data-code")
+            assert tracking is not None
+            wait_in_ledger(ledger, tracking)
+            check = follow_link(voter)
+            assert first in check.inner_text("main")  # the checked ballot, opened
+            check.screenshot(
+                path=str(SHOTS / "ledger-check-page-checked-phone.png"), full_page=True
+            )
+            check.close()
+
+            page.get_by_role("button", name="투표지 다시 만들기").click()
+            voter.wait_step("ballot")
+            page.get_by_role("button", name="내 투표 확인하기").click()
+            voter.wait_step("review")
+            fingerprint = voter.wait_fingerprint()
+            page.get_by_role("button", name="투표하기", exact=True).click()
+            voter.wait_step("receipt")
+            tracking = page.get_attribute("#receipt-code .fingerprint", "data-code")
+            assert tracking is not None
+            wait_in_ledger(ledger, tracking)
+            check = follow_link(voter)
+            assert fingerprint in check.inner_text("main")
+            assert first not in check.inner_text("main")  # a cast ballot shows no choice
+            check.screenshot(path=str(SHOTS / "ledger-check-page-cast-phone.png"), full_page=True)
