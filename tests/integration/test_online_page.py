@@ -46,6 +46,12 @@ EN = {
 WORDS = {"ko": KO, "en": EN}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def bundle() -> Path:
+    """The page as `npm run build` makes it, rebuilt when its sources changed."""
+    return built_bundle()
+
+
 @pytest.fixture(scope="module")
 def coded() -> CodedElection:
     return coded_election()
@@ -55,7 +61,6 @@ def coded() -> CodedElection:
 def platform(
     coded: CodedElection, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[OnlinePlatform]:
-    built_bundle()
     with OnlinePlatform(tmp_path_factory.mktemp("online"), coded.election) as running:
         running.staff("open", "--mode", "official")
         yield running
@@ -380,3 +385,17 @@ def test_the_links_open_the_ledgers_check_page(
             assert fingerprint in check.inner_text("main")
             assert first not in check.inner_text("main")  # a cast ballot shows no choice
             check.screenshot(path=str(SHOTS / "ledger-check-page-cast-phone.png"), full_page=True)
+
+
+def test_before_the_opening_the_page_says_so(
+    browser: Browser, coded: CodedElection, tmp_path: Path
+) -> None:
+    platform = OnlinePlatform(tmp_path / "online", coded.election)  # never opened
+    with platform, voting_page(browser, platform.url, "phone") as voter:
+        voter.open(f"#code={coded.members[1].code}")
+        # the schedule opened long ago; the platform's session did not
+        assert "지금은 투표를 받지 않습니다" in voter.page.inner_text(".notice")
+        voter.page.get_by_role("button", name="시작하기").click()
+        voter.page.wait_for_selector("#error[data-error=err_not_open]")
+        assert voter.step() == "code"
+        audited(voter, "1-code-not-open-ko")

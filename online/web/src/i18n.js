@@ -11,6 +11,7 @@ const WORDS = {
     loading: "투표 정보를 불러오고 있습니다…",
     loadFailed: "투표 정보를 불러오지 못했습니다. 인터넷 연결을 확인하고 페이지를 새로 고쳐 주세요.",
     notOpenYet: "아직 투표가 시작되지 않았습니다. 시작: {when}",
+    notOpenNow: "지금은 투표를 받지 않습니다. 투표 시간에 다시 와 주세요.",
     closedNotice: "투표가 마감되었습니다.",
     // step 1: the code
     codeHeading: "투표 코드 입력",
@@ -97,6 +98,7 @@ const WORDS = {
     loading: "Loading the vote…",
     loadFailed: "The vote could not be loaded. Check your internet connection and reload the page.",
     notOpenYet: "Voting has not opened yet. It opens {when}.",
+    notOpenNow: "Voting is not open at the moment. Please come back during voting hours.",
     closedNotice: "Voting is closed.",
     codeHeading: "Enter your voting code",
     codeIntro: "Type the 20-character voting code from your letter. Spaces and dashes are optional.",

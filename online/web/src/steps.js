@@ -98,7 +98,7 @@ export function codeStep(s, act, regions) {
   return step(
     "code",
     lang,
-    status === "not_open" ? h("p", { class: "notice warn" }, t(lang, "notOpenYet", { when: localTime(lang, opens) })) : null,
+    status === "not_open" ? notOpenNotice(lang, opens) : null,
     status === "closed" ? h("p", { class: "notice warn" }, t(lang, "closedNotice")) : null,
     h("p", {}, t(lang, "codeIntro")),
     form,
@@ -220,9 +220,18 @@ export function receiptStep(s, act, regions) {
   );
 }
 
-function localTime(lang, iso) {
-  if (!iso) return "";
-  const when = new Date(iso);
-  if (Number.isNaN(when.getTime())) return iso;
-  return when.toLocaleString(lang === "ko" ? "ko-KR" : "en-GB", { dateStyle: "long", timeStyle: "short" });
+// The opening as the package writes it, in the election's own time zone (not the device's).
+function electionTime(lang, iso) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(iso ?? "");
+  if (!m) return iso ?? "";
+  const [, y, mo, d, hh, mm] = m;
+  if (lang === "ko") return `${y}년 ${Number(mo)}월 ${Number(d)}일 ${hh}:${mm}`;
+  const month = new Date(Date.UTC(2000, Number(mo) - 1, 1)).toLocaleString("en-GB", { month: "long", timeZone: "UTC" });
+  return `${Number(d)} ${month} ${y}, ${hh}:${mm}`;
+}
+
+function notOpenNotice(lang, opens) {
+  const future = opens && new Date(opens).getTime() > Date.now();
+  const text = future ? t(lang, "notOpenYet", { when: electionTime(lang, opens) }) : t(lang, "notOpenNow");
+  return h("p", { class: "notice warn" }, text);
 }
