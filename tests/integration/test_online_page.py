@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, Route
 
 from kiosk.core.online_credential import new_code
 from testkit.ledger_server import LedgerServer
@@ -399,3 +399,32 @@ def test_before_the_opening_the_page_says_so(
         voter.page.wait_for_selector("#error[data-error=err_not_open]")
         assert voter.step() == "code"
         audited(voter, "1-code-not-open-ko")
+
+
+def test_a_check_whose_answer_is_lost_is_never_cast(
+    browser: Browser, platform: OnlinePlatform, members: Iterator[OnlineMember]
+) -> None:
+    """The platform publishes the checked ballot but its answer never reaches the phone: the
+    page says to try again and casts a fresh encryption, never the one whose randomness left."""
+    with voting_page(browser, platform.url, "phone") as voter:
+        sign_in(voter, next(members), KO)
+        page = voter.page
+        page.get_by_role("checkbox").first.check()
+        page.get_by_role("button", name="내 투표 확인하기").click()
+        voter.wait_step("review")
+        sent = voter.wait_fingerprint()
+
+        def delivered_then_lost(route: Route) -> None:
+            answer = route.fetch()  # the platform records the checked ballot…
+            assert answer.status == 201
+            route.abort("connectionreset")  # …and the phone never hears so
+
+        page.route("**/api/spoiled", delivered_then_lost)
+        page.get_by_role("button", name="암호화 확인").click()
+        page.wait_for_selector("#error[data-error=err_network]")
+        page.unroute("**/api/spoiled")
+        fresh = voter.wait_fingerprint()
+        assert fresh != sent
+        page.get_by_role("button", name="투표하기", exact=True).click()
+        voter.wait_step("receipt")
+        assert voter.wait_fingerprint("#receipt-fingerprint") == fresh

@@ -226,8 +226,17 @@ const actions = {
       const enc = await readyEncryption();
       say("checking");
       const body = v2.spoiledBody(enc.ballot, enc.nonces, enc.plaintext);
-      const answer = await api.spoil(s.session.session, body);
-      s.encryption = null; // a checked ballot is public now: never cast it
+      // Once its randomness is sent it is never cast, even when the answer is lost on the way
+      // (the platform may have published it): the review gets a fresh encryption instead.
+      s.encryption = null;
+      let answer;
+      try {
+        answer = await api.spoil(s.session.session, body);
+      } catch (e) {
+        startEncryption();
+        showFingerprint();
+        throw e;
+      }
       s.checked = {
         fingerprint: enc.fingerprint,
         tracking: answer.tracking_code ?? null,
@@ -285,7 +294,7 @@ function startEncryption() {
     enc.fingerprint = v2.fingerprint(made.ballot);
     return enc;
   })();
-  enc.promise.then(showFingerprint, (e) => {
+  enc.promise.then(() => s.encryption === enc && showFingerprint(), (e) => {
     console.error(e);
     enc.failed = true;
     if (s.encryption === enc && s.step === "review") fail("encryptFailed");
@@ -293,10 +302,8 @@ function startEncryption() {
 }
 
 function showFingerprint() {
-  const enc = s.encryption;
   const box = document.getElementById("review-fingerprint");
-  if (!enc?.fingerprint || s.step !== "review" || !box) return;
-  box.replaceWith(steps.codeDisplay(s.lang, "fingerprintLabel", enc.fingerprint, "review-fingerprint"));
+  if (s.step === "review" && box) box.replaceWith(steps.fingerprintBox(s.lang, s.encryption));
 }
 
 async function readyEncryption() {

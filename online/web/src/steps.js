@@ -138,6 +138,17 @@ function chosenLists(s) {
   });
 }
 
+// The review's fingerprint, or what is happening until the encryption gives one.
+export function fingerprintBox(lang, enc) {
+  if (enc?.fingerprint) return codeDisplay(lang, "fingerprintLabel", enc.fingerprint, "review-fingerprint");
+  return h(
+    "div",
+    { class: "fingerprint-box", id: "review-fingerprint" },
+    h("p", { class: "label" }, t(lang, "fingerprintLabel")),
+    h("p", { class: "fingerprint pending" }, t(lang, enc?.failed ? "encryptFailed" : "preparing")),
+  );
+}
+
 export function reviewStep(s, act, regions) {
   const { lang } = s;
   const pkg = s.election.package;
@@ -157,15 +168,7 @@ export function reviewStep(s, act, regions) {
       h("ul", {}, lines.length ? lines.map((line) => h("li", {}, line)) : h("li", {}, t(lang, "nothingChosen"))),
     );
   });
-  const enc = s.encryption;
-  const fingerprint = enc?.fingerprint
-    ? codeDisplay(lang, "fingerprintLabel", enc.fingerprint, "review-fingerprint")
-    : h(
-        "div",
-        { class: "fingerprint-box", id: "review-fingerprint" },
-        h("p", { class: "label" }, t(lang, "fingerprintLabel")),
-        h("p", { class: "fingerprint pending" }, t(lang, enc?.failed ? "encryptFailed" : "preparing")),
-      );
+  const fingerprint = fingerprintBox(lang, s.encryption);
   return step(
     "review",
     lang,
