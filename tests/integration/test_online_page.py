@@ -15,6 +15,7 @@ import requests
 from playwright.sync_api import Browser, Page, Route
 
 from kiosk.core.online_credential import new_code
+from testkit.elections import mixed_definition
 from testkit.ledger_server import LedgerServer
 from testkit.online_browser import SHOTS, VotingPage, chromium, voting_page
 from testkit.online_codes import CodedElection, OnlineMember, coded_election
@@ -428,3 +429,52 @@ def test_a_check_whose_answer_is_lost_is_never_cast(
         page.get_by_role("button", name="투표하기", exact=True).click()
         voter.wait_step("receipt")
         assert voter.wait_fingerprint("#receipt-fingerprint") == fresh
+
+
+def every_kind_online() -> CodedElection:
+    """Online members answer every contest kind: likes, a score, scores by criterion (from
+    0, so "not scored" is not a score) and a yes/no question."""
+    definition = mixed_definition(groups=1, per_group=4, election_id="online-kinds")
+    for contest in definition["contests"]:
+        if contest["id"] in ("review", "expert-criteria", "rules"):
+            contest["categories"].append("online")
+    return coded_election(definition, seed="online-kinds", test_cards=0)
+
+
+def test_scores_by_criterion_and_a_question(browser: Browser, tmp_path: Path) -> None:
+    """The platform opens the checked ballot against the plaintext the page wrote beside it,
+    so a wrong plaintext for scores, criteria or an answer is refused there."""
+    coded = every_kind_online()
+    platform = OnlinePlatform(tmp_path / "online", coded.election)
+    with platform, voting_page(browser, platform.url, "phone") as voter:
+        platform.staff("open", "--mode", "official")
+        sign_in(voter, coded.members[0], KO)
+        page = voter.page
+        review = page.locator("fieldset", has=page.locator("#contest-review"))
+        review.get_by_role("radio", name="7", exact=True).first.check()
+        criteria = page.locator("fieldset", has=page.locator("#contest-expert-criteria"))
+        criteria.get_by_role("radio", name="3", exact=True).first.check()  # impact, 1st option
+        page.get_by_role("button", name="내 투표 확인하기").click()
+        assert "모든 항목에 점수를" in voter.wait_error()  # feasibility not scored
+        criteria.get_by_role("radio", name="0", exact=True).nth(1).check()  # feasibility 0
+        page.get_by_role("button", name="내 투표 확인하기").click()
+        page.wait_for_selector("#error[data-error=refused]")
+        assert "답해 주세요" in voter.error()  # the question
+        page.get_by_role("radio", name="찬성").check()
+        audited(voter, "2-ballot-every-kind-ko")
+        page.get_by_role("button", name="내 투표 확인하기").click()
+        voter.wait_step("review")
+        lines = page.locator(".review-contest li").all_inner_texts()
+        assert "찬성" in lines and any(line.endswith(": 7점") for line in lines)
+        assert any("효과 3, 실현 가능성 0" in line for line in lines)
+        audited(voter, "3-review-every-kind-ko")
+        page.get_by_role("button", name="암호화 확인").click()
+        voter.wait_step("checked")  # the platform opened it and found these choices
+        page.get_by_role("button", name="투표지 다시 만들기").click()
+        voter.wait_step("ballot")
+        page.get_by_role("button", name="내 투표 확인하기").click()
+        voter.wait_step("review")
+        page.get_by_role("button", name="투표하기", exact=True).click()
+        voter.wait_step("receipt")
+        clean(voter)
+        assert platform.staff("status")["ballots"] == 1

@@ -197,6 +197,13 @@ const actions = {
     errorRegion.dataset.error = "refused";
   },
 
+  edited() {
+    // a choice changed: the last complaint about the ballot no longer stands
+    if (!errorRegion.textContent) return;
+    s.error = null;
+    showMessages();
+  },
+
   review() {
     const problem = firstProblem(s.lang, s.election.package, s.session.entry, s.choices);
     if (problem) {

@@ -111,7 +111,8 @@ function choiceContest(lang, contest, options, chosen) {
 
 function scoreScale(lang, contest, name, current, onPick, labelledBy) {
   const scale = h("div", { class: "scale", role: "radiogroup", "aria-labelledby": labelledBy });
-  const values = [0];
+  // null is "not scored": a contest's scores may start at 0, which is a score like any other.
+  const values = [null];
   for (let v = contest.min; v <= contest.max; v += 1) values.push(v);
   for (const value of values) {
     const id = uid("score");
@@ -119,12 +120,12 @@ function scoreScale(lang, contest, name, current, onPick, labelledBy) {
       type: "radio",
       id,
       name,
-      value: String(value),
-      checked: (current ?? 0) === value,
+      value: value === null ? "none" : String(value),
+      checked: (current ?? null) === value,
     });
     input.addEventListener("change", () => onPick(value));
-    const text = value === 0 ? t(lang, "notScored") : String(value);
-    scale.append(h("span", { class: value === 0 ? "score none" : "score" }, input, h("label", { for: id }, text)));
+    const text = value === null ? t(lang, "notScored") : String(value);
+    scale.append(h("span", { class: value === null ? "score none" : "score" }, input, h("label", { for: id }, text)));
   }
   return scale;
 }
@@ -136,14 +137,14 @@ function scoreContest(lang, contest, options, scores) {
     const titleId = uid("opt-title");
     const block = h("div", { class: "option scored" }, h("h3", { id: titleId }, optionLabel(lang, option)));
     if (!contest.criteria?.length) {
-      const set = (v) => (v === 0 ? scores.delete(option.id) : scores.set(option.id, v));
+      const set = (v) => (v === null ? scores.delete(option.id) : scores.set(option.id, v));
       block.append(scoreScale(lang, contest, uid("s"), scores.get(option.id), set, titleId));
     } else {
       const byCriterion = scores.get(option.id) ?? new Map();
       for (const criterion of contest.criteria) {
         const critId = uid("crit");
         const set = (v) => {
-          if (v === 0) byCriterion.delete(criterion.id);
+          if (v === null) byCriterion.delete(criterion.id);
           else byCriterion.set(criterion.id, v);
           if (byCriterion.size) scores.set(option.id, byCriterion);
           else scores.delete(option.id);

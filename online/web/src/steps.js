@@ -116,7 +116,7 @@ export function ballotStep(s, act, regions) {
     lang,
     s.session.voted ? h("p", { class: "notice warn" }, t(lang, "alreadyVotedRevote")) : null,
     h("p", {}, group && !everyScopeAll ? t(lang, "ballotIntro", { group: pick(lang, group.title) }) : t(lang, "ballotIntroAll")),
-    ballotForm(lang, pkg, entry, s.choices),
+    h("div", { class: "contests", onchange: act.edited }, ballotForm(lang, pkg, entry, s.choices)),
     regions,
     h("div", { class: "actions" }, button(t(lang, "reviewButton"), act.review, "primary", { id: "to-review" })),
   );
