@@ -219,6 +219,7 @@ def test_keyboard_only(
             assert ring["style"] != "none" and ring["width"] >= 2, ring
             keys.press("Space")
         assert voter.page.locator("input:checked").count() == 2
+        voter.shot("keyboard-ballot-focus")
         voter.tab_to("^내 투표 확인하기$")
         assert voter.focus_ring()["width"] >= 2
         keys.press("Enter")
