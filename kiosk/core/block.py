@@ -22,6 +22,7 @@ from kiosk.core.encoding import (
     crockford32_decode,
     group4,
     parse_json,
+    plain_canonical_json,
 )
 from kiosk.core.encrypted_ballot import EncryptedBallot, read_encrypted_ballot
 from kiosk.core.errors import BallotError, BlockError, EncodingError, VerificationError
@@ -143,6 +144,50 @@ def normalise_tracking_code(text: str) -> str:
 
 def read_signed_block(document: Any) -> SignedBlock:
     """Parse one signed block from JSON, checking its shape and its body's schema."""
+    return _read_signed(document, None).signed
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedBlock:
+    """A block as ingest reads it, once: the signed block (its body checked, its hash computed
+    from its content), the bytes the ledger stores, and the ballot its body holds, read (a
+    ``CastBallot`` for a ballot or test ballot, the ``EncryptedBallot`` of a spoiled one)."""
+
+    signed: SignedBlock
+    raw: bytes
+    ballot: CastBallot | EncryptedBallot | None
+
+
+def decode_block(raw: bytes) -> DecodedBlock:
+    """``decode_signed_block(raw)``, keeping what was read on the way."""
+    try:
+        document = parse_json(raw)
+    except EncodingError as e:
+        raise BlockError(f"block is not valid JSON: {e}") from e
+    return _read_signed(document, None, raw)
+
+
+def decode_uploaded_block(item: Any) -> DecodedBlock:
+    """One block of an upload as the JSON parser gave it: the same block, and the same
+    refusal, as ``decode_signed_block(canonical_json(item))``, for one canonical encoding and
+    no second parse. When ``item`` takes canonical JSON's fast path, parsing the canonical
+    bytes would give ``item`` back, so ``item`` is read as it is; anything else (floats, large
+    integers, which canonical JSON rewrites) goes the long way, bytes and all."""
+    canonical = plain_canonical_json(item)
+    if canonical is not None:
+        return _read_signed(item, canonical, canonical)
+    try:
+        canonical = canonical_json(item)
+    except EncodingError:
+        # An upload's block that has no canonical form was always read as an empty object,
+        # and refused as one: kept, so the refusal a kiosk sees stays the same.
+        canonical = b"{}"
+    return decode_block(canonical)
+
+
+def _read_signed(document: Any, canonical: bytes | None, raw: bytes | None = None) -> DecodedBlock:
+    """The block in ``document``; ``canonical``: its canonical bytes, when known, which bound
+    its ballot's size and give its hash without encoding it again."""
     r = Reader(document, "block", BlockError)
     if r.integer("v") != BLOCK_VERSION:
         r.fail("unsupported block version", "v")
@@ -169,8 +214,27 @@ def read_signed_block(document: Any) -> SignedBlock:
     )
     sig = r.binary("sig", length=64)
     r.done()
-    check_body(kind, body)
-    return SignedBlock(block, block.hash(), sig)
+    small = canonical is not None and len(canonical) <= MAX_V2_BALLOT_BYTES
+    ballot = _check_body(kind, body, small=small)
+    digest = block.hash() if canonical is None else _hash_of_canonical(canonical, block, sig)
+    return DecodedBlock(SignedBlock(block, digest, sig), raw or b"", ballot)
+
+
+def _hash_of_canonical(canonical: bytes, block: Block, sig: bytes) -> bytes:
+    """``block.hash()``, from the canonical bytes of the signed block it was read from.
+
+    Canonical JSON writes an object's members sorted by key, and "body" sorts first: the signed
+    block is ``{"body":<body>,`` then its scalar members, "sig" among them. Dropping "sig"
+    from that tail gives the canonical block without its signature, which the hash covers
+    (``Block.to_json``: the same members, each read back exactly as it was written). If the
+    bytes do not end as expected, the hash is computed the long way."""
+    unsigned = block.to_json()
+    del unsigned["body"]
+    signed_tail = b"," + canonical_json(unsigned | {"sig": b64e(sig)})[1:]
+    if not canonical.startswith(b'{"body":') or not canonical.endswith(signed_tail):
+        return block.hash()
+    head = canonical[: len(canonical) - len(signed_tail)]
+    return sha256(head + b"," + canonical_json(unsigned)[1:])
 
 
 def decode_signed_block(raw: bytes) -> SignedBlock:
@@ -182,7 +246,14 @@ def decode_signed_block(raw: bytes) -> SignedBlock:
 
 def check_body(kind: BlockKind, body: Any) -> None:
     """Raise ``BlockError`` unless ``body`` has exactly the fields its kind requires."""
+    _check_body(kind, body, small=False)
+
+
+def _check_body(kind: BlockKind, body: Any, *, small: bool) -> CastBallot | EncryptedBallot | None:
+    """``check_body``, returning the ballot it read; ``small``: the whole block is known to
+    be within ``MAX_V2_BALLOT_BYTES`` of canonical JSON, so its ballot is too."""
     r = Reader(body, f"{kind.value}.body", BlockError)
+    ballot: CastBallot | EncryptedBallot | None = None
     match kind:
         case BlockKind.GENESIS:
             r.binary("kiosk_key", length=32)
@@ -199,10 +270,11 @@ def check_body(kind: BlockKind, body: Any) -> None:
         case BlockKind.BALLOT | BlockKind.TEST_BALLOT:
             # Protocol 1's sealed-box body ({"nullifier", "sealed"}) is no longer accepted: it
             # has no "voter", so this names that field first.
-            _read_cast(r)
+            ballot = _read_cast(r, small=small)
         case BlockKind.SPOILED:
-            _read_spoiled(r)
+            ballot = _read_spoiled(r, small=small)
     r.done()
+    return ballot
 
 
 # -- protocol v2 ballot bodies (docs/spec/ballot-v2.md; notes/v2_contract.md) -----------------
@@ -250,7 +322,7 @@ def voter_id_from_hex(text: object) -> bytes:
     return bytes.fromhex(text)
 
 
-def _read_cast(r: Reader) -> CastBallot:
+def _read_cast(r: Reader, *, small: bool = False) -> CastBallot:
     voter = r.text("voter", max_len=32)
     if not _VOTER_ID.match(voter):
         r.fail("must be a voter id: 32 lower-case hex digits", "voter")
@@ -258,11 +330,11 @@ def _read_cast(r: Reader) -> CastBallot:
     if not is_valid_ed25519_point(card_key):
         r.fail("is not a valid Ed25519 public key", "card_key")
     card_sig = r.binary("card_sig", length=64)
-    return CastBallot(bytes.fromhex(voter), _read_ballot(r), card_key, card_sig)
+    return CastBallot(bytes.fromhex(voter), _read_ballot(r, small=small), card_key, card_sig)
 
 
-def _read_spoiled(r: Reader) -> EncryptedBallot:
-    ballot = _read_ballot(r)
+def _read_spoiled(r: Reader, *, small: bool = False) -> EncryptedBallot:
+    ballot = _read_ballot(r, small=small)
     rows = r.items("nonces", max_items=len(ballot.contests))
     if len(rows) != len(ballot.contests):
         r.fail("must hold one list of nonces per contest", "nonces")
@@ -284,26 +356,34 @@ def _read_spoiled(r: Reader) -> EncryptedBallot:
     return ballot
 
 
-def _read_ballot(r: Reader) -> EncryptedBallot:
-    """The body's ``ballot``: bounded in size before it is parsed, then parsed strictly."""
+def _read_ballot(r: Reader, *, small: bool = False) -> EncryptedBallot:
+    """The body's ``ballot``: bounded in size before it is parsed, then parsed strictly.
+    ``small``: the block holding it is within the bound, so it is too, and it is parsed with
+    no canonical encoding for the bound or the cache (ingest reads each ballot once)."""
     document = r.raw("ballot")
+    where = f"{r.path}.ballot"
+    if small:
+        return _parse_ballot(document, where)
     canonical = _canonical(r, document, "ballot")
     if len(canonical) > MAX_V2_BALLOT_BYTES:
         r.fail(f"is larger than {MAX_V2_BALLOT_BYTES} bytes", "ballot")
-    where = f"{r.path}.ballot"
     with _PARSED_LOCK:
         known = _PARSED.get((canonical, where))
     if known is not None:
         return known
-    try:
-        ballot = read_encrypted_ballot(document, where)
-    except (BallotError, EncodingError) as e:
-        raise BlockError(str(e)) from e
+    ballot = _parse_ballot(document, where)
     with _PARSED_LOCK:
         _PARSED[(canonical, where)] = ballot
         while len(_PARSED) > _PARSED_KEPT:
             _PARSED.popitem(last=False)
     return ballot
+
+
+def _parse_ballot(document: Any, where: str) -> EncryptedBallot:
+    try:
+        return read_encrypted_ballot(document, where)
+    except (BallotError, EncodingError) as e:
+        raise BlockError(str(e)) from e
 
 
 # A ballot is read three times on its way into the ledger (decoding the block, the chain

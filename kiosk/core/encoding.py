@@ -34,15 +34,25 @@ def canonical_json(value: Any) -> bytes:
     faster than the pure-Python RFC 8785 library, which every other value (floats, large
     integers, non-ASCII keys, lone surrogates) still goes through.
     """
-    if _plain(value):
-        try:
-            return _PLAIN.encode(value).encode("utf-8")
-        except UnicodeEncodeError:
-            pass  # a lone surrogate: the library decides what to do with it
+    fast = plain_canonical_json(value)
+    if fast is not None:
+        return fast
     try:
         return bytes(rfc8785.dumps(_as_doubles(value)))
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as e:
         raise EncodingError(f"value cannot be canonicalised: {e}") from e
+
+
+def plain_canonical_json(value: Any) -> bytes | None:
+    """``canonical_json(value)`` when it comes by the fast path, else None. When it does,
+    ``parse_json`` of those bytes gives back ``value`` itself (keys sorted): a reader can then
+    read ``value`` instead of parsing the bytes again (ingest does, kiosk/core/block.py)."""
+    if not _plain(value):
+        return None
+    try:
+        return _PLAIN.encode(value).encode("utf-8")
+    except UnicodeEncodeError:
+        return None  # a lone surrogate: the library decides what to do with it
 
 
 def _as_doubles(value: Any) -> Any:

@@ -13,7 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kiosk.core.block import BlockKind, SignedBlock, read_cast_ballot, read_spoiled_ballot
+from kiosk.core.block import (
+    BlockKind,
+    CastBallot,
+    SignedBlock,
+    read_cast_ballot,
+    read_spoiled_ballot,
+)
 from kiosk.core.crypto import Domain, verify_signature
 from kiosk.core.election import ElectionPackage, RollEntry
 from kiosk.core.encoding import b64e
@@ -49,26 +55,36 @@ class BallotRefused(LedgerError):
     """A ballot block the ledger does not take; ``reason`` is one of ``ARRIVAL_REASONS``."""
 
 
-def check_ballot_arrival(package: ElectionPackage, signed: SignedBlock) -> None:
+def check_ballot_arrival(
+    package: ElectionPackage,
+    signed: SignedBlock,
+    read: CastBallot | EncryptedBallot | None = None,
+) -> None:
     """Raise ``BallotRefused`` unless ``signed`` (a block of any kind, its chain already
     verified) may enter the log of a ``package`` election. Only v2 ballot and spoiled blocks
-    are looked at."""
+    are looked at. ``read``: the ballot its body holds, as the decoder read it
+    (``DecodedBlock.ballot``), so that it is not read again."""
     block = signed.block
     match block.kind:
         case BlockKind.BALLOT | BlockKind.TEST_BALLOT:
-            check_cast_ballot(package, block.kind is BlockKind.TEST_BALLOT, block.body)
+            cast = read if isinstance(read, CastBallot) else None
+            check_cast_ballot(package, block.kind is BlockKind.TEST_BALLOT, block.body, cast)
         case BlockKind.SPOILED:
-            check_spoiled_ballot(package, block.body)
+            spoiled = read if isinstance(read, EncryptedBallot) else None
+            check_spoiled_ballot(package, block.body, spoiled)
 
 
-def check_cast_ballot(package: ElectionPackage, test: bool, body: Mapping[str, Any]) -> None:
-    """A v2 ballot body (a test ballot's when ``test``) against the package's roll (the test
-    roll for a test ballot)."""
+def check_cast_ballot(
+    package: ElectionPackage, test: bool, body: Mapping[str, Any], cast: CastBallot | None = None
+) -> None:
+    """A v2 ballot body (a test ballot's when ``test``; ``cast``: the body already read)
+    against the package's roll (the test roll for a test ballot)."""
     kind = BlockKind.TEST_BALLOT if test else BlockKind.BALLOT
-    try:
-        cast = read_cast_ballot(kind, body)
-    except BlockError as e:
-        raise BallotRefused(BAD_FORM, str(e)) from e
+    if cast is None:
+        try:
+            cast = read_cast_ballot(kind, body)
+        except BlockError as e:
+            raise BallotRefused(BAD_FORM, str(e)) from e
     entry = _roll_entry(package, cast.voter_id, test=test)
     _check_key(package, entry, cast.card_key, test=test)
     _check_card_signature(cast.ballot, cast.voter_id, cast.card_key, cast.card_sig)
@@ -76,12 +92,15 @@ def check_cast_ballot(package: ElectionPackage, test: bool, body: Mapping[str, A
     _check_form(package, cast.ballot, entry, test=test)
 
 
-def check_spoiled_ballot(package: ElectionPackage, body: Mapping[str, Any]) -> None:
+def check_spoiled_ballot(
+    package: ElectionPackage, body: Mapping[str, Any], ballot: EncryptedBallot | None = None
+) -> None:
     """A spoiled ballot names no voter; it must parse and be for this election."""
-    try:
-        ballot = read_spoiled_ballot(body)
-    except BlockError as e:
-        raise BallotRefused(BAD_FORM, str(e)) from e
+    if ballot is None:
+        try:
+            ballot = read_spoiled_ballot(body)
+        except BlockError as e:
+            raise BallotRefused(BAD_FORM, str(e)) from e
     _check_election(package, ballot)
 
 

@@ -10,15 +10,18 @@ one path, one set of checks.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from kiosk.core.block import (
     BlockKind,
+    DecodedBlock,
     SignedBlock,
     ballot_identity,
-    decode_signed_block,
+    decode_block,
+    decode_uploaded_block,
     verify_block,
 )
 from kiosk.core.chain import ChainState, ChainVerifier, Schedule
@@ -68,11 +71,19 @@ class ElectionInfo:
     package: ElectionPackage | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class UploadedBlocks:
+    """An upload's blocks as the API's JSON parser gave them: each is read from that value,
+    with one canonical encoding (what the ledger stores), and never parsed again."""
+
+    items: Sequence[Any]
+
+
 def ingest(
     engine: Engine,
     election: ElectionInfo,
     kiosk_id: str,
-    encoded_blocks: list[bytes],
+    encoded_blocks: Sequence[bytes] | UploadedBlocks,
     *,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> IngestResult:
@@ -80,15 +91,21 @@ def ingest(
     new ones; ``clock`` is the ledger's, against which a block's time is checked on arrival.
     When this returns, the accepted blocks are committed with their leaf indices; the
     result's checkpoint is None (the caller waits for the integrator's)."""
-    if len(encoded_blocks) > MAX_BATCH:
+    count = len(
+        encoded_blocks.items if isinstance(encoded_blocks, UploadedBlocks) else encoded_blocks
+    )
+    if count > MAX_BATCH:
         return _refused(
             kiosk_id, Rejection(None, "batch_too_large", f"at most {MAX_BATCH} blocks per request")
         )
     now = clock()
+    # Decoded once, before any database read; a source that may send nothing is refused
+    # before any of it is looked at (the API refused it before reading the body).
+    decoded = _decode(encoded_blocks)
     for _ in range(SEQUENCE_ATTEMPTS):
         with source_snapshot(db.reader(engine), kiosk_id) as rows:
             batch = _Batch(rows, election, kiosk_id, now)
-            early = batch.verify(encoded_blocks)
+            early = batch.verify(decoded)
         if early is not None:
             return early
         done = sequence(
@@ -141,7 +158,7 @@ class _Batch:
         self.fork: Fork | None = None
         self.rejection: Rejection | None = None
 
-    def verify(self, encoded_blocks: list[bytes]) -> IngestResult | None:
+    def verify(self, decoded: list[DecodedBlock | BlockError]) -> IngestResult | None:
         """Verify every block it can; an IngestResult at once if the source may send none."""
         source = self.rows.source()
         if source is None:
@@ -159,27 +176,26 @@ class _Batch:
         self.closed = self.rows.is_closed()
         self.channel = source.channel
         self.start = self.state = self.rows.head_state()
-        decoded = _decode(encoded_blocks)
         verifier = self._verifier(source, decoded)
-        for raw, signed in decoded:
+        for block in decoded:
             try:
-                self.state = self._one(verifier, raw, signed, source.public_key)
+                self.state = self._one(verifier, block, source.public_key)
             except _Rejected as r:
                 self.rejection = r.rejection
                 break
         return None
 
     def _verifier(
-        self, source: EnrolledSource, decoded: list[tuple[bytes, SignedBlock | BlockError]]
+        self, source: EnrolledSource, decoded: list[DecodedBlock | BlockError]
     ) -> ChainVerifier:
         # The one chain verifier (kiosk/core/chain.py), resumed from the stored head; it asks
         # which voters this source already recorded (looked up for the whole batch at once),
         # so ingest refuses what verify-bundle would refuse.
+        signed = [d.signed for d in decoded if isinstance(d, DecodedBlock)]
         ballots = [
             (s.block.kind, ballot_identity(s.block.body))
-            for _, s in decoded
-            if isinstance(s, SignedBlock)
-            and s.block.kind in (BlockKind.BALLOT, BlockKind.TEST_BALLOT)
+            for s in signed
+            if s.block.kind in (BlockKind.BALLOT, BlockKind.TEST_BALLOT)
             and s.block.height > self.start.height
         ]
         held = self.rows.voters_held(ballots) if ballots else set()
@@ -192,6 +208,7 @@ class _Batch:
             voted_here=lambda kind, voter: (kind, voter) in held,
             arrived_at=self.now,
             schedule=self.election.schedule,
+            decoded=True,  # every block comes from _decode: body and hash checked there
         )
 
     def result(self, first_leaf: int) -> IngestResult:
@@ -220,15 +237,12 @@ class _Batch:
         )
 
     def _one(
-        self,
-        verifier: ChainVerifier,
-        raw: bytes,
-        signed: SignedBlock | BlockError,
-        public_key: bytes,
+        self, verifier: ChainVerifier, decoded: DecodedBlock | BlockError, public_key: bytes
     ) -> ChainState:
         state = verifier.state
-        if isinstance(signed, BlockError):
-            raise _Rejected(None, "malformed", str(signed)) from signed
+        if isinstance(decoded, BlockError):
+            raise _Rejected(None, "malformed", str(decoded)) from decoded
+        signed, raw = decoded.signed, decoded.raw
         block = signed.block
         if block.kiosk != self.kiosk_id:
             raise _Rejected(
@@ -249,7 +263,7 @@ class _Batch:
             new_state = verifier.add(signed)
         except ChainError as e:
             raise _Rejected(e.height, e.reason, str(e)) from e
-        self._check_arrival(signed)
+        self._check_arrival(decoded)
         if self.closed:
             raise _Rejected(
                 block.height,
@@ -259,7 +273,7 @@ class _Batch:
         self.accepted.append((signed, raw))
         return new_state
 
-    def _check_arrival(self, signed: SignedBlock) -> None:
+    def _check_arrival(self, decoded: DecodedBlock) -> None:
         """A v2 ballot's voter, card key and signature, election and form, against the roll:
         checked here, before any lock, like the chain (one Ed25519 verification, no group
         operation). A refused block stops the batch as a chain fault does: the kiosk is told
@@ -267,9 +281,9 @@ class _Batch:
         if self.election.package is None:
             return
         try:
-            check_ballot_arrival(self.election.package, signed)
+            check_ballot_arrival(self.election.package, decoded.signed, decoded.ballot)
         except BallotRefused as e:
-            raise _Rejected(signed.block.height, e.reason, e.explanation) from e
+            raise _Rejected(decoded.signed.block.height, e.reason, e.explanation) from e
 
     def _seen_before(self, signed: SignedBlock, raw: bytes, public_key: bytes) -> None:
         """A block at a height we hold: a harmless resend, or a fork signed by the kiosk."""
@@ -299,15 +313,17 @@ class _Batch:
         )
 
 
-def _decode(encoded_blocks: list[bytes]) -> list[tuple[bytes, SignedBlock | BlockError]]:
+def _decode(blocks: Sequence[bytes] | UploadedBlocks) -> list[DecodedBlock | BlockError]:
     """Each block decoded, up to and including the first that is malformed (the batch stops
     there: the blocks after it are never looked at)."""
-    decoded: list[tuple[bytes, SignedBlock | BlockError]] = []
-    for raw in encoded_blocks:
+    decoded: list[DecodedBlock | BlockError] = []
+    items: Sequence[Any] = blocks.items if isinstance(blocks, UploadedBlocks) else blocks
+    read = decode_uploaded_block if isinstance(blocks, UploadedBlocks) else decode_block
+    for item in items:
         try:
-            decoded.append((raw, decode_signed_block(raw)))
+            decoded.append(read(item))
         except BlockError as e:
-            decoded.append((raw, e))
+            decoded.append(e)
             break
     return decoded
 

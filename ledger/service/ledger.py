@@ -29,7 +29,7 @@ from kiosk.core.election import (
 from kiosk.core.errors import EncodingError
 from ledger.rules.admin_access import TOKEN_PREFIX_LENGTH, AdminGrant, Scope
 from ledger.rules.errors import LedgerError
-from ledger.service.ingest import ElectionInfo, IngestResult, ingest
+from ledger.service.ingest import ElectionInfo, IngestResult, UploadedBlocks, ingest
 from ledger.service.integrator import CheckpointHook, Integrator
 from ledger.store import log_reads, registry
 from ledger.store import schema as db
@@ -125,7 +125,9 @@ class Ledger:
             self.integrator.start()
         return self.integrator
 
-    def ingest(self, kiosk_id: str, encoded_blocks: list[bytes]) -> IngestResult:
+    def ingest(
+        self, kiosk_id: str, encoded_blocks: Sequence[bytes] | UploadedBlocks
+    ) -> IngestResult:
         """Verify and sequence the batch (committed when this returns), then wait for a
         checkpoint that covers its new blocks: the answer carries it and their leaves."""
         result = ingest(self.engine, self.election, kiosk_id, encoded_blocks)

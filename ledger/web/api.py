@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from hanpyo_assets import ASSETS
 from kiosk.core.block import voter_id_from_hex
 from kiosk.core.crypto import SigningKey
-from kiosk.core.encoding import b64d, b64e, canonical_json
+from kiosk.core.encoding import b64d, b64e
 from kiosk.core.errors import EncodingError
 from kiosk.core.ledger_answer import (
     head_statement,
@@ -42,7 +42,7 @@ from kiosk.core.request import (
 from kiosk.core.request import request_message as request_message  # tests and bench sign with it
 from ledger.rules.errors import LedgerError
 from ledger.service.fleet import read_heartbeat, record_heartbeat
-from ledger.service.ingest import MAX_BATCH
+from ledger.service.ingest import MAX_BATCH, UploadedBlocks
 from ledger.service.ledger import Ledger
 from ledger.store import request_nonces
 from ledger.store import schema as db
@@ -217,13 +217,8 @@ def create_app(
         batch: BlockBatch, signed: Annotated[CheckedHeader, Depends(kiosk_auth)]
     ) -> JSONResponse:
         kiosk_id = signed.kiosk
-        encoded = []
-        for item in batch.blocks:
-            try:
-                encoded.append(canonical_json(item))
-            except EncodingError:
-                encoded.append(b"{}")  # refused by ingest with the block's position
-        result = ledger.ingest(kiosk_id, encoded)
+        # Each block read from the parsed body as it is, encoded once (ingest.UploadedBlocks).
+        result = ledger.ingest(kiosk_id, UploadedBlocks(batch.blocks))
         body = {
             "kiosk": result.kiosk,
             "accepted": result.accepted,
