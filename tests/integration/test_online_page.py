@@ -22,8 +22,6 @@ from testkit.online_codes import CodedElection, OnlineMember, coded_election
 from testkit.online_platform import OnlinePlatform
 from testkit.online_web import built_bundle
 
-pytestmark = pytest.mark.slow
-
 KO = {
     "start": "시작하기",
     "review": "내 투표 확인하기",
