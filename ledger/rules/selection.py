@@ -162,14 +162,41 @@ class _Refused(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class _Place:
+    """Where a candidate ballot is in the log: what is kept of its block once read (the block
+    and its JSON are not: a city's log of decoded blocks does not fit in memory)."""
+
+    position: int
+    source: str
+    height: int
+    time: str
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
 class _Candidate:
     """A ballot that passed every cheap check; its proofs are checked next."""
 
-    entry: LoggedBlock
+    entry: _Place
     voter: bytes
     roll: RollEntry
     ballot: EncryptedBallot
-    ballot_json: Mapping[str, Any]
+
+
+class _BallotDocuments(Sequence[Mapping[str, Any]]):
+    """The candidates' ballots in their JSON form, for the proof checker: each made when it
+    is asked for (by a worker's chunk), so they are never all in memory at once."""
+
+    def __init__(self, candidates: Sequence[_Candidate]) -> None:
+        self._candidates = candidates
+
+    def __len__(self) -> int:
+        return len(self._candidates)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [c.ballot.to_json() for c in self._candidates[index]]
+        return self._candidates[index].ballot.to_json()
 
 
 #: Checks the proofs of many ballots (JSON), answering for each None or what failed.
@@ -210,22 +237,24 @@ def select(
     """Who counts in the closed log ``log`` (every block up to the close's final checkpoint,
     in log order) and why every other ballot does not."""
     schedule = Schedule.of(package.opens, package.closes)
-    entries = [e for e in log if e.block.kind in BALLOT_KINDS]
     left: list[LeftOut] = []
     candidates: list[_Candidate] = []
     spoiled_ids: dict[bytes, int] = {}
-    for entry in entries:
+    # one pass over ``log``, which may be a stream: each block is read here and only what the
+    # rules after the proofs need is kept (spoiled ids are used only after the proofs)
+    for entry in log:
+        if entry.block.kind not in BALLOT_KINDS:
+            continue
         if entry.block.kind is BlockKind.SPOILED:
             opened = _spoiled_id(entry.block.body)
             if opened is not None:
                 spoiled_ids.setdefault(opened, entry.position)
-    for entry in entries:
         try:
             candidates.append(_cheap_checks(package, schedule, entry))
         except _Refused as r:
             left.append(_left(entry, _voter_of(entry.block.body), r))
     checker = check_proofs or proofs_here(package)
-    faults = list(checker([c.ballot_json for c in candidates]))
+    faults = list(checker(_BallotDocuments(candidates)))
     if len(faults) != len(candidates):
         raise VerificationError("the proof checker answered for another number of ballots")
     valid: list[_Candidate] = []
@@ -245,7 +274,7 @@ def select(
     )
 
 
-def _left(entry: LoggedBlock, voter: bytes | None, refusal: _Refused) -> LeftOut:
+def _left(entry: LoggedBlock | _Place, voter: bytes | None, refusal: _Refused) -> LeftOut:
     return LeftOut(
         entry.position, entry.source, entry.height, voter, refusal.reason, refusal.detail
     )
@@ -259,7 +288,7 @@ def _cheap_checks(package: ElectionPackage, schedule: Schedule, entry: LoggedBlo
     if block.kind is BlockKind.SPOILED:
         raise _Refused("spoiled", "a checked (spoiled) ballot never counts")
     body = block.body
-    voter, ballot_json, ballot = _read_body(body)
+    voter, _, ballot = _read_body(body)
     fault = schedule.fault(block.time)
     if fault is not None:
         raise _Refused("outside_schedule", f"dated {block.time}: {fault.replace('_', ' ')}")
@@ -282,7 +311,8 @@ def _cheap_checks(package: ElectionPackage, schedule: Schedule, entry: LoggedBlo
             "other_election", f"the ballot is for election {ballot.election!r}, not {package.id!r}"
         )
     _check_form(package, ballot, roll)
-    return _Candidate(entry, voter, roll, ballot, ballot_json)
+    place = _Place(entry.position, entry.source, entry.height, block.time, entry.channel)
+    return _Candidate(place, voter, roll, ballot)
 
 
 def _read_body(body: Any) -> tuple[bytes, Mapping[str, Any], EncryptedBallot]:
@@ -420,7 +450,7 @@ def _apply_policy(
         by_voter.setdefault(cand.voter, []).append(cand)
     counted = []
     for ballots in by_voter.values():
-        ballots.sort(key=lambda c: cast_order(c.entry.block.time, c.entry.source, c.entry.height))
+        ballots.sort(key=lambda c: cast_order(c.entry.time, c.entry.source, c.entry.height))
         keep = counted_index(package.duplicate_policy, [c.entry.channel for c in ballots])
         for i, cand in enumerate(ballots):
             if i == keep:
@@ -441,7 +471,7 @@ def _counted(cand: _Candidate) -> CountedBallot:
         e.position,
         e.source,
         e.height,
-        e.block.time,
+        e.time,
         cand.voter,
         cand.roll.category,
         cand.roll.group,

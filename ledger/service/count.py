@@ -14,13 +14,10 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import tempfile
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,10 +59,10 @@ from ledger.service.closing import closure
 from ledger.service.ledger import Ledger
 from ledger.store.closed_lists import record_lists
 from ledger.store.log_reads import blocks_at
+from ledger.verify.parallel import ParallelError, Where, map_chunks
 
 RESULTS = "results.json"
 CHUNK = 2000  # leaves read from the database at a time
-PROOF_CHUNK = 16  # ballots per task sent to a worker process, at most
 
 
 class CountError(LedgerError):
@@ -95,44 +92,33 @@ def closed_log(ledger: Ledger, size: int) -> Iterator[LoggedBlock]:
 
 # -- proofs in worker processes ------------------------------------------------------------------
 
-_worker: dict[str, ElectionPackage] = {}
+_parsed: tuple[Any, ElectionPackage] | None = None
 
 
-def _start_worker(package_json: Mapping[str, Any]) -> None:
-    _worker["package"] = read_package(package_json)
-
-
-def _check_chunk(ballots: list[Mapping[str, Any]]) -> list[str | None]:
-    package = _worker["package"]
-    return [proof_fault(package, b) for b in ballots]
+def _check_chunk(package_json: Any, ballots: Sequence[Mapping[str, Any]]) -> list[str | None]:
+    """What a worker runs; the package it parsed is kept for the worker's life (the pool's
+    initializer gives every chunk the same document)."""
+    global _parsed  # a per-process cache of one parsed package
+    if _parsed is None or _parsed[0] is not package_json:
+        _parsed = (package_json, read_package(package_json))
+    return [proof_fault(_parsed[1], b) for b in ballots]
 
 
 def proofs_in_pool(package: ElectionPackage, workers: int) -> ProofChecker:
     """Check proofs in ``workers`` processes started from a fork server (a fork of a process
-    with threads can inherit a held lock: kiosk/core/verifiable/bulk.py), in order."""
+    with threads can inherit a held lock: kiosk/core/verifiable/bulk.py), in order, a few
+    chunks in flight at a time (ledger/verify/parallel.py): the selection makes each ballot's
+    JSON only when its chunk is sent."""
     if workers < 1:
         raise CountError(f"workers must be at least 1, not {workers}")
 
     def check(ballots: Sequence[Mapping[str, Any]]) -> list[str | None]:
         if workers == 1 or len(ballots) < 2:
             return [proof_fault(package, b) for b in ballots]
-        # several pieces per worker, so one that finishes early takes another
-        size = max(1, min(PROOF_CHUNK, -(-len(ballots) // (4 * workers))))
-        chunks = [list(ballots[i : i + size]) for i in range(0, len(ballots), size)]
-        context = multiprocessing.get_context("forkserver")
         try:
-            with ProcessPoolExecutor(
-                workers,
-                mp_context=context,
-                initializer=_start_worker,
-                initargs=(package.to_json(),),
-            ) as pool:
-                return [fault for part in pool.map(_check_chunk, chunks) for fault in part]
-        except BrokenProcessPool as e:
-            raise CountError(
-                "the proof-checking processes stopped; a program that starts them must start "
-                'its work under `if __name__ == "__main__":`'
-            ) from e
+            return map_chunks(_check_chunk, package.to_json(), ballots, Where(workers=workers))
+        except ParallelError as e:
+            raise CountError(f"the proof-checking processes failed: {e}") from e
 
     return check
 

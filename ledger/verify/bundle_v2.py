@@ -6,6 +6,10 @@ count cannot disagree by construction, only because a published file is not what
 A check that cannot run because something before it failed, or because a file is missing, is
 reported FAILED with the reason: never a silent pass. The ballot proofs, the expensive part,
 run on every core or on a Dask cluster (``Where``).
+
+The log is read once, streamed: the selection is recomputed during the chains' pass from each
+ballot block as it is read (closed_log.py says why), and reported by its own check, after the
+close statement that signs the sources' channels it uses has verified.
 """
 
 from __future__ import annotations
@@ -21,11 +25,11 @@ from kiosk.core.encoding import b64d
 from kiosk.core.errors import HanpyoError
 from ledger.rules.close_statement import Closure, verify_statement
 from ledger.rules.count_files import read_closure, verify_close
-from ledger.rules.selection import LoggedBlock, Selection, select
+from ledger.rules.selection import Selection, select
 from ledger.verify.ballot_proofs import check_ballots
 from ledger.verify.ceremony_record import check_ceremony
 from ledger.verify.checks import BundleError, Check
-from ledger.verify.closed_log import ClosedLog, read_closed_log, source_keys
+from ledger.verify.closed_log import ClosedLog, LogReader, source_keys
 from ledger.verify.count_record import CountRecord
 from ledger.verify.parallel import Where
 from ledger.verify.record_files import CEREMONY, DAMAGED, RecordFiles
@@ -82,13 +86,13 @@ def verify_record_v2(
     )
     check("final checkpoint signed by the package's log key", r.check_checkpoint)
     check("close statement signed by the log key", r.check_close)
-    check("every source's chain (signatures, links, rules)", r.check_chains)
+    check("every source's chain (signatures, links, rules)", lambda: r.check_chains(where))
     check("every block hashes to the final checkpoint's root", r.check_root)
     check("equivocation evidence: each block signed by its source", r.check_evidence)
     check(
         f"selection recomputed from the log (ballot proofs on {where.describe()}) "
         "equals selection.json",
-        lambda: r.check_selection(where),
+        r.check_selection,
     )
     check(
         "tally-input.json recomputed from the selection",
@@ -128,7 +132,8 @@ class _RecordV2:
     root: bytes | None = None
     sources: list[dict[str, Any]] = field(default_factory=list)
     leaves: list[bytes] = field(default_factory=list)
-    entries: list[LoggedBlock] = field(default_factory=list)
+    log_read: bool = False  # the chains' pass reached the log's end
+    selected: Selection | Exception | None = None  # recomputed in that pass, or why not
     logged: dict[tuple[str, int], bytes] = field(default_factory=dict)  # block hashes
     chain_errors: list[str] = field(default_factory=list)
     unreadable: dict[int, str] = field(default_factory=dict)  # log position -> why
@@ -215,16 +220,42 @@ class _RecordV2:
                     raise BundleError("log.jsonl does not end with a newline: it was cut short")
                 yield line[:-1]
 
-    def check_chains(self) -> str:
-        """One pass over log.jsonl: every leaf, every chain, and the ballot blocks kept for the
-        selection (each by its position in the log)."""
+    def check_chains(self, where: Where) -> str:
+        """One pass over log.jsonl: every leaf, every chain, and the selection recomputed from
+        the ballot blocks as they are read (when close.json gives the final checkpoint it
+        names; its own check says why not otherwise)."""
         package = self.need_package()
         self.sources = self.files.json("sources.json", list)
-        log = read_closed_log(package, self._lines(), self.sources)
-        self.leaves, self.entries, self.logged = log.leaves, log.entries, log.logged
+        reader = LogReader(package, self._lines(), self.sources)
+        try:
+            checkpoint = self.need_closure().checkpoint
+        except (HanpyoError, *DAMAGED):
+            log = reader.read()
+        else:
+            self.selected = self._select(package, reader, checkpoint, where)
+            log = reader.finished()
+        self.leaves, self.logged = log.leaves, log.logged
         self.chain_errors, self.unreadable = log.chain_errors, log.unreadable
-        self.chain_count = log.chain_count
+        self.chain_count, self.log_read = log.chain_count, True
         return log.check_chains()
+
+    @staticmethod
+    def _select(
+        package: ElectionPackage, reader: LogReader, checkpoint: str, where: Where
+    ) -> Selection | Exception:
+        """The selection over the reader's ballot blocks, or what stopped it. An error reading
+        the log itself is the chains' check's, and raised."""
+        try:
+            return select(
+                package,
+                reader.ballots(),
+                checkpoint,
+                check_proofs=lambda ballots: check_ballots(package, ballots, where),
+            )
+        except (HanpyoError, KeyError, ValueError, TypeError, IndexError) as e:
+            if not reader.done:
+                raise
+            return e
 
     def check_root(self) -> str:
         closure = self.need_closure()
@@ -255,22 +286,18 @@ class _RecordV2:
                 raise BundleError(f"{where} is the logged block itself, not a conflicting one")
         return f"{len(evidence)} conflicting blocks" if evidence else "no fork was seen"
 
-    def check_selection(self, where: Where) -> str:
-        package, closure = self.need_package(), self.need_closure()
-        if not self.leaves:
+    def check_selection(self) -> str:
+        self.need_package(), self.need_closure()
+        if not self.log_read or self.selected is None:
             raise BundleError("cannot check: the log was not read (see the chains' check)")
         if not self.sources_signed:  # every ballot's channel comes from sources.json
             raise BundleError(
                 "cannot check: the ballots' channels come from sources.json, which is not the "
                 "list the close statement signed (see the close statement's check)"
             )
-        selection = select(
-            package,
-            self.entries,
-            closure.checkpoint,
-            check_proofs=lambda ballots: check_ballots(package, list(ballots), where),
-        )
-        self.selection = selection
+        if isinstance(self.selected, Exception):
+            raise self.selected
+        selection = self.selection = self.selected
         compare_selection(selection, self.files.raw("count/selection.json"), self.unreadable)
         reasons = ", ".join(f"{n} {r}" for r, n in selection.reasons().items())
         return f"{len(selection.counted)} ballots counted; left out: {reasons or 'none'}"

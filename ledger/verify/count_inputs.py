@@ -31,7 +31,7 @@ from ledger.rules.count_files import read_closure
 from ledger.rules.count_input import TallyInput, tally_input
 from ledger.rules.selection import Selection, select
 from ledger.verify.ballot_proofs import check_ballots
-from ledger.verify.closed_log import ClosedLog, read_closed_log
+from ledger.verify.closed_log import ClosedLog, LogReader
 from ledger.verify.count_record import tally_difference
 from ledger.verify.parallel import Where
 from ledger.verify.record_files import DAMAGED, RecordFiles
@@ -90,11 +90,9 @@ def check_count_inputs(
     _same_election(package, closure, log)
     root = _root(closure, verifier)
     lists = _stage(log.name, lambda: _signed_lists(package, closure, verifier, log))
-    found = _stage("the log's chains", lambda: _chains(package, log))
+    found, selected = _stage("the log's chains", lambda: _chains(package, closure, log, where))
     _stage("the log's root", lambda: found.check_root(closure.size, root))
-    selection = _stage(
-        "the selection", lambda: _selection(package, closure, found, files[0], where)
-    )
+    selection = _stage("the selection", lambda: _compare(selected, found, files[0]))
     tally = tally_input(package, selection)
     if files[1] != tally.canonical():
         raise CountInputsError(
@@ -175,23 +173,35 @@ def _root(closure: Closure, verifier: NoteVerifier) -> bytes:
     return checkpoint.root
 
 
-def _chains(package: ElectionPackage, log: LogSource) -> ClosedLog:
-    found = read_closed_log(package, log.blocks(), log.sources, log.place)
+def _chains(
+    package: ElectionPackage, closure: Closure, log: LogSource, where: Where
+) -> tuple[ClosedLog, Selection | Exception]:
+    """One pass over the closed log, streamed: every chain checked, and the selection
+    recomputed from each ballot block as it is read (closed_log.py says why), or what stopped
+    the selection; a chain fault or an error reading the log is raised."""
+    reader = LogReader(package, log.blocks(), log.sources, log.place)
+    selected: Selection | Exception
+    try:
+        selected = select(
+            package,
+            reader.ballots(),
+            closure.checkpoint,
+            check_proofs=lambda ballots: check_ballots(package, ballots, where),
+        )
+    except (HanpyoError, KeyError, ValueError, TypeError, IndexError) as e:
+        if not reader.done:
+            raise
+        selected = e
+    found = reader.finished()
     found.check_chains()
-    return found
+    return found, selected
 
 
-def _selection(
-    package: ElectionPackage, closure: Closure, found: ClosedLog, raw: bytes, where: Where
-) -> Selection:
-    selection = select(
-        package,
-        found.entries,
-        closure.checkpoint,
-        check_proofs=lambda ballots: check_ballots(package, list(ballots), where),
-    )
-    compare_selection(selection, raw, found.unreadable)
-    return selection
+def _compare(selected: Selection | Exception, found: ClosedLog, raw: bytes) -> Selection:
+    if isinstance(selected, Exception):
+        raise selected
+    compare_selection(selected, raw, found.unreadable)
+    return selected
 
 
 def _stage(what: str, run: Callable[[], T]) -> T:
