@@ -146,6 +146,14 @@ function failWith(e) {
   fail(key, {}, e.serverMessage);
 }
 
+// The code's derivation, drawn as a bar (not announced: the status line says what happens).
+function showProgress(fraction) {
+  const bar = document.getElementById("derive-progress");
+  if (!bar) return;
+  bar.hidden = fraction === null;
+  if (fraction !== null) bar.value = fraction;
+}
+
 // -- the steps' actions -------------------------------------------------------------------
 
 async function openSession() {
@@ -177,11 +185,13 @@ const actions = {
       say("deriving");
       await nextPaint();
       // Argon2id takes seconds on a phone: the async form yields so the page stays alive.
-      s.cred = await v2.deriveCredentialAsync(code, pkg.id);
+      s.cred = await v2.deriveCredentialAsync(code, pkg.id, showProgress);
+      showProgress(null);
       try {
         await openSession();
       } catch (e) {
         s.cred = null;
+        showProgress(null);
         throw e;
       }
       s.code = ""; // the code leaves the screen and memory; the derived key stays to sign

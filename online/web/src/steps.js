@@ -93,6 +93,7 @@ export function codeStep(s, act, regions) {
     h("p", { class: "hint", id: "code-hint" }, t(lang, "codeHint")),
     input,
     regions,
+    h("progress", { id: "derive-progress", max: "1", value: "0", hidden: true, "aria-hidden": "true" }),
     h("div", { class: "actions" }, h("button", { type: "submit", class: "button primary" }, t(lang, "signIn"))),
   );
   return step(
