@@ -28,7 +28,7 @@ from kiosk.core.block import SignedBlock
 from kiosk.core.checkpoint import verify_checkpoint
 from kiosk.core.encoding import b64d
 from kiosk.core.merkle import leaf_hash, verify_inclusion
-from kiosk.sync.client import LedgerClient, UploadAnswer
+from kiosk.sync.client import LedgerClient, OutgoingBlock, UploadAnswer
 from kiosk.sync.errors import SyncError
 from kiosk.sync.worker import SyncWorker
 from testkit.chain_writer import ChainWriter
@@ -85,10 +85,12 @@ class TimedClient(LedgerClient):
         super().__init__(url, chain.key, log_key=log_key, timeout=TIMEOUT)
         self.kind, self.samples = kind, list[Sample]()
 
-    def upload(self, blocks: list[SignedBlock]) -> UploadAnswer:
+    def upload(
+        self, blocks: Sequence[SignedBlock | OutgoingBlock], *, wait: bool = True
+    ) -> UploadAnswer:
         sent, start = time.time(), time.perf_counter()
         try:
-            answer = super().upload(blocks)
+            answer = super().upload(blocks, wait=wait)
         except SyncError as e:
             self.samples.append((self.kind, sent, time.perf_counter() - start, _name(e)))
             raise

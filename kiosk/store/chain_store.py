@@ -194,6 +194,18 @@ class ChainStore:
         for (encoded,) in rows:
             yield decode_signed_block(bytes(encoded))
 
+    def stored_blocks(self, start: int = 0) -> Iterator[tuple[int, bytes, bytes]]:
+        """(height, hash, encoded signed block) from height ``start`` up to the head, read in
+        one snapshot and not decoded: what the sync sends and proves (the chain was verified
+        when the store was opened, and decoding a ballot costs far more than sending it)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT height, hash, encoded FROM blocks WHERE height >= ? ORDER BY height",
+                (start,),
+            ).fetchall()
+        for height, digest, encoded in rows:
+            yield int(height), bytes(digest), bytes(encoded)
+
     def has_voted(self, kind: BlockKind, voter: bytes) -> bool:
         with self._lock:
             row = self._conn.execute(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -44,12 +44,30 @@ from kiosk.sync.errors import (
 )
 
 TIMEOUT = (3.05, 15)  # connect, read: a dead network is noticed in seconds
+MAX_HELD = 10_000  # heights per ``held`` question (the ledger's limit)
+MAX_PROOFS = 1000  # proofs per ``inclusion_range`` request (the ledger's limit)
 
 
 @dataclass(frozen=True, slots=True)
 class Head:
     height: int
     hash: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingBlock:
+    """A signed block as the kiosk's store holds it: its height, its hash and its canonical
+    encoding (what is uploaded, and what its leaf in the ledger's log is the hash of)."""
+
+    height: int
+    hash: bytes
+    encoded: bytes
+
+    @classmethod
+    def of(cls, block: SignedBlock | OutgoingBlock) -> OutgoingBlock:
+        if isinstance(block, OutgoingBlock):
+            return block
+        return cls(block.block.height, block.hash, block.encode())
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +155,10 @@ class LedgerClient:
         refusal = plain_http_refusal(self.base_url, pinned=self._pinned, official=self._official())
         if refusal is not None:
             raise InsecureLedger(refusal)
-        raw = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
+        if isinstance(body, bytes):  # already JSON
+            raw = body
+        else:
+            raw = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/json"} if body is not None else {}
         # The query is written here, not by requests, so that what is signed is what is sent.
         target = request_target(path, urlencode(params) if params else "")
@@ -221,13 +242,20 @@ class LedgerClient:
         self._check_signed(statement, doc, "this kiosk's chain")
         return head
 
-    def upload(self, blocks: list[SignedBlock]) -> UploadAnswer:
+    def upload(
+        self, blocks: Sequence[SignedBlock | OutgoingBlock], *, wait: bool = True
+    ) -> UploadAnswer:
         """Send ``blocks``; the answer must be the log key's for this request's nonce, since
-        the blocks it says the ledger already had are taken as delivered on its word."""
+        the blocks it says the ledger already had are taken as delivered on its word.
+        Without ``wait`` the ledger answers once the blocks are durable, before a checkpoint
+        covers them (the next batch can go at once; all are proven against a later one)."""
         nonce = secrets.token_bytes(NONCE_BYTES)
-        body = {"blocks": [b.to_json() for b in blocks]}
+        # Each block's canonical JSON as stored, spliced in: the ledger reads the same JSON.
+        encoded = b",".join(OutgoingBlock.of(b).encoded for b in blocks)
+        body = b'{"blocks":[' + encoded + b"]}"
         path = f"/v1/kiosks/{self.kiosk_id}/blocks"
-        response = self._call("POST", path, body, signed=True, nonce=nonce)
+        params = None if wait else {"wait": "false"}
+        response = self._call("POST", path, body, params=params, signed=True, nonce=nonce)
         # A rejection still carries what was accepted before it: parse both kinds alike.
         doc = self._json(response, ok=(200, 409, 422))
         try:
@@ -281,6 +309,27 @@ class LedgerClient:
         """Where the ledger holds the block of ``tracking_code`` (its leaf index and bytes);
         unverified: the caller checks the block and proves the leaf against a checkpoint."""
         return self._inclusion({"tracking_code": tracking_code})
+
+    def held(self, first: int, count: int) -> dict[int, tuple[int, bytes]]:
+        """Where the ledger says it holds this kiosk's blocks ``first`` .. ``first + count -
+        1``: height -> (leaf index, block hash), one request (at most ``MAX_HELD`` heights).
+        Unverified: the caller compares the hashes and proves each leaf."""
+        doc = self._json(
+            self._call(
+                "GET",
+                f"/v1/kiosks/{self.kiosk_id}/leaves",
+                params={"first": first, "count": count},
+            )
+        )
+        try:
+            held = {
+                int(h): (int(leaf), b64d(digest, length=32)) for h, leaf, digest in doc["blocks"]
+            }
+        except (KeyError, TypeError, ValueError, OverflowError, EncodingError) as e:
+            raise SyncError(f"malformed leaves answer: {e}") from e
+        if any(not first <= h < first + count or leaf < 0 for h, (leaf, _) in held.items()):
+            raise SyncError("malformed leaves answer: a height or leaf out of range")
+        return held
 
     def inclusion(self, leaf_index: int, size: int | None = None) -> InclusionAnswer:
         params: dict[str, Any] = {"leaf_index": leaf_index}

@@ -25,6 +25,11 @@ class LedgerRefused(SyncError):
         self.status = status
 
 
+class NotIntegrated(SyncError):
+    """The ledger took the blocks (its signed answer says so) but no checkpoint it signed
+    covers them yet: not delivered until proven in one; the next pass tries again."""
+
+
 class UntrustedLedger(SyncError):
     """The ledger's checkpoint or proof did not verify: staff must be told, syncing stops."""
 

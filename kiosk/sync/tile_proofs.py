@@ -11,14 +11,14 @@ endpoints, never taken as evidence against the ledger (kiosk/sync/worker.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 
 import requests
 
 from kiosk.core.errors import VerificationError
-from kiosk.core.merkle import MerkleLogError
-from kiosk.core.tiles import TileNotFound, tree_from_tiles
+from kiosk.core.merkle import MerkleLog, MerkleLogError, node_hash
+from kiosk.core.tiles import TILE_HEIGHT, TileNodes, TileNotFound, tree_from_tiles
 from kiosk.sync.errors import LedgerUnreachable, UntrustedLedger
 
 TIMEOUT = 10
@@ -71,12 +71,44 @@ class TileProofs:
     def inclusion_range(self, first: int, count: int, size: int) -> list[list[bytes]]:
         """The inclusion proofs of leaves ``first .. first + count - 1`` in the tree of
         ``size`` (a size a signed checkpoint names)."""
-        tree = tree_from_tiles(self.fetch, size)
-        return [_proved(partial(tree.inclusion_proof, i)) for i in range(first, first + count)]
+        return self.inclusion_proofs(range(first, first + count), size)
+
+    def inclusion_proofs(self, leaves: Iterable[int], size: int) -> list[list[bytes]]:
+        """The inclusion proofs of ``leaves`` in the tree of ``size``, from one read of the
+        tiles: each tile is fetched once and each node hashed once, however many proofs
+        share it (a catch-up proves thousands of neighbouring leaves at once)."""
+        tree = MerkleLog(_HashedOnce(TileNodes(self.fetch, size)), size)
+        return [_proved(partial(tree.inclusion_proof, i, None)) for i in leaves]
 
     def consistency(self, old: int, new: int) -> list[bytes]:
         """The consistency proof from the tree of ``old`` leaves to the tree of ``new``."""
         return _proved(partial(tree_from_tiles(self.fetch, new).consistency_proof, old))
+
+
+class _HashedOnce:
+    """A read-only ``merkle.NodeStore`` over tiles that keeps every node it computes: a node
+    inside a tile is hashed from its two children (RFC 9162 section 2.1.1), which are kept
+    too, instead of from the whole run of tile hashes it covers each time it is asked for."""
+
+    def __init__(self, tiles: TileNodes) -> None:
+        self._tiles = tiles
+        self._known: dict[tuple[int, int], bytes] = {}
+
+    def get(self, level: int, index: int) -> bytes:
+        key = (level, index)
+        found = self._known.get(key)
+        if found is None:
+            if level % TILE_HEIGHT == 0:  # stored in a tile as it is
+                found = self._tiles.get(level, index)
+            else:
+                found = node_hash(
+                    self.get(level - 1, 2 * index), self.get(level - 1, 2 * index + 1)
+                )
+            self._known[key] = found
+        return found
+
+    def put_many(self, nodes: list[tuple[int, int, bytes]]) -> None:
+        raise MerkleLogError("a tree read from tiles is read-only")
 
 
 def _proved(make: Callable[[], list[bytes]]) -> list[bytes]:

@@ -15,11 +15,11 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from itertools import islice
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from kiosk.core.block import SignedBlock
 from kiosk.core.chain import ChainState
@@ -27,22 +27,28 @@ from kiosk.core.checkpoint import Checkpoint, verify_checkpoint
 from kiosk.core.election_v2 import NO_WITNESSES, WitnessPolicy
 from kiosk.core.errors import HanpyoError, VerificationError
 from kiosk.core.heartbeat import Heartbeat
-from kiosk.core.merkle import leaf_hash, verify_consistency, verify_inclusion
-from kiosk.sync.client import LedgerClient
+from kiosk.core.merkle import verify_consistency
+from kiosk.sync.client import MAX_HELD, LedgerClient, OutgoingBlock
 from kiosk.sync.errors import (
     InsecureLedger,
     LedgerRefused,
     LedgerUnreachable,
     NoLogKey,
+    NotIntegrated,
     SyncError,
     UntrustedLedger,
 )
+from kiosk.sync.proving import prove_blocks
 from kiosk.sync.tile_proofs import TileProofs
 from kiosk.sync.witnessed import AwaitingWitnesses, Unwitnessed, witnessed_checkpoint
 
 log = logging.getLogger("hanpyo.kiosk.sync")
 
-BATCH = 100
+BATCH = 1000  # blocks per upload at most: the ledger's limit (ledger.service.ingest.MAX_BATCH)
+UPLOAD_BYTES = 3 * 1024 * 1024  # encoded blocks per upload at most, under the ledger's 4 MiB
+TILES_WAIT_S = 2.0  # how long a catch-up waits for the tiles to show the ledger's checkpoint
+TILES_POLL_S = 0.05
+TILES_WORTH_WAITING = 100  # blocks to prove: fewer are proven by the ledger without a wait
 QUIET_WITNESS_WAITS = 3  # retries (about 1 + 2 + 4 s) before a wait for witnesses is shown
 
 
@@ -68,6 +74,14 @@ class SyncedStore(Protocol):
     def latest_checkpoint(self) -> tuple[int, str] | None: ...
 
     def inclusion_proof(self, height: int) -> tuple[int, int, list[bytes]] | None: ...
+
+
+@runtime_checkable
+class StoredBlocks(Protocol):
+    """A store that can give its blocks as stored, undecoded (``ChainStore`` can): the worker
+    then never decodes a ballot to send it."""
+
+    def stored_blocks(self, start: int = 0) -> Iterator[tuple[int, bytes, bytes]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,12 +196,18 @@ class SyncWorker:
 
     # -- one pass ----------------------------------------------------------------------------
     def sync_once(self) -> SyncStatus:
-        """Resume from the ledger's head, push what it lacks, verify, record. Raises on failure."""
+        """Resume from the ledger's head, push what it lacks, verify, record. Raises on failure.
+
+        A catch-up goes the way the transparency logs' own clients go: batches of up to
+        ``BATCH`` blocks sent one after the other, each answered once it is durable in the
+        ledger (signed, with its leaves), the last one once a checkpoint covers them all;
+        then one checkpoint verified (one consistency proof) and every block proven in it
+        at once. A block counts as delivered only once proven."""
         local = self.store.state
         try:
             head = self.client.head()
         except LedgerUnreachable:
-            if self.witnessed and self.tiles and self._unproven:
+            if self.tiles and self._unproven:
                 # The ledger is down; its tiles (or a mirror's) can still prove what it took.
                 self._confirm(strict=False)
             raise
@@ -196,22 +216,27 @@ class SyncWorker:
                 f"the ledger holds block {head.height} of this kiosk, which has only {local.height}"
             )
         if head.height >= 0:
-            ours = next(self.store.blocks(head.height)).hash
+            ours = next(self._outgoing(head.height)).hash
             if head.hash != ours:
                 raise UntrustedLedger(f"the ledger's block {head.height} is not this kiosk's")
             held = range(self.store.acknowledged_height() + 1, head.height + 1)
             if self.witnessed:
-                self._locate(self.store.blocks(held.start), head.height)
-            else:
-                self.store.record_sync({h: None for h in held}, None, None, _now())
-        pending = self.store.blocks(head.height + 1)
-        while batch := list(islice(pending, BATCH)):
-            self._push(batch)
-        if self.witnessed:
-            self._confirm(strict=True)
+                self._locate(held)
+            else:  # the signed head's word, as for any block the ledger already had
+                acks = {h: self._unproven.pop(h, None) for h in held}
+                self.store.record_sync(acks, None, None, _now())
+        batches = list(upload_batches(self._outgoing(head.height + 1)))
+        hint = None
+        try:
+            for n, batch in enumerate(batches, start=1):
+                hint = self._push(batch, wait=n == len(batches))
+        except LedgerRefused:
+            self._prove_taken()  # what the ledger took before it refused stays delivered
+            raise
+        self._confirm(strict=True, hint=hint)
         if self.store.latest_checkpoint() is None:
             if self.witnessed:
-                self._witnessed_head()
+                self._head_covering()
             else:
                 self._trust(self.client.checkpoint())
         if self._heartbeat is not None:
@@ -228,157 +253,175 @@ class SyncWorker:
         self._publish(status)
         return status
 
-    def _push(self, batch: list[SignedBlock]) -> None:
-        answer = self.client.upload(batch)
+    def _push(self, batch: list[OutgoingBlock], *, wait: bool) -> str | None:
+        """Upload ``batch`` and remember the leaves the ledger's signed answer gives its
+        blocks, to prove them later; the answer's checkpoint (which covers them if ``wait``)."""
+        answer = self.client.upload(batch) if wait else self.client.upload(batch, wait=False)
+        # Only what the ledger's signature covers counts: the head height and the leaves it
+        # signed, never the unsigned "rejected" or status, which a network could strip.
+        held = [b for b in batch if b.height <= answer.head_height]
+        leaves = answer.leaves
+        self._unproven.update({b.height: leaves[b.height] for b in held if b.height in leaves})
+        had = [b.height for b in held if b.height not in leaves]
+        if had and self.witnessed:
+            self._locate(range(had[0], had[-1] + 1))
+        elif had:  # "already had": delivered on the signed answer's word, as before
+            self.store.record_sync({h: None for h in had}, None, None, _now())
         if answer.rejected is not None:
             height, reason, detail = answer.rejected
             raise LedgerRefused(reason, f"block {height}: {detail}", 422)
-        # Only what the ledger's signature covers counts as delivered: the head height it
-        # signed, never the unsigned "rejected" or status, which a network could strip.
-        held = [b for b in batch if b.block.height <= answer.head_height]
-        if held and self.witnessed:
-            # Delivered only once proven in a witnessed checkpoint (``_confirm``).
-            leaves = answer.leaves
-            self._unproven.update({h: leaves[h] for b in held if (h := b.block.height) in leaves})
-            self._locate(iter(b for b in held if b.block.height not in leaves), None)
-        elif held:
-            note = answer.checkpoint or self.client.checkpoint()
-            checkpoint = self._trust(note)
-            proofs = self._prove(held, answer.leaves, checkpoint)
-            acks: dict[int, int | None] = {
-                b.block.height: answer.leaves.get(b.block.height) for b in held
-            }
-            self.store.record_sync(acks, note, checkpoint.size, _now(), proofs)
         if len(held) < len(batch):
-            first = batch[len(held)].block.height
+            first = batch[len(held)].height
             raise LedgerRefused(
                 "not_held",
                 f"block {first}: the ledger's signed head is {answer.head_height}; this block "
                 "and the ones after it stay pending",
                 422,
             )
+        return answer.checkpoint
 
-    def _prove(
-        self, batch: list[SignedBlock], leaves: dict[int, int], checkpoint: Checkpoint
-    ) -> dict[int, list[bytes]]:
-        """Check that every block the ledger just accepted is in the tree it signed."""
-        new = [b for b in batch if b.block.height in leaves]
-        if not new:
-            return {}
-        first = leaves[new[0].block.height]
-        if [leaves[b.block.height] for b in new] != list(range(first, first + len(new))):
-            raise UntrustedLedger("the ledger did not put this batch's blocks side by side")
-        return self._proofs(first, new, checkpoint, self.tiles[0] if self.tiles else None)
+    def _prove_taken(self) -> None:
+        """After a refusal: prove what a checkpoint already covers of what the ledger took;
+        evidence against the ledger still counts, any other failure waits for a later pass."""
+        try:
+            self._confirm(strict=False)
+        except UntrustedLedger:
+            raise
+        except SyncError as e:
+            log.warning("blocks the ledger took are not proven yet: %s", e)
 
-    def _proofs(
-        self,
-        first: int,
-        blocks: list[SignedBlock],
-        checkpoint: Checkpoint,
-        tiles: TileProofs | None,
-    ) -> dict[int, list[bytes]]:
-        """The verified inclusion proofs of ``blocks`` at leaves ``first, first + 1, ...`` in
-        ``checkpoint``: from ``tiles`` if given and they answer with proofs that verify,
-        else from the ledger, whose failing proof is evidence against it."""
-        if tiles is not None:
-            try:
-                return self._verified(first, blocks, checkpoint, tiles)
-            except SyncError as e:  # a copy that cannot answer says nothing of the ledger
-                log.warning("tiles at %s give no proof: %s; asking the ledger", tiles.url, e)
-        return self._verified(first, blocks, checkpoint, self.client)
-
-    def _verified(
-        self,
-        first: int,
-        blocks: list[SignedBlock],
-        checkpoint: Checkpoint,
-        source: TileProofs | LedgerClient,
-    ) -> dict[int, list[bytes]]:
-        proofs = source.inclusion_range(first, len(blocks), checkpoint.size)
-        for leaf, (block, proof) in enumerate(zip(blocks, proofs, strict=True), start=first):
-            try:
-                verify_inclusion(
-                    leaf_hash(block.encode()), leaf, checkpoint.size, proof, checkpoint.root
-                )
-            except VerificationError as e:
-                raise UntrustedLedger(
-                    f"block {block.block.height} is not in the signed log: {e}"
-                ) from e
-        return {b.block.height: p for b, p in zip(blocks, proofs, strict=True)}
-
-    # -- witnessed delivery ------------------------------------------------------------------
-    def _locate(self, blocks: Iterator[SignedBlock], upto: int | None) -> None:
+    # -- delivery ------------------------------------------------------------------------------
+    def _locate(self, heights: range) -> None:
         """Learn the leaf index of held blocks this worker did not upload itself (taken
-        before a restart, or "already had"): the ledger finds each by its tracking code."""
-        for block in blocks:
-            height = block.block.height
-            if upto is not None and height > upto:
-                return
-            if height in self._unproven or self.store.inclusion_proof(height) is not None:
-                continue
-            found = self.client.locate(block.tracking_code)
-            if found.block != block.encode():
-                raise UntrustedLedger(
-                    f"the ledger's entry for tracking code {block.tracking_code} is not this "
-                    f"kiosk's block {height}"
-                )
-            self._unproven[height] = found.leaf_index
+        before a restart, or "already had"): the ledger answers for a run of heights at once;
+        each leaf is then proven against a checkpoint like the blocks this worker sent."""
+        wanted = [
+            h for h in heights if h not in self._unproven and self.store.inclusion_proof(h) is None
+        ]
+        if not wanted:
+            return
+        ours = self._blocks_at(set(wanted))
+        for first in range(wanted[0], wanted[-1] + 1, MAX_HELD):
+            count = min(MAX_HELD, wanted[-1] + 1 - first)
+            held = self.client.held(first, count)
+            for h in (h for h in wanted if first <= h < first + count):
+                if h not in held:
+                    raise SyncError(f"the ledger's signed head covers block {h}, its index not")
+                leaf, digest = held[h]
+                if digest != ours[h].hash:
+                    raise UntrustedLedger(f"the ledger's block {h} is not this kiosk's")
+                self._unproven[h] = leaf
 
-    def _confirm(self, *, strict: bool) -> None:
-        """Prove the held blocks a witnessed checkpoint covers and count them as delivered;
-        with ``strict``, ``AwaitingWitnesses`` if some remain."""
+    def _confirm(self, *, strict: bool, hint: str | None = None) -> None:
+        """Prove the held blocks a trusted (and, where the election asks, witnessed)
+        checkpoint covers and count them as delivered, in one transaction; with ``strict``,
+        a retry (``AwaitingWitnesses``, ``NotIntegrated``) if some remain. ``hint``: the
+        last upload's checkpoint, used if it covers them and no tiles do."""
         if not self._unproven:
             return
-        note, checkpoint, tiles = self._witnessed_head(max(self._unproven.values()) + 1)
+        note, checkpoint, tiles = self._head_covering(max(self._unproven.values()) + 1, hint)
         ready = sorted((leaf, h) for h, leaf in self._unproven.items() if leaf < checkpoint.size)
-        by_height = self._blocks_at({h for _, h in ready})
-        proofs: dict[int, list[bytes]] = {}
-        for run in _runs(ready, BATCH):
-            blocks = [by_height[h] for _, h in run]
-            proofs |= self._proofs(run[0][0], blocks, checkpoint, tiles)
         if ready:
+            by_height = self._blocks_at({h for _, h in ready})
+            placed = [(leaf, by_height[h]) for leaf, h in ready]
+            proofs = prove_blocks(placed, checkpoint, self.client, tiles)
             leaves: dict[int, int | None] = {h: leaf for leaf, h in ready}
             self.store.record_sync(leaves, note, checkpoint.size, _now(), proofs)
             for _, h in ready:
                 del self._unproven[h]
         if self._unproven and strict:
             left = len(self._unproven)
+            if not self.witnessed:
+                raise NotIntegrated(
+                    f"{left} block(s) taken by the ledger are not yet in its latest checkpoint "
+                    f"({checkpoint.size} entries): not delivered yet"
+                )
             raise AwaitingWitnesses(
                 f"{left} block(s) taken by the ledger are not yet in a checkpoint cosigned by "
                 f"{self.witnesses.threshold} of the election's witnesses (the latest has "
                 f"{checkpoint.size} entries): not delivered yet"
             )
 
-    def _witnessed_head(self, need: int = 0) -> tuple[str, Checkpoint, TileProofs | None]:
-        """The latest witnessed checkpoint, trusted and recorded: from the first tile source
-        that serves one that checks and covers ``need`` leaves, else from the ledger (a tile
-        source's checkpoint still serves when the ledger cannot answer with a witnessed one)."""
-        found: tuple[str, Checkpoint, TileProofs | None] | None = None
-        for tiles in self.tiles:
-            try:
-                note = tiles.checkpoint()
-                found = note, self._trust(note, tiles), tiles
-            except SyncError as e:  # stale, unwitnessed or bad: a copy, never evidence
-                log.warning("tiles at %s: %s", tiles.url, e)
-                continue
-            if found[1].size >= need:
-                return found
+    def _head_covering(
+        self, need: int = 0, hint: str | None = None
+    ) -> tuple[str, Checkpoint, TileProofs | None]:
+        """The latest checkpoint, trusted (witnessed, where the election asks) and recorded:
+        from the first tile source that serves one that checks and covers ``need`` leaves;
+        else the ledger's (``hint``, the last upload's, if it covers them), after a moment's
+        wait for the tiles to catch up with it; a tile source's checkpoint still serves when
+        the ledger cannot answer with a trusted one."""
+        found = self._tiles_head(need)
+        if found is not None and found[1].size >= need:
+            return found
         try:
-            note = self.client.checkpoint()
-            return note, self._trust(note), None
+            ledger = self._ledger_head(need, hint)
         except (LedgerUnreachable, Unwitnessed):
             if found is None:
                 raise
             return found
+        if self.tiles and ledger[1].size >= need and len(self._unproven) >= TILES_WORTH_WAITING:
+            # The ledger writes its tiles just after the checkpoint they carry. Waiting a
+            # moment for them saves asking the ledger for the proofs (a database read per
+            # node there, against a few static files read once for the whole catch-up).
+            deadline = time.monotonic() + TILES_WAIT_S
+            while time.monotonic() < deadline and not self._stop.is_set():
+                time.sleep(TILES_POLL_S)
+                tiled = self._tiles_head(need)
+                if tiled is not None and tiled[1].size >= need:
+                    return tiled
+        return ledger
 
-    def _blocks_at(self, heights: set[int]) -> dict[int, SignedBlock]:
+    def _tiles_head(self, need: int) -> tuple[str, Checkpoint, TileProofs] | None:
+        """The checkpoint of the first tile source that covers ``need`` leaves, or of the
+        last one that checks; None if none does (stale, unwitnessed or bad: a copy, never
+        evidence against the ledger)."""
+        found: tuple[str, Checkpoint, TileProofs] | None = None
+        latest = self.store.latest_checkpoint()
+        for tiles in self.tiles:
+            try:
+                note = tiles.checkpoint()
+                if latest is not None and self._verify_note(note).size < latest[0]:
+                    log.debug("tiles at %s are behind the checkpoint trusted", tiles.url)
+                    continue
+                found = note, self._trust(note, tiles), tiles
+            except SyncError as e:
+                log.warning("tiles at %s: %s", tiles.url, e)
+                continue
+            if found[1].size >= need:
+                return found
+        return found
+
+    def _ledger_head(self, need: int, hint: str | None) -> tuple[str, Checkpoint, None]:
+        """The ledger's checkpoint, trusted: ``hint`` if it covers ``need`` leaves (not in a
+        witnessed election: an upload's answer need not carry the cosignatures), else asked."""
+        if hint is not None and not self.witnessed and self._fresh(hint, need):
+            return hint, self._trust(hint), None
+        note = self.client.checkpoint()
+        return note, self._trust(note), None
+
+    def _fresh(self, note: str, need: int) -> bool:
+        """Whether ``note`` (an upload's answer) covers ``need`` leaves and is no older than
+        the checkpoint last trusted (a tile source may have shown a newer one meanwhile)."""
+        size = self._verify_note(note).size
+        latest = self.store.latest_checkpoint()
+        return size >= need and (latest is None or size >= latest[0])
+
+    def _outgoing(self, start: int) -> Iterator[OutgoingBlock]:
+        """The kiosk's blocks from height ``start``, as stored (not decoded) when the store
+        can give them so."""
+        if isinstance(self.store, StoredBlocks):
+            return (OutgoingBlock(*row) for row in self.store.stored_blocks(start))
+        return (OutgoingBlock.of(block) for block in self.store.blocks(start))
+
+    def _blocks_at(self, heights: set[int]) -> dict[int, OutgoingBlock]:
         if not heights:
             return {}
-        found: dict[int, SignedBlock] = {}
-        for block in self.store.blocks(min(heights)):
-            if block.block.height in heights:
-                found[block.block.height] = block
-            if block.block.height >= max(heights):
+        found: dict[int, OutgoingBlock] = {}
+        last = max(heights)
+        for block in self._outgoing(min(heights)):
+            if block.height in heights:
+                found[block.height] = block
+            if block.height >= last:
                 break
         return found
 
@@ -414,14 +457,17 @@ class SyncWorker:
             raise UntrustedLedger(f"the ledger's checkpoint does not verify: {e}") from e
 
 
-def _runs(leaves: list[tuple[int, int]], most: int) -> Iterator[list[tuple[int, int]]]:
-    """Sorted (leaf, height) pairs cut into runs of consecutive leaves, ``most`` at a time:
-    one proof request per run."""
-    run: list[tuple[int, int]] = []
-    for pair in leaves:
-        if run and (pair[0] != run[-1][0] + 1 or len(run) == most):
-            yield run
-            run = []
-        run.append(pair)
-    if run:
-        yield run
+def upload_batches(blocks: Iterator[OutgoingBlock]) -> Iterator[list[OutgoingBlock]]:
+    """``blocks`` in uploads of at most ``BATCH`` blocks and ``UPLOAD_BYTES`` of encoded
+    blocks (the ledger refuses a request body past 4 MiB); one block at least in each."""
+    batch: list[OutgoingBlock] = []
+    size = 0
+    for block in blocks:
+        length = len(block.encoded)
+        if batch and (len(batch) == BATCH or size + length > UPLOAD_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(block)
+        size += length
+    if batch:
+        yield batch

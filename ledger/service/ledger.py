@@ -126,13 +126,18 @@ class Ledger:
         return self.integrator
 
     def ingest(
-        self, kiosk_id: str, encoded_blocks: Sequence[bytes] | UploadedBlocks
+        self, kiosk_id: str, encoded_blocks: Sequence[bytes] | UploadedBlocks, *, wait: bool = True
     ) -> IngestResult:
         """Verify and sequence the batch (committed when this returns), then wait for a
-        checkpoint that covers its new blocks: the answer carries it and their leaves."""
+        checkpoint that covers its new blocks: the answer carries it and their leaves.
+        Without ``wait`` (a kiosk catching up sends its next batch at once and proves them
+        all against one later checkpoint) the integrator is only woken, and the answer
+        carries the latest checkpoint, which may not cover the batch yet."""
         result = ingest(self.engine, self.election, kiosk_id, encoded_blocks)
-        if result.leaves:
+        if result.leaves and wait:
             self._integrated(max(result.leaves.values()) + 1)
+        elif result.leaves and self.integrator is not None:
+            self.integrator.wake()
         latest = published(self.reader)
         return dataclasses.replace(
             result,

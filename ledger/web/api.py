@@ -46,6 +46,7 @@ from ledger.service.ingest import MAX_BATCH, UploadedBlocks
 from ledger.service.ledger import Ledger
 from ledger.store import request_nonces
 from ledger.store import schema as db
+from ledger.store.source_leaves import MAX_HEIGHTS, held_blocks
 from ledger.web.admin import admin_routes
 from ledger.web.body_guard import RequestGuard
 
@@ -214,11 +215,16 @@ def create_app(
 
     @app.post("/v1/kiosks/{kiosk_id}/blocks")
     def upload(
-        batch: BlockBatch, signed: Annotated[CheckedHeader, Depends(kiosk_auth)]
+        batch: BlockBatch,
+        signed: Annotated[CheckedHeader, Depends(kiosk_auth)],
+        wait: Annotated[bool, Query()] = True,
     ) -> JSONResponse:
+        """``wait=false`` (in the signed request target): answer once the batch is sequenced
+        and durable, without waiting for a checkpoint that covers it (a kiosk catching up
+        sends its next batch at once and proves them all against one checkpoint)."""
         kiosk_id = signed.kiosk
         # Each block read from the parsed body as it is, encoded once (ingest.UploadedBlocks).
-        result = ledger.ingest(kiosk_id, UploadedBlocks(batch.blocks))
+        result = ledger.ingest(kiosk_id, UploadedBlocks(batch.blocks), wait=wait)
         body = {
             "kiosk": result.kiosk,
             "accepted": result.accepted,
@@ -262,6 +268,23 @@ def create_app(
             statement = head_statement(kiosk_id, height, digest, fresh)
             answer |= {"nonce": nonce, "signature": sign_answer(ledger.key.key, statement)}
         return answer
+
+    @app.get("/v1/kiosks/{kiosk_id}/leaves")
+    def leaves(
+        kiosk_id: str,
+        first: Annotated[int, Query(ge=0, le=2**63 - 1)],
+        count: Annotated[int, Query(ge=1, le=MAX_HEIGHTS)],
+    ) -> Any:
+        """Where the log holds this kiosk's blocks ``first`` .. ``first + count - 1``: one
+        answer for a restarted kiosk, which proves each leaf against a checkpoint it verified
+        (so the answer needs no signature: a wrong leaf fails its inclusion proof)."""
+        if ledger.source(kiosk_id) is None:
+            raise LedgerError("not_found", f"kiosk {kiosk_id} is not enrolled")
+        held = held_blocks(ledger.reader, kiosk_id, first, count)
+        return {
+            "kiosk": kiosk_id,
+            "blocks": [[b.height, b.leaf_index, b64e(b.hash)] for b in held],
+        }
 
     @app.get("/v1/proofs/inclusion")
     def inclusion(
