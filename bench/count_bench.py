@@ -162,7 +162,7 @@ def read_log(directory: Path, decode: bool = True) -> Log:
 
 def checker(package: ElectionPackage, workers: int, scheduler: str | None) -> ProofChecker | None:
     if scheduler:
-        return lambda ballots: check_ballots(package, list(ballots), Where(scheduler=scheduler))
+        return lambda ballots: check_ballots(package, ballots, Where(scheduler=scheduler))
     if workers == 1:
         return None  # select's default: in this process
     return proofs_in_pool(package, workers)
