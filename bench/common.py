@@ -184,7 +184,10 @@ def _synthetic_blocks(
     sources: list[str], first: int, count: int, block_bytes: int, rng: random.Random
 ) -> list[BlockRow]:
     """Rows for ``blocks`` in its column order; tracking codes in the real format."""
-    payload, digests = rng.randbytes(count * block_bytes), rng.randbytes(count * 32)
+    # Block by block: a v2 ballot block is ~7 kB, and one call for a whole chunk's payload
+    # passes the bits random.getrandbits takes at once.
+    payload = b"".join(rng.randbytes(block_bytes) for _ in range(count))
+    digests = rng.randbytes(count * 32)
     codes = _tracking_codes(digests, count)
     now = datetime.now(UTC).isoformat(timespec="seconds")
     n = len(sources)
