@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -339,7 +340,10 @@ def check_schedule(signed: SignedBlock, schedule: Schedule) -> None:
             )
 
 
+@functools.lru_cache(maxsize=4096)
 def _minute(time: str) -> datetime:
+    # Cached: blocks are dated to the minute, so a batch shares a few times, and strptime is
+    # slow; a datetime is immutable.
     return datetime.strptime(time, "%Y-%m-%dT%H:%MZ").replace(tzinfo=UTC)
 
 

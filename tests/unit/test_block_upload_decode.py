@@ -132,6 +132,20 @@ def test_a_changed_block_reads_as_the_long_way_reads_it(
     assert _one_read(item) == _long_way(copy.deepcopy(item)), change
 
 
+def test_a_time_that_names_no_real_minute_is_refused_every_time(chain: list[SignedBlock]) -> None:
+    """The check of a block's time is remembered per time: a bad one stays refused."""
+    item = json.loads(chain[3].encode())
+    item["time"] = "2026-02-30T10:00Z"
+    for _ in range(2):
+        assert (
+            _one_read(item)
+            == "refused: block.time: '2026-02-30T10:00Z' is not a real date and time"
+        )
+        assert _long_way(item) == _one_read(item)
+    item["time"] = "2026-02-28T10:00Z"
+    assert isinstance(_one_read(item), SignedBlock)  # well formed; its signature is not read here
+
+
 def test_a_ballot_past_the_bound_is_refused_as_before(chain: list[SignedBlock]) -> None:
     item = json.loads(chain[3].encode())
     contest = _ballot(item)["contests"][0]
