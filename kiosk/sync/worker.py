@@ -8,6 +8,11 @@ delivered only once it is proven in a checkpoint that k of them cosigned; the le
 head alone is not enough (kiosk/sync/witnessed.py). With ``tiles`` (the ledger's ``/tiles``
 or a mirror's), the checkpoint and the proofs come from the tiles first, and from the
 ledger's endpoints when the tiles cannot answer; the tiles are checked like the ledger.
+
+A backlog goes up in few round trips (``sync_once``): uploads of up to ``BATCH`` blocks, sent
+as stored, each answered once durable; then one checkpoint, one consistency proof, and every
+block's inclusion proof at once (from tiles, each read once), all verified before any block
+counts as delivered.
 """
 
 from __future__ import annotations
@@ -223,7 +228,11 @@ class SyncWorker:
             if self.witnessed:
                 self._locate(held)
             else:  # the signed head's word, as for any block the ledger already had
-                acks = {h: self._unproven.pop(h, None) for h in held}
+                acks = {
+                    h: self._unproven.pop(h, None)
+                    for h in held
+                    if self.store.inclusion_proof(h) is None  # never drop a proof recorded
+                }
                 self.store.record_sync(acks, None, None, _now())
         batches = list(upload_batches(self._outgoing(head.height + 1)))
         hint = None
@@ -306,7 +315,10 @@ class SyncWorker:
             held = self.client.held(first, count)
             for h in (h for h in wanted if first <= h < first + count):
                 if h not in held:
-                    raise SyncError(f"the ledger's signed head covers block {h}, its index not")
+                    raise SyncError(
+                        f"the ledger's signed head covers block {h}, but it does not say where "
+                        "it holds it"
+                    )
                 leaf, digest = held[h]
                 if digest != ours[h].hash:
                     raise UntrustedLedger(f"the ledger's block {h} is not this kiosk's")
