@@ -125,9 +125,10 @@ def _trustees(election: DemoElection, count: Path, record: Path) -> bool:
     return True
 
 
-def say_results(published: Path, election: DemoElection) -> None:
-    """The results as the count wrote them: ballots counted by category, the ranking's rule and
-    its first places."""
+def say_results(published: Path, election: DemoElection) -> Counter[str]:
+    """The results as the count wrote them: ballots counted by category and by channel (from
+    each source's count), the ranking's rule and its first places; the ballots counted by
+    channel."""
     results = json.loads((published / "count" / "results.json").read_text("utf-8"))
     ballots, ranking = results["ballots"], results["ranking"]
     by = ", ".join(f"{n} {c}" for c, n in sorted(ballots["by_category"].items()))
@@ -135,12 +136,18 @@ def say_results(published: Path, election: DemoElection) -> None:
         f"   결과 · results: {ballots['counted']} ballots counted ({by}); {ranking['winners']} "
         f"winners by the {ranking['method']} rule (extremes dropped: {ranking['drop_extremes']})"
     )
+    channels: Counter[str] = Counter()
+    for source in results.get("sources", []):
+        channels[source["channel"]] += source["ballots_counted"]
+        say(f"     {source['name']} ({source['channel']}): {source['ballots_counted']} counted")
     titles = {o.id: o.title for o in election.package.options}
     for row in ranking["options"][:3]:
         title = titles[row["option"]]
         tied = " (tied)" if row.get("tied") else ""
-        say(f"     {row['rank']}. {title.ko} / {title.en}: kiosk {row['channels']['kiosk']}{tied}")
+        scores = ", ".join(f"{c} {v}" for c, v in sorted(row["channels"].items()))
+        say(f"     {row['rank']}. {title.ko} / {title.en}: {scores}{tied}")
     say(f"   the results, NIST 1500-100 results and 1500-101 event log, report: {published}")
+    return channels
 
 
 def verify_bundle(published: Path, the_ledger: DemoLedger, election: DemoElection) -> bool:

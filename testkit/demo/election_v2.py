@@ -32,6 +32,9 @@ from testkit.elections import (
 SAMPLE = ASSETS / "elections" / "provincial-review-2017.json"
 ORIGIN = "demo.hanpyo.local/provincial-review-2017"
 TEST_CARDS = 2
+# The demo's online members: the first group's twelve (one a proposal), so that the letters
+# derive a dozen credential keys (Argon2id, memory-hard on purpose) rather than 816.
+ONLINE_GROUP = "g001"
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,9 @@ class DemoElection:
     cards: SyntheticElection  # the simulated cards' keys (voter_keys and staff_keys)
     test_card_keys: tuple[SigningKey, ...]
     ceremony: Ceremony
+    # the folder `ledger election letters` wrote: letters.csv (and letters.pdf); None without
+    # an online platform (the terminal demo)
+    letters: Path | None
 
 
 def ledger(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -75,10 +81,15 @@ def make_log_key(data: Path) -> str:
 
 
 def _roll_file(definition: dict[str, object], cards: SyntheticElection, path: Path) -> None:
-    """The roll as `kiosk cards enrol` writes it: every voter card, the test cards (they vote as
-    residents of the first group, in test mode only) and the staff cards."""
+    """The roll as `kiosk cards enrol` writes it: every voter card (online members of the first
+    group only), the test cards (they vote as residents of the first group, in test mode only)
+    and the staff cards."""
     document = cards.package.to_json()
-    voters = roll_file_entries(cards.package)
+    voters = [
+        entry
+        for entry in roll_file_entries(cards.package)
+        if entry["category"] != "online" or entry["group"] == ONLINE_GROUP
+    ]
     roll = {"roll": voters, "staff": document["staff"], "test_roll": []}
     for key in _test_keys():
         add_voter(roll, definition, key.public_key, "resident", "g001", [], test=True)
@@ -89,8 +100,32 @@ def _test_keys() -> tuple[SigningKey, ...]:
     return tuple(derived_key("demo", "test-card", i) for i in range(TEST_CARDS))
 
 
-def make_election(out: Path, log_vkey: str, witness_vkey: str) -> DemoElection | None:
-    """Say and do each step of making the v2 election in ``out``; None if one failed."""
+def _letters(out: Path, platform_url: str, *, pdf: bool) -> Path:
+    """`ledger election letters` for the roll's online members: a code each in letters.csv
+    (and letters.pdf), its key on the new roll DIR/roll.json the package is made from."""
+    letters = out / "letters"
+    wanted = ["--csv", *(["--pdf"] if pdf else [])]
+    made = ledger_ok(
+        "election", "letters", "--definition", out / "definition.json", "--roll", out / "roll.json",
+        "--platform-url", platform_url, "--out", letters, *wanted,
+    )  # fmt: skip
+    counted = next((x for x in made.splitlines() if " letters: " in x), made.strip())
+    say(f"   ledger election letters: {counted}")
+    say(f"     a one-time code each, written only to {letters}; its Argon2id key on the roll")
+    return letters
+
+
+def make_election(
+    out: Path,
+    log_vkey: str,
+    witness_vkey: str,
+    platform_url: str | None = None,
+    *,
+    pdf: bool = False,
+) -> DemoElection | None:
+    """Say and do each step of making the v2 election in ``out``; None if one failed. With
+    ``platform_url``, the online members' letters open it (``pdf``: printed to letters.pdf too)
+    and their credential keys join the roll."""
     definition = stays_open(json.loads(SAMPLE.read_text("utf-8")))
     say("   The trustees' key ceremony: five trustees make a key nobody holds")
     ceremony = run_ceremony(out / "ceremony", str(definition["id"]))
@@ -102,9 +137,11 @@ def make_election(out: Path, log_vkey: str, witness_vkey: str) -> DemoElection |
     _roll_file(definition, cards, out / "roll.json")
     unsigned = out / "package.json"
     try:
+        letters = None if platform_url is None else _letters(out, platform_url, pdf=pdf)
+        roll = out / "roll.json" if letters is None else letters / "roll.json"
         made = ledger_ok(
             "election", "create", "--protocol", "2",
-            "--definition", out / "definition.json", "--roll", out / "roll.json",
+            "--definition", out / "definition.json", "--roll", roll,
             "--ceremony", ceremony.result, f"--log-key={log_vkey}",
             f"--witness={witness_vkey}", "--witness-threshold", "1",
             # the demo's few voters make count columns of one or two: a real election is
@@ -134,4 +171,6 @@ def make_election(out: Path, log_vkey: str, witness_vkey: str) -> DemoElection |
     if not trustees_check_package(ceremony, signed):
         return None
     transcript = unsigned.with_name(unsigned.stem + ".ceremony.json")
-    return DemoElection(package, signed, transcript, authority_key, cards, _test_keys(), ceremony)
+    return DemoElection(
+        package, signed, transcript, authority_key, cards, _test_keys(), ceremony, letters
+    )

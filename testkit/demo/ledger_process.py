@@ -48,13 +48,15 @@ class DemoLedger:
             raise HanpyoError(f"ledger {args[0]} failed: {done.stderr.strip()}")
         return done
 
-    def enrol(self, public_key: bytes, name: str) -> str:
+    def enrol(self, public_key: bytes, name: str, *, channel: str = "kiosk") -> str:
         done = self._cli(
             "kiosks",
             "enrol",
             f"--public-key={b64e(public_key)}",
             "--name",
             name,
+            "--channel",
+            channel,
             "--location",
             "전시홀 A · Hall A",
             # The sample election opened in 2017: enrolling now is late and needs a reason.

@@ -211,7 +211,8 @@ def test_ledger_verifies_a_chain_file_and_names_the_broken_block(
 @pytest.mark.timeout(1200)
 def test_the_demo_runs_the_whole_system_through_the_screens(tmp_path: Path) -> None:
     """`./hanpyo demo` without a display: the ceremony, the ledger, cards and a scripted visit
-    of the kiosk in protocol v2, then the close, the count, verify-bundle and the check pages."""
+    of the kiosk in protocol v2, online members voting through the voting page in headless
+    Chromium, then the close, the count of both channels, verify-bundle and the check pages."""
     out = tmp_path / "demo-ui"
     result = _demo("--out", str(out))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -223,7 +224,15 @@ def test_the_demo_runs_the_whole_system_through_the_screens(tmp_path: Path) -> N
     assert said.count(", signed by the card, tracking code") == 3
     assert "the witness (witness.demo.hanpyo.local/observers) cosigned" in said
     assert "with the ledger stopped, the mirror proves" in said
-    _counted_and_verified(said, 3, {"spoiled": 1, "test_ballot": 1})
+    # online: three members cast in the browser (one checked first), one who voted at the
+    # kiosk is refused; the platform's ballots are in the ledger, the count and verify-bundle
+    assert said.count("signed in the browser, tracking code") == 3
+    assert _one(r"checks first: ballot (\S+) opened by the platform", said)
+    assert "who voted at the kiosk → 이미 현장에서 투표하셨습니다." in said
+    assert "An online member checks receipt" in said
+    assert "(online): 3 counted" in said
+    assert "Counted: 6 ballots (3 from the kiosk channel, 3 from the online channel)" in said
+    _counted_and_verified(said, 6, {"spoiled": 2, "test_ballot": 1})
     checked = _one(r"resident1  checks first: ballot (\S+) published opened", said)
     assert (
         _one(r"check page of checked ballot \S+: fingerprint (\S+) shown; opened for anyone", said)
@@ -238,8 +247,13 @@ def test_the_demo_runs_the_whole_system_through_the_screens(tmp_path: Path) -> N
         "receipt",
         "refused-real-card-in-test-mode",
         "refused-test-card-in-official-mode",
+        "review-phone",
+        "checked-phone",
+        "receipt-desktop",
+        "refused-voted-in-person-phone",
     ):
         assert any(s.endswith(f"-{screen}.png") for s in shots), (screen, shots)
+    assert len([s for s in shots if s.startswith("online-")]) >= 12
     assert len(list((out / "receipts").glob("*.png"))) >= 5
     assert (out / "pages" / "check-checked-ballot.png").stat().st_size > 10_000
 
