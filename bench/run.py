@@ -204,6 +204,11 @@ def main() -> None:
     parser.add_argument(
         "--no-ballots", action="store_true", help="skip the protocol v2 ballot benchmarks"
     )
+    parser.add_argument(
+        "--no-online",
+        action="store_true",
+        help="skip the online platform and voting page benchmarks (Chromium)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="hanpyo-bench-") as tmp:
         rows, store, block_size = bench_cast(Path(tmp), args.casts)
@@ -245,6 +250,14 @@ def main() -> None:
             from bench.ballot_bench import bench_ballots
 
             rows += bench_ballots()
+        if not args.no_online:
+            from bench.online_bench import bench_online
+            from bench.online_bench import notes as online_notes
+            from bench.online_page_bench import bench_online_page
+            from bench.online_page_bench import notes as page_notes
+
+            rows += bench_online() + bench_online_page()
+            extra_notes += online_notes() + page_notes()
     notes = [
         "How it was measured:",
         f"- cast: {args.casts} ballots of the sample review election (11 scores each) cast "
