@@ -276,7 +276,7 @@ def _rows(pages: list[PageTimes], python: tuple[list[float], list[float]]) -> li
     return rows
 
 
-def bench_online_page(runs: int = 20, derivations: int = 5, reviews: int = 20) -> list[Row]:
+def bench_online_page(runs: int = 20, derivations: int = 10, reviews: int = 20) -> list[Row]:
     built_bundle()
     protocol_bundle()  # dist/hanpyo-v2.js, which the page imports here
     coded = _election()
@@ -320,7 +320,7 @@ def notes() -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=20, help="ballots encrypted at each rate")
-    parser.add_argument("--derivations", type=int, default=5, help="Argon2id runs at each rate")
+    parser.add_argument("--derivations", type=int, default=10, help="Argon2id runs at each rate")
     parser.add_argument("--reviews", type=int, default=20, help="review steps at each rate")
     args = parser.parse_args(argv)
     for row in bench_online_page(args.runs, args.derivations, args.reviews):
