@@ -1,6 +1,7 @@
 """`python -m testkit.demo` (what `./hanpyo demo` runs): the whole system on one machine in
 protocol v2, from the trustees' key ceremony to the verified count and the check pages, with the
-kiosk's screens; or with --terminal the same protocol step by step with no screen."""
+kiosk's screens and the online voting page; or with --terminal the same protocol step by step
+with no screen (and no online platform)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="./hanpyo demo",
         description="run the whole system in protocol v2: the trustees' key ceremony, the "
         "ledger, simulated cards and the kiosk screen (a window with a display; a scripted visit "
-        "with screenshots without one), then the close, the trustees' count, verify-bundle and "
-        "the check pages",
+        "with screenshots without one), the online platform and its voting page (open it in a "
+        "browser with a letter's code; without a display, members vote in headless Chromium), "
+        "then the close, the trustees' count of both channels, verify-bundle and the check pages",
     )
     parser.add_argument("--out", type=Path, default=Path("demo-output"))
     parser.add_argument(
