@@ -53,8 +53,8 @@ class DemoPlatform:
         return next(x.split(": ", 1)[1] for x in done.stdout.splitlines() if "source key" in x)
 
     def start(self, ledger: DemoLedger) -> None:
-        """Build the page if its sources changed, then serve it, syncing to ``ledger`` (whose
-        check page the receipts link to)."""
+        """Build the page if its sources changed, then start serving it, syncing to ``ledger``
+        (whose check page the receipts link to); ``open`` waits until it answers."""
         built_bundle()
         log = (self.folder / "serve.log").open("ab")
         self.process = subprocess.Popen(
@@ -65,9 +65,15 @@ class DemoPlatform:
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         log.close()
+
+    def open(self) -> dict[str, Any]:
+        """Once the platform answers, staff open its official session; its report."""
+        if self.process is None:
+            raise RuntimeError("the online platform was not started")
         wait_for_answer(
             self.process, f"{self.url}/api/election", self.folder / "serve.log", "online serve"
         )
+        return self.staff("open", "--mode", "official")
 
     def staff(self, action: str, *args: str) -> dict[str, Any]:
         """`hanpyo-online open|close|status|sync` as staff run it; its report."""

@@ -118,6 +118,7 @@ def run_ui_demo(out: Path, *, window: bool | None = None) -> int:
                 )
                 (out / "usb").mkdir()
                 if window:
+                    platform.open()
                     _say_online_letters(platform, election)
                     code = _window(config, simulator, out, cards)
                     return _after_the_window(config, out, ledger, election, witness, code,
@@ -127,13 +128,12 @@ def run_ui_demo(out: Path, *, window: bool | None = None) -> int:
 
 def _start_platform(platform: DemoPlatform, ledger: DemoLedger, election: DemoElection) -> None:
     """`hanpyo-online init`, its enrolment at the ledger (channel online), the page built and
-    served, the official session opened."""
+    its server started (it starts while the kiosk's visit runs; staff open it later)."""
     source_key = platform.init(election.signed, election.authority)
     ledger.enrol(b64d(source_key, length=32), "온라인 투표 · Online voting", channel="online")
     platform.start(ledger)
-    platform.staff("open", "--mode", "official")
     say(f"Online platform: {platform.url} (hanpyo-online serve, its own process and chain), "
-        "enrolled with channel online; it syncs to the ledger; official session open")  # fmt: skip
+        "enrolled with channel online; it syncs to the ledger")  # fmt: skip
 
 
 def _holder_key(election: DemoElection, category: str, n: int) -> str:
@@ -264,6 +264,8 @@ def _vote_online(
     say("   derives the credential key (Argon2id), encrypts, proves and signs the ballot itself")
     members, online1 = _online_members(election)
     try:
+        platform.open()
+        say("   staff open the platform's official session")
         casts = vote_online(platform.url, members[:3], online1, out / "screenshots")
     except (PlaywrightError, AssertionError, RuntimeError) as e:
         say(f"!! the online vote stopped: {e}")
