@@ -55,6 +55,10 @@ class KioskConfig:
     key_dir: Path | None = None  # None: systemd credentials ($CREDENTIALS_DIRECTORY)
     log_key: str | None = None  # the ledger's checkpoint key; without it the kiosk never syncs
     ledger_url: str | None = None  # overrides the package's address (a venue's local mirror)
+    # Observers' mirrors (`ledger mirror serve`), by address: the sync proves its blocks from
+    # their tiles too, checked like the ledger's, so a block the ledger took is still proven
+    # while the ledger is down.
+    mirrors: tuple[str, ...] = ()
     reader: str | None = None  # None: the first reader PC/SC reports
     printer: str = "none"  # see kiosk.hardware.printer.escpos.open_printer
     usb_dir: Path | None = None  # where "export to USB" writes
@@ -231,11 +235,10 @@ class KioskServices:
                 idle_s=self.config.sync_idle_s,
                 # A v2 package's witness policy: blocks count as delivered only in a
                 # checkpoint its witnesses cosigned; proofs from the ledger's tiles first
-                # (not behind a pinned certificate, which a plain session would refuse).
+                # (not behind a pinned certificate, which a plain session would refuse),
+                # then from the configured mirrors'.
                 witnesses=package.witnesses,
-                tiles=(TileProofs(f"{url.rstrip('/')}/tiles"),)
-                if package.witnesses.threshold and package.ledger_tls_pin is None
-                else (),
+                tiles=self._tile_sources(url, package),
             )
             self.sync_status = self.worker.status
             self.check_client = LedgerClient(
@@ -248,6 +251,11 @@ class KioskServices:
             )
             self.worker.start()
         log.info("election %s (%s) loaded; store %s", package.id, package.short_hash, path)
+
+    def _tile_sources(self, url: str, package: ElectionPackage) -> tuple[TileProofs, ...]:
+        ledger = package.witnesses.threshold and package.ledger_tls_pin is None
+        own = (TileProofs(f"{url.rstrip('/')}/tiles"),) if ledger else ()
+        return own + tuple(TileProofs(f"{m.rstrip('/')}/tiles") for m in self.config.mirrors)
 
     def in_official_mode(self) -> bool:
         """Whether the kiosk records official ballots now (the ledger then needs https)."""

@@ -15,6 +15,13 @@ def add_run(sub: Subparsers) -> None:
     r.add_argument("--keys", type=Path, help="key folder (default: systemd credentials)")
     r.add_argument("--log-key", help="the ledger's checkpoint key; without it, no sync")
     r.add_argument("--ledger", help="the ledger's address, instead of the package's")
+    r.add_argument(
+        "--mirror",
+        action="append",
+        default=[],
+        help="an observer's mirror of the ledger (its address; repeat for more): the sync "
+        "proves blocks from its tiles too, so they are proven while the ledger is down",
+    )
     r.add_argument("--reader", help="the card reader's PC/SC name (default: the first one)")
     r.add_argument("--printer", default="none", help="none, memory, usb:VID:PID, file:PATH, ...")
     r.add_argument("--usb", type=Path, help="where the export USB stick is mounted")
@@ -75,6 +82,7 @@ def run_kiosk(args: argparse.Namespace) -> int:
         key_dir=args.keys,
         log_key=args.log_key,
         ledger_url=args.ledger,
+        mirrors=tuple(args.mirror),
         reader=args.reader,
         printer=args.printer,
         usb_dir=args.usb,
