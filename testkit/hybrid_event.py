@@ -185,15 +185,17 @@ def vote_on_page(
 
 
 def refused_on_page(browser: Browser, origin: str, letter: Letter) -> tuple[str, str]:
-    """The member signs in and is turned away: the page's error key and its words."""
+    """The member signs in and is turned away: the page's error key and its words (a sign-in
+    that lets them vote instead fails here at once, naming the step the page went to)."""
     with voting_page(browser, origin, "phone") as voter:
         _sign_in(voter, letter)
         voter.page.wait_for_function(
-            "() => document.querySelector('#error')?.dataset.error", timeout=90_000
+            """() => document.querySelector('#error')?.dataset.error
+                  || document.querySelector('section[data-step="ballot"]')""",
+            timeout=90_000,
         )
-        key = voter.page.get_attribute("#error", "data-error")
-        assert voter.step() == "code"
-        return str(key), voter.error()
+        assert voter.step() == "code", f"signed in: the page shows {voter.step()}"
+        return str(voter.page.get_attribute("#error", "data-error")), voter.error()
 
 
 def _clean(voter: VotingPage) -> None:
