@@ -267,7 +267,7 @@ def test_a_checked_ballot_is_opened_for_anyone(served: tuple[LedgerServer, Recor
         assert f"<code>{made.encrypted.fingerprint}</code>" in page
         assert items(page) == expected_lines(package, made)
         assert "Warning" not in page and 'role="alert"' not in page
-        assert "Compare them with what you chose at the kiosk" in page
+        assert "Compare them with what you chose at the kiosk or on the online voting page" in page
 
 
 def test_a_kiosk_that_encrypted_other_choices_is_caught_in_red(
