@@ -163,7 +163,8 @@ def _say_online_letters(platform: DemoPlatform, election: DemoElection) -> None:
     say(f"  a member's letter code: {members[0].code}   (its link: {members[0].url})")
     say(f"  every member's code: {folder / 'letters.csv'}; the printed letters: "
         f"{folder / 'letters.pdf'}")  # fmt: skip
-    say("  Staff close the platform's session when the kiosk's window closes; its ballots count.")
+    say("  When the kiosk's window closes, the demo closes the platform's session and counts its")
+    say("  ballots with the kiosk's.")
 
 
 def _window(
