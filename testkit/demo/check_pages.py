@@ -1,7 +1,8 @@
 """The ledger's public pages after the count, as a voter and an observer see them in headless
 Chromium (testkit/browser.py): the check page of a cast ballot (its fingerprint and that it was
 counted, never its choices), of the checked ballot (opened for anyone: its choices), and the
-results page. Each is saved as a PNG and what it says is read back from its DOM."""
+results page, and the check page of a ballot cast on the online voting page. Each is saved as a
+PNG and what it says is read back from its DOM."""
 
 from __future__ import annotations
 
@@ -34,29 +35,23 @@ def choices_on(page: str) -> list[str]:
 
 
 def show_check_pages(
-    out: Path, the_ledger: DemoLedger, cast: tuple[str, str], checked: tuple[str, str] | None
+    out: Path,
+    the_ledger: DemoLedger,
+    cast: tuple[str, str],
+    checked: tuple[str, str] | None,
+    online: tuple[str, str] | None = None,
 ) -> bool:
-    """Serve the published record again and look at the pages; ``cast`` and ``checked`` are
-    (tracking code, fingerprint), ``checked`` None when no ballot was checked. False if a page
-    does not say what it should."""
+    """Serve the published record again and look at the pages; ``cast``, ``checked`` and
+    ``online`` (a ballot cast on the voting page) are (tracking code, fingerprint), ``checked``
+    None when no ballot was checked. False if a page does not say what it should."""
     shots = out / "pages"
     shots.mkdir(parents=True, exist_ok=True)
     good = True
     with the_ledger:
-        code, fingerprint = cast
-        url = f"{the_ledger.url}/check?code={quote(code)}"
-        page = dump_dom(url)
-        screenshot(url, shots / "check-cast-ballot.png", 1280, 1800)
-        counted = "This ballot was counted." in page
-        shown = f"<code>{fingerprint}</code>" in page
-        hidden = '<section class="opened"' not in page  # a cast ballot is never opened
-        say(
-            f"   check page of cast ballot {code}: fingerprint {fingerprint} "
-            f"{'shown' if shown else 'MISSING'}; "
-            f"{'✓ 개표에 들어갔습니다 / This ballot was counted' if counted else 'not counted'}; "
-            f"{'no choice is shown' if hidden else 'ITS CHOICES ARE SHOWN'}"
-        )
-        good = good and shown and counted and hidden
+        good = _cast_page(the_ledger, cast, shots / "check-cast-ballot.png", "cast ballot")
+        if online is not None:
+            where = shots / "check-online-ballot.png"
+            good = _cast_page(the_ledger, online, where, "online ballot") and good
         if checked is not None:
             good = _checked_page(the_ledger, checked, shots) and good
         screenshot(f"{the_ledger.url}/results", shots / "results.png", 1280, 2400)
@@ -64,6 +59,24 @@ def show_check_pages(
     if not good:
         say("   !! a check page did not say what it should")
     return good
+
+
+def _cast_page(the_ledger: DemoLedger, cast: tuple[str, str], shot: Path, what: str) -> bool:
+    """The check page of a cast ballot: its fingerprint, counted, and never its choices."""
+    code, fingerprint = cast
+    url = f"{the_ledger.url}/check?code={quote(code)}"
+    page = dump_dom(url)
+    screenshot(url, shot, 1280, 1800)
+    counted = "This ballot was counted." in page
+    shown = f"<code>{fingerprint}</code>" in page
+    hidden = '<section class="opened"' not in page  # a cast ballot is never opened
+    say(
+        f"   check page of {what} {code}: fingerprint {fingerprint} "
+        f"{'shown' if shown else 'MISSING'}; "
+        f"{'✓ 개표에 들어갔습니다 / This ballot was counted' if counted else 'not counted'}; "
+        f"{'no choice is shown' if hidden else 'ITS CHOICES ARE SHOWN'}"
+    )
+    return shown and counted and hidden
 
 
 def _checked_page(the_ledger: DemoLedger, checked: tuple[str, str], shots: Path) -> bool:

@@ -314,7 +314,10 @@ def _after_the_vote(
     if not verify_bundle(published, ledger, election):
         return 1
     say("11. 확인 페이지 · The check pages a voter opens from the receipt's QR code")
-    if not show_check_pages(out, ledger, (first.code, first.fingerprint), first.checked):
+    last_online = (online[-1].code, online[-1].fingerprint) if online else None
+    if not show_check_pages(
+        out, ledger, (first.code, first.fingerprint), first.checked, last_online
+    ):
         return 1
     by = ", ".join(f"{n} from the {channel} channel" for channel, n in sorted(channels.items()))
     say(f"Counted: {sum(channels.values())} ballots ({by}); every one verified by verify-bundle")

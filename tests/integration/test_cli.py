@@ -256,6 +256,10 @@ def test_the_demo_runs_the_whole_system_through_the_screens(tmp_path: Path) -> N
     assert len([s for s in shots if s.startswith("online-")]) >= 12
     assert len(list((out / "receipts").glob("*.png"))) >= 5
     assert (out / "pages" / "check-checked-ballot.png").stat().st_size > 10_000
+    # the last online member's receipt opens the ledger's check page of their ballot
+    online = _one(r"likes 1 → fingerprint (\S+), signed in the browser", said)
+    assert _one(r"check page of online ballot \S+: fingerprint (\S+) shown; ✓", said) == online
+    assert (out / "pages" / "check-online-ballot.png").stat().st_size > 10_000
 
 
 def test_load_election_checks_the_signature_and_run_starts_and_stops(
