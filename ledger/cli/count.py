@@ -37,7 +37,10 @@ def add_count(sub: Subparsers) -> None:
 
 def _workers(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--workers", type=int, help="processes that check ballot proofs (default: every core)"
+        "--workers",
+        type=int,
+        help="processes that share the work: ballot proofs, the shuffle and share checks and the "
+        "combination (default: every core)",
     )
 
 
