@@ -66,6 +66,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--log-key", help="the ledger's checkpoint key; without it, no sync")
     p.add_argument("--reader", help="the card reader's PC/SC name (default: the first one)")
+    p.add_argument(
+        "--mirror",
+        action="append",
+        default=[],
+        help="an observer's mirror the kiosk also proves its blocks from (repeatable)",
+    )
     p.add_argument("--printer", default="none", help="none, usb:VID:PID, file:PATH, network:H")
     p.add_argument("--usb-label", default="HANPYO", help="file system label of export sticks")
     p.add_argument(
@@ -131,6 +137,8 @@ def kiosk_unit(args: argparse.Namespace, credentials: tuple[str, str]) -> str:
     for option in ("ledger", "log_key", "reader"):
         if getattr(args, option):
             command += [f"--{option.replace('_', '-')}", getattr(args, option)]
+    for mirror in args.mirror:
+        command += ["--mirror", mirror]
     loads = "\n".join(credentials)
     return f"""\
 # Hanpyo voting kiosk: cage, the one-application Wayland compositor, on tty1 running the

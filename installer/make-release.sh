@@ -45,7 +45,10 @@ wheel="hanpyo-$version-py3-none-any.whl"
 rm -f "$out/$wheel"
 # the build copies the sources first, so the checkout keeps no build/ or egg-info litter
 mkdir "$work/src"
-tar -C "$top" --exclude=__pycache__ -cf - pyproject.toml README.md kiosk ledger assets |
+# (online/web is the voting page's npm project, not Python: the wheel carries the platform's
+# code; the page is built with npm and served with `hanpyo-online serve --web DIR`)
+tar -C "$top" --exclude=__pycache__ --exclude=online/web -cf - pyproject.toml README.md kiosk \
+    ledger online assets |
     tar -C "$work/src" -xf -
 "$python" -m build --wheel --outdir "$out" "$work/src" >"$work/build.log" 2>&1 || {
     cat "$work/build.log" >&2

@@ -66,12 +66,14 @@ def text(root: Path, path: str) -> str:
 
 
 def test_kiosk_host_files(tmp_path: Path) -> None:
-    out = install("kiosk", tmp_path, *KIOSK_OPTIONS, "--reader", "ACS ACR39U 00 00")
+    mirrors = ("--mirror", "https://mirror-a.example", "--mirror", "https://mirror-b.example")
+    out = install("kiosk", tmp_path, *KIOSK_OPTIONS, "--reader", "ACS ACR39U 00 00", *mirrors)
     unit = text(tmp_path, "/etc/systemd/system/hanpyo-kiosk.service")
     assert (
         "ExecStart=/usr/bin/cage -d -- /opt/hanpyo/kiosk/venv/bin/kiosk run --data "
         f"/var/lib/hanpyo/kiosk --authority {AUTHORITY} --usb /media/hanpyo "
-        '--printer usb:04b8:0e15 --leave-file /run/hanpyo-kiosk/left --reader "ACS ACR39U 00 00"'
+        '--printer usb:04b8:0e15 --leave-file /run/hanpyo-kiosk/left --reader "ACS ACR39U 00 00" '
+        "--mirror https://mirror-a.example --mirror https://mirror-b.example"
     ) in unit
     # "Leave kiosk mode" keeps the kiosk down until a start or a reboot (see kiosk_unit)
     assert "RuntimeDirectory=hanpyo-kiosk\nRuntimeDirectoryPreserve=yes\n" in unit

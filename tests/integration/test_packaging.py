@@ -25,14 +25,18 @@ PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 VERSION = PROJECT["project"]["version"]
 WHEEL = f"hanpyo-{VERSION}-py3-none-any.whl"
 # top folder in the checkout -> package name in the wheel
-TOPS = {"kiosk": "kiosk", "ledger": "ledger", "assets": "hanpyo_assets"}
+TOPS = {"kiosk": "kiosk", "ledger": "ledger", "online": "online", "assets": "hanpyo_assets"}
+# the voting page's npm project: built with npm and served by `hanpyo-online serve --web DIR`,
+# not a Python package (installer/make-release.sh leaves it out of the wheel)
+NOT_PYTHON = (ROOT / "online" / "web",)
 
 
 def tracked(top: str) -> list[Path]:
     listed = subprocess.run(
         ["git", "ls-files", top], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.split()
-    return [ROOT / line for line in listed]
+    paths = [ROOT / line for line in listed]
+    return [p for p in paths if not any(p.is_relative_to(n) for n in NOT_PYTHON)]
 
 
 def test_the_package_list_covers_every_folder_of_the_program() -> None:
