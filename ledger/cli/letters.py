@@ -16,12 +16,6 @@ from kiosk.core.errors import HanpyoError
 from kiosk.core.secret_file import write_secret
 from ledger.cli.election_files import load_json
 from ledger.cli.options import Subparsers
-from ledger.publish.credential_letters import (
-    LetterSetting,
-    letters_csv,
-    letters_pdf,
-    platform_address,
-)
 from ledger.publish.credential_roll import (
     IssuedRoll,
     LettersError,
@@ -78,6 +72,15 @@ def add_letters(esub: Subparsers) -> None:
 
 
 def _letters(args: argparse.Namespace) -> int:
+    # The letters' renderer (Jinja, segno, the report's fonts and so matplotlib) loads only
+    # when letters are made: `ledger` starts without it (tests/unit/test_ledger_layers.py).
+    from ledger.publish.credential_letters import (
+        LetterSetting,
+        letters_csv,
+        letters_pdf,
+        platform_address,
+    )
+
     if not (args.pdf or args.csv):
         raise HanpyoError(
             "give --pdf, --csv or both: the codes are written nowhere else, so a run without "

@@ -92,14 +92,17 @@ def test_verify_proof_takes_the_log_key_and_witness_policy_from_a_v2_package(
         assert other.returncode == 2 and "not the log key the package names" in other.stderr
 
 
-def test_a_v1_package_names_no_log_key_so_verify_proof_asks_for_one(tmp_path: Path) -> None:
-    election = build_election(mixed_definition(), seed="v1", experts_per_group=1)
+def test_a_package_that_names_no_log_key_makes_verify_proof_ask_for_one(tmp_path: Path) -> None:
+    """A package made without `--log-key` (the ledger's key was not known yet) cannot say
+    which key signs the checkpoints: verify-proof asks for it instead of trusting the ledger."""
+    election = build_election(mixed_definition(), seed="no-log-key", experts_per_group=1)
+    assert election.package.log_key is None
     path = tmp_path / "election.json"
     path.write_text(json.dumps(sign_package(election.package, election.authority).to_json()))
     done = ledger_cli(
         "verify-proof", "--tracking-code", "0" * 16, "--url", "http://127.0.0.1:9",
-        "--package", str(path), "--authority", b64e(election.authority.public_key),
+        "--package", str(path), f"--authority={b64e(election.authority.public_key)}",
         data=None,
     )  # fmt: skip
     assert done.returncode == 2
-    assert "names no log key (protocol 1): give --log-key" in done.stderr
+    assert "names no log key (protocol 2): give --log-key and --witness" in done.stderr
