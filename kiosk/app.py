@@ -15,8 +15,7 @@ from typing import Any
 
 from kiosk import __version__
 from kiosk.core.chain import Mode, Session
-from kiosk.core.election import ElectionPackage, verify_package
-from kiosk.core.encoding import b64d, parse_json
+from kiosk.core.election import ElectionPackage, read_signed_package
 from kiosk.core.errors import HanpyoError
 from kiosk.core.heartbeat import Heartbeat, PrinterReport, ReaderState
 from kiosk.core.package_pin import PackagePins, first_pins, read_pins
@@ -417,19 +416,3 @@ def _refuse_open_session(
                 f"a session of election {current.id} is open on this kiosk; staff close it "
                 "on the staff screen before another package is loaded"
             )
-
-
-def read_signed_package(raw: bytes, authority: bytes) -> ElectionPackage:
-    """Parse a signed package file and verify it against the pinned authority key."""
-    try:
-        document = parse_json(raw)
-    except HanpyoError as e:
-        raise HanpyoError(f"the election file is not valid JSON: {e}") from e
-    return verify_package(document, authority)
-
-
-def authority_key(text: str) -> bytes:
-    key = b64d(text)
-    if len(key) != 32:
-        raise HanpyoError("the authority key is 32 bytes in base64url")
-    return key

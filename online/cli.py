@@ -16,6 +16,7 @@ from typing import Any
 import requests
 
 from kiosk.core.chain import Session
+from kiosk.core.election import authority_key, read_signed_package
 from kiosk.core.encoding import b64e
 from kiosk.core.errors import HanpyoError
 from kiosk.store.chain_store import ChainStore
@@ -25,10 +26,8 @@ from online.files import (
     PACKAGE_FILE,
     PlatformConfig,
     admin_token,
-    authority_key,
     make_admin_token,
     platform_lock,
-    read_signed_package,
     save_package,
     served_url,
     store_path,

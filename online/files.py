@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from kiosk.core.election import ElectionPackage, verify_package
-from kiosk.core.encoding import b64d, parse_json
+from kiosk.core.election import ElectionPackage, read_signed_package
 from kiosk.core.errors import HanpyoError
 from kiosk.core.secret_file import write_secret
 from online.limits import Limits
@@ -37,22 +36,6 @@ class PlatformConfig:
     check_url: str | None = None  # the ledger's public base URL for voters' check links
     sync_idle_s: float = 5.0
     limits: Limits = field(default_factory=Limits)
-
-
-def read_signed_package(raw: bytes, authority: bytes) -> ElectionPackage:
-    """Parse a signed package file and verify it against the authority's key."""
-    try:
-        document = parse_json(raw)
-    except HanpyoError as e:
-        raise HanpyoError(f"the election file is not valid JSON: {e}") from e
-    return verify_package(document, authority)
-
-
-def authority_key(text: str) -> bytes:
-    key = b64d(text.strip())
-    if len(key) != 32:
-        raise HanpyoError("the authority key is 32 bytes in base64url")
-    return key
 
 
 def store_path(data_dir: Path, package: ElectionPackage) -> Path:

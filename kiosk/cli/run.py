@@ -56,7 +56,8 @@ def add_load_election(sub: Subparsers) -> None:
 
 
 def run_load_election(args: argparse.Namespace) -> int:
-    from kiosk.app import authority_key, load_election_file
+    from kiosk.app import load_election_file
+    from kiosk.core.election import authority_key
 
     authority = authority_key(args.authority)
     raw = args.package.read_bytes()
@@ -71,7 +72,8 @@ def run_load_election(args: argparse.Namespace) -> int:
 
 
 def run_kiosk(args: argparse.Namespace) -> int:
-    from kiosk.app import KioskConfig, authority_key
+    from kiosk.app import KioskConfig
+    from kiosk.core.election import authority_key
 
     authority = authority_key(args.authority)  # a bad key fails before Qt is loaded
     from kiosk.ui.main import run

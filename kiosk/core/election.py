@@ -54,8 +54,8 @@ from kiosk.core.election_v2 import (
     check_holders,
     read_v2_parts,
 )
-from kiosk.core.encoding import b64e, canonical_json, crockford32, group4
-from kiosk.core.errors import ElectionPackageError, VerificationError
+from kiosk.core.encoding import b64d, b64e, canonical_json, crockford32, group4, parse_json
+from kiosk.core.errors import ElectionPackageError, HanpyoError, VerificationError
 from kiosk.core.jsonreader import Reader
 
 __all__ = [
@@ -397,3 +397,21 @@ def verify_package(document: Any, authority_key: bytes) -> ElectionPackage:
             f"the election package is not signed by the pinned authority key: {e}",
         ) from e
     return package
+
+
+def read_signed_package(raw: bytes, authority: bytes) -> ElectionPackage:
+    """Parse a signed package file and verify it against the pinned authority key (what a kiosk
+    and the online platform load)."""
+    try:
+        document = parse_json(raw)
+    except HanpyoError as e:
+        raise HanpyoError(f"the election file is not valid JSON: {e}") from e
+    return verify_package(document, authority)
+
+
+def authority_key(text: str) -> bytes:
+    """The authority's public key as given on a command line (base64url, 32 bytes)."""
+    key = b64d(text.strip())
+    if len(key) != 32:
+        raise HanpyoError("the authority key is 32 bytes in base64url")
+    return key
