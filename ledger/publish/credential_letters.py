@@ -19,21 +19,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import segno
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
 from kiosk.core.encoding import b64e
 from ledger.publish.credential_roll import Credential, LettersError
 from ledger.publish.report_fonts import embedded_fonts_css
-from ledger.publish.results_report import TEMPLATES
+from ledger.publish.results_report import ENVIRONMENT  # the report's templates and settings
 
-ENVIRONMENT = Environment(
-    loader=FileSystemLoader(TEMPLATES),
-    autoescape=select_autoescape(["html"]),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 CSV_COLUMNS = ("voter", "code", "url", "category", "group", "card_key", "credential_key", "test")
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 _WEEKDAYS_KO = "월화수목금토일"
