@@ -21,7 +21,6 @@ import io
 import json
 import random
 import subprocess
-import sys
 import time
 import zipfile
 from collections import Counter
@@ -45,14 +44,12 @@ from kiosk.core.encoding import b64e
 from kiosk.core.tally import count_plaintexts, count_test_ballots
 from kiosk.hardware.sim.private_pcscd import PrivatePcscd
 from kiosk.hardware.sim.simulator import Simulator
-from kiosk.sync.client import LedgerClient
-from kiosk.sync.worker import SyncWorker
 from testkit.chain_writer import ChainWriter
 from testkit.elections import SyntheticElection, proposal_id, review_definition
+from testkit.event_steps import ceremony, count_and_publish, run_ledger, sync, verify_bundle
 from testkit.ledger_requests import LATE_REASON, upload
-from testkit.ledger_server import ORIGIN, ROOT, LedgerServer, ledger_cli
+from testkit.ledger_server import ORIGIN, LedgerServer, ledger_cli
 from testkit.nist_schemas import RESULTS_SCHEMA, validate
-from testkit.trustee_ceremony import in_parallel, key_line, ok, start
 from testkit.v2_ballots import cast_ballot
 from testkit.v2_event import (
     CardVote,
@@ -104,49 +101,7 @@ class Event:
         return self.server.data / "published" / "count"
 
 
-def run_ledger(*args: str, data: Path | None = None) -> str:
-    done = ledger_cli(*args, data=data)
-    assert done.returncode == 0, f"ledger {' '.join(args[:2])}: {done.stdout}{done.stderr}"
-    return done.stdout + done.stderr
-
-
-def verify_bundle(bundle: Path, event: Event, workers: int) -> subprocess.CompletedProcess[str]:
-    """An observer's `ledger verify-bundle`, in a process of its own, with the public keys only."""
-    authority = b64e(event.election.authority.public_key)
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ledger.cli",
-            "verify-bundle",
-            str(bundle),
-            f"--authority={authority}",
-            f"--log-key={event.server.log_key}",
-            "--workers",
-            str(workers),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-
-
 # -- the event, step by step -------------------------------------------------------------------
-
-
-def ceremony(tmp: Path) -> tuple[list[Path], list[str], Path]:
-    """Five trustees, five processes per round, messages through an exchange folder."""
-    media, setup_file, _ = start(tmp, election=ELECTION)
-    where = ["--exchange", str(tmp / "exchange")]
-    in_parallel([["round1", "--medium", m, "--setup", setup_file, *where] for m in media])
-    for step in ("round2", "check", "reveal"):
-        in_parallel([[step, "--medium", m, *where] for m in media])
-    finished = in_parallel([["finish", "--medium", m, *where] for m in media])
-    result = tmp / "ceremony-result.json"
-    ok("collect", "--setup", setup_file, *where, "--out", result)
-    return media, [key_line(out) for out in finished], result
 
 
 def create_package(tmp: Path, result: Path, log_vkey: str) -> SyntheticElection:
@@ -242,13 +197,6 @@ def vote_in_hall_a(event: Event, hall: HallKiosk) -> None:
         event.kept.append(vote.kept)
 
 
-def sync(hall: HallKiosk, server: LedgerServer) -> None:
-    """The kiosk's own sync worker, one pass: push, verify the ledger's signed answers."""
-    client = LedgerClient(server.url, hall.key, log_key=server.log_key)
-    status = SyncWorker(hall.store, client, server.log_key).sync_once()
-    assert status.acknowledged_height == hall.store.state.height
-
-
 def vote_elsewhere(event: Event) -> None:
     """The online platform (every online member, and a resident who later votes in a hall)
     in the morning; Hall B (every other resident and expert, and two who vote again: one in
@@ -267,6 +215,12 @@ def vote_elsewhere(event: Event) -> None:
     hall_b.close_and_send()
 
 
+def observe(bundle: Path, event: Event, workers: int) -> subprocess.CompletedProcess[str]:
+    """An observer's `ledger verify-bundle` of this event's bundle, with the public keys only."""
+    authority = b64e(event.election.authority.public_key)
+    return verify_bundle(bundle, authority, event.server.log_key, workers)
+
+
 def close(event: Event, hall_c: str) -> None:
     """Every source closed and delivered, but Hall C, which never reached the network: the
     close names it until it is waived with a reason."""
@@ -277,30 +231,6 @@ def close(event: Event, hall_c: str) -> None:
         data=event.server.data,
     )  # fmt: skip
     assert "the log is frozen" in out
-
-
-def count_and_publish(event: Event, media: list[Path]) -> None:
-    data, count = event.server.data, event.count
-    event.prepared = run_ledger(
-        "count", "prepare", "--out", str(count), "--workers", "2", data=data
-    )
-    for i in COUNTERS:  # each counting trustee checks the package against their ceremony
-        assert "names the key your ceremony made" in ok(
-            "check-package", "--medium", media[i], "--package", data / "election.json"
-        )
-    # in turn, each recomputing the count's inputs from the closed log (the ledger's data,
-    # read only) and verifying the earlier shuffles
-    log: list[str | Path] = ["--ledger-data", data]
-    for n, i in enumerate(COUNTERS, start=1):
-        out = ok("shuffle", "--medium", media[i], "--count", count, *log, "--workers", "1")
-        assert f"shuffle {n} written by trustee {i + 1}" in out
-        assert "byte for byte the recomputed ones" in out
-    in_parallel([["decrypt", "--medium", media[i], "--count", count, *log] for i in COUNTERS])
-    run_ledger("count", "finish", "--count", str(count), "--workers", "2", data=data)
-    published = run_ledger(
-        "publish", "--ceremony", str(event.tmp / "package.ceremony.json"), data=data
-    )
-    assert "the key ceremony's transcript checks out" in published
 
 
 @pytest.fixture(scope="module")
@@ -314,7 +244,7 @@ def event(tmp_path_factory: pytest.TempPathFactory, pcscd_socket_dir: Path) -> I
         e.seconds[name] = round(now - clock, 1)
         clock = now
 
-    media, key_lines, result = ceremony(tmp)
+    media, key_lines, result = ceremony(tmp, ELECTION, 5, 3)
     data = tmp / "ledger"
     data.mkdir()
     log_key = SigningKey(sha256(f"{SEED}/log".encode()))
@@ -344,13 +274,14 @@ def event(tmp_path_factory: pytest.TempPathFactory, pcscd_socket_dir: Path) -> I
         sync(hall, server)
         lap("hall B and online: blocks over HTTP")
         close(e, hall_c)
-        count_and_publish(e, media)
+        counting = {i + 1: media[i] for i in COUNTERS}
+        e.prepared = count_and_publish(tmp, server.data, e.count, counting)
         lap("close, count, 3 trustees, publish")
         e.bundle = tmp / "downloaded-bundle.zip"
         answer = requests.get(f"{server.url}/downloads/bundle.zip", timeout=60)
         assert answer.status_code == 200
         e.bundle.write_bytes(answer.content)
-        e.verified = verify_bundle(e.bundle, e, workers=2)
+        e.verified = observe(e.bundle, e, workers=2)
         lap("verify-bundle")
         print(f"\nv2 end to end, seconds per step: {e.seconds}")
         yield e
@@ -482,7 +413,7 @@ def test_one_altered_byte_fails_verify_bundle_naming_the_place(
     files[name] = flip_after(files[name], marker, offset, name)
     altered = tmp_path / "altered.zip"
     altered.write_bytes(rezip(files))
-    done = verify_bundle(altered, event, workers=1)
+    done = observe(altered, event, workers=1)
     assert done.returncode != 0, f"{what}: {done.stdout}"
     failed = [line for line in done.stdout.splitlines() if line.lstrip().startswith("FAILED")]
     assert failed, f"{what}: nothing failed: {done.stdout}{done.stderr}"

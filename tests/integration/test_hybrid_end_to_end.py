@@ -44,7 +44,7 @@ from kiosk.core.tally import count_plaintexts, count_test_ballots
 from kiosk.hardware.sim.private_pcscd import PrivatePcscd
 from kiosk.hardware.sim.simulator import Simulator
 from testkit.elections import SyntheticElection, review_definition
-from testkit.hybrid_count import ceremony, count_and_publish, run_ledger, sync, verify_bundle
+from testkit.event_steps import ceremony, count_and_publish, run_ledger, sync, verify_bundle
 from testkit.hybrid_event import (
     LIKES,
     Letter,
@@ -253,7 +253,8 @@ def event(tmp_path_factory: pytest.TempPathFactory, pcscd_socket_dir: Path) -> I
         clock = now
 
     built_bundle()
-    media, result = ceremony(tmp, ELECTION, TRUSTEES, THRESHOLD)
+    media, keys, result = ceremony(tmp, ELECTION, TRUSTEES, THRESHOLD)
+    assert len(set(keys)) == 1  # every trustee computed the same key
     lap("key ceremony: 4 trustees")
     data = tmp / "ledger"
     data.mkdir()
@@ -296,8 +297,8 @@ def event(tmp_path_factory: pytest.TempPathFactory, pcscd_socket_dir: Path) -> I
         out = run_ledger("election", "close", data=data)
         assert "the log is frozen" in out
         lap("close")
-        media_counting = [media[i] for i in COUNTERS]
-        e.prepared = count_and_publish(e.tmp, data, e.count, media_counting)
+        counting = {i + 1: media[i] for i in COUNTERS}
+        e.prepared = count_and_publish(e.tmp, data, e.count, counting)
         lap("count: prepare, 3 trustees, finish, publish")
         e.bundle = tmp / "downloaded-bundle.zip"
         answer = requests.get(f"{server.url}/downloads/bundle.zip", timeout=60)
