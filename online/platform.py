@@ -106,9 +106,8 @@ class Platform:
         ).start()
 
     def heartbeat(self) -> Heartbeat:
-        """What the ledger's fleet dashboard shows for the platform. It has no card reader
-        and no printer: its voters sign in over the web, which works while it reports, so the
-        reader is reported ok (a "missing" one would raise the dashboard's reader alarm)."""
+        """What the ledger's fleet dashboard shows for the platform: it has no card reader
+        and no printer (its voters sign in over the web), and says so."""
         state = self.box.state
         return Heartbeat(
             mode=state.mode,
@@ -116,7 +115,7 @@ class Platform:
             height=state.height,
             pending_blocks=0,  # the worker reports only once the ledger holds every block
             ballots_session=state.session_ballots,
-            reader=ReaderState.OK,
+            reader=ReaderState.NONE,
             printer=PrinterReport.NONE,
             version=__version__,
         )

@@ -21,6 +21,7 @@ class ReaderState(enum.StrEnum):
     OK = "ok"
     MISSING = "missing"
     ERROR = "error"
+    NONE = "none"  # this source has no card reader (the online platform: voters sign in online)
 
 
 class PrinterReport(enum.StrEnum):

@@ -106,7 +106,7 @@ def _alarms(
     alarms = [Alarm.QUARANTINED] if quarantined else []
     if report is None or age is None:
         return (*alarms, Alarm.SILENT)
-    if report["reader"] != "ok":
+    if report["reader"] not in ("ok", "none"):  # "none": a source without a reader
         alarms.append(Alarm.READER_MISSING)
     if report["mode"] == "test" and official_somewhere:
         alarms.append(Alarm.TEST_MODE_MISMATCH)

@@ -49,6 +49,7 @@ def test_the_dashboard_puts_the_kiosks_needing_attention_first(
         for name in (
             "A-1 정상",
             "A-2 리더",
+            "A-3 리더 없음",
             "B-1 용지",
             "B-2 시험",
             "C-1 격리",
@@ -62,6 +63,7 @@ def test_the_dashboard_puts_the_kiosks_needing_attention_first(
         states: list[tuple[str, dict[str, str | int]]] = [
             ("A-1 정상", {}),
             ("A-2 리더", {"reader": "missing"}),
+            ("A-3 리더 없음", {"reader": "none"}),  # a source with no reader (online platform)
             ("B-1 용지", {"printer": "no_paper"}),
             ("B-2 시험", {"mode": "test"}),
             ("C-1 격리", {}),
@@ -80,6 +82,7 @@ def test_the_dashboard_puts_the_kiosks_needing_attention_first(
         assert alarms == {
             "A-1 정상": [],
             "A-2 리더": ["reader_missing"],
+            "A-3 리더 없음": [],
             "B-1 용지": ["printer"],
             "B-2 시험": ["test_mode_mismatch"],
             "C-1 격리": ["quarantined"],
@@ -94,21 +97,22 @@ def test_the_dashboard_puts_the_kiosks_needing_attention_first(
             "C-2 무응답",
             "D-1 지연",
             "A-1 정상",
+            "A-3 리더 없음",
         ]
         assert requests.get(f"{server.url}/v1/admin/fleet", timeout=10).status_code == 401
 
         with Browser(height=1100) as browser:
             sign_in(browser, server, server.admin_token)
             shows(browser, "need attention")
-            shows(browser, "Ballots 7")
+            shows(browser, "Ballots 8")
             dom = browser.dom()
-            assert "6 of 7 need attention" in dom
+            assert "6 of 8 need attention" in dom
             assert "⚠ 격리됨 · Quarantined" in dom and "⚠ 카드 리더 없음 · Reader missing" in dom
             assert "열림 · Open" in dom
             assert dom.index("C-1 격리") < dom.index("A-2 리더") < dom.index("A-1 정상")
             font = browser.wait_for(f"{FONT} !== 'loading' && {FONT}")
             assert font == "true", "the shipped Korean font did not load"
-            assert "Ballots 7, counted 7" in dom
+            assert "Ballots 8, counted 8" in dom
             assert "✗ 격리된 단말기 없음 · No kiosk quarantined" in dom
             assert "✓ 중복 처리 일치 · Duplicates add up" in dom
             assert f"Enrolled after the opening: C-1 격리 — {LATE_REASON}" in dom
