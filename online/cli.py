@@ -19,7 +19,6 @@ from kiosk.core.chain import Session
 from kiosk.core.election import authority_key, read_signed_package
 from kiosk.core.encoding import b64e
 from kiosk.core.errors import HanpyoError
-from kiosk.store.chain_store import ChainStore
 from kiosk.store.keys import KIOSK_KEY_NAME, KioskKeys, load_keys, provision
 from online.files import (
     ADMIN_TOKEN_NAME,
@@ -27,6 +26,7 @@ from online.files import (
     PlatformConfig,
     admin_token,
     make_admin_token,
+    open_store,
     platform_lock,
     save_package,
     served_url,
@@ -116,9 +116,7 @@ def _init(args: argparse.Namespace) -> int:
         if current is not None and current.package_hash != package.package_hash:
             _check_replacement(args, current, package, keys)
         save_package(args.data, raw)
-        ChainStore.open_or_create(
-            store_path(args.data, package), keys.store_key, keys.kiosk_key, package
-        ).close()
+        open_store(args.data, keys, package, create=True).close()
     if args.keys is not None and not (args.keys / ADMIN_TOKEN_NAME).exists():
         make_admin_token(args.keys)
     public = b64e(keys.kiosk_key.public_key)
@@ -158,7 +156,7 @@ def _check_replacement(args: argparse.Namespace, current: Any, incoming: Any, ke
         )
     path = store_path(args.data, current)
     if path.is_file():
-        with ChainStore.open(path, keys.store_key, keys.kiosk_key, current) as store:
+        with open_store(args.data, keys, current) as store:
             if store.state.session is not Session.CLOSED:
                 raise HanpyoError(f"the platform's session of {current.id} is open; close it first")
 

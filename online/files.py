@@ -14,9 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from kiosk.core.election import ElectionPackage, read_signed_package
+from kiosk.core.duplicates import chain_may_repeat
+from kiosk.core.election import Channel, ElectionPackage, read_signed_package
 from kiosk.core.errors import HanpyoError
 from kiosk.core.secret_file import write_secret
+from kiosk.store.chain_store import ChainStore
+from kiosk.store.keys import KioskKeys
 from online.limits import Limits
 
 PACKAGE_FILE = "election.json"  # the signed package the platform runs
@@ -42,6 +45,21 @@ def store_path(data_dir: Path, package: ElectionPackage) -> Path:
     """One store per package, as on a kiosk: a re-signed package starts a new chain and never
     touches the old one."""
     return data_dir / f"{package.id}-{package.short_hash}.db"
+
+
+def open_store(
+    data_dir: Path, keys: KioskKeys, package: ElectionPackage, *, create: bool = False
+) -> ChainStore:
+    """The platform's chain for ``package``: a member may be recorded more than once when
+    the election counts a later online ballot (revoting), which the ledger and every verifier
+    allow for a source enrolled with channel ``online`` by the same rule."""
+    path = store_path(data_dir, package)
+    repeats = chain_may_repeat(package.duplicate_policy, Channel.ONLINE)
+    if create:
+        return ChainStore.open_or_create(
+            path, keys.store_key, keys.kiosk_key, package, repeats=repeats
+        )
+    return ChainStore.open(path, keys.store_key, keys.kiosk_key, package, repeats=repeats)
 
 
 def saved_package(config: PlatformConfig) -> ElectionPackage:

@@ -18,7 +18,6 @@ from kiosk.core.election import Channel, DuplicatePolicy, ElectionPackage, Voter
 from kiosk.core.errors import HanpyoError, StateError
 from kiosk.core.heartbeat import Heartbeat, PrinterReport, ReaderState
 from kiosk.store.ballot_box import BallotBox
-from kiosk.store.chain_store import ChainStore
 from kiosk.store.errors import AlreadyVotedError, StoreError
 from kiosk.store.keys import KioskKeys, load_keys
 from kiosk.sync.client import LedgerClient
@@ -28,7 +27,7 @@ from kiosk.sync.worker import SyncWorker
 from online import errors as msg
 from online.ballots import check_cast, check_sign_in, check_spoiled, online_voter
 from online.errors import ApiError
-from online.files import PlatformConfig, saved_package, store_path
+from online.files import PlatformConfig, open_store, saved_package
 from online.limits import Challenges, RateLimiter, Sessions
 from online.limits import Session as VoterSession
 
@@ -40,9 +39,7 @@ class Platform:
 
     def __init__(self, config: PlatformConfig, package: ElectionPackage, keys: KioskKeys) -> None:
         self.config, self.package, self.keys = config, package, keys
-        store = ChainStore.open_or_create(
-            store_path(config.data_dir, package), keys.store_key, keys.kiosk_key, package
-        )
+        store = open_store(config.data_dir, keys, package, create=True)
         self.box = BallotBox(store, package)
         self.schedule = Schedule.of(package.opens, package.closes)
         # What every visitor reads, made once: the package without the rolls (no voter's keys).
@@ -155,13 +152,12 @@ class Platform:
 
     def election(self) -> dict[str, Any]:
         """The public package and the platform's state, for the page."""
-        # Every check that lets a ballot count refuses a second ballot of one voter from one
-        # source (kiosk.core.chain.ChainVerifier), so an online voter never votes twice here,
-        # whatever the duplicate policy says about ballots from different sources.
+        # A member may vote again here when the policy counts a later online ballot (``last``,
+        # ``in_person_wins``); the count keeps the last and lists the earlier as superseded.
         return {
             "package": self.public_package,
             "status": self.status(),
-            "revote": False,
+            "revote": self.box.store.repeats,
             "check_url": self.check_base(),
         }
 
@@ -289,22 +285,28 @@ class Platform:
         """Whether ``voter`` voted already, anywhere the platform can see; 409 when the
         duplicate policy would not count a ballot cast here now."""
         kind = BlockKind.TEST_BALLOT if voter.test else BlockKind.BALLOT
-        if self.box.store.has_voted(kind, voter.voter_id):
+        here = self.box.store.has_voted(kind, voter.voter_id)
+        if here and not self.box.store.repeats:
             raise ApiError(409, "already_voted", msg.ALREADY_VOTED_HERE, "voted on this platform")
         if voter.test or self.check_client is None:
-            return False  # test ballots are not in the ledger's voter index
+            return here  # test ballots are not in the ledger's voter index
         try:
             voted, channels = self.check_client.has_voted(voter.voter_id)
         except SyncError as e:
             # Offline, the voter votes: the ledger applies the same policy to duplicates when
             # the blocks arrive (kiosk/sync/eligibility.py does the same at a kiosk).
             log.warning("the ledger could not say whether a voter voted: %s", e)
-            return False
-        if voted and not new_ballot_counts(self.package.duplicate_policy, channels, Channel.ONLINE):
+            return here
+        earlier = [*channels] if voted else []
+        if here:
+            earlier.append(Channel.ONLINE)  # not synced yet, perhaps: this platform's own
+        if earlier and not new_ballot_counts(
+            self.package.duplicate_policy, earlier, Channel.ONLINE
+        ):
             in_person = self.package.duplicate_policy is DuplicatePolicy.IN_PERSON_WINS
             text = msg.VOTED_IN_PERSON if in_person else msg.FIRST_COUNTS
-            raise ApiError(409, "already_voted", text, f"voted already through {channels}")
-        return voted
+            raise ApiError(409, "already_voted", text, f"voted already through {earlier}")
+        return bool(earlier)
 
     # -- staff -------------------------------------------------------------------------------
     def open_session(self, mode: Mode) -> dict[str, Any]:

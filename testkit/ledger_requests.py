@@ -88,13 +88,19 @@ def upload(
 LATE_REASON = "a test replays an election that opened in the past"
 
 
-def enrol(server: LedgerServer, key: SigningKey, name: str) -> str:
-    """Enrol a kiosk's key as ``name``; return its kiosk id."""
+def enrol(server: LedgerServer, key: SigningKey, name: str, channel: str = "kiosk") -> str:
+    """Enrol a source's key as ``name`` (a kiosk, or an online platform with ``channel``
+    online); return its source id."""
     answer = requests.post(
         f"{server.url}/v1/admin/kiosks",
         headers=server.admin(),
         timeout=10,
-        json={"public_key": b64e(key.public_key), "name": name, "late_reason": LATE_REASON},
+        json={
+            "public_key": b64e(key.public_key),
+            "name": name,
+            "channel": channel,
+            "late_reason": LATE_REASON,
+        },
     )
     assert answer.status_code == 200, answer.text
     return str(answer.json()["kiosk"])

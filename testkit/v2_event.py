@@ -154,7 +154,8 @@ class Kept:
 def counted_by_policy(kept: Sequence[Kept], policy: str) -> list[Kept]:
     """Of each voter's ballots, the one the package's duplicate policy counts, decided here
     from the policy's published words: ballots in the order they were cast (block time, then
-    source, then height); ``in_person_wins``: the first cast at a kiosk, else the first;
+    source, then height); ``in_person_wins``: the first cast at a kiosk, else the last cast
+    online;
     ``first`` / ``last``: the first or last cast."""
     by_voter: dict[bytes, list[Kept]] = {}
     for k in kept:
@@ -163,7 +164,7 @@ def counted_by_policy(kept: Sequence[Kept], policy: str) -> list[Kept]:
     for ballots in by_voter.values():
         ballots.sort(key=lambda k: (k.time, k.source, k.height))
         if policy == "in_person_wins":
-            out.append(next((k for k in ballots if k.channel == "kiosk"), ballots[0]))
+            out.append(next((k for k in ballots if k.channel == "kiosk"), ballots[-1]))
         elif policy == "first":
             out.append(ballots[0])
         elif policy == "last":

@@ -258,14 +258,18 @@ def verify_chain(
     election: str | None = None,
     kiosk: str | None = None,
     package_hash: bytes | None = None,
+    repeats: bool = False,
 ) -> ChainState:
     """Verify a whole kiosk chain from its genesis block; return the state at its head.
 
     Raises ``ChainError`` at the first block that fails, naming its height and the reason.
     With ``election``, ``kiosk`` or ``package_hash`` the chain must also be that election's,
-    that kiosk's, or built on that exact election package.
+    that kiosk's, or built on that exact election package. With ``repeats`` the chain may hold
+    more than one ballot of a voter (``ChainVerifier``).
     """
-    verifier = ChainVerifier(election=election, kiosk=kiosk, package_hash=package_hash)
+    verifier = ChainVerifier(
+        election=election, kiosk=kiosk, package_hash=package_hash, repeats=repeats
+    )
     for signed in blocks:
         verifier.add(signed)
     return verifier.finish()
@@ -354,8 +358,11 @@ class ChainVerifier:
     it already holds for this source and ``arrived_at`` its clock), the kiosk's store,
     ``verify-chain`` and the bundle check all verify through this class, so a chain one
     accepts the others accept too: a ballot of a voter who already cast one of that kind on
-    this kiosk is refused everywhere. With ``decoded``, every block given comes straight from
-    the decoder (ingest's): its body and hash, checked there, are not checked again.
+    this kiosk is refused everywhere. With ``repeats`` the source may record a voter more than
+    once (an online platform whose duplicate policy counts a later online ballot; the caller
+    asks ``kiosk.core.duplicates.chain_may_repeat``); the count then keeps the ballot the policy
+    names and lists the others as superseded. With ``decoded``, every block given comes straight
+    from the decoder (ingest's): its body and hash, checked there, are not checked again.
     """
 
     def __init__(
@@ -370,8 +377,10 @@ class ChainVerifier:
         arrived_at: datetime | None = None,
         schedule: Schedule | None = None,
         decoded: bool = False,
+        repeats: bool = False,
     ) -> None:
         self.expected = (election, kiosk, package_hash, kiosk_key)
+        self._repeats = repeats  # this source may record one voter's ballots more than once
         self._decoded = decoded  # every block given comes straight from the decoder
         self.state = state or ChainState()
         self._voted_here = voted_here
@@ -389,7 +398,7 @@ class ChainVerifier:
             check_schedule(signed, self._schedule)
         if block.height == 0:
             _check_expected(state, *self.expected)
-        if block.kind in (BlockKind.BALLOT, BlockKind.TEST_BALLOT):
+        if block.kind in (BlockKind.BALLOT, BlockKind.TEST_BALLOT) and not self._repeats:
             key = (block.kind, ballot_identity(block.body))
             if key in self._seen or (self._voted_here is not None and self._voted_here(*key)):
                 raise ChainError(

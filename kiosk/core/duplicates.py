@@ -28,10 +28,23 @@ def counted_index(policy: DuplicatePolicy, channels: Sequence[str]) -> int:
         case DuplicatePolicy.LAST:
             return len(channels) - 1
         case DuplicatePolicy.IN_PERSON_WINS:
-            # the first ballot cast in person; with none in person, the first of all
-            return next((i for i, c in enumerate(channels) if c == Channel.KIOSK), 0)
+            # the first ballot cast in person; with none in person, the last one cast online
+            # (online-channel.md: an online member may change their mind before the close,
+            # and a member under pressure at home can vote again later, or in person)
+            in_person = (i for i, c in enumerate(channels) if c == Channel.KIOSK)
+            return next(in_person, len(channels) - 1)
         case _:
             assert_never(policy)
+
+
+def chain_may_repeat(policy: DuplicatePolicy, channel: str) -> bool:
+    """May one source's chain hold more than one ballot of one voter? Only an online
+    platform's, and only when the policy counts a voter's later online ballot over an earlier
+    one (``last``, ``in_person_wins``): the member votes again from home. A kiosk never
+    records a voter twice (a second visit is a second kiosk's or refused), and under
+    ``first`` a second online ballot could never count. The chain verifier, the kiosk's
+    store, ingest, mirrors and ``verify-bundle`` all ask this one function."""
+    return channel == Channel.ONLINE and new_ballot_counts(policy, [channel], channel)
 
 
 def new_ballot_counts(

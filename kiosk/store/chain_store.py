@@ -71,8 +71,13 @@ class ChainStore:
     on open, so a store whose file was tampered with does not open.
     """
 
-    def __init__(self, conn: Any, path: Path, key: SigningKey, state: ChainState) -> None:
+    def __init__(
+        self, conn: Any, path: Path, key: SigningKey, state: ChainState, repeats: bool = False
+    ) -> None:
         self._conn = conn
+        # An online platform's store whose election counts a later online ballot: a voter
+        # may be recorded more than once (kiosk.core.duplicates.chain_may_repeat).
+        self.repeats = repeats
         self._path = path
         self._key = key
         self._state = state
@@ -81,7 +86,13 @@ class ChainStore:
     # -- opening -------------------------------------------------------------------------------
     @classmethod
     def create(
-        cls, path: Path, store_key: bytes, kiosk_key: SigningKey, package: ElectionPackage
+        cls,
+        path: Path,
+        store_key: bytes,
+        kiosk_key: SigningKey,
+        package: ElectionPackage,
+        *,
+        repeats: bool = False,
     ) -> ChainStore:
         """Create a new store at ``path`` with its genesis block, atomically.
 
@@ -95,11 +106,17 @@ class ChainStore:
         _discard_unfinished(building, store_key)
         _build(building, store_key, kiosk_key, package)
         _publish_store(building, path)
-        return cls.open(path, store_key, kiosk_key, package)
+        return cls.open(path, store_key, kiosk_key, package, repeats=repeats)
 
     @classmethod
     def open_or_create(
-        cls, path: Path, store_key: bytes, kiosk_key: SigningKey, package: ElectionPackage
+        cls,
+        path: Path,
+        store_key: bytes,
+        kiosk_key: SigningKey,
+        package: ElectionPackage,
+        *,
+        repeats: bool = False,
     ) -> ChainStore:
         """Open this kiosk's store for ``package``, or create it if it was never finished.
 
@@ -118,7 +135,7 @@ class ChainStore:
             _publish_store(building, path)
         if path.exists():
             try:
-                return cls.open(path, store_key, kiosk_key, package)
+                return cls.open(path, store_key, kiosk_key, package, repeats=repeats)
             except StoreDamagedError:
                 # Looked at only when the store does not open (the usual start opens it once):
                 # one left by a kiosk older than atomic creation, killed while it made the
@@ -127,7 +144,7 @@ class ChainStore:
                     raise
             log.warning("%s was never finished (no genesis block); creating it again", path)
             _remove_store_files(path)
-        return cls.create(path, store_key, kiosk_key, package)
+        return cls.create(path, store_key, kiosk_key, package, repeats=repeats)
 
     @classmethod
     def open(
@@ -136,6 +153,8 @@ class ChainStore:
         store_key: bytes,
         kiosk_key: SigningKey,
         package: ElectionPackage | None = None,
+        *,
+        repeats: bool = False,
     ) -> ChainStore:
         """Open an existing store, verify its whole chain, and check it is this kiosk's."""
         if not path.is_file():
@@ -150,6 +169,7 @@ class ChainStore:
                 kiosk=kiosk_id_for(kiosk_key.public_key),
                 election=package.id if package else None,
                 package_hash=package.package_hash if package else None,
+                repeats=repeats,
             )
         except ChainError as e:
             conn.close()
@@ -160,7 +180,7 @@ class ChainStore:
         except sqlcipher3.DatabaseError as e:
             conn.close()
             raise StoreDamagedError(f"{path} is damaged: {e}") from e
-        return cls(conn, path, kiosk_key, state)
+        return cls(conn, path, kiosk_key, state, repeats)
 
     def close(self) -> None:
         with self._lock:
@@ -303,7 +323,8 @@ class ChainStore:
         """Sign and commit the next block; return it only once it is durably on disk.
 
         With ``voter`` (a voter id) the block is a ballot, refused if that voter already cast one of
-        this kind on this kiosk. Raises ``StateError`` if the kind is not allowed now.
+        this kind on this kiosk (unless the store ``repeats``). Raises ``StateError`` if the kind
+        is not allowed now.
         """
         with self._lock:
             state = self._state
@@ -332,8 +353,11 @@ class ChainStore:
                     (block.height, signed.hash, block.kind.value, signed.encode()),
                 )
                 if voter is not None:
+                    # The voter index keeps a voter's first ballot here; in a store that may
+                    # record a voter again (``repeats``), a later one is in the chain only.
+                    verb = "INSERT OR IGNORE" if self.repeats else "INSERT"
                     conn.execute(
-                        "INSERT INTO nullifiers (kind, nullifier, height) VALUES (?, ?, ?)",
+                        f"{verb} INTO nullifiers (kind, nullifier, height) VALUES (?, ?, ?)",
                         (block.kind.value, voter, block.height),
                     )
                 conn.execute("COMMIT")

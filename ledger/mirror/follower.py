@@ -354,7 +354,7 @@ class _Chains:
             ) from e
         if block.kind in (BlockKind.BALLOT, BlockKind.TEST_BALLOT):
             self.conn.execute(
-                "INSERT INTO nullifiers VALUES (?, ?, ?)",
+                "INSERT OR IGNORE INTO nullifiers VALUES (?, ?, ?)",
                 (block.kiosk, block.kind.value, ballot_identity(block.body)),
             )
         self.conn.execute(
@@ -370,6 +370,7 @@ class _Chains:
             state=None if row is None else state_from_json(json.loads(row[0])),
             voted_here=partial(self._voted, kiosk),
             schedule=self.schedule,
+            repeats=self.package.repeats,
         )
         self.verifiers[kiosk] = verifier
         return verifier

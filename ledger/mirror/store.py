@@ -24,7 +24,8 @@ from typing import Any
 
 from kiosk.core.checkpoint import NoteVerifier
 from kiosk.core.cosignature import CosignerKey
-from kiosk.core.election import ElectionPackage, verify_package
+from kiosk.core.duplicates import chain_may_repeat
+from kiosk.core.election import Channel, ElectionPackage, verify_package
 from kiosk.core.encoding import b64d, b64e
 from kiosk.core.errors import EncodingError, HanpyoError
 from kiosk.core.tiles import MAX_ENTRY_BYTES
@@ -70,17 +71,24 @@ class ElectionFacts:
     package_hash: bytes
     opens: str
     closes: str
+    # Whether a source may record one voter more than once: the mirror cannot tell an online
+    # platform from a kiosk (enrolment is the ledger's), so it allows it for every source when
+    # the policy lets an online member vote again (kiosk.core.duplicates.chain_may_repeat),
+    # and the count applies the policy to whatever the chains hold.
+    repeats: bool = False
 
     @classmethod
     def of(cls, package: ElectionPackage) -> ElectionFacts:
-        return cls(package.id, package.package_hash, package.opens, package.closes)
+        repeats = chain_may_repeat(package.duplicate_policy, Channel.ONLINE)
+        return cls(package.id, package.package_hash, package.opens, package.closes, repeats)
 
-    def to_json(self) -> dict[str, str]:
+    def to_json(self) -> dict[str, str | bool]:
         return {
             "id": self.id,
             "package_hash": b64e(self.package_hash),
             "opens": self.opens,
             "closes": self.closes,
+            "repeats": self.repeats,
         }
 
 
@@ -164,6 +172,7 @@ def load_config(directory: Path) -> MirrorConfig:
                 b64d(str(doc["election"]["package_hash"]), length=32),
                 str(doc["election"]["opens"]),
                 str(doc["election"]["closes"]),
+                bool(doc["election"].get("repeats", False)),  # absent: a mirror made before
             ),
         )
     except (OSError, ValueError, KeyError, TypeError, EncodingError) as e:

@@ -25,6 +25,7 @@ from kiosk.core.block import (
     verify_block,
 )
 from kiosk.core.chain import ChainState, ChainVerifier, Schedule
+from kiosk.core.duplicates import chain_may_repeat
 from kiosk.core.election import ElectionPackage
 from kiosk.core.errors import BlockError, ChainError, VerificationError
 from ledger.rules.ballot_arrival import BallotRefused, check_ballot_arrival
@@ -198,7 +199,9 @@ class _Batch:
             if s.block.kind in (BlockKind.BALLOT, BlockKind.TEST_BALLOT)
             and s.block.height > self.start.height
         ]
-        held = self.rows.voters_held(ballots) if ballots else set()
+        package = self.election.package
+        repeats = package is not None and chain_may_repeat(package.duplicate_policy, source.channel)
+        held = self.rows.voters_held(ballots) if ballots and not repeats else set()
         return ChainVerifier(
             election=self.election.id,
             kiosk=self.kiosk_id,
@@ -209,6 +212,7 @@ class _Batch:
             arrived_at=self.now,
             schedule=self.election.schedule,
             decoded=True,  # every block comes from _decode: body and hash checked there
+            repeats=repeats,  # an online platform whose members may vote again
         )
 
     def result(self, first_leaf: int) -> IngestResult:

@@ -19,6 +19,7 @@ from typing import Any
 from kiosk.core.block import decode_signed_block
 from kiosk.core.chain import ChainVerifier, Schedule
 from kiosk.core.crypto import kiosk_id_for
+from kiosk.core.duplicates import chain_may_repeat
 from kiosk.core.election import ElectionPackage
 from kiosk.core.encoding import b64d
 from kiosk.core.errors import HanpyoError
@@ -139,6 +140,8 @@ def _read(
                 package_hash=package.package_hash,
                 kiosk_key=keys[block.kiosk],
                 schedule=schedule,
+                # an online platform whose members may vote again (the same rule as ingest)
+                repeats=chain_may_repeat(package.duplicate_policy, channels.get(block.kiosk, "")),
             ),
         )
         try:

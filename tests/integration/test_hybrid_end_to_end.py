@@ -8,9 +8,10 @@ make the key in four processes; `ledger election letters` makes the online membe
 the roll `ledger election create --protocol 2` takes; a real ledger process; a real platform
 process (`hanpyo-online`) enrolled with channel online, syncing to the ledger. Test ballots at a
 kiosk (test cards) and online (a test letter's code) before the opening; then online members
-vote on a phone-sized page (one checks the encryption first), residents and experts vote at the
-hall kiosk with their cards, an online member who voted online comes in person (the in-person
-ballot wins), and one who voted in person tries online (refused). Then the close, `ledger count
+vote on a phone-sized page (one checks the encryption first, one comes back and votes again: the
+later online ballot counts), residents and experts vote at the hall kiosk with their cards, an
+online member who voted online comes in person (the in-person ballot wins), and one who voted in
+person tries online (refused). Then the close, `ledger count
 prepare`, three trustees shuffling and decrypting in processes of their own, `count finish`,
 `publish` and an observer's `verify-bundle`. The winners equal a recount of the plaintexts the
 test kept (never published)."""
@@ -80,6 +81,7 @@ TRUSTEES, THRESHOLD = 4, 3
 COUNTERS = (0, 1, 3)  # the media of trustees 1, 2 and 4 count; trustee 3 stays home
 ONLINE_ONLY = 5  # online members 0-4 vote online only (member 0 checks first)
 BOTH, IN_PERSON_FIRST = 5, 6  # online then in person; in person then online (refused)
+REVOTER = 1  # votes online twice: the later online ballot counts (in_person_wins)
 
 
 @dataclass
@@ -91,7 +93,8 @@ class Event:
     card_votes: list[CardVote] = field(default_factory=list)
     test_votes: list[CardVote] = field(default_factory=list)
     test_tally: dict[str, Any] = field(default_factory=dict)  # the kiosk's own test tally
-    page_votes: dict[bytes, PageVote] = field(default_factory=dict)  # by voter id
+    page_votes: dict[bytes, PageVote] = field(default_factory=dict)  # by voter id, the latest
+    replaced: tuple[PageVote, Ballot] | None = None  # REVOTER's first ballot and its plaintext
     page_plaintexts: dict[bytes, Ballot] = field(default_factory=dict)  # never published
     test_page_vote: PageVote | None = None
     refused: tuple[str, str] = ("", "")
@@ -172,7 +175,7 @@ def rehearse(event: Event, hall: HallKiosk, platform: OnlinePlatform, browser: B
 
 def vote_online(event: Event, platform: OnlinePlatform, browser: Browser) -> None:
     """Online members 0 to 5 on the page, each liking a few of the proposals offered; member 0
-    checks the encryption once before casting."""
+    checks the encryption once before casting; member 1 comes back and votes again."""
     platform.staff("open")
     rng = random.Random(2)
     for n in range(BOTH + 1):
@@ -183,6 +186,14 @@ def vote_online(event: Event, platform: OnlinePlatform, browser: Browser) -> Non
         vote = vote_on_page(browser, platform.url, letter, likes, offered, checks=int(n == 0))
         event.page_votes[voter] = vote
         event.page_plaintexts[voter] = likes_ballot(event.package, voter, likes)
+    voter = event.online(REVOTER)
+    event.replaced = (event.page_votes[voter], event.page_plaintexts[voter])
+    offered = event.offered(voter)
+    likes = [o for o in offered if o not in event.page_plaintexts[voter].selections[LIKES]]
+    likes = likes or offered[:1]  # a different choice (the first one liked everything)
+    letter = event.letters[voter]
+    event.page_votes[voter] = vote_on_page(browser, platform.url, letter, likes, offered)
+    event.page_plaintexts[voter] = likes_ballot(event.package, voter, likes)
 
 
 def vote_in_the_hall(event: Event, hall: HallKiosk) -> None:
@@ -220,6 +231,11 @@ def keep_online_ballots(event: Event) -> None:
         assert block.kind is BlockKind.BALLOT
         plaintext = event.page_plaintexts[voter]
         event.kept.append(Kept(voter, block.kiosk, "online", block.time, block.height, plaintext))
+    assert event.replaced is not None
+    vote, plaintext = event.replaced
+    block = blocks[vote.code].block
+    kept = Kept(event.online(REVOTER), block.kiosk, "online", block.time, block.height, plaintext)
+    event.kept.append(kept)
 
 
 def log_blocks(bundle: Path) -> dict[str, SignedBlock]:
@@ -344,11 +360,12 @@ def test_the_count_by_three_trustees_passes_verify_bundle_with_no_secret(event: 
     assert "every check passed" in event.verified and "FAILED" not in event.verified
     # what the count left out, and why, as prepare printed it and the selection lists it
     counted = counted_by_policy(event.kept, event.package.duplicate_policy.value)
-    assert len(counted) == len(event.kept) - 1  # member 5's online ballot: superseded
-    assert f"counted {len(counted)} ballots, left out {4 + 2 + 1}" in event.prepared
+    # superseded: member 5's online ballot (in person wins), member 1's first (the later counts)
+    assert len(counted) == len(event.kept) - 2
+    assert f"counted {len(counted)} ballots, left out {4 + 2 + 2}" in event.prepared
     selection = json.loads((event.count / "selection.json").read_bytes())
     reasons = Counter(x["reason"] for x in selection["left_out"])
-    assert reasons == {"test_ballot": 4, "spoiled": 2, "superseded": 1}  # a check each channel
+    assert reasons == {"test_ballot": 4, "spoiled": 2, "superseded": 2}  # a check each channel
     results = json.loads((event.count / "results.json").read_bytes())
     assert results["trustees"]["shuffled"] == [c + 1 for c in COUNTERS]
     assert results["trustees"]["decrypted"] == [c + 1 for c in COUNTERS]
@@ -386,13 +403,16 @@ def test_the_quota_merge_picks_the_winners_of_an_independent_recount(event: Even
 def test_every_online_ballot_that_should_count_is_counted_in_channel_online(event: Event) -> None:
     status = event.platform_status
     source = status["source"]
-    assert status["ballots"] == BOTH + 1  # members 0-5; member 6 was refused
+    assert status["ballots"] == BOTH + 2  # members 0-5 and member 1 again; 6 was refused
     selection = json.loads((event.count / "selection.json").read_bytes())
     counted = {(c["source"], c["height"]) for c in selection["counted"]}
     blocks = log_blocks(event.bundle)
     for n in range(ONLINE_ONLY):
         block = blocks[event.page_votes[event.online(n)].code].block
         assert block.kiosk == source and (source, block.height) in counted, n
+    assert event.replaced is not None
+    first = blocks[event.replaced[0].code].block  # member 1's first ballot: replaced
+    assert first.kiosk == source and (source, first.height) not in counted
     results = json.loads((event.count / "results.json").read_bytes())
     (online,) = [s for s in results["sources"] if s["kiosk"] == source]
     assert online["channel"] == "online" and online["ballots_counted"] == ONLINE_ONLY
@@ -429,13 +449,13 @@ def test_online_then_in_person_counts_in_person_and_in_person_then_online_is_ref
         b for b in log_blocks(event.bundle).values()
         if b.block.kiosk == event.platform_status["source"] and b.block.kind is BlockKind.BALLOT
     ]  # fmt: skip
-    assert len(online_blocks) == BOTH + 1
+    assert len(online_blocks) == BOTH + 2
     both = event.page_votes[event.online(BOTH)]
     selection = json.loads((event.count / "selection.json").read_bytes())
     left = {(x["source"], x["height"]): x["reason"] for x in selection["left_out"]}
     block = log_blocks(event.bundle)[both.code].block
     assert left[(block.kiosk, block.height)] == "superseded"
-    assert Counter(left.values())["superseded"] == 1
+    assert Counter(left.values())["superseded"] == 2  # and member 1's first online ballot
     assert "중복 규칙에 따라" in event.check_pages[both.code]
     in_person = next(v for v in event.card_votes if v.kept.voter == event.online(BOTH))
     counted = {(c["source"], c["height"]) for c in selection["counted"]}

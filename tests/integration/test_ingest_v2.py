@@ -77,10 +77,12 @@ def server(tmp_path_factory: pytest.TempPathFactory, v2: SyntheticElection) -> I
         yield running
 
 
-def _kiosk(server: LedgerServer, v2: SyntheticElection, mode: Mode) -> ChainWriter:
-    """An enrolled kiosk's chain up to an open session in ``mode``."""
+def _kiosk(
+    server: LedgerServer, v2: SyntheticElection, mode: Mode, channel: str = "kiosk"
+) -> ChainWriter:
+    """An enrolled kiosk's (or online platform's) chain up to an open session in ``mode``."""
     key = SigningKey.generate()
-    enrol(server, key, f"kiosk {key.public_key.hex()[:6]}")
+    enrol(server, key, f"{channel} {key.public_key.hex()[:6]}", channel)
     start = datetime.now(UTC) - timedelta(hours=1)
     writer = ChainWriter(v2.package, key, start, timedelta(minutes=1))
     writer.mode(mode)
@@ -320,6 +322,32 @@ def test_a_voter_casting_twice_on_one_kiosk_is_refused_in_one_batch_and_across_t
     _forced(writer, BlockKind.BALLOT, cast_by(v2.package, voter_card(v2, "online", 5), seed=2))
     answer = upload(server, writer.key, writer.blocks[-1:])
     assert answer.status_code == 422 and answer.json()["rejected"]["reason"] == "repeat_nullifier"
+
+
+def test_an_online_platform_may_record_a_member_again_where_the_policy_counts_the_later(
+    server: LedgerServer, v2: SyntheticElection
+) -> None:
+    """in_person_wins: a member's last online ballot counts when none was cast in person, so
+    the platform's chain may hold a member twice (the count lists the earlier as superseded);
+    the same repeat from a source enrolled as a kiosk is still refused."""
+    assert v2.package.duplicate_policy.value == "in_person_wins"
+    card = voter_card(v2, "online", 6)
+    platform = _kiosk(server, v2, Mode.OFFICIAL, channel="online")
+    platform.append(BlockKind.BALLOT, cast_by(v2.package, card, seed=1))
+    platform.append(BlockKind.BALLOT, cast_by(v2.package, card, seed=2))
+    assert upload(server, platform.key, platform.blocks).status_code == 200
+    platform.append(BlockKind.BALLOT, cast_by(v2.package, card, seed=3))  # a later upload
+    answer = upload(server, platform.key, platform.blocks[-1:])
+    assert answer.status_code == 200, answer.text
+    client = LedgerClient(server.url, platform.key, log_key=server.log_key)
+    try:
+        assert client.has_voted(card.voter.voter_id) == (True, ["online"])
+    finally:
+        client.close()
+    kiosk = _kiosk(server, v2, Mode.OFFICIAL)
+    kiosk.append(BlockKind.BALLOT, cast_by(v2.package, voter_card(v2, "online", 7), seed=1))
+    _forced(kiosk, BlockKind.BALLOT, cast_by(v2.package, voter_card(v2, "online", 7), seed=2))
+    assert _refused(server, kiosk)["reason"] == "repeat_nullifier"
 
 
 def test_a_protocol_1_ballot_is_refused(server: LedgerServer, v2: SyntheticElection) -> None:

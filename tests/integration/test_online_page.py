@@ -254,26 +254,37 @@ def test_wrong_codes_are_explained(browser: Browser, platform: OnlinePlatform) -
         assert [e for e in clean_errors if "Failed to load resource" not in e] == []
 
 
-def test_a_used_code_is_refused_with_the_reason(
+def test_a_member_who_voted_may_vote_again_and_is_told_so(
     browser: Browser, platform: OnlinePlatform, members: Iterator[OnlineMember]
 ) -> None:
-    """A member who voted here signs in again: the platform keeps one ballot per member (its
-    election answers revote: false), so the page says they voted and nothing else happens."""
+    """A member who voted here signs in again with the same code: the election counts a later
+    online ballot (in_person_wins with no ballot in person), so the ballot screen warns that a
+    new ballot replaces the earlier one, and casting records a second ballot. (Where revoting
+    is off, the used code is refused: test_online_platform's first-ballot test, and the
+    hybrid test for a member who voted in person.)"""
     member = next(members)
     with voting_page(browser, platform.url, "phone") as voter:
         sign_in(voter, member, KO)
+        assert voter.page.locator(".notice.warn").count() == 0  # a first visit: no warning
         voter.page.get_by_role("button", name="내 투표 확인하기").click()
         voter.wait_step("review")
         voter.page.get_by_role("button", name="투표하기", exact=True).click()
         voter.wait_step("receipt")
+        first_code = voter.page.get_attribute("#receipt-code .fingerprint", "data-code")
+        assert first_code
     ballots = platform.staff("status")["ballots"]
     with voting_page(browser, platform.url, "phone") as voter:
-        voter.open(f"#code={member.code}")
-        voter.page.get_by_role("button", name="시작하기").click()
-        voter.page.wait_for_selector("#error[data-error=err_already_voted]")
-        assert "이미" in voter.error() and voter.step() == "code"
-        audited(voter, "1-code-used-ko")
-    assert platform.staff("status")["ballots"] == ballots
+        sign_in(voter, member, KO)
+        warning = voter.page.locator(".notice.warn")
+        assert "앞선 투표를 대신합니다" in warning.inner_text()
+        audited(voter, "2-ballot-revote-ko")
+        voter.page.get_by_role("button", name="내 투표 확인하기").click()
+        voter.wait_step("review")
+        voter.page.get_by_role("button", name="투표하기", exact=True).click()
+        voter.wait_step("receipt")
+        again = voter.page.get_attribute("#receipt-code .fingerprint", "data-code")
+        assert again and again != first_code
+    assert platform.staff("status")["ballots"] == ballots + 1
 
 
 def test_a_test_ballot_says_so(browser: Browser, coded: CodedElection, tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kiosk.core.duplicates import counted_index, new_ballot_counts
+from kiosk.core.duplicates import chain_may_repeat, counted_index, new_ballot_counts
 from kiosk.core.election import DuplicatePolicy
 from kiosk.sync.eligibility import decide
 from ledger.rules.duplicate_policy import counted_ballot
@@ -18,7 +18,9 @@ policies = st.sampled_from(list(DuplicatePolicy))
 
 
 def _ledger_before(policy: DuplicatePolicy, ballots: list[dict[str, Any]]) -> dict[str, Any]:
-    """ledger/reconcile.py counted_ballot as it was."""
+    """ledger/reconcile.py counted_ballot as it was, but for in_person_wins with no ballot in
+    person: the last online one counts since online members may vote again (it was the
+    first)."""
     match policy:
         case DuplicatePolicy.FIRST:
             return ballots[0]
@@ -26,7 +28,7 @@ def _ledger_before(policy: DuplicatePolicy, ballots: list[dict[str, Any]]) -> di
             return ballots[-1]
         case DuplicatePolicy.IN_PERSON_WINS:
             in_person = [b for b in ballots if b["channel"] == "kiosk"]
-            return (in_person or ballots)[0]
+            return in_person[0] if in_person else ballots[-1]
 
 
 def _kiosk_before(policy: DuplicatePolicy, earlier: list[str]) -> tuple[bool, str | None]:
@@ -103,3 +105,15 @@ def test_a_voter_with_no_ballot_has_none_that_counts() -> None:
 
     with pytest.raises(ValueError, match="no ballot"):
         counted_index(DuplicatePolicy.FIRST, [])
+
+
+@given(policies, st.lists(st.just("online"), min_size=2, max_size=6))
+def test_an_online_chain_may_repeat_a_voter_exactly_when_a_later_online_ballot_counts(
+    policy: DuplicatePolicy, history: list[str]
+) -> None:
+    # The chain rule and the count agree: where the platform may record a member again, the
+    # newest online ballot is the one that counts; where it may not, a second would never count.
+    may = chain_may_repeat(policy, "online")
+    assert may is (counted_index(policy, history) == len(history) - 1)
+    assert may is new_ballot_counts(policy, ["online"], "online")
+    assert chain_may_repeat(policy, "kiosk") is False  # a kiosk never records a voter twice

@@ -283,6 +283,30 @@ def test_duplicates_by_policy_in_cast_order(election: SyntheticElection) -> None
     assert [reason_at(s, p) for p in (online_first, kiosk_second, online_)] == ["superseded"] * 3
 
 
+def test_an_online_member_who_votes_again_has_the_last_online_ballot_counted(
+    election: SyntheticElection,
+) -> None:
+    """in_person_wins with no ballot in person: the member's last online ballot counts (they
+    changed their mind from home); a ballot in person still wins over every online one. A
+    platform that appends the member's earlier ballot again after the later one (to make the
+    earlier count) gets a replay, listed, and the later one still counts."""
+    log, rng = Log(election), random.Random(15)
+    a = roll_index(election, "resident", 9)
+    first = cast_ballot(election, a, rng).body
+    first_at = log.add(first, source=ONLINE, time=_at("09:00"))
+    second_at = log.add(cast_ballot(election, a, rng).body, source=ONLINE, time=_at("09:40"))
+    replay_at = log.add(first, source=ONLINE, time=_at("09:50"))
+    b = roll_index(election, "resident", 10)
+    online_1 = log.add(cast_ballot(election, b, rng).body, source=ONLINE, time=_at("09:00"))
+    in_person = log.add(cast_ballot(election, b, rng).body, time=_at("09:20"))
+    online_2 = log.add(cast_ballot(election, b, rng).body, source=ONLINE, time=_at("09:40"))
+    s = log.select()
+    assert [c.position for c in s.counted] == [second_at, in_person]
+    assert reason_at(s, first_at) == "superseded"
+    assert reason_at(s, replay_at) == "replayed_ballot"
+    assert [reason_at(s, p) for p in (online_1, online_2)] == ["superseded"] * 2
+
+
 def test_selection_is_deterministic_and_lists_every_reason_in_log_order(
     election: SyntheticElection,
 ) -> None:
