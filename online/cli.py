@@ -81,6 +81,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--signins-per-minute", type=int, default=DEFAULTS.signins_per_window)
     serve.add_argument("--challenges-per-minute", type=int, default=DEFAULTS.challenges_per_window)
     serve.add_argument(
+        "--max-entries",
+        type=int,
+        default=DEFAULTS.max_entries,
+        help="open sessions, and client addresses each rate limit tracks, held at most",
+    )
+    serve.add_argument(
         "--access-log", action="store_true", help="log every request with its address"
     )
     serve.add_argument("--sync-idle", type=float, default=5.0, help="seconds between syncs")
@@ -172,6 +178,7 @@ def _serve(args: argparse.Namespace) -> int:
         failures_per_window=args.signin_failures,
         signins_per_window=args.signins_per_minute,
         challenges_per_window=args.challenges_per_minute,
+        max_entries=args.max_entries,
     )
     config = PlatformConfig(
         data_dir=args.data,

@@ -105,3 +105,8 @@ PAGE_NOT_BUILT = (
     "투표 페이지가 아직 준비되지 않았습니다(빌드되지 않음). 운영자에게 알려 주세요.",
     "The voting page is not built yet. Please tell the operator.",
 )
+NOT_JSON = (
+    "요청 형식이 올바르지 않습니다. 페이지를 새로 고친 뒤 다시 해 주세요.",
+    "The request was not sent as JSON (Content-Type: application/json), so it was not read. "
+    "Please reload the page and try again.",
+)

@@ -4,7 +4,11 @@ ballot already accepted is in the chain store."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import ipaddress
 import secrets
+import struct
 import threading
 import time
 from collections import OrderedDict, deque
@@ -12,9 +16,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from online.errors import SESSION_EXPIRED, TOO_MANY, TOO_MANY_CHECKS, ApiError
+from online.errors import (
+    SESSION_EXPIRED,
+    TOO_MANY,
+    TOO_MANY_CHECKS,
+    ApiError,
+)
 
-CHALLENGE_BYTES = 32
+CHALLENGE_BYTES = 32  # what the page and docs/spec/online.md expect
+CHALLENGE_RANDOM_BYTES = 8
+CHALLENGE_MAC_BYTES = 16
+SECRET_BYTES = 32
 Clock = Callable[[], float]
 
 
@@ -32,7 +44,22 @@ class Limits:
     failures_per_window: int = 10  # ... and this many from one address lock it out
     spoils_per_session: int = 3  # encryption checks (spoiled ballots) per session
     casts_per_session: int = 10  # ballots sent in one session (each costs a proof check)
-    max_entries: int = 200_000  # outstanding challenges, sessions or tracked addresses
+    max_entries: int = 200_000  # open sessions, or client addresses the limits track
+
+
+def client_key(host: str) -> str:
+    """What the per-address limits count under: an IPv4 client's address, an IPv6 client's
+    /64 (one household or phone is handed a whole /64, so a /128 would let it take 2^64
+    keys), and anything else (a proxy's name, "unknown") as it is."""
+    try:
+        ip = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return host
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 class RateLimiter:
@@ -82,35 +109,70 @@ class RateLimiter:
 
 
 class Challenges:
-    """Sign-in challenges: random, single use, good for ``ttl_s`` seconds."""
+    """Sign-in challenges the platform need not remember until they are used. A challenge is
+    time || random || MAC: the issuing time (milliseconds on the platform's clock, 8 bytes),
+    8 random bytes and HMAC-SHA256 (RFC 2104) under a per-process 32-byte secret over both,
+    truncated to its first 16 bytes as RFC 2104 §5 allows (at least half the hash's length):
+    32 bytes in all, the size the page and docs/spec/online.md expect. Issuing one stores
+    nothing, so no flood of requests for challenges can fill anything up; only challenges
+    used in a sign-in whose signature verified are kept, until they expire, so none is
+    accepted twice. A restart draws a new secret: challenges issued before it are refused."""
 
-    def __init__(self, ttl_s: float, max_open: int, clock: Clock = time.monotonic) -> None:
-        self._ttl, self._max, self._clock = ttl_s, max_open, clock
-        self._open: OrderedDict[bytes, float] = OrderedDict()  # challenge -> when it expires
+    def __init__(
+        self, ttl_s: float, clock: Clock = time.monotonic, secret: bytes | None = None
+    ) -> None:
+        self._ttl, self._clock = ttl_s, clock
+        self._secret = secret if secret is not None else secrets.token_bytes(SECRET_BYTES)
+        self._used: OrderedDict[bytes, float] = OrderedDict()  # challenge -> when to forget it
         self._lock = threading.Lock()
 
     def issue(self) -> bytes:
-        challenge = secrets.token_bytes(CHALLENGE_BYTES)
+        issued = struct.pack(">Q", int(self._clock() * 1000))
+        signed = issued + secrets.token_bytes(CHALLENGE_RANDOM_BYTES)
+        return signed + self._mac(signed)
+
+    def fresh(self, challenge: bytes) -> bool:
+        """Issued here (its MAC verifies), not expired and not used yet."""
+        if len(challenge) != CHALLENGE_BYTES:
+            return False
+        signed, mac = challenge[:-CHALLENGE_MAC_BYTES], challenge[-CHALLENGE_MAC_BYTES:]
+        if not hmac.compare_digest(mac, self._mac(signed)):
+            return False
+        age = self._clock() - struct.unpack(">Q", signed[:8])[0] / 1000
+        if not -1.0 <= age < self._ttl:  # a little slack for the milliseconds cut off
+            return False
+        with self._lock:
+            return challenge not in self._used
+
+    def use(self, challenge: bytes) -> bool:
+        """Mark ``challenge`` used: False if it was used already (two sign-ins racing)."""
         with self._lock:
             self._drop_expired()
-            if len(self._open) >= self._max:
-                raise ApiError(429, "too_many_attempts", TOO_MANY, "too many open challenges")
-            self._open[challenge] = self._clock() + self._ttl
-        return challenge
+            if challenge in self._used:
+                return False
+            # Kept a full lifetime from now: at least as long as the challenge is good for.
+            self._used[challenge] = self._clock() + self._ttl
+            return True
 
-    def take(self, challenge: bytes) -> bool:
-        """Use ``challenge`` up: True if it was issued here, unused and unexpired."""
+    @property
+    def used(self) -> int:
+        """How many used challenges are remembered (they are forgotten once expired)."""
         with self._lock:
-            expires = self._open.pop(challenge, None)
-        return expires is not None and expires > self._clock()
+            return len(self._used)
+
+    def _mac(self, signed: bytes) -> bytes:
+        # The secret keys this MAC and nothing else, so no domain tag is needed.
+        digest = hmac.new(self._secret, signed, hashlib.sha256).digest()
+        return digest[:CHALLENGE_MAC_BYTES]
 
     def _drop_expired(self) -> None:
+        # Entries are added with the same lifetime, so they expire in the order they came.
         now = self._clock()
-        while self._open:
-            first, expires = next(iter(self._open.items()))
-            if expires > now:
+        while self._used:
+            first, forget_at = next(iter(self._used.items()))
+            if forget_at > now:
                 return
-            del self._open[first]
+            del self._used[first]
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,7 +45,7 @@ class Platform:
         # What every visitor reads, made once: the package without the rolls (no voter's keys).
         self.public_package = package.to_json() | {"roll": [], "test_roll": []}
         limits = config.limits
-        self.challenges = Challenges(limits.challenge_ttl_s, limits.max_entries)
+        self.challenges = Challenges(limits.challenge_ttl_s)
         self.sessions = Sessions(limits)
         self.challenge_limit = RateLimiter(
             limits.challenges_per_window, limits.window_s, max_keys=limits.max_entries
@@ -171,16 +171,20 @@ class Platform:
     ) -> dict[str, Any]:
         self.failure_limit.check(address)
         self.signin_limit.hit(address)
+        if not self.challenges.fresh(challenge):
+            # Not counted as a failure: anyone can make up a challenge, so counting it would
+            # let anyone lock an address out; it was never an attempt at a code either.
+            raise ApiError(
+                401, "bad_signature", msg.BAD_SIGNATURE, "unknown, used or expired challenge"
+            )
         try:
-            if not self.challenges.take(challenge):
-                raise ApiError(
-                    401, "bad_signature", msg.BAD_SIGNATURE, "unknown, used or expired challenge"
-                )
             voter = online_voter(self.package, key)
             check_sign_in(self.package, key, challenge, signature)
         except ApiError:
-            self.failure_limit.record(address)
+            self.failure_limit.record(address)  # a key off the roll or a forged signature
             raise
+        if not self.challenges.use(challenge):  # the same answer sent twice at once
+            raise ApiError(401, "bad_signature", msg.BAD_SIGNATURE, "challenge used")
         self._require_open(voter)
         voted = self._refuse_repeat(voter)
         session = self.sessions.start(voter.voter_id, key, test=voter.test)

@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
@@ -26,6 +26,7 @@ from kiosk.core.encoding import b64d, b64e, parse_json
 from kiosk.core.errors import EncodingError, HanpyoError
 from online import errors as msg
 from online.errors import ApiError
+from online.limits import client_key
 from online.platform import Platform
 
 log = logging.getLogger("hanpyo.online.web")
@@ -86,6 +87,38 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+def is_json(content_type: str) -> bool:
+    """``application/json``, or with ``; charset=utf-8``, and nothing else (any case)."""
+    media, *params = (part.strip().lower() for part in content_type.split(";"))
+    return media == "application/json" and params in ([], ["charset=utf-8"], ['charset="utf-8"'])
+
+
+class JsonPosts:
+    """Refuses every POST under /api/ and /admin/ that is not declared JSON, with 415 and
+    before anything reads it. A web page elsewhere can make a visitor's browser send a POST
+    without asking first only with a form's content types (text/plain among them); with
+    ``application/json`` the browser must ask the platform (a CORS preflight), which it never
+    allows (Fetch Standard, "CORS-safelisted request-header"). So no other site can make
+    voters' browsers ask for challenges or fail sign-ins from their address."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "POST"
+            and str(scope.get("path", "")).startswith(("/api/", "/admin/"))
+        ):
+            declared = Headers(scope=scope).get("content-type", "")
+            if not is_json(declared):
+                error = ApiError(415, "not_json", msg.NOT_JSON, f"content type {declared!r}")
+                log.info("POST %s: 415 not_json (%s)", scope.get("path"), error)
+                await JSONResponse(error.to_json(), status_code=415)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 async def read_json(request: Request, limit: int) -> Any:
     """The request's JSON body, read up to ``limit`` bytes: 413 beyond it, 400 if malformed."""
     declared = request.headers.get("content-length")
@@ -118,7 +151,8 @@ def bearer(request: Request) -> str | None:
 
 
 def address(request: Request) -> str:
-    return request.client.host if request.client is not None else "unknown"
+    """The key the per-address limits count the client under (an IPv6 client's /64)."""
+    return client_key(request.client.host if request.client is not None else "unknown")
 
 
 def create_app(platform: Platform, *, web_dir: Path, admin_token: str) -> FastAPI:
@@ -127,7 +161,8 @@ def create_app(platform: Platform, *, web_dir: Path, admin_token: str) -> FastAP
     _page_routes(app, web_dir)
     _voter_routes(app, platform)
     _staff_routes(app, platform, admin_token)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(JsonPosts)
+    app.add_middleware(SecurityHeaders)  # added last: outermost, so the 415 gets it too
     return app
 
 

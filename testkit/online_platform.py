@@ -152,7 +152,7 @@ def session_signature(key: SigningKey, election_id: str, challenge: bytes) -> by
 
 
 def challenge(url: str) -> bytes:
-    answer = requests.post(f"{url}/api/session/challenge", timeout=10)
+    answer = requests.post(f"{url}/api/session/challenge", json={}, timeout=10)
     assert answer.status_code == 200, answer.text
     return b64d(answer.json()["challenge"])
 

@@ -278,20 +278,22 @@ def test_checked_ballots_are_opened_recorded_and_limited_per_session(
     assert post(platform.url, "/api/ballots", session, made.body).status_code == 201
 
 
+JSON = {"Content-Type": "application/json"}
+
+
 def test_huge_and_malformed_bodies_get_a_clear_4xx(platform: OnlinePlatform) -> None:
     url = platform.url
-    huge = requests.post(f"{url}/api/session", data=b"{" + b" " * 100_000 + b"}", timeout=30)
-    refused(huge, 413, "too_large")
-    deep = requests.post(f"{url}/api/session", data=b"[" * 4000, timeout=30)
-    refused(deep, 400, "bad_request")
-    junk = requests.post(f"{url}/api/session", data=b"\xff\xfe not json", timeout=30)
-    refused(junk, 400, "bad_request")
+
+    def send(path: str, body: bytes, **headers: str) -> requests.Response:
+        return requests.post(f"{url}{path}", data=body, headers=JSON | headers, timeout=30)
+
+    refused(send("/api/session", b"{" + b" " * 100_000 + b"}"), 413, "too_large")
+    refused(send("/api/session", b"[" * 4000), 400, "bad_request")
+    refused(send("/api/session", b"\xff\xfe not json"), 400, "bad_request")
     wrong = requests.post(f"{url}/api/session", json={"key": "AAAA"}, timeout=30)
     refused(wrong, 400, "bad_request")
     nested = b'{"voter": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
-    deep_ballot = requests.post(
-        f"{url}/api/ballots", data=nested, headers={"Authorization": "Bearer x"}, timeout=30
-    )
+    deep_ballot = send("/api/ballots", nested, Authorization="Bearer x")
     refused(deep_ballot, 401, "session_expired")  # no session: the body is never read
     refused(requests.get(f"{url}/api/nothing", timeout=10), 404, "not_found")
     assert requests.get(f"{url}/admin/status", timeout=10).status_code == 401
@@ -305,7 +307,7 @@ def test_a_large_body_in_a_live_session_is_refused_unread(
     answer = requests.post(
         f"{platform.url}/api/ballots",
         data=huge,
-        headers={"Authorization": f"Bearer {session}", "Content-Type": "application/json"},
+        headers=JSON | {"Authorization": f"Bearer {session}"},
         timeout=30,
     )
     refused(answer, 413, "too_large")
@@ -313,7 +315,7 @@ def test_a_large_body_in_a_live_session_is_refused_unread(
     answer = requests.post(
         f"{platform.url}/api/ballots",
         data=deep,
-        headers={"Authorization": f"Bearer {session}"},
+        headers=JSON | {"Authorization": f"Bearer {session}"},
         timeout=30,
     )
     refused(answer, 400, "bad_request")

@@ -1,12 +1,13 @@
-"""The platform's in-memory state: challenges are single use and expire, sessions expire and
-count their encryption checks, and the rate limits let an address through again in time."""
+"""The platform's in-memory state: challenges are single use, expire and take no memory until
+used, sessions expire and count their encryption checks, and the rate limits let an address
+(an IPv6 client's /64) through again in time."""
 
 from __future__ import annotations
 
 import pytest
 
 from online.errors import ApiError
-from online.limits import Challenges, Limits, RateLimiter, Sessions
+from online.limits import Challenges, Limits, RateLimiter, Sessions, client_key
 
 
 class FakeClock:
@@ -17,27 +18,47 @@ class FakeClock:
         return self.now
 
 
-def test_a_challenge_is_taken_once_and_only_before_it_expires() -> None:
+def test_a_challenge_is_used_once_and_only_before_it_expires() -> None:
     clock = FakeClock()
-    challenges = Challenges(ttl_s=120, max_open=10, clock=clock)
+    challenges = Challenges(ttl_s=120, clock=clock)
     first, second = challenges.issue(), challenges.issue()
     assert len(first) == 32 and first != second
-    assert challenges.take(first) is True
-    assert challenges.take(first) is False  # used up
-    assert challenges.take(b"\x00" * 32) is False  # never issued
-    clock.now += 121
-    assert challenges.take(second) is False  # expired
+    assert challenges.fresh(first) and challenges.use(first)
+    assert not challenges.fresh(first) and not challenges.use(first)  # used up
+    assert not challenges.fresh(b"\x00" * 32)  # never issued
+    assert not challenges.fresh(first[:31] + bytes([first[31] ^ 1]))  # its MAC altered
+    assert not challenges.fresh(second[:-1])
+    clock.now += 119
+    assert challenges.fresh(second)
+    clock.now += 2
+    assert not challenges.fresh(second)  # expired
 
 
-def test_open_challenges_are_bounded_and_expired_ones_make_room() -> None:
+def test_issuing_challenges_stores_nothing_and_used_ones_are_forgotten_in_time() -> None:
     clock = FakeClock()
-    challenges = Challenges(ttl_s=120, max_open=2, clock=clock)
-    challenges.issue(), challenges.issue()
-    with pytest.raises(ApiError) as refused:
-        challenges.issue()
-    assert refused.value.status == 429
+    challenges = Challenges(ttl_s=120, clock=clock)
+    issued = [challenges.issue() for _ in range(1000)]
+    assert challenges.used == 0 and all(challenges.fresh(c) for c in issued)
+    assert challenges.use(issued[0]) and challenges.used == 1
     clock.now += 121
-    assert len(challenges.issue()) == 32
+    challenges.use(challenges.issue())
+    assert challenges.used == 1  # the first is forgotten: it could no longer be used anyway
+
+
+def test_another_process_secret_refuses_the_challenge() -> None:
+    clock = FakeClock()
+    issued = Challenges(ttl_s=120, clock=clock).issue()
+    assert not Challenges(ttl_s=120, clock=clock).fresh(issued)
+
+
+def test_limits_count_ipv6_clients_by_their_64() -> None:
+    assert client_key("2001:db8:1:2:3:4:5:6") == "2001:db8:1:2::/64"
+    assert client_key("2001:db8:1:2::9") == client_key("2001:db8:1:2:ffff::1")
+    assert client_key("2001:db8:1:3::1") != client_key("2001:db8:1:2::1")
+    assert client_key("198.51.100.7") == "198.51.100.7"
+    assert client_key("::ffff:198.51.100.7") == "198.51.100.7"
+    assert client_key("fe80::1%eth0") == "fe80::/64"
+    assert client_key("unknown") == "unknown"
 
 
 def test_sessions_expire_and_count_checks() -> None:
