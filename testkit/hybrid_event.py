@@ -69,9 +69,10 @@ def issue_letters(out: Path, definition: Path, roll: Path) -> tuple[Path, dict[b
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     rows = csv.DictReader(io.StringIO((out / "letters.csv").read_text("utf-8")))
-    letters = [
-        Letter(bytes.fromhex(r["voter"]), r["code"], r["url"], bool(r["test"])) for r in rows
-    ]
+    # the mailing file names no voter: the office's members list ties its reference to one
+    members = csv.DictReader(io.StringIO((out / "members.csv").read_text("utf-8")))
+    voters = {m["reference"]: bytes.fromhex(m["voter"]) for m in members}
+    letters = [Letter(voters[r["reference"]], r["code"], r["url"], bool(r["test"])) for r in rows]
     return out / "roll.json", {letter.voter: letter for letter in letters}
 
 

@@ -3,8 +3,10 @@ carries their keys into the package (ledger/publish/credential_roll.py and
 credential_letters.py).
 
 Every output is a new file, created owner-only (mode 0600): the letters and the mailing file
-hold the only copies of the codes. The roll goes last, so a failure never leaves a roll whose
-keys have no letter; a letter without its roll is harmless, its key being on no package."""
+hold the only copies of the codes, and the members list (no codes) and the roll are the only
+files that tie a letter's reference to its member's voter id. The roll goes last, so a failure
+never leaves a roll whose keys have no letter; a letter without its roll is harmless, its key
+being on no package."""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from ledger.publish.credential_roll import (
 )
 
 ROLL_FILE, PDF_FILE, CSV_FILE = "roll.json", "letters.pdf", "letters.csv"
+MEMBERS_FILE = "members.csv"  # the office's: reference, voter id and card key, no code
 
 
 def add_letters(esub: Subparsers) -> None:
@@ -33,7 +36,8 @@ def add_letters(esub: Subparsers) -> None:
         description="For every roll entry whose category votes online, a new one-time code; "
         "its public key joins the entry's signing keys in DIR/roll.json (give that file to "
         "`ledger election create --roll`). The codes are written only to DIR/letters.pdf "
-        "and/or DIR/letters.csv, readable by you alone.",
+        "and/or DIR/letters.csv; DIR/members.csv ties each letter's reference to its member's "
+        "voter id and card key for the office. All are readable by you alone.",
     )
     letters.add_argument("--definition", type=Path, required=True)
     letters.add_argument(
@@ -53,7 +57,10 @@ def add_letters(esub: Subparsers) -> None:
     )
     letters.add_argument("--pdf", action="store_true", help="print the letters to letters.pdf")
     letters.add_argument(
-        "--csv", action="store_true", help="letters.csv for a mailing service (voter id, code, URL)"
+        "--csv",
+        action="store_true",
+        help="letters.csv for a mailing service (reference, code, URL): whoever holds it can "
+        "vote for every member",
     )
     letters.add_argument(
         "--contact",
@@ -63,10 +70,11 @@ def add_letters(esub: Subparsers) -> None:
     letters.add_argument(
         "--reissue",
         nargs="+",
-        metavar="VOTER_ID",
-        help="replace these members' lost letters: each one's old code stops working, a new "
-        "letter is made for them only. Then make and sign the package again with "
-        "`ledger election sign --replaces`, before the opening",
+        metavar="REFERENCE",
+        help="replace these members' lost letters, each named by the reference of their "
+        "letter or by their voter id (both in members.csv): a new letter, with a new "
+        "reference, is made for them only. Their old code stops working once the package made "
+        "again (`ledger election sign --replaces`) is loaded, which must be before the opening",
     )
     letters.set_defaults(run=_letters)
 
@@ -78,6 +86,7 @@ def _letters(args: argparse.Namespace) -> int:
         LetterSetting,
         letters_csv,
         letters_pdf,
+        members_csv,
         platform_address,
     )
 
@@ -104,6 +113,7 @@ def _letters(args: argparse.Namespace) -> int:
         contents[paths[PDF_FILE]] = letters_pdf(setting, issued.credentials)
     if args.csv:
         contents[paths[CSV_FILE]] = letters_csv(setting, issued.credentials).encode("utf-8")
+    contents[paths[MEMBERS_FILE]] = members_csv(issued.credentials).encode("utf-8")
     contents[paths[ROLL_FILE]] = json.dumps(issued.roll, ensure_ascii=False, indent=1).encode()
     args.out.mkdir(parents=True, exist_ok=True)
     for path, content in contents.items():
@@ -114,7 +124,7 @@ def _letters(args: argparse.Namespace) -> int:
 
 def _outputs(out: Path, *, pdf: bool, csv: bool) -> dict[str, Path]:
     """The files this run creates in ``out``; refused, before any work, if one exists."""
-    names = [ROLL_FILE] + [PDF_FILE] * pdf + [CSV_FILE] * csv
+    names = [ROLL_FILE, MEMBERS_FILE] + [PDF_FILE] * pdf + [CSV_FILE] * csv
     paths = {name: out / name for name in names}
     existing = [str(p) for p in paths.values() if p.exists()]
     if existing:
@@ -131,8 +141,12 @@ def _report(args: argparse.Namespace, issued: IssuedRoll, paths: dict[str, Path]
     what = "replacement letters" if args.reissue else "letters"
     print(f"{len(issued.credentials)} {what}: {official} online members, {tests} test cards")
     for name, path in paths.items():
-        if name != ROLL_FILE:
+        if name not in (ROLL_FILE, MEMBERS_FILE):
             print(f"  {path} (mode 0600: readable by you alone)")
+    print(
+        f"  members list: {paths[MEMBERS_FILE]} (mode 0600; no codes): each letter's "
+        "reference, voter id and card key, for the office only"
+    )
     print(f"  new roll: {paths[ROLL_FILE]} (mode 0600); {args.roll} is unchanged")
     print(
         "코드는 위 파일에만 있습니다. 다시 만들 수 없으니 인쇄·발송한 뒤 파일을 안전하게 지우세요."

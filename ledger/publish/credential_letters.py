@@ -1,6 +1,12 @@
 """The online members' credential letters: one printed page each, Korean first and English
 second, with the code in large groups and a QR code that opens the voting page with the code
-filled in; and the same codes as a CSV file for a mailing service.
+filled in; the same codes as a CSV file for a mailing service; and the office's members list,
+without codes, that ties each letter's reference to its member.
+
+No letter and no row of the mailing file names the voter id, the card's key or the code's key:
+all three are in the public package, whose log shows whether, when and how often each voter id
+voted (review F6). A letter carries a random reference instead, and only the members list (and
+the roll file) tie it to the voter id.
 
 The QR code carries ``<platform URL>/#code=<code>``: a browser never sends the part after ``#``
 to any server, so the code reaches neither the platform's access log nor a proxy. The letter is
@@ -12,7 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,12 +27,17 @@ from urllib.parse import urlsplit
 import segno
 from markupsafe import Markup
 
-from kiosk.core.encoding import b64e
+from kiosk.core.election_parts import DuplicatePolicy
 from ledger.publish.credential_roll import Credential, LettersError
 from ledger.publish.report_fonts import embedded_fonts_css
 from ledger.publish.results_report import ENVIRONMENT  # the report's templates and settings
 
-CSV_COLUMNS = ("voter", "code", "url", "category", "group", "card_key", "credential_key", "test")
+#: The mailing file: what a mailing service needs to print and post a letter, nothing public
+#: that would lead from a letter to its member's ballots.
+CSV_COLUMNS = ("reference", "code", "url", "category", "group", "test")
+#: The office's members list (no codes): joined to the office's own list of names and addresses
+#: by card key, and to the mailing file and the printed letters by reference.
+MEMBERS_COLUMNS = ("reference", "voter", "card_key", "category", "group", "test")
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 _WEEKDAYS_KO = "월화수목금토일"
 
@@ -71,6 +82,8 @@ def render_letters_html(setting: LetterSetting, credentials: Sequence[Credential
         "title": d["title"],
         "opens": _when(d["schedule"]["opens"]),
         "closes": _when(d["schedule"]["closes"]),
+        # what a member can still do once a code can no longer be replaced (the letter says)
+        "policy": str(d.get("duplicate_policy", DuplicatePolicy.FIRST)),
         "contact": setting.contact,
         "platform_url": setting.platform_url,
         "letters": [_letter(setting, c) for c in credentials],
@@ -96,24 +109,41 @@ def letters_pdf(setting: LetterSetting, credentials: Sequence[Credential]) -> by
 
 
 def letters_csv(setting: LetterSetting, credentials: Sequence[Credential]) -> str:
-    """One row per letter for a mailing service that prints and posts them. The roll holds no
-    names: the office joins this file to its member list by voter id or card key."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for c in credentials:
-        writer.writerow(
+    """One row per letter for a mailing service that prints and posts them, by reference: the
+    office joins names and addresses to it through the members list (``members_csv``)."""
+    return _csv(
+        CSV_COLUMNS,
+        (
             (
-                c.voter,
+                c.reference,
                 c.code,
                 code_url(setting.platform_url, c.code),
                 c.category,
                 c.group or "",
-                c.card_key,
-                b64e(c.public_key),
                 "test" if c.test else "",
             )
-        )
+            for c in credentials
+        ),
+    )
+
+
+def members_csv(credentials: Sequence[Credential]) -> str:
+    """The office's list, without codes: each letter's reference with its member's voter id
+    and card key (the key the office's enrolment list names the member by)."""
+    return _csv(
+        MEMBERS_COLUMNS,
+        (
+            (c.reference, c.voter, c.card_key, c.category, c.group or "", "test" if c.test else "")
+            for c in credentials
+        ),
+    )
+
+
+def _csv(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(rows)
     return out.getvalue()
 
 
@@ -123,7 +153,7 @@ def _letter(setting: LetterSetting, c: Credential) -> dict[str, Any]:
         "groups": c.code.split("-"),
         "qr": Markup(segno.make_qr(url, error="m").svg_inline(border=4, omitsize=True)),  # noqa: S704  # segno's own SVG of our URL
         "url": url,
-        "voter": c.voter,
+        "reference": c.reference,
         "category": _title(setting.definition, "categories", c.category),
         "group": None if c.group is None else _title(setting.definition, "groups", c.group),
         "test": c.test,

@@ -5,8 +5,15 @@ The roll file is the one `kiosk cards enrol` writes; `ledger election letters` w
 with two more fields, which `ledger election create --roll` carries into the package: ``voter``
 on every voter entry (the voter id, fixed here so that a lost letter can be named later and a
 package made again keeps everyone's id) and ``credential_keys`` on each online entry (the public
-keys of the member's codes, signing beside the card's key). The
-codes themselves are never put here: only the letters and the mailing file hold them.
+keys of the member's codes, signing beside the card's key), and one the package never gets:
+``letter`` on each online entry, the reference printed on the member's current letter.
+
+The reference is drawn at random for each letter, so nobody who sees a letter can find its
+member's voter id in the public package and log (review F6: the log shows whether, when and how
+often each voter id voted). Only the office's files tie the two: this roll file and the
+members list that `ledger election letters` writes beside it (both owner-only).
+`split_issued` leaves the reference out of what `ledger election create` reads. The codes
+themselves are never put here: only the letters and the mailing file hold them.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 import copy
 import re
 import secrets
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,12 +30,20 @@ from kiosk.core.election_parts import Channel
 from kiosk.core.election_v2 import VOTER_ID_BYTES
 from kiosk.core.encoding import b64e
 from kiosk.core.errors import HanpyoError
-from kiosk.core.online_credential import credential_key, new_code
+from kiosk.core.online_credential import ALPHABET, credential_key, new_code
 
 SECTIONS = ("roll", "test_roll")  # staff cards never vote, so never get a letter
 VOTER = "voter"
 CREDENTIAL_KEYS = "credential_keys"
+LETTER = "letter"
+#: A letter's reference: 8 Crockford base-32 symbols (40 random bits), printed ``K7P3-QD9M``.
+#: It only has to tell an office's letters apart and say nothing of the voter id; it is no
+#: secret (it is printed beside the code) and grants nothing.
+REFERENCE_SYMBOLS = 8
 _VOTER_ID = re.compile(f"[0-9a-f]{{{2 * VOTER_ID_BYTES}}}")
+_REFERENCE = re.compile(f"[{ALPHABET}]{{4}}-[{ALPHABET}]{{4}}")
+# Crockford's decoding (crockford.com/base32.html): O reads as 0, I and L as 1.
+_ALIASES = str.maketrans({"O": "0", "I": "1", "L": "1"})
 
 
 class LettersError(HanpyoError):
@@ -45,6 +61,7 @@ class Credential:
     member votes. ``test`` for a test card's entry: its code casts test ballots only."""
 
     voter: str
+    reference: str
     code: str
     public_key: bytes
     card_key: str
@@ -74,13 +91,14 @@ def issue_credentials(definition: Mapping[str, Any], roll: Mapping[str, Any]) ->
         raise LettersError(
             f"{_first(held)} already hold credential keys from an earlier "
             "`ledger election letters`: new letters beside them would leave the old ones "
-            "working. Replace a lost letter with --reissue VOTER_ID, or start from the roll "
+            "working. Replace a lost letter with --reissue REFERENCE, or start from the roll "
             "that `kiosk cards enrol` wrote"
         )
     _fix_voter_ids(new_roll)
     entries = list(_online_entries(new_roll, online))
     # Argon2id takes a twentieth of a second a code: a few minutes for thousands of members
-    issued = [_issue(election, s, e) for s, _, e in _progress(entries)]
+    taken = _references(new_roll)
+    issued = [_issue(election, s, e, taken) for s, _, e in _progress(entries)]
     if not issued:
         raise LettersError(
             f"the roll has no member of an online category ({', '.join(sorted(online))}): "
@@ -90,35 +108,48 @@ def issue_credentials(definition: Mapping[str, Any], roll: Mapping[str, Any]) ->
 
 
 def reissue_credentials(
-    definition: Mapping[str, Any], roll: Mapping[str, Any], voters: Sequence[str]
+    definition: Mapping[str, Any], roll: Mapping[str, Any], members: Sequence[str]
 ) -> IssuedRoll:
-    """New codes for ``voters`` only (lost letters): each one's old credential keys leave its
-    entry and the new code's key takes their place; every other entry stays as it was."""
+    """New codes for ``members`` only (lost letters), each named by the reference of their
+    current letter or by their voter id: each one's old credential keys leave its entry, the
+    new code's key takes their place and the new letter gets a new reference; every other
+    entry stays as it was."""
     election, online = _online_categories(definition)
     new_roll = _checked_copy(definition, roll)
-    wanted = _reissue_ids(voters)
-    by_id = {e.get(VOTER): (s, i, e) for s in SECTIONS for i, e in enumerate(new_roll.get(s, []))}
-    issued = []
-    for voter in wanted:
-        if voter not in by_id:
+    entries = [(s, i, e) for s in SECTIONS for i, e in enumerate(new_roll.get(s, []))]
+    by_name = {e.get(VOTER): (s, i, e) for s, i, e in entries}
+    by_name |= {e[LETTER]: (s, i, e) for s, i, e in entries if e.get(LETTER)}
+    taken = _references(new_roll)
+    issued: list[Credential] = []
+    named: set[tuple[str, int]] = set()
+    for text in members:
+        name = _reissue_name(text)
+        if name not in by_name:
             raise LettersError(
-                f"voter {voter} is not on this roll: give the roll that `ledger election "
-                "letters` wrote and the package was made from (its entries name their voter id)"
+                f"{name} is not on this roll: give the roll that `ledger election letters` "
+                "wrote and the package was made from, and a reference or voter id from the "
+                "members list written with it (a replaced letter's reference is gone)"
             )
-        section, i, entry = by_id[voter]
+        section, i, entry = by_name[name]
         if entry["category"] not in online:
             raise LettersError(
-                f"voter {voter} ({_where(section, i, entry)}) votes in category "
+                f"voter {entry.get(VOTER)} ({_where(section, i, entry)}) votes in category "
                 f"{entry['category']!r}, at a kiosk: they have no letter to replace"
             )
-        issued.append(_issue(election, section, entry))
+        if (section, i) in named:
+            raise LettersError(f"voter {entry.get(VOTER)} is named twice in --reissue")
+        named.add((section, i))
+        issued.append(_issue(election, section, entry, taken))
     return IssuedRoll(new_roll, tuple(issued))
 
 
 def split_issued(raw: Mapping[str, Any]) -> tuple[dict[str, Any], str | None, list[Any]]:
     """A roll file entry as `ledger election create` reads it: the card's entry as enrolment
-    wrote it, the voter id letters fixed (or None) and the credential keys letters added."""
-    card = {k: v for k, v in raw.items() if k not in (VOTER, CREDENTIAL_KEYS)}
+    wrote it, the voter id letters fixed (or None) and the credential keys letters added; the
+    letter's reference is dropped."""
+    # The letter's reference stays in the office: the package is public, and the reference is
+    # worth keeping only while nothing public ties it to the voter id.
+    card = {k: v for k, v in raw.items() if k not in (VOTER, CREDENTIAL_KEYS, LETTER)}
     keys = raw.get(CREDENTIAL_KEYS, [])
     return card, raw.get(VOTER), list(keys) if isinstance(keys, list) else [keys]
 
@@ -126,15 +157,17 @@ def split_issued(raw: Mapping[str, Any]) -> tuple[dict[str, Any], str | None, li
 # -- the parts ----------------------------------------------------------------------------------
 
 
-def _issue(election: str, section: str, entry: dict[str, Any]) -> Credential:
+def _issue(election: str, section: str, entry: dict[str, Any], taken: set[str]) -> Credential:
     # One credential key beside the card's: two of the four keys an entry may hold
     # (MAX_VOTER_KEYS). A new letter never adds a second: issue refuses a roll that has one,
     # and reissue replaces it, so the lost code's key leaves the entry and that code stops.
     code = new_code()
     public = credential_key(code, election).public_key
     entry[CREDENTIAL_KEYS] = [b64e(public)]
+    entry[LETTER] = _new_reference(taken)
     return Credential(
         entry[VOTER],
+        entry[LETTER],
         code,
         public,
         entry["card_key"],
@@ -142,6 +175,21 @@ def _issue(election: str, section: str, entry: dict[str, Any]) -> Credential:
         entry.get("group"),
         section == "test_roll",
     )
+
+
+def _new_reference(taken: set[str]) -> str:
+    """A reference no letter of this roll has had in this run or holds now: 8 symbols from
+    the operating system's generator, as the codes are drawn (new_code)."""
+    while True:
+        symbols = "".join(secrets.choice(ALPHABET) for _ in range(REFERENCE_SYMBOLS))
+        reference = f"{symbols[:4]}-{symbols[4:]}"
+        if reference not in taken:  # 2^-40 a pair: the loop only makes uniqueness plain
+            taken.add(reference)
+            return reference
+
+
+def _references(roll: Mapping[str, Any]) -> set[str]:
+    return {e[LETTER] for s in SECTIONS for e in roll.get(s, []) if e.get(LETTER)}
 
 
 def _online_categories(definition: Mapping[str, Any]) -> tuple[str, set[str]]:
@@ -199,6 +247,9 @@ def _check_entry(
     voter = entry.get(VOTER)
     if voter is not None and (not isinstance(voter, str) or not _VOTER_ID.fullmatch(voter)):
         raise LettersError(f"{where}: voter must be {VOTER_ID_BYTES} bytes in lowercase hex")
+    letter = entry.get(LETTER)
+    if letter is not None and (not isinstance(letter, str) or not _REFERENCE.fullmatch(letter)):
+        raise LettersError(f"{where}: letter must be a reference such as K7P3-QD9M")
 
 
 def _online_entries(
@@ -210,19 +261,21 @@ def _online_entries(
                 yield section, i, entry
 
 
-def _reissue_ids(voters: Sequence[str]) -> list[str]:
-    wanted: list[str] = []
-    for text in voters:
-        voter = text.strip().lower()
-        if not _VOTER_ID.fullmatch(voter):
-            raise LettersError(
-                f"{text!r} is not a voter id ({VOTER_ID_BYTES} bytes in hexadecimal, as the "
-                "letter and the mailing file print it)"
-            )
-        if voter in wanted:
-            raise LettersError(f"voter {voter} is named twice in --reissue")
-        wanted.append(voter)
-    return wanted
+def _reissue_name(text: str) -> str:
+    """A letter's reference (``K7P3-QD9M``, read as a person may read it out: any case, with
+    or without the hyphen, O for 0 and I or L for 1) or a voter id (hex), in the roll's form."""
+    folded = unicodedata.normalize("NFKC", text).strip().lower()
+    if _VOTER_ID.fullmatch(folded):
+        return folded
+    symbols = "".join(c for c in folded.upper() if c not in " -").translate(_ALIASES)
+    reference = f"{symbols[:4]}-{symbols[4:]}"
+    if _REFERENCE.fullmatch(reference):
+        return reference
+    raise LettersError(
+        f"{text!r} is neither a letter's reference ({REFERENCE_SYMBOLS} symbols, as the letter "
+        f"and the members list print it) nor a voter id ({VOTER_ID_BYTES} bytes in "
+        "hexadecimal, as the members list prints it)"
+    )
 
 
 def _fix_voter_ids(roll: dict[str, Any]) -> None:

@@ -25,7 +25,8 @@ WORDS = {
 
 @dataclass(frozen=True)
 class Letter:
-    """A member's row of letters.csv (what the mailing service prints)."""
+    """A member's row of letters.csv (what the mailing service prints), with the voter id and
+    card key the office's members.csv gives its reference."""
 
     voter: str
     code: str
@@ -49,8 +50,17 @@ def read_letters(folder: Path) -> list[Letter]:
     """The official online members' letters (test cards' letters apart)."""
     with (folder / "letters.csv").open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
+    # the mailing file names no voter: the office's members list ties its reference to one
+    with (folder / "members.csv").open(encoding="utf-8", newline="") as handle:
+        members = {m["reference"]: m for m in csv.DictReader(handle)}
     return [
-        Letter(r["voter"], r["code"], r["url"], r["group"], r["card_key"])
+        Letter(
+            members[r["reference"]]["voter"],
+            r["code"],
+            r["url"],
+            r["group"],
+            members[r["reference"]]["card_key"],
+        )
         for r in rows
         if r["category"] == "online" and not r["test"]
     ]

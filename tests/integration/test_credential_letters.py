@@ -2,7 +2,9 @@
 member, the code's key on a new roll that `ledger election create` takes, a lost letter replaced
 (the old code's ballots refused by the ledger's arrival check, the new one's taken), and every
 refusal an official can run into. The letters are read back as a member would: the PDF's text,
-and its QR code decoded from the printed page by a real decoder (zxing-cpp)."""
+and its QR code decoded from the printed page by a real decoder (zxing-cpp). Neither a letter
+nor the mailing file names anything the public package holds: a letter carries a random
+reference, which only the office's members list ties to the voter id (review F6)."""
 
 from __future__ import annotations
 
@@ -83,8 +85,18 @@ def issued(inputs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) ->
     return out
 
 
-def _rows(out: Path) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO((out / "letters.csv").read_text("utf-8"))))
+def _rows(out: Path, name: str = "letters.csv") -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO((out / name).read_text("utf-8"))))
+
+
+def _members(out: Path) -> dict[str, dict[str, str]]:
+    """The office's members list, by the reference printed on each letter."""
+    return {m["reference"]: m for m in _rows(out, "members.csv")}
+
+
+def _voter(out: Path, row: dict[str, str]) -> str:
+    """The voter id of a mailing file's (or a letter's) reference, as the office finds it."""
+    return _members(out)[row["reference"]]["voter"]
 
 
 def _roll(path: Path) -> dict[str, Any]:
@@ -121,7 +133,7 @@ def _qr_texts(pdf: Path, page: int, *, save: Path | None = None) -> list[str]:
 def test_every_output_is_new_and_readable_by_its_owner_only(
     inputs: dict[str, Path], issued: Path
 ) -> None:
-    for name in ("letters.pdf", "letters.csv", "roll.json"):
+    for name in ("letters.pdf", "letters.csv", "members.csv", "roll.json"):
         assert stat.S_IMODE((issued / name).stat().st_mode) == 0o600, name
     enrolled = _roll(inputs["roll"])
     assert all("voter" not in e and "credential_keys" not in e for e in enrolled["roll"])
@@ -137,12 +149,55 @@ def test_each_online_member_gets_one_letter_with_their_code_in_korean_then_engli
     for row, text in zip(rows, pages, strict=True):
         flat = _squeezed(text)
         assert _squeezed(row["code"]) in flat, "the letter prints its member's code"
-        assert row["voter"] in flat
+        assert _reference_on(text) == row["reference"]
         assert "나의투표코드" in flat and "누구에게도알려주거나보여주지마세요" in flat
-        assert "이전코드는더이상쓸수없습니다" in flat and "02-555-0199" in flat
+        assert "2017년11월25일(토)09:00전까지는새코드를보내드리고이전코드를막습니다" in flat
+        assert "BeforeSaturday25November2017,09:00(Koreatime)theofficesendsyouanewcode" in flat
+        assert "02-555-0199" in flat
         assert "2017년11월25일(토)09:00" in flat, "the voting period from the definition"
         assert text.index("투표 방법") < text.index("How to vote")
         assert ("시험용 코드" in text) == (row["test"] == "test")
+
+
+def test_no_letter_nor_mailing_row_names_what_the_public_package_holds(issued: Path) -> None:
+    """Voter ids, card keys and code keys are all in the public package, whose log shows
+    whether, when and how often each voter id voted: none may be read off a letter."""
+    public = []
+    for entry in _entries(_roll(issued / "roll.json")).values():
+        public += [entry["voter"], entry["card_key"], *entry.get("credential_keys", [])]
+    document = pypdfium2.PdfDocument(issued / "letters.pdf")
+    printed = [document[i].get_textpage().get_text_range() for i in range(len(document))]
+    printed += _page_texts(issued / "letters.pdf")  # a second extractor's reading
+    mailing = (issued / "letters.csv").read_text("utf-8")
+    for value in public:
+        assert not any(value in _squeezed(text) for text in printed), value
+        assert value not in mailing, value
+    assert set(next(csv.reader(io.StringIO(mailing)))) == {
+        "reference",
+        "code",
+        "url",
+        "category",
+        "group",
+        "test",
+    }
+
+
+def test_each_letters_reference_leads_the_office_to_its_member(
+    inputs: dict[str, Path], issued: Path
+) -> None:
+    """The reference on a letter, looked up in the office's members list, names the entry
+    whose credential key is the key of the code printed beside it."""
+    pages = _page_texts(issued / "letters.pdf")
+    entries = _entries(_roll(issued / "roll.json"))
+    members = _members(issued)
+    assert len(members) == len(pages) == 5
+    for text in pages:
+        member = members[_reference_on(text)]
+        key = credential_key(_code_on(text), ELECTION).public_key
+        assert entries[member["voter"]]["credential_keys"] == [b64e(key)]
+        assert entries[member["voter"]]["card_key"] == member["card_key"]
+    assert not any(row["code"] in (issued / "members.csv").read_text("utf-8")
+                   for row in _rows(issued)), "the members list holds no code"  # fmt: skip
 
 
 def test_the_qr_code_opens_the_voting_page_with_the_code_after_the_hash(issued: Path) -> None:
@@ -159,15 +214,18 @@ def test_the_new_roll_holds_each_printed_codes_key_and_nothing_else_changes(
     old = _roll(inputs["roll"])
     entries = _entries(new)
     for row in _rows(issued):
-        entry = entries[row["voter"]]
+        entry = entries[_voter(issued, row)]
+        assert entry["letter"] == row["reference"], "the office's roll keeps the reference"
         assert entry["credential_keys"] == [b64e(credential_key(row["code"], ELECTION).public_key)]
-        assert entry["card_key"] == row["card_key"] and entry["category"] == "online"
+        member = _members(issued)[row["reference"]]
+        assert entry["card_key"] == member["card_key"] and entry["category"] == "online"
     kiosk_voters = [e for e in new["roll"] if e["category"] != "online"]
     assert kiosk_voters and all("credential_keys" not in e for e in kiosk_voters)
     assert all(len(e["voter"]) == 32 for e in new["roll"] + new["test_roll"])
     assert new["staff"] == old["staff"]
     strip = [
-        {k: v for k, v in e.items() if k not in ("voter", "credential_keys")} for e in new["roll"]
+        {k: v for k, v in e.items() if k not in ("voter", "credential_keys", "letter")}
+        for e in new["roll"]
     ]
     assert strip == old["roll"]
 
@@ -176,12 +234,16 @@ def test_the_package_made_from_the_new_roll_lets_the_code_sign_for_its_member(
     inputs: dict[str, Path], issued: Path, tmp_path: Path
 ) -> None:
     package = _package(inputs, issued / "roll.json", tmp_path)
+    published = (tmp_path / "signed.json").read_text("utf-8")
+    members = _members(issued)
     for row in _rows(issued):
         key = credential_key(row["code"], ELECTION).public_key
+        member = members[row["reference"]]
         entry = (package.test_entry_by_voter if row["test"] else package.roll_entry_by_voter)(
-            bytes.fromhex(row["voter"])
+            bytes.fromhex(member["voter"])
         )
-        assert entry is not None and entry.keys == (b64d(row["card_key"]), key)
+        assert entry is not None and entry.keys == (b64d(member["card_key"]), key)
+        assert row["reference"] not in published, "the public package never holds a reference"
     row = next(r for r in _rows(issued) if not r["test"])
     check_cast_ballot(package, False, _ballot(package, row["code"]))  # taken: no exception
 
@@ -193,14 +255,20 @@ def test_a_reissued_letter_replaces_the_old_code_which_the_ledger_then_refuses(
     inputs: dict[str, Path], issued: Path, tmp_path: Path
 ) -> None:
     lost = next(r for r in _rows(issued) if not r["test"])
+    lost["voter"] = _voter(issued, lost)
     out = tmp_path / "reissue-1"
-    done = _letters(inputs, out, "--pdf", "--reissue", lost["voter"], roll=issued / "roll.json")
+    # the member reads the reference off the letter (or the office finds it in members.csv)
+    spoken = lost["reference"].lower().replace("-", " ")
+    done = _letters(inputs, out, "--pdf", "--reissue", spoken, roll=issued / "roll.json")
     assert done.returncode == 0, done.stderr
     assert "--replaces" in done.stdout
-    assert stat.S_IMODE((out / "letters.pdf").stat().st_mode) == 0o600
+    for name in ("letters.pdf", "members.csv"):
+        assert stat.S_IMODE((out / name).stat().st_mode) == 0o600
     (text,) = _page_texts(out / "letters.pdf")
-    new_code = _code_on(text)
-    assert new_code != lost["code"] and lost["voter"] in _squeezed(text)
+    new_code, new_reference = _code_on(text), _reference_on(text)
+    assert new_code != lost["code"] and new_reference != lost["reference"]
+    assert _members(out)[new_reference]["voter"] == lost["voter"]
+    assert lost["voter"] not in _squeezed(text)
     new_key = credential_key(new_code, ELECTION).public_key
     before, after = _entries(_roll(issued / "roll.json")), _entries(_roll(out / "roll.json"))
     assert after[lost["voter"]]["credential_keys"] == [b64e(new_key)]
@@ -219,6 +287,18 @@ def test_a_reissued_letter_replaces_the_old_code_which_the_ledger_then_refuses(
     check_cast_ballot(second, False, _ballot(second, new_code))
 
 
+def test_a_lost_letter_can_be_named_by_the_voter_id_in_the_office_list(
+    inputs: dict[str, Path], issued: Path, tmp_path: Path
+) -> None:
+    lost = next(m for m in _members(issued).values() if not m["test"])
+    out = tmp_path / "by-voter"
+    done = _letters(inputs, out, "--csv", "--reissue", lost["voter"], roll=issued / "roll.json")
+    assert done.returncode == 0, done.stderr
+    (row,) = _rows(out)
+    assert row["reference"] != lost["reference"] and _voter(out, row) == lost["voter"]
+    assert _entries(_roll(out / "roll.json"))[lost["voter"]]["letter"] == row["reference"]
+
+
 # -- refusals -------------------------------------------------------------------------------------
 
 
@@ -227,7 +307,7 @@ def test_an_unknown_voter_or_a_kiosk_voter_is_not_reissued(
 ) -> None:
     unknown = _letters(inputs, tmp_path / "a", "--pdf", "--reissue", "ab" * 16,
                        roll=issued / "roll.json")  # fmt: skip
-    assert unknown.returncode == 2 and f"voter {'ab' * 16} is not on this roll" in unknown.stderr
+    assert unknown.returncode == 2 and f"{'ab' * 16} is not on this roll" in unknown.stderr
     resident = next(e for e in _roll(issued / "roll.json")["roll"] if e["category"] == "resident")
     kiosk = _letters(inputs, tmp_path / "b", "--pdf", "--reissue", resident["voter"],
                      roll=issued / "roll.json")  # fmt: skip
@@ -323,6 +403,11 @@ def _ballot(package: ElectionPackage, code: str, *, voter: str | None = None) ->
     assert member is not None and member.voter_id is not None
     encrypted = encrypt_for(package, member)
     return cast_body(encrypted.ballot, member.voter_id, signer)
+
+
+def _reference_on(text: str) -> str:
+    """The reference a member reads off the letter's foot, after "Letter reference"."""
+    return text.split("Letter reference", 1)[1].split()[0]
 
 
 def _code_on(text: str) -> str:

@@ -94,7 +94,7 @@ def test_a_reissue_replaces_one_members_key_and_keeps_everyone_elses(
 @pytest.mark.parametrize(
     ("voters", "message"),
     [
-        (["xyz"], "is not a voter id"),
+        (["xyz"], "is neither a letter.s reference"),
         (["00" * 16], "is not on this roll"),
         (["RESIDENT"], "at a kiosk"),
         (["ONLINE", "ONLINE"], "named twice"),
