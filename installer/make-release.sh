@@ -45,11 +45,28 @@ wheel="hanpyo-$version-py3-none-any.whl"
 rm -f "$out/$wheel"
 # the build copies the sources first, so the checkout keeps no build/ or egg-info litter
 mkdir "$work/src"
-# (online/web is the voting page's npm project, not Python: the wheel carries the platform's
-# code; the page is built with npm and served with `hanpyo-online serve --web DIR`)
+# (online/web is the voting page's npm project, not Python: the wheel carries only what it
+# builds, below)
 tar -C "$top" --exclude=__pycache__ --exclude=online/web -cf - pyproject.toml README.md kiosk \
     ledger online assets |
     tar -C "$work/src" -xf -
+# The voting page, built from its locked dependencies (npm ci, package-lock.json): the wheel
+# carries online/web/index.html and dist/app.js and app.css, so `hanpyo-online serve` serves it
+# on a machine with no npm. esbuild's output depends only on the sources and the lockfile, so
+# observers can rebuild it and compare its SHA-256 with what the platform serves.
+mkdir "$work/page"
+tar -C "$top/online/web" --exclude=node_modules --exclude=dist -cf - . | tar -C "$work/page" -xf -
+if ! (cd "$work/page" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error &&
+      npm run -s build) >"$work/page.log" 2>&1; then
+    cat "$work/page.log" >&2
+    echo "make-release: the voting page did not build (npm; log above)" >&2
+    exit 1
+fi
+mkdir -p "$work/src/online/web/dist"
+cp "$work/page/index.html" "$work/src/online/web/"
+cp "$work/page/dist/app.js" "$work/page/dist/app.css" "$work/src/online/web/dist/"
+(cd "$work/src/online/web" && sha256sum index.html dist/app.js dist/app.css) |
+    sed 's/^/voting page: /'
 "$python" -m build --wheel --outdir "$out" "$work/src" >"$work/build.log" 2>&1 || {
     cat "$work/build.log" >&2
     echo "make-release: the wheel did not build (log above)" >&2

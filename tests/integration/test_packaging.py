@@ -19,6 +19,7 @@ import requests
 
 from testkit.elections import SyntheticElection
 from testkit.ledger_server import LedgerServer
+from testkit.online_web import built_bundle
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
@@ -26,8 +27,8 @@ VERSION = PROJECT["project"]["version"]
 WHEEL = f"hanpyo-{VERSION}-py3-none-any.whl"
 # top folder in the checkout -> package name in the wheel
 TOPS = {"kiosk": "kiosk", "ledger": "ledger", "online": "online", "assets": "hanpyo_assets"}
-# the voting page's npm project: built with npm and served by `hanpyo-online serve --web DIR`,
-# not a Python package (installer/make-release.sh leaves it out of the wheel)
+# the voting page's npm project, not a Python package: installer/make-release.sh puts only what
+# it builds into the wheel (test_the_wheel_carries_the_built_voting_page)
 NOT_PYTHON = (ROOT / "online" / "web",)
 
 
@@ -77,6 +78,20 @@ def test_the_wheel_carries_every_file_the_program_uses(release: Path) -> None:
     assert not any("pyside6" in r.lower() and 'extra == "ledger"' in r for r in requires)
     entry_points = wheel.read(f"hanpyo-{VERSION}.dist-info/entry_points.txt").decode()
     assert "kiosk = kiosk.cli:main" in entry_points and "ledger = ledger.cli:main" in entry_points
+
+
+def test_the_wheel_carries_the_built_voting_page(release: Path) -> None:
+    """make-release builds the page with npm from the lockfile: the wheel carries what `npm run
+    build` makes in the checkout, byte for byte, so an observer can rebuild it and compare it
+    with what a platform serves; and nothing else of the npm project."""
+    wheel = zipfile.ZipFile(release / WHEEL)
+    built = built_bundle()
+    assert wheel.read("online/web/dist/app.js") == built.read_bytes()
+    assert wheel.read("online/web/dist/app.css") == (built.parent / "app.css").read_bytes()
+    index = (ROOT / "online" / "web" / "index.html").read_bytes()
+    assert wheel.read("online/web/index.html") == index
+    web = sorted(n for n in wheel.namelist() if n.startswith("online/web/"))
+    assert web == ["online/web/dist/app.css", "online/web/dist/app.js", "online/web/index.html"]
 
 
 def test_the_release_carries_installers_wheel_and_guides(release: Path) -> None:
@@ -183,6 +198,19 @@ def test_the_installed_kiosk_finds_its_screens_font_and_translations(installed: 
             check=False, timeout=60,
         )  # fmt: skip
         assert helped.returncode == 0, helped.stderr
+
+
+def test_the_installed_platform_finds_its_voting_page(installed: Path) -> None:
+    """`hanpyo-online serve` serves the page the wheel carries (its default --web)."""
+    found = subprocess.run(
+        [str(installed), "-c", "from online.cli import WEB_DIR; print(WEB_DIR)"],
+        cwd=installed.parents[1], env={"PATH": "/usr/bin:/bin", "HOME": "/root"},
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    assert found.returncode == 0, found.stderr
+    web = Path(found.stdout.strip())
+    assert not web.is_relative_to(ROOT), web  # the installed copy, not the checkout's
+    assert (web / "index.html").is_file() and (web / "dist" / "app.js").is_file()
 
 
 def test_the_installed_ledger_serves_its_pages_and_font(
