@@ -81,6 +81,18 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--signins-per-minute", type=int, default=DEFAULTS.signins_per_window)
     serve.add_argument("--challenges-per-minute", type=int, default=DEFAULTS.challenges_per_window)
     serve.add_argument(
+        "--spoils-per-voter",
+        type=int,
+        default=DEFAULTS.spoils_per_voter,
+        help="encryption checks one member may record, over all their sign-ins",
+    )
+    serve.add_argument(
+        "--refusals-per-voter",
+        type=int,
+        default=DEFAULTS.refusals_per_voter,
+        help="refused ballots one member may send before the platform stops checking theirs",
+    )
+    serve.add_argument(
         "--max-entries",
         type=int,
         default=DEFAULTS.max_entries,
@@ -178,6 +190,8 @@ def _serve(args: argparse.Namespace) -> int:
         failures_per_window=args.signin_failures,
         signins_per_window=args.signins_per_minute,
         challenges_per_window=args.challenges_per_minute,
+        spoils_per_voter=args.spoils_per_voter,
+        refusals_per_voter=args.refusals_per_voter,
         max_entries=args.max_entries,
     )
     config = PlatformConfig(

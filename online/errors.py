@@ -105,6 +105,16 @@ PAGE_NOT_BUILT = (
     "투표 페이지가 아직 준비되지 않았습니다(빌드되지 않음). 운영자에게 알려 주세요.",
     "The voting page is not built yet. Please tell the operator.",
 )
+TOO_MANY_CHECKS_VOTER = (
+    "이 투표 코드로는 암호화 확인을 더 할 수 없습니다. 확인 없이 투표하실 수는 있습니다.",
+    "No more encryption checks can be made with this voting code. You can still cast your ballot.",
+)
+TOO_MANY_REFUSED = (
+    "이 투표 코드로 보낸 투표지가 너무 여러 번 거부되어 더 받지 않습니다. 선거 관리자에게 "
+    "문의해 주세요.",
+    "Too many ballots sent with this voting code were refused, so no more are taken. Please "
+    "contact the election office.",
+)
 NOT_JSON = (
     "요청 형식이 올바르지 않습니다. 페이지를 새로 고친 뒤 다시 해 주세요.",
     "The request was not sent as JSON (Content-Type: application/json), so it was not read. "

@@ -20,6 +20,8 @@ from online.errors import (
     SESSION_EXPIRED,
     TOO_MANY,
     TOO_MANY_CHECKS,
+    TOO_MANY_CHECKS_VOTER,
+    TOO_MANY_REFUSED,
     ApiError,
 )
 
@@ -44,6 +46,9 @@ class Limits:
     failures_per_window: int = 10  # ... and this many from one address lock it out
     spoils_per_session: int = 3  # encryption checks (spoiled ballots) per session
     casts_per_session: int = 10  # ballots sent in one session (each costs a proof check)
+    # Per member, across all their sessions, for the life of the process:
+    spoils_per_voter: int = 5  # checked (spoiled) ballots recorded
+    refusals_per_voter: int = 10  # ballots refused (a bad proof, form or signature ...)
     max_entries: int = 200_000  # open sessions, or client addresses the limits track
 
 
@@ -190,11 +195,14 @@ class Session:
 
 
 class Sessions:
-    """Voters' sessions by bearer token, each for ``ttl_s`` seconds from sign-in."""
+    """Voters' sessions by bearer token, each for ``ttl_s`` seconds from sign-in, and at most
+    one live session per member: signing in again ends the earlier one (its token answers 401
+    ``session_expired``), so one code cannot pile up sessions, nor the checks each allows."""
 
     def __init__(self, limits: Limits, clock: Clock = time.monotonic) -> None:
         self._limits, self._clock = limits, clock
         self._by_token: OrderedDict[str, Session] = OrderedDict()
+        self._by_voter: dict[tuple[bytes, bool], str] = {}
         self._lock = threading.Lock()
 
     def start(self, voter_id: bytes, key: bytes, *, test: bool) -> Session:
@@ -210,9 +218,13 @@ class Sessions:
         )
         with self._lock:
             self._drop_expired()
+            earlier = self._by_voter.pop((voter_id, test), None)
+            if earlier is not None:
+                del self._by_token[earlier]
             if len(self._by_token) >= self._limits.max_entries:
                 raise ApiError(429, "too_many_attempts", TOO_MANY, "too many open sessions")
             self._by_token[session.token] = session
+            self._by_voter[(voter_id, test)] = session.token
         return session
 
     def get(self, token: str | None) -> Session:
@@ -220,7 +232,7 @@ class Sessions:
         with self._lock:
             session = self._by_token.get(token or "")
             if session is not None and session.expires_at <= self._clock():
-                del self._by_token[session.token]
+                self._forget(session)
                 session = None
         if session is None:
             raise ApiError(401, "session_expired", SESSION_EXPIRED, "no live session")
@@ -250,7 +262,14 @@ class Sessions:
 
     def end(self, token: str) -> None:
         with self._lock:
-            self._by_token.pop(token, None)
+            session = self._by_token.get(token)
+            if session is not None:
+                self._forget(session)
+
+    def _forget(self, session: Session) -> None:
+        del self._by_token[session.token]
+        if self._by_voter.get((session.voter_id, session.test)) == session.token:
+            del self._by_voter[(session.voter_id, session.test)]
 
     def _drop_expired(self) -> None:
         # Sessions all live ttl_s from their start, so they expire in the order they began.
@@ -259,4 +278,52 @@ class Sessions:
             first = next(iter(self._by_token.values()))
             if first.expires_at > now:
                 return
-            del self._by_token[first.token]
+            self._forget(first)
+
+
+class VoterLimits:
+    """What one member may do across all their sessions, for the life of the process: record
+    at most ``spoils_per_voter`` checked ballots and send at most ``refusals_per_voter``
+    ballots that are refused; past either, 429 and nothing is checked or recorded. Without
+    this, signing in again would buy a fresh allowance each time. The counts live in memory
+    only (a restart starts them again: see online/README.md); one entry per member who
+    signed in, so the roll bounds them."""
+
+    def __init__(self, limits: Limits) -> None:
+        self._limits = limits
+        self._spoils: dict[tuple[bytes, bool], int] = {}
+        self._refusals: dict[tuple[bytes, bool], int] = {}
+        self._lock = threading.Lock()
+
+    def check_refusals(self, session: Session) -> None:
+        """429 once the member's refused ballots reached the limit."""
+        with self._lock:
+            refused = self._refusals.get(_member(session), 0)
+        if refused >= self._limits.refusals_per_voter:
+            raise ApiError(429, "too_many_attempts", TOO_MANY_REFUSED, "refused-ballot limit")
+
+    def count_refusal(self, session: Session) -> None:
+        with self._lock:
+            member = _member(session)
+            self._refusals[member] = self._refusals.get(member, 0) + 1
+
+    def take_spoil(self, session: Session) -> None:
+        """Count one checked ballot before it is recorded; 429 past the limit."""
+        with self._lock:
+            member = _member(session)
+            spoiled = self._spoils.get(member, 0)
+            if spoiled >= self._limits.spoils_per_voter:
+                raise ApiError(
+                    429, "too_many_attempts", TOO_MANY_CHECKS_VOTER, "checked-ballot limit"
+                )
+            self._spoils[member] = spoiled + 1
+
+    def give_back_spoil(self, session: Session) -> None:
+        """The checked ballot counted by ``take_spoil`` was not recorded after all."""
+        with self._lock:
+            member = _member(session)
+            self._spoils[member] = max(0, self._spoils.get(member, 0) - 1)
+
+
+def _member(session: Session) -> tuple[bytes, bool]:
+    return session.voter_id, session.test

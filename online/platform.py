@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from kiosk import __version__
-from kiosk.core.block import BlockKind, Mode
+from kiosk.core.block import BlockKind, Mode, SignedBlock
 from kiosk.core.chain import Schedule, Session
 from kiosk.core.duplicates import new_ballot_counts
 from kiosk.core.election import Channel, DuplicatePolicy, ElectionPackage, Voter
@@ -28,10 +29,11 @@ from online import errors as msg
 from online.ballots import check_cast, check_sign_in, check_spoiled, online_voter
 from online.errors import ApiError
 from online.files import PlatformConfig, open_store, saved_package
-from online.limits import Challenges, RateLimiter, Sessions
+from online.limits import Challenges, RateLimiter, Sessions, VoterLimits
 from online.limits import Session as VoterSession
 
 log = logging.getLogger("hanpyo.online")
+T = TypeVar("T")
 
 
 class Platform:
@@ -47,6 +49,7 @@ class Platform:
         limits = config.limits
         self.challenges = Challenges(limits.challenge_ttl_s)
         self.sessions = Sessions(limits)
+        self.voter_limits = VoterLimits(limits)
         self.challenge_limit = RateLimiter(
             limits.challenges_per_window, limits.window_s, max_keys=limits.max_entries
         )
@@ -205,7 +208,8 @@ class Platform:
     def cast(self, token: str | None, body: Any) -> dict[str, Any]:
         session = self.sessions.get(token)
         self.sessions.count_cast(session.token)
-        checked = check_cast(self.package, session, body)  # proofs: outside the lock
+        self.voter_limits.check_refusals(session)
+        checked = self._refused_counted(session, lambda: check_cast(self.package, session, body))
         self._refuse_repeat(checked.voter)
         with self._record:
             self._require_open(checked.voter)
@@ -235,17 +239,17 @@ class Platform:
     def spoil(self, token: str | None, body: Any) -> dict[str, Any]:
         session = self.sessions.get(token)
         self.sessions.count_spoil(session.token)
+        self.voter_limits.check_refusals(session)
         voter = self._session_voter(session)
-        ballot = check_spoiled(self.package, voter, body)
-        with self._record:
-            self._require_open(voter)
-            try:
-                signed = self.box.store.append(BlockKind.SPOILED, body)
-            except StoreError as e:
-                log.error("the checked ballot could not be recorded: %s", e)
-                raise ApiError(503, "unavailable", msg.UNAVAILABLE, str(e)) from e
-            except StateError as e:
-                raise self._state_refusal(str(e)) from e
+        self.voter_limits.take_spoil(session)
+        try:
+            ballot = self._refused_counted(
+                session, lambda: check_spoiled(self.package, voter, body)
+            )
+            signed = self._record_spoiled(voter, body)
+        except BaseException:
+            self.voter_limits.give_back_spoil(session)  # nothing was recorded
+            raise
         if self.worker is not None:
             self.worker.wake()
         return {
@@ -253,6 +257,26 @@ class Platform:
             "tracking_code": signed.tracking_code,
             "check_url": self.check_link(signed.tracking_code),
         }
+
+    def _record_spoiled(self, voter: Voter, body: Any) -> SignedBlock:
+        with self._record:
+            self._require_open(voter)
+            try:
+                return self.box.store.append(BlockKind.SPOILED, body)
+            except StoreError as e:
+                log.error("the checked ballot could not be recorded: %s", e)
+                raise ApiError(503, "unavailable", msg.UNAVAILABLE, str(e)) from e
+            except StateError as e:
+                raise self._state_refusal(str(e)) from e
+
+    def _refused_counted(self, session: VoterSession, check: Callable[[], T]) -> T:
+        """``check()``, counting a ballot it refuses (422) against the member's limit."""
+        try:
+            return check()
+        except ApiError as e:
+            if e.status == 422:
+                self.voter_limits.count_refusal(session)
+            raise
 
     def _session_voter(self, session: VoterSession) -> Voter:
         find = self.package.test_voter_for_card if session.test else self.package.voter_for_card
