@@ -5,6 +5,8 @@ first means a voter is never told "recorded" for a ballot the count would leave 
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +16,7 @@ from kiosk.core.crypto import Domain, verify_signature
 from kiosk.core.election import Channel, ElectionPackage, Voter
 from kiosk.core.encrypted_ballot import BallotFormError, EncryptedBallot, card_message, check_form
 from kiosk.core.errors import BallotError, BlockError, EncodingError, VerificationError
-from online.errors import BAD_BALLOT, BAD_SIGNATURE, UNKNOWN_CODE, ApiError
+from online.errors import BAD_BALLOT, BAD_SIGNATURE, CHECKED_BALLOT, UNKNOWN_CODE, ApiError
 from online.limits import CHALLENGE_BYTES, Session
 
 
@@ -122,3 +124,41 @@ def check_spoiled(package: ElectionPackage, voter: Voter, body: Any) -> Encrypte
     except (BallotError, EncodingError) as e:
         raise _bad("does_not_open", str(e)) from e
     return ballot
+
+
+class CheckedBallots:
+    """The ballot ids and ciphertexts of the checked (spoiled) ballots recorded on this
+    platform. A checked ballot's randomness is public, and the count leaves out a cast ballot
+    whose id was opened in a spoiled block (ledger/rules/selection.py, rule 9): a cast that
+    repeats one is refused here (422 ``checked_ballot``), so no voter is told "recorded" for
+    it. The honest page never sends one; a modified page or client could."""
+
+    def __init__(self, recorded: Iterable[EncryptedBallot] = ()) -> None:
+        self._ids: set[bytes] = set()
+        self._ciphertexts: set[bytes] = set()
+        self._lock = threading.Lock()
+        for ballot in recorded:
+            self.add(ballot)
+
+    def add(self, ballot: EncryptedBallot) -> None:
+        with self._lock:
+            self._ids.add(ballot.ballot_id)
+            self._ciphertexts.update(_ciphertexts(ballot))
+
+    def refuse_cast(self, ballot: EncryptedBallot) -> None:
+        """422 ``checked_ballot`` if ``ballot`` repeats a checked ballot's id or ciphertext."""
+        with self._lock:
+            again = ballot.ballot_id in self._ids or not self._ciphertexts.isdisjoint(
+                _ciphertexts(ballot)
+            )
+        if again:
+            raise ApiError(
+                422,
+                "checked_ballot",
+                CHECKED_BALLOT,
+                f"ballot {ballot.ballot_id.hex()} repeats a checked ballot",
+            )
+
+
+def _ciphertexts(ballot: EncryptedBallot) -> list[bytes]:
+    return [cell.ciphertext.encoded() for contest in ballot.contests for cell in contest.cells]

@@ -120,3 +120,9 @@ NOT_JSON = (
     "The request was not sent as JSON (Content-Type: application/json), so it was not read. "
     "Please reload the page and try again.",
 )
+CHECKED_BALLOT = (
+    "암호화 확인을 한 투표지는 투표에 쓸 수 없습니다. 투표지를 다시 만들어 투표해 주세요. "
+    "이 투표지는 기록되지 않았습니다.",
+    "A ballot that was checked can never be cast. Please make the ballot again and cast the "
+    "new one. This ballot was not recorded.",
+)

@@ -12,10 +12,11 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from kiosk import __version__
-from kiosk.core.block import BlockKind, Mode, SignedBlock
+from kiosk.core.block import BlockKind, Mode, SignedBlock, read_spoiled_ballot
 from kiosk.core.chain import Schedule, Session
 from kiosk.core.duplicates import new_ballot_counts
 from kiosk.core.election import Channel, DuplicatePolicy, ElectionPackage, Voter
+from kiosk.core.encrypted_ballot import EncryptedBallot
 from kiosk.core.errors import HanpyoError, StateError
 from kiosk.core.heartbeat import Heartbeat, PrinterReport, ReaderState
 from kiosk.store.ballot_box import BallotBox
@@ -26,7 +27,13 @@ from kiosk.sync.errors import SyncError
 from kiosk.sync.tile_proofs import TileProofs
 from kiosk.sync.worker import SyncWorker
 from online import errors as msg
-from online.ballots import check_cast, check_sign_in, check_spoiled, online_voter
+from online.ballots import (
+    CheckedBallots,
+    check_cast,
+    check_sign_in,
+    check_spoiled,
+    online_voter,
+)
 from online.errors import ApiError
 from online.files import PlatformConfig, open_store, saved_package
 from online.limits import Challenges, RateLimiter, Sessions, VoterLimits
@@ -43,6 +50,10 @@ class Platform:
         self.config, self.package, self.keys = config, package, keys
         store = open_store(config.data_dir, keys, package, create=True)
         self.box = BallotBox(store, package)
+        # Only the spoiled blocks are read (and decoded): what a restart must not forget.
+        self.checked = CheckedBallots(
+            read_spoiled_ballot(signed.block.body) for signed in store.blocks_of(BlockKind.SPOILED)
+        )
         self.schedule = Schedule.of(package.opens, package.closes)
         # What every visitor reads, made once: the package without the rolls (no voter's keys).
         self.public_package = package.to_json() | {"roll": [], "test_roll": []}
@@ -213,6 +224,8 @@ class Platform:
         self._refuse_repeat(checked.voter)
         with self._record:
             self._require_open(checked.voter)
+            # In the lock: a checked ballot recorded a moment ago is seen.
+            self._refused_counted(session, lambda: self.checked.refuse_cast(checked.ballot))
             try:
                 receipt = self.box.cast_encrypted(
                     checked.voter, checked.ballot, checked.card_key, checked.card_sig
@@ -246,7 +259,7 @@ class Platform:
             ballot = self._refused_counted(
                 session, lambda: check_spoiled(self.package, voter, body)
             )
-            signed = self._record_spoiled(voter, body)
+            signed = self._record_spoiled(voter, body, ballot)
         except BaseException:
             self.voter_limits.give_back_spoil(session)  # nothing was recorded
             raise
@@ -258,16 +271,18 @@ class Platform:
             "check_url": self.check_link(signed.tracking_code),
         }
 
-    def _record_spoiled(self, voter: Voter, body: Any) -> SignedBlock:
+    def _record_spoiled(self, voter: Voter, body: Any, ballot: EncryptedBallot) -> SignedBlock:
         with self._record:
             self._require_open(voter)
             try:
-                return self.box.store.append(BlockKind.SPOILED, body)
+                signed = self.box.store.append(BlockKind.SPOILED, body)
             except StoreError as e:
                 log.error("the checked ballot could not be recorded: %s", e)
                 raise ApiError(503, "unavailable", msg.UNAVAILABLE, str(e)) from e
             except StateError as e:
                 raise self._state_refusal(str(e)) from e
+            self.checked.add(ballot)
+            return signed
 
     def _refused_counted(self, session: VoterSession, check: Callable[[], T]) -> T:
         """``check()``, counting a ballot it refuses (422) against the member's limit."""

@@ -214,6 +214,16 @@ class ChainStore:
         for (encoded,) in rows:
             yield decode_signed_block(bytes(encoded))
 
+    def blocks_of(self, kind: BlockKind) -> Iterator[SignedBlock]:
+        """The signed blocks of one ``kind``, in chain order, read in one snapshot; blocks of
+        other kinds are never decoded (the online platform reads its checked ballots so)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT encoded FROM blocks WHERE kind = ? ORDER BY height", (kind.value,)
+            ).fetchall()
+        for (encoded,) in rows:
+            yield decode_signed_block(bytes(encoded))
+
     def stored_blocks(self, start: int = 0) -> Iterator[tuple[int, bytes, bytes]]:
         """(height, hash, encoded signed block) from height ``start`` up to the head, read in
         one snapshot and not decoded: what the sync sends and proves (the chain was verified

@@ -1,12 +1,14 @@
 """What one member with a valid voting code may do on the online platform, over all the times
 they sign in, as a real `hanpyo-online serve` process on a loopback port meets it: one live
-session at a time, a bounded number of checked ballots and of refused ballots."""
+session at a time, a bounded number of checked ballots and of refused ballots, and never a
+checked ballot cast."""
 
 from __future__ import annotations
 
 import copy
 import random
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -117,3 +119,28 @@ def test_a_member_sends_a_bounded_number_of_refused_ballots_over_all_sign_ins(
     other = sign_in(url, key_of(election, 4), eid)["session"]
     made = cast_ballot(election, index_of(election, 4), random.Random(40))
     assert post(url, "/api/ballots", other, made.body).status_code == 201
+
+
+def test_a_checked_ballot_is_never_cast_even_after_a_restart(
+    tmp_path: Path, election: SyntheticElection
+) -> None:
+    """The count leaves out a cast ballot whose id a spoiled block opened (selection rule 9):
+    the platform refuses to record it rather than tell the voter "recorded"."""
+    eid, n = election.package.id, 5
+    made = cast_ballot(election, index_of(election, n), random.Random(50))
+    p = OnlinePlatform(tmp_path / "p", election)
+    with p:
+        p.staff("open")
+        session = sign_in(p.url, key_of(election, n), eid)["session"]
+        assert post(p.url, "/api/spoiled", session, spoiled(made)).status_code == 201
+        height = p.staff("status")["height"]
+        doc = refused(post(p.url, "/api/ballots", session, made.body), 422, "checked_ballot")
+        assert "make the ballot again" in doc["message"]["en"]
+        assert p.staff("status")["height"] == height
+    with p:  # a new process over the same chain still knows the checked ballot
+        session = sign_in(p.url, key_of(election, n), eid)["session"]
+        refused(post(p.url, "/api/ballots", session, made.body), 422, "checked_ballot")
+        status = p.staff("status")
+        assert (status["height"], status["ballots"]) == (height, 0)
+        again = cast_ballot(election, index_of(election, n), random.Random(51))
+        assert post(p.url, "/api/ballots", session, again.body).status_code == 201

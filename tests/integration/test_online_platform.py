@@ -276,8 +276,10 @@ def test_checked_ballots_are_opened_recorded_and_limited_per_session(
     assert post(platform.url, "/api/spoiled", session, spoiled(other)).status_code == 201
     limited = post(platform.url, "/api/spoiled", session, spoiled(other))
     refused(limited, 429, "too_many_attempts")
-    # Checks never use up the vote.
-    assert post(platform.url, "/api/ballots", session, made.body).status_code == 201
+    # Checks never use up the vote; a checked ballot is never cast, a new one is.
+    refused(post(platform.url, "/api/ballots", session, made.body), 422, "checked_ballot")
+    fresh = cast_ballot(election, index, random.Random(999))
+    assert post(platform.url, "/api/ballots", session, fresh.body).status_code == 201
 
 
 JSON = {"Content-Type": "application/json"}
