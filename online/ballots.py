@@ -1,7 +1,16 @@
 """What the platform checks of a sign-in and of each ballot before it records anything, all in
-the protocol core: the roll, the credential's signatures, the ballot's form and every proof.
-The ledger checks the same on arrival and the count checks the proofs again; checking here
-first means a voter is never told "recorded" for a ballot the count would leave out."""
+the protocol core: the roll, the credential's signatures, the ballot's form and every proof,
+and that a cast ballot is not one checked here (``CheckedBallots``). The ledger checks the same
+on arrival and the count checks the proofs again, so a ballot that would fail there is refused
+here, before the voter is told anything.
+
+Passing these checks does not promise that the ballot counts. The count can still leave it out
+for what the platform cannot see from here: a ballot of the same member elsewhere that the
+duplicate policy prefers (the platform asks the ledger's has-voted at sign-in and at the cast,
+but when the ledger cannot be asked it records the ballot anyway, failing open, and the ledger
+applies the policy at the count; nor does the ledger know a kiosk's ballot before that kiosk
+syncs), or a ledger that no longer takes this platform's chain (closed, or holding another
+package)."""
 
 from __future__ import annotations
 
