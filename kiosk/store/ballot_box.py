@@ -79,8 +79,8 @@ class BallotBox:
     ) -> CastReceipt:
         """Record a ballot the voter's card has signed; return its receipt once it is committed.
 
-        Checked first, as the ledger will check it (so a voter is never told "recorded" for a
-        ballot the count would leave out): the session is open, the voter's card kind fits the
+        Checked first, as the ledger will check it on arrival (the count's own rules, such as
+        the duplicate policy across sources, come later): the session is open, the voter's card kind fits the
         mode (test cards in test mode only), the ballot's form is the voter's roll entry's, and
         the card's signature verifies over this ballot for this voter.
         """
