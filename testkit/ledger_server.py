@@ -46,7 +46,7 @@ def ledger_cli(
         cwd=_cwd(python),
         capture_output=True,
         text=True,
-        timeout=600,  # a guard against a hung command, not a bound on speed (a count on a busy machine)
+        timeout=600,  # a guard against a hung command, not a bound on speed
         check=False,
     )
 

@@ -80,9 +80,9 @@ class BallotBox:
         """Record a ballot the voter's card has signed; return its receipt once it is committed.
 
         Checked first, as the ledger will check it on arrival (the count's own rules, such as
-        the duplicate policy across sources, come later): the session is open, the voter's card kind fits the
-        mode (test cards in test mode only), the ballot's form is the voter's roll entry's, and
-        the card's signature verifies over this ballot for this voter.
+        the duplicate policy across sources, come later): the session is open, the voter's card
+        kind fits the mode (test cards in test mode only), the ballot's form is the voter's roll
+        entry's, and the card's signature verifies over this ballot for this voter.
         """
         self._check_open()
         kind = self._ballot_kind()
