@@ -38,6 +38,9 @@ class Domain(enum.Enum):
     BALLOT = b"hanpyo/ballot/v2\n"  # a voter's card over their encrypted ballot
     # an online voter's credential key over the platform's sign-in challenge (online/)
     ONLINE_SESSION = b"hanpyo/online-session/v2\n"
+    # the authority over the package's public part, rolls by hash (election.public_part): what
+    # the voting page checks without the national roll (docs/spec/ballot.md, review F3)
+    ELECTION_PUBLIC = b"hanpyo/election-public/v2\n"
 
 
 @dataclass(frozen=True, slots=True)

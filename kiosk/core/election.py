@@ -88,9 +88,11 @@ __all__ = [
     "Text",
     "Voter",
     "WitnessPolicy",
+    "public_part",
     "read_package",
     "sign_package",
     "verify_package",
+    "verify_public_signature",
 ]
 
 PACKAGE_VERSION = 2  # the only version there is: protocol v2 (design/verifiable-election.md)
@@ -102,6 +104,12 @@ OLD_PROTOCOL_MESSAGE = (
     "`ledger election create --protocol 2`로 다시 만들어 주세요.",
     "This election file is of an older protocol (1) that is no longer accepted. "
     "Make it again with `ledger election create --protocol 2`.",
+)
+PUBLIC_SIGNATURE_MESSAGE = (
+    "선거 정보 파일의 공개 부분 서명이 맞지 않습니다. 이 파일을 쓰지 말고 선거 관리자에게 "
+    "알려 주세요.",
+    "The signature over the election file's public part does not verify. Do not use this "
+    "file; tell the election office.",
 )
 
 
@@ -368,23 +376,52 @@ def _timestamp(r: Reader, key: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class SignedPackage:
-    """A package with the authority's signature over its canonical form."""
+    """A package with the authority's two signatures: over its canonical form (what kiosks, the
+    ledger and verifiers check) and over its public part (``public_part``: the rolls by hash,
+    what the voting page checks without the national roll)."""
 
     package: ElectionPackage
     signature: bytes
+    public_signature: bytes
 
     def to_json(self) -> dict[str, Any]:
-        return {"package": self.package.to_json(), "signature": b64e(self.signature)}
+        return {
+            "package": self.package.to_json(),
+            "signature": b64e(self.signature),
+            "public_signature": b64e(self.public_signature),
+        }
+
+
+def public_part(package: ElectionPackage) -> dict[str, Any]:
+    """The package with each roll replaced by its hash (docs/spec/record.md §2.1): ``roll`` and
+    ``test_roll`` become ``roll_hash`` and ``test_roll_hash``, the lowercase hex SHA-256 of the
+    canonical JSON of that list. Everything else is the package's own JSON, unchanged."""
+    document = package.to_json()
+    rolls = {"roll": "roll_hash", "test_roll": "test_roll_hash"}
+    for key, hashed in rolls.items():
+        document[hashed] = sha256(canonical_json(document.pop(key))).hex()
+    return document
 
 
 def sign_package(package: ElectionPackage, authority: SigningKey) -> SignedPackage:
-    return SignedPackage(package, authority.sign(Domain.ELECTION, package.canonical()))
+    public = canonical_json(public_part(package))
+    return SignedPackage(
+        package,
+        authority.sign(Domain.ELECTION, package.canonical()),
+        authority.sign(Domain.ELECTION_PUBLIC, public),
+    )
 
 
 def verify_package(document: Any, authority_key: bytes) -> ElectionPackage:
-    """Read a signed package and check the authority's signature; raise if either fails."""
+    """Read a signed package and check the authority's signature, and its signature over the
+    public part when the file carries one; raise if any fails."""
     r = Reader(document, "", ElectionPackageError)
     signature = r.binary("signature", length=64)
+    public_signature = (
+        r.binary("public_signature", length=64)
+        if isinstance(document, dict) and "public_signature" in document
+        else None
+    )
     inner = r.raw("package")
     if isinstance(inner, dict) and "sequence" not in inner:
         r.fail("a signed package must carry its sequence number", "package")
@@ -396,7 +433,31 @@ def verify_package(document: Any, authority_key: bytes) -> ElectionPackage:
         raise ElectionPackageError(
             f"the election package is not signed by the pinned authority key: {e}",
         ) from e
+    if public_signature is not None:
+        verify_public_signature(package, authority_key, public_signature)
     return package
+
+
+def verify_public_signature(
+    package: ElectionPackage, authority_key: bytes, signature: bytes
+) -> None:
+    """Check the authority's signature over ``public_part(package)``."""
+    try:
+        public = canonical_json(public_part(package))
+        verify_signature(Domain.ELECTION_PUBLIC, authority_key, public, signature)
+    except VerificationError as e:
+        raise ElectionPackageError(
+            f"the election package's public part is not signed by the pinned authority key: {e}",
+            user_message=PUBLIC_SIGNATURE_MESSAGE,
+        ) from e
+
+
+def public_signature_of(raw: bytes) -> bytes | None:
+    """The ``public_signature`` a signed package file carries (None when it has none); read it
+    only from a file ``read_signed_package`` accepted, which checked it."""
+    document = parse_json(raw)
+    value = document.get("public_signature") if isinstance(document, dict) else None
+    return None if value is None else b64d(value, length=64, name="public_signature")
 
 
 def read_signed_package(raw: bytes, authority: bytes) -> ElectionPackage:

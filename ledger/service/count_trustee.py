@@ -299,7 +299,8 @@ def write_new(path: Path, raw: bytes) -> None:
 def _package(path: Path) -> ElectionPackage:
     try:
         document = json.loads(_read(path))
-        if isinstance(document, dict) and set(document) == {"package", "signature"}:
+        signed = ({"package", "signature"}, {"package", "signature", "public_signature"})
+        if isinstance(document, dict) and set(document) in signed:
             document = document["package"]  # the signed form, as published
         return read_package(document)
     except (ValueError, HanpyoError) as e:
