@@ -101,6 +101,12 @@ UNAVAILABLE = (
     "투표 플랫폼에 문제가 있어 지금은 기록할 수 없습니다. 잠시 뒤에 다시 해 주세요.",
     "The voting platform has a problem and cannot record ballots now. Please try again later.",
 )
+LEDGER_REFUSES = (
+    "지금은 온라인 투표를 기록할 수 없습니다. 운영자가 문제를 해결하고 있습니다. 이 투표는 "
+    "기록되지 않았습니다. 나중에 다시 해 주세요.",
+    "Online ballots cannot be recorded now; the operators are fixing a problem. This ballot "
+    "was not recorded. Please try again later.",
+)
 PAGE_NOT_BUILT = (
     "투표 페이지가 아직 준비되지 않았습니다(빌드되지 않음). 운영자에게 알려 주세요.",
     "The voting page is not built yet. Please tell the operator.",

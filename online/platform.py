@@ -35,9 +35,10 @@ from online.ballots import (
     online_voter,
 )
 from online.errors import ApiError
-from online.files import PlatformConfig, open_store, saved_package
+from online.files import PACKAGE_FILE, PlatformConfig, open_store, saved_package
 from online.limits import Challenges, RateLimiter, Sessions, VoterLimits
 from online.limits import Session as VoterSession
+from online.public_election import public_election
 
 log = logging.getLogger("hanpyo.online")
 T = TypeVar("T")
@@ -55,8 +56,11 @@ class Platform:
             read_spoiled_ballot(signed.block.body) for signed in store.blocks_of(BlockKind.SPOILED)
         )
         self.schedule = Schedule.of(package.opens, package.closes)
-        # What every visitor reads, made once: the package without the rolls (no voter's keys).
-        self.public_package = package.to_json() | {"roll": [], "test_roll": []}
+        # What every visitor reads, made once: the package's public part (rolls by hash) with
+        # the authority's signature over it, from the signed file, which the page checks
+        # before it derives anything (review F3; online/public_election.py).
+        raw = (config.data_dir / PACKAGE_FILE).read_bytes()
+        self.public = public_election(raw, package, config.authority)
         limits = config.limits
         self.challenges = Challenges(limits.challenge_ttl_s)
         self.sessions = Sessions(limits)
@@ -165,11 +169,10 @@ class Platform:
         return f"{base}?code={tracking_code}" if base else None
 
     def election(self) -> dict[str, Any]:
-        """The public package and the platform's state, for the page."""
+        """The signed public part and the platform's state, for the page."""
         # A member may vote again here when the policy counts a later online ballot (``last``,
         # ``in_person_wins``); the count keeps the last and lists the earlier as superseded.
-        return {
-            "package": self.public_package,
+        return self.public.to_json() | {
             "status": self.status(),
             "revote": self.box.store.repeats,
             "check_url": self.check_base(),
@@ -303,8 +306,9 @@ class Platform:
     # -- the rules -----------------------------------------------------------------------------
     def _require_open(self, voter: Voter) -> None:
         """Ballots only while the platform's session is open, in the mode of the voter's roll
-        (test credentials in test mode only), and official ones within the schedule: the
-        ledger and every verifier refuse an official ballot dated outside it."""
+        (test credentials in test mode only), official ones within the schedule (the ledger and
+        every verifier refuse an official ballot dated outside it), and none while the ledger
+        refuses the platform's chain."""
         status = self.status()
         if status == "closed":
             raise ApiError(410, "election_closed", msg.CLOSED, "the schedule has ended")
@@ -318,6 +322,13 @@ class Platform:
         if not voter.test and self.schedule.fault(self.box.store.next_block_time()) is not None:
             # the chain's last block is dated after the close: this clock once ran ahead
             raise ApiError(410, "election_closed", msg.CLOSED, "block time after the close")
+        refused = self.worker.status.refused if self.worker is not None else None
+        if refused is not None:
+            # The ledger will never take this chain from the refused block on (the election
+            # closed early, another package, the platform quarantined, a fork): a ballot
+            # recorded now would never count. Refused until a sync pass succeeds again.
+            detail = f"the ledger does not take this platform's chain: {refused}"
+            raise ApiError(503, "unavailable", msg.LEDGER_REFUSES, detail)
 
     def _state_refusal(self, detail: str) -> ApiError:
         if self.status() == "closed":
@@ -404,4 +415,6 @@ class Platform:
             "synced_height": self.box.store.acknowledged_height(),
             "sync_online": None if sync is None else sync.online,
             "sync_alarm": None if sync is None else sync.alarm,
+            # the ledger will not take this chain (its reason); ballots are refused meanwhile
+            "sync_refused": None if sync is None else sync.refused,
         }

@@ -100,6 +100,21 @@ class SyncStatus:
     last_sync: str | None = None
     checkpoint_size: int | None = None
     alarm: str | None = None
+    # Why the ledger will not take this chain as it is (its refusal's reason, or
+    # ``untrusted_ledger``), kept until a pass succeeds: the blocks from the refused one on will
+    # never reach the log, so an online platform stops telling voters "recorded".
+    refused: str | None = None
+
+
+# Refusals a later pass may get past without anyone changing the chain or the ledger.
+RETRYABLE = frozenset({"not_held", "concurrent_upload", "batch_too_large", "unexpected"})
+
+
+def lasting_refusal(error: SyncError) -> str | None:
+    """The reason of a refusal that stays until staff act, else None."""
+    if not isinstance(error, LedgerRefused) or error.reason in RETRYABLE:
+        return None
+    return error.reason if error.status in (403, 404, 409, 410, 422) else None
 
 
 def _now() -> str:
@@ -161,7 +176,8 @@ class SyncWorker:
                 failures = 0
                 delay = self._idle_s
             except UntrustedLedger as e:
-                self._publish(replace(self.status, trusted=False, alarm=str(e)))
+                untrusted = replace(self.status, trusted=False, alarm=str(e))
+                self._publish(replace(untrusted, refused="untrusted_ledger"))
                 return  # never talk to this ledger again without staff looking first
             except SyncError as e:
                 failures += 1
@@ -172,7 +188,12 @@ class SyncWorker:
                 # witnesses are routine, and staff hear of them only if they last.
                 routine = isinstance(e, Unwitnessed) and failures <= QUIET_WITNESS_WAITS
                 alarm = None if routine else str(e)
-                self._publish(replace(self.status, online=online, pending=pending, alarm=alarm))
+                refused = lasting_refusal(e) or self.status.refused
+                self._publish(
+                    replace(
+                        self.status, online=online, pending=pending, alarm=alarm, refused=refused
+                    )
+                )
                 delay = min(self._backoff_max_s, 2.0 ** min(failures, 10) / 2)
                 # Jitter, so that kiosks coming back together do not retry in step.
                 delay *= random.uniform(0.5, 1.0)  # noqa: S311 - not a secret

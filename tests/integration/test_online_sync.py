@@ -169,3 +169,36 @@ def test_a_voter_who_voted_in_person_votes_online_as_the_policy_says(
             wait_in_ledger(ledger, second["tracking_code"])
             channels = has_voted(ledger, platform, voter_id_of(election, 0))
             assert sorted(channels) == ["kiosk", "online"]  # each channel once
+
+
+def test_the_platform_stops_taking_ballots_once_the_ledger_refuses_its_chain(
+    tmp_path: Path, election: SyntheticElection
+) -> None:
+    """The ledger's admin closes the election early, waiving the platform whose session is
+    still open (security review F5a): the ledger refuses every later block, so the platform,
+    told so by its next sync pass, refuses ballots (503, nothing recorded) instead of telling
+    members "recorded" for ballots that would never count; staff see why in the status."""
+    with LedgerServer(tmp_path / "ledger", election) as ledger:
+        platform = OnlinePlatform(tmp_path / "online", election, ledger=ledger)
+        with platform:
+            platform.staff("open")
+            first = cast_online(platform, election, 0)
+            wait_in_ledger(ledger, first["tracking_code"])
+            source = platform.source_keys().kiosk_id
+            closed = ledger.cli("election", "close", "--waive", source, "platform left open")
+            assert closed.returncode == 0, closed.stderr
+            early = cast_online(platform, election, 1)  # before its next pass: still taken
+            platform.staff("sync")
+            deadline = time.monotonic() + WAIT_S
+            while platform.staff("status")["sync_refused"] is None:
+                assert time.monotonic() < deadline, platform.serve_log()
+                time.sleep(0.2)
+            status = platform.staff("status")
+            assert status["sync_refused"] == "election_closed", status
+            index = roll_index(election, "online", 2)
+            answer = try_sign_in(platform.url, election.voter_keys[index], election.package.id)
+            assert answer.status_code == 503, answer.text
+            assert answer.json()["error"] == "unavailable"
+            assert answer.json()["message"]["ko"] and answer.json()["message"]["en"]
+            assert platform.staff("status")["height"] == status["height"]  # nothing recorded
+            assert early["height"] <= status["height"]

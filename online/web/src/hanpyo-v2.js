@@ -28,3 +28,10 @@ export {
 export { encryptBallot, verifyBallot, spoiledBody, openSpoiled } from './protocol/ballot_crypto.js';
 export { canonicalize, canonicalBytes, b64e, b64d, crockford32 } from './protocol/encoding.js';
 export { ProtocolError, toHex } from './protocol/group.js';
+export {
+  verifyPublicPart,
+  rollHash,
+  testRollKeys,
+  electionCheck,
+  normalizeCheck,
+} from './protocol/election_public.js';
