@@ -21,6 +21,7 @@ from playwright.sync_api import Browser
 from kiosk.core.ballot import Ballot
 from kiosk.core.crypto import SigningKey
 from kiosk.core.election import ContestId, ElectionPackage, OptionId, RollEntry
+from kiosk.core.encoding import b64e
 from kiosk.core.online_credential import credential_key
 from testkit.elections import SyntheticElection
 from testkit.ledger_server import ledger_cli
@@ -54,18 +55,22 @@ class Letter:
 
     @property
     def fragment(self) -> str:
-        """The link's ``#code=…`` (never sent to a server), for the test's local platform."""
+        """The link's ``#code=…&k=…&e=…`` (never sent to a server), for the test's local
+        platform: the code, and the authority key and election the page confirms."""
         fragment = urlsplit(self.url).fragment
-        assert fragment == f"code={self.code}", self.url
+        assert fragment.startswith(f"code={self.code}&k="), self.url
         return f"#{fragment}"
 
 
-def issue_letters(out: Path, definition: Path, roll: Path) -> tuple[Path, dict[bytes, Letter]]:
+def issue_letters(
+    out: Path, definition: Path, roll: Path, authority: bytes
+) -> tuple[Path, dict[bytes, Letter]]:
     """`ledger election letters --csv`: the new roll file (the codes' keys on it) and each
     member's letter, by voter id."""
     done = ledger_cli(
         "election", "letters", "--definition", str(definition), "--roll", str(roll),
-        "--platform-url", PLATFORM_URL, "--out", str(out), "--csv", data=None,
+        "--platform-url", PLATFORM_URL, "--authority", b64e(authority), "--out", str(out),
+        "--csv", data=None,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     rows = csv.DictReader(io.StringIO((out / "letters.csv").read_text("utf-8")))

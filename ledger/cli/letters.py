@@ -14,6 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
+from kiosk.core.encoding import b64d
 from kiosk.core.errors import HanpyoError
 from kiosk.core.secret_file import write_secret
 from ledger.cli.election_files import load_json
@@ -50,7 +51,15 @@ def add_letters(esub: Subparsers) -> None:
     letters.add_argument(
         "--platform-url",
         required=True,
-        help="the voting page's address (https://…); the QR code opens <URL>/#code=<code>",
+        help="the voting page's address (https://…); the QR code opens "
+        "<URL>/#code=<code>&k=<authority key>&e=<election id>",
+    )
+    letters.add_argument(
+        "--authority",
+        required=True,
+        help="the authority's public key (base64url, as `ledger authority-key` printed it): "
+        "the QR code carries it and the letter prints its short election check, with which "
+        "the voting page confirms the election before the member votes",
     )
     letters.add_argument(
         "--out", type=Path, required=True, metavar="DIR", help="folder for the new files"
@@ -105,7 +114,8 @@ def _letters(args: argparse.Namespace) -> int:
         if args.reissue
         else issue_credentials(definition, roll)
     )
-    setting = LetterSetting(definition, url, args.contact)
+    authority = b64d(args.authority.strip(), length=32, name="--authority")
+    setting = LetterSetting(definition, url, args.contact, authority)
     # Everything is made in memory before the first file is created.
     contents: dict[Path, bytes] = {}
     if args.pdf:

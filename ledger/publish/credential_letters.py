@@ -8,8 +8,12 @@ all three are in the public package, whose log shows whether, when and how often
 voted (review F6). A letter carries a random reference instead, and only the members list (and
 the roll file) tie it to the voter id.
 
-The QR code carries ``<platform URL>/#code=<code>``: a browser never sends the part after ``#``
-to any server, so the code reaches neither the platform's access log nor a proxy. The letter is
+The QR code carries ``<platform URL>/#code=<code>&k=<authority key>&e=<election id>``: a browser
+never sends the part after ``#`` to any server, so the code reaches neither the platform's access
+log nor a proxy. The authority's key and the election id are what the voting page confirms the
+election with before it derives anything (review F3; docs/spec/online.md §3.3): the platform's
+own answers are not trusted for them. A member who types the code by hand types the letter's
+short election check (``election_check``) too, which vouches for the same two. The letter is
 printed by WeasyPrint with the results report's Korean font (report_fonts.py).
 """
 
@@ -22,12 +26,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import segno
 from markupsafe import Markup
 
+from kiosk.core.crypto import sha256
 from kiosk.core.election_parts import DuplicatePolicy
+from kiosk.core.encoding import b64e, crockford32, group4
 from ledger.publish.credential_roll import Credential, LettersError
 from ledger.publish.report_fonts import embedded_fonts_css
 from ledger.publish.results_report import ENVIRONMENT  # the report's templates and settings
@@ -40,6 +46,7 @@ CSV_COLUMNS = ("reference", "code", "url", "category", "group", "test")
 MEMBERS_COLUMNS = ("reference", "voter", "card_key", "category", "group", "test")
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 _WEEKDAYS_KO = "월화수목금토일"
+_CHECK_DOMAIN = b"hanpyo/election-check/v2\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +57,11 @@ class LetterSetting:
     definition: Mapping[str, Any]
     platform_url: str
     contact: str | None
+    authority: bytes  # the authority's public key, which signs the package
+
+    @property
+    def election(self) -> str:
+        return str(self.definition["id"])
 
 
 def platform_address(url: str) -> str:
@@ -67,9 +79,21 @@ def platform_address(url: str) -> str:
     return url.strip().rstrip("/")
 
 
-def code_url(platform_url: str, code: str) -> str:
-    """The QR code's address: the page, with the code after ``#`` where no server sees it."""
-    return f"{platform_url}/#code={code}"
+def code_url(setting: LetterSetting, code: str) -> str:
+    """The QR code's address: the page, with the code, the authority's key and the election id
+    after ``#``, where no server sees them."""
+    election = quote(setting.election, safe="")
+    return f"{setting.platform_url}/#code={code}&k={b64e(setting.authority)}&e={election}"
+
+
+def election_check(authority: bytes, election: str) -> str:
+    """The letter's short election check: the first 10 bytes (80 bits) of SHA-256 over
+    ``"hanpyo/election-check/v2\n" || authority key || UTF-8(election id)`` in Crockford
+    base-32, four groups of four. A member who types the code by hand types it too, and the
+    page accepts the authority key the platform names only if it gives this check (making
+    another key that does is a second preimage of 80 bits)."""
+    digest = sha256(_CHECK_DOMAIN + authority + election.encode("utf-8"))
+    return group4(crockford32(digest[:10]))
 
 
 # -- the letters ----------------------------------------------------------------------------------
@@ -86,6 +110,7 @@ def render_letters_html(setting: LetterSetting, credentials: Sequence[Credential
         "policy": str(d.get("duplicate_policy", DuplicatePolicy.FIRST)),
         "contact": setting.contact,
         "platform_url": setting.platform_url,
+        "election_check": election_check(setting.authority, setting.election),
         "letters": [_letter(setting, c) for c in credentials],
     }
     template = ENVIRONMENT.get_template("credential_letter.html")
@@ -117,7 +142,7 @@ def letters_csv(setting: LetterSetting, credentials: Sequence[Credential]) -> st
             (
                 c.reference,
                 c.code,
-                code_url(setting.platform_url, c.code),
+                code_url(setting, c.code),
                 c.category,
                 c.group or "",
                 "test" if c.test else "",
@@ -148,7 +173,7 @@ def _csv(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
 
 
 def _letter(setting: LetterSetting, c: Credential) -> dict[str, Any]:
-    url = code_url(setting.platform_url, c.code)
+    url = code_url(setting, c.code)
     return {
         "groups": c.code.split("-"),
         "qr": Markup(segno.make_qr(url, error="m").svg_inline(border=4, omitsize=True)),  # noqa: S704  # segno's own SVG of our URL

@@ -100,14 +100,14 @@ def _test_keys() -> tuple[SigningKey, ...]:
     return tuple(derived_key("demo", "test-card", i) for i in range(TEST_CARDS))
 
 
-def _letters(out: Path, platform_url: str, *, pdf: bool) -> Path:
+def _letters(out: Path, platform_url: str, authority: str, *, pdf: bool) -> Path:
     """`ledger election letters` for the roll's online members: a code each in letters.csv
     (and letters.pdf), its key on the new roll DIR/roll.json the package is made from."""
     letters = out / "letters"
     wanted = ["--csv", *(["--pdf"] if pdf else [])]
     made = ledger_ok(
         "election", "letters", "--definition", out / "definition.json", "--roll", out / "roll.json",
-        "--platform-url", platform_url, "--out", letters, *wanted,
+        "--platform-url", platform_url, "--authority", authority, "--out", letters, *wanted,
     )  # fmt: skip
     counted = next((x for x in made.splitlines() if " letters: " in x), made.strip())
     say(f"   ledger election letters: {counted}")
@@ -137,7 +137,10 @@ def make_election(
     _roll_file(definition, cards, out / "roll.json")
     unsigned = out / "package.json"
     try:
-        letters = None if platform_url is None else _letters(out, platform_url, pdf=pdf)
+        # the authority's key first: the letters' links carry it (the page confirms with it)
+        public = ledger_ok("authority-key", "--out", out / "authority.key").strip()
+        authority = public.rsplit(" ", 1)[1]
+        letters = None if platform_url is None else _letters(out, platform_url, authority, pdf=pdf)
         roll = out / "roll.json" if letters is None else letters / "roll.json"
         made = ledger_ok(
             "election", "create", "--protocol", "2",
@@ -150,8 +153,6 @@ def make_election(
         )  # fmt: skip
         first = made.strip().splitlines()[0] if made.strip() else ""
         say(f"   ledger election create --protocol 2: {first}")
-        public = ledger_ok("authority-key", "--out", out / "authority.key").strip()
-        authority = public.rsplit(" ", 1)[1]
         signed = out / "election.json"
         ledger_ok(
             "election", "sign", unsigned, "--authority-key", out / "authority.key", "--out", signed

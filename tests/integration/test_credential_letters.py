@@ -25,6 +25,7 @@ from kiosk.core.election import ElectionPackage, verify_package
 from kiosk.core.encoding import b64d, b64e
 from kiosk.core.online_credential import credential_key
 from kiosk.core.roll import add_staff, add_voter, empty_roll
+from ledger.publish.credential_letters import election_check
 from ledger.rules.ballot_arrival import KEY_NOT_ON_ROLL, BallotRefused, check_cast_ballot
 from testkit.ceremony_results import simulated_ceremony_result
 from testkit.elections import mixed_definition
@@ -38,6 +39,9 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "letters"
 
 def _card(role: str, n: int) -> SigningKey:
     return SigningKey(sha256(f"letters/{role}/{n}".encode()))
+
+
+AUTHORITY = _card("authority", 0).public_key  # what the letters' link and check vouch for
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +74,7 @@ def _letters(inputs: dict[str, Path], out: Path, *extra: str, roll: Path | None 
     return ledger_cli(
         "election", "letters", "--definition", str(inputs["definition"]),
         "--roll", str(roll or inputs["roll"]), "--platform-url", PLATFORM,
-        "--out", str(out), *extra, data=None,
+        "--authority", b64e(AUTHORITY), "--out", str(out), *extra, data=None,
     )  # fmt: skip
 
 
@@ -200,11 +204,28 @@ def test_each_letters_reference_leads_the_office_to_its_member(
                    for row in _rows(issued)), "the members list holds no code"  # fmt: skip
 
 
-def test_the_qr_code_opens_the_voting_page_with_the_code_after_the_hash(issued: Path) -> None:
+def test_the_qr_code_opens_the_voting_page_with_the_code_and_the_authority_key_after_the_hash(
+    issued: Path,
+) -> None:
+    """The link carries the authority's key and the election id, with which the voting page
+    confirms the election itself instead of trusting the platform's answers (review F3)."""
     rows = _rows(issued)
     first = _qr_texts(issued / "letters.pdf", 0, save=SCREENSHOTS / "letter-page-1.png")
-    assert first == [f"https://vote.example.org/#code={rows[0]['code']}"] == [rows[0]["url"]]
+    link = f"https://vote.example.org/#code={rows[0]['code']}&k={b64e(AUTHORITY)}&e={ELECTION}"
+    assert first == [link] == [rows[0]["url"]]
     assert _qr_texts(issued / "letters.pdf", 4) == [rows[4]["url"]]
+    assert all(f"&k={b64e(AUTHORITY)}&e={ELECTION}" in row["url"] for row in rows)
+
+
+def test_each_letter_prints_the_election_check_for_a_code_typed_by_hand(issued: Path) -> None:
+    check = election_check(AUTHORITY, ELECTION)
+    assert len(_squeezed(check).replace("-", "")) == 16
+    assert check != election_check(AUTHORITY, ELECTION + "-other")
+    assert check != election_check(_card("authority", 1).public_key, ELECTION)
+    for text in _page_texts(issued / "letters.pdf"):
+        flat = _squeezed(text)
+        assert "선거확인" in flat and "Electioncheck" in flat
+        assert check in flat
 
 
 def test_the_new_roll_holds_each_printed_codes_key_and_nothing_else_changes(
@@ -352,7 +373,7 @@ def test_a_run_that_would_keep_the_codes_nowhere_or_send_them_in_clear_is_refuse
     clear = ledger_cli(
         "election", "letters", "--definition", str(inputs["definition"]),
         "--roll", str(inputs["roll"]), "--platform-url", "http://vote.example.org",
-        "--out", str(tmp_path / "b"), "--csv", data=None,
+        "--authority", b64e(AUTHORITY), "--out", str(tmp_path / "b"), "--csv", data=None,
     )  # fmt: skip
     assert clear.returncode == 2 and "must start with https://" in clear.stderr
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
@@ -379,6 +400,8 @@ def _package(
         "--out", str(folder / "signed.json"), *extra, data=None,
     )  # fmt: skip
     assert signed.returncode == 0, signed.stderr
+    # the authority signs the public part too (rolls by hash), which the voting page checks
+    assert "public_signature" in _roll(folder / "signed.json")
     public = SigningKey(b64d(key.read_text("ascii").strip(), length=32, name="key")).public_key
     return verify_package(_roll(folder / "signed.json"), public)
 

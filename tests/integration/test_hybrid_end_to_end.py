@@ -145,7 +145,9 @@ def make_package(
     roll = event_roll(definition, SEED, experts_per_group=1, online_per_proposal=1)
     (tmp / "definition.json").write_text(json.dumps(definition, ensure_ascii=False), "utf-8")
     (tmp / "roll.json").write_text(json.dumps(roll.document), "utf-8")
-    coded_roll, letters = issue_letters(tmp / "letters", tmp / "definition.json", tmp / "roll.json")
+    coded_roll, letters = issue_letters(
+        tmp / "letters", tmp / "definition.json", tmp / "roll.json", roll.authority.public_key
+    )
     out = run_ledger(
         "election", "create", "--protocol", "2",
         "--definition", str(tmp / "definition.json"), "--roll", str(coded_roll),

@@ -31,6 +31,8 @@ from ledger.publish.credential_roll import (
 )
 from testkit.elections import mixed_definition
 
+AUTHORITY = SigningKey(sha256(b"letters/authority")).public_key
+
 ELECTION = "unit-letters"
 
 
@@ -161,7 +163,9 @@ def test_create_reads_the_card_entry_apart_from_what_letters_added() -> None:
 )
 def test_the_voting_page_address(url: str, address: str) -> None:
     assert platform_address(url) == address
-    assert code_url(address, "AAAAA-BBBBB") == f"{address}/#code=AAAAA-BBBBB"
+    setting = LetterSetting({"id": "e 1"}, address, None, AUTHORITY)
+    key = b64e(AUTHORITY)
+    assert code_url(setting, "AAAAA-BBBBB") == f"{address}/#code=AAAAA-BBBBB&k={key}&e=e%201"
 
 
 @pytest.mark.parametrize(
@@ -175,7 +179,7 @@ def test_an_address_members_should_not_type_a_code_into_is_refused(url: str) -> 
 
 
 def _setting(definition: dict[str, Any], contact: str | None = None) -> LetterSetting:
-    return LetterSetting(definition, "https://vote.example.org", contact)
+    return LetterSetting(definition, "https://vote.example.org", contact, AUTHORITY)
 
 
 def test_the_mailing_file_has_a_row_per_letter(
@@ -185,7 +189,9 @@ def test_the_mailing_file_has_a_row_per_letter(
     rows = list(csv.DictReader(io.StringIO(letters_csv(_setting(definition), issued.credentials))))
     assert tuple(rows[0]) == CSV_COLUMNS
     assert [r["code"] for r in rows] == [c.code for c in issued.credentials]
-    assert rows[0]["url"] == f"https://vote.example.org/#code={rows[0]['code']}"
+    assert rows[0]["url"] == (
+        f"https://vote.example.org/#code={rows[0]['code']}&k={b64e(AUTHORITY)}&e={ELECTION}"
+    )
     assert [r["test"] for r in rows] == ["", "", "test"]
 
 

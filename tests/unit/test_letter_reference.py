@@ -31,6 +31,8 @@ from ledger.publish.credential_roll import (
 )
 from testkit.elections import mixed_definition
 
+AUTHORITY = SigningKey(sha256(b"letters/authority")).public_key
+
 ELECTION = "unit-letter-reference"
 REFERENCE = re.compile(r"[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}")  # Crockford base-32
 
@@ -83,7 +85,7 @@ def test_each_letter_has_its_own_random_reference_kept_on_the_roll_file_only(
 def test_the_mailing_file_and_the_letters_name_nothing_the_package_publishes(
     definition: dict[str, Any], issued: IssuedRoll
 ) -> None:
-    setting = LetterSetting(definition, "https://vote.example.org", None)
+    setting = LetterSetting(definition, "https://vote.example.org", None, AUTHORITY)
     mailing = letters_csv(setting, issued.credentials)
     html = render_letters_html(setting, issued.credentials)
     for public in _public(issued):
@@ -173,7 +175,7 @@ def test_the_letter_promises_a_new_code_only_before_the_opening(
     d["duplicate_policy"] = policy
     d["schedule"]["opens"] = "2026-03-02T09:00:00+09:00"
     html = render_letters_html(
-        LetterSetting(d, "https://vote.example.org", None), issued.credentials[:1]
+        LetterSetting(d, "https://vote.example.org", None, AUTHORITY), issued.credentials[:1]
     )
     korean, english = _lost_paragraphs(html)
     assert "2026년 3월 2일 (월) 09:00 전까지" in korean and "이전 코드를 막을 수 없습니다" in korean
@@ -187,7 +189,8 @@ def test_the_letter_advises_the_camera_app_over_a_scanner_app(
     definition: dict[str, Any], issued: IssuedRoll
 ) -> None:
     html = render_letters_html(
-        LetterSetting(definition, "https://vote.example.org", None), issued.credentials[:1]
+        LetterSetting(definition, "https://vote.example.org", None, AUTHORITY),
+        issued.credentials[:1],
     )
     assert "기본 카메라 앱" in html and "QR 스캐너 앱은 찍은 주소를 기록에 남기니" in html
     assert "own camera app" in html and "keep a history of the addresses" in html
