@@ -6,6 +6,7 @@ test-output/online/ (looked at by people, not compared by the test)."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ from playwright.sync_api import Browser, Page, Route
 
 from kiosk.core.online_credential import new_code
 from testkit.elections import mixed_definition
-from testkit.ledger_server import LedgerServer
+from testkit.ledger_server import LedgerServer, free_port
 from testkit.online_browser import SHOTS, VotingPage, chromium, voting_page
 from testkit.online_codes import CodedElection, OnlineMember, coded_election
 from testkit.online_platform import OnlinePlatform
@@ -91,7 +92,7 @@ def clean(voter: VotingPage) -> None:
 
 
 def sign_in(voter: VotingPage, member: OnlineMember, words: dict[str, str]) -> None:
-    voter.open(f"#code={member.code}")
+    voter.open(member.link)
     voter.page.get_by_role("button", name=words["start"]).click()
     voter.wait_step("ballot")
 
@@ -110,7 +111,7 @@ def test_a_member_checks_then_casts(
     member, words = next(members), WORDS[lang]
     before = platform.staff("status")["ballots"]
     with voting_page(browser, platform.url, size) as voter:
-        voter.open(f"#code={member.code}")
+        voter.open(member.link)
         page = voter.page
         # The letter's link fills the code in, and the code leaves the address bar and history.
         assert page.input_value("#code") == member.code
@@ -198,15 +199,21 @@ def test_the_language_switch_keeps_the_step_and_the_choices(
 
 
 def test_keyboard_only(
-    browser: Browser, platform: OnlinePlatform, members: Iterator[OnlineMember]
+    browser: Browser,
+    platform: OnlinePlatform,
+    coded: CodedElection,
+    members: Iterator[OnlineMember],
 ) -> None:
-    """Tab, Space and Enter only, from the code to the receipt, with a ring on every stop."""
+    """Tab, Space and Enter only, from the code (typed by hand, with the letter's election
+    check) to the receipt, with a ring on every stop."""
     member = next(members)
     with voting_page(browser, platform.url, "desktop") as voter:
         voter.open()
         keys = voter.page.keyboard
         voter.tab_to("^투표 코드$")
         keys.type(member.code)
+        voter.tab_to("^선거 확인$")
+        keys.type(coded.check)
         voter.tab_to("^시작하기$")
         keys.press("Enter")
         voter.wait_step("ballot")
@@ -233,7 +240,9 @@ def test_keyboard_only(
         clean(voter)
 
 
-def test_wrong_codes_are_explained(browser: Browser, platform: OnlinePlatform) -> None:
+def test_wrong_codes_are_explained(
+    browser: Browser, platform: OnlinePlatform, coded: CodedElection
+) -> None:
     with voting_page(browser, platform.url, "phone") as voter:
         voter.open()
         page = voter.page
@@ -243,6 +252,7 @@ def test_wrong_codes_are_explained(browser: Browser, platform: OnlinePlatform) -
         assert voter.page.evaluate("document.activeElement.id") == "code"
 
         page.fill("#code", new_code())  # well formed, on nobody's letter
+        page.fill("#election-check", coded.check)
         page.get_by_role("button", name="시작하기").click()
         page.wait_for_selector("#error[data-error=err_unknown_code]")
         assert voter.step() == "code"
@@ -358,9 +368,16 @@ def test_the_links_open_the_ledgers_check_page(
     browser: Browser, coded: CodedElection, tmp_path: Path
 ) -> None:
     """Synced to a real ledger: the checked ballot's link shows its choices opened, the cast
-    ballot's shows the fingerprint the review and the receipt showed."""
-    with LedgerServer(tmp_path / "ledger", coded.election) as ledger:
-        platform = OnlinePlatform(tmp_path / "online", coded.election, ledger=ledger)
+    ballot's shows the fingerprint the review and the receipt showed. The links go to the
+    ledger the signed package names (never an address of the platform's answer)."""
+    port = free_port()
+    address = f"http://127.0.0.1:{port}"
+    package = dataclasses.replace(coded.election.package, ledger_url=address)
+    election = dataclasses.replace(coded.election, package=package)
+    ledger = LedgerServer(tmp_path / "ledger", election)
+    ledger.port, ledger.url = port, address  # serve where the package says the ledger is
+    with ledger:
+        platform = OnlinePlatform(tmp_path / "online", election, ledger=ledger)
         with platform, voting_page(browser, platform.url, "phone") as voter:
             platform.staff("open", "--mode", "official")
             sign_in(voter, coded.members[0], KO)
@@ -403,7 +420,7 @@ def test_before_the_opening_the_page_says_so(
 ) -> None:
     platform = OnlinePlatform(tmp_path / "online", coded.election)  # never opened
     with platform, voting_page(browser, platform.url, "phone") as voter:
-        voter.open(f"#code={coded.members[1].code}")
+        voter.open(coded.members[1].link)
         # the schedule opened long ago; the platform's session did not
         assert "지금은 투표를 받지 않습니다" in voter.page.inner_text(".notice")
         voter.page.get_by_role("button", name="시작하기").click()

@@ -18,7 +18,8 @@ import requests
 
 from kiosk.core.chain import Session
 from kiosk.core.crypto import SigningKey
-from kiosk.core.encoding import b64e
+from kiosk.core.election import public_part, verify_public_signature
+from kiosk.core.encoding import b64d, b64e
 from kiosk.core.encrypted_ballot import read_encrypted_ballot
 from kiosk.core.online_credential import credential_key, new_code
 from kiosk.store.chain_store import ChainStore
@@ -92,9 +93,15 @@ def test_the_page_is_served_with_strict_headers_and_no_roll(
         assert (
             doc["status"] == "not_open" and doc["revote"] is True
         )  # in_person_wins: the last online ballot counts
-        assert doc["package"]["id"] == election.package.id
-        assert doc["package"]["roll"] == [] and doc["package"]["test_roll"] == []
-        assert doc["package"]["election_key"] == election.package.to_json()["election_key"]
+        # the package's public part (rolls by hash) with the authority's signature over it,
+        # which the voting page checks (review F3), and the test roll it checks by its hash
+        assert doc["public"] == public_part(election.package)
+        assert "roll" not in doc["public"] and "package" not in doc
+        verify_public_signature(
+            election.package, election.authority.public_key, b64d(doc["public_signature"])
+        )
+        assert doc["authority"] == b64e(election.authority.public_key)
+        assert doc["test_roll"] == [e.to_json() for e in election.package.test_roll]
 
 
 def test_sign_in_with_a_good_key_and_refusals_for_the_wrong_ones(

@@ -24,7 +24,7 @@ from kiosk.core.ballot_crypto import (
     verify_ballot_proofs,
 )
 from kiosk.core.crypto import Domain, SigningKey, sha256, verify_signature
-from kiosk.core.election import RollEntry
+from kiosk.core.election import RollEntry, public_part, sign_package
 from kiosk.core.encoding import b64d, b64e, canonical_json
 from kiosk.core.encrypted_ballot import (
     BallotFormError,
@@ -35,6 +35,7 @@ from kiosk.core.encrypted_ballot import (
 from kiosk.core.errors import BallotError, VerificationError
 from kiosk.core.online_credential import credential_key
 from kiosk.core.verifiable.group import G, Point
+from ledger.publish.credential_letters import election_check
 from testkit.ceremony_results import simulated_result, with_ceremony_key
 from testkit.elections import SyntheticElection, build_election, mixed_definition, random_ballot
 from testkit.online_web import run_node
@@ -180,6 +181,71 @@ def test_the_sign_in_signature_verifies_in_python(
         verify_signature(Domain.ONLINE_SESSION, key, b"other\n" + CHALLENGE, signature)
     with pytest.raises(VerificationError):
         verify_signature(Domain.BALLOT, key, message, signature)
+
+
+# -- the election's public part: signed in Python, confirmed in the page (review F3) ----------
+
+_PUBLIC = """
+const attempt = (f) => { try { f(); return "ok"; } catch (e) { return e.name; } };
+const out = {};
+for (const [name, c] of Object.entries(input.cases)) {
+  out[name] = attempt(() => hanpyo.verifyPublicPart(c.part, c.signature, c.authority));
+}
+out.roll_hash = hanpyo.rollHash(input.roll);
+out.test_roll = attempt(() => hanpyo.testRollKeys(input.cases.signed.part, input.test_roll));
+out.test_roll_tampered = attempt(
+  () => hanpyo.testRollKeys(input.cases.signed.part, input.test_roll.slice(1)));
+out.check = hanpyo.electionCheck(input.cases.signed.authority, input.cases.signed.part.id);
+out.typed = hanpyo.normalizeCheck(input.typed);
+output(out);
+"""
+
+
+def test_the_page_confirms_a_public_part_python_signed_and_refuses_a_tampered_one(
+    election: SyntheticElection,
+) -> None:
+    signed = sign_package(election.package, election.authority).to_json()
+    part = public_part(election.package)
+    authority = b64e(election.authority.public_key)
+    good = {"part": part, "signature": signed["public_signature"], "authority": authority}
+    other_key = part["election_key"] | {"key": (G * 5).hex()}
+    other = SigningKey(sha256(b"another authority"))
+    forged = part | {"election_key": other_key}
+    cases = {
+        "signed": good,
+        "election_key": good | {"part": part | {"election_key": other_key}},
+        "changed_roll_hash": good | {"part": part | {"roll_hash": sha256(b"x").hex()}},
+        "election_id": good | {"part": part | {"id": "another-election"}},
+        "package_signature": good | {"signature": signed["signature"]},  # the other domain
+        "other_authority": good | {"authority": b64e(other.public_key)},
+        "signed_by_other": {
+            "part": forged,
+            "signature": b64e(other.sign(Domain.ELECTION_PUBLIC, canonical_json(forged))),
+            "authority": b64e(other.public_key),
+        },
+    }
+    check = election_check(election.authority.public_key, election.package.id)
+    roll = [e.to_json() for e in election.package.roll]
+    test_roll = [e.to_json() for e in election.package.test_roll]
+    assert len(test_roll) > 1
+    got = run_node(
+        _PUBLIC,
+        {
+            "cases": cases,
+            "roll": roll,
+            "test_roll": test_roll,
+            "typed": check.lower().replace("-", " "),
+        },
+    )
+    assert got["signed"] == "ok"
+    for name in cases.keys() - {"signed", "signed_by_other"}:
+        assert got[name] == "ProtocolError", name
+    # a platform's own authority key verifies its own signature: only the letter's key (or
+    # its election check) tells the page which key is the authority's
+    assert got["signed_by_other"] == "ok"
+    assert got["roll_hash"] == part["roll_hash"]
+    assert (got["test_roll"], got["test_roll_tampered"]) == ("ok", "ProtocolError")
+    assert got["check"] == check and got["typed"] == check
 
 
 # -- the other way: the kiosk's ballots in the page's verifier ---------------------------------

@@ -10,13 +10,17 @@ import { h, nextPaint } from "./dom.js";
 import * as v2 from "./hanpyo-v2.js";
 import { hasWords, pick, t } from "./i18n.js";
 import * as steps from "./steps.js";
-import { checkLink, loadFont, takeCodeFromAddress } from "./page.js";
+import { answerMatches, confirmByCheck, confirmElection, ownTestEntry, sessionAgrees } from "./confirm.js";
+import { checkLink, loadFont, takeLinkFromAddress } from "./page.js";
 
+const link = takeLinkFromAddress();
 const s = {
   lang: "ko",
   step: "loading",
-  election: null, // GET /api/election
-  code: takeCodeFromAddress(),
+  election: null, // GET /api/election as confirmed (confirm.js): {package, testKeys, ...}
+  code: link.code,
+  check: "", // the letter's election check, typed with a code typed by hand
+  test: false, // the page's own reading: the member's key is on the signed test roll
   cred: null, // {seed, publicKey}: kept in memory only, to sign the ballot
   session: null, // POST /api/session's answer
   choices: null,
@@ -39,6 +43,7 @@ function render(focusHeading) {
   const views = {
     loading: () => steps.loadingStep(s.lang),
     failed: () => steps.failedStep(s.lang, regions()),
+    untrusted: () => steps.untrustedStep(s, regions()),
     code: () => steps.codeStep(s, actions, regions()),
     ballot: () => steps.ballotStep(s, actions, regions()),
     review: () => steps.reviewStep(s, actions, regions()),
@@ -69,7 +74,7 @@ function renderFrame() {
   const title = s.election ? pick(s.lang, s.election.package.title) : "";
   document.getElementById("election-title").textContent = title;
   const banner = document.getElementById("test-banner");
-  banner.hidden = !s.session?.test;
+  banner.hidden = !(s.session && s.test);
   banner.textContent = t(s.lang, "testBanner");
   document.title = [t(s.lang, steps.HEADINGS[s.step]), title, t(s.lang, "pageTitle")]
     .filter(Boolean)
@@ -129,6 +134,7 @@ async function run(work) {
 }
 
 function failWith(e) {
+  if (e instanceof Stopped) return;
   if (!(e instanceof ApiError)) {
     console.error(e);
     fail("err_other");
@@ -161,13 +167,43 @@ async function openSession() {
   say("signingIn");
   const { challenge } = await api.challenge();
   const signature = v2.sessionSignature(s.cred.seed, pkg.id, v2.b64d(challenge, 32, "challenge"));
-  s.session = await api.session(v2.b64e(s.cred.publicKey), challenge, v2.b64e(signature));
+  const session = await api.session(v2.b64e(s.cred.publicKey), challenge, v2.b64e(signature));
+  const testEntry = ownTestEntry(s.election, s.cred.publicKey);
+  if (!sessionAgrees(session, testEntry)) {
+    // The platform calls an official code a test one (a test ballot is encrypted under the
+    // published test key) or the other way round: never encrypt on its word.
+    untrusted("untrustedSession");
+    throw new Stopped();
+  }
+  s.test = Boolean(testEntry);
+  s.session = session;
   s.needsSignIn = false;
+}
+
+// Thrown after the page has already shown why it stops: nothing more to say.
+class Stopped extends Error {}
+
+// The page cannot vouch for what the platform answered: the member is told not to vote here
+// and whom to tell, the code and the key are forgotten, and no button leads on.
+function untrusted(reasonKey, fingerprint = null) {
+  s.cred = null;
+  s.code = "";
+  s.session = null;
+  s.encryption = null;
+  s.untrusted = { reason: reasonKey, fingerprint };
+  s.step = "untrusted";
+  s.status = null;
+  s.error = { key: "untrustedElection", vars: {} };
+  render(true);
 }
 
 const actions = {
   typed(text) {
     s.code = text;
+  },
+
+  typedCheck(text) {
+    s.check = text;
   },
 
   signIn: () =>
@@ -181,6 +217,17 @@ const actions = {
         fail("codeMalformed", {}, e.userMessage);
         document.getElementById("code")?.focus();
         return;
+      }
+      if (!s.election.confirmed) {
+        // A code typed by hand came without the letter's link: the letter's election check
+        // vouches for the authority key the platform named, or nothing goes on.
+        const result = confirmByCheck(s.election, s.check);
+        if (result !== "match") {
+          fail(result === "malformed" ? "checkMalformed" : "checkMismatch");
+          document.getElementById("election-check")?.focus();
+          return;
+        }
+        s.election.confirmed = true;
       }
       say("deriving");
       await nextPaint();
@@ -254,10 +301,12 @@ const actions = {
         showFingerprint();
         throw e;
       }
+      if (!answerMatches(answer, enc, { cast: false })) return untrusted("untrustedAnswer", enc.fingerprint);
+      const tracking = typeof answer.tracking_code === "string" ? answer.tracking_code : null;
       s.checked = {
         fingerprint: enc.fingerprint,
-        tracking: answer.tracking_code ?? null,
-        url: checkLink(answer, enc.fingerprint),
+        tracking,
+        url: checkLink(ledgerUrl(), tracking),
       };
       go("checked");
     }),
@@ -273,11 +322,15 @@ const actions = {
       const pkg = s.election.package;
       const body = v2.castBody(s.cred.seed, pkg.id, s.session.voter, enc.ballot);
       const answer = await api.cast(s.session.session, body);
+      // Only the page's own fingerprint is ever shown: an answer naming another ballot is not
+      // a receipt for this one.
+      if (!answerMatches(answer, enc, { cast: true })) return untrusted("untrustedAnswer", enc.fingerprint);
+      const tracking = typeof answer.tracking_code === "string" ? answer.tracking_code : null;
       s.receipt = {
-        fingerprint: answer.fingerprint ?? enc.fingerprint,
-        tracking: answer.tracking_code ?? null,
-        url: checkLink(answer, enc.fingerprint),
-        test: s.session.test,
+        fingerprint: enc.fingerprint,
+        tracking,
+        url: checkLink(ledgerUrl(), tracking),
+        test: s.test,
       };
       s.encryption = null;
       s.cred = null; // nothing left to sign; voting again starts from the code
@@ -305,7 +358,7 @@ function startEncryption() {
   s.encryption = enc;
   enc.promise = (async () => {
     await nextPaint();
-    const made = await v2.encryptBallot(pkg, s.session.entry, plaintext, { test: Boolean(s.session.test) });
+    const made = await v2.encryptBallot(pkg, s.session.entry, plaintext, { test: s.test });
     enc.ballot = made.ballot;
     enc.nonces = made.nonces;
     enc.fingerprint = v2.fingerprint(made.ballot);
@@ -340,16 +393,29 @@ document.getElementById("language").addEventListener("click", () => {
   render(false); // the same step, the same choices; focus stays on the switch
 });
 
+// The ledger's address from the signed public part: the check links' origin.
+function ledgerUrl() {
+  return s.election.package.ledger?.url ?? null;
+}
+
 async function start() {
   loadFont();
   render(false);
+  let answer;
   try {
-    s.election = await api.election();
+    answer = await api.election();
   } catch (e) {
     console.error(e);
     s.step = "failed";
     render(true);
     fail("loadFailed");
+    return;
+  }
+  try {
+    s.election = confirmElection(answer, link);
+  } catch (e) {
+    console.error("the election could not be confirmed:", e);
+    untrusted("untrustedPackage");
     return;
   }
   go("code");

@@ -1,26 +1,36 @@
-// What the page takes from and gives to the browser around the steps: the code in the address's
-// fragment, the check page's address, and the Korean font when the device has none.
+// What the page takes from and gives to the browser around the steps: the code, the
+// authority's key and the election id in the address's fragment, the check page's address,
+// and the Korean font when the device has none.
 
-// A letter's QR code opens <platform>/#code=<code>: the fragment never reaches a server. Read
-// it once, then take it out of the address bar and the history so the code is not left on
-// screen or in the browser's history for the next person at this device.
-export function takeCodeFromAddress() {
+// A letter's QR code opens <platform>/#code=<code>&k=<authority key>&e=<election id>: the
+// fragment never reaches a server. Read it once, then take it out of the address bar and the
+// history so the code is not left on screen or in the browser's history for the next person
+// at this device. `key` and `election` are null for a code typed by hand.
+export function takeLinkFromAddress() {
   const fragment = new URLSearchParams(window.location.hash.replace(/^#/, ""));
-  const code = fragment.get("code") ?? "";
+  const link = {
+    code: fragment.get("code") ?? "",
+    key: fragment.get("k") || null,
+    election: fragment.get("e") || null,
+  };
   if (window.location.hash) {
     history.replaceState(null, "", window.location.pathname + window.location.search);
   }
-  return code;
+  return link;
 }
 
-// The check page for a ballot the platform recorded: its answer's check_url, with the code
-// added when the platform gave the page's base address only.
-export function checkLink(answer, code) {
-  const base = answer.check_url;
-  if (!base) return null;
-  const url = new URL(base, window.location.href);
+// The ledger's check page for a tracking code: <the signed package's ledger URL>/check?code=…
+// (review F3: never an address the platform's answer names).
+export function checkLink(ledgerUrl, code) {
+  if (!ledgerUrl || !code) return null;
+  let url;
+  try {
+    url = new URL(`${String(ledgerUrl).replace(/\/+$/, "")}/check`);
+  } catch {
+    return null;
+  }
   if (!/^https?:$/.test(url.protocol)) return null;
-  if (!url.searchParams.has("code")) url.searchParams.set("code", answer.tracking_code ?? code);
+  url.searchParams.set("code", code);
   return url.href;
 }
 

@@ -9,6 +9,7 @@ import { pick, t } from "./i18n.js";
 export const HEADINGS = {
   loading: "loading",
   failed: "pageTitle",
+  untrusted: "untrustedHeading",
   code: "codeHeading",
   ballot: "ballotHeading",
   review: "reviewHeading",
@@ -71,6 +72,42 @@ export function failedStep(lang, regions) {
   return step("failed", lang, regions);
 }
 
+// The page could not confirm the election or the platform's answer: say so, say what to do,
+// and offer nothing that goes on (review F3).
+export function untrustedStep(s, regions) {
+  const { lang } = s;
+  const { reason, fingerprint } = s.untrusted;
+  return step(
+    "untrusted",
+    lang,
+    regions,
+    h("p", { class: "notice warn", id: "untrusted-reason", "data-reason": reason }, t(lang, reason)),
+    fingerprint ? codeDisplay(lang, "fingerprintLabel", fingerprint, "untrusted-fingerprint") : null,
+    h("p", {}, t(lang, "untrustedWhatToDo")),
+  );
+}
+
+// A code typed by hand comes without the letter's link: the letter's election check stands in
+// for it, and is asked for beside the code.
+function electionCheckField(lang, s, act) {
+  if (s.election.confirmed) return null;
+  return [
+    h("label", { for: "election-check" }, t(lang, "checkLabel")),
+    h("p", { class: "hint", id: "election-check-hint" }, t(lang, "checkHint")),
+    h("input", {
+      id: "election-check",
+      name: "election-check",
+      type: "text",
+      autocomplete: "off",
+      autocapitalize: "characters",
+      spellcheck: "false",
+      "aria-describedby": "election-check-hint error",
+      value: s.check,
+      oninput: (e) => act.typedCheck(e.target.value),
+    }),
+  ];
+}
+
 export function codeStep(s, act, regions) {
   const { lang } = s;
   const status = s.election.status;
@@ -92,6 +129,7 @@ export function codeStep(s, act, regions) {
     h("label", { for: "code" }, t(lang, "codeLabel")),
     h("p", { class: "hint", id: "code-hint" }, t(lang, "codeHint")),
     input,
+    electionCheckField(lang, s, act),
     regions,
     h("progress", { id: "derive-progress", max: "1", value: "0", hidden: true, "aria-hidden": "true" }),
     h("div", { class: "actions" }, h("button", { type: "submit", class: "button primary" }, t(lang, "signIn"))),
