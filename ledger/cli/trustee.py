@@ -238,7 +238,8 @@ def _check_package(args: argparse.Namespace) -> list[str]:
     record = medium.result()
     setup = CeremonySetup.from_json(record["setup"])
     document = read_json(args.package)
-    if isinstance(document, dict) and set(document) == {"package", "signature"}:
+    signed = ({"package", "signature"}, {"package", "signature", "public_signature"})
+    if isinstance(document, dict) and set(document) in signed:
         document = document["package"]  # the signed form the kiosks load
     package = read_package(document)
     check_package_key(package.id, package.election_key, setup, record["result"])
