@@ -95,7 +95,7 @@ def _plaintext(coded: CodedElection, member: OnlineMember) -> dict[str, Any]:
 # The page's protocol module, imported where the page runs; every time in the page's clock.
 MEASURE_JS = """async ({code, plaintext, runs, derivations}) => {
   const h = await import('/dist/hanpyo-v2.js');
-  const pkg = (await (await fetch('/api/election')).json()).package;
+  const pkg = (await (await fetch('/api/election')).json()).public; // the signed public part
   const derive = [];
   let cred;
   for (let i = 0; i < derivations; i++) {
