@@ -122,6 +122,7 @@ def make_election(
     platform_url: str | None = None,
     *,
     pdf: bool = False,
+    ledger_url: str = "http://127.0.0.1:8400",
 ) -> DemoElection | None:
     """Say and do each step of making the v2 election in ``out``; None if one failed. With
     ``platform_url``, the online members' letters open it (``pdf``: printed to letters.pdf too)
@@ -147,6 +148,8 @@ def make_election(
             "--definition", out / "definition.json", "--roll", roll,
             "--ceremony", ceremony.result, f"--log-key={log_vkey}",
             f"--witness={witness_vkey}", "--witness-threshold", "1",
+            # the ledger's address voters' check links use (the page takes it from the package)
+            "--ledger-url", ledger_url,
             # the demo's few voters make count columns of one or two: a real election is
             # warned about any column under 10 voters (its scores would be nearly public)
             "--min-column", "1", "--out", unsigned,

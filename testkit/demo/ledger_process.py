@@ -20,10 +20,13 @@ class DemoLedger:
 
     ORIGIN = LOG_ORIGIN
 
-    def __init__(self, data: Path, election: Path, authority: bytes) -> None:
+    def __init__(
+        self, data: Path, election: Path, authority: bytes, port: int | None = None
+    ) -> None:
         self.data, self.election, self.authority = data, election, authority
         self.serve_args: list[str] = []  # more `ledger serve` options (witnesses, tiles)
-        self.port = _free_port()
+        # the port the package names as the ledger's address, when the package was made first
+        self.port = port or _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         done = self._cli(
             "init",

@@ -41,6 +41,7 @@ from testkit.demo.online_voters import Letter, OnlineCast, read_letters
 from testkit.demo.scripted import Cast
 from testkit.demo.terminal import PIN
 from testkit.elections import derived_key
+from testkit.ledger_server import free_port
 from testkit.witness_server import WitnessServer
 
 
@@ -83,7 +84,15 @@ def run_ui_demo(out: Path, *, window: bool | None = None) -> int:
     log_vkey = make_log_key(out / "ledger")
     witness = witness_for(out, log_vkey)
     platform = DemoPlatform(out / "online")
-    election = make_election(out, log_vkey, witness.vkey, platform.url, pdf=window)
+    ledger_port = free_port()  # chosen first: the package names the ledger's address
+    election = make_election(
+        out,
+        log_vkey,
+        witness.vkey,
+        platform.url,
+        pdf=window,
+        ledger_url=f"http://127.0.0.1:{ledger_port}",
+    )
     if election is None:
         return 1
     package_file = election.signed
@@ -91,7 +100,7 @@ def run_ui_demo(out: Path, *, window: bool | None = None) -> int:
     keys = load_keys(out / "keys")
     say(f"Election: {election.package.title.ko} ({election.package.short_hash})")
 
-    ledger = DemoLedger(out / "ledger", package_file, election.authority)
+    ledger = DemoLedger(out / "ledger", package_file, election.authority, ledger_port)
     serve_with(ledger, witness)
     with witness, ledger, platform:
         ledger.enrol(keys.kiosk_key.public_key, "전시홀 A 1번 · Hall A kiosk 1")
