@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -23,7 +24,7 @@ from kiosk.store.ballot_box import BallotBox
 from kiosk.store.errors import AlreadyVotedError, StoreError
 from kiosk.store.keys import KioskKeys, load_keys
 from kiosk.sync.client import LedgerClient
-from kiosk.sync.errors import SyncError
+from kiosk.sync.errors import LedgerUnreachable, SyncError
 from kiosk.sync.tile_proofs import TileProofs
 from kiosk.sync.worker import SyncWorker
 from online import errors as msg
@@ -42,6 +43,9 @@ from online.public_election import public_election
 
 log = logging.getLogger("hanpyo.online")
 T = TypeVar("T")
+# After the ledger failed to answer a has-voted question in time, members vote without asking
+# it for this long (as when it is unreachable): a slow ledger costs one wait, not one a request.
+LEDGER_QUIET_S = 30.0
 
 
 class Platform:
@@ -51,6 +55,7 @@ class Platform:
         self.config, self.package, self.keys = config, package, keys
         store = open_store(config.data_dir, keys, package, create=True)
         self.box = BallotBox(store, package)
+        self._ledger_quiet_until = 0.0  # time.monotonic() before which has-voted is not asked
         # Only the spoiled blocks are read (and decoded): what a restart must not forget.
         self.checked = CheckedBallots(
             read_spoiled_ballot(signed.block.body) for signed in store.blocks_of(BlockKind.SPOILED)
@@ -344,12 +349,18 @@ class Platform:
             raise ApiError(409, "already_voted", msg.ALREADY_VOTED_HERE, "voted on this platform")
         if voter.test or self.check_client is None:
             return here  # test ballots are not in the ledger's voter index
+        if time.monotonic() < self._ledger_quiet_until:
+            return here  # the ledger failed to answer a moment ago: not asked again yet
         try:
             voted, channels = self.check_client.has_voted(voter.voter_id)
         except SyncError as e:
             # Offline, the voter votes: the ledger applies the same policy to duplicates when
-            # the blocks arrive (kiosk/sync/eligibility.py does the same at a kiosk).
+            # the blocks arrive (kiosk/sync/eligibility.py does the same at a kiosk). A ledger
+            # that does not answer in time is not asked again for a while, so that a slow
+            # ledger does not hold every request thread for seconds (review F9).
             log.warning("the ledger could not say whether a voter voted: %s", e)
+            if isinstance(e, LedgerUnreachable):
+                self._ledger_quiet_until = time.monotonic() + LEDGER_QUIET_S
             return here
         earlier = [*channels] if voted else []
         if here:
