@@ -177,7 +177,8 @@ def rehearse(event: Event, hall: HallKiosk, platform: OnlinePlatform, browser: B
 
 def vote_online(event: Event, platform: OnlinePlatform, browser: Browser) -> None:
     """Online members 0 to 5 on the page, each liking a few of the proposals offered; member 0
-    checks the encryption once before casting; member 1 comes back and votes again."""
+    checks the encryption once before casting; member 1 first likes other proposals, then
+    comes back and votes their choice (the later ballot is the one that counts)."""
     platform.staff("open")
     rng = random.Random(2)
     for n in range(BOTH + 1):
@@ -185,17 +186,13 @@ def vote_online(event: Event, platform: OnlinePlatform, browser: Browser) -> Non
         offered = event.offered(voter)
         likes = sorted(rng.sample(offered, rng.randint(1, len(offered))))
         letter = event.letters[voter]
+        if n == REVOTER:
+            other = [o for o in offered if o not in likes] or offered[:1]
+            first = vote_on_page(browser, platform.url, letter, other, offered)
+            event.replaced = (first, likes_ballot(event.package, voter, other))
         vote = vote_on_page(browser, platform.url, letter, likes, offered, checks=int(n == 0))
         event.page_votes[voter] = vote
         event.page_plaintexts[voter] = likes_ballot(event.package, voter, likes)
-    voter = event.online(REVOTER)
-    event.replaced = (event.page_votes[voter], event.page_plaintexts[voter])
-    offered = event.offered(voter)
-    likes = [o for o in offered if o not in event.page_plaintexts[voter].selections[LIKES]]
-    likes = likes or offered[:1]  # a different choice (the first one liked everything)
-    letter = event.letters[voter]
-    event.page_votes[voter] = vote_on_page(browser, platform.url, letter, likes, offered)
-    event.page_plaintexts[voter] = likes_ballot(event.package, voter, likes)
 
 
 def vote_in_the_hall(event: Event, hall: HallKiosk) -> None:
