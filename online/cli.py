@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--authority", required=True, help="the authority's public key")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8600)
+    serve.add_argument(
+        "--admin-port",
+        type=int,
+        default=0,
+        help="the staff commands' port, on 127.0.0.1 only (default: any free one; the staff "
+        "commands find it in the data folder)",
+    )
     serve.add_argument("--ledger-url", help="the ledger to sync with (default: the package's)")
     serve.add_argument("--log-key", help="the ledger's log key (default: the package's)")
     serve.add_argument("--check-url", help="the ledger's public address for voters' links")
@@ -207,30 +215,44 @@ def _serve(args: argparse.Namespace) -> int:
     with platform_lock(args.data):
         platform = Platform.open(config)
         try:
-            app = create_app(platform, web_dir=args.web, admin_token=admin_token(args.keys))
-            write_serve_file(args.data, f"http://{_url_host(args.host)}:{args.port}")
-            uvicorn.run(
-                app,
-                host=args.host,
-                port=args.port,
-                workers=1,  # one writer of the chain; sessions live in this process
-                limit_concurrency=args.limit_concurrency,  # beyond it: 503, not a pile-up
-                proxy_headers=args.forwarded_allow_ips is not None,
-                forwarded_allow_ips=args.forwarded_allow_ips,
-                server_header=False,
-                # Off by default: a log of addresses beside cast times links people to ballots.
-                access_log=args.access_log,
-                log_level="info",
+            public = _listen(args.host, args.port)
+            admin = _listen("127.0.0.1", args.admin_port)  # staff: this machine only
+            admin_port = int(admin.getsockname()[1])
+            app = create_app(
+                platform,
+                web_dir=args.web,
+                admin_token=admin_token(args.keys),
+                admin_port=admin_port,
             )
+            write_serve_file(args.data, f"http://127.0.0.1:{admin_port}")
+            server = uvicorn.Server(
+                uvicorn.Config(
+                    app,
+                    workers=1,  # one writer of the chain; sessions live in this process
+                    limit_concurrency=args.limit_concurrency,  # beyond it: 503, no pile-up
+                    proxy_headers=args.forwarded_allow_ips is not None,
+                    forwarded_allow_ips=args.forwarded_allow_ips,
+                    server_header=False,
+                    # Off by default: a log of addresses beside cast times links people to
+                    # ballots.
+                    access_log=args.access_log,
+                    log_level="info",
+                )
+            )
+            server.run(sockets=[public, admin])
         finally:
             platform.close()
     return 0
 
 
-def _url_host(host: str) -> str:
-    if host in ("0.0.0.0", ""):  # noqa: S104 - naming it, not binding to it
-        return "127.0.0.1"
-    return f"[{host}]" if ":" in host else host
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket bound here, so that the platform serves its voters and its staff on
+    two sockets of one process (uvicorn takes both)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as e:
+        raise HanpyoError(f"cannot listen on {host}:{port}: {e}") from e
 
 
 def _staff(args: argparse.Namespace) -> int:

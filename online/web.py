@@ -155,12 +155,16 @@ def address(request: Request) -> str:
     return client_key(request.client.host if request.client is not None else "unknown")
 
 
-def create_app(platform: Platform, *, web_dir: Path, admin_token: str) -> FastAPI:
+def create_app(
+    platform: Platform, *, web_dir: Path, admin_token: str, admin_port: int | None = None
+) -> FastAPI:
+    """The platform's web app. With ``admin_port`` the staff routes answer only on the
+    listening socket of that port (a loopback one ``serve`` binds), never on the public one."""
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     _handlers(app)
     _page_routes(app, web_dir)
     _voter_routes(app, platform)
-    _staff_routes(app, platform, admin_token)
+    _staff_routes(app, platform, admin_token, admin_port)
     app.add_middleware(JsonPosts)
     app.add_middleware(SecurityHeaders)  # added last: outermost, so the 415 gets it too
     return app
@@ -248,8 +252,15 @@ def _session_token(platform: Platform, request: Request) -> str:
     return platform.sessions.get(bearer(request)).token
 
 
-def _staff_routes(app: FastAPI, platform: Platform, admin_token: str) -> None:
+def _staff_routes(
+    app: FastAPI, platform: Platform, admin_token: str, admin_port: int | None
+) -> None:
     def authorised(request: Request) -> None:
+        server = request.scope.get("server") or (None, None)
+        if admin_port is not None and server[1] != admin_port:
+            # The public listener has no staff routes at all (review H1): the token is never
+            # tried there, whatever a proxy in front forwards.
+            raise ApiError(404, "not_found", msg.NOT_FOUND, "staff routes: the admin port only")
         given = bearer(request) or ""
         if not hmac.compare_digest(given.encode(), admin_token.encode()):
             raise ApiError(401, "unauthorised", msg.NOT_FOUND, "wrong or missing admin token")

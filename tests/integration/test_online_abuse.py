@@ -161,3 +161,22 @@ def test_ipv6_clients_are_limited_per_64_and_ipv4_per_address(
         refused(ask("198.51.100.7"), 429, "too_many_attempts")
         refused(ask("::ffff:198.51.100.7"), 429, "too_many_attempts")  # the same IPv4 client
         assert ask("198.51.100.8").status_code == 200  # IPv4: each address its own
+
+
+def test_staff_routes_answer_on_the_loopback_admin_port_only(
+    tmp_path: Path, election: SyntheticElection
+) -> None:
+    """The voters' listener has no staff routes (review H1): even the right token gets a 404
+    there, while the staff commands reach the platform on its loopback admin port."""
+    with OnlinePlatform(tmp_path / "online", election) as platform:
+        token = admin_token(platform.keys_dir)
+        headers = {"Authorization": f"Bearer {token}"}
+        public = requests.get(f"{platform.url}/admin/status", headers=headers, timeout=10)
+        assert public.status_code == 404, public.text
+        opened = send(platform.url, "/admin/open", {"mode": "official"},
+                      "application/json", Authorization=f"Bearer {token}")  # fmt: skip
+        assert opened.status_code == 404, opened.text
+        assert platform.staff("status")["session"] == "closed"  # nothing was opened
+        assert platform.staff("open")["session"] == "open"  # the staff command's own port
+        served = json.loads((platform.data / "serve.json").read_text())
+        assert served["url"].startswith("http://127.0.0.1:") and served["url"] != platform.url
