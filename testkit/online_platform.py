@@ -22,6 +22,7 @@ from kiosk.store.keys import KioskKeys, load_keys
 from testkit.elections import SyntheticElection
 from testkit.ledger_requests import LATE_REASON
 from testkit.ledger_server import ROOT, LedgerServer, free_port, stop_process_group, wait_for_answer
+from testkit.v2_ballots import roll_index
 
 
 def online_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -177,3 +178,23 @@ def sign_in(url: str, key: SigningKey, election_id: str) -> dict[str, Any]:
 def post(url: str, path: str, session: str | None, body: Any) -> requests.Response:
     headers = {} if session is None else {"Authorization": f"Bearer {session}"}
     return requests.post(f"{url}{path}", json=body, headers=headers, timeout=60)
+
+
+def member_index(election: SyntheticElection, n: int) -> int:
+    """Online member ``n``'s place in the roll."""
+    return roll_index(election, "online", n)
+
+
+def member_key(election: SyntheticElection, n: int) -> SigningKey:
+    """Online member ``n``'s credential key (their card key in the synthetic election)."""
+    return election.voter_keys[member_index(election, n)]
+
+
+def refused(answer: requests.Response, status: int, code: str) -> dict[str, Any]:
+    """The platform's refusal, checked: its status, its error code and a message in Korean and
+    English for the member."""
+    assert answer.status_code == status, answer.text
+    doc = dict(answer.json())
+    assert doc["error"] == code, doc
+    assert doc["message"]["ko"] and doc["message"]["en"], doc
+    return doc

@@ -19,23 +19,12 @@ from testkit.elections import SyntheticElection
 from testkit.online_platform import (
     OnlinePlatform,
     challenge,
+    member_key,
     post,
+    refused,
     session_signature,
     sign_in,
 )
-from testkit.v2_ballots import roll_index
-
-
-def key_of(election: SyntheticElection, n: int) -> SigningKey:
-    return election.voter_keys[roll_index(election, "online", n)]
-
-
-def refused(answer: requests.Response, status: int, code: str) -> dict[str, Any]:
-    assert answer.status_code == status, answer.text
-    doc = dict(answer.json())
-    assert doc["error"] == code, doc
-    assert doc["message"]["ko"] and doc["message"]["en"], doc
-    return doc
 
 
 def signed_answer(key: SigningKey, election_id: str, fresh: bytes) -> dict[str, str]:
@@ -80,7 +69,7 @@ def test_posts_not_sent_as_json_are_refused_and_change_nothing(
         # as a cross-site form would send them: refused unread, the challenge not used up.
         fresh = challenge(p.url)
         stranger = signed_answer(SigningKey.generate(), eid, fresh)
-        member = signed_answer(key_of(election, 0), eid, fresh)
+        member = signed_answer(member_key(election, 0), eid, fresh)
         for body in (stranger, stranger, member):
             refused(send(p.url, "/api/session", body, "text/plain"), 415, "not_json")
         session = post(p.url, "/api/session", None, member)
@@ -99,7 +88,7 @@ def test_made_up_forged_and_replayed_challenges_never_lock_an_address(
     eid = election.package.id
     with OnlinePlatform(tmp_path / "p", election, serve_args=("--signin-failures", "2")) as p:
         p.staff("open")
-        member = key_of(election, 0)
+        member = member_key(election, 0)
         for _ in range(10):  # made up: never issued here
             made_up = signed_answer(member, eid, secrets.token_bytes(32))
             refused(post(p.url, "/api/session", None, made_up), 401, "bad_signature")
@@ -113,7 +102,7 @@ def test_made_up_forged_and_replayed_challenges_never_lock_an_address(
         assert post(p.url, "/api/session", None, once).status_code == 200
         for _ in range(3):  # replayed: used already
             refused(post(p.url, "/api/session", None, once), 401, "bad_signature")
-        assert sign_in(p.url, key_of(election, 1), eid)["voter"]
+        assert sign_in(p.url, member_key(election, 1), eid)["voter"]
         # Real failures still count: two keys off the roll lock the address.
         for _ in range(2):
             stranger = signed_answer(SigningKey.generate(), eid, challenge(p.url))
@@ -133,9 +122,9 @@ def test_a_flood_of_challenges_leaves_sign_in_working(
         p.staff("open")
         issued = [challenge(p.url) for _ in range(100)]
         assert len(set(issued)) == 100 and all(len(c) == 32 for c in issued)
-        assert sign_in(p.url, key_of(election, 0), eid)["voter"]
+        assert sign_in(p.url, member_key(election, 0), eid)["voter"]
         # the first challenge of the flood is still good for its own sign-in
-        answer = post(p.url, "/api/session", None, signed_answer(key_of(election, 1), eid,
+        answer = post(p.url, "/api/session", None, signed_answer(member_key(election, 1), eid,
                                                                  issued[0]))  # fmt: skip
         assert answer.status_code == 200, answer.text
 

@@ -12,13 +12,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
-from kiosk.core.crypto import SigningKey
 from kiosk.core.encrypted_ballot import read_encrypted_ballot
 from testkit.elections import SyntheticElection
-from testkit.online_platform import OnlinePlatform, post, sign_in
-from testkit.v2_ballots import cast_ballot, roll_index, signed_body, spoiled
+from testkit.online_platform import (
+    OnlinePlatform,
+    member_index,
+    member_key,
+    post,
+    refused,
+    sign_in,
+)
+from testkit.v2_ballots import cast_ballot, signed_body, spoiled
 
 REFUSALS = 3  # refused ballots per member here; checked ballots: the default, 5
 
@@ -33,32 +38,16 @@ def platform(
         yield p
 
 
-def index_of(election: SyntheticElection, n: int) -> int:
-    return roll_index(election, "online", n)
-
-
-def key_of(election: SyntheticElection, n: int) -> SigningKey:
-    return election.voter_keys[index_of(election, n)]
-
-
-def refused(answer: requests.Response, status: int, code: str) -> dict[str, Any]:
-    assert answer.status_code == status, answer.text
-    doc = dict(answer.json())
-    assert doc["error"] == code, doc
-    assert doc["message"]["ko"] and doc["message"]["en"], doc
-    return doc
-
-
 def test_signing_in_again_ends_the_members_earlier_session(
     platform: OnlinePlatform, election: SyntheticElection
 ) -> None:
     eid, url = election.package.id, platform.url
-    made = cast_ballot(election, index_of(election, 0), random.Random(0))
-    first = sign_in(url, key_of(election, 0), eid)["session"]
-    second = sign_in(url, key_of(election, 0), eid)["session"]
+    made = cast_ballot(election, member_index(election, 0), random.Random(0))
+    first = sign_in(url, member_key(election, 0), eid)["session"]
+    second = sign_in(url, member_key(election, 0), eid)["session"]
     refused(post(url, "/api/ballots", first, made.body), 401, "session_expired")
     refused(post(url, "/api/spoiled", first, spoiled(made)), 401, "session_expired")
-    sign_in(url, key_of(election, 1), eid)  # another member's sign-in ends nothing of theirs
+    sign_in(url, member_key(election, 1), eid)  # another member's sign-in ends nothing of theirs
     assert post(url, "/api/ballots", second, made.body).status_code == 201
 
 
@@ -66,14 +55,14 @@ def test_a_member_records_at_most_five_checked_ballots_over_all_sign_ins(
     platform: OnlinePlatform, election: SyntheticElection
 ) -> None:
     eid, url, n = election.package.id, platform.url, 2
-    made = [cast_ballot(election, index_of(election, n), random.Random(s)) for s in (20, 21)]
-    session = sign_in(url, key_of(election, n), eid)["session"]
+    made = [cast_ballot(election, member_index(election, n), random.Random(s)) for s in (20, 21)]
+    session = sign_in(url, member_key(election, n), eid)["session"]
     for ballot in (made[0], made[1], made[0]):
         assert post(url, "/api/spoiled", session, spoiled(ballot)).status_code == 201
     per_session = refused(post(url, "/api/spoiled", session, spoiled(made[1])), 429,
                           "too_many_attempts")  # fmt: skip
     assert "sign-in" in per_session["message"]["en"]
-    session = sign_in(url, key_of(election, n), eid)["session"]  # a fresh allowance? no:
+    session = sign_in(url, member_key(election, n), eid)["session"]  # a fresh allowance? no:
     for ballot in made:
         assert post(url, "/api/spoiled", session, spoiled(ballot)).status_code == 201
     height = platform.staff("status")["height"]
@@ -81,21 +70,21 @@ def test_a_member_records_at_most_five_checked_ballots_over_all_sign_ins(
         limited = post(url, "/api/spoiled", session, spoiled(made[0]))
         doc = refused(limited, 429, "too_many_attempts")
         assert "voting code" in doc["message"]["en"] and "cast" in doc["message"]["en"]
-        session = sign_in(url, key_of(election, n), eid)["session"]
+        session = sign_in(url, member_key(election, n), eid)["session"]
     assert platform.staff("status")["height"] == height  # nothing more was recorded
-    final = cast_ballot(election, index_of(election, n), random.Random(22))
+    final = cast_ballot(election, member_index(election, n), random.Random(22))
     assert post(url, "/api/ballots", session, final.body).status_code == 201  # still votes
 
 
 def _bad_proof(election: SyntheticElection, n: int, seed: int) -> dict[str, Any]:
     """A ballot signed by the member's own key whose first two proofs are swapped: it fails
     only at the last, costliest check."""
-    made = cast_ballot(election, index_of(election, n), random.Random(seed))
+    made = cast_ballot(election, member_index(election, n), random.Random(seed))
     ballot = copy.deepcopy(made.body["ballot"])
     cells = ballot["contests"][0]["cells"]
     cells[0]["proof"], cells[1]["proof"] = cells[1]["proof"], cells[0]["proof"]
-    voter_id = election.package.roll[index_of(election, n)].voter_id or b""
-    return signed_body(voter_id, read_encrypted_ballot(ballot), key_of(election, n))
+    voter_id = election.package.roll[member_index(election, n)].voter_id or b""
+    return signed_body(voter_id, read_encrypted_ballot(ballot), member_key(election, n))
 
 
 def test_a_member_sends_a_bounded_number_of_refused_ballots_over_all_sign_ins(
@@ -104,20 +93,20 @@ def test_a_member_sends_a_bounded_number_of_refused_ballots_over_all_sign_ins(
     eid, url, n = election.package.id, platform.url, 3
     bad = _bad_proof(election, n, 30)
     for round_ in range(REFUSALS):
-        session = sign_in(url, key_of(election, n), eid)["session"]
+        session = sign_in(url, member_key(election, n), eid)["session"]
         doc = refused(post(url, "/api/ballots", session, bad), 422, "bad_ballot")
         assert doc["reason"] == "bad_proof", round_
     before = platform.staff("status")
-    good = cast_ballot(election, index_of(election, n), random.Random(31))
-    session = sign_in(url, key_of(election, n), eid)["session"]
+    good = cast_ballot(election, member_index(election, n), random.Random(31))
+    session = sign_in(url, member_key(election, n), eid)["session"]
     doc = refused(post(url, "/api/ballots", session, good.body), 429, "too_many_attempts")
     assert "refused" in doc["message"]["en"]
     refused(post(url, "/api/spoiled", session, spoiled(good)), 429, "too_many_attempts")
     after = platform.staff("status")
     assert (after["height"], after["ballots"]) == (before["height"], before["ballots"])
     # Another member is not held back by this one's refusals.
-    other = sign_in(url, key_of(election, 4), eid)["session"]
-    made = cast_ballot(election, index_of(election, 4), random.Random(40))
+    other = sign_in(url, member_key(election, 4), eid)["session"]
+    made = cast_ballot(election, member_index(election, 4), random.Random(40))
     assert post(url, "/api/ballots", other, made.body).status_code == 201
 
 
@@ -127,20 +116,20 @@ def test_a_checked_ballot_is_never_cast_even_after_a_restart(
     """The count leaves out a cast ballot whose id a spoiled block opened (selection rule 9):
     the platform refuses to record it rather than tell the voter "recorded"."""
     eid, n = election.package.id, 5
-    made = cast_ballot(election, index_of(election, n), random.Random(50))
+    made = cast_ballot(election, member_index(election, n), random.Random(50))
     p = OnlinePlatform(tmp_path / "p", election)
     with p:
         p.staff("open")
-        session = sign_in(p.url, key_of(election, n), eid)["session"]
+        session = sign_in(p.url, member_key(election, n), eid)["session"]
         assert post(p.url, "/api/spoiled", session, spoiled(made)).status_code == 201
         height = p.staff("status")["height"]
         doc = refused(post(p.url, "/api/ballots", session, made.body), 422, "checked_ballot")
         assert "make the ballot again" in doc["message"]["en"]
         assert p.staff("status")["height"] == height
     with p:  # a new process over the same chain still knows the checked ballot
-        session = sign_in(p.url, key_of(election, n), eid)["session"]
+        session = sign_in(p.url, member_key(election, n), eid)["session"]
         refused(post(p.url, "/api/ballots", session, made.body), 422, "checked_ballot")
         status = p.staff("status")
         assert (status["height"], status["ballots"]) == (height, 0)
-        again = cast_ballot(election, index_of(election, n), random.Random(51))
+        again = cast_ballot(election, member_index(election, n), random.Random(51))
         assert post(p.url, "/api/ballots", session, again.body).status_code == 201

@@ -28,7 +28,10 @@ from testkit.elections import SyntheticElection, build_election, mixed_definitio
 from testkit.online_platform import (
     OnlinePlatform,
     challenge,
+    member_index,
+    member_key,
     post,
+    refused,
     session_signature,
     sign_in,
     try_sign_in,
@@ -47,22 +50,6 @@ def platform(
     with OnlinePlatform(tmp_path_factory.mktemp("online"), election, serve_args=SHARED) as p:
         p.staff("open")
         yield p
-
-
-def online_index(election: SyntheticElection, n: int) -> int:
-    return roll_index(election, "online", n)
-
-
-def key_of(election: SyntheticElection, n: int) -> SigningKey:
-    return election.voter_keys[online_index(election, n)]
-
-
-def refused(answer: requests.Response, status: int, code: str) -> dict[str, Any]:
-    assert answer.status_code == status, answer.text
-    doc = dict(answer.json())
-    assert doc["error"] == code, doc
-    assert doc["message"]["ko"] and doc["message"]["en"], doc
-    return doc
 
 
 def test_the_page_is_served_with_strict_headers_and_no_roll(
@@ -108,8 +95,8 @@ def test_sign_in_with_a_good_key_and_refusals_for_the_wrong_ones(
     platform: OnlinePlatform, election: SyntheticElection
 ) -> None:
     eid = election.package.id
-    good = sign_in(platform.url, key_of(election, 0), eid)
-    voter_id = election.package.roll[online_index(election, 0)].voter_id
+    good = sign_in(platform.url, member_key(election, 0), eid)
+    voter_id = election.package.roll[member_index(election, 0)].voter_id
     assert voter_id is not None and good["voter"] == voter_id.hex()
     assert good["entry"]["category"] == "online" and good["entry"]["excluded"]
     assert good["test"] is False and good["voted"] is False
@@ -120,7 +107,7 @@ def test_sign_in_with_a_good_key_and_refusals_for_the_wrong_ones(
     # The roll's key, but a signature by someone else, or for another election.
     fresh = challenge(platform.url)
     forged = {
-        "key": b64e(key_of(election, 1).public_key),
+        "key": b64e(member_key(election, 1).public_key),
         "challenge": b64e(fresh),
         "signature": b64e(session_signature(SigningKey.generate(), eid, fresh)),
     }
@@ -128,14 +115,14 @@ def test_sign_in_with_a_good_key_and_refusals_for_the_wrong_ones(
     fresh = challenge(platform.url)
     other = forged | {
         "challenge": b64e(fresh),
-        "signature": b64e(session_signature(key_of(election, 1), "other-election", fresh)),
+        "signature": b64e(session_signature(member_key(election, 1), "other-election", fresh)),
     }
     refused(post(platform.url, "/api/session", None, other), 401, "bad_signature")
     # A challenge is used once: the same signed answer again is refused.
     fresh = challenge(platform.url)
     once = forged | {
         "challenge": b64e(fresh),
-        "signature": b64e(session_signature(key_of(election, 1), eid, fresh)),
+        "signature": b64e(session_signature(member_key(election, 1), eid, fresh)),
     }
     assert post(platform.url, "/api/session", None, once).status_code == 200
     refused(post(platform.url, "/api/session", None, once), 401, "bad_signature")
@@ -149,8 +136,8 @@ def test_a_cast_ballot_is_committed_and_the_member_may_vote_again(
     earlier one) and its chain holds both."""
     eid, n = election.package.id, 2
     before = platform.staff("status")["ballots"]
-    session = sign_in(platform.url, key_of(election, n), eid)
-    made = cast_ballot(election, online_index(election, n), random.Random(n))
+    session = sign_in(platform.url, member_key(election, n), eid)
+    made = cast_ballot(election, member_index(election, n), random.Random(n))
     answer = post(platform.url, "/api/ballots", session["session"], made.body)
     assert answer.status_code == 201, answer.text
     receipt = answer.json()
@@ -163,9 +150,9 @@ def test_a_cast_ballot_is_committed_and_the_member_may_vote_again(
     again = post(platform.url, "/api/ballots", session["session"], made.body)
     refused(again, 401, "session_expired")
     assert requests.get(f"{platform.url}/api/election", timeout=10).json()["revote"] is True
-    second = sign_in(platform.url, key_of(election, n), eid)
+    second = sign_in(platform.url, member_key(election, n), eid)
     assert second["voted"] is True
-    remade = cast_ballot(election, online_index(election, n), random.Random(n + 100))
+    remade = cast_ballot(election, member_index(election, n), random.Random(n + 100))
     answer = post(platform.url, "/api/ballots", second["session"], remade.body)
     assert answer.status_code == 201, answer.text
     assert answer.json()["height"] > receipt["height"]
@@ -186,20 +173,20 @@ def test_under_the_first_ballot_policy_a_member_votes_once(tmp_path: Path) -> No
     with OnlinePlatform(tmp_path / "p", election) as p:
         p.staff("open")
         assert requests.get(f"{p.url}/api/election", timeout=10).json()["revote"] is False
-        session = sign_in(p.url, key_of(election, 0), eid)
+        session = sign_in(p.url, member_key(election, 0), eid)
         assert session["voted"] is False
-        made = cast_ballot(election, online_index(election, 0), random.Random(0))
+        made = cast_ballot(election, member_index(election, 0), random.Random(0))
         assert post(p.url, "/api/ballots", session["session"], made.body).status_code == 201
-        refused(try_sign_in(p.url, key_of(election, 0), eid), 409, "already_voted")
+        refused(try_sign_in(p.url, member_key(election, 0), eid), 409, "already_voted")
         # One live session per member: signing in again ends the earlier session, and once
         # the ballot is in no session is left to send a second one, nor can one be opened.
-        early = sign_in(p.url, key_of(election, 1), eid)["session"]
-        late = sign_in(p.url, key_of(election, 1), eid)["session"]
-        one = cast_ballot(election, online_index(election, 1), random.Random(1))
+        early = sign_in(p.url, member_key(election, 1), eid)["session"]
+        late = sign_in(p.url, member_key(election, 1), eid)["session"]
+        one = cast_ballot(election, member_index(election, 1), random.Random(1))
         refused(post(p.url, "/api/ballots", early, one.body), 401, "session_expired")
         assert post(p.url, "/api/ballots", late, one.body).status_code == 201
         refused(post(p.url, "/api/ballots", late, one.body), 401, "session_expired")
-        refused(try_sign_in(p.url, key_of(election, 1), eid), 409, "already_voted")
+        refused(try_sign_in(p.url, member_key(election, 1), eid), 409, "already_voted")
         assert p.staff("status")["ballots"] == 2
 
 
@@ -216,8 +203,8 @@ def test_bad_ballots_are_refused_and_nothing_is_recorded(
     platform: OnlinePlatform, election: SyntheticElection
 ) -> None:
     eid, n = election.package.id, 3
-    index = online_index(election, n)
-    session = sign_in(platform.url, key_of(election, n), eid)["session"]
+    index = member_index(election, n)
+    session = sign_in(platform.url, member_key(election, n), eid)["session"]
     made = cast_ballot(election, index, random.Random(n))
     before = platform.staff("status")["height"]
 
@@ -231,12 +218,12 @@ def test_bad_ballots_are_refused_and_nothing_is_recorded(
     forged = made.body | {"card_sig": forged["card_sig"]}
     assert reason(forged) == "bad_card_signature"
     # another voter's ballot and key, sent in this voter's session
-    other = cast_ballot(election, online_index(election, 4), random.Random(4))
+    other = cast_ballot(election, member_index(election, 4), random.Random(4))
     assert reason(other.body) == "other_voter"
     # signed by another online voter's key for this voter
-    stolen = signed_body(voter_id, made.encrypted, key_of(election, 4))
+    stolen = signed_body(voter_id, made.encrypted, member_key(election, 4))
     assert reason(stolen) == "other_key"
-    assert reason(_tampered_proof(made.body, voter_id, key_of(election, n))) == "bad_proof"
+    assert reason(_tampered_proof(made.body, voter_id, member_key(election, n))) == "bad_proof"
     assert reason(made.body | {"ballot": {"v": 2}}) == "bad_form"
     # the same voter's ballot for another election (same voters and keys, another id)
     elsewhere = build_election(
@@ -255,7 +242,7 @@ def test_bad_ballots_are_refused_and_nothing_is_recorded(
 def test_missing_or_unknown_sessions_are_refused(
     platform: OnlinePlatform, election: SyntheticElection
 ) -> None:
-    made = cast_ballot(election, online_index(election, 5), random.Random(5))
+    made = cast_ballot(election, member_index(election, 5), random.Random(5))
     refused(post(platform.url, "/api/ballots", None, made.body), 401, "session_expired")
     refused(post(platform.url, "/api/ballots", "not-a-session", made.body), 401, "session_expired")
     refused(post(platform.url, "/api/spoiled", None, spoiled(made)), 401, "session_expired")
@@ -265,8 +252,8 @@ def test_checked_ballots_are_opened_recorded_and_limited_per_session(
     platform: OnlinePlatform, election: SyntheticElection
 ) -> None:
     eid, n = election.package.id, 6
-    index = online_index(election, n)
-    session = sign_in(platform.url, key_of(election, n), eid)["session"]
+    index = member_index(election, n)
+    session = sign_in(platform.url, member_key(election, n), eid)["session"]
     made = cast_ballot(election, index, random.Random(n))
     answer = post(platform.url, "/api/spoiled", session, spoiled(made))
     assert answer.status_code == 201, answer.text
@@ -314,7 +301,7 @@ def test_huge_and_malformed_bodies_get_a_clear_4xx(platform: OnlinePlatform) -> 
 def test_a_large_body_in_a_live_session_is_refused_unread(
     platform: OnlinePlatform, election: SyntheticElection
 ) -> None:
-    session = sign_in(platform.url, key_of(election, 7), election.package.id)["session"]
+    session = sign_in(platform.url, member_key(election, 7), election.package.id)["session"]
     huge = b'{"voter": "' + b"a" * 300_000 + b'"}'
     answer = requests.post(
         f"{platform.url}/api/ballots",
@@ -342,7 +329,7 @@ def test_repeated_failed_sign_ins_are_rate_limited(
         for _ in range(3):
             refused(try_sign_in(p.url, SigningKey.generate(), election.package.id), 401,
                     "unknown_code")  # fmt: skip
-        locked = try_sign_in(p.url, key_of(election, 0), election.package.id)
+        locked = try_sign_in(p.url, member_key(election, 0), election.package.id)
         refused(locked, 429, "too_many_attempts")
         assert int(locked.headers["Retry-After"]) > 0
 
@@ -354,18 +341,18 @@ def test_a_closed_platform_takes_no_ballot_and_a_restart_keeps_every_ballot(
     p = OnlinePlatform(tmp_path / "p", election)
     receipts = []
     with p:
-        refused(try_sign_in(p.url, key_of(election, 0), eid), 403, "not_open")
+        refused(try_sign_in(p.url, member_key(election, 0), eid), 403, "not_open")
         p.staff("open")
         for n in (0, 1):
-            session = sign_in(p.url, key_of(election, n), eid)["session"]
-            made = cast_ballot(election, online_index(election, n), random.Random(n))
+            session = sign_in(p.url, member_key(election, n), eid)["session"]
+            made = cast_ballot(election, member_index(election, n), random.Random(n))
             receipts.append(post(p.url, "/api/ballots", session, made.body).json())
-        waiting = sign_in(p.url, key_of(election, 2), eid)["session"]
+        waiting = sign_in(p.url, member_key(election, 2), eid)["session"]
         closed = p.staff("close")
         assert closed["session"] == "closed" and closed["ballots"] == 2
-        made = cast_ballot(election, online_index(election, 2), random.Random(2))
+        made = cast_ballot(election, member_index(election, 2), random.Random(2))
         refused(post(p.url, "/api/ballots", waiting, made.body), 403, "not_open")
-        refused(try_sign_in(p.url, key_of(election, 2), eid), 403, "not_open")
+        refused(try_sign_in(p.url, member_key(election, 2), eid), 403, "not_open")
     with p:  # the same data folder, a new process
         status = p.staff("status")
         assert status["ballots"] == 2 and status["session"] == "closed"
@@ -373,7 +360,7 @@ def test_a_closed_platform_takes_no_ballot_and_a_restart_keeps_every_ballot(
         # Sessions do not outlive the process; the voters' ballots do.
         refused(post(p.url, "/api/ballots", waiting, made.body), 401, "session_expired")
         for n in (0, 1):  # the restarted platform still knows who voted
-            assert sign_in(p.url, key_of(election, n), eid)["voted"] is True
+            assert sign_in(p.url, member_key(election, n), eid)["voted"] is True
         p.staff("close")
     keys = p.source_keys()
     path = store_path(p.data, election.package)
@@ -396,7 +383,7 @@ def test_test_credentials_vote_only_in_test_mode(tmp_path: Path) -> None:
         refused(try_sign_in(p.url, test_key, eid), 403, "not_open")
         p.staff("close")
         p.staff("open", "--mode", "test")
-        refused(try_sign_in(p.url, key_of(election, 0), eid), 403, "not_open")
+        refused(try_sign_in(p.url, member_key(election, 0), eid), 403, "not_open")
         session = sign_in(p.url, test_key, eid)
         assert session["test"] is True
         made = cast_ballot(election, 5, random.Random(5), test=True)
@@ -413,7 +400,7 @@ def test_after_the_close_of_the_schedule_the_election_is_closed(tmp_path: Path) 
     with OnlinePlatform(tmp_path / "p", election) as p:
         p.staff("open")
         assert requests.get(f"{p.url}/api/election", timeout=10).json()["status"] == "closed"
-        refused(try_sign_in(p.url, key_of(election, 0), election.package.id), 410,
+        refused(try_sign_in(p.url, member_key(election, 0), election.package.id), 410,
                 "election_closed")  # fmt: skip
 
 
@@ -421,7 +408,7 @@ def test_a_letter_code_signs_in_and_casts(tmp_path: Path, election: SyntheticEle
     """The credential as the letter gives it: the key derived from the code (as typed, in
     lower case with spaces) is on the member's roll entry beside their card's."""
     code = new_code()
-    index = online_index(election, 8)
+    index = member_index(election, 8)
     enrolled = with_credential(election, index, code)
     credential = credential_key(code.lower().replace("-", " "), enrolled.package.id)
     with OnlinePlatform(tmp_path / "p", enrolled) as p:
@@ -441,8 +428,8 @@ def test_a_letter_code_signs_in_and_casts(tmp_path: Path, election: SyntheticEle
 def test_an_expired_session_casts_nothing(tmp_path: Path, election: SyntheticElection) -> None:
     with OnlinePlatform(tmp_path / "p", election, serve_args=("--session-minutes", "0.01")) as p:
         p.staff("open")
-        session = sign_in(p.url, key_of(election, 9), election.package.id)
-        made = cast_ballot(election, online_index(election, 9), random.Random(9))
+        session = sign_in(p.url, member_key(election, 9), election.package.id)
+        made = cast_ballot(election, member_index(election, 9), random.Random(9))
         time.sleep(1.0)  # past the 0.6 s the session lives
         refused(post(p.url, "/api/ballots", session["session"], made.body), 401, "session_expired")
         assert p.staff("status")["ballots"] == 0
@@ -455,8 +442,8 @@ def test_a_killed_platform_keeps_every_ballot_it_answered(
     p = OnlinePlatform(tmp_path / "p", election)
     with p:
         p.staff("open")
-        session = sign_in(p.url, key_of(election, 10), eid)["session"]
-        made = cast_ballot(election, online_index(election, 10), random.Random(10))
+        session = sign_in(p.url, member_key(election, 10), eid)["session"]
+        made = cast_ballot(election, member_index(election, 10), random.Random(10))
         receipt = post(p.url, "/api/ballots", session, made.body).json()
         assert p.process is not None
         os.killpg(p.process.pid, signal.SIGKILL)  # no shutdown: the power goes
@@ -465,7 +452,7 @@ def test_a_killed_platform_keeps_every_ballot_it_answered(
         status = p.staff("status")
         assert status["ballots"] == 1 and status["height"] == receipt["height"]
         assert status["session"] == "open"  # the chain says so; staff close it as usual
-        assert sign_in(p.url, key_of(election, 10), eid)["voted"] is True
+        assert sign_in(p.url, member_key(election, 10), eid)["voted"] is True
 
 
 def test_before_the_opening_only_a_test_session_takes_ballots(tmp_path: Path) -> None:
@@ -479,7 +466,7 @@ def test_before_the_opening_only_a_test_session_takes_ballots(tmp_path: Path) ->
     with OnlinePlatform(tmp_path / "p", election) as p:
         p.staff("open")  # official mode, but the schedule has not begun
         assert requests.get(f"{p.url}/api/election", timeout=10).json()["status"] == "not_open"
-        refused(try_sign_in(p.url, key_of(election, 0), eid), 403, "not_open")
+        refused(try_sign_in(p.url, member_key(election, 0), eid), 403, "not_open")
         p.staff("close")
         p.staff("open", "--mode", "test")  # staff try the platform before the opening
         assert requests.get(f"{p.url}/api/election", timeout=10).json()["status"] == "open"
