@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO
 
 from kiosk.core.duplicates import chain_may_repeat
-from kiosk.core.election import Channel, ElectionPackage, read_signed_package
+from kiosk.core.election import Channel, ElectionPackage, read_signatures
 from kiosk.core.errors import HanpyoError
 from kiosk.core.secret_file import write_secret
 from kiosk.store.chain_store import ChainStore
@@ -62,13 +62,14 @@ def open_store(
     return ChainStore.open(path, keys.store_key, keys.kiosk_key, package, repeats=repeats)
 
 
-def saved_package(config: PlatformConfig) -> ElectionPackage:
+def saved_package(config: PlatformConfig) -> tuple[ElectionPackage, bytes | None]:
+    """The package ``init`` saved, read and verified once, with its public part's signature."""
     path = config.data_dir / PACKAGE_FILE
     try:
         raw = path.read_bytes()
     except FileNotFoundError as e:
         raise HanpyoError(f"{path} is missing: run `hanpyo-online init` first") from e
-    return read_signed_package(raw, config.authority)
+    return read_signatures(raw, config.authority)
 
 
 def save_package(data_dir: Path, raw: bytes) -> None:

@@ -36,7 +36,7 @@ from online.ballots import (
     online_voter,
 )
 from online.errors import ApiError
-from online.files import PACKAGE_FILE, PlatformConfig, open_store, saved_package
+from online.files import PlatformConfig, open_store, saved_package
 from online.limits import Challenges, RateLimiter, Sessions, VoterLimits
 from online.limits import Session as VoterSession
 from online.public_election import public_election
@@ -51,7 +51,13 @@ LEDGER_QUIET_S = 30.0
 class Platform:
     """Everything the web layer acts through. Thread-safe: requests run in a thread pool."""
 
-    def __init__(self, config: PlatformConfig, package: ElectionPackage, keys: KioskKeys) -> None:
+    def __init__(
+        self,
+        config: PlatformConfig,
+        package: ElectionPackage,
+        keys: KioskKeys,
+        public_signature: bytes | None,
+    ) -> None:
         self.config, self.package, self.keys = config, package, keys
         store = open_store(config.data_dir, keys, package, create=True)
         self.box = BallotBox(store, package)
@@ -64,8 +70,7 @@ class Platform:
         # What every visitor reads, made once: the package's public part (rolls by hash) with
         # the authority's signature over it, from the signed file, which the page checks
         # before it derives anything (review F3; online/public_election.py).
-        raw = (config.data_dir / PACKAGE_FILE).read_bytes()
-        self.public = public_election(raw, package, config.authority)
+        self.public = public_election(package, public_signature, config.authority)
         limits = config.limits
         self.challenges = Challenges(limits.challenge_ttl_s)
         self.sessions = Sessions(limits)
@@ -98,7 +103,8 @@ class Platform:
     @classmethod
     def open(cls, config: PlatformConfig) -> Platform:
         config.data_dir.mkdir(parents=True, exist_ok=True)
-        return cls(config, saved_package(config), load_keys(config.key_dir))
+        package, public_signature = saved_package(config)
+        return cls(config, package, load_keys(config.key_dir), public_signature)
 
     def _start_sync(self, log_key: str) -> None:
         package, url = self.package, self.ledger_url

@@ -10,12 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kiosk.core.election import (
-    ElectionPackage,
-    public_part,
-    public_signature_of,
-    verify_public_signature,
-)
+from kiosk.core.election import ElectionPackage, public_part
 from kiosk.core.encoding import b64e
 from kiosk.core.errors import HanpyoError
 
@@ -44,12 +39,13 @@ class PublicElection:
         }
 
 
-def public_election(raw: bytes, package: ElectionPackage, authority: bytes) -> PublicElection:
-    """The public part of ``package`` with the signature the signed file ``raw`` carries,
-    checked again here so that a platform never serves one that the page would refuse."""
-    signature = public_signature_of(raw)
+def public_election(
+    package: ElectionPackage, signature: bytes | None, authority: bytes
+) -> PublicElection:
+    """The public part of ``package`` with the signature its file carries, which reading the
+    file checked (``kiosk.core.election.read_signatures``); refused when it has none, since the
+    page would refuse such an election."""
     if signature is None:
         raise HanpyoError(NO_PUBLIC_SIGNATURE)
-    verify_public_signature(package, authority, signature)
     test_roll = tuple(entry.to_json() for entry in package.test_roll)
     return PublicElection(public_part(package), signature, authority, test_roll)

@@ -415,6 +415,12 @@ def sign_package(package: ElectionPackage, authority: SigningKey) -> SignedPacka
 def verify_package(document: Any, authority_key: bytes) -> ElectionPackage:
     """Read a signed package and check the authority's signature, and its signature over the
     public part when the file carries one; raise if any fails."""
+    return verify_signatures(document, authority_key)[0]
+
+
+def verify_signatures(document: Any, authority_key: bytes) -> tuple[ElectionPackage, bytes | None]:
+    """``verify_package``, also giving the public part's signature it checked (None when the
+    file carries none): what the online platform serves to the page."""
     r = Reader(document, "", ElectionPackageError)
     signature = r.binary("signature", length=64)
     public_signature = (
@@ -435,7 +441,7 @@ def verify_package(document: Any, authority_key: bytes) -> ElectionPackage:
         ) from e
     if public_signature is not None:
         verify_public_signature(package, authority_key, public_signature)
-    return package
+    return package, public_signature
 
 
 def verify_public_signature(
@@ -452,22 +458,19 @@ def verify_public_signature(
         ) from e
 
 
-def public_signature_of(raw: bytes) -> bytes | None:
-    """The ``public_signature`` a signed package file carries (None when it has none); read it
-    only from a file ``read_signed_package`` accepted, which checked it."""
-    document = parse_json(raw)
-    value = document.get("public_signature") if isinstance(document, dict) else None
-    return None if value is None else b64d(value, length=64, name="public_signature")
-
-
 def read_signed_package(raw: bytes, authority: bytes) -> ElectionPackage:
     """Parse a signed package file and verify it against the pinned authority key (what a kiosk
     and the online platform load)."""
+    return read_signatures(raw, authority)[0]
+
+
+def read_signatures(raw: bytes, authority: bytes) -> tuple[ElectionPackage, bytes | None]:
+    """``read_signed_package``, also giving the public part's signature (``verify_signatures``)."""
     try:
         document = parse_json(raw)
     except HanpyoError as e:
         raise HanpyoError(f"the election file is not valid JSON: {e}") from e
-    return verify_package(document, authority)
+    return verify_signatures(document, authority)
 
 
 def authority_key(text: str) -> bytes:
