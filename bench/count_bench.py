@@ -409,7 +409,11 @@ def dask_cluster() -> Iterator[str]:
 
     local_cluster: Any = distributed.LocalCluster  # an untyped library
     with local_cluster(
-        n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
+        n_workers=2,
+        processes=True,
+        threads_per_worker=1,
+        host="127.0.0.1",
+        dashboard_address="127.0.0.1:0",
     ) as local:
         yield str(local.scheduler_address)
 

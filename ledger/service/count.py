@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.core.block import decode_signed_block
-from kiosk.core.election import ElectionPackage, read_package
+from kiosk.core.election import ElectionPackage
 from kiosk.core.encoding import canonical_json
 from ledger.publish.nist_results import nist_results
 from ledger.publish.standard_exports import NIST_RESULTS
@@ -59,7 +59,8 @@ from ledger.service.closing import closure
 from ledger.service.ledger import Ledger
 from ledger.store.closed_lists import record_lists
 from ledger.store.log_reads import blocks_at
-from ledger.verify.parallel import ParallelError, Where, map_chunks
+from ledger.verify.ballot_proofs import check_ballots
+from ledger.verify.parallel import ParallelError, Where
 
 RESULTS = "results.json"
 CHUNK = 2000  # leaves read from the database at a time
@@ -92,17 +93,6 @@ def closed_log(ledger: Ledger, size: int) -> Iterator[LoggedBlock]:
 
 # -- proofs in worker processes ------------------------------------------------------------------
 
-_parsed: tuple[Any, ElectionPackage] | None = None
-
-
-def _check_chunk(package_json: Any, ballots: Sequence[Mapping[str, Any]]) -> list[str | None]:
-    """What a worker runs; the package it parsed is kept for the worker's life (the pool's
-    initializer gives every chunk the same document)."""
-    global _parsed  # a per-process cache of one parsed package
-    if _parsed is None or _parsed[0] is not package_json:
-        _parsed = (package_json, read_package(package_json))
-    return [proof_fault(_parsed[1], b) for b in ballots]
-
 
 def proofs_in_pool(package: ElectionPackage, workers: int) -> ProofChecker:
     """Check proofs in ``workers`` processes started from a fork server (a fork of a process
@@ -116,7 +106,7 @@ def proofs_in_pool(package: ElectionPackage, workers: int) -> ProofChecker:
         if workers == 1 or len(ballots) < 2:
             return [proof_fault(package, b) for b in ballots]
         try:
-            return map_chunks(_check_chunk, package.to_json(), ballots, Where(workers=workers))
+            return check_ballots(package, ballots, Where(workers=workers))
         except ParallelError as e:
             raise CountError(f"the proof-checking processes failed: {e}") from e
 

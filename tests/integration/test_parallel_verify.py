@@ -13,7 +13,8 @@ import pytest
 
 from kiosk.core.ballot_crypto import encrypt_ballot
 from kiosk.core.election import ElectionPackage, read_package
-from ledger.verify.ballot_proofs import check_ballot_chunk, check_ballots
+from ledger.verify import ballot_proofs
+from ledger.verify.ballot_proofs import check_ballot_chunk, check_ballots, shared_package
 from ledger.verify.parallel import ParallelError, Where, chunks
 from testkit.elections import build_election, mixed_definition, random_ballot
 from testkit.simulated_trustees import honest_ceremony
@@ -62,13 +63,38 @@ def cluster() -> Iterator[str]:
         processes=True,
         threads_per_worker=1,
         host="127.0.0.1",
-        dashboard_address=None,
+        # a dashboard on a free loopback port: None means the default, 8787, which another
+        # cluster on this machine (a bench, a second test run) may hold
+        dashboard_address="127.0.0.1:0",
     ) as local:
         yield str(local.scheduler_address)
 
 
 def _expected(package: ElectionPackage, ballots: list[Any]) -> list[str | None]:
-    return check_ballot_chunk(package.to_json(), ballots)
+    return check_ballot_chunk(shared_package(package), ballots)
+
+
+def test_a_worker_parses_the_package_once_whatever_copy_it_is_handed(
+    ballots: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dask hands every task its own shallow copy of the scattered package: a worker that
+    knew the package by identity parsed a national roll again for each chunk of ballots."""
+    package, documents = ballots
+    parsed: list[Any] = []
+    real = read_package
+
+    def counting(document: Any) -> ElectionPackage:
+        parsed.append(document)
+        return real(document)
+
+    monkeypatch.setattr(ballot_proofs, "read_package", counting)
+    monkeypatch.setattr(ballot_proofs, "_parsed", None)
+    key, document = shared_package(package)
+    for _ in range(3):
+        check_ballot_chunk((key, dict(document)), documents[:2])
+    assert len(parsed) == 1
+    check_ballot_chunk((bytes(32), dict(document)), documents[:1])  # another package: parsed
+    assert len(parsed) == 2
 
 
 def test_one_bad_ballot_is_named_and_the_others_pass(ballots: Any) -> None:

@@ -204,7 +204,9 @@ def cluster() -> Iterator[str]:
         processes=True,
         threads_per_worker=1,
         host="127.0.0.1",
-        dashboard_address=None,
+        # a dashboard on a free loopback port: None means the default, 8787, which another
+        # cluster on this machine (a bench, a second test run) may hold
+        dashboard_address="127.0.0.1:0",
     ) as local:
         yield str(local.scheduler_address)
 
