@@ -96,7 +96,7 @@ def check_cast(package: ElectionPackage, session: Session, body: Any) -> Checked
     if voter is None or voter.voter_id != cast.voter_id:
         raise _bad("key_not_on_roll", "the key is no longer this voter's on the roll")
     try:
-        message = card_message(cast.ballot.election, cast.voter_id, cast.ballot.hash)
+        message = card_message(cast.ballot.election, cast.voter_id, cast.ballot_hash)
         verify_signature(Domain.BALLOT, cast.card_key, message, cast.card_sig)
     except (VerificationError, BallotError) as e:
         raise _bad("bad_card_signature", str(e)) from e

@@ -350,6 +350,7 @@ def dishonest_count(record: V2Record, position: int) -> dict[str, bytes]:
         ballot.group,
         "kiosk",
         ballot,
+        ballot.hash,
     )
     s = record.selection
     selection = Selection(

@@ -19,13 +19,14 @@ from kiosk.core.encoding import (
     b64d,
     b64e,
     canonical_json,
+    canonical_json_of_part,
     crockford32,
     crockford32_decode,
     group4,
     parse_json,
     plain_canonical_json,
 )
-from kiosk.core.encrypted_ballot import EncryptedBallot, read_encrypted_ballot
+from kiosk.core.encrypted_ballot import EncryptedBallot, document_hash, read_encrypted_ballot
 from kiosk.core.errors import BallotError, BlockError, EncodingError, VerificationError
 from kiosk.core.jsonreader import Reader
 from kiosk.core.verifiable.group import GroupError, scalar_from_hex
@@ -300,6 +301,8 @@ class CastBallot:
     ballot: EncryptedBallot
     card_key: bytes
     card_sig: bytes
+    # ``ballot.hash``, taken from the document read (encrypted_ballot.document_hash)
+    ballot_hash: bytes
 
 
 def read_cast_ballot(kind: BlockKind, body: Any) -> CastBallot:
@@ -340,11 +343,12 @@ def _read_cast(r: Reader, *, small: bool = False) -> CastBallot:
     if not is_valid_ed25519_point(card_key):
         r.fail("is not a valid Ed25519 public key", "card_key")
     card_sig = r.binary("card_sig", length=64)
-    return CastBallot(bytes.fromhex(voter), _read_ballot(r, small=small), card_key, card_sig)
+    ballot, ballot_hash = _read_ballot(r, small=small)
+    return CastBallot(bytes.fromhex(voter), ballot, card_key, card_sig, ballot_hash)
 
 
 def _read_spoiled(r: Reader, *, small: bool = False) -> EncryptedBallot:
-    ballot = _read_ballot(r, small=small)
+    ballot, _ = _read_ballot(r, small=small)
     rows = r.items("nonces", max_items=len(ballot.contests))
     if len(rows) != len(ballot.contests):
         r.fail("must hold one list of nonces per contest", "nonces")
@@ -366,27 +370,29 @@ def _read_spoiled(r: Reader, *, small: bool = False) -> EncryptedBallot:
     return ballot
 
 
-def _read_ballot(r: Reader, *, small: bool = False) -> EncryptedBallot:
-    """The body's ``ballot``: bounded in size before it is parsed, then parsed strictly.
-    ``small``: the block holding it is within the bound, so it is too, and it is parsed with
-    no canonical encoding for the bound or the cache (ingest reads each ballot once)."""
+def _read_ballot(r: Reader, *, small: bool = False) -> tuple[EncryptedBallot, bytes]:
+    """The body's ``ballot`` and its hash: bounded in size before it is parsed, then parsed
+    strictly; the hash is taken from its canonical bytes (``document_hash``), not by writing
+    the ballot out again. ``small``: the block holding it came by canonical JSON's fast path
+    and is within the bound, so the ballot is too, and it is parsed with no lookup in the
+    cache (ingest reads each ballot once)."""
     document = r.raw("ballot")
     where = f"{r.path}.ballot"
     if small:
-        return _parse_ballot(document, where)
+        ballot = _parse_ballot(document, where)
+        return ballot, document_hash(document, canonical_json_of_part(document))
     canonical = _canonical(r, document, "ballot")
     if len(canonical) > MAX_V2_BALLOT_BYTES:
         r.fail(f"is larger than {MAX_V2_BALLOT_BYTES} bytes", "ballot")
     with _PARSED_LOCK:
         known = _PARSED.get((canonical, where))
-    if known is not None:
-        return known
-    ballot = _parse_ballot(document, where)
-    with _PARSED_LOCK:
-        _PARSED[(canonical, where)] = ballot
-        while len(_PARSED) > _PARSED_KEPT:
-            _PARSED.popitem(last=False)
-    return ballot
+    if known is None:
+        known = _parse_ballot(document, where)
+        with _PARSED_LOCK:
+            _PARSED[(canonical, where)] = known
+            while len(_PARSED) > _PARSED_KEPT:
+                _PARSED.popitem(last=False)
+    return known, document_hash(document, canonical)
 
 
 def _parse_ballot(document: Any, where: str) -> EncryptedBallot:

@@ -55,6 +55,12 @@ def plain_canonical_json(value: Any) -> bytes | None:
         return None  # a lone surrogate: the library decides what to do with it
 
 
+def canonical_json_of_part(value: Any) -> bytes:
+    """``canonical_json(value)`` for a part of a value that ``plain_canonical_json`` already
+    encoded (so ``value`` is plain too): the fast path without walking it again."""
+    return _PLAIN.encode(value).encode("utf-8")
+
+
 def _as_doubles(value: Any) -> Any:
     """``value`` with each integer past 2^53 that is RFC 8785's own spelling of a double (as
     1e21 is "1e+21" and 2.002222222222222e17 is "200222222222222200", which parse_json reads
@@ -74,15 +80,42 @@ def _as_doubles(value: Any) -> Any:
 
 
 def _plain(value: Any) -> bool:
-    """Whether ``value`` holds only what the fast path encodes exactly as RFC 8785 does."""
+    """Whether ``value`` holds only what the fast path encodes exactly as RFC 8785 does.
+    Walked with a stack and exact types (what a JSON parser gives); anything else, such as a
+    ``str`` subclass, is asked of ``_plain_value``. Ingest walks every block it receives, so
+    this is on the hot path (kiosk/core/block.py, decode_uploaded_block). Values are trees
+    (what a parser gives, or a caller builds): a list that holds itself is not looked for."""
+    stack = [value]
+    pop, extend = stack.pop, stack.extend
+    while stack:
+        v = pop()
+        t = type(v)
+        if t is str or v is None or t is bool:
+            continue
+        if t is dict:
+            for k in v:
+                if type(k) is not str or not k.isascii():
+                    return False
+            extend(v.values())
+        elif t is list:
+            extend(v)
+        elif t is int:
+            if not -_SAFE_INT < v < _SAFE_INT:
+                return False
+        elif not _plain_value(v):
+            return False
+    return True
+
+
+def _plain_value(value: Any) -> bool:
     if isinstance(value, str) or value is None or isinstance(value, bool):
         return True
     if isinstance(value, int):
         return -_SAFE_INT < value < _SAFE_INT
     if isinstance(value, list | tuple):
-        return all(_plain(v) for v in value)
+        return all(_plain_value(v) for v in value)
     if isinstance(value, dict):
-        return all(isinstance(k, str) and k.isascii() and _plain(v) for k, v in value.items())
+        return all(isinstance(k, str) and k.isascii() and _plain_value(v) for k, v in value.items())
     return False  # floats, bytes, anything else
 
 

@@ -41,8 +41,13 @@ from kiosk.core.encoding import canonical_json, crockford32, group4
 from kiosk.core.errors import BallotError, EncodingError
 from kiosk.core.jsonreader import Reader
 from kiosk.core.verifiable.elgamal import Ciphertext
-from kiosk.core.verifiable.group import GroupError, Point
-from kiosk.core.verifiable.membership import MembershipProof
+from kiosk.core.verifiable.group import (
+    GroupError,
+    Point,
+    point_from_hex_or_none,
+    scalar_from_hex_or_none,
+)
+from kiosk.core.verifiable.membership import MAX_SET_SIZE, MembershipProof
 from kiosk.core.verifiable.proofs import ChallengeResponse
 
 ENCRYPTED_BALLOT_VERSION = 2
@@ -256,6 +261,16 @@ MAX_CONTESTS = 64
 MAX_CELLS = 4096
 
 
+def document_hash(document: Any, canonical: bytes | None = None) -> bytes:
+    """``read_encrypted_ballot(document).hash`` without writing the ballot out again: the
+    hash of the document as it was read (``canonical``: its canonical JSON, when the caller
+    has it). Equal because the reader accepts only documents that ``to_json`` gives back
+    member for member (every field known and required but ``criterion``, which is absent or
+    a string, never null; points and scalars in their one lowercase spelling), and canonical
+    JSON sorts members (tests/property/test_ballot_hash_from_bytes.py checks it)."""
+    return sha256(canonical_json(document) if canonical is None else canonical)
+
+
 def read_encrypted_ballot(document: Any, where: str = "ballot") -> EncryptedBallot:
     """Parse an encrypted ballot strictly: every point canonical, every field known, its path
     named in the error. The shape against the package is checked by ``check_form``."""
@@ -272,8 +287,10 @@ def read_encrypted_ballot(document: Any, where: str = "ballot") -> EncryptedBall
         group=None if group_raw is None else GroupId(r.ident("group")),
         contests=tuple(_read_contest(c) for c in _bounded(r, "contests", MAX_CONTESTS)),
     )
-    if "test" not in r.value:
-        r.fail("is missing", "test")
+    if not isinstance(r.value.get("test"), bool):
+        # required, true or false: a null would be read as false and written back as false,
+        # and the ballot's hash is taken from the bytes read (document_hash)
+        r.fail("is missing" if "test" not in r.value else "must be true or false", "test")
     r.done()
     return ballot
 
@@ -286,7 +303,12 @@ def _bounded(r: Reader, key: str, most: int) -> list[Reader]:
 
 def _read_contest(r: Reader) -> EncryptedContest:
     kind = r.enum("kind", ContestKind)
-    cells = tuple(_read_cell(c, kind) for c in _bounded(r, "cells", MAX_CELLS))
+    items = r.items("cells", max_items=MAX_CELLS)
+    cells = tuple(
+        _cell_fast(item, kind)
+        or _read_cell(Reader(item, f"{r.path}.cells[{i}]", BallotFormError), kind)
+        for i, item in enumerate(items)
+    )
     sum_proof = None
     if kind is not ContestKind.SCORE:
         sum_proof = _proof(r, "sum_proof", lambda v, w: MembershipProof.from_json(v, what=w))
@@ -295,9 +317,72 @@ def _read_contest(r: Reader) -> EncryptedContest:
     return contest
 
 
+_CELL_KEYS = frozenset({"option", "ct", "proof"})
+_SCORED_CELL_KEYS = frozenset({"option", "criterion", "ct", "proof"})
+_PROOF_KEYS = frozenset({"c", "v"})
+MAX_SPOT_TEXT = 200
+
+
+def _cell_fast(value: Any, kind: ContestKind) -> Cell | None:
+    """``_read_cell`` of a well-formed cell without a Reader's bookkeeping (a ballot has
+    dozens of cells and the ledger reads thousands of ballots a second); None for anything
+    else, which ``_read_cell`` then reads and names. It accepts nothing ``_read_cell`` refuses
+    and reads the same cell (tests/property/test_ballot_hash_from_bytes.py compares them)."""
+    if type(value) is not dict:
+        return None
+    keys = value.keys()
+    if keys == _CELL_KEYS:
+        criterion = None
+    elif keys == _SCORED_CELL_KEYS:
+        criterion = value["criterion"]
+        if not _spot_text(criterion):
+            return None
+    else:
+        return None
+    option = value["option"]
+    ct = value["ct"]
+    if not _spot_text(option) or type(ct) is not list or len(ct) != 2:
+        return None
+    alpha, beta = point_from_hex_or_none(ct[0]), point_from_hex_or_none(ct[1])
+    if alpha is None or beta is None:
+        return None
+    proof: MembershipProof | ChallengeResponse | None
+    if kind is ContestKind.SCORE:
+        proof = _challenge_response_fast(value["proof"])
+    else:
+        proof = _membership_fast(value["proof"])
+    if proof is None:
+        return None
+    return Cell(CellSpot(option, criterion), Ciphertext(alpha, beta), proof)
+
+
+def _spot_text(value: Any) -> bool:
+    return type(value) is str and len(value) <= MAX_SPOT_TEXT and bool(value.strip())
+
+
+def _challenge_response_fast(value: Any) -> ChallengeResponse | None:
+    if type(value) is not dict or value.keys() != _PROOF_KEYS:
+        return None
+    c, v = scalar_from_hex_or_none(value["c"]), scalar_from_hex_or_none(value["v"])
+    return None if c is None or v is None else ChallengeResponse(c, v)
+
+
+def _membership_fast(value: Any) -> MembershipProof | None:
+    if type(value) is not list or not 0 < len(value) <= MAX_SET_SIZE:
+        return None
+    branches = [_challenge_response_fast(item) for item in value]
+    if any(b is None for b in branches):
+        return None
+    return MembershipProof(tuple(b for b in branches if b is not None))
+
+
 def _read_cell(r: Reader, kind: ContestKind) -> Cell:
-    option = r.text("option", max_len=200)
-    criterion = r.text("criterion", optional=True, max_len=200)
+    option = r.text("option", max_len=MAX_SPOT_TEXT)
+    if "criterion" in r.value and r.value["criterion"] is None:
+        # absent or a criterion's id: a null would be written back as absent, and the ballot's
+        # hash is taken from the bytes read (document_hash)
+        r.fail("must be a criterion's id or absent, not null", "criterion")
+    criterion = r.text("criterion", optional=True, max_len=MAX_SPOT_TEXT)
     try:
         ciphertext = Ciphertext.from_json(r.raw("ct"), what=f"{r.path}.ct")
     except (GroupError, EncodingError) as e:

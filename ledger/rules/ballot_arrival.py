@@ -87,7 +87,7 @@ def check_cast_ballot(
             raise BallotRefused(BAD_FORM, str(e)) from e
     entry = _roll_entry(package, cast.voter_id, test=test)
     _check_key(package, entry, cast.card_key, test=test)
-    _check_card_signature(cast.ballot, cast.voter_id, cast.card_key, cast.card_sig)
+    _check_card_signature(cast, cast.voter_id, cast.card_key, cast.card_sig)
     _check_election(package, cast.ballot)
     _check_form(package, cast.ballot, entry, test=test)
 
@@ -139,11 +139,12 @@ def _check_key(package: ElectionPackage, entry: RollEntry, key: bytes, *, test: 
     raise BallotRefused(KEY_NOT_ON_ROLL, f"card key {b64e(key)} is not enrolled for anyone")
 
 
-def _check_card_signature(ballot: EncryptedBallot, voter: bytes, key: bytes, sig: bytes) -> None:
+def _check_card_signature(cast: CastBallot, voter: bytes, key: bytes, sig: bytes) -> None:
     # RFC 8032 §5.1.7 verification (PyNaCl) over Domain.BALLOT || card_message: what the card
-    # signed with INTERNAL AUTHENTICATE (kiosk/core/encrypted_ballot.py, card_challenge).
+    # signed with INTERNAL AUTHENTICATE (kiosk/core/encrypted_ballot.py, card_challenge). The
+    # ballot's hash is the one taken from the bytes read (CastBallot.ballot_hash).
     try:
-        message = card_message(ballot.election, voter, ballot.hash)
+        message = card_message(cast.ballot.election, voter, cast.ballot_hash)
         verify_signature(Domain.BALLOT, key, message, sig)
     except BallotError as e:
         raise BallotRefused(BAD_FORM, str(e)) from e

@@ -49,6 +49,7 @@ from kiosk.core.encrypted_ballot import (
     EncryptedBallot,
     card_message,
     check_form,
+    document_hash,
     read_encrypted_ballot,
 )
 from kiosk.core.errors import BallotError, EncodingError, VerificationError
@@ -96,6 +97,7 @@ class CountedBallot:
     group: str | None
     channel: str
     ballot: EncryptedBallot
+    ballot_hash: bytes  # ballot.hash, taken from the document read (document_hash)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -106,7 +108,7 @@ class CountedBallot:
             "category": self.category,
             "group": self.group,
             "channel": self.channel,
-            "ballot_hash": self.ballot.hash.hex(),
+            "ballot_hash": self.ballot_hash.hex(),
         }
 
 
@@ -181,6 +183,7 @@ class _Candidate:
     voter: bytes
     roll: RollEntry
     ballot: EncryptedBallot
+    ballot_hash: bytes
 
 
 class _BallotDocuments(Sequence[Mapping[str, Any]]):
@@ -288,7 +291,8 @@ def _cheap_checks(package: ElectionPackage, schedule: Schedule, entry: LoggedBlo
     if block.kind is BlockKind.SPOILED:
         raise _Refused("spoiled", "a checked (spoiled) ballot never counts")
     body = block.body
-    voter, _, ballot = _read_body(body)
+    voter, ballot_json, ballot = _read_body(body)
+    ballot_hash = document_hash(ballot_json)
     fault = schedule.fault(block.time)
     if fault is not None:
         raise _Refused("outside_schedule", f"dated {block.time}: {fault.replace('_', ' ')}")
@@ -305,14 +309,14 @@ def _cheap_checks(package: ElectionPackage, schedule: Schedule, entry: LoggedBlo
             )
         what = "a test card's key" if package.test_voter_for_card(key) else "not on the roll"
         raise _Refused("key_not_on_roll", f"card key {b64e(key)} is {what}")
-    _check_card_signature(ballot, voter, key, sig)
+    _check_card_signature(ballot, ballot_hash, voter, key, sig)
     if ballot.election != package.id:
         raise _Refused(
             "other_election", f"the ballot is for election {ballot.election!r}, not {package.id!r}"
         )
     _check_form(package, ballot, roll)
     place = _Place(entry.position, entry.source, entry.height, block.time, entry.channel)
-    return _Candidate(place, voter, roll, ballot)
+    return _Candidate(place, voter, roll, ballot, ballot_hash)
 
 
 def _read_body(body: Any) -> tuple[bytes, Mapping[str, Any], EncryptedBallot]:
@@ -356,9 +360,11 @@ def _card_parts(body: Mapping[str, Any]) -> tuple[bytes, bytes]:
         raise _Refused("bad_form", str(e)) from e
 
 
-def _check_card_signature(ballot: EncryptedBallot, voter: bytes, key: bytes, sig: bytes) -> None:
+def _check_card_signature(
+    ballot: EncryptedBallot, ballot_hash: bytes, voter: bytes, key: bytes, sig: bytes
+) -> None:
     try:
-        message = card_message(ballot.election, voter, ballot.hash)
+        message = card_message(ballot.election, voter, ballot_hash)
     except BallotError as e:
         raise _Refused("bad_form", str(e)) from e
     try:
@@ -477,6 +483,7 @@ def _counted(cand: _Candidate) -> CountedBallot:
         cand.roll.group,
         e.channel,
         cand.ballot,
+        cand.ballot_hash,
     )
 
 
