@@ -28,10 +28,13 @@ from kiosk.core.chain import ChainState, ChainVerifier, Schedule
 from kiosk.core.duplicates import chain_may_repeat
 from kiosk.core.election import ElectionPackage
 from kiosk.core.errors import BlockError, ChainError, VerificationError
+from kiosk.core.request import RequestFault
 from ledger.rules.ballot_arrival import BallotRefused, check_ballot_arrival
+from ledger.store import request_nonces
 from ledger.store import schema as db
 from ledger.store.ingest_rows import EnrolledSource, Fork, Outcome, SourceSnapshot, sequence
 from ledger.store.ingest_rows import snapshot as source_snapshot
+from ledger.store.request_nonces import RequestNonce
 from ledger.store.schema import Engine
 
 MAX_BATCH = 1000
@@ -87,11 +90,15 @@ def ingest(
     encoded_blocks: Sequence[bytes] | UploadedBlocks,
     *,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    nonce: RequestNonce | None = None,
 ) -> IngestResult:
     """Verify ``encoded_blocks`` (consecutive signed blocks of ``kiosk_id``) and sequence the
     new ones; ``clock`` is the ledger's, against which a block's time is checked on arrival.
     When this returns, the accepted blocks are committed with their leaf indices; the
-    result's checkpoint is None (the caller waits for the integrator's)."""
+    result's checkpoint is None (the caller waits for the integrator's). ``nonce``: the
+    signed upload request's, recorded in the same transaction; a nonce already taken is
+    refused as ``replayed_request`` before any verification, and one taken meanwhile by a
+    copy of the same request rolls the batch back and is refused alike."""
     count = len(
         encoded_blocks.items if isinstance(encoded_blocks, UploadedBlocks) else encoded_blocks
     )
@@ -99,6 +106,8 @@ def ingest(
         return _refused(
             kiosk_id, Rejection(None, "batch_too_large", f"at most {MAX_BATCH} blocks per request")
         )
+    if nonce is not None and request_nonces.seen(engine, kiosk_id, nonce.nonce):
+        return _refused(kiosk_id, _REPLAYED)
     now = clock()
     # Decoded once, before any database read; a source that may send nothing is refused
     # before any of it is looked at (the API refused it before reading the body).
@@ -117,6 +126,7 @@ def ingest(
             state=batch.state,
             channel=batch.channel,
             fork=batch.fork,
+            nonce=nonce,
         )
         match done.outcome:
             case Outcome.SEQUENCED:
@@ -129,6 +139,8 @@ def ingest(
                 return batch.closed_meanwhile()
             case Outcome.HEAD_MOVED:
                 continue
+            case Outcome.REPLAYED:
+                return _refused(kiosk_id, _REPLAYED)
     return _refused(
         kiosk_id,
         Rejection(
@@ -138,6 +150,13 @@ def ingest(
             "ask for the head and send again",
         ),
     )
+
+
+_REPLAYED = Rejection(
+    None,
+    RequestFault.REPLAYED.value,
+    "this signed request was already taken; a kiosk signs every request afresh",
+)
 
 
 def _refused(kiosk_id: str, rejection: Rejection) -> IngestResult:

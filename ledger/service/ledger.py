@@ -38,6 +38,7 @@ from ledger.store.integration import published
 from ledger.store.log_reads import InclusionProof
 from ledger.store.merkle_log import LogKey, ensure_sequence
 from ledger.store.registry import Source
+from ledger.store.request_nonces import RequestNonce
 from ledger.store.schema import Engine
 
 __all__ = ["InclusionProof", "Ledger", "Source", "token_hash"]
@@ -126,14 +127,20 @@ class Ledger:
         return self.integrator
 
     def ingest(
-        self, kiosk_id: str, encoded_blocks: Sequence[bytes] | UploadedBlocks, *, wait: bool = True
+        self,
+        kiosk_id: str,
+        encoded_blocks: Sequence[bytes] | UploadedBlocks,
+        *,
+        wait: bool = True,
+        nonce: RequestNonce | None = None,
     ) -> IngestResult:
         """Verify and sequence the batch (committed when this returns), then wait for a
         checkpoint that covers its new blocks: the answer carries it and their leaves.
         Without ``wait`` (a kiosk catching up sends its next batch at once and proves them
         all against one later checkpoint) the integrator is only woken, and the answer
-        carries the latest checkpoint, which may not cover the batch yet."""
-        result = ingest(self.engine, self.election, kiosk_id, encoded_blocks)
+        carries the latest checkpoint, which may not cover the batch yet. ``nonce``: the
+        signed upload's, recorded with the batch (ingest.ingest)."""
+        result = ingest(self.engine, self.election, kiosk_id, encoded_blocks, nonce=nonce)
         if result.leaves and wait:
             self._integrated(max(result.leaves.values()) + 1)
         elif result.leaves and self.integrator is not None:

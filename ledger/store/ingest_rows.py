@@ -13,11 +13,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy.exc import IntegrityError
 
 from kiosk.core.block import BlockKind, SignedBlock, ballot_identity
 from kiosk.core.chain import ChainState, state_from_json, state_to_json
+from ledger.store import request_nonces
 from ledger.store import schema as db
 from ledger.store.merkle_log import take_leaves
+from ledger.store.request_nonces import RequestNonce
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,7 @@ class Outcome(enum.Enum):
     HEAD_MOVED = "head_moved"  # another batch of this source got in first: verify again
     QUARANTINED = "quarantined"
     CLOSED = "closed"
+    REPLAYED = "replayed"  # the request's nonce was taken meanwhile: nothing was written
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,21 +138,29 @@ def sequence(
     state: ChainState,
     channel: str,
     fork: Fork | None,
+    nonce: RequestNonce | None = None,
 ) -> Sequenced:
     """Record ``blocks`` (verified from the head at height ``verified_from``) and their voter
-    index rows, the new chain ``state`` and any ``fork`` evidence, in one transaction that
-    commits before this returns: what it acknowledges is durable.
+    index rows, the new chain ``state``, any ``fork`` evidence and the upload request's
+    ``nonce``, in one transaction that commits before this returns: what it acknowledges is
+    durable. A nonce already taken rolls it all back (``Outcome.REPLAYED``).
 
     Concurrent batches of one source queue on that source's row (SELECT ... FOR UPDATE on
     PostgreSQL; SQLite has a single writer): if the head moved since verification, nothing
     is written and the caller verifies again from the new head."""
     try:
-        return _sequence(engine, kiosk_id, verified_from, blocks, state, channel, fork)
+        return _sequence(engine, kiosk_id, verified_from, blocks, state, channel, fork, nonce)
     except _ClosedMeanwhile:  # its transaction rolled back: nothing was written
         return Sequenced(Outcome.CLOSED)
+    except _Replayed:  # the same
+        return Sequenced(Outcome.REPLAYED)
 
 
 class _ClosedMeanwhile(Exception):
+    pass
+
+
+class _Replayed(Exception):
     pass
 
 
@@ -160,6 +172,7 @@ def _sequence(
     state: ChainState,
     channel: str,
     fork: Fork | None,
+    nonce: RequestNonce | None,
 ) -> Sequenced:
     with engine.begin() as conn:
         s = db.sources.c
@@ -182,6 +195,11 @@ def _sequence(
             _save_head(conn, kiosk_id, state)
         if fork is not None:
             _record_fork(conn, kiosk_id, fork)
+        if nonce is not None:
+            try:
+                request_nonces.record(conn, nonce)
+            except IntegrityError as e:
+                raise _Replayed from e  # leaving the block rolls the transaction back
         return Sequenced(Outcome.SEQUENCED, first)
 
 

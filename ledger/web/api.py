@@ -46,6 +46,7 @@ from ledger.service.ingest import MAX_BATCH, UploadedBlocks
 from ledger.service.ledger import Ledger
 from ledger.store import request_nonces
 from ledger.store import schema as db
+from ledger.store.request_nonces import RequestNonce
 from ledger.store.source_leaves import MAX_HEIGHTS, held_blocks
 from ledger.web.admin import admin_routes
 from ledger.web.body_guard import RequestGuard
@@ -165,6 +166,36 @@ def create_app(
     async def kiosk_auth(
         request: Request, kiosk_id: str, authorization: Annotated[str | None, Header()] = None
     ) -> CheckedHeader:
+        checked, now = await verified_request(request, kiosk_id, authorization)
+        # Only a request whose signature verified is remembered: strangers cannot fill the
+        # table. Kept past the time window, after which the request is stale anyway.
+        fresh = await run_in_threadpool(
+            request_nonces.remember_nonce,
+            ledger.engine,
+            kiosk_id,
+            checked.nonce,
+            checked.signed_at,
+            forget_before=_forget_before(now),
+        )
+        if not fresh:
+            raise LedgerError(
+                RequestFault.REPLAYED.value,
+                "this signed request was already taken; a kiosk signs every request afresh",
+            )
+        return checked
+
+    async def upload_auth(
+        request: Request, kiosk_id: str, authorization: Annotated[str | None, Header()] = None
+    ) -> RequestNonce:
+        """An upload's signature checked as any kiosk request's; its nonce is recorded in the
+        transaction that sequences the batch (one commit fewer per upload), and a replay is
+        refused there (ledger/service/ingest.py)."""
+        checked, now = await verified_request(request, kiosk_id, authorization)
+        return RequestNonce(checked.kiosk, checked.nonce, checked.signed_at, _forget_before(now))
+
+    async def verified_request(
+        request: Request, kiosk_id: str, authorization: str | None
+    ) -> tuple[CheckedHeader, float]:
         body = await request.body()
         now = time.time()
         # The path and the raw query as sent (the request guard refused a query that is not
@@ -183,23 +214,7 @@ def create_app(
             )
         except RequestRefused as e:
             raise LedgerError(e.fault.value, e.detail) from e
-        # Only a request whose signature verified is remembered: strangers cannot fill the
-        # table. Kept past the time window, after which the request is stale anyway.
-        forget_before = int(now) - CLOCK_SKEW_S - request_nonces.MARGIN_S
-        fresh = await run_in_threadpool(
-            request_nonces.remember_nonce,
-            ledger.engine,
-            kiosk_id,
-            checked.nonce,
-            checked.signed_at,
-            forget_before=forget_before,
-        )
-        if not fresh:
-            raise LedgerError(
-                RequestFault.REPLAYED.value,
-                "this signed request was already taken; a kiosk signs every request afresh",
-            )
-        return checked
+        return checked, now
 
     @app.get("/v1/election")
     def election() -> Any:
@@ -216,15 +231,17 @@ def create_app(
     @app.post("/v1/kiosks/{kiosk_id}/blocks")
     def upload(
         batch: BlockBatch,
-        signed: Annotated[CheckedHeader, Depends(kiosk_auth)],
+        signed: Annotated[RequestNonce, Depends(upload_auth)],
         wait: Annotated[bool, Query()] = True,
     ) -> JSONResponse:
         """``wait=false`` (in the signed request target): answer once the batch is sequenced
         and durable, without waiting for a checkpoint that covers it (a kiosk catching up
         sends its next batch at once and proves them all against one checkpoint)."""
-        kiosk_id = signed.kiosk
+        kiosk_id = signed.kiosk_id
         # Each block read from the parsed body as it is, encoded once (ingest.UploadedBlocks).
-        result = ledger.ingest(kiosk_id, UploadedBlocks(batch.blocks), wait=wait)
+        result = ledger.ingest(kiosk_id, UploadedBlocks(batch.blocks), wait=wait, nonce=signed)
+        if result.rejection is not None and result.rejection.reason == RequestFault.REPLAYED:
+            raise LedgerError(result.rejection.reason, result.rejection.detail)
         body = {
             "kiosk": result.kiosk,
             "accepted": result.accepted,
@@ -371,6 +388,11 @@ def create_app(
         app.include_router(public_pages(ledger, published))
 
     return app
+
+
+def _forget_before(now: float) -> int:
+    """Nonces of requests signed before this are dropped: such a request is stale anyway."""
+    return int(now) - CLOCK_SKEW_S - request_nonces.MARGIN_S
 
 
 def _nonce(text: str) -> bytes:

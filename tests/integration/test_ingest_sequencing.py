@@ -22,8 +22,10 @@ from kiosk.core.election import sign_package
 from kiosk.core.encoding import b64d
 from ledger.service.ingest import IngestResult
 from ledger.service.ledger import Ledger
+from ledger.store import request_nonces
 from ledger.store import schema as db
 from ledger.store.merkle_log import LogKey
+from ledger.store.request_nonces import RequestNonce
 from ledger.verify.inclusion_proof import verify_inclusion_answer
 from testkit.ballot_chains import ballot_chain
 from testkit.chain_writer import ChainWriter
@@ -188,6 +190,42 @@ def test_uploads_of_one_chain_arriving_together_never_fork_it_or_count_a_block_t
     for r in results:  # what each answer said is where each block is
         assert all(placed[h] == leaf for h, leaf in r.leaves.items())
     assert audit_log(engine, log_key).tree == len(encoded)
+
+
+def test_an_uploads_nonce_is_recorded_with_its_batch_and_a_copy_writes_nothing(
+    engine: Engine,
+    election: SyntheticElection,
+    chains: list[ChainWriter],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The upload's nonce goes into the transaction that sequences its blocks (one commit,
+    not two). A copy of the request is refused before it is verified; a copy that got past
+    that read at the same moment (both read before either committed: simulated here by the
+    read answering "not seen") is refused by the insert, and its batch, even one with new
+    blocks, is rolled back whole."""
+    ledger, log_key = _ledger(engine, election)
+    chain = chains[2]
+    kiosk = ledger.enrol(chain.key.public_key, "kiosk", late_reason=LATE_REASON)
+    encoded = [b.encode() for b in chain.blocks]
+    nonce = RequestNonce(kiosk, os.urandom(16), int(time.time()), int(time.time()) - 600)
+    first = ledger.ingest(kiosk, encoded[:5], nonce=nonce)
+    assert (first.accepted, first.rejection) == (5, None)
+    with engine.connect() as conn:
+        held = conn.execute(select(db.request_nonces.c.nonce)).scalars().all()
+    assert held == [nonce.nonce]
+    again = ledger.ingest(kiosk, encoded[:5], nonce=nonce)
+    assert again.rejection is not None and again.rejection.reason == "replayed_request"
+    monkeypatch.setattr(request_nonces, "seen", lambda *_: False)
+    raced = ledger.ingest(kiosk, encoded[:9], nonce=nonce)  # 4 new blocks under a used nonce
+    assert raced.rejection is not None and raced.rejection.reason == "replayed_request"
+    assert raced.accepted == 0 and not raced.leaves
+    assert ledger.head(kiosk)[0] == 4  # nothing of the copy was written
+    with engine.connect() as conn:
+        assert conn.execute(select(db.blocks.c.height)).scalars().all() == [0, 1, 2, 3, 4]
+    fresh = RequestNonce(kiosk, os.urandom(16), int(time.time()), int(time.time()) - 600)
+    taken = ledger.ingest(kiosk, encoded[:9], nonce=fresh)  # a new request: taken
+    assert (taken.accepted, taken.already_had, taken.rejection) == (4, 5, None)
+    assert audit_log(engine, log_key).tree == 9
 
 
 def test_a_batch_verified_from_a_head_that_moved_is_verified_again_not_forked(
