@@ -172,6 +172,11 @@ class ElectionPackage:
         entry = self.roll_entry(card_key)
         return None if entry is None else _voter(entry, card_key, test=False)
 
+    def enrols_card_key(self, card_key: bytes) -> bool:
+        """Whether the official or the test roll enrols ``card_key`` (the package reader
+        checked every such key is a valid Ed25519 point)."""
+        return card_key in self._index.roll or card_key in self._index.test_roll
+
     def test_voter_for_card(self, card_key: bytes) -> Voter | None:
         """The test-card holder enrolled with ``card_key``; None if not on the test roll."""
         entry = self._index.test_roll.get(card_key)

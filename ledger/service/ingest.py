@@ -18,6 +18,7 @@ from typing import Any
 from kiosk.core.block import (
     BlockKind,
     DecodedBlock,
+    EnrolledKey,
     SignedBlock,
     ballot_identity,
     decode_block,
@@ -111,7 +112,8 @@ def ingest(
     now = clock()
     # Decoded once, before any database read; a source that may send nothing is refused
     # before any of it is looked at (the API refused it before reading the body).
-    decoded = _decode(encoded_blocks)
+    package = election.package
+    decoded = _decode(encoded_blocks, None if package is None else package.enrols_card_key)
     for _ in range(SEQUENCE_ATTEMPTS):
         with source_snapshot(db.reader(engine), kiosk_id) as rows:
             batch = _Batch(rows, election, kiosk_id, now)
@@ -336,15 +338,18 @@ class _Batch:
         )
 
 
-def _decode(blocks: Sequence[bytes] | UploadedBlocks) -> list[DecodedBlock | BlockError]:
+def _decode(
+    blocks: Sequence[bytes] | UploadedBlocks, enrolled: EnrolledKey | None
+) -> list[DecodedBlock | BlockError]:
     """Each block decoded, up to and including the first that is malformed (the batch stops
-    there: the blocks after it are never looked at)."""
+    there: the blocks after it are never looked at). ``enrolled``: the package's rolls, whose
+    card keys need no second point check."""
     decoded: list[DecodedBlock | BlockError] = []
     items: Sequence[Any] = blocks.items if isinstance(blocks, UploadedBlocks) else blocks
     read = decode_uploaded_block if isinstance(blocks, UploadedBlocks) else decode_block
     for item in items:
         try:
-            decoded.append(read(item))
+            decoded.append(read(item, enrolled))
         except BlockError as e:
             decoded.append(e)
             break

@@ -208,6 +208,21 @@ def test_a_ballot_signed_by_an_unenrolled_key_is_refused(
     assert refusal["reason"] == "key_not_on_roll"
 
 
+def test_a_card_key_that_is_no_ed25519_point_is_refused_as_malformed(
+    server: LedgerServer, v2: SyntheticElection
+) -> None:
+    """Ingest skips the point check for a key the rolls enrol (the package reader made it);
+    any other key is still checked, and one that is not a point is refused by name."""
+    voter = voter_card(v2, "expert")
+    assert voter.voter.voter_id is not None
+    good = cast_body(encrypt_for(v2.package, voter.voter).ballot, voter.voter.voter_id, voter.key)
+    writer = _kiosk(server, v2, Mode.OFFICIAL)
+    _forced(writer, BlockKind.BALLOT, good | {"card_key": b64e(b"\x02" + bytes(31))})
+    refusal = _refused(server, writer, readable=False)
+    assert refusal["reason"] == "malformed"
+    assert "card_key: is not a valid Ed25519 public key" in refusal["detail"]
+
+
 def test_a_voter_not_on_the_roll_is_refused(server: LedgerServer, v2: SyntheticElection) -> None:
     voter = voter_card(v2, "expert")
     ballot = encrypt_for(v2.package, voter.voter).ballot
