@@ -23,7 +23,13 @@ from kiosk.core.ballot_crypto import BallotProofError, open_spoiled, verify_ball
 from kiosk.core.block import BlockKind, read_cast_ballot, read_spoiled_ballot
 from kiosk.core.crypto import Domain, verify_signature
 from kiosk.core.election import Channel, ElectionPackage, Voter
-from kiosk.core.encrypted_ballot import BallotFormError, EncryptedBallot, card_message, check_form
+from kiosk.core.encrypted_ballot import (
+    BallotFormError,
+    EncryptedBallot,
+    card_message,
+    check_form,
+    read_encrypted_ballot,
+)
 from kiosk.core.errors import BallotError, BlockError, EncodingError, VerificationError
 from online.errors import BAD_BALLOT, BAD_SIGNATURE, CHECKED_BALLOT, UNKNOWN_CODE, ApiError
 from online.limits import CHALLENGE_BYTES, Session
@@ -86,7 +92,10 @@ def check_cast(package: ElectionPackage, session: Session, body: Any) -> Checked
     kind = BlockKind.TEST_BALLOT if session.test else BlockKind.BALLOT
     try:
         cast = read_cast_ballot(kind, body)
-    except (BlockError, EncodingError) as e:
+        # the block's schema checks the ballot's shape; the platform reads it strictly, as
+        # the count will, to check its proofs now
+        ballot = read_encrypted_ballot(body["ballot"], f"{kind.value}.body.ballot")
+    except (BlockError, BallotError, EncodingError) as e:
         raise _bad("bad_form", str(e)) from e
     if cast.voter_id != session.voter_id:
         raise _bad("other_voter", "the ballot names another voter than the one signed in")
@@ -100,12 +109,12 @@ def check_cast(package: ElectionPackage, session: Session, body: Any) -> Checked
         verify_signature(Domain.BALLOT, cast.card_key, message, cast.card_sig)
     except (VerificationError, BallotError) as e:
         raise _bad("bad_card_signature", str(e)) from e
-    check_ballot_form(package, voter, cast.ballot)
+    check_ballot_form(package, voter, ballot)
     try:
-        verify_ballot_proofs(package, cast.ballot)
+        verify_ballot_proofs(package, ballot)
     except (BallotProofError, BallotError, EncodingError) as e:  # EncodingError: GroupError
         raise _bad("bad_proof", str(e)) from e
-    return CheckedBallot(voter, cast.ballot, cast.card_key, cast.card_sig)
+    return CheckedBallot(voter, ballot, cast.card_key, cast.card_sig)
 
 
 def check_ballot_form(package: ElectionPackage, voter: Voter, ballot: EncryptedBallot) -> None:
@@ -124,8 +133,9 @@ def check_spoiled(package: ElectionPackage, voter: Voter, body: Any) -> Encrypte
     (``open_spoiled``, as the check page does), so a page that encrypted something other than
     the voter's choices is caught before anything is recorded."""
     try:
-        ballot = read_spoiled_ballot(body)
-    except (BlockError, EncodingError) as e:
+        read_spoiled_ballot(body)  # the whole body's shape: nonces and plaintext
+        ballot = read_encrypted_ballot(body["ballot"], "spoiled.body.ballot")
+    except (BlockError, BallotError, EncodingError) as e:
         raise _bad("bad_form", str(e)) from e
     check_ballot_form(package, voter, ballot)
     try:

@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from kiosk import __version__
-from kiosk.core.block import BlockKind, Mode, SignedBlock, read_spoiled_ballot
+from kiosk.core.block import BlockKind, Mode, SignedBlock
 from kiosk.core.chain import Schedule, Session
 from kiosk.core.duplicates import new_ballot_counts
 from kiosk.core.election import Channel, DuplicatePolicy, ElectionPackage, Voter
-from kiosk.core.encrypted_ballot import EncryptedBallot
+from kiosk.core.encrypted_ballot import EncryptedBallot, read_encrypted_ballot
 from kiosk.core.errors import HanpyoError, StateError
 from kiosk.core.heartbeat import Heartbeat, PrinterReport, ReaderState
 from kiosk.store.ballot_box import BallotBox
@@ -64,7 +64,8 @@ class Platform:
         self._ledger_quiet_until = 0.0  # time.monotonic() before which has-voted is not asked
         # Only the spoiled blocks are read (and decoded): what a restart must not forget.
         self.checked = CheckedBallots(
-            read_spoiled_ballot(signed.block.body) for signed in store.blocks_of(BlockKind.SPOILED)
+            read_encrypted_ballot(signed.block.body["ballot"])
+            for signed in store.blocks_of(BlockKind.SPOILED)
         )
         self.schedule = Schedule.of(package.opens, package.closes)
         # What every visitor reads, made once: the package's public part (rolls by hash) with

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kiosk.core.block import BlockKind, read_cast_ballot
+from kiosk.core.block import BlockKind
+from kiosk.core.encrypted_ballot import read_encrypted_ballot
 from kiosk.core.tally import decrypt_ballot
 from testkit.elections import election_secret, mixed_definition
 from testkit.ui_driver import Kiosk
@@ -45,12 +46,12 @@ def last_ballot(kiosk: Kiosk, kind: BlockKind = BlockKind.BALLOT) -> dict[str, A
     contests."""
     assert kiosk.services.box is not None
     blocks = [b for b in kiosk.services.box.store.blocks() if b.block.kind is kind]
-    cast = read_cast_ballot(kind, blocks[-1].block.body)
+    ballot = read_encrypted_ballot(blocks[-1].block.body["ballot"])
     package = kiosk.election.package
     if kind is BlockKind.BALLOT:
         secret = election_secret(kiosk.election)
     else:
         assert package.test_key is not None
         secret = package.test_key.secret
-    contests: dict[str, Any] = decrypt_ballot(package, cast.ballot, secret).to_json()["contests"]
+    contests: dict[str, Any] = decrypt_ballot(package, ballot, secret).to_json()["contests"]
     return contests

@@ -26,7 +26,7 @@ from kiosk.core.encoding import (
     parse_json,
     plain_canonical_json,
 )
-from kiosk.core.encrypted_ballot import EncryptedBallot, document_hash, read_encrypted_ballot
+from kiosk.core.encrypted_ballot import BallotShape, document_hash, read_ballot_shape
 from kiosk.core.errors import BallotError, BlockError, EncodingError, VerificationError
 from kiosk.core.jsonreader import Reader
 from kiosk.core.verifiable.group import GroupError, scalar_from_hex
@@ -153,11 +153,11 @@ def read_signed_block(document: Any) -> SignedBlock:
 class DecodedBlock:
     """A block as ingest reads it, once: the signed block (its body checked, its hash computed
     from its content), the bytes the ledger stores, and the ballot its body holds, read (a
-    ``CastBallot`` for a ballot or test ballot, the ``EncryptedBallot`` of a spoiled one)."""
+    ``CastBallot`` for a ballot or test ballot, the ``BallotShape`` of a spoiled one)."""
 
     signed: SignedBlock
     raw: bytes
-    ballot: CastBallot | EncryptedBallot | None
+    ballot: CastBallot | BallotShape | None
 
 
 # Whether a card key is one the election's rolls enrol (the package reader checked each such
@@ -273,11 +273,11 @@ def check_body(kind: BlockKind, body: Any) -> None:
 
 def _check_body(
     kind: BlockKind, body: Any, *, small: bool, enrolled: EnrolledKey | None = None
-) -> CastBallot | EncryptedBallot | None:
+) -> CastBallot | BallotShape | None:
     """``check_body``, returning the ballot it read; ``small``: the whole block is known to
     be within ``MAX_V2_BALLOT_BYTES`` of canonical JSON, so its ballot is too."""
     r = Reader(body, f"{kind.value}.body", BlockError)
-    ballot: CastBallot | EncryptedBallot | None = None
+    ballot: CastBallot | BallotShape | None = None
     match kind:
         case BlockKind.GENESIS:
             r.binary("kiosk_key", length=32)
@@ -311,7 +311,9 @@ class CastBallot:
     question for the roll (ledger.rules.ballot_arrival, the count)."""
 
     voter_id: bytes
-    ballot: EncryptedBallot
+    # the ballot's shape (every point spelled right; whether each is a group element is the
+    # count's to check: it reads the ballot strictly, read_encrypted_ballot)
+    ballot: BallotShape
     card_key: bytes
     card_sig: bytes
     # ``ballot.hash``, taken from the document read (encrypted_ballot.document_hash)
@@ -326,7 +328,7 @@ def read_cast_ballot(kind: BlockKind, body: Any) -> CastBallot:
     return cast
 
 
-def read_spoiled_ballot(body: Any) -> EncryptedBallot:
+def read_spoiled_ballot(body: Any) -> BallotShape:
     """The ballot of a ``spoiled`` body, after checking the body's whole shape."""
     r = Reader(body, f"{BlockKind.SPOILED.value}.body", BlockError)
     ballot = _read_spoiled(r)
@@ -364,13 +366,13 @@ def _read_cast(
     return CastBallot(bytes.fromhex(voter), ballot, card_key, card_sig, ballot_hash)
 
 
-def _read_spoiled(r: Reader, *, small: bool = False) -> EncryptedBallot:
+def _read_spoiled(r: Reader, *, small: bool = False) -> BallotShape:
     ballot, _ = _read_ballot(r, small=small)
     rows = r.items("nonces", max_items=len(ballot.contests))
     if len(rows) != len(ballot.contests):
         r.fail("must hold one list of nonces per contest", "nonces")
     for i, (row, contest) in enumerate(zip(rows, ballot.contests, strict=True)):
-        if not isinstance(row, list) or len(row) != len(contest.cells):
+        if not isinstance(row, list) or len(row) != len(contest.spots):
             r.fail("must hold one nonce per cell", f"nonces[{i}]")
         try:
             for nonce in row:
@@ -387,12 +389,13 @@ def _read_spoiled(r: Reader, *, small: bool = False) -> EncryptedBallot:
     return ballot
 
 
-def _read_ballot(r: Reader, *, small: bool = False) -> tuple[EncryptedBallot, bytes]:
-    """The body's ``ballot`` and its hash: bounded in size before it is parsed, then parsed
-    strictly; the hash is taken from its canonical bytes (``document_hash``), not by writing
-    the ballot out again. ``small``: the block holding it came by canonical JSON's fast path
-    and is within the bound, so the ballot is too, and it is parsed with no lookup in the
-    cache (ingest reads each ballot once)."""
+def _read_ballot(r: Reader, *, small: bool = False) -> tuple[BallotShape, bytes]:
+    """The body's ``ballot`` and its hash: bounded in size before it is parsed, then its shape
+    read strictly, every point's spelling but not its group membership, which the count
+    checks (``read_ballot_shape``); the hash is taken from its canonical bytes
+    (``document_hash``), not by writing the ballot out again. ``small``: the block holding
+    it came by canonical JSON's fast path and is within the bound, so the ballot is too, and
+    it is parsed with no lookup in the cache (ingest reads each ballot once)."""
     document = r.raw("ballot")
     where = f"{r.path}.ballot"
     if small:
@@ -412,9 +415,9 @@ def _read_ballot(r: Reader, *, small: bool = False) -> tuple[EncryptedBallot, by
     return known, document_hash(document, canonical)
 
 
-def _parse_ballot(document: Any, where: str) -> EncryptedBallot:
+def _parse_ballot(document: Any, where: str) -> BallotShape:
     try:
-        return read_encrypted_ballot(document, where)
+        return read_ballot_shape(document, where)
     except (BallotError, EncodingError) as e:
         raise BlockError(str(e)) from e
 
@@ -423,7 +426,7 @@ def _parse_ballot(document: Any, where: str) -> EncryptedBallot:
 # verifier's body check, the arrival checks), and parsing its points is most of that time (a
 # reference-event ballot: 2.6 ms a read). Its canonical bytes, which the block's hash already
 # covers, name it exactly, so the last few parsed ballots are kept. Only valid ones are kept.
-_PARSED: OrderedDict[tuple[bytes, str], EncryptedBallot] = OrderedDict()
+_PARSED: OrderedDict[tuple[bytes, str], BallotShape] = OrderedDict()
 _PARSED_KEPT = 64
 _PARSED_LOCK = threading.Lock()
 

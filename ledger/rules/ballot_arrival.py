@@ -25,7 +25,7 @@ from kiosk.core.election import ElectionPackage, RollEntry
 from kiosk.core.encoding import b64e
 from kiosk.core.encrypted_ballot import (
     BallotFormError,
-    EncryptedBallot,
+    BallotShape,
     card_message,
     check_form,
 )
@@ -58,7 +58,7 @@ class BallotRefused(LedgerError):
 def check_ballot_arrival(
     package: ElectionPackage,
     signed: SignedBlock,
-    read: CastBallot | EncryptedBallot | None = None,
+    read: CastBallot | BallotShape | None = None,
 ) -> None:
     """Raise ``BallotRefused`` unless ``signed`` (a block of any kind, its chain already
     verified) may enter the log of a ``package`` election. Only v2 ballot and spoiled blocks
@@ -70,7 +70,7 @@ def check_ballot_arrival(
             cast = read if isinstance(read, CastBallot) else None
             check_cast_ballot(package, block.kind is BlockKind.TEST_BALLOT, block.body, cast)
         case BlockKind.SPOILED:
-            spoiled = read if isinstance(read, EncryptedBallot) else None
+            spoiled = read if isinstance(read, BallotShape) else None
             check_spoiled_ballot(package, block.body, spoiled)
 
 
@@ -93,7 +93,7 @@ def check_cast_ballot(
 
 
 def check_spoiled_ballot(
-    package: ElectionPackage, body: Mapping[str, Any], ballot: EncryptedBallot | None = None
+    package: ElectionPackage, body: Mapping[str, Any], ballot: BallotShape | None = None
 ) -> None:
     """A spoiled ballot names no voter; it must parse and be for this election."""
     if ballot is None:
@@ -155,7 +155,7 @@ def _check_card_signature(cast: CastBallot, voter: bytes, key: bytes, sig: bytes
         ) from e
 
 
-def _check_election(package: ElectionPackage, ballot: EncryptedBallot) -> None:
+def _check_election(package: ElectionPackage, ballot: BallotShape) -> None:
     if ballot.election != package.id:
         raise BallotRefused(
             OTHER_ELECTION, f"the ballot is for election {ballot.election!r}, not {package.id!r}"
@@ -163,7 +163,7 @@ def _check_election(package: ElectionPackage, ballot: EncryptedBallot) -> None:
 
 
 def _check_form(
-    package: ElectionPackage, ballot: EncryptedBallot, entry: RollEntry, *, test: bool
+    package: ElectionPackage, ballot: BallotShape, entry: RollEntry, *, test: bool
 ) -> None:
     try:
         check_form(package, ballot, entry.category, entry.group, entry.excluded, test=test)

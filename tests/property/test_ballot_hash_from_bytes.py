@@ -25,9 +25,11 @@ from kiosk.core.block import BlockKind, read_cast_ballot
 from kiosk.core.election import ContestKind
 from kiosk.core.encrypted_ballot import (
     BallotFormError,
+    BallotShape,
     _cell_fast,
     _read_cell,
     document_hash,
+    read_ballot_shape,
     read_encrypted_ballot,
 )
 from kiosk.core.errors import BallotError, BlockError, EncodingError
@@ -172,4 +174,45 @@ def test_the_cast_ballot_carries_the_hash_the_card_signed(
 ) -> None:
     for body in bodies:
         cast = read_cast_ballot(BlockKind.BALLOT, body)
-        assert cast.ballot_hash == cast.ballot.hash == document_hash(body["ballot"])
+        strict = read_encrypted_ballot(body["ballot"])
+        assert cast.ballot_hash == strict.hash == document_hash(body["ballot"])
+        assert cast.ballot == BallotShape.of(strict)
+
+
+@ALTER
+@given(data=st.data())
+def test_the_shape_reader_refuses_what_the_strict_one_does_but_for_a_points_membership(
+    bodies: list[dict[str, Any]], data: st.DataObject
+) -> None:
+    """What the ledger reads on arrival (read_ballot_shape) against what the count reads
+    (read_encrypted_ballot): the same ballot when the strict reader accepts it; a document
+    only the shape reader accepts is one whose fault is a point that is not a group element,
+    which the count then leaves out as bad_form."""
+    body = data.draw(st.sampled_from(bodies))
+    document = body["ballot"]
+    path = data.draw(st.sampled_from(_places(document)))
+    how = data.draw(st.sampled_from((*HOWS, "off_curve")))
+    if how == "off_curve":
+        changed = _with_a_bad_point(document, data.draw(st.integers(0, 10_000)))
+    else:
+        changed = _apply(document, path, how)
+    try:
+        strict = read_encrypted_ballot(changed)
+    except (BallotError, EncodingError) as e:
+        try:
+            read_ballot_shape(changed)
+        except (BallotError, EncodingError):
+            return
+        assert "ristretto255" in str(e), (path, how, str(e))
+        return
+    assert read_ballot_shape(changed) == BallotShape.of(strict), (path, how)
+
+
+def _with_a_bad_point(document: dict[str, Any], pick: int) -> dict[str, Any]:
+    """``document`` with one ciphertext point replaced by 64 hex digits that are no
+    ristretto255 encoding (all ff: not canonical)."""
+    changed = copy.deepcopy(document)
+    cells = [cell for contest in changed["contests"] for cell in contest["cells"]]
+    cell = cells[pick % len(cells)]
+    cell["ct"][pick % 2] = "ff" * 32
+    return changed

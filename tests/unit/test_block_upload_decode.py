@@ -26,7 +26,7 @@ from kiosk.core.block import (
 from kiosk.core.chain import ChainVerifier, Mode
 from kiosk.core.crypto import SigningKey
 from kiosk.core.encoding import b64e, canonical_json
-from kiosk.core.encrypted_ballot import EncryptedBallot
+from kiosk.core.encrypted_ballot import BallotShape
 from kiosk.core.errors import BlockError, ChainError, EncodingError
 from testkit.chain_writer import ChainWriter
 from testkit.elections import SyntheticElection, build_election, mixed_definition
@@ -90,7 +90,7 @@ def test_the_ballot_is_handed_on_as_read(chain: list[SignedBlock]) -> None:
         decoded = decode_uploaded_block(json.loads(signed.encode()))
         kinds[signed.block.kind] = decoded.ballot
     assert isinstance(kinds[BlockKind.BALLOT], CastBallot)
-    assert isinstance(kinds[BlockKind.SPOILED], EncryptedBallot)
+    assert isinstance(kinds[BlockKind.SPOILED], BallotShape)
     assert kinds[BlockKind.GENESIS] is None and kinds[BlockKind.SESSION_OPEN] is None
 
 

@@ -22,7 +22,8 @@ from kiosk.core.block import (
 from kiosk.core.chain import ChainVerifier, Mode, verify_chain
 from kiosk.core.crypto import SigningKey
 from kiosk.core.encoding import b64e, canonical_json
-from kiosk.core.errors import BlockError, ChainError, StateError
+from kiosk.core.encrypted_ballot import read_encrypted_ballot
+from kiosk.core.errors import BallotError, BlockError, ChainError, StateError
 from testkit.chain_writer import ChainWriter
 from testkit.elections import SyntheticElection, build_election, mixed_definition
 from testkit.v2_blocks import cast_by, spoiled_by, test_card, voter_card
@@ -74,8 +75,9 @@ def test_a_protocol_1_body_is_refused_naming_the_voter_it_lacks() -> None:
         (lambda b: b.update(extra=1), "extra"),
         (lambda b: b.update(nullifier=b64e(bytes(32))), "nullifier"),
         (lambda b: b["ballot"].update(v=1), "ballot.v"),
-        # not a canonical ristretto255 encoding: the point is refused while parsing
-        (lambda b: b["ballot"]["contests"][0]["cells"][0]["ct"].__setitem__(0, "ff" * 32), "ct"),
+        # a point spelled otherwise than in 64 lowercase hex digits
+        (lambda b: b["ballot"]["contests"][0]["cells"][0]["ct"].__setitem__(0, "FF" * 32), "ct"),
+        (lambda b: b["ballot"]["contests"][0]["cells"][0]["ct"].__setitem__(0, "ff" * 31), "ct"),
     ],
 )
 def test_a_misshapen_v2_ballot_body_is_refused_naming_the_field(
@@ -209,3 +211,14 @@ def test_a_voter_casting_twice_on_one_kiosk_is_refused_by_voter_id(
     with pytest.raises(ChainError) as repeat:
         verifier.add(writer.blocks[-1])
     assert repeat.value.reason == "repeat_nullifier"
+
+
+def test_a_point_that_is_no_group_element_is_left_to_the_count(body: dict[str, Any]) -> None:
+    """The block's schema (every chain check: ingest, mirrors, verify-bundle) reads a ballot's
+    points for their spelling only; the count reads each ballot strictly and leaves one whose
+    point is not a ristretto255 element out as bad_form (tests/unit/test_bundle_v2_stuffing)."""
+    bad = copy.deepcopy(body)
+    bad["ballot"]["contests"][0]["cells"][0]["ct"][0] = "ff" * 32  # not a canonical encoding
+    check_body(BlockKind.BALLOT, bad)
+    with pytest.raises(BallotError, match="ristretto255"):
+        read_encrypted_ballot(bad["ballot"])

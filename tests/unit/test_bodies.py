@@ -20,6 +20,7 @@ from kiosk.core.bodies import (
 from kiosk.core.chain import ChainState
 from kiosk.core.election import ElectionPackage
 from kiosk.core.encoding import b64e
+from kiosk.core.encrypted_ballot import BallotShape
 from kiosk.core.errors import BlockError
 from testkit.elections import SyntheticElection
 from testkit.v2_blocks import card_signature, encrypt_for, voter_card
@@ -72,7 +73,7 @@ def test_a_ballot_body_is_the_encrypted_ballot_signed_by_the_card(
     body = encrypted_ballot_body(card.voter, encrypted.ballot, card.key.public_key, sig)
     check_body(BlockKind.BALLOT, body)
     cast = read_cast_ballot(BlockKind.BALLOT, body)
-    assert cast.voter_id == card.voter.voter_id and cast.ballot == encrypted.ballot
+    assert cast.voter_id == card.voter.voter_id and cast.ballot == BallotShape.of(encrypted.ballot)
     assert (cast.card_key, cast.card_sig) == (card.key.public_key, sig)
 
 

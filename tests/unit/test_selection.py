@@ -3,6 +3,7 @@ the count with its stable reason, and the ballots that should count do."""
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 from dataclasses import replace
@@ -13,7 +14,7 @@ import pytest
 from kiosk.core.ballot_crypto import encrypt_ballot
 from kiosk.core.crypto import Domain, SigningKey, sha256
 from kiosk.core.encoding import b64e
-from kiosk.core.encrypted_ballot import EncryptedBallot, base_hash, card_message
+from kiosk.core.encrypted_ballot import EncryptedBallot, base_hash, card_message, document_hash
 from ledger.rules.count_input import read_tally_input, small_columns, tally_input
 from ledger.rules.selection import (
     REASONS,
@@ -192,6 +193,27 @@ def test_bad_forms(election: SyntheticElection) -> None:
     s = log.select()
     assert [reason_at(s, p) for p in (v1, missing_cell, as_test)] == ["bad_form"] * 3
     assert "v1" in s.left_out[0].detail
+
+
+def test_a_point_that_is_no_group_element_is_left_out_as_bad_form(
+    election: SyntheticElection,
+) -> None:
+    """The ledger reads a ballot's points for their spelling only (read_ballot_shape); the
+    count reads the ballot strictly: a card-signed ballot one of whose points is no
+    ristretto255 element (spelled right) is left out, named."""
+    log, rng = Log(election), random.Random(16)
+    i = roll_index(election, "resident", 5)
+    body = cast_ballot(election, i, rng).body
+    ballot = copy.deepcopy(body["ballot"])
+    ballot["contests"][0]["cells"][0]["ct"][0] = "ff" * 32
+    entry = election.package.roll[i]
+    assert entry.voter_id is not None
+    message = card_message(ballot["election"], entry.voter_id, document_hash(ballot))
+    signature = election.voter_keys[i].sign(Domain.BALLOT, message)
+    position = log.add(body | {"ballot": ballot, "card_sig": b64e(signature)})
+    s = log.select()
+    assert reason_at(s, position) == "bad_form"
+    assert "ristretto255" in s.left_out[0].detail
 
 
 def test_a_bad_proof_is_named_by_contest_and_cell(election: SyntheticElection) -> None:

@@ -16,6 +16,7 @@ from kiosk.core.chain import Mode, verify_chain
 from kiosk.core.crypto import SigningKey
 from kiosk.core.election import ContestId, ElectionPackage
 from kiosk.core.encoding import b64e, canonical_json
+from kiosk.core.encrypted_ballot import read_encrypted_ballot
 from kiosk.core.errors import BallotError, HanpyoError
 from kiosk.core.tally import decrypt_ballot
 from kiosk.store.ballot_box import BallotBox
@@ -55,7 +56,14 @@ def test_cast_returns_a_tracking_code_for_a_committed_encrypted_ballot(
     assert last.block.kind is BlockKind.BALLOT
     cast = read_cast_ballot(BlockKind.BALLOT, last.block.body)
     assert cast.voter_id == voter.voter_id and cast.card_key == voter.card_key
-    assert decrypt_ballot(election.package, cast.ballot, election_secret(election)) == ballot
+    assert (
+        decrypt_ballot(
+            election.package,
+            read_encrypted_ballot(last.block.body["ballot"]),
+            election_secret(election),
+        )
+        == ballot
+    )
 
 
 def test_test_ballots_are_encrypted_to_the_test_key_only(
@@ -73,10 +81,11 @@ def test_test_ballots_are_encrypted_to_the_test_key_only(
     assert last.block.kind is BlockKind.TEST_BALLOT
     cast = read_cast_ballot(BlockKind.TEST_BALLOT, last.block.body)
     assert cast.ballot.test
+    strict = read_encrypted_ballot(last.block.body["ballot"])
     assert package.test_key is not None
-    assert decrypt_ballot(package, cast.ballot, package.test_key.secret) == ballot
+    assert decrypt_ballot(package, strict, package.test_key.secret) == ballot
     with pytest.raises(HanpyoError):
-        decrypt_ballot(package, cast.ballot, election_secret(election))
+        decrypt_ballot(package, strict, election_secret(election))
 
 
 def test_a_second_ballot_from_the_same_card_is_refused_and_nothing_is_written(
