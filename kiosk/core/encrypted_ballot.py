@@ -21,7 +21,6 @@ is published opened, is not tied to anyone by its content.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -46,6 +45,7 @@ from kiosk.core.verifiable.group import (
     GroupError,
     Point,
     point_from_hex_or_none,
+    point_spelling_or_none,
     scalar_from_hex_or_none,
 )
 from kiosk.core.verifiable.membership import MAX_SET_SIZE, MembershipProof
@@ -429,15 +429,10 @@ def _cell_fast(value: Any, kind: ContestKind) -> Cell | None:
 def _cell_shape_fast(value: Any, kind: ContestKind) -> tuple[CellSpot, int | None] | None:
     """``_cell_fast`` for ``read_ballot_shape``: the points' spelling checked, not their
     membership in the group."""
-    parts = _cell_parts(value, kind, _spelled_point)
+    parts = _cell_parts(value, kind, point_spelling_or_none)
     return None if parts is None else (parts[0], _proof_size(parts[2]))
 
 
-def _spelled_point(text: object) -> str | None:
-    return text if type(text) is str and _HEX_64.fullmatch(text) is not None else None
-
-
-_HEX_64 = re.compile(r"[0-9a-f]{64}")
 P = TypeVar("P")
 
 

@@ -129,6 +129,13 @@ def point_from_hex_or_none(text: object) -> Point | None:
     return Point(data) if _IS_VALID_POINT(data) == 1 else None
 
 
+def point_spelling_or_none(text: object) -> str | None:
+    """``text`` when it is spelled as a point is (64 lowercase hex digits), else None; whether
+    it decodes to a group element is not asked (the ledger's shape check leaves that to the
+    count: kiosk/core/encrypted_ballot.py, read_ballot_shape)."""
+    return text if type(text) is str and _HEX_64.fullmatch(text) is not None else None
+
+
 def scalar_from_hex_or_none(text: object) -> int | None:
     """``scalar_from_hex(text)`` when that succeeds, else None (see point_from_hex_or_none)."""
     if type(text) is not str or _HEX_64.fullmatch(text) is None:
