@@ -286,12 +286,17 @@ def bench_live(
 _last: dict[str, float] = {}
 
 
-def bench_sync(directory: Path, *, pending: int = PENDING, casts: int = CASTS) -> list[Row]:
+def bench_sync(
+    directory: Path, *, pending: int = PENDING, casts: int = CASTS, live: bool = True
+) -> list[Row]:
     election = election_for(pending + 3 * casts + ONE_BY_ONE)
     tiles = ("--tiles-dir", str(directory / "tiles"))  # the ledger writes its tiles as it goes
     with LedgerServer(directory / "ledger", election, serve_args=tiles) as server:
         rows, info = bench_catch_up(directory, election, server, pending)
-        live_rows, live_info = bench_live(directory, election, server, casts, pending)
+        live_rows: list[Row] = []
+        live_info: dict[str, float] = {}
+        if live:
+            live_rows, live_info = bench_live(directory, election, server, casts, pending)
     _last.clear()
     _last.update(info | live_info | {"pending": pending, "casts": casts})
     return rows + live_rows
@@ -349,10 +354,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pending", type=int, default=PENDING, help="blocks to catch up")
     parser.add_argument("--casts", type=int, default=CASTS, help="casts per latency phase")
+    parser.add_argument(
+        "--catch-up-only",
+        action="store_true",
+        help="measure the catch-up alone (no bytes-on-the-wire or cast-latency phases)",
+    )
     args = parser.parse_args()
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="hanpyo-sync-bench-") as tmp:
-        rows = bench_sync(Path(tmp), pending=args.pending, casts=args.casts)
+        rows = bench_sync(
+            Path(tmp), pending=args.pending, casts=args.casts, live=not args.catch_up_only
+        )
     width = max(len(r.name) for r in rows)
     for r in rows:
         print(f"{r.name:<{width}}  {r.value:>16}  {r.baseline:<52} {r.ratio:>7}")

@@ -44,6 +44,8 @@ from kiosk.core.verifiable.elgamal import Ciphertext
 from kiosk.core.verifiable.group import (
     GroupError,
     Point,
+    all_point_spellings,
+    all_scalar_spellings,
     point_from_hex_or_none,
     point_spelling_or_none,
     scalar_from_hex_or_none,
@@ -364,21 +366,24 @@ def _read_contest_shape(r: Reader) -> ContestShape:
     """``_read_contest``'s refusals, the points' spelling only (``read_ballot_shape``)."""
     kind = r.enum("kind", ContestKind)
     items = r.items("cells", max_items=MAX_CELLS)
-    spots: list[CellSpot] = []
-    proofs: list[int | None] = []
-    for i, item in enumerate(items):
-        fast = _cell_shape_fast(item, kind)
-        if fast is None:  # the strict reader names what is wrong (or reads the odd cell)
-            cell = _read_cell(Reader(item, f"{r.path}.cells[{i}]", BallotFormError), kind)
-            fast = (cell.spot, _proof_size(cell.proof))
-        spots.append(fast[0])
-        proofs.append(fast[1])
+    cells = _cells_shape_fast(items, kind)
+    if cells is None:  # one cell at a time; the strict reader names what is wrong
+        cells = ([], [])
+        for i, item in enumerate(items):
+            fast = _cell_shape_fast(item, kind)
+            if fast is None:
+                cell = _read_cell(Reader(item, f"{r.path}.cells[{i}]", BallotFormError), kind)
+                fast = (cell.spot, _proof_size(cell.proof))
+            cells[0].append(fast[0])
+            cells[1].append(fast[1])
+    spots, proofs = cells
     sum_branches = None
     if kind is not ContestKind.SCORE:
-        sum_proof = _membership_fast(r.raw("sum_proof"))
-        if sum_proof is None:
-            sum_proof = _proof(r, "sum_proof", lambda v, w: MembershipProof.from_json(v, what=w))
-        sum_branches = len(sum_proof.branches)
+        scalars: list[object] = []
+        sum_branches = _add_branches(r.raw("sum_proof"), scalars)
+        if sum_branches is None or not all_scalar_spellings(scalars):
+            proof = _proof(r, "sum_proof", lambda v, w: MembershipProof.from_json(v, what=w))
+            sum_branches = len(proof.branches)
     contest = ContestShape(
         ContestId(r.ident("id")), kind, tuple(spots), tuple(proofs), sum_branches
     )
@@ -431,6 +436,70 @@ def _cell_shape_fast(value: Any, kind: ContestKind) -> tuple[CellSpot, int | Non
     membership in the group."""
     parts = _cell_parts(value, kind, point_spelling_or_none)
     return None if parts is None else (parts[0], _proof_size(parts[2]))
+
+
+def _cells_shape_fast(
+    items: list[Any], kind: ContestKind
+) -> tuple[list[CellSpot], list[int | None]] | None:
+    """``_cell_shape_fast`` of each of a contest's cells, with the spelling of all their points
+    and of all their proofs' scalars checked by one match each (a contest has dozens of cells,
+    each with 2 points and 2 to 22 scalars). None when any cell is not well-formed: each is
+    then read on its own, so that the one at fault is named."""
+    points: list[object] = []
+    scalars: list[object] = []
+    spots: list[CellSpot] = []
+    sizes: list[int | None] = []
+    score = kind is ContestKind.SCORE
+    for value in items:
+        if type(value) is not dict:
+            return None
+        keys = value.keys()
+        if keys == _CELL_KEYS:
+            criterion = None
+        elif keys == _SCORED_CELL_KEYS:
+            criterion = value["criterion"]
+            if not _spot_text(criterion):
+                return None
+        else:
+            return None
+        option, ct = value["option"], value["ct"]
+        if not _spot_text(option) or type(ct) is not list or len(ct) != 2:
+            return None
+        points += ct
+        if score:
+            if not _add_branch(value["proof"], scalars):
+                return None
+            sizes.append(None)
+        else:
+            size = _add_branches(value["proof"], scalars)
+            if size is None:
+                return None
+            sizes.append(size)
+        spots.append(CellSpot(option, criterion))
+    if not all_point_spellings(points) or not all_scalar_spellings(scalars):
+        return None
+    return spots, sizes
+
+
+def _add_branch(value: Any, scalars: list[object]) -> bool:
+    """A (c, v) branch's two scalars added to ``scalars`` unchecked; False if it is not an
+    object of exactly those two members."""
+    if type(value) is not dict or value.keys() != _PROOF_KEYS:
+        return False
+    scalars += (value["c"], value["v"])
+    return True
+
+
+def _add_branches(value: Any, scalars: list[object]) -> int | None:
+    """A membership proof's branches added as ``_add_branch`` adds one; how many, or None if it
+    is not a list of 1 to MAX_SET_SIZE such branches."""
+    if type(value) is not list or not 0 < len(value) <= MAX_SET_SIZE:
+        return None
+    for item in value:
+        if type(item) is not dict or item.keys() != _PROOF_KEYS:
+            return None
+        scalars += (item["c"], item["v"])
+    return len(value)
 
 
 P = TypeVar("P")

@@ -34,6 +34,7 @@ from kiosk.core.encrypted_ballot import (
 )
 from kiosk.core.errors import BallotError, BlockError, EncodingError
 from kiosk.core.jsonreader import Reader
+from kiosk.core.verifiable.group import ORDER
 from testkit.elections import SyntheticElection
 from testkit.v2_ballots import cast_ballot, roll_index
 
@@ -81,10 +82,35 @@ def _altered(value: Any, how: str) -> Any:
             return True
         case "wrap":
             return [value]
+        case "at_order":  # the group order itself: spelled right, one too large for a scalar
+            return _scalar_hex(ORDER) if _is_hex64(value) else value
+        case "below_order":  # the largest scalar, whose top byte is 0x10
+            return _scalar_hex(ORDER - 1) if _is_hex64(value) else value
     raise AssertionError(how)
 
 
-HOWS = ("null", "upper", "pad", "number", "text", "empty", "flag", "wrap", "drop", "extra")
+def _scalar_hex(value: int) -> str:
+    return value.to_bytes(32, "little").hex()
+
+
+def _is_hex64(value: Any) -> bool:
+    return isinstance(value, str) and len(value) == 64
+
+
+HOWS = (
+    "null",
+    "upper",
+    "pad",
+    "number",
+    "text",
+    "empty",
+    "flag",
+    "wrap",
+    "drop",
+    "extra",
+    "at_order",
+    "below_order",
+)
 
 
 def _apply(document: Any, path: tuple[Any, ...], how: str) -> Any:

@@ -24,6 +24,8 @@ from kiosk.core.verifiable.group import (
     G,
     GroupError,
     Point,
+    all_point_spellings,
+    all_scalar_spellings,
     base_mul,
     from_uniform_bytes,
     hash_to_point,
@@ -33,6 +35,7 @@ from kiosk.core.verifiable.group import (
     scalar_bytes,
     scalar_from_bytes,
     scalar_from_hex,
+    scalar_from_hex_or_none,
 )
 
 # RFC 9496 Appendix A.1: encodings of 0·B .. 15·B
@@ -195,6 +198,47 @@ def test_wrong_lengths_and_unreduced_scalars_are_refused() -> None:
     with pytest.raises(GroupError, match="not reduced"):
         scalar_from_bytes(ORDER.to_bytes(32, "little"))
     assert scalar_from_bytes(scalar_bytes(ORDER - 1)) == ORDER - 1
+
+
+def test_spellings_checked_together_accept_exactly_what_each_accepts_alone() -> None:
+    """The ledger's shape check asks about a ballot's hundred points and scalars at once
+    (all_point_spellings, all_scalar_spellings); one bad text among good ones is refused, as
+    the one-at-a-time readers refuse it, wherever it sits."""
+    good = [scalar_bytes(random_scalar()).hex() for _ in range(20)] + [
+        scalar_bytes(ORDER - 1).hex(),  # top byte 0x10: compared exactly, and below the order
+        scalar_bytes(2**252 - 1).hex(),
+    ]
+    assert all_scalar_spellings(good) and all_point_spellings(good)
+    assert all_scalar_spellings([]) and all_point_spellings([])
+    bad_scalars = [
+        ORDER.to_bytes(32, "little").hex(),  # the order: spelled right, not reduced
+        (ORDER + 1).to_bytes(32, "little").hex(),
+        (2**256 - 1).to_bytes(32, "little").hex(),
+    ]
+    bad_spellings: list[object] = [
+        good[0].upper(),
+        good[0][:63],
+        good[0] + "0",
+        " " + good[0][1:],
+        good[0][:63] + "g",
+        good[0][:62] + "é0",
+        bytes.fromhex(good[0]),
+        None,
+        7,
+    ]
+    for bad_scalar in bad_scalars:
+        assert scalar_from_hex_or_none(bad_scalar) is None
+        for where in (0, 11, len(good)):
+            texts: list[object] = [*good[:where], bad_scalar, *good[where:]]
+            assert not all_scalar_spellings(texts)
+            assert all_point_spellings(texts)  # a point's spelling has no range
+    for bad in bad_spellings:
+        assert scalar_from_hex_or_none(bad) is None
+        for where in (0, 11, len(good)):
+            texts = [*good[:where], bad, *good[where:]]
+            assert not all_scalar_spellings(texts) and not all_point_spellings(texts)
+    # two wrong lengths that add up to the right total are still refused
+    assert not all_point_spellings([good[0][:63], good[1] + "0"])
 
 
 def test_the_identity_comes_out_of_a_multiplication_by_zero_or_the_order() -> None:

@@ -25,8 +25,9 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import pysodium
 
@@ -134,6 +135,44 @@ def point_spelling_or_none(text: object) -> str | None:
     it decodes to a group element is not asked (the ledger's shape check leaves that to the
     count: kiosk/core/encrypted_ballot.py, read_ballot_shape)."""
     return text if type(text) is str and _HEX_64.fullmatch(text) is not None else None
+
+
+_HEX_RUN = re.compile(r"[0-9a-f]*")
+
+
+def all_point_spellings(texts: Sequence[object]) -> bool:
+    """Whether ``point_spelling_or_none`` accepts every one of ``texts``, asked with one match
+    over them all (a ballot carries a hundred points and scalars; the ledger reads thousands
+    of ballots a second)."""
+    return _hex_run(texts) is not None
+
+
+def all_scalar_spellings(texts: Sequence[object]) -> bool:
+    """Whether ``scalar_from_hex_or_none`` accepts every one of ``texts``: spelled as above,
+    and below the group order ℓ. A scalar is little-endian, so its 63rd digit is the high
+    half of its most significant byte: when that is 0 the scalar is below 2^252 < ℓ. Only a
+    scalar with another digit there (about one in 2^127 of reduced scalars, or a forgery)
+    sends them all to the exact comparison."""
+    joined = _hex_run(texts)
+    if joined is None:
+        return False
+    return not joined[62 :: 2 * SCALAR_BYTES].strip("0") or all(
+        scalar_from_hex_or_none(t) is not None for t in texts
+    )
+
+
+def _hex_run(texts: Sequence[object]) -> str | None:
+    """``texts`` joined, when each is a string of 64 characters and together they are
+    lowercase hex digits only; else None."""
+    if not texts:
+        return ""
+    if set(map(type, texts)) != {str}:
+        return None
+    spelled = cast(Sequence[str], texts)
+    if set(map(len, spelled)) != {2 * POINT_BYTES}:
+        return None
+    joined = "".join(spelled)
+    return joined if _HEX_RUN.fullmatch(joined) is not None else None
 
 
 def scalar_from_hex_or_none(text: object) -> int | None:
