@@ -373,9 +373,14 @@ def bench_ledger(
     postgres: bool = False,
     sqlite_workers: int = SQLITE_WORKERS,
     postgres_workers: int = POSTGRES_WORKERS,
+    sqlite: bool = True,
+    prefill_bytes: int | None = None,
 ) -> list[Row]:
     """SQLite rows; with ``postgres``, the same rows again for one private PostgreSQL server
-    (a fresh database per log size, the same chains and sizes)."""
+    (a fresh database per log size, the same chains and sizes). ``sqlite=False``: PostgreSQL
+    only. ``prefill_bytes``: the size of each synthetic block of the prefill (by default the
+    real blocks' median; smaller ones let a 10M log fit on a small disk: a proof never reads
+    the block, and ingest never reads an older one)."""
     election = build_election(
         # 10 groups: 1,220 voters, enough for a chain of BALLOTS_PER_KIOSK distinct ones
         review_definition(groups=10, per_group=12, election_id="bench-ledger"),
@@ -386,16 +391,20 @@ def bench_ledger(
     concurrent = [write_chain(election, BALLOTS_PER_KIOSK, rng) for _ in range(CONCURRENT_KIOSKS)]
     chains = (sequential, concurrent)
     verify = raw_verify_rate(BASELINE_SIGNATURES)
-    block_bytes = round(statistics.median(len(b.encode()) for b in concurrent[0].blocks[3:]))
+    block_bytes = prefill_bytes or round(
+        statistics.median(len(b.encode()) for b in concurrent[0].blocks[3:])
+    )
     rows_of_batches = raw_batches(concurrent)
-    raw = raw_sqlite_batches(directory, rows_of_batches)
-    latency = {w: checkpoint_latency(directory, election, w, None) for w in (1, 2)}
-    runs = [
-        run_at(directory, election, size, chains, block_bytes, workers=sqlite_workers)
-        for size in (small, large)
-    ]
-    rows = [*_ingest_rows(runs, verify, raw), *_checkpoint_rows("SQLite", latency)]
-    rows += [*_prefill_rows(runs[-1]), *_proof_rows(runs)]
+    rows: list[Row] = []
+    if sqlite:
+        raw = raw_sqlite_batches(directory, rows_of_batches)
+        latency = {w: checkpoint_latency(directory, election, w, None) for w in (1, 2)}
+        runs = [
+            run_at(directory, election, size, chains, block_bytes, workers=sqlite_workers)
+            for size in (small, large)
+        ]
+        rows += [*_ingest_rows(runs, verify, raw), *_checkpoint_rows("SQLite", latency)]
+        rows += [*_prefill_rows(runs[-1]), *_proof_rows(runs)]
     if postgres:
         with PrivatePostgres() as pg:
             raw = raw_postgres_batches(pg, rows_of_batches, copy=False)
@@ -613,7 +622,18 @@ def main() -> None:
     )
     parser.add_argument("--sqlite-workers", type=_positive, default=SQLITE_WORKERS)
     parser.add_argument("--postgres-workers", type=_positive, default=POSTGRES_WORKERS)
+    parser.add_argument(
+        "--no-sqlite", action="store_true", help="with --postgres: measure PostgreSQL only"
+    )
+    parser.add_argument(
+        "--prefill-bytes",
+        type=_positive,
+        default=None,
+        help="bytes of each synthetic prefill block (default: the real blocks' median)",
+    )
     args = parser.parse_args()
+    if args.no_sqlite and not args.postgres:
+        parser.error("--no-sqlite measures PostgreSQL only: add --postgres")
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="hanpyo-ledger-bench-") as tmp:
         rows = bench_ledger(
@@ -623,6 +643,8 @@ def main() -> None:
             postgres=args.postgres,
             sqlite_workers=args.sqlite_workers,
             postgres_workers=args.postgres_workers,
+            sqlite=not args.no_sqlite,
+            prefill_bytes=args.prefill_bytes,
         )
     width = max(len(r.name) for r in rows)
     for r in rows:
