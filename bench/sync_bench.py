@@ -21,9 +21,11 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
@@ -41,9 +43,10 @@ from kiosk.sync.tile_proofs import TileProofs
 from kiosk.sync.worker import BATCH, SyncWorker, upload_batches
 from ledger.service.ledger import Ledger
 from ledger.store import schema as db
+from testkit.chain_writer import ChainWriter
 from testkit.elections import SyntheticElection, build_election, random_ballot, review_definition
 from testkit.fault_proxy import FaultProxy
-from testkit.ledger_requests import enrol
+from testkit.ledger_requests import enrol, upload
 from testkit.ledger_server import LedgerServer
 from testkit.v2_ballots import box_cast
 
@@ -60,10 +63,12 @@ def election_for(voters: int) -> SyntheticElection:
 
 
 def new_store(
-    directory: Path, name: str, election: SyntheticElection
+    directory: Path, name: str, election: SyntheticElection, store_key: bytes | None = None
 ) -> tuple[ChainStore, BallotBox, SigningKey]:
     key = SigningKey.generate()
-    store = ChainStore.create(directory / f"{name}.db", os.urandom(32), key, election.package)
+    store = ChainStore.create(
+        directory / f"{name}.db", store_key or os.urandom(32), key, election.package
+    )
     box = BallotBox(store, election.package)
     box.set_mode(Mode.OFFICIAL)
     box.open_session()
@@ -198,6 +203,87 @@ def bench_catch_up(
         ),
     ]
     return rows, {"cast_s": cast_s, "sync_s": elapsed, "blocks": n}
+
+
+def bench_catch_up_readers(directory: Path, pending: int) -> list[Row]:
+    """The same catch-up (one store of ``pending`` ballots, copied) against two ledgers: one
+    reading every upload in its worker (``--read-workers 0``), one reading large uploads on
+    every core (``--read-workers`` = the cores). Each ledger first takes one large upload from another kiosk, so
+    that its readers are running, as on a ledger that has been up all day."""
+    election = election_for(pending + PRIMING)
+    store_key = os.urandom(32)
+    store, box, key = new_store(directory, "catch-up", election, store_key)
+    Caster(box, election, 0).cast(pending)
+    count = store.state.height + 1
+    store.close()
+    results: dict[str, tuple[float, float, float]] = {}
+    cores = str(os.cpu_count() or 1)
+    for label, read_workers in (("in the worker", "0"), ("on every core", cores)):
+        copy = directory / f"catch-up-{read_workers}.db"
+        for suffix in ("", "-wal", "-shm"):
+            if Path(f"{directory / 'catch-up.db'}{suffix}").exists():
+                shutil.copyfile(f"{directory / 'catch-up.db'}{suffix}", f"{copy}{suffix}")
+        args = ["--tiles-dir", str(directory / f"tiles-{read_workers}")]
+        args += ["--read-workers", read_workers]
+        ledger_dir = directory / f"ledger-{read_workers}"
+        with LedgerServer(ledger_dir, election, serve_args=args) as server:
+            _prime(server, election, pending)
+            copied = ChainStore.open(copy, store_key, key, election.package)
+            enrol(server, key, "catch-up kiosk")
+            client = TimedClient(server.url, key, log_key=server.log_key)
+            worker = SyncWorker(
+                copied, client, server.log_key, tiles=[TileProofs(f"{server.url}/tiles")]
+            )
+            cpu = time.thread_time()
+            elapsed = timed(worker.sync_once)
+            kiosk_cpu = time.thread_time() - cpu
+            client.close()
+            assert copied.acknowledged_height() == copied.state.height == count - 1
+            copied.close()
+        results[label] = (elapsed, client.upload_s, kiosk_cpu)
+    worker_s, worker_up, worker_cpu = results["in the worker"]
+    cores_s, cores_up, cores_cpu = results["on every core"]
+    name = f"catch-up of {count:,} blocks, large uploads read on every core ({os.cpu_count()})"
+    return [
+        Row(
+            name,
+            f"{count / cores_s:,.0f} blocks/s ({cores_s:.1f} s)",
+            f"read in the ledger worker: {count / worker_s:,.0f} blocks/s ({worker_s:.1f} s)",
+            f"{worker_s / cores_s:.2f}x",
+        ),
+        Row(
+            "of which the uploads, read on every core",
+            f"{cores_up:.1f} s",
+            f"read in the ledger worker: {worker_up:.1f} s",
+            f"{worker_up / cores_up:.2f}x",
+        ),
+        Row(
+            "the kiosk's own CPU, read on every core",
+            f"{cores_cpu:.2f} s",
+            f"read in the ledger worker: {worker_cpu:.2f} s",
+            f"{worker_cpu / cores_cpu:.2f}x",
+        ),
+    ]
+
+
+PRIMING = 250  # ballots another kiosk uploads first, so that the ledger's readers are running
+
+
+def _prime(server: LedgerServer, election: SyntheticElection, first: int) -> None:
+    """One upload of PRIMING ballots from another kiosk, cast by voters the catch-up's store
+    never uses (those from ``first`` on)."""
+    package = election.package
+    rng = random.Random(first)
+    chain = ChainWriter(package, SigningKey.generate(), datetime.now(UTC), timedelta(0))
+    chain.mode(Mode.OFFICIAL)
+    chain.open_session()
+    for card in election.voter_keys[first : first + PRIMING]:
+        voter = package.voter_for_card(card.public_key)
+        assert voter is not None
+        chain.cast(voter, random_ballot(package, voter, rng), card)
+    enrol(server, chain.key, "priming kiosk")
+    answer = upload(server, chain.key, chain.blocks)
+    assert answer.status_code == 200 and answer.json()["rejected"] is None, answer.text
 
 
 # -- (b) bytes on the wire and (c) cast latency -----------------------------------------------
@@ -355,12 +441,26 @@ def main() -> None:
     parser.add_argument("--pending", type=int, default=PENDING, help="blocks to catch up")
     parser.add_argument("--casts", type=int, default=CASTS, help="casts per latency phase")
     parser.add_argument(
+        "--compare-readers",
+        action="store_true",
+        help="the same catch-up against a ledger reading uploads in its worker and one reading "
+        "large uploads on every core (nothing else)",
+    )
+    parser.add_argument(
         "--catch-up-only",
         action="store_true",
         help="measure the catch-up alone (no bytes-on-the-wire or cast-latency phases)",
     )
     args = parser.parse_args()
     start = time.monotonic()
+    if args.compare_readers:
+        with tempfile.TemporaryDirectory(prefix="hanpyo-sync-bench-") as tmp:
+            rows = bench_catch_up_readers(Path(tmp), args.pending)
+        width = max(len(r.name) for r in rows)
+        for r in rows:
+            print(f"{r.name:<{width}}  {r.value:>24}  {r.baseline:<52} {r.ratio:>7}")
+        print(f"(ran in {time.monotonic() - start:.0f} s)")
+        return
     with tempfile.TemporaryDirectory(prefix="hanpyo-sync-bench-") as tmp:
         rows = bench_sync(
             Path(tmp), pending=args.pending, casts=args.casts, live=not args.catch_up_only

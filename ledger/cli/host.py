@@ -42,6 +42,15 @@ def add_serve(sub: Subparsers) -> None:
         help="API worker processes; they verify uploads in parallel and elect one integrator "
         "that extends the tree (on SQLite, 2 use both cores of a small machine)",
     )
+    serve.add_argument(
+        "--read-workers",
+        type=int,
+        default=None,
+        help="processes each API worker reads a large upload with (200 blocks or more: a kiosk "
+        "catching up), started with the first one; 0 reads every upload in the worker itself "
+        "(default: the cores the API workers leave, shared among them, when that is 2 or more "
+        "each; else 0)",
+    )
     serve.add_argument("--tls-cert", type=Path, help="serve HTTPS with this certificate (PEM)")
     serve.add_argument("--tls-key", type=Path, help="and this private key (PEM)")
     serve.add_argument(
@@ -147,6 +156,15 @@ def _serve(args: argparse.Namespace) -> int:
     # the tally's published records, shown on the public pages once they are there
     os.environ["HANPYO_PUBLISHED"] = str((args.data / "published").resolve())
     os.environ["HANPYO_LEDGER_DEV"] = "1" if args.dev else "0"
+    if args.read_workers is not None and args.read_workers < 0:
+        raise HanpyoError("--read-workers is 0 (read uploads in the worker) or more")
+    read_workers = args.read_workers
+    if read_workers is None:
+        # Reading on readers pays for sending the blocks to them and back; with fewer than two
+        # free cores per worker it gains nothing (bench/REPORT.md, "read on every core").
+        spare = ((os.cpu_count() or 1) - args.workers) // max(1, args.workers)
+        read_workers = spare if spare >= 2 else 0
+    os.environ["HANPYO_READ_WORKERS"] = str(read_workers)
     if args.witness:  # checked here, clearly, rather than in every worker
         from ledger.witness.client import ENVIRONMENT, Witness
 

@@ -199,10 +199,13 @@ def gzipped_path(path: Path) -> Path:
 def _write_gzipped(path: Path, data: bytes, level: int | str) -> None:
     """A full entry bundle's compressed copy, made once: tlog-tiles "Log entries" says entry
     bundles SHOULD be compressed at the HTTP layer, and a full bundle never changes. Partial
-    bundles are short-lived and compressed when served (ledger/web/tiles_routes.py)."""
+    bundles are short-lived and compressed when served (ledger/web/tiles_routes.py). Level 1:
+    a bundle of 256 v2 ballot blocks (hex points and scalars) compresses to 54% of its size at
+    level 1 and 52% at level 6, and level 1 takes a third of the time (68 against 192 ms a
+    thousand blocks, which the ledger host pays beside its ingest)."""
     target = gzipped_path(path)
     if level == ENTRIES and not target.exists():
-        _write_atomically(target, gzip.compress(data, compresslevel=6, mtime=0))
+        _write_atomically(target, gzip.compress(data, compresslevel=1, mtime=0))
 
 
 def _read_partial(directory: Path, level: int | str, index: int, width: int) -> list[bytes]:

@@ -31,6 +31,7 @@ from kiosk.core.election import ElectionPackage
 from kiosk.core.errors import BlockError, ChainError, VerificationError
 from kiosk.core.request import RequestFault
 from ledger.rules.ballot_arrival import BallotRefused, check_ballot_arrival
+from ledger.service.block_readers import PARALLEL_FROM, Arrival, BlockReaders
 from ledger.store import request_nonces
 from ledger.store import schema as db
 from ledger.store.ingest_rows import EnrolledSource, Fork, Outcome, SourceSnapshot, sequence
@@ -92,6 +93,7 @@ def ingest(
     *,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     nonce: RequestNonce | None = None,
+    readers: BlockReaders | None = None,
 ) -> IngestResult:
     """Verify ``encoded_blocks`` (consecutive signed blocks of ``kiosk_id``) and sequence the
     new ones; ``clock`` is the ledger's, against which a block's time is checked on arrival.
@@ -99,7 +101,9 @@ def ingest(
     result's checkpoint is None (the caller waits for the integrator's). ``nonce``: the
     signed upload request's, recorded in the same transaction; a nonce already taken is
     refused as ``replayed_request`` before any verification, and one taken meanwhile by a
-    copy of the same request rolls the batch back and is refused alike."""
+    copy of the same request rolls the batch back and is refused alike. ``readers``: a pool
+    that reads an upload of PARALLEL_FROM blocks or more on several cores
+    (ledger/service/block_readers.py), with the same outcome as reading it here."""
     count = len(
         encoded_blocks.items if isinstance(encoded_blocks, UploadedBlocks) else encoded_blocks
     )
@@ -113,7 +117,16 @@ def ingest(
     # Decoded once, before any database read; a source that may send nothing is refused
     # before any of it is looked at (the API refused it before reading the body).
     package = election.package
-    decoded = _decode(encoded_blocks, None if package is None else package.enrols_card_key)
+    decoded: Sequence[DecodedBlock | Arrival | BlockError] | None = None
+    if (
+        readers is not None
+        and package is not None
+        and isinstance(encoded_blocks, UploadedBlocks)
+        and count >= PARALLEL_FROM
+    ):
+        decoded = readers.read(encoded_blocks.items)  # None: the pool failed; read here
+    if decoded is None:
+        decoded = _decode(encoded_blocks, None if package is None else package.enrols_card_key)
     for _ in range(SEQUENCE_ATTEMPTS):
         with source_snapshot(db.reader(engine), kiosk_id) as rows:
             batch = _Batch(rows, election, kiosk_id, now)
@@ -180,7 +193,7 @@ class _Batch:
         self.fork: Fork | None = None
         self.rejection: Rejection | None = None
 
-    def verify(self, decoded: list[DecodedBlock | BlockError]) -> IngestResult | None:
+    def verify(self, decoded: Sequence[DecodedBlock | Arrival | BlockError]) -> IngestResult | None:
         """Verify every block it can; an IngestResult at once if the source may send none."""
         source = self.rows.source()
         if source is None:
@@ -208,12 +221,16 @@ class _Batch:
         return None
 
     def _verifier(
-        self, source: EnrolledSource, decoded: list[DecodedBlock | BlockError]
+        self, source: EnrolledSource, decoded: Sequence[DecodedBlock | Arrival | BlockError]
     ) -> ChainVerifier:
         # The one chain verifier (kiosk/core/chain.py), resumed from the stored head; it asks
         # which voters this source already recorded (looked up for the whole batch at once),
         # so ingest refuses what verify-bundle would refuse.
-        signed = [d.signed for d in decoded if isinstance(d, DecodedBlock)]
+        signed = [
+            (d.decoded if isinstance(d, Arrival) else d).signed
+            for d in decoded
+            if not isinstance(d, BlockError)
+        ]
         ballots = [
             (s.block.kind, ballot_identity(s.block.body))
             for s in signed
@@ -262,11 +279,15 @@ class _Batch:
         )
 
     def _one(
-        self, verifier: ChainVerifier, decoded: DecodedBlock | BlockError, public_key: bytes
+        self,
+        verifier: ChainVerifier,
+        read: DecodedBlock | Arrival | BlockError,
+        public_key: bytes,
     ) -> ChainState:
         state = verifier.state
-        if isinstance(decoded, BlockError):
-            raise _Rejected(None, "malformed", str(decoded)) from decoded
+        if isinstance(read, BlockError):
+            raise _Rejected(None, "malformed", str(read)) from read
+        decoded = read.decoded if isinstance(read, Arrival) else read
         signed, raw = decoded.signed, decoded.raw
         block = signed.block
         if block.kiosk != self.kiosk_id:
@@ -288,7 +309,7 @@ class _Batch:
             new_state = verifier.add(signed)
         except ChainError as e:
             raise _Rejected(e.height, e.reason, str(e)) from e
-        self._check_arrival(decoded)
+        self._check_arrival(read)
         if self.closed:
             raise _Rejected(
                 block.height,
@@ -298,13 +319,19 @@ class _Batch:
         self.accepted.append((signed, raw))
         return new_state
 
-    def _check_arrival(self, decoded: DecodedBlock) -> None:
+    def _check_arrival(self, read: DecodedBlock | Arrival) -> None:
         """A v2 ballot's voter, card key and signature, election and form, against the roll:
         checked here, before any lock, like the chain (one Ed25519 verification, no group
-        operation). A refused block stops the batch as a chain fault does: the kiosk is told
-        why, and the blocks before it stay accepted."""
+        operation), or by the reader that read the block (``Arrival``). A refused block stops
+        the batch as a chain fault does: the kiosk is told why, and the blocks before it stay
+        accepted."""
         if self.election.package is None:
             return
+        if isinstance(read, Arrival):
+            if read.refused is not None:
+                raise _Rejected(read.decoded.signed.block.height, *read.refused)
+            return
+        decoded = read
         try:
             check_ballot_arrival(self.election.package, decoded.signed, decoded.ballot)
         except BallotRefused as e:

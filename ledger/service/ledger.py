@@ -29,6 +29,7 @@ from kiosk.core.election import (
 from kiosk.core.errors import EncodingError
 from ledger.rules.admin_access import TOKEN_PREFIX_LENGTH, AdminGrant, Scope
 from ledger.rules.errors import LedgerError
+from ledger.service.block_readers import BlockReaders
 from ledger.service.ingest import ElectionInfo, IngestResult, UploadedBlocks, ingest
 from ledger.service.integrator import CheckpointHook, Integrator
 from ledger.store import log_reads, registry
@@ -67,6 +68,9 @@ class Ledger:
         # none): where tiles are written and witnesses asked to cosign.
         self.on_checkpoint: list[CheckpointHook] = []
         self.key = LogKey(record.log_origin, log_key)
+        # A pool that reads large uploads on several cores (``read_uploads_with``); None: every
+        # upload is read in the calling thread.
+        self.readers: BlockReaders | None = None
         self.signed_package = record.signed
         schedule = json.loads(record.signed)["package"]["schedule"]  # verified when stored
         self.election = ElectionInfo(
@@ -126,6 +130,19 @@ class Ledger:
             self.integrator.start()
         return self.integrator
 
+    def read_uploads_with(self, workers: int) -> None:
+        """Read uploads of PARALLEL_FROM blocks or more with ``workers`` processes (0: none),
+        started with the first such upload (ledger/service/block_readers.py)."""
+        if self.readers is not None:
+            self.readers.close()
+        self.readers = BlockReaders(self.signed_package, workers) if workers > 0 else None
+
+    def close(self) -> None:
+        """Stop the reader processes, if any were started (the integrator thread ends with
+        the process)."""
+        if self.readers is not None:
+            self.readers.close()
+
     def ingest(
         self,
         kiosk_id: str,
@@ -140,7 +157,14 @@ class Ledger:
         all against one later checkpoint) the integrator is only woken, and the answer
         carries the latest checkpoint, which may not cover the batch yet. ``nonce``: the
         signed upload's, recorded with the batch (ingest.ingest)."""
-        result = ingest(self.engine, self.election, kiosk_id, encoded_blocks, nonce=nonce)
+        result = ingest(
+            self.engine,
+            self.election,
+            kiosk_id,
+            encoded_blocks,
+            nonce=nonce,
+            readers=self.readers,
+        )
         if result.leaves and wait:
             self._integrated(max(result.leaves.values()) + 1)
         elif result.leaves and self.integrator is not None:

@@ -431,6 +431,8 @@ def app_from_environment() -> FastAPI:
     hooks = [] if publisher is None else [publisher.start().on_checkpoint]
     # Every worker runs one; they elect the one that extends the tree (issue 18).
     ledger.start_integrator(hooks)
+    # Large uploads (a kiosk catching up) read on several cores (ledger/service/block_readers.py).
+    ledger.read_uploads_with(int(os.environ.get("HANPYO_READ_WORKERS", "0")))
     return create_app(
         ledger,
         Path(published) if published else None,
