@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +23,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    exc,
 )
 from sqlalchemy import (
     Engine as Engine,  # re-exported: the services name the type without importing SQLAlchemy
@@ -202,15 +207,90 @@ def database_url(given: str | None, default_path: Path) -> str:
     return given or f"sqlite:///{default_path}"
 
 
+# How long a writer waits for its turn before the database counts as locked (as SQLite's own
+# busy timeout did), and how often it looks.
+WRITER_WAIT_S = 30.0
+WRITER_POLL_S = 0.0005
+
+
+class _QueuedWriterConnection(sqlite3.Connection):
+    """An SQLite connection whose write transactions take turns on a lock file beside the
+    database (``<db>-writer``), looked at every half millisecond, before ``BEGIN IMMEDIATE``.
+
+    Why: SQLite's own busy handler, when a writer finds the write lock taken, sleeps 1, 2, 5,
+    10, 15, 20, 25, ... up to 100 ms between looks. With two API workers, the integrator and
+    eight kiosks uploading at once, writers slept while the lock was free: the machine stood
+    a third idle while uploads queued (bench/REPORT.md). A writer now starts within half a
+    millisecond of the last one's commit. The lock is given back when the transaction ends
+    (commit, rollback, close), so a connection never holds it between transactions."""
+
+    writer_lock: str | None = None
+    _turn: int | None = None
+
+    def take_write_turn(self) -> None:
+        if self.writer_lock is None or self._turn is not None:
+            return
+        fd = os.open(self.writer_lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        deadline = time.monotonic() + WRITER_WAIT_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self._turn = fd
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    os.close(fd)
+                    raise sqlite3.OperationalError(
+                        f"database is locked: another writer held it for {WRITER_WAIT_S:.0f} s"
+                    ) from None
+                time.sleep(WRITER_POLL_S)
+
+    def give_back_write_turn(self) -> None:
+        fd, self._turn = self._turn, None
+        if fd is not None:
+            os.close(fd)  # closing the descriptor releases its lock
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self.give_back_write_turn()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self.give_back_write_turn()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.give_back_write_turn()
+
+
 def connect(url: str) -> Engine:
     """An engine for ``url``. SQLite gets WAL and immediate transactions, so that writers
-    queue instead of failing when two of them upgrade a read lock at once."""
+    queue instead of failing when two of them upgrade a read lock at once; they queue on a
+    lock file, not on SQLite's sleeping busy handler (``_QueuedWriterConnection``)."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(
+            url,
+            connect_args={
+                "timeout": WRITER_WAIT_S,
+                "check_same_thread": False,
+                "factory": _QueuedWriterConnection,
+            },
+        )
+        path = engine.url.database
+        lock = None if not path or path == ":memory:" else f"{path}-writer"
+        if os.environ.get("HANPYO_SQLITE_WRITERS") == "busy-handler":
+            lock = None  # SQLite's own sleeping busy handler: only to measure against
 
         @event.listens_for(engine, "connect")
         def _sqlite_setup(dbapi_conn: Any, _record: Any) -> None:
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+            dbapi_conn.writer_lock = lock
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = FULL")
@@ -223,10 +303,21 @@ def connect(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            # Writers take the write lock at once; readers (see ``reader``) take a WAL
-            # snapshot and never wait for a writer.
-            read_only = conn.get_execution_options().get("hanpyo_read", False)
-            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+            # Writers take the write lock at once, in turn; readers (see ``reader``) take a
+            # WAL snapshot and never wait for a writer.
+            if conn.get_execution_options().get("hanpyo_read", False):
+                conn.exec_driver_sql("BEGIN")
+                return
+            raw = conn.connection.dbapi_connection
+            try:
+                raw.take_write_turn()
+            except sqlite3.OperationalError as e:  # as SQLite's own "database is locked" came
+                raise exc.OperationalError("BEGIN IMMEDIATE", None, e) from e
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                raw.give_back_write_turn()
+                raise
 
         return engine
     if url.startswith("postgresql://"):
