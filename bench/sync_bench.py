@@ -208,8 +208,8 @@ def bench_catch_up(
 def bench_catch_up_readers(directory: Path, pending: int) -> list[Row]:
     """The same catch-up (one store of ``pending`` ballots, copied) against two ledgers: one
     reading every upload in its worker (``--read-workers 0``), one reading large uploads on
-    every core (``--read-workers`` = the cores). Each ledger first takes one large upload from another kiosk, so
-    that its readers are running, as on a ledger that has been up all day."""
+    every core (``--read-workers`` = the cores). Each ledger first takes one large upload from
+    another kiosk, so that its readers are running, as on a ledger up all day."""
     election = election_for(pending + PRIMING)
     store_key = os.urandom(32)
     store, box, key = new_store(directory, "catch-up", election, store_key)
