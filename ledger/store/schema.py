@@ -230,7 +230,14 @@ class _QueuedWriterConnection(sqlite3.Connection):
     def take_write_turn(self) -> None:
         if self.writer_lock is None or self._turn is not None:
             return
-        fd = os.open(self.writer_lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        # O_NOFOLLOW: a link planted at the lock's name is refused, not followed and created
+        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+        try:
+            fd = os.open(self.writer_lock, flags, 0o600)
+        except OSError as e:
+            raise sqlite3.OperationalError(
+                f"cannot open the writers' lock file {self.writer_lock}: {e.strerror}"
+            ) from e
         deadline = time.monotonic() + WRITER_WAIT_S
         while True:
             try:

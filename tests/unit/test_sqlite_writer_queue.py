@@ -116,3 +116,17 @@ def test_a_writer_whose_turn_never_comes_is_told_the_database_is_locked(
         conn.execute(text("INSERT INTO t VALUES (2)"))
     with db.reader(engine).connect() as conn:
         assert [r[0] for r in conn.execute(text("SELECT n FROM t"))] == [2]
+
+
+def test_a_link_planted_at_the_lock_file_is_refused_not_followed(
+    engine: Engine, tmp_path: Path
+) -> None:
+    target = tmp_path / "elsewhere"
+    (tmp_path / "ledger.db-writer").unlink()  # made by the fixture's first write
+    (tmp_path / "ledger.db-writer").symlink_to(target)
+    with pytest.raises(OperationalError, match="writers' lock file"), engine.begin() as conn:
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+    assert not target.exists()  # nothing was created through the link
+    (tmp_path / "ledger.db-writer").unlink()
+    with engine.begin() as conn:  # the link gone, writing goes on
+        conn.execute(text("INSERT INTO t VALUES (2)"))
