@@ -17,7 +17,7 @@ from bench.common import BLOCK_COLUMNS, NULLIFIER_COLUMNS, insert_rows, timed
 from kiosk.core.block import BlockKind, SignedBlock, ballot_identity
 from kiosk.core.crypto import Domain
 from ledger.store import schema as db
-from testkit.postgres import PrivatePostgres
+from testkit.postgres_standby import PostgresServer
 
 ENROLLED_SOURCES = 50_000
 
@@ -96,9 +96,7 @@ def raw_sqlite_batches(directory: Path, batches: list[RowBatch]) -> list[float]:
     return samples
 
 
-def raw_postgres_batches(
-    pg: PrivatePostgres, batches: list[RowBatch], *, copy: bool
-) -> list[float]:
+def raw_postgres_batches(pg: PostgresServer, batches: list[RowBatch], *, copy: bool) -> list[float]:
     """The same on the private PostgreSQL server, in a database of its own with the ledger's
     tables: psycopg's executemany (pipelined), or with ``copy`` one COPY per table."""
     name = "raw_rows_copy" if copy else "raw_rows"

@@ -9,6 +9,7 @@ bench/run.py can add `bench_ledger(directory)` to its rows and `notes()` to its 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -46,6 +47,7 @@ from testkit.elections import SyntheticElection, build_election, review_definiti
 from testkit.ledger_requests import LATE_REASON
 from testkit.ledger_server import LedgerServer
 from testkit.postgres import PrivatePostgres
+from testkit.postgres_standby import PostgresServer, PrimaryWithStandby, StandbyServer
 
 SMALL_LOG = 10_000
 LARGE_LOG = 1_000_000
@@ -270,7 +272,7 @@ def check_a_proof(client: Client, leaf: int) -> None:
 
 
 def checkpoint_latency(
-    directory: Path, election: SyntheticElection, workers: int, pg: PrivatePostgres | None
+    directory: Path, election: SyntheticElection, workers: int, pg: PostgresServer | None
 ) -> list[float]:
     """GET /v1/checkpoint on a fresh ledger served by ``workers`` processes, one keep-alive
     client: the per-request floor (Nagle's ~40 ms shows here when the socket lacks
@@ -311,14 +313,15 @@ def run_at(
     chains: tuple[list[ChainWriter], list[ChainWriter]],
     block_bytes: int,
     *,
-    pg: PrivatePostgres | None = None,
+    pg: PostgresServer | None = None,
     workers: int | None = None,
+    label: str = "PostgreSQL",
 ) -> LogRun:
     """A new ledger prefilled to ``size`` leaves with ENROLLED_SOURCES enrolled sources, then
     served: real ingest, then proofs. On SQLite by default; with ``pg``, on a fresh database
     of that server, with POSTGRES_WORKERS workers."""
     rng = random.Random(size)
-    backend = "SQLite" if pg is None else "PostgreSQL"
+    backend = "SQLite" if pg is None else label
     given = None if pg is None else pg.create_database(f"ledger_{size}")
     server = LedgerServer(
         directory / f"ledger-{backend.lower()}-{size}",
@@ -375,6 +378,7 @@ def bench_ledger(
     postgres_workers: int = POSTGRES_WORKERS,
     sqlite: bool = True,
     prefill_bytes: int | None = None,
+    standby: bool = False,
 ) -> list[Row]:
     """SQLite rows; with ``postgres``, the same rows again for one private PostgreSQL server
     (a fresh database per log size, the same chains and sizes). ``sqlite=False``: PostgreSQL
@@ -406,18 +410,31 @@ def bench_ledger(
         rows += [*_ingest_rows(runs, verify, raw), *_checkpoint_rows("SQLite", latency)]
         rows += [*_prefill_rows(runs[-1]), *_proof_rows(runs)]
     if postgres:
-        with PrivatePostgres() as pg:
+        label = "PostgreSQL + sync standby" if standby else "PostgreSQL"
+        with contextlib.ExitStack() as stack:
+            pg: PostgresServer
+            if standby:
+                pg = StandbyServer(stack.enter_context(PrimaryWithStandby()))
+            else:
+                pg = stack.enter_context(PrivatePostgres())
             raw = raw_postgres_batches(pg, rows_of_batches, copy=False)
             copied = raw_postgres_batches(pg, rows_of_batches, copy=True)
             latency = {w: checkpoint_latency(directory, election, w, pg) for w in (1, 2)}
             runs = [
                 run_at(
-                    directory, election, size, chains, block_bytes, pg=pg, workers=postgres_workers
+                    directory,
+                    election,
+                    size,
+                    chains,
+                    block_bytes,
+                    pg=pg,
+                    workers=postgres_workers,
+                    label=label,
                 )
                 for size in (small, large)
             ]
         rows += [*_ingest_rows(runs, verify, raw), *_copy_rows(raw, copied)]
-        rows += [*_checkpoint_rows("PostgreSQL", latency)]
+        rows += [*_checkpoint_rows(label, latency)]
         rows += [*_prefill_rows(runs[-1]), *_proof_rows(runs)]
     return rows
 
@@ -631,7 +648,14 @@ def main() -> None:
         default=None,
         help="bytes of each synthetic prefill block (default: the real blocks' median)",
     )
+    parser.add_argument(
+        "--standby",
+        action="store_true",
+        help="with --postgres: a primary with a synchronous standby (fsync on) instead",
+    )
     args = parser.parse_args()
+    if args.standby and not args.postgres:
+        parser.error("--standby is for the PostgreSQL rows: add --postgres")
     if args.no_sqlite and not args.postgres:
         parser.error("--no-sqlite measures PostgreSQL only: add --postgres")
     start = time.perf_counter()
@@ -645,6 +669,7 @@ def main() -> None:
             postgres_workers=args.postgres_workers,
             sqlite=not args.no_sqlite,
             prefill_bytes=args.prefill_bytes,
+            standby=args.standby,
         )
     width = max(len(r.name) for r in rows)
     for r in rows:

@@ -18,6 +18,7 @@ testkit/postgres.py.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -27,6 +28,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Protocol
 
 import psycopg
 
@@ -61,6 +63,46 @@ class Node:
     @property
     def log(self) -> Path:
         return self.dir / "postgres.log"
+
+
+class PostgresServer(Protocol):
+    """What the benches ask of a PostgreSQL server: a private one (testkit/postgres.py) or a
+    primary with its standby (``StandbyServer``)."""
+
+    def create_database(self, name: str | None = None) -> str: ...
+
+    def connect(self, dbname: str | None = None) -> psycopg.Connection: ...
+
+    def drop_database(self, name: str) -> None: ...
+
+
+class StandbyServer:
+    """A running ``PrimaryWithStandby`` seen as one server by the benches: databases are made
+    on the primary (and streamed to the standby); each URL names both hosts, as a ledger's
+    --db does."""
+
+    def __init__(self, pair: PrimaryWithStandby) -> None:
+        self.pair = pair
+
+    def _primary(self) -> Node:
+        if self.pair.primary is None:
+            raise RuntimeError("the primary is not running")
+        return self.pair.primary
+
+    def create_database(self, name: str | None = None) -> str:
+        name = name or f"t_{secrets.token_hex(6)}"
+        if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
+            raise ValueError(f"not a plain database name: {name!r}")
+        with self.pair.connect(self._primary(), "postgres") as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.pair.url.replace(f"/{self.pair.dbname}?", f"/{name}?", 1)
+
+    def connect(self, dbname: str | None = None) -> psycopg.Connection:
+        return self.pair.connect(self._primary(), dbname)
+
+    def drop_database(self, name: str) -> None:
+        with self.pair.connect(self._primary(), "postgres") as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 class PrimaryWithStandby:
