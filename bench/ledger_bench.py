@@ -623,6 +623,10 @@ def notes(*, small: int = SMALL_LOG, large: int = LARGE_LOG) -> list[str]:
         "full_page_writes off, as the integration tests run it), a fresh database per log "
         f"size, `ledger serve --workers {POSTGRES_WORKERS}`. With durability off on both "
         "baseline and ledger, these figures are CPU and round trips, not a disk's.",
+        "- 'PostgreSQL + sync standby' rows (--standby): instead, a primary and a standby "
+        "streaming to it on loopback, synchronous_commit on and fsync on (testkit/"
+        "postgres_standby.py): each commit, the baselines' included, returns once the WAL is "
+        "on both servers' disks; the ledger's --db names both hosts.",
     ]
 
 
