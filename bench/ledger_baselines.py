@@ -17,7 +17,7 @@ from bench.common import BLOCK_COLUMNS, NULLIFIER_COLUMNS, insert_rows, timed
 from kiosk.core.block import BlockKind, SignedBlock, ballot_identity
 from kiosk.core.crypto import Domain
 from ledger.store import schema as db
-from testkit.postgres_standby import PostgresServer
+from testkit.postgres import PostgresServer
 
 ENROLLED_SOURCES = 50_000
 

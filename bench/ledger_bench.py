@@ -17,6 +17,7 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -46,8 +47,8 @@ from testkit.chain_writer import ChainWriter
 from testkit.elections import SyntheticElection, build_election, review_definition
 from testkit.ledger_requests import LATE_REASON
 from testkit.ledger_server import LedgerServer
-from testkit.postgres import PrivatePostgres
-from testkit.postgres_standby import PostgresServer, PrimaryWithStandby, StandbyServer
+from testkit.postgres import PostgresServer, PrivatePostgres
+from testkit.postgres_standby import PrimaryWithStandby, StandbyServer
 
 SMALL_LOG = 10_000
 LARGE_LOG = 1_000_000
@@ -160,11 +161,15 @@ def _warm(client: Client, chain: ChainWriter) -> None:
 
 
 def ingest_over_http(
-    server: LedgerServer, sequential: list[ChainWriter], concurrent: list[ChainWriter]
+    server: LedgerServer,
+    sequential: list[ChainWriter],
+    concurrent: list[ChainWriter],
+    *,
+    on_start: Callable[[], None] | None = None,
 ) -> tuple[list[float], list[float], float]:
     """The sequential kiosks' batches one request at a time; then the concurrent kiosks all
     at once, each on its own connection and thread. Seconds per request, and the wall time of
-    the concurrent phase."""
+    the concurrent phase (``on_start`` is called as it starts)."""
     client = Client(server)
     for chain in [*sequential, *concurrent]:
         _warm(client, chain)
@@ -186,6 +191,8 @@ def ingest_over_http(
     threads = [threading.Thread(target=kiosk, args=p) for p in prepared]
     for t in threads:
         t.start()
+    if on_start is not None:
+        on_start()
     start_line.wait()
     began = time.perf_counter()
     for t in threads:

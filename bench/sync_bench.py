@@ -19,12 +19,14 @@ bench/run.py can add `bench_sync(directory)` to its rows and `notes()` to its re
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import random
 import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -148,6 +150,26 @@ class TimedClient(LedgerClient):
             self.uploads += 1
 
 
+@dataclass(frozen=True, slots=True)
+class CaughtUp:
+    seconds: float  # the whole sync_once
+    upload_s: float  # of which in uploads (the ledger's ingest and HTTP)
+    uploads: int
+    kiosk_cpu: float  # the kiosk's own CPU (its thread's)
+
+
+def catch_up(server: LedgerServer, store: ChainStore, key: SigningKey) -> CaughtUp:
+    """One timed ``SyncWorker.sync_once`` of ``store`` (its kiosk enrolled) against
+    ``server``, proofs from its tiles."""
+    client = TimedClient(server.url, key, log_key=server.log_key)
+    worker = SyncWorker(store, client, server.log_key, tiles=[TileProofs(f"{server.url}/tiles")])
+    cpu = time.thread_time()
+    seconds = timed(worker.sync_once)
+    kiosk_cpu = time.thread_time() - cpu
+    client.close()
+    return CaughtUp(seconds, client.upload_s, client.uploads, kiosk_cpu)
+
+
 def bench_catch_up(
     directory: Path, election: SyntheticElection, server: LedgerServer, pending: int
 ) -> tuple[list[Row], dict[str, float]]:
@@ -155,13 +177,8 @@ def bench_catch_up(
     cast_s = timed(lambda: Caster(box, election, 0).cast(pending))
     enrol(server, key, "catch-up kiosk")
     blocks = list(store.blocks())
-    client = TimedClient(server.url, key, log_key=server.log_key)
-    tiles = TileProofs(f"{server.url}/tiles")
-    worker = SyncWorker(store, client, server.log_key, tiles=[tiles])
-    cpu = time.thread_time()
-    elapsed = timed(worker.sync_once)
-    kiosk_cpu = time.thread_time() - cpu
-    client.close()
+    caught = catch_up(server, store, key)
+    elapsed, kiosk_cpu = caught.seconds, caught.kiosk_cpu
     assert store.acknowledged_height() == store.state.height == len(blocks) - 1
     assert store.inclusion_proof(store.state.height) is not None
     store.close()
@@ -184,16 +201,16 @@ def bench_catch_up(
             f"{rate / verify:.3f}x",
         ),
         Row(
-            f"catch-up, of which the {client.uploads} uploads (the ledger's ingest and HTTP)",
-            f"{client.upload_s:.1f} s",
+            f"catch-up, of which the {caught.uploads} uploads (the ledger's ingest and HTTP)",
+            f"{caught.upload_s:.1f} s",
             f"in-process ledger ingest, same batches: {ingest_s:.1f} s",
-            f"{client.upload_s / ingest_s:.2f}x",
+            f"{caught.upload_s / ingest_s:.2f}x",
         ),
         Row(
             "catch-up, of which the rest (head, checkpoint, proofs from tiles, records)",
-            f"{elapsed - client.upload_s:.1f} s",
+            f"{elapsed - caught.upload_s:.1f} s",
             f"the whole catch-up: {elapsed:.1f} s",
-            f"{(elapsed - client.upload_s) / elapsed:.2f}x",
+            f"{(elapsed - caught.upload_s) / elapsed:.2f}x",
         ),
         Row(
             "catch-up, the kiosk's own CPU (store reads, signing, verifying, recording)",
@@ -216,7 +233,7 @@ def bench_catch_up_readers(directory: Path, pending: int) -> list[Row]:
     Caster(box, election, 0).cast(pending)
     count = store.state.height + 1
     store.close()
-    results: dict[str, tuple[float, float, float]] = {}
+    results: dict[str, CaughtUp] = {}
     cores = str(os.cpu_count() or 1)
     for label, read_workers in (("in the worker", "0"), ("on every core", cores)):
         copy = directory / f"catch-up-{read_workers}.db"
@@ -230,19 +247,11 @@ def bench_catch_up_readers(directory: Path, pending: int) -> list[Row]:
             _prime(server, election, pending)
             copied = ChainStore.open(copy, store_key, key, election.package)
             enrol(server, key, "catch-up kiosk")
-            client = TimedClient(server.url, key, log_key=server.log_key)
-            worker = SyncWorker(
-                copied, client, server.log_key, tiles=[TileProofs(f"{server.url}/tiles")]
-            )
-            cpu = time.thread_time()
-            elapsed = timed(worker.sync_once)
-            kiosk_cpu = time.thread_time() - cpu
-            client.close()
+            results[label] = catch_up(server, copied, key)
             assert copied.acknowledged_height() == copied.state.height == count - 1
             copied.close()
-        results[label] = (elapsed, client.upload_s, kiosk_cpu)
-    worker_s, worker_up, worker_cpu = results["in the worker"]
-    cores_s, cores_up, cores_cpu = results["on every core"]
+    worker_s, worker_up, _, worker_cpu = dataclasses.astuple(results["in the worker"])
+    cores_s, cores_up, _, cores_cpu = dataclasses.astuple(results["on every core"])
     name = f"catch-up of {count:,} blocks, large uploads read on every core ({os.cpu_count()})"
     return [
         Row(
@@ -453,24 +462,20 @@ def main() -> None:
     )
     args = parser.parse_args()
     start = time.monotonic()
-    if args.compare_readers:
-        with tempfile.TemporaryDirectory(prefix="hanpyo-sync-bench-") as tmp:
-            rows = bench_catch_up_readers(Path(tmp), args.pending)
-        width = max(len(r.name) for r in rows)
-        for r in rows:
-            print(f"{r.name:<{width}}  {r.value:>24}  {r.baseline:<52} {r.ratio:>7}")
-        print(f"(ran in {time.monotonic() - start:.0f} s)")
-        return
     with tempfile.TemporaryDirectory(prefix="hanpyo-sync-bench-") as tmp:
-        rows = bench_sync(
-            Path(tmp), pending=args.pending, casts=args.casts, live=not args.catch_up_only
-        )
+        if args.compare_readers:
+            rows = bench_catch_up_readers(Path(tmp), args.pending)
+        else:
+            rows = bench_sync(
+                Path(tmp), pending=args.pending, casts=args.casts, live=not args.catch_up_only
+            )
     width = max(len(r.name) for r in rows)
     for r in rows:
-        print(f"{r.name:<{width}}  {r.value:>16}  {r.baseline:<52} {r.ratio:>7}")
-    print()
-    for line in notes(pending=args.pending, casts=args.casts):
-        print(line)
+        print(f"{r.name:<{width}}  {r.value:>24}  {r.baseline:<52} {r.ratio:>7}")
+    if not args.compare_readers:
+        print()
+        for line in notes(pending=args.pending, casts=args.casts):
+            print(line)
     print(f"(ran in {time.monotonic() - start:.0f} s)")
 
 

@@ -15,12 +15,10 @@ import argparse
 import os
 import random
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 from bench.common import percentile
-from bench.ledger_bench import BATCH, Client, _warm, bodies, write_chain
+from bench.ledger_bench import ingest_over_http, write_chain
 from testkit.chain_writer import ChainWriter
 from testkit.elections import SyntheticElection, build_election, review_definition
 from testkit.ledger_server import LedgerServer
@@ -54,34 +52,21 @@ def one_server(election: SyntheticElection, chains: list[ChainWriter], mode: str
         os.environ["HANPYO_SQLITE_WRITERS"] = "busy-handler"
     else:
         os.environ.pop("HANPYO_SQLITE_WRITERS", None)
+    before: list[tuple[float, tuple[int, int]]] = []
     try:
         with (
             tempfile.TemporaryDirectory() as tmp,
             LedgerServer(Path(tmp) / "ledger", election, workers=2) as server,
         ):
             assert server.process is not None
-            client = Client(server)
-            for chain in chains:
-                _warm(client, chain)
-            times: list[float] = []
+            group = server.process.pid
 
-            def kiosk(chain: ChainWriter) -> None:
-                own = Client(server)
-                for raw in bodies(chain):
-                    start = time.perf_counter()
-                    own.upload(chain, raw, BATCH)
-                    times.append(time.perf_counter() - start)
+            def mark() -> None:
+                before.append((group_cpu(group), machine_idle()))
 
-            cpu, (idle, total) = group_cpu(server.process.pid), machine_idle()
-            start = time.perf_counter()
-            threads = [threading.Thread(target=kiosk, args=(c,)) for c in chains]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            wall = time.perf_counter() - start
-            cpu = group_cpu(server.process.pid) - cpu
-            idle2, total2 = machine_idle()
+            _, times, wall = ingest_over_http(server, [], chains, on_start=mark)
+            cpu = group_cpu(group) - before[0][0]
+            (idle, total), (idle2, total2) = before[0][1], machine_idle()
     finally:
         os.environ.pop("HANPYO_SQLITE_WRITERS", None)
     blocks = sum(len(c.blocks) - 3 for c in chains)

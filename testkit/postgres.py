@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Protocol
 
 import psycopg
 
@@ -54,6 +55,25 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+class PostgresServer(Protocol):
+    """What the benches ask of a PostgreSQL server: ``PrivatePostgres``, or a primary with its
+    standby (testkit/postgres_standby.py, ``StandbyServer``)."""
+
+    def create_database(self, name: str | None = None) -> str: ...
+
+    def connect(self, dbname: str | None = None) -> psycopg.Connection: ...
+
+    def drop_database(self, name: str) -> None: ...
+
+
+def database_name(name: str | None) -> str:
+    """``name``, or a fresh one, checked to be a plain identifier (it goes into SQL as is)."""
+    name = name or f"t_{secrets.token_hex(6)}"
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
+        raise ValueError(f"not a plain database name: {name!r}")
+    return name
 
 
 class PrivatePostgres:
@@ -227,9 +247,7 @@ class PrivatePostgres:
 
     def create_database(self, name: str | None = None) -> str:
         """A new empty database; its URL."""
-        name = name or f"t_{secrets.token_hex(6)}"
-        if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
-            raise ValueError(f"not a plain database name: {name!r}")
+        name = database_name(name)
         with self.connect("postgres") as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url_for(name)

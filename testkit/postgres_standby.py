@@ -18,7 +18,6 @@ testkit/postgres.py.
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -28,7 +27,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol
 
 import psycopg
 
@@ -38,6 +36,7 @@ from testkit.postgres import (
     SUPERUSER,
     PostgresError,
     PrivatePostgres,
+    database_name,
     find_bin_dir,
     free_port,
 )
@@ -65,17 +64,6 @@ class Node:
         return self.dir / "postgres.log"
 
 
-class PostgresServer(Protocol):
-    """What the benches ask of a PostgreSQL server: a private one (testkit/postgres.py) or a
-    primary with its standby (``StandbyServer``)."""
-
-    def create_database(self, name: str | None = None) -> str: ...
-
-    def connect(self, dbname: str | None = None) -> psycopg.Connection: ...
-
-    def drop_database(self, name: str) -> None: ...
-
-
 class StandbyServer:
     """A running ``PrimaryWithStandby`` seen as one server by the benches: databases are made
     on the primary (and streamed to the standby); each URL names both hosts, as a ledger's
@@ -90,9 +78,7 @@ class StandbyServer:
         return self.pair.primary
 
     def create_database(self, name: str | None = None) -> str:
-        name = name or f"t_{secrets.token_hex(6)}"
-        if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
-            raise ValueError(f"not a plain database name: {name!r}")
+        name = database_name(name)
         with self.pair.connect(self._primary(), "postgres") as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.pair.url.replace(f"/{self.pair.dbname}?", f"/{name}?", 1)

@@ -422,10 +422,10 @@ def _parse_ballot(document: Any, where: str) -> BallotShape:
         raise BlockError(str(e)) from e
 
 
-# A ballot is read three times on its way into the ledger (decoding the block, the chain
-# verifier's body check, the arrival checks), and parsing its points is most of that time (a
-# reference-event ballot: 2.6 ms a read). Its canonical bytes, which the block's hash already
-# covers, name it exactly, so the last few parsed ballots are kept. Only valid ones are kept.
+# A ballot may be read more than once on its way into the ledger (decoding the block, the
+# chain verifier's body check when it is not given decoded blocks, the arrival checks). Its
+# canonical bytes, which the block's hash already covers, name it exactly, so the last few
+# ballots read are kept. Only valid ones are kept.
 _PARSED: OrderedDict[tuple[bytes, str], BallotShape] = OrderedDict()
 _PARSED_KEPT = 64
 _PARSED_LOCK = threading.Lock()

@@ -451,31 +451,21 @@ def _cells_shape_fast(
     sizes: list[int | None] = []
     score = kind is ContestKind.SCORE
     for value in items:
-        if type(value) is not dict:
+        frame = _cell_frame(value)
+        if frame is None:
             return None
-        keys = value.keys()
-        if keys == _CELL_KEYS:
-            criterion = None
-        elif keys == _SCORED_CELL_KEYS:
-            criterion = value["criterion"]
-            if not _spot_text(criterion):
-                return None
-        else:
-            return None
-        option, ct = value["option"], value["ct"]
-        if not _spot_text(option) or type(ct) is not list or len(ct) != 2:
-            return None
+        spot, ct, proof = frame
         points += ct
         if score:
-            if not _add_branch(value["proof"], scalars):
+            if not _add_branch(proof, scalars):
                 return None
             sizes.append(None)
         else:
-            size = _add_branches(value["proof"], scalars)
+            size = _add_branches(proof, scalars)
             if size is None:
                 return None
             sizes.append(size)
-        spots.append(CellSpot(option, criterion))
+        spots.append(spot)
     if not all_point_spellings(points) or not all_scalar_spellings(scalars):
         return None
     return spots, sizes
@@ -508,6 +498,27 @@ P = TypeVar("P")
 def _cell_parts(
     value: Any, kind: ContestKind, point: Callable[[object], P | None]
 ) -> tuple[CellSpot, tuple[P, P], MembershipProof | ChallengeResponse] | None:
+    frame = _cell_frame(value)
+    if frame is None:
+        return None
+    spot, ct, proof_value = frame
+    alpha, beta = point(ct[0]), point(ct[1])
+    if alpha is None or beta is None:
+        return None
+    proof: MembershipProof | ChallengeResponse | None
+    if kind is ContestKind.SCORE:
+        proof = _challenge_response_fast(proof_value)
+    else:
+        proof = _membership_fast(proof_value)
+    if proof is None:
+        return None
+    return spot, (alpha, beta), proof
+
+
+def _cell_frame(value: Any) -> tuple[CellSpot, list[Any], Any] | None:
+    """A well-formed cell's place, its ciphertext's two parts and its proof, none of them
+    read yet; None for anything else (wrong members, a bad option or criterion, a ciphertext
+    that is not a pair)."""
     if type(value) is not dict:
         return None
     keys = value.keys()
@@ -519,21 +530,10 @@ def _cell_parts(
             return None
     else:
         return None
-    option = value["option"]
-    ct = value["ct"]
+    option, ct = value["option"], value["ct"]
     if not _spot_text(option) or type(ct) is not list or len(ct) != 2:
         return None
-    alpha, beta = point(ct[0]), point(ct[1])
-    if alpha is None or beta is None:
-        return None
-    proof: MembershipProof | ChallengeResponse | None
-    if kind is ContestKind.SCORE:
-        proof = _challenge_response_fast(value["proof"])
-    else:
-        proof = _membership_fast(value["proof"])
-    if proof is None:
-        return None
-    return CellSpot(option, criterion), (alpha, beta), proof
+    return CellSpot(option, criterion), ct, value["proof"]
 
 
 def _spot_text(value: Any) -> bool:

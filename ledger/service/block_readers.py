@@ -68,23 +68,22 @@ class Arrival:
     refused: tuple[str, str] | None
 
 
-def read_slice(package: ElectionPackage | None, items: Sequence[Any]) -> list[ReadBlock]:
+def read_slice(package: ElectionPackage, items: Sequence[Any]) -> list[ReadBlock]:
     """What a reader does with its slice: every block read as ``ingest._decode`` reads it,
-    stopping after the first malformed one (the batch stops there)."""
+    stopping after the first malformed one (the batch stops there), and checked on arrival
+    as ingest checks it."""
     out: list[ReadBlock] = []
-    enrolled = None if package is None else package.enrols_card_key
     for item in items:
         try:
-            decoded = decode_uploaded_block(item, enrolled)
+            decoded = decode_uploaded_block(item, package.enrols_card_key)
         except BlockError as e:
             out.append(ReadBlock(None, str(e)))
             break
         refused = None
-        if package is not None:
-            try:
-                check_ballot_arrival(package, decoded.signed, decoded.ballot)
-            except BallotRefused as e:
-                refused = (e.reason, e.explanation)
+        try:
+            check_ballot_arrival(package, decoded.signed, decoded.ballot)
+        except BallotRefused as e:
+            refused = (e.reason, e.explanation)
         block = decoded.signed.block
         # Read from the item itself (canonical JSON's fast path): its body is the item's, which
         # the ingesting process holds; anything read the long way keeps its own.
@@ -100,8 +99,8 @@ def read_slice(package: ElectionPackage | None, items: Sequence[Any]) -> list[Re
 
 
 class BlockReaders:
-    """A pool of ``workers`` reader processes for one election's uploads (``package``: its
-    signed package document, parsed once in each reader)."""
+    """A pool of ``workers`` reader processes for one election's uploads (``signed_package``:
+    the signed package document the ledger stored, parsed once in each reader)."""
 
     def __init__(self, signed_package: str | bytes, workers: int) -> None:
         self._signed_package = signed_package
@@ -184,4 +183,6 @@ def _remember(signed_package: str | bytes) -> None:
 
 
 def _read_in_reader(items: list[Any]) -> list[ReadBlock]:
+    if _package is None:
+        raise RuntimeError("a reader started without its election package")
     return read_slice(_package, items)

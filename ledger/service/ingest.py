@@ -331,11 +331,10 @@ class _Batch:
             if read.refused is not None:
                 raise _Rejected(read.decoded.signed.block.height, *read.refused)
             return
-        decoded = read
         try:
-            check_ballot_arrival(self.election.package, decoded.signed, decoded.ballot)
+            check_ballot_arrival(self.election.package, read.signed, read.ballot)
         except BallotRefused as e:
-            raise _Rejected(decoded.signed.block.height, e.reason, e.explanation) from e
+            raise _Rejected(read.signed.block.height, e.reason, e.explanation) from e
 
     def _seen_before(self, signed: SignedBlock, raw: bytes, public_key: bytes) -> None:
         """A block at a height we hold: a harmless resend, or a fork signed by the kiosk."""

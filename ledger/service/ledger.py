@@ -137,12 +137,6 @@ class Ledger:
             self.readers.close()
         self.readers = BlockReaders(self.signed_package, workers) if workers > 0 else None
 
-    def close(self) -> None:
-        """Stop the reader processes, if any were started (the integrator thread ends with
-        the process)."""
-        if self.readers is not None:
-            self.readers.close()
-
     def ingest(
         self,
         kiosk_id: str,

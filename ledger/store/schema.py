@@ -248,7 +248,7 @@ class _QueuedWriterConnection(sqlite3.Connection):
                 if time.monotonic() > deadline:
                     os.close(fd)
                     raise sqlite3.OperationalError(
-                        f"database is locked: another writer held it for {WRITER_WAIT_S:.0f} s"
+                        f"database is locked: another writer held it for {WRITER_WAIT_S:g} s"
                     ) from None
                 time.sleep(WRITER_POLL_S)
 

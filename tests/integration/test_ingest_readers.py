@@ -50,16 +50,10 @@ def chain(election: SyntheticElection) -> ChainWriter:
 @pytest.fixture(scope="module")
 def readers(election: SyntheticElection) -> Iterator[BlockReaders]:
     """One pool for the module's in-process ledgers (each reads the same package)."""
-    signed = json.dumps(_signed_package(election))
+    signed = json.dumps(election.signed().to_json())
     pool = BlockReaders(signed, workers=2)
     yield pool
     pool.close()
-
-
-def _signed_package(election: SyntheticElection) -> dict[str, Any]:
-    from kiosk.core.election import sign_package
-
-    return sign_package(election.package, election.authority).to_json()
 
 
 class Twin:
@@ -204,7 +198,7 @@ def test_a_bad_block_in_the_middle_is_refused_alike(
 def test_a_killed_reader_costs_nothing(
     tmp_path: Path, election: SyntheticElection, chain: ChainWriter
 ) -> None:
-    pool = BlockReaders(json.dumps(_signed_package(election)), workers=2)
+    pool = BlockReaders(json.dumps(election.signed().to_json()), workers=2)
     twin = Twin(tmp_path / "killed", election, pool)
     try:
         kiosk = twin.enrol(chain)
